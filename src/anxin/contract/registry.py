@@ -1,0 +1,185 @@
+"""The registry (登记信息, contract section 2): stations, tanks, products, nozzles, prices.
+
+``load_registry`` validates the whole file and raises ``RegistryError`` with a
+one-line reason naming the offending entry; a broken registry stops a run
+before any record is read. Key rotation: a nozzle's current key is
+``key_id``/``public_key``; keys it used before are listed under the optional
+``previous_keys`` with the time each was retired, and records signed with a
+retired key are accepted only if they happened before its retirement.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from anxin.contract.times import TimestampError, to_us
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class RegistryError(Exception):
+    """The registry cannot be used; the message is a one-line reason."""
+
+
+class Station(msgspec.Struct, kw_only=True, frozen=True):
+    station_id: Id
+    name: str
+    operator: str
+    district: str
+    lat: float
+    lon: float
+
+
+class Tank(msgspec.Struct, kw_only=True, frozen=True):
+    tank_id: Id
+    station_id: Id
+    product: str
+    capacity_ml: int
+    chart: list[tuple[int, int]]
+
+
+class Product(msgspec.Struct, kw_only=True, frozen=True):
+    product: str
+    expansion_ppm_per_c: int
+
+
+class RetiredKey(msgspec.Struct, kw_only=True, frozen=True):
+    key_id: Id
+    key_alg: Literal["ed25519", "sm2"]
+    public_key: str
+    retired_at: datetime
+
+
+class Nozzle(msgspec.Struct, kw_only=True, frozen=True):
+    nozzle_id: Id
+    station_id: Id
+    dispenser_id: str
+    tank_id: Id
+    product: str
+    anti_cheat: bool
+    key_alg: Literal["ed25519", "sm2"]
+    key_id: Id
+    public_key: str
+    k_pulses_per_m3: int
+    max_flow_ml_per_min: int
+    verified_until: datetime
+    last_verification_passed: bool
+    previous_keys: list[RetiredKey] = []
+
+
+class Price(msgspec.Struct, kw_only=True, frozen=True):
+    station_id: Id
+    product: str
+    from_: datetime = msgspec.field(name="from")
+    unit_price_fen: int
+
+
+class Registry(msgspec.Struct, kw_only=True):
+    stations: list[Station]
+    tanks: list[Tank] = []
+    products: list[Product] = []
+    nozzles: list[Nozzle]
+    prices: list[Price] = []
+
+    def __post_init__(self) -> None:
+        self.station_by_id = {s.station_id: s for s in self.stations}
+        self.tank_by_id = {t.tank_id: t for t in self.tanks}
+        self.nozzle_by_id = {n.nozzle_id: n for n in self.nozzles}
+        self.product_by_id = {p.product: p for p in self.products}
+        # (station, product) → sorted list of (from_us, price)
+        table: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for p in self.prices:
+            table.setdefault((p.station_id, p.product), []).append(
+                (to_us(p.from_), p.unit_price_fen)
+            )
+        for rows in table.values():
+            rows.sort()
+        self._price_from = {k: [r[0] for r in v] for k, v in table.items()}
+        self._price_val = {k: [r[1] for r in v] for k, v in table.items()}
+
+    def posted_price(self, station_id: str, product: str, t_us: int) -> int | None:
+        """The posted unit price (fen/L) in force at ``t_us``, or None if none was posted yet."""
+        froms = self._price_from.get((station_id, product))
+        if not froms:
+            return None
+        i = bisect.bisect_right(froms, t_us) - 1
+        return self._price_val[(station_id, product)][i] if i >= 0 else None
+
+
+def _unique(items: list, attr: str, what: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        key = getattr(item, attr)
+        if key in seen:
+            raise RegistryError(f"{what}[{i}]: duplicate {attr} {key!r}")
+        seen.add(key)
+
+
+def validate(reg: Registry) -> None:
+    """Cross-reference checks the type system cannot express."""
+    from anxin.crypto.schemes import KeyFormatError, load_verifier
+
+    _unique(reg.stations, "station_id", "stations")
+    _unique(reg.tanks, "tank_id", "tanks")
+    _unique(reg.nozzles, "nozzle_id", "nozzles")
+    _unique(reg.products, "product", "products")
+    stations = {s.station_id for s in reg.stations}
+    for i, t in enumerate(reg.tanks):
+        if t.station_id not in stations:
+            raise RegistryError(f"tanks[{i}] ({t.tank_id}): unknown station_id {t.station_id!r}")
+        if len(t.chart) < 2:
+            raise RegistryError(f"tanks[{i}] ({t.tank_id}): chart needs at least 2 points")
+        for j in range(1, len(t.chart)):
+            if t.chart[j][0] <= t.chart[j - 1][0] or t.chart[j][1] <= t.chart[j - 1][1]:
+                raise RegistryError(
+                    f"tanks[{i}] ({t.tank_id}): chart is not strictly increasing at point {j}"
+                )
+    tanks = {t.tank_id: t for t in reg.tanks}
+    for i, n in enumerate(reg.nozzles):
+        where = f"nozzles[{i}] ({n.nozzle_id})"
+        if n.station_id not in stations:
+            raise RegistryError(f"{where}: unknown station_id {n.station_id!r}")
+        if reg.tanks and n.tank_id not in tanks:
+            raise RegistryError(f"{where}: unknown tank_id {n.tank_id!r}")
+        if n.k_pulses_per_m3 <= 0 or n.max_flow_ml_per_min <= 0:
+            raise RegistryError(f"{where}: k_pulses_per_m3 and max_flow_ml_per_min must be > 0")
+        try:
+            load_verifier(n.key_alg, n.public_key)
+            for k in n.previous_keys:
+                load_verifier(k.key_alg, k.public_key)
+        except KeyFormatError as exc:
+            raise RegistryError(f"{where}: {exc}") from None
+    for i, p in enumerate(reg.prices):
+        if p.station_id not in stations:
+            raise RegistryError(f"prices[{i}]: unknown station_id {p.station_id!r}")
+        if p.unit_price_fen <= 0:
+            raise RegistryError(f"prices[{i}]: unit_price_fen must be > 0")
+
+
+def parse_registry(data: bytes, source: str = "registry.json") -> Registry:
+    try:
+        reg = msgspec.json.decode(data, type=Registry)
+    except msgspec.ValidationError as exc:
+        raise RegistryError(f"{source}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise RegistryError(f"{source}: not valid JSON ({exc})") from None
+    except TimestampError as exc:
+        raise RegistryError(f"{source}: {exc}") from None
+    try:
+        validate(reg)
+    except RegistryError as exc:
+        raise RegistryError(f"{source}: {exc}") from None
+    return reg
+
+
+def load_registry(path: Path) -> Registry:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_registry(data, str(path))
