@@ -79,7 +79,7 @@ class Price(msgspec.Struct, kw_only=True, frozen=True):
     unit_price_fen: int
 
 
-class Registry(msgspec.Struct, kw_only=True):
+class Registry(msgspec.Struct, kw_only=True, dict=True):
     stations: list[Station]
     tanks: list[Tank] = []
     products: list[Product] = []

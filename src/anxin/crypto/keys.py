@@ -68,3 +68,11 @@ class KeyRing:
         if verifier is None:
             verifier = self._verifiers[(nozzle_id, key_id)] = load_verifier(entry[0], entry[1])
         return KeyVerdict.OK if verifier.verify(message, signature) else KeyVerdict.BAD_SIGNATURE
+
+
+def authenticate(parsed, ring: KeyRing) -> KeyVerdict | None:
+    """The key-ring verdict for a parsed signed record (metering, event); None for unsigned kinds."""
+    if parsed.canonical is None:
+        return None
+    rec = parsed.rec
+    return ring.check(rec.station_id, rec.nozzle_id, rec.key_id, parsed.t, parsed.canonical, parsed.sig)

@@ -1,0 +1,469 @@
+"""The engine (比对引擎): pure, deterministic, event-time processing of contract-v1 records.
+
+Fed records in arrival order (each with its key-ring verdict when signed), it
+returns alarms, notes on earlier alarms and verification results. It does no
+I/O and reads no clock: time is the event time of the records, and every
+decision that waits for a partner is taken when the station's watermark (the
+latest event time among its records) passes the record's time plus a horizon.
+Batch (``anxin check``) and live (``anxin serve``/``anxin demo``) use this
+same class, so they raise the same alarms.
+
+Decisions waiting on the watermark live in one heap per station, ordered by
+(deadline, kind, nozzle, key); taking them in that order, whatever the arrival
+order, is what makes the alarms independent of how records were interleaved
+within the horizon.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from typing import Any
+
+from anxin.contract.alarm import Alarm
+from anxin.contract.parse import Parsed
+from anxin.contract.records import (
+    Delivery,
+    Event,
+    Metering,
+    Settlement,
+    TankReading,
+    Verification,
+)
+from anxin.contract.registry import Registry
+from anxin.contract.times import format_ts, local_day, to_us
+from anxin.crypto.keys import KeyVerdict
+from anxin.engine import rules
+from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
+from anxin.engine.outputs import AlarmNote, make_alarm, record_evidence
+from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
+from anxin.verification import beta_for_product, evaluate_verification
+
+Output = Alarm | AlarmNote | Any  # Any: VerificationResult
+
+# Decision kinds, in the order they are taken at equal deadlines: a sale is
+# paired (legacy POS) before its metering is declared unmatched.
+SALE, METER, KCHECK, GAP, AUTH, USE = range(6)
+PENDING_NAMES = {
+    SALE: "settlement awaiting metering",
+    METER: "metering awaiting settlement",
+    KCHECK: "K factor awaiting declaration",
+    GAP: "missing seq awaiting arrival",
+    AUTH: "event awaiting verification",
+    USE: "dispensing awaiting verification status",
+}
+BREACH_EVENTS = {"seal_open": "seal opened", "tamper": "tamper", "firmware_update": "firmware update"}
+PRUNE_EVERY = 2048
+MAX_GAP = 10_000  # beyond this a counter jump is one alarm, not one per number
+
+_QUARANTINE_RULE = {
+    KeyVerdict.BAD_SIGNATURE: ("BAD_SIGNATURE", "signature does not verify"),
+    KeyVerdict.UNKNOWN_NOZZLE: ("UNKNOWN_DEVICE", "nozzle is not registered"),
+    KeyVerdict.WRONG_KEY: ("UNKNOWN_DEVICE", "key_id is not this nozzle's key"),
+    KeyVerdict.WRONG_STATION: ("UNKNOWN_DEVICE", "nozzle is registered to another station"),
+}
+
+
+class StationState:
+    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "since_prune", "nozzles")
+
+    def __init__(self, station_id: str) -> None:
+        self.station_id = station_id
+        self.watermark = -(1 << 62)
+        self.heap: list[tuple] = []
+        self.orders: dict[str, tuple[bytes, int]] = {}  # order_id → (digest, t)
+        self.seen: dict[tuple, tuple[bytes, int]] = {}  # readings, deliveries, verifications, quarantine
+        self.since_prune = 0
+        self.nozzles: list[NozzleState] = []
+
+
+class Engine:
+    def __init__(self, registry: Registry, settings: EngineSettings = DEFAULT_SETTINGS) -> None:
+        self.reg = registry
+        self.s = settings
+        self.stations: dict[str, StationState] = {}
+        self.nozzles: dict[str, NozzleState] = {}
+        self.counts: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ API
+    def feed(self, p: Parsed, verdict: KeyVerdict | None = None) -> list[Output]:
+        """Process one parsed record; ``verdict`` is required for signed kinds."""
+        out: list[Output] = []
+        rec = p.rec
+        if isinstance(rec, Metering):
+            self._metering(p, rec, verdict, out)
+        elif isinstance(rec, Settlement):
+            self._settlement(p, rec, out)
+        elif isinstance(rec, TankReading | Delivery):
+            self._tank_record(p, rec, out)
+        elif isinstance(rec, Event):
+            self._event(p, rec, verdict, out)
+        elif isinstance(rec, Verification):
+            self._verification(p, rec, out)
+        return out
+
+    def pending(self) -> dict[str, int]:
+        """What is still inside its horizon (counted, not alarmed, at the end of a batch)."""
+        counts: Counter[str] = Counter()
+        for st in self.stations.values():
+            for item in st.heap:
+                counts[PENDING_NAMES[item[1]]] += 1
+        return dict(sorted(counts.items()))
+
+    # ------------------------------------------------------------ plumbing
+    def _station(self, station_id: str) -> StationState:
+        st = self.stations.get(station_id)
+        if st is None:
+            st = self.stations[station_id] = StationState(station_id)
+        return st
+
+    def _nozzle(self, nozzle_id: str) -> NozzleState:
+        nz = self.nozzles.get(nozzle_id)
+        if nz is None:
+            reg = self.reg.nozzle_by_id[nozzle_id]
+            nz = NozzleState(reg, reg.k_pulses_per_m3, to_us(reg.verified_until))
+            self.nozzles[nozzle_id] = nz
+            self._station(reg.station_id).nozzles.append(nz)
+        return nz
+
+    def _accepted(self, st: StationState, t: int, out: list[Output]) -> None:
+        """A record was accepted: move the watermark and take the decisions now due."""
+        if t > st.watermark:
+            st.watermark = t
+            heap = st.heap
+            while heap and heap[0][0] < t:
+                self._decide(st, heapq.heappop(heap), out)
+        st.since_prune += 1
+        if st.since_prune >= PRUNE_EVERY:
+            self._prune(st)
+
+    def _prune(self, st: StationState) -> None:
+        st.since_prune = 0
+        before = st.watermark - self.s.retention_us
+        for nz in st.nozzles:
+            nz.prune(before)
+        for d in (st.orders, st.seen):
+            for k in [k for k, v in d.items() if v[1] < before]:
+                del d[k]
+
+    def _quarantine(
+        self, p: Parsed, rule: str, reason: str, out: list[Output], *, key: tuple, **names: Any
+    ) -> None:
+        st = self._station(p.rec.station_id)
+        qkey = ("q", p.digest)
+        if qkey in st.seen:
+            self.counts["resends"] += 1
+            return
+        st.seen[qkey] = (p.digest, max(st.watermark, p.t))
+        self.counts["quarantined"] += 1
+        evidence = {"reason": reason, "record": msgspec_builtins(p.rec), "quarantined": True}
+        out.append(
+            make_alarm(
+                rule,
+                key=(*key, p.digest.hex()),
+                station_id=p.rec.station_id,
+                ts_us=p.t,
+                message=f"{reason}; record quarantined as evidence",
+                evidence=evidence,
+                **names,
+            )
+        )
+
+    def _resend(self, seen: dict, key: Any, p: Parsed) -> bool:
+        """True if this natural key was seen: identical (resend) or conflicting (dropped)."""
+        prev = seen.get(key)
+        if prev is None:
+            seen[key] = (p.digest, p.t)
+            return False
+        self.counts["resends" if prev[0] == p.digest else "conflicting_resends"] += 1
+        return True
+
+    # --------------------------------------------------------- signed records
+    def _module_record(
+        self, p: Parsed, rec: Metering | Event, verdict: KeyVerdict | None, out: list[Output]
+    ) -> tuple[StationState, NozzleState] | None:
+        """Common path of metering and event: quarantine, idempotency, seq tracking."""
+        if verdict is not KeyVerdict.OK:
+            rule, reason = _QUARANTINE_RULE.get(verdict, ("BAD_SIGNATURE", "not authenticated"))  # type: ignore[arg-type]
+            self._quarantine(
+                p, rule, reason, out, key=(rec.nozzle_id, rec.seq),
+                nozzle_id=rec.nozzle_id, seq=rec.seq,
+            )  # fmt: skip
+            return None
+        nz = self._nozzle(rec.nozzle_id)
+        st = self._station(rec.station_id)
+        seq = rec.seq
+        prev = nz.seqs.get(seq)
+        if prev is not None:
+            if prev.digest == p.digest:
+                self.counts["resends"] += 1
+            else:
+                out.append(rules.duplicate_seq(rec, p, prev))
+            return None
+        if nz.hi is not None and nz.lo <= seq <= nz.hi and seq not in nz.missing:  # type: ignore[operator]
+            self.counts["stale"] += 1  # older than anything we still remember
+            return None
+        is_m = isinstance(rec, Metering)
+        nz.seqs[seq] = SeqEntry(
+            p.digest, p.t, is_m,
+            rec.totalizer_start_ml if is_m else 0, rec.totalizer_end_ml if is_m else 0,  # type: ignore[union-attr]
+        )  # fmt: skip
+        self._track_seq(st, nz, seq, p.t, out)
+        self._totalizer_chain(nz, seq, out)
+        self.counts[rec.__struct_config__.tag] += 1
+        return st, nz
+
+    def _track_seq(self, st: StationState, nz: NozzleState, seq: int, t: int, out: list) -> None:
+        if nz.hi is None:
+            nz.lo = nz.hi = seq
+            return
+        if seq > nz.hi:
+            new = range(nz.hi + 1, seq)
+            nz.hi = seq
+        elif seq < nz.lo:  # type: ignore[operator]
+            new = range(seq + 1, nz.lo)  # type: ignore[arg-type]
+            nz.lo = seq
+            low = nz.seqs.get(new.stop)
+            t = low.t if low is not None else t
+        else:
+            alarm = nz.missing.pop(seq, None)
+            if alarm is not None:
+                nz.missing_t.pop(seq, None)
+                out.append(AlarmNote(alarm_id=alarm, key="late_arrival", value=format_ts(t)))
+            return
+        deadline = t + self.s.horizon_us
+        nid = nz.reg.nozzle_id
+        for n in new[:MAX_GAP]:
+            nz.missing[n] = None
+            heapq.heappush(st.heap, (deadline, GAP, nid, n, len(new)))
+
+    def _totalizer_chain(self, nz: NozzleState, seq: int, out: list[Output]) -> None:
+        """Check each (previous metering, metering) pair once, when its last piece arrives."""
+        if nz.seqs[seq].is_metering:
+            self._totalizer_back(nz, seq, out)
+        k = seq + 1
+        while (f := nz.seqs.get(k)) is not None:
+            if f.is_metering:
+                self._totalizer_back(nz, k, out)
+                return
+            k += 1
+
+    def _totalizer_back(self, nz: NozzleState, seq: int, out: list[Output]) -> None:
+        k = seq - 1
+        while (b := nz.seqs.get(k)) is not None and not b.is_metering:
+            k -= 1
+        if b is None:
+            return  # a hole: not across a gap, or not yet
+        e = nz.seqs[seq]
+        if e.tot_start != b.tot_end:
+            out.append(rules.totalizer_jump(nz.reg, seq, e, k, b))
+
+    def _metering(self, p: Parsed, rec: Metering, verdict, out: list[Output]) -> None:
+        got = self._module_record(p, rec, verdict, out)
+        if got is None:
+            return
+        st, nz = got
+        s = self.s
+        rules.metering_checks(rec, p, nz.reg, s, out)
+        nid = rec.nozzle_id
+        if rec.k_pulses_per_m3 != nz.k_in_force(p.t0):
+            heapq.heappush(st.heap, (p.t0 + s.horizon_us, KCHECK, nid, rec.seq, rec.k_pulses_per_m3, p.t0, p.t))
+        m = PendingMetering(rec, p.t0, p.t)
+        order = nz.sale_seq.get(rec.seq)
+        if order is not None:
+            del nz.sale_seq[rec.seq]
+            self._pair(nz, m, nz.sales.pop(order), out)
+        else:
+            nz.meters[rec.seq] = m
+            heapq.heappush(st.heap, (p.t + s.legacy_window_us + s.horizon_us, METER, nid, rec.seq))
+        heapq.heappush(st.heap, (p.t0 + s.authorisation_window_us + s.horizon_us, USE, nid, rec.seq, p.t0))
+        self._accepted(st, p.t, out)
+
+    def _event(self, p: Parsed, rec: Event, verdict, out: list[Output]) -> None:
+        got = self._module_record(p, rec, verdict, out)
+        if got is None:
+            return
+        st, nz = got
+        rule = None
+        if rec.event == "k_factor_change":
+            nz.set_k(p.t, rec.data["new"])  # type: ignore[index]
+            rule = "K_FACTOR_CHANGE"
+        elif rec.event in BREACH_EVENTS:
+            rule = "SEAL_BREACH"
+        if rule is not None and nz.authorised(p.t, self.s.authorisation_window_us) is None:
+            deadline = p.t + self.s.authorisation_window_us + self.s.horizon_us
+            heapq.heappush(st.heap, (deadline, AUTH, rec.nozzle_id, rec.seq, rule, p.t, rec))
+        self._accepted(st, p.t, out)
+
+    # ------------------------------------------------------- unsigned records
+    def _settlement(self, p: Parsed, rec: Settlement, out: list[Output]) -> None:
+        reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
+        if reg is None or reg.station_id != rec.station_id:
+            reason = "nozzle is not registered" if reg is None else "nozzle is registered to another station"
+            self._quarantine(
+                p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.order_id),
+                nozzle_id=rec.nozzle_id, order_id=rec.order_id,
+            )  # fmt: skip
+            return
+        st = self._station(rec.station_id)
+        if self._resend(st.orders, rec.order_id, p):
+            return
+        self.counts["settlement"] += 1
+        nz = self._nozzle(rec.nozzle_id)
+        if (a := rules.amount_mismatch(rec, p, self.s)) is not None:
+            out.append(a)
+        sale = PendingSale(rec, p.t)
+        seq = rec.pump_seq
+        m = nz.meters.get(seq) if seq is not None else None
+        if m is not None:
+            del nz.meters[seq]  # type: ignore[arg-type]
+            self._pair(nz, m, sale, out)
+        else:
+            if seq is not None:
+                e = nz.seqs.get(seq)
+                if e is not None and e.order_id is not None:
+                    sale.note = f"metering seq {seq} already settled by order {e.order_id}"
+                elif seq not in nz.sale_seq:
+                    nz.sale_seq[seq] = rec.order_id
+            nz.sales[rec.order_id] = sale
+            heapq.heappush(st.heap, (p.t + self.s.horizon_us, SALE, rec.nozzle_id, rec.order_id))
+        self._accepted(st, p.t, out)
+
+    def _tank_record(self, p: Parsed, rec: TankReading | Delivery, out: list[Output]) -> None:
+        tank = self.reg.tank_by_id.get(rec.tank_id)
+        if tank is None or tank.station_id != rec.station_id:
+            reason = "tank is not registered" if tank is None else "tank is registered to another station"
+            self._quarantine(
+                p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.tank_id, p.t),
+                tank_id=rec.tank_id,
+            )  # fmt: skip
+            return
+        st = self._station(rec.station_id)
+        kind = rec.__struct_config__.tag
+        if self._resend(st.seen, (kind, rec.tank_id, p.t), p):
+            return
+        self.counts[kind] += 1
+        self._accepted(st, p.t, out)
+
+    def _verification(self, p: Parsed, rec: Verification, out: list[Output]) -> None:
+        reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
+        if reg is None or reg.station_id != rec.station_id:
+            reason = "nozzle is not registered" if reg is None else "nozzle is registered to another station"
+            self._quarantine(
+                p, "UNKNOWN_DEVICE", reason, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id
+            )
+            return
+        st = self._station(rec.station_id)
+        if self._resend(st.seen, ("verification", rec.nozzle_id, p.t), p):
+            return
+        self.counts["verification"] += 1
+        product = self.reg.product_by_id.get(reg.product)
+        result = evaluate_verification(
+            rec, beta_y_per_c=beta_for_product(product.expansion_ppm_per_c if product else None)
+        )
+        out.append(result)
+        nz = self._nozzle(rec.nozzle_id)
+        nz.add_verification(
+            VerificationMark(p.t, result.passed, to_us(rec.valid_until), rec.k_pulses_per_m3, rec.certificate_no)
+        )
+        self._accepted(st, p.t, out)
+
+    # -------------------------------------------------------------- pairing
+    def _pair(self, nz: NozzleState, m: PendingMetering, sale: PendingSale, out: list[Output]) -> None:
+        entry = nz.seqs.get(m.rec.seq)
+        if entry is not None:
+            entry.order_id = sale.rec.order_id
+        posted = self.reg.posted_price(nz.reg.station_id, nz.reg.product, m.t0)
+        out.extend(rules.pair_checks(m, sale, posted, self.s))
+        if sale.alarm_id is not None:
+            out.append(AlarmNote(alarm_id=sale.alarm_id, key="late_metering", value={"seq": m.rec.seq, "end": format_ts(m.t)}))
+        if m.alarm_id is not None:
+            out.append(AlarmNote(alarm_id=m.alarm_id, key="late_settlement", value={"order_id": sale.rec.order_id, "ts": format_ts(sale.t)}))
+
+    # ------------------------------------------------------------- decisions
+    def _decide(self, st: StationState, item: tuple, out: list[Output]) -> None:
+        kind = item[1]
+        nz = self.nozzles[item[2]]
+        if kind == SALE:
+            self._decide_sale(nz, item[3], out)
+        elif kind == METER:
+            m = nz.meters.get(item[3])
+            if m is not None and m.alarm_id is None:
+                a = rules.unmatched_metering(m, self.s)
+                m.alarm_id = a.alarm_id
+                out.append(a)
+        elif kind == KCHECK:
+            _, _, _, seq, k, t0, t = item
+            in_force = nz.k_in_force(t0)
+            if k != in_force:
+                out.append(rules.undeclared_k(nz.reg, seq, k, in_force, t0))
+                nz.add_breach(t0, "undeclared K factor change", seq)
+        elif kind == GAP:
+            self._decide_gap(st, nz, item, out)
+        elif kind == AUTH:
+            _, _, _, seq, rule, t, rec = item
+            if nz.authorised(t, self.s.authorisation_window_us) is None:
+                out.append(rules.unauthorised_event(rule, rec, t, self.s))
+                nz.add_breach(t, "unauthorised K factor change" if rule == "K_FACTOR_CHANGE" else "seal breach", seq)
+        elif kind == USE:
+            _, _, _, seq, t0 = item
+            reason = nz.unverified_reason(t0)
+            if reason is not None:
+                day = local_day(t0, self.s.local_offset_us)
+                if day not in nz.unverified_days:
+                    nz.unverified_days.add(day)
+                    out.append(rules.unverified_use(nz.reg, seq, t0, day, reason))
+
+    def _decide_sale(self, nz: NozzleState, order_id: str, out: list[Output]) -> None:
+        sale = nz.sales.get(order_id)
+        if sale is None or sale.alarm_id is not None:
+            return  # paired meanwhile
+        rec = sale.rec
+        if rec.pump_seq is None:
+            m = _legacy_partner(nz, sale.t, self.s.legacy_window_us)
+            if m is not None:
+                del nz.meters[m.rec.seq], nz.sales[order_id]
+                self._pair(nz, m, sale, out)
+                return
+        posted = self.reg.posted_price(rec.station_id, nz.reg.product, sale.t)
+        alarms = rules.unmatched_settlement(sale, posted, self.s)
+        sale.alarm_id = alarms[-1].alarm_id
+        out.extend(alarms)
+
+    def _decide_gap(self, st: StationState, nz: NozzleState, item: tuple, out: list[Output]) -> None:
+        deadline, _, nid, n, jump = item
+        if nz.missing.get(n, "") is not None:
+            return  # arrived, or already alarmed
+        k, t_next = n + 1, deadline - self.s.horizon_us
+        while k <= (nz.hi or n) and k - n <= 64:
+            e = nz.seqs.get(k)
+            if e is not None:
+                t_next = min(t_next, e.t)
+                break
+            k += 1
+        if t_next + self.s.horizon_us >= st.watermark:
+            heapq.heappush(st.heap, (t_next + self.s.horizon_us, GAP, nid, n, jump))
+            return
+        a = rules.sequence_gap(nz, n, t_next, jump)
+        nz.missing[n] = a.alarm_id
+        nz.missing_t[n] = t_next
+        out.append(a)
+
+
+def _legacy_partner(nz: NozzleState, t: int, window: int) -> PendingMetering | None:
+    """Legacy POS (pump_seq null): the latest unpaired metering that ended within the window before the sale."""
+    best = None
+    for m in nz.meters.values():
+        if m.t <= t <= m.t + window and (best is None or (m.t, m.rec.seq) > (best.t, best.rec.seq)):
+            best = m
+    return best
+
+
+def msgspec_builtins(rec) -> dict[str, Any]:
+    """A quarantined record keeps its signature: it is the evidence."""
+    import msgspec
+
+    return msgspec.to_builtins(rec)
+
+
+__all__ = ["Engine", "Output", "record_evidence"]

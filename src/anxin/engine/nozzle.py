@@ -1,0 +1,170 @@
+"""Per-nozzle state (油枪状态): what arrived by ``seq``, what waits for a partner, and the
+nozzle's legal timeline (K in force, verifications, breaches).
+
+Everything here is bounded: entries are dropped once the station watermark has
+moved ``retention`` past them, so memory follows what is pending inside the
+horizons, not the length of history.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import NamedTuple
+
+from anxin.contract.records import Metering, Settlement
+from anxin.contract.registry import Nozzle
+
+
+class SeqEntry:
+    """One arrived metering or event record of a module, by ``seq``."""
+
+    __slots__ = ("digest", "t", "is_metering", "tot_start", "tot_end", "order_id")
+
+    def __init__(self, digest: bytes, t: int, is_metering: bool, tot_start: int, tot_end: int):
+        self.digest = digest
+        self.t = t
+        self.is_metering = is_metering
+        self.tot_start = tot_start
+        self.tot_end = tot_end
+        self.order_id: str | None = None  # the sale it is paired with
+
+
+class PendingMetering:
+    """A metering record still waiting for its sale (or alarmed and kept for a late one)."""
+
+    __slots__ = ("rec", "t0", "t", "alarm_id")
+
+    def __init__(self, rec: Metering, t0: int, t: int):
+        self.rec = rec
+        self.t0 = t0
+        self.t = t
+        self.alarm_id: str | None = None
+
+
+class PendingSale:
+    """A settlement still waiting for its metering record."""
+
+    __slots__ = ("rec", "t", "alarm_id", "note")
+
+    def __init__(self, rec: Settlement, t: int):
+        self.rec = rec
+        self.t = t
+        self.alarm_id: str | None = None
+        self.note: str | None = None
+
+
+class VerificationMark(NamedTuple):
+    t: int
+    passed: bool
+    valid_until: int
+    k: int
+    certificate_no: str
+
+
+class NozzleState:
+    __slots__ = (
+        "reg",
+        "seqs",
+        "lo",
+        "hi",
+        "missing",
+        "missing_t",
+        "meters",
+        "sales",
+        "sale_seq",
+        "k_times",
+        "k_values",
+        "verifications",
+        "breaches",
+        "unverified_days",
+        "k_alarmed",
+    )
+
+    def __init__(self, reg: Nozzle, registry_k: int, verified_until: int) -> None:
+        self.reg = reg
+        self.seqs: dict[int, SeqEntry] = {}
+        self.lo: int | None = None
+        self.hi: int | None = None
+        # seq never arrived → alarm id once alarmed (kept for a late arrival until pruned)
+        self.missing: dict[int, str | None] = {}
+        self.missing_t: dict[int, int] = {}  # alarmed missing seq → alarm time, for pruning
+        self.meters: dict[int, PendingMetering] = {}  # unpaired metering by seq
+        self.sales: dict[str, PendingSale] = {}  # sales waiting (or alarmed), by order_id
+        self.sale_seq: dict[int, str] = {}  # pump_seq → order_id of the sale claiming it
+        # K in force: sorted change times and the K from each (registry K from -inf).
+        self.k_times: list[int] = [-(1 << 62)]
+        self.k_values: list[int] = [registry_k]
+        # The registry's verification state is a passing/failing mark at -inf.
+        self.verifications: list[VerificationMark] = [
+            VerificationMark(-(1 << 62), reg.last_verification_passed, verified_until, registry_k, "")
+        ]
+        self.breaches: list[tuple[int, str, int]] = []  # (t, rule, seq), sorted
+        self.unverified_days: set[int] = set()
+        self.k_alarmed: set[int] = set()
+
+    # --- K in force ---------------------------------------------------------
+    def k_in_force(self, t: int) -> int:
+        return self.k_values[bisect.bisect_right(self.k_times, t) - 1]
+
+    def set_k(self, t: int, k: int) -> None:
+        i = bisect.bisect_right(self.k_times, t)
+        self.k_times.insert(i, t)
+        self.k_values.insert(i, k)
+
+    # --- verification timeline ----------------------------------------------
+    def add_verification(self, mark: VerificationMark) -> None:
+        bisect.insort(self.verifications, mark)
+        self.set_k(mark.t, mark.k)
+
+    def authorised(self, t: int, window: int) -> VerificationMark | None:
+        """A verification (passed or failed) within ±window of t, if any."""
+        for v in self.verifications[1:]:
+            if abs(v.t - t) <= window:
+                return v
+        return None
+
+    def add_breach(self, t: int, rule: str, seq: int) -> None:
+        bisect.insort(self.breaches, (t, rule, seq))
+
+    def unverified_reason(self, t: int) -> str | None:
+        """Why a dispensing starting at t is not covered by a valid verification, or None."""
+        i = bisect.bisect_right(self.verifications, (t, True, 1 << 62, 0, "\uffff")) - 1
+        v = self.verifications[max(i, 0)]
+        if not v.passed:
+            where = f" ({v.certificate_no})" if v.certificate_no else ""
+            return f"last verification failed{where}"
+        if t > v.valid_until:
+            return "verification expired"
+        j = bisect.bisect_right(self.breaches, (v.t, "\uffff", 1 << 62))
+        if j < len(self.breaches) and self.breaches[j][0] < t:
+            b = self.breaches[j]
+            return f"{b[1]} (seq {b[2]}) since the last passing verification"
+        return None
+
+    # --- pruning --------------------------------------------------------------
+    def prune(self, before: int) -> None:
+        """Forget what lies more than the retention behind the watermark."""
+        if self.seqs:
+            old = [s for s, e in self.seqs.items() if e.t < before]
+            for s in old:
+                del self.seqs[s]
+        for s in [s for s, m in self.meters.items() if m.alarm_id and m.t < before]:
+            del self.meters[s]
+        for o in [o for o, p in self.sales.items() if p.alarm_id and p.t < before]:
+            seq = self.sales.pop(o).rec.pump_seq
+            if seq is not None and self.sale_seq.get(seq) == o:
+                del self.sale_seq[seq]
+        for n in [n for n, t in self.missing_t.items() if t < before]:
+            del self.missing[n], self.missing_t[n]
+        if len(self.k_times) > 2:
+            i = bisect.bisect_right(self.k_times, before) - 1
+            if i > 0:
+                del self.k_times[:i], self.k_values[:i]
+        if len(self.verifications) > 2:
+            i = bisect.bisect_right(self.verifications, (before,)) - 1
+            if i > 1:
+                del self.verifications[1:i]
+        if self.breaches:
+            last_pass = max((v.t for v in self.verifications if v.passed), default=None)
+            if last_pass is not None and last_pass < before:
+                self.breaches = [b for b in self.breaches if b[0] > last_pass]

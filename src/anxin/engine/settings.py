@@ -1,0 +1,30 @@
+"""Every tolerance and horizon of the engine, in one typed, immutable settings object.
+
+Defaults are those of contract v1 section 5. Times are integer microseconds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from anxin.contract.times import LOCAL_OFFSET_US, US_PER_H, US_PER_MIN
+
+
+class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
+    # Pairing and decision horizons (event time).
+    horizon_us: int = US_PER_H  # unpaired records and missing seq are decided after this
+    legacy_window_us: int = 15 * US_PER_MIN  # pump_seq null: sale within this after metering end
+    authorisation_window_us: int = 2 * US_PER_H  # verification within ±this authorises a change
+    # Tolerances.
+    volume_tolerance_ml: int = 10
+    amount_tolerance_fen: int = 1
+    metrology_volume_tolerance_ml: int = 1  # pulses/K vs volume
+    flow_limit_ratio: float = 1.10  # of max_flow_ml_per_min
+    # Memory bounds: how long after the watermark passes a record we still remember it
+    # for idempotency, late partners and totalizer chains.
+    retention_us: int = 24 * US_PER_H
+    # Calendar for "one per nozzle per day" (UTC+08:00 unless configured otherwise).
+    local_offset_us: int = LOCAL_OFFSET_US
+
+
+DEFAULT_SETTINGS = EngineSettings()
