@@ -43,11 +43,12 @@ Output = Alarm | AlarmNote | Any  # Any: VerificationResult
 
 # Decision kinds, in the order they are taken at equal deadlines: a sale is
 # paired (legacy POS) before its metering is declared unmatched.
-SALE, METER, KCHECK, GAP, AUTH, USE = range(6)
+SALE, METER, GAP, AUTH, USE = range(5)
+KCHECK = -1  # a METER decision whose metering is already paired (for pending counts)
 PENDING_NAMES = {
     SALE: "settlement awaiting metering",
     METER: "metering awaiting settlement",
-    KCHECK: "K factor awaiting declaration",
+    KCHECK: "metering awaiting K declarations",
     GAP: "missing seq awaiting arrival",
     AUTH: "event awaiting verification",
     USE: "dispensing awaiting verification status",
@@ -107,7 +108,12 @@ class Engine:
         counts: Counter[str] = Counter()
         for st in self.stations.values():
             for item in st.heap:
-                counts[PENDING_NAMES[item[1]]] += 1
+                kind, nz = item[1], self.nozzles[item[2]]
+                if kind == METER and item[3] not in nz.meters:
+                    kind = KCHECK  # paired: only its K check is still open
+                elif kind == SALE and item[3] not in nz.sales:
+                    continue
+                counts[PENDING_NAMES[kind]] += 1
         return dict(sorted(counts.items()))
 
     # ------------------------------------------------------------ plumbing
@@ -266,8 +272,6 @@ class Engine:
         s = self.s
         rules.metering_checks(rec, p, nz.reg, s, out)
         nid = rec.nozzle_id
-        if rec.k_pulses_per_m3 != nz.k_in_force(p.t0):
-            heapq.heappush(st.heap, (p.t0 + s.horizon_us, KCHECK, nid, rec.seq, rec.k_pulses_per_m3, p.t0, p.t))
         m = PendingMetering(rec, p.t0, p.t)
         order = nz.sale_seq.get(rec.seq)
         if order is not None:
@@ -275,7 +279,10 @@ class Engine:
             self._pair(nz, m, nz.sales.pop(order), out)
         else:
             nz.meters[rec.seq] = m
-            heapq.heappush(st.heap, (p.t + s.legacy_window_us + s.horizon_us, METER, nid, rec.seq))
+        # Decided once every K declaration and partner that could concern it has had
+        # its horizon to arrive: the K check too, so arrival order cannot change it.
+        deadline = p.t + s.legacy_window_us + s.horizon_us
+        heapq.heappush(st.heap, (deadline, METER, nid, rec.seq, rec.k_pulses_per_m3, p.t0))
         heapq.heappush(st.heap, (p.t0 + s.authorisation_window_us + s.horizon_us, USE, nid, rec.seq, p.t0))
         self._accepted(st, p.t, out)
 
@@ -387,17 +394,16 @@ class Engine:
         if kind == SALE:
             self._decide_sale(nz, item[3], out)
         elif kind == METER:
-            m = nz.meters.get(item[3])
-            if m is not None and m.alarm_id is None:
-                a = rules.unmatched_metering(m, self.s)
-                m.alarm_id = a.alarm_id
-                out.append(a)
-        elif kind == KCHECK:
-            _, _, _, seq, k, t0, t = item
+            _, _, _, seq, k, t0 = item
             in_force = nz.k_in_force(t0)
             if k != in_force:
                 out.append(rules.undeclared_k(nz.reg, seq, k, in_force, t0))
                 nz.add_breach(t0, "undeclared K factor change", seq)
+            m = nz.meters.get(seq)
+            if m is not None and m.alarm_id is None:
+                a = rules.unmatched_metering(m, self.s)
+                m.alarm_id = a.alarm_id
+                out.append(a)
         elif kind == GAP:
             self._decide_gap(st, nz, item, out)
         elif kind == AUTH:
