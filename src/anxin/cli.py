@@ -74,6 +74,17 @@ def check(
     console.print(f"{t('output')}: {out}")
 
 
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option("--out", help="directory")] = Path("docs/schema"),
+) -> None:
+    """导出数据契约 JSON Schema。Export the contract's JSON Schema, one file per kind."""
+    from anxin.contract.schema import export
+
+    for path in export(out):
+        console.print(str(path))
+
+
 def main() -> None:
     try:
         app()

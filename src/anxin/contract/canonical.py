@@ -44,10 +44,7 @@ def canonical_of_line(line: bytes) -> tuple[bytes, Any]:
 
 def canonical_of_dict(obj: dict[str, Any]) -> bytes:
     """Canonical bytes of a record held as a dict (used by signers)."""
-    body = {k: v for k, v in obj.items() if k != "sig"}
     try:
-        if any(isinstance(v, float) for v in body.values()):
-            raise TypeError
-        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return canonical_reference(body)
+        return canonical_of_line(orjson.dumps(obj))[0]
+    except TypeError:  # an integer beyond 64 bits
+        return canonical_reference({k: v for k, v in obj.items() if k != "sig"})

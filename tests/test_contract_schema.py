@@ -1,0 +1,31 @@
+"""The JSON Schema under docs/ is the models' own, and real records validate against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import orjson
+import pytest
+from factory import T0, City
+
+from anxin.contract.schema import render, schemas
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema"
+
+
+@pytest.mark.parametrize("name", sorted(schemas()))
+def test_committed_schema_equals_the_models(name: str) -> None:
+    path = DOCS / f"{name}.schema.json"
+    assert path.read_bytes() == render(schemas()[name]), f"run `anxin schema` to refresh {path}"
+
+
+def test_records_validate_and_wrong_types_do_not() -> None:
+    city = City()
+    m = city.metering("S1-N1", T0)
+    records = [m, city.sale(m), city.event("S1-N1", T0, "power_loss"), city.verification("S1-N1", T0)]
+    for rec in records:
+        jsonschema.validate(rec, schemas()[rec["kind"]])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(m, volume_ml="30000"), schemas()["metering"])
+    jsonschema.validate(orjson.loads(orjson.dumps(city.registry_dict())), schemas()["registry"])
