@@ -39,12 +39,11 @@ def metering_checks(rec: Metering, p: Parsed, reg: Nozzle, s: EngineSettings, ou
         )
     if vol < 0 or pulses < 0:
         problems.append("negative volume or pulses")
-    ev = {"metering": record_evidence(rec)}
     if problems:
         out.append(make_alarm(
             "METROLOGY_INCONSISTENT", key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
             nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=p.t,
-            message="; ".join(problems), evidence={**ev, "problems": problems},
+            message="; ".join(problems), evidence={"metering": record_evidence(rec), "problems": problems},
         ))  # fmt: skip
     duration = p.t - p.t0
     limit = reg.max_flow_ml_per_min * s.flow_limit_ratio
@@ -58,7 +57,7 @@ def metering_checks(rec: Metering, p: Parsed, reg: Nozzle, s: EngineSettings, ou
     out.append(make_alarm(
         "FLOW_IMPLAUSIBLE", key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
         nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=p.t, message=msg,
-        evidence={**ev, "duration_s": duration / 1e6, "max_flow_ml_per_min": reg.max_flow_ml_per_min},
+        evidence={"metering": record_evidence(rec), "duration_s": duration / 1e6, "max_flow_ml_per_min": reg.max_flow_ml_per_min},
     ))  # fmt: skip
 
 
@@ -122,8 +121,11 @@ def _price_alarm(sale: Settlement, t: int, posted: int, basis: str, ev: dict) ->
 def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: EngineSettings) -> list[Alarm]:
     rec, mrec = sale.rec, m.rec
     out = []
-    ev = {"metering": record_evidence(mrec), "settlement": record_evidence(rec)}
     diff = rec.volume_ml - mrec.volume_ml
+    wrong_price = posted is not None and rec.unit_price_fen != posted
+    if not (wrong_price or abs(diff) > s.volume_tolerance_ml):
+        return out
+    ev = {"metering": record_evidence(mrec), "settlement": record_evidence(rec)}
     if abs(diff) > s.volume_tolerance_ml:
         out.append(make_alarm(
             "VOLUME_MISMATCH", key=(rec.station_id, rec.order_id), station_id=rec.station_id,
@@ -132,8 +134,8 @@ def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: En
             f"{diff / mrec.volume_ml * 100 if mrec.volume_ml else 0:+.2f} %)",
             evidence={**ev, "difference_ml": diff, "tolerance_ml": s.volume_tolerance_ml},
         ))  # fmt: skip
-    if posted is not None and rec.unit_price_fen != posted:
-        out.append(_price_alarm(rec, sale.t, posted, "dispensing start " + format_ts(m.t0), ev))
+    if wrong_price:
+        out.append(_price_alarm(rec, sale.t, posted, "dispensing start " + format_ts(m.t0), ev))  # type: ignore[arg-type]
     return out
 
 
