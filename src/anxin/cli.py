@@ -21,8 +21,12 @@ err = Console(stderr=True)
 @app.callback()
 def _main(
     lang: Annotated[Optional[str], typer.Option("--lang", help="zh (默认) | en")] = None,
+    log_level: Annotated[Optional[str], typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")] = None,
 ) -> None:
+    from anxin import logs
+
     set_lang(lang)
+    logs.setup(log_level)
 
 
 def _fail(message: str) -> None:

@@ -16,6 +16,9 @@ from anxin.check.reader import data_files
 from anxin.contract.parse import Parsed
 from anxin.contract.registry import RegistryError, load_registry
 from anxin.engine import Engine, EngineSettings
+from anxin.logs import get
+
+log = get("check")
 
 _enc = msgspec.json.Encoder()
 
@@ -74,6 +77,7 @@ def run_check(
         raise CheckError(f"cannot create {out_dir}: {exc.strerror}") from None
     on_total(sum(p.stat().st_size for p in paths))
     workers = default_workers() if workers is None else workers
+    log.info("check started", extra={"data_dir": str(data_dir), "files": len(paths), "workers": workers})
     engine = Engine(registry, settings) if settings else Engine(registry)
     book = AlarmBook()
     rejects_by_file: Counter[str] = Counter()
@@ -119,5 +123,7 @@ def run_check(
         workers=workers,
         wall_time_s=round(time.perf_counter() - started, 3),
     )
+    log.info("check finished", extra={"lines": lines, "alarms": len(alarms), "rejects": summary.rejects,
+                                      "wall_time_s": summary.wall_time_s})  # fmt: skip
     (out_dir / "summary.json").write_bytes(msgspec.json.format(_enc.encode(summary), indent=2) + b"\n")
     return summary
