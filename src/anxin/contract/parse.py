@@ -67,7 +67,7 @@ def _times(rec: Record) -> tuple[int, int]:
     return t, t
 
 
-def _explain(exc: msgspec.MsgspecError, line: bytes) -> str:
+def _explain(exc: Exception, line: bytes) -> str:
     msg = str(exc)
     if "`$.kind`" in msg and msg.startswith("Invalid value"):
         kind = msg.split("'")[1] if "'" in msg else "?"
@@ -103,6 +103,8 @@ def parse_line(line: bytes) -> Parsed | Reject:
         rec = _decoder.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return Reject(_explain(exc, line))
+    except UnicodeDecodeError as exc:  # raised as such for bad bytes inside a string
+        return Reject(f"not UTF-8: invalid byte at offset {exc.start}")
     try:
         t, t0 = _times(rec)
     except TimestampError as exc:
