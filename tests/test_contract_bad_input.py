@@ -24,6 +24,7 @@ from anxin.contract.registry import RegistryError, parse_registry
         (b'{"kind":"settlement","station_id":"S1","order_id":"o","nozzle_id":"n","pump_seq":7,"ts":"2026-03-01T08:00:00+08:00","volume_ml":1.5,"unit_price_fen":1,"amount_fen":1,"paid_fen":1,"payment":"x"}', "$.volume_ml"),
         (b'{"kind":"refuel"}', "unknown kind 'refuel'"),
         (b'\xff\xfe{"kind":"metering"}', "not UTF-8"),
+        (b'{"kind":"settlement","station_id":"\xffS1"}', "not UTF-8"),
         (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-02-30T08:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}', "RFC3339"),
         (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T25:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}', "RFC3339"),
         (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T08:00:00","level_um":1,"water_um":0,"temp_mc":1}', "no UTC offset"),
