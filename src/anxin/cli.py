@@ -30,7 +30,7 @@ def _main(
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]{t('error')}:[/] {message}", highlight=False)
+    err.print(f"[bold red]{t('error')}:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
