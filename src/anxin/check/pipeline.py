@@ -23,8 +23,9 @@ from anxin.contract.registry import Registry
 from anxin.check.reader import read_lines
 from anxin.crypto.keys import KeyRing, KeyVerdict
 
-CHUNK = 2000
-DEPTH = 3  # chunks in flight per file
+CHUNK = 2000  # lines per chunk at most
+DEPTH = 3  # chunks read ahead per file while their signatures are verified
+IN_FLIGHT = 120_000  # parsed records held ahead of the engine, across all files
 
 # (station_id, nozzle_id, key_id, t, canonical, sig)
 SigTask = tuple[str, str, str, int, bytes, bytes]
@@ -76,8 +77,10 @@ Item = tuple[int, int, int, object, KeyVerdict | None]
 class FileStream:
     """One source: lines parsed in chunks, signatures verified ahead of consumption."""
 
-    def __init__(self, index: int, path: Path, verifier: Verifier, on_bytes: Callable[[int], None]):
+    def __init__(self, index: int, path: Path, verifier: Verifier, on_bytes: Callable[[int], None],
+                 chunk: int = CHUNK):  # fmt: skip
         self.index = index
+        self.chunk = chunk
         self.path = path
         self.verifier = verifier
         self.on_bytes = on_bytes
@@ -103,7 +106,7 @@ class FileStream:
                 if signed:
                     tasks.append(sig_task(p))  # type: ignore[arg-type]
                 items.append((n, p, signed))
-            if len(items) >= CHUNK:
+            if len(items) >= self.chunk:
                 break
         else:
             self.eof = True
@@ -135,7 +138,9 @@ def merged(paths: list[Path], registry: Registry, *, workers: int,
     workers = max(0, workers)
     verifier = Verifier(KeyRing.from_registry(registry), workers)
     try:
-        streams = [iter(FileStream(i, p, verifier, on_bytes)) for i, p in enumerate(paths)]
+        # Many sources (a city uploads per station group) share one memory budget.
+        chunk = min(CHUNK, max(50, IN_FLIGHT // (DEPTH * max(1, len(paths)))))
+        streams = [iter(FileStream(i, p, verifier, on_bytes, chunk)) for i, p in enumerate(paths)]
         # Items are (t, file, line, …): plain tuple order is (event time, file, line),
         # unique per item, so no key function is needed (it would cost a call per record).
         yield from heapq.merge(*streams)
