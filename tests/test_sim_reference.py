@@ -10,6 +10,7 @@ data produces none. The platform's engine is tested elsewhere against the same t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import msgspec
@@ -28,18 +29,10 @@ from anxin.verification.jjg443 import beta_for_product, evaluate_verification
 
 H = 3_600_000_000
 MIN = 60_000_000
-SIGNED_RULES_KEYED_BY_SEQ = {"BAD_SIGNATURE", "UNKNOWN_DEVICE"}
 
 
 def _rhu(num: int, den: int) -> int:
     return (2 * num + den) // (2 * den)
-
-
-def _parse(line: bytes):
-    try:
-        return parse_line(line)
-    except UnicodeDecodeError:  # parse_line lets msgspec's UnicodeDecodeError escape
-        return Reject("not UTF-8")
 
 
 def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
@@ -50,7 +43,7 @@ def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
     recs = []
     for fi, path in enumerate(sorted(data_dir.glob("*.jsonl"))):
         for n, line in enumerate(path.read_bytes().split(b"\n")[:-1], 1):
-            p = _parse(line)
+            p = parse_line(line)
             if isinstance(p, Reject):
                 rejects.append({"file": path.name, "line": n, "reason": p.reason})
             else:
@@ -114,52 +107,62 @@ def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
             m = met.get(s.nozzle_id, {}).get(s.pump_seq)
         else:
             cands = [x for x in met.get(s.nozzle_id, {}).values()
-                     if (x.nozzle_id, x.seq) not in paired and to_us(x.end) <= ts <= to_us(x.end) + 15 * MIN]
+                     if (x.nozzle_id, x.seq) not in paired
+                     and to_us(x.end) <= ts <= to_us(x.end) + 15 * MIN]  # fmt: skip
             m = max(cands, key=lambda x: to_us(x.end)) if cands else None
         nz = reg.nozzle_by_id[s.nozzle_id]
+
+        def sale_alarm(rule: str, s: Settlement = s) -> None:
+            alarm(rule, s.station_id, s.ts.isoformat(), s.nozzle_id, order=s.order_id)
+
         if m is None:
-            alarm("UNMATCHED_SETTLEMENT", s.station_id, s.ts.isoformat(), s.nozzle_id, order=s.order_id)
+            sale_alarm("UNMATCHED_SETTLEMENT")
             price_t = ts
         else:
             paired.add((m.nozzle_id, m.seq))
             price_t = to_us(m.start)
             if abs(s.volume_ml - m.volume_ml) > 10:
-                alarm("VOLUME_MISMATCH", s.station_id, s.ts.isoformat(), s.nozzle_id, order=s.order_id)
+                sale_alarm("VOLUME_MISMATCH")
         if abs(s.amount_fen - _rhu(s.volume_ml * s.unit_price_fen, 1000)) > 1:
-            alarm("AMOUNT_MISMATCH", s.station_id, s.ts.isoformat(), s.nozzle_id, order=s.order_id)
+            sale_alarm("AMOUNT_MISMATCH")
         if s.unit_price_fen != reg.posted_price(s.station_id, nz.product, price_t):
-            alarm("PRICE_MISMATCH", s.station_id, s.ts.isoformat(), s.nozzle_id, order=s.order_id)
+            sale_alarm("PRICE_MISMATCH")
 
     for nz in reg.nozzles:
         nid, sid = nz.nozzle_id, nz.station_id
         ms_, es = met.get(nid, {}), evs.get(nid, {})
         seqs = sorted(set(ms_) | set(es))
         present = set(seqs)
-        for a, b in zip(seqs, seqs[1:]):
+        for a, b in itertools.pairwise(seqs):
             for missing in range(a + 1, b):
                 alarm("SEQUENCE_GAP", sid, "", nid, missing)
         mseq = sorted(ms_)
-        for a, b in zip(mseq, mseq[1:]):
-            if all(x in present for x in range(a, b + 1)) and ms_[b].totalizer_start_ml != ms_[a].totalizer_end_ml:
+        for a, b in itertools.pairwise(mseq):
+            no_gap = all(x in present for x in range(a, b + 1))
+            if no_gap and ms_[b].totalizer_start_ml != ms_[a].totalizer_end_ml:
                 alarm("TOTALIZER_JUMP", sid, "", nid, b)
         for m in ms_.values():
             if (m.nozzle_id, m.seq) not in paired:
                 alarm("UNMATCHED_METERING", sid, m.end.isoformat(), nid, m.seq)
-            if abs(m.pulses * 1e6 / m.k_pulses_per_m3 - m.volume_ml) > 1 or \
+            by_pulses = m.pulses * 1e6 / m.k_pulses_per_m3
+            if abs(by_pulses - m.volume_ml) > 1 or \
                     m.totalizer_end_ml - m.totalizer_start_ml != m.volume_ml:
                 alarm("METROLOGY_INCONSISTENT", sid, "", nid, m.seq)
             dur = to_us(m.end) - to_us(m.start)
             if dur <= 0 or m.volume_ml / (dur / MIN) > 1.1 * nz.max_flow_ml_per_min:
                 alarm("FLOW_IMPLAUSIBLE", sid, "", nid, m.seq)
         # K in force, seal events, unverified use.
-        changes = [(to_us(e.ts), e.data["new"]) for e in es.values() if e.event == "k_factor_change"]
+        changes = [(to_us(e.ts), e.data["new"]) for e in es.values()
+                   if e.event == "k_factor_change"]  # fmt: skip
         changes += [(vt, v.k_pulses_per_m3) for vt, v, _ in vers.get(nid, ())]
         changes.sort()
         timeline: list[tuple[int, str, int]] = []  # (t, what, valid_until)
         for e in es.values():
             t = to_us(e.ts)
-            if e.event in ("k_factor_change", "seal_open", "tamper", "firmware_update") and not authorised(nid, t):
-                alarm("K_FACTOR_CHANGE" if e.event == "k_factor_change" else "SEAL_BREACH", sid, e.ts.isoformat(), nid, e.seq)
+            if e.event in ("seal_open", "tamper", "firmware_update", "k_factor_change") \
+                    and not authorised(nid, t):
+                rule = "K_FACTOR_CHANGE" if e.event == "k_factor_change" else "SEAL_BREACH"
+                alarm(rule, sid, e.ts.isoformat(), nid, e.seq)
                 timeline.append((t, "bad", 0))
         for vt, v, passed in vers.get(nid, ()):
             timeline.append((vt, "pass", to_us(v.valid_until)) if passed else (vt, "bad", 0))
@@ -194,8 +197,8 @@ def _write(check: Path, alarms: list[dict], rejects: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def honest_city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("honest") / "data"
-    simulate(out, stations=3, days=2, seed=11, scenarios=ScenarioSet.parse("honest,legacy_pos=0.5"),
-             workers=1)
+    sc = ScenarioSet.parse("honest,legacy_pos=0.5")
+    simulate(out, stations=3, days=2, seed=11, scenarios=sc, workers=1)
     return out
 
 
@@ -214,7 +217,9 @@ def test_honest_city_raises_no_record_level_alarm(honest_city: Path) -> None:
     assert alarms == []
 
 
-def test_every_record_level_fault_is_found_and_nothing_else(faulty_city: Path, tmp_path: Path) -> None:
+def test_every_record_level_fault_is_found_and_nothing_else(
+    faulty_city: Path, tmp_path: Path
+) -> None:
     alarms, rejects = reference_check(faulty_city)
     _write(tmp_path, alarms, rejects)
     report = evaluate(faulty_city, tmp_path)
@@ -226,7 +231,9 @@ def test_every_record_level_fault_is_found_and_nothing_else(faulty_city: Path, t
     assert report.rejects_ok and report.rejects_expected == len(rejects) >= 8
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("legacy_pos", "resends", "malformed")])
+@pytest.mark.parametrize(
+    "name", [n for n in NAMES if n not in ("legacy_pos", "resends", "malformed")]
+)
 def test_each_scenario_alone_is_injected(name: str) -> None:
     """A 3-station, 2-day city with only that scenario on shows it at least once (planning
     only: the rendered records are checked by the all-scenarios test above)."""
@@ -251,8 +258,8 @@ def test_each_scenario_alone_is_injected(name: str) -> None:
 
 def test_structural_switches(tmp_path: Path) -> None:
     out = tmp_path / "data"
-    s = simulate(out, stations=3, days=2, seed=4, scenarios=ScenarioSet.parse("legacy_pos,resends,malformed"),
-                 workers=1)
+    sc = ScenarioSet.parse("legacy_pos,resends,malformed")
+    s = simulate(out, stations=3, days=2, seed=4, scenarios=sc, workers=1)
     assert s.legacy_pos_stations >= 1 and s.resends >= 1 and s.malformed >= 8
     assert read_faults(truth_dir_for(out)) == []
     alarms, rejects = reference_check(out)

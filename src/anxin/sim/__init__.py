@@ -3,7 +3,6 @@ with the ground truth beside it and the evaluation of a checker run against it."
 
 from anxin.sim.city import City
 from anxin.sim.evaluate import EvalReport, evaluate, render_evaluation
-
 from anxin.sim.scenarios import ScenarioSet
 from anxin.sim.truth import truth_dir_for
 from anxin.sim.writer import SimSummary, simulate

@@ -136,9 +136,11 @@ def group_name(group: int) -> str:
 class City:
     """A city's layout plus, lazily, each station's plan for the simulated days."""
 
-    def __init__(self, config: CityConfig, stations: list[StationSpec]) -> None:
+    def __init__(self, config: CityConfig, stations: list[StationSpec],
+                 group_size: int = GROUP_SIZE) -> None:  # fmt: skip
         self.config = config
         self.stations = stations
+        self.group_size = group_size
         self._plans: dict[int, object] = {}
         self._day_cache: dict[int, list] = {}
 
@@ -152,11 +154,12 @@ class City:
         start: dt.date = dt.date(2026, 3, 1),
         scenarios: ScenarioSet | None = None,
         days: int = 7,
-    ) -> "City":
+        group_size: int = GROUP_SIZE,
+    ) -> City:
         """Lay out a city. ``days`` is the planning horizon (the tank model and the
         scenarios are planned over the whole horizon, so it must be known up front)."""
-        if stations < 1 or days < 1:
-            raise ValueError("stations and days must be at least 1")
+        if stations < 1 or days < 1 or not 1 <= group_size <= GROUP_SIZE:
+            raise ValueError("stations and days must be ≥ 1 and group_size in [1, 50]")
         sc = scenarios if scenarios is not None else ScenarioSet.honest()
         t0 = local_midnight_us(start)
         t_end = t0 + days * US_PER_DAY
@@ -172,18 +175,18 @@ class City:
         if sc.legacy_pos > 0 and not any(legacy_pos) and stations > 1:
             legacy_pos[crng.randrange(1, stations)] = True
         used_names: set[str] = set()
-        raw = [_layout_station(seed, i, legacy_pos[i], config, deltas, used_names)
+        raw = [_layout_station(seed, i, legacy_pos[i], config, deltas, used_names, group_size)
                for i in range(stations)]  # fmt: skip
         _assign_scenarios(raw, sc, seed, config)
         built = [_finish_station(seed, r) for r in raw]
-        return cls(config, built)
+        return cls(config, built, group_size)
 
     @property
     def groups(self) -> int:
-        return (len(self.stations) + GROUP_SIZE - 1) // GROUP_SIZE
+        return (len(self.stations) + self.group_size - 1) // self.group_size
 
     def group_stations(self, group: int) -> list[StationSpec]:
-        return self.stations[group * GROUP_SIZE : (group + 1) * GROUP_SIZE]
+        return self.stations[group * self.group_size : (group + 1) * self.group_size]
 
     def registry_json(self) -> bytes:
         """registry.json: one JSON object, one entry per line (compact yet diffable)."""
@@ -274,8 +277,10 @@ class _RawStation(msgspec.Struct, kw_only=True):
     forced: list[str] = []
 
 
-def _layout_station(seed: int, i: int, legacy_pos: bool, cfg: CityConfig,
-                    deltas: dict[str, int], used: set[str]) -> _RawStation:  # fmt: skip
+def _layout_station(
+    seed: int, i: int, legacy_pos: bool, cfg: CityConfig, deltas: dict[str, int], used: set[str],
+    group_size: int,
+) -> _RawStation:
     sid = f"S{i + 1:04d}"
     rng = random.Random(derive_int(seed, sid, "layout"))
     nrng = np.random.default_rng(derive_int(seed, sid, "tanks"))
@@ -323,7 +328,8 @@ def _layout_station(seed: int, i: int, legacy_pos: bool, cfg: CityConfig,
             tank = min(choices, key=lambda t: t["nozzles"])
             tank["nozzles"] += 1
             nid = f"{sid}-D{d + 1}-N{n + 1}"
-            daily_l = DAILY_SALES_PER_NOZZLE * demand * PRODUCT_DEMAND[product] * MEAN_VOLUME_L[product]
+            daily_l = (DAILY_SALES_PER_NOZZLE * demand * PRODUCT_DEMAND[product]
+                       * MEAN_VOLUME_L[product])  # fmt: skip
             load[tank["tank_id"]] = load.get(tank["tank_id"], 0.0) + daily_l
             err = max(-0.0014, min(0.0014, rng.gauss(0.0, 0.0006)))
             nozzles.append({
@@ -361,7 +367,7 @@ def _layout_station(seed: int, i: int, legacy_pos: bool, cfg: CityConfig,
             rows.append((cfg.price_change_us, fen + deltas[p]))
         prices[p] = rows
     spec = {
-        "station_id": sid, "index": i, "group": i // GROUP_SIZE, "name": name,
+        "station_id": sid, "index": i, "group": i // group_size, "name": name,
         "operator": operator, "district": district,
         "lat": round(lat0 + rng.uniform(-dlat, dlat), 5),
         "lon": round(lon0 + rng.uniform(-dlon, dlon), 5),
@@ -397,8 +403,8 @@ def _assign_scenarios(raw: list[_RawStation], sc: ScenarioSet, seed: int, cfg: C
                 chosen.append(n)
         return chosen
 
-    # Keep at least half of each station's nozzles clean for sale-level faults.
-    per_station_cap: dict[str, int] = {r.spec["station_id"]: len(r.nozzles) // 2 for r in raw}
+    # Keep at least two nozzles of every station clean (sale-level faults, clones need them).
+    per_station_cap: dict[str, int] = {r.spec["station_id"]: len(r.nozzles) - 2 for r in raw}
     used: dict[str, int] = {}
 
     def room(n: dict) -> bool:

@@ -299,7 +299,8 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
                          ("false", "right")):  # fmt: skip
         table.add_column(_l(key, lang), justify=justify)  # type: ignore[arg-type]
     for r in report.rows:
-        level = _l("none", lang) if r.rule == NO_RULE else _l("record" if r.record_level else "stat", lang)
+        level_key = "none" if r.rule == NO_RULE else ("record" if r.record_level else "stat")
+        level = _l(level_key, lang)
         recall = "—" if r.recall is None else f"{r.recall:.1%}"
         style = "red" if (r.recall is not None and r.recall < 1 and r.record_level) else None
         fa = f"[red]{r.false_alarms}[/red]" if r.false_alarms else "0"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anxin.sim.model import DAY, H, MIN, S, Disp, NozzlePlan, local_date, ms, near_price_change
+from anxin.sim.model import DAY, MIN, Disp, H, NozzlePlan, S, local_date, ms, near_price_change
 from anxin.sim.scenarios import BY_NAME, PUMP_SEQ_ONLY, SALE_SCENARIOS
 from anxin.sim.supply import verification_record
 from anxin.sim.truth import AlarmKey, Fault
@@ -50,7 +50,7 @@ def _pick_time(rng: random.Random, lo: int, hi: int, hours: tuple[float, float] 
     return ms(rng.uniform(a, b))
 
 
-def _visit(plan: "StationPlan", nz: NozzlePlan, rng: random.Random, t: int, *, new_k: int | None,
+def _visit(plan: StationPlan, nz: NozzlePlan, rng: random.Random, t: int, *, new_k: int | None,
            vtype: str, passing: bool) -> int:  # fmt: skip
     """An inspector's visit from ``t``: optional authorised K adjustment (seal_open,
     k_factor_change, seal_close), the test runs, and the verification record. The
@@ -75,7 +75,7 @@ def _visit(plan: "StationPlan", nz: NozzlePlan, rng: random.Random, t: int, *, n
     return ts
 
 
-def setup_timelines(plan: "StationPlan", rng: random.Random) -> None:
+def setup_timelines(plan: StationPlan, rng: random.Random) -> None:
     cfg = plan.cfg
     t0, t_end = cfg.t0_us, cfg.t_end_us
     inject_end = t_end - 4 * H
@@ -155,7 +155,7 @@ def setup_timelines(plan: "StationPlan", rng: random.Random) -> None:
 
 
 # ---------------------------------------------------------------------------- sale faults
-def _eligible(plan: "StationPlan", d: Disp, name: str) -> bool:
+def _eligible(plan: StationPlan, d: Disp, name: str) -> bool:
     cfg = plan.cfg
     nz = d.nz
     disps = nz.disps
@@ -167,13 +167,12 @@ def _eligible(plan: "StationPlan", d: Disp, name: str) -> bool:
     if any(disps[j].busy for j in range(max(0, i - 2), min(len(disps), i + 3))):
         return False
     if name == "deleted_metering" and i > len(disps) - 3:
-        return False
-    if name == "totalizer_jump" and i < 1:
-        return False
-    return True
+        return False  # a later record must arrive for the gap to show
+    # A gap or a jump needs an earlier record too: the platform cannot miss a first seq.
+    return not (name in ("deleted_metering", "totalizer_jump") and i < 1)
 
 
-def select_sale_faults(plan: "StationPlan", rng: random.Random, nprng: np.random.Generator) -> None:
+def select_sale_faults(plan: StationPlan, rng: random.Random, nprng: np.random.Generator) -> None:
     st, cfg = plan.st, plan.cfg
     sc = cfg.scenarios
     clean = [nz for nz in plan.nozzles if nz.clean]
@@ -205,7 +204,7 @@ def select_sale_faults(plan: "StationPlan", rng: random.Random, nprng: np.random
             done += 1
 
 
-def _apply(plan: "StationPlan", d: Disp, name: str, rng: random.Random) -> None:
+def _apply(plan: StationPlan, d: Disp, name: str, rng: random.Random) -> None:
     d.fault = name
     d.busy = True
     fx: dict = {}
@@ -253,7 +252,7 @@ def _key(rule: str, station_id: str, **kw) -> AlarmKey:
     return AlarmKey(rule=rule, station_id=station_id, **kw)
 
 
-def _unverified_days(plan: "StationPlan", nz: NozzlePlan, t_from: int, until: int | None,
+def _unverified_days(plan: StationPlan, nz: NozzlePlan, t_from: int, until: int | None,
                      ) -> tuple[list[AlarmKey], list[AlarmKey]]:  # fmt: skip
     """UNVERIFIED_USE keys: one per local day with a dispensing starting in (t_from, until);
     days whose first such dispensing lies in the last 4 hours are only allowed."""
@@ -269,20 +268,22 @@ def _unverified_days(plan: "StationPlan", nz: NozzlePlan, t_from: int, until: in
     return expect, allow
 
 
-def _all_days_from(plan: "StationPlan", nz: NozzlePlan, t: int) -> list[AlarmKey]:
+def _all_days_from(plan: StationPlan, nz: NozzlePlan, t: int) -> list[AlarmKey]:
     cfg = plan.cfg
     first = (t - cfg.t0_us) // DAY
     return [_key("UNVERIFIED_USE", nz.station_id, nozzle_id=nz.nozzle_id,
                  day=local_date(cfg, cfg.t0_us + d * DAY)) for d in range(max(0, first), cfg.days)]
 
 
-def build_truth(plan: "StationPlan") -> list[Fault]:
+def build_truth(plan: StationPlan) -> list[Fault]:
     st = plan.st
     sid = st.station_id
     faults: list[Fault] = []
 
-    def add(scenario: str, expect: list[AlarmKey], allow: list[AlarmKey] | None = None,
-            nozzle_id: str | None = None, tank_id: str | None = None, **detail) -> None:  # fmt: skip
+    def add(
+        scenario: str, expect: list[AlarmKey], allow: list[AlarmKey] | None = None,
+        nozzle_id: str | None = None, tank_id: str | None = None, **detail: object,
+    ) -> None:
         faults.append(Fault(
             fault_id=f"{sid}-F{len(faults) + 1:04d}", scenario=scenario,
             record_level=BY_NAME[scenario].record_level, expect=expect, allow=allow or [],
@@ -338,7 +339,7 @@ def build_truth(plan: "StationPlan") -> list[Fault]:
     return faults
 
 
-def _sale_fault(plan: "StationPlan", d: Disp, n: int) -> list[Fault]:
+def _sale_fault(plan: StationPlan, d: Disp, n: int) -> list[Fault]:
     sid = plan.st.station_id
     nid = d.nz.nozzle_id
     name = d.fault

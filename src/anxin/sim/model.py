@@ -54,9 +54,9 @@ def rhu(num: int, den: int) -> int:
 class Ev:
     """A module event (signed, shares the nozzle's seq)."""
 
-    __slots__ = ("nz", "seq", "ts", "event", "data", "fault")
+    __slots__ = ("data", "event", "fault", "nz", "seq", "ts")
 
-    def __init__(self, nz: "NozzlePlan", ts: int, event: str, data: dict | None, fault: str | None):
+    def __init__(self, nz: NozzlePlan, ts: int, event: str, data: dict | None, fault: str | None):
         self.nz = nz
         self.seq = 0
         self.ts = ts
@@ -69,12 +69,33 @@ class Disp:
     """One dispensing: its metering record, its sale and what a fault did to them."""
 
     __slots__ = (
-        "nz", "idx", "seq", "start", "end", "rec_end", "flow", "k", "pulses", "vol", "true_ml", "tot0",
-        "order_id", "sale_ts", "sale_vol", "price", "amount", "paid", "payment",
-        "fault", "fx", "mute_m", "mute_s", "busy",
+        "amount",
+        "busy",
+        "end",
+        "fault",
+        "flow",
+        "fx",
+        "idx",
+        "k",
+        "mute_m",
+        "mute_s",
+        "nz",
+        "order_id",
+        "paid",
+        "payment",
+        "price",
+        "pulses",
+        "rec_end",
+        "sale_ts",
+        "sale_vol",
+        "seq",
+        "start",
+        "tot0",
+        "true_ml",
+        "vol",
     )  # fmt: skip
 
-    def __init__(self, nz: "NozzlePlan", start: int, end: int, k: int, pulses: int, vol: int,
+    def __init__(self, nz: NozzlePlan, start: int, end: int, k: int, pulses: int, vol: int,
                  true_ml: float, flow: float) -> None:  # fmt: skip
         self.nz = nz
         self.idx = 0

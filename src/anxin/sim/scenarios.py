@@ -146,17 +146,17 @@ class ScenarioSet(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"scenario {name}: rate {rate} is outside [0, 1]")
 
     @classmethod
-    def honest(cls) -> "ScenarioSet":
+    def honest(cls) -> ScenarioSet:
         """Every switch off: a city where nothing should raise an alarm."""
         return cls()
 
     @classmethod
-    def all(cls) -> "ScenarioSet":
+    def all(cls) -> ScenarioSet:
         """Every switch on at its modest default rate."""
         return cls(**{s.name: s.default_rate for s in SCENARIOS})
 
     @classmethod
-    def parse(cls, text: str) -> "ScenarioSet":
+    def parse(cls, text: str) -> ScenarioSet:
         """``"all"``, ``"honest"`` or a comma list of names, each optionally ``name=rate``.
 
         ``all`` and ``honest`` may start a list: ``"all,resends=0"`` or

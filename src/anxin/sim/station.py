@@ -19,7 +19,18 @@ import numpy as np
 from anxin.sim import faults as F
 from anxin.sim.city import DAILY_SALES_PER_NOZZLE, PRODUCT_DEMAND, CityConfig, StationSpec
 from anxin.sim.model import (
-    DAY, H, MIN, S, Disp, Ev, NozzlePlan, day_of, fmt, ms, posted_price, rhu,
+    DAY,
+    MIN,
+    Disp,
+    Ev,
+    H,
+    NozzlePlan,
+    S,
+    day_of,
+    fmt,
+    ms,
+    posted_price,
+    rhu,
 )  # fmt: skip
 from anxin.sim.signing import derive_int
 from anxin.sim.supply import plan_deliveries, readings_lines
@@ -101,12 +112,16 @@ def _make_disp(nz: NozzlePlan, s: int, target_ml: float, flow: float, k: int) ->
 def _draw_volume(rng: random.Random, product: str, price: int) -> tuple[float, float]:
     """(indicated target mL, flow mL/min) of one customer."""
     u = rng.random()
+
+    def lognormal_l(median_log: float, sigma: float, lo: float, hi: float) -> float:
+        return min(hi, max(lo, rng.lognormvariate(median_log, sigma))) * 1000
+
     if product == "0":
-        if u < 0.35:  # trucks
-            return min(300.0, max(40.0, rng.lognormvariate(4.70, 0.45))) * 1000, rng.uniform(38_000, 55_000)  # fmt: skip
+        if u < 0.35:  # trucks (median 110 L)
+            return lognormal_l(4.70, 0.45, 40.0, 300.0), rng.uniform(38_000, 55_000)
         if u < 0.55:  # cans, small machines
             return rng.uniform(5.0, 25.0) * 1000, rng.uniform(25_000, 40_000)
-        return min(80.0, max(15.0, rng.lognormvariate(3.74, 0.25))) * 1000, rng.uniform(30_000, 45_000)  # fmt: skip
+        return lognormal_l(3.74, 0.25, 15.0, 80.0), rng.uniform(30_000, 45_000)  # cars, vans
     if u < 0.12:  # scooters, motorbikes
         return rng.uniform(5.0, 10.0) * 1000, rng.uniform(25_000, 35_000)
     if u < 0.20:  # jerry cans, small cars topping up
@@ -114,7 +129,7 @@ def _draw_volume(rng: random.Random, product: str, price: int) -> tuple[float, f
     if u < 0.32:  # "加200块": the dispenser stops at a preset amount
         amount = rng.choice((10_000, 15_000, 20_000, 20_000, 30_000))
         return amount * 1000 / price, rng.uniform(30_000, 45_000)
-    return min(60.0, max(18.0, rng.lognormvariate(3.58, 0.22))) * 1000, rng.uniform(30_000, 45_000)  # fmt: skip
+    return lognormal_l(3.58, 0.22, 18.0, 60.0), rng.uniform(30_000, 45_000)  # cars (median 36 L)
 
 
 def _generate(plan: StationPlan, nz: NozzlePlan, rng: random.Random) -> None:
@@ -184,8 +199,9 @@ def _settle(plan: StationPlan, rng: random.Random) -> None:
             d.sale_vol = 10 * rhu(d.vol, 10)
             if rig is not None and d.fault is None and d.sale_ts < inject_end:
                 hour = ((d.start - cfg.t0_us) % DAY) // H
+                lo, hi = rig["hours"]
                 active = (rig["variant"] == "always"
-                          or (rig["variant"] == "hours" and rig["hours"][0] <= hour < rig["hours"][1])
+                          or (rig["variant"] == "hours" and lo <= hour < hi)
                           or (rig["variant"] == "large" and d.vol > 40_000))  # fmt: skip
                 inflated = 10 * rhu(round(d.vol * (1 + rig["p"])), 10)
                 if active and abs(inflated - d.vol) > 10:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 import msgspec
 import orjson
 
-from anxin.sim.city import City, CityConfig, StationSpec, group_name
+from anxin.sim.city import GROUP_SIZE, City, CityConfig, StationSpec, group_name
 from anxin.sim.model import DAY
 from anxin.sim.render import Item, render_group_day
 from anxin.sim.scenarios import ScenarioSet
@@ -85,7 +85,9 @@ class GroupWriter:
     def _file(self, name: str) -> BinaryIO:
         f = self.files.get(name)
         if f is None:
-            f = self.files[name] = open(self.out_dir / name, "wb", buffering=1 << 20)
+            # Kept open across days and closed in close(); hence no context manager.
+            f = open(self.out_dir / name, "wb", buffering=1 << 20)  # noqa: SIM115
+            self.files[name] = f
             self.lines[name] = 0
         return f
 
@@ -156,7 +158,7 @@ def _prepare(out_dir: Path, truth: Path) -> None:
             p.unlink()
     truth.mkdir(parents=True, exist_ok=True)
     for name in ("faults.jsonl", "meters.jsonl", "tanks.jsonl", "rejects.json", "summary.json",
-                 "scenarios.json", "evaluation.json"):  # fmt: skip
+                 "scenarios.json"):  # fmt: skip
         (truth / name).unlink(missing_ok=True)
 
 
@@ -170,15 +172,18 @@ def simulate(
     start: dt.date = dt.date(2026, 3, 1),
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    group_size: int = GROUP_SIZE,
 ) -> SimSummary:
     """Write ``registry.json`` and the JSONL sources to ``out_dir`` and the truth to
     ``truth_dir_for(out_dir)``. ``progress(stations_done, stations_total)`` is called
-    as groups complete. Same arguments → byte-identical files, whatever ``workers``."""
+    as groups complete. Same arguments → byte-identical files, whatever ``workers``.
+    ``group_size`` (≤ 50 stations per upload source) exists for tests of small cities."""
     began = time.perf_counter()
     out_dir = Path(out_dir)
     truth = truth_dir_for(out_dir)
     _prepare(out_dir, truth)
-    city = City.build(stations=stations, seed=seed, start=start, scenarios=scenarios, days=days)
+    city = City.build(stations=stations, seed=seed, start=start, scenarios=scenarios, days=days,
+                      group_size=group_size)  # fmt: skip
     (out_dir / "registry.json").write_bytes(city.registry_json())
     tasks = [(city.config, city.group_stations(g), g, str(out_dir)) for g in range(city.groups)]
     results: list[GroupResult] = []
@@ -189,7 +194,9 @@ def simulate(
         stream = map(run_group, tasks)
         pool = None
     else:
-        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        # fork: workers inherit the loaded modules and need no re-import of __main__
+        # (so a caller's script needs no __main__ guard); spawn where fork does not exist.
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         pool = ctx.Pool(min(workers, len(tasks)))
         stream = pool.imap(run_group, tasks)
     try:
