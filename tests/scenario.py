@@ -9,7 +9,7 @@ import random
 
 from factory import K, T0, City
 
-from anxin.contract.times import US_PER_H, US_PER_MIN, parse_ts
+from anxin.contract.times import US_PER_H, US_PER_MIN, format_ts, parse_ts
 
 FAULTS = (
     "inflate", "amount", "price", "delete", "off_book", "forged", "duplicate", "jump", "inconsistent",
@@ -70,8 +70,9 @@ def build(seed: int, n_per_nozzle: int = 12) -> tuple[City, list[dict]]:
                 recs.append(s)
             if fault == "forged":
                 recs.append(dict(m, volume_ml=m["volume_ml"] + 700))
-            if fault == "duplicate":
-                recs.append(city.sign(nozzle, {k_: v for k_, v in m.items() if k_ != "sig"} | {"volume_ml": 1}))
+            if fault == "duplicate":  # a cloned module's record, produced a little later
+                later = format_ts(parse_ts(m["end"]) + 5_000_000)
+                recs.append(city.sign(nozzle, {k_: v for k_, v in m.items() if k_ != "sig"} | {"volume_ml": 1, "end": later}))
             if fault == "stranger":
                 recs.append(dict(m, nozzle_id="S1-N9"))
             t += rnd.randint(3, 25) * US_PER_MIN

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scenario import build, shuffled_within
 
@@ -59,6 +59,7 @@ def write_files(data_dir: Path, reg_dict: dict, parts: list[list[dict]]) -> None
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(seed=SEEDS, n_files=st.integers(min_value=2, max_value=5), split_seed=SEEDS)
+@example(seed=7837, n_files=5, split_seed=0)  # two versions of one seq at the same event time
 def test_batch_equals_record_by_record_and_split_files_change_nothing(
     tmp_path_factory, seed: int, n_files: int, split_seed: int
 ) -> None:
