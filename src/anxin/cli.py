@@ -130,9 +130,9 @@ def evaluate(
 def demo(
     out: Annotated[Path, typer.Option(help="where the demo keeps its data")] = Path("demo-data"),
     stations: Annotated[int, typer.Option(min=1)] = 12,
-    days: Annotated[int, typer.Option(min=1)] = 1,
+    days: Annotated[int, typer.Option(min=1)] = 2,
     seed: Annotated[int, typer.Option()] = 7,
-    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")] = 1440.0,
+    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")] = 2880.0,
 ) -> None:
     """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite。The live demo."""
     from anxin.demo.live import run_demo

@@ -70,8 +70,9 @@ class LiveView:
             f"[bold red]{_zh('报警', 'Alarms')}[/] {sum(self.by_rule.values()):,}",
         )
         feed = Table(expand=True, show_edge=False)
-        for col in (_zh("时间", "Time"), _zh("油枪/订单", "Nozzle/order"), _zh("规则", "Rule"), _zh("说明", "Message")):
-            feed.add_column(col, overflow="ellipsis", no_wrap=True)
+        for col, width in ((_zh("时间", "Time"), 8), (_zh("油枪/订单", "Nozzle/order"), 24),
+                           (_zh("规则", "Rule"), 30), (_zh("说明", "Message"), None)):  # fmt: skip
+            feed.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width, ratio=None if width else 1)
         for a in reversed(self.latest):
             feed.add_row(
                 a.ts[11:19], a.nozzle_id or a.station_id if not a.order_id else f"{a.nozzle_id} {a.order_id}",
@@ -151,19 +152,23 @@ def run_demo(
                       f"Simulating {stations} stations for {days} day(s), honest and cheating…"))  # fmt: skip
     simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1)
     view = LiveView(stations)
-    live_on = console.is_terminal and speed > 0
-    with Live(view.render(), console=console, refresh_per_second=4, disable=not live_on) as live:
+    if console.is_terminal and speed > 0:
+        with Live(view.render(), console=console, refresh_per_second=4) as live:
 
-        def tick(t: int, n: int) -> None:
-            view.clock, view.records = format_ts(t)[:19].replace("T", " "), n
+            def tick(t: int, n: int) -> None:
+                view.clock, view.records = format_ts(t)[:19].replace("T", " "), n
+                live.update(view.render())
+
+            store, records = replay(data_dir, db, speed=speed, on_alarm=view.add, on_tick=tick)
+            view.records = records
             live.update(view.render())
-
-        store, records = replay(data_dir, db, speed=speed, on_alarm=view.add, on_tick=tick)
+    else:  # not a terminal (CI, a pipe): no live view, the summary at the end
+        store, records = replay(data_dir, db, speed=speed, on_alarm=view.add)
         view.records = records
+        console.print(view.render())
     live_ids = store.alarm_ids()
     by_rule = store.alarm_counts()
     store.close()
-    console.print(view.render() if not live_on else "")
     summary = run_check(data_dir, check_dir, workers=0)
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids
