@@ -6,7 +6,6 @@ what is wrong (field path, expected type, offending value).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 
@@ -113,7 +112,7 @@ def parse_line(line: bytes) -> Parsed | Reject:
             return Reject(problem)
         canonical, sig_text = canonical_of_line(line)
         try:
-            sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
+            sig = binascii.a2b_base64(sig_text, strict_mode=True) if isinstance(sig_text, str) else b""
         except (binascii.Error, ValueError):
             sig = b""  # undecodable signature: a forgery to quarantine, not a reject
         return Parsed(rec, t, t0, _digest(canonical), canonical, sig)
