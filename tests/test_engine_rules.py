@@ -291,3 +291,13 @@ def test_verification_results_are_computed():
     book = run(city.registry(), finish(city, [v]))
     (r,) = book.verifications
     assert r.passed and abs(r.flow_points[0].error_permille - 0.5) < 1e-6
+
+
+def test_a_counter_jump_is_one_alarm_not_one_per_number():
+    city = City()
+    m1 = city.metering("S1-N1", T0, 30_000)
+    city.nozzles["S1-N1"].seq += 1_000_000
+    m2 = city.metering("S1-N1", T0 + 10 * US_PER_MIN, 30_000)
+    book = run(city.registry(), finish(city, [m1, city.sale(m1), m2, city.sale(m2)]))
+    (a,) = only(book, "SEQUENCE_GAP")
+    assert a.seq == m1["seq"] + 1 and a.evidence["counter_jump"] == 1_000_000

@@ -20,6 +20,8 @@ import heapq
 from collections import Counter
 from typing import Any
 
+import msgspec
+
 from anxin.contract.alarm import Alarm
 from anxin.contract.parse import Parsed
 from anxin.contract.records import (
@@ -35,7 +37,7 @@ from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import rules
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
-from anxin.engine.outputs import AlarmNote, make_alarm, record_evidence
+from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from anxin.verification import beta_for_product, evaluate_verification
 
@@ -162,7 +164,8 @@ class Engine:
             return
         st.seen[qkey] = (p.digest, max(st.watermark, p.t))
         self.counts["quarantined"] += 1
-        evidence = {"reason": reason, "record": msgspec_builtins(p.rec), "quarantined": True}
+        # The record keeps its signature: it is the evidence.
+        evidence = {"reason": reason, "record": msgspec.to_builtins(p.rec), "quarantined": True}
         out.append(
             make_alarm(
                 rule,
@@ -239,7 +242,7 @@ class Engine:
             return
         deadline = t + self.s.horizon_us
         nid = nz.reg.nozzle_id
-        for n in new[:MAX_GAP]:
+        for n in new if len(new) <= MAX_GAP else new[:1]:
             nz.missing[n] = None
             heapq.heappush(st.heap, (deadline, GAP, nid, n, len(new)))
 
@@ -450,7 +453,7 @@ class Engine:
         if t_next + self.s.horizon_us >= st.watermark:
             heapq.heappush(st.heap, (t_next + self.s.horizon_us, GAP, nid, n, jump))
             return
-        a = rules.sequence_gap(nz, n, t_next, jump)
+        a = rules.sequence_gap(nz, n, t_next, jump, MAX_GAP)
         nz.missing[n] = a.alarm_id
         nz.missing_t[n] = t_next
         out.append(a)
@@ -465,11 +468,4 @@ def _legacy_partner(nz: NozzleState, t: int, window: int) -> PendingMetering | N
     return best
 
 
-def msgspec_builtins(rec) -> dict[str, Any]:
-    """A quarantined record keeps its signature: it is the evidence."""
-    import msgspec
-
-    return msgspec.to_builtins(rec)
-
-
-__all__ = ["Engine", "Output", "record_evidence"]
+__all__ = ["Engine", "Output"]

@@ -83,10 +83,10 @@ def totalizer_jump(reg: Nozzle, seq: int, e: SeqEntry, prev_seq: int, prev: SeqE
     )  # fmt: skip
 
 
-def sequence_gap(nz: NozzleState, n: int, t_next: int, jump: int) -> Alarm:
+def sequence_gap(nz: NozzleState, n: int, t_next: int, jump: int, max_gap: int) -> Alarm:
     reg = nz.reg
-    ev = {"missing_seq": n, "known_range": [nz.lo, nz.hi]}
-    if jump > 10_000:
+    ev: dict = {"missing_seq": n, "known_range": [nz.lo, nz.hi]}
+    if jump > max_gap:  # one alarm for a counter that jumped, not one per number
         ev["counter_jump"] = jump
     return make_alarm(
         "SEQUENCE_GAP", key=(reg.nozzle_id, n), station_id=reg.station_id,
