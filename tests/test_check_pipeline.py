@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 from scenario import build
 
-from anxin.check import pipeline
+from anxin.check import shards
 from anxin.check.run import run_check
 
 
@@ -20,8 +20,8 @@ def write(data_dir: Path, city, recs: list[dict], files: int = 3) -> None:
         (data_dir / f"src{i}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in part))
 
 
-def test_worker_processes_equal_inline(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(pipeline, "CHUNK", 7)  # many small chunks in flight
+def test_engine_sharded_over_processes_equals_inline(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(shards, "CHUNK", 7)  # many small chunks, sources interleaved
     city, recs = build(seed=31)
     write(tmp_path / "d", city, recs)
     a = run_check(tmp_path / "d", tmp_path / "inline", workers=0)

@@ -7,7 +7,7 @@ import copy
 
 from factory import K, PRICE, T0, City, flush_after, rules_of, run
 
-from anxin.contract.times import US_PER_H, US_PER_MIN, US_PER_S, parse_ts
+from anxin.contract.times import US_PER_H, US_PER_MIN, parse_ts
 
 
 def honest(city: City, nozzle: str = "S1-N1", n: int = 5) -> list[dict]:

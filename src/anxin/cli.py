@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +20,8 @@ err = Console(stderr=True)
 
 @app.callback()
 def _main(
-    lang: Annotated[Optional[str], typer.Option("--lang", help="zh (默认) | en")] = None,
-    log_level: Annotated[Optional[str], typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh (默认) | en")] = None,
+    log_level: Annotated[str | None, typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")] = None,
 ) -> None:
     from anxin import logs
 
@@ -44,7 +44,7 @@ def _progress(label: str, *, bytes_: bool = False) -> Progress:
 def check(
     data_dir: Annotated[Path, typer.Argument(help="registry.json + *.jsonl")],
     out: Annotated[Path, typer.Option("--out", help="output directory")],
-    workers: Annotated[Optional[int], typer.Option(help="signature-verification processes (default: all cores; 0 = inline)")] = None,
+    workers: Annotated[int | None, typer.Option(help="signature-verification processes (default: all cores; 0 = inline)")] = None,
 ) -> None:
     """比对：逐条配对计量与结算记录，输出报警（contract §6）。"""
     from anxin.check.run import CheckError, run_check
@@ -86,7 +86,7 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 1,
     scenarios: Annotated[str, typer.Option(help="all | honest | comma-separated scenario names")] = "all",
     workers: Annotated[int, typer.Option(min=1, help="processes")] = 2,
-    evaluate_dir: Annotated[Optional[Path], typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")] = None,
+    evaluate_dir: Annotated[Path | None, typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")] = None,
 ) -> None:
     """模拟城市：生成契约 v1 数据与真值。Simulate a city (or, with --evaluate, score a check)."""
     from anxin.sim import ScenarioSet, evaluate, render_evaluation

@@ -13,6 +13,7 @@ import msgspec
 from anxin.check.book import AlarmBook
 from anxin.check.pipeline import default_workers, merged
 from anxin.check.reader import data_files
+from anxin.check.shards import collect, run_shards
 from anxin.contract.parse import Parsed
 from anxin.contract.registry import RegistryError, load_registry
 from anxin.engine import Engine, EngineSettings
@@ -78,20 +79,29 @@ def run_check(
     on_total(sum(p.stat().st_size for p in paths))
     workers = default_workers() if workers is None else workers
     log.info("check started", extra={"data_dir": str(data_dir), "files": len(paths), "workers": workers})
-    engine = Engine(registry, settings) if settings else Engine(registry)
     book = AlarmBook()
     rejects_by_file: Counter[str] = Counter()
     lines = 0
     names = [p.name for p in paths]
-    with (out_dir / "rejects.jsonl").open("wb") as rejects:
-        for _t, fi, n, p, verdict in merged(paths, registry, workers=workers, on_bytes=on_bytes):
+    if workers > 0:  # the engine sharded by station over the worker processes
+        results = run_shards(paths, (data_dir / "registry.json").read_bytes(), shards=workers,
+                             settings=settings, on_bytes=on_bytes)  # fmt: skip
+        book, rejects, counts, pending = collect(results)
+        lines = sum(r.lines for r in results)
+    else:
+        engine = Engine(registry, settings) if settings else Engine(registry)
+        rejects = []
+        for _t, fi, n, p, verdict in merged(paths, registry, on_bytes=on_bytes):
             lines += 1
             if isinstance(p, Parsed):
                 book.add(engine.feed(p, verdict))
             else:
-                rejects_by_file[names[fi]] += 1
-                rejects.write(_enc.encode({"file": names[fi], "line": n, "reason": p.reason}))  # type: ignore[attr-defined]
-                rejects.write(b"\n")
+                rejects.append((fi, n, p.reason))  # type: ignore[attr-defined]
+        rejects.sort()
+        counts, pending = dict(engine.counts), engine.pending()
+    reject_rows = [{"file": names[fi], "line": n, "reason": reason} for fi, n, reason in rejects]
+    _write_jsonl(out_dir / "rejects.jsonl", reject_rows)
+    rejects_by_file.update(r["file"] for r in reject_rows)
     alarms = book.sorted_alarms()
     verifications = book.sorted_verifications()
     _write_jsonl(out_dir / "alarms.jsonl", alarms)
@@ -102,14 +112,14 @@ def run_check(
         [{"alarm_id": a.alarm_id, "rule": a.rule, "reason": a.evidence["reason"], "record": a.evidence["record"]}
          for a in alarms if a.evidence.get("quarantined")],
     )  # fmt: skip
-    c = engine.counts
+    c = Counter(counts)
     kinds = ("metering", "event", "settlement", "tank_reading", "delivery", "verification")
     summary = Summary(
         data_dir=str(data_dir),
         files=len(paths),
         lines=lines,
         records={k: c[k] for k in kinds},
-        rejects=sum(rejects_by_file.values()),
+        rejects=len(reject_rows),
         rejects_by_file=dict(sorted(rejects_by_file.items())),
         quarantined=c["quarantined"],
         resends=c["resends"],
@@ -119,7 +129,7 @@ def run_check(
         alarms_by_rule=dict(sorted(book.by_rule.items())),
         verifications=len(verifications),
         verifications_failed=sum(1 for v in verifications if not v.passed),
-        pending=engine.pending(),
+        pending=pending,
         workers=workers,
         wall_time_s=round(time.perf_counter() - started, 3),
     )

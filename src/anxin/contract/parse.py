@@ -18,8 +18,6 @@ from anxin.contract.records import (
     Event,
     Metering,
     Record,
-    Settlement,
-    TankReading,
     Verification,
 )
 from anxin.contract.times import TimestampError, to_us

@@ -6,9 +6,9 @@ configured local offset (UTC+08:00 by default).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
 US_PER_S = 1_000_000
 US_PER_MIN = 60 * US_PER_S
@@ -19,8 +19,8 @@ LOCAL_TZ = timezone(timedelta(hours=8))
 LOCAL_OFFSET_US = 8 * US_PER_H
 
 # Plausible event times: anything outside is an impossible timestamp, not a record.
-MIN_US = (datetime(2000, 1, 1, tzinfo=timezone.utc) - EPOCH) // ONE_US
-MAX_US = (datetime(2100, 1, 1, tzinfo=timezone.utc) - EPOCH) // ONE_US
+MIN_US = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // ONE_US
+MAX_US = (datetime(2100, 1, 1, tzinfo=UTC) - EPOCH) // ONE_US
 
 
 class TimestampError(ValueError):

@@ -34,7 +34,7 @@ class KeyRing:
         self._verifiers: dict[tuple[str, str], Verifier] = {}
 
     @classmethod
-    def from_registry(cls, reg: Registry) -> "KeyRing":
+    def from_registry(cls, reg: Registry) -> KeyRing:
         entries: dict[str, dict[str, KeyEntry]] = {}
         for n in reg.nozzles:
             keys: dict[str, KeyEntry] = {n.key_id: (n.key_alg, n.public_key, None)}

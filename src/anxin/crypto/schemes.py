@@ -117,7 +117,7 @@ class Ed25519Signer:
         self.public_key_text = base64.b64encode(raw).decode()
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "Ed25519Signer":
+    def from_seed(cls, seed: bytes) -> Ed25519Signer:
         return cls(Ed25519PrivateKey.from_private_bytes(seed[:32]))
 
     def sign(self, message: bytes) -> bytes:
@@ -139,7 +139,7 @@ class Sm2Signer:
         self.public_key_text = point.hex()
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "Sm2Signer":
+    def from_seed(cls, seed: bytes) -> Sm2Signer:
         # SM2 order n is just below 2^256; reduce into [1, n-1].
         n = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
         return cls(int.from_bytes(seed[:32], "big") % (n - 1) + 1)

@@ -113,7 +113,7 @@ def replay(
     first_t: int | None = None
     started = clock()
     n = 0
-    for t, fi, _line, p, verdict in merged(data_files(data_dir), registry, workers=0):
+    for t, fi, _line, p, verdict in merged(data_files(data_dir), registry):
         if not isinstance(p, Parsed):
             continue
         if first_t is None:

@@ -85,7 +85,7 @@ def totalizer_jump(reg: Nozzle, seq: int, e: SeqEntry, prev_seq: int, prev: SeqE
 
 def sequence_gap(nz: NozzleState, n: int, t_next: int, jump: int, max_gap: int) -> Alarm:
     reg = nz.reg
-    ev: dict = {"missing_seq": n, "known_range": [nz.lo, nz.hi]}
+    ev: dict = {"missing_seq": n}  # nothing that depends on when the decision ran
     if jump > max_gap:  # one alarm for a counter that jumped, not one per number
         ev["counter_jump"] = jump
     return make_alarm(

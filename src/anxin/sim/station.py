@@ -328,7 +328,7 @@ def _emissions(plan: StationPlan, rng: random.Random) -> None:
                 emit(d.sale_ts, arr_s, "settlement", "S", d)
                 if not d.busy:
                     resend(d.sale_ts, arr_s, "settlement", "S", d)
-    for tid, ts, line in plan.readings:
+    for _tid, ts, line in plan.readings:
         arr = up_atg(ts)
         emit(ts, arr, "tank_reading", "T", line)
         resend(ts, arr, "tank_reading", "T", line)

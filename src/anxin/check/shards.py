@@ -1,0 +1,224 @@
+"""The batch checker scaled out: the engine sharded by station across processes.
+
+Stations share no engine state (pairing, sequences, watermarks are all per
+station or per nozzle), so each worker process can own a set of stations and
+do everything for them: parse, verify signatures, merge its lines of every
+source by event time, and run its own engine. The main process only reads the
+files and routes each line by its ``station_id`` — the same partitioning as the
+scale-out deployment (a log partitioned by station).
+
+Each shard merges its sources like the single-process pipeline: by (event time,
+file, line), taking the next record only once every source that is not finished
+has a line buffered (or is known to be finished), so the result does not depend
+on how the main process interleaved its reading. The main process reads next
+from the source that is furthest behind in event time, which is the one a shard
+can be waiting for.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing as mp
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from anxin.check.book import AlarmBook
+from anxin.check.pipeline import parse_verified
+from anxin.check.reader import read_lines
+from anxin.contract.parse import Parsed, Reject, parse_line
+from anxin.crypto.keys import KeyRing
+from anxin.engine import Engine, EngineSettings
+
+CHUNK = 1000  # lines read from one source at a time
+QUEUE_DEPTH = 64  # chunks in flight to a shard before the reader waits
+
+
+class _StationOnly(msgspec.Struct):
+    station_id: str = ""
+
+
+_station_decoder = msgspec.json.Decoder(_StationOnly)
+
+
+def shard_of(raw: bytes | int, shards: int) -> int:
+    """Which shard owns a line: by its station; unreadable lines go to shard 0 (to be rejected)."""
+    if isinstance(raw, int):
+        return 0
+    try:
+        station = _station_decoder.decode(raw).station_id
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return 0
+    return zlib.crc32(station.encode()) % shards
+
+
+class ShardResult(msgspec.Struct):
+    lines: int
+    alarms: bytes  # msgspec-encoded, decoded again by the main process
+    verifications: bytes
+    rejects: list[tuple[int, int, str]]  # (file, line, reason)
+    counts: dict[str, int]
+    pending: dict[str, int]
+
+
+class _Merger:
+    """Release buffered records in (event time, file, line) order once every
+    unfinished source has been read past their time.
+
+    A source's progress is the event time of the last line the reader took from
+    it (sent to every shard, whether or not the chunk held lines for it), so a
+    shard never waits for a source that simply has no lines of its stations.
+    """
+
+    def __init__(self, files: int) -> None:
+        self.heap: list[tuple] = []
+        self.progress = [-(1 << 62)] * files
+        self.done = [False] * files
+
+    def add(self, items: list[tuple]) -> None:
+        for it in items:
+            heapq.heappush(self.heap, it)
+
+    def advance(self, fi: int, progress: int | None, eof: bool) -> None:
+        if eof:
+            self.done[fi] = True
+            self.progress[fi] = 1 << 62
+        elif progress is not None and progress > self.progress[fi]:
+            self.progress[fi] = progress
+
+    def pop_ready(self):
+        limit = min(self.progress) if self.progress else 1 << 62
+        heap = self.heap
+        while heap and heap[0][0] <= limit:
+            yield heapq.heappop(heap)
+
+
+def _shard_main(conn_in: Any, conn_out: Any, registry_bytes: bytes, files: int, settings: EngineSettings | None) -> None:
+    from anxin.contract.registry import parse_registry
+
+    registry = parse_registry(registry_bytes)
+    ring = KeyRing.from_registry(registry)
+    engine = Engine(registry, settings) if settings else Engine(registry)
+    book = AlarmBook()
+    rejects: list[tuple[int, int, str]] = []
+    merger = _Merger(files)
+    lines_seen = 0
+    while True:
+        msg = conn_in.get()
+        if msg is None:
+            break
+        fi, lines, progress, eof = msg
+        lines_seen += len(lines)
+        items = []
+        for n, raw in lines:
+            p, verdict = parse_verified(raw, ring)
+            if isinstance(p, Reject):
+                rejects.append((fi, n, p.reason))
+            else:
+                items.append((p.t, fi, n, p, verdict))
+        merger.add(items)
+        merger.advance(fi, progress, eof)
+        for _t, _fi, _n, p, verdict in merger.pop_ready():
+            book.add(engine.feed(p, verdict))
+    enc = msgspec.msgpack.Encoder()
+    conn_out.put(
+        ShardResult(
+            lines=lines_seen,
+            alarms=enc.encode(list(book.alarms.values())),
+            verifications=enc.encode(book.verifications),
+            rejects=rejects,
+            counts=dict(engine.counts),
+            pending=engine.pending(),
+        )
+    )
+
+
+def run_shards(
+    paths: list[Path],
+    registry_bytes: bytes,
+    *,
+    shards: int,
+    settings: EngineSettings | None = None,
+    on_bytes: Callable[[int], None] = lambda n: None,
+) -> list[ShardResult]:
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    inboxes = [ctx.Queue(QUEUE_DEPTH) for _ in range(shards)]
+    outbox = ctx.Queue()
+    procs = [
+        ctx.Process(target=_shard_main, args=(inboxes[i], outbox, registry_bytes, len(paths), settings), daemon=True)
+        for i in range(shards)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        _feed(paths, inboxes, shards, on_bytes)
+        for q in inboxes:
+            q.put(None)
+        results = [outbox.get() for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+    return results
+
+
+def _feed(paths: list[Path], inboxes: list, shards: int, on_bytes: Callable[[int], None]) -> None:
+    """Read every source in chunks, always from the one furthest behind in event time."""
+    files = [p.open("rb") for p in paths]
+    readers = [read_lines(f) for f in files]
+    offsets = [0] * len(paths)
+    progress = [-(1 << 62)] * len(paths)  # event time of the last line read, per source
+    frontier = [(progress[i], i) for i in range(len(paths))]
+    try:
+        while frontier:
+            _, fi = heapq.heappop(frontier)
+            parts: list[list] = [[] for _ in range(shards)]
+            count = 0
+            last: bytes | int = b""
+            for n, raw in readers[fi]:
+                if not isinstance(raw, int) and not raw.strip():
+                    continue
+                parts[shard_of(raw, shards)].append((n, raw))
+                last = raw
+                count += 1
+                if count >= CHUNK:
+                    break
+            eof = count < CHUNK
+            if isinstance(last, bytes) and last:
+                p = parse_line(last)
+                if isinstance(p, Parsed):
+                    progress[fi] = max(progress[fi], p.t)
+            for s in range(shards):
+                inboxes[s].put((fi, parts[s], progress[fi], eof))
+            pos = files[fi].tell()
+            on_bytes(pos - offsets[fi])
+            offsets[fi] = pos
+            if not eof:
+                heapq.heappush(frontier, (progress[fi], fi))
+    finally:
+        for f in files:
+            f.close()
+
+
+def collect(results: list[ShardResult]) -> tuple[AlarmBook, list[tuple[int, int, str]], dict[str, int], dict[str, int]]:
+    from anxin.contract.alarm import Alarm
+    from anxin.verification.jjg443 import VerificationResult
+
+    book = AlarmBook()
+    counts: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    rejects: list[tuple[int, int, str]] = []
+    for r in results:
+        book.add(msgspec.msgpack.decode(r.alarms, type=list[Alarm]))
+        book.add(msgspec.msgpack.decode(r.verifications, type=list[VerificationResult]))
+        rejects += r.rejects
+        for k, v in r.counts.items():
+            counts[k] = counts.get(k, 0) + v
+        for k, v in r.pending.items():
+            pending[k] = pending.get(k, 0) + v
+    rejects.sort()
+    return book, rejects, counts, dict(sorted(pending.items()))
