@@ -63,3 +63,55 @@ def t(key: str) -> str:
 
 def rule_name(rule: str) -> str:
     return f"{RULE_NAMES_ZH.get(rule, rule)} {rule}" if lang() == "zh" else rule
+
+
+def _g(d: dict, *path: str):
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)  # type: ignore[assignment]
+    return d
+
+
+def alarm_text(alarm) -> str:
+    """The alarm's message in the console language (the stored message is English)."""
+    if lang() != "zh":
+        return alarm.message
+    ev, rule = alarm.evidence, alarm.rule
+    try:
+        if rule == "VOLUME_MISMATCH":
+            return (f"结算 {_g(ev, 'settlement', 'volume_ml')} mL，计量 {_g(ev, 'metering', 'volume_ml')} mL，"
+                    f"差 {ev['difference_ml']:+d} mL")
+        if rule == "AMOUNT_MISMATCH":
+            return f"金额 {_g(ev, 'settlement', 'amount_fen')} 分，按量价应为 {ev['expected_amount_fen']} 分"
+        if rule == "PRICE_MISMATCH":
+            return f"单价 {_g(ev, 'settlement', 'unit_price_fen')} 分/升，挂牌价 {ev['posted_price_fen']} 分/升"
+        if rule == "UNMATCHED_SETTLEMENT":
+            return f"结算 {_g(ev, 'settlement', 'volume_ml')} mL 无对应计量记录"
+        if rule == "UNMATCHED_METERING":
+            return f"加油 {_g(ev, 'metering', 'volume_ml')} mL 无对应结算（疑似账外销售）"
+        if rule == "BAD_SIGNATURE":
+            return "签名验证失败，记录已隔离留证"
+        if rule == "UNKNOWN_DEVICE":
+            return f"未登记设备或密钥，记录已隔离留证（{ev.get('reason', '')}）"
+        if rule == "SEQUENCE_GAP":
+            return f"计量模块序号 {ev['missing_seq']} 缺失（疑似删除）"
+        if rule == "DUPLICATE_SEQ":
+            return f"序号 {alarm.seq} 重复且内容不同（疑似克隆模块）"
+        if rule == "METROLOGY_INCONSISTENT":
+            return "计量记录自相矛盾：" + "；".join(ev.get("problems", []))
+        if rule == "TOTALIZER_JUMP":
+            return f"累计数跳变 {ev['jump_ml']:+d} mL（上一条序号 {ev['previous_seq']}）"
+        if rule == "FLOW_IMPLAUSIBLE":
+            return f"流量不合理（最大流量 {ev['max_flow_ml_per_min']} mL/min，用时 {ev['duration_s']:.0f} s）"
+        if rule == "K_FACTOR_CHANGE":
+            if "k_in_force" in ev:
+                return f"K 系数 {ev['k_pulses_per_m3']} 与在用值 {ev['k_in_force']} 不符（未申报变更）"
+            return "K 系数变更前后 2 小时内无检定"
+        if rule == "SEAL_BREACH":
+            return f"{_g(ev, 'event', 'event')}：前后 2 小时内无检定"
+        if rule == "UNVERIFIED_USE":
+            return f"未经有效检定仍在加油（{ev.get('reason', '')}）"
+    except (KeyError, TypeError):
+        pass
+    return alarm.message

@@ -29,7 +29,7 @@ from anxin.contract.parse import Parsed
 from anxin.contract.registry import load_registry
 from anxin.contract.times import format_ts
 from anxin.engine import Engine
-from anxin.i18n import lang, rule_name
+from anxin.i18n import alarm_text, lang, rule_name
 from anxin.store.sqlite import SqliteStore
 
 _enc = msgspec.json.Encoder()
@@ -76,7 +76,7 @@ class LiveView:
         for a in reversed(self.latest):
             feed.add_row(
                 a.ts[11:19], a.nozzle_id or a.station_id if not a.order_id else f"{a.nozzle_id} {a.order_id}",
-                f"[{COLOURS[a.severity]}]{rule_name(a.rule)}", a.message,
+                f"[{COLOURS[a.severity]}]{rule_name(a.rule)}", alarm_text(a),
             )  # fmt: skip
         rules = Table(show_header=False, show_edge=False)
         for rule, n in sorted(self.by_rule.items(), key=lambda kv: -kv[1]):
