@@ -286,7 +286,6 @@ class Engine:
         # its horizon to arrive: the K check too, so arrival order cannot change it.
         deadline = p.t + s.legacy_window_us + s.horizon_us
         heapq.heappush(st.heap, (deadline, METER, nid, rec.seq, rec.k_pulses_per_m3, p.t0))
-        heapq.heappush(st.heap, (p.t0 + s.authorisation_window_us + s.horizon_us, USE, nid, rec.seq, p.t0))
         self._accepted(st, p.t, out)
 
     def _event(self, p: Parsed, rec: Event, verdict, out: list[Output]) -> None:
@@ -303,6 +302,7 @@ class Engine:
         if rule is not None and nz.authorised(p.t, self.s.authorisation_window_us) is None:
             deadline = p.t + self.s.authorisation_window_us + self.s.horizon_us
             heapq.heappush(st.heap, (deadline, AUTH, rec.nozzle_id, rec.seq, rule, p.t, rec))
+            nz.auth_pending.append(p.t)
         self._accepted(st, p.t, out)
 
     # ------------------------------------------------------- unsigned records
@@ -407,21 +407,33 @@ class Engine:
                 a = rules.unmatched_metering(m, self.s)
                 m.alarm_id = a.alarm_id
                 out.append(a)
+            # Verification status at t0 is settled now unless an event before t0 still
+            # awaits its authorisation window — or an earlier dispensing of this nozzle
+            # waits for one (the day's alarm names its first unverified dispensing).
+            if nz.use_deferred or any(t < t0 for t in nz.auth_pending):
+                nz.use_deferred += 1
+                heapq.heappush(st.heap, (t0 + self.s.authorisation_window_us + self.s.horizon_us, USE, item[2], seq, t0))
+            else:
+                self._use_check(nz, seq, t0, out)
         elif kind == GAP:
             self._decide_gap(st, nz, item, out)
         elif kind == AUTH:
             _, _, _, seq, rule, t, rec = item
+            nz.auth_pending.remove(t)
             if nz.authorised(t, self.s.authorisation_window_us) is None:
                 out.append(rules.unauthorised_event(rule, rec, t, self.s))
                 nz.add_breach(t, "unauthorised K factor change" if rule == "K_FACTOR_CHANGE" else "seal breach", seq)
         elif kind == USE:
-            _, _, _, seq, t0 = item
-            reason = nz.unverified_reason(t0)
-            if reason is not None:
-                day = local_day(t0, self.s.local_offset_us)
-                if day not in nz.unverified_days:
-                    nz.unverified_days.add(day)
-                    out.append(rules.unverified_use(nz.reg, seq, t0, day, reason))
+            nz.use_deferred -= 1
+            self._use_check(nz, item[3], item[4], out)
+
+    def _use_check(self, nz: NozzleState, seq: int, t0: int, out: list[Output]) -> None:
+        reason = nz.unverified_reason(t0)
+        if reason is not None:
+            day = local_day(t0, self.s.local_offset_us)
+            if day not in nz.unverified_days:
+                nz.unverified_days.add(day)
+                out.append(rules.unverified_use(nz.reg, seq, t0, day, reason))
 
     def _decide_sale(self, nz: NozzleState, order_id: str, out: list[Output]) -> None:
         sale = nz.sales.get(order_id)

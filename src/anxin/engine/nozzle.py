@@ -77,6 +77,8 @@ class NozzleState:
         "verifications",
         "breaches",
         "unverified_days",
+        "auth_pending",
+        "use_deferred",
         "k_alarmed",
     )
 
@@ -100,6 +102,8 @@ class NozzleState:
         ]
         self.breaches: list[tuple[int, str, int]] = []  # (t, rule, seq), sorted
         self.unverified_days: set[int] = set()
+        self.auth_pending: list[int] = []  # times of events still inside their authorisation window
+        self.use_deferred = 0  # dispensings whose verification status waits for one of them
         self.k_alarmed: set[int] = set()
 
     # --- K in force ---------------------------------------------------------
