@@ -307,9 +307,7 @@ class Engine:
 
     # ------------------------------------------------------- unsigned records
     def _settlement(self, p: Parsed, rec: Settlement, out: list[Output]) -> None:
-        reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
-        if reg is None or reg.station_id != rec.station_id:
-            reason = "nozzle is not registered" if reg is None else "nozzle is registered to another station"
+        if (reason := _unregistered("nozzle", self.reg.nozzle_by_id.get(rec.nozzle_id), rec.station_id)):
             self._quarantine(
                 p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.order_id),
                 nozzle_id=rec.nozzle_id, order_id=rec.order_id,
@@ -340,9 +338,7 @@ class Engine:
         self._accepted(st, p.t, out)
 
     def _tank_record(self, p: Parsed, rec: TankReading | Delivery, out: list[Output]) -> None:
-        tank = self.reg.tank_by_id.get(rec.tank_id)
-        if tank is None or tank.station_id != rec.station_id:
-            reason = "tank is not registered" if tank is None else "tank is registered to another station"
+        if (reason := _unregistered("tank", self.reg.tank_by_id.get(rec.tank_id), rec.station_id)):
             self._quarantine(
                 p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.tank_id, p.t),
                 tank_id=rec.tank_id,
@@ -357,12 +353,12 @@ class Engine:
 
     def _verification(self, p: Parsed, rec: Verification, out: list[Output]) -> None:
         reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
-        if reg is None or reg.station_id != rec.station_id:
-            reason = "nozzle is not registered" if reg is None else "nozzle is registered to another station"
+        if (reason := _unregistered("nozzle", reg, rec.station_id)):
             self._quarantine(
                 p, "UNKNOWN_DEVICE", reason, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id
             )
             return
+        assert reg is not None
         st = self._station(rec.station_id)
         if self._resend(st.seen, ("verification", rec.nozzle_id, p.t), p):
             return
@@ -469,6 +465,15 @@ class Engine:
         nz.missing[n] = a.alarm_id
         nz.missing_t[n] = t_next
         out.append(a)
+
+
+def _unregistered(what: str, entry: Any, station_id: str) -> str | None:
+    """Why an unsigned record's device does not belong to its station, or None."""
+    if entry is None:
+        return f"{what} is not registered"
+    if entry.station_id != station_id:
+        return f"{what} is registered to another station"
+    return None
 
 
 def _legacy_partner(nz: NozzleState, t: int, window: int) -> PendingMetering | None:
