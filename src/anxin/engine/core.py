@@ -68,7 +68,7 @@ _QUARANTINE_RULE = {
 
 
 class StationState:
-    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "since_prune", "nozzles")
+    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "since_prune", "next_prune", "nozzles")
 
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
@@ -77,6 +77,7 @@ class StationState:
         self.orders: dict[str, tuple[bytes, int]] = {}  # order_id → (digest, t)
         self.seen: dict[tuple, tuple[bytes, int]] = {}  # readings, deliveries, verifications, quarantine
         self.since_prune = 0
+        self.next_prune = -(1 << 62)
         self.nozzles: list[NozzleState] = []
 
 
@@ -142,11 +143,14 @@ class Engine:
             while heap and heap[0][0] < t:
                 self._decide(st, heapq.heappop(heap), out)
         st.since_prune += 1
-        if st.since_prune >= PRUNE_EVERY:
+        if st.since_prune >= PRUNE_EVERY or st.watermark >= st.next_prune:
             self._prune(st)
 
     def _prune(self, st: StationState) -> None:
+        """Forget what lies more than the retention behind the watermark — every few
+        thousand records, and at least every quarter of the retention of event time."""
         st.since_prune = 0
+        st.next_prune = st.watermark + self.s.retention_us // 4
         before = st.watermark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
