@@ -44,16 +44,18 @@ def _progress(label: str, *, bytes_: bool = False) -> Progress:
 def check(
     data_dir: Annotated[Path, typer.Argument(help="registry.json + *.jsonl")],
     out: Annotated[Path, typer.Option("--out", help="output directory")],
-    workers: Annotated[int | None, typer.Option(help="signature-verification processes (default: all cores; 0 = inline)")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes; the engine is sharded by station (default: all cores; 0 = one process)")] = None,
+    witness: Annotated[bool, typer.Option("--witness", help="experimental: tank-witness meter estimates (meters.jsonl) and METER_DRIFT/TANK_LOSS/STATION_BIAS")] = False,
 ) -> None:
     """比对：逐条配对计量与结算记录，输出报警（contract §6）。"""
     from anxin.check.run import CheckError, run_check
+    from anxin.engine import EngineSettings
 
     with _progress(t("checking"), bytes_=True) as progress:
         task = progress.add_task("check", total=None)
         try:
             summary = run_check(
-                data_dir, out, workers=workers,
+                data_dir, out, workers=workers, settings=EngineSettings(witness_enabled=witness),
                 on_total=lambda n: progress.update(task, total=n),
                 on_bytes=lambda n: progress.advance(task, n),
             )  # fmt: skip
@@ -69,6 +71,7 @@ def check(
     table.add_row(t("resends"), f"{summary.resends:,}")
     table.add_row(t("verifications"), f"{summary.verifications:,} ({summary.verifications_failed})")
     table.add_row(t("pending"), f"{sum(summary.pending.values()):,}")
+    table.add_row(t("meters"), " ".join(f"{k} {v:,}" for k, v in summary.meters.items()) or t("none"))
     table.add_section()
     for rule, n in summary.alarms_by_rule.items():
         table.add_row(rule_name(rule), f"[bold red]{n:,}")

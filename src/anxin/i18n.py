@@ -22,6 +22,7 @@ RULE_NAMES_ZH = {
     "UNVERIFIED_USE": "未经检定使用",
     "METER_DRIFT": "计量误差超差",
     "TANK_LOSS": "油罐损耗异常",
+    "STATION_BIAS": "误差偏向经营者",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -39,6 +40,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pending": {"zh": "仍在判定窗口内（未报警）", "en": "Still inside horizon (not alarmed)"},
     "verifications": {"zh": "检定记录（不合格）", "en": "Verifications (failed)"},
     "wall": {"zh": "用时", "en": "Wall time"},
+    "meters": {"zh": "计量误差估计（油罐见证）", "en": "Meter estimates (tank witness)"},
     "output": {"zh": "结果目录", "en": "Output"},
     "error": {"zh": "错误", "en": "Error"},
     "none": {"zh": "无", "en": "none"},
@@ -112,6 +114,13 @@ def alarm_text(alarm) -> str:
             return f"{_g(ev, 'event', 'event')}：前后 2 小时内无检定"
         if rule == "UNVERIFIED_USE":
             return f"未经有效检定仍在加油（{ev.get('reason', '')}）"
+        if rule == "METER_DRIFT":
+            lo, hi = ev["ci95_permille"]
+            return f"计量误差 {ev['error_permille']:+.2f}‰（95% 置信区间 {lo:+.2f}…{hi:+.2f}‰）超出 ±3‰"
+        if rule == "TANK_LOSS":
+            return f"油罐不明损耗 {ev['loss_l_per_h']:.2f} L/h（疑似渗漏）"
+        if rule == "STATION_BIAS":
+            return "该站计量误差总体偏向经营者一方（NIST 44 号手册“偏向性”）"
     except (KeyError, TypeError):
         pass
     return alarm.message

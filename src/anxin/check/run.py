@@ -43,6 +43,7 @@ class Summary(msgspec.Struct, kw_only=True):
     alarms_by_rule: dict[str, int]
     verifications: int
     verifications_failed: int
+    meters: dict[str, int]  # nozzles with a tank-witness estimate, by status
     pending: dict[str, int]
     workers: int
     wall_time_s: float
@@ -86,7 +87,7 @@ def run_check(
     if workers > 0:  # the engine sharded by station over the worker processes
         results = run_shards(paths, (data_dir / "registry.json").read_bytes(), shards=workers,
                              settings=settings, on_bytes=on_bytes)  # fmt: skip
-        book, rejects, counts, pending = collect(results)
+        book, rejects, counts, pending, meters = collect(results)
         lines = sum(r.lines for r in results)
     else:
         engine = Engine(registry, settings) if settings else Engine(registry)
@@ -99,6 +100,9 @@ def run_check(
                 rejects.append((fi, n, p.reason))  # type: ignore[attr-defined]
         rejects.sort()
         counts, pending = dict(engine.counts), engine.pending()
+        witness = engine.witness()
+        book.add(witness.alarms)
+        meters = witness.meters
     reject_rows = [{"file": names[fi], "line": n, "reason": reason} for fi, n, reason in rejects]
     _write_jsonl(out_dir / "rejects.jsonl", reject_rows)
     rejects_by_file.update(r["file"] for r in reject_rows)
@@ -106,7 +110,7 @@ def run_check(
     verifications = book.sorted_verifications()
     _write_jsonl(out_dir / "alarms.jsonl", alarms)
     _write_jsonl(out_dir / "verifications.jsonl", verifications)
-    _write_jsonl(out_dir / "meters.jsonl", [])  # per-nozzle estimates: the tank-witness issue
+    _write_jsonl(out_dir / "meters.jsonl", meters)
     _write_jsonl(
         out_dir / "quarantine.jsonl",
         [{"alarm_id": a.alarm_id, "rule": a.rule, "reason": a.evidence["reason"], "record": a.evidence["record"]}
@@ -129,6 +133,7 @@ def run_check(
         alarms_by_rule=dict(sorted(book.by_rule.items())),
         verifications=len(verifications),
         verifications_failed=sum(1 for v in verifications if not v.passed),
+        meters=dict(sorted(Counter(m.status for m in meters).items())),
         pending=pending,
         workers=workers,
         wall_time_s=round(time.perf_counter() - started, 3),

@@ -57,6 +57,7 @@ def shard_of(raw: bytes | int, shards: int) -> int:
 
 class ShardResult(msgspec.Struct):
     lines: int
+    meters: bytes
     alarms: bytes  # msgspec-encoded, decoded again by the main process
     verifications: bytes
     rejects: list[tuple[int, int, str]]  # (file, line, reason)
@@ -123,10 +124,13 @@ def _shard_main(conn_in: Any, conn_out: Any, registry_bytes: bytes, files: int, 
         merger.advance(fi, progress, eof)
         for _t, _fi, _n, p, verdict in merger.pop_ready():
             book.add(engine.feed(p, verdict))
+    witness = engine.witness()
+    book.add(witness.alarms)
     enc = msgspec.msgpack.Encoder()
     conn_out.put(
         ShardResult(
             lines=lines_seen,
+            meters=enc.encode(witness.meters),
             alarms=enc.encode(list(book.alarms.values())),
             verifications=enc.encode(book.verifications),
             rejects=rejects,
@@ -204,15 +208,18 @@ def _feed(paths: list[Path], inboxes: list, shards: int, on_bytes: Callable[[int
             f.close()
 
 
-def collect(results: list[ShardResult]) -> tuple[AlarmBook, list[tuple[int, int, str]], dict[str, int], dict[str, int]]:
+def collect(results: list[ShardResult]) -> tuple[AlarmBook, list[tuple[int, int, str]], dict[str, int], dict[str, int], list]:
     from anxin.contract.alarm import Alarm
+    from anxin.engine.witness import MeterRow
     from anxin.verification.jjg443 import VerificationResult
 
     book = AlarmBook()
     counts: dict[str, int] = {}
     pending: dict[str, int] = {}
     rejects: list[tuple[int, int, str]] = []
+    meters: list = []
     for r in results:
+        meters += msgspec.msgpack.decode(r.meters, type=list[MeterRow])
         book.add(msgspec.msgpack.decode(r.alarms, type=list[Alarm]))
         book.add(msgspec.msgpack.decode(r.verifications, type=list[VerificationResult]))
         rejects += r.rejects
@@ -221,4 +228,5 @@ def collect(results: list[ShardResult]) -> tuple[AlarmBook, list[tuple[int, int,
         for k, v in r.pending.items():
             pending[k] = pending.get(k, 0) + v
     rejects.sort()
-    return book, rejects, counts, dict(sorted(pending.items()))
+    meters.sort(key=lambda m: m.nozzle_id)
+    return book, rejects, counts, dict(sorted(pending.items())), meters

@@ -25,6 +25,7 @@ RULES: tuple[str, ...] = (
     "UNVERIFIED_USE",
     "METER_DRIFT",
     "TANK_LOSS",
+    "STATION_BIAS",  # beyond contract v1: NIST Handbook 44 predominance, from the tank witness
 )
 RECORD_LEVEL_RULES: tuple[str, ...] = RULES[:15]
 
@@ -48,6 +49,7 @@ SEVERITY: dict[str, Severity] = {
     "UNVERIFIED_USE": "major",
     "METER_DRIFT": "critical",
     "TANK_LOSS": "major",
+    "STATION_BIAS": "major",
 }
 
 

@@ -91,6 +91,9 @@ class Registry(msgspec.Struct, kw_only=True, dict=True):
         self.tank_by_id = {t.tank_id: t for t in self.tanks}
         self.nozzle_by_id = {n.nozzle_id: n for n in self.nozzles}
         self.product_by_id = {p.product: p for p in self.products}
+        self.tanks_of_station: dict[str, list[str]] = {}
+        for t in self.tanks:
+            self.tanks_of_station.setdefault(t.station_id, []).append(t.tank_id)
         # (station, product) → sorted list of (from_us, price)
         table: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for p in self.prices:

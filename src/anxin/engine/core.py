@@ -39,6 +39,8 @@ from anxin.engine import rules
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
 from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
+from anxin.engine.tanklog import TankLogs
+from anxin.engine.witness import WitnessResult, run_witness
 from anxin.verification import beta_for_product, evaluate_verification
 
 Output = Alarm | AlarmNote | Any  # Any: VerificationResult
@@ -88,6 +90,7 @@ class Engine:
         self.stations: dict[str, StationState] = {}
         self.nozzles: dict[str, NozzleState] = {}
         self.counts: Counter[str] = Counter()
+        self.tanklogs = TankLogs(registry) if self.s.witness_enabled else None
 
     # ------------------------------------------------------------------ API
     def feed(self, p: Parsed, verdict: KeyVerdict | None = None) -> list[Output]:
@@ -105,6 +108,12 @@ class Engine:
         elif isinstance(rec, Verification):
             self._verification(p, rec, out)
         return out
+
+    def witness(self) -> WitnessResult:
+        """The tank witness over the tank history kept so far (batch: all of it)."""
+        if self.tanklogs is None:
+            return WitnessResult(alarms=[], meters=[], tanks=[])
+        return run_witness(self.tanklogs, self.s.witness)
 
     def pending(self) -> dict[str, int]:
         """What is still inside its horizon (counted, not alarmed, at the end of a batch)."""
@@ -151,6 +160,9 @@ class Engine:
         thousand records, and at least every quarter of the retention of event time."""
         st.since_prune = 0
         st.next_prune = st.watermark + self.s.retention_us // 4
+        for tank_id in self.reg.tanks_of_station.get(st.station_id, ()) if self.tanklogs else ():
+            if (log := self.tanklogs.logs.get(tank_id)) is not None:  # type: ignore[union-attr]
+                log.prune(st.watermark - self.s.witness_window_us)
         before = st.watermark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
@@ -290,6 +302,8 @@ class Engine:
         # its horizon to arrive: the K check too, so arrival order cannot change it.
         deadline = p.t + s.legacy_window_us + s.horizon_us
         heapq.heappush(st.heap, (deadline, METER, nid, rec.seq, rec.k_pulses_per_m3, p.t0))
+        if self.tanklogs is not None:
+            self.tanklogs.dispensing(nz.reg.tank_id, nid, rec.k_pulses_per_m3, p.t0, p.t, rec.volume_ml)
         self._accepted(st, p.t, out)
 
     def _event(self, p: Parsed, rec: Event, verdict, out: list[Output]) -> None:
@@ -353,6 +367,12 @@ class Engine:
         if self._resend(st.seen, (kind, rec.tank_id, p.t), p):
             return
         self.counts[kind] += 1
+        if self.tanklogs is None:
+            pass
+        elif isinstance(rec, TankReading):
+            self.tanklogs.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc)
+        else:
+            self.tanklogs.delivery(rec.tank_id, p.t0, p.t, rec.volume_ml)
         self._accepted(st, p.t, out)
 
     def _verification(self, p: Parsed, rec: Verification, out: list[Output]) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import msgspec
 
-from anxin.contract.times import LOCAL_OFFSET_US, US_PER_H, US_PER_MIN
+from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, US_PER_MIN
+from anxin.engine.stats import WitnessSettings
 
 
 class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +26,12 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     retention_us: int = 24 * US_PER_H
     # Calendar for "one per nozzle per day" (UTC+08:00 unless configured otherwise).
     local_offset_us: int = LOCAL_OFFSET_US
+    # Tank witness (METER_DRIFT, TANK_LOSS, STATION_BIAS) and how much tank history it keeps.
+    # Off by default until the estimator is validated on the simulated city (issue 3):
+    # with it off no tank history is collected and meters.jsonl stays empty.
+    witness_enabled: bool = False
+    witness: WitnessSettings = msgspec.field(default_factory=WitnessSettings)
+    witness_window_us: int = 30 * US_PER_DAY
 
 
 DEFAULT_SETTINGS = EngineSettings()

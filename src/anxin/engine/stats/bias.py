@@ -1,0 +1,66 @@
+"""Station-level predominance (NIST Handbook 44): a station whose meters err mostly in its
+own favour (positive JJG error: the customer receives less than indicated)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = ["station_bias"]
+
+
+def station_bias(meters, settings) -> dict | None:
+    """Evidence dict when the station's meters err predominantly in its favour, else None.
+
+    One estimate per nozzle (the latest segment with the most dispensings). Two tests must
+    both reject at ``1 − confidence``: a one-sided t-test that the mean error is > 0 (the
+    spread between nozzles, which includes both estimation error and the meters' own
+    dispersion, is the yardstick) and a one-sided sign (binomial) test that more nozzles
+    err positively than negatively. The mean must also exceed ``bias_min_permille``
+    (half the watch limit by default) so that a statistically clear but metrologically
+    trivial lean is not an alarm.
+    """
+    best: dict[str, object] = {}
+    for m in meters:
+        cur = best.get(m.nozzle_id)
+        if cur is None or (m.n, m.segment) > (cur.n, cur.segment):
+            best[m.nozzle_id] = m
+    ms = sorted(best.values(), key=lambda m: m.nozzle_id)
+    n = len(ms)
+    if n < 3:
+        return None
+    e = np.array([m.error_permille for m in ms], dtype=np.float64)
+    if not np.isfinite(e).all():
+        return None
+    alpha = 1.0 - settings.confidence
+    n_pos = int((e > 0).sum())
+    n_neg = int((e < 0).sum())
+    sign_p = float(_st.binomtest(n_pos, n_pos + n_neg, 0.5, alternative="greater").pvalue) if n_pos + n_neg else 1.0
+    mean = float(e.mean())
+    sd = float(e.std(ddof=1))
+    # Each estimate's own standard error is a floor for the spread (identical estimates).
+    se_own = math.sqrt(float(np.mean([(m.ci95_permille[1] - m.ci95_permille[0]) / 3.92 for m in ms]) ** 2) / n)
+    se = max(sd / math.sqrt(n), se_own, 1e-9)
+    tstat = mean / se
+    t_p = float(_st.t.sf(tstat, df=n - 1))
+    q = float(_st.t.ppf(0.5 + settings.confidence / 2.0, df=n - 1))
+    min_mean = getattr(settings, "bias_min_permille", settings.watch_permille / 2.0)
+    if not (t_p < alpha and sign_p < alpha and mean > min_mean):
+        return None
+    return {
+        "n_nozzles": n,
+        "n_positive": n_pos,
+        "n_negative": n_neg,
+        "mean_error_permille": round(mean, 4),
+        "mean_ci95_permille": [round(mean - q * se, 4), round(mean + q * se, 4)],
+        "test": "one-sided t-test on nozzle estimates and sign test (both at 1 - confidence)",
+        "t_statistic": round(tstat, 4),
+        "p_value": max(t_p, sign_p),
+        "t_p_value": t_p,
+        "sign_p_value": sign_p,
+        "nozzles": [
+            {"nozzle_id": m.nozzle_id, "segment": m.segment, "error_permille": round(m.error_permille, 4)} for m in ms
+        ],
+    }

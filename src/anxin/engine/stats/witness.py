@@ -1,0 +1,356 @@
+"""The tank witness: every nozzle's meter error and the tank's unexplained loss, from
+tank-gauge readings (pure, deterministic; no I/O, no clock).
+
+Model, per valid reading i of segment s (segments are cut at deliveries and long gaps):
+
+    V20_i = c_s − Σ_j M_j(t_i) / (1 + e_j) − L·τ_i + ε_i
+
+with V20 the 20 °C book volume (registered chart, water bottom subtracted, smoothed fuel
+temperature), M_j the cumulative 20 °C metered volume of nozzle-segment j (a dispensing
+spanning readings is split linearly in time), e_j its JJG error, L the loss rate and τ
+the time in hours. With δ_j = e_j/(1 + e_j) this is linear: z_i = V20_i + Σ_j M_j(t_i)
+= c_s + Σ_j δ_j M_j(t_i) − L·τ_i + ε_i. Intercepts are swept out by demeaning within
+segments (Frisch–Waugh), so the declared delivery volumes never enter. The fit is on the
+cumulative (level) form, where gauge noise is white; the registered chart's smooth
+level-dependent error is absorbed by nuisance regressors V(h)·P_k(x) (k = 1…degree, no
+k = 0: a chart scale error cannot be told apart from a common meter error). Standard
+errors are Newey–West (Bartlett) on the scores, so autocorrelated residuals do not make
+the intervals overconfident.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+from scipy import stats as _st
+
+from anxin.engine.stats import readings as _rd
+
+__all__ = ["WitnessSettings", "TankData", "MeterEstimate", "TankEstimate", "estimate_tank", "station_bias"]
+
+_US_PER_H = 3_600_000_000
+
+
+class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
+    mpe_permille: float = 3.0  # METER_DRIFT when the 95 % interval lies entirely beyond ±3‰
+    watch_permille: float = 2.0  # status "watch" when |estimate| > 2‰
+    confidence: float = 0.95
+    leak_threshold_l_per_h: float = 0.76  # EPA SIR: detect 0.76 L/h with P ≥ 95 %, false alarms ≤ 5 %
+    leak_false_alarm: float = 0.05
+    min_dispensings: int = 30  # fewer: no estimate for that nozzle segment
+    min_hours: float = 24.0  # less tank history than this: no decision
+    # --- reading validation
+    max_water_um: float = 100_000.0
+    min_temp_c: float = -30.0
+    max_temp_c: float = 60.0
+    delivery_pre_us: int = 0
+    delivery_settle_us: int = 30 * 60 * 1_000_000
+    frozen_min_ml: float = 20_000.0  # identical level while this much was dispensed: frozen
+    jump_ml: float = 40_000.0  # book volume this far from its running median: a jump
+    jump_window: int = 6  # ± readings of that running median
+    gap_us: int = 30 * 60 * 1_000_000  # counted as a gap
+    segment_gap_us: int = 6 * 3600 * 1_000_000  # longer gaps start a new segment
+    # --- model
+    temp_smooth_h: float = 2.0  # half-window of the local quadratic temperature smoother
+    temp_smooth_max: int = 48
+    chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
+    min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
+    hac_hours: float = 12.0  # Newey–West bandwidth
+    delivery_sd_permille: float = 0.0  # declared delivery volume's uncertainty (≤ 0: free intercepts)
+    # The registered chart's own scale error moves every nozzle of the tank alike and
+    # cannot be seen in tank data with free intercepts: its prior SD is added to each
+    # meter's standard error (in quadrature) so that the intervals stay honest.
+    chart_scale_sd_permille: float = 1.0
+    gap_sd_ml: float = 2_000.0  # intercept continuity across a gap without a delivery
+    leak_min_fraction: float = 0.5  # TANK_LOSS also needs L̂ above this × threshold
+
+
+class TankData(msgspec.Struct, kw_only=True):
+    tank_id: str
+    station_id: str
+    chart: list[tuple[int, int]]
+    expansion_ppm_per_c: int
+    reading_t: list[int]
+    reading_level_um: list[float]
+    reading_water_um: list[float]
+    reading_temp_mc: list[float]
+    deliveries: list[tuple[int, int, float]]
+    dispensings: list[tuple[str, int, int, int, int]]
+
+
+class MeterEstimate(msgspec.Struct, kw_only=True):
+    nozzle_id: str
+    segment: int
+    error_permille: float
+    ci95_permille: tuple[float, float]
+    n: int
+    status: str  # "ok" | "watch" | "violation"
+    se_permille: float = 0.0
+
+
+class TankEstimate(msgspec.Struct, kw_only=True):
+    tank_id: str
+    station_id: str
+    loss_l_per_h: float
+    loss_ci95_l_per_h: tuple[float, float]
+    leak_suspected: bool
+    hours: float
+    readings_used: int
+    readings_rejected: dict[str, int]
+    meters: list[MeterEstimate]
+    residual_sd_ml: float
+    loss_se_l_per_h: float = 0.0
+    leak_conclusive: bool = True  # the test has the EPA power (se small enough for 0.76 L/h)
+
+
+def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
+    if lo > s.mpe_permille or hi < -s.mpe_permille:
+        return "violation"
+    if abs(est) > s.watch_permille:
+        return "watch"
+    return "ok"
+
+
+def _chart_nuisance(level: np.ndarray, vol: np.ndarray, top: float, degree: int, with_scale: bool = False):
+    x = 2.0 * level / max(top, 1.0) - 1.0
+    cols = []
+    for k in [*range(1, degree + 1), *([0] if with_scale else [])]:
+        c = np.zeros(k + 1)
+        c[k] = 1.0
+        cols.append(vol * np.polynomial.legendre.legval(x, c) / 1e6)  # m³ scale
+    return np.stack(cols, 1) if cols else np.zeros((level.size, 0))
+
+
+def _demean(a: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray:
+    cnt = np.bincount(seg, minlength=nseg).astype(np.float64)
+    if a.ndim == 1:
+        return a - (np.bincount(seg, a, nseg) / np.maximum(cnt, 1))[seg]
+    means = np.stack([np.bincount(seg, a[:, k], nseg) for k in range(a.shape[1])], 1)
+    return a - (means / np.maximum(cnt, 1)[:, None])[seg]
+
+
+def _newey_west(u: np.ndarray, t_h: np.ndarray, bw_h: float) -> np.ndarray:
+    """Σ_l w_l (Γ_l + Γ_lᵀ) with Bartlett weights on the time lag (hours)."""
+    s = u.T @ u
+    n = u.shape[0]
+    if n < 2 or bw_h <= 0:
+        return s
+    step = float(np.median(np.diff(t_h))) if n > 1 else 1.0
+    maxlag = min(n - 1, int(math.ceil(bw_h / max(step, 1e-9))))
+    for lag in range(1, maxlag + 1):
+        dt = t_h[lag:] - t_h[:-lag]
+        w = np.clip(1.0 - dt / bw_h, 0.0, None)
+        if not (w > 0).any():
+            break
+        g = (u[lag:] * w[:, None]).T @ u[:-lag]
+        s += g + g.T
+    return s
+
+
+def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, anchored, s):
+    """Weighted least squares with segment intercepts, optionally tied by the declared
+    delivery volumes (pseudo-observations), with a Newey–West sandwich covariance.
+    Returns (coef, se, reading residuals, n, dof) or None. Coefficients: δ per free
+    nozzle segment (fraction), L (m³/h), chart nuisance."""
+    nfree = m.shape[1]
+    nuis = _chart_nuisance(level, vol, top, s.chart_degree, with_scale=anchored)
+    x = np.column_stack([m / 1e6, -t_h, nuis])
+    y = z / 1e6
+    # Pass 1: intercepts swept out (Frisch–Waugh), no chart scale term.
+    x1 = _demean(x[:, : x.shape[1] - (1 if anchored else 0)], seg, nseg)
+    y1 = _demean(y, seg, nseg)
+    out1 = _wls(x1, y1, t_h, s, nseg)
+    if out1 is None:
+        return None
+    coef, se, resid, n, dof, lrv = out1
+    if not anchored:
+        return coef, se, resid, n, dof
+    # Pass 2: explicit intercepts; each boundary adds c_{k+1} − c_k = declared volume.
+    xi = np.zeros((seg.size, nseg))
+    xi[np.arange(seg.size), seg] = 1.0
+    xa = np.column_stack([x, xi])
+    p = xa.shape[1]
+    rows, rhs, sd = [], [], []
+    for k, dv in enumerate(jumps):
+        r = np.zeros(p)
+        r[x.shape[1] + k + 1], r[x.shape[1] + k] = 1.0, -1.0
+        rows.append(r)
+        rhs.append(dv / 1e6)
+        sd.append(dv * s.delivery_sd_permille / 1000.0 / 1e6 if dv > 0 else s.gap_sd_ml / 1e6)
+    a_p, b_p, w_p = np.array(rows), np.array(rhs), 1.0 / np.array(sd) ** 2
+    w_r = 1.0 / max(lrv, 1e-30)  # readings weighted by their long-run variance
+    norms = np.sqrt((xa * xa).sum(0)) * math.sqrt(w_r)
+    scale = np.where(norms > 0, norms, 1.0)
+    xs, ps = xa / scale, a_p / scale
+    info = w_r * xs.T @ xs + ps.T @ (w_p[:, None] * ps)
+    inv = np.linalg.pinv(info)
+    bh = inv @ (w_r * xs.T @ y + ps.T @ (w_p * b_p))
+    res = y - xs @ bh
+    u = xs * (w_r * res)[:, None]
+    meat = _newey_west(u, t_h, s.hac_hours) * (n / max(dof, 1)) + ps.T @ (w_p[:, None] * ps)
+    cov = inv @ meat @ inv
+    c2 = bh / scale
+    se2 = np.sqrt(np.clip(np.diag(cov), 0.0, None)) / scale
+    return c2[: nfree + 1], se2[: nfree + 1], res, n, dof
+
+
+def _wls(x, y, t_h, s, nseg):
+    norms = np.sqrt((x * x).sum(0))
+    scale = np.where(norms > 0, norms, 1.0)
+    xs = x / scale
+    n, p = xs.shape
+    dof = n - p - nseg
+    if dof < 3:
+        return None
+    xtx_inv = np.linalg.pinv(xs.T @ xs)
+    bh = xtx_inv @ (xs.T @ y)
+    resid = y - xs @ bh
+    meat = _newey_west(xs * resid[:, None], t_h, s.hac_hours) * (n / dof)
+    cov = xtx_inv @ meat @ xtx_inv
+    # Long-run variance of the residuals (Bartlett), used to weight readings against anchors.
+    r1 = resid[:, None]
+    lrv = float(_newey_west(r1, t_h, s.hac_hours)[0, 0]) / n
+    lrv = max(lrv, float(resid @ resid) / n)
+    return bh / scale, np.sqrt(np.clip(np.diag(cov), 0.0, None)) / scale, resid, n, dof, lrv
+
+
+def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings()) -> TankEstimate | None:
+    """Meter errors and loss rate of one tank; None when there is not enough data."""
+    s = settings
+    chart = np.asarray(data.chart, dtype=np.float64).reshape(-1, 2)
+    if chart.shape[0] < 2 or len(data.reading_t) < 3:
+        return None
+    t_all = np.asarray(data.reading_t, dtype=np.int64)
+    t0 = int(t_all.min())
+    dl = np.asarray(data.deliveries, dtype=np.float64).reshape(-1, 3)
+    dl_us = np.asarray([(a, b) for a, b, _ in data.deliveries], dtype=np.int64).reshape(-1, 2)
+    disp = data.dispensings
+    d_nz = [d[0] for d in disp]
+    d_seg = np.asarray([d[1] for d in disp], dtype=np.int64)
+    d_s = (np.asarray([d[2] for d in disp], dtype=np.int64) - t0) / 1e6  # seconds since t0
+    d_e = (np.asarray([d[3] for d in disp], dtype=np.int64) - t0) / 1e6
+    d_v = np.asarray([d[4] for d in disp], dtype=np.float64)
+
+    idx, rejected = _rd.validate(
+        t_all,
+        np.asarray(data.reading_level_um, dtype=np.float64),
+        np.asarray(data.reading_water_um, dtype=np.float64),
+        np.asarray(data.reading_temp_mc, dtype=np.float64),
+        chart_max_um=float(chart[-1, 0]),
+        deliveries=dl_us,
+        disp_start=d_s,
+        disp_end=d_e,
+        disp_vol=d_v,
+        s=s,
+    )
+    # validate() takes times in the same unit as the dispensings for the frozen test.
+    if idx.size < 3:
+        return None
+    t_us = t_all[idx]
+    ts = (t_us - t0) / 1e6
+    t_h = ts / 3600.0
+    level = np.asarray(data.reading_level_um, dtype=np.float64)[idx]
+    water = np.asarray(data.reading_water_um, dtype=np.float64)[idx]
+    temp = np.asarray(data.reading_temp_mc, dtype=np.float64)[idx] / 1000.0
+    seg, _ = _rd.segment_ids(t_us, dl_us, s.segment_gap_us, s.gap_us)
+    n_gaps = int((np.diff(np.unique(t_all)) > s.gap_us).sum())  # gaps in what the gauge sent
+    if n_gaps:
+        rejected["gap"] = n_gaps
+    beta = data.expansion_ppm_per_c * 1e-6
+    temp_s = _rd.smooth_temperature(t_h, temp, seg, s.temp_smooth_h, s.temp_smooth_max)
+    vol = np.interp(level, chart[:, 0], chart[:, 1]) - np.interp(water, chart[:, 0], chart[:, 1])
+    v20 = vol / (1.0 + beta * (temp_s - 20.0))
+
+    # Nozzle segments (unknowns) and their cumulative 20 °C metered volume at each reading.
+    keys = sorted(set(zip(d_nz, d_seg.tolist())))
+    kidx = {k: i for i, k in enumerate(keys)}
+    d_k = np.asarray([kidx[(a, b)] for a, b in zip(d_nz, d_seg.tolist())], dtype=np.int64)
+    d_temp = np.interp((d_s + d_e) / 2.0, ts, temp_s) if d_v.size else d_v
+    d_v20 = d_v / (1.0 + beta * (d_temp - 20.0))
+    m = np.zeros((ts.size, len(keys)))
+    counts = np.zeros(len(keys), dtype=np.int64)
+    for j in range(len(keys)):
+        sel = d_k == j
+        counts[j] = int(sel.sum())
+        m[:, j] = _rd.cumulative(d_s[sel], d_e[sel], d_v20[sel], ts)
+    z = v20 + m.sum(axis=1)
+
+    # Jumps: the book volume away from its running median (sudden level steps, spikes).
+    med = _rd.rolling_median(z, seg, s.jump_window)
+    ok = np.abs(z - med) <= s.jump_ml
+    if not ok.all():
+        rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
+        t_us, ts, t_h, level, vol, z, m, seg = (a[ok] for a in (t_us, ts, t_h, level, vol, z, m, seg))
+    # Segments with a single reading carry no information.
+    seg = np.unique(seg, return_inverse=True)[1]
+    cnt = np.bincount(seg)
+    keep = cnt[seg] >= 2
+    t_us, ts, t_h, level, vol, z, m, seg = (a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg))
+    seg = np.unique(seg, return_inverse=True)[1]
+    nseg = int(seg.max()) + 1 if seg.size else 0
+    hours = float(t_h[-1] - t_h[0]) if t_h.size else 0.0
+    if t_h.size < 3 or hours < s.min_hours:
+        return None
+
+    free = [j for j in range(len(keys)) if counts[j] >= s.min_fit_dispensings]
+    # Declared volume between consecutive segments (deliveries; 0 across a plain gap).
+    bnd_t = [(int(t_us[np.flatnonzero(seg == k)[-1]]), int(t_us[np.flatnonzero(seg == k + 1)[0]])) for k in range(nseg - 1)]
+    jumps = np.array([float(dl[(dl_us[:, 0] >= a) & (dl_us[:, 0] < b), 2].sum()) for a, b in bnd_t]) if nseg > 1 else np.zeros(0)
+    anchored = s.delivery_sd_permille > 0 and bool((jumps > 0).any())
+    fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), anchored, s)
+    if fit is None:
+        return None
+    coef, se, resid, n, dof = fit
+    zc = float(_st.norm.ppf(0.5 + s.confidence / 2.0))
+
+    meters: list[MeterEstimate] = []
+    for col, j in enumerate(free):
+        if counts[j] < s.min_dispensings:
+            continue
+        d_hat = float(coef[col])
+        d_se = math.hypot(float(se[col]), s.chart_scale_sd_permille / 1000.0 if not anchored else 0.0)
+
+        def to_e(d: float) -> float:
+            return d / (1.0 - d) * 1000.0 if d < 1.0 else math.inf
+
+        est, lo, hi = to_e(d_hat), to_e(d_hat - zc * d_se), to_e(d_hat + zc * d_se)
+        meters.append(
+            MeterEstimate(
+                nozzle_id=keys[j][0],
+                segment=int(keys[j][1]),
+                error_permille=est,
+                ci95_permille=(lo, hi),
+                n=int(counts[j]),
+                status=meter_status(est, lo, hi, s),
+                se_permille=d_se * 1000.0 / (1.0 - d_hat) ** 2,
+            )
+        )
+    li = len(free)
+    loss = float(coef[li]) * 1000.0  # m³/h → L/h
+    loss_se = float(se[li]) * 1000.0
+    z1 = float(_st.norm.ppf(1.0 - s.leak_false_alarm))
+    thr = s.leak_threshold_l_per_h
+    leak = bool(loss > max(z1 * loss_se, s.leak_min_fraction * thr))
+    conclusive = bool(thr - max(z1 * loss_se, s.leak_min_fraction * thr) >= z1 * loss_se)
+    return TankEstimate(
+        tank_id=data.tank_id,
+        station_id=data.station_id,
+        loss_l_per_h=loss,
+        loss_ci95_l_per_h=(loss - zc * loss_se, loss + zc * loss_se),
+        leak_suspected=leak,
+        hours=hours,
+        readings_used=int(n),
+        readings_rejected=dict(sorted(rejected.items())),
+        meters=meters,
+        residual_sd_ml=float(np.sqrt(resid @ resid / max(dof, 1))) * 1e6,
+        loss_se_l_per_h=loss_se,
+        leak_conclusive=conclusive,
+    )
+
+
+def station_bias(meters: list[MeterEstimate], settings: WitnessSettings = WitnessSettings()) -> dict | None:
+    from anxin.engine.stats.bias import station_bias as _sb
+
+    return _sb(meters, settings)

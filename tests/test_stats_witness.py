@@ -1,0 +1,184 @@
+"""The tank witness estimator (anxin.engine.stats): meter errors and tank loss."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+
+from anxin.engine.stats import MeterEstimate, WitnessSettings, estimate_tank, station_bias
+from anxin.engine.stats.synth import T0, synth_tank
+
+H = 3_600_000_000
+EXACT = dict(noise_um=0.0, temp_noise_c=0.0, temp_cycle_c=0.0, delivery_temp_sd_c=0.0, chart_error_sd=0.0, chart_points=6000)
+NOCHART = WitnessSettings(chart_scale_sd_permille=0.0)
+
+
+def _by(est):
+    return {(m.nozzle_id, m.segment): m for m in est.meters}
+
+
+def test_noiseless_exact_recovery_of_errors_and_leak():
+    errors = {"A": 0.0025, "B": -0.003, "C": 0.0, "D": 0.0125, "E": -0.001}  # five nozzles, overlapping sales
+    data, _ = synth_tank(seed=3, days=5, errors=errors, leak_ml_per_h=760.0, **EXACT)
+    est = estimate_tank(data, NOCHART)
+    assert est is not None
+    got = _by(est)
+    assert set(got) == {(k, 0) for k in errors}
+    for nz, e in errors.items():
+        assert got[(nz, 0)].error_permille == pytest.approx(e * 1000, abs=0.03)
+        lo, hi = got[(nz, 0)].ci95_permille
+        assert lo - 0.02 <= e * 1000 <= hi + 0.02  # chart interpolation leaves ~0.01‰
+    assert est.loss_l_per_h == pytest.approx(0.76, abs=0.005)
+    assert est.leak_suspected
+    assert got[("D", 0)].status == "violation"
+    assert got[("A", 0)].status == "watch"
+    assert got[("C", 0)].status == "ok"
+
+
+def test_declared_delivery_volume_error_does_not_bias():
+    data, _ = synth_tank(seed=4, days=6, errors={"A": 0.002, "B": -0.002, "C": 0.0}, **EXACT)
+    assert len(data.deliveries) >= 2
+    base = estimate_tank(data, NOCHART)
+    wrong = msgspec.structs.replace(data, deliveries=[(a, b, v * 1.05) for a, b, v in data.deliveries])
+    est = estimate_tank(wrong, NOCHART)
+    for k, m in _by(base).items():
+        assert _by(est)[k].error_permille == pytest.approx(m.error_permille, abs=1e-6)
+        assert m.error_permille == pytest.approx({"A": 2.0, "B": -2.0, "C": 0.0}[k[0]], abs=0.03)
+    assert est.readings_rejected.get("delivery", 0) > 0
+
+
+def test_interval_shrinks_with_more_data():
+    widths = []
+    for days in (3, 12):
+        data, _ = synth_tank(seed=7, days=days, errors={"A": 0.0, "B": 0.0}, chart_error_sd=0.0)
+        est = estimate_tank(data, NOCHART)
+        widths.append(np.mean([m.ci95_permille[1] - m.ci95_permille[0] for m in est.meters]))
+    assert widths[1] < 0.7 * widths[0]
+
+
+def test_coverage_sanity_on_noisy_tanks():
+    hits, total, errs = 0, 0, []
+    for seed in range(6):
+        errors = {"A": 0.0, "B": 0.001, "C": -0.001}
+        data, _ = synth_tank(seed=100 + seed, days=7, errors=errors)
+        est = estimate_tank(data)
+        for m in est.meters:
+            t = errors[m.nozzle_id] * 1000
+            hits += m.ci95_permille[0] <= t <= m.ci95_permille[1]
+            total += 1
+            errs.append(m.error_permille - t)
+            assert m.status != "violation"
+    assert total == 18
+    assert hits / total >= 0.85
+    assert float(np.sqrt(np.mean(np.square(errs)))) < 2.0
+
+
+@pytest.mark.parametrize("leak", [0.0, 760.0])
+def test_leak_detected_and_no_leak_not_flagged(leak):
+    data, _ = synth_tank(seed=11, days=7, errors={"A": 0.0, "B": 0.0, "C": 0.0}, leak_ml_per_h=leak)
+    est = estimate_tank(data)
+    assert est.leak_suspected is (leak > 0)
+    assert est.leak_conclusive
+    assert est.loss_ci95_l_per_h[0] <= leak / 1000 <= est.loss_ci95_l_per_h[1]
+
+
+def test_gap_in_readings_counted_and_harmless():
+    data, _ = synth_tank(seed=5, days=5, errors={"A": 0.003, "B": -0.001}, **EXACT)
+    keep = [i for i, t in enumerate(data.reading_t) if not (T0 + 50 * H <= t < T0 + 60 * H)]
+    cut = msgspec.structs.replace(
+        data,
+        reading_t=[data.reading_t[i] for i in keep],
+        reading_level_um=[data.reading_level_um[i] for i in keep],
+        reading_water_um=[data.reading_water_um[i] for i in keep],
+        reading_temp_mc=[data.reading_temp_mc[i] for i in keep],
+    )
+    est = estimate_tank(cut, NOCHART)
+    assert est.readings_rejected.get("gap", 0) >= 1
+    got = _by(est)
+    assert got[("A", 0)].error_permille == pytest.approx(3.0, abs=0.05)
+    assert got[("B", 0)].error_permille == pytest.approx(-1.0, abs=0.05)
+
+
+def test_k_segment_change_estimated_separately():
+    segs = {"A": [(T0, 0.0), (T0 + 3 * 24 * H, 0.008)]}
+    data, _ = synth_tank(seed=6, days=6, errors={"B": 0.0}, segments=segs, **EXACT)
+    got = _by(estimate_tank(data, NOCHART))
+    assert got[("A", 0)].error_permille == pytest.approx(0.0, abs=0.05)
+    assert got[("A", 1)].error_permille == pytest.approx(8.0, abs=0.05)
+    assert got[("A", 1)].status == "violation"
+
+
+def test_duplicate_readings_keep_first_arrival():
+    data, _ = synth_tank(seed=8, days=3, errors={"A": 0.002}, **EXACT)
+    base = estimate_tank(data, NOCHART)
+    n = len(data.reading_t)
+    dup_idx = list(range(10, n, 7))
+    # Resends arrive later with garbage content; out-of-order arrival as well.
+    t = list(reversed(data.reading_t)) + [data.reading_t[i] for i in dup_idx]
+    lv = list(reversed(data.reading_level_um)) + [1.0e6 + i for i in dup_idx]
+    wt = list(reversed(data.reading_water_um)) + [0.0 for _ in dup_idx]
+    tc = list(reversed(data.reading_temp_mc)) + [30_000.0 for _ in dup_idx]
+    est = estimate_tank(
+        msgspec.structs.replace(data, reading_t=t, reading_level_um=lv, reading_water_um=wt, reading_temp_mc=tc),
+        NOCHART,
+    )
+    assert est.readings_rejected["duplicate"] == len(dup_idx)
+    assert est.readings_used == base.readings_used
+    assert est.meters[0].error_permille == pytest.approx(base.meters[0].error_permille, abs=1e-9)
+
+
+def test_rejected_reading_reasons_counted():
+    data, _ = synth_tank(seed=9, days=4, errors={"A": 0.002, "B": 0.0})
+    lv, wt = list(data.reading_level_um), list(data.reading_water_um)
+    lv[100] = -5.0  # out of range
+    lv[200] = 9.9e9  # out of range
+    wt[300] = 200_000.0  # water above the limit
+    lv[400] += 60_000.0  # a 60 mm spike: jump
+    # A frozen gauge during the afternoon of day 2 (sales going on).
+    start = next(i for i, t in enumerate(data.reading_t) if t >= T0 + 24 * H + 14 * H)
+    for i in range(start + 1, start + 13):
+        lv[i] = lv[start]
+    est = estimate_tank(msgspec.structs.replace(data, reading_level_um=lv, reading_water_um=wt))
+    r = est.readings_rejected
+    assert r["out_of_range"] == 2
+    assert r["water"] == 1
+    assert r["jump"] >= 1
+    assert r["frozen"] >= 8
+    lo, hi = _by(est)[("A", 0)].ci95_permille
+    assert lo <= 2.0 <= hi
+
+
+def test_not_enough_data_gives_no_decision():
+    data, _ = synth_tank(seed=2, days=0.8, errors={"A": 0.0})
+    assert estimate_tank(data) is None
+    few = msgspec.structs.replace(data, reading_t=data.reading_t[:2], reading_level_um=data.reading_level_um[:2])
+    assert estimate_tank(few) is None
+
+
+def test_nozzle_with_few_dispensings_not_reported():
+    data, _ = synth_tank(seed=12, days=2, errors={"A": 0.0}, sales_per_day=110, **EXACT)
+    extra = [("Z", 0, T0 + 30 * H + i * H, T0 + 30 * H + i * H + 60_000_000, 20_000) for i in range(5)]
+    est = estimate_tank(msgspec.structs.replace(data, dispensings=data.dispensings + extra), NOCHART)
+    assert {m.nozzle_id for m in est.meters} == {"A"}
+
+
+def _m(nid, e, half=0.6):
+    return MeterEstimate(nozzle_id=nid, segment=0, error_permille=e, ci95_permille=(e - half, e + half), n=500, status="ok")
+
+
+def test_station_bias_fires_when_all_meters_favour_the_station():
+    ms = [_m(f"N{i}", 2.0 + 0.1 * (i % 3 - 1)) for i in range(8)]
+    ev = station_bias(ms)
+    assert ev is not None
+    assert ev["n_nozzles"] == 8 and ev["n_positive"] == 8
+    assert ev["mean_error_permille"] == pytest.approx(2.0, abs=0.05)
+    assert ev["p_value"] < 0.05
+    lo, hi = ev["mean_ci95_permille"]
+    assert lo < 2.0 < hi
+
+
+def test_station_bias_silent_on_mixed_station():
+    ms = [_m(f"N{i}", e) for i, e in enumerate([1.5, -1.2, 0.4, -0.8, 2.0, -1.9, 0.3, -0.2])]
+    assert station_bias(ms) is None
+    assert station_bias(ms[:2]) is None
