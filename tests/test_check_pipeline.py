@@ -45,3 +45,20 @@ def test_outputs_have_the_contract_shape(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "meters.jsonl").exists()
     saved = orjson.loads((tmp_path / "o" / "summary.json").read_bytes())
     assert saved["records"] == summary.records and saved["wall_time_s"] >= 0
+
+
+def test_witness_writes_meters_in_the_contract_shape(tmp_path: Path) -> None:
+    from anxin.engine import EngineSettings
+    from anxin.sim import ScenarioSet, simulate
+
+    simulate(tmp_path / "city", stations=2, days=3, seed=3, scenarios=ScenarioSet.honest(), workers=1)
+    for workers in (0, 2):
+        out = tmp_path / f"out{workers}"
+        summary = run_check(tmp_path / "city", out, workers=workers, settings=EngineSettings(witness_enabled=True))
+        rows = [orjson.loads(x) for x in (out / "meters.jsonl").read_bytes().splitlines()]
+        assert rows and sum(summary.meters.values()) == len(rows)
+        for r in rows:
+            assert {"nozzle_id", "error_permille", "ci95_permille", "n", "status"} <= set(r)
+            lo, hi = r["ci95_permille"]
+            assert lo <= r["error_permille"] <= hi and r["status"] in ("ok", "watch", "violation")
+    assert (tmp_path / "out0" / "meters.jsonl").read_bytes() == (tmp_path / "out2" / "meters.jsonl").read_bytes()
