@@ -41,11 +41,20 @@ def station_bias(meters, settings) -> dict | None:
     mean = float(e.mean())
     sd = float(e.std(ddof=1))
     # Each estimate's own standard error is a floor for the spread (identical estimates).
-    se_own = math.sqrt(float(np.mean([(m.ci95_permille[1] - m.ci95_permille[0]) / 3.92 for m in ms]) ** 2) / n)
+    # Nozzles of one tank share that tank's chart error, so within a tank they are taken
+    # as fully correlated: Var(mean) = Σ_tanks (n_t/n)² · se_t².
+    tanks: dict[str, list[float]] = {}
+    for m in ms:
+        tanks.setdefault(getattr(m, "tank_id", "") or m.nozzle_id, []).append(
+            (m.ci95_permille[1] - m.ci95_permille[0]) / 3.92
+        )
+    se_own = math.sqrt(sum((len(v) / n) ** 2 * float(np.mean(v)) ** 2 for v in tanks.values()))
     se = max(sd / math.sqrt(n), se_own, 1e-9)
+    # The tanks, not the nozzles, are the independent units of the common (chart) error.
+    df = max(min(n, len(tanks)) - 1, 1)
     tstat = mean / se
-    t_p = float(_st.t.sf(tstat, df=n - 1))
-    q = float(_st.t.ppf(0.5 + settings.confidence / 2.0, df=n - 1))
+    t_p = float(_st.t.sf(tstat, df=df))
+    q = float(_st.t.ppf(0.5 + settings.confidence / 2.0, df=df))
     min_mean = getattr(settings, "bias_min_permille", settings.watch_permille / 2.0)
     if not (t_p < alpha and sign_p < alpha and mean > min_mean):
         return None

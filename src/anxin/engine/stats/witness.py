@@ -63,8 +63,22 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # cannot be seen in tank data with free intercepts: its prior SD is added to each
     # meter's standard error (in quadrature) so that the intervals stay honest.
     chart_scale_sd_permille: float = 1.0
+    # Prior on the registered chart's smooth relative error (RMS over its level range, ‰).
+    # When > 0 every Legendre coefficient k = 0…degree of the nuisance V(h)·P_k(x) gets a
+    # zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)) (ridge; Bayesian
+    # posterior mean and a sandwich that keeps the prior's variance), which replaces
+    # chart_scale_sd_permille. Without it the degree-2/3 terms, over the narrow band of
+    # levels a week of sales covers, are nearly collinear with a common meter error and
+    # make every nozzle of a tank err alike by several ‰.
+    chart_error_sd_permille: float = 1.5
+    chart_prior_scale: bool = False  # also the k = 0 term (then chart_scale_sd_permille is unused)
     gap_sd_ml: float = 2_000.0  # intercept continuity across a gap without a delivery
     leak_min_fraction: float = 0.5  # TANK_LOSS also needs L̂ above this × threshold
+    # --- unexplained steps (missing or phantom dispensings): a residual increment beyond
+    # step_sigma robust SDs (and step_min_ml) starts a new segment; at most step_passes refits.
+    step_sigma: float = 6.0
+    step_min_ml: float = 2_000.0
+    step_passes: int = 4
 
 
 class TankData(msgspec.Struct, kw_only=True):
@@ -88,6 +102,7 @@ class MeterEstimate(msgspec.Struct, kw_only=True):
     n: int
     status: str  # "ok" | "watch" | "violation"
     se_permille: float = 0.0
+    tank_id: str = ""  # nozzles of one tank share its chart's error: not independent
 
 
 class TankEstimate(msgspec.Struct, kw_only=True):
@@ -155,13 +170,18 @@ def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, anchored, s):
     Returns (coef, se, reading residuals, n, dof) or None. Coefficients: δ per free
     nozzle segment (fraction), L (m³/h), chart nuisance."""
     nfree = m.shape[1]
-    nuis = _chart_nuisance(level, vol, top, s.chart_degree, with_scale=anchored)
+    prior = s.chart_error_sd_permille > 0
+    nuis = _chart_nuisance(level, vol, top, s.chart_degree, with_scale=anchored or (prior and s.chart_prior_scale))
     x = np.column_stack([m / 1e6, -t_h, nuis])
     y = z / 1e6
-    # Pass 1: intercepts swept out (Frisch–Waugh), no chart scale term.
-    x1 = _demean(x[:, : x.shape[1] - (1 if anchored else 0)], seg, nseg)
+    # Pass 1: intercepts swept out (Frisch–Waugh); the chart scale term only with its prior.
+    x1 = _demean(x[:, : x.shape[1] - (1 if anchored and not (prior and s.chart_prior_scale) else 0)], seg, nseg)
     y1 = _demean(y, seg, nseg)
-    out1 = _wls(x1, y1, t_h, s, nseg)
+    psd = np.zeros(x1.shape[1])
+    if prior:
+        ks = np.arange(s.chart_degree + 1)
+        psd[nfree + 1 :] = s.chart_error_sd_permille / 1000.0 / math.sqrt(float(np.sum(1.0 / (2 * ks + 1))))
+    out1 = _wls(x1, y1, t_h, s, nseg, psd)
     if out1 is None:
         return None
     coef, se, resid, n, dof, lrv = out1
@@ -196,7 +216,9 @@ def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, anchored, s):
     return c2[: nfree + 1], se2[: nfree + 1], res, n, dof
 
 
-def _wls(x, y, t_h, s, nseg):
+def _wls(x, y, t_h, s, nseg, prior_sd=None):
+    """Least squares with a Newey–West sandwich; columns with prior_sd > 0 get a
+    zero-mean Gaussian prior (ridge weighted by the residuals' long-run variance)."""
     norms = np.sqrt((x * x).sum(0))
     scale = np.where(norms > 0, norms, 1.0)
     xs = x / scale
@@ -204,16 +226,48 @@ def _wls(x, y, t_h, s, nseg):
     dof = n - p - nseg
     if dof < 3:
         return None
-    xtx_inv = np.linalg.pinv(xs.T @ xs)
+    xtx = xs.T @ xs
+    xtx_inv = np.linalg.pinv(xtx)
     bh = xtx_inv @ (xs.T @ y)
     resid = y - xs @ bh
-    meat = _newey_west(xs * resid[:, None], t_h, s.hac_hours) * (n / dof)
-    cov = xtx_inv @ meat @ xtx_inv
+
+    def long_run_var(r):
+        lrv = float(_newey_west(r[:, None], t_h, s.hac_hours)[0, 0]) / n
+        return max(lrv, float(r @ r) / n)
+
     # Long-run variance of the residuals (Bartlett), used to weight readings against anchors.
-    r1 = resid[:, None]
-    lrv = float(_newey_west(r1, t_h, s.hac_hours)[0, 0]) / n
-    lrv = max(lrv, float(resid @ resid) / n)
+    lrv = long_run_var(resid)
+    meat_extra = np.zeros((p, p))
+    if prior_sd is not None and (np.asarray(prior_sd) > 0).any():
+        for _ in range(2):  # the weight depends on the residuals, which depend on the weight
+            psd = np.asarray(prior_sd, dtype=np.float64) * scale  # prior SD of the scaled coefficient
+            pen = np.where(psd > 0, lrv / np.where(psd > 0, psd, 1.0) ** 2, 0.0) * n / max(dof, 1)
+            xtx_inv = np.linalg.pinv(xtx + np.diag(pen))
+            bh = xtx_inv @ (xs.T @ y)
+            resid = y - xs @ bh
+            lrv = long_run_var(resid)
+        # The pseudo-observations' own variance: pen² · psd² = pen · (lrv · n/dof).
+        meat_extra = np.diag(pen * pen * np.where(psd > 0, psd, 0.0) ** 2)
+    meat = _newey_west(xs * resid[:, None], t_h, s.hac_hours) * (n / dof) + meat_extra
+    cov = xtx_inv @ meat @ xtx_inv
     return bh / scale, np.sqrt(np.clip(np.diag(cov), 0.0, None)) / scale, resid, n, dof, lrv
+
+
+def _step_cuts(resid_ml: np.ndarray, seg: np.ndarray, s: WitnessSettings) -> np.ndarray:
+    """Readings that start a new segment because the residual moved from the previous
+    reading by far more than the gauge noise (robust scale of the increments)."""
+    cut = np.zeros(seg.size, dtype=bool)
+    if seg.size < 3 or s.step_sigma <= 0:
+        return cut
+    same = seg[1:] == seg[:-1]
+    dr = np.diff(resid_ml)
+    if same.sum() < 10:
+        return cut
+    d = dr[same]
+    sd = 1.4826 * float(np.median(np.abs(d - np.median(d))))
+    thr = max(s.step_sigma * sd, s.step_min_ml)
+    cut[1:] = same & (np.abs(dr) > thr)
+    return cut
 
 
 def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings()) -> TankEstimate | None:
@@ -283,25 +337,46 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
     if not ok.all():
         rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
         t_us, ts, t_h, level, vol, z, m, seg = (a[ok] for a in (t_us, ts, t_h, level, vol, z, m, seg))
-    # Segments with a single reading carry no information.
-    seg = np.unique(seg, return_inverse=True)[1]
-    cnt = np.bincount(seg)
-    keep = cnt[seg] >= 2
-    t_us, ts, t_h, level, vol, z, m, seg = (a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg))
-    seg = np.unique(seg, return_inverse=True)[1]
-    nseg = int(seg.max()) + 1 if seg.size else 0
-    hours = float(t_h[-1] - t_h[0]) if t_h.size else 0.0
-    if t_h.size < 3 or hours < s.min_hours:
-        return None
+    # Unexplained steps (a dispensing whose metering record never came, a record of fuel
+    # that never left): a sudden move of the book volume against the metered volume,
+    # found in the residual increments of a fit and given a free intercept of its own
+    # (a cut), then the fit is repeated.
+    n_steps = 0
+    for it in range(s.step_passes + 1):
+        # Segments with a single reading carry no information.
+        seg = np.unique(seg, return_inverse=True)[1]
+        cnt = np.bincount(seg)
+        keep = cnt[seg] >= 2
+        t_us, ts, t_h, level, vol, z, m, seg = (a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg))
+        seg = np.unique(seg, return_inverse=True)[1]
+        nseg = int(seg.max()) + 1 if seg.size else 0
+        hours = float(t_h[-1] - t_h[0]) if t_h.size else 0.0
+        if t_h.size < 3 or hours < s.min_hours:
+            return None
 
-    free = [j for j in range(len(keys)) if counts[j] >= s.min_fit_dispensings]
-    # Declared volume between consecutive segments (deliveries; 0 across a plain gap).
-    bnd_t = [(int(t_us[np.flatnonzero(seg == k)[-1]]), int(t_us[np.flatnonzero(seg == k + 1)[0]])) for k in range(nseg - 1)]
-    jumps = np.array([float(dl[(dl_us[:, 0] >= a) & (dl_us[:, 0] < b), 2].sum()) for a, b in bnd_t]) if nseg > 1 else np.zeros(0)
-    anchored = s.delivery_sd_permille > 0 and bool((jumps > 0).any())
-    fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), anchored, s)
-    if fit is None:
-        return None
+        free = [j for j in range(len(keys)) if counts[j] >= s.min_fit_dispensings]
+        # Declared volume between consecutive segments (deliveries; 0 across a plain gap).
+        first = np.r_[0, np.flatnonzero(np.diff(seg)) + 1]
+        last = np.r_[first[1:] - 1, seg.size - 1]
+        bnd_t = [(int(t_us[last[k]]), int(t_us[first[k + 1]])) for k in range(nseg - 1)]
+        jumps = (
+            np.array([float(dl[(dl_us[:, 0] >= a) & (dl_us[:, 0] < b), 2].sum()) for a, b in bnd_t])
+            if nseg > 1
+            else np.zeros(0)
+        )
+        anchored = s.delivery_sd_permille > 0 and bool((jumps > 0).any())
+        fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), anchored, s)
+        if fit is None:
+            return None
+        if it == s.step_passes:
+            break
+        cut = _step_cuts(fit[2] * 1e6, seg, s)
+        if not cut.any():
+            break
+        n_steps += int(cut.sum())
+        seg = seg + np.cumsum(cut)
+    if n_steps:
+        rejected["step"] = n_steps
     coef, se, resid, n, dof = fit
     zc = float(_st.norm.ppf(0.5 + s.confidence / 2.0))
 
@@ -310,7 +385,10 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
         if counts[j] < s.min_dispensings:
             continue
         d_hat = float(coef[col])
-        d_se = math.hypot(float(se[col]), s.chart_scale_sd_permille / 1000.0 if not anchored else 0.0)
+        extra = s.chart_scale_sd_permille / 1000.0
+        if anchored or (s.chart_error_sd_permille > 0 and s.chart_prior_scale):
+            extra = 0.0
+        d_se = math.hypot(float(se[col]), extra)
 
         def to_e(d: float) -> float:
             return d / (1.0 - d) * 1000.0 if d < 1.0 else math.inf
@@ -325,6 +403,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
                 n=int(counts[j]),
                 status=meter_status(est, lo, hi, s),
                 se_permille=d_se * 1000.0 / (1.0 - d_hat) ** 2,
+                tank_id=data.tank_id,
             )
         )
     li = len(free)
