@@ -96,8 +96,9 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def run_check(data_dir: Path, out_dir: Path, workers: int) -> tuple[float, int, int]:
-    cmd = [str(ROOT / ".venv/bin/anxin"), "check", str(data_dir), "--out", str(out_dir), "--workers", str(workers)]
+def run_check(data_dir: Path, out_dir: Path, workers: int, *extra: str) -> tuple[float, int, int]:
+    cmd = [str(ROOT / ".venv/bin/anxin"), "check", str(data_dir), "--out", str(out_dir), "--workers", str(workers),
+           *extra]  # fmt: skip
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak_main = peak_total = 0
@@ -125,16 +126,18 @@ def main() -> None:
     ensure_city(data_dir, args.stations, args.days, args.seed)
     import msgspec
 
-    wall, peak_main, peak_total = run_check(data_dir, data_dir.with_suffix(".check"), args.workers)
-    summary = msgspec.json.decode((data_dir.with_suffix(".check") / "summary.json").read_bytes())
+    out = data_dir.with_suffix(".check")
+    runs = {flag: run_check(data_dir, out, args.workers, flag) for flag in ("--no-witness", "--witness")}
+    summary = msgspec.json.decode((out / "summary.json").read_bytes())
     n_sigs, verify_wall = verify_only(data_dir, args.workers)
     records = summary["lines"]
     print(f"data: {data_dir}  ({records:,} lines, {summary['records']['settlement']:,} sales, {n_sigs:,} signatures)")
-    print(f"anxin check --workers {args.workers}: {wall:.1f} s wall, {records / wall:,.0f} records/s")
     print(f"verify-only on {args.workers} processes: {verify_wall:.1f} s ({n_sigs / verify_wall:,.0f} signatures/s)")
-    print(f"ratio check / verify-only: {wall / verify_wall:.2f}")
-    print(f"peak RSS: main process {peak_main / 1024:.0f} MiB, all processes {peak_total / 1024:.0f} MiB")
-    print(f"alarms: {summary['alarms']:,}  rejects: {summary['rejects']:,}")
+    for flag, (wall, peak_main, peak_total) in runs.items():
+        print(f"anxin check --workers {args.workers} {flag}: {wall:.1f} s wall, {records / wall:,.0f} records/s, "
+              f"ratio to verify-only {wall / verify_wall:.2f}, peak RSS main {peak_main / 1024:.0f} MiB, "
+              f"all processes {peak_total / 1024:.0f} MiB")  # fmt: skip
+    print(f"alarms: {summary['alarms']:,}  rejects: {summary['rejects']:,}  meters: {summary['meters']}")
 
 
 if __name__ == "__main__":

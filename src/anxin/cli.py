@@ -45,7 +45,7 @@ def check(
     data_dir: Annotated[Path, typer.Argument(help="registry.json + *.jsonl")],
     out: Annotated[Path, typer.Option("--out", help="output directory")],
     workers: Annotated[int | None, typer.Option(help="processes; the engine is sharded by station (default: all cores; 0 = one process)")] = None,
-    witness: Annotated[bool, typer.Option("--witness", help="experimental: tank-witness meter estimates (meters.jsonl) and METER_DRIFT/TANK_LOSS/STATION_BIAS")] = False,
+    witness: Annotated[bool, typer.Option("--witness/--no-witness", help="tank witness: meter estimates (meters.jsonl), METER_DRIFT, TANK_LOSS, STATION_BIAS")] = True,
 ) -> None:
     """比对：逐条配对计量与结算记录，输出报警（contract §6）。"""
     from anxin.check.run import CheckError, run_check

@@ -26,10 +26,9 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     retention_us: int = 24 * US_PER_H
     # Calendar for "one per nozzle per day" (UTC+08:00 unless configured otherwise).
     local_offset_us: int = LOCAL_OFFSET_US
-    # Tank witness (METER_DRIFT, TANK_LOSS, STATION_BIAS) and how much tank history it keeps.
-    # Off by default until the estimator is validated on the simulated city (issue 3):
+    # Tank witness (METER_DRIFT, TANK_LOSS, STATION_BIAS) and how much tank history it keeps;
     # with it off no tank history is collected and meters.jsonl stays empty.
-    witness_enabled: bool = False
+    witness_enabled: bool = True
     witness: WitnessSettings = msgspec.field(default_factory=WitnessSettings)
     witness_window_us: int = 30 * US_PER_DAY
 
