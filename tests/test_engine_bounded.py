@@ -14,7 +14,7 @@ def state_size(engine) -> int:
     for nz in engine.nozzles.values():
         size += len(nz.seqs) + len(nz.meters) + len(nz.sales) + len(nz.missing)
     for st in engine.stations.values():
-        size += len(st.heap) + len(st.orders) + len(st.seen)
+        size += len(st.heap) + len(st.orders) + len(st.seen) + sum(map(len, st.readings.values()))
     return size
 
 

@@ -70,14 +70,16 @@ _QUARANTINE_RULE = {
 
 
 class StationState:
-    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "since_prune", "next_prune", "nozzles")
+    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "readings", "since_prune", "next_prune",
+                 "nozzles")  # fmt: skip
 
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
         self.watermark = -(1 << 62)
         self.heap: list[tuple] = []
         self.orders: dict[str, tuple[bytes, int]] = {}  # order_id → (digest, t)
-        self.seen: dict[tuple, tuple[bytes, int]] = {}  # readings, deliveries, verifications, quarantine
+        self.seen: dict[tuple, tuple[bytes, int]] = {}  # deliveries, verifications, quarantine
+        self.readings: dict[str, dict[int, bytes]] = {}  # tank → reading time → digest
         self.since_prune = 0
         self.next_prune = -(1 << 62)
         self.nozzles: list[NozzleState] = []
@@ -169,6 +171,9 @@ class Engine:
         for d in (st.orders, st.seen):
             for k in [k for k, v in d.items() if v[1] < before]:
                 del d[k]
+        for seen in st.readings.values():
+            for t in [t for t in seen if t < before]:
+                del seen[t]
 
     def _quarantine(
         self, p: Parsed, rule: str, reason: str, out: list[Output], *, key: tuple, **names: Any
@@ -364,7 +369,14 @@ class Engine:
             return
         st = self._station(rec.station_id)
         kind = rec.__struct_config__.tag
-        if self._resend(st.seen, (kind, rec.tank_id, p.t), p):
+        if isinstance(rec, TankReading):  # the bulk of the data: a compact per-tank index
+            seen = st.readings.setdefault(rec.tank_id, {})
+            prev = seen.get(p.t)
+            if prev is not None:
+                self.counts["resends" if prev == p.digest else "conflicting_resends"] += 1
+                return
+            seen[p.t] = p.digest
+        elif self._resend(st.seen, (kind, rec.tank_id, p.t), p):
             return
         self.counts[kind] += 1
         if self.tanklogs is None:

@@ -15,7 +15,7 @@ import msgspec
 
 from anxin.contract.alarm import Alarm
 from anxin.engine.outputs import make_alarm
-from anxin.engine.stats import MeterEstimate, TankEstimate, WitnessSettings, estimate_tank, station_bias
+from anxin.engine.stats import MeterEstimate, TankEstimate, WitnessSettings
 from anxin.engine.tanklog import TankLogs
 
 
@@ -72,6 +72,8 @@ def _bias_alarm(station_id: str, evidence: dict[str, Any], ts_us: int) -> Alarm:
 
 def run_witness(logs: TankLogs, settings: WitnessSettings) -> WitnessResult:
     """Estimate every tank with data; decide and explain. Pure: same logs, same result."""
+    from anxin.engine.stats import estimate_tank, station_bias  # NumPy/SciPy: only when it runs
+
     alarms: list[Alarm] = []
     meters: list[MeterRow] = []
     tanks: list[TankEstimate] = []

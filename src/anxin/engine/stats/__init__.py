@@ -1,14 +1,11 @@
-"""Statistical layer of the engine: the tank witness (meter errors, tank loss, predominance)."""
+"""Statistical layer of the engine: the tank witness (meter errors, tank loss, predominance).
 
-from anxin.engine.stats.witness import (
-    MeterEstimate,
-    TankData,
-    TankEstimate,
-    WitnessSettings,
-    estimate_tank,
-    meter_status,
-    station_bias,
-)
+The models import lightly; the estimators (NumPy/SciPy) load on first use.
+"""
+
+from typing import Any
+
+from anxin.engine.stats.models import MeterEstimate, TankData, TankEstimate, WitnessSettings
 
 __all__ = [
     "MeterEstimate",
@@ -19,3 +16,11 @@ __all__ = [
     "meter_status",
     "station_bias",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("estimate_tank", "meter_status", "station_bias"):
+        from anxin.engine.stats import witness
+
+        return getattr(witness, name)
+    raise AttributeError(name)

@@ -22,102 +22,15 @@ from __future__ import annotations
 
 import math
 
-import msgspec
 import numpy as np
 from scipy import stats as _st
 
 from anxin.engine.stats import readings as _rd
+from anxin.engine.stats.models import MeterEstimate, TankData, TankEstimate, WitnessSettings
 
 __all__ = ["WitnessSettings", "TankData", "MeterEstimate", "TankEstimate", "estimate_tank", "station_bias"]
 
 _US_PER_H = 3_600_000_000
-
-
-class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
-    mpe_permille: float = 3.0  # METER_DRIFT when the 95 % interval lies entirely beyond ±3‰
-    watch_permille: float = 2.0  # status "watch" when |estimate| > 2‰
-    confidence: float = 0.95
-    leak_threshold_l_per_h: float = 0.76  # EPA SIR: detect 0.76 L/h with P ≥ 95 %, false alarms ≤ 5 %
-    leak_false_alarm: float = 0.05
-    min_dispensings: int = 30  # fewer: no estimate for that nozzle segment
-    min_hours: float = 24.0  # less tank history than this: no decision
-    # --- reading validation
-    max_water_um: float = 100_000.0
-    min_temp_c: float = -30.0
-    max_temp_c: float = 60.0
-    delivery_pre_us: int = 0
-    delivery_settle_us: int = 30 * 60 * 1_000_000
-    frozen_min_ml: float = 20_000.0  # identical level while this much was dispensed: frozen
-    jump_ml: float = 40_000.0  # book volume this far from its running median: a jump
-    jump_window: int = 6  # ± readings of that running median
-    gap_us: int = 30 * 60 * 1_000_000  # counted as a gap
-    segment_gap_us: int = 6 * 3600 * 1_000_000  # longer gaps start a new segment
-    # --- model
-    temp_smooth_h: float = 2.0  # half-window of the local quadratic temperature smoother
-    temp_smooth_max: int = 48
-    chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
-    min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
-    hac_hours: float = 12.0  # Newey–West bandwidth
-    delivery_sd_permille: float = 0.0  # declared delivery volume's uncertainty (≤ 0: free intercepts)
-    # The registered chart's own scale error moves every nozzle of the tank alike and
-    # cannot be seen in tank data with free intercepts: its prior SD is added to each
-    # meter's standard error (in quadrature) so that the intervals stay honest.
-    chart_scale_sd_permille: float = 1.0
-    # Prior on the registered chart's smooth relative error (RMS over its level range, ‰).
-    # When > 0 every Legendre coefficient k = 0…degree of the nuisance V(h)·P_k(x) gets a
-    # zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)) (ridge; Bayesian
-    # posterior mean and a sandwich that keeps the prior's variance), which replaces
-    # chart_scale_sd_permille. Without it the degree-2/3 terms, over the narrow band of
-    # levels a week of sales covers, are nearly collinear with a common meter error and
-    # make every nozzle of a tank err alike by several ‰.
-    chart_error_sd_permille: float = 1.5
-    chart_prior_scale: bool = False  # also the k = 0 term (then chart_scale_sd_permille is unused)
-    gap_sd_ml: float = 2_000.0  # intercept continuity across a gap without a delivery
-    leak_min_fraction: float = 0.5  # TANK_LOSS also needs L̂ above this × threshold
-    # --- unexplained steps (missing or phantom dispensings): a residual increment beyond
-    # step_sigma robust SDs (and step_min_ml) starts a new segment; at most step_passes refits.
-    step_sigma: float = 6.0
-    step_min_ml: float = 2_000.0
-    step_passes: int = 4
-
-
-class TankData(msgspec.Struct, kw_only=True):
-    tank_id: str
-    station_id: str
-    chart: list[tuple[int, int]]
-    expansion_ppm_per_c: int
-    reading_t: list[int]
-    reading_level_um: list[float]
-    reading_water_um: list[float]
-    reading_temp_mc: list[float]
-    deliveries: list[tuple[int, int, float]]
-    dispensings: list[tuple[str, int, int, int, int]]
-
-
-class MeterEstimate(msgspec.Struct, kw_only=True):
-    nozzle_id: str
-    segment: int
-    error_permille: float
-    ci95_permille: tuple[float, float]
-    n: int
-    status: str  # "ok" | "watch" | "violation"
-    se_permille: float = 0.0
-    tank_id: str = ""  # nozzles of one tank share its chart's error: not independent
-
-
-class TankEstimate(msgspec.Struct, kw_only=True):
-    tank_id: str
-    station_id: str
-    loss_l_per_h: float
-    loss_ci95_l_per_h: tuple[float, float]
-    leak_suspected: bool
-    hours: float
-    readings_used: int
-    readings_rejected: dict[str, int]
-    meters: list[MeterEstimate]
-    residual_sd_ml: float
-    loss_se_l_per_h: float = 0.0
-    leak_conclusive: bool = True  # the test has the EPA power (se small enough for 0.76 L/h)
 
 
 def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
