@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 import msgspec
 import numpy as np
 
+from anxin.engine.stats.readings import cumulative as _cumulative  # one piecewise-linear accumulator for both sides
+
 __all__ = [
     "TankSpec",
     "design_tank",
@@ -161,37 +163,6 @@ def _as_events(events: Sequence[tuple[int, int, float]], t0_us: int) -> np.ndarr
     a = np.array(events, dtype=np.float64).reshape(-1, 3)
     a[:, :2] = (a[:, :2] - float(t0_us)) / 1e6
     return a
-
-
-def _cumulative(
-    start: np.ndarray, end: np.ndarray, amount: np.ndarray, t: np.ndarray
-) -> np.ndarray:
-    """Σ amount · clip((t − start)/(end − start), 0, 1), linear over each event, at times t.
-
-    Written as Σ_{start≤t} rate·(t − start) − Σ_{end≤t} rate·(t − end) so that two sorted
-    cumulative sums and a searchsorted replace an (events × times) matrix. Instant events
-    (end ≤ start) count fully from ``end`` on.
-    """
-    out = np.zeros(t.shape, dtype=np.float64)
-    if amount.size == 0:
-        return out
-    inst = end <= start
-    if inst.any():
-        o = np.argsort(end[inst], kind="stable")
-        e, cs = end[inst][o], np.concatenate(([0.0], np.cumsum(amount[inst][o])))
-        out += cs[np.searchsorted(e, t, side="right")]
-    ramp = ~inst
-    if ramp.any():
-        s, e, a = start[ramp], end[ramp], amount[ramp]
-        rate = a / (e - s)
-        for x, sign in ((s, 1.0), (e, -1.0)):
-            o = np.argsort(x, kind="stable")
-            xs = x[o]
-            r_cs = np.concatenate(([0.0], np.cumsum(rate[o])))
-            rx_cs = np.concatenate(([0.0], np.cumsum(rate[o] * xs)))
-            i = np.searchsorted(xs, t, side="right")
-            out += sign * (t * r_cs[i] - rx_cs[i])
-    return out
 
 
 def tank_readings(
