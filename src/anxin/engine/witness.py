@@ -81,8 +81,8 @@ def run_witness(logs: TankLogs, settings: WitnessSettings) -> WitnessResult:
     last_t: dict[str, int] = {}
     for tank_id in sorted(logs.logs):
         log = logs.logs[tank_id]
-        if not log.r_t:
-            continue
+        if not log.r_t or (max(log.r_t) - min(log.r_t)) / 3.6e9 < settings.min_hours:
+            continue  # not enough history for a decision: skip before preparing anything
         est = estimate_tank(logs.tank_data(tank_id), settings)
         if est is None:
             continue
