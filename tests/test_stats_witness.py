@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from anxin.engine.stats import MeterEstimate, WitnessSettings, estimate_tank, station_bias
-from anxin.engine.stats.synth import T0, synth_tank
+from anxin.sim.synth_tank import T0, synth_tank
 
 H = 3_600_000_000
 EXACT = dict(noise_um=0.0, temp_noise_c=0.0, temp_cycle_c=0.0, delivery_temp_sd_c=0.0, chart_error_sd=0.0, chart_points=6000)
