@@ -17,7 +17,7 @@ from pathlib import Path
 from anxin.check.reader import read_lines
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.registry import Registry
-from anxin.crypto.keys import KeyRing, KeyVerdict
+from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
 
 REJECT_T = -(1 << 62)  # rejects carry no event time: they sort first
 
@@ -32,9 +32,8 @@ def parse_verified(raw: bytes | int, ring: KeyRing) -> tuple[Parsed | Reject, Ke
     p = parse_line(raw)
     if isinstance(p, Reject) or p.canonical is None:
         return p, None
-    r = p.rec
-    verdict = ring.check(r.station_id, r.nozzle_id, r.key_id, p.t, p.canonical, p.sig)  # type: ignore[union-attr,arg-type]
-    return Parsed(r, p.t, p.t0, p.digest), verdict  # the signed bytes are not needed any more
+    verdict = authenticate(p, ring)
+    return Parsed(p.rec, p.t, p.t0, p.digest), verdict  # the signed bytes are not needed any more
 
 
 def source_items(index: int, path: Path, ring: KeyRing, on_bytes: Callable[[int], None]) -> Iterator[Item]:

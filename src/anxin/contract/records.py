@@ -130,7 +130,6 @@ class Verification(_Rec, tag="verification", kw_only=True):
 Record = Union[Metering, Event, Settlement, TankReading, Delivery, Verification]
 RECORD_TYPES: tuple[type, ...] = (Metering, Event, Settlement, TankReading, Delivery, Verification)
 KINDS: tuple[str, ...] = tuple(t.__struct_config__.tag for t in RECORD_TYPES)  # type: ignore[attr-defined]
-SIGNED_KINDS = frozenset({"metering", "event"})
 
 
 def kind_of(rec: Record) -> str:

@@ -43,10 +43,6 @@ class KeyRing:
             entries[n.nozzle_id] = keys
         return cls(entries, {n.nozzle_id: n.station_id for n in reg.nozzles})
 
-    def to_plain(self) -> tuple[dict, dict]:
-        """Picklable form for worker processes."""
-        return self._entries, self._station_of
-
     def check(
         self,
         station_id: str,

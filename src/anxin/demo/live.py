@@ -109,11 +109,12 @@ def replay(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     store = SqliteStore(db_path)
-    names = [p.name for p in data_files(data_dir)]
+    paths = data_files(data_dir)
+    names = [p.name for p in paths]
     first_t: int | None = None
     started = clock()
     n = 0
-    for t, fi, _line, p, verdict in merged(data_files(data_dir), registry):
+    for t, fi, _line, p, verdict in merged(paths, registry):
         if not isinstance(p, Parsed):
             continue
         if first_t is None:

@@ -31,6 +31,7 @@ from anxin.contract.records import (
     Settlement,
     TankReading,
     Verification,
+    kind_of,
 )
 from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts, local_day, to_us
@@ -240,7 +241,7 @@ class Engine:
         )  # fmt: skip
         self._track_seq(st, nz, seq, p.t, out)
         self._totalizer_chain(nz, seq, out)
-        self.counts[rec.__struct_config__.tag] += 1
+        self.counts[kind_of(rec)] += 1
         return st, nz
 
     def _track_seq(self, st: StationState, nz: NozzleState, seq: int, t: int, out: list) -> None:
@@ -368,7 +369,7 @@ class Engine:
             )  # fmt: skip
             return
         st = self._station(rec.station_id)
-        kind = rec.__struct_config__.tag
+        kind = kind_of(rec)
         if isinstance(rec, TankReading):  # the bulk of the data: a compact per-tank index
             seen = st.readings.setdefault(rec.tank_id, {})
             prev = seen.get(p.t)

@@ -79,7 +79,6 @@ class NozzleState:
         "unverified_days",
         "auth_pending",
         "use_deferred",
-        "k_alarmed",
     )
 
     def __init__(self, reg: Nozzle, registry_k: int, verified_until: int) -> None:
@@ -104,7 +103,6 @@ class NozzleState:
         self.unverified_days: set[int] = set()
         self.auth_pending: list[int] = []  # times of events still inside their authorisation window
         self.use_deferred = 0  # dispensings whose verification status waits for one of them
-        self.k_alarmed: set[int] = set()
 
     # --- K in force ---------------------------------------------------------
     def k_in_force(self, t: int) -> int:

@@ -81,13 +81,15 @@ def run_witness(logs: TankLogs, settings: WitnessSettings) -> WitnessResult:
     last_t: dict[str, int] = {}
     for tank_id in sorted(logs.logs):
         log = logs.logs[tank_id]
-        if not log.r_t or (max(log.r_t) - min(log.r_t)) / 3.6e9 < settings.min_hours:
+        if not log.r_t:
+            continue
+        ts = max(log.r_t)
+        if (ts - min(log.r_t)) / 3.6e9 < settings.min_hours:
             continue  # not enough history for a decision: skip before preparing anything
         est = estimate_tank(logs.tank_data(tank_id), settings)
         if est is None:
             continue
         tanks.append(est)
-        ts = max(log.r_t)
         last_t[est.station_id] = max(ts, last_t.get(est.station_id, ts))
         # the K segment in force is the one that dispensed last
         seg_end: dict[tuple[str, int], int] = {}

@@ -17,6 +17,7 @@ import msgspec
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.parse import Parsed
+from anxin.contract.records import kind_of
 from anxin.engine.outputs import AlarmNote
 
 SCHEMA = """
@@ -62,7 +63,7 @@ _enc = msgspec.json.Encoder()
 
 def natural_key(p: Parsed) -> str:
     r = p.rec
-    kind = r.__struct_config__.tag  # type: ignore[attr-defined]
+    kind = kind_of(r)
     if kind in ("metering", "event"):
         return f"{r.nozzle_id}/{r.seq}"  # type: ignore[union-attr]
     if kind == "settlement":
@@ -85,7 +86,7 @@ class SqliteStore:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO ledger(kind, station_id, natural_key, event_time_us, digest, verdict, source, body)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (r.__struct_config__.tag, r.station_id, natural_key(p), p.t, p.digest, verdict, source, body),  # type: ignore[attr-defined]
+            (kind_of(r), r.station_id, natural_key(p), p.t, p.digest, verdict, source, body),
         )
         return cur.rowcount == 1
 
@@ -114,9 +115,6 @@ class SqliteStore:
 
     def alarm_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT rule, count(*) FROM alarms GROUP BY rule ORDER BY rule").fetchall())
-
-    def ledger_counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT kind, count(*) FROM ledger GROUP BY kind ORDER BY kind").fetchall())
 
     def alarm_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT alarm_id FROM alarms")}
