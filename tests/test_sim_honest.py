@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -156,7 +157,17 @@ def test_tank_readings_and_deliveries(city: Path, parsed) -> None:
     assert deliveries
     for d in deliveries:
         assert 1 <= ((to_us(d.start) // H) + 8) % 24 <= 5  # in the small hours
-        assert 4_900_000 <= d.volume_ml <= 15_000_000
+        # A compartment (5–15 m³), as the delivery note states it: within 1‰-SD of the truth.
+        assert 4_900_000 * 0.995 <= d.volume_ml <= 15_000_000 * 1.005
+    lines = (truth_dir_for(city) / "tanks.jsonl").read_bytes().splitlines()
+    truth = {t["tank_id"]: t for t in map(json.loads, lines)}
+    declared = defaultdict(int)
+    for d in deliveries:
+        declared[d.tank_id] += d.volume_ml
+    for tid, v in declared.items():
+        assert truth[tid]["declared_ml"] == v
+        assert abs(v - truth[tid]["delivered_ml"]) <= 0.005 * truth[tid]["delivered_ml"]
+    assert any(v != truth[tid]["delivered_ml"] for tid, v in declared.items())  # notes are not exact
 
 
 def test_files_are_in_arrival_order(parsed) -> None:

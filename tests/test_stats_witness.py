@@ -10,8 +10,10 @@ from anxin.engine.stats import MeterEstimate, WitnessSettings, estimate_tank, st
 from anxin.sim.synth_tank import T0, synth_tank
 
 H = 3_600_000_000
-EXACT = dict(noise_um=0.0, temp_noise_c=0.0, temp_cycle_c=0.0, delivery_temp_sd_c=0.0, chart_error_sd=0.0, chart_points=6000)
-NOCHART = WitnessSettings(chart_scale_sd_permille=0.0)
+EXACT = dict(noise_um=0.0, temp_noise_c=0.0, temp_cycle_c=0.0, delivery_temp_sd_c=0.0, chart_error_sd=0.0,
+             chart_points=6000, delivery_error_sd=0.0)
+FREE = WitnessSettings(chart_error_sd_permille=0.0, delivery_sd_permille=0.0)  # intercepts not tied, no chart prior
+NOCHART = WitnessSettings()
 
 
 def _by(est):
@@ -36,16 +38,54 @@ def test_noiseless_exact_recovery_of_errors_and_leak():
     assert got[("C", 0)].status == "ok"
 
 
-def test_declared_delivery_volume_error_does_not_bias():
+def test_free_intercepts_ignore_declared_delivery_volumes():
     data, _ = synth_tank(seed=4, days=6, errors={"A": 0.002, "B": -0.002, "C": 0.0}, **EXACT)
     assert len(data.deliveries) >= 2
-    base = estimate_tank(data, NOCHART)
+    base = estimate_tank(data, FREE)
     wrong = msgspec.structs.replace(data, deliveries=[(a, b, v * 1.05) for a, b, v in data.deliveries])
-    est = estimate_tank(wrong, NOCHART)
+    est = estimate_tank(wrong, FREE)
     for k, m in _by(base).items():
         assert _by(est)[k].error_permille == pytest.approx(m.error_permille, abs=1e-6)
         assert m.error_permille == pytest.approx({"A": 2.0, "B": -2.0, "C": 0.0}[k[0]], abs=0.03)
     assert est.readings_rejected.get("delivery", 0) > 0
+    assert not est.scale_anchored
+
+
+def _scaled_chart(data, factor):
+    return msgspec.structs.replace(data, chart=[(lv, round(v * factor)) for lv, v in data.chart])
+
+
+def test_delivery_notes_anchor_the_chart_scale():
+    """A chart 2‰ too large makes every meter of the tank look 2‰ generous to free
+    intercepts; declared delivery volumes pin the scale and recover the true errors."""
+    errors = {"A": 0.002, "B": -0.001, "C": 0.0}
+    data, _ = synth_tank(seed=4, days=6, errors=errors, **EXACT)
+    data = _scaled_chart(data, 1.002)
+    anchored = estimate_tank(data, WitnessSettings(chart_error_sd_permille=0.0))
+    free = estimate_tank(data, msgspec.structs.replace(FREE, chart_error_sd_permille=0.0))
+    assert anchored.scale_anchored and anchored.deliveries_declared >= 2
+    assert anchored.deliveries_inconsistent == 0
+    for (nz, _), m in _by(anchored).items():
+        assert m.error_permille == pytest.approx(errors[nz] * 1000, abs=0.05)
+        assert _by(free)[(nz, 0)].error_permille == pytest.approx(errors[nz] * 1000 - 2.0, abs=0.1)
+
+
+def test_a_wrong_delivery_note_is_dropped_not_believed():
+    errors = {"A": 0.002, "B": -0.002, "C": 0.0}
+    data, _ = synth_tank(seed=4, days=6, errors=errors, **EXACT)
+    good = estimate_tank(data)
+    notes = list(data.deliveries)
+    a, b, v = notes[1]
+    notes[1] = (a, b, v * 1.05)  # a missed compartment's worth
+    bad = estimate_tank(msgspec.structs.replace(data, deliveries=notes))
+    assert good.deliveries_inconsistent == 0 and bad.deliveries_inconsistent == 1
+    assert bad.scale_anchored
+    for k, m in _by(good).items():
+        assert _by(bad)[k].error_permille == pytest.approx(m.error_permille, abs=0.05)
+    every = estimate_tank(msgspec.structs.replace(data, deliveries=[(a, b, v * 1.05) for a, b, v in data.deliveries]))
+    assert not every.scale_anchored and every.deliveries_inconsistent == len(data.deliveries)
+    for (nz, _), m in _by(every).items():
+        assert m.error_permille == pytest.approx(errors[nz] * 1000, abs=0.05)
 
 
 def test_interval_shrinks_with_more_data():

@@ -33,7 +33,7 @@ from anxin.sim.model import (
     rhu,
 )  # fmt: skip
 from anxin.sim.signing import derive_int
-from anxin.sim.supply import plan_deliveries, readings_lines
+from anxin.sim.supply import DELIVERY_NOTE_SD, plan_deliveries, readings_lines
 from anxin.sim.truth import Fault, MeterTruth, TankTruth
 
 HOUR_WEIGHTS = (0.30, 0.18, 0.12, 0.10, 0.14, 0.35, 0.75, 1.45, 1.75, 1.35, 1.10, 1.05,
@@ -246,8 +246,11 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
         nprng = np.random.default_rng(derive_int(cfg.seed, tid, "gauge"))
         for ts, line in readings_lines(st, t, draws, deliveries, cfg, nprng):
             plan.readings.append((tid, ts, line))
+        # The delivery note's volume comes from the depot's loading meter: right to about
+        # 1‰ (independently per compartment), not exactly what went into the tank.
+        note = np.random.default_rng(derive_int(cfg.seed, tid, "delivery-note"))
         for s, e, v in deliveries:
-            plan.deliveries.append((tid, s, e, v))
+            plan.deliveries.append((tid, s, e, float(round(v * (1.0 + note.normal(0.0, DELIVERY_NOTE_SD))))))
         plan.tanks.append(TankTruth(
             tank_id=tid, station_id=st.station_id, product=t.spec.product, scenario=t.scenario,
             leak_ml_per_h=t.leak_ml_per_h, capacity_ml=t.spec.capacity_ml,
@@ -256,6 +259,7 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
             initial_volume20_ml=round(t.initial_fill * t.spec.capacity_ml, 3),
             ground_temp_c=st.ground_temp_c, water_um=t.water_um, deliveries=len(deliveries),
             delivered_ml=int(sum(v for _, _, v in deliveries)),
+            declared_ml=int(sum(v for t_, _, _, v in plan.deliveries if t_ == tid)),
             drawn_true_ml=round(sum(v for _, _, v in draws), 3)))  # fmt: skip
 
 

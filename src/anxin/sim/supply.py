@@ -20,6 +20,7 @@ from anxin.verification.jjg443 import beta_for_product, evaluate_verification
 COMPARTMENTS_ML = (15_000_000, 12_000_000, 10_000_000, 8_000_000, 5_000_000)
 ORGS = ("杭州市计量检定测试院", "浙江省计量科学研究院", "杭州市质量技术监督检测院")
 READING_INTERVAL_US = 5 * MIN
+DELIVERY_NOTE_SD = 0.001  # relative SD of a delivery note's declared volume
 
 
 def plan_deliveries(

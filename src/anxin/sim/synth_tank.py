@@ -36,6 +36,7 @@ def synth_tank(
     water_um: float = 0.0,
     capacity_l: float = 30_000.0,
     interval_us: int = 300_000_000,
+    delivery_error_sd: float = 0.001,
 ) -> tuple[TankData, dict]:
     """A tank with its dispensings and readings, and the truth (errors per segment, leak)."""
     from anxin.sim.tank import TankSpec, registry_chart, tank_readings  # sim only for synthesis
@@ -120,7 +121,7 @@ def synth_tank(
         reading_level_um=[float(r["level_um"]) for r in recs],
         reading_water_um=[float(r["water_um"]) for r in recs],
         reading_temp_mc=[float(r["temp_mc"]) for r in recs],
-        deliveries=[(a, b, v * (1 + rng.normal(0, 0.002))) for a, b, v in deliveries],
+        deliveries=[(a, b, v * (1 + rng.normal(0, delivery_error_sd))) for a, b, v in deliveries],
         dispensings=disp,
     )
     truth = {"segments": segs, "leak_ml_per_h": leak_ml_per_h, "spec": spec}

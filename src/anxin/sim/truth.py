@@ -80,7 +80,8 @@ class TankTruth(msgspec.Struct, kw_only=True):
     ground_temp_c: float
     water_um: float
     deliveries: int
-    delivered_ml: int
+    delivered_ml: int  # what went into the tank
+    declared_ml: int = 0  # what the delivery notes say
     drawn_true_ml: float
 
 

@@ -30,20 +30,21 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth
-    delivery_sd_permille: float = 0.0  # declared delivery volume's uncertainty (≤ 0: free intercepts)
-    # The registered chart's own scale error moves every nozzle of the tank alike and
-    # cannot be seen in tank data with free intercepts: its prior SD is added to each
-    # meter's standard error (in quadrature) so that the intervals stay honest.
-    chart_scale_sd_permille: float = 1.0
-    # Prior on the registered chart's smooth relative error (RMS over its level range, ‰).
-    # When > 0 every Legendre coefficient k = 0…degree of the nuisance V(h)·P_k(x) gets a
-    # zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)) (ridge; Bayesian
-    # posterior mean and a sandwich that keeps the prior's variance), which replaces
-    # chart_scale_sd_permille. Without it the degree-2/3 terms, over the narrow band of
-    # levels a week of sales covers, are nearly collinear with a common meter error and
-    # make every nozzle of a tank err alike by several ‰.
+    # The declared volume of each delivery (the delivery note's 20 °C volume from the
+    # depot's loading meter) errs independently with this SD; it anchors the chart's
+    # scale. ≤ 0: free intercepts, the declared volumes never enter.
+    delivery_sd_permille: float = 1.0
+    # An anchor farther than this many SDs from the jump the tank itself shows is a wrong
+    # note (or a missed compartment): dropped and counted, never allowed to move the meters.
+    anchor_reject_sigma: float = 4.0
+    # Prior on the registered chart's smooth relative error (RMS over its level range, ‰;
+    # its calibration uncertainty): every Legendre coefficient k = 0…degree of V(h)·P_k(x)
+    # gets a zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)). The scale (k = 0)
+    # moves every nozzle of the tank alike and tank data cannot see it: without a usable
+    # delivery its prior is what widens each meter's interval. Without the prior the
+    # degree-2/3 terms, over the narrow band of levels a week of sales covers, are nearly
+    # collinear with a common meter error and make every nozzle of a tank err alike.
     chart_error_sd_permille: float = 1.5
-    chart_prior_scale: bool = False  # also the k = 0 term (then chart_scale_sd_permille is unused)
     gap_sd_ml: float = 2_000.0  # intercept continuity across a gap without a delivery
     leak_min_fraction: float = 0.5  # TANK_LOSS also needs L̂ above this × threshold
     # --- unexplained steps (missing or phantom dispensings): a residual increment beyond
@@ -90,3 +91,6 @@ class TankEstimate(msgspec.Struct, kw_only=True):
     residual_sd_ml: float
     loss_se_l_per_h: float = 0.0
     leak_conclusive: bool = True  # the test has the EPA power (se small enough for 0.76 L/h)
+    scale_anchored: bool = False  # chart scale tied by declared delivery volumes
+    deliveries_declared: int = 0  # delivery boundaries inside the data
+    deliveries_inconsistent: int = 0  # of those, declared volumes the tank contradicts (dropped)

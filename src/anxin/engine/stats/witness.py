@@ -1,7 +1,8 @@
 """The tank witness: every nozzle's meter error and the tank's unexplained loss, from
 tank-gauge readings (pure, deterministic; no I/O, no clock).
 
-Model, per valid reading i of segment s (segments are cut at deliveries and long gaps):
+Model, per valid reading i of segment s (segments are cut at deliveries, long gaps and
+unexplained steps):
 
     V20_i = c_s − Σ_j M_j(t_i) / (1 + e_j) − L·τ_i + ε_i
 
@@ -9,13 +10,18 @@ with V20 the 20 °C book volume (registered chart, water bottom subtracted, smoo
 temperature), M_j the cumulative 20 °C metered volume of nozzle-segment j (a dispensing
 spanning readings is split linearly in time), e_j its JJG error, L the loss rate and τ
 the time in hours. With δ_j = e_j/(1 + e_j) this is linear: z_i = V20_i + Σ_j M_j(t_i)
-= c_s + Σ_j δ_j M_j(t_i) − L·τ_i + ε_i. Intercepts are swept out by demeaning within
-segments (Frisch–Waugh), so the declared delivery volumes never enter. The fit is on the
-cumulative (level) form, where gauge noise is white; the registered chart's smooth
-level-dependent error is absorbed by nuisance regressors V(h)·P_k(x) (k = 1…degree, no
-k = 0: a chart scale error cannot be told apart from a common meter error). Standard
-errors are Newey–West (Bartlett) on the scores, so autocorrelated residuals do not make
-the intervals overconfident.
+= c_s + Σ_j δ_j M_j(t_i) − L·τ_i + ε_i. The fit is on the cumulative (level) form, where
+gauge noise is white; the registered chart's smooth level-dependent error is absorbed by
+nuisance regressors V(h)·P_k(x) with a zero-mean prior.
+
+The chart's overall scale (k = 0) moves every nozzle of the tank alike, so tank data
+alone cannot tell it from a common meter error. The declared delivery volumes are the
+outside anchor: consecutive intercepts are tied by c_{s+1} − c_s = D_s, each with the
+delivery note's uncertainty, which makes the scale identifiable. A declared volume the
+tank plainly contradicts is dropped (and counted), so one wrong note cannot move the
+meters; with no usable delivery the intercepts stay free and the scale's prior SD is
+added to every meter's interval instead. Standard errors are Newey–West (Bartlett) on
+the scores, so autocorrelated residuals do not make the intervals overconfident.
 """
 
 from __future__ import annotations
@@ -41,10 +47,11 @@ def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
     return "ok"
 
 
-def _chart_nuisance(level: np.ndarray, vol: np.ndarray, top: float, degree: int, with_scale: bool = False):
+def _chart_nuisance(level: np.ndarray, vol: np.ndarray, top: float, degree: int) -> np.ndarray:
+    """V(h)·P_k(x), k = 1…degree: the chart's smooth relative error beyond its scale."""
     x = 2.0 * level / max(top, 1.0) - 1.0
     cols = []
-    for k in [*range(1, degree + 1), *([0] if with_scale else [])]:
+    for k in range(1, degree + 1):
         c = np.zeros(k + 1)
         c[k] = 1.0
         cols.append(vol * np.polynomial.legendre.legval(x, c) / 1e6)  # m³ scale
@@ -77,56 +84,102 @@ def _newey_west(u: np.ndarray, t_h: np.ndarray, bw_h: float) -> np.ndarray:
     return s
 
 
-def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, anchored, s):
-    """Weighted least squares with segment intercepts, optionally tied by the declared
-    delivery volumes (pseudo-observations), with a Newey–West sandwich covariance.
-    Returns (coef, se, reading residuals, n, dof) or None. Coefficients: δ per free
-    nozzle segment (fraction), L (m³/h), chart nuisance."""
+def _coef_prior_sd(s: WitnessSettings) -> float:
+    """Prior SD of each Legendre coefficient of the chart's relative error (fraction):
+    the RMS over the level range is chart_error_sd, shared equally by k = 0…degree."""
+    if s.chart_error_sd_permille <= 0:
+        return 0.0
+    ks = np.arange(s.chart_degree + 1)
+    return s.chart_error_sd_permille / 1000.0 / math.sqrt(float(np.sum(1.0 / (2 * ks + 1))))
+
+
+def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s):
+    """Meter errors, loss and chart terms of one tank (see the module docstring).
+
+    Pass 1 is the free fit: segment intercepts swept out (Frisch–Waugh), chart shape
+    terms with their prior; it gives the jump each segment boundary shows. Pass 2 adds
+    the chart scale g: with z = V20 + ΣM nearly constant within a segment, g·V(h)
+    equals g·K_s − g·ΣM up to second-order terms (K_s the segment's mean z), so the
+    readings see only δ'_j = δ_j − g and a_s = c_s + g·K_s, and g enters through the
+    declared volumes alone, a_{s+1} − a_s − g·(K_{s+1} − K_s) = D_s, and through its
+    prior. (Giving the readings a V(h) column instead lets their second-order, nearly
+    collinear information outweigh the anchors.) ``jumps`` holds D per boundary: 0
+    across a plain gap, NaN after an unexplained step, whose size stays free.
+
+    Returns (coef, se, reading residuals, n, dof, anchored, dropped anchors) or None;
+    coef: δ per free nozzle segment (fraction), L (m³/h).
+    """
     nfree = m.shape[1]
-    prior = s.chart_error_sd_permille > 0
-    nuis = _chart_nuisance(level, vol, top, s.chart_degree, with_scale=anchored or (prior and s.chart_prior_scale))
-    x = np.column_stack([m / 1e6, -t_h, nuis])
+    x = np.column_stack([m / 1e6, -t_h, _chart_nuisance(level, vol, top, s.chart_degree)])
     y = z / 1e6
-    # Pass 1: intercepts swept out (Frisch–Waugh); the chart scale term only with its prior.
-    x1 = _demean(x[:, : x.shape[1] - (1 if anchored and not (prior and s.chart_prior_scale) else 0)], seg, nseg)
-    y1 = _demean(y, seg, nseg)
-    psd = np.zeros(x1.shape[1])
-    if prior:
-        ks = np.arange(s.chart_degree + 1)
-        psd[nfree + 1 :] = s.chart_error_sd_permille / 1000.0 / math.sqrt(float(np.sum(1.0 / (2 * ks + 1))))
-    out1 = _wls(x1, y1, t_h, s, nseg, psd)
+    g_sd = _coef_prior_sd(s)
+    psd = np.zeros(x.shape[1])
+    psd[nfree + 1 :] = g_sd
+    out1 = _wls(_demean(x, seg, nseg), _demean(y, seg, nseg), t_h, s, nseg, psd)
     if out1 is None:
         return None
-    coef, se, resid, n, dof, lrv = out1
-    if not anchored:
-        return coef, se, resid, n, dof
-    # Pass 2: explicit intercepts; each boundary adds c_{k+1} − c_k = declared volume.
-    xi = np.zeros((seg.size, nseg))
-    xi[np.arange(seg.size), seg] = 1.0
-    xa = np.column_stack([x, xi])
-    p = xa.shape[1]
-    rows, rhs, sd = [], [], []
-    for k, dv in enumerate(jumps):
+    coef1, se1, resid1, n, dof, lrv = out1
+    cnt = np.maximum(np.bincount(seg, minlength=nseg), 1).astype(np.float64)
+    k_s = np.bincount(seg, y, nseg) / cnt
+    dk = np.diff(k_s) * 1e6  # mL
+    use = np.zeros(max(nseg - 1, 0), dtype=bool)
+    dropped = 0
+    sd = np.full(use.size, np.inf)
+    if s.delivery_sd_permille > 0 and use.size:
+        # A declared volume the tank plainly contradicts (a wrong note, a missed
+        # compartment) must not move the chart scale: anchors farther from the jump
+        # the free fit shows than anchor_reject_sigma SDs are dropped and counted.
+        implied = np.diff(np.bincount(seg, y - x @ coef1, nseg) / cnt) * 1e6
+        fin = np.isfinite(jumps)
+        dd = np.nan_to_num(jumps)
+        sd = np.where(dd > 0, dd * s.delivery_sd_permille / 1000.0, s.gap_sd_ml)
+        room = s.anchor_reject_sigma * np.sqrt(sd**2 + (g_sd * dk) ** 2)
+        use = fin & (np.abs(implied - dd) <= room)
+        dropped = int((fin & ~use & (dd > 0)).sum())
+    anchored = bool((use & (np.nan_to_num(jumps) > 0)).any())
+    if not anchored and g_sd <= 0:
+        return coef1[: nfree + 1], se1[: nfree + 1], resid1, n, dof, False, dropped
+    # Pass 2, stacked weighted least squares over [x | intercepts | g]: readings weighted
+    # by their long-run variance (floored at (1 mL)², or noiseless data would exhaust
+    # double precision against the anchors), the priors and the kept anchors as
+    # pseudo-observations.
+    p = x.shape[1] + nseg + 1
+    gcol = p - 1
+    xa = np.zeros((seg.size, p))
+    xa[:, : x.shape[1]] = x
+    xa[np.arange(seg.size), x.shape[1] + seg] = 1.0
+    w_r = 1.0 / max(lrv, 1e-12)
+    rows, rhs, wts = [], [], []
+    for k in np.flatnonzero(use):
         r = np.zeros(p)
-        r[x.shape[1] + k + 1], r[x.shape[1] + k] = 1.0, -1.0
+        r[x.shape[1] + k + 1], r[x.shape[1] + k], r[gcol] = 1.0, -1.0, -dk[k] / 1e6
         rows.append(r)
-        rhs.append(dv / 1e6)
-        sd.append(dv * s.delivery_sd_permille / 1000.0 / 1e6 if dv > 0 else s.gap_sd_ml / 1e6)
-    a_p, b_p, w_p = np.array(rows), np.array(rhs), 1.0 / np.array(sd) ** 2
-    w_r = 1.0 / max(lrv, 1e-30)  # readings weighted by their long-run variance
-    norms = np.sqrt((xa * xa).sum(0)) * math.sqrt(w_r)
+        rhs.append(float(np.nan_to_num(jumps[k])) / 1e6)
+        wts.append(1.0 / (sd[k] / 1e6) ** 2)
+    for j in [*range(nfree + 1, x.shape[1]), gcol]:
+        if g_sd > 0:  # chart terms (shape and scale): zero-mean prior
+            r = np.zeros(p)
+            r[j] = 1.0
+            rows.append(r)
+            rhs.append(0.0)
+            wts.append(1.0 / g_sd**2)
+    a_p, b_p, w_p = np.array(rows).reshape(-1, p), np.array(rhs), np.array(wts)
+    norms = np.sqrt(w_r * (xa * xa).sum(0) + (w_p[:, None] * a_p * a_p).sum(0))
     scale = np.where(norms > 0, norms, 1.0)
     xs, ps = xa / scale, a_p / scale
     info = w_r * xs.T @ xs + ps.T @ (w_p[:, None] * ps)
     inv = np.linalg.pinv(info)
     bh = inv @ (w_r * xs.T @ y + ps.T @ (w_p * b_p))
     res = y - xs @ bh
-    u = xs * (w_r * res)[:, None]
-    meat = _newey_west(u, t_h, s.hac_hours) * (n / max(dof, 1)) + ps.T @ (w_p[:, None] * ps)
-    cov = inv @ meat @ inv
-    c2 = bh / scale
-    se2 = np.sqrt(np.clip(np.diag(cov), 0.0, None)) / scale
-    return c2[: nfree + 1], se2[: nfree + 1], res, n, dof
+    meat = _newey_west(xs * (w_r * res)[:, None], t_h, s.hac_hours) * (n / max(dof, 1))
+    cov = (inv @ (meat + ps.T @ (w_p[:, None] * ps)) @ inv) / np.outer(scale, scale)
+    b = bh / scale
+    # δ_j = δ'_j + g (the loss is unaffected to first order).
+    coef = b[: nfree + 1].copy()
+    coef[:nfree] += b[gcol]
+    var = np.diag(cov)[: nfree + 1].copy()
+    var[:nfree] += cov[gcol, gcol] + 2.0 * cov[:nfree, gcol]
+    return coef, np.sqrt(np.clip(var, 0.0, None)), res, n, dof, anchored, dropped
 
 
 def _wls(x, y, t_h, s, nseg, prior_sd=None):
@@ -255,12 +308,15 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
     # found in the residual increments of a fit and given a free intercept of its own
     # (a cut), then the fit is repeated.
     n_steps = 0
+    step = np.zeros(seg.size, dtype=bool)  # readings that start a segment at an unexplained step
     for it in range(s.step_passes + 1):
         # Segments with a single reading carry no information.
         seg = np.unique(seg, return_inverse=True)[1]
         cnt = np.bincount(seg)
         keep = cnt[seg] >= 2
-        t_us, ts, t_h, level, vol, z, m, seg = (a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg))
+        t_us, ts, t_h, level, vol, z, m, seg, step = (
+            a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg, step)
+        )
         seg = np.unique(seg, return_inverse=True)[1]
         nseg = int(seg.max()) + 1 if seg.size else 0
         hours = float(t_h[-1] - t_h[0]) if t_h.size else 0.0
@@ -268,7 +324,8 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
             return None
 
         free = [j for j in range(len(keys)) if counts[j] >= s.min_fit_dispensings]
-        # Declared volume between consecutive segments (deliveries; 0 across a plain gap).
+        # Declared volume between consecutive segments (deliveries; 0 across a plain gap;
+        # NaN after an unexplained step, whose size is what the cut leaves free).
         first = np.r_[0, np.flatnonzero(np.diff(seg)) + 1]
         last = np.r_[first[1:] - 1, seg.size - 1]
         bnd_t = [(int(t_us[last[k]]), int(t_us[first[k + 1]])) for k in range(nseg - 1)]
@@ -277,8 +334,8 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
             if nseg > 1
             else np.zeros(0)
         )
-        anchored = s.delivery_sd_permille > 0 and bool((jumps > 0).any())
-        fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), anchored, s)
+        jumps[step[first[1:]]] = np.nan
+        fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), s)
         if fit is None:
             return None
         if it == s.step_passes:
@@ -288,9 +345,10 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
             break
         n_steps += int(cut.sum())
         seg = seg + np.cumsum(cut)
+        step |= cut
     if n_steps:
         rejected["step"] = n_steps
-    coef, se, resid, n, dof = fit
+    coef, se, resid, n, dof, anchored, dropped = fit
     zc = float(_st.norm.ppf(0.5 + s.confidence / 2.0))
 
     meters: list[MeterEstimate] = []
@@ -298,10 +356,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
         if counts[j] < s.min_dispensings:
             continue
         d_hat = float(coef[col])
-        extra = s.chart_scale_sd_permille / 1000.0
-        if anchored or (s.chart_error_sd_permille > 0 and s.chart_prior_scale):
-            extra = 0.0
-        d_se = math.hypot(float(se[col]), extra)
+        d_se = float(se[col])
 
         def to_e(d: float) -> float:
             return d / (1.0 - d) * 1000.0 if d < 1.0 else math.inf
@@ -320,6 +375,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
             )
         )
     li = len(free)
+    n_deliv = int(np.count_nonzero(np.nan_to_num(jumps) > 0))
     loss = float(coef[li]) * 1000.0  # m³/h → L/h
     loss_se = float(se[li]) * 1000.0
     z1 = float(_st.norm.ppf(1.0 - s.leak_false_alarm))
@@ -339,6 +395,9 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
         residual_sd_ml=float(np.sqrt(resid @ resid / max(dof, 1))) * 1e6,
         loss_se_l_per_h=loss_se,
         leak_conclusive=conclusive,
+        scale_anchored=bool(anchored),
+        deliveries_declared=n_deliv,
+        deliveries_inconsistent=int(dropped),
     )
 
 
