@@ -66,22 +66,30 @@ def _demean(a: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray:
     return a - (means / np.maximum(cnt, 1)[:, None])[seg]
 
 
-def _newey_west(u: np.ndarray, t_h: np.ndarray, bw_h: float) -> np.ndarray:
-    """Σ_l w_l (Γ_l + Γ_lᵀ) with Bartlett weights on the time lag (hours)."""
-    s = u.T @ u
+def _lagged(u: np.ndarray, t_h: np.ndarray, bw_h: float, seg: np.ndarray | None = None) -> np.ndarray:
+    """A_i = Σ_{l ≥ 1} w_l(i)·u_{i−l}: Bartlett weights on the time lag (hours), within
+    a segment when ``seg`` is given."""
+    acc = np.zeros_like(u)
     n = u.shape[0]
     if n < 2 or bw_h <= 0:
-        return s
-    step = float(np.median(np.diff(t_h))) if n > 1 else 1.0
+        return acc
+    step = float(np.median(np.diff(t_h)))
     maxlag = min(n - 1, int(math.ceil(bw_h / max(step, 1e-9))))
     for lag in range(1, maxlag + 1):
-        dt = t_h[lag:] - t_h[:-lag]
-        w = np.clip(1.0 - dt / bw_h, 0.0, None)
+        w = np.clip(1.0 - (t_h[lag:] - t_h[:-lag]) / bw_h, 0.0, None)
+        if seg is not None:
+            w *= seg[lag:] == seg[:-lag]
         if not (w > 0).any():
             break
-        g = (u[lag:] * w[:, None]).T @ u[:-lag]
-        s += g + g.T
-    return s
+        acc[lag:] += u[:-lag] * w[:, None]
+    return acc
+
+
+def _newey_west(u: np.ndarray, t_h: np.ndarray, bw_h: float) -> np.ndarray:
+    """Σ_l w_l (Γ_l + Γ_lᵀ): the lagged scores are summed first, so the cost is
+    O(lags·n·p + n·p²) rather than a p×p product per lag."""
+    g = u.T @ _lagged(u, t_h, bw_h)
+    return u.T @ u + g + g.T
 
 
 def _coef_prior_sd(s: WitnessSettings) -> float:
@@ -139,46 +147,65 @@ def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s):
     anchored = bool((use & (np.nan_to_num(jumps) > 0)).any())
     if not anchored and g_sd <= 0:
         return coef1[: nfree + 1], se1[: nfree + 1], resid1, n, dof, False, dropped
-    # Pass 2, stacked weighted least squares over [x | intercepts | g]: readings weighted
-    # by their long-run variance (floored at (1 mL)², or noiseless data would exhaust
-    # double precision against the anchors), the priors and the kept anchors as
-    # pseudo-observations.
-    p = x.shape[1] + nseg + 1
-    gcol = p - 1
-    xa = np.zeros((seg.size, p))
-    xa[:, : x.shape[1]] = x
-    xa[np.arange(seg.size), x.shape[1] + seg] = 1.0
+    return _anchored_fit(x, y, t_h, seg, nseg, jumps, use, sd, dk, lrv, g_sd, nfree, n, dof, dropped, s)
+
+
+def _anchored_fit(x, y, t_h, seg, nseg, jumps, use, sd, dk, lrv, g_sd, nfree, n, dof, dropped, s):
+    """Pass 2: weighted least squares over θ = [b | g | a_s], built from segment sums
+    (no dense intercept columns): readings weighted by their long-run variance (floored
+    at (1 mL)², or noiseless data would exhaust double precision against the anchors),
+    the priors and the kept anchors as pseudo-observations; Newey–West sandwich with
+    the lags taken within each segment."""
+    px = x.shape[1]
+    gi = px  # index of g; intercepts follow
+    p = px + 1 + nseg
     w_r = 1.0 / max(lrv, 1e-12)
-    rows, rhs, wts = [], [], []
+    cnt = np.bincount(seg, minlength=nseg).astype(np.float64)
+    sx = np.stack([np.bincount(seg, x[:, k], nseg) for k in range(px)], 1)  # (nseg, px)
+    info = np.zeros((p, p))
+    info[:px, :px] = w_r * (x.T @ x)
+    info[:px, gi + 1 :] = w_r * sx.T
+    info[gi + 1 :, :px] = w_r * sx
+    info[gi + 1 :, gi + 1 :] = w_r * np.diag(cnt)
+    rhs = np.zeros(p)
+    rhs[:px] = w_r * (x.T @ y)
+    rhs[gi + 1 :] = w_r * np.bincount(seg, y, nseg)
+    pseudo = np.zeros((p, p))  # information of the priors and anchors (their own variance)
+    if g_sd > 0:  # chart terms (shape and scale): zero-mean prior
+        for j in [*range(nfree + 1, px), gi]:
+            pseudo[j, j] += 1.0 / g_sd**2
     for k in np.flatnonzero(use):
         r = np.zeros(p)
-        r[x.shape[1] + k + 1], r[x.shape[1] + k], r[gcol] = 1.0, -1.0, -dk[k] / 1e6
-        rows.append(r)
-        rhs.append(float(np.nan_to_num(jumps[k])) / 1e6)
-        wts.append(1.0 / (sd[k] / 1e6) ** 2)
-    for j in [*range(nfree + 1, x.shape[1]), gcol]:
-        if g_sd > 0:  # chart terms (shape and scale): zero-mean prior
-            r = np.zeros(p)
-            r[j] = 1.0
-            rows.append(r)
-            rhs.append(0.0)
-            wts.append(1.0 / g_sd**2)
-    a_p, b_p, w_p = np.array(rows).reshape(-1, p), np.array(rhs), np.array(wts)
-    norms = np.sqrt(w_r * (xa * xa).sum(0) + (w_p[:, None] * a_p * a_p).sum(0))
-    scale = np.where(norms > 0, norms, 1.0)
-    xs, ps = xa / scale, a_p / scale
-    info = w_r * xs.T @ xs + ps.T @ (w_p[:, None] * ps)
-    inv = np.linalg.pinv(info)
-    bh = inv @ (w_r * xs.T @ y + ps.T @ (w_p * b_p))
-    res = y - xs @ bh
-    meat = _newey_west(xs * (w_r * res)[:, None], t_h, s.hac_hours) * (n / max(dof, 1))
-    cov = (inv @ (meat + ps.T @ (w_p[:, None] * ps)) @ inv) / np.outer(scale, scale)
-    b = bh / scale
+        r[gi + 2 + k], r[gi + 1 + k], r[gi] = 1.0, -1.0, -dk[k] / 1e6
+        w = 1.0 / (sd[k] / 1e6) ** 2
+        pseudo += w * np.outer(r, r)
+        rhs += w * r * (float(np.nan_to_num(jumps[k])) / 1e6)
+    info += pseudo
+    scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+    inv = np.linalg.pinv(info / np.outer(scale, scale)) / np.outer(scale, scale)
+    theta = inv @ rhs
+    b, a = theta[:px], theta[gi + 1 :]
+    res = y - x @ b - a[seg]
+    # Reading scores u_i = w_r·[x_i r_i | 0 | r_i e_s(i)]; lagged sums within segments.
+    ux = x * res[:, None]
+    acc = _lagged(np.column_stack([ux, res]), t_h, s.hac_hours, seg)
+    acc_x, acc_r = acc[:, :px], acc[:, px]
+    meat = np.zeros((p, p))
+    g = ux.T @ acc_x
+    meat[:px, :px] = ux.T @ ux + g + g.T
+    xa = ux * (res + acc_r)[:, None] + acc_x * res[:, None]
+    cross = np.stack([np.bincount(seg, xa[:, k], nseg) for k in range(px)], 1)
+    meat[:px, gi + 1 :] = cross.T
+    meat[gi + 1 :, :px] = cross
+    meat[gi + 1 :, gi + 1 :] = np.diag(np.bincount(seg, res * res + 2.0 * res * acc_r, nseg))
+    meat *= w_r * w_r * (n / max(dof, 1))
+    cov = inv @ (meat + pseudo) @ inv
     # δ_j = δ'_j + g (the loss is unaffected to first order).
     coef = b[: nfree + 1].copy()
-    coef[:nfree] += b[gcol]
+    coef[:nfree] += theta[gi]
     var = np.diag(cov)[: nfree + 1].copy()
-    var[:nfree] += cov[gcol, gcol] + 2.0 * cov[:nfree, gcol]
+    var[:nfree] += cov[gi, gi] + 2.0 * cov[:nfree, gi]
+    anchored = bool((use & (np.nan_to_num(jumps) > 0)).any())
     return coef, np.sqrt(np.clip(var, 0.0, None)), res, n, dof, anchored, dropped
 
 
