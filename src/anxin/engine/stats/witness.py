@@ -101,7 +101,7 @@ def _coef_prior_sd(s: WitnessSettings) -> float:
     return s.chart_error_sd_permille / 1000.0 / math.sqrt(float(np.sum(1.0 / (2 * ks + 1))))
 
 
-def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s):
+def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s, anchor=True):
     """Meter errors, loss and chart terms of one tank (see the module docstring).
 
     Pass 1 is the free fit: segment intercepts swept out (Frisch–Waugh), chart shape
@@ -115,7 +115,7 @@ def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s):
     across a plain gap, NaN after an unexplained step, whose size stays free.
 
     Returns (coef, se, reading residuals, n, dof, anchored, dropped anchors) or None;
-    coef: δ per free nozzle segment (fraction), L (m³/h).
+    coef: δ per free nozzle segment (fraction), L (m³/h). ``anchor=False``: pass 1 only.
     """
     nfree = m.shape[1]
     x = np.column_stack([m / 1e6, -t_h, _chart_nuisance(level, vol, top, s.chart_degree)])
@@ -127,6 +127,8 @@ def _fit(m, t_h, level, vol, z, seg, nseg, jumps, top, s):
     if out1 is None:
         return None
     coef1, se1, resid1, n, dof, lrv = out1
+    if not anchor:
+        return coef1[: nfree + 1], se1[: nfree + 1], resid1, n, dof, False, 0
     cnt = np.maximum(np.bincount(seg, minlength=nseg), 1).astype(np.float64)
     k_s = np.bincount(seg, y, nseg) / cnt
     dk = np.diff(k_s) * 1e6  # mL
@@ -362,13 +364,13 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
             else np.zeros(0)
         )
         jumps[step[first[1:]]] = np.nan
-        fit = _fit(m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), s)
+        args = (m[:, free], t_h, level, vol, z, seg, nseg, jumps, float(chart[-1, 0]), s)
+        fit = _fit(*args, anchor=False)  # the free fit finds the steps; the last one is anchored
         if fit is None:
             return None
-        if it == s.step_passes:
-            break
-        cut = _step_cuts(fit[2] * 1e6, seg, s)
-        if not cut.any():
+        cut = None if it == s.step_passes else _step_cuts(fit[2] * 1e6, seg, s)
+        if cut is None or not cut.any():
+            fit = _fit(*args)
             break
         n_steps += int(cut.sum())
         seg = seg + np.cumsum(cut)
