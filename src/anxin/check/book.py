@@ -9,6 +9,7 @@ from typing import Any
 
 from anxin.contract.alarm import Alarm
 from anxin.engine.outputs import AlarmNote
+from anxin.engine.witness import WitnessLook
 
 
 class AlarmBook:
@@ -16,6 +17,7 @@ class AlarmBook:
         self.alarms: dict[str, Alarm] = {}
         self.verifications: list[Any] = []
         self.by_rule: Counter[str] = Counter()
+        self.looks = 0
 
     def add(self, outputs: list) -> None:
         for o in outputs:
@@ -27,6 +29,8 @@ class AlarmBook:
                 a = self.alarms.get(o.alarm_id)
                 if a is not None:
                     a.evidence.setdefault(o.key, o.value)
+            elif isinstance(o, WitnessLook):
+                self.looks += 1  # a batch keeps the final estimates (meters.jsonl)
             else:
                 self.verifications.append(o)
 

@@ -41,7 +41,7 @@ from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEn
 from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from anxin.engine.tanklog import TankLogs
-from anxin.engine.witness import WitnessResult, run_witness
+from anxin.engine.witness import WitnessLook, WitnessResult, merge_results, witness_station
 from anxin.verification import beta_for_product, evaluate_verification
 
 Output = Alarm | AlarmNote | Any  # Any: VerificationResult
@@ -72,7 +72,7 @@ _QUARANTINE_RULE = {
 
 class StationState:
     __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "readings", "since_prune", "next_prune",
-                 "nozzles")  # fmt: skip
+                 "nozzles", "next_look")  # fmt: skip
 
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
@@ -84,6 +84,7 @@ class StationState:
         self.since_prune = 0
         self.next_prune = -(1 << 62)
         self.nozzles: list[NozzleState] = []
+        self.next_look: int | None = None  # the tank witness's next scheduled instant
 
 
 class Engine:
@@ -94,6 +95,7 @@ class Engine:
         self.nozzles: dict[str, NozzleState] = {}
         self.counts: Counter[str] = Counter()
         self.tanklogs = TankLogs(registry) if self.s.witness_enabled else None
+        self.witness_raised: set[str] = set()  # statistical findings already alarmed (one per finding)
 
     # ------------------------------------------------------------------ API
     def feed(self, p: Parsed, verdict: KeyVerdict | None = None) -> list[Output]:
@@ -113,10 +115,18 @@ class Engine:
         return out
 
     def witness(self) -> WitnessResult:
-        """The tank witness over the tank history kept so far (batch: all of it)."""
+        """The tank witness now, over each station's window up to its watermark, with
+        every test (the end of a batch). Alarms already raised by a scheduled look are
+        returned again; their ids are those of the same findings."""
         if self.tanklogs is None:
             return WitnessResult(alarms=[], meters=[], tanks=[])
-        return run_witness(self.tanklogs, self.s.witness)
+        results = []
+        for st in sorted(self.stations.values(), key=lambda x: x.station_id):
+            tanks = [t for t in self.reg.tanks_of_station.get(st.station_id, ()) if t in self.tanklogs.logs]
+            if tanks:
+                since = st.watermark - self.s.witness_window_us
+                results.append(witness_station(self.tanklogs, st.station_id, tanks, self.s.witness, since=since))
+        return merge_results(results)
 
     def pending(self) -> dict[str, int]:
         """What is still inside its horizon (counted, not alarmed, at the end of a batch)."""
@@ -154,9 +164,38 @@ class Engine:
             heap = st.heap
             while heap and heap[0][0] < t:
                 self._decide(st, heapq.heappop(heap), out)
+        if self.tanklogs is not None and self.s.witness_every_us > 0:
+            self._witness_schedule(st, t, out)
         st.since_prune += 1
         if st.since_prune >= PRUNE_EVERY or st.watermark >= st.next_prune:
             self._prune(st)
+
+    def _witness_schedule(self, st: StationState, t: int, out: list[Output]) -> None:
+        """The tank witness looks at each station once per ``witness_every_us`` of event
+        time (local midnights by default), over the window before that instant, once the
+        watermark is a horizon past it: by then everything of the window has arrived, so
+        batch and live take the same look. Only findings not yet alarmed are raised."""
+        every, off = self.s.witness_every_us, self.s.local_offset_us
+        if st.next_look is None:
+            st.next_look = ((t + off) // every + 1) * every - off
+        while st.watermark >= st.next_look + self.s.horizon_us:
+            look = st.next_look
+            st.next_look += every
+            tanks = [x for x in self.reg.tanks_of_station.get(st.station_id, ()) if x in self.tanklogs.logs]  # type: ignore[union-attr]
+            if not tanks:
+                continue
+            tests = self.s.witness_tests_every_us > 0 and (
+                (look + off - self.s.witness_tests_phase_us) % self.s.witness_tests_every_us == 0
+            )
+            res = witness_station(self.tanklogs, st.station_id, tanks, self.s.witness,  # type: ignore[arg-type]
+                                  since=look - self.s.witness_window_us, until=look, tests=tests, ts_us=look)  # fmt: skip
+            for a in res.alarms:
+                if a.alarm_id not in self.witness_raised:
+                    self.witness_raised.add(a.alarm_id)
+                    out.append(a)
+            if res.tanks:
+                out.append(WitnessLook(station_id=st.station_id, ts=format_ts(look), tests=tests,
+                                       meters=res.meters, tanks=res.tanks))  # fmt: skip
 
     def _prune(self, st: StationState) -> None:
         """Forget what lies more than the retention behind the watermark — every few
@@ -165,7 +204,7 @@ class Engine:
         st.next_prune = st.watermark + self.s.retention_us // 4
         for tank_id in self.reg.tanks_of_station.get(st.station_id, ()) if self.tanklogs else ():
             if (log := self.tanklogs.logs.get(tank_id)) is not None:  # type: ignore[union-attr]
-                log.prune(st.watermark - self.s.witness_window_us)
+                log.prune(st.watermark - self.s.witness_window_us - self.s.horizon_us - self.s.witness_every_us)
         before = st.watermark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)

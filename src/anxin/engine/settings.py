@@ -31,6 +31,14 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     witness_enabled: bool = True
     witness: WitnessSettings = msgspec.field(default_factory=WitnessSettings)
     witness_window_us: int = 30 * US_PER_DAY
+    # Scheduled looks (live and batch alike): meter estimates and METER_DRIFT every
+    # witness_every_us of event time (local midnights); the periodic tests TANK_LOSS and
+    # STATION_BIAS, whose false-alarm rate is per test, only at looks on the weekly
+    # cadence below (local Mondays: day 0 of the epoch was a Thursday). 0: no scheduled
+    # looks, only the end of a batch.
+    witness_every_us: int = US_PER_DAY
+    witness_tests_every_us: int = 7 * US_PER_DAY
+    witness_tests_phase_us: int = 4 * US_PER_DAY
 
 
 DEFAULT_SETTINGS = EngineSettings()

@@ -89,24 +89,39 @@ class TankLogs:
         log.d_t.append(t)
         log.d_vol.append(volume_ml)
 
-    def tank_data(self, tank_id: str) -> TankData:
-        """The estimator's input for one tank; a nozzle's K factor is its segment."""
+    def tank_data(self, tank_id: str, since: int | None = None, until: int | None = None) -> TankData:
+        """The estimator's input for one tank, restricted to event times in
+        [since, until) when given (a reading by its time, a dispensing or delivery by
+        its end); a nozzle's K factor is its segment."""
         log = self.logs[tank_id]
         tank = self.reg.tank_by_id[tank_id]
         product = self.reg.product_by_id.get(tank.product)
         names = self.nozzle_ids
+        lo = -(1 << 62) if since is None else since
+        hi = 1 << 62 if until is None else until
+        rows = [i for i, t in enumerate(log.r_t) if lo <= t < hi]
+        disp = [
+            (names[n], k, t0, t, v)
+            for n, k, t0, t, v in zip(log.d_nozzle, log.d_k, log.d_t0, log.d_t, log.d_vol)
+            if lo <= t < hi
+        ]
         return TankData(
             tank_id=tank_id,
             station_id=log.station_id,
             chart=[(int(a), int(b)) for a, b in tank.chart],
             expansion_ppm_per_c=product.expansion_ppm_per_c if product else 1200,
-            reading_t=log.r_t.tolist(),
-            reading_level_um=log.r_level.tolist(),
-            reading_water_um=log.r_water.tolist(),
-            reading_temp_mc=log.r_temp.tolist(),
-            deliveries=list(log.deliveries),
-            dispensings=[
-                (names[n], k, t0, t, v)
-                for n, k, t0, t, v in zip(log.d_nozzle, log.d_k, log.d_t0, log.d_t, log.d_vol)
-            ],
+            reading_t=[log.r_t[i] for i in rows],
+            reading_level_um=[log.r_level[i] for i in rows],
+            reading_water_um=[log.r_water[i] for i in rows],
+            reading_temp_mc=[log.r_temp[i] for i in rows],
+            deliveries=[d for d in log.deliveries if lo <= d[1] < hi],
+            dispensings=disp,
         )
+
+    def span(self, tank_id: str, since: int | None = None, until: int | None = None) -> tuple[int, int, int]:
+        """(first, last, count) of the tank's reading times in [since, until)."""
+        log = self.logs.get(tank_id)
+        lo = -(1 << 62) if since is None else since
+        hi = 1 << 62 if until is None else until
+        ts = [t for t in log.r_t if lo <= t < hi] if log is not None else []
+        return (min(ts), max(ts), len(ts)) if ts else (0, 0, 0)

@@ -31,6 +31,17 @@ class MeterRow(msgspec.Struct, kw_only=True):
     k_pulses_per_m3: int
 
 
+class WitnessLook(msgspec.Struct, kw_only=True):
+    """A scheduled look of the tank witness at one station (an engine output): the
+    estimates at that instant, for the live service's trend and the console."""
+
+    station_id: str
+    ts: str
+    tests: bool  # TANK_LOSS / STATION_BIAS were tested at this look
+    meters: list[MeterRow]
+    tanks: list[TankEstimate]
+
+
 class WitnessResult(msgspec.Struct, kw_only=True):
     alarms: list[Alarm]
     meters: list[MeterRow]
@@ -70,33 +81,46 @@ def _bias_alarm(station_id: str, evidence: dict[str, Any], ts_us: int) -> Alarm:
     )
 
 
-def run_witness(logs: TankLogs, settings: WitnessSettings) -> WitnessResult:
-    """Estimate every tank with data; decide and explain. Pure: same logs, same result."""
+def witness_station(
+    logs: TankLogs,
+    station_id: str,
+    tank_ids: list[str],
+    settings: WitnessSettings,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    tests: bool = True,
+    ts_us: int | None = None,
+) -> WitnessResult:
+    """Estimate a station's tanks over event times [since, until); decide and explain.
+
+    ``tests``: also the periodic tests (``TANK_LOSS``, ``STATION_BIAS``), whose false-alarm
+    rate is per test, so they run on their own, slower cadence. ``ts_us``: the alarms'
+    time (a scheduled look's instant); by default the tank's last reading. Pure: same
+    logs, same result."""
     from anxin.engine.stats import estimate_tank, station_bias  # NumPy/SciPy: only when it runs
 
     alarms: list[Alarm] = []
     meters: list[MeterRow] = []
     tanks: list[TankEstimate] = []
-    by_station: dict[str, list[MeterEstimate]] = {}
-    last_t: dict[str, int] = {}
-    for tank_id in sorted(logs.logs):
-        log = logs.logs[tank_id]
-        if not log.r_t:
-            continue
-        ts = max(log.r_t)
-        if (ts - min(log.r_t)) / 3.6e9 < settings.min_hours:
+    ests: list[MeterEstimate] = []
+    last_t = None
+    for tank_id in sorted(tank_ids):
+        first, last, count = logs.span(tank_id, since, until)
+        if count < 3 or (last - first) / 3.6e9 < settings.min_hours:
             continue  # not enough history for a decision: skip before preparing anything
-        est = estimate_tank(logs.tank_data(tank_id), settings)
+        data = logs.tank_data(tank_id, since, until)
+        est = estimate_tank(data, settings)
         if est is None:
             continue
+        ts = last if ts_us is None else ts_us
         tanks.append(est)
-        last_t[est.station_id] = max(ts, last_t.get(est.station_id, ts))
+        last_t = ts if last_t is None else max(ts, last_t)
         # the K segment in force is the one that dispensed last
         seg_end: dict[tuple[str, int], int] = {}
-        for n, k, t in zip(log.d_nozzle, log.d_k, log.d_t):
-            key = (logs.nozzle_ids[n], k)
-            if t > seg_end.get(key, -1):
-                seg_end[key] = t
+        for nz, k, _t0, t, _v in data.dispensings:
+            if t > seg_end.get((nz, k), -1):
+                seg_end[(nz, k)] = t
         latest: dict[str, MeterEstimate] = {}
         for m in est.meters:
             if m.status == "violation":
@@ -108,13 +132,18 @@ def run_witness(logs: TankLogs, settings: WitnessSettings) -> WitnessResult:
             meters.append(MeterRow(nozzle_id=m.nozzle_id, error_permille=m.error_permille,
                                    ci95_permille=m.ci95_permille, n=m.n, status=m.status,
                                    tank_id=tank_id, k_pulses_per_m3=m.segment))  # fmt: skip
-            by_station.setdefault(est.station_id, []).append(m)
-        if est.leak_suspected:
+            ests.append(m)
+        if tests and est.leak_suspected:
             alarms.append(_loss_alarm(est, ts, settings.leak_threshold_l_per_h))
-    for station_id in sorted(by_station):
-        evidence = station_bias(by_station[station_id], settings)
+    if tests and ests and last_t is not None:
+        evidence = station_bias(ests, settings)
         if evidence is not None:
-            alarms.append(_bias_alarm(station_id, evidence, last_t[station_id]))
-    meters.sort(key=lambda r: r.nozzle_id)
+            alarms.append(_bias_alarm(station_id, evidence, last_t))
     return WitnessResult(alarms=alarms, meters=meters, tanks=tanks)
 
+
+def merge_results(results: list[WitnessResult]) -> WitnessResult:
+    """Several stations' results as one (meters sorted by nozzle)."""
+    alarms = [a for r in results for a in r.alarms]
+    meters = sorted((m for r in results for m in r.meters), key=lambda r: r.nozzle_id)
+    return WitnessResult(alarms=alarms, meters=meters, tanks=[t for r in results for t in r.tanks])

@@ -1,6 +1,6 @@
 """The embedded store (SQLite, WAL): the raw ledger of what arrived, alarms with
 their evidence, verification results. Idempotent on natural keys: a resend is
-never a second row. (The production store with PostgreSQL and migrations comes
+never a second row; the tank witness's scheduled estimates are kept as a trend. (The production store with PostgreSQL and migrations comes
 with the live service; this is the embedded default the demo uses.)
 
 Ledger rows go into a rowid table with the natural key as a unique index only
@@ -19,6 +19,7 @@ from anxin.contract.alarm import Alarm
 from anxin.contract.parse import Parsed
 from anxin.contract.records import kind_of
 from anxin.engine.outputs import AlarmNote
+from anxin.engine.witness import WitnessLook
 
 SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -54,6 +55,19 @@ CREATE TABLE IF NOT EXISTS verifications (
     ts TEXT NOT NULL,
     passed INTEGER NOT NULL,
     result BLOB NOT NULL,
+    PRIMARY KEY (nozzle_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meter_estimates (
+    nozzle_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    tank_id TEXT NOT NULL,
+    k_pulses_per_m3 INTEGER NOT NULL,
+    error_permille REAL NOT NULL,
+    ci_lo_permille REAL NOT NULL,
+    ci_hi_permille REAL NOT NULL,
+    n INTEGER NOT NULL,
+    status TEXT NOT NULL,
     PRIMARY KEY (nozzle_id, ts)
 ) WITHOUT ROWID;
 """
@@ -104,6 +118,12 @@ class SqliteStore:
                     ev = msgspec.json.decode(row[0])
                     ev.setdefault(o.key, o.value)
                     self.db.execute("UPDATE alarms SET evidence=? WHERE alarm_id=?", (_enc.encode(ev), o.alarm_id))
+            elif isinstance(o, WitnessLook):  # the estimate trend, one row per nozzle and look
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO meter_estimates VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(m.nozzle_id, o.ts, o.station_id, m.tank_id, m.k_pulses_per_m3, m.error_permille,
+                      m.ci95_permille[0], m.ci95_permille[1], m.n, m.status) for m in o.meters],
+                )  # fmt: skip
             else:
                 self.db.execute(
                     "INSERT OR IGNORE INTO verifications VALUES (?,?,?,?)",
