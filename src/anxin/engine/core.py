@@ -96,6 +96,7 @@ class Engine:
         self.counts: Counter[str] = Counter()
         self.tanklogs = TankLogs(registry) if self.s.witness_enabled else None
         self.witness_raised: set[str] = set()  # statistical findings already alarmed (one per finding)
+        self._looks = self.tanklogs is not None and self.s.witness_every_us > 0
 
     # ------------------------------------------------------------------ API
     def feed(self, p: Parsed, verdict: KeyVerdict | None = None) -> list[Output]:
@@ -164,8 +165,8 @@ class Engine:
             heap = st.heap
             while heap and heap[0][0] < t:
                 self._decide(st, heapq.heappop(heap), out)
-        if self.tanklogs is not None and self.s.witness_every_us > 0:
-            self._witness_schedule(st, t, out)
+            if self._looks and (st.next_look is None or t >= st.next_look + self.s.horizon_us):
+                self._witness_schedule(st, t, out)
         st.since_prune += 1
         if st.since_prune >= PRUNE_EVERY or st.watermark >= st.next_prune:
             self._prune(st)
