@@ -1,4 +1,5 @@
-"""The ``anxin`` command line (Typer + Rich): check, simulate, evaluate, demo, schema."""
+"""The ``anxin`` command line (Typer + Rich): check, simulate, evaluate, demo, schema, and the live
+service's serve, token, db-upgrade."""
 
 from __future__ import annotations
 
@@ -154,6 +155,11 @@ def schema(
 
     for path in export(out):
         console.print(str(path))
+
+
+from anxin.serve import cli as _serve_cli  # noqa: E402  (its commands: serve, token, db-upgrade)
+
+_serve_cli.register(app, console, _fail)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Ingest adapters around the one ingest path (``service.IngestService``)."""

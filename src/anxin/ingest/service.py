@@ -1,0 +1,279 @@
+"""The one ingest path (接入) of the live service: every upload — HTTP, MQTT, file
+import — goes through ``IngestService.ingest``.
+
+For each line: parse (a reject names the reason), check that the record belongs to
+the uploading station, authenticate signed kinds against the key ring (a forgery is
+quarantined as evidence, not dropped), then, under one lock so that the ledger's
+order is the order the engine is fed:
+
+1. append the batch to the ledger and commit — what is acknowledged is durable;
+2. feed the new records (not the duplicates) to the engine;
+3. store what the engine returned (alarms, notes, verifications, estimates),
+   idempotently, and announce the new alarms.
+
+A crash between 1 and 3 loses nothing: at start the service loads the newest
+checkpoint of the engine and replays the ledger after it, re-deriving the outputs
+(their keys make a second row impossible). Registry changes are applied under the
+same lock and followed by a checkpoint, so a replay never crosses one.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from anxin.contract.alarm import Alarm
+from anxin.contract.natural import ledger_digest, natural_key
+from anxin.contract.parse import MAX_LINE_BYTES, Parsed, Reject, parse_line
+from anxin.contract.records import kind_of
+from anxin.contract.registry import Registry, RegistryError, parse_registry
+from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
+from anxin.engine import Engine, EngineSettings
+from anxin.store.database import LedgerRow, RejectRow, Store
+
+log = logging.getLogger("anxin.ingest")
+
+STATUSES = ("accepted", "duplicate", "quarantined", "rejected")
+
+
+class Result(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What happened to one line of an upload."""
+
+    line: int
+    status: str  # accepted | duplicate | quarantined | rejected
+    reason: str | None = None
+    kind: str | None = None
+    key: str | None = None  # the record's natural key
+
+
+class UploadResult(msgspec.Struct, kw_only=True):
+    accepted: int
+    duplicate: int
+    quarantined: int
+    rejected: int
+    results: list[Result]
+
+
+class NoRegistry(Exception):
+    """The service has no registry yet: nothing can be accepted."""
+
+
+@dataclass
+class Metrics:
+    """Counters for /metrics (read without the lock: a torn read is harmless here)."""
+
+    records: Counter[str] = field(default_factory=Counter)  # (status) → n
+    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, status) → n
+    rejects: Counter[str] = field(default_factory=Counter)  # reason class → n
+    alarms: Counter[str] = field(default_factory=Counter)  # rule → n
+    last_event_us: dict[str, int] = field(default_factory=dict)  # station → newest event time
+    edge_backlog: dict[str, int] = field(default_factory=dict)  # station → its edge agent's outbox
+    last_ingest_s: float = 0.0
+
+
+def reason_class(reason: str) -> str:
+    """A short, bounded label for a reject reason (metrics must not explode in labels)."""
+    for prefix, label in (
+        ("line of", "too_long"), ("not UTF-8", "not_utf8"), ("unknown kind", "unknown_kind"),
+        ("record for station", "wrong_station"), ("station ", "unknown_station"),
+    ):  # fmt: skip
+        if reason.startswith(prefix):
+            return label
+    if "timestamp" in reason or "time" in reason:
+        return "bad_time"
+    return "invalid"
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: Store,
+        settings: EngineSettings = EngineSettings(),
+        *,
+        checkpoint_every: int = 200_000,
+        on_alarms: Callable[[list[Alarm]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.checkpoint_every = checkpoint_every
+        self.lock = threading.RLock()
+        self.metrics = Metrics()
+        self._listeners: list[Callable[[list[Alarm]], None]] = [on_alarms] if on_alarms else []
+        self.registry: Registry | None = None
+        self.registry_version = 0
+        self.ring: KeyRing | None = None
+        self.engine: Engine | None = None
+        self.last_ledger_id = 0
+        self._since_checkpoint = 0
+        self.replayed = 0
+        self.ready = False
+        self._recover()
+
+    # ------------------------------------------------------------ start and recovery
+    def _recover(self) -> None:
+        """Newest checkpoint + replay of the ledger after it (or the whole ledger)."""
+        latest = self.store.registry_latest()
+        if latest is None:
+            self.ready = True
+            return  # an empty platform: waits for its registry
+        version, doc = latest
+        cp = self.store.checkpoint_latest()
+        started = time.perf_counter()
+        if cp is not None:
+            self.last_ledger_id, cp_version, state = cp
+            self.engine = pickle.loads(state)
+            self.registry = self.engine.reg
+            self.registry_version = cp_version
+        else:
+            self.registry = parse_registry(doc, f"registry version {version}")
+            self.registry_version = version
+            self.engine = Engine(self.registry, self.settings)
+        self.ring = KeyRing.from_registry(self.registry)
+        for ledger_id, body, verdict in self.store.ledger_after(self.last_ledger_id):
+            p = parse_line(body)
+            if isinstance(p, Parsed):  # what is in the ledger parsed once already
+                outputs = self.engine.feed(p, None if verdict is None else KeyVerdict(verdict))
+                self.store.save_outputs(outputs)
+            self.last_ledger_id = ledger_id
+            self.replayed += 1
+        if version != self.registry_version:  # a change whose checkpoint never came
+            self._apply_registry(parse_registry(doc, f"registry version {version}"), version)
+        self.ready = True
+        log.info("recovered", extra={"ledger_id": self.last_ledger_id, "replayed": self.replayed,
+                                     "registry_version": self.registry_version,
+                                     "seconds": round(time.perf_counter() - started, 3)})  # fmt: skip
+
+    def subscribe(self, listener: Callable[[list[Alarm]], None]) -> None:
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------ registry
+    def set_registry(self, document: bytes, *, author: str, reason: str) -> int:
+        """Validate and store a new registry version, apply it, checkpoint. Raises
+        RegistryError with a one-line reason; nothing changes then."""
+        reg = parse_registry(document, "registry")
+        with self.lock:
+            version = self.store.registry_save(document, author=author, reason=reason)
+            self._apply_registry(reg, version)
+            self.checkpoint()
+        return version
+
+    def _apply_registry(self, reg: Registry, version: int) -> None:
+        if self.engine is None:
+            self.engine = Engine(reg, self.settings)
+        else:
+            self.engine.reg = reg
+            if self.engine.tanklogs is not None:
+                self.engine.tanklogs.reg = reg
+        self.registry, self.registry_version = reg, version
+        self.ring = KeyRing.from_registry(reg)
+
+    def registry_document(self) -> bytes | None:
+        latest = self.store.registry_latest()
+        return latest[1] if latest else None
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> None:
+        with self.lock:
+            if self.engine is None:
+                return
+            state = pickle.dumps(self.engine, protocol=pickle.HIGHEST_PROTOCOL)
+            self.store.checkpoint_save(self.last_ledger_id, self.registry_version, state)
+            self._since_checkpoint = 0
+
+    # ------------------------------------------------------------ ingest
+    def ingest(self, station_id: str, lines: Sequence[bytes], *, source: str) -> UploadResult:
+        """Take one upload of ``station_id`` (already authenticated by its token)."""
+        reg, ring = self.registry, self.ring
+        if reg is None or ring is None:
+            raise NoRegistry("the platform has no registry yet")
+        results: list[Result] = []
+        rows: list[LedgerRow] = []
+        parsed: list[tuple[int, Parsed, KeyVerdict | None]] = []  # (index in results, …)
+        rejects: list[RejectRow] = []
+        stations = reg.station_by_id
+        for n, raw in enumerate(lines, 1):
+            raw = raw.rstrip(b"\r")
+            if not raw.strip():
+                continue  # blank lines are not records
+            p = parse_line(raw)
+            if isinstance(p, Reject):
+                reason = p.reason
+            elif p.rec.station_id != station_id:
+                reason = f"record for station {p.rec.station_id!r}, but the token is station {station_id!r}'s"
+            elif p.rec.station_id not in stations:
+                reason = f"station {p.rec.station_id!r} is not registered"
+            else:
+                reason = None
+            if reason is not None:
+                results.append(Result(line=n, status="rejected", reason=reason))
+                rejects.append(RejectRow(station_id=station_id, source=source, line=n, reason=reason,
+                                         excerpt=raw[:1024]))  # fmt: skip
+                continue
+            assert isinstance(p, Parsed)
+            verdict = authenticate(p, ring)
+            kind, key = kind_of(p.rec), natural_key(p)
+            quarantined = verdict is not None and verdict != KeyVerdict.OK
+            rows.append(LedgerRow(kind=kind, station_id=station_id, natural_key=key, event_time_us=p.t,
+                                  digest=ledger_digest(kind, key, p), verdict=None if verdict is None else int(verdict),
+                                  quarantined=quarantined, source=source, body=raw))  # fmt: skip
+            parsed.append((len(results), Parsed(p.rec, p.t, p.t0, p.digest), verdict))
+            results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
+        new_alarms: list[Alarm] = []
+        with self.lock:
+            engine = self.engine
+            assert engine is not None
+            ids = self.store.append(rows, rejects)  # committed: from here on it is acknowledged
+            outputs: list[Any] = []
+            for (i, p, verdict), ledger_id in zip(parsed, ids):
+                r = results[i]
+                if ledger_id is None:
+                    r.status, r.reason = "duplicate", "identical record already received"
+                    continue
+                if r.status == "quarantined":
+                    r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")  # type: ignore[arg-type]
+                outputs.extend(engine.feed(p, verdict))
+                self.last_ledger_id = max(self.last_ledger_id, ledger_id)
+                self._since_checkpoint += 1
+            if outputs:
+                new_alarms = self.store.save_outputs(outputs)
+            if self._since_checkpoint >= self.checkpoint_every:
+                self.checkpoint()
+        m = self.metrics
+        for r in results:
+            m.records[r.status] += 1
+            m.by_kind[(r.kind or "unknown", r.status)] += 1
+            if r.status == "rejected":
+                m.rejects[reason_class(r.reason or "")] += 1
+        for a in new_alarms:
+            m.alarms[a.rule] += 1
+        for _, p, _ in parsed:
+            if p.t > m.last_event_us.get(station_id, 0):
+                m.last_event_us[station_id] = p.t
+        m.last_ingest_s = time.time()
+        if new_alarms:
+            for listener in self._listeners:
+                try:
+                    listener(new_alarms)
+                except Exception:  # a listener's failure must not fail the upload
+                    log.exception("alarm listener failed")
+        counts = Counter(r.status for r in results)
+        return UploadResult(accepted=counts["accepted"], duplicate=counts["duplicate"],
+                            quarantined=counts["quarantined"], rejected=counts["rejected"], results=results)  # fmt: skip
+
+
+_QUARANTINE_REASON = {
+    KeyVerdict.BAD_SIGNATURE: "signature does not verify: quarantined as evidence",
+    KeyVerdict.UNKNOWN_NOZZLE: "nozzle is not registered: quarantined as evidence",
+    KeyVerdict.WRONG_KEY: "key_id is not this nozzle's key: quarantined as evidence",
+    KeyVerdict.WRONG_STATION: "nozzle is registered to another station: quarantined as evidence",
+}
+
+__all__ = ["IngestService", "UploadResult", "Result", "NoRegistry", "RegistryError", "MAX_LINE_BYTES", "STATUSES"]

@@ -1,0 +1,151 @@
+"""Registry administration (登记管理): stations, tanks, products, nozzles, prices and
+keys, station API tokens, webhooks. Every registry change is a new, validated version
+of the whole registry document (contract §2) with who and why; an invalid change is a
+422 naming the problem and changes nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from anxin.contract.registry import RegistryError
+from anxin.contract.times import format_ts, parse_ts
+from anxin.ingest.service import IngestService
+
+SECTIONS = {"stations": "station_id", "tanks": "tank_id", "products": "product", "nozzles": "nozzle_id"}
+
+
+class KeyRotation(BaseModel):
+    key_id: str = Field(min_length=1, max_length=128)
+    key_alg: Literal["ed25519", "sm2"]
+    public_key: str = Field(min_length=1, max_length=300)
+    retired_at: datetime | None = Field(None, description="when the old key stops being valid (default: now)")
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key for X-Anxin-Signature")
+
+
+def admin_router(service: IngestService, tokens, admin) -> APIRouter:
+    r = APIRouter(tags=["administration"], dependencies=[Depends(admin)])
+
+    def current() -> dict[str, Any]:
+        doc = service.registry_document()
+        if doc is None:
+            return {"stations": [], "tanks": [], "products": [], "nozzles": [], "prices": []}
+        return orjson.loads(doc)
+
+    def save(doc: dict[str, Any], author: str, reason: str) -> dict[str, Any]:
+        try:
+            version = service.set_registry(orjson.dumps(doc), author=author, reason=reason)
+        except RegistryError as exc:
+            raise HTTPException(422, f"registry change refused: {exc}") from None
+        return {"version": version}
+
+    @r.get("/v1/registry", summary="The registry in force (contract §2)")
+    async def get_registry() -> dict[str, Any]:
+        return await run_in_threadpool(current)
+
+    @r.get("/v1/registry/history", summary="Registry versions: when, who, why")
+    async def history() -> list[dict[str, Any]]:
+        return await run_in_threadpool(service.store.registry_history)
+
+    @r.put("/v1/registry", summary="Replace the whole registry (validated as a whole)")
+    async def put_registry(
+        request: Request,
+        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
+        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+    ) -> dict[str, Any]:
+        try:
+            doc = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(422, f"registry is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise HTTPException(422, "registry must be a JSON object (contract §2)")
+        return await run_in_threadpool(save, doc, author, reason)
+
+    @r.post("/v1/registry/{section}", summary="Add or replace one entry (by its id); prices are appended")
+    async def upsert(
+        section: Annotated[str, Path(pattern="^(stations|tanks|products|nozzles|prices)$")],
+        entry: Annotated[dict[str, Any], Body()],
+        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
+        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+    ) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            doc = current()
+            items = list(doc.get(section) or [])
+            if section == "prices":
+                items.append(entry)
+            else:
+                key = SECTIONS[section]
+                if not isinstance(entry.get(key), str):
+                    raise HTTPException(422, f"{section} entry needs its {key!r}")
+                items = [e for e in items if e.get(key) != entry[key]] + [entry]
+            doc[section] = items
+            return save(doc, author, reason)
+
+        return await run_in_threadpool(run)
+
+    @r.post("/v1/registry/nozzles/{nozzle_id}/key", summary="Rotate a nozzle's signing key")
+    async def rotate_key(
+        nozzle_id: str,
+        rotation: KeyRotation,
+        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
+        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+    ) -> dict[str, Any]:
+        """The current key moves to ``previous_keys`` with ``retired_at``: records it signed
+        before then stay valid; the new key is valid from now on."""
+
+        def run() -> dict[str, Any]:
+            doc = current()
+            for n in doc.get("nozzles") or []:
+                if n.get("nozzle_id") == nozzle_id:
+                    break
+            else:
+                raise HTTPException(404, f"nozzle {nozzle_id!r} is not registered")
+            if rotation.key_id == n["key_id"] or any(k["key_id"] == rotation.key_id for k in n.get("previous_keys", [])):
+                raise HTTPException(422, f"key_id {rotation.key_id!r} was already used by this nozzle")
+            retired = rotation.retired_at
+            when = format_ts(parse_ts(retired.isoformat())) if retired and retired.tzinfo else None
+            if retired is not None and when is None:
+                raise HTTPException(422, "retired_at needs a time zone offset")
+            if when is None:
+                when = format_ts(time.time_ns() // 1000)
+            n.setdefault("previous_keys", []).append(
+                {"key_id": n["key_id"], "key_alg": n["key_alg"], "public_key": n["public_key"], "retired_at": when}
+            )
+            n["key_id"], n["key_alg"], n["public_key"] = rotation.key_id, rotation.key_alg, rotation.public_key
+            return save(doc, author, reason)
+
+        return await run_in_threadpool(run)
+
+    @r.post("/v1/stations/{station_id}/token", summary="Issue (or replace) a station's API token")
+    async def issue_token(station_id: str) -> dict[str, str]:
+        reg = service.registry
+        if reg is None or station_id not in reg.station_by_id:
+            raise HTTPException(404, f"station {station_id!r} is not registered")
+        token = await run_in_threadpool(tokens.issue, station_id)
+        return {"station_id": station_id, "token": token}
+
+    @r.post("/v1/webhooks", summary="Subscribe a URL to every new alarm (signed POSTs)")
+    async def add_webhook(hook: WebhookIn) -> dict[str, Any]:
+        wid = await run_in_threadpool(service.store.webhook_add, hook.url, hook.secret)
+        return {"id": wid, "url": hook.url}
+
+    @r.get("/v1/webhooks", summary="Webhook subscriptions and their delivery backlog")
+    async def list_webhooks() -> dict[str, Any]:
+        hooks = await run_in_threadpool(service.store.webhooks)
+        backlog = await run_in_threadpool(service.store.webhook_backlog)
+        return {"webhooks": [{k: v for k, v in h.items() if k != "secret"} for h in hooks], "deliveries": backlog}
+
+    return r
+
+
+__all__ = ["admin_router"]

@@ -1,0 +1,209 @@
+"""The ASGI application of ``anxin serve``: the station/device API, alarms out,
+registry administration and operations endpoints, around one ``IngestService``.
+
+Upload status codes (the body always lists every line's outcome):
+200 everything accepted (duplicates allowed) · 207 some lines rejected or quarantined
+· 409 every record was already received (a retry: nothing to do) · 422 nothing
+accepted · 400 no record in the body · 401 missing or unknown token · 413 body or
+line count over the limit · 415 not NDJSON · 429 over the station's rate (Retry-After)
+· 503 not ready (no registry yet, or recovering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import secrets
+from typing import Annotated
+
+import msgspec
+from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from anxin.ingest.service import IngestService, NoRegistry
+from anxin.serve.admin import admin_router
+from anxin.serve.alarms import AlarmBroadcaster, alarms_router
+from anxin.serve.config import ServeConfig
+from anxin.serve.limits import RateLimiter
+from anxin.serve.metrics import render_metrics
+
+log = logging.getLogger("anxin.serve")
+_enc = msgspec.json.Encoder()
+NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq", "text/plain")
+
+
+class TokenIndex:
+    """Station API tokens (SHA-256 → station), cached from the store; refreshed on change."""
+
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+        self.by_hash: dict[bytes, str] = service.store.tokens()
+
+    def station(self, token: str) -> str | None:
+        return self.by_hash.get(hashlib.sha256(token.encode()).digest())
+
+    def issue(self, station_id: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self.service.store.token_set(station_id, token)
+        self.by_hash = self.service.store.tokens()
+        return token
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
+def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
+    broadcaster = AlarmBroadcaster()
+    service.subscribe(broadcaster.notify)
+    tokens = TokenIndex(service)
+    limiter = RateLimiter(config.rate_per_station, config.burst_per_station)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        broadcaster.bind(asyncio.get_running_loop())
+        yield
+        await run_in_threadpool(service.checkpoint)  # a clean stop restarts without replay
+
+    app = FastAPI(
+        title="anxin · 安心加油 live service",
+        version="1",
+        description="Station/device API (contract v1 records in NDJSON), alarms out (list, SSE), "
+        "registry administration and operations. " + (__doc__ or "").split("\n\n", 1)[1],
+        lifespan=lifespan,
+    )
+    app.state.service, app.state.tokens, app.state.config = service, tokens, config
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = _bearer(authorization)
+        if config.admin_token is None:
+            raise HTTPException(403, "the administration API is off (no admin_token configured)")
+        if token is None or not secrets.compare_digest(token, config.admin_token):
+            raise HTTPException(401, "administration needs the admin token (Authorization: Bearer …)",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    def reader(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = _bearer(authorization)
+        allowed = [t for t in (config.read_token, config.admin_token) if t]
+        if not allowed:
+            raise HTTPException(403, "reading alarms needs a read_token or admin_token configured")
+        if token is None or not any(secrets.compare_digest(token, t) for t in allowed):
+            raise HTTPException(401, "reading alarms needs the read or admin token (Authorization: Bearer …)",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    @app.post(
+        "/v1/records",
+        tags=["devices"],
+        summary="Upload contract-v1 records (NDJSON, one record per line)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                "description": "Records of any kinds, one JSON object per line, all of the token's station.",
+            },
+            "parameters": [
+                {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
+                 "description": "Bearer <station API token>"},
+            ],
+        },  # fmt: skip
+        responses={
+            200: {"description": "every line accepted or a duplicate"},
+            207: {"description": "some lines rejected or quarantined"},
+            400: {"description": "no record in the body"},
+            401: {"description": "missing or unknown station token"},
+            409: {"description": "every record already received"},
+            413: {"description": "body or line count over the limit"},
+            415: {"description": "not NDJSON"},
+            422: {"description": "nothing accepted"},
+            429: {"description": "over the station's upload rate"},
+            503: {"description": "not ready"},
+        },
+    )
+    async def upload(request: Request) -> Response:
+        token = _bearer(request.headers.get("authorization"))
+        station_id = tokens.station(token) if token else None
+        if station_id is None:
+            return _error(401, "a station API token is required (Authorization: Bearer …)" if token is None
+                          else "unknown station API token", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        ctype = request.headers.get("content-type", "application/x-ndjson").split(";")[0].strip().lower()
+        if ctype not in NDJSON:
+            return _error(415, f"content type {ctype!r} is not NDJSON (application/x-ndjson: one record per line)")
+        wait = limiter.take(station_id)
+        if wait > 0:
+            return _error(429, f"station {station_id} is over {config.rate_per_station:g} uploads/s",
+                          {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
+            return _error(413, f"body of {declared} bytes exceeds the {config.max_body_bytes}-byte limit")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > config.max_body_bytes:
+                return _error(413, f"body exceeds the {config.max_body_bytes}-byte limit")
+        lines = bytes(body).split(b"\n")
+        if len(lines) > config.max_lines + 1:
+            return _error(413, f"{len(lines)} lines exceed the {config.max_lines}-line limit of one upload")
+        if not any(line.strip() for line in lines):
+            return _error(400, "the body holds no record (NDJSON: one JSON record per line)")
+        source = f"http:{station_id}"
+        try:
+            result = await run_in_threadpool(service.ingest, station_id, lines, source=source)
+        except NoRegistry as exc:
+            return _error(503, str(exc))
+        _edge_report(service, station_id, request)
+        good = result.accepted + result.duplicate
+        bad = result.rejected + result.quarantined
+        if result.accepted == 0 and result.duplicate > 0 and bad == 0:
+            code = 409
+        elif good == 0:
+            code = 422
+        elif bad:
+            code = 207
+        else:
+            code = 200
+        return Response(_enc.encode(result), status_code=code, media_type="application/json")
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Ready to accept uploads")
+    async def readyz() -> Response:
+        problems = []
+        if not service.ready:
+            problems.append("recovering")
+        if service.registry is None:
+            problems.append("no registry")
+        try:
+            await run_in_threadpool(service.store.ledger_max_id)
+        except Exception as exc:  # the database is unreachable
+            problems.append(f"store: {type(exc).__name__}")
+        body = {"status": "ready" if not problems else "not ready", "problems": problems,
+                "registry_version": service.registry_version, "ledger_id": service.last_ledger_id}  # fmt: skip
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        text, ctype = await run_in_threadpool(render_metrics, service)
+        return Response(text, media_type=ctype)
+
+    app.include_router(alarms_router(service.store, broadcaster, reader))
+    app.include_router(admin_router(service, tokens, admin))
+    return app
+
+
+def _error(code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=code, headers=headers)
+
+
+def _edge_report(service: IngestService, station_id: str, request: Request) -> None:
+    """The edge agent reports its outbox with each upload (X-Anxin-Edge-Backlog)."""
+    backlog = request.headers.get("x-anxin-edge-backlog")
+    if backlog is not None and backlog.isdigit():
+        service.metrics.edge_backlog[station_id] = int(backlog)

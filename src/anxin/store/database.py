@@ -1,0 +1,342 @@
+"""The store (存储): one interface over SQLite (embedded default, WAL) and PostgreSQL
+(production), through SQLAlchemy Core; the schema is created and changed by Alembic.
+
+Every write that acknowledges something to a station commits before the
+acknowledgement; everything derived (alarms, estimates, deliveries of webhooks) is
+idempotent on its natural key, so replaying the ledger after a crash re-derives it
+without a second row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from anxin.contract.alarm import Alarm
+from anxin.contract.times import parse_ts
+from anxin.engine.outputs import AlarmNote
+from anxin.engine.witness import WitnessLook
+from anxin.store import schema as T
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://…`` → the psycopg 3 driver; a plain path → SQLite."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:
+        return sqlite_url(Path(url))
+    return url
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    kind: str
+    station_id: str
+    natural_key: str
+    event_time_us: int
+    digest: bytes
+    verdict: int | None
+    quarantined: bool
+    source: str
+    body: bytes
+
+
+@dataclass(slots=True)
+class RejectRow:
+    station_id: str | None
+    source: str
+    line: int
+    reason: str
+    excerpt: bytes
+
+
+class StoreError(Exception):
+    """The store cannot be used (unreachable database, schema too old or too new)."""
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite":
+            path = self.url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=self.dialect != "sqlite")
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------ schema
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ registry and tokens
+    def registry_latest(self) -> tuple[int, bytes] | None:
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(T.registry_versions.c.version, T.registry_versions.c.document)
+                .order_by(T.registry_versions.c.version.desc())
+                .limit(1)
+            ).first()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def registry_save(self, document: bytes, *, author: str, reason: str) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(
+                T.registry_versions.insert().values(
+                    created_us=now_us(), author=author, reason=reason, document=document
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    def registry_history(self, limit: int = 100) -> list[dict[str, Any]]:
+        rv = T.registry_versions.c
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(rv.version, rv.created_us, rv.author, rv.reason).order_by(rv.version.desc()).limit(limit)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def token_set(self, station_id: str, token: str) -> None:
+        digest = hashlib.sha256(token.encode()).digest()
+        with self.engine.begin() as c:
+            stmt = self._insert(T.station_tokens).values(station_id=station_id, token_sha256=digest, created_us=now_us())
+            c.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["station_id"], set_={"token_sha256": digest, "created_us": now_us()}
+                )
+            )
+
+    def token_station(self, token: str) -> str | None:
+        """The station an API token belongs to (tokens are stored as SHA-256 only)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(T.station_tokens.c.station_id).where(T.station_tokens.c.token_sha256 == digest)
+            ).first()
+        return row[0] if row else None
+
+    def tokens(self) -> dict[bytes, str]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(T.station_tokens.c.token_sha256, T.station_tokens.c.station_id)).all()
+        return {bytes(a): b for a, b in rows}
+
+    # ------------------------------------------------------------ ingest
+    def append(self, rows: Sequence[LedgerRow], rejects: Sequence[RejectRow] = ()) -> list[int | None]:
+        """Append records to the ledger in one transaction: for each row its ledger id,
+        or None when the identical record was already there (a duplicate)."""
+        ids: list[int | None] = [None] * len(rows)
+        received = now_us()
+        with self.engine.begin() as c:
+            if rows:
+                params = [
+                    {"received_us": received, "kind": r.kind, "station_id": r.station_id,
+                     "natural_key": r.natural_key, "event_time_us": r.event_time_us, "digest": r.digest,
+                     "verdict": r.verdict, "quarantined": r.quarantined, "source": r.source, "body": r.body}
+                    for r in rows
+                ]  # fmt: skip
+                stmt = (
+                    self._insert(T.ledger)
+                    .on_conflict_do_nothing(index_elements=["digest"])
+                    .returning(T.ledger.c.digest, T.ledger.c.id)
+                )
+                got = {bytes(d): int(i) for d, i in c.execute(stmt, params)}
+                seen: set[bytes] = set()
+                for k, r in enumerate(rows):
+                    if r.digest in got and r.digest not in seen:  # a repeat within the batch is a duplicate
+                        ids[k] = got[r.digest]
+                        seen.add(r.digest)
+            if rejects:
+                c.execute(
+                    T.rejects.insert(),
+                    [{"received_us": received, "station_id": r.station_id, "source": r.source, "line": r.line,
+                      "reason": r.reason[:500], "excerpt": r.excerpt[:1024]} for r in rejects],
+                )  # fmt: skip
+        return ids
+
+    def ledger_max_id(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.coalesce(func.max(T.ledger.c.id), 0))).scalar_one())
+
+    def ledger_after(self, ledger_id: int, *, batch: int = 5000) -> Iterator[tuple[int, bytes, int | None]]:
+        """(id, line, verdict) of every ledger row after ``ledger_id``, in feed order."""
+        last = ledger_id
+        while True:
+            with self.engine.connect() as c:
+                rows = c.execute(
+                    select(T.ledger.c.id, T.ledger.c.body, T.ledger.c.verdict)
+                    .where(T.ledger.c.id > last)
+                    .order_by(T.ledger.c.id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for i, body, verdict in rows:
+                yield int(i), bytes(body), verdict
+            last = int(rows[-1][0])
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            led = dict(
+                c.execute(select(T.ledger.c.kind, func.count()).group_by(T.ledger.c.kind)).all()  # type: ignore[arg-type]
+            )
+            q = c.execute(select(func.count()).where(T.ledger.c.quarantined.is_(True))).scalar_one()
+            rej = c.execute(select(func.count()).select_from(T.rejects)).scalar_one()
+            al = c.execute(select(func.count()).select_from(T.alarms)).scalar_one()
+        return {**{f"ledger_{k}": int(v) for k, v in led.items()}, "quarantined": int(q), "rejects": int(rej),
+                "alarms": int(al)}  # fmt: skip
+
+    # ------------------------------------------------------------ outputs
+    def save_outputs(self, outputs: Sequence[Any]) -> list[Alarm]:
+        """Store what the engine returned; returns the alarms that are new (not stored
+        before), in order — what the live streams should announce."""
+        new: list[Alarm] = []
+        if not outputs:
+            return new
+        raised = now_us()
+        with self.engine.begin() as c:
+            for o in outputs:
+                if isinstance(o, Alarm):
+                    stmt = (
+                        self._insert(T.alarms)
+                        .values(alarm_id=o.alarm_id, rule=o.rule, severity=o.severity, station_id=o.station_id,
+                                nozzle_id=o.nozzle_id, tank_id=o.tank_id, seq=o.seq, order_id=o.order_id, ts=o.ts,
+                                ts_us=parse_ts(o.ts), message=o.message, evidence=o.evidence, raised_us=raised)
+                        .on_conflict_do_nothing(index_elements=["alarm_id"])
+                    )  # fmt: skip
+                    if c.execute(stmt).rowcount == 1:
+                        new.append(o)
+                        self._enqueue_webhooks(c, o.alarm_id)
+                elif isinstance(o, AlarmNote):
+                    row = c.execute(select(T.alarms.c.evidence).where(T.alarms.c.alarm_id == o.alarm_id)).first()
+                    if row is not None and o.key not in row[0]:
+                        ev = dict(row[0])
+                        ev[o.key] = o.value
+                        c.execute(update(T.alarms).where(T.alarms.c.alarm_id == o.alarm_id).values(evidence=ev))
+                elif isinstance(o, WitnessLook):
+                    if o.meters:
+                        c.execute(
+                            self._insert(T.meter_estimates).on_conflict_do_nothing(index_elements=["nozzle_id", "ts"]),
+                            [{"nozzle_id": m.nozzle_id, "ts": o.ts, "station_id": o.station_id, "tank_id": m.tank_id,
+                              "k_pulses_per_m3": m.k_pulses_per_m3, "error_permille": m.error_permille,
+                              "ci_lo_permille": m.ci95_permille[0], "ci_hi_permille": m.ci95_permille[1],
+                              "n": m.n, "status": m.status} for m in o.meters],
+                        )  # fmt: skip
+                else:  # a verification result
+                    c.execute(
+                        self._insert(T.verifications)
+                        .values(nozzle_id=o.nozzle_id, ts=o.ts, station_id=o.station_id, passed=bool(o.passed),
+                                result=msgspec.to_builtins(o))
+                        .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
+                    )  # fmt: skip
+        return new
+
+    def alarms_after(self, ord_: int, *, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
+        """(ord, alarm as contract §6) of alarms raised after ``ord_`` (SSE resumption)."""
+        a = T.alarms.c
+        with self.engine.connect() as c:
+            rows = c.execute(select(T.alarms).where(a.ord > ord_).order_by(a.ord).limit(limit)).all()
+        return [(int(r.ord), alarm_dict(r._mapping)) for r in rows]
+
+    def alarm_ord(self, alarm_id: str) -> int | None:
+        with self.engine.connect() as c:
+            return c.execute(select(T.alarms.c.ord).where(T.alarms.c.alarm_id == alarm_id)).scalar_one_or_none()
+
+    def last_alarm_ord(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.coalesce(func.max(T.alarms.c.ord), 0))).scalar_one())
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_save(self, ledger_id: int, registry_version: int, state: bytes, *, keep: int = 3) -> None:
+        with self.engine.begin() as c:
+            c.execute(T.checkpoints.insert().values(ledger_id=ledger_id, registry_version=registry_version,
+                                                    created_us=now_us(), state=state))  # fmt: skip
+            old = c.execute(
+                select(T.checkpoints.c.id).order_by(T.checkpoints.c.id.desc()).offset(keep)
+            ).scalars().all()
+            if old:
+                c.execute(T.checkpoints.delete().where(T.checkpoints.c.id.in_(old)))
+
+    def checkpoint_latest(self) -> tuple[int, int, bytes] | None:
+        """(ledger_id, registry_version, state) of the newest checkpoint."""
+        cp = T.checkpoints.c
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(cp.ledger_id, cp.registry_version, cp.state).order_by(cp.id.desc()).limit(1)
+            ).first()
+        return (int(row[0]), int(row[1]), bytes(row[2])) if row else None
+
+    # ------------------------------------------------------------ webhooks
+    def webhook_add(self, url: str, secret: str) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(T.webhooks.insert().values(url=url, secret=secret, active=True, created_us=now_us()))
+            return int(res.inserted_primary_key[0])
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(select(T.webhooks).order_by(T.webhooks.c.id)).all()]
+
+    def webhook_backlog(self) -> dict[str, int]:
+        d = T.webhook_deliveries.c
+        with self.engine.connect() as c:
+            return {s: int(n) for s, n in c.execute(select(d.status, func.count()).group_by(d.status)).all()}
+
+    def _enqueue_webhooks(self, c: Any, alarm_id: str) -> None:
+        hooks = c.execute(select(T.webhooks.c.id).where(T.webhooks.c.active.is_(True))).scalars().all()
+        if hooks:
+            c.execute(
+                self._insert(T.webhook_deliveries).on_conflict_do_nothing(index_elements=["webhook_id", "alarm_id"]),
+                [{"webhook_id": h, "alarm_id": alarm_id, "status": "pending", "attempts": 0,
+                  "next_attempt_us": now_us()} for h in hooks],
+            )  # fmt: skip
+
+
+def alarm_dict(m: Any) -> dict[str, Any]:
+    return {
+        "alarm_id": m["alarm_id"], "rule": m["rule"], "severity": m["severity"], "station_id": m["station_id"],
+        "nozzle_id": m["nozzle_id"], "tank_id": m["tank_id"], "seq": m["seq"], "order_id": m["order_id"],
+        "ts": m["ts"], "message": m["message"], "evidence": m["evidence"],
+    }  # fmt: skip
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers never block the writer; synchronous=NORMAL survives a killed process
+    # (the acknowledged rows are in the WAL), which is what "nothing acknowledged lost" needs.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
