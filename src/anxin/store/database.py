@@ -235,8 +235,9 @@ class Store:
                                 nozzle_id=o.nozzle_id, tank_id=o.tank_id, seq=o.seq, order_id=o.order_id, ts=o.ts,
                                 ts_us=parse_ts(o.ts), message=o.message, evidence=o.evidence, raised_us=raised)
                         .on_conflict_do_nothing(index_elements=["alarm_id"])
+                        .returning(T.alarms.c.ord)
                     )  # fmt: skip
-                    if c.execute(stmt).rowcount == 1:
+                    if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
                         new.append(o)
                         self._enqueue_webhooks(c, o.alarm_id)
                 elif isinstance(o, AlarmNote):

@@ -1,0 +1,50 @@
+"""Real external services for tests: PostgreSQL (a fresh database per use) and the
+MQTT broker. Addresses from the environment, these machine defaults otherwise. A
+missing service skips the test locally; in CI (CI=true) it fails it instead."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+PG_URL = os.environ.get("ANXIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MQTT_URL = os.environ.get("ANXIN_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+def missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is not reachable, and CI needs it", pytrace=False)
+    pytest.skip(f"{what} is not reachable")
+
+
+def reachable(url: str, default_port: int) -> bool:
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); yields its URL."""
+    if not reachable(PG_URL, 5432):
+        missing(f"PostgreSQL at {PG_URL}")
+    import psycopg
+
+    name = f"anxin_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    u = urlparse(PG_URL)
+    try:
+        yield u._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
