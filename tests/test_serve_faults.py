@@ -6,72 +6,19 @@ check of the same data)."""
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from live import arrival_lines, uploads
+from live import ADMIN, Server, arrival_lines, uploads
 
 from anxin.check.run import run_check
 from anxin.sim import ScenarioSet, simulate
 from anxin.store.database import Store
 
-ADMIN = "admin-token-for-tests-0123456789"
 pytestmark = pytest.mark.xdist_group("serve")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``anxin serve`` as a child process."""
-
-    def __init__(self, db: str, registry: Path, log: Path) -> None:
-        self.db, self.registry, self.log = db, registry, log
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        cmd = [sys.executable, "-m", "anxin.cli", "--log", "info", "serve", "--db", self.db, "--port", str(self.port),
-               "--registry", str(self.registry), "--admin-token", ADMIN]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"anxin serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("anxin serve did not become ready")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Registry administration (登记管理): stations, tanks, products, nozzles, prices and
 keys, station API tokens, webhooks. Every registry change is a new, validated version
-of the whole registry document (contract §2) with who and why; an invalid change is a
-422 naming the problem and changes nothing."""
+of the whole registry document (contract §2) with who and why (query parameters
+``reason`` and ``author``: UTF-8, unlike HTTP headers); an invalid change is a 422
+naming the problem and changes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -60,8 +61,8 @@ def admin_router(service: IngestService, tokens, admin) -> APIRouter:
     @r.put("/v1/registry", summary="Replace the whole registry (validated as a whole)")
     async def put_registry(
         request: Request,
-        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
-        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+        reason: Annotated[str, Query(min_length=1, max_length=500, description="why (kept with the version)")],
+        author: Annotated[str, Query(min_length=1, max_length=128, description="who")] = "admin",
     ) -> dict[str, Any]:
         try:
             doc = orjson.loads(await request.body())
@@ -75,8 +76,8 @@ def admin_router(service: IngestService, tokens, admin) -> APIRouter:
     async def upsert(
         section: Annotated[str, Path(pattern="^(stations|tanks|products|nozzles|prices)$")],
         entry: Annotated[dict[str, Any], Body()],
-        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
-        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+        reason: Annotated[str, Query(min_length=1, max_length=500, description="why (kept with the version)")],
+        author: Annotated[str, Query(min_length=1, max_length=128, description="who")] = "admin",
     ) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             doc = current()
@@ -97,8 +98,8 @@ def admin_router(service: IngestService, tokens, admin) -> APIRouter:
     async def rotate_key(
         nozzle_id: str,
         rotation: KeyRotation,
-        reason: Annotated[str, Header(alias="X-Anxin-Reason", min_length=1, max_length=500)],
-        author: Annotated[str, Header(alias="X-Anxin-Author", max_length=128)] = "admin",
+        reason: Annotated[str, Query(min_length=1, max_length=500, description="why (kept with the version)")],
+        author: Annotated[str, Query(min_length=1, max_length=128, description="who")] = "admin",
     ) -> dict[str, Any]:
         """The current key moves to ``previous_keys`` with ``retired_at``: records it signed
         before then stay valid; the new key is valid from now on."""
