@@ -1,57 +1,20 @@
-"""Helpers for tests of the live service: a simulated city's lines in the order the
-batch check feeds them, grouped into uploads per station."""
+"""Helpers for tests of the live service: a simulated city's lines as stations upload
+them (``anxin.sim.replay``), and ``anxin serve`` as a child process."""
 
 from __future__ import annotations
 
-import heapq
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import httpx
-import orjson
 
-from anxin.check.pipeline import REJECT_T
-from anxin.check.reader import data_files
-from anxin.contract.parse import Parsed, parse_line
+from anxin.sim.replay import arrival_lines, uploads
 
-
-def arrival_lines(data_dir: Path) -> list[tuple[str | None, bytes]]:
-    """(station_id or None, line) of every non-blank line, merged by event time as
-    ``anxin check`` merges its sources."""
-    per_file = []
-    for fi, path in enumerate(data_files(data_dir)):
-        items = []
-        for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-            if not raw.strip():
-                continue
-            p = parse_line(raw)
-            items.append((p.t if isinstance(p, Parsed) else REJECT_T, fi, n, raw))
-        per_file.append(items)
-    out = []
-    for _t, _fi, _n, raw in heapq.merge(*per_file):
-        try:
-            sid = orjson.loads(raw).get("station_id")
-        except (orjson.JSONDecodeError, AttributeError):
-            sid = None
-        out.append((sid if isinstance(sid, str) else None, raw))
-    return out
-
-
-def uploads(lines: list[tuple[str | None, bytes]], default_station: str, size: int = 500) -> list[tuple[str, list[bytes]]]:
-    """Per station, its lines in order, cut into uploads of ``size``; lines of no known
-    station go with ``default_station`` (they are rejected either way)."""
-    per: dict[str, list[bytes]] = defaultdict(list)
-    for sid, raw in lines:
-        per[sid or default_station].append(raw)
-    out = []
-    for sid, rows in per.items():
-        out.extend((sid, rows[i : i + size]) for i in range(0, len(rows), size))
-    return out
+__all__ = ["arrival_lines", "uploads", "Server", "ADMIN", "free_port"]
 
 
 ADMIN = "admin-token-for-tests-0123456789"

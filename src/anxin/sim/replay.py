@@ -1,0 +1,53 @@
+"""A simulated city's lines as stations would upload them: per station, in the order
+the batch check feeds them (its sources merged by event time). Used by the live
+service's tests and load bench."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+
+from anxin.check.pipeline import REJECT_T
+from anxin.check.reader import data_files
+from anxin.contract.parse import Parsed, parse_line
+
+
+def arrival_lines(data_dir: Path) -> list[tuple[str | None, bytes]]:
+    """(station_id or None, line) of every non-blank line, merged by event time as
+    ``anxin check`` merges its sources."""
+    per_file = []
+    for fi, path in enumerate(data_files(data_dir)):
+        items = []
+        for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            p = parse_line(raw)
+            items.append((p.t if isinstance(p, Parsed) else REJECT_T, fi, n, raw))
+        per_file.append(items)
+    out = []
+    for _t, _fi, _n, raw in heapq.merge(*per_file):
+        try:
+            sid = orjson.loads(raw).get("station_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            sid = None
+        out.append((sid if isinstance(sid, str) else None, raw))
+    return out
+
+
+def station_lines(lines: list[tuple[str | None, bytes]], default_station: str) -> dict[str, list[bytes]]:
+    """Per station, its lines in order; lines of no station go with ``default_station``."""
+    per: dict[str, list[bytes]] = defaultdict(list)
+    for sid, raw in lines:
+        per[sid or default_station].append(raw)
+    return dict(per)
+
+
+def uploads(lines: list[tuple[str | None, bytes]], default_station: str, size: int = 500) -> list[tuple[str, list[bytes]]]:
+    """Per station, its lines cut into uploads of ``size``."""
+    out = []
+    for sid, rows in station_lines(lines, default_station).items():
+        out.extend((sid, rows[i : i + size]) for i in range(0, len(rows), size))
+    return out
