@@ -1,9 +1,10 @@
 """``anxin demo``: a small simulated city replayed live on an accelerated clock.
 
 The city is simulated into ``demo-data/city`` (with its ground truth beside it),
-then its records "arrive" as the accelerated clock passes their event time:
-each is parsed, authenticated, appended to the SQLite ledger and fed to the
-engine, and every alarm shows up in a live terminal view as it is raised. At the
+then its records "arrive" as the accelerated clock passes their event time, through
+the live service's own ingest path (``IngestService``: parsed, authenticated,
+appended to the SQLite ledger, fed to the engine, alarms stored), and every alarm
+shows up in a live terminal view as it is raised. At the
 end the batch checker runs on the very same files, to show that batch and live
 raise the same alarms, and the alarms are scored against the ground truth.
 """
@@ -11,7 +12,7 @@ raise the same alarms, and the alarms are scored against the ground truth.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,16 +22,17 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from anxin.check.pipeline import merged
-from anxin.check.reader import data_files
+from sqlalchemy import func, select
+
+from anxin.check.pipeline import REJECT_T
 from anxin.check.run import run_check
 from anxin.contract.alarm import SEVERITY, Alarm
-from anxin.contract.parse import Parsed
-from anxin.contract.registry import load_registry
 from anxin.contract.times import format_ts
-from anxin.engine import Engine
 from anxin.i18n import alarm_text, lang, rule_name
-from anxin.store.sqlite import SqliteStore
+from anxin.ingest.service import IngestService
+from anxin.sim.replay import arrival_items
+from anxin.store import schema as T
+from anxin.store.database import Store
 
 _enc = msgspec.json.Encoder()
 COLOURS = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
@@ -101,45 +103,46 @@ def replay(
     on_tick: Callable[[int, int], None] = lambda t, n: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> tuple[SqliteStore, int]:
-    """Feed the city's records in event-time order, paced at ``speed`` (0 = as fast as possible)."""
-    registry = load_registry(data_dir / "registry.json")
-    engine = Engine(registry)
-    if db_path.exists():
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    store = SqliteStore(db_path)
-    paths = data_files(data_dir)
-    names = [p.name for p in paths]
+) -> tuple[Store, int]:
+    """Upload the city's records through the live service's ingest path as the
+    accelerated clock passes their event time (``speed`` simulated seconds per real
+    second; 0 = as fast as possible): every station's waiting lines go up together,
+    as its edge agent would send them, about ten times a second."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    store = Store(str(db_path))
+    service = IngestService(store)
+    service.set_registry((data_dir / "registry.json").read_bytes(), author="anxin demo", reason="demo city")
+    service.subscribe(lambda alarms: [on_alarm(a) for a in alarms])
+    default = service.registry.stations[0].station_id  # type: ignore[union-attr]
+    waiting: dict[str, list[bytes]] = defaultdict(list)
     first_t: int | None = None
     started = clock()
     n = 0
-    for t, fi, _line, p, verdict in merged(paths, registry):
-        if not isinstance(p, Parsed):
-            continue
-        if first_t is None:
-            first_t = t
-        if speed > 0:
-            due = started + (t - first_t) / 1e6 / speed
-            while (wait := due - clock()) > 0:
-                sleep(min(wait, 0.1))
+
+    def flush() -> None:
+        for sid, lines in waiting.items():
+            service.ingest(sid, lines, source=f"demo:{sid}")
+        waiting.clear()
+
+    step = 0.1 * speed * 1e6 if speed > 0 else float("inf")  # event-time µs per upload round
+    next_round: float | None = None
+    for t, sid, raw in arrival_items(data_dir):
+        if t != REJECT_T:
+            if first_t is None:
+                first_t = next_round = t
+            if t >= next_round:  # type: ignore[operator]
+                flush()
+                if speed > 0:
+                    due = started + (t - first_t) / 1e6 / speed
+                    while (wait := due - clock()) > 0:
+                        sleep(min(wait, 0.1))
+                next_round = t + step
+                on_tick(t, n)
+        waiting[sid or default].append(raw)
         n += 1
-        store.append(p, _enc.encode(p.rec), int(verdict) if verdict is not None else None, names[fi])
-        outputs = engine.feed(p, verdict)
-        store.save_outputs(outputs)
-        for o in outputs:
-            if isinstance(o, Alarm):
-                on_alarm(o)
-        if n % 500 == 0:
-            store.commit()
-            on_tick(t, n)
-    # The tank witness looks on its schedule inside the engine (each local midnight);
-    # the replay ends as a batch does, with one last look and every test.
-    witness = [a for a in engine.witness().alarms if a.alarm_id not in engine.witness_raised]
-    store.save_outputs(witness)
-    for a in witness:
-        on_alarm(a)
-    store.commit()
+    flush()
+    service.final_look()
     return store, n
 
 
@@ -173,8 +176,9 @@ def run_demo(
         store, records = replay(data_dir, db, speed=speed, on_alarm=view.add)
         view.records = records
         console.print(view.render())
-    live_ids = store.alarm_ids()
-    by_rule = store.alarm_counts()
+    with store.engine.connect() as c:
+        live_ids = set(c.execute(select(T.alarms.c.alarm_id)).scalars())
+        by_rule = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())  # type: ignore[arg-type]
     store.close()
     summary = run_check(data_dir, check_dir, workers=0)
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}

@@ -15,9 +15,9 @@ from anxin.check.reader import data_files
 from anxin.contract.parse import Parsed, parse_line
 
 
-def arrival_lines(data_dir: Path) -> list[tuple[str | None, bytes]]:
-    """(station_id or None, line) of every non-blank line, merged by event time as
-    ``anxin check`` merges its sources."""
+def arrival_items(data_dir: Path) -> list[tuple[int, str | None, bytes]]:
+    """(event time or REJECT_T, station_id or None, line) of every non-blank line,
+    merged by event time as ``anxin check`` merges its sources."""
     per_file = []
     for fi, path in enumerate(data_files(data_dir)):
         items = []
@@ -28,13 +28,18 @@ def arrival_lines(data_dir: Path) -> list[tuple[str | None, bytes]]:
             items.append((p.t if isinstance(p, Parsed) else REJECT_T, fi, n, raw))
         per_file.append(items)
     out = []
-    for _t, _fi, _n, raw in heapq.merge(*per_file):
+    for t, _fi, _n, raw in heapq.merge(*per_file):
         try:
             sid = orjson.loads(raw).get("station_id")
         except (orjson.JSONDecodeError, AttributeError):
             sid = None
-        out.append((sid if isinstance(sid, str) else None, raw))
+        out.append((t, sid if isinstance(sid, str) else None, raw))
     return out
+
+
+def arrival_lines(data_dir: Path) -> list[tuple[str | None, bytes]]:
+    """(station_id or None, line) in ``arrival_items`` order."""
+    return [(sid, raw) for _t, sid, raw in arrival_items(data_dir)]
 
 
 def station_lines(lines: list[tuple[str | None, bytes]], default_station: str) -> dict[str, list[bytes]]:
