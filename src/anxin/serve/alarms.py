@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from anxin.store.database import Store
 
 KEEPALIVE_S = 15.0
+MAX_ORD = 2**63 - 1  # alarm positions are signed 64-bit
 
 
 class AlarmBroadcaster:
@@ -54,7 +55,7 @@ def alarms_router(store: Store, broadcaster: AlarmBroadcaster, reader) -> APIRou
     r = APIRouter(tags=["alarms"], dependencies=[Depends(reader)])
 
     @r.get("/v1/alarms", summary="Alarms raised after a position, oldest first")
-    async def list_alarms(after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> dict:
+    async def list_alarms(after: int = Query(0, ge=0, le=MAX_ORD), limit: int = Query(100, ge=1, le=1000)) -> dict:
         rows = await run_in_threadpool(store.alarms_after, after, limit=limit)
         return {"alarms": [{"ord": o, **a} for o, a in rows], "next": rows[-1][0] if rows else after}
 
@@ -66,11 +67,11 @@ def alarms_router(store: Store, broadcaster: AlarmBroadcaster, reader) -> APIRou
     )
     async def stream(
         request: Request,
-        after: int | None = Query(None, ge=0, description="start after this alarm position (default: now)"),
+        after: int | None = Query(None, ge=0, le=MAX_ORD, description="start after this alarm position (default: now)"),
         last_event_id: str | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
         start = after
-        if last_event_id is not None and last_event_id.isdigit():
+        if last_event_id is not None and last_event_id.isdigit() and int(last_event_id) <= MAX_ORD:
             start = int(last_event_id)
         if start is None:
             start = await run_in_threadpool(store.last_alarm_ord)

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.service import IngestService, NoRegistry
+from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.config import ServeConfig
@@ -64,12 +65,18 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     service.subscribe(broadcaster.notify)
     tokens = TokenIndex(service)
     limiter = RateLimiter(config.rate_per_station, config.burst_per_station)
+    dispatcher = WebhookDispatcher(service.store, max_attempts=config.webhook_max_attempts)
+    service.subscribe(dispatcher.notify)  # wakes the webhook workers after new alarms are committed
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         broadcaster.bind(asyncio.get_running_loop())
-        yield
-        await run_in_threadpool(service.checkpoint)  # a clean stop restarts without replay
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(dispatcher.stop)
+            await run_in_threadpool(service.checkpoint)  # a clean stop restarts without replay
 
     app = FastAPI(
         title="anxin · 安心加油 live service",
@@ -79,6 +86,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service, app.state.tokens, app.state.config = service, tokens, config
+    app.state.webhooks = dispatcher
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         token = _bearer(authorization)
@@ -190,11 +198,12 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
-        text, ctype = await run_in_threadpool(render_metrics, service)
+        text, ctype = await run_in_threadpool(render_metrics, service, dispatcher.collector())
         return Response(text, media_type=ctype)
 
     app.include_router(alarms_router(service.store, broadcaster, reader))
     app.include_router(admin_router(service, tokens, admin))
+    app.include_router(webhooks_router(service.store, admin))
     return app
 
 

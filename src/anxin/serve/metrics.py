@@ -50,7 +50,10 @@ class _Collector:
         yield wh
 
 
-def render_metrics(service: IngestService) -> tuple[bytes, str]:
+def render_metrics(service: IngestService, *extra) -> tuple[bytes, str]:
+    """The service's metrics and those of ``extra`` collectors (webhooks, MQTT bridge)."""
     reg = CollectorRegistry()
     reg.register(_Collector(service))
+    for collector in extra:
+        reg.register(collector)
     return generate_latest(reg), CONTENT_TYPE_LATEST

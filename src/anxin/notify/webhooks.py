@@ -1,0 +1,364 @@
+"""Webhook delivery of alarms (报警推送): signed POSTs, retries with backoff, a dead-letter list.
+
+When a new alarm is stored, the store puts one row per active webhook into the outbox
+``webhook_deliveries`` in the same transaction (``Store._enqueue_webhooks``). The
+``WebhookDispatcher`` delivers the rows that are due, at least once: a receiver must
+treat ``X-Anxin-Delivery`` (or the alarm's ``alarm_id``) as the idempotency key.
+
+What a receiver gets
+--------------------
+``POST <url>`` with the body ``{"event": "alarm", "alarm": {…contract §6 alarm…}}`` and::
+
+    Content-Type: application/json
+    X-Anxin-Delivery: 42                      (the delivery's id; the same on every retry)
+    X-Anxin-Timestamp: 1772294400             (unix seconds when this attempt was signed)
+    X-Anxin-Signature: sha256=<64 hex digits>
+
+Any 2xx answer means delivered. A network error, a timeout (``timeout_s`` for each of
+connect, write and read), 5xx or 429 is retried after ``min(max_delay_s, base_delay_s ·
+2^(attempts−1))`` less up to 20 % of jitter (a ``Retry-After`` of a 429/503 is honoured,
+up to ``max_delay_s``); any other answer (3xx, 4xx: the receiver refuses) is retried the
+same way. After ``max_attempts`` failed attempts the delivery is ``dead`` — the
+dead-letter list, ``GET /v1/webhooks/deliveries?status=dead``, from which
+``POST /v1/webhooks/deliveries/{id}/retry`` sends it again.
+
+Verifying a delivery (do this before trusting the body)
+-------------------------------------------------------
+1. Read the raw body bytes exactly as received (before any JSON parsing or re-encoding).
+2. ``t = X-Anxin-Timestamp``; refuse when ``|now − t| > 300`` seconds (replay protection:
+   a captured request cannot be replayed later, since the timestamp is signed).
+3. ``expected = HMAC-SHA256(key = the webhook's secret (UTF-8),
+   message = t (ASCII, as sent) + "." + raw body)``, as lowercase hex.
+4. Compare ``"sha256=" + expected`` with ``X-Anxin-Signature`` in constant time
+   (``hmac.compare_digest``); refuse on mismatch.
+5. Deduplicate on ``X-Anxin-Delivery``: a retry after a lost answer sends it again.
+
+In Python::
+
+    import hashlib, hmac, time
+
+    def verify(secret: str, headers, body: bytes, tolerance_s: int = 300) -> bool:
+        t = headers["X-Anxin-Timestamp"]
+        if not t.isdigit() or abs(time.time() - int(t)) > tolerance_s:
+            return False
+        mac = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest("sha256=" + mac, headers["X-Anxin-Signature"])
+
+(``anxin.notify.webhooks.verify`` is this function.)
+
+Claiming a delivery is a conditional UPDATE (``status='pending' AND next_attempt_us =
+<the value read>``) that moves ``next_attempt_us`` forward by a lease (``3·timeout_s +
+5 s``): only the dispatcher whose UPDATE changed the row sends it, on SQLite and on
+PostgreSQL alike, with any number of dispatchers and threads. A dispatcher that dies
+mid-attempt leaves the row to be retried when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from sqlalchemy import select, update
+
+from anxin.notify.routes import webhooks_router
+from anxin.store import schema as T
+from anxin.store.database import Store, alarm_dict
+
+log = logging.getLogger("anxin.webhooks")
+
+D = T.webhook_deliveries
+W = T.webhooks
+A = T.alarms
+RETRYABLE_STATUS = frozenset({408, 425, 429})  # besides 5xx: the receiver asks to come back later
+JITTER = 0.2
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The ``X-Anxin-Signature`` value of a body sent at ``timestamp`` (unix seconds)."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300,
+           now: float | None = None) -> bool:  # fmt: skip
+    """A receiver's check of a delivery (the recipe of the module's documentation)."""
+    t = headers.get("X-Anxin-Timestamp") or headers.get("x-anxin-timestamp") or ""
+    got = headers.get("X-Anxin-Signature") or headers.get("x-anxin-signature") or ""
+    if not t.isdigit() or abs((time.time() if now is None else now) - int(t)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, t, body), got)
+
+
+def backoff_s(delivery_id: int, attempts: int, base_delay_s: float, max_delay_s: float) -> float:
+    """Delay before the next attempt after ``attempts`` failed ones: exponential, capped,
+    less a jitter of up to 20 % that depends only on (delivery, attempt) — reproducible,
+    yet deliveries that failed together do not all come back at the same instant."""
+    raw = min(max_delay_s, base_delay_s * 2.0 ** max(0, attempts - 1))
+    h = hashlib.sha256(f"{delivery_id}:{attempts}".encode()).digest()
+    return raw * (1.0 - JITTER * int.from_bytes(h[:8], "big") / 2.0**64)
+
+
+def _retry_after_s(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class WebhookDispatcher:
+    """Delivers due webhook deliveries; ``run_once`` for one pass, ``start``/``stop`` for
+    ``workers`` background threads. ``clock`` (unix seconds) is injectable for tests."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_attempts: int = 8,
+        base_delay_s: float = 1.0,
+        max_delay_s: float = 300.0,
+        timeout_s: float = 10.0,
+        workers: int = 2,
+        clock: Callable[[], float] = time.time,
+        poll_s: float = 1.0,
+        batch: int = 50,
+    ) -> None:
+        if max_attempts < 1 or workers < 1 or batch < 1:
+            raise ValueError("max_attempts, workers and batch must be at least 1")
+        self.store = store
+        self.max_attempts, self.base_delay_s, self.max_delay_s = max_attempts, base_delay_s, max_delay_s
+        self.timeout_s, self.workers, self.clock, self.poll_s, self.batch = timeout_s, workers, clock, poll_s, batch
+        self.lease_us = int((3 * timeout_s + 5) * 1e6)
+        self.delivered = 0  # deliveries answered 2xx
+        self.failed_attempts = 0  # attempts that did not get a 2xx
+        self.dead = 0  # deliveries this dispatcher gave up (max_attempts, or webhook deactivated)
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._stop = threading.Event()  # of the running workers; stop() sets it, then puts a fresh one
+        self._wake = threading.Condition()
+        self._wakes = 0  # notify() counts up; a waiting worker wakes when it changes
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._threads = [
+            threading.Thread(target=self._loop, args=(self._stop,), name=f"anxin-webhooks-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
+        log.info("webhook dispatcher started", extra={"workers": self.workers})
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop the workers: idle ones at once; one in the middle of an attempt finishes it
+        (bounded by ``timeout_s`` per phase) and records its outcome."""
+        stop, self._stop = self._stop, threading.Event()  # run_once() still works after stop()
+        stop.set()
+        self.notify()
+        limit = time.monotonic() + (self.lease_us / 1e6 if timeout_s is None else timeout_s)
+        for t in self._threads:
+            t.join(max(0.0, limit - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            log.warning("webhook workers still busy at stop", extra={"threads": alive})
+        self._threads = []
+        self.close()
+        log.info("webhook dispatcher stopped", extra=self.counters())
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def notify(self, *_args: object) -> None:
+        """Wake the workers now (e.g. ``service.subscribe(dispatcher.notify)``: new alarms)."""
+        with self._wake:
+            self._wakes += 1
+            self._wake.notify_all()
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return {"delivered": self.delivered, "failed_attempts": self.failed_attempts, "dead": self.dead}
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            with self._wake:
+                seen = self._wakes
+            try:
+                n = self._pass(stop)
+            except Exception:  # the database away for a moment: try again at the next poll
+                log.exception("webhook dispatch pass failed")
+                n = 0
+            if n == 0 and not stop.is_set():
+                with self._wake:
+                    self._wake.wait_for(lambda s=seen: self._wakes != s or stop.is_set(), self.poll_s)
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False,
+                                            headers={"User-Agent": "anxin-webhooks/1"})  # fmt: skip
+            return self._client
+
+    # ------------------------------------------------------------ one pass
+    def run_once(self) -> int:
+        """Attempt every delivery due now (each claimed first); the number attempted."""
+        return self._pass(self._stop)
+
+    def _pass(self, stop: threading.Event) -> int:
+        now_us = int(self.clock() * 1e6)
+        attempted = 0
+        while not stop.is_set():
+            with self.store.engine.connect() as c:
+                due = c.execute(
+                    select(D.c.id, D.c.next_attempt_us)
+                    .where(D.c.status == "pending", D.c.next_attempt_us <= now_us)
+                    .order_by(D.c.next_attempt_us, D.c.id)
+                    .limit(self.batch)
+                ).all()
+            if not due:
+                break
+            for did, seen in due:
+                if stop.is_set():
+                    break
+                lease = int(self.clock() * 1e6) + self.lease_us
+                if self._claim(int(did), int(seen), lease):
+                    attempted += self._attempt(int(did), lease)
+        return attempted
+
+    def _claim(self, did: int, seen_us: int, lease_us: int) -> bool:
+        with self.store.engine.begin() as c:
+            res = c.execute(
+                update(D)
+                .where(D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == seen_us)
+                .values(next_attempt_us=lease_us)
+            )
+            return res.rowcount == 1
+
+    def _attempt(self, did: int, lease_us: int) -> int:
+        """Send one claimed delivery and record the outcome; 1 when an HTTP attempt was made."""
+        with self.store.engine.connect() as c:
+            row = c.execute(
+                select(D.c.webhook_id, D.c.alarm_id, D.c.attempts, W.c.url, W.c.secret, W.c.active)
+                .join(W, W.c.id == D.c.webhook_id)
+                .where(D.c.id == did)
+            ).one()
+            alarm = c.execute(select(A).where(A.c.alarm_id == row.alarm_id)).first()
+        ctx = {"delivery_id": did, "webhook_id": int(row.webhook_id), "alarm_id": row.alarm_id}
+        if not row.active or alarm is None:
+            reason = "webhook deactivated" if not row.active else "alarm not found"
+            self._finish(did, lease_us, row.attempts, status="dead", error=reason, ctx=ctx)
+            return 0
+        body = orjson.dumps({"event": "alarm", "alarm": alarm_dict(alarm._mapping)})
+        ts = int(self.clock())
+        headers = {"Content-Type": "application/json", "X-Anxin-Delivery": str(did),
+                   "X-Anxin-Timestamp": str(ts), "X-Anxin-Signature": sign(row.secret, ts, body)}  # fmt: skip
+        attempt = row.attempts + 1
+        ctx.update(attempt=attempt, host=urlsplit(row.url).hostname)
+        started = time.monotonic()
+        retry_after: float | None = None
+        try:
+            resp = self._http().post(row.url, content=body, headers=headers)
+            code = resp.status_code
+            ctx["http_status"] = code
+            error = None if 200 <= code < 300 else f"HTTP {code}" + (" (refused)" if _refused(code) else "")
+            if code in (429, 503):
+                retry_after = _retry_after_s(resp.headers.get("Retry-After"), self.clock())
+        except httpx.TimeoutException as exc:
+            error = f"timeout: {type(exc).__name__}"
+        except httpx.HTTPError as exc:
+            error = f"network: {type(exc).__name__}: {exc}"[:200]
+        ctx["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+        if error is None:
+            self._finish(did, None, None, status="delivered", error=None, ctx=ctx)
+            return 1
+        if attempt >= self.max_attempts:
+            self._finish(did, lease_us, row.attempts, status="dead", error=error, ctx=ctx)
+            return 1
+        delay = backoff_s(did, attempt, self.base_delay_s, self.max_delay_s)
+        if retry_after is not None:
+            delay = min(self.max_delay_s, max(delay, retry_after))
+        ctx["retry_in_s"] = round(delay, 3)
+        self._finish(did, lease_us, row.attempts, status="pending", error=error, ctx=ctx,
+                     next_us=int(self.clock() * 1e6 + delay * 1e6))  # fmt: skip
+        return 1
+
+    def _finish(self, did: int, lease_us: int | None, attempts: int | None, *, status: str, error: str | None,
+                ctx: dict[str, Any], next_us: int | None = None) -> None:  # fmt: skip
+        """Record an outcome. A failure is recorded only if the row is still as claimed
+        (an operator's retry meanwhile wins); a success always is — it happened."""
+        http_attempt = "attempt" in ctx
+        if status == "delivered":
+            stmt = (update(D).where(D.c.id == did, D.c.status != "delivered")
+                    .values(status="delivered", attempts=D.c.attempts + 1))  # fmt: skip
+        else:
+            values: dict[str, Any] = {"status": status, "last_error": error}
+            if http_attempt:
+                values["attempts"] = attempts + 1
+            if next_us is not None:
+                values["next_attempt_us"] = next_us
+            stmt = (update(D).where(D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == lease_us,
+                                    D.c.attempts == attempts).values(**values))  # fmt: skip
+        with self.store.engine.begin() as c:
+            recorded = c.execute(stmt).rowcount == 1
+        with self._lock:
+            self.delivered += status == "delivered"
+            self.failed_attempts += http_attempt and status != "delivered"
+            self.dead += status == "dead" and recorded
+        if not recorded:
+            log.warning("webhook outcome not recorded: the delivery changed meanwhile",
+                        extra={**ctx, "outcome": status, "error": error})  # fmt: skip
+        elif status == "delivered":
+            log.info("webhook delivered", extra=ctx)
+        elif status == "dead":
+            log.error("webhook delivery dead", extra={**ctx, "error": error})
+        else:
+            log.warning("webhook attempt failed", extra={**ctx, "error": error})
+
+    # ------------------------------------------------------------ metrics
+    def prometheus_metrics(self) -> Iterable[Any]:
+        """Prometheus metric families of the counters (``anxin_webhook_*_total``)."""
+        from prometheus_client.core import CounterMetricFamily
+
+        n = self.counters()
+        yield CounterMetricFamily("anxin_webhook_delivered", "Webhook deliveries answered 2xx", value=n["delivered"])
+        yield CounterMetricFamily("anxin_webhook_failed_attempts",
+                                  "Webhook delivery attempts without a 2xx answer (retried or dead)",
+                                  value=n["failed_attempts"])  # fmt: skip
+        yield CounterMetricFamily("anxin_webhook_dead", "Webhook deliveries given up (the dead-letter list)",
+                                  value=n["dead"])  # fmt: skip
+
+    def collector(self) -> Any:
+        """An object to ``CollectorRegistry.register``."""
+        return _Collector(self)
+
+
+class _Collector:
+    def __init__(self, dispatcher: WebhookDispatcher) -> None:
+        self.d = dispatcher
+
+    def collect(self):
+        yield from self.d.prometheus_metrics()
+
+
+def _refused(code: int) -> bool:
+    return code < 500 and code not in RETRYABLE_STATUS
+
+
+__all__ = ["WebhookDispatcher", "backoff_s", "sign", "verify", "webhooks_router"]
