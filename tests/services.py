@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 PG_URL = os.environ.get("ANXIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-MQTT_URL = os.environ.get("ANXIN_MQTT_URL", "mqtt://127.0.0.1:1883")
+MQTT_URL = os.environ.get("ANXIN_TEST_MQTT", "mqtt://127.0.0.1:1883")
 
 
 def missing(what: str) -> None:

@@ -163,3 +163,21 @@ def test_key_rotation_through_a_registry_change(city: Path, tmp_path) -> None:
     restarted = IngestService(svc.store)  # the rotation survives a restart (checkpoint + registry)
     assert restarted.registry_version == svc.registry_version
     assert "k-new" in {n.key_id for n in restarted.registry.nozzles}
+
+
+def test_a_failing_engine_step_after_the_commit_is_recovered_from_the_ledger(
+    city: Path, batch_alarm_ids: set[str], tmp_path
+) -> None:
+    svc = _service(str(tmp_path / "db.sqlite"), city)
+    batches = uploads(arrival_lines(city), "S0001")
+    _feed(svc, batches[:10])
+
+    def boom(*_a, **_k):
+        raise RuntimeError("engine fault")
+
+    svc.engine.feed = boom  # the next upload commits to the ledger, then the engine fails
+    r = svc.ingest(*batches[10], source="test")
+    assert r.accepted > 0 and svc.ready and svc.engine.feed is not boom
+    assert svc.last_ledger_id == svc.store.ledger_max_id()  # the committed rows were replayed into the engine
+    _feed(svc, batches[11:])
+    assert _alarm_ids(svc.store) == batch_alarm_ids

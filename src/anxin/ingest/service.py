@@ -120,6 +120,9 @@ class IngestService:
     # ------------------------------------------------------------ start and recovery
     def _recover(self) -> None:
         """Newest checkpoint + replay of the ledger after it (or the whole ledger)."""
+        self.ready = False
+        self.engine = None
+        self.replayed = 0
         latest = self.store.registry_latest()
         if latest is None:
             self.ready = True
@@ -133,6 +136,7 @@ class IngestService:
             self.registry = self.engine.reg
             self.registry_version = cp_version
         else:
+            self.last_ledger_id = 0
             self.registry = parse_registry(doc, f"registry version {version}")
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
@@ -241,22 +245,33 @@ class IngestService:
             results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
         new_alarms: list[Alarm] = []
         with self.lock:
+            if self.engine is None:  # an earlier failure left no usable engine: rebuild it first
+                self._recover()
             engine = self.engine
             assert engine is not None
             ids = self.store.append(rows, rejects)  # committed: from here on it is acknowledged
-            outputs: list[Any] = []
-            for (i, p, verdict), ledger_id in zip(parsed, ids):
+            for (i, _p, verdict), ledger_id in zip(parsed, ids):
                 r = results[i]
                 if ledger_id is None:
                     r.status, r.reason = "duplicate", "identical record already received"
-                    continue
-                if r.status == "quarantined":
+                elif r.status == "quarantined":
                     r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")  # type: ignore[arg-type]
-                outputs.extend(engine.feed(p, verdict))
-                self.last_ledger_id = max(self.last_ledger_id, ledger_id)
-                self._since_checkpoint += 1
-            if outputs:
-                new_alarms = self.store.save_outputs(outputs)
+            try:
+                outputs: list[Any] = []
+                for (_i, p, verdict), ledger_id in zip(parsed, ids):
+                    if ledger_id is not None:
+                        outputs.extend(engine.feed(p, verdict))
+                        self.last_ledger_id = max(self.last_ledger_id, ledger_id)
+                        self._since_checkpoint += 1
+                if outputs:
+                    new_alarms = self.store.save_outputs(outputs)
+            except Exception:
+                # The rows are in the ledger but the engine or the outputs failed midway:
+                # the engine's state is no longer that of the ledger. Rebuild it from the
+                # checkpoint and the ledger (these rows included) rather than go on; if
+                # that fails too, the next upload tries again and /readyz says so.
+                log.exception("engine step failed after the ledger commit: recovering from the ledger")
+                self._recover()
             if self._since_checkpoint >= self.checkpoint_every:
                 self.checkpoint()
         m = self.metrics

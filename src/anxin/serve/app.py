@@ -24,13 +24,14 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.service import IngestService, NoRegistry
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.config import ServeConfig
 from anxin.serve.limits import RateLimiter
-from anxin.serve.metrics import render_metrics
+from anxin.serve.metrics import MqttCollector, render_metrics
 
 log = logging.getLogger("anxin.serve")
 _enc = msgspec.json.Encoder()
@@ -72,9 +73,14 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     async def lifespan(app: FastAPI):
         broadcaster.bind(asyncio.get_running_loop())
         dispatcher.start()
+        # The MQTT bridge shares the token index (tokens issued later are seen) and
+        # returns at once: a broker that is down does not delay the start.
+        app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
         try:
             yield
         finally:
+            if app.state.mqtt is not None:
+                await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
             await run_in_threadpool(dispatcher.stop)
             await run_in_threadpool(service.checkpoint)  # a clean stop restarts without replay
 
@@ -87,6 +93,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     )
     app.state.service, app.state.tokens, app.state.config = service, tokens, config
     app.state.webhooks = dispatcher
+    app.state.mqtt = None
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         token = _bearer(authorization)
@@ -164,6 +171,9 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             result = await run_in_threadpool(service.ingest, station_id, lines, source=source)
         except NoRegistry as exc:
             return _error(503, str(exc))
+        except Exception as exc:  # the store is down, or recovery failed: a retry is safe (duplicates)
+            log.exception("upload failed")
+            return _error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
         _edge_report(service, station_id, request)
         good = result.accepted + result.duplicate
         bad = result.rejected + result.quarantined
@@ -198,7 +208,8 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
-        text, ctype = await run_in_threadpool(render_metrics, service, dispatcher.collector())
+        extra = [dispatcher.collector()] + ([MqttCollector(app.state.mqtt)] if app.state.mqtt is not None else [])
+        text, ctype = await run_in_threadpool(render_metrics, service, *extra)
         return Response(text, media_type=ctype)
 
     app.include_router(alarms_router(service.store, broadcaster, reader))

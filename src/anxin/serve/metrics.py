@@ -57,3 +57,21 @@ def render_metrics(service: IngestService, *extra) -> tuple[bytes, str]:
     for collector in extra:
         reg.register(collector)
     return generate_latest(reg), CONTENT_TYPE_LATEST
+
+
+class MqttCollector:
+    """The MQTT bridge's counters."""
+
+    def __init__(self, bridge) -> None:
+        self.bridge = bridge
+
+    def collect(self):
+        b = self.bridge.metrics
+        msgs = CounterMetricFamily("anxin_mqtt_messages", "MQTT messages by outcome", labels=["outcome"])
+        for outcome in ("received", "ingested", "auth_failed", "refused", "errors"):
+            msgs.add_metric([outcome], getattr(b, outcome))
+        yield msgs
+        yield CounterMetricFamily("anxin_mqtt_records_wrong_kind", "Records rejected: kind is not the topic's",
+                                  value=b.wrong_kind)  # fmt: skip
+        yield CounterMetricFamily("anxin_mqtt_connects", "Connections to the broker", value=b.connects)
+        yield GaugeMetricFamily("anxin_mqtt_connected", "1 when connected to the broker", value=float(b.connected))
