@@ -252,10 +252,12 @@ class IngestService:
             ids = self.store.append(rows, rejects)  # committed: from here on it is acknowledged
             for (i, _p, verdict), ledger_id in zip(parsed, ids):
                 r = results[i]
-                if ledger_id is None:
-                    r.status, r.reason = "duplicate", "identical record already received"
-                elif r.status == "quarantined":
+                if r.status == "quarantined":  # a resent forgery is still one (the agent keeps it aside)
                     r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")  # type: ignore[arg-type]
+                    if ledger_id is None:
+                        r.reason += " (already received)"
+                elif ledger_id is None:
+                    r.status, r.reason = "duplicate", "identical record already received"
             try:
                 outputs: list[Any] = []
                 for (_i, p, verdict), ledger_id in zip(parsed, ids):

@@ -146,16 +146,17 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         if station_id is None:
             return _error(401, "a station API token is required (Authorization: Bearer …)" if token is None
                           else "unknown station API token", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        _edge_report(service, station_id, request)  # also while refused: the backlog is news then
         ctype = request.headers.get("content-type", "application/x-ndjson").split(";")[0].strip().lower()
         if ctype not in NDJSON:
             return _error(415, f"content type {ctype!r} is not NDJSON (application/x-ndjson: one record per line)")
-        wait = limiter.take(station_id)
-        if wait > 0:
-            return _error(429, f"station {station_id} is over {config.rate_per_station:g} uploads/s",
-                          {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
             return _error(413, f"body of {declared} bytes exceeds the {config.max_body_bytes}-byte limit")
+        wait = limiter.take(station_id)  # after the cheap refusals: they cost no upload budget
+        if wait > 0:
+            return _error(429, f"station {station_id} is over {config.rate_per_station:g} uploads/s",
+                          {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -174,7 +175,6 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         except Exception as exc:  # the store is down, or recovery failed: a retry is safe (duplicates)
             log.exception("upload failed")
             return _error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
-        _edge_report(service, station_id, request)
         good = result.accepted + result.duplicate
         bad = result.rejected + result.quarantined
         if result.accepted == 0 and result.duplicate > 0 and bad == 0:

@@ -1,0 +1,220 @@
+"""``anxin edge run`` and ``anxin edge status`` (registered on the main Typer app)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anxin.i18n import t
+
+OutboxOpt = Annotated[Path, typer.Option("--outbox", help="the agent's SQLite outbox (created if missing)")]
+
+
+def register(app: typer.Typer, console, fail) -> None:
+    edge = typer.Typer(
+        no_args_is_help=True,
+        help="站端上传代理：读取本站数据并可靠上传到平台。The station-side store-and-forward agent.",
+    )
+    app.add_typer(edge, name="edge")
+
+    @edge.command("run")
+    def run(
+        server: Annotated[
+            str,
+            typer.Option(
+                "--server", envvar="ANXIN_EDGE_SERVER", help="platform URL (anxin serve), e.g. https://host:8080"
+            ),
+        ],
+        outbox: OutboxOpt,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                "--token",
+                envvar="ANXIN_EDGE_TOKEN",
+                show_envvar=True,
+                help="station API token (prefer the environment variable)",
+            ),
+        ] = None,
+        source: Annotated[
+            list[str] | None,
+            typer.Option("--source", help="JSONL file or glob to tail, e.g. '/var/lib/pos/*.jsonl' (repeatable)"),
+        ] = None,
+        mqtt: Annotated[
+            str | None, typer.Option("--mqtt", help="local MQTT topic of NDJSON payloads: mqtt://host:port/topic")
+        ] = None,
+        batch: Annotated[int, typer.Option("--batch", min=1, max=20_000, help="lines per upload")] = 500,
+        interval_ms: Annotated[
+            int,
+            typer.Option("--interval-ms", min=0, help="at most one upload this often while fewer than a batch wait"),
+        ] = 1000,
+        poll_ms: Annotated[int, typer.Option("--poll-ms", min=10, help="how often the files are looked at")] = 200,
+        backoff_max: Annotated[
+            float, typer.Option("--backoff-max", min=0.1, help="longest wait between retries, seconds")
+        ] = 60.0,
+        timeout: Annotated[
+            float, typer.Option("--timeout", min=0.5, help="HTTP timeout of one upload, seconds")
+        ] = 30.0,
+        once: Annotated[
+            bool,
+            typer.Option(
+                "--once",
+                help="read what is there, upload until empty or the platform is unreachable, exit (0: all sent, 1: lines left)",
+            ),
+        ] = False,
+    ) -> None:
+        """运行上传代理：追踪数据文件（及 MQTT），本地暂存，按批上传，断网续传。Run the agent."""
+        from anxin.edge.agent import Agent, EdgeSettings
+        from anxin.edge.outbox import OutboxError
+        from anxin.edge.sources import MqttUrl
+        from anxin.edge.uploader import UploadSettings
+
+        if not token:
+            fail(t("edge_no_token"))
+        if not source and not mqtt:
+            fail(t("edge_no_source"))
+        if not server.startswith(("http://", "https://")):
+            fail(f"--server {server!r}: expected http://… or https://…")
+        try:
+            if mqtt:
+                MqttUrl.parse(mqtt)
+            upload = UploadSettings(server=server, token=token or "", batch=batch, interval_s=interval_ms / 1000,
+                                    timeout_s=timeout, backoff_max_s=backoff_max)  # fmt: skip
+            agent = Agent(EdgeSettings(outbox=outbox, upload=upload, sources=list(source or []), mqtt=mqtt,
+                                       poll_s=poll_ms / 1000))  # fmt: skip
+        except (ValueError, OutboxError) as exc:
+            fail(str(exc))
+            return
+        with _stop_on_signals(agent.stop):
+            if once:
+                empty = agent.run_once()
+            else:
+                console.print(f"[bold green]{t('edge_running')}[/] → {server}  ({outbox})")
+                agent.run()
+        if once:
+            if not empty:
+                console.print(f"[yellow]{t('edge_left')}[/]")
+                raise typer.Exit(1)
+            console.print(f"[green]{t('edge_all_sent')}[/]")
+        else:
+            console.print(t("edge_stopped"))
+
+    @edge.command("status")
+    def status(
+        outbox: OutboxOpt,
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+        recent: Annotated[int, typer.Option("--recent", min=0, help="recently refused lines to list")] = 5,
+    ) -> None:
+        """上传代理状态：待传积压、最早待传时长、最近上传、计数。The agent's backlog and counts."""
+        from anxin.edge.outbox import Outbox, OutboxError
+
+        try:
+            box = Outbox(outbox, create=False)
+            st = box.status(recent=recent)
+            box.close()
+        except OutboxError as exc:
+            fail(str(exc))
+            return
+        if as_json:
+            import orjson
+
+            print(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode())
+            return
+        render_status(console, st, outbox)
+
+
+def render_status(console, st: dict, path: Path) -> None:
+    from rich.table import Table
+
+    now = time.time()
+    c = st["counters"]
+    table = Table(title=f"{t('edge_status')} · {path}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    backlog_style = "bold yellow" if st["backlog"] else "green"
+    table.add_row(t("edge_backlog"), f"[{backlog_style}]{st['backlog']:,}")
+    oldest = st["oldest_read_us"]
+    table.add_row(t("edge_oldest"), _age(now - oldest / 1e6) if oldest else "—")
+    last = st["last_upload_us"]
+    table.add_row(t("edge_last_upload"), _when(last / 1e6, now) if last else t("edge_never"))
+    table.add_section()
+    table.add_row(t("edge_read"), f"{c['read']:,}")
+    table.add_row(t("edge_confirmed"), f"{c['confirmed']:,}")
+    table.add_row(t("edge_accepted"), f"{c['accepted']:,}")
+    table.add_row(t("edge_duplicate"), f"{c['duplicate']:,}")
+    table.add_row(t("edge_rejected"), f"[red]{c['rejected']:,}" if c["rejected"] else "0")
+    table.add_row(t("edge_quarantined"), f"[red]{c['quarantined']:,}" if c["quarantined"] else "0")
+    table.add_row(t("edge_too_large"), f"[red]{c['too_large']:,}" if c["too_large"] else "0")
+    table.add_row(t("edge_uploads"), f"{c['uploads']:,}")
+    if st["last_error"]:
+        table.add_section()
+        when = _when(st["last_error_us"] / 1e6, now) if st["last_error_us"] else ""
+        table.add_row(t("edge_last_error"), f"[red]{st['last_error']}[/]\n{when}")
+    console.print(table)
+    if st["sources"]:
+        src = Table(title=t("edge_sources"))
+        for col, just in (
+            ("edge_source", "left"),
+            ("edge_pos", "right"),
+            ("edge_lines", "right"),
+            ("edge_updated", "left"),
+        ):
+            src.add_column(t(col), justify=just)  # type: ignore[arg-type]
+        for s in st["sources"]:
+            src.add_row(
+                s["path"], f"{s['pos']:,}", f"{s['lines']:,}", f"{_age(now - s['updated_us'] / 1e6)} {t('edge_ago')}"
+            )
+        console.print(src)
+    if st["recent_rejected"]:
+        rej = Table(title=t("edge_recent_rejected"))
+        rej.add_column(t("edge_where"))
+        rej.add_column(t("kind"))
+        rej.add_column(t("edge_reason"), overflow="fold")
+        for r in st["recent_rejected"]:
+            rej.add_row(f"{r['source']}:{r['line']}", t(f"edge_{r['status']}"), r["reason"])
+        console.print(rej)
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _when(ts: float, now: float) -> str:
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))} ({_age(now - ts)} {t('edge_ago')})"
+
+
+class _stop_on_signals:
+    """SIGTERM/SIGINT set ``stop`` (a graceful stop); a second one interrupts at once."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        import logging
+
+        logging.getLogger("anxin.edge").warning("stopping", extra={"signal": signal.Signals(signum).name})
+        self.stop.set()
+
+    def __enter__(self) -> _stop_on_signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
