@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -48,3 +49,15 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition", every: float = 0.02):
+    """Poll ``cond`` until it is truthy (its value is returned) or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)

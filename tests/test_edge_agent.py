@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from services import MQTT_URL, missing, reachable
+from services import MQTT_URL, missing, reachable, wait_for
 
 from anxin.edge.agent import Agent, EdgeSettings
 from anxin.edge.outbox import COUNTERS, Outbox, OutboxError
@@ -36,14 +36,7 @@ STATION = "S0001"
 
 # ---------------------------------------------------------------- helpers
 def poll(cond: Callable[[], object], timeout: float = 20.0, what: str = "condition", every: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
+    return wait_for(cond, timeout, what, every)
 
 
 def free_port() -> int:

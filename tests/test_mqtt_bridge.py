@@ -13,9 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from services import wait_for
 
 from anxin.ingest.mqtt import MqttBridge
 from anxin.ingest.mqtt_payload import parse_url
@@ -36,17 +36,6 @@ from anxin.store.database import Store
 URL = os.environ.get("ANXIN_TEST_MQTT", "mqtt://127.0.0.1:1883")
 SESSION_S = 60  # the bridges' sessions outlive a test run by a minute at most
 ST, OTHER = "S0001", "S0002"
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def reachable(url: str) -> str | None:
