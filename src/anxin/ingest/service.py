@@ -32,16 +32,14 @@ import msgspec
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.natural import ledger_digest, natural_key
-from anxin.contract.parse import MAX_LINE_BYTES, Parsed, Reject, parse_line
+from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import kind_of
-from anxin.contract.registry import Registry, RegistryError, parse_registry
+from anxin.contract.registry import Registry, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
 from anxin.engine import Engine, EngineSettings
 from anxin.store.database import LedgerRow, RejectRow, Store
 
 log = logging.getLogger("anxin.ingest")
-
-STATUSES = ("accepted", "duplicate", "quarantined", "rejected")
 
 
 class Result(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -306,4 +304,4 @@ _QUARANTINE_REASON = {
     KeyVerdict.WRONG_STATION: "nozzle is registered to another station: quarantined as evidence",
 }
 
-__all__ = ["IngestService", "UploadResult", "Result", "NoRegistry", "RegistryError", "MAX_LINE_BYTES", "STATUSES"]
+__all__ = ["IngestService", "UploadResult", "Result", "NoRegistry"]
