@@ -172,3 +172,119 @@ webhook_deliveries = Table(
     UniqueConstraint("webhook_id", "alarm_id", name="webhook_delivery_once"),
 )
 Index("webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_us)
+
+# ---------------------------------------------------------------- console (migration 0002)
+# Users and roles (用户与角色): admin, regulator, inspector, operator (its stations only).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | regulator | inspector | operator
+    Column("stations", Json, nullable=False),  # operator: the station ids it may see; others: []
+    Column("district", String(64)),  # optional scope of a regulator or inspector
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until_us", BigInteger, nullable=False, default=0),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_sha256", LargeBinary(32), primary_key=True),  # the cookie holds the token, the store its hash
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+)
+
+# Every change anyone makes (who, when, what, why), hash-chained: hash = SHA-256(prev ‖ entry).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),  # username, or "system", or "public"
+    Column("action", String(64), nullable=False),  # e.g. alarm.acknowledge, user.create, registry.change
+    Column("subject", String(200), nullable=False),  # e.g. alarm:<id>, user:<name>, nozzle:<id>
+    Column("reason", Text, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False, unique=True),
+)
+
+# Alarm triage (报警处置): the current state of each alarm that anyone has touched (an
+# alarm without a row is "new"); the history is in the audit log.
+alarm_states = Table(
+    "alarm_states",
+    metadata,
+    Column("alarm_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # new | acknowledged | dispatched | on_site | confirmed | false_alarm
+    Column("incident_id", BigInteger),
+    Column("work_order_id", BigInteger),
+    Column("case_id", BigInteger),
+    Column("closed_reason", Text),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+Index("alarm_states_status", alarm_states.c.status)
+
+# Incidents group repeated alarms of one nozzle (or station, when no nozzle) while open.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("station_id", String(128), nullable=False),
+    Column("nozzle_id", String(128)),
+    Column("first_ts_us", BigInteger, nullable=False),
+    Column("last_ts_us", BigInteger, nullable=False),
+    Column("alarms", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+)
+Index("incidents_open", incidents.c.station_id, incidents.c.nozzle_id, incidents.c.status)
+
+# Work orders (工单): an inspector sent to the station, with a due time and a result.
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alarm_id", String(64), nullable=False),
+    Column("incident_id", BigInteger),
+    Column("station_id", String(128), nullable=False),
+    Column("inspector", String(64), nullable=False),
+    Column("due_us", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # open | reported | closed
+    Column("result", Text),
+    Column("created_us", BigInteger, nullable=False),
+    Column("reported_us", BigInteger),
+)
+Index("work_orders_open", work_orders.c.status, work_orders.c.due_us)
+
+# Cases (案件) opened from a confirmed alarm; the full case workflow is the supervision issue's.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("station_id", String(128), nullable=False),
+    Column("source", String(200), nullable=False),  # alarm:<id> | complaint:<id> | inspection:<id>
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("opened_us", BigInteger, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("summary", Text, nullable=False),
+)
+
+# Complaints from the public page (投诉): kept here; their handling is the supervision issue's.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_us", BigInteger, nullable=False),
+    Column("station_id", String(128), nullable=False),
+    Column("nozzle_id", String(128)),
+    Column("text", Text, nullable=False),
+    Column("contact", String(200)),
+    Column("status", String(16), nullable=False),  # received | …
+)
