@@ -46,7 +46,7 @@ def test_migrations_give_the_schema_of_the_code(store: Store) -> None:
         assert {c["name"] for c in insp.get_columns(name)} == {c.name for c in table.columns}, name
     store.migrate()  # idempotent
     with store.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
 
 
 def test_ledger_is_idempotent_and_ordered(store: Store) -> None:
@@ -104,3 +104,16 @@ def test_registry_versions_and_tokens(store: Store) -> None:
     store.token_set("S1", "tok-two")  # replaced: the old token no longer works
     assert store.token_station("tok-one") is None and store.token_station("tok-two") == "S1"
     assert list(store.tokens().values()) == ["S1"]
+
+
+def test_daily_sales_follow_the_new_settlements(store: Store) -> None:
+    rows = [_row(1), _row(2), _row(3)]
+    rows[0].sale, rows[1].sale = ("2026-03-01", 30_000, 22_500), ("2026-03-01", 10_000, 7_500)
+    store.append(rows)
+    store.append([rows[0]])  # a resend: not counted twice
+    r4 = _row(4)
+    r4.sale = ("2026-03-02", 5_000, 3_750)
+    store.append([r4])
+    with store.engine.connect() as c:
+        got = c.execute(text("SELECT station_id, day, sales, volume_ml, amount_fen FROM daily_sales ORDER BY day")).all()
+    assert [tuple(r) for r in got] == [("S1", "2026-03-01", 2, 40_000, 30_000), ("S1", "2026-03-02", 1, 5_000, 3_750)]

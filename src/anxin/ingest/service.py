@@ -33,7 +33,8 @@ import msgspec
 from anxin.contract.alarm import Alarm
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject, parse_line
-from anxin.contract.records import kind_of
+from anxin.contract.records import Settlement, kind_of
+from anxin.contract.times import format_ts
 from anxin.contract.registry import Registry, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
 from anxin.engine import Engine, EngineSettings
@@ -236,9 +237,11 @@ class IngestService:
             verdict = authenticate(p, ring)
             kind, key = kind_of(p.rec), natural_key(p)
             quarantined = verdict is not None and verdict != KeyVerdict.OK
+            rec = p.rec
+            sale = (format_ts(p.t)[:10], rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
             rows.append(LedgerRow(kind=kind, station_id=station_id, natural_key=key, event_time_us=p.t,
                                   digest=ledger_digest(kind, key, p), verdict=None if verdict is None else int(verdict),
-                                  quarantined=quarantined, source=source, body=raw))  # fmt: skip
+                                  quarantined=quarantined, source=source, body=raw, sale=sale))  # fmt: skip
             parsed.append((len(results), Parsed(p.rec, p.t, p.t0, p.digest), verdict))
             results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
         new_alarms: list[Alarm] = []

@@ -57,6 +57,7 @@ class LedgerRow:
     quarantined: bool
     source: str
     body: bytes
+    sale: tuple[str, int, int] | None = None  # settlements: (local day, volume_ml, amount_fen) for the figures
 
 
 @dataclass(slots=True)
@@ -171,10 +172,18 @@ class Store:
                 else:
                     got = self._append_postgresql(raw, values)
                 seen: set[bytes] = set()
+                sales: dict[tuple[str, str], list[int]] = {}
                 for k, r in enumerate(rows):
                     if r.digest in got and r.digest not in seen:  # a repeat within the batch is a duplicate
                         ids[k] = got[r.digest]
                         seen.add(r.digest)
+                        if r.sale is not None and not r.quarantined:
+                            agg = sales.setdefault((r.station_id, r.sale[0]), [0, 0, 0])
+                            agg[0] += 1
+                            agg[1] += r.sale[1]
+                            agg[2] += r.sale[2]
+                if sales:
+                    self._add_sales(c, sales)
             if rejects:
                 c.execute(
                     T.rejects.insert(),
@@ -213,6 +222,17 @@ class Store:
                 "ORDER BY n ON CONFLICT (digest) DO NOTHING RETURNING digest, id"
             )
             return {bytes(d): int(i) for d, i in cur.fetchall()}
+
+    def _add_sales(self, c: Any, sales: dict[tuple[str, str], list[int]]) -> None:
+        t = T.daily_sales
+        stmt = self._insert(t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["station_id", "day"],
+            set_={"sales": t.c.sales + stmt.excluded.sales, "volume_ml": t.c.volume_ml + stmt.excluded.volume_ml,
+                  "amount_fen": t.c.amount_fen + stmt.excluded.amount_fen},
+        )  # fmt: skip
+        c.execute(stmt, [{"station_id": st, "day": day, "sales": n, "volume_ml": v, "amount_fen": a}
+                         for (st, day), (n, v, a) in sorted(sales.items())])  # fmt: skip
 
     def ledger_max_id(self) -> int:
         with self.engine.connect() as c:

@@ -288,3 +288,16 @@ complaints = Table(
     Column("contact", String(200)),
     Column("status", String(16), nullable=False),  # received | …
 )
+
+# ---------------------------------------------------------------- figures (migration 0003)
+# Sales per station and local day, kept at ingest in the ledger's transaction, so the
+# overview's figures never scan the ledger.
+daily_sales = Table(
+    "daily_sales",
+    metadata,
+    Column("station_id", String(128), primary_key=True),
+    Column("day", String(10), primary_key=True),  # local date YYYY-MM-DD
+    Column("sales", BigInteger, nullable=False),
+    Column("volume_ml", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+)
