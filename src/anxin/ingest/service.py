@@ -157,6 +157,16 @@ class IngestService:
     def subscribe(self, listener: Callable[[list[Alarm]], None]) -> None:
         self._listeners.append(listener)
 
+    def _announce(self, alarms: list[Alarm]) -> None:
+        """Tell the listeners (SSE, webhooks, incidents) of alarms just committed."""
+        if not alarms:
+            return
+        for listener in self._listeners:
+            try:
+                listener(alarms)
+            except Exception:  # a listener's failure must not fail the upload
+                log.exception("alarm listener failed")
+
     # ------------------------------------------------------------ registry
     def set_registry(self, document: bytes, *, author: str, reason: str) -> int:
         """Validate and store a new registry version, apply it, checkpoint. Raises
@@ -200,8 +210,7 @@ class IngestService:
             raised = self.engine.witness_raised
             res = self.engine.witness()
             new = self.store.save_outputs([a for a in res.alarms if a.alarm_id not in raised])
-        for listener in self._listeners:
-            listener(new)
+        self._announce(new)
         return new
 
     # ------------------------------------------------------------ ingest
@@ -289,12 +298,7 @@ class IngestService:
             if p.t > m.last_event_us.get(station_id, 0):
                 m.last_event_us[station_id] = p.t
         m.last_ingest_s = time.time()
-        if new_alarms:
-            for listener in self._listeners:
-                try:
-                    listener(new_alarms)
-                except Exception:  # a listener's failure must not fail the upload
-                    log.exception("alarm listener failed")
+        self._announce(new_alarms)
         counts = Counter(r.status for r in results)
         return UploadResult(accepted=counts["accepted"], duplicate=counts["duplicate"],
                             quarantined=counts["quarantined"], rejected=counts["rejected"], results=results)  # fmt: skip

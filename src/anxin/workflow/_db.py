@@ -1,0 +1,84 @@
+"""What the workflow's writers share: the write transaction, reading a state, the audit
+adapter, and the errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from anxin.store import schema as T
+from anxin.store.database import Store
+from anxin.workflow.lifecycle import AlarmState
+
+SYSTEM = "system"
+
+
+class UnknownAlarm(LookupError):
+    """No alarm with that id."""
+
+
+class ConcurrentChange(RuntimeError):
+    """The alarm's state changed between reading it and writing it (someone else won)."""
+
+
+@contextmanager
+def write_transaction(store: Store) -> Iterator[Connection]:
+    """One transaction that will write.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock first, so the reads that
+    follow are of the state the writes replace (pysqlite otherwise runs the reads outside
+    any transaction and begins only at the first write). PostgreSQL: the callers lock
+    the rows they read (``FOR UPDATE``) instead.
+    """
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            raw = conn.connection.driver_connection
+            if not getattr(raw, "in_transaction", True):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+
+
+def state_of(alarm_id: str, row: Any | None) -> AlarmState:
+    """The state from an ``alarm_states`` row (none: ``new``)."""
+    if row is None:
+        return AlarmState(alarm_id=alarm_id)
+    return AlarmState(
+        alarm_id=alarm_id, status=row.status, updated_us=int(row.updated_us), updated_by=row.updated_by,
+        incident_id=row.incident_id, work_order_id=row.work_order_id, case_id=row.case_id,
+        closed_reason=row.closed_reason,
+    )  # fmt: skip
+
+
+def read_state_row(conn: Connection, alarm_id: str) -> Any | None:
+    return conn.execute(select(T.alarm_states).where(T.alarm_states.c.alarm_id == alarm_id)).first()
+
+
+def audit(conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any],
+          now_us: int) -> int:  # fmt: skip
+    """One audit entry in the caller's transaction, through ``anxin.audit.append``.
+
+    FALLBACK, only while ``anxin.audit`` does not exist yet: the entry is inserted
+    directly, unchained (prev_hash = hash = SHA-256 of the entry's content). Remove it
+    once ``anxin.audit`` is in.
+    """
+    try:
+        from anxin.audit import append
+    except ModuleNotFoundError as e:
+        if e.name not in ("anxin.audit", "anxin"):
+            raise
+    else:
+        return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
+    content = {"ts_us": now_us, "actor": actor, "action": action, "subject": subject, "reason": reason, "data": data}
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).digest()
+    res = conn.execute(
+        T.audit_log.insert().values(ts_us=now_us, actor=actor, action=action, subject=subject, reason=reason,
+                                    data=data, prev_hash=digest, hash=digest)
+    )  # fmt: skip
+    return int(res.inserted_primary_key[0])
