@@ -1,0 +1,279 @@
+"""The verification CSV (检定数据 CSV) from verification equipment: one row per run,
+the rows of one ``certificate_no`` forming one verification record (contract v1 §3).
+
+Format (the column table with its Chinese aliases is in ``anxin.register``'s docstring):
+
+* UTF-8, with or without a BOM; comma-separated, RFC 4180 quoting; a header line.
+* Columns, in any order, by their English name or one Chinese alias (``COLUMNS``);
+  whitespace, full-width parentheses and the case of ``mL`` in a header do not matter.
+  Columns not listed are ignored, except a known quantity name with another unit
+  (``流量(L/min)``), which is an error: units are fixed by the contract.
+* Timestamps are RFC 3339 with an offset; ``type`` is ``initial|periodic|after_repair``
+  or 首次检定 / 周期检定 (后续检定) / 修理后检定; quantities are decimal numbers in the
+  column's unit (integers stay integers); ``k_pulses_per_m3`` is a positive integer.
+* Fully blank lines are skipped. Every bad cell is reported with its line (1 = the
+  header) and column (the header as written). A certificate with any error is left out
+  whole: nothing is half-parsed.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import re
+from dataclasses import dataclass, field
+
+import orjson
+
+from anxin.contract.parse import Reject, parse_line
+
+RECORD_FIELDS = ("station_id", "nozzle_id", "ts", "type", "org", "certificate_no", "k_pulses_per_m3", "valid_until")
+RUN_FIELDS = ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc")
+
+# field → Chinese aliases accepted in a header (the first is the one written by to_csv).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "station_id": ("加油站", "加油站编号"),
+    "nozzle_id": ("油枪", "油枪编号"),
+    "ts": ("检定时间",),
+    "type": ("检定类型",),
+    "org": ("检定机构",),
+    "certificate_no": ("证书编号",),
+    "k_pulses_per_m3": ("K系数", "K系数(脉冲/m³)"),
+    "valid_until": ("有效期至",),
+    "flow_ml_per_min": ("流量(mL/min)",),
+    "standard_ml": ("标准体积(mL)",),
+    "indicated_ml": ("示值体积(mL)", "加油机示值(mL)"),
+    "standard_temp_mc": ("标准器温度(m℃)",),
+    "dispenser_temp_mc": ("加油机温度(m℃)",),
+}
+TYPES = {
+    "initial": "initial", "periodic": "periodic", "after_repair": "after_repair",
+    "首次检定": "initial", "周期检定": "periodic", "后续检定": "periodic", "修理后检定": "after_repair",
+}  # fmt: skip
+# Plausible ranges of a run's quantities: (low, high, low inclusive).
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "flow_ml_per_min": (0, 1_000_000, False),
+    "standard_ml": (0, 10_000_000, False),
+    "indicated_ml": (0, 10_000_000, True),
+    "standard_temp_mc": (-50_000, 80_000, True),
+    "dispenser_temp_mc": (-50_000, 80_000, True),
+}
+
+
+def _norm(header: str) -> str:
+    h = header.strip().replace("（", "(").replace("）", ")").replace("°C", "℃").replace("°c", "℃")
+    return re.sub(r"\s+", "", h).lower()
+
+
+_ALIASES = {_norm(a): f for f, names in COLUMNS.items() for a in (f, *names)}
+_UNIT_BASES = {_norm(a).split("(")[0]: f for f, names in COLUMNS.items() for a in names if "(" in a}
+_INT = re.compile(r"[+-]?\d+")
+_NUM = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class CsvError:
+    line: int  # 1 = the header line
+    column: str | None  # the header as written in the file; None: the whole line or file
+    message: str
+
+
+@dataclass(slots=True)
+class ParsedCsv:
+    records: list[dict]  # verification records (contract v1), in order of first appearance
+    errors: list[CsvError]
+    lines: list[int] = field(default_factory=list)  # first line of each record's certificate
+    columns: dict[str, str] = field(default_factory=dict)  # field → header as written
+
+
+def _decode(data: bytes) -> tuple[str | None, CsvError | None]:
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, CsvError(line, None, f"not UTF-8: invalid byte at offset {exc.start}")
+
+
+def _header(cells: list[str], errors: list[CsvError]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, cell in enumerate(cells):
+        key = _norm(cell)
+        f = _ALIASES.get(key)
+        if f is None:
+            base = key.split("(")[0]
+            if "(" in key and base in _UNIT_BASES:
+                want = COLUMNS[_UNIT_BASES[base]][0]
+                errors.append(CsvError(1, cell, f"unit not accepted: write the column as {want!r}"))
+            continue  # an unknown column is ignored
+        if f in index:
+            errors.append(CsvError(1, cell, f"column {f} appears twice (also as {cells[index[f]]!r})"))
+            continue
+        index[f] = i
+    for f in (*RECORD_FIELDS, *RUN_FIELDS):
+        if f not in index:
+            errors.append(CsvError(1, f, f"missing column {f} (or {' / '.join(COLUMNS[f])})"))
+    return index
+
+
+def _number(text: str, f: str) -> tuple[int | float | None, str | None]:
+    if not _NUM.fullmatch(text):
+        return None, f"not a number: {text!r}"
+    value: int | float = int(text) if _INT.fullmatch(text) else float(text)
+    if not math.isfinite(value):
+        return None, f"not a finite number: {text!r}"
+    lo, hi, inclusive = RANGES[f]
+    if value > hi or value < lo or (value == lo and not inclusive):
+        return None, f"{text} is outside the plausible range {'[' if inclusive else '('}{lo:g}, {hi:g}]"
+    return value, None
+
+
+@functools.lru_cache(maxsize=4096)
+def _timestamp(text: str) -> str | None:
+    """Why ``text`` is not a contract timestamp, or None."""
+    probe = orjson.dumps({"kind": "verification", "station_id": "S", "nozzle_id": "N", "ts": text,
+                          "type": "initial", "org": "", "certificate_no": "", "k_pulses_per_m3": 1,
+                          "valid_until": text, "runs": [dict.fromkeys(RUN_FIELDS, 1)]})  # fmt: skip
+    got = parse_line(probe)
+    if isinstance(got, Reject):
+        return f"not an RFC 3339 timestamp with an offset: {text!r}"
+    return None
+
+
+def _cell(f: str, text: str) -> tuple[object, str | None]:
+    if not text:
+        return None, "empty"
+    if f in RUN_FIELDS:
+        return _number(text, f)
+    if f == "k_pulses_per_m3":
+        if not _INT.fullmatch(text) or int(text) <= 0:
+            return None, f"not a positive integer: {text!r}"
+        return int(text), None
+    if f == "type":
+        if text not in TYPES:
+            return None, f"unknown type {text!r} (initial, periodic, after_repair, 首次检定, 周期检定, 修理后检定)"
+        return TYPES[text], None
+    if f in ("ts", "valid_until"):
+        problem = _timestamp(text)
+        return (None, problem) if problem else (text, None)
+    if f in ("station_id", "nozzle_id") and len(text) > 128:
+        return None, "longer than 128 characters"
+    return text, None
+
+
+def parse_csv(data: bytes) -> ParsedCsv:
+    """Verification records from a CSV file, and every error by line and column."""
+    text, err = _decode(data)
+    if text is None:
+        assert err is not None
+        return ParsedCsv([], [err])
+    errors: list[CsvError] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        start = 1
+        for cells in reader:
+            rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return ParsedCsv([], [CsvError(reader.line_num, None, f"not valid CSV: {exc}")])
+    rows = [(n, r) for n, r in rows if any(c.strip() for c in r)]
+    if not rows or rows[0][0] != 1:
+        return ParsedCsv([], [CsvError(1, None, "the first line must be the header")])
+    header = rows[0][1]
+    index = _header(header, errors)
+    if errors:
+        return ParsedCsv([], errors)
+    columns = {f: header[i] for f, i in index.items()}
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    bad: set[str] = set()
+    for n, cells in rows[1:]:
+        if len(cells) != len(header):
+            errors.append(CsvError(n, None, f"{len(cells)} cells, the header has {len(header)}"))
+            cert = cells[index["certificate_no"]].strip() if index["certificate_no"] < len(cells) else ""
+            bad.add(cert)
+            continue
+        values: dict = {}
+        for f, i in index.items():
+            value, problem = _cell(f, cells[i].strip())
+            if problem:
+                errors.append(CsvError(n, columns[f], problem))
+            values[f] = value
+        cert = values["certificate_no"]
+        if cert is None:
+            continue  # its error is named; without a certificate it joins nothing
+        if len(values) != len([v for v in values.values() if v is not None]):
+            bad.add(cert)
+        groups.setdefault(cert, []).append((n, values))
+    return _assemble(groups, bad, columns, errors)
+
+
+def _assemble(
+    groups: dict[str, list[tuple[int, dict]]], bad: set[str], columns: dict[str, str], errors: list[CsvError]
+) -> ParsedCsv:
+    records: list[dict] = []
+    lines: list[int] = []
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for cert, rows in groups.items():
+        first_line, first = rows[0]
+        ok = cert not in bad
+        for n, values in rows[1:]:
+            for f in RECORD_FIELDS:
+                if values[f] is not None and first[f] is not None and values[f] != first[f]:
+                    errors.append(CsvError(n, columns[f], f"certificate {cert}: {values[f]!r} differs from "
+                                                          f"{first[f]!r} on line {first_line}"))  # fmt: skip
+                    ok = False
+        if not ok:
+            continue
+        rec = {"kind": "verification", **{f: first[f] for f in RECORD_FIELDS},
+               "runs": [{f: v[f] for f in RUN_FIELDS} for _, v in rows]}  # fmt: skip
+        got = parse_line(orjson.dumps(rec))
+        if isinstance(got, Reject):  # what the cells could not show (e.g. more than 100 runs)
+            errors.append(CsvError(first_line, None, f"certificate {cert}: {got.reason}"))
+            continue
+        if got.rec.valid_until < got.rec.ts:  # type: ignore[union-attr]
+            errors.append(
+                CsvError(
+                    first_line,
+                    columns["valid_until"],
+                    f"certificate {cert}: valid until {rec['valid_until']} is before {rec['ts']}",
+                )
+            )
+            continue
+        key = (rec["nozzle_id"], str(got.t))
+        if key in seen:
+            other, line = seen[key]
+            errors.append(
+                CsvError(
+                    first_line,
+                    columns["ts"],
+                    f"certificate {cert}: nozzle {rec['nozzle_id']} has "
+                    f"certificate {other} at the same time (line {line})",
+                )
+            )
+            continue
+        seen[key] = (cert, first_line)
+        records.append(rec)
+        lines.append(first_line)
+    errors.sort(key=lambda e: e.line)
+    return ParsedCsv(records, errors, lines, columns)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
+    return str(value)
+
+
+def to_csv(records: list[dict], *, chinese: bool = False) -> bytes:
+    """Verification records as the CSV that ``parse_csv`` reads (chinese: the first
+    Chinese aliases and a BOM, which spreadsheet programs want)."""
+    fields = (*RECORD_FIELDS, *RUN_FIELDS)
+    out = io.StringIO(newline="")
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow([COLUMNS[f][0] for f in fields] if chinese else fields)
+    for rec in records:
+        for run in rec["runs"]:
+            w.writerow([_fmt(rec[f]) for f in RECORD_FIELDS] + [_fmt(run[f]) for f in RUN_FIELDS])
+    return (b"\xef\xbb\xbf" if chinese else b"") + out.getvalue().encode()
