@@ -32,7 +32,7 @@ from anxin.workflow import (
     overdue_work_orders,
     work_orders,
 )
-from anxin.workflow import _db, service
+from anxin.workflow import service
 from anxin.workflow.lifecycle import AlarmState
 
 T0 = 1_772_294_400_000_000
@@ -227,17 +227,6 @@ def test_audit_is_in_the_same_transaction(store: Store, monkeypatch) -> None:
     s = alarm_state(store, a1)
     assert s.status == "on_site" and s.case_id is None  # nothing of the action stayed
     assert _count(store, T.cases) == 0 and work_orders(store)[0].status == "reported"
-
-
-def test_audit_fallback_without_anxin_audit(store: Store, monkeypatch) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "anxin.audit", None)  # as if it did not exist
-    (aid,) = _stored(store, _alarm(1))
-    with store.engine.begin() as c:
-        seq = _db.audit(c, actor="x", action="alarm.acknowledge", subject=f"alarm:{aid}", reason="r",
-                        data={"before": "new"}, now_us=T0)  # fmt: skip
-    with store.engine.connect() as c:
-        row = c.execute(select(T.audit_log).where(T.audit_log.c.seq == seq)).one()
-    assert row.prev_hash == row.hash and len(row.hash) == 32 and row.data == {"before": "new"}
 
 
 @pytest.mark.parametrize("first", ["new", "acknowledged"])

@@ -157,11 +157,13 @@ def schema(
         console.print(str(path))
 
 
+from anxin.auth import cli as _auth_cli  # noqa: E402  (its commands: user add|list|passwd, audit verify)
 from anxin.edge import cli as _edge_cli  # noqa: E402  (its command: edge)
 from anxin.serve import cli as _serve_cli  # noqa: E402  (its commands: serve, token, db-upgrade)
 
 _serve_cli.register(app, console, _fail)
 _edge_cli.register(app, console, _fail)
+_auth_cli.register(app, console, _fail)
 
 
 def main() -> None:

@@ -215,6 +215,10 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.include_router(alarms_router(service.store, broadcaster, reader))
     app.include_router(admin_router(service, tokens, admin))
     app.include_router(webhooks_router(service.store, admin))
+    if config.console:
+        from anxin.web.mount import mount_console
+
+        mount_console(app, service, broadcaster, base_url=config.public_base_url or "")
     return app
 
 

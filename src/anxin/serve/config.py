@@ -25,6 +25,8 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt_url: str | None = None  # mqtt://host:1883 to run the MQTT bridge inside the service
     webhook_max_attempts: int = 8
     log_level: str = "info"
+    console: bool = True  # the regulator console and the public nozzle pages
+    public_base_url: str | None = None  # the address printed in the nozzle QR codes (default: as requested)
 
 
 ENV_PREFIX = "ANXIN_"

@@ -3,14 +3,13 @@ adapter, and the errors."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from anxin.audit import append
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.workflow.lifecycle import AlarmState
@@ -60,25 +59,5 @@ def read_state_row(conn: Connection, alarm_id: str) -> Any | None:
 
 def audit(conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any],
           now_us: int) -> int:  # fmt: skip
-    """One audit entry in the caller's transaction, through ``anxin.audit.append``.
-
-    FALLBACK, only while ``anxin.audit`` does not exist yet: the entry is inserted
-    directly, unchained (prev_hash = hash = SHA-256 of the entry's content). Remove it
-    once ``anxin.audit`` is in.
-    """
-    try:
-        from anxin.audit import append
-    except ModuleNotFoundError as e:
-        if e.name not in ("anxin.audit", "anxin"):
-            raise
-    else:
-        return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
-    content = {"ts_us": now_us, "actor": actor, "action": action, "subject": subject, "reason": reason, "data": data}
-    digest = hashlib.sha256(
-        json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    ).digest()
-    res = conn.execute(
-        T.audit_log.insert().values(ts_us=now_us, actor=actor, action=action, subject=subject, reason=reason,
-                                    data=data, prev_hash=digest, hash=digest)
-    )  # fmt: skip
-    return int(res.inserted_primary_key[0])
+    """One hash-chained audit entry in the caller's transaction."""
+    return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)

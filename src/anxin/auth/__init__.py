@@ -1,0 +1,47 @@
+"""用户与权限 (users and permissions) of the regulator console: roles and the permission
+matrix (:mod:`anxin.auth.roles`), argon2id passwords, accounts, login with lockout,
+sessions and CSRF. Every change and every login attempt is in the audit log."""
+
+from anxin.auth.passwords import (
+    MIN_LENGTH,
+    AuthError,
+    PasswordRejected,
+    check_password_rules,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from anxin.auth.roles import (
+    ADMIN,
+    INSPECTOR,
+    OPERATOR,
+    PERMISSIONS,
+    PUBLIC,
+    REGULATOR,
+    ROLE_NAMES_ZH,
+    ROLE_PERMISSIONS,
+    ROLES,
+    User,
+    can,
+    station_scope,
+)
+from anxin.auth.sessions import (
+    LOCK_US,
+    MAX_FAILURES,
+    SESSION_US,
+    LoginOk,
+    LoginRefused,
+    check_csrf,
+    login,
+    logout,
+    session_user,
+)
+from anxin.auth.users import UserError, create_user, deactivate, get_user, list_users, set_password
+
+__all__ = [
+    "ADMIN", "INSPECTOR", "LOCK_US", "MAX_FAILURES", "MIN_LENGTH", "OPERATOR", "PERMISSIONS", "PUBLIC", "REGULATOR",
+    "ROLES", "ROLE_NAMES_ZH", "ROLE_PERMISSIONS", "SESSION_US", "AuthError", "LoginOk", "LoginRefused",
+    "PasswordRejected", "User", "UserError", "can", "check_csrf", "check_password_rules", "create_user", "deactivate",
+    "get_user", "hash_password", "list_users", "login", "logout", "needs_rehash", "session_user", "set_password",
+    "station_scope", "verify_password",
+]  # fmt: skip

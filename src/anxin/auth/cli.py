@@ -1,0 +1,158 @@
+"""Command-line accounts and audit log: ``anxin user add|list|passwd`` and
+``anxin audit verify`` (registered on the main Typer app).
+
+A password is never a command-line argument (it would be in the shell history and in
+``ps``): it is read from the first line of standard input when that is not a terminal
+(``printf '%s\\n' "$PW" | anxin user add …``), else prompted for twice, hidden.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from anxin.i18n import lang, t
+from anxin.serve.cli import ConfigOpt, DbOpt
+
+SYSTEM = "system"  # the audit actor of what is done on the command line
+
+
+def register(app: typer.Typer, console, fail) -> None:
+    user_app = typer.Typer(no_args_is_help=True, help="用户管理。Console accounts (users and roles).")
+    audit_app = typer.Typer(no_args_is_help=True, help="审计日志。The hash-chained audit log.")
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
+
+    def open_store(config, db):
+        from anxin.serve.runtime import open_store as _open
+        from anxin.store.database import StoreError
+
+        try:
+            return _open(config, db)
+        except (ValueError, OSError, StoreError) as exc:
+            fail(str(exc))
+
+    def read_password() -> str:
+        if sys.stdin is None or not sys.stdin.isatty():
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+            password = line.rstrip("\r\n")
+            if not password:
+                fail(t("password_stdin_empty"))
+            return password
+        return typer.prompt(t("password_prompt"), hide_input=True, confirmation_prompt=t("password_again"))
+
+    @user_app.command("add")
+    def user_add(
+        username: Annotated[str, typer.Argument(help="login name: lower-case letters, digits, . _ @ -")],
+        role: Annotated[str, typer.Option("--role", help="admin | regulator | inspector | operator")],
+        name: Annotated[str, typer.Option("--name", help="display name (姓名)")],
+        station: Annotated[list[str] | None, typer.Option("--station", help="an operator's station (repeat)")] = None,
+        district: Annotated[str | None, typer.Option("--district", help="district (辖区)")] = None,
+        reason: Annotated[str, typer.Option("--reason", help="why (in the audit log)")] = "anxin user add",
+        db: DbOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """创建用户（密码从标准输入读取或两次提示输入）。Create a console account."""
+        from anxin.auth import AuthError, create_user
+        from anxin.auth.roles import ROLE_NAMES_ZH
+        from anxin.store.database import now_us
+
+        store = open_store(config, db)
+        try:
+            user = create_user(store, username=username, display_name=name, role=role, password=read_password(),
+                               stations=station or (), district=district, actor=SYSTEM, reason=reason,
+                               now_us=now_us())  # fmt: skip
+        except AuthError as exc:
+            fail(str(exc))
+            return
+        finally:
+            store.close()
+        shown = ROLE_NAMES_ZH[user.role] if lang() == "zh" else user.role
+        console.print(f"[green]{t('user_added')}[/]: {user.username} · {user.display_name} · {shown}", highlight=False)
+
+    @user_app.command("list")
+    def user_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+        """列出用户及其角色、状态。List the accounts."""
+        from anxin.auth import list_users
+        from anxin.auth.roles import ROLE_NAMES_ZH
+        from anxin.contract.times import format_ts
+        from anxin.store.database import now_us
+
+        store = open_store(config, db)
+        try:
+            users = list_users(store)
+        finally:
+            store.close()
+        now = now_us()
+        table = Table(title=t("users_title"))
+        for key in ("user_col_username", "user_col_name", "user_col_role", "user_col_stations", "user_col_district",
+                    "user_col_state"):  # fmt: skip
+            table.add_column(t(key))
+        for u in users:
+            state = t("user_active") if u["active"] else f"[red]{t('user_inactive')}[/]"
+            if u["active"] and u["locked_until_us"] > now:
+                state = f"[yellow]{t('user_locked_until')} {format_ts(u['locked_until_us'])[:19]}[/]"
+            role = f"{ROLE_NAMES_ZH.get(u['role'], u['role'])} {u['role']}" if lang() == "zh" else u["role"]
+            table.add_row(u["username"], u["display_name"], role, " ".join(u["stations"] or []) or "—",
+                          u["district"] or "—", state)  # fmt: skip
+        if not users:
+            table.add_row(t("none"), "", "", "", "", "")
+        console.print(table)
+
+    @user_app.command("passwd")
+    def user_passwd(
+        username: Annotated[str, typer.Argument(help="the account")],
+        reason: Annotated[str, typer.Option("--reason", help="why (in the audit log)")] = "anxin user passwd",
+        db: DbOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """重设密码（并解除锁定、结束其会话）。Set a new password (clears a lockout)."""
+        from anxin.auth import AuthError, set_password
+        from anxin.store.database import now_us
+
+        store = open_store(config, db)
+        try:
+            set_password(store, username=username, password=read_password(), actor=SYSTEM, reason=reason,
+                         now_us=now_us())  # fmt: skip
+        except AuthError as exc:
+            fail(str(exc))
+            return
+        finally:
+            store.close()
+        console.print(f"[green]{t('user_password_set')}[/]: {username}", highlight=False)
+
+    @audit_app.command("verify")
+    def audit_verify(
+        anchor: Annotated[str | None, typer.Option("--anchor", help="SEQ:HASH recorded earlier: it must be there")] = None,
+        db: DbOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """校验审计日志的哈希链（完整返回 0，被篡改返回 1）。Verify the audit log's hash chain."""
+        from anxin.audit import head, verify
+
+        pin = None
+        if anchor is not None:
+            seq, _, digest = anchor.partition(":")
+            try:
+                pin = (int(seq), bytes.fromhex(digest))
+            except ValueError:
+                pin = None
+            if pin is None or len(pin[1]) != 32:
+                fail(t("audit_bad_anchor"))
+        store = open_store(config, db)
+        try:
+            report = verify(store, anchor=pin)
+            newest = head(store)
+        finally:
+            store.close()
+        if not report.ok:
+            console.print(f"[bold red]{t('audit_broken').format(seq=report.first_bad_seq, n=report.entries)}[/]",
+                          highlight=False)  # fmt: skip
+            console.print(report.problem, highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        console.print(f"[bold green]{t('audit_intact').format(n=report.entries)}[/]", highlight=False)
+        if newest is not None:
+            console.print(f"{t('audit_head')}: {newest[0]}:{newest[1].hex()}", highlight=False, soft_wrap=True)

@@ -1,0 +1,312 @@
+"""The console's pages: login, overview (一网感知), alarms with triage to closure, work
+orders, station and nozzle pages, and the live alarm stream for the signed-in user."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from anxin.auth import LoginOk, login, logout
+from anxin.contract.alarm import RULES
+from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
+from anxin.ingest.service import IngestService
+from anxin.serve.alarms import KEEPALIVE_S, AlarmBroadcaster
+from anxin.store import schema as T
+from anxin.web import queries as Q
+from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.texts import rule_label, words
+from anxin.workflow import lifecycle as L
+from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders
+
+
+def local_day(us: int) -> str:
+    return format_ts(us)[:10]
+
+
+def _day_us(text: str | None, end: bool = False) -> int | None:
+    """A local date (YYYY-MM-DD) as µs at its local midnight (the next one for ``end``)."""
+    try:
+        d = dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if d is None:
+        return None
+    return (d - dt.date(1970, 1, 1)).days * US_PER_DAY - LOCAL_OFFSET_US + (US_PER_DAY if end else 0)
+
+
+def data_now(service: IngestService) -> int:
+    """"Now" for the figures: the newest event time the platform holds (a replayed city
+    lives in its own days), never later than the wall clock."""
+    wall = now_us()
+    with service.lock:  # the ingest path adds stations to this dict
+        engine = service.engine
+        newest = max((st.watermark for st in engine.stations.values()), default=0) if engine is not None else 0
+    return min(wall, newest) if newest > 0 else wall
+
+
+def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    def reg():
+        return service.registry
+
+    @r.get("/console/login")
+    async def login_page(request: Request, next: str = "/console"):
+        v = viewer(request, store)
+        return render(request, v, "login.html", next=next if next.startswith("/") else "/console", error=None)
+
+    @r.post("/console/login")
+    async def login_post(request: Request):
+        form = await request.form()
+        v = viewer(request, store)
+        nxt = str(form.get("next") or "/console")
+        res = await run_in_threadpool(login, store, str(form.get("username", "")), str(form.get("password", "")),
+                                      now_us=now_us())  # fmt: skip
+        if not isinstance(res, LoginOk):
+            return render(request, v, "login.html", 401, next=nxt, error=res.reason)
+        resp = RedirectResponse(nxt if nxt.startswith("/") else "/console", status_code=303)
+        resp.set_cookie(COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600)
+        return resp
+
+    @r.post("/console/logout")
+    async def logout_post(request: Request):
+        v = viewer(request, store)
+        form = await request.form()
+        if csrf_ok(v, form):
+            await run_in_threadpool(logout, store, request.cookies.get(COOKIE, ""))
+        resp = RedirectResponse("/console/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @r.get("/console")
+    async def overview(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("alarm.view"):
+            return forbidden(request, v)
+        now = await run_in_threadpool(data_now, service)
+        registry = reg()
+        days = [local_day(now - k * US_PER_DAY) for k in range(13, -1, -1)]
+
+        def load() -> dict[str, Any]:
+            return {
+                "f": Q.figures(store, registry, stations=v.stations, today=local_day(now), online_since_us=now - US_PER_H,
+                               last_event_us=service.metrics.last_event_us),
+                "stations": Q.station_states(store, registry, stations=v.stations),
+                "trends": Q.trends(store, registry, stations=v.stations, days=days),
+                "recent": Q.alarm_page(store, registry, Q.AlarmFilter(), stations=v.stations, limit=20)[0],
+            }  # fmt: skip
+
+        d = await run_in_threadpool(load)
+        w = words(v.lang)
+        data = {"stations": d["stations"], "trends": d["trends"],
+                "labels": {**{k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume")}},
+                "rules": {rule: rule_label(rule, v.lang) for rule in RULES}}  # fmt: skip
+        return render(request, v, "overview.html", page="overview", f=d["f"], recent=d["recent"], data_json=as_json(data))
+
+    @r.get("/console/alarms")
+    async def alarms(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("alarm.view"):
+            return forbidden(request, v)
+        qp = request.query_params
+        f = Q.AlarmFilter(rule=qp.get("rule") or None, severity=qp.get("severity") or None,
+                          district=qp.get("district") or None, station_id=qp.get("station_id") or None,
+                          status=qp.get("status") or None, since_us=_day_us(qp.get("since")),
+                          until_us=_day_us(qp.get("until"), end=True))  # fmt: skip
+        before = qp.get("before")
+        rows, nxt = await run_in_threadpool(Q.alarm_page, store, reg(), f, stations=v.stations,
+                                            before_ord=int(before) if before and before.isdigit() else None)  # fmt: skip
+        registry = reg()
+        visible = [s for s in registry.stations if v.sees(s.station_id)]
+        params = {k: val for k, val in qp.items() if k not in ("before", "lang") and val}
+        next_url = "/console/alarms?" + "&".join(f"{k}={val}" for k, val in {**params, "before": nxt}.items())
+        return render(request, v, "alarms.html", page="alarms", rows=rows, f=f, rules=sorted(RULES),
+                      districts=sorted({s.district for s in visible}), stations=visible, since=qp.get("since", ""),
+                      until=qp.get("until", ""), next_ord=nxt, next_url=next_url)  # fmt: skip
+
+    def _evidence(a: dict[str, Any]) -> dict[str, Any]:
+        ev = dict(a["evidence"])
+        rec = ev.get("record") if ev.get("quarantined") else None
+        out = {"metering": ev.pop("metering", None) or (rec if rec and rec.get("kind") == "metering" else None),
+               "settlement": ev.pop("settlement", None), "quarantined": bool(ev.pop("quarantined", False))}  # fmt: skip
+        ev.pop("record", None)
+        out["other"] = {k: (orjson.dumps(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()}
+        return out
+
+    async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        a = await run_in_threadpool(Q.alarm, store, alarm_id)
+        if a is None or not v.can("alarm.view"):
+            return not_found(request, v) if a is None else forbidden(request, v)
+        if not v.sees(a["station_id"]):
+            return forbidden(request, v)
+        state = L.AlarmState(alarm_id=alarm_id, status=a["status"])
+        allowed = [x for x in L.allowed_actions(state) if v.can("alarm.report" if x == "report" else "alarm.triage")]
+        hist = await run_in_threadpool(Q.nozzle_history, store, a["nozzle_id"]) if a["nozzle_id"] else {"alarms": []}
+        rules = sorted({h["rule"] for h in hist["alarms"]})
+        data = {"rules": [rule_label(x, v.lang) for x in rules],
+                "points": [[h["ts"], rule_label(h["rule"], v.lang)] for h in hist["alarms"]]}  # fmt: skip
+        overdue = False
+        if a.get("work_order_id"):
+            due = await run_in_threadpool(overdue_work_orders, store, now_us=now_us())
+            overdue = any(o.id == a["work_order_id"] for o in due)
+        inspectors = await run_in_threadpool(_inspectors)
+        default_due = dt.datetime.fromtimestamp((now_us() + 3 * US_PER_DAY) / 1e6).strftime("%Y-%m-%dT%H:%M")
+        return render(request, v, "alarm.html", page="alarms", a=a, ev=_evidence(a), allowed=allowed, overdue=overdue,
+                      inspectors=inspectors, default_due=default_due, message=message, failed=failed,
+                      data_json=as_json(data), status=400 if failed else 200)  # fmt: skip
+
+    def _inspectors() -> list[dict[str, Any]]:
+        u = T.users.c
+        with store.engine.connect() as c:
+            rows = c.execute(select(u.username, u.display_name).where(u.role == "inspector", u.active.is_(True))).all()
+        return [dict(x._mapping) for x in rows]
+
+    @r.get("/console/alarms/{alarm_id}")
+    async def alarm_detail(request: Request, alarm_id: str):
+        return await _alarm_page(request, alarm_id)
+
+    @r.post("/console/alarms/{alarm_id}/{action}")
+    async def alarm_action(request: Request, alarm_id: str, action: str):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        need = "alarm.report" if action == "report" else "alarm.triage"
+        a = await run_in_threadpool(Q.alarm, store, alarm_id)
+        if a is None:
+            return not_found(request, v)
+        if not v.can(need) or not v.sees(a["station_id"]):
+            return forbidden(request, v)
+        reason = str(form.get("reason", "")).strip()
+        try:
+            act = _action(action, form, reason)
+            await run_in_threadpool(apply, store, alarm_id, act, actor=v.user.username, reason=reason, now_us=now_us())
+        except (L.TransitionError, ConcurrentChange, UnknownAlarm, ValueError) as exc:
+            return await _alarm_page(request, alarm_id, message=str(exc), failed=True)
+        return RedirectResponse(f"/console/alarms/{alarm_id}", status_code=303)
+
+    @r.get("/console/workorders")
+    async def workorders(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("alarm.view"):
+            return forbidden(request, v)
+        now = now_us()
+
+        def load():
+            w = T.work_orders.c
+            q = select(T.work_orders).order_by(w.status, w.due_us).limit(500)
+            if v.user.role == "inspector":
+                q = q.where(w.inspector == v.user.username)
+            with store.engine.connect() as c:
+                rows = [dict(x._mapping) for x in c.execute(q).all()]
+            return [dict(o, due=format_ts(o["due_us"])[:16].replace("T", " "),
+                         overdue=o["status"] == "open" and o["due_us"] < now) for o in rows if v.sees(o["station_id"])]  # fmt: skip
+
+        return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
+
+    @r.get("/console/stations/{station_id}")
+    async def station(request: Request, station_id: str):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        st = reg().station_by_id.get(station_id)
+        if st is None:
+            return not_found(request, v)
+        if not v.sees(station_id):
+            return forbidden(request, v)
+        nozzles = [n for n in reg().nozzles if n.station_id == station_id]
+        rows, _ = await run_in_threadpool(Q.alarm_page, store, reg(), Q.AlarmFilter(station_id=station_id),
+                                          stations=v.stations, limit=30)  # fmt: skip
+
+        def estimates() -> dict[str, str]:
+            m = T.meter_estimates.c
+            with store.engine.connect() as c:
+                got = c.execute(select(m.nozzle_id, m.error_permille, m.ci_lo_permille, m.ci_hi_permille)
+                                .where(m.station_id == station_id).order_by(m.ts)).all()  # fmt: skip
+            return {n: f"{e:+.2f}‰ [{lo:+.2f}, {hi:+.2f}]" for n, e, lo, hi in got}
+
+        return render(request, v, "station.html", st=st, nozzles=nozzles, alarms=rows,
+                      estimates=await run_in_threadpool(estimates))  # fmt: skip
+
+    @r.get("/console/nozzles/{nozzle_id}")
+    async def nozzle(request: Request, nozzle_id: str):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        n = reg().nozzle_by_id.get(nozzle_id)
+        if n is None:
+            return not_found(request, v)
+        if not v.sees(n.station_id):
+            return forbidden(request, v)
+        h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
+        est = h["estimates"]
+        data = {"est": [[e["ts"], round(e["error_permille"], 3)] for e in est],
+                "lo": [[e["ts"], round(e["ci_lo_permille"], 3)] for e in est],
+                "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est]}  # fmt: skip
+        return render(request, v, "nozzle.html", n=n, h=h, data_json=as_json(data))
+
+    @r.get("/console/stream")
+    async def stream(request: Request):
+        """The live feed for the signed-in user: new alarms of the stations it may see."""
+        v = viewer(request, store)
+        if v.user is None or not v.can("alarm.view"):
+            return Response(status_code=401)
+        start = await run_in_threadpool(store.last_alarm_ord)
+
+        async def events():
+            pos = start
+            with broadcaster.listen() as ev:
+                yield b": anxin\n\n"
+                while not await request.is_disconnected():
+                    ev.clear()
+                    rows = await run_in_threadpool(store.alarms_after, pos)
+                    for o, a in rows:
+                        pos = o
+                        if v.sees(a["station_id"]):
+                            yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, orjson.dumps(a))
+                    if rows:
+                        continue
+                    try:
+                        await asyncio.wait_for(ev.wait(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield b": keepalive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    return r
+
+
+def _action(name: str, form: Any, reason: str) -> L.Action:
+    if name == "acknowledge":
+        return L.Acknowledge()
+    if name == "dispatch":
+        due = dt.datetime.fromisoformat(str(form.get("due", "")))
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US)))
+        return L.Dispatch(inspector=str(form.get("inspector", "")), due_us=int(due.timestamp() * 1e6))
+    if name == "report":
+        return L.Report(result=str(form.get("result", "")))
+    if name == "confirm":
+        return L.Confirm(summary=str(form.get("summary", "")))
+    if name == "dismiss":
+        return L.Dismiss(reason=reason)
+    raise ValueError(f"unknown action {name!r}")

@@ -1,0 +1,27 @@
+"""Mount the console, the public pages and the static files on the service's app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from anxin.ingest.service import IngestService
+from anxin.serve.alarms import AlarmBroadcaster
+
+
+def mount_console(app: FastAPI, service: IngestService, broadcaster: AlarmBroadcaster, *, base_url: str = "") -> None:
+    from anxin.web.console import console_router
+    from anxin.web.pages import pages_router
+    from anxin.workflow import incident_listener
+
+    service.subscribe(incident_listener(service.store))  # repeated alarms of a nozzle form an incident
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+    app.include_router(console_router(service, broadcaster))
+    app.include_router(pages_router(service, base_url=base_url))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/console", status_code=303)

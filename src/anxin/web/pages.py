@@ -1,0 +1,216 @@
+"""The verification register pages (智慧检定: CSV import, certificates, due list, QR
+sheets) and the public nozzle page (检情公开) with its complaint form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from anxin.audit import append as audit_append
+from anxin.contract.times import format_ts
+from anxin.ingest.service import IngestService
+from anxin.register import (
+    certificate_pdf,
+    coverage,
+    due_list,
+    import_csv,
+    public_url,
+    qr_sheet_pdf,
+    register_rows,
+    stored_verification,
+)
+from anxin.store import schema as T
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.texts import words
+
+MAX_CSV = 5 * 1024 * 1024
+
+
+def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    def reg():
+        return service.registry
+
+    def _verification_rows(stations) -> list[dict[str, Any]]:
+        v = T.verifications.c
+        q = select(v.nozzle_id, v.station_id, v.ts, v.passed, v.result).order_by(v.ts.desc()).limit(300)
+        if stations is not None:
+            q = q.where(v.station_id.in_(sorted(stations)))
+        with store.engine.connect() as c:
+            rows = c.execute(q).all()
+        out = []
+        for n, st, ts, passed, result in rows:
+            pts = result.get("flow_points", []) if isinstance(result, dict) else []
+            err = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
+            out.append({"nozzle_id": n, "station_id": st, "ts": ts[:10], "verdict": "✓" if passed else "✗",
+                        "error": err, "cert_url": f"/console/certificates/{n}/{ts}.pdf"})  # fmt: skip
+        return out
+
+    async def _register_page(request: Request, report: dict[str, Any] | None = None, status: int = 200):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("alarm.view"):
+            return forbidden(request, v)
+        now = now_us()
+
+        def load():
+            scope = v.stations
+            due = due_list(store, reg(), now_us=now, station_ids=None if scope is None else set(scope))
+            if scope is None:
+                c = coverage(store, reg(), now_us=now)
+                cov = {"coverage": c.coverage, "pass_rate": c.pass_rate}
+            else:  # an operator: the figures of its own stations
+                rows = register_rows(store, reg(), now_us=now, station_ids=set(scope))
+                valid = sum(r.status in ("valid", "due_soon") for r in rows)
+                done = [r for r in rows if r.passed is not None]
+                cov = {"coverage": valid / len(rows) if rows else None,
+                       "pass_rate": sum(bool(r.passed) for r in done) / len(done) if done else None}  # fmt: skip
+            return due, cov, _verification_rows(scope)
+
+        due, cov, rows = await run_in_threadpool(load)
+        return render(request, v, "register.html", status, page="register", due=[_due_row(d) for d in due],
+                      cov=cov, rows=rows, can_edit=v.can("verification.edit"), report=report)  # fmt: skip
+
+    @r.get("/console/register")
+    async def register_page(request: Request):
+        return await _register_page(request)
+
+    @r.post("/console/register/import")
+    async def register_import(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        form = await request.form()
+        if not csrf_ok(v, form) or not v.can("verification.edit"):
+            return forbidden(request, v)
+        upload = form.get("file")
+        data = await upload.read(MAX_CSV + 1) if upload is not None and hasattr(upload, "read") else b""
+        w = words(v.lang)
+        if len(data) > MAX_CSV:
+            return await _register_page(request, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
+        report = await run_in_threadpool(import_csv, service, data, source=f"csv:{v.user.username}")
+        if report.errors:
+            text = "; ".join(f"{w['line']} {e.line} {e.column}: {e.message}" for e in report.errors[:20])
+            return await _register_page(request, {"errors": True, "text": text}, 422)
+        certs = len(report.outcomes)
+
+        def audit() -> None:
+            with store.engine.begin() as c:
+                audit_append(c, actor=v.user.username, action="verification.import", subject="register",
+                             reason="CSV import", data={"certificates": certs,
+                                                        "accepted": report.count("accepted")}, now_us=now_us())  # fmt: skip
+
+        await run_in_threadpool(audit)
+        text = (f"{w['upload']}: {certs} {w['certificate']} · {w['accepted']} {report.count('accepted')}"
+                f" · {w['duplicate']} {report.count('duplicate')}")
+        return await _register_page(request, {"errors": False, "text": text})
+
+    @r.get("/console/certificates/{nozzle_id}/{ts}.pdf")
+    async def certificate(request: Request, nozzle_id: str, ts: str):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        n = reg().nozzle_by_id.get(nozzle_id)
+        if n is None:
+            return not_found(request, v)
+        if not v.sees(n.station_id):
+            return forbidden(request, v)
+        found = await run_in_threadpool(stored_verification, store, nozzle_id, ts)
+        if found is None:
+            return not_found(request, v)
+        result, record = found
+        pdf = await run_in_threadpool(certificate_pdf, result, station=reg().station_by_id[n.station_id], nozzle=n,
+                                      record=record)  # fmt: skip
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{nozzle_id}-{ts[:10]}.pdf"'})  # fmt: skip
+
+    @r.get("/console/stations/{station_id}/qr.pdf")
+    async def qr_sheet(request: Request, station_id: str):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        st = reg().station_by_id.get(station_id)
+        if st is None:
+            return not_found(request, v)
+        if not v.sees(station_id):
+            return forbidden(request, v)
+        base = base_url or str(request.base_url).rstrip("/")
+        items = [(n.nozzle_id, st.name, public_url(base, n.nozzle_id)) for n in reg().nozzles if n.station_id == station_id]
+        pdf = await run_in_threadpool(qr_sheet_pdf, items)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{station_id}-qr.pdf"'})  # fmt: skip
+
+    # ------------------------------------------------------------ public (no login)
+    def _public(request: Request, nozzle_id: str, *, thanks: bool = False, status: int = 200):
+        v = viewer(request, store)
+        n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
+        if n is None:
+            return not_found(request, v)
+        st = reg().station_by_id[n.station_id]
+        w = words(v.lang)
+        vt = T.verifications.c
+        with store.engine.connect() as c:
+            last = c.execute(select(vt.ts, vt.passed, vt.result).where(vt.nozzle_id == nozzle_id)
+                             .order_by(vt.ts.desc()).limit(1)).first()  # fmt: skip
+        valid_until_us = n.verified_until.timestamp() * 1e6
+        passed = bool(last[1]) if last else n.last_verification_passed
+        valid = passed and valid_until_us > now_us()
+        if valid:
+            status_text = "检定合格，在有效期内" if v.lang == "zh" else "Verified, within its validity"
+        elif not passed:
+            status_text = "最近一次检定不合格" if v.lang == "zh" else "Failed its last verification"
+        else:
+            status_text = "检定已过期" if v.lang == "zh" else "Verification expired"
+        if last:
+            pts = last[2].get("flow_points", []) if isinstance(last[2], dict) else []
+            errs = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
+            last_text = f"{last[0][:10]} · {w['passed'] if last[1] else w['failed']} · {w['error']} {errs}"
+        else:
+            last_text = f"{w['passed'] if n.last_verification_passed else w['failed']}"
+        return render(request, v, "public_nozzle.html", status, n=n, st=st, valid=valid, status_text=status_text,
+                      last_text=last_text, thanks=thanks, user=None)  # fmt: skip
+
+    @r.get("/p/{nozzle_id}")
+    async def public_nozzle(request: Request, nozzle_id: str):
+        return await run_in_threadpool(_public, request, nozzle_id)
+
+    @r.post("/p/{nozzle_id}/complaint")
+    async def complaint(request: Request, nozzle_id: str):
+        form = await request.form()
+        n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
+        text = str(form.get("text", "")).strip()[:2000]
+        if n is None:
+            return await run_in_threadpool(_public, request, nozzle_id)
+        if not text:
+            return await run_in_threadpool(_public, request, nozzle_id, status=422)
+        contact = str(form.get("contact", "")).strip()[:200] or None
+
+        def save() -> None:
+            with store.engine.begin() as c:
+                res = c.execute(T.complaints.insert().values(received_us=now_us(), station_id=n.station_id,
+                                                             nozzle_id=nozzle_id, text=text, contact=contact,
+                                                             status="received"))  # fmt: skip
+                audit_append(c, actor="public", action="complaint.receive", subject=f"nozzle:{nozzle_id}",
+                             reason="public complaint form", data={"complaint_id": int(res.inserted_primary_key[0])},
+                             now_us=now_us())  # fmt: skip
+
+        await run_in_threadpool(save)
+        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
+
+    @r.get("/p/{nozzle_id}/thanks")
+    async def thanks(request: Request, nozzle_id: str):
+        return await run_in_threadpool(_public, request, nozzle_id, thanks=True)
+
+    return r
+
+
+def _due_row(d: Any) -> dict[str, Any]:
+    return {"nozzle_id": d.nozzle_id, "station_id": d.station_id, "status": d.status,
+            "valid_until": format_ts(d.valid_until_us)[:10]}  # fmt: skip

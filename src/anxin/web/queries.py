@@ -1,0 +1,227 @@
+"""What the console's pages read (SQLAlchemy Core over the store): headline figures,
+the alarm list with filters and keyset paging (fast at 100 k alarms: every filter
+has an index, and a page never counts or offsets), a nozzle's history.
+
+Station scope: ``stations`` None means every station (regulators); a set limits every
+query to those stations (an operator sees only its own)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from anxin.contract.registry import Registry
+from anxin.contract.times import LOCAL_OFFSET_US
+from anxin.store import schema as T
+from anxin.store.database import Store, alarm_dict
+
+TERMINAL = ("confirmed", "false_alarm")
+PAGE = 50
+
+
+@dataclass
+class AlarmFilter:
+    rule: str | None = None
+    severity: str | None = None
+    district: str | None = None
+    station_id: str | None = None
+    status: str | None = None  # new | acknowledged | dispatched | on_site | confirmed | false_alarm | open
+    since_us: int | None = None
+    until_us: int | None = None
+
+
+def _scoped(stations: Collection[str] | None, f: AlarmFilter, reg: Registry) -> list[str] | None:
+    """The station ids the query may touch (None: no restriction)."""
+    chosen: set[str] | None = None if stations is None else set(stations)
+    if f.district:
+        in_district = {s.station_id for s in reg.stations if s.district == f.district}
+        chosen = in_district if chosen is None else chosen & in_district
+    if f.station_id:
+        chosen = {f.station_id} if chosen is None else chosen & {f.station_id}
+    return None if chosen is None else sorted(chosen)
+
+
+def alarm_page(store: Store, reg: Registry, f: AlarmFilter, *, stations: Collection[str] | None,
+               before_ord: int | None = None, limit: int = PAGE) -> tuple[list[dict[str, Any]], int | None]:  # fmt: skip
+    """Newest first; returns (rows, the ord to pass as ``before_ord`` for the next page)."""
+    a, s = T.alarms.c, T.alarm_states.c
+    q = (
+        select(T.alarms, s.status, s.incident_id, s.work_order_id)
+        .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
+        .order_by(a.ord.desc())
+        .limit(limit + 1)
+    )
+    conds = []
+    ids = _scoped(stations, f, reg)
+    if ids is not None:
+        conds.append(a.station_id.in_(ids) if ids else a.station_id.is_(None))
+    if f.rule:
+        conds.append(a.rule == f.rule)
+    if f.severity:
+        conds.append(a.severity == f.severity)
+    if f.since_us is not None:
+        conds.append(a.ts_us >= f.since_us)
+    if f.until_us is not None:
+        conds.append(a.ts_us < f.until_us)
+    if f.status == "new":
+        conds.append(or_(s.status.is_(None), s.status == "new"))
+    elif f.status == "open":
+        conds.append(or_(s.status.is_(None), s.status.not_in(TERMINAL)))
+    elif f.status:
+        conds.append(s.status == f.status)
+    if before_ord is not None:
+        conds.append(a.ord < before_ord)
+    if conds:
+        q = q.where(and_(*conds))
+    with store.engine.connect() as c:
+        rows = c.execute(q).all()
+    out = []
+    for r in rows[:limit]:
+        m = r._mapping
+        d = alarm_dict(m)
+        d.update(ord=m["ord"], status=m["status"] or "new", incident_id=m["incident_id"],
+                 work_order_id=m["work_order_id"], ts_us=m["ts_us"])  # fmt: skip
+        out.append(d)
+    nxt = out[-1]["ord"] if len(rows) > limit else None
+    return out, nxt
+
+
+def alarm(store: Store, alarm_id: str) -> dict[str, Any] | None:
+    a, s = T.alarms.c, T.alarm_states.c
+    with store.engine.connect() as c:
+        r = c.execute(
+            select(T.alarms, s.status, s.incident_id, s.work_order_id, s.case_id, s.closed_reason)
+            .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
+            .where(a.alarm_id == alarm_id)
+        ).first()
+    if r is None:
+        return None
+    m = r._mapping
+    d = alarm_dict(m)
+    d.update({k: m[k] for k in ("ord", "ts_us", "incident_id", "work_order_id", "case_id", "closed_reason")})
+    d["status"] = m["status"] or "new"
+    return d
+
+
+def figures(store: Store, reg: Registry, *, stations: Collection[str] | None, today: str, online_since_us: int,
+            last_event_us: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+    """Headline figures of the overview (一网感知)."""
+    scope = [s.station_id for s in reg.stations if stations is None or s.station_id in stations]
+    nozzles = [n for n in reg.nozzles if n.station_id in set(scope)]
+    online = [s for s in scope if last_event_us.get(s, 0) >= online_since_us]
+    a, s = T.alarms.c, T.alarm_states.c
+    d = T.daily_sales.c
+    def only(col, q):  # a regulator's figures cover every station: no IN list then
+        return q if stations is None else q.where(col.in_(scope))
+
+    with store.engine.connect() as c:
+        sales = c.execute(
+            only(d.station_id, select(func.coalesce(func.sum(d.sales), 0), func.coalesce(func.sum(d.volume_ml), 0))
+                 .where(d.day == today))
+        ).one()  # fmt: skip
+        status_rows = c.execute(
+            only(a.station_id, select(s.status, func.count())
+                 .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id)).group_by(s.status))
+        ).all()  # fmt: skip
+        ver = c.execute(
+            only(T.verifications.c.station_id, select(T.verifications.c.passed, func.count())
+                 .group_by(T.verifications.c.passed))
+        ).all()  # fmt: skip
+    by_status: dict[str, int] = {}
+    for k, v in status_rows:
+        by_status[k or "new"] = by_status.get(k or "new", 0) + int(v)
+    closed = sum(by_status.get(k, 0) for k in TERMINAL)
+    verified = {bool(k): int(v) for k, v in ver}
+    n_ver = verified.get(True, 0) + verified.get(False, 0)
+    valid = sum(1 for n in nozzles if n.last_verification_passed and n.verified_until.timestamp() * 1e6 > online_since_us)
+    return {
+        "stations": len(scope), "stations_online": len(online), "nozzles": len(nozzles),
+        "nozzles_online": sum(1 for n in nozzles if n.station_id in set(online)),
+        "sales_today": int(sales[0]), "volume_today_l": int(sales[1]) / 1000.0,
+        "alarms_open": sum(by_status.values()) - closed, "alarms_closed": closed, "by_status": by_status,
+        "verification_coverage": valid / len(nozzles) if nozzles else 0.0,
+        "pass_rate": verified.get(True, 0) / n_ver if n_ver else None, "verifications": n_ver,
+    }  # fmt: skip
+
+
+def station_states(store: Store, reg: Registry, *, stations: Collection[str] | None) -> list[dict[str, Any]]:
+    """Each station with its open alarms by severity: the map's colours."""
+    a, s = T.alarms.c, T.alarm_states.c
+    scope = [st for st in reg.stations if stations is None or st.station_id in stations]
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(a.station_id, a.severity, func.count())
+            .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
+            .where(or_(s.status.is_(None), s.status.not_in(TERMINAL)))
+            .group_by(a.station_id, a.severity)
+        ).all()
+    open_: dict[str, dict[str, int]] = {}
+    for st, sev, n in rows:
+        open_.setdefault(st, {})[sev] = int(n)
+    out = []
+    for st in scope:
+        o = open_.get(st.station_id, {})
+        state = "critical" if o.get("critical") else "major" if o.get("major") else "minor" if o else "ok"
+        out.append({"station_id": st.station_id, "name": st.name, "district": st.district, "lat": st.lat,
+                    "lon": st.lon, "state": state, "open": sum(o.values())})  # fmt: skip
+    return out
+
+
+def trends(store: Store, reg: Registry, *, stations: Collection[str] | None, days: list[str]) -> dict[str, Any]:
+    """Alarms per local day and district, and sales volume per day (the overview's trend charts)."""
+    district_of = {s.station_id: s.district for s in reg.stations}
+    scope = [s for s in district_of if stations is None or s in stations]
+    a = T.alarms.c
+    day = func.substr(a.ts, 1, 10)
+    lo = _local_midnight_us(days[0])
+    hi = _local_midnight_us(days[-1]) + 86_400_000_000
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(day, a.station_id, func.count())
+            .where(a.ts_us >= lo, a.ts_us < hi)
+            .group_by(day, a.station_id)
+        ).all()
+        sales = c.execute(
+            select(T.daily_sales.c.day, T.daily_sales.c.station_id, T.daily_sales.c.volume_ml)
+            .where(T.daily_sales.c.day.in_(days))
+        ).all()
+    per: dict[str, dict[str, int]] = {}
+    inside = set(scope)
+    for d, st, n in rows:
+        if st not in inside or d not in days:
+            continue
+        dist = district_of.get(st, "?")
+        per.setdefault(dist, {}).setdefault(d, 0)
+        per[dist][d] += int(n)
+    vol: dict[str, float] = {}
+    for d, st, v in sales:
+        if st in inside:
+            vol[d] = vol.get(d, 0.0) + int(v or 0) / 1000.0
+    return {"days": days, "alarms_by_district": {k: [per[k].get(d, 0) for d in days] for k in sorted(per)},
+            "volume_l": [vol.get(d, 0.0) for d in days]}  # fmt: skip
+
+
+def _local_midnight_us(day: str) -> int:
+    d = dt.date.fromisoformat(day)
+    return (d - dt.date(1970, 1, 1)).days * 86_400_000_000 - LOCAL_OFFSET_US
+
+
+def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[str, Any]:
+    """The nozzle's recent alarms, meter-error estimates and verifications."""
+    a, m, v = T.alarms.c, T.meter_estimates.c, T.verifications.c
+    with store.engine.connect() as c:
+        alarms = c.execute(
+            select(a.ord, a.alarm_id, a.rule, a.severity, a.ts, a.message)
+            .where(a.nozzle_id == nozzle_id).order_by(a.ord.desc()).limit(limit)
+        ).all()
+        est = c.execute(
+            select(m.ts, m.error_permille, m.ci_lo_permille, m.ci_hi_permille, m.status, m.k_pulses_per_m3)
+            .where(m.nozzle_id == nozzle_id).order_by(m.ts)
+        ).all()
+        ver = c.execute(select(v.ts, v.passed, v.result).where(v.nozzle_id == nozzle_id).order_by(v.ts.desc())).all()
+    return {"alarms": [dict(r._mapping) for r in alarms], "estimates": [dict(r._mapping) for r in est],
+            "verifications": [dict(r._mapping) for r in ver]}  # fmt: skip

@@ -1,0 +1,98 @@
+"""Who is asking: the session cookie, the CSRF token of forms, the language, and the
+template environment shared by the console's pages."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from anxin.auth import User, can, check_csrf, session_user, station_scope
+from anxin.web.texts import rule_label, words
+
+COOKIE = "anxin_session"
+LANG_COOKIE = "anxin_lang"
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def language(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in ("zh", "en"):
+        return q
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+
+
+@dataclass
+class Viewer:
+    """The signed-in user of a request (or nobody), with the page's language."""
+
+    user: User | None
+    csrf: str
+    lang: str
+
+    def can(self, permission: str) -> bool:
+        return self.user is not None and can(self.user, permission)
+
+    @property
+    def stations(self) -> frozenset[str] | None:
+        return None if self.user is None else station_scope(self.user)
+
+    def sees(self, station_id: str) -> bool:
+        scope = self.stations
+        return self.user is not None and (scope is None or station_id in scope)
+
+
+def viewer(request: Request, store) -> Viewer:
+    lang = language(request)
+    token = request.cookies.get(COOKIE)
+    found = session_user(store, token, now_us=now_us()) if token else None
+    if found is None:
+        return Viewer(None, "", lang)
+    user, csrf = found
+    return Viewer(user, csrf, lang)
+
+
+def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    w = words(v.lang)
+    resp = templates.TemplateResponse(
+        request, name,
+        {"w": w, "lang": v.lang, "user": v.user, "csrf": v.csrf,
+         "rule_label": lambda r: rule_label(r, v.lang), **ctx},
+        status_code=status,
+    )  # fmt: skip
+    if request.query_params.get("lang") in ("zh", "en"):
+        resp.set_cookie(LANG_COOKIE, v.lang, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+def to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/console/login?next={request.url.path}", status_code=303)
+
+
+def forbidden(request: Request, v: Viewer) -> HTMLResponse:
+    w = words(v.lang)
+    return render(request, v, "error.html", 403, title=w["not_allowed"], message=w["not_allowed"])
+
+
+def not_found(request: Request, v: Viewer) -> HTMLResponse:
+    w = words(v.lang)
+    return render(request, v, "error.html", 404, title=w["not_found"], message=w["not_found"])
+
+
+def csrf_ok(v: Viewer, form: Any) -> bool:
+    return v.user is not None and check_csrf(v.csrf, str(form.get("csrf", "")))
+
+
+def as_json(data: Any) -> str:
+    """JSON for a <script type="application/json"> block (no "</" can close the tag)."""
+    return orjson.dumps(data).decode().replace("</", "<\\/")

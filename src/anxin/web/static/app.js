@@ -1,0 +1,87 @@
+/* The console's charts (ECharts, shipped with the package) and the live alarm feed (SSE). */
+(function () {
+  "use strict";
+  function data() { var el = document.getElementById("data"); return el ? JSON.parse(el.textContent) : {}; }
+  var COLOURS = { critical: "#c62828", major: "#e08a00", minor: "#1f7fbf", ok: "#2e7d32" };
+
+  function overview() {
+    var d = data();
+    var map = echarts.init(document.getElementById("map"));
+    var series = Object.keys(COLOURS).map(function (state) {
+      return {
+        name: d.labels[state], type: "scatter", symbolSize: function (v) { return 8 + Math.min(18, v[2] * 2); },
+        itemStyle: { color: COLOURS[state] },
+        data: d.stations.filter(function (s) { return s.state === state; })
+          .map(function (s) { return { name: s.station_id + " " + s.name, value: [s.lon, s.lat, s.open], id: s.station_id }; })
+      };
+    });
+    map.setOption({
+      tooltip: { formatter: function (p) { return p.name + "<br>" + d.labels.open + ": " + p.value[2]; } },
+      legend: { bottom: 0 }, grid: { left: 40, right: 10, top: 10, bottom: 40 },
+      xAxis: { type: "value", scale: true, name: "lon" }, yAxis: { type: "value", scale: true, name: "lat" },
+      series: series
+    });
+    map.on("click", function (p) { if (p.data && p.data.id) { location.href = "/console/stations/" + p.data.id; } });
+    var trend = echarts.init(document.getElementById("trend"));
+    var tseries = Object.keys(d.trends.alarms_by_district).map(function (k) {
+      return { name: k, type: "bar", stack: "alarms", data: d.trends.alarms_by_district[k] };
+    });
+    tseries.push({ name: d.labels.volume, type: "line", yAxisIndex: 1, data: d.trends.volume_l });
+    trend.setOption({
+      tooltip: { trigger: "axis" }, legend: { bottom: 0 }, grid: { left: 50, right: 60, top: 20, bottom: 50 },
+      xAxis: { type: "category", data: d.trends.days },
+      yAxis: [{ type: "value", name: d.labels.alarms }, { type: "value", name: d.labels.volume }],
+      series: tseries
+    });
+    window.addEventListener("resize", function () { map.resize(); trend.resize(); });
+    live(d);
+  }
+
+  function live(d) {
+    if (!window.EventSource) { return; }
+    var feed = document.getElementById("feed");
+    var es = new EventSource("/console/stream");
+    es.addEventListener("alarm", function (e) {
+      var a = JSON.parse(e.data);
+      var li = document.createElement("li");
+      li.className = "sev-" + a.severity + " fresh";
+      var link = document.createElement("a");
+      link.href = "/console/alarms/" + a.alarm_id;
+      link.textContent = a.ts.slice(5, 16).replace("T", " ") + " · " + (d.rules[a.rule] || a.rule) + " · " + (a.nozzle_id || a.station_id);
+      li.appendChild(link);
+      feed.insertBefore(li, feed.firstChild);
+      while (feed.children.length > 50) { feed.removeChild(feed.lastChild); }
+    });
+  }
+
+  function history() {
+    var el = document.getElementById("history");
+    if (!el) { return; }
+    var d = data();
+    var chart = echarts.init(el);
+    chart.setOption({
+      tooltip: { trigger: "item" }, grid: { left: 50, right: 20, top: 20, bottom: 40 },
+      xAxis: { type: "time" }, yAxis: { type: "category", data: d.rules },
+      series: [{ type: "scatter", symbolSize: 10, data: d.points }]
+    });
+  }
+
+  function estimate() {
+    var el = document.getElementById("estimate");
+    if (!el) { return; }
+    var d = data();
+    var chart = echarts.init(el);
+    chart.setOption({
+      tooltip: { trigger: "axis" }, grid: { left: 50, right: 20, top: 20, bottom: 40 },
+      xAxis: { type: "time" }, yAxis: { type: "value", name: "‰" },
+      series: [
+        { name: "lo", type: "line", data: d.lo, lineStyle: { opacity: 0 }, stack: "ci", symbol: "none" },
+        { name: "95%", type: "line", data: d.band, lineStyle: { opacity: 0 }, areaStyle: { color: "#bcd4ef" }, stack: "ci", symbol: "none" },
+        { name: "‰", type: "line", data: d.est, itemStyle: { color: "#0b5fb3" },
+          markLine: { silent: true, symbol: "none", data: [{ yAxis: 3 }, { yAxis: -3 }, { yAxis: 2, lineStyle: { type: "dotted" } }, { yAxis: -2, lineStyle: { type: "dotted" } }] } }
+      ]
+    });
+  }
+
+  window.anxin = { overview: overview, history: history, estimate: estimate };
+})();

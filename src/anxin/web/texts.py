@@ -1,0 +1,55 @@
+"""The console's words, Chinese first (zh-CN) with English (``?lang=en`` or the
+language switch, kept in a cookie)."""
+
+from __future__ import annotations
+
+from anxin.i18n import RULE_NAMES_ZH
+
+T: dict[str, tuple[str, str]] = {
+    "app": ("安心加油 · 计量监管平台", "anxin · metrology supervision"),
+    "overview": ("一网感知", "Overview"), "alarms": ("报警处置", "Alarms"), "register": ("智慧检定", "Verification"),
+    "workorders": ("工单", "Work orders"), "login": ("登录", "Log in"), "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"), "password": ("密码", "Password"), "language": ("English", "中文"),
+    "stations": ("加油站", "Stations"), "stations_online": ("在线加油站", "Stations online"),
+    "nozzles_online": ("在线油枪", "Nozzles online"), "sales_today": ("今日销量", "Sales today"),
+    "alarms_open": ("未结报警", "Open alarms"), "alarms_closed": ("已结报警", "Closed alarms"),
+    "coverage": ("检定覆盖率", "Verification coverage"), "pass_rate": ("检定合格率", "Pass rate"),
+    "live": ("实时报警", "Live alarms"), "map": ("加油站分布", "Stations"), "trend": ("趋势", "Trends"),
+    "by_district": ("按区县报警数", "Alarms per district"), "volume": ("销量（升）", "Volume (L)"),
+    "rule": ("规则", "Rule"), "severity": ("级别", "Severity"), "district": ("区县", "District"),
+    "station": ("加油站", "Station"), "nozzle": ("油枪", "Nozzle"), "status": ("状态", "Status"),
+    "time": ("时间", "Time"), "message": ("说明", "Message"), "filter": ("筛选", "Filter"), "all": ("全部", "All"),
+    "next": ("下一页", "Next page"), "from": ("起", "From"), "to": ("止", "To"), "evidence": ("证据", "Evidence"),
+    "metering": ("计量记录（防作弊模块签名）", "Metering record (signed by the module)"),
+    "settlement": ("结算记录", "Settlement (sale)"), "sig_ok": ("签名验证通过", "Signature verified"),
+    "sig_bad": ("签名无效，已隔离", "Signature invalid, quarantined"), "history": ("油枪近期记录", "Nozzle history"),
+    "actions": ("处置", "Actions"), "reason": ("理由", "Reason"), "inspector": ("检查员", "Inspector"),
+    "due": ("期限", "Due"), "result": ("现场结果", "On-site result"), "summary": ("案情摘要", "Case summary"),
+    "acknowledge": ("确认收到", "Acknowledge"), "dispatch": ("派发工单", "Dispatch"),
+    "report": ("填报现场结果", "Report on-site result"), "confirm": ("确认违法（立案）", "Confirm (open a case)"),
+    "dismiss": ("误报关闭", "Close as false alarm"), "overdue": ("已逾期", "Overdue"),
+    "incident": ("事件", "Incident"), "case": ("案件", "Case"), "registry": ("登记信息", "Registry"),
+    "k_factor": ("K系数", "K factor"), "verified_until": ("检定有效期至", "Verified until"),
+    "estimate": ("计量误差估计（‰）", "Meter error estimate (‰)"), "verifications": ("检定记录", "Verifications"),
+    "verdict": ("结论", "Verdict"), "passed": ("合格", "Pass"), "failed": ("不合格", "Fail"),
+    "import_csv": ("导入检定数据（CSV）", "Import verification CSV"), "upload": ("上传", "Upload"),
+    "certificate": ("检定证书", "Certificate"), "due_list": ("到期提醒", "Due list"),
+    "qr_sheet": ("打印油枪二维码", "Print nozzle QR codes"), "public_title": ("油枪检定信息公开", "Nozzle verification"),
+    "complain": ("投诉举报", "Report a problem"), "complaint_text": ("您遇到的问题", "What happened"),
+    "contact": ("联系方式（可选）", "Contact (optional)"), "send": ("提交", "Send"),
+    "thanks": ("已收到，谢谢。监管部门将核查处理。", "Received, thank you. The regulator will look into it."),
+    "not_allowed": ("无权访问", "Not allowed"), "not_found": ("未找到", "Not found"),
+    "new": ("新报警", "New"), "acknowledged": ("已确认", "Acknowledged"), "dispatched": ("已派单", "Dispatched"),
+    "on_site": ("已到场", "On site"), "confirmed": ("已立案", "Confirmed"), "false_alarm": ("误报", "False alarm"),
+    "open": ("未结", "Open"), "critical": ("严重", "Critical"), "major": ("重要", "Major"), "minor": ("一般", "Minor"),
+    "ok": ("正常", "OK"), "line": ("行", "line"), "accepted": ("接收", "accepted"), "duplicate": ("重复", "duplicate"), "last_result": ("最近检定结果", "Last result"), "error": ("误差", "Error"),
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    i = 0 if lang == "zh" else 1
+    return {k: v[i] for k, v in T.items()}
+
+
+def rule_label(rule: str, lang: str) -> str:
+    return RULE_NAMES_ZH.get(rule, rule) if lang == "zh" else rule
