@@ -21,3 +21,26 @@ def test_demo_live_equals_batch_and_lands_in_sqlite(tmp_path: Path) -> None:
     assert kinds["metering"] > 500 and kinds["settlement"] > 500 and kinds["tank_reading"] > 500
     text = (tmp_path / "console.txt").read_text()
     assert "批量比对与实时比对结果一致" in text and "anxin.sqlite" in text
+
+
+def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
+    """--serve: the console answers during the demo with its accounts, and stops after."""
+    import httpx
+    from live import free_port
+
+    console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115
+    port = free_port()
+    seen: dict[str, int] = {}
+
+    def visit() -> None:  # what a visitor does while the demo waits for Ctrl-C
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as c:
+            r = c.post("/console/login", data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console"})
+            seen["overview"] = r.status_code
+            seen["alarms"] = c.get("/console/alarms").text.count("/console/alarms/")
+            seen["public"] = c.get("/p/S0001-D1-N1").status_code
+
+    result = run_demo(out=tmp_path / "d", stations=2, days=1, seed=5, speed=0, console=console, serve=True, port=port,
+                      wait=visit)  # fmt: skip
+    assert result.batch_equals_live
+    assert seen["overview"] == 200 and seen["alarms"] > 0 and seen["public"] == 200
+    assert f"http://127.0.0.1:{port}/console" in (tmp_path / "console.txt").read_text()

@@ -137,11 +137,15 @@ def demo(
     days: Annotated[int, typer.Option(min=1)] = 2,
     seed: Annotated[int, typer.Option()] = 7,
     speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")] = 2880.0,
+    serve: Annotated[bool | None, typer.Option("--serve/--no-serve", help="serve the console while replaying (default: in a terminal)")] = None,
+    port: Annotated[int, typer.Option(help="the console's port")] = 8080,
 ) -> None:
-    """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite。The live demo."""
+    """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite，监管控制台同步运行。The live demo."""
     from anxin.demo.live import run_demo
 
-    result = run_demo(out=out, stations=stations, days=days, seed=seed, speed=speed, console=console)
+    serve = console.is_terminal if serve is None else serve
+    result = run_demo(out=out, stations=stations, days=days, seed=seed, speed=speed, console=console, serve=serve,
+                      port=port)  # fmt: skip
     if not result.batch_equals_live:
         raise typer.Exit(1)
 

@@ -94,25 +94,29 @@ class LiveView:
         self.by_rule[alarm.rule] += 1
 
 
+def open_service(data_dir: Path, db_path: Path) -> IngestService:
+    """A fresh demo database with the city's registry, and the live service's ingest path."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    service = IngestService(Store(str(db_path)))
+    service.set_registry((data_dir / "registry.json").read_bytes(), author="anxin demo", reason="demo city")
+    return service
+
+
 def replay(
     data_dir: Path,
-    db_path: Path,
+    service: IngestService,
     *,
     speed: float,
     on_alarm: Callable[[Alarm], None] = lambda a: None,
     on_tick: Callable[[int, int], None] = lambda t, n: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> tuple[Store, int]:
+) -> int:
     """Upload the city's records through the live service's ingest path as the
     accelerated clock passes their event time (``speed`` simulated seconds per real
     second; 0 = as fast as possible): every station's waiting lines go up together,
     as its edge agent would send them, about ten times a second."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    store = Store(str(db_path))
-    service = IngestService(store)
-    service.set_registry((data_dir / "registry.json").read_bytes(), author="anxin demo", reason="demo city")
     service.subscribe(lambda alarms: [on_alarm(a) for a in alarms])
     default = service.registry.stations[0].station_id  # type: ignore[union-attr]
     waiting: dict[str, list[bytes]] = defaultdict(list)
@@ -143,7 +147,7 @@ def replay(
         n += 1
     flush()
     service.final_look()
-    return store, n
+    return n
 
 
 def run_demo(
@@ -154,6 +158,9 @@ def run_demo(
     seed: int,
     speed: float,
     console: Console,
+    serve: bool = False,
+    port: int = 8080,
+    wait: Callable[[], None] | None = None,
 ) -> DemoResult:
     from anxin.sim import ScenarioSet, evaluate, render_evaluation, simulate
 
@@ -161,6 +168,21 @@ def run_demo(
     console.print(_zh(f"模拟 {stations} 座加油站、{days} 天（诚信与各类作弊场景）…",
                       f"Simulating {stations} stations for {days} day(s), honest and cheating…"))  # fmt: skip
     simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1)
+    service = open_service(data_dir, db)
+    web = None
+    if serve:
+        from anxin.demo.console import ConsoleServer, demo_users
+
+        accounts = demo_users(service)
+        web = ConsoleServer(service, port=port)
+        if web.start():
+            console.print(_zh(f"监管控制台：{web.url}/console", f"Regulator console: {web.url}/console"), style="bold")
+            for name, role, password in accounts:
+                console.print(f"  {name} / {password}  ({role})")
+            console.print(_zh(f"  油枪公开页示例：{web.url}/p/S0001-D1-N1", f"  A public nozzle page: {web.url}/p/S0001-D1-N1"))
+        else:
+            console.print(_zh(f"端口 {port} 无法使用，控制台未启动", f"Port {port} unavailable: no console"), style="yellow")
+            web = None
     view = LiveView(stations)
     if console.is_terminal and speed > 0:
         with Live(view.render(), console=console, refresh_per_second=4) as live:
@@ -169,17 +191,17 @@ def run_demo(
                 view.clock, view.records = format_ts(t)[:19].replace("T", " "), n
                 live.update(view.render())
 
-            store, records = replay(data_dir, db, speed=speed, on_alarm=view.add, on_tick=tick)
+            records = replay(data_dir, service, speed=speed, on_alarm=view.add, on_tick=tick)
             view.records = records
             live.update(view.render())
     else:  # not a terminal (CI, a pipe): no live view, the summary at the end
-        store, records = replay(data_dir, db, speed=speed, on_alarm=view.add)
+        records = replay(data_dir, service, speed=speed, on_alarm=view.add)
         view.records = records
         console.print(view.render())
+    store = service.store
     with store.engine.connect() as c:
         live_ids = set(c.execute(select(T.alarms.c.alarm_id)).scalars())
         by_rule = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())  # type: ignore[arg-type]
-    store.close()
     summary = run_check(data_dir, check_dir, workers=0)
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids
@@ -193,8 +215,22 @@ def run_demo(
     console.print(f"  {_zh('城市数据', 'city data')}: {data_dir}  ({summary.lines:,} {_zh('行', 'lines')})")
     console.print(f"  {_zh('SQLite 台账与报警', 'SQLite ledger and alarms')}: {db}")
     console.print(f"  {_zh('批量比对结果', 'batch check output')}: {check_dir}")
+    if web is not None:
+        console.print(_zh(f"控制台仍在运行：{web.url}/console（Ctrl-C 退出）",
+                          f"The console keeps running at {web.url}/console (Ctrl-C to stop)"), style="bold")  # fmt: skip
+        try:
+            (wait or _forever)()
+        except KeyboardInterrupt:
+            pass
+        web.stop()
+    store.close()
     return DemoResult(
         data_dir=str(data_dir), db=str(db), check_dir=str(check_dir), records=records,
         alarms_by_rule=by_rule, live_alarm_ids=len(live_ids), batch_alarm_ids=len(batch_ids),
         batch_equals_live=same,
     )  # fmt: skip
+
+
+def _forever() -> None:
+    while True:
+        time.sleep(3600)
