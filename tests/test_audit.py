@@ -26,19 +26,6 @@ T0 = 1_772_294_400_000_000
 L = T.audit_log.c
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
-        yield s
-        s.close()
-    else:
-        with fresh_pg_database() as url:
-            s = Store(url)
-            yield s
-            s.close()
-
-
 def _add(store: Store, n: int, start: int = 0) -> list[int]:
     seqs = []
     with store.engine.begin() as c:

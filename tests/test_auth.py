@@ -10,7 +10,6 @@ import pytest
 import typer
 from argon2 import PasswordHasher, Type
 from rich.console import Console
-from services import fresh_pg_database
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -26,18 +25,9 @@ MIN = 60_000_000
 PW = "油价公道 correct horse"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def _chinese(monkeypatch):
     monkeypatch.setenv("ANXIN_LANG", "zh")
-    if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
-        yield s
-        s.close()
-    else:
-        with fresh_pg_database() as url:
-            s = Store(url)
-            yield s
-            s.close()
 
 
 def _user(role: str, stations=()) -> User:

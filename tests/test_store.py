@@ -3,8 +3,6 @@ the ledger is idempotent, outputs are stored once, checkpoints and registry vers
 
 from __future__ import annotations
 
-import pytest
-from services import fresh_pg_database
 from sqlalchemy import inspect, text
 
 from anxin.engine.outputs import AlarmNote, make_alarm
@@ -12,19 +10,6 @@ from anxin.store import schema as T
 from anxin.store.database import LedgerRow, RejectRow, Store
 
 T0 = 1_772_294_400_000_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
-        yield s
-        s.close()
-    else:
-        with fresh_pg_database() as url:
-            s = Store(url)
-            yield s
-            s.close()
 
 
 def _row(i: int, digest: bytes | None = None, quarantined: bool = False) -> LedgerRow:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from services import fresh_pg_database
 from sqlalchemy import func, select
 
 from anxin.engine.outputs import make_alarm
@@ -37,19 +36,6 @@ from anxin.workflow.lifecycle import AlarmState
 
 T0 = 1_772_294_400_000_000
 HOUR = 3_600_000_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
-        yield s
-        s.close()
-    else:
-        with fresh_pg_database() as url:
-            s = Store(url)
-            yield s
-            s.close()
 
 
 def _alarm(seq: int, nozzle: str | None = "N1", station: str = "S1", rule: str = "VOLUME_MISMATCH"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -51,6 +51,39 @@ class AlarmBroadcaster:
             self._events.discard(ev)
 
 
+def alarm_events(
+    request: Request, store: Store, broadcaster: AlarmBroadcaster, start: int,
+    visible: Callable[[str], bool] = lambda station_id: True,
+) -> AsyncIterator[bytes]:  # fmt: skip
+    """The SSE body: every alarm raised after ``start`` (of the stations ``visible``
+    allows), woken by the broadcaster, a keepalive comment when nothing happens."""
+
+    async def events() -> AsyncIterator[bytes]:
+        pos = start
+        with broadcaster.listen() as ev:
+            yield b": anxin alarm stream\n\n"
+            while not await request.is_disconnected():
+                ev.clear()
+                rows = await run_in_threadpool(store.alarms_after, pos)
+                for o, a in rows:
+                    pos = o
+                    if visible(a["station_id"]):
+                        yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, orjson.dumps(a))
+                if rows:
+                    continue
+                try:
+                    await asyncio.wait_for(ev.wait(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+
+    return events()
+
+
+def sse(body: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(body, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
 def alarms_router(store: Store, broadcaster: AlarmBroadcaster, reader) -> APIRouter:
     r = APIRouter(tags=["alarms"], dependencies=[Depends(reader)])
 
@@ -76,24 +109,6 @@ def alarms_router(store: Store, broadcaster: AlarmBroadcaster, reader) -> APIRou
         if start is None:
             start = await run_in_threadpool(store.last_alarm_ord)
 
-        async def events() -> AsyncIterator[bytes]:
-            pos = start
-            with broadcaster.listen() as ev:
-                yield b": anxin alarm stream\n\n"
-                while not await request.is_disconnected():
-                    ev.clear()
-                    rows = await run_in_threadpool(store.alarms_after, pos)
-                    for o, a in rows:
-                        pos = o
-                        yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, orjson.dumps(a))
-                    if rows:
-                        continue
-                    try:
-                        await asyncio.wait_for(ev.wait(), KEEPALIVE_S)
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+        return sse(alarm_events(request, store, broadcaster, start))
 
     return r

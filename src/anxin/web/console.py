@@ -3,13 +3,12 @@ orders, station and nozzle pages, and the live alarm stream for the signed-in us
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -17,7 +16,7 @@ from anxin.auth import LoginOk, login, logout
 from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
 from anxin.ingest.service import IngestService
-from anxin.serve.alarms import KEEPALIVE_S, AlarmBroadcaster
+from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
 from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
@@ -271,26 +270,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if v.user is None or not v.can("alarm.view"):
             return Response(status_code=401)
         start = await run_in_threadpool(store.last_alarm_ord)
-
-        async def events():
-            pos = start
-            with broadcaster.listen() as ev:
-                yield b": anxin\n\n"
-                while not await request.is_disconnected():
-                    ev.clear()
-                    rows = await run_in_threadpool(store.alarms_after, pos)
-                    for o, a in rows:
-                        pos = o
-                        if v.sees(a["station_id"]):
-                            yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, orjson.dumps(a))
-                    if rows:
-                        continue
-                    try:
-                        await asyncio.wait_for(ev.wait(), KEEPALIVE_S)
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return sse(alarm_events(request, store, broadcaster, start, v.sees))
 
     return r
 
