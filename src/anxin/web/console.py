@@ -20,6 +20,7 @@ from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
 from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.extra import nozzle_events
 from anxin.web.texts import rule_label, words
 from anxin.workflow import lifecycle as L
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders
@@ -257,11 +258,12 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if not v.sees(n.station_id):
             return forbidden(request, v)
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
+        events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
         est = h["estimates"]
         data = {"est": [[e["ts"], round(e["error_permille"], 3)] for e in est],
                 "lo": [[e["ts"], round(e["ci_lo_permille"], 3)] for e in est],
                 "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est]}  # fmt: skip
-        return render(request, v, "nozzle.html", n=n, h=h, data_json=as_json(data))
+        return render(request, v, "nozzle.html", n=n, h=h, events=events, data_json=as_json(data))
 
     @r.get("/console/stream")
     async def stream(request: Request):

@@ -42,6 +42,18 @@ T: dict[str, tuple[str, str]] = {
     "new": ("新报警", "New"), "acknowledged": ("已确认", "Acknowledged"), "dispatched": ("已派单", "Dispatched"),
     "on_site": ("已到场", "On site"), "confirmed": ("已立案", "Confirmed"), "false_alarm": ("误报", "False alarm"),
     "open": ("未结", "Open"), "critical": ("严重", "Critical"), "major": ("重要", "Major"), "minor": ("一般", "Minor"),
+    "enter_verification": ("录入检定结果", "Enter a verification"), "vtype": ("检定类型", "Type"),
+    "vt_periodic": ("周期检定", "Periodic"), "vt_initial": ("首次检定", "Initial"), "vt_after_repair": ("修理后检定", "After repair"),
+    "org": ("检定机构", "Institute"), "runs": ("检定数据（每个流量点三次）", "Runs (three per flow rate)"),
+    "flow": ("流量 mL/min", "Flow mL/min"), "standard": ("标准器体积 mL", "Standard mL"), "indicated": ("加油机示值 mL", "Indicated mL"),
+    "t_standard": ("标准器温度 m℃", "Standard temp m°C"), "t_dispenser": ("加油机温度 m℃", "Dispenser temp m°C"),
+    "save": ("保存", "Save"), "runs_needed": ("至少需要一次检定数据", "At least one run is needed"),
+    "audit": ("审计日志", "Audit log"), "chain_ok": ("审计链完整", "Audit chain intact"),
+    "chain_bad": ("审计链被篡改", "Audit chain broken"), "actor": ("操作人", "Who"), "what": ("操作", "What"),
+    "events": ("防作弊模块事件（铅封、K系数）", "Module events (seals, K factor)"), "event": ("事件", "Event"),
+    "dispenser": ("加油机", "Dispenser"), "tank": ("油罐", "Tank"), "product": ("油品", "Product"),
+    "anti_cheat": ("防作弊加油机", "Anti-cheat"), "key": ("签名密钥", "Signing key"), "operator": ("经营单位", "Operator"),
+    "latlon": ("经纬度", "Lat/lon"), "yes": ("是", "yes"), "no": ("否", "no"),
     "ok": ("正常", "OK"), "line": ("行", "line"), "accepted": ("接收", "accepted"), "duplicate": ("重复", "duplicate"), "last_result": ("最近检定结果", "Last result"), "error": ("误差", "Error"),
 }
 

@@ -1,0 +1,149 @@
+"""More console pages: a verification entered by hand (检定录入), the audit log with
+its chain check (审计日志), and a nozzle's events (seals, K factor) from the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from anxin.audit import append as audit_append
+from anxin.audit import entries, verify
+from anxin.contract.times import LOCAL_OFFSET_US, format_ts
+from anxin.ingest.service import IngestService
+from anxin.store import schema as T
+from anxin.web.session import csrf_ok, forbidden, now_us, render, to_login, viewer
+from anxin.web.texts import words
+
+RUNS = 6  # two flow rates × three runs, as JJG 443 asks
+TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
+
+
+def nozzle_events(store, station_id: str, nozzle_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The nozzle's module events (seal opened/closed, K factor changes, firmware…),
+    newest first, read from the ledger through its (station, time) index."""
+    led = T.ledger.c
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(led.body, led.quarantined)
+            .where(led.station_id == station_id, led.kind == "event")
+            .order_by(led.event_time_us.desc()).limit(5000)
+        ).all()  # fmt: skip
+    out = []
+    for body, quarantined in rows:
+        rec = orjson.loads(body)
+        if rec.get("nozzle_id") == nozzle_id:
+            out.append({"ts": rec.get("ts", ""), "event": rec.get("event", ""), "data": rec.get("data"),
+                        "seq": rec.get("seq"), "quarantined": bool(quarantined)})  # fmt: skip
+            if len(out) >= limit:
+                break
+    return out
+
+
+def extra_router(service: IngestService) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    @r.get("/console/register/new")
+    async def entry_form(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("verification.edit"):
+            return forbidden(request, v)
+        return render(request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS,
+                      form={}, errors=[])  # fmt: skip
+
+    @r.post("/console/register/new")
+    async def entry_post(request: Request):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        form = await request.form()
+        if not csrf_ok(v, form) or not v.can("verification.edit"):
+            return forbidden(request, v)
+        rec, errors = _record(form, service, v.lang)
+        if not errors:
+            res = await run_in_threadpool(service.ingest, rec["station_id"], [orjson.dumps(rec)],
+                                          source=f"form:{v.user.username}")  # fmt: skip
+            line = res.results[0] if res.results else None
+            if line is not None and line.status in ("accepted", "duplicate"):
+
+                def audit() -> None:
+                    with store.engine.begin() as c:
+                        audit_append(c, actor=v.user.username, action="verification.enter",
+                                     subject=f"nozzle:{rec['nozzle_id']}", reason="entered by hand",
+                                     data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]}, now_us=now_us())  # fmt: skip
+
+                await run_in_threadpool(audit)
+                from fastapi.responses import RedirectResponse
+
+                return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
+            errors = [line.reason if line is not None else "?"]
+        return render(request, v, "verification_form.html", 422, page="register", nozzles=_nozzles(v), runs=RUNS,
+                      form=dict(form), errors=errors)  # fmt: skip
+
+    def _nozzles(v) -> list[Any]:
+        reg = service.registry
+        return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
+
+    @r.get("/console/audit")
+    async def audit_page(request: Request, before: int | None = None):
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+        if not v.can("audit.view"):
+            return forbidden(request, v)
+        rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
+        report = await run_in_threadpool(verify, store)
+        return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts)
+
+    return r
+
+
+def _record(form: Any, service: IngestService, lang: str) -> tuple[dict[str, Any], list[str]]:
+    """The contract's verification record from the form, or the problems named."""
+    w = words(lang)
+    errors: list[str] = []
+    reg = service.registry
+    n = reg.nozzle_by_id.get(str(form.get("nozzle_id", ""))) if reg else None
+    if n is None:
+        return {}, [w["nozzle"] + "?"]
+
+    def when(name: str) -> str | None:
+        try:
+            t = dt.datetime.fromisoformat(str(form.get(name, "")))
+        except ValueError:
+            errors.append(f"{name}: {form.get(name, '')!r}")
+            return None
+        return format_ts(int((t if t.tzinfo else t.replace(tzinfo=TZ)).timestamp() * 1e6))
+
+    def integer(name: str, i: int | None = None) -> int | None:
+        key = f"{name}_{i}" if i is not None else name
+        text = str(form.get(key, "")).strip()
+        try:
+            return int(text)
+        except ValueError:
+            errors.append(f"{key}: {text!r}")
+            return None
+
+    runs = []
+    for i in range(RUNS):
+        if not str(form.get(f"standard_ml_{i}", "")).strip():
+            continue
+        runs.append({k: integer(k, i) for k in ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc",
+                                                 "dispenser_temp_mc")})  # fmt: skip
+    if not runs:
+        errors.append(w["runs_needed"])
+    rec = {"kind": "verification", "station_id": n.station_id, "nozzle_id": n.nozzle_id, "ts": when("ts"),
+           "type": str(form.get("type", "periodic")), "org": str(form.get("org", "")).strip(),
+           "certificate_no": str(form.get("certificate_no", "")).strip(), "k_pulses_per_m3": integer("k_pulses_per_m3"),
+           "valid_until": when("valid_until"), "runs": runs}  # fmt: skip
+    for key in ("org", "certificate_no"):
+        if not rec[key]:
+            errors.append(f"{key}: —")
+    return rec, errors
