@@ -1,0 +1,97 @@
+"""The console's pages in-process: the English switch, CSRF on every change, lockout
+after repeated failed logins, the public page without an account, and the
+overview's figures computed from the data."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from anxin.auth import create_user
+from anxin.serve.runtime import build
+from anxin.sim import ScenarioSet, simulate
+from anxin.sim.replay import arrival_lines, uploads
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pages")
+    simulate(root / "city", stations=2, days=1, seed=4, scenarios=ScenarioSet.parse("honest,amount_fraud=0.03"),
+             workers=1, group_size=2)  # fmt: skip
+    _, service, app = build(db=str(root / "db.sqlite"), registry=root / "city" / "registry.json",
+                            admin_token="admin-token-0123456789")  # fmt: skip
+    now = time.time_ns() // 1000
+    create_user(service.store, username="zhang", display_name="张科长", role="regulator", password=PASSWORD,
+                actor="test", reason="test", now_us=now)  # fmt: skip
+    for sid, lines in uploads(arrival_lines(root / "city"), "S0001"):
+        service.ingest(sid, lines, source="test")
+    return service, app
+
+
+def _login(c: TestClient, user: str = "zhang", password: str = PASSWORD):
+    return c.post("/console/login", data={"username": user, "password": password, "next": "/console"})
+
+
+def test_english_switch_is_kept(app) -> None:
+    _, a = app
+    c = TestClient(a)
+    _login(c)
+    assert "一网感知" in c.get("/console").text
+    assert "Overview" in c.get("/console?lang=en").text
+    assert "Open alarms" in c.get("/console").text  # the cookie keeps it
+    assert "一网感知" in c.get("/console?lang=zh").text
+
+
+def test_changes_need_the_session_csrf_token(app) -> None:
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    page = c.get("/console/alarms").text
+    alarm_id = re.search(r"/console/alarms/([0-9a-f]{20,})", page).group(1)
+    r = c.post(f"/console/alarms/{alarm_id}/acknowledge", data={"csrf": "forged", "reason": "x"})
+    assert r.status_code == 403
+    assert "badge st-new" in c.get(f"/console/alarms/{alarm_id}").text
+    anon = TestClient(a)
+    r = anon.post(f"/console/alarms/{alarm_id}/acknowledge", data={"reason": "x"}, follow_redirects=False)
+    assert r.status_code == 303 and "/console/login" in r.headers["location"]
+
+
+def test_lockout_after_five_failed_logins(app) -> None:
+    service, a = app
+    create_user(service.store, username="locked", display_name="测试", role="inspector", password=PASSWORD,
+                actor="test", reason="test", now_us=time.time_ns() // 1000)  # fmt: skip
+    c = TestClient(a)
+    for _ in range(5):
+        assert _login(c, "locked", "wrong password 123").status_code == 401
+    r = _login(c, "locked", PASSWORD)  # the right password, but locked now
+    assert r.status_code == 401 and "锁定" in r.text
+
+
+def test_public_page_without_an_account_and_unknown_nozzle(app) -> None:
+    service, a = app
+    c = TestClient(a)
+    nozzle = service.registry.nozzles[0].nozzle_id
+    r = c.get(f"/p/{nozzle}")
+    assert r.status_code == 200 and "油枪检定信息公开" in r.text and "登录" not in r.text.split("<main")[1]
+    assert c.get("/p/NO-SUCH-NOZZLE").status_code == 404
+    r = c.post(f"/p/{nozzle}/complaint", data={"text": "  "})
+    assert r.status_code == 422
+
+
+def test_overview_figures_come_from_the_data(app) -> None:
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    text = c.get("/console").text
+    from sqlalchemy import text as sql
+
+    with service.store.engine.connect() as db:
+        (sales, volume) = db.execute(sql("SELECT sum(sales), sum(volume_ml) FROM daily_sales")).one()
+        (alarms,) = db.execute(sql("SELECT count(*) FROM alarms")).one()
+    assert f"{volume / 1000:,.0f} L" in text and f"({sales})" in text
+    assert re.search(rf'class="n">{alarms}</span><span>未结报警', text)
