@@ -4,6 +4,7 @@ orders, station and nozzle pages, and the live alarm stream for the signed-in us
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 from typing import Any
 
 import orjson
@@ -24,6 +25,11 @@ from anxin.web.extra import nozzle_events
 from anxin.web.texts import rule_label, words
 from anxin.workflow import lifecycle as L
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders
+
+
+def _local(path: str) -> str:
+    """Only a path of this site after login (never "//host" or a URL: no open redirect)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/console"
 
 
 def local_day(us: int) -> str:
@@ -61,19 +67,20 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
     @r.get("/console/login")
     async def login_page(request: Request, next: str = "/console"):
         v = viewer(request, store)
-        return render(request, v, "login.html", next=next if next.startswith("/") else "/console", error=None)
+        return render(request, v, "login.html", next=_local(next), error=None)
 
     @r.post("/console/login")
     async def login_post(request: Request):
         form = await request.form()
         v = viewer(request, store)
-        nxt = str(form.get("next") or "/console")
+        nxt = _local(str(form.get("next") or "/console"))
         res = await run_in_threadpool(login, store, str(form.get("username", "")), str(form.get("password", "")),
                                       now_us=now_us())  # fmt: skip
         if not isinstance(res, LoginOk):
             return render(request, v, "login.html", 401, next=nxt, error=res.reason)
-        resp = RedirectResponse(nxt if nxt.startswith("/") else "/console", status_code=303)
-        resp.set_cookie(COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600)
+        resp = RedirectResponse(nxt, status_code=303)
+        resp.set_cookie(COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600,
+                        secure=request.url.scheme == "https")  # fmt: skip
         return resp
 
     @r.post("/console/logout")
@@ -131,7 +138,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         registry = reg()
         visible = [s for s in registry.stations if v.sees(s.station_id)]
         params = {k: val for k, val in qp.items() if k not in ("before", "lang") and val}
-        next_url = "/console/alarms?" + "&".join(f"{k}={val}" for k, val in {**params, "before": nxt}.items())
+        next_url = "/console/alarms?" + urlencode({**params, "before": nxt})
         return render(request, v, "alarms.html", page="alarms", rows=rows, f=f, rules=sorted(RULES),
                       districts=sorted({s.district for s in visible}), stations=visible, since=qp.get("since", ""),
                       until=qp.get("until", ""), next_ord=nxt, next_url=next_url)  # fmt: skip
