@@ -31,7 +31,7 @@ def test_migrations_give_the_schema_of_the_code(store: Store) -> None:
         assert {c["name"] for c in insp.get_columns(name)} == {c.name for c in table.columns}, name
     store.migrate()  # idempotent
     with store.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
 
 
 def test_ledger_is_idempotent_and_ordered(store: Store) -> None:

@@ -301,3 +301,124 @@ daily_sales = Table(
     Column("volume_ml", BigInteger, nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
 )
+
+# ---------------------------------------------------------------- supervision (migration 0004)
+# Complaints (投诉举报) gain their handling: references, assignment, deadline, reply, outcome.
+for _col in (
+    Column("channel", String(16)),  # qr | web | api | phone
+    Column("order_ref", String(128)),  # the customer's order number, if given
+    Column("event_ts_us", BigInteger),  # when it happened, if given
+    Column("assignee", String(64)),
+    Column("deadline_us", BigInteger),
+    Column("reply", Text),
+    Column("outcome", String(32)),  # substantiated | unsubstantiated | referred | withdrawn
+    Column("closed_us", BigInteger),
+):
+    complaints.append_column(_col)
+
+complaint_links = Table(
+    "complaint_links",
+    metadata,
+    Column("complaint_id", BigInteger, ForeignKey("complaints.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # settlement | metering | alarm
+    Column("ref", String(200), primary_key=True),  # natural key or alarm id
+    Column("why", String(300), nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner", String(64), nullable=False),  # complaint:<id> | inspection:<id> | case:<id>
+    Column("name", String(200), nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+Index("attachments_owner", attachments.c.owner)
+
+# Inspections (检查): plans from the random draw (双随机), visits with their checklist and
+# test fill, rectification orders (整改) closed only by a follow-up visit.
+inspection_plans = Table(
+    "inspection_plans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("method", String(16), nullable=False),  # risk | uniform
+    Column("seed", BigInteger, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("draw", Json, nullable=False),  # the draw: scores, weights, picks — enough to reproduce it
+)
+
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("plan_id", BigInteger),
+    Column("kind", String(16), nullable=False),  # routine | unannounced | citizen | follow_up
+    Column("station_id", String(128), nullable=False),
+    Column("nozzle_id", String(128)),  # a citizen-chosen nozzle (你点我检)
+    Column("inspector", String(64), nullable=False),
+    Column("scheduled_us", BigInteger, nullable=False),
+    Column("visited_us", BigInteger),
+    Column("status", String(16), nullable=False),  # planned | done | cancelled
+    Column("checklist", Json, nullable=False),  # item → {"ok": bool, "note": str}
+    Column("test_fill", Json),  # runs with a standard measure, and the computed error
+    Column("findings", Text),
+    Column("follow_up_of", BigInteger),
+    Column("created_us", BigInteger, nullable=False),
+)
+Index("inspections_station", inspections.c.station_id, inspections.c.scheduled_us)
+
+rectifications = Table(
+    "rectifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("inspection_id", BigInteger, nullable=False),
+    Column("station_id", String(128), nullable=False),
+    Column("finding", Text, nullable=False),
+    Column("deadline_us", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("closed_by", BigInteger),  # the follow-up inspection that closed it
+    Column("closed_us", BigInteger),
+)
+
+# 你点我检: a citizen picks a nozzle on its public page; the regulator schedules a visit.
+citizen_requests = Table(
+    "citizen_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("station_id", String(128), nullable=False),
+    Column("nozzle_id", String(128), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("contact", String(200)),
+    Column("status", String(16), nullable=False),  # requested | scheduled | done
+    Column("inspection_id", BigInteger),
+)
+
+# Cases (案件) gain parties, violations, penalties and their closure.
+for _col in (
+    Column("parties", Json),  # [{"name", "role", "id_no"}]
+    Column("violations", Json),  # [{"code", "text"}]
+    Column("penalty_fen", BigInteger),
+    Column("boards_confiscated", Integer),
+    Column("decision", Text),
+    Column("closed_us", BigInteger),
+):
+    cases.append_column(_col)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # daily | period
+    Column("period_start", String(10), nullable=False),  # local dates, inclusive
+    Column("period_end", String(10), nullable=False),
+    Column("district", String(64)),
+    Column("created_us", BigInteger, nullable=False),
+    Column("figures", Json, nullable=False),
+    UniqueConstraint("kind", "period_start", "period_end", "district", name="report_once"),
+)
