@@ -1,0 +1,100 @@
+"""What complaints and inspections share: their settings, the error type, the write
+transaction with one audit entry, and small row helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from anxin.audit import append
+from anxin.contract.times import US_PER_DAY, US_PER_H
+from anxin.store import schema as T
+from anxin.store.database import Store
+from anxin.workflow._db import write_transaction
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "PUBLIC",
+    "SYSTEM",
+    "SupervisionError",
+    "SupervisionSettings",
+    "audit",
+    "history",
+    "write_transaction",
+]
+
+PUBLIC = "public"  # the actor of what the public submits (complaints, 你点我检 requests)
+SYSTEM = "system"
+
+
+class SupervisionSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Deadlines and limits of complaint handling and inspections (times in µs)."""
+
+    complaint_deadline_us: int = 15 * US_PER_DAY  # 投诉办结时限
+    rectification_deadline_us: int = 10 * US_PER_DAY  # 整改期限
+    link_window_us: int = 2 * US_PER_H  # ± around the complaint's time for linking records
+    order_lookback_us: int = 90 * US_PER_DAY  # an order number is looked up this far before the complaint
+    link_max_per_kind: int = 20  # the nearest ones are linked, no more than this per kind
+    text_max_chars: int = 2000
+    attachment_max_bytes: int = 5 * 1024 * 1024
+    attachments_max: int = 5
+    attachment_mime_prefixes: tuple[str, ...] = ("image/", "video/", "audio/", "application/pdf", "text/plain")
+    future_slack_us: int = 10 * 60 * 1_000_000  # an event time at most this far past "now" (clock skew)
+
+
+DEFAULT_SETTINGS = SupervisionSettings()
+
+
+class SupervisionError(ValueError):
+    """A refused input or step. ``code`` names it (stable, for pages and tests);
+    ``field`` names the offending input when there is one; the message is Chinese."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+def audit(conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any],
+          now_us: int) -> int:  # fmt: skip
+    """One hash-chained audit entry in the caller's transaction."""
+    return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
+
+
+def history(store: Store, subject: str) -> list[dict[str, Any]]:
+    """The audit entries of ``subject``, oldest first (the handling's history)."""
+    L = T.audit_log.c
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(L.seq, L.ts_us, L.actor, L.action, L.reason, L.data).where(L.subject == subject).order_by(L.seq)
+        ).all()
+    return [
+        {"seq": int(r.seq), "ts_us": int(r.ts_us), "actor": r.actor, "action": r.action, "reason": r.reason,
+         "data": r.data}
+        for r in rows
+    ]  # fmt: skip
+
+
+def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int = 1) -> str:
+    """``value`` stripped, checked for length and NUL (PostgreSQL refuses NUL in text)."""
+    if not isinstance(value, str):
+        raise SupervisionError("missing", f"缺少{field}", field=field)
+    v = value.strip()
+    if len(v) < min_chars:
+        raise SupervisionError("empty", f"{field}不能为空", field=field)
+    if len(v) > max_chars:
+        raise SupervisionError("too_long", f"{field}超过 {max_chars} 字", field=field)
+    if "\x00" in v:
+        raise SupervisionError("bad_char", f"{field}含有非法字符", field=field)
+    return v
+
+
+def in_list(col: Any, values: Iterable[str] | None) -> Any | None:
+    """``col IN values`` (None: no filter)."""
+    if values is None:
+        return None
+    return col.in_(list(values))

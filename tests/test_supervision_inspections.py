@@ -1,0 +1,191 @@
+"""Inspections (检查) on real databases: 你点我检 from request to visit, the test fill's
+error as in verification (JJG 443), rectifications opened by failed items and closed
+only by a follow-up, overdue, stations without inspection, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from anxin.audit import entries, verify
+from anxin.contract.records import Verification, VerificationRun
+from anxin.contract.registry import parse_registry
+from anxin.contract.times import US_PER_DAY
+from anxin.sim import ScenarioSet, simulate
+from anxin.store import schema as T
+from anxin.supervision import CHECKLIST, SupervisionError, inspections
+from anxin.verification import beta_for_product, evaluate_verification
+
+STATION = "S0001"
+NOW = 1_800_000_000_000_000
+ALL_OK = {k: (True, "") for k in CHECKLIST if k != "test_fill_within_mpe"}
+GOOD_RUNS = [{"standard_ml": 20000, "indicated_ml": 20040, "standard_temp_mc": 20000, "dispenser_temp_mc": 20000}]
+BAD_RUNS = [  # 15 °C measure, 20 °C fuel: V_B = 20000·(1 + 1.2e-3·5 − 50e-6·5) = 20115 mL
+    {"standard_ml": 20000, "indicated_ml": 20200, "standard_temp_mc": 15000, "dispenser_temp_mc": 20000},
+    {"standard_ml": 20000, "indicated_ml": 20190, "standard_temp_mc": 15000, "dispenser_temp_mc": 20000},
+]
+
+
+@pytest.fixture(scope="module")
+def reg(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inspections") / "city"
+    simulate(out, stations=1, days=1, seed=32, scenarios=ScenarioSet.honest(), workers=1, group_size=1)
+    return parse_registry((out / "registry.json").read_bytes())
+
+
+def _audit_count(store) -> int:
+    with store.engine.connect() as c:
+        return c.execute(select(func.count()).select_from(T.audit_log)).scalar_one()
+
+
+def test_citizen_request_to_visit(store, reg) -> None:
+    nozzle = reg.nozzles[1]
+    with pytest.raises(SupervisionError) as e:
+        inspections.citizen_request(store, reg, nozzle_id="NOPE", now_us=NOW)
+    assert (e.value.code, e.value.field) == ("unknown_nozzle", "nozzle_id")
+    rid = inspections.citizen_request(store, reg, nozzle_id=nozzle.nozzle_id, contact="微信用户", now_us=NOW)
+    [req] = inspections.citizen_requests(store)
+    assert (req["status"], req["station_id"], req["nozzle_id"]) == ("requested", STATION, nozzle.nozzle_id)
+    assert entries(store, subject=f"citizen_request:{rid}")[0].actor == "public"
+
+    iid = inspections.schedule_citizen(store, rid, inspector="li", scheduled_us=NOW + US_PER_DAY, actor="zhang",
+                                       now_us=NOW + 1)  # fmt: skip
+    ins = inspections.get(store, iid)
+    assert (ins["kind"], ins["nozzle_id"], ins["status"], ins["inspector"]) == ("citizen", nozzle.nozzle_id,
+                                                                                "planned", "li")  # fmt: skip
+    assert ins["citizen_request"]["status"] == "scheduled"
+    with pytest.raises(SupervisionError, match="request_already_scheduled"):
+        inspections.schedule_citizen(store, rid, inspector="li", scheduled_us=NOW, actor="zhang", now_us=NOW + 2)
+
+    result = inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, findings="现场正常",
+                                      actor="li", now_us=NOW + US_PER_DAY)  # fmt: skip
+    assert result["rectifications"] == [] and result["test_fill"]["nozzle_id"] == nozzle.nozzle_id
+    assert result["test_fill"]["error_permille"] == 2.0  # (20040 − 20000) / 20000
+    ins = inspections.get(store, iid)
+    assert ins["status"] == "done" and ins["visited_us"] == NOW + US_PER_DAY
+    assert ins["checklist"]["test_fill_within_mpe"]["ok"] is True
+    assert set(ins["checklist"]) == set(CHECKLIST)  # (jsonb keeps no key order)
+    assert ins["citizen_request"]["status"] == "done"
+    with pytest.raises(SupervisionError, match="forbidden_step"):  # a visit is recorded once
+        inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
+                                 now_us=NOW + US_PER_DAY)  # fmt: skip
+    assert [e.action for e in reversed(entries(store))] == ["citizen_request.create", "inspection.schedule",
+                                                           "inspection.visit"]  # fmt: skip
+    assert verify(store).ok
+
+
+def test_test_fill_error_is_the_verification_error(reg) -> None:
+    nozzle = reg.nozzles[0]
+    got = inspections.compute_test_fill(reg, nozzle.nozzle_id, BAD_RUNS, ts_us=NOW)
+    beta = beta_for_product(reg.product_by_id[nozzle.product].expansion_ppm_per_c)
+    ts = datetime.fromtimestamp(NOW / 1e6, tz=UTC)
+    v = Verification(station_id=STATION, nozzle_id=nozzle.nozzle_id, ts=ts, type="periodic", org="x",
+                     certificate_no="c", k_pulses_per_m3=nozzle.k_pulses_per_m3, valid_until=ts,
+                     runs=[VerificationRun(flow_ml_per_min=40000, **r) for r in BAD_RUNS])  # fmt: skip
+    expected = evaluate_verification(v, beta_y_per_c=beta)
+    assert got["error"] == expected.flow_points[0].error
+    assert got["error_permille"] == expected.max_abs_error_permille
+    assert got["within_mpe"] is expected.flow_points[0].passes_mpe is False
+    # by hand: V_B = 20115 mL; errors 85/20115 and 75/20115, mean 80/20115 = +3.977‰
+    assert beta == 1200e-6
+    assert got["error"] == pytest.approx(80 / 20115, rel=1e-12)
+    assert got["error_permille"] == 3.977
+    with pytest.raises(SupervisionError) as e:
+        inspections.compute_test_fill(reg, nozzle.nozzle_id, [{**GOOD_RUNS[0], "standard_ml": 0}], ts_us=NOW)
+    assert e.value.code == "bad_run"
+    with pytest.raises(SupervisionError) as e:
+        inspections.compute_test_fill(reg, nozzle.nozzle_id, [{"standard_ml": 1}], ts_us=NOW)
+    assert e.value.field == "test_fill_runs[0].indicated_ml"
+
+
+def test_rectifications_are_closed_only_by_a_follow_up(store, reg) -> None:
+    nozzle = reg.nozzles[0].nozzle_id
+    with pytest.raises(SupervisionError, match="bad_kind"):
+        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="x", actor="z",
+                             now_us=NOW)  # fmt: skip
+    first = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="unannounced",
+                                 actor="zhang", now_us=NOW)  # fmt: skip
+    with pytest.raises(SupervisionError, match="follow_up_of_undone"):
+        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="follow_up",
+                             follow_up_of=first, actor="zhang", now_us=NOW)  # fmt: skip
+    with pytest.raises(SupervisionError) as e:  # every item must be recorded
+        inspections.record_visit(store, reg, first, checklist={"seals_intact": (True, "")}, test_fill_runs=None,
+                                 findings=None, actor="li", now_us=NOW)  # fmt: skip
+    assert e.value.code == "missing_item" and e.value.field == "checklist.module_registered"
+    with pytest.raises(SupervisionError, match="unknown_item"):
+        inspections.record_visit(store, reg, first, checklist={**ALL_OK, "coffee": (True, "")}, test_fill_runs=None,
+                                 findings=None, actor="li", now_us=NOW)  # fmt: skip
+    visit = NOW + 3600_000_000
+    out = inspections.record_visit(
+        store, reg, first, checklist={**ALL_OK, "seals_intact": (False, "2号机铅封断开"),
+                                      "credit_commitment_posted": (False, "")},
+        test_fill_runs=BAD_RUNS, nozzle_id=nozzle, findings="铅封破坏，测试加油超差", actor="li", now_us=visit,
+    )  # fmt: skip
+    assert len(out["rectifications"]) == 3
+    opened = inspections.open_rectifications(store)
+    assert [r["id"] for r in opened] == out["rectifications"]
+    assert all(r["deadline_us"] == visit + 10 * US_PER_DAY and r["station_id"] == STATION for r in opened)
+    assert "铅封完好且与登记一致" in opened[0]["finding"] and "2号机铅封断开" in opened[0]["finding"]
+    assert "测试加油误差合格" in opened[2]["finding"] and "+3.977‰" in opened[2]["finding"]
+    assert not any(r["overdue"] for r in inspections.open_rectifications(store, now_us=visit + 10 * US_PER_DAY))
+    assert all(r["overdue"] for r in inspections.open_rectifications(store, now_us=visit + 10 * US_PER_DAY + 1))
+
+    # a routine inspection, all ok, closes nothing
+    routine = inspections.schedule(store, station_id=STATION, inspector="wang", scheduled_us=visit, kind="routine",
+                                   actor="zhang", now_us=visit)  # fmt: skip
+    out = inspections.record_visit(store, reg, routine, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, nozzle_id=nozzle,
+                                   findings=None, actor="wang", now_us=visit + 1)  # fmt: skip
+    assert out["closed"] == [] and len(inspections.open_rectifications(store)) == 3
+    with pytest.raises(SupervisionError, match="not_a_follow_up"):
+        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="routine",
+                             follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+    with pytest.raises(SupervisionError, match="follow_up_needs_origin"):
+        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
+                             actor="zhang", now_us=visit)  # fmt: skip
+
+    # a follow-up with an item still failing closes nothing (and opens its own order)
+    f1 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
+                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+    out = inspections.record_visit(store, reg, f1, checklist={**ALL_OK, "seals_intact": (False, "仍未恢复")},
+                                   test_fill_runs=GOOD_RUNS, nozzle_id=nozzle, findings=None, actor="li",
+                                   now_us=visit + 2)  # fmt: skip
+    assert out["closed"] == [] and len(out["rectifications"]) == 1
+    # a follow-up without a test fill has not shown every item ok: closes nothing
+    f2 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
+                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+    out = inspections.record_visit(store, reg, f2, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
+                                   now_us=visit + 3)  # fmt: skip
+    assert out["closed"] == [] and inspections.get(store, f2)["checklist"]["test_fill_within_mpe"]["ok"] is None
+    # a follow-up with all items ok closes the first inspection's orders, and only those
+    f3 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
+                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+    first_ids = [r["id"] for r in inspections.get(store, first)["rectifications"]]
+    out = inspections.record_visit(store, reg, f3, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, nozzle_id=nozzle,
+                                   findings="整改到位", actor="li", now_us=visit + 4)  # fmt: skip
+    assert out["closed"] == first_ids
+    rect = inspections.get(store, first)["rectifications"]
+    assert all((r["status"], r["closed_by"], r["closed_us"]) == ("closed", f3, visit + 4) for r in rect)
+    [still] = inspections.open_rectifications(store)
+    assert still["inspection_id"] == f1
+    e = entries(store, subject=f"inspection:{f3}")[0]
+    assert e.action == "inspection.visit" and e.data["rectifications_closed"] == first_ids
+    assert e.data["test_fill_error_permille"] == "2.000"
+    # one entry per change: 5 schedules, 5 visits
+    assert _audit_count(store) == 10 and verify(store).ok
+
+    assert [x["id"] for x in inspections.listing(store, status="planned")] == []
+    assert len(inspections.listing(store, station_ids=[STATION])) == 5
+    assert inspections.listing(store, station_ids=["S9"]) == []
+
+
+def test_stations_without_inspection(store, reg) -> None:
+    assert inspections.stations_without_inspection(store, reg, since_us=NOW) == [STATION]
+    iid = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="routine",
+                               actor="zhang", now_us=NOW)  # fmt: skip
+    assert inspections.stations_without_inspection(store, reg, since_us=NOW) == [STATION]  # planned is not done
+    inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
+                             now_us=NOW + 5)  # fmt: skip
+    assert inspections.stations_without_inspection(store, reg, since_us=NOW) == []
+    assert inspections.stations_without_inspection(store, reg, since_us=NOW + 6) == [STATION]
