@@ -163,11 +163,15 @@ def schema(
 
 from anxin.auth import cli as _auth_cli  # noqa: E402  (its commands: user add|list|passwd, audit verify)
 from anxin.edge import cli as _edge_cli  # noqa: E402  (its command: edge)
+from anxin.reports import cli as _reports_cli  # noqa: E402  (its command: report)
 from anxin.serve import cli as _serve_cli  # noqa: E402  (its commands: serve, token, db-upgrade)
+from anxin.supervision import cli as _supervision_cli  # noqa: E402  (its command: bundle verify)
 
 _serve_cli.register(app, console, _fail)
 _edge_cli.register(app, console, _fail)
 _auth_cli.register(app, console, _fail)
+_reports_cli.register(app, console, _fail)
+_supervision_cli.register(app, console, _fail)
 
 
 def main() -> None:

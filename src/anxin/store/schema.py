@@ -270,7 +270,7 @@ cases = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("station_id", String(128), nullable=False),
     Column("source", String(200), nullable=False),  # alarm:<id> | complaint:<id> | inspection:<id>
-    Column("status", String(16), nullable=False),  # open | closed
+    Column("status", String(16), nullable=False),  # open | investigating | decided | closed
     Column("opened_us", BigInteger, nullable=False),
     Column("opened_by", String(64), nullable=False),
     Column("summary", Text, nullable=False),

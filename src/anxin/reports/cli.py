@@ -1,0 +1,103 @@
+"""``anxin report``: the figures of a period as a table (Chinese first), optionally with
+the oversight reconciliation, and as XLSX / PDF files (registered on the main app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anxin.i18n import lang, set_lang
+from anxin.store.database import StoreError
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite path or postgresql://… (env ANXIN_DB)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file")]
+
+TEXT = {
+    "title": ("统计报表", "Report"),
+    "item": ("指标", "Figure"),
+    "value": ("数值", "Value"),
+    "oversight": ("纪检监察对账", "Oversight reconciliation"),
+    "category": ("类别", "Category"),
+    "count": ("数量", "Count"),
+    "written": ("已写入", "Written"),
+    "no_registry": ("尚无登记信息", "No registry yet"),
+    "no_district": ("没有这个区域", "No such district"),
+}
+
+
+def _t(key: str) -> str:
+    zh, en = TEXT[key]
+    return en if lang() == "en" else zh
+
+
+def register(app: typer.Typer, console, fail) -> None:
+    @app.command()
+    def report(
+        period: Annotated[str, typer.Option("--period", help="2026-03 | 2026-Q1 | 2026 | 2026-03-01:2026-03-31")],
+        district: Annotated[str | None, typer.Option("--district", help="区域，如 余杭区（默认全市）")] = None,
+        db: DbOpt = None,
+        config: ConfigOpt = None,
+        xlsx: Annotated[Path | None, typer.Option("--xlsx", help="write an XLSX workbook")] = None,
+        pdf: Annotated[Path | None, typer.Option("--pdf", help="write a PDF")] = None,
+        oversight: Annotated[
+            bool, typer.Option("--oversight", help="纪检监察对账 as of now (table and files)")
+        ] = False,
+        lang_: Annotated[str | None, typer.Option("--lang", help="zh (默认) | en")] = None,
+    ) -> None:
+        """统计报表：检定、检查、投诉、案件、报警、交易。Period figures (and the oversight reconciliation)."""
+        from rich.table import Table
+
+        from anxin.contract.registry import parse_registry
+        from anxin.reports.export import to_pdf, to_xlsx
+        from anxin.reports.figures import PeriodError, parse_period, period_figures
+        from anxin.reports.oversight import CATEGORIES, category_label, reconcile
+        from anxin.serve.runtime import open_store
+        from anxin.store.database import now_us
+
+        set_lang(lang_)
+        try:
+            start, end = parse_period(period)
+        except PeriodError as exc:
+            fail(str(exc))
+            return
+        try:
+            store = open_store(config, db)
+        except (ValueError, OSError, StoreError) as exc:
+            fail(str(exc))
+            return
+        try:
+            latest = store.registry_latest()
+            if latest is None:
+                fail(_t("no_registry"))
+                return
+            registry = parse_registry(latest[1])
+            if district is not None and district not in {s.district for s in registry.stations}:
+                fail(f"{_t('no_district')}: {district}")
+                return
+            now = now_us()
+            figures = period_figures(store, registry, start=start, end=end, district=district, now_us=now)
+            gaps = None
+            if oversight:
+                ids = None if district is None else [s.station_id for s in registry.stations if s.district == district]
+                gaps = reconcile(store, registry, now_us=now, station_ids=ids)
+        finally:
+            store.close()
+        table = Table(title=f"{_t('title')} {start} ~ {end}")
+        table.add_column(_t("item"))
+        table.add_column(_t("value"), justify="right")
+        for label, value in figures.rows(lang()):
+            table.add_row(label, value)
+        console.print(table)
+        if gaps is not None:
+            over = Table(title=_t("oversight"))
+            over.add_column(_t("category"))
+            over.add_column(_t("count"), justify="right")
+            for k in CATEGORIES:
+                over.add_row(category_label(k, lang()), str(gaps.counts[k]))
+            console.print(over)
+        for path, make in ((xlsx, to_xlsx), (pdf, to_pdf)):
+            if path is not None:
+                path.write_bytes(make(figures, gaps))
+                console.print(f"{_t('written')}: {path}")

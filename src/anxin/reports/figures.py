@@ -1,0 +1,331 @@
+"""Period figures (统计报表): what happened in a period, for a district or the whole city.
+
+A period is a span of local dates (UTC+8), both inclusive: ``start`` 00:00:00 local up
+to, not including, 00:00 local of the day after ``end``. Everything is counted by the
+time it happened (event/occurrence time), not by when it was written:
+
+* verifications — the record's ``ts``; coverage — the register as of the period's end
+  (or ``now_us`` if earlier), via :func:`anxin.register.queries.coverage`.
+* public-disclosure coverage (公示覆盖率) — registered nozzles whose public page shows a
+  known verification state, i.e. whose register status is anything but ``never``
+  (a verification record, or the registry vouching for a passing one; expired or
+  failed states are shown too: the public sees them), over all registered nozzles.
+* inspections done — ``visited_us`` of inspections with status ``done``, by kind.
+* rectifications issued — at the visit (``visited_us``, else ``scheduled_us``) of the
+  inspection that found them; closed — ``closed_us``; overdue — those whose
+  ``deadline_us`` fell in the period (and before ``now_us``) without being closed by
+  then (still open, or closed after the deadline).
+* complaints received — ``received_us``; closed — ``closed_us``; closed on time —
+  closed in the period no later than ``deadline_us`` (no deadline set: on time).
+* cases opened — ``opened_us``; closed — ``closed_us``; penalties (fen) and boards
+  (计量主板) confiscated — of the cases closed in the period (the decision closes them).
+* alarms raised — the alarm's event time ``ts_us``, by rule and by severity; closure
+  rate — of those, the ones whose current disposition is ``confirmed`` or
+  ``false_alarm``, over all raised.
+* sales — ``daily_sales`` rows whose local day is in the period.
+
+Times after ``now_us`` are not yet known and are never counted. A district selects its
+registered stations; the whole city (``district=None``) counts every row, stations
+outside the registry included.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+import msgspec
+from sqlalchemy import and_, func, select, true
+
+from anxin.contract.registry import Registry
+from anxin.contract.times import LOCAL_TZ, to_us
+from anxin.register.queries import coverage, register_rows
+from anxin.store import schema as T
+from anxin.store.database import Store
+
+INSPECTION_KINDS = ("routine", "unannounced", "citizen", "follow_up")
+INSPECTION_KIND_ZH = {"routine": "日常检查", "unannounced": "飞行检查", "citizen": "你点我检", "follow_up": "复查"}
+SEVERITY_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
+CLOSED_DISPOSITIONS = ("confirmed", "false_alarm")
+
+
+class PeriodError(ValueError):
+    pass
+
+
+class Figures(msgspec.Struct, kw_only=True):
+    start: str  # local date, inclusive
+    end: str  # local date, inclusive
+    district: str | None
+    now_us: int
+    stations: int
+    nozzles: int
+    verifications: int
+    verifications_passed: int
+    verifications_after_repair: int
+    pass_rate: float | None
+    verification_coverage: float | None  # at the period's end
+    nozzles_valid: int
+    disclosure_coverage: float | None
+    nozzles_disclosed: int
+    inspections_done: int
+    inspections_by_kind: dict[str, int]
+    rectifications_issued: int
+    rectifications_closed: int
+    rectifications_overdue: int
+    complaints_received: int
+    complaints_closed: int
+    complaints_closed_on_time: int
+    cases_opened: int
+    cases_closed: int
+    penalties_fen: int
+    boards_confiscated: int
+    alarms_raised: int
+    alarms_by_rule: dict[str, int]
+    alarms_by_severity: dict[str, int]
+    alarms_closed: int
+    alarm_closure_rate: float | None
+    sales: int
+    volume_ml: int
+    amount_fen: int
+
+    def rows(self, lang: str = "zh") -> list[tuple[str, str]]:
+        """(label, value) pairs for a table, in ``lang`` (zh | en)."""
+        return figure_rows(self, lang)
+
+
+# --------------------------------------------------------------------------- periods
+def day_start_us(day: str) -> int:
+    """00:00 local (UTC+8) of ``day`` (YYYY-MM-DD) in µs since the epoch."""
+    try:
+        d = date.fromisoformat(day)
+    except ValueError as exc:
+        raise PeriodError(f"not a date (YYYY-MM-DD): {day!r}") from exc
+    return to_us(datetime(d.year, d.month, d.day, tzinfo=LOCAL_TZ))
+
+
+def period_bounds(start: str, end: str) -> tuple[int, int]:
+    """[start 00:00 local, the day after end 00:00 local) in µs."""
+    lo = day_start_us(start)
+    hi = day_start_us((date.fromisoformat(end) + timedelta(days=1)).isoformat())
+    if hi <= lo:
+        raise PeriodError(f"period ends before it starts: {start}..{end}")
+    return lo, hi
+
+
+def parse_period(text: str) -> tuple[str, str]:
+    """``2026-03`` (a month), ``2026-Q1`` (a quarter), ``2026`` (a year), ``2026-03-05``
+    (a day) or ``2026-03-01:2026-03-31`` → (start, end) local dates, inclusive."""
+    text = text.strip()
+    if m := re.fullmatch(r"(\d{4})-(\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})", text):
+        start, end = f"{m[1]}-{m[2]}", m[3]
+    elif m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", text):
+        y, q = int(m[1]), int(m[2])
+        start = date(y, 3 * q - 2, 1).isoformat()
+        end = (_month_after(y, 3 * q) - timedelta(days=1)).isoformat()
+    elif m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        y, mo = int(m[1]), int(m[2])
+        if not 1 <= mo <= 12:
+            raise PeriodError(f"no such month: {text!r}")
+        start, end = date(y, mo, 1).isoformat(), (_month_after(y, mo) - timedelta(days=1)).isoformat()
+    elif re.fullmatch(r"\d{4}", text):
+        start, end = f"{text}-01-01", f"{text}-12-31"
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        start = end = text
+    else:
+        raise PeriodError(f"not a period (2026-03 | 2026-Q1 | 2026 | 2026-03-01:2026-03-31): {text!r}")
+    period_bounds(start, end)  # validates both dates and the order
+    return start, end
+
+
+def _month_after(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
+# --------------------------------------------------------------------------- figures
+def period_figures(
+    store: Store, registry: Registry, *, start: str, end: str, district: str | None = None, now_us: int
+) -> Figures:
+    """The figures of [``start``, ``end``] (local dates, inclusive) for ``district`` (or the city)."""
+    lo, hi = period_bounds(start, end)
+    until = min(hi - 1, now_us)  # the last instant counted (inclusive)
+    stations = [s.station_id for s in registry.stations if district is None or s.district == district]
+
+    def where(col):  # the district's stations
+        return true() if district is None else col.in_(stations)
+
+    def within(col):
+        return and_(col >= lo, col <= until)
+
+    cov = coverage(store, registry, now_us=until, district=district, since_us=lo)
+    reg = register_rows(store, registry, now_us=until, station_ids=stations)
+    disclosed = sum(r.status != "never" for r in reg)
+
+    ins, rect, com, cas, al, st, ds = (T.inspections.c, T.rectifications.c, T.complaints.c, T.cases.c, T.alarms.c,
+                                        T.alarm_states.c, T.daily_sales.c)  # fmt: skip
+    with store.engine.connect() as c:
+        by_kind = dict(
+            c.execute(
+                select(ins.kind, func.count())
+                .where(ins.status == "done", within(ins.visited_us), where(ins.station_id))
+                .group_by(ins.kind)
+            ).all()
+        )
+        issued_at = func.coalesce(ins.visited_us, ins.scheduled_us)
+        r_issued = c.execute(
+            select(func.count()).select_from(T.rectifications.join(T.inspections, rect.inspection_id == ins.id))
+            .where(within(issued_at), where(rect.station_id))
+        ).scalar_one()  # fmt: skip
+        r_closed = c.execute(
+            select(func.count()).where(rect.status == "closed", within(rect.closed_us), where(rect.station_id))
+        ).scalar_one()
+        r_overdue = c.execute(
+            select(func.count()).where(
+                within(rect.deadline_us), where(rect.station_id),
+                (rect.closed_us.is_(None)) | (rect.closed_us > rect.deadline_us),
+            )
+        ).scalar_one()  # fmt: skip
+        c_received = c.execute(select(func.count()).where(within(com.received_us), where(com.station_id))).scalar_one()
+        closed_q = (com.status == "closed", within(com.closed_us), where(com.station_id))
+        c_closed = c.execute(select(func.count()).where(*closed_q)).scalar_one()
+        c_on_time = c.execute(
+            select(func.count()).where(*closed_q, (com.deadline_us.is_(None)) | (com.closed_us <= com.deadline_us))
+        ).scalar_one()
+        k_opened = c.execute(select(func.count()).where(within(cas.opened_us), where(cas.station_id))).scalar_one()
+        k_closed, penalties, boards = c.execute(
+            select(func.count(), func.coalesce(func.sum(cas.penalty_fen), 0),
+                   func.coalesce(func.sum(cas.boards_confiscated), 0))
+            .where(cas.status == "closed", within(cas.closed_us), where(cas.station_id))
+        ).one()  # fmt: skip
+        alarm_rows = c.execute(
+            select(al.rule, al.severity, st.status)
+            .select_from(T.alarms.outerjoin(T.alarm_states, st.alarm_id == al.alarm_id))
+            .where(within(al.ts_us), where(al.station_id))
+        ).all()
+        sales, volume, amount = c.execute(
+            select(func.coalesce(func.sum(ds.sales), 0), func.coalesce(func.sum(ds.volume_ml), 0),
+                   func.coalesce(func.sum(ds.amount_fen), 0))
+            .where(ds.day >= start, ds.day <= end, where(ds.station_id))
+        ).one()  # fmt: skip
+    by_rule: dict[str, int] = {}
+    by_severity: dict[str, int] = {}
+    for rule, severity, _ in alarm_rows:
+        by_rule[rule] = by_rule.get(rule, 0) + 1
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+    closed_alarms = sum(s in CLOSED_DISPOSITIONS for _, _, s in alarm_rows)
+    nozzles = len(reg)
+    return Figures(
+        start=start, end=end, district=district, now_us=now_us, stations=len(stations), nozzles=nozzles,
+        verifications=cov.verifications, verifications_passed=cov.passed,
+        verifications_after_repair=cov.after_repair, pass_rate=cov.pass_rate,
+        verification_coverage=cov.coverage, nozzles_valid=cov.valid,
+        disclosure_coverage=disclosed / nozzles if nozzles else None, nozzles_disclosed=disclosed,
+        inspections_done=sum(by_kind.values()),
+        inspections_by_kind={k: int(by_kind.get(k, 0)) for k in (*INSPECTION_KINDS, *sorted(set(by_kind) - set(INSPECTION_KINDS)))},
+        rectifications_issued=int(r_issued), rectifications_closed=int(r_closed),
+        rectifications_overdue=int(r_overdue), complaints_received=int(c_received),
+        complaints_closed=int(c_closed), complaints_closed_on_time=int(c_on_time),
+        cases_opened=int(k_opened), cases_closed=int(k_closed), penalties_fen=int(penalties),
+        boards_confiscated=int(boards), alarms_raised=len(alarm_rows), alarms_by_rule=dict(sorted(by_rule.items())),
+        alarms_by_severity=dict(sorted(by_severity.items())), alarms_closed=closed_alarms,
+        alarm_closure_rate=closed_alarms / len(alarm_rows) if alarm_rows else None,
+        sales=int(sales), volume_ml=int(volume), amount_fen=int(amount),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- rows
+LABELS: dict[str, tuple[str, str]] = {
+    "period": ("统计期间", "Period"),
+    "district": ("区域", "District"),
+    "city": ("全市", "whole city"),
+    "stations": ("加油站数", "Stations"),
+    "nozzles": ("登记油枪数", "Registered nozzles"),
+    "verifications": ("检定次数", "Verifications"),
+    "verifications_passed": ("其中合格", "  passed"),
+    "verifications_after_repair": ("其中修理后检定", "  after repair"),
+    "pass_rate": ("检定合格率", "Pass rate"),
+    "verification_coverage": ("检定覆盖率（期末）", "Verification coverage (period end)"),
+    "disclosure_coverage": ("公示覆盖率（期末）", "Public disclosure coverage (period end)"),
+    "inspections_done": ("完成检查", "Inspections done"),
+    "rectifications_issued": ("下达整改", "Rectifications issued"),
+    "rectifications_closed": ("整改销号", "Rectifications closed"),
+    "rectifications_overdue": ("整改逾期", "Rectifications overdue"),
+    "complaints_received": ("受理投诉", "Complaints received"),
+    "complaints_closed": ("办结投诉", "Complaints closed"),
+    "complaints_closed_on_time": ("按期办结", "  closed on time"),
+    "cases_opened": ("立案", "Cases opened"),
+    "cases_closed": ("结案", "Cases closed"),
+    "penalties": ("罚没款（元）", "Penalties (yuan)"),
+    "boards_confiscated": ("没收计量主板（块）", "Boards confiscated"),
+    "alarms_raised": ("报警", "Alarms raised"),
+    "alarm_closure_rate": ("报警处置闭环率", "Alarm closure rate"),
+    "sales": ("交易笔数", "Sales"),
+    "volume": ("加油量（升）", "Volume (L)"),
+    "amount": ("交易金额（元）", "Amount (yuan)"),
+    "by_kind": ("  其中", "  of which"),
+    "by_rule": ("  按规则", "  by rule"),
+    "by_severity": ("  按级别", "  by severity"),
+}
+
+
+def label(key: str, lang: str = "zh") -> str:
+    zh, en = LABELS[key]
+    return en if lang == "en" else zh
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _ratio(x: float | None, num: int, den: int) -> str:
+    return "—" if x is None else f"{x * 100:.1f}% ({num}/{den})"
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+def figure_rows(f: Figures, lang: str = "zh") -> list[tuple[str, str]]:
+    from anxin.i18n import RULE_NAMES_ZH
+
+    en = lang == "en"
+    L = lambda k: label(k, lang)  # noqa: E731
+    out = [
+        (L("period"), f"{f.start} ~ {f.end}"),
+        (L("district"), f.district or L("city")),
+        (L("stations"), str(f.stations)),
+        (L("nozzles"), str(f.nozzles)),
+        (L("verifications"), str(f.verifications)),
+        (L("verifications_passed"), str(f.verifications_passed)),
+        (L("verifications_after_repair"), str(f.verifications_after_repair)),
+        (L("pass_rate"), _ratio(f.pass_rate, f.verifications_passed, f.verifications)),
+        (L("verification_coverage"), _ratio(f.verification_coverage, f.nozzles_valid, f.nozzles)),
+        (L("disclosure_coverage"), _ratio(f.disclosure_coverage, f.nozzles_disclosed, f.nozzles)),
+        (L("inspections_done"), str(f.inspections_done)),
+    ]
+    for kind, n in f.inspections_by_kind.items():
+        out.append((f"{L('by_kind')} {kind if en else INSPECTION_KIND_ZH.get(kind, kind)}", str(n)))
+    out += [
+        (L("rectifications_issued"), str(f.rectifications_issued)),
+        (L("rectifications_closed"), str(f.rectifications_closed)),
+        (L("rectifications_overdue"), str(f.rectifications_overdue)),
+        (L("complaints_received"), str(f.complaints_received)),
+        (L("complaints_closed"), str(f.complaints_closed)),
+        (L("complaints_closed_on_time"), str(f.complaints_closed_on_time)),
+        (L("cases_opened"), str(f.cases_opened)),
+        (L("cases_closed"), str(f.cases_closed)),
+        (L("penalties"), _yuan(f.penalties_fen)),
+        (L("boards_confiscated"), str(f.boards_confiscated)),
+        (L("alarms_raised"), str(f.alarms_raised)),
+    ]
+    for rule, n in f.alarms_by_rule.items():
+        out.append((f"{L('by_rule')} {rule if en else RULE_NAMES_ZH.get(rule, rule)}", str(n)))
+    for sev, n in f.alarms_by_severity.items():
+        out.append((f"{L('by_severity')} {sev if en else SEVERITY_ZH.get(sev, sev)}", str(n)))
+    out += [
+        (L("alarm_closure_rate"), _ratio(f.alarm_closure_rate, f.alarms_closed, f.alarms_raised)),
+        (L("sales"), str(f.sales)),
+        (L("volume"), f"{f.volume_ml / 1000:,.3f}"),
+        (L("amount"), _yuan(f.amount_fen)),
+    ]
+    return out

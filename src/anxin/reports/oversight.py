@@ -1,0 +1,196 @@
+"""The oversight reconciliation (纪检监察对账): what the monitoring raised against what the
+regulator did about it — the mismatch that started the Hangzhou campaign (alarms and
+complaints that nobody went to see).
+
+As of ``now_us`` (an argument; no wall clock here), each gap is an item with a link to
+its console page:
+
+* ``complaint_uninvestigated`` — a complaint still ``received`` or ``assigned`` more
+  than 3 days after it arrived (→ ``/console/complaints/<id>``);
+* ``alarm_undisposed`` — an alarm raised (``raised_us``) more than 7 days ago with no
+  disposition: no ``alarm_states`` row, or status ``new`` / ``acknowledged``
+  (→ ``/console/alarms/<alarm_id>``);
+* ``case_open`` — a case not closed, whatever its age (→ ``/console/cases/<id>``);
+* ``station_uninspected`` — a station with an alarm (event time) or a complaint
+  (received) in the last 90 days, but no inspection done (visited) in that time
+  (→ ``/console/stations/<id>``);
+* ``work_order_overdue`` — a work order still ``open`` past ``due_us``
+  (→ ``/console/workorders/<id>``);
+* ``complaint_overdue`` — a complaint not ``closed`` past its ``deadline_us``
+  (→ ``/console/complaints/<id>``);
+* ``rectification_overdue`` — a rectification still ``open`` past ``deadline_us``
+  (→ ``/console/inspections/<inspection_id>``, the visit that ordered it).
+
+A complaint can be in two categories (uninvestigated and overdue): they are
+different failures. ``station_ids`` limits everything to those stations (a district
+or an operator's scope); None is everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+from sqlalchemy import and_, or_, select, true
+
+from anxin.contract.registry import Registry
+from anxin.contract.times import US_PER_DAY, format_ts
+from anxin.i18n import RULE_NAMES_ZH
+from anxin.store import schema as T
+from anxin.store.database import Store
+
+COMPLAINT_DAYS = 3
+ALARM_DAYS = 7
+INSPECTION_WINDOW_DAYS = 90
+
+CATEGORIES = (
+    "complaint_uninvestigated",
+    "alarm_undisposed",
+    "case_open",
+    "station_uninspected",
+    "work_order_overdue",
+    "complaint_overdue",
+    "rectification_overdue",
+)
+CATEGORY_LABELS: dict[str, tuple[str, str]] = {
+    "complaint_uninvestigated": ("投诉未调查（超过3天）", "Complaints not investigated (over 3 days)"),
+    "alarm_undisposed": ("报警未处置（超过7天）", "Alarms without disposition (over 7 days)"),
+    "case_open": ("案件未结案", "Cases not closed"),
+    "station_uninspected": (
+        "有报警或投诉但90天内未检查的加油站",
+        "Stations with alarms or complaints but no inspection in 90 days",
+    ),
+    "work_order_overdue": ("工单超期", "Work orders past due"),
+    "complaint_overdue": ("投诉超期未办结", "Complaints past their deadline"),
+    "rectification_overdue": ("整改逾期", "Rectifications past their deadline"),
+}
+
+
+def category_label(category: str, lang: str = "zh") -> str:
+    zh, en = CATEGORY_LABELS[category]
+    return en if lang == "en" else zh
+
+
+class OversightItem(msgspec.Struct, frozen=True, kw_only=True):
+    category: str
+    ref: str  # the id of the complaint, alarm, case, station, work order or rectification
+    station_id: str
+    since_us: int  # when the clock started (arrival, raising, opening, deadline, last event)
+    since: str  # the same, RFC 3339 local
+    summary: str  # a short description, Chinese
+    link: str  # the console page
+
+
+class Oversight(msgspec.Struct, kw_only=True):
+    now_us: int
+    counts: dict[str, int]  # every category, zero included, in CATEGORIES order
+    items: list[OversightItem]
+
+    def of(self, category: str) -> list[OversightItem]:
+        return [i for i in self.items if i.category == category]
+
+
+def _item(category: str, ref: object, station_id: str, since_us: int, summary: str, link: str) -> OversightItem:
+    return OversightItem(category=category, ref=str(ref), station_id=station_id, since_us=int(since_us),
+                         since=format_ts(int(since_us)), summary=summary, link=link)  # fmt: skip
+
+
+def _short(text: str | None, n: int = 40) -> str:
+    text = (text or "").replace("\n", " ").strip()
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def reconcile(
+    store: Store, registry: Registry | None, *, now_us: int, station_ids: Iterable[str] | None = None
+) -> Oversight:
+    """Every gap between what was raised and what was done, as of ``now_us``."""
+    wanted = None if station_ids is None else sorted(set(station_ids))
+
+    def where(col):
+        return true() if wanted is None else col.in_(wanted)
+
+    def name(station_id: str) -> str:
+        st = registry.station_by_id.get(station_id) if registry is not None else None
+        return f"{st.name}（{station_id}）" if st is not None else station_id
+
+    com, al, st, cas, ins, wo, rect = (T.complaints.c, T.alarms.c, T.alarm_states.c, T.cases.c, T.inspections.c,
+                                        T.work_orders.c, T.rectifications.c)  # fmt: skip
+    items: list[OversightItem] = []
+    with store.engine.connect() as c:
+        for cid, sid, received, status, text in c.execute(
+            select(com.id, com.station_id, com.received_us, com.status, com.text)
+            .where(com.status.in_(("received", "assigned")), com.received_us < now_us - COMPLAINT_DAYS * US_PER_DAY,
+                   where(com.station_id))
+            .order_by(com.received_us, com.id)
+        ).all():  # fmt: skip
+            items.append(_item("complaint_uninvestigated", cid, sid, received,
+                               f"{name(sid)} 投诉（{status}）：{_short(text)}", f"/console/complaints/{cid}"))  # fmt: skip
+
+        for aid, sid, rule, raised, status in c.execute(
+            select(al.alarm_id, al.station_id, al.rule, al.raised_us, st.status)
+            .select_from(T.alarms.outerjoin(T.alarm_states, st.alarm_id == al.alarm_id))
+            .where(or_(st.status.is_(None), st.status.in_(("new", "acknowledged"))),
+                   al.raised_us < now_us - ALARM_DAYS * US_PER_DAY, where(al.station_id))
+            .order_by(al.raised_us, al.ord)
+        ).all():  # fmt: skip
+            items.append(_item("alarm_undisposed", aid, sid, raised,
+                               f"{name(sid)} {RULE_NAMES_ZH.get(rule, rule)}（{status or 'new'}）",
+                               f"/console/alarms/{aid}"))  # fmt: skip
+
+        for kid, sid, opened, summary in c.execute(
+            select(cas.id, cas.station_id, cas.opened_us, cas.summary)
+            .where(cas.status != "closed", cas.opened_us <= now_us, where(cas.station_id))
+            .order_by(cas.opened_us, cas.id)
+        ).all():  # fmt: skip
+            items.append(_item("case_open", kid, sid, opened, f"{name(sid)} 案件：{_short(summary)}",
+                               f"/console/cases/{kid}"))  # fmt: skip
+
+        window = now_us - INSPECTION_WINDOW_DAYS * US_PER_DAY
+        last: dict[str, int] = {}  # station → its latest alarm or complaint in the window
+        for sid, t in c.execute(
+            select(al.station_id, al.ts_us).where(al.ts_us >= window, al.ts_us <= now_us, where(al.station_id))
+        ).all():
+            last[sid] = max(last.get(sid, t), t)
+        for sid, t in c.execute(
+            select(com.station_id, com.received_us)
+            .where(com.received_us >= window, com.received_us <= now_us, where(com.station_id))
+        ).all():  # fmt: skip
+            last[sid] = max(last.get(sid, t), t)
+        inspected = set(
+            c.execute(
+                select(ins.station_id).where(ins.status == "done", ins.visited_us >= window, ins.visited_us <= now_us,
+                                             where(ins.station_id))
+            ).scalars()
+        )  # fmt: skip
+        for sid in sorted(set(last) - inspected):
+            items.append(_item("station_uninspected", sid, sid, last[sid],
+                               f"{name(sid)} {INSPECTION_WINDOW_DAYS}天内有报警或投诉，未检查",
+                               f"/console/stations/{sid}"))  # fmt: skip
+
+        for oid, sid, due, inspector, aid in c.execute(
+            select(wo.id, wo.station_id, wo.due_us, wo.inspector, wo.alarm_id)
+            .where(wo.status == "open", wo.due_us < now_us, where(wo.station_id))
+            .order_by(wo.due_us, wo.id)
+        ).all():  # fmt: skip
+            items.append(_item("work_order_overdue", oid, sid, due, f"{name(sid)} 工单（{inspector}，报警 {aid}）",
+                               f"/console/workorders/{oid}"))  # fmt: skip
+
+        for cid, sid, deadline, status, text in c.execute(
+            select(com.id, com.station_id, com.deadline_us, com.status, com.text)
+            .where(com.status != "closed", com.deadline_us.is_not(None), com.deadline_us < now_us,
+                   where(com.station_id))
+            .order_by(com.deadline_us, com.id)
+        ).all():  # fmt: skip
+            items.append(_item("complaint_overdue", cid, sid, deadline,
+                               f"{name(sid)} 投诉（{status}）：{_short(text)}", f"/console/complaints/{cid}"))  # fmt: skip
+
+        for rid, sid, deadline, iid, finding in c.execute(
+            select(rect.id, rect.station_id, rect.deadline_us, rect.inspection_id, rect.finding)
+            .where(and_(rect.status == "open", rect.deadline_us < now_us), where(rect.station_id))
+            .order_by(rect.deadline_us, rect.id)
+        ).all():  # fmt: skip
+            items.append(_item("rectification_overdue", rid, sid, deadline, f"{name(sid)} 整改：{_short(finding)}",
+                               f"/console/inspections/{iid}"))  # fmt: skip
+
+    counts = {k: sum(i.category == k for i in items) for k in CATEGORIES}
+    return Oversight(now_us=now_us, counts=counts, items=items)

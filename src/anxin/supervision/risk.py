@@ -1,0 +1,271 @@
+"""Risk-based random selection (双随机、一公开): a risk score per station explained by its
+parts, and the draw of stations and inspectors, reproducible from its seed and record.
+
+The score (deterministic; every part is rounded to 4 decimals and the score is their sum):
+
+* ``alarms``: each alarm of the last 90 days (by its event time; alarms dismissed as
+  false alarms and STATION_BIAS excluded) weighs critical 5, major 2, minor 1, times
+  0.5^(age / 30 days); alarms still untriaged or in triage count however old they are
+  (age capped at 90 days).
+* ``meter``: the worst |error| of the nozzles' latest meter-error estimates
+  (``meter_estimates``): beyond 2‰ adds 3, beyond 3‰ adds 8.
+* ``station_bias``: a STATION_BIAS alarm (errors predominantly in the operator's favour)
+  in the last 90 days, not dismissed: 5.
+* ``complaints`` (last 90 days): substantiated 3 each, open or referred 1 each,
+  unsubstantiated or withdrawn 0.25 each.
+* ``rectifications``: 2 for each open rectification order (整改).
+* ``never_inspected``: 2 when the station has no completed inspection.
+* ``clean_inspection``: a completed inspection in the last 180 days with every checklist
+  item passed and no rectification: minus min(2, the sum of the parts above) — it lowers
+  the score, never below 0.
+
+The draw: candidates are the registry's stations sorted by id, each with an integer weight
+``round(1000 × (1 + score))`` (risk) or 1000 (uniform). ``random.Random(seed)`` picks
+stations one by one without replacement: ``r = rng.randrange(sum of remaining weights)``,
+the first remaining candidate whose cumulative weight exceeds ``r``. Then, for each pick in
+order, the inspector is ``rng.randrange`` over the sorted inspectors, leaving out the
+station's last inspector when another is available. Integer arithmetic only, so
+:func:`redraw` reproduces the picks exactly from the recorded JSON.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select
+
+from anxin.audit.chain import append as audit_append
+from anxin.contract.registry import Registry
+from anxin.i18n import RULE_NAMES_ZH
+from anxin.store import schema as T
+from anxin.store.database import Store
+from anxin.workflow._db import write_transaction
+
+DAY_US = 86_400_000_000
+WINDOW_US = 90 * DAY_US
+HALF_LIFE_US = 30 * DAY_US
+CLEAN_WINDOW_US = 180 * DAY_US
+SEVERITY_WEIGHT = {"critical": 5.0, "major": 2.0, "minor": 1.0}
+METER_OVER_2 = 3.0
+METER_OVER_3 = 8.0
+STATION_BIAS = 5.0
+COMPLAINT_WEIGHT = {"substantiated": 3.0, "unsubstantiated": 0.25, "withdrawn": 0.25}
+COMPLAINT_OPEN = 1.0
+OPEN_RECTIFICATION = 2.0
+NEVER_INSPECTED = 2.0
+CLEAN_INSPECTION_MAX = 2.0
+WEIGHT_UNIT = 1000
+SCHEDULE_AHEAD_US = 7 * DAY_US
+OPEN_ALARM_STATUSES = ("new", "acknowledged", "dispatched", "on_site")
+PARTS = ("alarms", "meter", "station_bias", "complaints", "rectifications", "never_inspected", "clean_inspection")
+
+
+class StationRisk(msgspec.Struct, frozen=True, kw_only=True):
+    station_id: str
+    score: float
+    parts: dict[str, float]
+    explanation: list[str]  # Chinese, one line per non-zero part
+
+
+class DrawError(ValueError):
+    pass
+
+
+def _r(x: float) -> float:
+    return round(x, 4) + 0.0  # no -0.0
+
+
+def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[StationRisk]:
+    """Every registered station's risk, highest first (ties by station id)."""
+    stations = sorted(s.station_id for s in registry.stations)
+    since = now_us - WINDOW_US
+    A, S = T.alarms.c, T.alarm_states.c
+    with store.engine.connect() as c:
+        alarm_rows = c.execute(
+            select(A.station_id, A.rule, A.severity, A.ts_us, S.status)
+            .select_from(T.alarms.outerjoin(T.alarm_states, S.alarm_id == A.alarm_id))
+            .where(A.station_id.in_(stations))
+            .where((A.ts_us >= since) | S.status.is_(None) | S.status.in_(OPEN_ALARM_STATUSES))
+        ).all()  # fmt: skip
+        M = T.meter_estimates.c
+        latest = (select(M.nozzle_id, func.max(M.ts).label("ts")).where(M.station_id.in_(stations))
+                  .group_by(M.nozzle_id).subquery())  # fmt: skip
+        meter_rows = c.execute(
+            select(M.station_id, M.nozzle_id, M.error_permille)
+            .join(latest, (latest.c.nozzle_id == M.nozzle_id) & (latest.c.ts == M.ts))
+        ).all()  # fmt: skip
+        Cp = T.complaints.c
+        complaint_rows = c.execute(
+            select(Cp.station_id, Cp.outcome, Cp.status).where(Cp.station_id.in_(stations), Cp.received_us >= since)
+        ).all()  # fmt: skip
+        R = T.rectifications.c
+        open_rect = dict(c.execute(
+            select(R.station_id, func.count()).where(R.status == "open", R.station_id.in_(stations))
+            .group_by(R.station_id)
+        ).all())  # fmt: skip
+        rect_inspections = {int(x) for (x,) in c.execute(select(R.inspection_id)).all()}
+        I = T.inspections.c  # noqa: E741
+        done = c.execute(
+            select(I.id, I.station_id, I.visited_us, I.scheduled_us, I.checklist)
+            .where(I.status == "done", I.station_id.in_(stations))
+        ).all()  # fmt: skip
+    parts: dict[str, dict[str, float]] = {s: dict.fromkeys(PARTS, 0.0) for s in stations}
+    notes: dict[str, list[str]] = {s: [] for s in stations}
+    alarm_count: dict[str, dict[str, int]] = {s: {} for s in stations}
+    bias: set[str] = set()
+    for a in alarm_rows:
+        if a.status == "false_alarm":
+            continue
+        if a.rule == "STATION_BIAS":
+            if int(a.ts_us) >= since:
+                bias.add(a.station_id)
+            continue
+        age = min(max(0, now_us - int(a.ts_us)), WINDOW_US)
+        parts[a.station_id]["alarms"] += SEVERITY_WEIGHT.get(a.severity, 1.0) * 0.5 ** (age / HALF_LIFE_US)
+        alarm_count[a.station_id][a.severity] = alarm_count[a.station_id].get(a.severity, 0) + 1
+    worst: dict[str, tuple[float, str]] = {}
+    for m in sorted(meter_rows, key=lambda m: (m.station_id, m.nozzle_id)):
+        e = abs(float(m.error_permille))
+        if m.station_id not in worst or e > worst[m.station_id][0]:
+            worst[m.station_id] = (e, m.nozzle_id)
+    complaints: dict[str, dict[str, int]] = {s: {} for s in stations}
+    for cp in complaint_rows:
+        key = cp.outcome if cp.outcome in COMPLAINT_WEIGHT else "open"
+        parts[cp.station_id]["complaints"] += COMPLAINT_WEIGHT.get(key, COMPLAINT_OPEN)
+        complaints[cp.station_id][key] = complaints[cp.station_id].get(key, 0) + 1
+    inspected: set[str] = set()
+    clean: dict[str, int] = {}
+    for i in done:
+        inspected.add(i.station_id)
+        when = int(i.visited_us or i.scheduled_us)
+        items = (i.checklist or {}).values()
+        passed = all(isinstance(v, dict) and v.get("ok") is True for v in items)
+        if when >= now_us - CLEAN_WINDOW_US and passed and int(i.id) not in rect_inspections:
+            clean[i.station_id] = max(clean.get(i.station_id, 0), when)
+    out: list[StationRisk] = []
+    for s in stations:
+        p, why = parts[s], notes[s]
+        if alarm_count[s]:
+            counts = "、".join(f"{_SEV_ZH[k]}{alarm_count[s][k]}条" for k in ("critical", "major", "minor")
+                              if k in alarm_count[s])  # fmt: skip
+            why.append(f"近90天报警（按30天半衰期衰减）：{counts}，计 {_r(p['alarms'])} 分")
+        if s in worst and worst[s][0] > 2.0:
+            e, nz = worst[s]
+            p["meter"] = METER_OVER_3 if e > 3.0 else METER_OVER_2
+            why.append(f"油枪 {nz} 计量误差估计 {e:.2f}‰，超过{'3' if e > 3.0 else '2'}‰，计 {p['meter']} 分")
+        if s in bias:
+            p["station_bias"] = STATION_BIAS
+            why.append(f"近90天有“{RULE_NAMES_ZH['STATION_BIAS']}”报警，计 {STATION_BIAS} 分")
+        if complaints[s]:
+            counts = "、".join(f"{_COMPLAINT_ZH[k]}{n}件" for k, n in sorted(complaints[s].items()))
+            why.append(f"近90天投诉举报：{counts}，计 {_r(p['complaints'])} 分")
+        if open_rect.get(s):
+            p["rectifications"] = OPEN_RECTIFICATION * int(open_rect[s])
+            why.append(f"未完成整改 {int(open_rect[s])} 项，计 {p['rectifications']} 分")
+        if s not in inspected:
+            p["never_inspected"] = NEVER_INSPECTED
+            why.append(f"从未检查，计 {NEVER_INSPECTED} 分")
+        for k in PARTS:
+            p[k] = _r(p[k])
+        if s in clean:
+            p["clean_inspection"] = _r(-min(CLEAN_INSPECTION_MAX, sum(p.values())))
+            if p["clean_inspection"]:
+                why.append(f"近180天检查合格，减 {-p['clean_inspection']} 分")
+            else:
+                why.append("近180天检查合格")
+        score = sum(p[k] for k in PARTS)
+        if not why:
+            why.append("无风险因素")
+        out.append(StationRisk(station_id=s, score=score, parts=dict(p), explanation=why))
+    out.sort(key=lambda r: (-r.score, r.station_id))
+    return out
+
+
+_SEV_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
+_COMPLAINT_ZH = {"substantiated": "查实", "unsubstantiated": "不实", "withdrawn": "撤回", "open": "待办"}
+
+
+def _pick(rng: random.Random, weights: list[int], k: int) -> list[int]:
+    remaining = list(range(len(weights)))
+    picked: list[int] = []
+    for _ in range(min(k, len(remaining))):
+        r = rng.randrange(sum(weights[i] for i in remaining))
+        for pos, i in enumerate(remaining):
+            r -= weights[i]
+            if r < 0:
+                picked.append(remaining.pop(pos))
+                break
+    return picked
+
+
+def redraw(plan_draw: dict[str, Any]) -> list[dict[str, str]]:
+    """The picks (``[{"station_id", "inspector"}]``) recomputed from a recorded draw alone."""
+    rng = random.Random(int(plan_draw["seed"]))
+    cands = plan_draw["candidates"]
+    inspectors = list(plan_draw["inspectors"])
+    picks = []
+    for i in _pick(rng, [int(c["weight"]) for c in cands], int(plan_draw["stations"])):
+        c = cands[i]
+        eligible = [x for x in inspectors if x != c.get("last_inspector")] or inspectors
+        picks.append({"station_id": c["station_id"], "inspector": eligible[rng.randrange(len(eligible))]})
+    return picks
+
+
+def draw(
+    store: Store, registry: Registry, *, stations: int, inspectors: list[str], seed: int, method: str, name: str,
+    actor: str, now_us: int,
+) -> int:  # fmt: skip
+    """Draw ``stations`` stations and assign inspectors (双随机); writes the plan (with
+    everything needed to reproduce it), one planned routine inspection per pick and
+    one audit entry; returns the plan id."""
+    if method not in ("risk", "uniform"):
+        raise DrawError("method must be risk or uniform")
+    inspectors = sorted({x.strip() for x in inspectors if x and x.strip()})
+    if not inspectors:
+        raise DrawError("at least one inspector is needed")
+    if type(stations) is not int or stations < 1:
+        raise DrawError("stations must be a positive integer")
+    if type(seed) is not int or not 0 <= seed < 2**63:
+        raise DrawError("seed must be an integer in [0, 2^63)")
+    if not name.strip() or not actor.strip():
+        raise DrawError("a draw needs a name and an actor")
+    scores = sorted(risk_scores(store, registry, now_us=now_us), key=lambda r: r.station_id)
+    I = T.inspections.c  # noqa: E741
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(I.station_id, I.inspector, I.scheduled_us, I.id).where(I.status != "cancelled")
+            .order_by(I.scheduled_us, I.id)
+        ).all()  # fmt: skip
+    last = {r.station_id: r.inspector for r in rows}
+    candidates = [{
+        "station_id": r.station_id, "score": r.score, "parts": r.parts,
+        "weight": WEIGHT_UNIT if method == "uniform" else round(WEIGHT_UNIT * (1 + max(0.0, r.score))),
+        "last_inspector": last.get(r.station_id),
+    } for r in scores]  # fmt: skip
+    record: dict[str, Any] = {
+        "format": "anxin-draw/1", "method": method, "seed": seed, "stations": stations, "now_us": now_us,
+        "inspectors": inspectors, "candidates": candidates,
+        "algorithm": "weighted sampling without replacement by rng.randrange over integer weights, "
+                     "then rng.randrange over eligible inspectors; random.Random(seed) (Python's MT19937)",
+    }  # fmt: skip
+    picks = redraw(record)
+    record["picks"] = picks
+    scheduled = now_us + SCHEDULE_AHEAD_US
+    with write_transaction(store) as conn:
+        plan_id = int(conn.execute(
+            T.inspection_plans.insert().values(name=name.strip(), method=method, seed=seed, created_by=actor.strip(),
+                                               created_us=now_us, draw=record)
+        ).inserted_primary_key[0])  # fmt: skip
+        ids = []
+        for p in picks:
+            ids.append(int(conn.execute(
+                T.inspections.insert().values(plan_id=plan_id, kind="routine", station_id=p["station_id"],
+                                              inspector=p["inspector"], scheduled_us=scheduled, status="planned",
+                                              checklist={}, created_us=now_us)
+            ).inserted_primary_key[0]))  # fmt: skip
+        audit_append(conn, actor=actor.strip(), action="inspection.draw", subject=f"inspection_plan:{plan_id}",
+                     reason=name.strip(), data={"seed": seed, "method": method, "stations": stations,
+                                                "picks": picks, "inspection_ids": ids}, now_us=now_us)  # fmt: skip
+    return plan_id

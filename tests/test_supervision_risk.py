@@ -1,0 +1,191 @@
+"""Risk scores and the random draw (双随机), against real databases: a risky station
+outranks a clean one with its parts summing to its score; the draw is reproducible from
+its seed and from its recorded JSON, differs with another seed, never repeats a station,
+avoids the last inspector, and writes planned inspections and an audit entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from anxin.contract.registry import Registry, parse_registry
+from anxin.engine.outputs import make_alarm
+from anxin.sim import ScenarioSet, simulate
+from anxin.store import schema as T
+from anxin.store.database import Store
+from anxin.supervision import risk as R
+from anxin.workflow import Dismiss, apply
+
+DAY = 86_400_000_000
+NOW = 1_780_000_000_000_000
+INSPECTORS = ["li.wei", "wang.fang", "zhao.min"]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> Registry:
+    out = tmp_path_factory.mktemp("risk") / "city"
+    simulate(out, stations=6, days=1, seed=3, scenarios=ScenarioSet.parse("honest"), workers=1, group_size=6)
+    return parse_registry((out / "registry.json").read_bytes())
+
+
+def _alarm(rule: str, station: str, n: int, ts_us: int, nozzle: str | None = None):
+    nozzle = nozzle or f"{station}-D1-N1"
+    return make_alarm(rule, key=(station, nozzle, n), station_id=station, nozzle_id=nozzle, seq=n, ts_us=ts_us,
+                      message="test", evidence={"seq": n})  # fmt: skip
+
+
+def _setup(store: Store) -> None:
+    """S0001: critical alarms, a failing meter, STATION_BIAS, a substantiated complaint.
+    S0002: clean, inspected recently and clean. S0003: one old dismissed alarm, one minor alarm."""
+    store.save_outputs([_alarm("VOLUME_MISMATCH", "S0001", i, NOW - i * DAY) for i in range(3)]
+                       + [_alarm("STATION_BIAS", "S0001", 99, NOW - 5 * DAY)]
+                       + [_alarm("FLOW_IMPLAUSIBLE", "S0003", 1, NOW - 30 * DAY),
+                          _alarm("VOLUME_MISMATCH", "S0003", 2, NOW - 2 * DAY)])  # fmt: skip
+    dismissed = make_alarm(
+        "VOLUME_MISMATCH",
+        key=("S0003", "S0003-D1-N1", 2),
+        station_id="S0003",
+        nozzle_id="S0003-D1-N1",
+        seq=2,
+        ts_us=NOW - 2 * DAY,
+        message="test",
+        evidence={"seq": 2},
+    )
+    apply(store, dismissed.alarm_id, Dismiss(reason="测试"), actor="z", reason="", now_us=NOW)
+    with store.engine.begin() as c:
+        c.execute(T.meter_estimates.insert(), [
+            dict(nozzle_id="S0001-D1-N1", ts="2026-05-01T00:00:00+08:00", station_id="S0001", tank_id="S0001-T1",
+                 k_pulses_per_m3=1, error_permille=-1.0, ci_lo_permille=0, ci_hi_permille=0, n=9, status="ok"),
+            dict(nozzle_id="S0001-D1-N1", ts="2026-05-20T00:00:00+08:00", station_id="S0001", tank_id="S0001-T1",
+                 k_pulses_per_m3=1, error_permille=-3.6, ci_lo_permille=0, ci_hi_permille=0, n=9, status="drift"),
+            dict(nozzle_id="S0002-D1-N1", ts="2026-05-20T00:00:00+08:00", station_id="S0002", tank_id="S0002-T1",
+                 k_pulses_per_m3=1, error_permille=0.4, ci_lo_permille=0, ci_hi_permille=0, n=9, status="ok"),
+        ])  # fmt: skip
+        c.execute(T.complaints.insert(), [
+            dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="closed", outcome="substantiated"),
+            dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="received", outcome=None),
+        ])  # fmt: skip
+        c.execute(
+            T.inspections.insert().values(
+                kind="routine",
+                station_id="S0002",
+                inspector="li.wei",
+                scheduled_us=NOW - 20 * DAY,
+                visited_us=NOW - 20 * DAY,
+                status="done",
+                checklist={"seal": {"ok": True, "note": ""}},
+                created_us=NOW - 30 * DAY,
+            )
+        )
+        insp = c.execute(
+            T.inspections.insert().values(
+                kind="routine",
+                station_id="S0004",
+                inspector="wang.fang",
+                scheduled_us=NOW - 20 * DAY,
+                visited_us=NOW - 20 * DAY,
+                status="done",
+                checklist={"seal": {"ok": False, "note": "破"}},
+                created_us=NOW - 30 * DAY,
+            )
+        ).inserted_primary_key[0]
+        c.execute(T.rectifications.insert().values(inspection_id=insp, station_id="S0004", finding="铅封破损",
+                                                   deadline_us=NOW + DAY, status="open"))  # fmt: skip
+
+
+def test_risk_scores_are_explained_by_their_parts(store: Store, registry: Registry) -> None:
+    _setup(store)
+    scores = R.risk_scores(store, registry, now_us=NOW)
+    assert scores == R.risk_scores(store, registry, now_us=NOW)  # deterministic
+    by = {r.station_id: r for r in scores}
+    assert sorted(by) == [f"S000{i}" for i in range(1, 7)]
+    for r in scores:
+        assert r.score == pytest.approx(sum(r.parts.values())) and set(r.parts) == set(R.PARTS)
+        assert r.score >= 0 and r.explanation
+    s1, s2, s3, s4 = by["S0001"], by["S0002"], by["S0003"], by["S0004"]
+    assert scores[0].station_id == "S0001" and s1.score > s2.score
+    assert s1.parts["alarms"] == pytest.approx(5 * (1 + 0.5 ** (1 / 30) + 0.5 ** (2 / 30)), abs=1e-3)
+    assert s1.parts["meter"] == R.METER_OVER_3  # the latest estimate (−3.6‰), not the earlier −1.0‰
+    assert s1.parts["station_bias"] == R.STATION_BIAS
+    assert s1.parts["complaints"] == R.COMPLAINT_WEIGHT["substantiated"] + R.COMPLAINT_OPEN
+    assert s1.parts["never_inspected"] == R.NEVER_INSPECTED
+    assert any("3.60‰" in x for x in s1.explanation) and any("误差偏向经营者" in x for x in s1.explanation)
+    assert s2.score == 0 and s2.parts["never_inspected"] == 0 and "近180天检查合格" in s2.explanation
+    assert s3.parts["alarms"] == pytest.approx(0.5)  # the dismissed one does not count; the minor one half-decayed
+    assert s4.parts["rectifications"] == R.OPEN_RECTIFICATION and s4.parts["never_inspected"] == 0
+    assert by["S0005"].score == R.NEVER_INSPECTED and by["S0005"].explanation == ["从未检查，计 2.0 分"]
+
+
+def _plan(store: Store, plan_id: int):
+    with store.engine.connect() as c:
+        plan = c.execute(select(T.inspection_plans).where(T.inspection_plans.c.id == plan_id)).one()
+        rows = c.execute(select(T.inspections).where(T.inspections.c.plan_id == plan_id)
+                         .order_by(T.inspections.c.id)).all()  # fmt: skip
+        audit = c.execute(select(T.audit_log).where(T.audit_log.c.subject == f"inspection_plan:{plan_id}")).all()
+    return plan, rows, audit
+
+
+def test_the_draw_is_reproducible_and_recorded(store: Store, registry: Registry) -> None:
+    _setup(store)
+    kw = dict(inspectors=INSPECTORS, method="risk", name="2026年第二季度双随机", actor="zhao.min", now_us=NOW)
+    p1 = R.draw(store, registry, stations=3, seed=20260401, **kw)
+    plan, rows, audit = _plan(store, p1)
+    draw = plan.draw
+    picks = draw["picks"]
+    assert (plan.seed, plan.method, len(picks)) == (20260401, "risk", 3)
+    assert len({p["station_id"] for p in picks}) == 3
+    assert R.redraw(json.loads(json.dumps(draw))) == picks  # from the recorded JSON alone
+    assert [c["station_id"] for c in draw["candidates"]] == sorted(c["station_id"] for c in draw["candidates"])
+    weights = {c["station_id"]: c["weight"] for c in draw["candidates"]}
+    assert weights["S0002"] == 1000 and weights["S0001"] > weights["S0005"] > weights["S0002"]
+    assert [(r.station_id, r.inspector, r.kind, r.status, r.scheduled_us) for r in rows] == [
+        (p["station_id"], p["inspector"], "routine", "planned", NOW + 7 * DAY) for p in picks]  # fmt: skip
+    (entry,) = audit
+    assert (entry.action, entry.actor, entry.data["seed"], entry.data["picks"]) == (
+        "inspection.draw", "zhao.min", 20260401, picks)  # fmt: skip
+    assert entry.data["inspection_ids"] == [r.id for r in rows]
+    # The same seed draws the same stations (the plan just made changes only whom was last sent).
+    p2 = R.draw(store, registry, stations=3, seed=20260401, **kw)
+    assert [p["station_id"] for p in _plan(store, p2)[0].draw["picks"]] == [p["station_id"] for p in picks]
+    # Another seed, another draw; a plan never asks for more stations than there are.
+    others = [[p["station_id"] for p in _plan(store, R.draw(store, registry, stations=3, seed=s, **kw))[0].draw["picks"]]
+              for s in (1, 2, 3)]  # fmt: skip
+    assert any(o != [p["station_id"] for p in picks] for o in others)
+    allp = _plan(store, R.draw(store, registry, stations=50, seed=7, **kw))[0].draw["picks"]
+    assert sorted(p["station_id"] for p in allp) == [f"S000{i}" for i in range(1, 7)]
+
+
+def test_the_draw_avoids_the_last_inspector_and_can_be_uniform(store: Store, registry: Registry) -> None:
+    with store.engine.begin() as c:
+        c.execute(T.inspections.insert().values(kind="routine", station_id="S0003", inspector="li.wei",
+                                                scheduled_us=NOW - DAY, status="done", checklist={},
+                                                created_us=NOW - DAY))  # fmt: skip
+    for seed in range(8):
+        pid = R.draw(store, registry, stations=6, inspectors=["li.wei", "wang.fang"], seed=seed, method="uniform",
+                     name="全覆盖", actor="zhao.min", now_us=NOW)  # fmt: skip
+        draw = _plan(store, pid)[0].draw
+        assert {c["weight"] for c in draw["candidates"]} == {1000}
+        assert R.redraw(draw) == draw["picks"]
+        (s3,) = [p for p in draw["picks"] if p["station_id"] == "S0003"]
+        assert s3["inspector"] == "wang.fang"
+        with store.engine.begin() as c:  # keep S0003's last inspection li.wei's
+            c.execute(T.inspections.update().where(T.inspections.c.plan_id == pid).values(status="cancelled"))
+    # a single inspector is still assigned, even if it was the last one
+    pid = R.draw(store, registry, stations=6, inspectors=["li.wei"], seed=1, method="risk", name="x", actor="z",
+                 now_us=NOW)  # fmt: skip
+    assert {p["inspector"] for p in _plan(store, pid)[0].draw["picks"]} == {"li.wei"}
+    for bad in (dict(stations=0), dict(inspectors=[]), dict(method="other"), dict(seed=-1)):
+        args = dict(stations=2, inspectors=["a"], seed=1, method="risk", name="x", actor="z", now_us=NOW) | bad
+        with pytest.raises(R.DrawError):
+            R.draw(store, registry, **args)
+
+
+def test_redraw_is_pure(tmp_path: Path) -> None:
+    record = {"seed": 5, "stations": 2, "inspectors": ["a", "b"],
+              "candidates": [{"station_id": s, "weight": w, "last_inspector": "a"} for s, w in
+                             (("X", 1000), ("Y", 50_000), ("Z", 1000))]}  # fmt: skip
+    picks = R.redraw(record)
+    assert picks == R.redraw(record) and len(picks) == 2 and {p["inspector"] for p in picks} == {"b"}
