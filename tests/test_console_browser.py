@@ -7,7 +7,6 @@ station operator who cannot see another station. Screenshots of every page go to
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -23,37 +22,23 @@ from anxin.register import to_csv
 from anxin.sim import ScenarioSet, simulate
 from anxin.store.database import Store
 
-CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.xdist_group("browser")
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing (CI installs Debian's chromium)", pytrace=False)
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """A live service on a 3-station city with its users; half the day uploaded."""
+    """A live service on SQLite (the embedded default)."""
     root = tmp_path_factory.mktemp("console")
+    yield from start_platform(root, str(root / "db.sqlite"))
+
+
+def start_platform(root: Path, db: str):
+    """A live service on a 3-station city with its users; half the day uploaded."""
     city = root / "city"
     simulate(city, stations=3, days=1, seed=9, scenarios=ScenarioSet.parse("honest,amount_fraud=0.02,price_fraud=0.02"),
              workers=1, group_size=3)  # fmt: skip
-    db = str(root / "db.sqlite")
     server = Server(db, city / "registry.json", root / "serve.log")
     server.start()
     store = Store(db, migrate=False)

@@ -79,7 +79,7 @@ def test_public_page_without_an_account_and_unknown_nozzle(app) -> None:
     r = c.get(f"/p/{nozzle}")
     assert r.status_code == 200 and "油枪检定信息公开" in r.text and "登录" not in r.text.split("<main")[1]
     assert c.get("/p/NO-SUCH-NOZZLE").status_code == 404
-    r = c.post(f"/p/{nozzle}/complaint", data={"text": "  "})
+    r = c.post(f"/p/{nozzle}/report", data={"text": "  "})
     assert r.status_code == 422
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -180,29 +180,6 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
     @r.get("/p/{nozzle_id}")
     async def public_nozzle(request: Request, nozzle_id: str):
         return await run_in_threadpool(_public, request, nozzle_id)
-
-    @r.post("/p/{nozzle_id}/complaint")
-    async def complaint(request: Request, nozzle_id: str):
-        form = await request.form()
-        n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
-        text = str(form.get("text", "")).strip()[:2000]
-        if n is None:
-            return await run_in_threadpool(_public, request, nozzle_id)
-        if not text:
-            return await run_in_threadpool(_public, request, nozzle_id, status=422)
-        contact = str(form.get("contact", "")).strip()[:200] or None
-
-        def save() -> None:
-            with store.engine.begin() as c:
-                res = c.execute(T.complaints.insert().values(received_us=now_us(), station_id=n.station_id,
-                                                             nozzle_id=nozzle_id, text=text, contact=contact,
-                                                             status="received"))  # fmt: skip
-                audit_append(c, actor="public", action="complaint.receive", subject=f"nozzle:{nozzle_id}",
-                             reason="public complaint form", data={"complaint_id": int(res.inserted_primary_key[0])},
-                             now_us=now_us())  # fmt: skip
-
-        await run_in_threadpool(save)
-        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
 
     @r.get("/p/{nozzle_id}/thanks")
     async def thanks(request: Request, nozzle_id: str):

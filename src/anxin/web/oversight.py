@@ -1,0 +1,191 @@
+"""Cases to closure (案件) with the evidence bundle, the risk-weighted random draw
+(双随机), the oversight reconciliation (纪检监察) and the statistics with exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from anxin.contract.times import format_ts
+from anxin.ingest.service import IngestService
+from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
+from anxin.reports.figures import PeriodError, figure_rows
+from anxin.reports.oversight import category_label
+from anxin.supervision import cases as K
+from anxin.supervision import risk as R
+from anxin.supervision.bundle import export_bundle
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.supervision import _staff
+
+
+def oversight_router(service: IngestService) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    def reg():
+        return service.registry
+
+    def gate(request: Request, permission: str = "alarm.view"):
+        v = viewer(request, store)
+        if v.user is None:
+            return v, to_login(request)
+        if not v.can(permission):
+            return v, forbidden(request, v)
+        return v, None
+
+    # ------------------------------------------------------------ cases
+    @r.get("/console/cases")
+    async def cases(request: Request, status: str | None = None):
+        v, stop = gate(request)
+        if stop:
+            return stop
+        scope = None if v.stations is None else sorted(v.stations)
+        rows = await run_in_threadpool(lambda: K.listing(store, station_ids=scope, status=status or None))
+        return render(request, v, "cases.html", page="cases", rows=rows, fmt=format_ts, status_filter=status or "")
+
+    async def _case(request: Request, case_id: int, message: str | None = None, status: int = 200):
+        v, stop = gate(request)
+        if stop:
+            return stop
+        try:
+            c = await run_in_threadpool(K.get, store, case_id)
+        except K.UnknownCase:
+            return not_found(request, v)
+        if not v.sees(c.station_id):
+            return forbidden(request, v)
+        return render(request, v, "case.html", status, page="cases", c=c, fmt=format_ts, message=message,
+                      can_edit=v.can("alarm.triage"))  # fmt: skip
+
+    @r.get("/console/cases/{case_id}")
+    async def case(request: Request, case_id: int):
+        return await _case(request, case_id)
+
+    @r.post("/console/cases/{case_id}/{step}")
+    async def case_step(request: Request, case_id: int, step: str):
+        v, stop = gate(request, "alarm.triage")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        who, now = v.user.username, now_us()
+        reason = str(form.get("reason", "")).strip()
+        try:
+            if step == "update":
+                parties = [{"name": str(form.get("party_name", "")).strip(), "role": str(form.get("party_role", "")).strip(),
+                            "id_no": str(form.get("party_id", "")).strip()}] if form.get("party_name") else None  # fmt: skip
+                violations = ([{"code": str(form.get("violation_code", "")).strip(),
+                                "text": str(form.get("violation_text", "")).strip()}]
+                              if form.get("violation_text") else None)  # fmt: skip
+                await run_in_threadpool(lambda: K.update(store, case_id, parties=parties, violations=violations,
+                                                         actor=who, reason=reason, now_us=now))  # fmt: skip
+            elif step == "penalize":
+                fen = round(float(str(form.get("penalty_yuan", "0")) or 0) * 100)
+                boards = int(str(form.get("boards", "0")) or 0)
+                await run_in_threadpool(lambda: K.penalize(store, case_id, penalty_fen=fen, boards_confiscated=boards,
+                                                           decision=str(form.get("decision", "")), actor=who,
+                                                           reason=reason, now_us=now))  # fmt: skip
+            elif step == "close":
+                await run_in_threadpool(lambda: K.close(store, case_id, reason=reason, actor=who, now_us=now))
+            else:
+                return not_found(request, v)
+        except (K.CaseError, ValueError) as exc:
+            return await _case(request, case_id, message=str(exc), status=400)
+        return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+
+    @r.get("/console/cases/{case_id}/bundle.zip")
+    async def bundle(request: Request, case_id: int):
+        v, stop = gate(request)
+        if stop:
+            return stop
+        try:
+            c = await run_in_threadpool(K.get, store, case_id)
+        except K.UnknownCase:
+            return not_found(request, v)
+        if not v.sees(c.station_id):
+            return forbidden(request, v)
+        data = await run_in_threadpool(export_bundle, store, case_id, now_us=now_us())
+        return Response(data, media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})  # fmt: skip
+
+    # ------------------------------------------------------------ risk and the random draw
+    @r.get("/console/risk")
+    async def risk(request: Request):
+        v, stop = gate(request, "alarm.triage")
+        if stop:
+            return stop
+        scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
+        inspectors = await run_in_threadpool(_staff, store, ("inspector",))
+        return render(request, v, "risk.html", page="risk", scores=scores, inspectors=inspectors,
+                      seed=random.SystemRandom().randrange(1, 10**9))  # fmt: skip
+
+    @r.post("/console/risk/draw")
+    async def draw(request: Request):
+        v, stop = gate(request, "alarm.triage")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        try:
+            plan = await run_in_threadpool(lambda: R.draw(
+                store, reg(), stations=int(str(form.get("stations", "3"))), inspectors=list(form.getlist("inspectors")),
+                seed=int(str(form.get("seed", "1"))), method=str(form.get("method", "risk")),
+                name=str(form.get("name", "")).strip() or "双随机抽查", actor=v.user.username, now_us=now_us()))  # fmt: skip
+        except (R.DrawError, ValueError) as exc:
+            return render(request, v, "error.html", 400, title="—", message=str(exc))
+        return RedirectResponse(f"/console/inspections?plan={plan}", status_code=303)
+
+    # ------------------------------------------------------------ oversight and statistics
+    @r.get("/console/oversight")
+    async def oversight(request: Request):
+        v, stop = gate(request, "audit.view")
+        if stop:
+            return stop
+        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us(), station_ids=v.stations))
+        return render(request, v, "oversight.html", page="oversight", o=o, fmt=format_ts,
+                      label=lambda c: category_label(c, v.lang))  # fmt: skip
+
+    def _figures(v, qp) -> tuple[Any, str, str | None]:
+        period = qp.get("period") or dt.date.fromtimestamp(now_us() / 1e6).strftime("%Y-%m")
+        start, end = parse_period(period)
+        district = qp.get("district") or None
+        return period_figures(store, reg(), start=start, end=end, district=district, now_us=now_us()), period, district
+
+    @r.get("/console/statistics")
+    async def statistics(request: Request):
+        v, stop = gate(request, "audit.view")
+        if stop:
+            return stop
+        try:
+            f, period, district = await run_in_threadpool(_figures, v, request.query_params)
+        except PeriodError as exc:
+            return render(request, v, "error.html", 400, title="—", message=str(exc))
+        districts = sorted({s.district for s in reg().stations})
+        return render(request, v, "statistics.html", page="statistics", rows=figure_rows(f, v.lang), f=f, period=period,
+                      district=district or "", districts=districts)  # fmt: skip
+
+    @r.get("/console/statistics/report.{fmt}")
+    async def export(request: Request, fmt: str):
+        v, stop = gate(request, "audit.view")
+        if stop:
+            return stop
+        if fmt not in ("xlsx", "pdf"):
+            return not_found(request, v)
+        try:
+            f, period, _ = await run_in_threadpool(_figures, v, request.query_params)
+        except PeriodError as exc:
+            return render(request, v, "error.html", 400, title="—", message=str(exc))
+        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us()))
+        data = await run_in_threadpool(to_xlsx if fmt == "xlsx" else to_pdf, f, o)
+        mime = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+                else "application/pdf")  # fmt: skip
+        return Response(data, media_type=mime,
+                        headers={"Content-Disposition": f'attachment; filename="anxin-{period}.{fmt}"'})  # fmt: skip
+
+    return r

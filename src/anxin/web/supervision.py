@@ -1,0 +1,262 @@
+"""Supervision pages: complaints (投诉举报) handled to closure, inspections (检查) with
+their checklist, test fill and rectification orders, citizen-chosen inspections
+(你点我检) — and the public side: the complaint form with its references and
+attachments, and the "inspect this nozzle" request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from anxin.contract.times import LOCAL_OFFSET_US, format_ts
+from anxin.ingest.service import IngestService
+from anxin.store import schema as T
+from anxin.supervision import SupervisionError
+from anxin.supervision import complaints as C
+from anxin.supervision import inspections as I
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+
+TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
+MAX_FILE = 5 * 1024 * 1024
+
+
+def _when(text: str | None) -> int | None:
+    """A datetime-local field (local time) as µs, or None."""
+    if not text:
+        return None
+    t = dt.datetime.fromisoformat(text)
+    return int((t if t.tzinfo else t.replace(tzinfo=TZ)).timestamp() * 1e6)
+
+
+def _staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    u = T.users.c
+    with store.engine.connect() as c:
+        rows = c.execute(select(u.username, u.display_name, u.role)
+                         .where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)).all()  # fmt: skip
+    return [dict(r._mapping) for r in rows]
+
+
+def supervision_router(service: IngestService) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    def reg():
+        return service.registry
+
+    def gate(request: Request, permission: str = "alarm.view"):
+        v = viewer(request, store)
+        if v.user is None:
+            return v, to_login(request)
+        if not v.can(permission):
+            return v, forbidden(request, v)
+        return v, None
+
+    # ------------------------------------------------------------ complaints
+    @r.get("/console/complaints")
+    async def complaints(request: Request, status: str | None = None):
+        v, stop = gate(request, "complaint.view")
+        if stop:
+            return stop
+        now = now_us()
+        rows = await run_in_threadpool(lambda: C.listing(store, status=status or None, station_ids=v.stations,
+                                                         limit=500))  # fmt: skip
+        for row in rows:
+            row["overdue"] = row["status"] != "closed" and (row["deadline_us"] or now) < now
+        return render(request, v, "complaints.html", page="complaints", rows=rows, status_filter=status or "", fmt=format_ts)
+
+    async def _complaint(request: Request, cid: int, message: str | None = None, status: int = 200):
+        v, stop = gate(request, "complaint.view")
+        if stop:
+            return stop
+        d = await run_in_threadpool(C.get, store, cid, now_us=now_us())
+        if d is None:
+            return not_found(request, v)
+        if not v.sees(d["station_id"]):
+            return forbidden(request, v)
+        staff = await run_in_threadpool(_staff, store, ("regulator", "inspector"))
+        return render(request, v, "complaint.html", status, page="complaints", c=d, staff=staff, message=message,
+                      fmt=format_ts, can_handle=v.can("complaint.view"))  # fmt: skip
+
+    @r.get("/console/complaints/{cid}")
+    async def complaint(request: Request, cid: int):
+        return await _complaint(request, cid)
+
+    @r.post("/console/complaints/{cid}/{step}")
+    async def complaint_step(request: Request, cid: int, step: str):
+        v, stop = gate(request, "complaint.view")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        d = await run_in_threadpool(C.get, store, cid)
+        if d is None:
+            return not_found(request, v)
+        if not v.sees(d["station_id"]):
+            return forbidden(request, v)
+        who, now = v.user.username, now_us()
+        text = str(form.get("text", "")).strip()
+        try:
+            if step == "assign":
+                await run_in_threadpool(lambda: C.assign(store, cid, assignee=str(form.get("assignee", "")), actor=who,
+                                                         reason=text, now_us=now))  # fmt: skip
+            elif step == "investigate":
+                await run_in_threadpool(lambda: C.investigate(store, cid, note=text, actor=who, now_us=now))
+            elif step == "reply":
+                await run_in_threadpool(lambda: C.reply(store, cid, text=text, actor=who, now_us=now))
+            elif step == "close":
+                await run_in_threadpool(lambda: C.close(store, cid, outcome=str(form.get("outcome", "")), reason=text,
+                                                        actor=who, now_us=now))  # fmt: skip
+            else:
+                return not_found(request, v)
+        except SupervisionError as exc:
+            return await _complaint(request, cid, message=str(exc), status=400)
+        return RedirectResponse(f"/console/complaints/{cid}", status_code=303)
+
+    @r.get("/console/complaints/{cid}/attachments/{aid}")
+    async def complaint_file(request: Request, cid: int, aid: int):
+        v, stop = gate(request, "complaint.view")
+        if stop:
+            return stop
+        d = await run_in_threadpool(C.get, store, cid)
+        if d is None or not v.sees(d["station_id"]):
+            return not_found(request, v) if d is None else forbidden(request, v)
+        f = await run_in_threadpool(C.attachment, store, cid, aid)
+        if f is None:
+            return not_found(request, v)
+        return Response(f.data, media_type=f.mime, headers={"Content-Disposition": "attachment"})
+
+    # ------------------------------------------------------------ inspections
+    @r.get("/console/inspections")
+    async def inspections(request: Request):
+        v, stop = gate(request)
+        if stop:
+            return stop
+
+        def load():
+            return (I.listing(store, station_ids=v.stations, limit=300),
+                    I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
+                    [q for q in I.citizen_requests(store, limit=200) if v.sees(q["station_id"])],
+                    _staff(store, ("inspector",)))  # fmt: skip
+
+        rows, rects, requests_, inspectors = await run_in_threadpool(load)
+        visible = [s for s in reg().stations if v.sees(s.station_id)]
+        return render(request, v, "inspections.html", page="inspections", rows=rows, rects=rects, requests=requests_,
+                      inspectors=inspectors, stations=visible, fmt=format_ts, can_plan=v.can("alarm.triage"),
+                      kinds=I.KINDS if hasattr(I, "KINDS") else ("routine", "unannounced", "follow_up"))  # fmt: skip
+
+    @r.post("/console/inspections")
+    async def plan_inspection(request: Request):
+        v, stop = gate(request, "alarm.triage")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        try:
+            when = _when(str(form.get("scheduled", ""))) or now_us()
+            req = str(form.get("request_id", ""))
+            if req.isdigit():
+                iid = await run_in_threadpool(lambda: I.schedule_citizen(
+                    store, int(req), inspector=str(form.get("inspector", "")), scheduled_us=when,
+                    actor=v.user.username, now_us=now_us()))  # fmt: skip
+            else:
+                follow = str(form.get("follow_up_of", ""))
+                iid = await run_in_threadpool(lambda: I.schedule(
+                    store, station_id=str(form.get("station_id", "")), inspector=str(form.get("inspector", "")),
+                    scheduled_us=when, kind=str(form.get("kind", "routine")),
+                    follow_up_of=int(follow) if follow.isdigit() else None, actor=v.user.username,
+                    now_us=now_us()))  # fmt: skip
+        except (SupervisionError, ValueError) as exc:
+            return render(request, v, "error.html", 400, title="—", message=str(exc))
+        return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
+
+    async def _inspection(request: Request, iid: int, message: str | None = None, status: int = 200):
+        v, stop = gate(request)
+        if stop:
+            return stop
+        d = await run_in_threadpool(I.get, store, iid, now_us=now_us())
+        if d is None:
+            return not_found(request, v)
+        if not v.sees(d["station_id"]):
+            return forbidden(request, v)
+        nozzles = [n for n in reg().nozzles if n.station_id == d["station_id"]]
+        return render(request, v, "inspection.html", status, page="inspections", i=d, items=I.CHECKLIST,
+                      manual=I.MANUAL_ITEMS, nozzles=nozzles, message=message, fmt=format_ts,
+                      can_visit=v.can("alarm.report") or v.can("alarm.triage"))  # fmt: skip
+
+    @r.get("/console/inspections/{iid}")
+    async def inspection(request: Request, iid: int):
+        return await _inspection(request, iid)
+
+    @r.post("/console/inspections/{iid}/visit")
+    async def visit(request: Request, iid: int):
+        v, stop = gate(request)
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form) or not (v.can("alarm.report") or v.can("alarm.triage")):
+            return forbidden(request, v)
+        d = await run_in_threadpool(I.get, store, iid)
+        if d is None or not v.sees(d["station_id"]):
+            return not_found(request, v) if d is None else forbidden(request, v)
+        checklist = {k: (form.get(f"ok_{k}") == "yes", str(form.get(f"note_{k}", ""))) for k in I.MANUAL_ITEMS}
+        runs = []
+        for n in range(3):
+            std, ind = str(form.get(f"standard_ml_{n}", "")).strip(), str(form.get(f"indicated_ml_{n}", "")).strip()
+            if std and ind:
+                runs.append({"standard_ml": int(std), "indicated_ml": int(ind),
+                             "standard_temp_mc": int(form.get(f"standard_temp_mc_{n}") or 20000),
+                             "dispenser_temp_mc": int(form.get(f"dispenser_temp_mc_{n}") or 20000)})  # fmt: skip
+        try:
+            await run_in_threadpool(lambda: I.record_visit(
+                store, reg(), iid, checklist=checklist, test_fill_runs=runs or None,
+                findings=str(form.get("findings", "")), actor=v.user.username, now_us=now_us(),
+                nozzle_id=str(form.get("nozzle_id") or "") or None))  # fmt: skip
+        except (SupervisionError, ValueError) as exc:
+            return await _inspection(request, iid, message=str(exc), status=400)
+        return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
+
+    # ------------------------------------------------------------ public
+    @r.post("/p/{nozzle_id}/report")
+    async def public_complaint(request: Request, nozzle_id: str):
+        """The public page's complaint: text, optional order number, time and files."""
+        form = await request.form()
+        n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
+        if n is None:
+            return not_found(request, viewer(request, store))
+        files = []
+        for f in form.getlist("files"):
+            if hasattr(f, "read") and getattr(f, "filename", ""):
+                data = await f.read(MAX_FILE + 1)
+                files.append((f.filename, f.content_type or "application/octet-stream", data))
+        try:
+            when = _when(str(form.get("when", "")))
+            await run_in_threadpool(lambda: C.submit(
+                store, reg(), station_id=n.station_id, nozzle_id=nozzle_id, text=str(form.get("text", "")),
+                contact=str(form.get("contact", "")).strip() or None, order_ref=str(form.get("order", "")).strip() or None,
+                event_ts_us=when, channel="qr", attachments=files, now_us=now_us()))  # fmt: skip
+        except (SupervisionError, ValueError) as exc:
+            return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
+        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
+
+    @r.post("/p/{nozzle_id}/inspect")
+    async def public_inspect(request: Request, nozzle_id: str):
+        """你点我检: a citizen asks for this nozzle to be inspected."""
+        form = await request.form()
+        if reg() is None or nozzle_id not in reg().nozzle_by_id:
+            return not_found(request, viewer(request, store))
+        try:
+            await run_in_threadpool(lambda: I.citizen_request(store, reg(), nozzle_id=nozzle_id,
+                                                              contact=str(form.get("contact", "")).strip() or None,
+                                                              now_us=now_us()))  # fmt: skip
+        except SupervisionError as exc:
+            return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
+        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
+
+    return r
