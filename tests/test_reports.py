@@ -462,3 +462,23 @@ def test_cli_report(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "2026-13" in res.output
     res = runner.invoke(app, ["report", "--period", "2026-03", "--district", "西湖区", "--db", str(path)])
     assert res.exit_code == 2 and "西湖区" in res.output
+
+
+def test_the_live_service_generates_the_daily_report_by_itself(tmp_path) -> None:
+    """The serve app's job: once started, yesterday's report exists without anyone asking."""
+    import time as _time
+
+    from fastapi.testclient import TestClient
+    from services import wait_for
+
+    from anxin.reports.daily import stored_daily
+    from anxin.reports.daily import local_date
+    from anxin.serve.runtime import build
+    from anxin.sim import ScenarioSet, simulate
+
+    simulate(tmp_path / "city", stations=1, days=1, seed=3, scenarios=ScenarioSet.honest(), workers=1, group_size=1)
+    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=tmp_path / "city" / "registry.json",
+                            reports_every_s=3600.0)  # fmt: skip
+    yesterday = local_date(_time.time_ns() // 1000 - 86_400_000_000)
+    with TestClient(app):
+        wait_for(lambda: stored_daily(service.store, yesterday) is not None, what="the daily report")

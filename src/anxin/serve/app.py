@@ -30,6 +30,7 @@ from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.config import ServeConfig
+from anxin.serve.jobs import daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 
@@ -76,9 +77,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         # The MQTT bridge shares the token index (tokens issued later are seen) and
         # returns at once: a broker that is down does not delay the start.
         app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
+        reports = daily_reports_job(service, config.reports_every_s).start()
         try:
             yield
         finally:
+            await run_in_threadpool(reports.stop)
             if app.state.mqtt is not None:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
             await run_in_threadpool(dispatcher.stop)

@@ -26,6 +26,7 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_max_attempts: int = 8
     log_level: str = "info"
     console: bool = True  # the regulator console and the public nozzle pages
+    reports_every_s: float = 3600.0  # how often to generate missing daily reports (0: never)
     public_base_url: str | None = None  # the address printed in the nozzle QR codes (default: as requested)
 
 

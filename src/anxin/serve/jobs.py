@@ -1,0 +1,52 @@
+"""Background jobs of the live service on a wall-clock schedule (not the engine's
+event time): the daily statistics report (日报), generated for every day that has none."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("anxin.jobs")
+
+
+class PeriodicJob:
+    """Runs ``fn`` now and then every ``every_s`` seconds in a daemon thread, until stopped;
+    a failure is logged and the job goes on."""
+
+    def __init__(self, name: str, fn: Callable[[], object], every_s: float) -> None:
+        self.name, self.fn, self.every_s = name, fn, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"anxin-job-{name}", daemon=True)
+
+    def start(self) -> PeriodicJob:
+        if self.every_s > 0:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = self.fn()
+                if result:
+                    log.info("job ran", extra={"job": self.name, "result": str(result)})
+            except Exception:
+                log.exception("job failed", extra={"job": self.name})
+            self._stop.wait(self.every_s)
+
+
+def daily_reports_job(service, every_s: float) -> PeriodicJob:
+    from anxin.reports import make_due_daily_reports
+
+    def run() -> list[int]:
+        if service.registry is None:
+            return []
+        return make_due_daily_reports(service.store, service.registry, now_us=time.time_ns() // 1000)
+
+    return PeriodicJob("daily-reports", run, every_s)
