@@ -38,9 +38,17 @@ def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
             seen["overview"] = r.status_code
             seen["alarms"] = c.get("/console/alarms").text.count("/console/alarms/")
             seen["public"] = c.get("/p/S0001-D1-N1").status_code
+            for page in ("complaints", "inspections", "cases", "oversight", "statistics", "risk", "audit", "register"):
+                r = c.get(f"/console/{page}")
+                seen[page] = r.status_code
+            seen["case_rows"] = c.get("/console/cases").text.count("/console/cases/")
+            seen["complaint_rows"] = c.get("/console/complaints").text.count("/console/complaints/")
 
     result = run_demo(out=tmp_path / "d", stations=2, days=1, seed=5, speed=0, console=console, serve=True, port=port,
                       wait=visit)  # fmt: skip
     assert result.batch_equals_live
     assert seen["overview"] == 200 and seen["alarms"] > 0 and seen["public"] == 200
+    pages = ("complaints", "inspections", "cases", "oversight", "statistics", "risk", "audit", "register")
+    assert all(seen[p] == 200 for p in pages), seen
+    assert seen["case_rows"] >= 1 and seen["complaint_rows"] >= 1  # populated with believable work
     assert f"http://127.0.0.1:{port}/console" in (tmp_path / "console.txt").read_text()

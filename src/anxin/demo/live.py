@@ -199,6 +199,10 @@ def run_demo(
         view.records = records
         console.print(view.render())
     store = service.store
+    if serve:  # the console's supervision pages get believable work to show
+        from anxin.demo.supervision import populate
+
+        populate(service)
     with store.engine.connect() as c:
         live_ids = set(c.execute(select(T.alarms.c.alarm_id)).scalars())
         by_rule = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())  # type: ignore[arg-type]
