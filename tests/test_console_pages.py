@@ -95,3 +95,19 @@ def test_overview_figures_come_from_the_data(app) -> None:
         (alarms,) = db.execute(sql("SELECT count(*) FROM alarms")).one()
     assert f"{volume / 1000:,.0f} L" in text and f"({sales})" in text
     assert re.search(rf'class="n">{alarms}</span><span>未结报警', text)
+
+
+def test_complaint_api_links_and_limits(app) -> None:
+    service, a = app
+    c = TestClient(a)
+    assert "/v1/complaints" in c.get("/openapi.json").json()["paths"]
+    nozzle = service.registry.nozzles[0]
+    r = c.post("/v1/complaints", json={"station_id": nozzle.station_id, "nozzle_id": nozzle.nozzle_id,
+                                       "text": "油量不足", "event_ts": "2026-03-01T12:00:00+08:00"})  # fmt: skip
+    assert r.status_code == 201 and r.json()["status"] == "received" and r.json()["links"] >= 1
+    assert c.post("/v1/complaints", json={"station_id": "NOPE", "text": "x"}).status_code == 422
+    assert c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "x",
+                                          "event_ts": "2026-03-01T12:00:00"}).status_code == 422  # fmt: skip
+    codes = [c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "再投诉"}).status_code
+             for _ in range(6)]  # fmt: skip
+    assert 429 in codes

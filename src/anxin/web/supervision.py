@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -19,10 +20,20 @@ from anxin.store import schema as T
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
+from anxin.serve.limits import RateLimiter
 from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 MAX_FILE = 5 * 1024 * 1024
+
+
+class ComplaintIn(BaseModel):
+    station_id: str = Field(min_length=1, max_length=128)
+    nozzle_id: str | None = Field(None, max_length=128)
+    text: str = Field(min_length=1, max_length=2000)
+    contact: str | None = Field(None, max_length=200)
+    order_ref: str | None = Field(None, max_length=128)
+    event_ts: dt.datetime | None = Field(None, description="when it happened (with a time zone offset)")
 
 
 def _when(text: str | None) -> int | None:
@@ -260,3 +271,40 @@ def supervision_router(service: IngestService) -> APIRouter:
         return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
 
     return r
+
+
+def complaints_api_router(service: IngestService) -> APIRouter:
+    """The public complaint API (in the OpenAPI description, unlike the pages)."""
+    api = APIRouter()
+    store = service.store
+
+    def reg():
+        return service.registry
+
+    public_rate = RateLimiter(rate=0.2, burst=5)  # per client address: a form, not a firehose
+
+    @api.post("/v1/complaints", tags=["public"], summary="Submit a complaint (no account)", status_code=201)
+    async def api_complaint(request: Request, body: ComplaintIn) -> dict[str, Any]:
+        """The public complaint API (投诉举报接口): the same path as the QR page's form."""
+        from fastapi import HTTPException
+
+        host = request.client.host if request.client else "?"
+        wait = public_rate.take(host)
+        if wait > 0:
+            raise HTTPException(429, "too many complaints from this address; try later",
+                                headers={"Retry-After": str(int(wait) + 1)})  # fmt: skip
+        if reg() is None:
+            raise HTTPException(503, "the platform has no registry yet")
+        if body.event_ts is not None and body.event_ts.tzinfo is None:
+            raise HTTPException(422, "event_ts needs a time zone offset (e.g. +08:00)")
+        try:
+            when = int(body.event_ts.timestamp() * 1e6) if body.event_ts else None
+            cid = await run_in_threadpool(lambda: C.submit(
+                store, reg(), station_id=body.station_id, nozzle_id=body.nozzle_id, text=body.text,
+                contact=body.contact, order_ref=body.order_ref, event_ts_us=when, channel="api", now_us=now_us()))  # fmt: skip
+        except SupervisionError as exc:
+            raise HTTPException(422, str(exc)) from None
+        d = await run_in_threadpool(C.get, store, cid)
+        return {"id": cid, "status": d["status"], "deadline": format_ts(d["deadline_us"]), "links": len(d["links"])}
+
+    return api
