@@ -54,6 +54,11 @@ def test_complaint_from_the_public_page_to_closure(browser, platform) -> None:
     page.get_by_role("button", name="办结").click()
     assert "closed" in page.inner_text("h1")
     _shot(page, "complaint-closed")
+    # The complaint was substantiated after all: a case is opened from it.
+    page.get_by_label("案情摘要").fill("群众投诉经复查属实，立案调查")
+    page.get_by_role("button", name="立案").click()
+    page.wait_for_url(re.compile(r".*/console/cases/\d+$"))
+    assert "complaint:" in page.inner_text("main")
 
 
 def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
@@ -129,6 +134,7 @@ def test_draw_oversight_and_statistics(browser, platform) -> None:
     _shot(page, "oversight")
     assert page.locator(".fig").count() >= 5
     page.goto(f"{url}/console/statistics?period=2026-03")
+    page.wait_for_function("document.querySelector('#by-rule canvas') !== null")
     _shot(page, "statistics")
     assert page.locator("table.list tr").count() > 10
     xlsx = page.request.get(f"{url}/console/statistics/report.xlsx?period=2026-03")

@@ -19,7 +19,8 @@ from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.texts import rule_label, words
 from anxin.web.supervision import _staff
 
 
@@ -98,6 +99,26 @@ def oversight_router(service: IngestService) -> APIRouter:
             return await _case(request, case_id, message=str(exc), status=400)
         return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
 
+    @r.post("/console/cases/open")
+    async def open_case(request: Request):
+        """立案 from a complaint or an inspection (a confirmed alarm opens its case itself)."""
+        v, stop = gate(request, "alarm.triage")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        source, station = str(form.get("source", "")), str(form.get("station_id", ""))
+        if not v.sees(station):
+            return forbidden(request, v)
+        try:
+            cid = await run_in_threadpool(lambda: K.open_case(store, station_id=station, source=source,
+                                                              summary=str(form.get("summary", "")).strip(),
+                                                              actor=v.user.username, now_us=now_us()))  # fmt: skip
+        except (K.CaseError, ValueError) as exc:
+            return render(request, v, "error.html", 400, title="—", message=str(exc))
+        return RedirectResponse(f"/console/cases/{cid}", status_code=303)
+
     @r.get("/console/cases/{case_id}/bundle.zip")
     async def bundle(request: Request, case_id: int):
         v, stop = gate(request)
@@ -167,8 +188,17 @@ def oversight_router(service: IngestService) -> APIRouter:
         except PeriodError as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         districts = sorted({s.district for s in reg().stations})
+        w = words(v.lang)
+        chart = {"rules": sorted(((rule_label(k, v.lang), n) for k, n in f.alarms_by_rule.items()), key=lambda x: x[1]),
+                 "work": {"labels": [w["complaints"], w["rectifications"], w["cases"], w["alarms"]],
+                          "opened": "收到/发出/立案/报警" if v.lang == "zh" else "received/issued/opened/raised",
+                          "closed": "办结/关闭" if v.lang == "zh" else "closed",
+                          "opened_values": [f.complaints_received, f.rectifications_issued, f.cases_opened,
+                                            f.alarms_raised],
+                          "closed_values": [f.complaints_closed, f.rectifications_closed, f.cases_closed,
+                                            f.alarms_closed]}}  # fmt: skip
         return render(request, v, "statistics.html", page="statistics", rows=figure_rows(f, v.lang), f=f, period=period,
-                      district=district or "", districts=districts)  # fmt: skip
+                      district=district or "", districts=districts, data_json=as_json(chart))  # fmt: skip
 
     @r.get("/console/statistics/report.{fmt}")
     async def export(request: Request, fmt: str):

@@ -91,7 +91,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return forbidden(request, v)
         staff = await run_in_threadpool(_staff, store, ("regulator", "inspector"))
         return render(request, v, "complaint.html", status, page="complaints", c=d, staff=staff, message=message,
-                      fmt=format_ts, can_handle=v.can("complaint.view"))  # fmt: skip
+                      fmt=format_ts, can_handle=v.can("complaint.view"), can_open_case=v.can("alarm.triage"))  # fmt: skip
 
     @r.get("/console/complaints/{cid}")
     async def complaint(request: Request, cid: int):
@@ -199,7 +199,8 @@ def supervision_router(service: IngestService) -> APIRouter:
         nozzles = [n for n in reg().nozzles if n.station_id == d["station_id"]]
         return render(request, v, "inspection.html", status, page="inspections", i=d, items=I.CHECKLIST,
                       manual=I.MANUAL_ITEMS, nozzles=nozzles, message=message, fmt=format_ts,
-                      can_visit=v.can("alarm.report") or v.can("alarm.triage"))  # fmt: skip
+                      can_visit=v.can("alarm.report") or v.can("alarm.triage"),
+                      can_open_case=v.can("alarm.triage") and d["status"] == "done")  # fmt: skip
 
     @r.get("/console/inspections/{iid}")
     async def inspection(request: Request, iid: int):

@@ -83,5 +83,23 @@
     });
   }
 
-  window.anxin = { overview: overview, history: history, estimate: estimate };
+  function statistics() {
+    var d = data();
+    var rules = echarts.init(document.getElementById("by-rule"));
+    rules.setOption({
+      tooltip: {}, grid: { left: 150, right: 20, top: 10, bottom: 30 },
+      xAxis: { type: "value" }, yAxis: { type: "category", data: d.rules.map(function (r) { return r[0]; }) },
+      series: [{ type: "bar", data: d.rules.map(function (r) { return r[1]; }), itemStyle: { color: "#c62828" } }]
+    });
+    var work = echarts.init(document.getElementById("work"));
+    work.setOption({
+      tooltip: {}, legend: { bottom: 0 }, grid: { left: 50, right: 20, top: 20, bottom: 50 },
+      xAxis: { type: "category", data: d.work.labels }, yAxis: { type: "value" },
+      series: [{ name: d.work.opened, type: "bar", data: d.work.opened_values },
+               { name: d.work.closed, type: "bar", data: d.work.closed_values }]
+    });
+    window.addEventListener("resize", function () { rules.resize(); work.resize(); });
+  }
+
+  window.anxin = { overview: overview, history: history, estimate: estimate, statistics: statistics };
 })();
