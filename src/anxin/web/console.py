@@ -230,6 +230,25 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
         return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
 
+    @r.get("/console/workorders/{order_id}")
+    async def workorder(request: Request, order_id: int):
+        """A work order is handled on its alarm's page."""
+        v = viewer(request, store)
+        if v.user is None:
+            return to_login(request)
+
+        def find():
+            w = T.work_orders.c
+            with store.engine.connect() as c:
+                return c.execute(select(w.alarm_id, w.station_id).where(w.id == order_id)).first()
+
+        row = await run_in_threadpool(find)
+        if row is None:
+            return not_found(request, v)
+        if not v.sees(row[1]):
+            return forbidden(request, v)
+        return RedirectResponse(f"/console/alarms/{row[0]}", status_code=303)
+
     @r.get("/console/stations/{station_id}")
     async def station(request: Request, station_id: str):
         v = viewer(request, store)
