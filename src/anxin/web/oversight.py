@@ -19,7 +19,7 @@ from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
-from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.session import require, as_json, csrf_ok, forbidden, not_found, now_us, render
 from anxin.web.texts import rule_label, words
 from anxin.web.supervision import _staff
 
@@ -31,18 +31,11 @@ def oversight_router(service: IngestService) -> APIRouter:
     def reg():
         return service.registry
 
-    def gate(request: Request, permission: str = "alarm.view"):
-        v = viewer(request, store)
-        if v.user is None:
-            return v, to_login(request)
-        if not v.can(permission):
-            return v, forbidden(request, v)
-        return v, None
 
     # ------------------------------------------------------------ cases
     @r.get("/console/cases")
     async def cases(request: Request, status: str | None = None):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
         scope = None if v.stations is None else sorted(v.stations)
@@ -50,7 +43,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         return render(request, v, "cases.html", page="cases", rows=rows, fmt=format_ts, status_filter=status or "")
 
     async def _case(request: Request, case_id: int, message: str | None = None, status: int = 200):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
         try:
@@ -68,7 +61,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.post("/console/cases/{case_id}/{step}")
     async def case_step(request: Request, case_id: int, step: str):
-        v, stop = gate(request, "alarm.triage")
+        v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
         form = await request.form()
@@ -102,7 +95,7 @@ def oversight_router(service: IngestService) -> APIRouter:
     @r.post("/console/cases/open")
     async def open_case(request: Request):
         """立案 from a complaint or an inspection (a confirmed alarm opens its case itself)."""
-        v, stop = gate(request, "alarm.triage")
+        v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
         form = await request.form()
@@ -121,7 +114,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/cases/{case_id}/bundle.zip")
     async def bundle(request: Request, case_id: int):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
         try:
@@ -137,7 +130,7 @@ def oversight_router(service: IngestService) -> APIRouter:
     # ------------------------------------------------------------ risk and the random draw
     @r.get("/console/risk")
     async def risk(request: Request):
-        v, stop = gate(request, "alarm.triage")
+        v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
@@ -147,7 +140,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.post("/console/risk/draw")
     async def draw(request: Request):
-        v, stop = gate(request, "alarm.triage")
+        v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
         form = await request.form()
@@ -165,7 +158,7 @@ def oversight_router(service: IngestService) -> APIRouter:
     # ------------------------------------------------------------ oversight and statistics
     @r.get("/console/oversight")
     async def oversight(request: Request):
-        v, stop = gate(request, "audit.view")
+        v, stop = require(request, store, "audit.view")
         if stop:
             return stop
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us(), station_ids=v.stations))
@@ -180,7 +173,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/statistics")
     async def statistics(request: Request):
-        v, stop = gate(request, "audit.view")
+        v, stop = require(request, store, "audit.view")
         if stop:
             return stop
         try:
@@ -202,7 +195,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/statistics/report.{fmt}")
     async def export(request: Request, fmt: str):
-        v, stop = gate(request, "audit.view")
+        v, stop = require(request, store, "audit.view")
         if stop:
             return stop
         if fmt not in ("xlsx", "pdf"):

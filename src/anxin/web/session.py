@@ -96,3 +96,14 @@ def csrf_ok(v: Viewer, form: Any) -> bool:
 def as_json(data: Any) -> str:
     """JSON for a <script type="application/json"> block (no "</" can close the tag)."""
     return orjson.dumps(data).decode().replace("</", "<\\/")
+
+
+def require(request: Request, store, permission: str = "alarm.view") -> tuple[Viewer, Any]:
+    """The viewer, and the response to send instead when it may not go on: the login
+    page for nobody, 403 without ``permission`` (None: go on)."""
+    v = viewer(request, store)
+    if v.user is None:
+        return v, to_login(request)
+    if not v.can(permission):
+        return v, forbidden(request, v)
+    return v, None

@@ -21,7 +21,7 @@ from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
 from anxin.serve.limits import RateLimiter
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.session import require, csrf_ok, forbidden, not_found, now_us, render, viewer
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 MAX_FILE = 5 * 1024 * 1024
@@ -59,18 +59,11 @@ def supervision_router(service: IngestService) -> APIRouter:
     def reg():
         return service.registry
 
-    def gate(request: Request, permission: str = "alarm.view"):
-        v = viewer(request, store)
-        if v.user is None:
-            return v, to_login(request)
-        if not v.can(permission):
-            return v, forbidden(request, v)
-        return v, None
 
     # ------------------------------------------------------------ complaints
     @r.get("/console/complaints")
     async def complaints(request: Request, status: str | None = None):
-        v, stop = gate(request, "complaint.view")
+        v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
         now = now_us()
@@ -81,7 +74,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         return render(request, v, "complaints.html", page="complaints", rows=rows, status_filter=status or "", fmt=format_ts)
 
     async def _complaint(request: Request, cid: int, message: str | None = None, status: int = 200):
-        v, stop = gate(request, "complaint.view")
+        v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
         d = await run_in_threadpool(C.get, store, cid, now_us=now_us())
@@ -99,7 +92,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     @r.post("/console/complaints/{cid}/{step}")
     async def complaint_step(request: Request, cid: int, step: str):
-        v, stop = gate(request, "complaint.view")
+        v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
         form = await request.form()
@@ -131,7 +124,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/complaints/{cid}/attachments/{aid}")
     async def complaint_file(request: Request, cid: int, aid: int):
-        v, stop = gate(request, "complaint.view")
+        v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
         d = await run_in_threadpool(C.get, store, cid)
@@ -145,7 +138,7 @@ def supervision_router(service: IngestService) -> APIRouter:
     # ------------------------------------------------------------ inspections
     @r.get("/console/inspections")
     async def inspections(request: Request):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
 
@@ -163,7 +156,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     @r.post("/console/inspections")
     async def plan_inspection(request: Request):
-        v, stop = gate(request, "alarm.triage")
+        v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
         form = await request.form()
@@ -188,7 +181,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
     async def _inspection(request: Request, iid: int, message: str | None = None, status: int = 200):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
         d = await run_in_threadpool(I.get, store, iid, now_us=now_us())
@@ -208,7 +201,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     @r.post("/console/inspections/{iid}/visit")
     async def visit(request: Request, iid: int):
-        v, stop = gate(request)
+        v, stop = require(request, store)
         if stop:
             return stop
         form = await request.form()
