@@ -9,19 +9,19 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
+from anxin.serve.limits import RateLimiter
 from anxin.store import schema as T
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
-from anxin.serve.limits import RateLimiter
-from anxin.web.session import require, csrf_ok, forbidden, not_found, now_us, render, viewer
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 MAX_FILE = 5 * 1024 * 1024
