@@ -111,3 +111,26 @@ def test_complaint_api_links_and_limits(app) -> None:
     codes = [c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "再投诉"}).status_code
              for _ in range(6)]  # fmt: skip
     assert 429 in codes
+
+
+def test_admin_manages_users_in_the_browser_pages(app) -> None:
+    service, a = app
+    create_user(service.store, username="root", display_name="管理员", role="admin", password=PASSWORD,
+                actor="test", reason="test", now_us=time.time_ns() // 1000)  # fmt: skip
+    regulator = TestClient(a)
+    _login(regulator)
+    assert regulator.get("/console/users").status_code == 403  # only admins
+    c = TestClient(a)
+    _login(c, "root")
+    page = c.get("/console/users").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = c.post("/console/users/create", data={"csrf": csrf, "username": "zhao", "display_name": "赵站长",
+                                               "role": "operator", "password": "short", "stations": ["S0001"]})  # fmt: skip
+    assert r.status_code == 400  # the password rules are the CLI's
+    c.post("/console/users/create", data={"csrf": csrf, "username": "zhao", "display_name": "赵站长", "role": "operator",
+                                          "password": PASSWORD, "stations": ["S0001"], "reason": "新站长"})  # fmt: skip
+    assert _login(TestClient(a), "zhao").status_code == 200
+    c.post("/console/users/deactivate", data={"csrf": csrf, "username": "zhao"})
+    assert _login(TestClient(a), "zhao").status_code == 401
+    assert c.post("/console/users/deactivate", data={"csrf": csrf, "username": "root"}).status_code == 400
+    assert "user.create" in c.get("/console/audit").text

@@ -17,6 +17,7 @@ def mount_console(app: FastAPI, service: IngestService, broadcaster: AlarmBroadc
     from anxin.web.extra import extra_router
     from anxin.web.oversight import oversight_router
     from anxin.web.supervision import complaints_api_router, supervision_router
+    from anxin.web.users import users_router
     from anxin.web.pages import pages_router
     from anxin.workflow import incident_listener
 
@@ -25,6 +26,7 @@ def mount_console(app: FastAPI, service: IngestService, broadcaster: AlarmBroadc
     app.include_router(extra_router(service))  # before the console: /console/register/new is not a nozzle id
     app.include_router(supervision_router(service))
     app.include_router(complaints_api_router(service))
+    app.include_router(users_router(service))
     app.include_router(oversight_router(service))
     app.include_router(console_router(service, broadcaster))
     app.include_router(pages_router(service, base_url=base_url))

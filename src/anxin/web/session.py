@@ -66,7 +66,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
     w = words(v.lang)
     resp = templates.TemplateResponse(
         request, name,
-        {"w": w, "lang": v.lang, "user": v.user, "csrf": v.csrf, "can_audit": v.can("audit.view"),
+        {"w": w, "lang": v.lang, "user": v.user, "csrf": v.csrf, "can_audit": v.can("audit.view"), "can_users": v.can("user.manage"),
          "rule_label": lambda r: rule_label(r, v.lang), **ctx},
         status_code=status,
     )  # fmt: skip

@@ -73,7 +73,9 @@ T: dict[str, tuple[str, str]] = {
     "period": ("统计期", "Period"), "export": ("导出", "Export"), "role": ("角色", "Role"), "name": ("名称", "Name"),
     "id_no": ("证件号", "ID number"), "code": ("条款", "Code"), "source": ("来源", "Source"), "yes_ok": ("合格", "OK"),
     "no_fail": ("不合格", "Fail"), "station_select": ("加油站", "Station"),
-    "open_case": ("立案", "Open a case"),
+    "open_case": ("立案", "Open a case"), "users": ("用户管理", "Users"), "new_user": ("新建账号", "New account"),
+    "reset_password": ("重置密码", "Reset password"), "deactivate": ("停用", "Deactivate"), "inactive": ("已停用", "Inactive"),
+    "locked": ("已锁定", "Locked"),
     "ok": ("正常", "OK"), "line": ("行", "line"), "accepted": ("接收", "accepted"), "duplicate": ("重复", "duplicate"), "last_result": ("最近检定结果", "Last result"), "error": ("误差", "Error"),
 }
 

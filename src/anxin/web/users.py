@@ -1,0 +1,64 @@
+"""User administration in the browser (用户管理, admin only): the accounts with their
+state, a new account, a password reset (which also lifts a lockout), deactivation.
+Every change goes through ``anxin.auth`` and so into the audit log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from anxin.auth import ROLE_NAMES_ZH, ROLES, create_user, deactivate, list_users, set_password
+from anxin.auth.passwords import AuthError
+from anxin.contract.times import format_ts
+from anxin.ingest.service import IngestService
+from anxin.web.session import csrf_ok, forbidden, now_us, render, require
+
+
+def users_router(service: IngestService) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    store = service.store
+
+    async def page(request: Request, v, message: str | None = None, failed: bool = False):
+        rows = await run_in_threadpool(list_users, store)
+        stations = [s.station_id for s in service.registry.stations] if service.registry else []
+        return render(request, v, "users.html", 400 if failed else 200, page="users", rows=rows, roles=ROLES,
+                      role_names=ROLE_NAMES_ZH, stations=stations, message=message, failed=failed, fmt=format_ts,
+                      now=now_us())  # fmt: skip
+
+    @r.get("/console/users")
+    async def users(request: Request):
+        v, stop = require(request, store, "user.manage")
+        return stop or await page(request, v)
+
+    @r.post("/console/users/{action}")
+    async def change(request: Request, action: str):
+        v, stop = require(request, store, "user.manage")
+        if stop:
+            return stop
+        form = await request.form()
+        if not csrf_ok(v, form):
+            return forbidden(request, v)
+        who, now = v.user.username, now_us()
+        reason = str(form.get("reason", "")).strip() or action
+        name = str(form.get("username", "")).strip()
+        try:
+            if action == "create":
+                await run_in_threadpool(lambda: create_user(
+                    store, username=name, display_name=str(form.get("display_name", "")), role=str(form.get("role", "")),
+                    password=str(form.get("password", "")), stations=form.getlist("stations"),
+                    district=str(form.get("district", "")).strip() or None, actor=who, reason=reason, now_us=now))  # fmt: skip
+            elif action == "password":
+                await run_in_threadpool(lambda: set_password(store, username=name, password=str(form.get("password", "")),
+                                                             actor=who, reason=reason, now_us=now))  # fmt: skip
+            elif action == "deactivate":
+                if name == who:
+                    raise AuthError("不能停用自己的账号" if v.lang == "zh" else "you cannot deactivate yourself")
+                await run_in_threadpool(lambda: deactivate(store, username=name, actor=who, reason=reason, now_us=now))
+            else:
+                return forbidden(request, v)
+        except AuthError as exc:
+            return await page(request, v, str(exc), failed=True)
+        return RedirectResponse("/console/users", status_code=303)
+
+    return r
