@@ -176,3 +176,16 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
         assert httpx.get(f"{server.url}/v1/alarms/stream").status_code == 401
     finally:
         server.stop()
+
+
+def test_webhooks_to_internal_addresses_are_refused(tmp_path, city) -> None:
+    c, _ = _client(tmp_path, city)
+    secret = {"secret": "s" * 20}
+    for url in ("http://127.0.0.1:8080/hook", "http://localhost/x", "http://10.0.0.5/x", "http://169.254.169.254/latest",
+                "http://[::1]/x"):
+        r = c.post("/v1/webhooks", json={"url": url, **secret}, headers=ADMIN_H)
+        assert r.status_code == 422 and "webhook refused" in r.json()["detail"], url
+    assert c.post("/v1/webhooks", json={"url": "https://alarms.example.gov.cn/anxin", **secret},
+                  headers=ADMIN_H).status_code == 200  # fmt: skip
+    c2, _ = _client(tmp_path / "lan", city, webhook_allow_private=True)
+    assert c2.post("/v1/webhooks", json={"url": "http://10.0.0.5/x", **secret}, headers=ADMIN_H).status_code == 200

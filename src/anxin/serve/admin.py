@@ -6,8 +6,10 @@ naming the problem and changes nothing."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from datetime import datetime
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -29,12 +31,28 @@ class KeyRotation(BaseModel):
     retired_at: datetime | None = Field(None, description="when the old key stops being valid (default: now)")
 
 
+def internal_target(url: str) -> str | None:
+    """Why a webhook URL points inside the platform's network (loopback, private,
+    link-local or reserved address, or localhost), or None. Names are not resolved
+    here: a DNS name that resolves inside is for the network's egress rules."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return f"host {host or '(none)'!r} is local"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_unspecified or ip.is_multicast:
+        return f"address {ip} is not public"
+    return None
+
+
 class WebhookIn(BaseModel):
     url: str = Field(pattern=r"^https?://", max_length=2000)
     secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key for X-Anxin-Signature")
 
 
-def admin_router(service: IngestService, tokens, admin) -> APIRouter:
+def admin_router(service: IngestService, tokens, admin, *, allow_private_webhooks: bool = False) -> APIRouter:
     r = APIRouter(tags=["administration"], dependencies=[Depends(admin)])
 
     def current() -> dict[str, Any]:
@@ -137,6 +155,9 @@ def admin_router(service: IngestService, tokens, admin) -> APIRouter:
 
     @r.post("/v1/webhooks", summary="Subscribe a URL to every new alarm (signed POSTs)")
     async def add_webhook(hook: WebhookIn) -> dict[str, Any]:
+        problem = internal_target(hook.url)
+        if problem and not allow_private_webhooks:
+            raise HTTPException(422, f"webhook refused: {problem} (set webhook_allow_private to allow it)")
         wid = await run_in_threadpool(service.store.webhook_add, hook.url, hook.secret)
         return {"id": wid, "url": hook.url}
 

@@ -216,7 +216,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         return Response(text, media_type=ctype)
 
     app.include_router(alarms_router(service.store, broadcaster, reader))
-    app.include_router(admin_router(service, tokens, admin))
+    app.include_router(admin_router(service, tokens, admin, allow_private_webhooks=config.webhook_allow_private))
     app.include_router(webhooks_router(service.store, admin))
     if config.console:
         from anxin.web.mount import mount_console

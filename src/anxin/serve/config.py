@@ -24,6 +24,7 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     registry: str | None = None  # registry.json to load when the database has none yet
     mqtt_url: str | None = None  # mqtt://host:1883 to run the MQTT bridge inside the service
     webhook_max_attempts: int = 8
+    webhook_allow_private: bool = False  # allow webhooks to loopback/private addresses (a receiver on the LAN)
     log_level: str = "info"
     console: bool = True  # the regulator console and the public nozzle pages
     reports_every_s: float = 3600.0  # how often to generate missing daily reports (0: never)
