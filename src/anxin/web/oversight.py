@@ -31,7 +31,6 @@ def oversight_router(service: IngestService) -> APIRouter:
     def reg():
         return service.registry
 
-
     # ------------------------------------------------------------ cases
     @r.get("/console/cases")
     async def cases(request: Request, status: str | None = None):

@@ -59,7 +59,6 @@ def supervision_router(service: IngestService) -> APIRouter:
     def reg():
         return service.registry
 
-
     # ------------------------------------------------------------ complaints
     @r.get("/console/complaints")
     async def complaints(request: Request, status: str | None = None):
