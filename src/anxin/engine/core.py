@@ -41,7 +41,8 @@ from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEn
 from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from anxin.engine.tanklog import TankLogs
-from anxin.engine.witness import WitnessLook, WitnessResult, merge_results, witness_station
+from anxin.engine.looks import final_look, scheduled_looks
+from anxin.engine.witness import WitnessResult
 from anxin.verification import beta_for_product, evaluate_verification
 
 Output = Alarm | AlarmNote | Any  # Any: VerificationResult
@@ -119,15 +120,7 @@ class Engine:
         """The tank witness now, over each station's window up to its watermark, with
         every test (the end of a batch). Alarms already raised by a scheduled look are
         returned again; their ids are those of the same findings."""
-        if self.tanklogs is None:
-            return WitnessResult(alarms=[], meters=[], tanks=[])
-        results = []
-        for st in sorted(self.stations.values(), key=lambda x: x.station_id):
-            tanks = [t for t in self.reg.tanks_of_station.get(st.station_id, ()) if t in self.tanklogs.logs]
-            if tanks:
-                since = st.watermark - self.s.witness_window_us
-                results.append(witness_station(self.tanklogs, st.station_id, tanks, self.s.witness, since=since))
-        return merge_results(results)
+        return final_look(self)
 
     def pending(self) -> dict[str, int]:
         """What is still inside its horizon (counted, not alarmed, at the end of a batch)."""
@@ -166,37 +159,10 @@ class Engine:
             while heap and heap[0][0] < t:
                 self._decide(st, heapq.heappop(heap), out)
             if self._looks and (st.next_look is None or t >= st.next_look + self.s.horizon_us):
-                self._witness_schedule(st, t, out)
+                scheduled_looks(self, st, t, out)
         st.since_prune += 1
         if st.since_prune >= PRUNE_EVERY or st.watermark >= st.next_prune:
             self._prune(st)
-
-    def _witness_schedule(self, st: StationState, t: int, out: list[Output]) -> None:
-        """The tank witness looks at each station once per ``witness_every_us`` of event
-        time (local midnights by default), over the window before that instant, once the
-        watermark is a horizon past it: by then everything of the window has arrived, so
-        batch and live take the same look. Only findings not yet alarmed are raised."""
-        every, off = self.s.witness_every_us, self.s.local_offset_us
-        if st.next_look is None:
-            st.next_look = ((t + off) // every + 1) * every - off
-        while st.watermark >= st.next_look + self.s.horizon_us:
-            look = st.next_look
-            st.next_look += every
-            tanks = [x for x in self.reg.tanks_of_station.get(st.station_id, ()) if x in self.tanklogs.logs]  # type: ignore[union-attr]
-            if not tanks:
-                continue
-            tests = self.s.witness_tests_every_us > 0 and (
-                (look + off - self.s.witness_tests_phase_us) % self.s.witness_tests_every_us == 0
-            )
-            res = witness_station(self.tanklogs, st.station_id, tanks, self.s.witness,  # type: ignore[arg-type]
-                                  since=look - self.s.witness_window_us, until=look, tests=tests, ts_us=look)  # fmt: skip
-            for a in res.alarms:
-                if a.alarm_id not in self.witness_raised:
-                    self.witness_raised.add(a.alarm_id)
-                    out.append(a)
-            if res.tanks:
-                out.append(WitnessLook(station_id=st.station_id, ts=format_ts(look), tests=tests,
-                                       meters=res.meters, tanks=res.tanks))  # fmt: skip
 
     def _prune(self, st: StationState) -> None:
         """Forget what lies more than the retention behind the watermark — every few

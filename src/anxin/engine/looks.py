@@ -1,0 +1,51 @@
+"""When the tank witness looks (油罐见证的时点): at each station, once per
+``witness_every_us`` of event time (local midnights by default), over the window before
+that instant, once the watermark is a horizon past it — by then everything of the
+window has arrived, so batch and live take the same look — and once more at the end
+of a batch with every test. Functions of the engine's state, kept apart from its
+record-level core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anxin.contract.times import format_ts
+from anxin.engine.witness import WitnessLook, WitnessResult, merge_results, witness_station
+
+
+def scheduled_looks(engine: Any, st: Any, t: int, out: list) -> None:
+    """The looks now due at station ``st`` (its watermark just moved to ``t``); only
+    findings not yet alarmed are raised."""
+    s = engine.s
+    every, off = s.witness_every_us, s.local_offset_us
+    if st.next_look is None:
+        st.next_look = ((t + off) // every + 1) * every - off
+    while st.watermark >= st.next_look + s.horizon_us:
+        look = st.next_look
+        st.next_look += every
+        tanks = [x for x in engine.reg.tanks_of_station.get(st.station_id, ()) if x in engine.tanklogs.logs]
+        if not tanks:
+            continue
+        tests = s.witness_tests_every_us > 0 and (look + off - s.witness_tests_phase_us) % s.witness_tests_every_us == 0
+        res = witness_station(engine.tanklogs, st.station_id, tanks, s.witness, since=look - s.witness_window_us,
+                              until=look, tests=tests, ts_us=look)  # fmt: skip
+        for a in res.alarms:
+            if a.alarm_id not in engine.witness_raised:
+                engine.witness_raised.add(a.alarm_id)
+                out.append(a)
+        if res.tanks:
+            out.append(WitnessLook(station_id=st.station_id, ts=format_ts(look), tests=tests, meters=res.meters,
+                                   tanks=res.tanks))  # fmt: skip
+
+
+def final_look(engine: Any) -> WitnessResult:
+    """Every station's window up to its watermark, with every test."""
+    if engine.tanklogs is None:
+        return WitnessResult(alarms=[], meters=[], tanks=[])
+    results = []
+    for st in sorted(engine.stations.values(), key=lambda x: x.station_id):
+        tanks = [t for t in engine.reg.tanks_of_station.get(st.station_id, ()) if t in engine.tanklogs.logs]
+        if tanks:
+            since = st.watermark - engine.s.witness_window_us
+            results.append(witness_station(engine.tanklogs, st.station_id, tanks, engine.s.witness, since=since))
+    return merge_results(results)
