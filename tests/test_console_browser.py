@@ -212,3 +212,19 @@ def test_station_operator_sees_only_its_station(browser, platform) -> None:
     assert page.request.get(f"{url}/console/alarms/{theirs['alarm_id']}").status == 403
     ctx.close()
     shutil.rmtree(SHOTS.parent / "tmp", ignore_errors=True)
+
+
+def test_console_pages_fit_a_phone(browser, platform) -> None:
+    """At 390 px the pages scroll down, not sideways (wide tables scroll inside their box)."""
+    url = platform["server"].url
+    page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    _login(page, url, "zhang")
+    wide = []
+    for path in ("/console", "/console/alarms", "/console/workorders", "/console/register", "/console/complaints",
+                 "/console/inspections", "/console/cases", "/console/oversight", "/console/statistics",
+                 "/console/stations/S0001", "/console/nozzles/S0001-D1-N1"):  # fmt: skip
+        page.goto(url + path)
+        if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"):
+            wide.append((path, page.evaluate("document.documentElement.scrollWidth")))
+    _shot(page, "phone-nozzle")
+    assert wide == []
