@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from factory import K, T0, City
+from factory import T0, City, K
 
 from anxin.contract.times import US_PER_H, US_PER_MIN, format_ts, parse_ts
 

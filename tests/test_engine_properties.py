@@ -8,11 +8,10 @@ import random
 from pathlib import Path
 
 import orjson
+from factory import run
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scenario import build, shuffled_within
-
-from factory import run
 
 from anxin.check.run import run_check
 from anxin.contract.times import US_PER_MIN

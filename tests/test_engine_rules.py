@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from factory import K, PRICE, T0, City, flush_after, rules_of, run
+from factory import PRICE, T0, City, K, flush_after, rules_of, run
 
 from anxin.contract.times import US_PER_H, US_PER_MIN, parse_ts
 

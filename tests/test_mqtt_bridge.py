@@ -23,7 +23,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-
 from services import wait_for
 
 from anxin.ingest.mqtt import MqttBridge

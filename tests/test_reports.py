@@ -471,8 +471,7 @@ def test_the_live_service_generates_the_daily_report_by_itself(tmp_path) -> None
     from fastapi.testclient import TestClient
     from services import wait_for
 
-    from anxin.reports.daily import stored_daily
-    from anxin.reports.daily import local_date
+    from anxin.reports.daily import local_date, stored_daily
     from anxin.serve.runtime import build
     from anxin.sim import ScenarioSet, simulate
 

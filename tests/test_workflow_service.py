@@ -29,9 +29,9 @@ from anxin.workflow import (
     incident_listener,
     incidents,
     overdue_work_orders,
+    service,
     work_orders,
 )
-from anxin.workflow import service
 from anxin.workflow.lifecycle import AlarmState
 
 T0 = 1_772_294_400_000_000

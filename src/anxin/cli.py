@@ -93,9 +93,8 @@ def simulate(
     evaluate_dir: Annotated[Path | None, typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")] = None,
 ) -> None:
     """模拟城市：生成契约 v1 数据与真值。Simulate a city (or, with --evaluate, score a check)."""
-    from anxin.sim import ScenarioSet, evaluate, render_evaluation
+    from anxin.sim import ScenarioSet, evaluate, render_evaluation, truth_dir_for
     from anxin.sim import simulate as run_simulation
-    from anxin.sim import truth_dir_for
 
     if evaluate_dir is not None:
         render_evaluation(evaluate(out_dir, evaluate_dir), console, lang=lang())

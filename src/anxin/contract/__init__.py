@@ -1,5 +1,6 @@
 """The data contract v1 (数据契约): record types, parsing, canonical bytes, schema."""
 
+from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import (
     Delivery,
     Event,
@@ -10,7 +11,6 @@ from anxin.contract.records import (
     Verification,
     VerificationRun,
 )
-from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.times import format_ts, parse_ts
 
 __all__ = [

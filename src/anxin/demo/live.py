@@ -21,7 +21,6 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
-
 from sqlalchemy import func, select
 
 from anxin.check.pipeline import REJECT_T

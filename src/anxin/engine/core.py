@@ -37,11 +37,11 @@ from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import rules
+from anxin.engine.looks import final_look, scheduled_looks
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
 from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from anxin.engine.tanklog import TankLogs
-from anxin.engine.looks import final_look, scheduled_looks
 from anxin.engine.witness import WitnessResult
 from anxin.verification import beta_for_product, evaluate_verification
 

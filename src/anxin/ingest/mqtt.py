@@ -38,7 +38,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from anxin.ingest.mqtt_payload import (
-    KINDS, RESULTS, merge, parse_url, result_document, sort_kinds, split_topic, take_token,
+    KINDS,
+    RESULTS,
+    merge,
+    parse_url,
+    result_document,
+    sort_kinds,
+    split_topic,
+    take_token,
 )  # fmt: skip
 from anxin.ingest.service import IngestService, NoRegistry, UploadResult
 from anxin.logs import get

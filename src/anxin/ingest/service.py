@@ -34,8 +34,8 @@ from anxin.contract.alarm import Alarm
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import Settlement, kind_of
-from anxin.contract.times import format_ts
 from anxin.contract.registry import Registry, parse_registry
+from anxin.contract.times import format_ts
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
 from anxin.engine import Engine, EngineSettings
 from anxin.store.database import LedgerRow, RejectRow, Store

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ipaddress
 import time
 from datetime import datetime
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request

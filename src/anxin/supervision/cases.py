@@ -27,7 +27,8 @@ import re
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select, text, update as sql_update
+from sqlalchemy import Connection, select, text
+from sqlalchemy import update as sql_update
 
 from anxin.audit.chain import append as audit_append
 from anxin.store import schema as T

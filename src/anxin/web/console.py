@@ -4,8 +4,8 @@ orders, station and nozzle pages, and the live alarm stream for the signed-in us
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
@@ -20,11 +20,11 @@ from anxin.ingest.service import IngestService
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
-from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
 from anxin.web.extra import nozzle_events
+from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
 from anxin.web.texts import rule_label, words
-from anxin.workflow import lifecycle as L
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders
+from anxin.workflow import lifecycle as L
 
 
 def _local(path: str) -> str:

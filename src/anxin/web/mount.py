@@ -16,9 +16,9 @@ def mount_console(app: FastAPI, service: IngestService, broadcaster: AlarmBroadc
     from anxin.web.console import console_router
     from anxin.web.extra import extra_router
     from anxin.web.oversight import oversight_router
+    from anxin.web.pages import pages_router
     from anxin.web.supervision import complaints_api_router, supervision_router
     from anxin.web.users import users_router
-    from anxin.web.pages import pages_router
     from anxin.workflow import incident_listener
 
     service.subscribe(incident_listener(service.store))  # repeated alarms of a nozzle form an incident

@@ -20,8 +20,8 @@ from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
 from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, require
-from anxin.web.texts import rule_label, words
 from anxin.web.supervision import _staff
+from anxin.web.texts import rule_label, words
 
 
 def oversight_router(service: IngestService) -> APIRouter:

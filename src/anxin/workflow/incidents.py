@@ -25,7 +25,8 @@ from sqlalchemy import Connection, func, select, update
 
 from anxin.contract.alarm import Alarm
 from anxin.store import schema as T
-from anxin.store.database import Store, now_us as wall_clock_us
+from anxin.store.database import Store
+from anxin.store.database import now_us as wall_clock_us
 from anxin.workflow._db import SYSTEM, write_transaction
 from anxin.workflow.lifecycle import TERMINAL
 

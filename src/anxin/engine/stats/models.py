@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
+
 class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     mpe_permille: float = 3.0  # METER_DRIFT when the 95 % interval lies entirely beyond ±3‰
     watch_permille: float = 2.0  # status "watch" when |estimate| > 2‰
