@@ -119,6 +119,8 @@ def test_case_to_closure_with_a_verifiable_bundle(browser, platform) -> None:
     report = verify_bundle(data)
     assert report.ok and report.signatures_checked > 0, report
     assert "case.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    page.goto(f"{url}/console/audit")
+    assert "case.bundle_export" in page.inner_text("table.list")  # the download is on the record
 
 
 def test_draw_oversight_and_statistics(browser, platform) -> None:

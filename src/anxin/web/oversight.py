@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from anxin.audit import append as audit_append
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
@@ -123,6 +125,14 @@ def oversight_router(service: IngestService) -> APIRouter:
         if not v.sees(c.station_id):
             return forbidden(request, v)
         data = await run_in_threadpool(export_bundle, store, case_id, now_us=now_us())
+
+        def audit() -> None:  # who took the evidence out, and exactly what (its SHA-256)
+            with store.engine.begin() as conn:
+                audit_append(conn, actor=v.user.username, action="case.bundle_export", subject=f"case:{case_id}",
+                             reason="evidence bundle downloaded", data={"sha256": hashlib.sha256(data).hexdigest(),
+                                                                        "bytes": len(data)}, now_us=now_us())  # fmt: skip
+
+        await run_in_threadpool(audit)
         return Response(data, media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})  # fmt: skip
 
