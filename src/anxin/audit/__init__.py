@@ -10,7 +10,8 @@ from anxin.audit.chain import (
     entries,
     entry_hash,
     head,
+    record,
     verify,
 )
 
-__all__ = ["ZERO_HASH", "AuditEntry", "AuditReport", "append", "canonical", "entries", "entry_hash", "head", "verify"]
+__all__ = ["ZERO_HASH", "AuditEntry", "AuditReport", "append", "canonical", "entries", "entry_hash", "head", "record", "verify"]

@@ -132,6 +132,14 @@ def append(
     return seq
 
 
+def record(store: Store, *, actor: str, action: str, subject: str, reason: str,
+           data: Mapping[str, Any] | None = None, now_us: int) -> int:  # fmt: skip
+    """One entry in a transaction of its own, for an event that changes nothing else
+    (a login, a download, an import done through the ingest path)."""
+    with store.engine.begin() as conn:
+        return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
+
+
 def verify(store: Store, *, anchor: tuple[int, bytes] | None = None, batch: int = 2000) -> AuditReport:
     """Recompute the chain from the first entry; the first entry that does not fit is named.
     ``anchor`` = a (seq, hash) recorded earlier by :func:`head`: it must still be there."""

@@ -135,8 +135,7 @@ def _failed(store: Store, row, now_us: int) -> LoginRefused:
 
 
 def _audit(store: Store, actor: str, action: str, subject: str, now_us: int, **data) -> None:
-    with store.engine.begin() as c:
-        audit.append(c, actor=actor, action=action, subject=subject[:200], reason="login", data=data, now_us=now_us)
+    audit.record(store, actor=actor, action=action, subject=subject[:200], reason="login", data=data, now_us=now_us)
 
 
 def _bad_credentials() -> LoginRefused:

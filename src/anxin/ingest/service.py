@@ -19,6 +19,8 @@ same lock and followed by a checkpoint, so a replay never crosses one.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 import pickle
 import threading
@@ -30,13 +32,14 @@ from typing import Any
 
 import msgspec
 
+from anxin.check.pipeline import parse_verified
 from anxin.contract.alarm import Alarm
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import Settlement, kind_of
 from anxin.contract.registry import Registry, parse_registry
-from anxin.contract.times import format_ts
-from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
+from anxin.contract.times import local_day
+from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
 from anxin.store.database import LedgerRow, RejectRow, Store
 
@@ -75,7 +78,12 @@ class Metrics:
     alarms: Counter[str] = field(default_factory=Counter)  # rule → n
     last_event_us: dict[str, int] = field(default_factory=dict)  # station → newest event time
     edge_backlog: dict[str, int] = field(default_factory=dict)  # station → its edge agent's outbox
-    last_ingest_s: float = 0.0
+
+
+@functools.lru_cache(maxsize=64)
+def _day_text(day: int) -> str:
+    """A local day number as YYYY-MM-DD (the daily figures' key; cached: one per day)."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def reason_class(reason: str) -> str:
@@ -228,7 +236,7 @@ class IngestService:
             raw = raw.rstrip(b"\r")
             if not raw.strip():
                 continue  # blank lines are not records
-            p = parse_line(raw)
+            p, verdict = parse_verified(raw, ring)  # the batch checker's own step: parse, then authenticate
             if isinstance(p, Reject):
                 reason = p.reason
             elif p.rec.station_id != station_id:
@@ -243,15 +251,14 @@ class IngestService:
                                          excerpt=raw[:1024]))  # fmt: skip
                 continue
             assert isinstance(p, Parsed)
-            verdict = authenticate(p, ring)
             kind, key = kind_of(p.rec), natural_key(p)
             quarantined = verdict is not None and verdict != KeyVerdict.OK
             rec = p.rec
-            sale = (format_ts(p.t)[:10], rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
+            sale = (_day_text(local_day(p.t)), rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
             rows.append(LedgerRow(kind=kind, station_id=station_id, natural_key=key, event_time_us=p.t,
                                   digest=ledger_digest(kind, key, p), verdict=None if verdict is None else int(verdict),
                                   quarantined=quarantined, source=source, body=raw, sale=sale))  # fmt: skip
-            parsed.append((len(results), Parsed(p.rec, p.t, p.t0, p.digest), verdict))
+            parsed.append((len(results), p, verdict))
             results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
         new_alarms: list[Alarm] = []
         with self.lock:
@@ -297,7 +304,6 @@ class IngestService:
         for _, p, _ in parsed:
             if p.t > m.last_event_us.get(station_id, 0):
                 m.last_event_us[station_id] = p.t
-        m.last_ingest_s = time.time()
         self._announce(new_alarms)
         counts = Counter(r.status for r in results)
         return UploadResult(accepted=counts["accepted"], duplicate=counts["duplicate"],

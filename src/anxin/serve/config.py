@@ -1,5 +1,6 @@
 """Configuration of ``anxin serve``: defaults, then a TOML file, then environment
-variables (``ANXIN_…``), then command-line options — each overriding the one before."""
+variables (``ANXIN_…``), then command-line options — each overriding the one before.
+(Logging is the CLI's: ``anxin --log info`` or ``ANXIN_LOG``.)"""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt_url: str | None = None  # mqtt://host:1883 to run the MQTT bridge inside the service
     webhook_max_attempts: int = 8
     webhook_allow_private: bool = False  # allow webhooks to loopback/private addresses (a receiver on the LAN)
-    log_level: str = "info"
     console: bool = True  # the regulator console and the public nozzle pages
     reports_every_s: float = 3600.0  # how often to generate missing daily reports (0: never)
     public_base_url: str | None = None  # the address printed in the nozzle QR codes (default: as requested)

@@ -287,7 +287,6 @@ class Store:
                     )  # fmt: skip
                     if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
                         new.append(o)
-                        self._enqueue_webhooks(c, o.alarm_id)
                 elif isinstance(o, AlarmNote):
                     row = c.execute(select(T.alarms.c.evidence).where(T.alarms.c.alarm_id == o.alarm_id)).first()
                     if row is not None and o.key not in row[0]:
@@ -310,6 +309,8 @@ class Store:
                                 result=msgspec.to_builtins(o))
                         .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
                     )  # fmt: skip
+            if new:
+                self._enqueue_webhooks(c, [a.alarm_id for a in new])
         return new
 
     def alarms_after(self, ord_: int, *, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
@@ -362,13 +363,15 @@ class Store:
         with self.engine.connect() as c:
             return {s: int(n) for s, n in c.execute(select(d.status, func.count()).group_by(d.status)).all()}
 
-    def _enqueue_webhooks(self, c: Any, alarm_id: str) -> None:
+    def _enqueue_webhooks(self, c: Any, alarm_ids: Sequence[str]) -> None:
+        """One delivery per active webhook and new alarm, in the alarms' transaction."""
         hooks = c.execute(select(T.webhooks.c.id).where(T.webhooks.c.active.is_(True))).scalars().all()
-        if hooks:
+        if hooks and alarm_ids:
+            due = now_us()
             c.execute(
                 self._insert(T.webhook_deliveries).on_conflict_do_nothing(index_elements=["webhook_id", "alarm_id"]),
-                [{"webhook_id": h, "alarm_id": alarm_id, "status": "pending", "attempts": 0,
-                  "next_attempt_us": now_us()} for h in hooks],
+                [{"webhook_id": h, "alarm_id": a, "status": "pending", "attempts": 0, "next_attempt_us": due}
+                 for a in alarm_ids for h in hooks],
             )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,9 +22,20 @@ from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
 from anxin.web.extra import nozzle_events
-from anxin.web.session import COOKIE, as_json, csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.session import (
+    COOKIE,
+    as_json,
+    csrf_ok,
+    forbidden,
+    not_found,
+    now_us,
+    render,
+    require,
+    staff,
+    viewer,
+)
 from anxin.web.texts import rule_label, words
-from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders
+from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders, work_orders
 from anxin.workflow import lifecycle as L
 
 
@@ -95,11 +107,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.get("/console")
     async def overview(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("alarm.view"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "alarm.view")
+        if stop:
+            return stop
         now = await run_in_threadpool(data_now, service)
         registry = reg()
         days = [local_day(now - k * US_PER_DAY) for k in range(13, -1, -1)]
@@ -122,11 +132,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.get("/console/alarms")
     async def alarms(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("alarm.view"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "alarm.view")
+        if stop:
+            return stop
         qp = request.query_params
         f = Q.AlarmFilter(rule=qp.get("rule") or None, severity=qp.get("severity") or None,
                           district=qp.get("district") or None, station_id=qp.get("station_id") or None,
@@ -153,9 +161,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         return out
 
     async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         a = await run_in_threadpool(Q.alarm, store, alarm_id)
         if a is None or not v.can("alarm.view"):
             return not_found(request, v) if a is None else forbidden(request, v)
@@ -171,17 +179,11 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if a.get("work_order_id"):
             due = await run_in_threadpool(overdue_work_orders, store, now_us=now_us())
             overdue = any(o.id == a["work_order_id"] for o in due)
-        inspectors = await run_in_threadpool(_inspectors)
+        inspectors = await run_in_threadpool(staff, store, ("inspector",))
         default_due = dt.datetime.fromtimestamp((now_us() + 3 * US_PER_DAY) / 1e6).strftime("%Y-%m-%dT%H:%M")
         return render(request, v, "alarm.html", page="alarms", a=a, ev=_evidence(a), allowed=allowed, overdue=overdue,
                       inspectors=inspectors, default_due=default_due, message=message, failed=failed,
                       data_json=as_json(data), status=400 if failed else 200)  # fmt: skip
-
-    def _inspectors() -> list[dict[str, Any]]:
-        u = T.users.c
-        with store.engine.connect() as c:
-            rows = c.execute(select(u.username, u.display_name).where(u.role == "inspector", u.active.is_(True))).all()
-        return [dict(x._mapping) for x in rows]
 
     @r.get("/console/alarms/{alarm_id}")
     async def alarm_detail(request: Request, alarm_id: str):
@@ -189,9 +191,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.post("/console/alarms/{alarm_id}/{action}")
     async def alarm_action(request: Request, alarm_id: str, action: str):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         form = await request.form()
         if not csrf_ok(v, form):
             return forbidden(request, v)
@@ -211,31 +213,25 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.get("/console/workorders")
     async def workorders(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("alarm.view"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "alarm.view")
+        if stop:
+            return stop
         now = now_us()
 
         def load():
-            w = T.work_orders.c
-            q = select(T.work_orders).order_by(w.status, w.due_us).limit(500)
-            if v.user.role == "inspector":
-                q = q.where(w.inspector == v.user.username)
-            with store.engine.connect() as c:
-                rows = [dict(x._mapping) for x in c.execute(q).all()]
-            return [dict(o, due=format_ts(o["due_us"])[:16].replace("T", " "),
-                         overdue=o["status"] == "open" and o["due_us"] < now) for o in rows if v.sees(o["station_id"])]  # fmt: skip
+            mine = v.user.username if v.user.role == "inspector" else None
+            orders = sorted(work_orders(store, inspector=mine), key=lambda o: (o.status, o.due_us))[:500]
+            return [dict(msgspec.structs.asdict(o), due=format_ts(o.due_us)[:16].replace("T", " "),
+                         overdue=o.status == "open" and o.due_us < now) for o in orders if v.sees(o.station_id)]  # fmt: skip
 
         return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
 
     @r.get("/console/workorders/{order_id}")
     async def workorder(request: Request, order_id: int):
         """A work order is handled on its alarm's page."""
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
 
         def find():
             w = T.work_orders.c
@@ -251,9 +247,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.get("/console/stations/{station_id}")
     async def station(request: Request, station_id: str):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         st = reg().station_by_id.get(station_id)
         if st is None:
             return not_found(request, v)
@@ -275,9 +271,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
     @r.get("/console/nozzles/{nozzle_id}")
     async def nozzle(request: Request, nozzle_id: str):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         n = reg().nozzle_by_id.get(nozzle_id)
         if n is None:
             return not_found(request, v)

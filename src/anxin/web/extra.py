@@ -8,15 +8,15 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from anxin.audit import append as audit_append
-from anxin.audit import entries, verify
+from anxin.audit import entries, record, verify
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
 from anxin.store import schema as T
-from anxin.web.session import csrf_ok, forbidden, now_us, render, to_login, viewer
+from anxin.web.session import csrf_ok, forbidden, now_us, render, require
 from anxin.web.texts import words
 
 RUNS = 6  # two flow rates × three runs, as JJG 443 asks
@@ -50,19 +50,17 @@ def extra_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/register/new")
     async def entry_form(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("verification.edit"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "verification.edit")
+        if stop:
+            return stop
         return render(request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS,
                       form={}, errors=[])  # fmt: skip
 
     @r.post("/console/register/new")
     async def entry_post(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         form = await request.form()
         if not csrf_ok(v, form) or not v.can("verification.edit"):
             return forbidden(request, v)
@@ -73,15 +71,10 @@ def extra_router(service: IngestService) -> APIRouter:
             line = res.results[0] if res.results else None
             if line is not None and line.status in ("accepted", "duplicate"):
 
-                def audit() -> None:
-                    with store.engine.begin() as c:
-                        audit_append(c, actor=v.user.username, action="verification.enter",
-                                     subject=f"nozzle:{rec['nozzle_id']}", reason="entered by hand",
-                                     data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]}, now_us=now_us())  # fmt: skip
-
-                await run_in_threadpool(audit)
-                from fastapi.responses import RedirectResponse
-
+                await run_in_threadpool(lambda: record(
+                    store, actor=v.user.username, action="verification.enter", subject=f"nozzle:{rec['nozzle_id']}",
+                    reason="entered by hand", data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
+                    now_us=now_us()))  # fmt: skip
                 return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
             errors = [line.reason if line is not None else "?"]
         return render(request, v, "verification_form.html", 422, page="register", nozzles=_nozzles(v), runs=RUNS,
@@ -93,11 +86,9 @@ def extra_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/audit")
     async def audit_page(request: Request, before: int | None = None):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("audit.view"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "audit.view")
+        if stop:
+            return stop
         rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
         report = await run_in_threadpool(verify, store)
         return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts)

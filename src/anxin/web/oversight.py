@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from anxin.audit import append as audit_append
+from anxin.audit import record
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
@@ -21,8 +21,7 @@ from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
-from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, require
-from anxin.web.supervision import _staff
+from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, require, staff
 from anxin.web.texts import rule_label, words
 
 
@@ -126,13 +125,11 @@ def oversight_router(service: IngestService) -> APIRouter:
             return forbidden(request, v)
         data = await run_in_threadpool(export_bundle, store, case_id, now_us=now_us())
 
-        def audit() -> None:  # who took the evidence out, and exactly what (its SHA-256)
-            with store.engine.begin() as conn:
-                audit_append(conn, actor=v.user.username, action="case.bundle_export", subject=f"case:{case_id}",
-                             reason="evidence bundle downloaded", data={"sha256": hashlib.sha256(data).hexdigest(),
-                                                                        "bytes": len(data)}, now_us=now_us())  # fmt: skip
-
-        await run_in_threadpool(audit)
+        # Who took the evidence out, and exactly what (its SHA-256).
+        await run_in_threadpool(lambda: record(store, actor=v.user.username, action="case.bundle_export",
+                                               subject=f"case:{case_id}", reason="evidence bundle downloaded",
+                                               data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
+                                               now_us=now_us()))  # fmt: skip
         return Response(data, media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})  # fmt: skip
 
@@ -143,7 +140,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         if stop:
             return stop
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
-        inspectors = await run_in_threadpool(_staff, store, ("inspector",))
+        inspectors = await run_in_threadpool(staff, store, ("inspector",))
         return render(request, v, "risk.html", page="risk", scores=scores, inspectors=inspectors,
                       seed=random.SystemRandom().randrange(1, 10**9))  # fmt: skip
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from anxin.audit import append as audit_append
+from anxin.audit import record
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
 from anxin.register import (
@@ -24,7 +24,7 @@ from anxin.register import (
     stored_verification,
 )
 from anxin.store import schema as T
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, to_login, viewer
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
@@ -53,11 +53,9 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         return out
 
     async def _register_page(request: Request, report: dict[str, Any] | None = None, status: int = 200):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
-        if not v.can("alarm.view"):
-            return forbidden(request, v)
+        v, stop = require(request, store, "alarm.view")
+        if stop:
+            return stop
         now = now_us()
 
         def load():
@@ -84,9 +82,9 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
 
     @r.post("/console/register/import")
     async def register_import(request: Request):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         form = await request.form()
         if not csrf_ok(v, form) or not v.can("verification.edit"):
             return forbidden(request, v)
@@ -101,22 +99,19 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             return await _register_page(request, {"errors": True, "text": text}, 422)
         certs = len(report.outcomes)
 
-        def audit() -> None:
-            with store.engine.begin() as c:
-                audit_append(c, actor=v.user.username, action="verification.import", subject="register",
-                             reason="CSV import", data={"certificates": certs,
-                                                        "accepted": report.count("accepted")}, now_us=now_us())  # fmt: skip
-
-        await run_in_threadpool(audit)
+        await run_in_threadpool(lambda: record(store, actor=v.user.username, action="verification.import",
+                                               subject="register", reason="CSV import",
+                                               data={"certificates": certs, "accepted": report.count("accepted")},
+                                               now_us=now_us()))  # fmt: skip
         text = (f"{w['upload']}: {certs} {w['certificate']} · {w['accepted']} {report.count('accepted')}"
                 f" · {w['duplicate']} {report.count('duplicate')}")
         return await _register_page(request, {"errors": False, "text": text})
 
     @r.get("/console/certificates/{nozzle_id}/{ts}.pdf")
     async def certificate(request: Request, nozzle_id: str, ts: str):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         n = reg().nozzle_by_id.get(nozzle_id)
         if n is None:
             return not_found(request, v)
@@ -133,9 +128,9 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
 
     @r.get("/console/stations/{station_id}/qr.pdf")
     async def qr_sheet(request: Request, station_id: str):
-        v = viewer(request, store)
-        if v.user is None:
-            return to_login(request)
+        v, stop = require(request, store)
+        if stop:
+            return stop
         st = reg().station_by_id.get(station_id)
         if st is None:
             return not_found(request, v)
@@ -155,27 +150,24 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             return not_found(request, v)
         st = reg().station_by_id[n.station_id]
         w = words(v.lang)
-        vt = T.verifications.c
-        with store.engine.connect() as c:
-            last = c.execute(select(vt.ts, vt.passed, vt.result).where(vt.nozzle_id == nozzle_id)
-                             .order_by(vt.ts.desc()).limit(1)).first()  # fmt: skip
-        valid_until_us = n.verified_until.timestamp() * 1e6
-        passed = bool(last[1]) if last else n.last_verification_passed
-        valid = passed and valid_until_us > now_us()
+        # The register's own reading of the nozzle (the last record, else the registry).
+        row = next(r for r in register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id})
+                   if r.nozzle_id == nozzle_id)  # fmt: skip
+        valid = row.status in ("valid", "due_soon")
         if valid:
             status_text = "检定合格，在有效期内" if v.lang == "zh" else "Verified, within its validity"
-        elif not passed:
+        elif row.status in ("failed", "never"):
             status_text = "最近一次检定不合格" if v.lang == "zh" else "Failed its last verification"
         else:
             status_text = "检定已过期" if v.lang == "zh" else "Verification expired"
-        if last:
-            pts = last[2].get("flow_points", []) if isinstance(last[2], dict) else []
-            errs = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
-            last_text = f"{last[0][:10]} · {w['passed'] if last[1] else w['failed']} · {w['error']} {errs}"
+        verdict = w["passed"] if (row.passed if row.passed is not None else n.last_verification_passed) else w["failed"]
+        if row.last_ts:
+            errs = " ".join(f"{p.error_permille:+.2f}‰" for p in row.flow_points)
+            last_text = f"{row.last_ts[:10]} · {verdict} · {w['error']} {errs}"
         else:
-            last_text = f"{w['passed'] if n.last_verification_passed else w['failed']}"
+            last_text = verdict
         return render(request, v, "public_nozzle.html", status, n=n, st=st, valid=valid, status_text=status_text,
-                      last_text=last_text, thanks=thanks, user=None)  # fmt: skip
+                      valid_until=row.valid_until[:10], last_text=last_text, thanks=thanks, user=None)  # fmt: skip
 
     @r.get("/p/{nozzle_id}")
     async def public_nozzle(request: Request, nozzle_id: str):

@@ -107,3 +107,17 @@ def require(request: Request, store, permission: str = "alarm.view") -> tuple[Vi
     if not v.can(permission):
         return v, forbidden(request, v)
     return v, None
+
+
+def staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Active accounts of these roles (username, display name, role): the choices of
+    assignee and inspector fields."""
+    from sqlalchemy import select
+
+    from anxin.store import schema as T
+
+    u = T.users.c
+    with store.engine.connect() as c:
+        rows = c.execute(select(u.username, u.display_name, u.role)
+                         .where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)).all()  # fmt: skip
+    return [dict(r._mapping) for r in rows]

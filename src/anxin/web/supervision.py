@@ -11,17 +11,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
 from anxin.serve.limits import RateLimiter
-from anxin.store import schema as T
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
+from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, staff, viewer
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 MAX_FILE = 5 * 1024 * 1024
@@ -42,14 +40,6 @@ def _when(text: str | None) -> int | None:
         return None
     t = dt.datetime.fromisoformat(text)
     return int((t if t.tzinfo else t.replace(tzinfo=TZ)).timestamp() * 1e6)
-
-
-def _staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-    u = T.users.c
-    with store.engine.connect() as c:
-        rows = c.execute(select(u.username, u.display_name, u.role)
-                         .where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)).all()  # fmt: skip
-    return [dict(r._mapping) for r in rows]
 
 
 def supervision_router(service: IngestService) -> APIRouter:
@@ -81,8 +71,8 @@ def supervision_router(service: IngestService) -> APIRouter:
             return not_found(request, v)
         if not v.sees(d["station_id"]):
             return forbidden(request, v)
-        staff = await run_in_threadpool(_staff, store, ("regulator", "inspector"))
-        return render(request, v, "complaint.html", status, page="complaints", c=d, staff=staff, message=message,
+        people = await run_in_threadpool(staff, store, ("regulator", "inspector"))
+        return render(request, v, "complaint.html", status, page="complaints", c=d, staff=people, message=message,
                       fmt=format_ts, can_handle=v.can("complaint.view"), can_open_case=v.can("alarm.triage"))  # fmt: skip
 
     @r.get("/console/complaints/{cid}")
@@ -145,7 +135,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return (I.listing(store, station_ids=v.stations, limit=300),
                     I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
                     [q for q in I.citizen_requests(store, limit=200) if v.sees(q["station_id"])],
-                    _staff(store, ("inspector",)))  # fmt: skip
+                    staff(store, ("inspector",)))  # fmt: skip
 
         rows, rects, requests_, inspectors = await run_in_threadpool(load)
         visible = [s for s in reg().stations if v.sees(s.station_id)]
