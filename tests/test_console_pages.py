@@ -134,3 +134,22 @@ def test_admin_manages_users_in_the_browser_pages(app) -> None:
     assert _login(TestClient(a), "zhao").status_code == 401
     assert c.post("/console/users/deactivate", data={"csrf": csrf, "username": "root"}).status_code == 400
     assert "user.create" in c.get("/console/audit").text
+
+
+def test_a_bad_number_in_a_visit_is_a_400_naming_the_field(app) -> None:
+    from anxin.supervision import inspections as I
+
+    service, a = app
+    now = time.time_ns() // 1000
+    create_user(service.store, username="qian", display_name="钱检查员", role="inspector", password=PASSWORD,
+                actor="test", reason="test", now_us=now)  # fmt: skip
+    iid = I.schedule(service.store, station_id="S0001", inspector="qian", scheduled_us=now, kind="routine",
+                     actor="test", now_us=now)  # fmt: skip
+    c = TestClient(a)
+    _login(c, "qian")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get(f"/console/inspections/{iid}").text).group(1)
+    form = {"csrf": csrf, "standard_ml_0": "20000", "indicated_ml_0": "二万", "findings": ""}
+    form |= {f"ok_{k}": "yes" for k in I.MANUAL_ITEMS}
+    r = c.post(f"/console/inspections/{iid}/visit", data=form)
+    assert r.status_code == 400 and "indicated_ml_0" in r.text
+    assert I.get(service.store, iid)["status"] == "planned"  # nothing recorded

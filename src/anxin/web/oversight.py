@@ -21,7 +21,7 @@ from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
-from anxin.web.session import as_json, csrf_ok, forbidden, not_found, now_us, render, require, staff
+from anxin.web.session import as_json, csrf_ok, forbidden, form_number, not_found, now_us, render, require, staff
 from anxin.web.texts import rule_label, words
 
 
@@ -79,8 +79,8 @@ def oversight_router(service: IngestService) -> APIRouter:
                 await run_in_threadpool(lambda: K.update(store, case_id, parties=parties, violations=violations,
                                                          actor=who, reason=reason, now_us=now))  # fmt: skip
             elif step == "penalize":
-                fen = round(float(str(form.get("penalty_yuan", "0")) or 0) * 100)
-                boards = int(str(form.get("boards", "0")) or 0)
+                fen = round(form_number(form, "penalty_yuan", 0, whole=False) * 100)
+                boards = form_number(form, "boards", 0)
                 await run_in_threadpool(lambda: K.penalize(store, case_id, penalty_fen=fen, boards_confiscated=boards,
                                                            decision=str(form.get("decision", "")), actor=who,
                                                            reason=reason, now_us=now))  # fmt: skip
@@ -154,8 +154,8 @@ def oversight_router(service: IngestService) -> APIRouter:
             return forbidden(request, v)
         try:
             plan = await run_in_threadpool(lambda: R.draw(
-                store, reg(), stations=int(str(form.get("stations", "3"))), inspectors=list(form.getlist("inspectors")),
-                seed=int(str(form.get("seed", "1"))), method=str(form.get("method", "risk")),
+                store, reg(), stations=form_number(form, "stations", 3), inspectors=list(form.getlist("inspectors")),
+                seed=form_number(form, "seed"), method=str(form.get("method", "risk")),
                 name=str(form.get("name", "")).strip() or "双随机抽查", actor=v.user.username, now_us=now_us()))  # fmt: skip
         except (R.DrawError, ValueError) as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))

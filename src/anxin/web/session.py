@@ -121,3 +121,17 @@ def staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
         rows = c.execute(select(u.username, u.display_name, u.role)
                          .where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)).all()  # fmt: skip
     return [dict(r._mapping) for r in rows]
+
+
+def form_number(form: Any, name: str, default: float | None = None, *, whole: bool = True) -> Any:
+    """A number from a form field, or ``default`` when it is empty; a ValueError naming
+    the field otherwise (pages turn it into a 400 with that message)."""
+    text = str(form.get(name) or "").strip()
+    if not text:
+        if default is None:
+            raise ValueError(f"{name}: a number is required")
+        return default
+    try:
+        return int(text) if whole else float(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a {'whole ' if whole else ''}number") from None

@@ -19,7 +19,7 @@ from anxin.serve.limits import RateLimiter
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, staff, viewer
+from anxin.web.session import csrf_ok, forbidden, form_number, not_found, now_us, render, require, staff, viewer
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 MAX_FILE = 5 * 1024 * 1024
@@ -200,14 +200,13 @@ def supervision_router(service: IngestService) -> APIRouter:
         if d is None or not v.sees(d["station_id"]):
             return not_found(request, v) if d is None else forbidden(request, v)
         checklist = {k: (form.get(f"ok_{k}") == "yes", str(form.get(f"note_{k}", ""))) for k in I.MANUAL_ITEMS}
-        runs = []
-        for n in range(3):
-            std, ind = str(form.get(f"standard_ml_{n}", "")).strip(), str(form.get(f"indicated_ml_{n}", "")).strip()
-            if std and ind:
-                runs.append({"standard_ml": int(std), "indicated_ml": int(ind),
-                             "standard_temp_mc": int(form.get(f"standard_temp_mc_{n}") or 20000),
-                             "dispenser_temp_mc": int(form.get(f"dispenser_temp_mc_{n}") or 20000)})  # fmt: skip
         try:
+            runs = [{"standard_ml": form_number(form, f"standard_ml_{n}"),
+                     "indicated_ml": form_number(form, f"indicated_ml_{n}"),
+                     "standard_temp_mc": form_number(form, f"standard_temp_mc_{n}", 20000),
+                     "dispenser_temp_mc": form_number(form, f"dispenser_temp_mc_{n}", 20000)}
+                    for n in range(3) if str(form.get(f"standard_ml_{n}") or "").strip()
+                    and str(form.get(f"indicated_ml_{n}") or "").strip()]  # fmt: skip
             await run_in_threadpool(lambda: I.record_visit(
                 store, reg(), iid, checklist=checklist, test_fill_runs=runs or None,
                 findings=str(form.get("findings", "")), actor=v.user.username, now_us=now_us(),
