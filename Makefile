@@ -18,6 +18,7 @@ demo: setup
 	$(BIN)/anxin demo
 
 test: setup
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

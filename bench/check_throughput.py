@@ -97,8 +97,16 @@ def _rss_kib(pid: int) -> int:
 
 
 def run_check(data_dir: Path, out_dir: Path, workers: int, *extra: str) -> tuple[float, int, int]:
-    cmd = [str(ROOT / ".venv/bin/anxin"), "check", str(data_dir), "--out", str(out_dir), "--workers", str(workers),
-           *extra]  # fmt: skip
+    cmd = [
+        str(ROOT / ".venv/bin/anxin"),
+        "check",
+        str(data_dir),
+        "--out",
+        str(out_dir),
+        "--workers",
+        str(workers),
+        *extra,
+    ]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak_main = peak_total = 0
@@ -134,9 +142,11 @@ def main() -> None:
     print(f"data: {data_dir}  ({records:,} lines, {summary['records']['settlement']:,} sales, {n_sigs:,} signatures)")
     print(f"verify-only on {args.workers} processes: {verify_wall:.1f} s ({n_sigs / verify_wall:,.0f} signatures/s)")
     for flag, (wall, peak_main, peak_total) in runs.items():
-        print(f"anxin check --workers {args.workers} {flag}: {wall:.1f} s wall, {records / wall:,.0f} records/s, "
-              f"ratio to verify-only {wall / verify_wall:.2f}, peak RSS main {peak_main / 1024:.0f} MiB, "
-              f"all processes {peak_total / 1024:.0f} MiB")  # fmt: skip
+        print(
+            f"anxin check --workers {args.workers} {flag}: {wall:.1f} s wall, {records / wall:,.0f} records/s, "
+            f"ratio to verify-only {wall / verify_wall:.2f}, peak RSS main {peak_main / 1024:.0f} MiB, "
+            f"all processes {peak_total / 1024:.0f} MiB"
+        )
     print(f"alarms: {summary['alarms']:,}  rejects: {summary['rejects']:,}  meters: {summary['meters']}")
 
 

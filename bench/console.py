@@ -54,8 +54,18 @@ def fill(service, n: int, seed: int = 1) -> None:
         nz = rnd.choice(nozzles)
         rule = rnd.choice(rules)
         ts = t0 + rnd.randrange(30 * US_PER_DAY)
-        batch.append(make_alarm(rule, key=(nz.nozzle_id, i), station_id=nz.station_id, nozzle_id=nz.nozzle_id,
-                                seq=i, ts_us=ts, message=f"{rule} on {nz.nozzle_id}", evidence={"i": i}))  # fmt: skip
+        batch.append(
+            make_alarm(
+                rule,
+                key=(nz.nozzle_id, i),
+                station_id=nz.station_id,
+                nozzle_id=nz.nozzle_id,
+                seq=i,
+                ts_us=ts,
+                message=f"{rule} on {nz.nozzle_id}",
+                evidence={"i": i},
+            )
+        )
         if len(batch) == 5000:
             service.store.save_outputs(batch)
             batch = []
@@ -63,8 +73,13 @@ def fill(service, n: int, seed: int = 1) -> None:
     states = ["acknowledged", "dispatched", "on_site", "confirmed", "false_alarm"]
     with service.store.engine.begin() as c:
         ids = [r[0] for r in c.execute(T.alarms.select().with_only_columns(T.alarms.c.alarm_id)).all()]
-        c.execute(insert(T.alarm_states), [{"alarm_id": a, "status": rnd.choice(states), "updated_us": t0,
-                                            "updated_by": "bench"} for a in rnd.sample(ids, len(ids) // 10)])  # fmt: skip
+        c.execute(
+            insert(T.alarm_states),
+            [
+                {"alarm_id": a, "status": rnd.choice(states), "updated_us": t0, "updated_by": "bench"}
+                for a in rnd.sample(ids, len(ids) // 10)
+            ],
+        )
 
 
 def timed(client: TestClient, path: str, repeat: int) -> tuple[float, float]:
@@ -93,8 +108,16 @@ def run(backend: str, args) -> None:
         t = time.perf_counter()
         fill(service, args.alarms)
         print(f"{backend}: stored {args.alarms:,} alarms in {time.perf_counter() - t:.0f} s", flush=True)
-        create_user(service.store, username="bench", display_name="bench", role="regulator", password=PASSWORD,
-                    actor="bench", reason="bench", now_us=time.time_ns() // 1000)  # fmt: skip
+        create_user(
+            service.store,
+            username="bench",
+            display_name="bench",
+            role="regulator",
+            password=PASSWORD,
+            actor="bench",
+            reason="bench",
+            now_us=time.time_ns() // 1000,
+        )
         c = TestClient(app)
         c.post("/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console"})
         district = service.registry.stations[0].district

@@ -79,8 +79,10 @@ def start(backend: str, data: Path, tmp: Path) -> tuple[Server, dict[str, str], 
     server.start(timeout=120)
     reg = orjson.loads((data / "registry.json").read_bytes())
     with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
-        tokens = {s["station_id"]: c.post(f"{server.url}/v1/stations/{s['station_id']}/token").json()["token"]
-                  for s in reg["stations"]}  # fmt: skip
+        tokens = {
+            s["station_id"]: c.post(f"{server.url}/v1/stations/{s['station_id']}/token").json()["token"]
+            for s in reg["stations"]
+        }
     return server, tokens, drop
 
 
@@ -110,15 +112,18 @@ def throughput(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp:
                     batch = per[sid][i : i + args.batch]
                     if not batch:
                         continue
-                    r = c.post(f"{server.url}/v1/records", content=b"\n".join(batch),
-                               headers={"Authorization": f"Bearer {tokens[sid]}",
-                                        "Content-Type": "application/x-ndjson"})  # fmt: skip
+                    r = c.post(
+                        f"{server.url}/v1/records",
+                        content=b"\n".join(batch),
+                        headers={"Authorization": f"Bearer {tokens[sid]}", "Content-Type": "application/x-ndjson"},
+                    )
                     assert r.status_code in (200, 207, 409), r.text[:300]
                     res = r.json()["results"]
                     with lock:
                         done["records"] += len(res)
-                        done["pairs"] += sum(1 for x in res if x.get("kind") in ("metering", "settlement")
-                                             and x["status"] == "accepted")  # fmt: skip
+                        done["pairs"] += sum(
+                            1 for x in res if x.get("kind") in ("metering", "settlement") and x["status"] == "accepted"
+                        )
                         done["uploads"] += 1
                     cursors[sid] = i + len(batch)
                     work.put(sid)
@@ -130,8 +135,12 @@ def throughput(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - began
-        return {"pairs_per_s": done["pairs"] / 2 / elapsed, "records_per_s": done["records"] / elapsed,
-                "uploads": done["uploads"], "seconds": elapsed}  # fmt: skip
+        return {
+            "pairs_per_s": done["pairs"] / 2 / elapsed,
+            "records_per_s": done["records"] / elapsed,
+            "uploads": done["uploads"],
+            "seconds": elapsed,
+        }
     finally:
         server.stop()
         drop()
@@ -146,8 +155,9 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
 
         def listen() -> None:
             try:
-                with httpx.stream("GET", f"{server.url}/v1/alarms/stream", timeout=None,
-                                  headers={"Authorization": f"Bearer {ADMIN}"}) as r:  # fmt: skip
+                with httpx.stream(
+                    "GET", f"{server.url}/v1/alarms/stream", timeout=None, headers={"Authorization": f"Bearer {ADMIN}"}
+                ) as r:
                     ready.set()
                     for line in r.iter_lines():
                         if line.startswith("data: "):
@@ -208,8 +218,14 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
         stop.set()
         lat = sorted((seen[o] - sent[o]) * 1000 for o in want if o in seen)
         q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-        return {"alarms": len(lat), "expected": len(want), "p50_ms": q[49], "p99_ms": q[98],
-                "max_ms": lat[-1] if lat else float("nan"), "sender_behind_s": behind}  # fmt: skip
+        return {
+            "alarms": len(lat),
+            "expected": len(want),
+            "p50_ms": q[49],
+            "p99_ms": q[98],
+            "max_ms": lat[-1] if lat else float("nan"),
+            "sender_behind_s": behind,
+        }
     finally:
         server.stop()
         drop()
@@ -229,19 +245,27 @@ def main(argv: list[str] | None = None) -> int:
     data = city(args.stations)
     per = station_lines(arrival_lines(data), "S0001")
     pairs = sum(_is_pair(ln) for v in per.values() for ln in v) // 2
-    print(f"data: {data.relative_to(ROOT)}: {sum(map(len, per.values())):,} lines, {pairs:,} pairs, "
-          f"{len(per)} stations", flush=True)  # fmt: skip
+    print(
+        f"data: {data.relative_to(ROOT)}: {sum(map(len, per.values())):,} lines, {pairs:,} pairs, {len(per)} stations",
+        flush=True,
+    )
     tmp = ROOT / "bench-data" / "ingest-db"
     tmp.mkdir(parents=True, exist_ok=True)
     for backend in args.backends.split(","):
         tp = throughput(backend, data, per, args, tmp)
-        print(f"{backend:10s} throughput: {tp['pairs_per_s']:,.0f} signed pairs/s "
-              f"({tp['records_per_s']:,.0f} records/s, {tp['uploads']} uploads of ≤{args.batch} lines, "
-              f"{tp['seconds']:.0f} s; target ≥ 5,000 pairs/s)", flush=True)  # fmt: skip
+        print(
+            f"{backend:10s} throughput: {tp['pairs_per_s']:,.0f} signed pairs/s "
+            f"({tp['records_per_s']:,.0f} records/s, {tp['uploads']} uploads of ≤{args.batch} lines, "
+            f"{tp['seconds']:.0f} s; target ≥ 5,000 pairs/s)",
+            flush=True,
+        )
         la = latency(backend, data, per, args, tmp)
-        print(f"{backend:10s} latency at {args.rate:,.0f} pairs/s: p50 {la['p50_ms']:.0f} ms, p99 {la['p99_ms']:.0f} ms, "
-              f"max {la['max_ms']:.0f} ms ({la['alarms']}/{la['expected']} alarms seen; "
-              f"sender {la['sender_behind_s']:+.1f} s behind schedule; target p99 ≤ 250 ms)", flush=True)  # fmt: skip
+        print(
+            f"{backend:10s} latency at {args.rate:,.0f} pairs/s: p50 {la['p50_ms']:.0f} ms, p99 {la['p99_ms']:.0f} ms, "
+            f"max {la['max_ms']:.0f} ms ({la['alarms']}/{la['expected']} alarms seen; "
+            f"sender {la['sender_behind_s']:+.1f} s behind schedule; target p99 ≤ 250 ms)",
+            flush=True,
+        )
     return 0
 
 

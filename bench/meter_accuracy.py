@@ -85,8 +85,7 @@ def run_city(out: Path, stations: int, days: int, seed: int, scenarios: str, reu
     if not (reuse and (data / "registry.json").exists() and (truth / "meters.jsonl").exists()):
         for d in (data, truth):
             shutil.rmtree(d, ignore_errors=True)
-        simulate(data, stations=stations, days=days, seed=seed,
-                 scenarios=ScenarioSet.parse(scenarios), workers=2)  # fmt: skip
+        simulate(data, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.parse(scenarios), workers=2)
     shutil.rmtree(check, ignore_errors=True)
     run_check(data, check, workers=2)
     return check
@@ -109,9 +108,18 @@ def join(pool: Pool, check: Path) -> None:
         e = m.get("error_permille")
         if e is None:
             pool.missing += 1
-        pool.rows.append(Row(t["nozzle_id"], t["scenario"], float(t["error_permille"]),
-                             None if e is None else float(e), ci[0], ci[1], m.get("status"),
-                             t["nozzle_id"] in drift))  # fmt: skip
+        pool.rows.append(
+            Row(
+                t["nozzle_id"],
+                t["scenario"],
+                float(t["error_permille"]),
+                None if e is None else float(e),
+                ci[0],
+                ci[1],
+                m.get("status"),
+                t["nozzle_id"] in drift,
+            )
+        )
     lost = {a["tank_id"] for a in alarms if a["rule"] == "TANK_LOSS"}
     for t in _jsonl(truth / "tanks.jsonl"):
         if t["leak_ml_per_h"] > 0:
@@ -168,21 +176,29 @@ def table(pools: dict[int, Pool], legacy_pool: Pool) -> list[tuple[str, dict[int
         return f"{v:.2f}‰ (n={n})"
 
     add("RMSE, honest nozzles", _rmse, {7: "≤ 1.0‰", 30: "≤ 0.5‰"})
-    add("95 % CI coverage, honest nozzles", lambda p: frac(*coverage(p.rows)),
-        {7: "93–97 %", 30: "93–97 %"})  # fmt: skip
+    add("95 % CI coverage, honest nozzles", lambda p: frac(*coverage(p.rows)), {7: "93–97 %", 30: "93–97 %"})
     for lim in BANDS:
         tg = {8.0: {7: "≥ 95 %"}, 5.0: {30: "≥ 95 %"}}.get(lim, {})
         add(f"violation, |true error| > {lim:g}‰", lambda p, lim=lim: frac(*flagged(beyond(p.rows, lim))), tg)
-    add(f"violation, |true error| ≥ {PROXY_8:g}‰ (proxy for ±8‰)",
+    add(
+        f"violation, |true error| ≥ {PROXY_8:g}‰ (proxy for ±8‰)",
         lambda p: frac(*flagged([r for r in beyond(p.rows, 0) if abs(r.true) >= PROXY_8])),
-        {7: "≥ 95 %"})  # fmt: skip
+        {7: "≥ 95 %"},
+    )
     add("violation, legacy rigged (+2…+5 %)", lambda p: frac(*flagged(legacy(p.rows))), {})
-    out.append((f"violation, legacy rigged, {LEGACY_DAYS}-day data",
-                {d: frac(*flagged(legacy(legacy_pool.rows))) if d == min(pools) else "" for d in pools},
-                {min(pools): "100 % within 2 days"}))  # fmt: skip
+    out.append(
+        (
+            f"violation, legacy rigged, {LEGACY_DAYS}-day data",
+            {d: frac(*flagged(legacy(legacy_pool.rows))) if d == min(pools) else "" for d in pools},
+            {min(pools): "100 % within 2 days"},
+        )
+    )
     add("violation, honest nozzles", lambda p: frac(*flagged(honest(p.rows))), {7: "≤ 1 %", 30: "≤ 1 %"})
-    add("METER_DRIFT at any daily look, honest nozzles",
-        lambda p: frac(sum(r.alarmed for r in honest(p.rows)), len(honest(p.rows))), {})  # fmt: skip
+    add(
+        "METER_DRIFT at any daily look, honest nozzles",
+        lambda p: frac(sum(r.alarmed for r in honest(p.rows)), len(honest(p.rows))),
+        {},
+    )
     add("TANK_LOSS on leaking tanks (0.76 L/h)", lambda p: frac(p.leak_hit, p.leak_n), {7: "≥ 95 %"})
     add("TANK_LOSS on non-leaking tanks", lambda p: frac(p.false_alarm, p.clean_n), {7: "≤ 5 %"})
     return out
@@ -207,10 +223,14 @@ def plot(pools: dict[int, Pool], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     days = sorted(pools)
-    fig, axes = plt.subplots(len(days), 2, figsize=(13, 5.5 * len(days)), squeeze=False,
-                             gridspec_kw={"width_ratios": [2.2, 1]})  # fmt: skip
-    style = {None: ("honest", "tab:blue"), "meter_drift": ("meter_drift", "tab:orange"),
-             "legacy_rigged": ("legacy_rigged", "tab:red")}  # fmt: skip
+    fig, axes = plt.subplots(
+        len(days), 2, figsize=(13, 5.5 * len(days)), squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]}
+    )
+    style = {
+        None: ("honest", "tab:blue"),
+        "meter_drift": ("meter_drift", "tab:orange"),
+        "legacy_rigged": ("legacy_rigged", "tab:red"),
+    }
     for row, d in zip(axes, days):
         rows = [r for r in pools[d].rows if r.est is not None]
         for ax, sel, title in (
@@ -226,8 +246,9 @@ def plot(pools: dict[int, Pool], path: Path) -> None:
                 y = [r.est for r in rs]
                 lo = [r.est - r.lo if r.lo is not None else 0 for r in rs]
                 hi = [r.hi - r.est if r.hi is not None else 0 for r in rs]
-                ax.errorbar(x, y, yerr=[lo, hi], fmt="o", ms=3, lw=0.7, alpha=0.6, color=color,
-                            label=f"{label} ({len(rs)})")  # fmt: skip
+                ax.errorbar(
+                    x, y, yerr=[lo, hi], fmt="o", ms=3, lw=0.7, alpha=0.6, color=color, label=f"{label} ({len(rs)})"
+                )
             if sel:
                 a = min(min(r.true for r in sel), min(r.lo if r.lo is not None else r.est for r in sel))
                 b = max(max(r.true for r in sel), max(r.hi if r.hi is not None else r.est for r in sel))
@@ -259,9 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     horizons = sorted({a.days} | ({30} if a.long else set()))
     began = time.perf_counter()
-    print(f"meter accuracy: {a.seeds} seed(s) × {a.stations} stations, "
-          f"{'/'.join(map(str, horizons))} days (+{LEGACY_DAYS}-day legacy check), "
-          f"scenarios {a.scenarios}", flush=True)  # fmt: skip
+    print(
+        f"meter accuracy: {a.seeds} seed(s) × {a.stations} stations, "
+        f"{'/'.join(map(str, horizons))} days (+{LEGACY_DAYS}-day legacy check), "
+        f"scenarios {a.scenarios}",
+        flush=True,
+    )
     pools = {d: Pool() for d in horizons}
     legacy_pool = Pool()
     for seed in range(1, a.seeds + 1):
@@ -271,9 +295,11 @@ def main(argv: list[str] | None = None) -> int:
             pool.seconds += time.perf_counter() - t
             print(f"  seed {seed}, {d:>2} days: {time.perf_counter() - t:5.1f} s", flush=True)
     for d, p in pools.items():
-        print(f"{d} days: {len(p.rows)} nozzles joined ({p.missing} without an estimate, "
-              f"{p.skipped} skipped for a K change), "
-              f"{p.leak_n + p.clean_n} tanks ({p.leak_n} leaking)")  # fmt: skip
+        print(
+            f"{d} days: {len(p.rows)} nozzles joined ({p.missing} without an estimate, "
+            f"{p.skipped} skipped for a K change), "
+            f"{p.leak_n + p.clean_n} tanks ({p.leak_n} leaking)"
+        )
     print()
     print_table(table(pools, legacy_pool), horizons)
     png = a.out / "meter-accuracy.png"

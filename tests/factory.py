@@ -47,31 +47,56 @@ class City:
     orders: int = 0
 
     def __post_init__(self) -> None:
-        for nid, alg, ac in (("S1-N1", "ed25519", True), ("S1-N2", "sm2", True), ("S1-N3", "ed25519", False),
-                             ("S2-N1", "ed25519", True)):  # fmt: skip
+        for nid, alg, ac in (
+            ("S1-N1", "ed25519", True),
+            ("S1-N2", "sm2", True),
+            ("S1-N3", "ed25519", False),
+            ("S2-N1", "ed25519", True),
+        ):
             self.nozzles[nid] = Nozzle(nid, alg, generate_signer(alg, nid.encode() * 8), anti_cheat=ac)
 
     def registry_dict(self) -> dict[str, Any]:
         chart = [[0, 0], [1_000_000, 10_000_000], [2_000_000, 25_000_000], [2_500_000, 30_000_000]]
         reg = {
             "stations": [
-                {"station_id": s, "name": f"测试站{s}", "operator": "中国石化", "district": "上城区",
-                 "lat": 30.25, "lon": 120.17} for s in ("S1", "S2")
+                {
+                    "station_id": s,
+                    "name": f"测试站{s}",
+                    "operator": "中国石化",
+                    "district": "上城区",
+                    "lat": 30.25,
+                    "lon": 120.17,
+                }
+                for s in ("S1", "S2")
             ],
-            "tanks": [{"tank_id": f"{s}-T1", "station_id": s, "product": "92", "capacity_ml": 30_000_000,
-                       "chart": chart} for s in ("S1", "S2")],
+            "tanks": [
+                {"tank_id": f"{s}-T1", "station_id": s, "product": "92", "capacity_ml": 30_000_000, "chart": chart}
+                for s in ("S1", "S2")
+            ],
             "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
             "nozzles": [
-                {"nozzle_id": n.nozzle_id, "station_id": n.nozzle_id[:2], "dispenser_id": "D1",
-                 "tank_id": f"{n.nozzle_id[:2]}-T1", "product": "92", "anti_cheat": n.anti_cheat,
-                 "key_alg": n.alg, "key_id": f"{n.nozzle_id}-k1", "public_key": n.signer.public_key_text,
-                 "k_pulses_per_m3": K, "max_flow_ml_per_min": 50_000,
-                 "verified_until": self.verified_until, "last_verification_passed": True}
+                {
+                    "nozzle_id": n.nozzle_id,
+                    "station_id": n.nozzle_id[:2],
+                    "dispenser_id": "D1",
+                    "tank_id": f"{n.nozzle_id[:2]}-T1",
+                    "product": "92",
+                    "anti_cheat": n.anti_cheat,
+                    "key_alg": n.alg,
+                    "key_id": f"{n.nozzle_id}-k1",
+                    "public_key": n.signer.public_key_text,
+                    "k_pulses_per_m3": K,
+                    "max_flow_ml_per_min": 50_000,
+                    "verified_until": self.verified_until,
+                    "last_verification_passed": True,
+                }
                 for n in self.nozzles.values()
             ],
-            "prices": [{"station_id": s, "product": "92", "from": "2026-01-01T00:00:00.000+08:00",
-                        "unit_price_fen": PRICE} for s in ("S1", "S2")],
-        }  # fmt: skip
+            "prices": [
+                {"station_id": s, "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": PRICE}
+                for s in ("S1", "S2")
+            ],
+        }
         for k, v in self.registry_extra.items():
             reg[k] = v
         return reg
@@ -85,19 +110,38 @@ class City:
         rec["sig"] = base64.b64encode(n.signer.sign(canonical_of_dict(rec))).decode()
         return rec
 
-    def metering(self, nozzle_id: str, start_us: int, volume_ml: int = 30_000, *, duration_s: float = 60,
-                 k: int = K, seq: int | None = None, sign: bool = True, **over: Any) -> dict[str, Any]:
+    def metering(
+        self,
+        nozzle_id: str,
+        start_us: int,
+        volume_ml: int = 30_000,
+        *,
+        duration_s: float = 60,
+        k: int = K,
+        seq: int | None = None,
+        sign: bool = True,
+        **over: Any,
+    ) -> dict[str, Any]:
         n = self.nozzles[nozzle_id]
         if seq is None:
             n.seq += 1
             seq = n.seq
         pulses = round(volume_ml * k / 1e6)
         vol = vol_from_pulses(pulses, k)
-        rec = {"kind": "metering", "station_id": nozzle_id[:2], "nozzle_id": nozzle_id, "seq": seq,
-               "start": format_ts(start_us), "end": format_ts(start_us + int(duration_s * US_PER_S)),
-               "pulses": pulses, "k_pulses_per_m3": k, "volume_ml": vol,
-               "totalizer_start_ml": n.totalizer, "totalizer_end_ml": n.totalizer + vol,
-               "key_id": f"{nozzle_id}-k1"}  # fmt: skip
+        rec = {
+            "kind": "metering",
+            "station_id": nozzle_id[:2],
+            "nozzle_id": nozzle_id,
+            "seq": seq,
+            "start": format_ts(start_us),
+            "end": format_ts(start_us + int(duration_s * US_PER_S)),
+            "pulses": pulses,
+            "k_pulses_per_m3": k,
+            "volume_ml": vol,
+            "totalizer_start_ml": n.totalizer,
+            "totalizer_end_ml": n.totalizer + vol,
+            "key_id": f"{nozzle_id}-k1",
+        }
         n.totalizer += vol
         rec.update(over)
         return self.sign(nozzle_id, rec) if sign else rec
@@ -105,35 +149,77 @@ class City:
     def event(self, nozzle_id: str, ts_us: int, event: str, data: dict | None = None, **over: Any) -> dict:
         n = self.nozzles[nozzle_id]
         n.seq += 1
-        rec = {"kind": "event", "station_id": nozzle_id[:2], "nozzle_id": nozzle_id, "seq": n.seq,
-               "ts": format_ts(ts_us), "event": event, "data": data or {}, "key_id": f"{nozzle_id}-k1"}
+        rec = {
+            "kind": "event",
+            "station_id": nozzle_id[:2],
+            "nozzle_id": nozzle_id,
+            "seq": n.seq,
+            "ts": format_ts(ts_us),
+            "event": event,
+            "data": data or {},
+            "key_id": f"{nozzle_id}-k1",
+        }
         rec.update(over)
         return self.sign(nozzle_id, rec)
 
-    def sale(self, m: dict[str, Any], *, delay_s: float = 20, legacy: bool = False, price: int = PRICE,
-             volume_ml: int | None = None, **over: Any) -> dict[str, Any]:
+    def sale(
+        self,
+        m: dict[str, Any],
+        *,
+        delay_s: float = 20,
+        legacy: bool = False,
+        price: int = PRICE,
+        volume_ml: int | None = None,
+        **over: Any,
+    ) -> dict[str, Any]:
         self.orders += 1
         vol = volume_ml if volume_ml is not None else 10 * ((m["volume_ml"] + 5) // 10)
-        rec = {"kind": "settlement", "station_id": m["station_id"], "order_id": f"O{self.orders:06d}",
-               "nozzle_id": m["nozzle_id"], "pump_seq": None if legacy else m["seq"],
-               "ts": format_ts(parse_ts(m["end"]) + int(delay_s * US_PER_S)), "volume_ml": vol,
-               "unit_price_fen": price, "amount_fen": (vol * price + 500) // 1000,
-               "paid_fen": (vol * price + 500) // 1000, "payment": "wechat"}  # fmt: skip
+        rec = {
+            "kind": "settlement",
+            "station_id": m["station_id"],
+            "order_id": f"O{self.orders:06d}",
+            "nozzle_id": m["nozzle_id"],
+            "pump_seq": None if legacy else m["seq"],
+            "ts": format_ts(parse_ts(m["end"]) + int(delay_s * US_PER_S)),
+            "volume_ml": vol,
+            "unit_price_fen": price,
+            "amount_fen": (vol * price + 500) // 1000,
+            "paid_fen": (vol * price + 500) // 1000,
+            "payment": "wechat",
+        }
         rec.update(over)
         return rec
 
-    def verification(self, nozzle_id: str, ts_us: int, *, passed: bool = True, k: int = K,
-                     valid_days: int = 180) -> dict[str, Any]:
+    def verification(
+        self, nozzle_id: str, ts_us: int, *, passed: bool = True, k: int = K, valid_days: int = 180
+    ) -> dict[str, Any]:
         ind = 20_010 if passed else 20_100
-        runs = [{"flow_ml_per_min": f, "standard_ml": 20_000, "indicated_ml": ind, "standard_temp_mc": 20_000,
-                 "dispenser_temp_mc": 20_000} for f in (40_000, 40_000, 8_000, 8_000)]
-        return {"kind": "verification", "station_id": nozzle_id[:2], "nozzle_id": nozzle_id,
-                "ts": format_ts(ts_us), "type": "periodic", "org": "杭州市计量检定测试院",
-                "certificate_no": f"JD-{ts_us}", "k_pulses_per_m3": k,
-                "valid_until": format_ts(ts_us + valid_days * 24 * 3600 * US_PER_S), "runs": runs}
+        runs = [
+            {
+                "flow_ml_per_min": f,
+                "standard_ml": 20_000,
+                "indicated_ml": ind,
+                "standard_temp_mc": 20_000,
+                "dispenser_temp_mc": 20_000,
+            }
+            for f in (40_000, 40_000, 8_000, 8_000)
+        ]
+        return {
+            "kind": "verification",
+            "station_id": nozzle_id[:2],
+            "nozzle_id": nozzle_id,
+            "ts": format_ts(ts_us),
+            "type": "periodic",
+            "org": "杭州市计量检定测试院",
+            "certificate_no": f"JD-{ts_us}",
+            "k_pulses_per_m3": k,
+            "valid_until": format_ts(ts_us + valid_days * 24 * 3600 * US_PER_S),
+            "runs": runs,
+        }
 
-    def honest_day(self, nozzle_id: str, start_us: int, n: int, *, gap_min: float = 7,
-                   legacy: bool = False) -> list[dict[str, Any]]:
+    def honest_day(
+        self, nozzle_id: str, start_us: int, n: int, *, gap_min: float = 7, legacy: bool = False
+    ) -> list[dict[str, Any]]:
         """n honest dispensings with their sales, in arrival order."""
         out = []
         t = start_us
@@ -148,8 +234,13 @@ def line(rec: dict[str, Any]) -> bytes:
     return orjson.dumps(rec)
 
 
-def run(registry: Registry, records: list[dict[str, Any]] | list[bytes], *,
-        settings: EngineSettings | None = None, keyring: KeyRing | None = None) -> AlarmBook:
+def run(
+    registry: Registry,
+    records: list[dict[str, Any]] | list[bytes],
+    *,
+    settings: EngineSettings | None = None,
+    keyring: KeyRing | None = None,
+) -> AlarmBook:
     """Parse, authenticate and feed records one by one; the alarms in a book."""
     engine = Engine(registry, settings) if settings else Engine(registry)
     ring = keyring or KeyRing.from_registry(registry)

@@ -39,8 +39,22 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
-        cmd = [sys.executable, "-m", "anxin.cli", "--log", "info", "serve", "--db", self.db, "--port", str(self.port),
-               "--registry", str(self.registry), "--admin-token", ADMIN]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "anxin.cli",
+            "--log",
+            "info",
+            "serve",
+            "--db",
+            self.db,
+            "--port",
+            str(self.port),
+            "--registry",
+            str(self.registry),
+            "--admin-token",
+            ADMIN,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

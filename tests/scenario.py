@@ -12,9 +12,24 @@ from factory import T0, City, K
 from anxin.contract.times import US_PER_H, US_PER_MIN, format_ts, parse_ts
 
 FAULTS = (
-    "inflate", "amount", "price", "delete", "off_book", "forged", "duplicate", "jump", "inconsistent",
-    "flow", "k_unauth", "k_auth", "seal", "undeclared_k", "failed_verification", "stranger", "legacy",
-)  # fmt: skip
+    "inflate",
+    "amount",
+    "price",
+    "delete",
+    "off_book",
+    "forged",
+    "duplicate",
+    "jump",
+    "inconsistent",
+    "flow",
+    "k_unauth",
+    "k_auth",
+    "seal",
+    "undeclared_k",
+    "failed_verification",
+    "stranger",
+    "legacy",
+)
 
 
 def event_time(rec: dict) -> int:
@@ -36,9 +51,11 @@ def build(seed: int, n_per_nozzle: int = 12) -> tuple[City, list[dict]]:
             fault = rnd.choice(faults) if i in (3, 7) and nozzle != "S1-N3" else None
             if fault in ("k_unauth", "k_auth"):
                 k = K * 98 // 100
-                recs += [city.event(nozzle, t, "seal_open"),
-                         city.event(nozzle, t + US_PER_MIN, "k_factor_change", {"old": K, "new": k}),
-                         city.event(nozzle, t + 2 * US_PER_MIN, "seal_close")]  # fmt: skip
+                recs += [
+                    city.event(nozzle, t, "seal_open"),
+                    city.event(nozzle, t + US_PER_MIN, "k_factor_change", {"old": K, "new": k}),
+                    city.event(nozzle, t + 2 * US_PER_MIN, "seal_close"),
+                ]
                 if fault == "k_auth":
                     recs.append(city.verification(nozzle, t + 30 * US_PER_MIN, k=k))
                 t += 5 * US_PER_MIN
@@ -72,7 +89,9 @@ def build(seed: int, n_per_nozzle: int = 12) -> tuple[City, list[dict]]:
                 recs.append(dict(m, volume_ml=m["volume_ml"] + 700))
             if fault == "duplicate":  # a cloned module's record, produced a little later
                 later = format_ts(parse_ts(m["end"]) + 5_000_000)
-                recs.append(city.sign(nozzle, {k_: v for k_, v in m.items() if k_ != "sig"} | {"volume_ml": 1, "end": later}))
+                recs.append(
+                    city.sign(nozzle, {k_: v for k_, v in m.items() if k_ != "sig"} | {"volume_ml": 1, "end": later})
+                )
             if fault == "stranger":
                 recs.append(dict(m, nozzle_id="S1-N9"))
             t += rnd.randint(3, 25) * US_PER_MIN

@@ -30,11 +30,17 @@ def _add(store: Store, n: int, start: int = 0) -> list[int]:
     seqs = []
     with store.engine.begin() as c:
         for i in range(start, start + n):
-            seqs.append(audit.append(
-                c, actor="zhang.wei" if i % 2 else "system", action="alarm.acknowledge", subject=f"alarm:A{i}",
-                reason=f"现场核实 {i}", data={"i": i, "note": "油量不符", "nested": {"x": [1, 2.5, None, True]}},
-                now_us=T0 + i,
-            ))  # fmt: skip
+            seqs.append(
+                audit.append(
+                    c,
+                    actor="zhang.wei" if i % 2 else "system",
+                    action="alarm.acknowledge",
+                    subject=f"alarm:A{i}",
+                    reason=f"现场核实 {i}",
+                    data={"i": i, "note": "油量不符", "nested": {"x": [1, 2.5, None, True]}},
+                    now_us=T0 + i,
+                )
+            )
     return seqs
 
 
@@ -46,8 +52,17 @@ def _set(store: Store, seq: int, **values) -> None:
 def test_a_long_chain_verifies_and_the_recipe_reproduces_it_offline(store: Store) -> None:
     seqs = _add(store, 150)
     with store.engine.begin() as c:  # numbers a database may rewrite: hashed as stored
-        seqs.append(audit.append(c, actor="system", action="x.y", subject="s", reason="", now_us=T0,
-                                 data={"big": 1e20, "neg0": -0.0, "tiny": 1.5e-7, "huge": 10**30, "空": ""}))  # fmt: skip
+        seqs.append(
+            audit.append(
+                c,
+                actor="system",
+                action="x.y",
+                subject="s",
+                reason="",
+                now_us=T0,
+                data={"big": 1e20, "neg0": -0.0, "tiny": 1.5e-7, "huge": 10**30, "空": ""},
+            )
+        )
     assert seqs == sorted(seqs)
     report = audit.verify(store)
     assert report == audit.AuditReport(ok=True, entries=151)
@@ -56,8 +71,14 @@ def test_a_long_chain_verifies_and_the_recipe_reproduces_it_offline(store: Store
         rows = c.execute(select(T.audit_log).order_by(L.seq)).all()
     prev = bytes(32)
     for r in rows:
-        content = {"ts_us": r.ts_us, "actor": r.actor, "action": r.action, "subject": r.subject, "reason": r.reason,
-                   "data": r.data}  # fmt: skip
+        content = {
+            "ts_us": r.ts_us,
+            "actor": r.actor,
+            "action": r.action,
+            "subject": r.subject,
+            "reason": r.reason,
+            "data": r.data,
+        }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         assert bytes(r.prev_hash) == prev
         prev = hashlib.sha256(prev + canonical).digest()
@@ -86,8 +107,17 @@ def test_the_entry_commits_or_rolls_back_with_the_change(store: Store) -> None:
     assert audit.verify(store) == audit.AuditReport(ok=True, entries=5)
 
 
-@pytest.mark.parametrize("field,value", [("reason", "没有核实"), ("data", {"i": 9, "note": "改了"}), ("actor", "li.si"),
-                                         ("ts_us", T0 + 999), ("subject", "alarm:B1"), ("action", "alarm.close")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("reason", "没有核实"),
+        ("data", {"i": 9, "note": "改了"}),
+        ("actor", "li.si"),
+        ("ts_us", T0 + 999),
+        ("subject", "alarm:B1"),
+        ("action", "alarm.close"),
+    ],
+)
 def test_an_edited_entry_is_named(store: Store, field: str, value) -> None:
     seqs = _add(store, 12)
     _set(store, seqs[6], **{field: value})
@@ -103,8 +133,10 @@ def test_a_rewritten_hash_breaks_the_link_of_the_next(store: Store) -> None:
     # the forger recomputes the edited entry's hash: then its successor no longer links
     with store.engine.connect() as c:
         r = c.execute(select(T.audit_log).where(L.seq == seqs[3])).one()
-    fixed = audit.entry_hash(bytes(r.prev_hash), audit.canonical(ts_us=r.ts_us, actor=r.actor, action=r.action,
-                                                                  subject=r.subject, reason=r.reason, data=r.data))  # fmt: skip
+    fixed = audit.entry_hash(
+        bytes(r.prev_hash),
+        audit.canonical(ts_us=r.ts_us, actor=r.actor, action=r.action, subject=r.subject, reason=r.reason, data=r.data),
+    )
     _set(store, seqs[3], hash=fixed)
     assert audit.verify(store).first_bad_seq == seqs[4]
 
@@ -156,8 +188,15 @@ def test_concurrent_writers_never_fork_the_chain(store: Store) -> None:
             for i in range(each):
                 with store.engine.begin() as c:
                     c.execute(select(L.seq).limit(1)).all()  # the caller read something first
-                    audit.append(c, actor=f"w{k}", action="test.write", subject=f"t:{k}:{i}", reason="并发",
-                                 data={"k": k, "i": i}, now_us=T0 + i)  # fmt: skip
+                    audit.append(
+                        c,
+                        actor=f"w{k}",
+                        action="test.write",
+                        subject=f"t:{k}:{i}",
+                        reason="并发",
+                        data={"k": k, "i": i},
+                        now_us=T0 + i,
+                    )
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -174,9 +213,18 @@ def test_concurrent_writers_never_fork_the_chain(store: Store) -> None:
 
 
 def test_content_the_log_cannot_hold_is_refused(store: Store) -> None:
-    bad = [dict(actor=""), dict(actor="x" * 65), dict(subject="s" * 201), dict(reason="a\x00b"),
-           dict(data={"k": float("nan")}), dict(data={1: "x"}), dict(data={"k": object()}), dict(reason="\ud800"),
-           dict(data={"k": "\x00"}), dict(now_us=1.5)]  # fmt: skip
+    bad = [
+        dict(actor=""),
+        dict(actor="x" * 65),
+        dict(subject="s" * 201),
+        dict(reason="a\x00b"),
+        dict(data={"k": float("nan")}),
+        dict(data={1: "x"}),
+        dict(data={"k": object()}),
+        dict(reason="\ud800"),
+        dict(data={"k": "\x00"}),
+        dict(now_us=1.5),
+    ]
     for override in bad:
         kw = dict(actor="system", action="a.b", subject="s", reason="r", data={}, now_us=T0) | override
         with pytest.raises(ValueError), store.engine.begin() as c:
@@ -234,11 +282,16 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=8,
 )
-_entry = st.fixed_dictionaries({
-    "actor": _text.filter(lambda s: 0 < len(s) <= 64), "action": st.sampled_from(["user.create", "alarm.close"]),
-    "subject": _text.filter(bool), "reason": _text, "data": st.dictionaries(_text, _json, max_size=4),
-    "now_us": st.integers(0, 2**62),
-})  # fmt: skip
+_entry = st.fixed_dictionaries(
+    {
+        "actor": _text.filter(lambda s: 0 < len(s) <= 64),
+        "action": st.sampled_from(["user.create", "alarm.close"]),
+        "subject": _text.filter(bool),
+        "reason": _text,
+        "data": st.dictionaries(_text, _json, max_size=4),
+        "now_us": st.integers(0, 2**62),
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -293,4 +346,3 @@ def _flip(raw: bytes, data) -> bytes:
     i = data.draw(st.integers(0, len(raw) - 1), label="byte")
     x = data.draw(st.integers(1, 255), label="xor")
     return raw[:i] + bytes([raw[i] ^ x]) + raw[i + 1 :]
-

@@ -35,17 +35,35 @@ def _user(role: str, stations=()) -> User:
 
 
 def _add(store: Store, username: str = "zhang.wei", role: str = "regulator", **kw) -> User:
-    return auth.create_user(store, username=username, display_name="张伟", role=role, password=kw.pop("password", PW),
-                            actor="admin", reason="new colleague", now_us=T0, **kw)  # fmt: skip
+    return auth.create_user(
+        store,
+        username=username,
+        display_name="张伟",
+        role=role,
+        password=kw.pop("password", PW),
+        actor="admin",
+        reason="new colleague",
+        now_us=T0,
+        **kw,
+    )
 
 
 # ------------------------------------------------------------ roles (no database)
 def test_the_permission_matrix() -> None:
     expected = {  # permission: admin regulator inspector operator public
-        "public.view": "11111", "complaint.submit": "11111", "alarm.view": "11110", "alarm.triage": "01000",
-        "alarm.report": "00100", "registry.view": "11110", "registry.edit": "11000", "verification.view": "11110",
-        "verification.edit": "01100", "complaint.view": "01100", "user.manage": "10000", "audit.view": "11000",
-    }  # fmt: skip
+        "public.view": "11111",
+        "complaint.submit": "11111",
+        "alarm.view": "11110",
+        "alarm.triage": "01000",
+        "alarm.report": "00100",
+        "registry.view": "11110",
+        "registry.edit": "11000",
+        "verification.view": "11110",
+        "verification.edit": "01100",
+        "complaint.view": "01100",
+        "user.manage": "10000",
+        "audit.view": "11000",
+    }
     assert set(expected) == auth.PERMISSIONS
     for perm, row in expected.items():
         users = [_user(r) for r in auth.ROLES] + [None]
@@ -100,8 +118,12 @@ def test_create_user_validates_and_is_audited(store: Store) -> None:
     assert op.stations == ["S0001", "S0002"]
     with pytest.raises(auth.UserError, match="已存在"):
         _add(store, username="ZHANG.wei")
-    for kw, msg in [({"role": "boss"}, "未知角色"), ({"stations": ["S1"]}, "operator"), ({"username": "张伟"}, "用户名"),
-                    ({"password": "short"}, "10")]:  # fmt: skip
+    for kw, msg in [
+        ({"role": "boss"}, "未知角色"),
+        ({"stations": ["S1"]}, "operator"),
+        ({"username": "张伟"}, "用户名"),
+        ({"password": "short"}, "10"),
+    ]:
         with pytest.raises(auth.AuthError, match=msg):
             _add(store, **{"username": "new.one", **kw})
     assert [u["username"] for u in auth.list_users(store)] == ["op1", "zhang.wei"]
@@ -146,8 +168,13 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(store: Store, monke
     assert min(timings["li.si"]) > 0.3 * min(timings["zhang.wei"])
     log = audit.entries(store)
     assert [(e.actor, e.data.get("why")) for e in log[::-1]] == [
-        ("admin", None), ("zhang.wei", "password"), ("anonymous", "unknown_user"), ("zhang.wei", "password"),
-        ("anonymous", "unknown_user"), ("anonymous", "unknown_user")]  # fmt: skip
+        ("admin", None),
+        ("zhang.wei", "password"),
+        ("anonymous", "unknown_user"),
+        ("zhang.wei", "password"),
+        ("anonymous", "unknown_user"),
+        ("anonymous", "unknown_user"),
+    ]
     assert all("wrong password" not in str(e) for e in log)  # never the password
     assert audit.verify(store).ok
 
@@ -168,9 +195,9 @@ def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(store: Sto
     assert isinstance(auth.login(store, "li.si", PW, now_us=T0 + 2 * MIN), auth.LoginOk)  # per user
     assert isinstance(auth.login(store, "zhang.wei", PW, now_us=T0 + 16 * MIN), auth.LoginOk)
     actions = [(e.action, e.data.get("why")) for e in audit.entries(store, actor="zhang.wei")][::-1]
-    assert actions == [("login.failure", "password")] * 4 + [("login.success", None)] + \
-        [("login.failure", "password")] * 4 + [("login.lockout", "password"), ("login.failure", "locked"),
-                                               ("login.success", None)]  # fmt: skip
+    assert actions == [("login.failure", "password")] * 4 + [("login.success", None)] + [
+        ("login.failure", "password")
+    ] * 4 + [("login.lockout", "password"), ("login.failure", "locked"), ("login.success", None)]
     assert audit.verify(store).ok
 
 
@@ -191,8 +218,9 @@ def test_set_password_and_deactivate_end_sessions(store: Store) -> None:
     s1 = auth.login(store, "zhang.wei", PW, now_us=T0)
     for i in range(5):
         auth.login(store, "zhang.wei", f"wrong password {i}", now_us=T0 + i)
-    auth.set_password(store, username="zhang.wei", password="新密码 new secret", actor="admin", reason="忘记密码",
-                      now_us=T0 + MIN)  # fmt: skip
+    auth.set_password(
+        store, username="zhang.wei", password="新密码 new secret", actor="admin", reason="忘记密码", now_us=T0 + MIN
+    )
     assert auth.session_user(store, s1.token, now_us=T0 + MIN) is None
     assert auth.login(store, "zhang.wei", PW, now_us=T0 + MIN).code == "bad_credentials"  # lockout cleared
     s2 = auth.login(store, "zhang.wei", "新密码 new secret", now_us=T0 + MIN)
@@ -228,8 +256,20 @@ def test_cli_user_add_list_passwd(store: Store, monkeypatch) -> None:
 
     register(app, Console(width=200), fail)
     run = lambda *a, input=None: CliRunner().invoke(app, [*a, "--db", store.url], input=input)  # noqa: E731
-    res = run("user", "add", "op1", "--role", "operator", "--name", "王经理", "--station", "S0001", "--station",
-              "S0002", input=f"{PW}\n")  # fmt: skip
+    res = run(
+        "user",
+        "add",
+        "op1",
+        "--role",
+        "operator",
+        "--name",
+        "王经理",
+        "--station",
+        "S0001",
+        "--station",
+        "S0002",
+        input=f"{PW}\n",
+    )
     assert res.exit_code == 0 and "已创建用户" in res.output, res.output
     assert auth.get_user(store, "op1").stations == ["S0001", "S0002"]
     assert isinstance(auth.login(store, "op1", PW, now_us=T0), auth.LoginOk)

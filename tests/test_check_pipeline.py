@@ -36,8 +36,19 @@ def test_outputs_have_the_contract_shape(tmp_path: Path) -> None:
     write(tmp_path / "d", city, recs, files=1)
     summary = run_check(tmp_path / "d", tmp_path / "o", workers=0)
     alarms = [orjson.loads(x) for x in (tmp_path / "o" / "alarms.jsonl").read_bytes().splitlines()]
-    keys = {"alarm_id", "rule", "severity", "station_id", "nozzle_id", "tank_id", "seq", "order_id", "ts",
-            "message", "evidence"}  # fmt: skip
+    keys = {
+        "alarm_id",
+        "rule",
+        "severity",
+        "station_id",
+        "nozzle_id",
+        "tank_id",
+        "seq",
+        "order_id",
+        "ts",
+        "message",
+        "evidence",
+    }
     assert alarms and all(set(a) == keys for a in alarms)
     assert len({a["alarm_id"] for a in alarms}) == len(alarms) == summary.alarms
     assert sum(summary.alarms_by_rule.values()) == summary.alarms

@@ -37,24 +37,47 @@ def platform(tmp_path_factory):
 def start_platform(root: Path, db: str):
     """A live service on a 3-station city with its users; half the day uploaded."""
     city = root / "city"
-    simulate(city, stations=3, days=1, seed=9, scenarios=ScenarioSet.parse("honest,amount_fraud=0.02,price_fraud=0.02"),
-             workers=1, group_size=3)  # fmt: skip
+    simulate(
+        city,
+        stations=3,
+        days=1,
+        seed=9,
+        scenarios=ScenarioSet.parse("honest,amount_fraud=0.02,price_fraud=0.02"),
+        workers=1,
+        group_size=3,
+    )
     server = Server(db, city / "registry.json", root / "serve.log")
     server.start()
     store = Store(db, migrate=False)
     now = time.time_ns() // 1000
-    for name, display, role, stations in (("zhang", "张科长", "regulator", ()), ("li", "李检查员", "inspector", ()),
-                                          ("wang", "王站长", "operator", ("S0001",))):  # fmt: skip
-        create_user(store, username=name, display_name=display, role=role, password=PASSWORD, stations=stations,
-                    actor="test", reason="test users", now_us=now)  # fmt: skip
+    for name, display, role, stations in (
+        ("zhang", "张科长", "regulator", ()),
+        ("li", "李检查员", "inspector", ()),
+        ("wang", "王站长", "operator", ("S0001",)),
+    ):
+        create_user(
+            store,
+            username=name,
+            display_name=display,
+            role=role,
+            password=PASSWORD,
+            stations=stations,
+            actor="test",
+            reason="test users",
+            now_us=now,
+        )
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    tokens = {s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
-              for s in ("S0001", "S0002", "S0003")}  # fmt: skip
+    tokens = {
+        s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
+        for s in ("S0001", "S0002", "S0003")
+    }
     lines = arrival_lines(city)
     half = [x for x in lines[: len(lines) // 2]]
     for sid in tokens:
         body = b"\n".join(raw for s, raw in half if s == sid)
-        httpx.post(f"{server.url}/v1/records", content=body, headers={"Authorization": f"Bearer {tokens[sid]}"}, timeout=60)
+        httpx.post(
+            f"{server.url}/v1/records", content=body, headers={"Authorization": f"Bearer {tokens[sid]}"}, timeout=60
+        )
     yield {"server": server, "city": city, "store": store, "tokens": tokens, "rest": lines[len(lines) // 2 :]}
     server.stop()
 
@@ -138,12 +161,29 @@ def test_nozzle_page_csv_import_and_certificate(browser, platform, tmp_path) -> 
     _shot(page, "nozzle")
     reg = orjson.loads((platform["city"] / "registry.json").read_bytes())
     k = next(n["k_pulses_per_m3"] for n in reg["nozzles"] if n["nozzle_id"] == "S0001-D1-N1")
-    runs = [{"flow_ml_per_min": flow, "standard_ml": 20_000, "indicated_ml": 20_000 + d, "standard_temp_mc": 18_000,
-             "dispenser_temp_mc": 18_000} for flow in (40_000, 10_000) for d in (8, 12, 10)]  # fmt: skip
-    rec = {"kind": "verification", "station_id": "S0001", "nozzle_id": "S0001-D1-N1",
-           "ts": "2026-03-01T15:00:00.000+08:00", "type": "periodic", "org": "杭州市计量检定测试院",
-           "certificate_no": "HZJD-TEST-00001", "k_pulses_per_m3": k, "valid_until": "2026-09-01T15:00:00.000+08:00",
-           "runs": runs}  # fmt: skip
+    runs = [
+        {
+            "flow_ml_per_min": flow,
+            "standard_ml": 20_000,
+            "indicated_ml": 20_000 + d,
+            "standard_temp_mc": 18_000,
+            "dispenser_temp_mc": 18_000,
+        }
+        for flow in (40_000, 10_000)
+        for d in (8, 12, 10)
+    ]
+    rec = {
+        "kind": "verification",
+        "station_id": "S0001",
+        "nozzle_id": "S0001-D1-N1",
+        "ts": "2026-03-01T15:00:00.000+08:00",
+        "type": "periodic",
+        "org": "杭州市计量检定测试院",
+        "certificate_no": "HZJD-TEST-00001",
+        "k_pulses_per_m3": k,
+        "valid_until": "2026-09-01T15:00:00.000+08:00",
+        "runs": runs,
+    }
     csv = tmp_path / "verifications.csv"
     csv.write_bytes(to_csv([rec], chinese=True))
     page.goto(f"{url}/console/register")
@@ -220,9 +260,19 @@ def test_console_pages_fit_a_phone(browser, platform) -> None:
     page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
     _login(page, url, "zhang")
     wide = []
-    for path in ("/console", "/console/alarms", "/console/workorders", "/console/register", "/console/complaints",
-                 "/console/inspections", "/console/cases", "/console/oversight", "/console/statistics",
-                 "/console/stations/S0001", "/console/nozzles/S0001-D1-N1"):  # fmt: skip
+    for path in (
+        "/console",
+        "/console/alarms",
+        "/console/workorders",
+        "/console/register",
+        "/console/complaints",
+        "/console/inspections",
+        "/console/cases",
+        "/console/oversight",
+        "/console/statistics",
+        "/console/stations/S0001",
+        "/console/nozzles/S0001-D1-N1",
+    ):
         page.goto(url + path)
         if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"):
             wide.append((path, page.evaluate("document.documentElement.scrollWidth")))

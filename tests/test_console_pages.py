@@ -21,13 +21,29 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("pages")
-    simulate(root / "city", stations=2, days=1, seed=4, scenarios=ScenarioSet.parse("honest,amount_fraud=0.03"),
-             workers=1, group_size=2)  # fmt: skip
-    _, service, app = build(db=str(root / "db.sqlite"), registry=root / "city" / "registry.json",
-                            admin_token="admin-token-0123456789")  # fmt: skip
+    simulate(
+        root / "city",
+        stations=2,
+        days=1,
+        seed=4,
+        scenarios=ScenarioSet.parse("honest,amount_fraud=0.03"),
+        workers=1,
+        group_size=2,
+    )
+    _, service, app = build(
+        db=str(root / "db.sqlite"), registry=root / "city" / "registry.json", admin_token="admin-token-0123456789"
+    )
     now = time.time_ns() // 1000
-    create_user(service.store, username="zhang", display_name="张科长", role="regulator", password=PASSWORD,
-                actor="test", reason="test", now_us=now)  # fmt: skip
+    create_user(
+        service.store,
+        username="zhang",
+        display_name="张科长",
+        role="regulator",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=now,
+    )
     for sid, lines in uploads(arrival_lines(root / "city"), "S0001"):
         service.ingest(sid, lines, source="test")
     return service, app
@@ -63,8 +79,16 @@ def test_changes_need_the_session_csrf_token(app) -> None:
 
 def test_lockout_after_five_failed_logins(app) -> None:
     service, a = app
-    create_user(service.store, username="locked", display_name="测试", role="inspector", password=PASSWORD,
-                actor="test", reason="test", now_us=time.time_ns() // 1000)  # fmt: skip
+    create_user(
+        service.store,
+        username="locked",
+        display_name="测试",
+        role="inspector",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=time.time_ns() // 1000,
+    )
     c = TestClient(a)
     for _ in range(5):
         assert _login(c, "locked", "wrong password 123").status_code == 401
@@ -102,21 +126,41 @@ def test_complaint_api_links_and_limits(app) -> None:
     c = TestClient(a)
     assert "/v1/complaints" in c.get("/openapi.json").json()["paths"]
     nozzle = service.registry.nozzles[0]
-    r = c.post("/v1/complaints", json={"station_id": nozzle.station_id, "nozzle_id": nozzle.nozzle_id,
-                                       "text": "油量不足", "event_ts": "2026-03-01T12:00:00+08:00"})  # fmt: skip
+    r = c.post(
+        "/v1/complaints",
+        json={
+            "station_id": nozzle.station_id,
+            "nozzle_id": nozzle.nozzle_id,
+            "text": "油量不足",
+            "event_ts": "2026-03-01T12:00:00+08:00",
+        },
+    )
     assert r.status_code == 201 and r.json()["status"] == "received" and r.json()["links"] >= 1
     assert c.post("/v1/complaints", json={"station_id": "NOPE", "text": "x"}).status_code == 422
-    assert c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "x",
-                                          "event_ts": "2026-03-01T12:00:00"}).status_code == 422  # fmt: skip
-    codes = [c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "再投诉"}).status_code
-             for _ in range(6)]  # fmt: skip
+    assert (
+        c.post(
+            "/v1/complaints", json={"station_id": nozzle.station_id, "text": "x", "event_ts": "2026-03-01T12:00:00"}
+        ).status_code
+        == 422
+    )
+    codes = [
+        c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "再投诉"}).status_code for _ in range(6)
+    ]
     assert 429 in codes
 
 
 def test_admin_manages_users_in_the_browser_pages(app) -> None:
     service, a = app
-    create_user(service.store, username="root", display_name="管理员", role="admin", password=PASSWORD,
-                actor="test", reason="test", now_us=time.time_ns() // 1000)  # fmt: skip
+    create_user(
+        service.store,
+        username="root",
+        display_name="管理员",
+        role="admin",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=time.time_ns() // 1000,
+    )
     regulator = TestClient(a)
     _login(regulator)
     assert regulator.get("/console/users").status_code == 403  # only admins
@@ -124,11 +168,30 @@ def test_admin_manages_users_in_the_browser_pages(app) -> None:
     _login(c, "root")
     page = c.get("/console/users").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    r = c.post("/console/users/create", data={"csrf": csrf, "username": "zhao", "display_name": "赵站长",
-                                               "role": "operator", "password": "short", "stations": ["S0001"]})  # fmt: skip
+    r = c.post(
+        "/console/users/create",
+        data={
+            "csrf": csrf,
+            "username": "zhao",
+            "display_name": "赵站长",
+            "role": "operator",
+            "password": "short",
+            "stations": ["S0001"],
+        },
+    )
     assert r.status_code == 400  # the password rules are the CLI's
-    c.post("/console/users/create", data={"csrf": csrf, "username": "zhao", "display_name": "赵站长", "role": "operator",
-                                          "password": PASSWORD, "stations": ["S0001"], "reason": "新站长"})  # fmt: skip
+    c.post(
+        "/console/users/create",
+        data={
+            "csrf": csrf,
+            "username": "zhao",
+            "display_name": "赵站长",
+            "role": "operator",
+            "password": PASSWORD,
+            "stations": ["S0001"],
+            "reason": "新站长",
+        },
+    )
     assert _login(TestClient(a), "zhao").status_code == 200
     c.post("/console/users/deactivate", data={"csrf": csrf, "username": "zhao"})
     assert _login(TestClient(a), "zhao").status_code == 401
@@ -141,10 +204,19 @@ def test_a_bad_number_in_a_visit_is_a_400_naming_the_field(app) -> None:
 
     service, a = app
     now = time.time_ns() // 1000
-    create_user(service.store, username="qian", display_name="钱检查员", role="inspector", password=PASSWORD,
-                actor="test", reason="test", now_us=now)  # fmt: skip
-    iid = I.schedule(service.store, station_id="S0001", inspector="qian", scheduled_us=now, kind="routine",
-                     actor="test", now_us=now)  # fmt: skip
+    create_user(
+        service.store,
+        username="qian",
+        display_name="钱检查员",
+        role="inspector",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=now,
+    )
+    iid = I.schedule(
+        service.store, station_id="S0001", inspector="qian", scheduled_us=now, kind="routine", actor="test", now_us=now
+    )
     c = TestClient(a)
     _login(c, "qian")
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get(f"/console/inspections/{iid}").text).group(1)

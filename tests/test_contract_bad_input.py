@@ -20,18 +20,42 @@ from anxin.contract.registry import RegistryError, parse_registry
     ("line", "reason"),
     [
         (b'{"kind":"metering","station_id":"S1"', "truncated"),
-        (b'{"kind":"settlement","station_id":"S1","order_id":"o","nozzle_id":"n","pump_seq":"7","ts":"2026-03-01T08:00:00+08:00","volume_ml":1,"unit_price_fen":1,"amount_fen":1,"paid_fen":1,"payment":"x"}', "$.pump_seq"),
-        (b'{"kind":"settlement","station_id":"S1","order_id":"o","nozzle_id":"n","pump_seq":7,"ts":"2026-03-01T08:00:00+08:00","volume_ml":1.5,"unit_price_fen":1,"amount_fen":1,"paid_fen":1,"payment":"x"}', "$.volume_ml"),
+        (
+            b'{"kind":"settlement","station_id":"S1","order_id":"o","nozzle_id":"n","pump_seq":"7","ts":"2026-03-01T08:00:00+08:00","volume_ml":1,"unit_price_fen":1,"amount_fen":1,"paid_fen":1,"payment":"x"}',
+            "$.pump_seq",
+        ),
+        (
+            b'{"kind":"settlement","station_id":"S1","order_id":"o","nozzle_id":"n","pump_seq":7,"ts":"2026-03-01T08:00:00+08:00","volume_ml":1.5,"unit_price_fen":1,"amount_fen":1,"paid_fen":1,"payment":"x"}',
+            "$.volume_ml",
+        ),
         (b'{"kind":"refuel"}', "unknown kind 'refuel'"),
         (b'\xff\xfe{"kind":"metering"}', "not UTF-8"),
         (b'{"kind":"settlement","station_id":"\xffS1"}', "not UTF-8"),
-        (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-02-30T08:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}', "RFC3339"),
-        (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T25:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}', "RFC3339"),
-        (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T08:00:00","level_um":1,"water_um":0,"temp_mc":1}', "no UTC offset"),
-        (b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"1970-01-01T08:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}', "outside"),
-        (b'{"kind":"event","station_id":"S1","nozzle_id":"n","seq":1,"ts":"2026-03-01T08:00:00+08:00","event":"k_factor_change","data":{"old":1},"key_id":"k","sig":"x"}', "data.new"),
-        (b'{"kind":"event","station_id":"S1","nozzle_id":"n","seq":1,"ts":"2026-03-01T08:00:00+08:00","event":"reboot","key_id":"k","sig":"x"}', "$.event"),
-        (b'[1,2,3]', "Expected `object`"),
+        (
+            b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-02-30T08:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}',
+            "RFC3339",
+        ),
+        (
+            b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T25:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}',
+            "RFC3339",
+        ),
+        (
+            b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"2026-03-01T08:00:00","level_um":1,"water_um":0,"temp_mc":1}',
+            "no UTC offset",
+        ),
+        (
+            b'{"kind":"tank_reading","station_id":"S1","tank_id":"T","ts":"1970-01-01T08:00:00+08:00","level_um":1,"water_um":0,"temp_mc":1}',
+            "outside",
+        ),
+        (
+            b'{"kind":"event","station_id":"S1","nozzle_id":"n","seq":1,"ts":"2026-03-01T08:00:00+08:00","event":"k_factor_change","data":{"old":1},"key_id":"k","sig":"x"}',
+            "data.new",
+        ),
+        (
+            b'{"kind":"event","station_id":"S1","nozzle_id":"n","seq":1,"ts":"2026-03-01T08:00:00+08:00","event":"reboot","key_id":"k","sig":"x"}',
+            "$.event",
+        ),
+        (b"[1,2,3]", "Expected `object`"),
         (b'{"kind":"metering","station_id":"S1","nozzle_id":"n","seq":1}', "missing required field"),
     ],
 )
@@ -64,8 +88,15 @@ def test_check_survives_every_kind_of_bad_line(tmp_path: Path) -> None:
     (tmp_path / "registry.json").write_bytes(orjson.dumps(city.registry_dict()))
     m = city.metering("S1-N1", T0)
     good = [orjson.dumps(m), orjson.dumps(city.sale(m))]
-    bad = [b'{"kind":"metering"', b"\x80\x81\x82", b'{"kind":"nope"}', b"x" * (10 * 1024 * 1024),
-           json.dumps({"kind": "settlement"}).encode(), b"null", b'"str"']  # fmt: skip
+    bad = [
+        b'{"kind":"metering"',
+        b"\x80\x81\x82",
+        b'{"kind":"nope"}',
+        b"x" * (10 * 1024 * 1024),
+        json.dumps({"kind": "settlement"}).encode(),
+        b"null",
+        b'"str"',
+    ]
     (tmp_path / "a.jsonl").write_bytes(b"\n".join([good[0], *bad, good[1]]) + b"\n")
     summary = run_check(tmp_path, tmp_path / "out", workers=0)
     rejects = [orjson.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_bytes().splitlines()]

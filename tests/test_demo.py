@@ -34,7 +34,9 @@ def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
 
     def visit() -> None:  # what a visitor does while the demo waits for Ctrl-C
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as c:
-            r = c.post("/console/login", data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console"})
+            r = c.post(
+                "/console/login", data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console"}
+            )
             seen["overview"] = r.status_code
             seen["alarms"] = c.get("/console/alarms").text.count("/console/alarms/")
             seen["public"] = c.get("/p/S0001-D1-N1").status_code
@@ -44,8 +46,9 @@ def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
             seen["case_rows"] = c.get("/console/cases").text.count("/console/cases/")
             seen["complaint_rows"] = c.get("/console/complaints").text.count("/console/complaints/")
 
-    result = run_demo(out=tmp_path / "d", stations=2, days=1, seed=5, speed=0, console=console, serve=True, port=port,
-                      wait=visit)  # fmt: skip
+    result = run_demo(
+        out=tmp_path / "d", stations=2, days=1, seed=5, speed=0, console=console, serve=True, port=port, wait=visit
+    )
     assert result.batch_equals_live
     assert seen["overview"] == 200 and seen["alarms"] > 0 and seen["public"] == 200
     pages = ("complaints", "inspections", "cases", "oversight", "statistics", "risk", "audit", "register")

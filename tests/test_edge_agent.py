@@ -56,8 +56,20 @@ class Platform:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Platform:
-        cmd = [sys.executable, "-m", "anxin.cli", "serve", "--db", str(self.db), "--port", str(self.port),
-               "--registry", str(self.registry), "--admin-token", ADMIN]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "anxin.cli",
+            "serve",
+            "--db",
+            str(self.db),
+            "--port",
+            str(self.port),
+            "--registry",
+            str(self.registry),
+            "--admin-token",
+            ADMIN,
+        ]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         poll(self.ready, 30, "the platform to be ready")
@@ -154,8 +166,16 @@ def counters(outbox: Path) -> dict[str, int]:
 
 
 def settings(outbox: Path, server: str, token: str, sources: list[str], *, batch: int = 500, **kw) -> EdgeSettings:
-    up = UploadSettings(server=server, token=token, batch=batch, interval_s=0.05, timeout_s=10,
-                        backoff_base_s=0.05, backoff_max_s=0.3, once_attempts=3)  # fmt: skip
+    up = UploadSettings(
+        server=server,
+        token=token,
+        batch=batch,
+        interval_s=0.05,
+        timeout_s=10,
+        backoff_base_s=0.05,
+        backoff_max_s=0.3,
+        once_attempts=3,
+    )
     return EdgeSettings(outbox=outbox, upload=up, sources=sources, poll_s=0.05, **kw)
 
 
@@ -183,8 +203,12 @@ def edge_cli(*args: str, token: str | None = None, env: dict[str, str] | None = 
 def edge_popen(*args: str, token: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "ANXIN_EDGE_TOKEN": token}
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "anxin.cli", "--log", "info", "edge", "run", *args],
-                                stdout=subprocess.DEVNULL, stderr=out, env=env)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "anxin.cli", "--log", "info", "edge", "run", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            env=env,
+        )
 
 
 def json_logs(text: str) -> list[dict]:
@@ -379,16 +403,24 @@ def test_rejected_and_quarantined_lines_are_kept_with_the_platforms_reason(
     metering["volume_ml"] += 1000  # no longer what the module signed
     other = json.loads(good[0])
     other["station_id"], other["order_id"] = "S9999", "X1"
-    bad = [b"this is not json", json.dumps(other).encode(), json.dumps(metering).encode(),
-           b'{"kind":"tank_reading","pad":"' + b"x" * 70_000 + b'"}']  # fmt: skip
+    bad = [
+        b"this is not json",
+        json.dumps(other).encode(),
+        json.dumps(metering).encode(),
+        b'{"kind":"tank_reading","pad":"' + b"x" * 70_000 + b'"}',
+    ]
     (src / "pos.jsonl").write_bytes(b"\n".join(good[:10] + bad + good[10:]) + b"\n")
     outbox = tmp_path / "outbox.sqlite"
     assert Agent(settings(outbox, platform.url, token, [str(src / "*.jsonl")])).run_once() is True
     box = Outbox(outbox, create=False)
     rejected = box.rejected()
     box.close()
-    assert [(r["line"], r["status"]) for r in rejected] == [(11, "rejected"), (12, "rejected"),
-                                                            (13, "quarantined"), (14, "rejected")]  # fmt: skip
+    assert [(r["line"], r["status"]) for r in rejected] == [
+        (11, "rejected"),
+        (12, "rejected"),
+        (13, "quarantined"),
+        (14, "rejected"),
+    ]
     assert [r["body"] for r in rejected] == bad
     local = [r["reason"] for r in rejected if r["status"] == "rejected"]
     assert local == platform.server_rejects()  # the platform's own words
@@ -447,11 +479,23 @@ def test_sigterm_stops_gracefully_and_status_reports_the_backlog(tmp_path: Path,
     outbox = tmp_path / "outbox.sqlite"
     log = tmp_path / "edge.log"
     dead = f"http://127.0.0.1:{free_port()}"
-    agent = edge_popen("--server", dead, "--outbox", str(outbox), "--source", str(src / "*.jsonl"),
-                       "--backoff-max", "0.2", token="t", log=log)  # fmt: skip
+    agent = edge_popen(
+        "--server",
+        dead,
+        "--outbox",
+        str(outbox),
+        "--source",
+        str(src / "*.jsonl"),
+        "--backoff-max",
+        "0.2",
+        token="t",
+        log=log,
+    )
     try:
-        poll(lambda: counters(outbox)["read"] == n and status(outbox)["last_error"],
-             what="the agent to read everything and fail to upload")  # fmt: skip
+        poll(
+            lambda: counters(outbox)["read"] == n and status(outbox)["last_error"],
+            what="the agent to read everything and fail to upload",
+        )
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(15) == 0
     finally:
@@ -471,8 +515,17 @@ def test_sigterm_stops_gracefully_and_status_reports_the_backlog(tmp_path: Path,
     assert data["backlog"] == n and data["counters"]["uploads"] == 0 and data["oldest_read_us"] > 0
     r = edge_cli("edge", "status", "--outbox", str(tmp_path / "nope.sqlite"))
     assert r.returncode == 2 and "nope.sqlite" in r.stderr.decode()
-    r = edge_cli("edge", "run", "--server", dead, "--outbox", str(outbox), "--source", "x", env={
-        k: v for k, v in os.environ.items() if k != "ANXIN_EDGE_TOKEN"})  # fmt: skip
+    r = edge_cli(
+        "edge",
+        "run",
+        "--server",
+        dead,
+        "--outbox",
+        str(outbox),
+        "--source",
+        "x",
+        env={k: v for k, v in os.environ.items() if k != "ANXIN_EDGE_TOKEN"},
+    )
     assert r.returncode == 2 and "ANXIN_EDGE_TOKEN" in r.stderr.decode()
 
 

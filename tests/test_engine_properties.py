@@ -21,8 +21,10 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 
 def fingerprint(book) -> list[tuple]:
-    return sorted((a.alarm_id, a.rule, a.station_id, a.nozzle_id, a.seq, a.order_id, a.ts, a.message)
-                  for a in book.alarms.values())  # fmt: skip
+    return sorted(
+        (a.alarm_id, a.rule, a.station_id, a.nozzle_id, a.seq, a.order_id, a.ts, a.message)
+        for a in book.alarms.values()
+    )
 
 
 @SETTINGS
@@ -56,7 +58,9 @@ def write_files(data_dir: Path, reg_dict: dict, parts: list[list[dict]]) -> None
         (data_dir / f"part{i:02d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in part))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(seed=SEEDS, n_files=st.integers(min_value=2, max_value=5), split_seed=SEEDS)
 @example(seed=7837, n_files=5, split_seed=0)  # two versions of one seq at the same event time
 def test_batch_equals_record_by_record_and_split_files_change_nothing(
@@ -76,6 +80,8 @@ def test_batch_equals_record_by_record_and_split_files_change_nothing(
         run_check(root / name, root / f"{name}.out", workers=0)
         outputs.append((root / f"{name}.out" / "alarms.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
-    batch = sorted((a["alarm_id"], a["rule"], a["station_id"], a["nozzle_id"], a["seq"], a["order_id"], a["ts"],
-                    a["message"]) for a in map(orjson.loads, outputs[0].splitlines()))  # fmt: skip
+    batch = sorted(
+        (a["alarm_id"], a["rule"], a["station_id"], a["nozzle_id"], a["seq"], a["order_id"], a["ts"], a["message"])
+        for a in map(orjson.loads, outputs[0].splitlines())
+    )
     assert batch == base

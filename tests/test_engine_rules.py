@@ -119,7 +119,9 @@ def test_unknown_device_unregistered_nozzle_and_foreign_key():
     sale_stranger = city.sale(stranger)
     book = run(city.registry(), finish(city, [m, city.sale(m), clone, stranger, sale_stranger]))
     assert sorted((a.rule, a.nozzle_id) for a in book.alarms.values()) == [
-        ("UNKNOWN_DEVICE", "S1-N2"), ("UNKNOWN_DEVICE", "S1-N9"), ("UNKNOWN_DEVICE", "S1-N9"),
+        ("UNKNOWN_DEVICE", "S1-N2"),
+        ("UNKNOWN_DEVICE", "S1-N9"),
+        ("UNKNOWN_DEVICE", "S1-N9"),
     ]
 
 
@@ -130,8 +132,14 @@ def test_retired_key_is_accepted_only_before_its_retirement():
     from anxin.crypto.schemes import generate_signer
 
     new_signer = generate_signer("ed25519", b"rotated!" * 4)
-    old["previous_keys"] = [{"key_id": old["key_id"], "key_alg": "ed25519", "public_key": old["public_key"],
-                             "retired_at": "2026-03-02T09:00:00+08:00"}]  # fmt: skip
+    old["previous_keys"] = [
+        {
+            "key_id": old["key_id"],
+            "key_alg": "ed25519",
+            "public_key": old["public_key"],
+            "retired_at": "2026-03-02T09:00:00+08:00",
+        }
+    ]
     old.update(key_id="S1-N1-k2", public_key=new_signer.public_key_text)
     import orjson
 
@@ -144,7 +152,8 @@ def test_retired_key_is_accepted_only_before_its_retirement():
     book = run(registry, finish(city, recs))
     # the quarantined record does not pair, so its sale is unmatched too
     assert sorted((a.rule, a.seq) for a in book.alarms.values()) == [
-        ("UNKNOWN_DEVICE", after["seq"]), ("UNMATCHED_SETTLEMENT", after["seq"]),
+        ("UNKNOWN_DEVICE", after["seq"]),
+        ("UNMATCHED_SETTLEMENT", after["seq"]),
     ]
 
 
@@ -166,7 +175,8 @@ def test_deleted_metering_with_its_sale_kept():
     m = recs.pop(2)  # the metering of the second dispensing
     book = run(city.registry(), finish(city, recs))
     assert sorted((a.rule, a.seq) for a in book.alarms.values()) == [
-        ("SEQUENCE_GAP", m["seq"]), ("UNMATCHED_SETTLEMENT", m["seq"]),
+        ("SEQUENCE_GAP", m["seq"]),
+        ("UNMATCHED_SETTLEMENT", m["seq"]),
     ]
 
 
@@ -201,7 +211,8 @@ def test_totalizer_jump_not_across_a_gap_and_events_skipped():
     recs = [m1, city.sale(m1), ev, m2, city.sale(m2), m3, city.sale(m3)]
     book = run(city.registry(), finish(city, recs))
     assert sorted((a.rule, a.seq) for a in book.alarms.values()) == [
-        ("SEQUENCE_GAP", m3["seq"] - 1), ("TOTALIZER_JUMP", m2["seq"]),
+        ("SEQUENCE_GAP", m3["seq"] - 1),
+        ("TOTALIZER_JUMP", m2["seq"]),
     ]
     (jump,) = [a for a in book.alarms.values() if a.rule == "TOTALIZER_JUMP"]
     assert jump.evidence["jump_ml"] == 777
@@ -214,14 +225,17 @@ def test_flow_implausible():
     recs = [fast, city.sale(fast), backwards, city.sale(backwards)]
     book = run(city.registry(), finish(city, recs))
     assert sorted((a.rule, a.seq) for a in book.alarms.values()) == [
-        ("FLOW_IMPLAUSIBLE", fast["seq"]), ("FLOW_IMPLAUSIBLE", backwards["seq"]),
+        ("FLOW_IMPLAUSIBLE", fast["seq"]),
+        ("FLOW_IMPLAUSIBLE", backwards["seq"]),
     ]
 
 
 def k_change(city: City, t: int, new: int) -> list[dict]:
-    return [city.event("S1-N1", t, "seal_open"),
-            city.event("S1-N1", t + US_PER_MIN, "k_factor_change", {"old": K, "new": new}),
-            city.event("S1-N1", t + 2 * US_PER_MIN, "seal_close")]  # fmt: skip
+    return [
+        city.event("S1-N1", t, "seal_open"),
+        city.event("S1-N1", t + US_PER_MIN, "k_factor_change", {"old": K, "new": new}),
+        city.event("S1-N1", t + 2 * US_PER_MIN, "seal_close"),
+    ]
 
 
 def test_k_change_with_verification_is_authorised():
@@ -245,8 +259,12 @@ def test_k_change_without_verification_then_unverified_use_once_per_day():
     book = run(city.registry(), finish(city, recs, hours=8))
     got = sorted((a.rule, a.seq) for a in book.alarms.values())
     first = recs[3]["seq"]
-    assert got == [("K_FACTOR_CHANGE", recs[1]["seq"]), ("SEAL_BREACH", recs[0]["seq"]),
-                   ("UNVERIFIED_USE", first), ("UNVERIFIED_USE", next_day["seq"])]  # fmt: skip
+    assert got == [
+        ("K_FACTOR_CHANGE", recs[1]["seq"]),
+        ("SEAL_BREACH", recs[0]["seq"]),
+        ("UNVERIFIED_USE", first),
+        ("UNVERIFIED_USE", next_day["seq"]),
+    ]
 
 
 def test_undeclared_k_in_metering():

@@ -124,11 +124,21 @@ def test_line_outcomes_name_the_problem(city: Path, tmp_path) -> None:
     forged = dict(rec, volume_ml=rec["volume_ml"] + 1000)  # the signature no longer matches
     other = next(raw for sid, raw in arrival_lines(city) if sid == "S0002")
     stranger = dict(rec, station_id="S9999")
-    r = svc.ingest("S0001", [meter, meter, orjson.dumps(forged), other, b'{"kind": "nonsense"}',
-                             b"", orjson.dumps(stranger), b"\xff\xfe"], source="test")  # fmt: skip
+    r = svc.ingest(
+        "S0001",
+        [meter, meter, orjson.dumps(forged), other, b'{"kind": "nonsense"}', b"", orjson.dumps(stranger), b"\xff\xfe"],
+        source="test",
+    )
     st = [(x.line, x.status) for x in r.results]
-    assert st == [(1, "accepted"), (2, "duplicate"), (3, "quarantined"), (4, "rejected"), (5, "rejected"),
-                  (7, "rejected"), (8, "rejected")]  # fmt: skip
+    assert st == [
+        (1, "accepted"),
+        (2, "duplicate"),
+        (3, "quarantined"),
+        (4, "rejected"),
+        (5, "rejected"),
+        (7, "rejected"),
+        (8, "rejected"),
+    ]
     reasons = {x.line: x.reason for x in r.results}
     assert "signature does not verify" in reasons[3]
     assert "S0002" in reasons[4] and "S0001" in reasons[4]
@@ -151,8 +161,14 @@ def test_key_rotation_through_a_registry_change(city: Path, tmp_path) -> None:
     meter = orjson.loads(next(ln for ln in lines if b'"kind":"metering"' in ln and nz["nozzle_id"].encode() in ln))
     v0 = svc.registry_version
     signer = generate_signer("ed25519")
-    nz["previous_keys"] = [{"key_id": nz["key_id"], "key_alg": "ed25519", "public_key": nz["public_key"],
-                            "retired_at": "2030-01-01T00:00:00+08:00"}]  # fmt: skip
+    nz["previous_keys"] = [
+        {
+            "key_id": nz["key_id"],
+            "key_alg": "ed25519",
+            "public_key": nz["public_key"],
+            "retired_at": "2030-01-01T00:00:00+08:00",
+        }
+    ]
     nz["key_id"], nz["public_key"] = "k-new", signer.public_key_text
     assert svc.set_registry(orjson.dumps(doc), author="test", reason="rotate") > v0
     fresh = dict(meter, key_id="k-new", seq=meter["seq"] + 10_000)

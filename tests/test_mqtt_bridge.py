@@ -110,14 +110,23 @@ class Env:
 
     def bridge(self, client_id: str, service: IngestService | None = None) -> MqttBridge:
         svc = service or self.service
-        b = MqttBridge(svc, TokenIndex(svc).station, self.url, client_id=client_id, prefix=self.prefix,
-                       session_expiry=SESSION_S).start()  # fmt: skip
+        b = MqttBridge(
+            svc, TokenIndex(svc).station, self.url, client_id=client_id, prefix=self.prefix, session_expiry=SESSION_S
+        ).start()
         self.bridges.append(b)
         assert b.wait_ready(10), "the bridge did not connect and subscribe"
         return b
 
-    def publish(self, kind: str, lines: list[bytes], *, token: str | None = None, station: str = ST,
-                correlation: bytes | None = None, via: mqtt.Client | None = None) -> None:  # fmt: skip
+    def publish(
+        self,
+        kind: str,
+        lines: list[bytes],
+        *,
+        token: str | None = None,
+        station: str = ST,
+        correlation: bytes | None = None,
+        via: mqtt.Client | None = None,
+    ) -> None:
         props = None
         if token is not None or correlation is not None:
             props = Properties(PacketTypes.PUBLISH)
@@ -125,8 +134,9 @@ class Env:
                 props.UserProperty = ("token", token)
             if correlation is not None:
                 props.CorrelationData = correlation
-        info = (via or self.clients[0]).publish(f"{self.prefix}/{station}/{kind}", b"\n".join(lines) + b"\n",
-                                                qos=1, properties=props)  # fmt: skip
+        info = (via or self.clients[0]).publish(
+            f"{self.prefix}/{station}/{kind}", b"\n".join(lines) + b"\n", qos=1, properties=props
+        )
         info.wait_for_publish(5)
 
     def result(self, n: int, timeout: float = 10.0) -> dict:
@@ -146,8 +156,16 @@ def env(broker, data, tmp_path):
     svc.set_registry(registry, author="test", reason="test")
     tokens = TokenIndex(svc)
     token, other = tokens.issue(ST), tokens.issue(OTHER)
-    e = Env(url=broker, prefix=f"t{uuid.uuid4().hex[:10]}", db=tmp_path / "db.sqlite", service=svc,
-            tokens=tokens, token=token, other_token=other, records=records)  # fmt: skip
+    e = Env(
+        url=broker,
+        prefix=f"t{uuid.uuid4().hex[:10]}",
+        db=tmp_path / "db.sqlite",
+        service=svc,
+        tokens=tokens,
+        token=token,
+        other_token=other,
+        records=records,
+    )
     listener = client(broker)
 
     def on_message(_c, _u, msg):
@@ -297,8 +315,11 @@ _CRASHING = textwrap.dedent("""
 def test_a_crash_before_the_ack_loses_nothing_and_doubles_nothing(env: Env) -> None:
     env.service.store.close()
     client_id = f"bridge-crash-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen([sys.executable, "-c", _CRASHING, str(env.db), env.url, client_id, env.prefix],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING, str(env.db), env.url, client_id, env.prefix],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 15)
@@ -331,8 +352,10 @@ def test_a_crash_before_the_ack_loses_nothing_and_doubles_nothing(env: Env) -> N
     env.service.store.close()
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists(),
-                    reason="no mosquitto binary to run a private broker")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists(),
+    reason="no mosquitto binary to run a private broker",
+)
 def test_the_bridge_reconnects_when_the_broker_comes_back(env: Env, tmp_path: Path) -> None:
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with socket.socket() as s:
@@ -383,8 +406,12 @@ def test_anxin_serve_runs_the_bridge_from_its_configuration(broker, data, tmp_pa
     client_id = f"serve-{prefix}"
     url = f"{broker}?client_id={client_id}&prefix={prefix}"
     admin = {"Authorization": "Bearer admin-token-0123456789"}
-    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=tmp_path / "registry.json",
-                            admin_token="admin-token-0123456789", mqtt_url=url)  # fmt: skip
+    _, service, app = build(
+        db=str(tmp_path / "db.sqlite"),
+        registry=tmp_path / "registry.json",
+        admin_token="admin-token-0123456789",
+        mqtt_url=url,
+    )
     try:
         with TestClient(app) as c:
             token = c.post(f"/v1/stations/{ST}/token", headers=admin).json()["token"]

@@ -45,8 +45,10 @@ from anxin.verification import evaluate_verification
 
 SEED = 3
 CST = timezone(timedelta(hours=8))
-HEADER = ("station_id,nozzle_id,ts,type,org,certificate_no,k_pulses_per_m3,valid_until,"
-          "flow_ml_per_min,standard_ml,indicated_ml,standard_temp_mc,dispenser_temp_mc")  # fmt: skip
+HEADER = (
+    "station_id,nozzle_id,ts,type,org,certificate_no,k_pulses_per_m3,valid_until,"
+    "flow_ml_per_min,standard_ml,indicated_ml,standard_temp_mc,dispenser_temp_mc"
+)
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -66,9 +68,20 @@ def records(city) -> list[dict]:
     out = []
     for i, n in enumerate(reg.nozzles[:4]):
         passing = i != 2
-        out.append(verification_record(rng, c.stations[0], n.nozzle_id, n.product, n.max_flow_ml_per_min,
-                                       c.config.t0_us + (i + 1) * 3_600_000_000, n.k_pulses_per_m3,
-                                       0.0005 if passing else 0.005, "periodic", passing))  # fmt: skip
+        out.append(
+            verification_record(
+                rng,
+                c.stations[0],
+                n.nozzle_id,
+                n.product,
+                n.max_flow_ml_per_min,
+                c.config.t0_us + (i + 1) * 3_600_000_000,
+                n.k_pulses_per_m3,
+                0.0005 if passing else 0.005,
+                "periodic",
+                passing,
+            )
+        )
     return out
 
 
@@ -93,8 +106,15 @@ def pdf_text(pdf: bytes) -> str:
         if b"FlateDecode" in head:
             data = zlib.decompress(data)
         for s in re.finditer(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", data, re.S):
-            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda e: bytes([int(e.group(1), 8)]) if e.group(1)[:1].isdigit()
-                         else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(e.group(1), e.group(1)), s.group(1))  # fmt: skip
+            raw = re.sub(
+                rb"\\([0-7]{1,3}|.)",
+                lambda e: (
+                    bytes([int(e.group(1), 8)])
+                    if e.group(1)[:1].isdigit()
+                    else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(e.group(1), e.group(1))
+                ),
+                s.group(1),
+            )
             out.append(raw.decode("utf-16-be"))
     return "\n".join(out)
 
@@ -136,17 +156,35 @@ def test_chinese_headers_bom_and_the_pinned_format() -> None:
     )
     parsed = parse_csv(text.encode())
     assert parsed.errors == []
-    assert parsed.records == [{
-        "kind": "verification", "station_id": "S1", "nozzle_id": "N1", "ts": "2026-03-01T08:15:02.250+08:00",
-        "type": "after_repair", "org": "杭州市计量质量检测研究院", "certificate_no": "JD-1",
-        "k_pulses_per_m3": 100000, "valid_until": "2026-09-01T00:00:00+08:00",
-        "runs": [
-            {"flow_ml_per_min": 40000, "standard_ml": 20000, "indicated_ml": 20086.5,
-             "standard_temp_mc": 20000, "dispenser_temp_mc": -1500},
-            {"flow_ml_per_min": 8000, "standard_ml": 20000, "indicated_ml": 20072,
-             "standard_temp_mc": 20000, "dispenser_temp_mc": -1500},
-        ],
-    }]  # fmt: skip
+    assert parsed.records == [
+        {
+            "kind": "verification",
+            "station_id": "S1",
+            "nozzle_id": "N1",
+            "ts": "2026-03-01T08:15:02.250+08:00",
+            "type": "after_repair",
+            "org": "杭州市计量质量检测研究院",
+            "certificate_no": "JD-1",
+            "k_pulses_per_m3": 100000,
+            "valid_until": "2026-09-01T00:00:00+08:00",
+            "runs": [
+                {
+                    "flow_ml_per_min": 40000,
+                    "standard_ml": 20000,
+                    "indicated_ml": 20086.5,
+                    "standard_temp_mc": 20000,
+                    "dispenser_temp_mc": -1500,
+                },
+                {
+                    "flow_ml_per_min": 8000,
+                    "standard_ml": 20000,
+                    "indicated_ml": 20072,
+                    "standard_temp_mc": 20000,
+                    "dispenser_temp_mc": -1500,
+                },
+            ],
+        }
+    ]
     assert parsed.lines == [2]
     assert parsed.columns["nozzle_id"] == " 油枪编号 " and parsed.columns["station_id"] == "加油站"
 
@@ -197,8 +235,9 @@ def test_valid_until_before_ts_and_inconsistent_fields(records) -> None:
 def test_header_and_file_errors(records) -> None:
     lines = csv_lines(records)
     missing = ("\n".join(ln.rsplit(",", 1)[0] for ln in lines)).encode()
-    assert parse_csv(missing).errors == [CsvError(1, "dispenser_temp_mc", "missing column dispenser_temp_mc "
-                                                                          "(or 加油机温度(m℃))")]  # fmt: skip
+    assert parse_csv(missing).errors == [
+        CsvError(1, "dispenser_temp_mc", "missing column dispenser_temp_mc (or 加油机温度(m℃))")
+    ]
     twice = ("\n".join([lines[0] + ",加油站"] + [ln + ",S0001" for ln in lines[1:]])).encode()
     [err] = parse_csv(twice).errors
     assert (err.line, err.column) == (1, "加油站") and "twice" in err.message
@@ -264,14 +303,22 @@ def test_worked_example_in_the_register_and_the_certificate(tmp_path, city) -> N
     doc, reg, c = city
     nozzle = reg.nozzles[0]
     ts = format_ts(c.config.t0_us + 3_600_000_000)
-    rows = [f"{nozzle.station_id},{nozzle.nozzle_id},{ts},periodic,杭州市计量质量检测研究院,JD-2026-0001,"
-            f"{nozzle.k_pulses_per_m3},{ts},40000,20000,{v},20000,20000" for v in (20086, 20072, 20116)]  # fmt: skip
+    rows = [
+        f"{nozzle.station_id},{nozzle.nozzle_id},{ts},periodic,杭州市计量质量检测研究院,JD-2026-0001,"
+        f"{nozzle.k_pulses_per_m3},{ts},40000,20000,{v},20000,20000"
+        for v in (20086, 20072, 20116)
+    ]
     svc = service(tmp_path, doc)
     report = import_csv(svc, "\n".join([HEADER, *rows]).encode(), source="csv")
     assert [(o.status, o.passed) for o in report.outcomes] == [("accepted", False)]
     [row] = [r for r in register_rows(svc.store, reg, now_us=c.config.t0_us + US_PER_DAY) if r.certificate_no]
     assert (row.nozzle_id, row.status, row.source, row.passed, row.within_target) == (
-        nozzle.nozzle_id, "failed", "record", False, False)  # fmt: skip
+        nozzle.nozzle_id,
+        "failed",
+        "record",
+        False,
+        False,
+    )
     [fp] = row.flow_points
     assert (fp.flow_ml_per_min, fp.runs, fp.error_permille, fp.repeatability_permille) == (40000, 3, 4.567, 1.302)
     assert not fp.passes_mpe and not fp.passes_repeatability and row.max_abs_error_permille == 4.567
@@ -279,9 +326,22 @@ def test_worked_example_in_the_register_and_the_certificate(tmp_path, city) -> N
     station, product = reg.station_by_id[nozzle.station_id], reg.product_by_id[nozzle.product]
     pdf = certificate_pdf(result, station=station, nozzle=nozzle, registry_product=product, record=record)
     text = pdf_text(pdf)
-    for s in ("检定结果通知书", "JD-2026-0001", "+0.43 %", "+0.36 %", "+0.58 %", "+0.46 %", "0.13 %", "不合格",
-              "流量 40 L/min：示值误差 +0.46 % 超出最大允许误差 ±0.30 %", "流量 40 L/min：重复性 0.13 % 超出 0.10 %",
-              "±3‰", "杭州市目标 ±0.20 %（±2‰）：未达到", "E_r = (E_max - E_min) / d_n", "20.00"):  # fmt: skip
+    for s in (
+        "检定结果通知书",
+        "JD-2026-0001",
+        "+0.43 %",
+        "+0.36 %",
+        "+0.58 %",
+        "+0.46 %",
+        "0.13 %",
+        "不合格",
+        "流量 40 L/min：示值误差 +0.46 % 超出最大允许误差 ±0.30 %",
+        "流量 40 L/min：重复性 0.13 % 超出 0.10 %",
+        "±3‰",
+        "杭州市目标 ±0.20 %（±2‰）：未达到",
+        "E_r = (E_max - E_min) / d_n",
+        "20.00",
+    ):
         assert s in text, s
     lines = certificate_lines(result, station=station, nozzle=nozzle, registry_product=product, record=record)
     assert lines["points"][1] == ["40", "3", "+0.46 %", "0.13 %", "±0.30 %", "不合格"]
@@ -295,19 +355,42 @@ FAIL_RUNS = [20086, 20072, 20116]  # the worked example
 
 
 def _nozzle(nid: str, sid: str, passed: bool, until_days: int) -> dict:
-    return {"nozzle_id": nid, "station_id": sid, "dispenser_id": nid[:-1], "tank_id": "T", "product": "92",
-            "anti_cheat": True, "key_alg": "ed25519", "key_id": nid, "public_key": "-", "k_pulses_per_m3": 100000,
-            "max_flow_ml_per_min": 50000, "verified_until": format_ts(NOW + until_days * DAY),
-            "last_verification_passed": passed}  # fmt: skip
+    return {
+        "nozzle_id": nid,
+        "station_id": sid,
+        "dispenser_id": nid[:-1],
+        "tank_id": "T",
+        "product": "92",
+        "anti_cheat": True,
+        "key_alg": "ed25519",
+        "key_id": nid,
+        "public_key": "-",
+        "k_pulses_per_m3": 100000,
+        "max_flow_ml_per_min": 50000,
+        "verified_until": format_ts(NOW + until_days * DAY),
+        "last_verification_passed": passed,
+    }
 
 
 def _verification(nid: str, sid: str, vtype: str, ts_days: int, passed: bool, until_days: int):
     dt = datetime.fromtimestamp((NOW + ts_days * DAY) / 1e6, tz=UTC).astimezone(CST)
-    runs = [VerificationRun(flow_ml_per_min=40000, standard_ml=20000, indicated_ml=v, standard_temp_mc=20000,
-                            dispenser_temp_mc=20000) for v in (PASS_RUNS if passed else FAIL_RUNS)]  # fmt: skip
-    v = Verification(station_id=sid, nozzle_id=nid, ts=dt, type=vtype, org="杭州市计量质量检测研究院",
-                     certificate_no=f"C-{nid}-{ts_days}", k_pulses_per_m3=100000,
-                     valid_until=dt + timedelta(days=until_days - ts_days), runs=runs)  # fmt: skip
+    runs = [
+        VerificationRun(
+            flow_ml_per_min=40000, standard_ml=20000, indicated_ml=v, standard_temp_mc=20000, dispenser_temp_mc=20000
+        )
+        for v in (PASS_RUNS if passed else FAIL_RUNS)
+    ]
+    v = Verification(
+        station_id=sid,
+        nozzle_id=nid,
+        ts=dt,
+        type=vtype,
+        org="杭州市计量质量检测研究院",
+        certificate_no=f"C-{nid}-{ts_days}",
+        k_pulses_per_m3=100000,
+        valid_until=dt + timedelta(days=until_days - ts_days),
+        runs=runs,
+    )
     result = evaluate_verification(v)
     assert result.passed is passed
     return result
@@ -319,23 +402,35 @@ def small(tmp_path) -> tuple[Store, Registry]:
     N1 valid, N2 due_soon, N3 overdue (its later verification is after NOW), N4 failed,
     N5 never, N6 valid (registry), N7 valid (a record supersedes an overdue registry),
     N8 failed (a failed after-repair verification after a passed one), N9 due_soon (registry)."""
-    stations = [{"station_id": s, "name": n, "operator": "中国石化", "district": d, "lat": 30.0, "lon": 120.0}
-                for s, n, d in (("A", "塘栖加油站", "临平区"), ("B", "西溪加油站", "西湖区"))]  # fmt: skip
-    nozzles = [_nozzle("A-N1", "A", True, 10), _nozzle("A-N2", "A", True, 100), _nozzle("A-N3", "A", True, 50),
-               _nozzle("A-N4", "A", True, 50), _nozzle("A-N5", "A", False, 50), _nozzle("A-N6", "A", True, 60),
-               _nozzle("A-N7", "A", True, -1), _nozzle("A-N8", "A", True, 50), _nozzle("B-N9", "B", True, 5)]  # fmt: skip
+    stations = [
+        {"station_id": s, "name": n, "operator": "中国石化", "district": d, "lat": 30.0, "lon": 120.0}
+        for s, n, d in (("A", "塘栖加油站", "临平区"), ("B", "西溪加油站", "西湖区"))
+    ]
+    nozzles = [
+        _nozzle("A-N1", "A", True, 10),
+        _nozzle("A-N2", "A", True, 100),
+        _nozzle("A-N3", "A", True, 50),
+        _nozzle("A-N4", "A", True, 50),
+        _nozzle("A-N5", "A", False, 50),
+        _nozzle("A-N6", "A", True, 60),
+        _nozzle("A-N7", "A", True, -1),
+        _nozzle("A-N8", "A", True, 50),
+        _nozzle("B-N9", "B", True, 5),
+    ]
     reg = msgspec.convert({"stations": stations, "nozzles": nozzles}, Registry)
     store = Store(str(tmp_path / "small.sqlite"))
-    store.save_outputs([
-        _verification("A-N1", "A", "periodic", -80, True, 100),
-        _verification("A-N2", "A", "periodic", -170, True, 10),
-        _verification("A-N3", "A", "periodic", -190, True, -5),
-        _verification("A-N3", "A", "after_repair", 2, True, 180),  # after NOW: not known yet
-        _verification("A-N4", "A", "periodic", -3, False, -3),
-        _verification("A-N7", "A", "initial", -20, True, 160),
-        _verification("A-N8", "A", "periodic", -100, True, 80),
-        _verification("A-N8", "A", "after_repair", -1, False, -1),
-    ])  # fmt: skip
+    store.save_outputs(
+        [
+            _verification("A-N1", "A", "periodic", -80, True, 100),
+            _verification("A-N2", "A", "periodic", -170, True, 10),
+            _verification("A-N3", "A", "periodic", -190, True, -5),
+            _verification("A-N3", "A", "after_repair", 2, True, 180),  # after NOW: not known yet
+            _verification("A-N4", "A", "periodic", -3, False, -3),
+            _verification("A-N7", "A", "initial", -20, True, 160),
+            _verification("A-N8", "A", "periodic", -100, True, 80),
+            _verification("A-N8", "A", "after_repair", -1, False, -1),
+        ]
+    )
     return store, reg
 
 
@@ -343,10 +438,16 @@ def test_register_statuses_at_an_injected_time(small) -> None:
     store, reg = small
     rows = {r.nozzle_id: r for r in register_rows(store, reg, now_us=NOW)}
     assert {k: (r.status, r.source) for k, r in rows.items()} == {
-        "A-N1": ("valid", "record"), "A-N2": ("due_soon", "record"), "A-N3": ("overdue", "record"),
-        "A-N4": ("failed", "record"), "A-N5": ("never", "registry"), "A-N6": ("valid", "registry"),
-        "A-N7": ("valid", "record"), "A-N8": ("failed", "record"), "B-N9": ("due_soon", "registry"),
-    }  # fmt: skip
+        "A-N1": ("valid", "record"),
+        "A-N2": ("due_soon", "record"),
+        "A-N3": ("overdue", "record"),
+        "A-N4": ("failed", "record"),
+        "A-N5": ("never", "registry"),
+        "A-N6": ("valid", "registry"),
+        "A-N7": ("valid", "record"),
+        "A-N8": ("failed", "record"),
+        "B-N9": ("due_soon", "registry"),
+    }
     assert rows["A-N3"].days_left == -5 and rows["A-N2"].days_left == 10 and rows["B-N9"].days_left == 5
     assert rows["A-N8"].last_type == "after_repair" and rows["A-N8"].certificate_no == "C-A-N8--1"
     assert rows["A-N1"].within_target is True and rows["A-N1"].flow_points[0].error_permille == 0.5
@@ -362,9 +463,13 @@ def test_due_list_puts_overdue_first(small) -> None:
     store, reg = small
     due = due_list(store, reg, now_us=NOW)
     assert [(r.nozzle_id, r.status) for r in due] == [
-        ("A-N3", "overdue"), ("A-N4", "failed"), ("A-N8", "failed"), ("A-N5", "never"),
-        ("B-N9", "due_soon"), ("A-N2", "due_soon"),
-    ]  # fmt: skip
+        ("A-N3", "overdue"),
+        ("A-N4", "failed"),
+        ("A-N8", "failed"),
+        ("A-N5", "never"),
+        ("B-N9", "due_soon"),
+        ("A-N2", "due_soon"),
+    ]
     assert [r.nozzle_id for r in due_list(store, reg, now_us=NOW, within_days=3)] == ["A-N3", "A-N4", "A-N8", "A-N5"]
 
 
@@ -393,8 +498,18 @@ def test_passing_certificate_is_deterministic(small) -> None:
     pdf = certificate_pdf(result, **kw)
     assert pdf.startswith(b"%PDF") and pdf == certificate_pdf(result, **kw)
     text = pdf_text(pdf)
-    for s in ("加油机检定证书", "C-A-N1--80", "塘栖加油站（A）", "检定结论：合格", "有效期至", "2026年09月09日",
-              "+0.05 %", "达到", "β_Y = 0.0012 /℃", "92号"):  # fmt: skip
+    for s in (
+        "加油机检定证书",
+        "C-A-N1--80",
+        "塘栖加油站（A）",
+        "检定结论：合格",
+        "有效期至",
+        "2026年09月09日",
+        "+0.05 %",
+        "达到",
+        "β_Y = 0.0012 /℃",
+        "92号",
+    ):
         assert s in text, s
 
 
@@ -414,8 +529,10 @@ def test_public_url_and_qr_codes() -> None:
 
 
 def test_qr_sheet_is_a_printable_deterministic_pdf() -> None:
-    items = [(f"S0001-D{i // 3 + 1}-N{i % 3 + 1}", "中国石化塘栖加油站", public_url("https://anxin.example.cn", f"N{i}"))
-             for i in range(13)]  # fmt: skip
+    items = [
+        (f"S0001-D{i // 3 + 1}-N{i % 3 + 1}", "中国石化塘栖加油站", public_url("https://anxin.example.cn", f"N{i}"))
+        for i in range(13)
+    ]
     pdf = qr_sheet_pdf(items)
     assert pdf.startswith(b"%PDF") and pdf == qr_sheet_pdf(items)
     assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == 2  # 12 labels a page
@@ -427,11 +544,24 @@ def test_qr_sheet_is_a_printable_deterministic_pdf() -> None:
 def test_certificate_of_invalid_and_single_runs(small) -> None:
     _, reg = small
     dt = datetime(2026, 3, 1, 9, tzinfo=CST)
-    runs = [VerificationRun(flow_ml_per_min=f, standard_ml=s, indicated_ml=20010, standard_temp_mc=15000,
-                            dispenser_temp_mc=16000) for f, s in ((40000, 20000), (40000, 0), (8000, 20000))]  # fmt: skip
+    runs = [
+        VerificationRun(
+            flow_ml_per_min=f, standard_ml=s, indicated_ml=20010, standard_temp_mc=15000, dispenser_temp_mc=16000
+        )
+        for f, s in ((40000, 20000), (40000, 0), (8000, 20000))
+    ]
     runs += [runs[0]] * 97  # 100 runs: the table goes on over pages
-    v = Verification(station_id="A", nozzle_id="A-N1", ts=dt, type="initial", org="检定<机构>&所",
-                     certificate_no="C-X", k_pulses_per_m3=100000, valid_until=dt, runs=runs)  # fmt: skip
+    v = Verification(
+        station_id="A",
+        nozzle_id="A-N1",
+        ts=dt,
+        type="initial",
+        org="检定<机构>&所",
+        certificate_no="C-X",
+        k_pulses_per_m3=100000,
+        valid_until=dt,
+        runs=runs,
+    )
     result = evaluate_verification(v)
     record = msgspec.to_builtins(v)
     kw = {"station": reg.station_by_id["A"], "nozzle": reg.nozzle_by_id["A-N1"], "record": record}

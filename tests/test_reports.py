@@ -54,24 +54,42 @@ def registry_dict() -> dict:
         for n in (1, 2):
             nid = f"{s}-N{n}"
             signer = generate_signer("ed25519", nid.encode() * 8)
-            nozzles.append({
-                "nozzle_id": nid, "station_id": s, "dispenser_id": "D1", "tank_id": f"{s}-T1", "product": "92",
-                "anti_cheat": True, "key_alg": "ed25519", "key_id": f"{nid}-k1",
-                "public_key": signer.public_key_text, "k_pulses_per_m3": 100_000, "max_flow_ml_per_min": 50_000,
-                # S3-N1's validity ran out on 03-15 (overdue); S4-N2 has no passing verification (never)
-                "verified_until": "2026-03-15T00:00:00.000+08:00" if nid == "S3-N1" else "2026-09-01T00:00:00.000+08:00",
-                "last_verification_passed": nid != "S4-N2",
-            })  # fmt: skip
+            nozzles.append(
+                {
+                    "nozzle_id": nid,
+                    "station_id": s,
+                    "dispenser_id": "D1",
+                    "tank_id": f"{s}-T1",
+                    "product": "92",
+                    "anti_cheat": True,
+                    "key_alg": "ed25519",
+                    "key_id": f"{nid}-k1",
+                    "public_key": signer.public_key_text,
+                    "k_pulses_per_m3": 100_000,
+                    "max_flow_ml_per_min": 50_000,
+                    # S3-N1's validity ran out on 03-15 (overdue); S4-N2 has no passing verification (never)
+                    "verified_until": "2026-03-15T00:00:00.000+08:00"
+                    if nid == "S3-N1"
+                    else "2026-09-01T00:00:00.000+08:00",
+                    "last_verification_passed": nid != "S4-N2",
+                }
+            )
     return {
-        "stations": [{"station_id": s, "name": f"测试站{s}", "operator": "中国石化", "district": d,
-                      "lat": 30.25, "lon": 120.17} for s, d in DISTRICTS.items()],
-        "tanks": [{"tank_id": f"{s}-T1", "station_id": s, "product": "92", "capacity_ml": 30_000_000,
-                   "chart": chart} for s in DISTRICTS],
+        "stations": [
+            {"station_id": s, "name": f"测试站{s}", "operator": "中国石化", "district": d, "lat": 30.25, "lon": 120.17}
+            for s, d in DISTRICTS.items()
+        ],
+        "tanks": [
+            {"tank_id": f"{s}-T1", "station_id": s, "product": "92", "capacity_ml": 30_000_000, "chart": chart}
+            for s in DISTRICTS
+        ],
         "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
         "nozzles": nozzles,
-        "prices": [{"station_id": s, "product": "92", "from": "2026-01-01T00:00:00.000+08:00",
-                    "unit_price_fen": 800} for s in DISTRICTS],
-    }  # fmt: skip
+        "prices": [
+            {"station_id": s, "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": 800}
+            for s in DISTRICTS
+        ],
+    }
 
 
 REGISTRY = parse_registry(orjson.dumps(registry_dict()))
@@ -87,39 +105,99 @@ def _ins(store: Store, table, **values) -> int:
 def _verification(store: Store, nozzle_id: str, ts: str, *, passed: bool, type_: str = "periodic") -> None:
     t = L(ts)
     result = VerificationResult(
-        station_id=nozzle_id[:2], nozzle_id=nozzle_id, ts=format_ts(t), type=type_, org="杭州市计量检定测试院",
-        certificate_no=f"JD-{t}", k_pulses_per_m3=100_000, valid_until=format_ts(t + 180 * US_PER_DAY), runs=[],
-        flow_points=[], max_abs_error_permille=0.5, passed=passed, within_target=passed, reasons=[], notes=[],
-    )  # fmt: skip
-    _ins(store, T.verifications, nozzle_id=nozzle_id, ts=result.ts, station_id=nozzle_id[:2], passed=passed,
-         result=msgspec.to_builtins(result))  # fmt: skip
+        station_id=nozzle_id[:2],
+        nozzle_id=nozzle_id,
+        ts=format_ts(t),
+        type=type_,
+        org="杭州市计量检定测试院",
+        certificate_no=f"JD-{t}",
+        k_pulses_per_m3=100_000,
+        valid_until=format_ts(t + 180 * US_PER_DAY),
+        runs=[],
+        flow_points=[],
+        max_abs_error_permille=0.5,
+        passed=passed,
+        within_target=passed,
+        reasons=[],
+        notes=[],
+    )
+    _ins(
+        store,
+        T.verifications,
+        nozzle_id=nozzle_id,
+        ts=result.ts,
+        station_id=nozzle_id[:2],
+        passed=passed,
+        result=msgspec.to_builtins(result),
+    )
 
 
-def _alarm(store: Store, aid: str, rule: str, severity: str, station: str, ts: str, raised: str,
-           state: str | None) -> None:  # fmt: skip
-    _ins(store, T.alarms, alarm_id=aid, rule=rule, severity=severity, station_id=station, ts=format_ts(L(ts)),
-         ts_us=L(ts), message=rule, evidence={}, raised_us=L(raised))  # fmt: skip
+def _alarm(
+    store: Store, aid: str, rule: str, severity: str, station: str, ts: str, raised: str, state: str | None
+) -> None:
+    _ins(
+        store,
+        T.alarms,
+        alarm_id=aid,
+        rule=rule,
+        severity=severity,
+        station_id=station,
+        ts=format_ts(L(ts)),
+        ts_us=L(ts),
+        message=rule,
+        evidence={},
+        raised_us=L(raised),
+    )
     if state is not None:
         _ins(store, T.alarm_states, alarm_id=aid, status=state, updated_us=L(raised) + 1, updated_by="tester")
 
 
 def _inspection(store: Store, kind: str, station: str, status: str, visited: str | None, scheduled: str) -> int:
-    return _ins(store, T.inspections, kind=kind, station_id=station, inspector="insp", scheduled_us=L(scheduled),
-                visited_us=L(visited) if visited else None, status=status, checklist={}, created_us=L(scheduled))  # fmt: skip
+    return _ins(
+        store,
+        T.inspections,
+        kind=kind,
+        station_id=station,
+        inspector="insp",
+        scheduled_us=L(scheduled),
+        visited_us=L(visited) if visited else None,
+        status=status,
+        checklist={},
+        created_us=L(scheduled),
+    )
 
 
-def _complaint(store: Store, station: str, received: str, status: str, deadline: str | None,
-               closed: str | None = None) -> int:  # fmt: skip
-    return _ins(store, T.complaints, station_id=station, received_us=L(received), text=f"投诉 {station}",
-                status=status, deadline_us=L(deadline) if deadline else None,
-                closed_us=L(closed) if closed else None)  # fmt: skip
+def _complaint(
+    store: Store, station: str, received: str, status: str, deadline: str | None, closed: str | None = None
+) -> int:
+    return _ins(
+        store,
+        T.complaints,
+        station_id=station,
+        received_us=L(received),
+        text=f"投诉 {station}",
+        status=status,
+        deadline_us=L(deadline) if deadline else None,
+        closed_us=L(closed) if closed else None,
+    )
 
 
-def _case(store: Store, station: str, opened: str, status: str, closed: str | None, penalty: int | None,
-          boards: int | None) -> int:  # fmt: skip
-    return _ins(store, T.cases, station_id=station, source="alarm:x", status=status, opened_us=L(opened),
-                opened_by="reg", summary=f"案件 {station}", closed_us=L(closed) if closed else None,
-                penalty_fen=penalty, boards_confiscated=boards)  # fmt: skip
+def _case(
+    store: Store, station: str, opened: str, status: str, closed: str | None, penalty: int | None, boards: int | None
+) -> int:
+    return _ins(
+        store,
+        T.cases,
+        station_id=station,
+        source="alarm:x",
+        status=status,
+        opened_us=L(opened),
+        opened_by="reg",
+        summary=f"案件 {station}",
+        closed_us=L(closed) if closed else None,
+        penalty_fen=penalty,
+        boards_confiscated=boards,
+    )
 
 
 def seed(store: Store) -> dict[str, int]:
@@ -142,8 +220,16 @@ def seed(store: Store) -> dict[str, int]:
 
     # Rectifications: issued at their inspection's visit
     def rect(insp: str, station: str, deadline: str, status: str, closed: str | None) -> int:
-        return _ins(store, T.rectifications, inspection_id=ids[insp], station_id=station, finding=f"整改 {station}",
-                    deadline_us=L(deadline), status=status, closed_us=L(closed) if closed else None)  # fmt: skip
+        return _ins(
+            store,
+            T.rectifications,
+            inspection_id=ids[insp],
+            station_id=station,
+            finding=f"整改 {station}",
+            deadline_us=L(deadline),
+            status=status,
+            closed_us=L(closed) if closed else None,
+        )
 
     ids["R1"] = rect("I1", "S1", "2026-03-15T00:00:00", "closed", "2026-03-20T10:00:00")  # late closure
     ids["R2"] = rect("I2", "S3", "2026-04-07T00:00:00", "open", None)
@@ -168,25 +254,38 @@ def seed(store: Store) -> dict[str, int]:
     # Alarms (event time ts; raised = when the platform raised it) and their dispositions
     _alarm(store, "A1", "VOLUME_MISMATCH", "critical", "S1", "2026-03-03T10:00:00", "2026-03-03T10:01:00", "confirmed")
     _alarm(store, "A2", "SEQUENCE_GAP", "minor", "S1", "2026-03-31T23:59:59.999", "2026-04-01T00:00:01", None)
-    _alarm(store, "A3", "VOLUME_MISMATCH", "critical", "S3", "2026-03-15T10:00:00", "2026-03-15T10:01:00",
-           "false_alarm")  # fmt: skip
+    _alarm(
+        store, "A3", "VOLUME_MISMATCH", "critical", "S3", "2026-03-15T10:00:00", "2026-03-15T10:01:00", "false_alarm"
+    )
     _alarm(store, "A4", "SEAL_BREACH", "critical", "S4", "2026-03-20T10:00:00", "2026-03-20T10:01:00", "acknowledged")
     _alarm(store, "A5", "METER_DRIFT", "major", "S4", "2026-04-01T00:00:00", "2026-04-01T00:00:00", "dispatched")
     _alarm(store, "A6", "VOLUME_MISMATCH", "major", "S3", "2026-04-08T10:00:00", "2026-04-08T10:01:00", None)
 
     # Work orders
     def wo(alarm: str, station: str, due: str, status: str) -> int:
-        return _ins(store, T.work_orders, alarm_id=alarm, station_id=station, inspector="insp", due_us=L(due),
-                    status=status, created_us=L(due) - US_PER_DAY)  # fmt: skip
+        return _ins(
+            store,
+            T.work_orders,
+            alarm_id=alarm,
+            station_id=station,
+            inspector="insp",
+            due_us=L(due),
+            status=status,
+            created_us=L(due) - US_PER_DAY,
+        )
 
     ids["W1"] = wo("A5", "S4", "2026-04-05T10:00:00", "open")
     ids["W2"] = wo("A1", "S1", "2026-03-05T10:00:00", "reported")
     ids["W3"] = wo("A4", "S4", "2026-04-15T10:00:00", "open")
 
     # Sales per station and local day
-    for station, day, n, vol, amt in (("S1", "2026-03-01", 10, 300_000, 240_000), ("S2", "2026-03-31", 5, 100_000, 80_000),
-                                      ("S3", "2026-03-15", 7, 200_000, 160_000), ("S4", "2026-04-01", 100, 1, 1),
-                                      ("S1", "2026-02-28", 50, 1, 1)):  # fmt: skip
+    for station, day, n, vol, amt in (
+        ("S1", "2026-03-01", 10, 300_000, 240_000),
+        ("S2", "2026-03-31", 5, 100_000, 80_000),
+        ("S3", "2026-03-15", 7, 200_000, 160_000),
+        ("S4", "2026-04-01", 100, 1, 1),
+        ("S1", "2026-02-28", 50, 1, 1),
+    ):
         _ins(store, T.daily_sales, station_id=station, day=day, sales=n, volume_ml=vol, amount_fen=amt)
     return ids
 
@@ -239,7 +338,11 @@ def test_district_figures_by_hand(seeded):
     assert (a.complaints_received, a.complaints_closed, a.complaints_closed_on_time) == (2, 3, 2)
     assert (a.cases_opened, a.cases_closed, a.penalties_fen, a.boards_confiscated) == (1, 2, 5_100_000, 3)
     assert (a.alarms_raised, a.alarms_by_rule, a.alarms_by_severity, a.alarms_closed) == (
-        2, {"SEQUENCE_GAP": 1, "VOLUME_MISMATCH": 1}, {"critical": 1, "minor": 1}, 1)  # fmt: skip
+        2,
+        {"SEQUENCE_GAP": 1, "VOLUME_MISMATCH": 1},
+        {"critical": 1, "minor": 1},
+        1,
+    )
     assert (a.sales, a.volume_ml, a.amount_fen) == (15, 400_000, 320_000)
 
     b = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", district="余杭区", now_us=NOW)
@@ -250,7 +353,11 @@ def test_district_figures_by_hand(seeded):
     assert (b.complaints_received, b.complaints_closed, b.complaints_closed_on_time) == (2, 0, 0)  # C3, C7
     assert (b.cases_opened, b.cases_closed, b.penalties_fen, b.boards_confiscated) == (1, 0, 0, 0)  # K2
     assert (b.alarms_raised, b.alarms_by_rule, b.alarms_by_severity, b.alarms_closed) == (
-        2, {"SEAL_BREACH": 1, "VOLUME_MISMATCH": 1}, {"critical": 2}, 1)  # fmt: skip
+        2,
+        {"SEAL_BREACH": 1, "VOLUME_MISMATCH": 1},
+        {"critical": 2},
+        1,
+    )
     assert (b.sales, b.volume_ml, b.amount_fen) == (7, 200_000, 160_000)
     assert b.pass_rate == 1.0 and b.alarm_closure_rate == 0.5
 
@@ -260,7 +367,13 @@ def test_boundaries_and_now(seeded):
     # April 1st alone: the 00:00 rows belong to it
     d = period_figures(store, REGISTRY, start="2026-04-01", end="2026-04-01", now_us=NOW)
     assert (d.verifications, d.inspections_done, d.complaints_received, d.cases_closed, d.alarms_raised, d.sales) == (
-        1, 1, 1, 1, 1, 100)  # V3, I3, C4, K4, A5, S4's sales  # fmt: skip
+        1,
+        1,
+        1,
+        1,
+        1,
+        100,
+    )  # V3, I3, C4, K4, A5, S4's sales
     # Nothing after now is known: as of 03-20 12:00, K1 (closed 03-25) and K3 (03-31) are not closed yet,
     # V2 and A2 (03-31) have not happened; alarms A1, A3, A4
     early = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", now_us=L("2026-03-20T12:00:00"))
@@ -268,7 +381,12 @@ def test_boundaries_and_now(seeded):
     # The empty district: nothing, rates undefined
     e = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", district="西湖区", now_us=NOW)
     assert (e.nozzles, e.verifications, e.pass_rate, e.verification_coverage, e.alarm_closure_rate) == (
-        0, 0, None, None, None)  # fmt: skip
+        0,
+        0,
+        None,
+        None,
+        None,
+    )
 
 
 def test_parse_period():
@@ -325,17 +443,25 @@ def test_oversight_each_gap(seeded):
         (str(ids["R4"]), "S2", f"/console/inspections/{ids['I7']}"),
         (str(ids["R2"]), "S3", f"/console/inspections/{ids['I2']}"),
     ]
-    assert o.counts == {"complaint_uninvestigated": 2, "alarm_undisposed": 2, "case_open": 1,
-                        "station_uninspected": 1, "work_order_overdue": 1, "complaint_overdue": 2,
-                        "rectification_overdue": 2}  # fmt: skip
+    assert o.counts == {
+        "complaint_uninvestigated": 2,
+        "alarm_undisposed": 2,
+        "case_open": 1,
+        "station_uninspected": 1,
+        "work_order_overdue": 1,
+        "complaint_overdue": 2,
+        "rectification_overdue": 2,
+    }
     assert list(o.counts) == list(CATEGORIES) and len(o.items) == 11
     assert o.of("case_open")[0].summary.startswith("测试站S3（S3）")
     assert o.of("alarm_undisposed")[0].since == "2026-03-20T10:01:00.000+08:00"
 
     # scoped to 上城区: A2 and R4 only
     s = reconcile(store, REGISTRY, now_us=NOW, station_ids=["S1", "S2"])
-    assert [(i.category, i.ref) for i in s.items] == [("alarm_undisposed", "A2"),
-                                                      ("rectification_overdue", str(ids["R4"]))]  # fmt: skip
+    assert [(i.category, i.ref) for i in s.items] == [
+        ("alarm_undisposed", "A2"),
+        ("rectification_overdue", str(ids["R4"])),
+    ]
 
     # disposing of what is open empties the lists
     with store.engine.begin() as c:
@@ -386,8 +512,14 @@ def test_daily_reports(seeded):
     assert {cu for *_, cu in rows} == {NOW}  # kept as first written
     city = stored_daily(store, "2026-03-31")
     # 03-31: V2, I2, C3, K3, A2, S2's sales
-    assert (city["verifications"], city["inspections_done"], city["complaints_received"], city["cases_closed"],
-            city["alarms_raised"], city["sales"]) == (1, 1, 1, 1, 1, 5)  # fmt: skip
+    assert (
+        city["verifications"],
+        city["inspections_done"],
+        city["complaints_received"],
+        city["cases_closed"],
+        city["alarms_raised"],
+        city["sales"],
+    ) == (1, 1, 1, 1, 1, 5)
     assert city["district"] is None and stored_daily(store, "2026-03-31", "余杭区")["district"] == "余杭区"
     assert stored_daily(store, "2026-03-31", "上城区")["sales"] == 5
 
@@ -413,8 +545,11 @@ def test_daily_reports(seeded):
 def test_due_daily_from_first_day(tmp_path):
     store = Store(str(tmp_path / "d.sqlite"))
     try:
-        assert due_daily_reports(store, now_us=NOW, first_day="2026-04-07") == ["2026-04-07", "2026-04-08",
-                                                                                 "2026-04-09"]  # fmt: skip
+        assert due_daily_reports(store, now_us=NOW, first_day="2026-04-07") == [
+            "2026-04-07",
+            "2026-04-08",
+            "2026-04-09",
+        ]
         assert due_daily_reports(store, now_us=L("2026-04-10T00:00:00")) == ["2026-04-09"]
         assert due_daily_reports(store, now_us=L("2026-04-09T23:59:59")) == ["2026-04-08"]
     finally:
@@ -442,8 +577,23 @@ def test_cli_report(tmp_path, monkeypatch):
     app.command("noop")(lambda: None)  # a second command keeps "report" a subcommand
     runner = CliRunner()
     xlsx, pdf = tmp_path / "out.xlsx", tmp_path / "out.pdf"
-    res = runner.invoke(app, ["report", "--period", "2026-03", "--district", "余杭区", "--db", str(path),
-                              "--xlsx", str(xlsx), "--pdf", str(pdf), "--oversight"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "--period",
+            "2026-03",
+            "--district",
+            "余杭区",
+            "--db",
+            str(path),
+            "--xlsx",
+            str(xlsx),
+            "--pdf",
+            str(pdf),
+            "--oversight",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "统计报表 2026-03-01 ~ 2026-03-31" in res.output
     assert "检定次数" in res.output and "余杭区" in res.output and "案件未结案" in res.output
@@ -476,8 +626,9 @@ def test_the_live_service_generates_the_daily_report_by_itself(tmp_path) -> None
     from anxin.sim import ScenarioSet, simulate
 
     simulate(tmp_path / "city", stations=1, days=1, seed=3, scenarios=ScenarioSet.honest(), workers=1, group_size=1)
-    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=tmp_path / "city" / "registry.json",
-                            reports_every_s=3600.0)  # fmt: skip
+    _, service, app = build(
+        db=str(tmp_path / "db.sqlite"), registry=tmp_path / "city" / "registry.json", reports_every_s=3600.0
+    )
     yesterday = local_date(_time.time_ns() // 1000 - 86_400_000_000)
     with TestClient(app):
         wait_for(lambda: stored_daily(service.store, yesterday) is not None, what="the daily report")

@@ -23,14 +23,20 @@ ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("api") / "city"
-    simulate(out, stations=2, days=1, seed=5, scenarios=ScenarioSet.parse("honest,amount_fraud=0.05"),
-             workers=1, group_size=2)  # fmt: skip
+    simulate(
+        out,
+        stations=2,
+        days=1,
+        seed=5,
+        scenarios=ScenarioSet.parse("honest,amount_fraud=0.05"),
+        workers=1,
+        group_size=2,
+    )
     return out
 
 
 def _client(tmp_path: Path, city: Path, **over) -> tuple[TestClient, dict[str, str]]:
-    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=city / "registry.json", admin_token=ADMIN,
-                            **over)  # fmt: skip
+    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=city / "registry.json", admin_token=ADMIN, **over)
     c = TestClient(app)
     tokens = {s: c.post(f"/v1/stations/{s}/token", headers=ADMIN_H).json()["token"] for s in ("S0001", "S0002")}
     return c, tokens
@@ -111,7 +117,9 @@ def test_registry_administration(tmp_path, city) -> None:
     now = c.get("/v1/registry", headers=ADMIN_H).json()
     moved = next(n for n in now["nozzles"] if n["nozzle_id"] == nz["nozzle_id"])
     assert moved["key_id"] == "rotated-1" and moved["previous_keys"][-1]["key_id"] == nz["key_id"]
-    assert c.post(f"/v1/registry/nozzles/{nz['nozzle_id']}/key", json=rot, headers=h, params=why).status_code == 422  # reused
+    assert (
+        c.post(f"/v1/registry/nozzles/{nz['nozzle_id']}/key", json=rot, headers=h, params=why).status_code == 422
+    )  # reused
     assert c.post("/v1/registry/nozzles/nope/key", json=dict(rot, key_id="x"), headers=h, params=why).status_code == 404
     hist = c.get("/v1/registry/history", headers=ADMIN_H).json()
     assert [v["author"] for v in hist][:2] == ["张科长", "张科长"] and len(hist) == 3
@@ -158,15 +166,22 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
         t.start()
         lines = _lines(city, "S0001")
         for i in range(0, len(lines), 300):
-            httpx.post(f"{server.url}/v1/records", content=b"\n".join(lines[i : i + 300]),
-                       headers={"Authorization": f"Bearer {tok}"})  # fmt: skip
+            httpx.post(
+                f"{server.url}/v1/records",
+                content=b"\n".join(lines[i : i + 300]),
+                headers={"Authorization": f"Bearer {tok}"},
+            )
             if got_two.is_set():
                 break
         assert got_two.wait(30)
         assert events[1]["id"] > events[0]["id"] and events[0]["alarm"]["station_id"] == "S0001"
         # A client reconnecting with Last-Event-ID gets what came after, nothing twice.
-        with httpx.stream("GET", f"{server.url}/v1/alarms/stream",
-                          headers={**ADMIN_H, "Last-Event-ID": str(events[0]["id"])}, timeout=30) as r:  # fmt: skip
+        with httpx.stream(
+            "GET",
+            f"{server.url}/v1/alarms/stream",
+            headers={**ADMIN_H, "Last-Event-ID": str(events[0]["id"])},
+            timeout=30,
+        ) as r:
             first_id = None
             for line in r.iter_lines():
                 if line.startswith("id: "):
@@ -181,11 +196,20 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
 def test_webhooks_to_internal_addresses_are_refused(tmp_path, city) -> None:
     c, _ = _client(tmp_path, city)
     secret = {"secret": "s" * 20}
-    for url in ("http://127.0.0.1:8080/hook", "http://localhost/x", "http://10.0.0.5/x", "http://169.254.169.254/latest",
-                "http://[::1]/x"):
+    for url in (
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/x",
+        "http://10.0.0.5/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+    ):
         r = c.post("/v1/webhooks", json={"url": url, **secret}, headers=ADMIN_H)
         assert r.status_code == 422 and "webhook refused" in r.json()["detail"], url
-    assert c.post("/v1/webhooks", json={"url": "https://alarms.example.gov.cn/anxin", **secret},
-                  headers=ADMIN_H).status_code == 200  # fmt: skip
+    assert (
+        c.post(
+            "/v1/webhooks", json={"url": "https://alarms.example.gov.cn/anxin", **secret}, headers=ADMIN_H
+        ).status_code
+        == 200
+    )
     c2, _ = _client(tmp_path / "lan", city, webhook_allow_private=True)
     assert c2.post("/v1/webhooks", json={"url": "http://10.0.0.5/x", **secret}, headers=ADMIN_H).status_code == 200

@@ -34,9 +34,11 @@ def _upload_all(server: Server, batches, tokens: dict[str, str], acked: list[int
         for i, (sid, lines) in enumerate(batches):
             while True:
                 try:
-                    r = client.post(server.url + "/v1/records", content=b"\n".join(lines),
-                                    headers={"Authorization": f"Bearer {tokens[sid]}",
-                                             "Content-Type": "application/x-ndjson"})  # fmt: skip
+                    r = client.post(
+                        server.url + "/v1/records",
+                        content=b"\n".join(lines),
+                        headers={"Authorization": f"Bearer {tokens[sid]}", "Content-Type": "application/x-ndjson"},
+                    )
                 except httpx.HTTPError:
                     time.sleep(0.05)  # the platform is down: try again
                     continue
@@ -54,8 +56,10 @@ def test_kill9_during_sustained_upload(city: Path, tmp_path) -> None:
     server.start()
     try:
         admin = {"Authorization": f"Bearer {ADMIN}"}
-        tokens = {s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
-                  for s in ("S0001", "S0002")}  # fmt: skip
+        tokens = {
+            s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
+            for s in ("S0001", "S0002")
+        }
         batches = [(s if s in tokens else "S0001", ls) for s, ls in uploads(arrival_lines(city), "S0001", size=200)]
         acked: list[int] = []
         t = threading.Thread(target=_upload_all, args=(server, batches, tokens, acked))

@@ -57,8 +57,8 @@ def test_registry_loads_and_truth_is_beside_the_data(city: Path) -> None:
     assert truth == city.parent / "data.truth" and truth.is_dir()
     assert not any(p.is_dir() for p in city.iterdir())
     assert {p.name for p in city.iterdir()} == {"registry.json"} | {
-        f"g001.{k}.jsonl" for k in ("metering", "settlement", "event", "tank_reading", "delivery",
-                                    "verification")}  # fmt: skip
+        f"g001.{k}.jsonl" for k in ("metering", "settlement", "event", "tank_reading", "delivery", "verification")
+    }
     for name in ("faults.jsonl", "meters.jsonl", "tanks.jsonl", "rejects.json", "summary.json"):
         assert (truth / name).exists()
     assert len((truth / "meters.jsonl").read_bytes().splitlines()) == len(reg.nozzles)
@@ -187,12 +187,10 @@ def test_files_are_in_arrival_order(parsed) -> None:
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path: Path) -> None:
     def run(name: str, workers: int) -> dict[str, bytes]:
         out = tmp_path / name
-        simulate(out, stations=4, days=1, seed=9, scenarios=ScenarioSet.all(), workers=workers,
-                 group_size=2)
+        simulate(out, stations=4, days=1, seed=9, scenarios=ScenarioSet.all(), workers=workers, group_size=2)
         files = {p.name: p.read_bytes() for p in out.iterdir()}
         truth = truth_dir_for(out)
-        files |= {"truth/" + p.name: p.read_bytes() for p in truth.iterdir()
-                  if p.name != "summary.json"}  # fmt: skip
+        files |= {"truth/" + p.name: p.read_bytes() for p in truth.iterdir() if p.name != "summary.json"}
         return files
 
     a, b = run("a", 1), run("b", 2)

@@ -52,9 +52,21 @@ def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
     alarms: list[dict] = []
 
     def alarm(rule, station, ts, nozzle=None, seq=None, order=None, tank=None):
-        alarms.append({"alarm_id": f"{len(alarms)}", "rule": rule, "severity": "major",
-                       "station_id": station, "nozzle_id": nozzle, "tank_id": tank, "seq": seq,
-                       "order_id": order, "ts": ts, "message": rule, "evidence": {}})
+        alarms.append(
+            {
+                "alarm_id": f"{len(alarms)}",
+                "rule": rule,
+                "severity": "major",
+                "station_id": station,
+                "nozzle_id": nozzle,
+                "tank_id": tank,
+                "seq": seq,
+                "order_id": order,
+                "ts": ts,
+                "message": rule,
+                "evidence": {},
+            }
+        )
 
     met: dict[str, dict[int, Metering]] = {}
     evs: dict[str, dict[int, Event]] = {}
@@ -106,9 +118,11 @@ def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
         if s.pump_seq is not None:
             m = met.get(s.nozzle_id, {}).get(s.pump_seq)
         else:
-            cands = [x for x in met.get(s.nozzle_id, {}).values()
-                     if (x.nozzle_id, x.seq) not in paired
-                     and to_us(x.end) <= ts <= to_us(x.end) + 15 * MIN]  # fmt: skip
+            cands = [
+                x
+                for x in met.get(s.nozzle_id, {}).values()
+                if (x.nozzle_id, x.seq) not in paired and to_us(x.end) <= ts <= to_us(x.end) + 15 * MIN
+            ]
             m = max(cands, key=lambda x: to_us(x.end)) if cands else None
         nz = reg.nozzle_by_id[s.nozzle_id]
 
@@ -145,22 +159,19 @@ def reference_check(data_dir: Path) -> tuple[list[dict], list[dict]]:
             if (m.nozzle_id, m.seq) not in paired:
                 alarm("UNMATCHED_METERING", sid, m.end.isoformat(), nid, m.seq)
             by_pulses = m.pulses * 1e6 / m.k_pulses_per_m3
-            if abs(by_pulses - m.volume_ml) > 1 or \
-                    m.totalizer_end_ml - m.totalizer_start_ml != m.volume_ml:
+            if abs(by_pulses - m.volume_ml) > 1 or m.totalizer_end_ml - m.totalizer_start_ml != m.volume_ml:
                 alarm("METROLOGY_INCONSISTENT", sid, "", nid, m.seq)
             dur = to_us(m.end) - to_us(m.start)
             if dur <= 0 or m.volume_ml / (dur / MIN) > 1.1 * nz.max_flow_ml_per_min:
                 alarm("FLOW_IMPLAUSIBLE", sid, "", nid, m.seq)
         # K in force, seal events, unverified use.
-        changes = [(to_us(e.ts), e.data["new"]) for e in es.values()
-                   if e.event == "k_factor_change"]  # fmt: skip
+        changes = [(to_us(e.ts), e.data["new"]) for e in es.values() if e.event == "k_factor_change"]
         changes += [(vt, v.k_pulses_per_m3) for vt, v, _ in vers.get(nid, ())]
         changes.sort()
         timeline: list[tuple[int, str, int]] = []  # (t, what, valid_until)
         for e in es.values():
             t = to_us(e.ts)
-            if e.event in ("seal_open", "tamper", "firmware_update", "k_factor_change") \
-                    and not authorised(nid, t):
+            if e.event in ("seal_open", "tamper", "firmware_update", "k_factor_change") and not authorised(nid, t):
                 rule = "K_FACTOR_CHANGE" if e.event == "k_factor_change" else "SEAL_BREACH"
                 alarm(rule, sid, e.ts.isoformat(), nid, e.seq)
                 timeline.append((t, "bad", 0))
@@ -217,9 +228,7 @@ def test_honest_city_raises_no_record_level_alarm(honest_city: Path) -> None:
     assert alarms == []
 
 
-def test_every_record_level_fault_is_found_and_nothing_else(
-    faulty_city: Path, tmp_path: Path
-) -> None:
+def test_every_record_level_fault_is_found_and_nothing_else(faulty_city: Path, tmp_path: Path) -> None:
     alarms, rejects = reference_check(faulty_city)
     _write(tmp_path, alarms, rejects)
     report = evaluate(faulty_city, tmp_path)
@@ -231,9 +240,7 @@ def test_every_record_level_fault_is_found_and_nothing_else(
     assert report.rejects_ok and report.rejects_expected == len(rejects) >= 8
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in NAMES if n not in ("legacy_pos", "resends", "malformed")]
-)
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("legacy_pos", "resends", "malformed")])
 def test_each_scenario_alone_is_injected(name: str) -> None:
     """A 3-station, 2-day city with only that scenario on shows it at least once (planning
     only: the rendered records are checked by the all-scenarios test above)."""

@@ -58,8 +58,12 @@ def test_device_keys_are_deterministic(alg: str) -> None:
 
 
 def test_nozzle_scenarios_are_exclusive_and_respect_anti_cheat() -> None:
-    city = City.build(stations=30, seed=4, days=2, scenarios=ScenarioSet.parse(
-        "all,rigged_inflate=0.05,legacy_rigged=0.05,meter_drift=0.05"))  # fmt: skip
+    city = City.build(
+        stations=30,
+        seed=4,
+        days=2,
+        scenarios=ScenarioSet.parse("all,rigged_inflate=0.05,legacy_rigged=0.05,meter_drift=0.05"),
+    )
     nozzles = [n for st in city.stations for n in st.nozzles]
     by = {}
     for n in nozzles:
@@ -73,8 +77,7 @@ def test_nozzle_scenarios_are_exclusive_and_respect_anti_cheat() -> None:
     assert all(n.verified_until_us > t_end for n in by[None])
     for st in city.stations:  # two nozzles of every station stay clean for sale-level faults
         assert sum(n.scenario is None for n in st.nozzles) >= 2
-    assert any(t.scenario == "tank_leak" and t.leak_ml_per_h == 760.0
-               for st in city.stations for t in st.tanks)  # fmt: skip
+    assert any(t.scenario == "tank_leak" and t.leak_ml_per_h == 760.0 for st in city.stations for t in st.tanks)
     del t0
 
 
@@ -118,8 +121,9 @@ def test_verification_runs_have_the_requested_verdict(passing: bool) -> None:
     rng = random.Random(5)
     for product, beta in (("92", 12e-4), ("0", 9e-4)):
         error = rng.uniform(-0.001, 0.001) if passing else rng.choice((-1, 1)) * 0.005
-        rec = verification_record(rng, st, "S0001-D1-N1", product, 50_000, city.config.t0_us,
-                                  100_000, error, "periodic", passing)  # fmt: skip
+        rec = verification_record(
+            rng, st, "S0001-D1-N1", product, 50_000, city.config.t0_us, 100_000, error, "periodic", passing
+        )
         v = msgspec.json.decode(msgspec.json.encode(rec), type=Verification)
         result = evaluate_verification(v, beta_y_per_c=beta)
         assert result.passed is passing

@@ -33,17 +33,31 @@ def fmt(t_us: int) -> str:
 
 def spec(d: float = 2600.0, length: float = 6000.0, beta_ppm: int = 1200) -> TankSpec:
     return TankSpec(
-        tank_id="T1", station_id="S1", product="92",
-        diameter_mm=d, length_mm=length, expansion_ppm_per_c=beta_ppm,
+        tank_id="T1",
+        station_id="S1",
+        product="92",
+        diameter_mm=d,
+        length_mm=length,
+        expansion_ppm_per_c=beta_ppm,
     )
 
 
 def quiet(s: TankSpec | None = None, **kw) -> list[dict]:
     """Readings with no noise and a constant fuel temperature, hourly for a day by default."""
     args = dict(
-        start_us=T0, end_us=T0 + 24 * H, interval_us=H, initial_volume20_ml=15e6,
-        draws=[], deliveries=[], rng=np.random.default_rng(0), noise_um=0.0, temp_noise_c=0.0,
-        temp_cycle_c=0.0, delivery_temp_sd_c=0.0, ground_temp_c=20.0, ts_formatter=fmt,
+        start_us=T0,
+        end_us=T0 + 24 * H,
+        interval_us=H,
+        initial_volume20_ml=15e6,
+        draws=[],
+        deliveries=[],
+        rng=np.random.default_rng(0),
+        noise_um=0.0,
+        temp_noise_c=0.0,
+        temp_cycle_c=0.0,
+        delivery_temp_sd_c=0.0,
+        ground_temp_c=20.0,
+        ts_formatter=fmt,
     )
     args.update(kw)
     return tank_readings(s or spec(), **args)
@@ -80,7 +94,9 @@ def test_volume_matches_segment_formula_and_symmetry():
 
 
 @given(
-    d=st.floats(1500, 3200), length=st.floats(2000, 12000), frac=st.floats(0.0, 1.0),
+    d=st.floats(1500, 3200),
+    length=st.floats(2000, 12000),
+    frac=st.floats(0.0, 1.0),
 )
 def test_level_volume_round_trip(d, length, frac):
     s = spec(d, length)
@@ -128,12 +144,13 @@ def test_registry_chart_close_and_systematic():
 
 @settings(max_examples=60)
 @given(
-    seed=st.integers(0, 2**32), points=st.integers(2, 3000), sd=st.floats(0.0, 0.05),
+    seed=st.integers(0, 2**32),
+    points=st.integers(2, 3000),
+    sd=st.floats(0.0, 0.05),
     d=st.floats(1000, 3200),
 )
 def test_registry_chart_always_strictly_increasing(seed, points, sd, d):
-    a = np.array(registry_chart(spec(d, 4000.0), np.random.default_rng(seed), points=points,
-                                error_sd=sd))
+    a = np.array(registry_chart(spec(d, 4000.0), np.random.default_rng(seed), points=points, error_sd=sd))
     assert len(a) == points and a[0, 0] == 0 and a[-1, 0] == round(d * 1000)
     assert np.all(np.diff(a[:, 0]) > 0) and np.all(np.diff(a[:, 1]) > 0)
 
@@ -142,8 +159,16 @@ def test_registry_chart_always_strictly_increasing(seed, points, sd, d):
 
 
 def test_record_shape_and_times():
-    recs = tank_readings(spec(), start_us=T0, end_us=T0 + 24 * H, initial_volume20_ml=1e7,
-                         draws=[], deliveries=[], rng=np.random.default_rng(1), ts_formatter=fmt)
+    recs = tank_readings(
+        spec(),
+        start_us=T0,
+        end_us=T0 + 24 * H,
+        initial_volume20_ml=1e7,
+        draws=[],
+        deliveries=[],
+        rng=np.random.default_rng(1),
+        ts_formatter=fmt,
+    )
     assert len(recs) == 288  # 5-minute readings, end exclusive
     assert recs[0]["ts"] == "2026-03-01T00:00:00.000+08:00"
     assert recs[-1]["ts"] == "2026-03-01T23:55:00.000+08:00"
@@ -158,8 +183,7 @@ def test_constant_temperature_volume_is_initial_minus_draws():
     s = spec()
     rng = np.random.default_rng(7)
     starts = np.sort(rng.uniform(0, 24 * H, 200)).astype(np.int64) + T0
-    draws = [(int(t), int(t) + int(rng.integers(20, 180)) * 1_000_000, float(rng.uniform(5e3, 8e4)))
-             for t in starts]
+    draws = [(int(t), int(t) + int(rng.integers(20, 180)) * 1_000_000, float(rng.uniform(5e3, 8e4))) for t in starts]
     beta, temp = 1200e-6, 15.0
     recs = quiet(s, interval_us=5 * MIN, draws=draws, ground_temp_c=temp)
     for r in recs:
@@ -191,8 +215,7 @@ def test_events_before_start_are_already_in_the_initial_volume():
 
 def test_leak_of_760_ml_per_h_over_10_hours():
     s = spec()
-    recs = quiet(s, leak_ml_per_h=760.0, end_us=T0 + 10 * H + 1, interval_us=10 * MIN,
-                 ground_temp_c=12.0)
+    recs = quiet(s, leak_ml_per_h=760.0, end_us=T0 + 10 * H + 1, interval_us=10 * MIN, ground_temp_c=12.0)
     assert len(recs) == 61
     f = 1 + 1200e-6 * (12.0 - 20.0)
     v20 = np.array([true_volume_ml(s, r["level_um"]) for r in recs]) / f
@@ -213,8 +236,15 @@ def test_delivery_raises_v20_linearly_while_unloading():
 def test_warm_delivery_changes_temperature_but_conserves_v20():
     s = spec()
     dl = (T0 + 2 * H, T0 + 3 * H, 12_000_000.0)
-    recs = quiet(s, initial_volume20_ml=10e6, deliveries=[dl], end_us=T0 + 6 * 24 * H,
-                 ground_temp_c=16.0, delivery_temp_sd_c=4.0, rng=np.random.default_rng(6))
+    recs = quiet(
+        s,
+        initial_volume20_ml=10e6,
+        deliveries=[dl],
+        end_us=T0 + 6 * 24 * H,
+        ground_temp_c=16.0,
+        delivery_temp_sd_c=4.0,
+        rng=np.random.default_rng(6),
+    )
     temp = np.array([r["temp_mc"] for r in recs]) / 1000.0
     assert np.all(temp[:3] == 16.0)
     step = temp[3] - 16.0
@@ -233,8 +263,7 @@ def test_warm_delivery_changes_temperature_but_conserves_v20():
 
 def test_daily_cycle_peaks_in_the_afternoon_and_v20_is_constant():
     s = spec()
-    recs = quiet(s, temp_cycle_c=0.4, ground_temp_c=18.0, interval_us=15 * MIN,
-                 end_us=T0 + 48 * H)
+    recs = quiet(s, temp_cycle_c=0.4, ground_temp_c=18.0, interval_us=15 * MIN, end_us=T0 + 48 * H)
     temp = np.array([r["temp_mc"] for r in recs]) / 1000.0
     assert temp.max() == pytest.approx(18.4, abs=0.002)
     assert temp.min() == pytest.approx(17.6, abs=0.002)
@@ -248,9 +277,18 @@ def test_daily_cycle_peaks_in_the_afternoon_and_v20_is_constant():
 
 def test_noise_statistics():
     s = spec()
-    recs = tank_readings(s, start_us=T0, end_us=T0 + 10 * 24 * H, initial_volume20_ml=15e6,
-                         draws=[], deliveries=[], rng=np.random.default_rng(3), ground_temp_c=20.0,
-                         temp_cycle_c=0.0, ts_formatter=fmt)
+    recs = tank_readings(
+        s,
+        start_us=T0,
+        end_us=T0 + 10 * 24 * H,
+        initial_volume20_ml=15e6,
+        draws=[],
+        deliveries=[],
+        rng=np.random.default_rng(3),
+        ground_temp_c=20.0,
+        temp_cycle_c=0.0,
+        ts_formatter=fmt,
+    )
     true = true_level_um(s, 15e6)
     lv = np.array([r["level_um"] for r in recs]) - true
     tm = np.array([r["temp_mc"] for r in recs]) - 20_000
@@ -269,9 +307,18 @@ def test_water_bottom_lies_under_the_fuel():
 
 def test_levels_clipped_to_the_tank():
     s = spec()
-    full = tank_readings(s, start_us=T0, end_us=T0 + 24 * H, initial_volume20_ml=s.capacity_ml,
-                         draws=[], deliveries=[], rng=np.random.default_rng(2), noise_um=500.0,
-                         ground_temp_c=20.0, ts_formatter=fmt)
+    full = tank_readings(
+        s,
+        start_us=T0,
+        end_us=T0 + 24 * H,
+        initial_volume20_ml=s.capacity_ml,
+        draws=[],
+        deliveries=[],
+        rng=np.random.default_rng(2),
+        noise_um=500.0,
+        ground_temp_c=20.0,
+        ts_formatter=fmt,
+    )
     empty = quiet(s, initial_volume20_ml=1000.0, draws=[(T0, T0 + H, 5000.0)], noise_um=500.0)
     assert max(r["level_um"] for r in full) == 2_600_000
     assert min(r["level_um"] for r in empty) == 0
@@ -284,9 +331,17 @@ def test_deterministic_for_a_seed():
         chart = registry_chart(s, rng)
         draws = [(T0 + i * 10 * MIN, T0 + i * 10 * MIN + MIN, 30_000.0) for i in range(100)]
         dls = [(T0 + 5 * H, T0 + 6 * H, 9e6)]
-        recs = tank_readings(s, start_us=T0, end_us=T0 + 24 * H, initial_volume20_ml=12e6,
-                             draws=draws, deliveries=dls, rng=rng, leak_ml_per_h=100.0,
-                             ts_formatter=fmt)
+        recs = tank_readings(
+            s,
+            start_us=T0,
+            end_us=T0 + 24 * H,
+            initial_volume20_ml=12e6,
+            draws=draws,
+            deliveries=dls,
+            rng=rng,
+            leak_ml_per_h=100.0,
+            ts_formatter=fmt,
+        )
         return s, chart, recs
 
     assert run(42) == run(42)

@@ -10,8 +10,15 @@ from anxin.engine.stats import MeterEstimate, WitnessSettings, estimate_tank, st
 from anxin.sim.synth_tank import T0, synth_tank
 
 H = 3_600_000_000
-EXACT = dict(noise_um=0.0, temp_noise_c=0.0, temp_cycle_c=0.0, delivery_temp_sd_c=0.0, chart_error_sd=0.0,
-             chart_points=6000, delivery_error_sd=0.0)
+EXACT = dict(
+    noise_um=0.0,
+    temp_noise_c=0.0,
+    temp_cycle_c=0.0,
+    delivery_temp_sd_c=0.0,
+    chart_error_sd=0.0,
+    chart_points=6000,
+    delivery_error_sd=0.0,
+)
 FREE = WitnessSettings(chart_error_sd_permille=0.0, delivery_sd_permille=0.0)  # intercepts not tied, no chart prior
 NOCHART = WitnessSettings()
 
@@ -204,7 +211,9 @@ def test_nozzle_with_few_dispensings_not_reported():
 
 
 def _m(nid, e, half=0.6):
-    return MeterEstimate(nozzle_id=nid, segment=0, error_permille=e, ci95_permille=(e - half, e + half), n=500, status="ok")
+    return MeterEstimate(
+        nozzle_id=nid, segment=0, error_permille=e, ci95_permille=(e - half, e + half), n=500, status="ok"
+    )
 
 
 def test_station_bias_fires_when_all_meters_favour_the_station():

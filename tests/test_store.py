@@ -13,14 +13,30 @@ T0 = 1_772_294_400_000_000
 
 
 def _row(i: int, digest: bytes | None = None, quarantined: bool = False) -> LedgerRow:
-    return LedgerRow(kind="metering", station_id="S1", natural_key=f"N1/{i}", event_time_us=T0 + i,
-                     digest=digest or i.to_bytes(32, "big"), verdict=0, quarantined=quarantined,
-                     source="test", body=b'{"i": %d}' % i)  # fmt: skip
+    return LedgerRow(
+        kind="metering",
+        station_id="S1",
+        natural_key=f"N1/{i}",
+        event_time_us=T0 + i,
+        digest=digest or i.to_bytes(32, "big"),
+        verdict=0,
+        quarantined=quarantined,
+        source="test",
+        body=b'{"i": %d}' % i,
+    )
 
 
 def _alarm(seq: int):
-    return make_alarm("VOLUME_MISMATCH", key=("N1", seq), station_id="S1", nozzle_id="N1", seq=seq,
-                      ts_us=T0 + seq, message="volume differs", evidence={"seq": seq})  # fmt: skip
+    return make_alarm(
+        "VOLUME_MISMATCH",
+        key=("N1", seq),
+        station_id="S1",
+        nozzle_id="N1",
+        seq=seq,
+        ts_us=T0 + seq,
+        message="volume differs",
+        evidence={"seq": seq},
+    )
 
 
 def test_migrations_give_the_schema_of_the_code(store: Store) -> None:
@@ -35,8 +51,9 @@ def test_migrations_give_the_schema_of_the_code(store: Store) -> None:
 
 
 def test_ledger_is_idempotent_and_ordered(store: Store) -> None:
-    ids = store.append([_row(1), _row(2), _row(3)], [RejectRow(station_id="S1", source="t", line=4,
-                                                               reason="bad", excerpt=b"x" * 5000)])  # fmt: skip
+    ids = store.append(
+        [_row(1), _row(2), _row(3)], [RejectRow(station_id="S1", source="t", line=4, reason="bad", excerpt=b"x" * 5000)]
+    )
     assert ids == sorted(ids) and None not in ids
     again = store.append([_row(2), _row(4), _row(4)])  # a resend, a new one, and its repeat in the batch
     assert again[0] is None and again[1] is not None and again[2] is None
@@ -100,5 +117,7 @@ def test_daily_sales_follow_the_new_settlements(store: Store) -> None:
     r4.sale = ("2026-03-02", 5_000, 3_750)
     store.append([r4])
     with store.engine.connect() as c:
-        got = c.execute(text("SELECT station_id, day, sales, volume_ml, amount_fen FROM daily_sales ORDER BY day")).all()
+        got = c.execute(
+            text("SELECT station_id, day, sales, volume_ml, amount_fen FROM daily_sales ORDER BY day")
+        ).all()
     assert [tuple(r) for r in got] == [("S1", "2026-03-01", 2, 40_000, 30_000), ("S1", "2026-03-02", 1, 5_000, 3_750)]

@@ -72,7 +72,8 @@ def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
     page.goto(f"{url}/console/inspections")
     _shot(page, "inspections")
     page.locator("form[action='/console/inspections'] input[name=request_id]").first.locator("xpath=..").locator(
-        "button").click()
+        "button"
+    ).click()
     page.wait_for_url(re.compile(r".*/console/inspections/\d+$"))
     insp_url = page.url
     inspector = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -91,11 +92,18 @@ def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
 
 def test_case_to_closure_with_a_verifiable_bundle(browser, platform) -> None:
     url, store = platform["server"].url, platform["store"]
-    alarm = next(a for _, a in store.alarms_after(0, limit=1000) if a["rule"] in ("AMOUNT_MISMATCH", "PRICE_MISMATCH")
-                 and a["station_id"] == "S0003")  # fmt: skip
+    alarm = next(
+        a
+        for _, a in store.alarms_after(0, limit=1000)
+        if a["rule"] in ("AMOUNT_MISMATCH", "PRICE_MISMATCH") and a["station_id"] == "S0003"
+    )
     now = time.time_ns() // 1000
-    for action in (Acknowledge(), Dispatch(inspector="li", due_us=now + 86_400_000_000),
-                   Report(result="现场核实多收款"), Confirm(summary="结算金额与单价不符")):  # fmt: skip
+    for action in (
+        Acknowledge(),
+        Dispatch(inspector="li", due_us=now + 86_400_000_000),
+        Report(result="现场核实多收款"),
+        Confirm(summary="结算金额与单价不符"),
+    ):
         apply(store, alarm["alarm_id"], action, actor="zhang", reason="test", now_us=time.time_ns() // 1000)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     _login(page, url, "zhang")

@@ -34,8 +34,15 @@ HOUR = 3_600_000_000
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sup") / "city"
-    simulate(out, stations=3, days=1, seed=21, scenarios=ScenarioSet.parse("honest,amount_fraud=0.02"), workers=1,
-             group_size=3)  # fmt: skip
+    simulate(
+        out,
+        stations=3,
+        days=1,
+        seed=21,
+        scenarios=ScenarioSet.parse("honest,amount_fraud=0.02"),
+        workers=1,
+        group_size=3,
+    )
     return out
 
 
@@ -51,16 +58,18 @@ def fed(store: Store, city: Path) -> Store:
 def _an_alarm(store: Store) -> tuple[str, str, str]:
     a = T.alarms.c
     with store.engine.connect() as c:
-        row = c.execute(select(a.alarm_id, a.station_id, a.nozzle_id).where(a.nozzle_id.is_not(None))
-                        .order_by(a.ord).limit(1)).one()  # fmt: skip
+        row = c.execute(
+            select(a.alarm_id, a.station_id, a.nozzle_id).where(a.nozzle_id.is_not(None)).order_by(a.ord).limit(1)
+        ).one()
     return row.alarm_id, row.station_id, row.nozzle_id
 
 
 def _confirmed_case(store: Store) -> tuple[int, str, str]:
     aid, station, _ = _an_alarm(store)
     apply(store, aid, Acknowledge(), actor="wang.fang", reason="", now_us=NOW + 1)
-    apply(store, aid, Dispatch(inspector="li.wei", due_us=NOW + 48 * HOUR), actor="wang.fang", reason="",
-          now_us=NOW + 2)  # fmt: skip
+    apply(
+        store, aid, Dispatch(inspector="li.wei", due_us=NOW + 48 * HOUR), actor="wang.fang", reason="", now_us=NOW + 2
+    )
     apply(store, aid, Report(result="收银金额高于计量"), actor="li.wei", reason="", now_us=NOW + 3)
     s = apply(store, aid, Confirm(summary="多收油款"), actor="zhao.min", reason="现场核实", now_us=NOW + 4)
     return int(s.case_id), aid, station
@@ -82,19 +91,37 @@ def test_case_from_a_confirmed_alarm_to_closure(fed: Store) -> None:
     )
     case = C.get(store, case_id)
     assert (case.status, case.source, case.station_id, case.parties, case.violations) == (
-        "open", f"alarm:{aid}", station, [], [])  # fmt: skip
+        "open",
+        f"alarm:{aid}",
+        station,
+        [],
+        [],
+    )
     with pytest.raises(C.CaseError):
         C.close(store, case_id, reason="too early", actor="zhao.min", now_us=NOW + 5)
     parties = [{"name": "某某石化有限公司", "role": "经营者", "id_no": "91110000MA00000000"}]
     case = C.update(store, case_id, parties=parties, actor="zhao.min", reason="询问笔录", now_us=NOW + 10)
     assert case.status == "investigating" and case.parties[0].name == "某某石化有限公司"
-    case = C.update(store, case_id, violations=[{"code": "《计量法》第二十六条", "text": "使用不合格计量器具"}],
-                    actor="zhao.min", now_us=NOW + 11)  # fmt: skip
+    case = C.update(
+        store,
+        case_id,
+        violations=[{"code": "《计量法》第二十六条", "text": "使用不合格计量器具"}],
+        actor="zhao.min",
+        now_us=NOW + 11,
+    )
     assert case.violations[0].code == "《计量法》第二十六条" and case.parties[0].role == "经营者"
     with pytest.raises(C.CaseError):
         C.penalize(store, case_id, penalty_fen=-1, decision="x", actor="zhao.min", now_us=NOW + 12)
-    case = C.penalize(store, case_id, penalty_fen=2_000_000, boards_confiscated=2, decision="罚款两万元，没收主板两块",
-                      actor="zhao.min", reason="集体讨论", now_us=NOW + 20)  # fmt: skip
+    case = C.penalize(
+        store,
+        case_id,
+        penalty_fen=2_000_000,
+        boards_confiscated=2,
+        decision="罚款两万元，没收主板两块",
+        actor="zhao.min",
+        reason="集体讨论",
+        now_us=NOW + 20,
+    )
     assert (case.status, case.penalty_fen, case.boards_confiscated) == ("decided", 2_000_000, 2)
     with pytest.raises(C.CaseError):
         C.update(store, case_id, parties=[], actor="zhao.min", now_us=NOW + 21)
@@ -105,8 +132,11 @@ def test_case_from_a_confirmed_alarm_to_closure(fed: Store) -> None:
     log = _audit(store, f"case:{case_id}")
     assert [a for a, _ in log] == ["case.update", "case.update", "case.penalize", "case.close"]
     assert [(d["before"], d["after"]) for _, d in log] == [
-        ("open", "investigating"), ("investigating", "investigating"), ("investigating", "decided"),
-        ("decided", "closed")]  # fmt: skip
+        ("open", "investigating"),
+        ("investigating", "investigating"),
+        ("investigating", "decided"),
+        ("decided", "closed"),
+    ]
     assert log[2][1]["penalty_fen"] == 2_000_000
     assert [c.id for c in C.listing(store, station_ids=[station], status="closed")] == [case_id]
     assert C.listing(store, station_ids=["nowhere"]) == [] and C.listing(store, station_ids=[]) == []
@@ -117,8 +147,9 @@ def test_case_from_a_confirmed_alarm_to_closure(fed: Store) -> None:
 def test_open_case_is_idempotent_and_checks_its_source(fed: Store) -> None:
     store = fed
     with store.engine.begin() as c:
-        cid = c.execute(T.complaints.insert().values(received_us=NOW, station_id="S0002", text="少加油",
-                                                     status="received")).inserted_primary_key[0]  # fmt: skip
+        cid = c.execute(
+            T.complaints.insert().values(received_us=NOW, station_id="S0002", text="少加油", status="received")
+        ).inserted_primary_key[0]
     a = C.open_case(
         store, station_id="S0002", source=f"complaint:{cid}", summary="投诉查实", actor="zhao.min", now_us=NOW
     )
@@ -147,8 +178,9 @@ def _zip(files: dict[str, bytes], *, fix_manifest: bool) -> bytes:
     files = dict(files)
     if fix_manifest:
         names = [n for n in files if n != B.MANIFEST]
-        files[B.MANIFEST] = json.dumps({"algorithm": "sha256", "files": {
-            n: hashlib.sha256(files[n]).hexdigest() for n in names}}).encode()  # fmt: skip
+        files[B.MANIFEST] = json.dumps(
+            {"algorithm": "sha256", "files": {n: hashlib.sha256(files[n]).hexdigest() for n in names}}
+        ).encode()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for n, d in files.items():
@@ -182,8 +214,13 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     assert {r["nozzle_id"] for r in records} == {alarm["nozzle_id"]}
     assert alarm["evidence"]["settlement"]["order_id"] in {r.get("order_id") for r in records}  # the evidence's record
     audit = [json.loads(x) for x in files["audit.jsonl"].splitlines()]
-    assert [e["action"] for e in audit] == ["alarm.acknowledge", "alarm.dispatch", "alarm.report", "alarm.confirm",
-                                            "case.update"]  # fmt: skip
+    assert [e["action"] for e in audit] == [
+        "alarm.acknowledge",
+        "alarm.dispatch",
+        "alarm.report",
+        "alarm.confirm",
+        "case.update",
+    ]
     assert "离线" in files["README.txt"].decode() and "offline" in files["README.txt"].decode()
     # The ledger lines exactly as received.
     L = T.ledger.c
@@ -210,8 +247,9 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     assert r2.problems == [p for p in r2.problems if p.startswith(f"records.jsonl line {n} (metering ")]
     # A settlement (unsigned) altered: only the manifest shows it.
     k = next(i for i, r in enumerate(records, 1) if r["kind"] == "settlement")
-    r3 = B.verify_bundle(_zip(_replace_line(files, k, json.dumps(dict(records[k - 1], amount_fen=1)).encode()),
-                              fix_manifest=False))  # fmt: skip
+    r3 = B.verify_bundle(
+        _zip(_replace_line(files, k, json.dumps(dict(records[k - 1], amount_fen=1)).encode()), fix_manifest=False)
+    )
     assert not r3.ok and r3.problems == ["records.jsonl: SHA-256 differs from MANIFEST.json (altered)"]
     # The manifest altered.
     manifest = json.loads(files[B.MANIFEST])
@@ -257,8 +295,11 @@ def test_bundle_of_a_complaint_case_holds_the_stations_day(fed: Store) -> None:
     with store.engine.connect() as c:
         t = c.execute(select(T.ledger.c.event_time_us).where(T.ledger.c.station_id == "S0003").limit(1)).scalar_one()
     with store.engine.begin() as c:
-        cid = c.execute(T.complaints.insert().values(received_us=NOW, event_ts_us=t, station_id="S0003",
-                                                     text="少加油", status="received")).inserted_primary_key[0]  # fmt: skip
+        cid = c.execute(
+            T.complaints.insert().values(
+                received_us=NOW, event_ts_us=t, station_id="S0003", text="少加油", status="received"
+            )
+        ).inserted_primary_key[0]
     case_id = C.open_case(store, station_id="S0003", source=f"complaint:{cid}", summary="投诉", actor="z", now_us=NOW)
     files = _files(data := B.export_bundle(store, case_id, now_us=NOW))
     kinds = {json.loads(x)["kind"] for x in files["records.jsonl"].splitlines()}

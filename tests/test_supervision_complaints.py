@@ -49,10 +49,19 @@ def _sales(store) -> list[dict]:
 def _alarm(store, alarm_id: str, *, nozzle_id: str | None, ts_us: int, rule: str = "VOLUME_MISMATCH") -> None:
     with store.engine.begin() as c:
         c.execute(
-            T.alarms.insert().values(alarm_id=alarm_id, rule=rule, severity="high", station_id=STATION,
-                                     nozzle_id=nozzle_id, ts="x", ts_us=ts_us, message="m", evidence={},
-                                     raised_us=ts_us)
-        )  # fmt: skip
+            T.alarms.insert().values(
+                alarm_id=alarm_id,
+                rule=rule,
+                severity="high",
+                station_id=STATION,
+                nozzle_id=nozzle_id,
+                ts="x",
+                ts_us=ts_us,
+                message="m",
+                evidence={},
+                raised_us=ts_us,
+            )
+        )
 
 
 def _audit_count(store) -> int:
@@ -81,13 +90,15 @@ def test_submit_validation_errors_are_named(store, city) -> None:
         ({"text": "多" * 2001}, "too_long", "text"),
         ({"channel": "fax"}, "bad_channel", "channel"),
         ({"event_ts_us": NOW + US_PER_H}, "event_in_future", "event_ts_us"),
-        ({"attachments": [("a.jpg", "image/jpeg", b"x" * (5 * 1024 * 1024 + 1))]}, "attachment_too_large",
-         "attachments[0].data"),
+        (
+            {"attachments": [("a.jpg", "image/jpeg", b"x" * (5 * 1024 * 1024 + 1))]},
+            "attachment_too_large",
+            "attachments[0].data",
+        ),
         ({"attachments": [("a.jpg", "image/jpeg", b"x")] * 6}, "too_many_attachments", "attachments"),
-        ({"attachments": [("a.exe", "application/x-msdownload", b"MZ")]}, "bad_attachment_type",
-         "attachments[0].mime"),
+        ({"attachments": [("a.exe", "application/x-msdownload", b"MZ")]}, "bad_attachment_type", "attachments[0].mime"),
         ({"attachments": [("a.jpg", "image/jpeg", b"")]}, "empty_attachment", "attachments[0].data"),
-    ]  # fmt: skip
+    ]
     for change, code, field in cases:
         with pytest.raises(SupervisionError) as e:
             complaints.submit(store, reg, **{**ok, **change})
@@ -95,8 +106,9 @@ def test_submit_validation_errors_are_named(store, city) -> None:
     assert complaints.listing(store) == [] and _audit_count(store) == 0  # nothing written
     # the limits themselves are accepted
     big = Attachment("小票.jpg", "image/jpeg", b"\xff" * (5 * 1024 * 1024))
-    cid = complaints.submit(store, reg, **{**ok, "text": "多" * 2000, "attachments": [big] + [("b.png", "image/png",
-                                                                                                 b"png")] * 4})  # fmt: skip
+    cid = complaints.submit(
+        store, reg, **{**ok, "text": "多" * 2000, "attachments": [big] + [("b.png", "image/png", b"png")] * 4}
+    )
     got = complaints.get(store, cid)
     assert got["status"] == "received" and got["deadline_us"] == NOW + 15 * US_PER_DAY
     assert [a["size"] for a in got["attachments"]] == [5 * 1024 * 1024, 3, 3, 3, 3]
@@ -116,8 +128,15 @@ def test_link_by_order_number_finds_sale_metering_and_alarms(loaded) -> None:
     _alarm(store, "a-station", nozzle_id=None, ts_us=sale["t"] - US_PER_H)
     _alarm(store, "a-other-nozzle", nozzle_id=other, ts_us=sale["t"])
     _alarm(store, "a-late", nozzle_id=nozzle, ts_us=sale["t"] + 3 * US_PER_H)
-    cid = complaints.submit(store, reg, station_id=STATION, text="油量不足", order_ref=sale["order_id"], channel="web",
-                            now_us=sale["t"] + US_PER_DAY)  # fmt: skip
+    cid = complaints.submit(
+        store,
+        reg,
+        station_id=STATION,
+        text="油量不足",
+        order_ref=sale["order_id"],
+        channel="web",
+        now_us=sale["t"] + US_PER_DAY,
+    )
     got = complaints.get(store, cid)
     k = _kinds(got["links"])
     assert k["settlement"] == {f"{STATION}/{sale['order_id']}"}  # the order, and no other sale
@@ -145,26 +164,47 @@ def test_link_by_time_window(loaded) -> None:
     sales = _sales(store)
     sale = sales[len(sales) // 2]
     nozzle = sale["nozzle_id"]
-    cid = complaints.submit(store, reg, station_id=STATION, nozzle_id=nozzle, text="金额不对", channel="qr",
-                            event_ts_us=sale["t"] + 90_000_000, now_us=sale["t"] + US_PER_H)  # fmt: skip
+    cid = complaints.submit(
+        store,
+        reg,
+        station_id=STATION,
+        nozzle_id=nozzle,
+        text="金额不对",
+        channel="qr",
+        event_ts_us=sale["t"] + 90_000_000,
+        now_us=sale["t"] + US_PER_H,
+    )
     k = _kinds(complaints.get(store, cid)["links"])
-    in_window = {f"{STATION}/{s['order_id']}" for s in sales
-                 if s["nozzle_id"] == nozzle and abs(s["t"] - sale["t"] - 90_000_000) <= 2 * US_PER_H}  # fmt: skip
+    in_window = {
+        f"{STATION}/{s['order_id']}"
+        for s in sales
+        if s["nozzle_id"] == nozzle and abs(s["t"] - sale["t"] - 90_000_000) <= 2 * US_PER_H
+    }
     assert f"{STATION}/{sale['order_id']}" in k["settlement"]
     assert k["settlement"] <= in_window and len(k["settlement"]) == min(20, len(in_window))
     assert f"{nozzle}/{sale['pump_seq']}" in k["metering"]
     assert all(ref.startswith(f"{nozzle}/") for ref in k["metering"])
     assert "alarm" not in k
     # an unknown order number falls back to the time window
-    cid2 = complaints.submit(store, reg, station_id=STATION, nozzle_id=nozzle, text="x", channel="api",
-                             order_ref="NO-SUCH-ORDER", event_ts_us=sale["t"], now_us=sale["t"])  # fmt: skip
+    cid2 = complaints.submit(
+        store,
+        reg,
+        station_id=STATION,
+        nozzle_id=nozzle,
+        text="x",
+        channel="api",
+        order_ref="NO-SUCH-ORDER",
+        event_ts_us=sale["t"],
+        now_us=sale["t"],
+    )
     assert f"{STATION}/{sale['order_id']}" in _kinds(complaints.get(store, cid2)["links"])["settlement"]
 
 
 def test_lifecycle_to_closure_and_forbidden_steps(store, city) -> None:
     _, _, reg = city
-    cid = complaints.submit(store, reg, station_id=STATION, text="加油机跳字快", contact="138****0000", channel="qr",
-                            now_us=NOW)  # fmt: skip
+    cid = complaints.submit(
+        store, reg, station_id=STATION, text="加油机跳字快", contact="138****0000", channel="qr", now_us=NOW
+    )
     for step in (
         lambda: complaints.close(store, cid, outcome="unsubstantiated", reason="r", actor="li", now_us=NOW + 1),
         lambda: complaints.reply(store, cid, text="已核查", actor="li", now_us=NOW + 1),
@@ -187,11 +227,17 @@ def test_lifecycle_to_closure_and_forbidden_steps(store, city) -> None:
     with pytest.raises(SupervisionError) as e:
         complaints.close(store, cid, outcome="unsubstantiated", reason=" ", actor="wang", now_us=NOW + 40)
     assert e.value.field == "reason"
-    assert complaints.close(store, cid, outcome="unsubstantiated", reason="测试加油合格", actor="wang",
-                            now_us=NOW + 40) == "closed"  # fmt: skip
+    assert (
+        complaints.close(store, cid, outcome="unsubstantiated", reason="测试加油合格", actor="wang", now_us=NOW + 40)
+        == "closed"
+    )
     got = complaints.get(store, cid)
-    assert (got["status"], got["outcome"], got["closed_us"], got["assignee"]) == ("closed", "unsubstantiated",
-                                                                                   NOW + 40, "wang")  # fmt: skip
+    assert (got["status"], got["outcome"], got["closed_us"], got["assignee"]) == (
+        "closed",
+        "unsubstantiated",
+        NOW + 40,
+        "wang",
+    )
     assert got["reply"] == "经核查计量合格，误差 +0.8‰"
     for step in (
         lambda: complaints.assign(store, cid, assignee="li", actor="zhang", now_us=NOW + 50),
@@ -204,12 +250,22 @@ def test_lifecycle_to_closure_and_forbidden_steps(store, city) -> None:
         complaints.assign(store, 999_999, assignee="li", actor="zhang", now_us=NOW)
     # one audit entry per change, in order, and the chain holds
     h = got["history"]
-    assert [x["action"] for x in h] == ["complaint.submit", "complaint.assign", "complaint.assign",
-                                        "complaint.investigate", "complaint.investigate", "complaint.reply",
-                                        "complaint.reply", "complaint.close"]  # fmt: skip
+    assert [x["action"] for x in h] == [
+        "complaint.submit",
+        "complaint.assign",
+        "complaint.assign",
+        "complaint.investigate",
+        "complaint.investigate",
+        "complaint.reply",
+        "complaint.reply",
+        "complaint.close",
+    ]
     assert [x["actor"] for x in h][:2] == ["public", "zhang"]
-    assert h[3]["reason"] == "调取交易记录" and h[-1]["data"] == {"before": "replied", "after": "closed",
-                                                                "outcome": "unsubstantiated"}  # fmt: skip
+    assert h[3]["reason"] == "调取交易记录" and h[-1]["data"] == {
+        "before": "replied",
+        "after": "closed",
+        "outcome": "unsubstantiated",
+    }
     assert _audit_count(store) == 8 and verify(store).ok
 
 

@@ -50,17 +50,30 @@ def test_citizen_request_to_visit(store, reg) -> None:
     assert (req["status"], req["station_id"], req["nozzle_id"]) == ("requested", STATION, nozzle.nozzle_id)
     assert entries(store, subject=f"citizen_request:{rid}")[0].actor == "public"
 
-    iid = inspections.schedule_citizen(store, rid, inspector="li", scheduled_us=NOW + US_PER_DAY, actor="zhang",
-                                       now_us=NOW + 1)  # fmt: skip
+    iid = inspections.schedule_citizen(
+        store, rid, inspector="li", scheduled_us=NOW + US_PER_DAY, actor="zhang", now_us=NOW + 1
+    )
     ins = inspections.get(store, iid)
-    assert (ins["kind"], ins["nozzle_id"], ins["status"], ins["inspector"]) == ("citizen", nozzle.nozzle_id,
-                                                                                "planned", "li")  # fmt: skip
+    assert (ins["kind"], ins["nozzle_id"], ins["status"], ins["inspector"]) == (
+        "citizen",
+        nozzle.nozzle_id,
+        "planned",
+        "li",
+    )
     assert ins["citizen_request"]["status"] == "scheduled"
     with pytest.raises(SupervisionError, match="request_already_scheduled"):
         inspections.schedule_citizen(store, rid, inspector="li", scheduled_us=NOW, actor="zhang", now_us=NOW + 2)
 
-    result = inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, findings="现场正常",
-                                      actor="li", now_us=NOW + US_PER_DAY)  # fmt: skip
+    result = inspections.record_visit(
+        store,
+        reg,
+        iid,
+        checklist=ALL_OK,
+        test_fill_runs=GOOD_RUNS,
+        findings="现场正常",
+        actor="li",
+        now_us=NOW + US_PER_DAY,
+    )
     assert result["rectifications"] == [] and result["test_fill"]["nozzle_id"] == nozzle.nozzle_id
     assert result["test_fill"]["error_permille"] == 2.0  # (20040 − 20000) / 20000
     ins = inspections.get(store, iid)
@@ -69,10 +82,14 @@ def test_citizen_request_to_visit(store, reg) -> None:
     assert set(ins["checklist"]) == set(CHECKLIST)  # (jsonb keeps no key order)
     assert ins["citizen_request"]["status"] == "done"
     with pytest.raises(SupervisionError, match="forbidden_step"):  # a visit is recorded once
-        inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
-                                 now_us=NOW + US_PER_DAY)  # fmt: skip
-    assert [e.action for e in reversed(entries(store))] == ["citizen_request.create", "inspection.schedule",
-                                                           "inspection.visit"]  # fmt: skip
+        inspections.record_visit(
+            store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li", now_us=NOW + US_PER_DAY
+        )
+    assert [e.action for e in reversed(entries(store))] == [
+        "citizen_request.create",
+        "inspection.schedule",
+        "inspection.visit",
+    ]
     assert verify(store).ok
 
 
@@ -81,9 +98,17 @@ def test_test_fill_error_is_the_verification_error(reg) -> None:
     got = inspections.compute_test_fill(reg, nozzle.nozzle_id, BAD_RUNS, ts_us=NOW)
     beta = beta_for_product(reg.product_by_id[nozzle.product].expansion_ppm_per_c)
     ts = datetime.fromtimestamp(NOW / 1e6, tz=UTC)
-    v = Verification(station_id=STATION, nozzle_id=nozzle.nozzle_id, ts=ts, type="periodic", org="x",
-                     certificate_no="c", k_pulses_per_m3=nozzle.k_pulses_per_m3, valid_until=ts,
-                     runs=[VerificationRun(flow_ml_per_min=40000, **r) for r in BAD_RUNS])  # fmt: skip
+    v = Verification(
+        station_id=STATION,
+        nozzle_id=nozzle.nozzle_id,
+        ts=ts,
+        type="periodic",
+        org="x",
+        certificate_no="c",
+        k_pulses_per_m3=nozzle.k_pulses_per_m3,
+        valid_until=ts,
+        runs=[VerificationRun(flow_ml_per_min=40000, **r) for r in BAD_RUNS],
+    )
     expected = evaluate_verification(v, beta_y_per_c=beta)
     assert got["error"] == expected.flow_points[0].error
     assert got["error_permille"] == expected.max_abs_error_permille
@@ -103,26 +128,58 @@ def test_test_fill_error_is_the_verification_error(reg) -> None:
 def test_rectifications_are_closed_only_by_a_follow_up(store, reg) -> None:
     nozzle = reg.nozzles[0].nozzle_id
     with pytest.raises(SupervisionError, match="bad_kind"):
-        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="x", actor="z",
-                             now_us=NOW)  # fmt: skip
-    first = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="unannounced",
-                                 actor="zhang", now_us=NOW)  # fmt: skip
+        inspections.schedule(
+            store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="x", actor="z", now_us=NOW
+        )
+    first = inspections.schedule(
+        store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="unannounced", actor="zhang", now_us=NOW
+    )
     with pytest.raises(SupervisionError, match="follow_up_of_undone"):
-        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="follow_up",
-                             follow_up_of=first, actor="zhang", now_us=NOW)  # fmt: skip
+        inspections.schedule(
+            store,
+            station_id=STATION,
+            inspector="li",
+            scheduled_us=NOW,
+            kind="follow_up",
+            follow_up_of=first,
+            actor="zhang",
+            now_us=NOW,
+        )
     with pytest.raises(SupervisionError) as e:  # every item must be recorded
-        inspections.record_visit(store, reg, first, checklist={"seals_intact": (True, "")}, test_fill_runs=None,
-                                 findings=None, actor="li", now_us=NOW)  # fmt: skip
+        inspections.record_visit(
+            store,
+            reg,
+            first,
+            checklist={"seals_intact": (True, "")},
+            test_fill_runs=None,
+            findings=None,
+            actor="li",
+            now_us=NOW,
+        )
     assert e.value.code == "missing_item" and e.value.field == "checklist.module_registered"
     with pytest.raises(SupervisionError, match="unknown_item"):
-        inspections.record_visit(store, reg, first, checklist={**ALL_OK, "coffee": (True, "")}, test_fill_runs=None,
-                                 findings=None, actor="li", now_us=NOW)  # fmt: skip
+        inspections.record_visit(
+            store,
+            reg,
+            first,
+            checklist={**ALL_OK, "coffee": (True, "")},
+            test_fill_runs=None,
+            findings=None,
+            actor="li",
+            now_us=NOW,
+        )
     visit = NOW + 3600_000_000
     out = inspections.record_visit(
-        store, reg, first, checklist={**ALL_OK, "seals_intact": (False, "2号机铅封断开"),
-                                      "credit_commitment_posted": (False, "")},
-        test_fill_runs=BAD_RUNS, nozzle_id=nozzle, findings="铅封破坏，测试加油超差", actor="li", now_us=visit,
-    )  # fmt: skip
+        store,
+        reg,
+        first,
+        checklist={**ALL_OK, "seals_intact": (False, "2号机铅封断开"), "credit_commitment_posted": (False, "")},
+        test_fill_runs=BAD_RUNS,
+        nozzle_id=nozzle,
+        findings="铅封破坏，测试加油超差",
+        actor="li",
+        now_us=visit,
+    )
     assert len(out["rectifications"]) == 3
     opened = inspections.open_rectifications(store)
     assert [r["id"] for r in opened] == out["rectifications"]
@@ -133,37 +190,98 @@ def test_rectifications_are_closed_only_by_a_follow_up(store, reg) -> None:
     assert all(r["overdue"] for r in inspections.open_rectifications(store, now_us=visit + 10 * US_PER_DAY + 1))
 
     # a routine inspection, all ok, closes nothing
-    routine = inspections.schedule(store, station_id=STATION, inspector="wang", scheduled_us=visit, kind="routine",
-                                   actor="zhang", now_us=visit)  # fmt: skip
-    out = inspections.record_visit(store, reg, routine, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, nozzle_id=nozzle,
-                                   findings=None, actor="wang", now_us=visit + 1)  # fmt: skip
+    routine = inspections.schedule(
+        store, station_id=STATION, inspector="wang", scheduled_us=visit, kind="routine", actor="zhang", now_us=visit
+    )
+    out = inspections.record_visit(
+        store,
+        reg,
+        routine,
+        checklist=ALL_OK,
+        test_fill_runs=GOOD_RUNS,
+        nozzle_id=nozzle,
+        findings=None,
+        actor="wang",
+        now_us=visit + 1,
+    )
     assert out["closed"] == [] and len(inspections.open_rectifications(store)) == 3
     with pytest.raises(SupervisionError, match="not_a_follow_up"):
-        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="routine",
-                             follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+        inspections.schedule(
+            store,
+            station_id=STATION,
+            inspector="li",
+            scheduled_us=visit,
+            kind="routine",
+            follow_up_of=first,
+            actor="zhang",
+            now_us=visit,
+        )
     with pytest.raises(SupervisionError, match="follow_up_needs_origin"):
-        inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
-                             actor="zhang", now_us=visit)  # fmt: skip
+        inspections.schedule(
+            store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up", actor="zhang", now_us=visit
+        )
 
     # a follow-up with an item still failing closes nothing (and opens its own order)
-    f1 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
-                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
-    out = inspections.record_visit(store, reg, f1, checklist={**ALL_OK, "seals_intact": (False, "仍未恢复")},
-                                   test_fill_runs=GOOD_RUNS, nozzle_id=nozzle, findings=None, actor="li",
-                                   now_us=visit + 2)  # fmt: skip
+    f1 = inspections.schedule(
+        store,
+        station_id=STATION,
+        inspector="li",
+        scheduled_us=visit,
+        kind="follow_up",
+        follow_up_of=first,
+        actor="zhang",
+        now_us=visit,
+    )
+    out = inspections.record_visit(
+        store,
+        reg,
+        f1,
+        checklist={**ALL_OK, "seals_intact": (False, "仍未恢复")},
+        test_fill_runs=GOOD_RUNS,
+        nozzle_id=nozzle,
+        findings=None,
+        actor="li",
+        now_us=visit + 2,
+    )
     assert out["closed"] == [] and len(out["rectifications"]) == 1
     # a follow-up without a test fill has not shown every item ok: closes nothing
-    f2 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
-                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
-    out = inspections.record_visit(store, reg, f2, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
-                                   now_us=visit + 3)  # fmt: skip
+    f2 = inspections.schedule(
+        store,
+        station_id=STATION,
+        inspector="li",
+        scheduled_us=visit,
+        kind="follow_up",
+        follow_up_of=first,
+        actor="zhang",
+        now_us=visit,
+    )
+    out = inspections.record_visit(
+        store, reg, f2, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li", now_us=visit + 3
+    )
     assert out["closed"] == [] and inspections.get(store, f2)["checklist"]["test_fill_within_mpe"]["ok"] is None
     # a follow-up with all items ok closes the first inspection's orders, and only those
-    f3 = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=visit, kind="follow_up",
-                              follow_up_of=first, actor="zhang", now_us=visit)  # fmt: skip
+    f3 = inspections.schedule(
+        store,
+        station_id=STATION,
+        inspector="li",
+        scheduled_us=visit,
+        kind="follow_up",
+        follow_up_of=first,
+        actor="zhang",
+        now_us=visit,
+    )
     first_ids = [r["id"] for r in inspections.get(store, first)["rectifications"]]
-    out = inspections.record_visit(store, reg, f3, checklist=ALL_OK, test_fill_runs=GOOD_RUNS, nozzle_id=nozzle,
-                                   findings="整改到位", actor="li", now_us=visit + 4)  # fmt: skip
+    out = inspections.record_visit(
+        store,
+        reg,
+        f3,
+        checklist=ALL_OK,
+        test_fill_runs=GOOD_RUNS,
+        nozzle_id=nozzle,
+        findings="整改到位",
+        actor="li",
+        now_us=visit + 4,
+    )
     assert out["closed"] == first_ids
     rect = inspections.get(store, first)["rectifications"]
     assert all((r["status"], r["closed_by"], r["closed_us"]) == ("closed", f3, visit + 4) for r in rect)
@@ -182,10 +300,12 @@ def test_rectifications_are_closed_only_by_a_follow_up(store, reg) -> None:
 
 def test_stations_without_inspection(store, reg) -> None:
     assert inspections.stations_without_inspection(store, reg, since_us=NOW) == [STATION]
-    iid = inspections.schedule(store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="routine",
-                               actor="zhang", now_us=NOW)  # fmt: skip
+    iid = inspections.schedule(
+        store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="routine", actor="zhang", now_us=NOW
+    )
     assert inspections.stations_without_inspection(store, reg, since_us=NOW) == [STATION]  # planned is not done
-    inspections.record_visit(store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li",
-                             now_us=NOW + 5)  # fmt: skip
+    inspections.record_visit(
+        store, reg, iid, checklist=ALL_OK, test_fill_runs=None, findings=None, actor="li", now_us=NOW + 5
+    )
     assert inspections.stations_without_inspection(store, reg, since_us=NOW) == []
     assert inspections.stations_without_inspection(store, reg, since_us=NOW + 6) == [STATION]

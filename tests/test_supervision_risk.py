@@ -33,17 +33,26 @@ def registry(tmp_path_factory) -> Registry:
 
 def _alarm(rule: str, station: str, n: int, ts_us: int, nozzle: str | None = None):
     nozzle = nozzle or f"{station}-D1-N1"
-    return make_alarm(rule, key=(station, nozzle, n), station_id=station, nozzle_id=nozzle, seq=n, ts_us=ts_us,
-                      message="test", evidence={"seq": n})  # fmt: skip
+    return make_alarm(
+        rule,
+        key=(station, nozzle, n),
+        station_id=station,
+        nozzle_id=nozzle,
+        seq=n,
+        ts_us=ts_us,
+        message="test",
+        evidence={"seq": n},
+    )
 
 
 def _setup(store: Store) -> None:
     """S0001: critical alarms, a failing meter, STATION_BIAS, a substantiated complaint.
     S0002: clean, inspected recently and clean. S0003: one old dismissed alarm, one minor alarm."""
-    store.save_outputs([_alarm("VOLUME_MISMATCH", "S0001", i, NOW - i * DAY) for i in range(3)]
-                       + [_alarm("STATION_BIAS", "S0001", 99, NOW - 5 * DAY)]
-                       + [_alarm("FLOW_IMPLAUSIBLE", "S0003", 1, NOW - 30 * DAY),
-                          _alarm("VOLUME_MISMATCH", "S0003", 2, NOW - 2 * DAY)])  # fmt: skip
+    store.save_outputs(
+        [_alarm("VOLUME_MISMATCH", "S0001", i, NOW - i * DAY) for i in range(3)]
+        + [_alarm("STATION_BIAS", "S0001", 99, NOW - 5 * DAY)]
+        + [_alarm("FLOW_IMPLAUSIBLE", "S0003", 1, NOW - 30 * DAY), _alarm("VOLUME_MISMATCH", "S0003", 2, NOW - 2 * DAY)]
+    )
     dismissed = make_alarm(
         "VOLUME_MISMATCH",
         key=("S0003", "S0003-D1-N1", 2),
@@ -56,18 +65,54 @@ def _setup(store: Store) -> None:
     )
     apply(store, dismissed.alarm_id, Dismiss(reason="测试"), actor="z", reason="", now_us=NOW)
     with store.engine.begin() as c:
-        c.execute(T.meter_estimates.insert(), [
-            dict(nozzle_id="S0001-D1-N1", ts="2026-05-01T00:00:00+08:00", station_id="S0001", tank_id="S0001-T1",
-                 k_pulses_per_m3=1, error_permille=-1.0, ci_lo_permille=0, ci_hi_permille=0, n=9, status="ok"),
-            dict(nozzle_id="S0001-D1-N1", ts="2026-05-20T00:00:00+08:00", station_id="S0001", tank_id="S0001-T1",
-                 k_pulses_per_m3=1, error_permille=-3.6, ci_lo_permille=0, ci_hi_permille=0, n=9, status="drift"),
-            dict(nozzle_id="S0002-D1-N1", ts="2026-05-20T00:00:00+08:00", station_id="S0002", tank_id="S0002-T1",
-                 k_pulses_per_m3=1, error_permille=0.4, ci_lo_permille=0, ci_hi_permille=0, n=9, status="ok"),
-        ])  # fmt: skip
-        c.execute(T.complaints.insert(), [
-            dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="closed", outcome="substantiated"),
-            dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="received", outcome=None),
-        ])  # fmt: skip
+        c.execute(
+            T.meter_estimates.insert(),
+            [
+                dict(
+                    nozzle_id="S0001-D1-N1",
+                    ts="2026-05-01T00:00:00+08:00",
+                    station_id="S0001",
+                    tank_id="S0001-T1",
+                    k_pulses_per_m3=1,
+                    error_permille=-1.0,
+                    ci_lo_permille=0,
+                    ci_hi_permille=0,
+                    n=9,
+                    status="ok",
+                ),
+                dict(
+                    nozzle_id="S0001-D1-N1",
+                    ts="2026-05-20T00:00:00+08:00",
+                    station_id="S0001",
+                    tank_id="S0001-T1",
+                    k_pulses_per_m3=1,
+                    error_permille=-3.6,
+                    ci_lo_permille=0,
+                    ci_hi_permille=0,
+                    n=9,
+                    status="drift",
+                ),
+                dict(
+                    nozzle_id="S0002-D1-N1",
+                    ts="2026-05-20T00:00:00+08:00",
+                    station_id="S0002",
+                    tank_id="S0002-T1",
+                    k_pulses_per_m3=1,
+                    error_permille=0.4,
+                    ci_lo_permille=0,
+                    ci_hi_permille=0,
+                    n=9,
+                    status="ok",
+                ),
+            ],
+        )
+        c.execute(
+            T.complaints.insert(),
+            [
+                dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="closed", outcome="substantiated"),
+                dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="received", outcome=None),
+            ],
+        )
         c.execute(
             T.inspections.insert().values(
                 kind="routine",
@@ -92,8 +137,11 @@ def _setup(store: Store) -> None:
                 created_us=NOW - 30 * DAY,
             )
         ).inserted_primary_key[0]
-        c.execute(T.rectifications.insert().values(inspection_id=insp, station_id="S0004", finding="铅封破损",
-                                                   deadline_us=NOW + DAY, status="open"))  # fmt: skip
+        c.execute(
+            T.rectifications.insert().values(
+                inspection_id=insp, station_id="S0004", finding="铅封破损", deadline_us=NOW + DAY, status="open"
+            )
+        )
 
 
 def test_risk_scores_are_explained_by_their_parts(store: Store, registry: Registry) -> None:
@@ -122,8 +170,9 @@ def test_risk_scores_are_explained_by_their_parts(store: Store, registry: Regist
 def _plan(store: Store, plan_id: int):
     with store.engine.connect() as c:
         plan = c.execute(select(T.inspection_plans).where(T.inspection_plans.c.id == plan_id)).one()
-        rows = c.execute(select(T.inspections).where(T.inspections.c.plan_id == plan_id)
-                         .order_by(T.inspections.c.id)).all()  # fmt: skip
+        rows = c.execute(
+            select(T.inspections).where(T.inspections.c.plan_id == plan_id).order_by(T.inspections.c.id)
+        ).all()
         audit = c.execute(select(T.audit_log).where(T.audit_log.c.subject == f"inspection_plan:{plan_id}")).all()
     return plan, rows, audit
 
@@ -142,17 +191,24 @@ def test_the_draw_is_reproducible_and_recorded(store: Store, registry: Registry)
     weights = {c["station_id"]: c["weight"] for c in draw["candidates"]}
     assert weights["S0002"] == 1000 and weights["S0001"] > weights["S0005"] > weights["S0002"]
     assert [(r.station_id, r.inspector, r.kind, r.status, r.scheduled_us) for r in rows] == [
-        (p["station_id"], p["inspector"], "routine", "planned", NOW + 7 * DAY) for p in picks]  # fmt: skip
+        (p["station_id"], p["inspector"], "routine", "planned", NOW + 7 * DAY) for p in picks
+    ]
     (entry,) = audit
     assert (entry.action, entry.actor, entry.data["seed"], entry.data["picks"]) == (
-        "inspection.draw", "zhao.min", 20260401, picks)  # fmt: skip
+        "inspection.draw",
+        "zhao.min",
+        20260401,
+        picks,
+    )
     assert entry.data["inspection_ids"] == [r.id for r in rows]
     # The same seed draws the same stations (the plan just made changes only whom was last sent).
     p2 = R.draw(store, registry, stations=3, seed=20260401, **kw)
     assert [p["station_id"] for p in _plan(store, p2)[0].draw["picks"]] == [p["station_id"] for p in picks]
     # Another seed, another draw; a plan never asks for more stations than there are.
-    others = [[p["station_id"] for p in _plan(store, R.draw(store, registry, stations=3, seed=s, **kw))[0].draw["picks"]]
-              for s in (1, 2, 3)]  # fmt: skip
+    others = [
+        [p["station_id"] for p in _plan(store, R.draw(store, registry, stations=3, seed=s, **kw))[0].draw["picks"]]
+        for s in (1, 2, 3)
+    ]
     assert any(o != [p["station_id"] for p in picks] for o in others)
     allp = _plan(store, R.draw(store, registry, stations=50, seed=7, **kw))[0].draw["picks"]
     assert sorted(p["station_id"] for p in allp) == [f"S000{i}" for i in range(1, 7)]
@@ -160,12 +216,29 @@ def test_the_draw_is_reproducible_and_recorded(store: Store, registry: Registry)
 
 def test_the_draw_avoids_the_last_inspector_and_can_be_uniform(store: Store, registry: Registry) -> None:
     with store.engine.begin() as c:
-        c.execute(T.inspections.insert().values(kind="routine", station_id="S0003", inspector="li.wei",
-                                                scheduled_us=NOW - DAY, status="done", checklist={},
-                                                created_us=NOW - DAY))  # fmt: skip
+        c.execute(
+            T.inspections.insert().values(
+                kind="routine",
+                station_id="S0003",
+                inspector="li.wei",
+                scheduled_us=NOW - DAY,
+                status="done",
+                checklist={},
+                created_us=NOW - DAY,
+            )
+        )
     for seed in range(8):
-        pid = R.draw(store, registry, stations=6, inspectors=["li.wei", "wang.fang"], seed=seed, method="uniform",
-                     name="全覆盖", actor="zhao.min", now_us=NOW)  # fmt: skip
+        pid = R.draw(
+            store,
+            registry,
+            stations=6,
+            inspectors=["li.wei", "wang.fang"],
+            seed=seed,
+            method="uniform",
+            name="全覆盖",
+            actor="zhao.min",
+            now_us=NOW,
+        )
         draw = _plan(store, pid)[0].draw
         assert {c["weight"] for c in draw["candidates"]} == {1000}
         assert R.redraw(draw) == draw["picks"]
@@ -174,8 +247,9 @@ def test_the_draw_avoids_the_last_inspector_and_can_be_uniform(store: Store, reg
         with store.engine.begin() as c:  # keep S0003's last inspection li.wei's
             c.execute(T.inspections.update().where(T.inspections.c.plan_id == pid).values(status="cancelled"))
     # a single inspector is still assigned, even if it was the last one
-    pid = R.draw(store, registry, stations=6, inspectors=["li.wei"], seed=1, method="risk", name="x", actor="z",
-                 now_us=NOW)  # fmt: skip
+    pid = R.draw(
+        store, registry, stations=6, inspectors=["li.wei"], seed=1, method="risk", name="x", actor="z", now_us=NOW
+    )
     assert {p["inspector"] for p in _plan(store, pid)[0].draw["picks"]} == {"li.wei"}
     for bad in (dict(stations=0), dict(inspectors=[]), dict(method="other"), dict(seed=-1)):
         args = dict(stations=2, inspectors=["a"], seed=1, method="risk", name="x", actor="z", now_us=NOW) | bad
@@ -184,8 +258,13 @@ def test_the_draw_avoids_the_last_inspector_and_can_be_uniform(store: Store, reg
 
 
 def test_redraw_is_pure(tmp_path: Path) -> None:
-    record = {"seed": 5, "stations": 2, "inspectors": ["a", "b"],
-              "candidates": [{"station_id": s, "weight": w, "last_inspector": "a"} for s, w in
-                             (("X", 1000), ("Y", 50_000), ("Z", 1000))]}  # fmt: skip
+    record = {
+        "seed": 5,
+        "stations": 2,
+        "inspectors": ["a", "b"],
+        "candidates": [
+            {"station_id": s, "weight": w, "last_inspector": "a"} for s, w in (("X", 1000), ("Y", 50_000), ("Z", 1000))
+        ],
+    }
     picks = R.redraw(record)
     assert picks == R.redraw(record) and len(picks) == 2 and {p["inspector"] for p in picks} == {"b"}

@@ -108,9 +108,7 @@ def test_negative_error_at_mpe_passes() -> None:
     assert res.flow_points[0].error_permille == -3.0 and res.passed
 
 
-@pytest.mark.parametrize(
-    ("errors_ml", "dn"), [((0, 113), 1.13), ((0, 169, 50), 1.69)]
-)
+@pytest.mark.parametrize(("errors_ml", "dn"), [((0, 113), 1.13), ((0, 169, 50), 1.69)])
 def test_repeatability_exactly_at_limit_passes(errors_ml: tuple[int, ...], dn: float) -> None:
     res = evaluate_verification(verification([run(100000 + e, standard=100000) for e in errors_ml]))
     fp = res.flow_points[0]
@@ -227,14 +225,28 @@ def test_beta_for_product() -> None:
 def test_header_fields_and_json_round_trip() -> None:
     line = msgspec.json.encode(
         {
-            "kind": "verification", "station_id": "S1", "nozzle_id": "N7",
-            "ts": "2026-03-01T08:15:02.250+08:00", "type": "after_repair",
-            "org": "ORG", "certificate_no": "C-1", "k_pulses_per_m3": 998_765,
-            "valid_until": "2026-09-01T00:00:00+08:00", "extra": 1,
-            "runs": [{"flow_ml_per_min": 40000, "standard_ml": 20000.0, "indicated_ml": 20004,
-                      "standard_temp_mc": 20000, "dispenser_temp_mc": 20000}] * 2,
+            "kind": "verification",
+            "station_id": "S1",
+            "nozzle_id": "N7",
+            "ts": "2026-03-01T08:15:02.250+08:00",
+            "type": "after_repair",
+            "org": "ORG",
+            "certificate_no": "C-1",
+            "k_pulses_per_m3": 998_765,
+            "valid_until": "2026-09-01T00:00:00+08:00",
+            "extra": 1,
+            "runs": [
+                {
+                    "flow_ml_per_min": 40000,
+                    "standard_ml": 20000.0,
+                    "indicated_ml": 20004,
+                    "standard_temp_mc": 20000,
+                    "dispenser_temp_mc": 20000,
+                }
+            ]
+            * 2,
         }
-    )  # fmt: skip
+    )
     res = evaluate_verification(msgspec.json.decode(line, type=Verification))
     assert (res.station_id, res.nozzle_id, res.type) == ("S1", "N7", "after_repair")
     assert (res.org, res.certificate_no, res.k_pulses_per_m3) == ("ORG", "C-1", 998_765)

@@ -158,8 +158,16 @@ def clock():
 
 
 def _alarm(seq: int = 1):
-    return make_alarm("VOLUME_MISMATCH", key=("N1", seq), station_id="S1", nozzle_id="N1", seq=seq,
-                      ts_us=T0 + seq, message="volume differs", evidence={"x": 1, "seq": seq})  # fmt: skip
+    return make_alarm(
+        "VOLUME_MISMATCH",
+        key=("N1", seq),
+        station_id="S1",
+        nozzle_id="N1",
+        seq=seq,
+        ts_us=T0 + seq,
+        message="volume differs",
+        evidence={"x": 1, "seq": seq},
+    )
 
 
 def _deliveries(store: Store) -> list[dict]:
@@ -224,10 +232,22 @@ def test_signed_delivery_verifies_and_happens_once(store, receiver, clock) -> No
         assert not verify("wrong-secret-wrong-secret", headers, body, now=clock())
         assert not verify(secret, headers, body, now=clock() + 301)  # a replay after the tolerance
         payload = json.loads(body)
-        assert payload == {"event": "alarm", "alarm": {
-            "alarm_id": _alarm().alarm_id, "rule": "VOLUME_MISMATCH", "severity": "critical", "station_id": "S1",
-            "nozzle_id": "N1", "tank_id": None, "seq": 1, "order_id": None, "ts": _alarm().ts,
-            "message": "volume differs", "evidence": {"x": 1, "seq": 1}}}  # fmt: skip
+        assert payload == {
+            "event": "alarm",
+            "alarm": {
+                "alarm_id": _alarm().alarm_id,
+                "rule": "VOLUME_MISMATCH",
+                "severity": "critical",
+                "station_id": "S1",
+                "nozzle_id": "N1",
+                "tank_id": None,
+                "seq": 1,
+                "order_id": None,
+                "ts": _alarm().ts,
+                "message": "volume differs",
+                "evidence": {"x": 1, "seq": 1},
+            },
+        }
 
 
 def test_retries_with_backoff_after_500s_then_delivered(store, receiver, clock, caplog) -> None:
@@ -266,8 +286,11 @@ def test_retries_with_backoff_after_500s_then_delivered(store, receiver, clock, 
     reg = CollectorRegistry()
     reg.register(d.collector())
     text = generate_latest(reg).decode()
-    for line in ("anxin_webhook_delivered_total 1.0", "anxin_webhook_failed_attempts_total 3.0",
-                 "anxin_webhook_dead_total 0.0"):  # fmt: skip
+    for line in (
+        "anxin_webhook_delivered_total 1.0",
+        "anxin_webhook_failed_attempts_total 3.0",
+        "anxin_webhook_dead_total 0.0",
+    ):
         assert line in text
 
 
@@ -324,7 +347,8 @@ def test_dead_after_max_attempts_listed_and_retried(store, receiver, clock) -> N
         assert TestClient(api.app).get("/v1/webhooks/deliveries").status_code == 401
         got = api.get("/v1/webhooks/deliveries", params={"status": "dead"}).json()["deliveries"]
         assert [(x["id"], x["alarm_id"], x["webhook_id"], x["attempts"], x["last_error"]) for x in got] == [
-            (row["id"], _alarm().alarm_id, hook, 3, "HTTP 410 (refused)")]  # fmt: skip
+            (row["id"], _alarm().alarm_id, hook, 3, "HTTP 410 (refused)")
+        ]
         assert api.get("/v1/webhooks/deliveries", params={"status": "pending"}).json()["deliveries"] == []
         assert api.get("/v1/webhooks/deliveries", params={"status": "bogus"}).status_code == 422
 

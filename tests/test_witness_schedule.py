@@ -29,8 +29,16 @@ DAYS = 4
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sched") / "data"
-    simulate(out, stations=2, days=DAYS, seed=8, scenarios=ScenarioSet.parse("honest,legacy_rigged=0.4"),
-             start=START, workers=1, group_size=2)  # fmt: skip
+    simulate(
+        out,
+        stations=2,
+        days=DAYS,
+        seed=8,
+        scenarios=ScenarioSet.parse("honest,legacy_rigged=0.4"),
+        start=START,
+        workers=1,
+        group_size=2,
+    )
     return out
 
 

@@ -39,8 +39,16 @@ HOUR = 3_600_000_000
 
 
 def _alarm(seq: int, nozzle: str | None = "N1", station: str = "S1", rule: str = "VOLUME_MISMATCH"):
-    return make_alarm(rule, key=(station, nozzle, seq), station_id=station, nozzle_id=nozzle, seq=seq,
-                      ts_us=T0 + seq * HOUR, message="volume differs", evidence={"seq": seq})  # fmt: skip
+    return make_alarm(
+        rule,
+        key=(station, nozzle, seq),
+        station_id=station,
+        nozzle_id=nozzle,
+        seq=seq,
+        ts_us=T0 + seq * HOUR,
+        message="volume differs",
+        evidence={"seq": seq},
+    )
 
 
 def _stored(store: Store, *alarms) -> list[str]:
@@ -72,14 +80,20 @@ def test_triage_to_a_confirmed_case(store: Store) -> None:
     (aid,) = _stored(store, _alarm(1))
     assert alarm_state(store, aid) == AlarmState(alarm_id=aid)  # untouched: new
     _triage_to_on_site(store, aid)
-    s = apply(store, aid, Confirm(summary="short delivery on N1"), actor="zhao.min", reason="on-site test",
-              now_us=T0 + 4)  # fmt: skip
+    s = apply(
+        store, aid, Confirm(summary="short delivery on N1"), actor="zhao.min", reason="on-site test", now_us=T0 + 4
+    )
     assert s.status == "confirmed" and s.case_id is not None and s.updated_by == "zhao.min"
     assert alarm_state(store, aid) == s
     with store.engine.connect() as c:
         case = c.execute(select(T.cases).where(T.cases.c.id == s.case_id)).one()
     assert (case.source, case.status, case.station_id, case.summary, case.opened_by) == (
-        f"alarm:{aid}", "open", "S1", "short delivery on N1", "zhao.min")  # fmt: skip
+        f"alarm:{aid}",
+        "open",
+        "S1",
+        "short delivery on N1",
+        "zhao.min",
+    )
     (wo,) = work_orders(store)
     assert (wo.id, wo.status, wo.result, wo.reported_us) == (s.work_order_id, "closed", "short by 0.5 %", T0 + 3)
     log = _audit(store, aid)
@@ -125,24 +139,42 @@ def test_work_orders_and_the_overdue_query(store: Store) -> None:
     (first,) = work_orders(store, inspector="li.wei")
     assert (first.status, first.result, first.reported_us) == ("reported", "inconclusive: pump down", T0 + 30 * HOUR)
     assert [w.alarm_id for w in overdue_work_orders(store, now_us=T0 + 50 * HOUR)] == [a2]  # reported: not overdue
-    s = apply(store, a1, Dispatch(inspector="li.wei", due_us=T0 + 72 * HOUR), actor="wang.fang",
-              reason="result inconclusive", now_us=T0 + 31 * HOUR)  # fmt: skip
+    s = apply(
+        store,
+        a1,
+        Dispatch(inspector="li.wei", due_us=T0 + 72 * HOUR),
+        actor="wang.fang",
+        reason="result inconclusive",
+        now_us=T0 + 31 * HOUR,
+    )
     old, new = work_orders(store, inspector="li.wei")
     assert (old.status, new.status, new.id) == ("closed", "open", s.work_order_id)
     assert _audit(store, a1)[-1][2]["previous_work_order_id"] == old.id
     assert [w.id for w in work_orders(store, status="open")] == sorted(
         [new.id, work_orders(store, inspector="chen.jie")[0].id]
     )
-    assert counts_by_status(store, None) == {"new": 0, "acknowledged": 0, "dispatched": 2, "on_site": 0,
-                                             "confirmed": 0, "false_alarm": 0}  # fmt: skip
+    assert counts_by_status(store, None) == {
+        "new": 0,
+        "acknowledged": 0,
+        "dispatched": 2,
+        "on_site": 0,
+        "confirmed": 0,
+        "false_alarm": 0,
+    }
 
 
 def test_counts_by_status_of_some_stations(store: Store) -> None:
     a1, _a2, a3 = _stored(store, _alarm(1), _alarm(2), _alarm(3, station="S2"))
     apply(store, a1, Acknowledge(), actor="x", reason="", now_us=T0)
     apply(store, a3, Dismiss(reason="test fill"), actor="x", reason="", now_us=T0)
-    assert counts_by_status(store, {"S1"}) == {"new": 1, "acknowledged": 1, "dispatched": 0, "on_site": 0,
-                                               "confirmed": 0, "false_alarm": 0}  # fmt: skip
+    assert counts_by_status(store, {"S1"}) == {
+        "new": 1,
+        "acknowledged": 1,
+        "dispatched": 0,
+        "on_site": 0,
+        "confirmed": 0,
+        "false_alarm": 0,
+    }
     assert counts_by_status(store, {"S2"})["false_alarm"] == 1
     assert sum(counts_by_status(store, set()).values()) == 0
     assert sum(counts_by_status(store, None).values()) == 3
@@ -164,8 +196,11 @@ def test_incidents_group_one_nozzle_and_close_when_all_are_terminal(store: Store
     listener(store.save_outputs([n1[2]]))  # a later upload extends the open incident
     assert attach_incidents(store, n1 + other, now_us=T0 + 1) == 0  # idempotent
     got = {(i.nozzle_id, i.alarms, i.first_ts_us, i.last_ts_us, i.status) for i in incidents(store)}
-    assert got == {("N1", 3, T0 + HOUR, T0 + 3 * HOUR, "open"), ("N2", 1, T0 + 4 * HOUR, T0 + 4 * HOUR, "open"),
-                   (None, 1, T0 + 5 * HOUR, T0 + 5 * HOUR, "open")}  # fmt: skip
+    assert got == {
+        ("N1", 3, T0 + HOUR, T0 + 3 * HOUR, "open"),
+        ("N2", 1, T0 + 4 * HOUR, T0 + 4 * HOUR, "open"),
+        (None, 1, T0 + 5 * HOUR, T0 + 5 * HOUR, "open"),
+    }
     ids = {alarm_state(store, a.alarm_id).incident_id for a in n1}
     assert len(ids) == 1 and None not in ids
     (inc,) = ids

@@ -22,7 +22,9 @@ err = Console(stderr=True)
 @app.callback()
 def _main(
     lang: Annotated[str | None, typer.Option("--lang", help="zh (默认) | en")] = None,
-    log_level: Annotated[str | None, typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")
+    ] = None,
 ) -> None:
     from anxin import logs
 
@@ -45,8 +47,17 @@ def _progress(label: str, *, bytes_: bool = False) -> Progress:
 def check(
     data_dir: Annotated[Path, typer.Argument(help="registry.json + *.jsonl")],
     out: Annotated[Path, typer.Option("--out", help="output directory")],
-    workers: Annotated[int | None, typer.Option(help="processes; the engine is sharded by station (default: all cores; 0 = one process)")] = None,
-    witness: Annotated[bool, typer.Option("--witness/--no-witness", help="tank witness: meter estimates (meters.jsonl), METER_DRIFT, TANK_LOSS, STATION_BIAS")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="processes; the engine is sharded by station (default: all cores; 0 = one process)"),
+    ] = None,
+    witness: Annotated[
+        bool,
+        typer.Option(
+            "--witness/--no-witness",
+            help="tank witness: meter estimates (meters.jsonl), METER_DRIFT, TANK_LOSS, STATION_BIAS",
+        ),
+    ] = True,
 ) -> None:
     """比对：逐条配对计量与结算记录，输出报警（contract §6）。"""
     from anxin.check.run import CheckError, run_check
@@ -56,10 +67,13 @@ def check(
         task = progress.add_task("check", total=None)
         try:
             summary = run_check(
-                data_dir, out, workers=workers, settings=EngineSettings(witness_enabled=witness),
+                data_dir,
+                out,
+                workers=workers,
+                settings=EngineSettings(witness_enabled=witness),
                 on_total=lambda n: progress.update(task, total=n),
                 on_bytes=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+            )
         except CheckError as exc:
             _fail(str(exc))
     table = Table(title=t("summary"), show_header=True)
@@ -90,7 +104,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 1,
     scenarios: Annotated[str, typer.Option(help="all | honest | comma-separated scenario names")] = "all",
     workers: Annotated[int, typer.Option(min=1, help="processes")] = 2,
-    evaluate_dir: Annotated[Path | None, typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")] = None,
+    evaluate_dir: Annotated[
+        Path | None, typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")
+    ] = None,
 ) -> None:
     """模拟城市：生成契约 v1 数据与真值。Simulate a city (or, with --evaluate, score a check)."""
     from anxin.sim import ScenarioSet, evaluate, render_evaluation, truth_dir_for
@@ -106,9 +122,14 @@ def simulate(
     with _progress(t("simulating")) as progress:
         task = progress.add_task("sim", total=None)
         summary = run_simulation(
-            out_dir, stations=stations, days=days, seed=seed, scenarios=chosen, workers=workers,
+            out_dir,
+            stations=stations,
+            days=days,
+            seed=seed,
+            scenarios=chosen,
+            workers=workers,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+        )
     console.print(f"[bold green]{t('sim_done')}[/]: {out_dir}")
     console.print(summary)
     console.print(f"{t('truth')}: {truth_dir_for(out_dir)}")
@@ -135,16 +156,22 @@ def demo(
     stations: Annotated[int, typer.Option(min=1)] = 12,
     days: Annotated[int, typer.Option(min=1)] = 2,
     seed: Annotated[int, typer.Option()] = 7,
-    speed: Annotated[float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")] = 2880.0,
-    serve: Annotated[bool | None, typer.Option("--serve/--no-serve", help="serve the console while replaying (default: in a terminal)")] = None,
+    speed: Annotated[
+        float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")
+    ] = 2880.0,
+    serve: Annotated[
+        bool | None,
+        typer.Option("--serve/--no-serve", help="serve the console while replaying (default: in a terminal)"),
+    ] = None,
     port: Annotated[int, typer.Option(help="the console's port")] = 8080,
 ) -> None:
     """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite，监管控制台同步运行。The live demo."""
     from anxin.demo.live import run_demo
 
     serve = console.is_terminal if serve is None else serve
-    result = run_demo(out=out, stations=stations, days=days, seed=seed, speed=speed, console=console, serve=serve,
-                      port=port)  # fmt: skip
+    result = run_demo(
+        out=out, stations=stations, days=days, seed=seed, speed=speed, console=console, serve=serve, port=port
+    )
     if not result.batch_equals_live:
         raise typer.Exit(1)
 

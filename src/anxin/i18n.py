@@ -45,8 +45,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error": {"zh": "错误", "en": "Error"},
     "serving": {"zh": "实时服务已启动", "en": "Live service listening"},
     "registry_loaded": {"zh": "已导入登记信息，版本", "en": "Registry loaded, version"},
-    "no_registry": {"zh": "尚无登记信息：用 --registry 导入，或 PUT /v1/registry",
-                    "en": "No registry yet: load one with --registry, or PUT /v1/registry"},
+    "no_registry": {
+        "zh": "尚无登记信息：用 --registry 导入，或 PUT /v1/registry",
+        "en": "No registry yet: load one with --registry, or PUT /v1/registry",
+    },
     "token_issued": {"zh": "加油站接口令牌（只显示一次）", "en": "Station API token (shown once)"},
     "db_upgraded": {"zh": "数据库结构已升级到最新", "en": "Database schema upgraded to the newest"},
     "none": {"zh": "无", "en": "none"},
@@ -70,19 +72,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     "edge_pos": {"zh": "已读字节", "en": "Bytes read"},
     "edge_lines": {"zh": "已读行数", "en": "Lines read"},
     "edge_updated": {"zh": "更新时间", "en": "Updated"},
-    "edge_recent_rejected": {"zh": "最近被拒记录（详见发件箱 rejected 表）", "en": "Recently refused lines (outbox table rejected)"},
+    "edge_recent_rejected": {
+        "zh": "最近被拒记录（详见发件箱 rejected 表）",
+        "en": "Recently refused lines (outbox table rejected)",
+    },
     "edge_reason": {"zh": "原因", "en": "Reason"},
     "edge_where": {"zh": "来源", "en": "Where"},
     "edge_never": {"zh": "从未", "en": "never"},
     "edge_ago": {"zh": "前", "en": "ago"},
-    "edge_no_token": {"zh": "需要加油站接口令牌：--token 或环境变量 ANXIN_EDGE_TOKEN",
-                      "en": "A station API token is needed: --token or env ANXIN_EDGE_TOKEN"},
+    "edge_no_token": {
+        "zh": "需要加油站接口令牌：--token 或环境变量 ANXIN_EDGE_TOKEN",
+        "en": "A station API token is needed: --token or env ANXIN_EDGE_TOKEN",
+    },
     "edge_no_source": {"zh": "没有数据源：至少一个 --source 或 --mqtt", "en": "No source: give --source and/or --mqtt"},
     "edge_running": {"zh": "站端上传代理运行中（Ctrl-C 停止）", "en": "Edge agent running (Ctrl-C stops)"},
     "edge_stopped": {"zh": "站端上传代理已停止", "en": "Edge agent stopped"},
     "edge_all_sent": {"zh": "全部记录已上传", "en": "Outbox empty: everything uploaded"},
-    "edge_left": {"zh": "仍有记录待上传（平台不可达或拒绝，数据已保留）",
-                  "en": "Lines still waiting (platform unreachable or refusing; the data is kept)"},
+    "edge_left": {
+        "zh": "仍有记录待上传（平台不可达或拒绝，数据已保留）",
+        "en": "Lines still waiting (platform unreachable or refusing; the data is kept)",
+    },
     # accounts and login (anxin.auth)
     "pw_too_short": {"zh": "密码至少需要 {n} 个字符", "en": "The password must have at least {n} characters"},
     "pw_too_long": {"zh": "密码不能超过 {n} 个字符", "en": "The password must have at most {n} characters"},
@@ -90,26 +99,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pw_blank": {"zh": "密码不能全是空白", "en": "The password cannot be only spaces"},
     "pw_is_username": {"zh": "密码不能与用户名相同", "en": "The password cannot be the username"},
     "pw_one_char": {"zh": "密码不能由同一个字符重复组成", "en": "The password cannot be one character repeated"},
-    "user_bad_name": {"zh": "用户名须为 1–64 个小写字母、数字或 . _ @ -，并以字母或数字开头",
-                      "en": "A username is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit"},
+    "user_bad_name": {
+        "zh": "用户名须为 1–64 个小写字母、数字或 . _ @ -，并以字母或数字开头",
+        "en": "A username is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit",
+    },
     "user_bad_display": {"zh": "姓名须为 1–128 个字符", "en": "The display name must have 1–128 characters"},
     "user_bad_role": {"zh": "未知角色 {role}（可选：{roles}）", "en": "Unknown role {role} (one of: {roles})"},
-    "user_stations_operator_only": {"zh": "只有加油站经营者（operator）账户可以指定加油站",
-                                    "en": "Only an operator account has stations"},
+    "user_stations_operator_only": {
+        "zh": "只有加油站经营者（operator）账户可以指定加油站",
+        "en": "Only an operator account has stations",
+    },
     "user_bad_station": {"zh": "加油站编号过长", "en": "A station id is too long"},
     "user_bad_district": {"zh": "辖区名称不能超过 64 个字符", "en": "The district must have at most 64 characters"},
     "user_exists": {"zh": "用户名 {username} 已存在", "en": "The username {username} is taken"},
     "user_unknown": {"zh": "没有用户 {username}", "en": "No user {username}"},
     "login_bad": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
-    "login_locked": {"zh": "连续登录失败次数过多，账户已锁定，请于 {until} 后再试",
-                     "en": "Too many failed logins: the account is locked until {until}"},
+    "login_locked": {
+        "zh": "连续登录失败次数过多，账户已锁定，请于 {until} 后再试",
+        "en": "Too many failed logins: the account is locked until {until}",
+    },
     "password_prompt": {"zh": "密码", "en": "Password"},
     "password_again": {"zh": "再次输入密码", "en": "Repeat the password"},
-    "password_stdin_empty": {"zh": "标准输入中没有密码（第一行即密码）",
-                             "en": "No password on standard input (its first line is the password)"},
+    "password_stdin_empty": {
+        "zh": "标准输入中没有密码（第一行即密码）",
+        "en": "No password on standard input (its first line is the password)",
+    },
     "user_added": {"zh": "已创建用户", "en": "User created"},
-    "user_password_set": {"zh": "已设置新密码（该用户的会话已结束，锁定已解除）",
-                          "en": "Password set (the user's sessions ended, any lockout cleared)"},
+    "user_password_set": {
+        "zh": "已设置新密码（该用户的会话已结束，锁定已解除）",
+        "en": "Password set (the user's sessions ended, any lockout cleared)",
+    },
     "users_title": {"zh": "用户", "en": "Users"},
     "user_col_username": {"zh": "用户名", "en": "Username"},
     "user_col_name": {"zh": "姓名", "en": "Name"},
@@ -123,20 +142,33 @@ MESSAGES: dict[str, dict[str, str]] = {
     # the audit log (anxin.audit)
     "audit_start": {"zh": "日志开头", "en": "the start of the log"},
     "audit_entry": {"zh": "第 {seq} 条", "en": "entry {seq}"},
-    "audit_unlinked": {"zh": "第 {seq} 条未与前一条（{after}）相接：其前有条目被删除、插入或调换了顺序",
-                       "en": "entry {seq} does not link to the one before it ({after}): an entry before it was "
-                             "deleted, inserted or moved"},
-    "audit_changed": {"zh": "第 {seq} 条写入后被修改（内容与其哈希不符）",
-                      "en": "entry {seq} was changed after it was written (its content does not match its hash)"},
-    "audit_anchor_changed": {"zh": "第 {seq} 条不是先前记录的锚点（日志自此或更早处被重写）",
-                             "en": "entry {seq} is not the anchored one (the log was rewritten from here or before)"},
-    "audit_anchor_gone": {"zh": "先前记录的锚点第 {seq} 条已不存在（日志被截断或重写）",
-                          "en": "the anchored entry {seq} is gone (the log was cut or rewritten)"},
+    "audit_unlinked": {
+        "zh": "第 {seq} 条未与前一条（{after}）相接：其前有条目被删除、插入或调换了顺序",
+        "en": "entry {seq} does not link to the one before it ({after}): an entry before it was "
+        "deleted, inserted or moved",
+    },
+    "audit_changed": {
+        "zh": "第 {seq} 条写入后被修改（内容与其哈希不符）",
+        "en": "entry {seq} was changed after it was written (its content does not match its hash)",
+    },
+    "audit_anchor_changed": {
+        "zh": "第 {seq} 条不是先前记录的锚点（日志自此或更早处被重写）",
+        "en": "entry {seq} is not the anchored one (the log was rewritten from here or before)",
+    },
+    "audit_anchor_gone": {
+        "zh": "先前记录的锚点第 {seq} 条已不存在（日志被截断或重写）",
+        "en": "the anchored entry {seq} is gone (the log was cut or rewritten)",
+    },
     "audit_intact": {"zh": "审计日志完整，共 {n} 条", "en": "The audit log is intact (entries: {n})"},
-    "audit_broken": {"zh": "审计日志已被篡改，首个问题条目：第 {seq} 条（共 {n} 条）",
-                     "en": "The audit log was tampered with; first bad entry: {seq} (of {n})"},
+    "audit_broken": {
+        "zh": "审计日志已被篡改，首个问题条目：第 {seq} 条（共 {n} 条）",
+        "en": "The audit log was tampered with; first bad entry: {seq} (of {n})",
+    },
     "audit_head": {"zh": "最新条目（可另行保存作锚点）", "en": "Newest entry (keep it elsewhere as an anchor)"},
-    "audit_bad_anchor": {"zh": "锚点格式应为 序号:哈希（64 位十六进制）", "en": "An anchor is SEQ:HASH (64 hex digits)"},
+    "audit_bad_anchor": {
+        "zh": "锚点格式应为 序号:哈希（64 位十六进制）",
+        "en": "An anchor is SEQ:HASH (64 hex digits)",
+    },
 }
 
 
@@ -173,8 +205,10 @@ def alarm_text(alarm) -> str:
     ev, rule = alarm.evidence, alarm.rule
     try:
         if rule == "VOLUME_MISMATCH":
-            return (f"结算 {_g(ev, 'settlement', 'volume_ml')} mL，计量 {_g(ev, 'metering', 'volume_ml')} mL，"
-                    f"差 {ev['difference_ml']:+d} mL")
+            return (
+                f"结算 {_g(ev, 'settlement', 'volume_ml')} mL，计量 {_g(ev, 'metering', 'volume_ml')} mL，"
+                f"差 {ev['difference_ml']:+d} mL"
+            )
         if rule == "AMOUNT_MISMATCH":
             return f"金额 {_g(ev, 'settlement', 'amount_fen')} 分，按量价应为 {ev['expected_amount_fen']} 分"
         if rule == "PRICE_MISMATCH":

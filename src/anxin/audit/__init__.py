@@ -14,4 +14,15 @@ from anxin.audit.chain import (
     verify,
 )
 
-__all__ = ["ZERO_HASH", "AuditEntry", "AuditReport", "append", "canonical", "entries", "entry_hash", "head", "record", "verify"]
+__all__ = [
+    "ZERO_HASH",
+    "AuditEntry",
+    "AuditReport",
+    "append",
+    "canonical",
+    "entries",
+    "entry_hash",
+    "head",
+    "record",
+    "verify",
+]

@@ -87,8 +87,9 @@ class AuditReport(msgspec.Struct, frozen=True, kw_only=True):
 def canonical(*, ts_us: int, actor: str, action: str, subject: str, reason: str, data: Any) -> bytes:
     """The canonical bytes of an entry's content (see the module docstring)."""
     content = {"ts_us": ts_us, "actor": actor, "action": action, "subject": subject, "reason": reason, "data": data}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")  # fmt: skip
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def entry_hash(prev_hash: bytes, content: bytes) -> bytes:
@@ -96,9 +97,15 @@ def entry_hash(prev_hash: bytes, content: bytes) -> bytes:
 
 
 def append(
-    conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: Mapping[str, Any] | None = None,
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str,
+    data: Mapping[str, Any] | None = None,
     now_us: int,
-) -> int:  # fmt: skip
+) -> int:
     """Write one entry in the caller's transaction (``conn`` from ``store.engine.begin()``);
     returns its ``seq``. Raises ValueError on content the log cannot hold faithfully."""
     fields = {"actor": actor, "action": action, "subject": subject, "reason": reason}
@@ -132,8 +139,16 @@ def append(
     return seq
 
 
-def record(store: Store, *, actor: str, action: str, subject: str, reason: str,
-           data: Mapping[str, Any] | None = None, now_us: int) -> int:  # fmt: skip
+def record(
+    store: Store,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str,
+    data: Mapping[str, Any] | None = None,
+    now_us: int,
+) -> int:
     """One entry in a transaction of its own, for an event that changes nothing else
     (a login, a download, an import done through the ingest path)."""
     with store.engine.begin() as conn:
@@ -191,9 +206,13 @@ def head(store: Store) -> tuple[int, bytes] | None:
 
 
 def entries(
-    store: Store, *, subject: str | None = None, actor: str | None = None, limit: int = 100,
+    store: Store,
+    *,
+    subject: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
     before_seq: int | None = None,
-) -> list[AuditEntry]:  # fmt: skip
+) -> list[AuditEntry]:
     """Newest first; page on with ``before_seq`` = the last ``seq`` of the previous page."""
     q = select(T.audit_log).order_by(_L.seq.desc()).limit(max(1, min(limit, 1000)))
     if subject is not None:
@@ -204,14 +223,26 @@ def entries(
         q = q.where(_L.seq < before_seq)
     with store.engine.connect() as c:
         rows = c.execute(q).all()
-    return [AuditEntry(seq=int(r.seq), ts_us=int(r.ts_us), actor=r.actor, action=r.action, subject=r.subject,
-                       reason=r.reason, data=r.data, prev_hash=bytes(r.prev_hash), hash=bytes(r.hash))
-            for r in rows]  # fmt: skip
+    return [
+        AuditEntry(
+            seq=int(r.seq),
+            ts_us=int(r.ts_us),
+            actor=r.actor,
+            action=r.action,
+            subject=r.subject,
+            reason=r.reason,
+            data=r.data,
+            prev_hash=bytes(r.prev_hash),
+            hash=bytes(r.hash),
+        )
+        for r in rows
+    ]
 
 
 def _canonical_row(row: Any) -> bytes:
-    return canonical(ts_us=int(row.ts_us), actor=row.actor, action=row.action, subject=row.subject,
-                     reason=row.reason, data=row.data)  # fmt: skip
+    return canonical(
+        ts_us=int(row.ts_us), actor=row.actor, action=row.action, subject=row.subject, reason=row.reason, data=row.data
+    )
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:

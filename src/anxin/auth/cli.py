@@ -62,9 +62,18 @@ def register(app: typer.Typer, console, fail) -> None:
 
         store = open_store(config, db)
         try:
-            user = create_user(store, username=username, display_name=name, role=role, password=read_password(),
-                               stations=station or (), district=district, actor=SYSTEM, reason=reason,
-                               now_us=now_us())  # fmt: skip
+            user = create_user(
+                store,
+                username=username,
+                display_name=name,
+                role=role,
+                password=read_password(),
+                stations=station or (),
+                district=district,
+                actor=SYSTEM,
+                reason=reason,
+                now_us=now_us(),
+            )
         except AuthError as exc:
             fail(str(exc))
             return
@@ -88,16 +97,28 @@ def register(app: typer.Typer, console, fail) -> None:
             store.close()
         now = now_us()
         table = Table(title=t("users_title"))
-        for key in ("user_col_username", "user_col_name", "user_col_role", "user_col_stations", "user_col_district",
-                    "user_col_state"):  # fmt: skip
+        for key in (
+            "user_col_username",
+            "user_col_name",
+            "user_col_role",
+            "user_col_stations",
+            "user_col_district",
+            "user_col_state",
+        ):
             table.add_column(t(key))
         for u in users:
             state = t("user_active") if u["active"] else f"[red]{t('user_inactive')}[/]"
             if u["active"] and u["locked_until_us"] > now:
                 state = f"[yellow]{t('user_locked_until')} {format_ts(u['locked_until_us'])[:19]}[/]"
             role = f"{ROLE_NAMES_ZH.get(u['role'], u['role'])} {u['role']}" if lang() == "zh" else u["role"]
-            table.add_row(u["username"], u["display_name"], role, " ".join(u["stations"] or []) or "—",
-                          u["district"] or "—", state)  # fmt: skip
+            table.add_row(
+                u["username"],
+                u["display_name"],
+                role,
+                " ".join(u["stations"] or []) or "—",
+                u["district"] or "—",
+                state,
+            )
         if not users:
             table.add_row(t("none"), "", "", "", "", "")
         console.print(table)
@@ -115,8 +136,9 @@ def register(app: typer.Typer, console, fail) -> None:
 
         store = open_store(config, db)
         try:
-            set_password(store, username=username, password=read_password(), actor=SYSTEM, reason=reason,
-                         now_us=now_us())  # fmt: skip
+            set_password(
+                store, username=username, password=read_password(), actor=SYSTEM, reason=reason, now_us=now_us()
+            )
         except AuthError as exc:
             fail(str(exc))
             return
@@ -126,7 +148,9 @@ def register(app: typer.Typer, console, fail) -> None:
 
     @audit_app.command("verify")
     def audit_verify(
-        anchor: Annotated[str | None, typer.Option("--anchor", help="SEQ:HASH recorded earlier: it must be there")] = None,
+        anchor: Annotated[
+            str | None, typer.Option("--anchor", help="SEQ:HASH recorded earlier: it must be there")
+        ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
     ) -> None:
@@ -149,8 +173,9 @@ def register(app: typer.Typer, console, fail) -> None:
         finally:
             store.close()
         if not report.ok:
-            console.print(f"[bold red]{t('audit_broken').format(seq=report.first_bad_seq, n=report.entries)}[/]",
-                          highlight=False)  # fmt: skip
+            console.print(
+                f"[bold red]{t('audit_broken').format(seq=report.first_bad_seq, n=report.entries)}[/]", highlight=False
+            )
             console.print(report.problem, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         console.print(f"[bold green]{t('audit_intact').format(n=report.entries)}[/]", highlight=False)

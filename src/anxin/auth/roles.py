@@ -40,25 +40,53 @@ import msgspec
 ADMIN, REGULATOR, INSPECTOR, OPERATOR, PUBLIC = "admin", "regulator", "inspector", "operator", "public"
 ROLES: tuple[str, ...] = (ADMIN, REGULATOR, INSPECTOR, OPERATOR)  # the roles an account can have
 
-ROLE_NAMES_ZH = {ADMIN: "系统管理员", REGULATOR: "监管人员", INSPECTOR: "检查人员", OPERATOR: "加油站经营者",
-                 PUBLIC: "公众"}  # fmt: skip
+ROLE_NAMES_ZH = {
+    ADMIN: "系统管理员",
+    REGULATOR: "监管人员",
+    INSPECTOR: "检查人员",
+    OPERATOR: "加油站经营者",
+    PUBLIC: "公众",
+}
 
-PERMISSIONS: frozenset[str] = frozenset({
-    "public.view", "complaint.submit", "alarm.view", "alarm.triage", "alarm.report", "registry.view",
-    "registry.edit", "verification.view", "verification.edit", "complaint.view", "user.manage", "audit.view",
-})  # fmt: skip
+PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "public.view",
+        "complaint.submit",
+        "alarm.view",
+        "alarm.triage",
+        "alarm.report",
+        "registry.view",
+        "registry.edit",
+        "verification.view",
+        "verification.edit",
+        "complaint.view",
+        "user.manage",
+        "audit.view",
+    }
+)
 
 _EVERYONE = frozenset({"public.view", "complaint.submit"})
-ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
-    ADMIN: _EVERYONE | {"alarm.view", "registry.view", "registry.edit", "verification.view", "user.manage",
-                        "audit.view"},
-    REGULATOR: _EVERYONE | {"alarm.view", "alarm.triage", "registry.view", "registry.edit", "verification.view",
-                            "verification.edit", "complaint.view", "audit.view"},
-    INSPECTOR: _EVERYONE | {"alarm.view", "alarm.report", "registry.view", "verification.view", "verification.edit",
-                            "complaint.view"},
-    OPERATOR: _EVERYONE | {"alarm.view", "registry.view", "verification.view"},
-    PUBLIC: _EVERYONE,
-})  # fmt: skip
+ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {
+        ADMIN: _EVERYONE
+        | {"alarm.view", "registry.view", "registry.edit", "verification.view", "user.manage", "audit.view"},
+        REGULATOR: _EVERYONE
+        | {
+            "alarm.view",
+            "alarm.triage",
+            "registry.view",
+            "registry.edit",
+            "verification.view",
+            "verification.edit",
+            "complaint.view",
+            "audit.view",
+        },
+        INSPECTOR: _EVERYONE
+        | {"alarm.view", "alarm.report", "registry.view", "verification.view", "verification.edit", "complaint.view"},
+        OPERATOR: _EVERYONE | {"alarm.view", "registry.view", "verification.view"},
+        PUBLIC: _EVERYONE,
+    }
+)
 
 assert all(p <= PERMISSIONS for p in ROLE_PERMISSIONS.values())
 

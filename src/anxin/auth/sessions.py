@@ -81,10 +81,20 @@ def login(store: Store, username: str, password: str, *, now_us: int) -> LoginOk
     with store.engine.begin() as c:
         c.execute(update(T.users).where(_U.id == row.id).values(**changes))
         c.execute(delete(T.sessions).where(_S.expires_us <= now_us))  # housekeeping
-        c.execute(T.sessions.insert().values(token_sha256=digest, user_id=row.id, csrf=csrf, created_us=now_us,
-                                             expires_us=now_us + SESSION_US))  # fmt: skip
-        audit.append(c, actor=name, action="login.success", subject=f"user:{name}", reason="login", now_us=now_us,
-                     data={"session": digest[:6].hex(), "rehashed": rehash})  # fmt: skip
+        c.execute(
+            T.sessions.insert().values(
+                token_sha256=digest, user_id=row.id, csrf=csrf, created_us=now_us, expires_us=now_us + SESSION_US
+            )
+        )
+        audit.append(
+            c,
+            actor=name,
+            action="login.success",
+            subject=f"user:{name}",
+            reason="login",
+            now_us=now_us,
+            data={"session": digest[:6].hex(), "rehashed": rehash},
+        )
     return LoginOk(user=to_user(row), token=token, csrf=csrf, expires_us=now_us + SESSION_US)
 
 
@@ -119,18 +129,36 @@ def check_csrf(session_csrf: str | None, submitted: str | None) -> bool:
 def _failed(store: Store, row, now_us: int) -> LoginRefused:
     name = row.username
     with store.engine.begin() as c:
-        failures = int(c.execute(
-            update(T.users).where(_U.id == row.id).values(failed_logins=_U.failed_logins + 1)
-            .returning(_U.failed_logins)
-        ).scalar_one())  # fmt: skip
+        failures = int(
+            c.execute(
+                update(T.users)
+                .where(_U.id == row.id)
+                .values(failed_logins=_U.failed_logins + 1)
+                .returning(_U.failed_logins)
+            ).scalar_one()
+        )
         if failures < MAX_FAILURES:
-            audit.append(c, actor=name, action="login.failure", subject=f"user:{name}", reason="login",
-                         now_us=now_us, data={"why": "password", "failures": failures})  # fmt: skip
+            audit.append(
+                c,
+                actor=name,
+                action="login.failure",
+                subject=f"user:{name}",
+                reason="login",
+                now_us=now_us,
+                data={"why": "password", "failures": failures},
+            )
             return _bad_credentials()
         until = now_us + LOCK_US
         c.execute(update(T.users).where(_U.id == row.id).values(failed_logins=0, locked_until_us=until))
-        audit.append(c, actor=name, action="login.lockout", subject=f"user:{name}", reason="login", now_us=now_us,
-                     data={"why": "password", "failures": failures, "locked_until_us": until})  # fmt: skip
+        audit.append(
+            c,
+            actor=name,
+            action="login.lockout",
+            subject=f"user:{name}",
+            reason="login",
+            now_us=now_us,
+            data={"why": "password", "failures": failures, "locked_until_us": until},
+        )
     return _locked(until)
 
 
@@ -144,8 +172,9 @@ def _bad_credentials() -> LoginRefused:
 
 def _locked(until_us: int) -> LoginRefused:
     ts = format_ts(until_us)  # local time (UTC+08:00)
-    return LoginRefused(reason=t("login_locked").format(until=f"{ts[:10]} {ts[11:19]}"), code="locked",
-                        locked_until_us=until_us)  # fmt: skip
+    return LoginRefused(
+        reason=t("login_locked").format(until=f"{ts[:10]} {ts[11:19]}"), code="locked", locked_until_us=until_us
+    )
 
 
 def _digest(token: str) -> bytes:

@@ -31,9 +31,18 @@ def normalise_username(username: str) -> str:
 
 
 def create_user(
-    store: Store, *, username: str, display_name: str, role: str, password: str, stations: Iterable[str] = (),
-    district: str | None = None, actor: str, reason: str, now_us: int,
-) -> User:  # fmt: skip
+    store: Store,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    stations: Iterable[str] = (),
+    district: str | None = None,
+    actor: str,
+    reason: str,
+    now_us: int,
+) -> User:
     name = normalise_username(username)
     if not _USERNAME.fullmatch(name):
         raise UserError(t("user_bad_name"))
@@ -56,15 +65,37 @@ def create_user(
         with store.engine.begin() as c:
             if c.execute(select(_U.id).where(_U.username == name)).first() is not None:
                 raise UserError(t("user_exists").format(username=name))
-            res = c.execute(T.users.insert().values(
-                username=name, display_name=display_name, role=role, stations=station_list, district=district,
-                password_hash=password_hash, failed_logins=0, locked_until_us=0, active=True, created_us=now_us,
-            ))  # fmt: skip
-            user = User(id=int(res.inserted_primary_key[0]), username=name, display_name=display_name, role=role,
-                        stations=station_list, district=district)  # fmt: skip
-            audit.append(c, actor=actor, action="user.create", subject=f"user:{name}", reason=reason, now_us=now_us,
-                         data={"role": role, "display_name": display_name, "stations": station_list,
-                               "district": district})  # fmt: skip
+            res = c.execute(
+                T.users.insert().values(
+                    username=name,
+                    display_name=display_name,
+                    role=role,
+                    stations=station_list,
+                    district=district,
+                    password_hash=password_hash,
+                    failed_logins=0,
+                    locked_until_us=0,
+                    active=True,
+                    created_us=now_us,
+                )
+            )
+            user = User(
+                id=int(res.inserted_primary_key[0]),
+                username=name,
+                display_name=display_name,
+                role=role,
+                stations=station_list,
+                district=district,
+            )
+            audit.append(
+                c,
+                actor=actor,
+                action="user.create",
+                subject=f"user:{name}",
+                reason=reason,
+                now_us=now_us,
+                data={"role": role, "display_name": display_name, "stations": station_list, "district": district},
+            )
     except IntegrityError as exc:  # created by someone else between the check and the insert
         raise UserError(t("user_exists").format(username=name)) from exc
     return user
@@ -77,11 +108,19 @@ def set_password(store: Store, *, username: str, password: str, actor: str, reas
     password_hash = hash_password(password)
     with store.engine.begin() as c:
         uid = _id(c, name)
-        c.execute(update(T.users).where(_U.id == uid).values(password_hash=password_hash, failed_logins=0,
-                                                              locked_until_us=0))  # fmt: skip
+        c.execute(
+            update(T.users).where(_U.id == uid).values(password_hash=password_hash, failed_logins=0, locked_until_us=0)
+        )
         ended = c.execute(delete(T.sessions).where(T.sessions.c.user_id == uid)).rowcount
-        audit.append(c, actor=actor, action="user.password", subject=f"user:{name}", reason=reason, now_us=now_us,
-                     data={"sessions_ended": int(ended or 0)})  # fmt: skip
+        audit.append(
+            c,
+            actor=actor,
+            action="user.password",
+            subject=f"user:{name}",
+            reason=reason,
+            now_us=now_us,
+            data={"sessions_ended": int(ended or 0)},
+        )
 
 
 def deactivate(store: Store, *, username: str, actor: str, reason: str, now_us: int) -> None:
@@ -92,8 +131,15 @@ def deactivate(store: Store, *, username: str, actor: str, reason: str, now_us: 
         uid = _id(c, name)
         c.execute(update(T.users).where(_U.id == uid).values(active=False))
         ended = c.execute(delete(T.sessions).where(T.sessions.c.user_id == uid)).rowcount
-        audit.append(c, actor=actor, action="user.deactivate", subject=f"user:{name}", reason=reason, now_us=now_us,
-                     data={"sessions_ended": int(ended or 0)})  # fmt: skip
+        audit.append(
+            c,
+            actor=actor,
+            action="user.deactivate",
+            subject=f"user:{name}",
+            reason=reason,
+            now_us=now_us,
+            data={"sessions_ended": int(ended or 0)},
+        )
 
 
 def get_user(store: Store, username: str) -> User | None:
@@ -104,15 +150,31 @@ def get_user(store: Store, username: str) -> User | None:
 
 def list_users(store: Store) -> list[dict[str, Any]]:
     """Every account with its state (active, failed logins, locked until), by username."""
-    cols = [_U.id, _U.username, _U.display_name, _U.role, _U.stations, _U.district, _U.active, _U.failed_logins,
-            _U.locked_until_us, _U.created_us]  # fmt: skip
+    cols = [
+        _U.id,
+        _U.username,
+        _U.display_name,
+        _U.role,
+        _U.stations,
+        _U.district,
+        _U.active,
+        _U.failed_logins,
+        _U.locked_until_us,
+        _U.created_us,
+    ]
     with store.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(select(*cols).order_by(_U.username)).all()]
 
 
 def to_user(row: Any) -> User:
-    return User(id=int(row.id), username=row.username, display_name=row.display_name, role=row.role,
-                stations=list(row.stations or []), district=row.district)  # fmt: skip
+    return User(
+        id=int(row.id),
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        stations=list(row.stations or []),
+        district=row.district,
+    )
 
 
 def _id(c: Connection, name: str) -> int:

@@ -50,7 +50,9 @@ def source_items(index: int, path: Path, ring: KeyRing, on_bytes: Callable[[int]
         on_bytes(f.tell() - pos)
 
 
-def merged(paths: list[Path], registry: Registry, *, on_bytes: Callable[[int], None] = lambda n: None) -> Iterator[Item]:
+def merged(
+    paths: list[Path], registry: Registry, *, on_bytes: Callable[[int], None] = lambda n: None
+) -> Iterator[Item]:
     """All records of all sources, merged by event time, signatures verified."""
     ring = KeyRing.from_registry(registry)
     # Items are (t, file, line, …): plain tuple order is (event time, file, line),

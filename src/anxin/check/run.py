@@ -85,8 +85,9 @@ def run_check(
     lines = 0
     names = [p.name for p in paths]
     if workers > 0:  # the engine sharded by station over the worker processes
-        results = run_shards(paths, (data_dir / "registry.json").read_bytes(), shards=workers,
-                             settings=settings, on_bytes=on_bytes)  # fmt: skip
+        results = run_shards(
+            paths, (data_dir / "registry.json").read_bytes(), shards=workers, settings=settings, on_bytes=on_bytes
+        )
         book, rejects, counts, pending, meters = collect(results)
         lines = sum(r.lines for r in results)
     else:
@@ -113,9 +114,12 @@ def run_check(
     _write_jsonl(out_dir / "meters.jsonl", meters)
     _write_jsonl(
         out_dir / "quarantine.jsonl",
-        [{"alarm_id": a.alarm_id, "rule": a.rule, "reason": a.evidence["reason"], "record": a.evidence["record"]}
-         for a in alarms if a.evidence.get("quarantined")],
-    )  # fmt: skip
+        [
+            {"alarm_id": a.alarm_id, "rule": a.rule, "reason": a.evidence["reason"], "record": a.evidence["record"]}
+            for a in alarms
+            if a.evidence.get("quarantined")
+        ],
+    )
     c = Counter(counts)
     kinds = ("metering", "event", "settlement", "tank_reading", "delivery", "verification")
     summary = Summary(
@@ -138,7 +142,9 @@ def run_check(
         workers=workers,
         wall_time_s=round(time.perf_counter() - started, 3),
     )
-    log.info("check finished", extra={"lines": lines, "alarms": len(alarms), "rejects": summary.rejects,
-                                      "wall_time_s": summary.wall_time_s})  # fmt: skip
+    log.info(
+        "check finished",
+        extra={"lines": lines, "alarms": len(alarms), "rejects": summary.rejects, "wall_time_s": summary.wall_time_s},
+    )
     (out_dir / "summary.json").write_bytes(msgspec.json.format(_enc.encode(summary), indent=2) + b"\n")
     return summary

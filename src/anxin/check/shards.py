@@ -97,7 +97,9 @@ class _Merger:
             yield heapq.heappop(heap)
 
 
-def _shard_main(conn_in: Any, conn_out: Any, registry_bytes: bytes, files: int, settings: EngineSettings | None) -> None:
+def _shard_main(
+    conn_in: Any, conn_out: Any, registry_bytes: bytes, files: int, settings: EngineSettings | None
+) -> None:
     from anxin.contract.registry import parse_registry
 
     registry = parse_registry(registry_bytes)
@@ -208,7 +210,9 @@ def _feed(paths: list[Path], inboxes: list, shards: int, on_bytes: Callable[[int
             f.close()
 
 
-def collect(results: list[ShardResult]) -> tuple[AlarmBook, list[tuple[int, int, str]], dict[str, int], dict[str, int], list]:
+def collect(
+    results: list[ShardResult],
+) -> tuple[AlarmBook, list[tuple[int, int, str]], dict[str, int], dict[str, int], list]:
     from anxin.contract.alarm import Alarm
     from anxin.engine.witness import MeterRow
     from anxin.verification.jjg443 import VerificationResult

@@ -97,9 +97,7 @@ class Registry(msgspec.Struct, kw_only=True, dict=True):
         # (station, product) → sorted list of (from_us, price)
         table: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for p in self.prices:
-            table.setdefault((p.station_id, p.product), []).append(
-                (to_us(p.from_), p.unit_price_fen)
-            )
+            table.setdefault((p.station_id, p.product), []).append((to_us(p.from_), p.unit_price_fen))
         for rows in table.values():
             rows.sort()
         self._price_from = {k: [r[0] for r in v] for k, v in table.items()}
@@ -139,9 +137,7 @@ def validate(reg: Registry) -> None:
             raise RegistryError(f"tanks[{i}] ({t.tank_id}): chart needs at least 2 points")
         for j in range(1, len(t.chart)):
             if t.chart[j][0] <= t.chart[j - 1][0] or t.chart[j][1] <= t.chart[j - 1][1]:
-                raise RegistryError(
-                    f"tanks[{i}] ({t.tank_id}): chart is not strictly increasing at point {j}"
-                )
+                raise RegistryError(f"tanks[{i}] ({t.tank_id}): chart is not strictly increasing at point {j}")
     tanks = {t.tank_id: t for t in reg.tanks}
     for i, n in enumerate(reg.nozzles):
         where = f"nozzles[{i}] ({n.nozzle_id})"

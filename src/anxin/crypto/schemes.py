@@ -133,9 +133,7 @@ class Sm2Signer:
             self._key = t_ec.generate_private_key(t_ec.SM2())
         else:
             self._key = t_ec.derive_private_key(private_value, t_ec.SM2())
-        point = self._key.public_key().public_bytes(
-            t_ser.Encoding.X962, t_ser.PublicFormat.UncompressedPoint
-        )
+        point = self._key.public_key().public_bytes(t_ser.Encoding.X962, t_ser.PublicFormat.UncompressedPoint)
         self.public_key_text = point.hex()
 
     @classmethod

@@ -27,8 +27,17 @@ def demo_users(service: IngestService) -> list[tuple[str, str, str]]:
     now = time.time_ns() // 1000
     for name, display, role, stations in DEMO_USERS:
         if get_user(service.store, name) is None:
-            create_user(service.store, username=name, display_name=display, role=role, password=DEMO_PASSWORD,
-                        stations=stations, actor="anxin demo", reason="demo accounts", now_us=now)  # fmt: skip
+            create_user(
+                service.store,
+                username=name,
+                display_name=display,
+                role=role,
+                password=DEMO_PASSWORD,
+                stations=stations,
+                actor="anxin demo",
+                reason="demo accounts",
+                now_us=now,
+            )
     return [(name, role, DEMO_PASSWORD) for name, _, role, _ in DEMO_USERS]
 
 

@@ -71,14 +71,20 @@ class LiveView:
             f"[bold red]{_zh('报警', 'Alarms')}[/] {sum(self.by_rule.values()):,}",
         )
         feed = Table(expand=True, show_edge=False)
-        for col, width in ((_zh("时间", "Time"), 8), (_zh("油枪/订单", "Nozzle/order"), 24),
-                           (_zh("规则", "Rule"), 30), (_zh("说明", "Message"), None)):  # fmt: skip
+        for col, width in (
+            (_zh("时间", "Time"), 8),
+            (_zh("油枪/订单", "Nozzle/order"), 24),
+            (_zh("规则", "Rule"), 30),
+            (_zh("说明", "Message"), None),
+        ):
             feed.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width, ratio=None if width else 1)
         for a in reversed(self.latest):
             feed.add_row(
-                a.ts[11:19], a.nozzle_id or a.station_id if not a.order_id else f"{a.nozzle_id} {a.order_id}",
-                f"[{COLOURS[a.severity]}]{rule_name(a.rule)}", alarm_text(a),
-            )  # fmt: skip
+                a.ts[11:19],
+                a.nozzle_id or a.station_id if not a.order_id else f"{a.nozzle_id} {a.order_id}",
+                f"[{COLOURS[a.severity]}]{rule_name(a.rule)}",
+                alarm_text(a),
+            )
         rules = Table(show_header=False, show_edge=False)
         for rule, n in sorted(self.by_rule.items(), key=lambda kv: -kv[1]):
             rules.add_row(f"[{COLOURS[SEVERITY[rule]]}]{rule_name(rule)}", f"{n:,}")
@@ -164,8 +170,12 @@ def run_demo(
     from anxin.sim import ScenarioSet, evaluate, render_evaluation, simulate
 
     data_dir, check_dir, db = out / "city", out / "city.check", out / "anxin.sqlite"
-    console.print(_zh(f"模拟 {stations} 座加油站、{days} 天（诚信与各类作弊场景）…",
-                      f"Simulating {stations} stations for {days} day(s), honest and cheating…"))  # fmt: skip
+    console.print(
+        _zh(
+            f"模拟 {stations} 座加油站、{days} 天（诚信与各类作弊场景）…",
+            f"Simulating {stations} stations for {days} day(s), honest and cheating…",
+        )
+    )
     simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1)
     service = open_service(data_dir, db)
     web = None
@@ -178,9 +188,13 @@ def run_demo(
             console.print(_zh(f"监管控制台：{web.url}/console", f"Regulator console: {web.url}/console"), style="bold")
             for name, role, password in accounts:
                 console.print(f"  {name} / {password}  ({role})")
-            console.print(_zh(f"  油枪公开页示例：{web.url}/p/S0001-D1-N1", f"  A public nozzle page: {web.url}/p/S0001-D1-N1"))
+            console.print(
+                _zh(f"  油枪公开页示例：{web.url}/p/S0001-D1-N1", f"  A public nozzle page: {web.url}/p/S0001-D1-N1")
+            )
         else:
-            console.print(_zh(f"端口 {port} 无法使用，控制台未启动", f"Port {port} unavailable: no console"), style="yellow")
+            console.print(
+                _zh(f"端口 {port} 无法使用，控制台未启动", f"Port {port} unavailable: no console"), style="yellow"
+            )
             web = None
     view = LiveView(stations)
     if console.is_terminal and speed > 0:
@@ -209,18 +223,24 @@ def run_demo(
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids
     console.print(
-        _zh("批量比对与实时比对结果一致 ✓", "Batch and live raised the same alarms ✓") if same
+        _zh("批量比对与实时比对结果一致 ✓", "Batch and live raised the same alarms ✓")
+        if same
         else _zh("批量与实时结果不一致 ✗", "Batch and live differ ✗"),
         style="bold green" if same else "bold red",
-    )  # fmt: skip
+    )
     render_evaluation(evaluate(data_dir, check_dir), console, lang=lang())
     console.print(_zh("数据位置：", "Where the data is:"))
     console.print(f"  {_zh('城市数据', 'city data')}: {data_dir}  ({summary.lines:,} {_zh('行', 'lines')})")
     console.print(f"  {_zh('SQLite 台账与报警', 'SQLite ledger and alarms')}: {db}")
     console.print(f"  {_zh('批量比对结果', 'batch check output')}: {check_dir}")
     if web is not None:
-        console.print(_zh(f"控制台仍在运行：{web.url}/console（Ctrl-C 退出）",
-                          f"The console keeps running at {web.url}/console (Ctrl-C to stop)"), style="bold")  # fmt: skip
+        console.print(
+            _zh(
+                f"控制台仍在运行：{web.url}/console（Ctrl-C 退出）",
+                f"The console keeps running at {web.url}/console (Ctrl-C to stop)",
+            ),
+            style="bold",
+        )
         try:
             (wait or _forever)()
         except KeyboardInterrupt:
@@ -228,10 +248,15 @@ def run_demo(
         web.stop()
     store.close()
     return DemoResult(
-        data_dir=str(data_dir), db=str(db), check_dir=str(check_dir), records=records,
-        alarms_by_rule=by_rule, live_alarm_ids=len(live_ids), batch_alarm_ids=len(batch_ids),
+        data_dir=str(data_dir),
+        db=str(db),
+        check_dir=str(check_dir),
+        records=records,
+        alarms_by_rule=by_rule,
+        live_alarm_ids=len(live_ids),
+        batch_alarm_ids=len(batch_ids),
         batch_equals_live=same,
-    )  # fmt: skip
+    )
 
 
 def _forever() -> None:

@@ -28,49 +28,104 @@ def populate(service: IngestService, *, inspectors: tuple[str, ...] = ("inspecto
     done: dict[str, int] = {}
     with store.engine.connect() as c:
         flagged = c.execute(
-            select(T.alarms.c.alarm_id, T.alarms.c.station_id, T.alarms.c.nozzle_id, T.alarms.c.order_id,
-                   T.alarms.c.ts_us, T.alarms.c.rule)
+            select(
+                T.alarms.c.alarm_id,
+                T.alarms.c.station_id,
+                T.alarms.c.nozzle_id,
+                T.alarms.c.order_id,
+                T.alarms.c.ts_us,
+                T.alarms.c.rule,
+            )
             .where(T.alarms.c.rule.in_(("AMOUNT_MISMATCH", "VOLUME_MISMATCH", "PRICE_MISMATCH")))
-            .order_by(T.alarms.c.ord).limit(4)
-        ).all()  # fmt: skip
+            .order_by(T.alarms.c.ord)
+            .limit(4)
+        ).all()
     # Citizens complain about three of the flagged sales (the order number links them).
     texts = ("加油金额与油量对不上，怀疑多收钱", "加满油箱却比平时多付了不少", "小票单价和挂牌价不一致")
     for (_alarm, station_id, nozzle_id, order_id, ts_us, _rule), text in zip(flagged, texts):
-        C.submit(store, reg, station_id=station_id, nozzle_id=nozzle_id, text=text, order_ref=order_id,
-                 event_ts_us=ts_us, channel="qr", now_us=now)  # fmt: skip
+        C.submit(
+            store,
+            reg,
+            station_id=station_id,
+            nozzle_id=nozzle_id,
+            text=text,
+            order_ref=order_id,
+            event_ts_us=ts_us,
+            channel="qr",
+            now_us=now,
+        )
         done["complaints"] = done.get("complaints", 0) + 1
     # The first flagged sale is confirmed on site and becomes a case, decided and closed.
     if flagged:
         alarm_id = flagged[0][0]
-        for action in (Acknowledge(), Dispatch(inspector=inspectors[0], due_us=now + 3 * DAY),
-                       Report(result="现场核查：加油机主板被改装，结算金额与计量不符"),
-                       Confirm(summary="加油机主板改装，多收加油款")):  # fmt: skip
+        for action in (
+            Acknowledge(),
+            Dispatch(inspector=inspectors[0], due_us=now + 3 * DAY),
+            Report(result="现场核查：加油机主板被改装，结算金额与计量不符"),
+            Confirm(summary="加油机主板改装，多收加油款"),
+        ):
             apply(store, alarm_id, action, actor="regulator", reason="演示", now_us=now)
         case = K.by_source(store, f"alarm:{alarm_id}")
         if case is not None:
-            K.update(store, case.id, parties=[{"name": "演示加油站有限公司", "role": "经营者", "id_no": "91330100DEMO"}],
-                     violations=[{"code": "计量法第二十六条", "text": "使用不合格计量器具，多收加油款"}],
-                     actor="regulator", now_us=now)  # fmt: skip
-            K.penalize(store, case.id, penalty_fen=2_000_000, boards_confiscated=1, decision="罚款二万元，没收作弊主板一块",
-                       actor="regulator", now_us=now)  # fmt: skip
+            K.update(
+                store,
+                case.id,
+                parties=[{"name": "演示加油站有限公司", "role": "经营者", "id_no": "91330100DEMO"}],
+                violations=[{"code": "计量法第二十六条", "text": "使用不合格计量器具，多收加油款"}],
+                actor="regulator",
+                now_us=now,
+            )
+            K.penalize(
+                store,
+                case.id,
+                penalty_fen=2_000_000,
+                boards_confiscated=1,
+                decision="罚款二万元，没收作弊主板一块",
+                actor="regulator",
+                now_us=now,
+            )
             done["cases"] = 1
     # 你点我检: a citizen asks for a nozzle to be checked.
     nozzle = reg.nozzles[0]
     I.citizen_request(store, reg, nozzle_id=nozzle.nozzle_id, contact="138****0000", now_us=now)
     # 双随机: a risk-weighted draw of three stations, and the first visit recorded.
-    plan = R.draw(store, reg, stations=min(3, len(reg.stations)), inspectors=list(inspectors), seed=20260301,
-                  method="risk", name="演示双随机抽查", actor="regulator", now_us=now)  # fmt: skip
+    plan = R.draw(
+        store,
+        reg,
+        stations=min(3, len(reg.stations)),
+        inspectors=list(inspectors),
+        seed=20260301,
+        method="risk",
+        name="演示双随机抽查",
+        actor="regulator",
+        now_us=now,
+    )
     with store.engine.connect() as c:
-        first = c.execute(select(T.inspections.c.id, T.inspections.c.station_id)
-                          .where(T.inspections.c.plan_id == plan).order_by(T.inspections.c.id)).first()  # fmt: skip
+        first = c.execute(
+            select(T.inspections.c.id, T.inspections.c.station_id)
+            .where(T.inspections.c.plan_id == plan)
+            .order_by(T.inspections.c.id)
+        ).first()
     if first is not None:
         noz = next(n for n in reg.nozzles if n.station_id == first[1])
-        I.record_visit(store, reg, first[0], checklist={
-            I.SEALS_INTACT: (True, ""), I.MODULE_REGISTERED: (True, ""), I.CERTIFICATE_VALID: (True, ""),
-            I.CREDIT_COMMITMENT_POSTED: (False, "信用承诺书未上墙")},
-            test_fill_runs=[{"standard_ml": 20_000, "indicated_ml": 20_012, "standard_temp_mc": 20_000,
-                             "dispenser_temp_mc": 20_000}],
-            findings="信用承诺书未上墙，限期整改", actor=inspectors[0], now_us=now, nozzle_id=noz.nozzle_id)  # fmt: skip
+        I.record_visit(
+            store,
+            reg,
+            first[0],
+            checklist={
+                I.SEALS_INTACT: (True, ""),
+                I.MODULE_REGISTERED: (True, ""),
+                I.CERTIFICATE_VALID: (True, ""),
+                I.CREDIT_COMMITMENT_POSTED: (False, "信用承诺书未上墙"),
+            },
+            test_fill_runs=[
+                {"standard_ml": 20_000, "indicated_ml": 20_012, "standard_temp_mc": 20_000, "dispenser_temp_mc": 20_000}
+            ],
+            findings="信用承诺书未上墙，限期整改",
+            actor=inspectors[0],
+            now_us=now,
+            nozzle_id=noz.nozzle_id,
+        )
         done["inspections"] = 1
     done["reports"] = len(make_due_daily_reports(store, reg, now_us=now))
     return done

@@ -50,9 +50,17 @@ class Agent:
                 box.close()
 
     def _started(self, once: bool) -> None:
-        log.info("edge agent started", extra={"server": self.s.upload.server, "outbox": str(self.s.outbox),
-                 "sources": self.s.sources, "mqtt": self.s.mqtt, "once": once,
-                 "backlog": self.outbox.backlog()})  # fmt: skip
+        log.info(
+            "edge agent started",
+            extra={
+                "server": self.s.upload.server,
+                "outbox": str(self.s.outbox),
+                "sources": self.s.sources,
+                "mqtt": self.s.mqtt,
+                "once": once,
+                "backlog": self.outbox.backlog(),
+            },
+        )
 
     # ------------------------------------------------------------ run until stopped
     def run(self) -> None:
@@ -113,7 +121,13 @@ class Agent:
     def _brief(self) -> dict:
         st = self.outbox.status(recent=0)
         oldest = st["oldest_read_us"]
-        return {"backlog": st["backlog"], "oldest_age_s": round((now_us() - oldest) / 1e6, 1) if oldest else None,
-                **{k: v for k, v in st["counters"].items() if k in ("read", "accepted", "duplicate", "rejected",
-                                                                     "quarantined", "too_large")},
-                "last_upload_us": st["last_upload_us"]}  # fmt: skip
+        return {
+            "backlog": st["backlog"],
+            "oldest_age_s": round((now_us() - oldest) / 1e6, 1) if oldest else None,
+            **{
+                k: v
+                for k, v in st["counters"].items()
+                if k in ("read", "accepted", "duplicate", "rejected", "quarantined", "too_large")
+            },
+            "last_upload_us": st["last_upload_us"],
+        }

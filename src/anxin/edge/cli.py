@@ -82,10 +82,17 @@ def register(app: typer.Typer, console, fail) -> None:
         try:
             if mqtt:
                 MqttUrl.parse(mqtt)
-            upload = UploadSettings(server=server, token=token or "", batch=batch, interval_s=interval_ms / 1000,
-                                    timeout_s=timeout, backoff_max_s=backoff_max)  # fmt: skip
-            agent = Agent(EdgeSettings(outbox=outbox, upload=upload, sources=list(source or []), mqtt=mqtt,
-                                       poll_s=poll_ms / 1000))  # fmt: skip
+            upload = UploadSettings(
+                server=server,
+                token=token or "",
+                batch=batch,
+                interval_s=interval_ms / 1000,
+                timeout_s=timeout,
+                backoff_max_s=backoff_max,
+            )
+            agent = Agent(
+                EdgeSettings(outbox=outbox, upload=upload, sources=list(source or []), mqtt=mqtt, poll_s=poll_ms / 1000)
+            )
         except (ValueError, OutboxError) as exc:
             fail(str(exc))
             return

@@ -212,9 +212,21 @@ class Outbox:
             c.executemany(
                 "INSERT INTO rejected(status, reason, kind, key, source, line, read_us, decided_us, body)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.status, r.reason, r.kind, r.key, r.pending.source, r.pending.line, r.pending.read_us, t,
-                  r.pending.body) for r in refused],
-            )  # fmt: skip
+                [
+                    (
+                        r.status,
+                        r.reason,
+                        r.kind,
+                        r.key,
+                        r.pending.source,
+                        r.pending.line,
+                        r.pending.read_us,
+                        t,
+                        r.pending.body,
+                    )
+                    for r in refused
+                ],
+            )
             self._bump(c, {**counts, "confirmed": len(batch)})
             if counts.get("uploads"):
                 self._set(c, {"last_upload_us": t})
@@ -249,14 +261,17 @@ class Outbox:
             "counters": counters,
             "rejected_rows": int(n_refused),
             "sources": [{"path": p, "pos": pos, "lines": n, "updated_us": u} for p, pos, n, u in sources],
-            "recent_rejected": [{"status": s, "reason": r, "source": src, "line": n, "decided_us": u}
-                                for s, r, src, n, u in refused],
-        }  # fmt: skip
+            "recent_rejected": [
+                {"status": s, "reason": r, "source": src, "line": n, "decided_us": u} for s, r, src, n, u in refused
+            ],
+        }
 
     def rejected(self) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.db.execute(
                 "SELECT status, reason, kind, key, source, line, body FROM rejected ORDER BY id"
             ).fetchall()
-        return [{"status": s, "reason": r, "kind": k, "key": key, "source": src, "line": n, "body": bytes(b)}
-                for s, r, k, key, src, n, b in rows]  # fmt: skip
+        return [
+            {"status": s, "reason": r, "kind": k, "key": key, "source": src, "line": n, "body": bytes(b)}
+            for s, r, k, key, src, n, b in rows
+        ]

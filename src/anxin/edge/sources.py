@@ -135,8 +135,9 @@ class FileTailer:
             why = "file replaced (its first bytes changed)"
         else:
             return known
-        log.warning(f"{why}: reading it from its start", extra={"path": path, "previous_pos": known.pos,
-                                                               "size": st.st_size})  # fmt: skip
+        log.warning(
+            f"{why}: reading it from its start", extra={"path": path, "previous_pos": known.pos, "size": st.st_size}
+        )
         return None
 
     def _commit(self, path: str, new, offset: Offset, aside) -> None:
@@ -200,8 +201,9 @@ class MqttSource:
         self.messages = 0
         name = hashlib.sha256(os.path.abspath(str(outbox.path)).encode()).hexdigest()[:16]
         self.client_id = f"anxin-edge-{name}"  # its persistent session on the broker
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                  clean_session=False, manual_ack=True)  # fmt: skip
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, manual_ack=True
+        )
         if self.url.username:
             self.client.username_pw_set(self.url.username, self.url.password)
         self.client.reconnect_delay_set(1, 30)

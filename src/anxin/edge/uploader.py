@@ -56,8 +56,9 @@ class Attempt:
 
 
 class Uploader:
-    def __init__(self, outbox: Outbox, settings: UploadSettings, stop: threading.Event,
-                 wake: threading.Event | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, outbox: Outbox, settings: UploadSettings, stop: threading.Event, wake: threading.Event | None = None
+    ) -> None:
         self.outbox, self.s, self.stop = outbox, settings, stop
         self.wake = wake or threading.Event()
         self.url = settings.server.rstrip("/") + "/v1/records"
@@ -110,9 +111,18 @@ class Uploader:
             with contextlib.suppress(Exception):
                 self.outbox.note(last_error=attempt.detail, last_error_us=now_us())
             level = logging.ERROR if attempt.outcome == "refused" else logging.WARNING
-            log.log(level, "upload refused: the data is kept" if attempt.outcome == "refused" else "upload failed: will retry",
-                    extra={"status": attempt.status, "detail": attempt.detail, "lines": len(batch),
-                           "attempt": self.failures, "retry_in_s": round(delay, 2), "backlog": self.outbox.backlog()})  # fmt: skip
+            log.log(
+                level,
+                "upload refused: the data is kept" if attempt.outcome == "refused" else "upload failed: will retry",
+                extra={
+                    "status": attempt.status,
+                    "detail": attempt.detail,
+                    "lines": len(batch),
+                    "attempt": self.failures,
+                    "retry_in_s": round(delay, 2),
+                    "backlog": self.outbox.backlog(),
+                },
+            )
             if once and (
                 attempt.outcome == "refused" or (attempt.status != 429 and self.failures >= self.s.once_attempts)
             ):
@@ -128,8 +138,13 @@ class Uploader:
 
     def _recovered(self) -> None:
         if self.failures:
-            log.warning("upload recovered", extra={"failed_attempts": self.failures,
-                        "outage_s": round(time.monotonic() - (self.failing_since or time.monotonic()), 1)})  # fmt: skip
+            log.warning(
+                "upload recovered",
+                extra={
+                    "failed_attempts": self.failures,
+                    "outage_s": round(time.monotonic() - (self.failing_since or time.monotonic()), 1),
+                },
+            )
             self.outbox.note(last_error=None)
         self.failures, self.failing_since = 0, None
         if self.size < self.s.batch:  # after a 413, grow back slowly
@@ -141,8 +156,12 @@ class Uploader:
     def send(self, batch: list[Pending]) -> Attempt:
         body = b"\n".join(p.body for p in batch) + b"\n"
         waiting = max(0, self.outbox.backlog() - len(batch))
-        headers = {"Authorization": f"Bearer {self.s.token}", "Content-Type": "application/x-ndjson",
-                   "X-Anxin-Edge-Backlog": str(waiting), "User-Agent": f"anxin-edge/{_version}"}  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {self.s.token}",
+            "Content-Type": "application/x-ndjson",
+            "X-Anxin-Edge-Backlog": str(waiting),
+            "User-Agent": f"anxin-edge/{_version}",
+        }
         started = time.perf_counter()
         try:
             r = self.client.post(self.url, content=body, headers=headers)
@@ -168,25 +187,35 @@ class Uploader:
         for res in data["results"]:
             status, n = res.get("status"), res.get("line")
             if status in REFUSED_STATUSES and isinstance(n, int) and 1 <= n <= len(batch):
-                refused.append(Refusal(batch[n - 1], status, str(res.get("reason") or status), res.get("kind"),
-                                       res.get("key")))  # fmt: skip
+                refused.append(
+                    Refusal(batch[n - 1], status, str(res.get("reason") or status), res.get("kind"), res.get("key"))
+                )
         counts = {k: int(data.get(k) or 0) for k in ("accepted", "duplicate", "rejected", "quarantined")}
         self.outbox.confirm(batch, refused, {**counts, "uploads": 1})
         log.info("uploaded", extra={"status": code, "lines": len(batch), **counts, "ms": ms, "backlog": waiting})
         if refused:
-            log.warning("lines refused by the platform: kept in the outbox's rejected table",
-                        extra={"count": len(refused), "first_reason": refused[0].reason,
-                               "first_source": refused[0].pending.source, "first_line": refused[0].pending.line})  # fmt: skip
+            log.warning(
+                "lines refused by the platform: kept in the outbox's rejected table",
+                extra={
+                    "count": len(refused),
+                    "first_reason": refused[0].reason,
+                    "first_source": refused[0].pending.source,
+                    "first_line": refused[0].pending.line,
+                },
+            )
 
     def _split(self, batch: list[Pending], detail: str) -> Attempt:
         if len(batch) > 1:
             self.size, self.successes_at_size = max(1, len(batch) // 2), 0
-            log.warning("upload too large: halving the batch", extra={"detail": detail, "lines": len(batch),
-                                                                       "batch": self.size})  # fmt: skip
+            log.warning(
+                "upload too large: halving the batch", extra={"detail": detail, "lines": len(batch), "batch": self.size}
+            )
             return Attempt("split", status=413, detail=detail)
         self.outbox.confirm(batch, [Refusal(batch[0], "too_large", detail)], {"too_large": 1})
-        log.error("line too large for the platform: set aside in the rejected table",
-                  extra={"detail": detail, "source": batch[0].source, "line_no": batch[0].line})  # fmt: skip
+        log.error(
+            "line too large for the platform: set aside in the rejected table",
+            extra={"detail": detail, "source": batch[0].source, "line_no": batch[0].line},
+        )
         return Attempt("split", status=413, detail=detail)
 
 

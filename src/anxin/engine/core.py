@@ -72,8 +72,18 @@ _QUARANTINE_RULE = {
 
 
 class StationState:
-    __slots__ = ("station_id", "watermark", "heap", "orders", "seen", "readings", "since_prune", "next_prune",
-                 "nozzles", "next_look")  # fmt: skip
+    __slots__ = (
+        "station_id",
+        "watermark",
+        "heap",
+        "orders",
+        "seen",
+        "readings",
+        "since_prune",
+        "next_prune",
+        "nozzles",
+        "next_look",
+    )
 
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
@@ -182,9 +192,7 @@ class Engine:
             for t in [t for t in seen if t < before]:
                 del seen[t]
 
-    def _quarantine(
-        self, p: Parsed, rule: str, reason: str, out: list[Output], *, key: tuple, **names: Any
-    ) -> None:
+    def _quarantine(self, p: Parsed, rule: str, reason: str, out: list[Output], *, key: tuple, **names: Any) -> None:
         st = self._station(p.rec.station_id)
         qkey = ("q", p.digest)
         if qkey in st.seen:
@@ -223,9 +231,14 @@ class Engine:
         if verdict is not KeyVerdict.OK:
             rule, reason = _QUARANTINE_RULE.get(verdict, ("BAD_SIGNATURE", "not authenticated"))  # type: ignore[arg-type]
             self._quarantine(
-                p, rule, reason, out, key=(rec.nozzle_id, rec.seq),
-                nozzle_id=rec.nozzle_id, seq=rec.seq,
-            )  # fmt: skip
+                p,
+                rule,
+                reason,
+                out,
+                key=(rec.nozzle_id, rec.seq),
+                nozzle_id=rec.nozzle_id,
+                seq=rec.seq,
+            )
             return None
         nz = self._nozzle(rec.nozzle_id)
         st = self._station(rec.station_id)
@@ -242,9 +255,12 @@ class Engine:
             return None
         is_m = isinstance(rec, Metering)
         nz.seqs[seq] = SeqEntry(
-            p.digest, p.t, is_m,
-            rec.totalizer_start_ml if is_m else 0, rec.totalizer_end_ml if is_m else 0,  # type: ignore[union-attr]
-        )  # fmt: skip
+            p.digest,
+            p.t,
+            is_m,
+            rec.totalizer_start_ml if is_m else 0,
+            rec.totalizer_end_ml if is_m else 0,  # type: ignore[union-attr]
+        )
         self._track_seq(st, nz, seq, p.t, out)
         self._totalizer_chain(nz, seq, out)
         self.counts[kind_of(rec)] += 1
@@ -337,11 +353,16 @@ class Engine:
 
     # ------------------------------------------------------- unsigned records
     def _settlement(self, p: Parsed, rec: Settlement, out: list[Output]) -> None:
-        if (reason := _unregistered("nozzle", self.reg.nozzle_by_id.get(rec.nozzle_id), rec.station_id)):
+        if reason := _unregistered("nozzle", self.reg.nozzle_by_id.get(rec.nozzle_id), rec.station_id):
             self._quarantine(
-                p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.order_id),
-                nozzle_id=rec.nozzle_id, order_id=rec.order_id,
-            )  # fmt: skip
+                p,
+                "UNKNOWN_DEVICE",
+                reason,
+                out,
+                key=(rec.station_id, rec.order_id),
+                nozzle_id=rec.nozzle_id,
+                order_id=rec.order_id,
+            )
             return
         st = self._station(rec.station_id)
         if self._resend(st.orders, rec.order_id, p):
@@ -368,11 +389,15 @@ class Engine:
         self._accepted(st, p.t, out)
 
     def _tank_record(self, p: Parsed, rec: TankReading | Delivery, out: list[Output]) -> None:
-        if (reason := _unregistered("tank", self.reg.tank_by_id.get(rec.tank_id), rec.station_id)):
+        if reason := _unregistered("tank", self.reg.tank_by_id.get(rec.tank_id), rec.station_id):
             self._quarantine(
-                p, "UNKNOWN_DEVICE", reason, out, key=(rec.station_id, rec.tank_id, p.t),
+                p,
+                "UNKNOWN_DEVICE",
+                reason,
+                out,
+                key=(rec.station_id, rec.tank_id, p.t),
                 tank_id=rec.tank_id,
-            )  # fmt: skip
+            )
             return
         st = self._station(rec.station_id)
         kind = kind_of(rec)
@@ -396,10 +421,8 @@ class Engine:
 
     def _verification(self, p: Parsed, rec: Verification, out: list[Output]) -> None:
         reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
-        if (reason := _unregistered("nozzle", reg, rec.station_id)):
-            self._quarantine(
-                p, "UNKNOWN_DEVICE", reason, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id
-            )
+        if reason := _unregistered("nozzle", reg, rec.station_id):
+            self._quarantine(p, "UNKNOWN_DEVICE", reason, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id)
             return
         assert reg is not None
         st = self._station(rec.station_id)
@@ -425,9 +448,17 @@ class Engine:
         posted = self.reg.posted_price(nz.reg.station_id, nz.reg.product, m.t0)
         out.extend(rules.pair_checks(m, sale, posted, self.s))
         if sale.alarm_id is not None:
-            out.append(AlarmNote(alarm_id=sale.alarm_id, key="late_metering", value={"seq": m.rec.seq, "end": format_ts(m.t)}))
+            out.append(
+                AlarmNote(alarm_id=sale.alarm_id, key="late_metering", value={"seq": m.rec.seq, "end": format_ts(m.t)})
+            )
         if m.alarm_id is not None:
-            out.append(AlarmNote(alarm_id=m.alarm_id, key="late_settlement", value={"order_id": sale.rec.order_id, "ts": format_ts(sale.t)}))
+            out.append(
+                AlarmNote(
+                    alarm_id=m.alarm_id,
+                    key="late_settlement",
+                    value={"order_id": sale.rec.order_id, "ts": format_ts(sale.t)},
+                )
+            )
 
     # ------------------------------------------------------------- decisions
     def _decide(self, st: StationState, item: tuple, out: list[Output]) -> None:
@@ -451,7 +482,9 @@ class Engine:
             # waits for one (the day's alarm names its first unverified dispensing).
             if nz.use_deferred or any(t < t0 for t in nz.auth_pending):
                 nz.use_deferred += 1
-                heapq.heappush(st.heap, (t0 + self.s.authorisation_window_us + self.s.horizon_us, USE, item[2], seq, t0))
+                heapq.heappush(
+                    st.heap, (t0 + self.s.authorisation_window_us + self.s.horizon_us, USE, item[2], seq, t0)
+                )
             else:
                 self._use_check(nz, seq, t0, out)
         elif kind == GAP:

@@ -27,15 +27,26 @@ def scheduled_looks(engine: Any, st: Any, t: int, out: list) -> None:
         if not tanks:
             continue
         tests = s.witness_tests_every_us > 0 and (look + off - s.witness_tests_phase_us) % s.witness_tests_every_us == 0
-        res = witness_station(engine.tanklogs, st.station_id, tanks, s.witness, since=look - s.witness_window_us,
-                              until=look, tests=tests, ts_us=look)  # fmt: skip
+        res = witness_station(
+            engine.tanklogs,
+            st.station_id,
+            tanks,
+            s.witness,
+            since=look - s.witness_window_us,
+            until=look,
+            tests=tests,
+            ts_us=look,
+        )
         for a in res.alarms:
             if a.alarm_id not in engine.witness_raised:
                 engine.witness_raised.add(a.alarm_id)
                 out.append(a)
         if res.tanks:
-            out.append(WitnessLook(station_id=st.station_id, ts=format_ts(look), tests=tests, meters=res.meters,
-                                   tanks=res.tanks))  # fmt: skip
+            out.append(
+                WitnessLook(
+                    station_id=st.station_id, ts=format_ts(look), tests=tests, meters=res.meters, tanks=res.tanks
+                )
+            )
 
 
 def final_look(engine: Any) -> WitnessResult:

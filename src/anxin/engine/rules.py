@@ -34,17 +34,22 @@ def metering_checks(rec: Metering, p: Parsed, reg: Nozzle, s: EngineSettings, ou
     elif abs(vol * k - pulses * 1_000_000) > s.metrology_volume_tolerance_ml * k:
         problems.append(f"pulses {pulses} at K {k} give {pulses * 1e6 / k:.1f} mL, record says {vol} mL")
     if rec.totalizer_end_ml - rec.totalizer_start_ml != vol:
-        problems.append(
-            f"totalizers advance {rec.totalizer_end_ml - rec.totalizer_start_ml} mL, record says {vol} mL"
-        )
+        problems.append(f"totalizers advance {rec.totalizer_end_ml - rec.totalizer_start_ml} mL, record says {vol} mL")
     if vol < 0 or pulses < 0:
         problems.append("negative volume or pulses")
     if problems:
-        out.append(make_alarm(
-            "METROLOGY_INCONSISTENT", key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
-            nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=p.t,
-            message="; ".join(problems), evidence={"metering": record_evidence(rec), "problems": problems},
-        ))  # fmt: skip
+        out.append(
+            make_alarm(
+                "METROLOGY_INCONSISTENT",
+                key=(rec.nozzle_id, rec.seq),
+                station_id=rec.station_id,
+                nozzle_id=rec.nozzle_id,
+                seq=rec.seq,
+                ts_us=p.t,
+                message="; ".join(problems),
+                evidence={"metering": record_evidence(rec), "problems": problems},
+            )
+        )
     duration = p.t - p.t0
     limit = reg.max_flow_ml_per_min * s.flow_limit_ratio
     if duration <= 0:
@@ -54,33 +59,61 @@ def metering_checks(rec: Metering, p: Parsed, reg: Nozzle, s: EngineSettings, ou
         msg = f"mean flow {flow:.0f} mL/min exceeds {limit:.0f} (110 % of max {reg.max_flow_ml_per_min})"
     else:
         return
-    out.append(make_alarm(
-        "FLOW_IMPLAUSIBLE", key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=p.t, message=msg,
-        evidence={"metering": record_evidence(rec), "duration_s": duration / 1e6, "max_flow_ml_per_min": reg.max_flow_ml_per_min},
-    ))  # fmt: skip
+    out.append(
+        make_alarm(
+            "FLOW_IMPLAUSIBLE",
+            key=(rec.nozzle_id, rec.seq),
+            station_id=rec.station_id,
+            nozzle_id=rec.nozzle_id,
+            seq=rec.seq,
+            ts_us=p.t,
+            message=msg,
+            evidence={
+                "metering": record_evidence(rec),
+                "duration_s": duration / 1e6,
+                "max_flow_ml_per_min": reg.max_flow_ml_per_min,
+            },
+        )
+    )
 
 
 def duplicate_seq(rec: Metering | Event, p: Parsed, first: SeqEntry) -> Alarm:
     return make_alarm(
-        "DUPLICATE_SEQ", key=(rec.nozzle_id, rec.seq, p.digest.hex()), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=p.t,
+        "DUPLICATE_SEQ",
+        key=(rec.nozzle_id, rec.seq, p.digest.hex()),
+        station_id=rec.station_id,
+        nozzle_id=rec.nozzle_id,
+        seq=rec.seq,
+        ts_us=p.t,
         message=f"seq {rec.seq} arrived again with different content; the first arrival is kept",
-        evidence={"duplicate": record_evidence(rec), "first_arrival_ts": format_ts(first.t),
-                  "first_digest": first.digest.hex(), "duplicate_digest": p.digest.hex()},
-    )  # fmt: skip
+        evidence={
+            "duplicate": record_evidence(rec),
+            "first_arrival_ts": format_ts(first.t),
+            "first_digest": first.digest.hex(),
+            "duplicate_digest": p.digest.hex(),
+        },
+    )
 
 
 def totalizer_jump(reg: Nozzle, seq: int, e: SeqEntry, prev_seq: int, prev: SeqEntry) -> Alarm:
     jump = e.tot_start - prev.tot_end
     return make_alarm(
-        "TOTALIZER_JUMP", key=(reg.nozzle_id, seq), station_id=reg.station_id,
-        nozzle_id=reg.nozzle_id, seq=seq, ts_us=e.t,
+        "TOTALIZER_JUMP",
+        key=(reg.nozzle_id, seq),
+        station_id=reg.station_id,
+        nozzle_id=reg.nozzle_id,
+        seq=seq,
+        ts_us=e.t,
         message=f"totalizer starts at {e.tot_start} mL, previous metering (seq {prev_seq}) "
         f"ended at {prev.tot_end} mL ({jump:+d} mL unaccounted)",
-        evidence={"seq": seq, "totalizer_start_ml": e.tot_start, "previous_seq": prev_seq,
-                  "previous_totalizer_end_ml": prev.tot_end, "jump_ml": jump},
-    )  # fmt: skip
+        evidence={
+            "seq": seq,
+            "totalizer_start_ml": e.tot_start,
+            "previous_seq": prev_seq,
+            "previous_totalizer_end_ml": prev.tot_end,
+            "jump_ml": jump,
+        },
+    )
 
 
 def sequence_gap(nz: NozzleState, n: int, t_next: int, jump: int, max_gap: int) -> Alarm:
@@ -89,10 +122,15 @@ def sequence_gap(nz: NozzleState, n: int, t_next: int, jump: int, max_gap: int) 
     if jump > max_gap:  # one alarm for a counter that jumped, not one per number
         ev["counter_jump"] = jump
     return make_alarm(
-        "SEQUENCE_GAP", key=(reg.nozzle_id, n), station_id=reg.station_id,
-        nozzle_id=reg.nozzle_id, seq=n, ts_us=t_next,
-        message=f"module record seq {n} never arrived (deleted or withheld)", evidence=ev,
-    )  # fmt: skip
+        "SEQUENCE_GAP",
+        key=(reg.nozzle_id, n),
+        station_id=reg.station_id,
+        nozzle_id=reg.nozzle_id,
+        seq=n,
+        ts_us=t_next,
+        message=f"module record seq {n} never arrived (deleted or withheld)",
+        evidence=ev,
+    )
 
 
 # ---------------------------------------------------------------- settlement
@@ -101,21 +139,30 @@ def amount_mismatch(rec: Settlement, p: Parsed, s: EngineSettings) -> Alarm | No
     if abs(rec.amount_fen - expected) <= s.amount_tolerance_fen:
         return None
     return make_alarm(
-        "AMOUNT_MISMATCH", key=(rec.station_id, rec.order_id), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.pump_seq, order_id=rec.order_id, ts_us=p.t,
-        message=f"amount {rec.amount_fen} fen ≠ {rec.volume_ml} mL × {rec.unit_price_fen} fen/L "
-        f"= {expected} fen",
+        "AMOUNT_MISMATCH",
+        key=(rec.station_id, rec.order_id),
+        station_id=rec.station_id,
+        nozzle_id=rec.nozzle_id,
+        seq=rec.pump_seq,
+        order_id=rec.order_id,
+        ts_us=p.t,
+        message=f"amount {rec.amount_fen} fen ≠ {rec.volume_ml} mL × {rec.unit_price_fen} fen/L = {expected} fen",
         evidence={"settlement": record_evidence(rec), "expected_amount_fen": expected},
-    )  # fmt: skip
+    )
 
 
 def _price_alarm(sale: Settlement, t: int, posted: int, basis: str, ev: dict) -> Alarm:
     return make_alarm(
-        "PRICE_MISMATCH", key=(sale.station_id, sale.order_id), station_id=sale.station_id,
-        nozzle_id=sale.nozzle_id, seq=sale.pump_seq, order_id=sale.order_id, ts_us=t,
+        "PRICE_MISMATCH",
+        key=(sale.station_id, sale.order_id),
+        station_id=sale.station_id,
+        nozzle_id=sale.nozzle_id,
+        seq=sale.pump_seq,
+        order_id=sale.order_id,
+        ts_us=t,
         message=f"unit price {sale.unit_price_fen} fen/L ≠ posted {posted} fen/L at {basis}",
         evidence={**ev, "posted_price_fen": posted, "price_basis": basis},
-    )  # fmt: skip
+    )
 
 
 def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: EngineSettings) -> list[Alarm]:
@@ -127,13 +174,20 @@ def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: En
         return out
     ev = {"metering": record_evidence(mrec), "settlement": record_evidence(rec)}
     if abs(diff) > s.volume_tolerance_ml:
-        out.append(make_alarm(
-            "VOLUME_MISMATCH", key=(rec.station_id, rec.order_id), station_id=rec.station_id,
-            nozzle_id=rec.nozzle_id, seq=mrec.seq, order_id=rec.order_id, ts_us=sale.t,
-            message=f"sold {rec.volume_ml} mL, metered {mrec.volume_ml} mL ({diff:+d} mL, "
-            f"{diff / mrec.volume_ml * 100 if mrec.volume_ml else 0:+.2f} %)",
-            evidence={**ev, "difference_ml": diff, "tolerance_ml": s.volume_tolerance_ml},
-        ))  # fmt: skip
+        out.append(
+            make_alarm(
+                "VOLUME_MISMATCH",
+                key=(rec.station_id, rec.order_id),
+                station_id=rec.station_id,
+                nozzle_id=rec.nozzle_id,
+                seq=mrec.seq,
+                order_id=rec.order_id,
+                ts_us=sale.t,
+                message=f"sold {rec.volume_ml} mL, metered {mrec.volume_ml} mL ({diff:+d} mL, "
+                f"{diff / mrec.volume_ml * 100 if mrec.volume_ml else 0:+.2f} %)",
+                evidence={**ev, "difference_ml": diff, "tolerance_ml": s.volume_tolerance_ml},
+            )
+        )
     if wrong_price:
         out.append(_price_alarm(rec, sale.t, posted, "dispensing start " + format_ts(m.t0), ev))  # type: ignore[arg-type]
     return out
@@ -142,11 +196,15 @@ def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: En
 def unmatched_metering(m: PendingMetering, s: EngineSettings) -> Alarm:
     rec = m.rec
     return make_alarm(
-        "UNMATCHED_METERING", key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=m.t,
+        "UNMATCHED_METERING",
+        key=(rec.nozzle_id, rec.seq),
+        station_id=rec.station_id,
+        nozzle_id=rec.nozzle_id,
+        seq=rec.seq,
+        ts_us=m.t,
         message=f"{rec.volume_ml} mL dispensed with no sale within {s.horizon_us // 60_000_000} min",
         evidence={"metering": record_evidence(rec)},
-    )  # fmt: skip
+    )
 
 
 def unmatched_settlement(sale: PendingSale, posted: int | None, s: EngineSettings) -> list[Alarm]:
@@ -156,44 +214,64 @@ def unmatched_settlement(sale: PendingSale, posted: int | None, s: EngineSetting
     if posted is not None and rec.unit_price_fen != posted:
         out.append(_price_alarm(rec, sale.t, posted, "sale time (no metering record)", ev))
     why = sale.note or (
-        f"no metering record with seq {rec.pump_seq}" if rec.pump_seq is not None
+        f"no metering record with seq {rec.pump_seq}"
+        if rec.pump_seq is not None
         else "no unpaired metering ended within 15 min before the sale"
-    )  # fmt: skip
-    out.append(make_alarm(
-        "UNMATCHED_SETTLEMENT", key=(rec.station_id, rec.order_id), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.pump_seq, order_id=rec.order_id, ts_us=sale.t,
-        message=f"sale of {rec.volume_ml} mL has no metering record: {why}",
-        evidence={**ev, "reason": why},
-    ))  # fmt: skip
+    )
+    out.append(
+        make_alarm(
+            "UNMATCHED_SETTLEMENT",
+            key=(rec.station_id, rec.order_id),
+            station_id=rec.station_id,
+            nozzle_id=rec.nozzle_id,
+            seq=rec.pump_seq,
+            order_id=rec.order_id,
+            ts_us=sale.t,
+            message=f"sale of {rec.volume_ml} mL has no metering record: {why}",
+            evidence={**ev, "reason": why},
+        )
+    )
     return out
 
 
 # --------------------------------------------------------- legal state of the nozzle
 def undeclared_k(reg: Nozzle, seq: int, k: int, in_force: int, t0: int) -> Alarm:
     return make_alarm(
-        "K_FACTOR_CHANGE", key=(reg.nozzle_id, seq), station_id=reg.station_id,
-        nozzle_id=reg.nozzle_id, seq=seq, ts_us=t0,
+        "K_FACTOR_CHANGE",
+        key=(reg.nozzle_id, seq),
+        station_id=reg.station_id,
+        nozzle_id=reg.nozzle_id,
+        seq=seq,
+        ts_us=t0,
         message=f"metering at K {k} pulses/m³ while K {in_force} is in force (undeclared change, "
         f"{(in_force - k) / k * 100:+.2f} % volume)",
         evidence={"seq": seq, "k_pulses_per_m3": k, "k_in_force": in_force},
-    )  # fmt: skip
+    )
 
 
 def unauthorised_event(rule: str, rec: Event, t: int, s: EngineSettings) -> Alarm:
     hours = s.authorisation_window_us / 3_600_000_000
     what = f"K factor changed {rec.data}" if rule == "K_FACTOR_CHANGE" else rec.event.replace("_", " ")
     return make_alarm(
-        rule, key=(rec.nozzle_id, rec.seq), station_id=rec.station_id,
-        nozzle_id=rec.nozzle_id, seq=rec.seq, ts_us=t,
+        rule,
+        key=(rec.nozzle_id, rec.seq),
+        station_id=rec.station_id,
+        nozzle_id=rec.nozzle_id,
+        seq=rec.seq,
+        ts_us=t,
         message=f"{what} with no verification within ±{hours:g} h",
         evidence={"event": record_evidence(rec)},
-    )  # fmt: skip
+    )
 
 
 def unverified_use(reg: Nozzle, seq: int, t0: int, day: int, reason: str) -> Alarm:
     return make_alarm(
-        "UNVERIFIED_USE", key=(reg.nozzle_id, day), station_id=reg.station_id,
-        nozzle_id=reg.nozzle_id, seq=seq, ts_us=t0,
+        "UNVERIFIED_USE",
+        key=(reg.nozzle_id, day),
+        station_id=reg.station_id,
+        nozzle_id=reg.nozzle_id,
+        seq=seq,
+        ts_us=t0,
         message=f"dispensing without a valid verification: {reason}",
         evidence={"seq": seq, "reason": reason, "first_dispensing_of_day": format_ts(t0)},
-    )  # fmt: skip
+    )

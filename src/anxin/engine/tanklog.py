@@ -15,8 +15,20 @@ from anxin.engine.stats import TankData
 
 
 class TankLog:
-    __slots__ = ("tank_id", "station_id", "r_t", "r_level", "r_water", "r_temp", "deliveries",
-                 "d_nozzle", "d_k", "d_t0", "d_t", "d_vol")  # fmt: skip
+    __slots__ = (
+        "tank_id",
+        "station_id",
+        "r_t",
+        "r_level",
+        "r_water",
+        "r_temp",
+        "deliveries",
+        "d_nozzle",
+        "d_k",
+        "d_t0",
+        "d_t",
+        "d_vol",
+    )
 
     def __init__(self, tank_id: str, station_id: str) -> None:
         self.tank_id = tank_id

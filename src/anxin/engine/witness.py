@@ -52,30 +52,53 @@ def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int) -> Alarm:
     lo, hi = m.ci95_permille
     side = "customer receives less than indicated" if m.error_permille > 0 else "customer receives more than indicated"
     return make_alarm(
-        "METER_DRIFT", key=(m.nozzle_id, m.segment), station_id=tank.station_id, nozzle_id=m.nozzle_id,
-        tank_id=tank.tank_id, ts_us=ts_us,
+        "METER_DRIFT",
+        key=(m.nozzle_id, m.segment),
+        station_id=tank.station_id,
+        nozzle_id=m.nozzle_id,
+        tank_id=tank.tank_id,
+        ts_us=ts_us,
         message=f"meter error {m.error_permille:+.2f}‰ (95 % CI {lo:+.2f}…{hi:+.2f}‰) beyond ±3‰: {side}",
-        evidence={"error_permille": m.error_permille, "ci95_permille": [lo, hi], "dispensings": m.n,
-                  "k_pulses_per_m3": m.segment, "tank_id": tank.tank_id, "tank_hours": tank.hours,
-                  "readings_used": tank.readings_used, "residual_sd_ml": tank.residual_sd_ml},
-    )  # fmt: skip
+        evidence={
+            "error_permille": m.error_permille,
+            "ci95_permille": [lo, hi],
+            "dispensings": m.n,
+            "k_pulses_per_m3": m.segment,
+            "tank_id": tank.tank_id,
+            "tank_hours": tank.hours,
+            "readings_used": tank.readings_used,
+            "residual_sd_ml": tank.residual_sd_ml,
+        },
+    )
 
 
 def _loss_alarm(tank: TankEstimate, ts_us: int, threshold: float) -> Alarm:
     lo, hi = tank.loss_ci95_l_per_h
     return make_alarm(
-        "TANK_LOSS", key=(tank.tank_id,), station_id=tank.station_id, tank_id=tank.tank_id, ts_us=ts_us,
+        "TANK_LOSS",
+        key=(tank.tank_id,),
+        station_id=tank.station_id,
+        tank_id=tank.tank_id,
+        ts_us=ts_us,
         message=f"tank loses {tank.loss_l_per_h:.2f} L/h more than its metered dispensings explain "
         f"(95 % CI {lo:.2f}…{hi:.2f} L/h; leak test at {threshold} L/h)",
-        evidence={"loss_l_per_h": tank.loss_l_per_h, "loss_ci95_l_per_h": [lo, hi], "hours": tank.hours,
-                  "readings_used": tank.readings_used, "readings_rejected": tank.readings_rejected,
-                  "residual_sd_ml": tank.residual_sd_ml},
-    )  # fmt: skip
+        evidence={
+            "loss_l_per_h": tank.loss_l_per_h,
+            "loss_ci95_l_per_h": [lo, hi],
+            "hours": tank.hours,
+            "readings_used": tank.readings_used,
+            "readings_rejected": tank.readings_rejected,
+            "residual_sd_ml": tank.residual_sd_ml,
+        },
+    )
 
 
 def _bias_alarm(station_id: str, evidence: dict[str, Any], ts_us: int) -> Alarm:
     return make_alarm(
-        "STATION_BIAS", key=(station_id,), station_id=station_id, ts_us=ts_us,
+        "STATION_BIAS",
+        key=(station_id,),
+        station_id=station_id,
+        ts_us=ts_us,
         message="the station's meters err predominantly in its own favour (NIST Handbook 44 predominance)",
         evidence=evidence,
     )
@@ -126,12 +149,22 @@ def witness_station(
             if m.status == "violation":
                 alarms.append(_meter_alarm(m, est, ts))
             prev = latest.get(m.nozzle_id)
-            if prev is None or seg_end.get((m.nozzle_id, m.segment), 0) > seg_end.get((prev.nozzle_id, prev.segment), 0):
+            if prev is None or seg_end.get((m.nozzle_id, m.segment), 0) > seg_end.get(
+                (prev.nozzle_id, prev.segment), 0
+            ):
                 latest[m.nozzle_id] = m
         for m in latest.values():
-            meters.append(MeterRow(nozzle_id=m.nozzle_id, error_permille=m.error_permille,
-                                   ci95_permille=m.ci95_permille, n=m.n, status=m.status,
-                                   tank_id=tank_id, k_pulses_per_m3=m.segment))  # fmt: skip
+            meters.append(
+                MeterRow(
+                    nozzle_id=m.nozzle_id,
+                    error_permille=m.error_permille,
+                    ci95_permille=m.ci95_permille,
+                    n=m.n,
+                    status=m.status,
+                    tank_id=tank_id,
+                    k_pulses_per_m3=m.segment,
+                )
+            )
             ests.append(m)
         if tests and est.leak_suspected:
             alarms.append(_loss_alarm(est, ts, settings.leak_threshold_l_per_h))

@@ -46,7 +46,7 @@ from anxin.ingest.mqtt_payload import (
     sort_kinds,
     split_topic,
     take_token,
-)  # fmt: skip
+)
 from anxin.ingest.service import IngestService, NoRegistry, UploadResult
 from anxin.logs import get
 
@@ -121,8 +121,13 @@ class MqttBridge:
     def start(self) -> MqttBridge:
         if self._client is not None:
             raise RuntimeError("an MqttBridge starts once: make a new one")
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                        manual_ack=True, reconnect_on_failure=True)  # fmt: skip
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+            reconnect_on_failure=True,
+        )
         if self.username is not None:
             c.username_pw_set(self.username, self.password)
         if self.broker.tls:
@@ -137,11 +142,18 @@ class MqttBridge:
         self._client = c
         self._worker = threading.Thread(target=self._work, name=f"mqtt-bridge-{self.client_id}", daemon=True)
         self._worker.start()
-        c.connect_async(self.broker.host, self.broker.port, keepalive=self.keepalive, clean_start=False,
-                        properties=props)  # fmt: skip
+        c.connect_async(
+            self.broker.host, self.broker.port, keepalive=self.keepalive, clean_start=False, properties=props
+        )
         c.loop_start()
-        log.info("starting", extra={"broker": f"{self.broker.host}:{self.broker.port}", "client_id": self.client_id,
-                                    "topics": f"{self.prefix}/+/+"})  # fmt: skip
+        log.info(
+            "starting",
+            extra={
+                "broker": f"{self.broker.host}:{self.broker.port}",
+                "client_id": self.client_id,
+                "topics": f"{self.prefix}/+/+",
+            },
+        )
         return self
 
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -158,8 +170,10 @@ class MqttBridge:
         if self._worker is not None:
             self._worker.join(timeout)
             if self._worker.is_alive():
-                log.warning("stopping with a message still in ingest: the broker will send it again",
-                            extra={"client_id": self.client_id})  # fmt: skip
+                log.warning(
+                    "stopping with a message still in ingest: the broker will send it again",
+                    extra={"client_id": self.client_id},
+                )
         deadline = time.monotonic() + 2.0  # let the broker take the last answers (QoS 1) first
         for info in list(self._answers):
             try:
@@ -182,8 +196,10 @@ class MqttBridge:
         m.connects += 1
         m.connected = True
         if not flags.session_present and m.connects > 1:
-            log.warning("the broker had no session for us: messages published meanwhile may be lost",
-                        extra={"client_id": self.client_id})  # fmt: skip
+            log.warning(
+                "the broker had no session for us: messages published meanwhile may be lost",
+                extra={"client_id": self.client_id},
+            )
         log.info("connected", extra={"client_id": self.client_id, "session_present": bool(flags.session_present)})
         options = SubscribeOptions(qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         client.subscribe(f"{self.prefix}/+/+", options=options)
@@ -205,8 +221,7 @@ class MqttBridge:
             log.warning("disconnected from the broker: reconnecting", extra={"reason": str(reason)})
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
-        log.warning("cannot reach the broker: retrying",
-                    extra={"broker": f"{self.broker.host}:{self.broker.port}"})  # fmt: skip
+        log.warning("cannot reach the broker: retrying", extra={"broker": f"{self.broker.host}:{self.broker.port}"})
 
     def _on_log(self, _c: mqtt.Client, _u: Any, level: int, buf: str) -> None:
         if buf.startswith("Client is not connected"):  # paho's loop between two sockets: we log those states
@@ -220,8 +235,15 @@ class MqttBridge:
         try:
             props = msg.properties
             token = next((v for k, v in getattr(props, "UserProperty", None) or [] if k == "token"), None)
-            item = _Item(self._gen, msg.mid, msg.qos, msg.topic, bytes(msg.payload), token,
-                         getattr(props, "CorrelationData", None))  # fmt: skip
+            item = _Item(
+                self._gen,
+                msg.mid,
+                msg.qos,
+                msg.topic,
+                bytes(msg.payload),
+                token,
+                getattr(props, "CorrelationData", None),
+            )
         except Exception:  # a topic that is not UTF-8: nothing to answer to
             log.exception("undecodable message dropped", extra={"mid": msg.mid})
             self._ack(self._gen, msg.mid, msg.qos)
@@ -255,28 +277,40 @@ class MqttBridge:
             return
         station_id, kind = where
         if kind not in KINDS:
-            return self._refuse(item, station_id, f"unknown kind {kind!r} in topic {item.topic!r}: "
-                                f"one of {', '.join(KINDS)}", "refused")  # fmt: skip
+            return self._refuse(
+                item, station_id, f"unknown kind {kind!r} in topic {item.topic!r}: one of {', '.join(KINDS)}", "refused"
+            )
         if len(item.payload) > self.max_payload_bytes:
-            return self._refuse(item, station_id, f"message of {len(item.payload)} bytes exceeds the "
-                                f"{self.max_payload_bytes}-byte limit", "refused")  # fmt: skip
+            return self._refuse(
+                item,
+                station_id,
+                f"message of {len(item.payload)} bytes exceeds the {self.max_payload_bytes}-byte limit",
+                "refused",
+            )
         lines = item.payload.split(b"\n")
         line_token = take_token(lines)
         token = item.token or line_token
         if token is None:
-            return self._refuse(item, station_id, "a station API token is required: MQTT 5 user property "
-                                "'token', or a first payload line {\"token\": \"…\"}", "auth_failed")  # fmt: skip
+            return self._refuse(
+                item,
+                station_id,
+                "a station API token is required: MQTT 5 user property "
+                '\'token\', or a first payload line {"token": "…"}',
+                "auth_failed",
+            )
         owner = self.station_of(token)
         if owner is None:
             return self._refuse(item, station_id, "unknown station API token", "auth_failed")
         if owner != station_id:
             return self._refuse(item, station_id, f"the token is not station {station_id!r}'s", "auth_failed")
         if len(lines) > self.max_lines + 1:
-            return self._refuse(item, station_id, f"{len(lines)} lines exceed the {self.max_lines}-line limit "
-                                "of one message", "refused")  # fmt: skip
+            return self._refuse(
+                item, station_id, f"{len(lines)} lines exceed the {self.max_lines}-line limit of one message", "refused"
+            )
         if not any(line.strip() for line in lines):
-            return self._refuse(item, station_id, "the message holds no record (NDJSON: one record per line)",
-                                "refused")  # fmt: skip
+            return self._refuse(
+                item, station_id, "the message holds no record (NDJSON: one record per line)", "refused"
+            )
         wrong = sort_kinds(lines, kind, item.topic)
         self.metrics.wrong_kind += sum(1 for r in wrong if r.kind is not None)
         result: UploadResult | None = None
@@ -288,9 +322,18 @@ class MqttBridge:
         self._answer(item, station_id, outcome)
         acked = self._ack(item.gen, item.mid, item.qos)
         self.metrics.ingested += 1
-        log.debug("ingested", extra={"topic": item.topic, "mid": item.mid, "acked": acked,
-                                    "accepted": outcome.accepted, "duplicate": outcome.duplicate,
-                                    "quarantined": outcome.quarantined, "rejected": outcome.rejected})  # fmt: skip
+        log.debug(
+            "ingested",
+            extra={
+                "topic": item.topic,
+                "mid": item.mid,
+                "acked": acked,
+                "accepted": outcome.accepted,
+                "duplicate": outcome.duplicate,
+                "quarantined": outcome.quarantined,
+                "rejected": outcome.rejected,
+            },
+        )
 
     def _ingest(self, station_id: str, lines: list[bytes], item: _Item) -> UploadResult | None:
         """``service.ingest``, retried with backoff while it raises (the database is
@@ -301,9 +344,16 @@ class MqttBridge:
                 return self.service.ingest(station_id, lines, source=f"mqtt:{station_id}")
             except Exception as exc:
                 self.metrics.errors += 1
-                log.error("ingest failed: retrying", exc_info=not isinstance(exc, NoRegistry),
-                          extra={"topic": item.topic, "mid": item.mid, "error": f"{type(exc).__name__}: {exc}",
-                                 "retry_s": delay})  # fmt: skip
+                log.error(
+                    "ingest failed: retrying",
+                    exc_info=not isinstance(exc, NoRegistry),
+                    extra={
+                        "topic": item.topic,
+                        "mid": item.mid,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "retry_s": delay,
+                    },
+                )
             if self._stopping.wait(delay):
                 return None
             delay = min(delay * 2, 30.0)

@@ -36,9 +36,14 @@ def parse_url(url: str) -> BrokerURL:
         raise ValueError(f"MQTT broker URL {url!r} names no host")
     tls = u.scheme in ("mqtts", "ssl")
     options = {k: v[-1] for k, v in parse_qs(u.query).items()}
-    return BrokerURL(host=u.hostname, port=u.port or (8883 if tls else 1883), tls=tls,
-                     username=unquote(u.username) if u.username else None,
-                     password=unquote(u.password) if u.password else None, options=options)  # fmt: skip
+    return BrokerURL(
+        host=u.hostname,
+        port=u.port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(u.username) if u.username else None,
+        password=unquote(u.password) if u.password else None,
+        options=options,
+    )
 
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:

@@ -89,9 +89,12 @@ def _day_text(day: int) -> str:
 def reason_class(reason: str) -> str:
     """A short, bounded label for a reject reason (metrics must not explode in labels)."""
     for prefix, label in (
-        ("line of", "too_long"), ("not UTF-8", "not_utf8"), ("unknown kind", "unknown_kind"),
-        ("record for station", "wrong_station"), ("station ", "unknown_station"),
-    ):  # fmt: skip
+        ("line of", "too_long"),
+        ("not UTF-8", "not_utf8"),
+        ("unknown kind", "unknown_kind"),
+        ("record for station", "wrong_station"),
+        ("station ", "unknown_station"),
+    ):
         if reason.startswith(prefix):
             return label
     if "timestamp" in reason or "time" in reason:
@@ -158,9 +161,15 @@ class IngestService:
         if version != self.registry_version:  # a change whose checkpoint never came
             self._apply_registry(parse_registry(doc, f"registry version {version}"), version)
         self.ready = True
-        log.info("recovered", extra={"ledger_id": self.last_ledger_id, "replayed": self.replayed,
-                                     "registry_version": self.registry_version,
-                                     "seconds": round(time.perf_counter() - started, 3)})  # fmt: skip
+        log.info(
+            "recovered",
+            extra={
+                "ledger_id": self.last_ledger_id,
+                "replayed": self.replayed,
+                "registry_version": self.registry_version,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
 
     def subscribe(self, listener: Callable[[list[Alarm]], None]) -> None:
         self._listeners.append(listener)
@@ -247,17 +256,29 @@ class IngestService:
                 reason = None
             if reason is not None:
                 results.append(Result(line=n, status="rejected", reason=reason))
-                rejects.append(RejectRow(station_id=station_id, source=source, line=n, reason=reason,
-                                         excerpt=raw[:1024]))  # fmt: skip
+                rejects.append(
+                    RejectRow(station_id=station_id, source=source, line=n, reason=reason, excerpt=raw[:1024])
+                )
                 continue
             assert isinstance(p, Parsed)
             kind, key = kind_of(p.rec), natural_key(p)
             quarantined = verdict is not None and verdict != KeyVerdict.OK
             rec = p.rec
             sale = (_day_text(local_day(p.t)), rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
-            rows.append(LedgerRow(kind=kind, station_id=station_id, natural_key=key, event_time_us=p.t,
-                                  digest=ledger_digest(kind, key, p), verdict=None if verdict is None else int(verdict),
-                                  quarantined=quarantined, source=source, body=raw, sale=sale))  # fmt: skip
+            rows.append(
+                LedgerRow(
+                    kind=kind,
+                    station_id=station_id,
+                    natural_key=key,
+                    event_time_us=p.t,
+                    digest=ledger_digest(kind, key, p),
+                    verdict=None if verdict is None else int(verdict),
+                    quarantined=quarantined,
+                    source=source,
+                    body=raw,
+                    sale=sale,
+                )
+            )
             parsed.append((len(results), p, verdict))
             results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
         new_alarms: list[Alarm] = []
@@ -306,8 +327,13 @@ class IngestService:
                 m.last_event_us[station_id] = p.t
         self._announce(new_alarms)
         counts = Counter(r.status for r in results)
-        return UploadResult(accepted=counts["accepted"], duplicate=counts["duplicate"],
-                            quarantined=counts["quarantined"], rejected=counts["rejected"], results=results)  # fmt: skip
+        return UploadResult(
+            accepted=counts["accepted"],
+            duplicate=counts["duplicate"],
+            quarantined=counts["quarantined"],
+            rejected=counts["rejected"],
+            results=results,
+        )
 
 
 _QUARANTINE_REASON = {

@@ -24,13 +24,23 @@ DEACTIVATED = "webhook deactivated"
 
 def _listing(store: Store, status: str | None, webhook_id: int | None, limit: int) -> list[dict[str, Any]]:
     q = (
-        select(D.c.id, D.c.webhook_id, W.c.url, D.c.alarm_id, A.c.rule, A.c.station_id, D.c.status, D.c.attempts,
-               D.c.next_attempt_us, D.c.last_error)
+        select(
+            D.c.id,
+            D.c.webhook_id,
+            W.c.url,
+            D.c.alarm_id,
+            A.c.rule,
+            A.c.station_id,
+            D.c.status,
+            D.c.attempts,
+            D.c.next_attempt_us,
+            D.c.last_error,
+        )
         .join(W, W.c.id == D.c.webhook_id)
         .outerjoin(A, A.c.alarm_id == D.c.alarm_id)
         .order_by(D.c.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     if status is not None:
         q = q.where(D.c.status == status)
     if webhook_id is not None:
@@ -39,8 +49,9 @@ def _listing(store: Store, status: str | None, webhook_id: int | None, limit: in
         return [dict(r._mapping) for r in c.execute(q).all()]
 
 
-def webhooks_router(store: Store, admin_dependency: Callable[..., Any], *,
-                    clock: Callable[[], float] = time.time) -> APIRouter:  # fmt: skip
+def webhooks_router(
+    store: Store, admin_dependency: Callable[..., Any], *, clock: Callable[[], float] = time.time
+) -> APIRouter:
     """``GET /v1/webhooks/deliveries``, ``POST /v1/webhooks/deliveries/{id}/retry``,
     ``DELETE /v1/webhooks/{id}``, all behind ``admin_dependency``."""
     r = APIRouter(tags=["webhooks"], dependencies=[Depends(admin_dependency)])
@@ -54,10 +65,14 @@ def webhooks_router(store: Store, admin_dependency: Callable[..., Any], *,
         rows = await run_in_threadpool(_listing, store, status, webhook_id, limit)
         return {"deliveries": rows}
 
-    @r.post("/v1/webhooks/deliveries/{delivery_id}/retry",
-            summary="Send a dead (or pending) delivery again now, with a fresh count of attempts",
-            responses={404: {"description": "unknown delivery"},
-                       409: {"description": "already delivered, or its webhook is deactivated"}})  # fmt: skip
+    @r.post(
+        "/v1/webhooks/deliveries/{delivery_id}/retry",
+        summary="Send a dead (or pending) delivery again now, with a fresh count of attempts",
+        responses={
+            404: {"description": "unknown delivery"},
+            409: {"description": "already delivered, or its webhook is deactivated"},
+        },
+    )
     async def retry(delivery_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             with store.engine.begin() as c:
@@ -79,8 +94,11 @@ def webhooks_router(store: Store, admin_dependency: Callable[..., Any], *,
 
         return await run_in_threadpool(run)
 
-    @r.delete("/v1/webhooks/{webhook_id}", summary="Deactivate a webhook; its pending deliveries become dead",
-              responses={404: {"description": "unknown webhook"}})  # fmt: skip
+    @r.delete(
+        "/v1/webhooks/{webhook_id}",
+        summary="Deactivate a webhook; its pending deliveries become dead",
+        responses={404: {"description": "unknown webhook"}},
+    )
     async def deactivate(webhook_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             with store.engine.begin() as c:

@@ -88,8 +88,9 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300,
-           now: float | None = None) -> bool:  # fmt: skip
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """A receiver's check of a delivery (the recipe of the module's documentation)."""
     t = headers.get("X-Anxin-Timestamp") or headers.get("x-anxin-timestamp") or ""
     got = headers.get("X-Anxin-Signature") or headers.get("x-anxin-signature") or ""
@@ -212,8 +213,9 @@ class WebhookDispatcher:
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False,
-                                            headers={"User-Agent": "anxin-webhooks/1"})  # fmt: skip
+                self._client = httpx.Client(
+                    timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "anxin-webhooks/1"}
+                )
             return self._client
 
     # ------------------------------------------------------------ one pass
@@ -267,8 +269,12 @@ class WebhookDispatcher:
             return 0
         body = orjson.dumps({"event": "alarm", "alarm": alarm_dict(alarm._mapping)})
         ts = int(self.clock())
-        headers = {"Content-Type": "application/json", "X-Anxin-Delivery": str(did),
-                   "X-Anxin-Timestamp": str(ts), "X-Anxin-Signature": sign(row.secret, ts, body)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-Anxin-Delivery": str(did),
+            "X-Anxin-Timestamp": str(ts),
+            "X-Anxin-Signature": sign(row.secret, ts, body),
+        }
         attempt = row.attempts + 1
         ctx.update(attempt=attempt, host=urlsplit(row.url).hostname)
         started = time.monotonic()
@@ -295,26 +301,50 @@ class WebhookDispatcher:
         if retry_after is not None:
             delay = min(self.max_delay_s, max(delay, retry_after))
         ctx["retry_in_s"] = round(delay, 3)
-        self._finish(did, lease_us, row.attempts, status="pending", error=error, ctx=ctx,
-                     next_us=int(self.clock() * 1e6 + delay * 1e6))  # fmt: skip
+        self._finish(
+            did,
+            lease_us,
+            row.attempts,
+            status="pending",
+            error=error,
+            ctx=ctx,
+            next_us=int(self.clock() * 1e6 + delay * 1e6),
+        )
         return 1
 
-    def _finish(self, did: int, lease_us: int | None, attempts: int | None, *, status: str, error: str | None,
-                ctx: dict[str, Any], next_us: int | None = None) -> None:  # fmt: skip
+    def _finish(
+        self,
+        did: int,
+        lease_us: int | None,
+        attempts: int | None,
+        *,
+        status: str,
+        error: str | None,
+        ctx: dict[str, Any],
+        next_us: int | None = None,
+    ) -> None:
         """Record an outcome. A failure is recorded only if the row is still as claimed
         (an operator's retry meanwhile wins); a success always is — it happened."""
         http_attempt = "attempt" in ctx
         if status == "delivered":
-            stmt = (update(D).where(D.c.id == did, D.c.status != "delivered")
-                    .values(status="delivered", attempts=D.c.attempts + 1))  # fmt: skip
+            stmt = (
+                update(D)
+                .where(D.c.id == did, D.c.status != "delivered")
+                .values(status="delivered", attempts=D.c.attempts + 1)
+            )
         else:
             values: dict[str, Any] = {"status": status, "last_error": error}
             if http_attempt:
                 values["attempts"] = attempts + 1
             if next_us is not None:
                 values["next_attempt_us"] = next_us
-            stmt = (update(D).where(D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == lease_us,
-                                    D.c.attempts == attempts).values(**values))  # fmt: skip
+            stmt = (
+                update(D)
+                .where(
+                    D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == lease_us, D.c.attempts == attempts
+                )
+                .values(**values)
+            )
         with self.store.engine.begin() as c:
             recorded = c.execute(stmt).rowcount == 1
         with self._lock:
@@ -322,8 +352,10 @@ class WebhookDispatcher:
             self.failed_attempts += http_attempt and status != "delivered"
             self.dead += status == "dead" and recorded
         if not recorded:
-            log.warning("webhook outcome not recorded: the delivery changed meanwhile",
-                        extra={**ctx, "outcome": status, "error": error})  # fmt: skip
+            log.warning(
+                "webhook outcome not recorded: the delivery changed meanwhile",
+                extra={**ctx, "outcome": status, "error": error},
+            )
         elif status == "delivered":
             log.info("webhook delivered", extra=ctx)
         elif status == "dead":
@@ -338,11 +370,14 @@ class WebhookDispatcher:
 
         n = self.counters()
         yield CounterMetricFamily("anxin_webhook_delivered", "Webhook deliveries answered 2xx", value=n["delivered"])
-        yield CounterMetricFamily("anxin_webhook_failed_attempts",
-                                  "Webhook delivery attempts without a 2xx answer (retried or dead)",
-                                  value=n["failed_attempts"])  # fmt: skip
-        yield CounterMetricFamily("anxin_webhook_dead", "Webhook deliveries given up (the dead-letter list)",
-                                  value=n["dead"])  # fmt: skip
+        yield CounterMetricFamily(
+            "anxin_webhook_failed_attempts",
+            "Webhook delivery attempts without a 2xx answer (retried or dead)",
+            value=n["failed_attempts"],
+        )
+        yield CounterMetricFamily(
+            "anxin_webhook_dead", "Webhook deliveries given up (the dead-letter list)", value=n["dead"]
+        )
 
     def collector(self) -> Any:
         """An object to ``CollectorRegistry.register``."""

@@ -49,9 +49,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "dispenser_temp_mc": ("加油机温度(m℃)",),
 }
 TYPES = {
-    "initial": "initial", "periodic": "periodic", "after_repair": "after_repair",
-    "首次检定": "initial", "周期检定": "periodic", "后续检定": "periodic", "修理后检定": "after_repair",
-}  # fmt: skip
+    "initial": "initial",
+    "periodic": "periodic",
+    "after_repair": "after_repair",
+    "首次检定": "initial",
+    "周期检定": "periodic",
+    "后续检定": "periodic",
+    "修理后检定": "after_repair",
+}
 # Plausible ranges of a run's quantities: (low, high, low inclusive).
 RANGES: dict[str, tuple[float, float, bool]] = {
     "flow_ml_per_min": (0, 1_000_000, False),
@@ -132,9 +137,20 @@ def _number(text: str, f: str) -> tuple[int | float | None, str | None]:
 @functools.lru_cache(maxsize=4096)
 def _timestamp(text: str) -> str | None:
     """Why ``text`` is not a contract timestamp, or None."""
-    probe = orjson.dumps({"kind": "verification", "station_id": "S", "nozzle_id": "N", "ts": text,
-                          "type": "initial", "org": "", "certificate_no": "", "k_pulses_per_m3": 1,
-                          "valid_until": text, "runs": [dict.fromkeys(RUN_FIELDS, 1)]})  # fmt: skip
+    probe = orjson.dumps(
+        {
+            "kind": "verification",
+            "station_id": "S",
+            "nozzle_id": "N",
+            "ts": text,
+            "type": "initial",
+            "org": "",
+            "certificate_no": "",
+            "k_pulses_per_m3": 1,
+            "valid_until": text,
+            "runs": [dict.fromkeys(RUN_FIELDS, 1)],
+        }
+    )
     got = parse_line(probe)
     if isinstance(got, Reject):
         return f"not an RFC 3339 timestamp with an offset: {text!r}"
@@ -221,13 +237,21 @@ def _assemble(
         for n, values in rows[1:]:
             for f in RECORD_FIELDS:
                 if values[f] is not None and first[f] is not None and values[f] != first[f]:
-                    errors.append(CsvError(n, columns[f], f"certificate {cert}: {values[f]!r} differs from "
-                                                          f"{first[f]!r} on line {first_line}"))  # fmt: skip
+                    errors.append(
+                        CsvError(
+                            n,
+                            columns[f],
+                            f"certificate {cert}: {values[f]!r} differs from {first[f]!r} on line {first_line}",
+                        )
+                    )
                     ok = False
         if not ok:
             continue
-        rec = {"kind": "verification", **{f: first[f] for f in RECORD_FIELDS},
-               "runs": [{f: v[f] for f in RUN_FIELDS} for _, v in rows]}  # fmt: skip
+        rec = {
+            "kind": "verification",
+            **{f: first[f] for f in RECORD_FIELDS},
+            "runs": [{f: v[f] for f in RUN_FIELDS} for _, v in rows],
+        }
         got = parse_line(orjson.dumps(rec))
         if isinstance(got, Reject):  # what the cells could not show (e.g. more than 100 runs)
             errors.append(CsvError(first_line, None, f"certificate {cert}: {got.reason}"))

@@ -55,8 +55,13 @@ def registry_errors(parsed: ParsedCsv, reg: Registry) -> list[CsvError]:
         elif nozzle is None:
             out.append(CsvError(line, col.get("nozzle_id"), f"certificate {cert}: nozzle {nid!r} is not registered"))
         elif nozzle.station_id != sid:
-            out.append(CsvError(line, col.get("nozzle_id"),
-                                f"certificate {cert}: nozzle {nid!r} belongs to station {nozzle.station_id!r}"))  # fmt: skip
+            out.append(
+                CsvError(
+                    line,
+                    col.get("nozzle_id"),
+                    f"certificate {cert}: nozzle {nid!r} belongs to station {nozzle.station_id!r}",
+                )
+            )
     return out
 
 
@@ -98,6 +103,13 @@ def import_csv(service: IngestService, data: bytes, *, source: str, allow_partia
 
 
 def _outcome(rec: dict, line: int, status: str, reason: str | None, passed: bool | None = None) -> CertificateOutcome:
-    return CertificateOutcome(certificate_no=rec["certificate_no"], station_id=rec["station_id"],
-                              nozzle_id=rec["nozzle_id"], ts=rec["ts"], line=line, status=status, reason=reason,
-                              passed=passed)  # fmt: skip
+    return CertificateOutcome(
+        certificate_no=rec["certificate_no"],
+        station_id=rec["station_id"],
+        nozzle_id=rec["nozzle_id"],
+        ts=rec["ts"],
+        line=line,
+        status=status,
+        reason=reason,
+        passed=passed,
+    )

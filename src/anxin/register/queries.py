@@ -110,24 +110,55 @@ def status_of(passed: bool, valid_until_us: int, now_us: int, *, within_days: in
 
 def _row(reg: Registry, n: Nozzle, last: VerificationResult | None, now_us: int, within_days: int) -> RegisterRow:
     st = reg.station_by_id[n.station_id]
-    base = {"station_id": n.station_id, "station_name": st.name, "district": st.district,
-            "nozzle_id": n.nozzle_id, "dispenser_id": n.dispenser_id, "product": n.product}  # fmt: skip
+    base = {
+        "station_id": n.station_id,
+        "station_name": st.name,
+        "district": st.district,
+        "nozzle_id": n.nozzle_id,
+        "dispenser_id": n.dispenser_id,
+        "product": n.product,
+    }
     if last is None:
         until = to_us(n.verified_until)
         status = "never" if not n.last_verification_passed else status_of(True, until, now_us, within_days=within_days)
-        return RegisterRow(**base, status=status, source="registry",
-                           valid_until=n.verified_until.isoformat(timespec="milliseconds"), valid_until_us=until,
-                           days_left=(until - now_us) // US_PER_DAY)  # fmt: skip
+        return RegisterRow(
+            **base,
+            status=status,
+            source="registry",
+            valid_until=n.verified_until.isoformat(timespec="milliseconds"),
+            valid_until_us=until,
+            days_left=(until - now_us) // US_PER_DAY,
+        )
     until = parse_ts(last.valid_until)
-    points = [FlowPointRow(flow_ml_per_min=p.flow_ml_per_min, runs=p.runs, error_permille=p.error_permille,
-                           repeatability_permille=p.repeatability_permille, passes_mpe=p.passes_mpe,
-                           passes_repeatability=p.passes_repeatability) for p in last.flow_points]  # fmt: skip
-    return RegisterRow(**base, status=status_of(last.passed, until, now_us, within_days=within_days), source="record",
-                       valid_until=last.valid_until, valid_until_us=until, days_left=(until - now_us) // US_PER_DAY,
-                       last_ts=last.ts, last_type=last.type, org=last.org, certificate_no=last.certificate_no,
-                       k_pulses_per_m3=last.k_pulses_per_m3, flow_points=points,
-                       max_abs_error_permille=last.max_abs_error_permille, passed=last.passed,
-                       within_target=last.within_target, reasons=list(last.reasons))  # fmt: skip
+    points = [
+        FlowPointRow(
+            flow_ml_per_min=p.flow_ml_per_min,
+            runs=p.runs,
+            error_permille=p.error_permille,
+            repeatability_permille=p.repeatability_permille,
+            passes_mpe=p.passes_mpe,
+            passes_repeatability=p.passes_repeatability,
+        )
+        for p in last.flow_points
+    ]
+    return RegisterRow(
+        **base,
+        status=status_of(last.passed, until, now_us, within_days=within_days),
+        source="record",
+        valid_until=last.valid_until,
+        valid_until_us=until,
+        days_left=(until - now_us) // US_PER_DAY,
+        last_ts=last.ts,
+        last_type=last.type,
+        org=last.org,
+        certificate_no=last.certificate_no,
+        k_pulses_per_m3=last.k_pulses_per_m3,
+        flow_points=points,
+        max_abs_error_permille=last.max_abs_error_permille,
+        passed=last.passed,
+        within_target=last.within_target,
+        reasons=list(last.reasons),
+    )
 
 
 def register_rows(
@@ -156,9 +187,14 @@ def due_list(
 
 
 def coverage(
-    store: Store, registry: Registry, *, now_us: int, district: str | None = None, since_us: int | None = None,
+    store: Store,
+    registry: Registry,
+    *,
+    now_us: int,
+    district: str | None = None,
+    since_us: int | None = None,
     within_days: int = 30,
-) -> Coverage:  # fmt: skip
+) -> Coverage:
     """Coverage of ``district`` (or the city) at ``now_us``, and the verifications of the
     period [``since_us``, ``now_us``] (all up to ``now_us`` when ``since_us`` is None)."""
     stations = [s.station_id for s in registry.stations if district is None or s.district == district]
@@ -168,10 +204,20 @@ def coverage(
     period = [r for t, r in _results(store, stations) if t <= now_us and (since_us is None or t >= since_us)]
     passed = sum(r.passed for r in period)
     repairs = [r for r in period if r.type == "after_repair"]
-    return Coverage(district=district, now_us=now_us, since_us=since_us, nozzles=len(rows), valid=valid,
-                    coverage=valid / len(rows) if rows else None, by_status=by_status, verifications=len(period),
-                    passed=passed, pass_rate=passed / len(period) if period else None, after_repair=len(repairs),
-                    after_repair_passed=sum(r.passed for r in repairs))  # fmt: skip
+    return Coverage(
+        district=district,
+        now_us=now_us,
+        since_us=since_us,
+        nozzles=len(rows),
+        valid=valid,
+        coverage=valid / len(rows) if rows else None,
+        by_status=by_status,
+        verifications=len(period),
+        passed=passed,
+        pass_rate=passed / len(period) if period else None,
+        after_repair=len(repairs),
+        after_repair_passed=sum(r.passed for r in repairs),
+    )
 
 
 def stored_verification(store: Store, nozzle_id: str, ts: str) -> tuple[VerificationResult, dict | None] | None:

@@ -42,8 +42,10 @@ def daily_report(store: Store, registry: Registry, *, day: str, now_us: int, rep
     with store.engine.connect() as c:
         existing = dict(c.execute(select(r.district, r.id).where(*key, r.district.in_(districts))).all())
     todo = districts if replace else [d for d in districts if d not in existing]
-    figures = {d: msgspec.to_builtins(period_figures(store, registry, start=day, end=day, district=d or None,
-                                                     now_us=now_us)) for d in todo}  # fmt: skip
+    figures = {
+        d: msgspec.to_builtins(period_figures(store, registry, start=day, end=day, district=d or None, now_us=now_us))
+        for d in todo
+    }
     with store.engine.begin() as c:
         for district, data in figures.items():
             if district in existing:
@@ -51,10 +53,11 @@ def daily_report(store: Store, registry: Registry, *, day: str, now_us: int, rep
             else:  # a concurrent maker may have stored it meanwhile: the first write wins
                 c.execute(
                     store._insert(T.reports)
-                    .values(kind=KIND, period_start=day, period_end=day, district=district, created_us=now_us,
-                            figures=data)
+                    .values(
+                        kind=KIND, period_start=day, period_end=day, district=district, created_us=now_us, figures=data
+                    )
                     .on_conflict_do_nothing(index_elements=["kind", "period_start", "period_end", "district"])
-                )  # fmt: skip
+                )
         return int(c.execute(select(r.id).where(*key, r.district == CITY)).scalar_one())
 
 
@@ -97,5 +100,7 @@ def due_daily_reports(store: Store, *, now_us: int, first_day: str | None = None
 
 def make_due_daily_reports(store: Store, registry: Registry, *, now_us: int, first_day: str | None = None) -> list[int]:
     """Make every due daily report (the live service's scheduled job); their city ids."""
-    return [daily_report(store, registry, day=d, now_us=now_us)
-            for d in due_daily_reports(store, now_us=now_us, first_day=first_day)]  # fmt: skip
+    return [
+        daily_report(store, registry, day=d, now_us=now_us)
+        for d in due_daily_reports(store, now_us=now_us, first_day=first_day)
+    ]

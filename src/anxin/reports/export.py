@@ -75,8 +75,12 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
     title = ParagraphStyle("t", fontName=font, fontSize=15, leading=20, alignment=1, spaceAfter=4 * mm)
     head = ParagraphStyle("h", fontName=font, fontSize=11.5, leading=16, spaceBefore=4 * mm, spaceAfter=2 * mm)
     cell = ParagraphStyle("c", fontName=font, fontSize=8.5, leading=11)
-    grid = [("FONT", (0, 0), (-1, -1), font, 9.5), ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]  # fmt: skip
+    grid = [
+        ("FONT", (0, 0), (-1, -1), font, 9.5),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]
     width = A4[0] - 36 * mm
     rows = [["指标", "数值"]] + [[a, b] for a, b in figures.rows("zh")]
     table = Table(rows, colWidths=[0.62 * width, 0.38 * width], repeatRows=1)
@@ -84,8 +88,11 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
     story = [Paragraph(escape(title_of(figures)), title), table]
     if oversight is not None:
         story.append(Paragraph(escape(f"纪检监察对账（截至 {format_ts(oversight.now_us)}）"), head))
-        counts = Table([["类别", "数量"]] + [[category_label(k), str(oversight.counts.get(k, 0))] for k in CATEGORIES],
-                       colWidths=[0.8 * width, 0.2 * width], repeatRows=1)  # fmt: skip
+        counts = Table(
+            [["类别", "数量"]] + [[category_label(k), str(oversight.counts.get(k, 0))] for k in CATEGORIES],
+            colWidths=[0.8 * width, 0.2 * width],
+            repeatRows=1,
+        )
         counts.setStyle(TableStyle(grid))
         story.append(counts)
         for k in CATEGORIES:
@@ -102,8 +109,18 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
             story.append(t)
     story += [Spacer(1, 6 * mm), Paragraph("本报表由安心加油平台按事件发生时间统计生成。", cell)]
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-                            bottomMargin=16 * mm, invariant=1, title=title_of(figures), author="anxin",
-                            creator="anxin", producer="anxin")  # fmt: skip
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        invariant=1,
+        title=title_of(figures),
+        author="anxin",
+        creator="anxin",
+        producer="anxin",
+    )
     doc.build(story)
     return buf.getvalue()

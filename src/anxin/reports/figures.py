@@ -161,8 +161,15 @@ def period_figures(
     reg = register_rows(store, registry, now_us=until, station_ids=stations)
     disclosed = sum(r.status != "never" for r in reg)
 
-    ins, rect, com, cas, al, st, ds = (T.inspections.c, T.rectifications.c, T.complaints.c, T.cases.c, T.alarms.c,
-                                        T.alarm_states.c, T.daily_sales.c)  # fmt: skip
+    ins, rect, com, cas, al, st, ds = (
+        T.inspections.c,
+        T.rectifications.c,
+        T.complaints.c,
+        T.cases.c,
+        T.alarms.c,
+        T.alarm_states.c,
+        T.daily_sales.c,
+    )
     with store.engine.connect() as c:
         by_kind = dict(
             c.execute(
@@ -173,18 +180,20 @@ def period_figures(
         )
         issued_at = func.coalesce(ins.visited_us, ins.scheduled_us)
         r_issued = c.execute(
-            select(func.count()).select_from(T.rectifications.join(T.inspections, rect.inspection_id == ins.id))
+            select(func.count())
+            .select_from(T.rectifications.join(T.inspections, rect.inspection_id == ins.id))
             .where(within(issued_at), where(rect.station_id))
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         r_closed = c.execute(
             select(func.count()).where(rect.status == "closed", within(rect.closed_us), where(rect.station_id))
         ).scalar_one()
         r_overdue = c.execute(
             select(func.count()).where(
-                within(rect.deadline_us), where(rect.station_id),
+                within(rect.deadline_us),
+                where(rect.station_id),
                 (rect.closed_us.is_(None)) | (rect.closed_us > rect.deadline_us),
             )
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         c_received = c.execute(select(func.count()).where(within(com.received_us), where(com.station_id))).scalar_one()
         closed_q = (com.status == "closed", within(com.closed_us), where(com.station_id))
         c_closed = c.execute(select(func.count()).where(*closed_q)).scalar_one()
@@ -193,20 +202,24 @@ def period_figures(
         ).scalar_one()
         k_opened = c.execute(select(func.count()).where(within(cas.opened_us), where(cas.station_id))).scalar_one()
         k_closed, penalties, boards = c.execute(
-            select(func.count(), func.coalesce(func.sum(cas.penalty_fen), 0),
-                   func.coalesce(func.sum(cas.boards_confiscated), 0))
-            .where(cas.status == "closed", within(cas.closed_us), where(cas.station_id))
-        ).one()  # fmt: skip
+            select(
+                func.count(),
+                func.coalesce(func.sum(cas.penalty_fen), 0),
+                func.coalesce(func.sum(cas.boards_confiscated), 0),
+            ).where(cas.status == "closed", within(cas.closed_us), where(cas.station_id))
+        ).one()
         alarm_rows = c.execute(
             select(al.rule, al.severity, st.status)
             .select_from(T.alarms.outerjoin(T.alarm_states, st.alarm_id == al.alarm_id))
             .where(within(al.ts_us), where(al.station_id))
         ).all()
         sales, volume, amount = c.execute(
-            select(func.coalesce(func.sum(ds.sales), 0), func.coalesce(func.sum(ds.volume_ml), 0),
-                   func.coalesce(func.sum(ds.amount_fen), 0))
-            .where(ds.day >= start, ds.day <= end, where(ds.station_id))
-        ).one()  # fmt: skip
+            select(
+                func.coalesce(func.sum(ds.sales), 0),
+                func.coalesce(func.sum(ds.volume_ml), 0),
+                func.coalesce(func.sum(ds.amount_fen), 0),
+            ).where(ds.day >= start, ds.day <= end, where(ds.station_id))
+        ).one()
     by_rule: dict[str, int] = {}
     by_severity: dict[str, int] = {}
     for rule, severity, _ in alarm_rows:
@@ -215,22 +228,43 @@ def period_figures(
     closed_alarms = sum(s in CLOSED_DISPOSITIONS for _, _, s in alarm_rows)
     nozzles = len(reg)
     return Figures(
-        start=start, end=end, district=district, now_us=now_us, stations=len(stations), nozzles=nozzles,
-        verifications=cov.verifications, verifications_passed=cov.passed,
-        verifications_after_repair=cov.after_repair, pass_rate=cov.pass_rate,
-        verification_coverage=cov.coverage, nozzles_valid=cov.valid,
-        disclosure_coverage=disclosed / nozzles if nozzles else None, nozzles_disclosed=disclosed,
+        start=start,
+        end=end,
+        district=district,
+        now_us=now_us,
+        stations=len(stations),
+        nozzles=nozzles,
+        verifications=cov.verifications,
+        verifications_passed=cov.passed,
+        verifications_after_repair=cov.after_repair,
+        pass_rate=cov.pass_rate,
+        verification_coverage=cov.coverage,
+        nozzles_valid=cov.valid,
+        disclosure_coverage=disclosed / nozzles if nozzles else None,
+        nozzles_disclosed=disclosed,
         inspections_done=sum(by_kind.values()),
-        inspections_by_kind={k: int(by_kind.get(k, 0)) for k in (*INSPECTION_KINDS, *sorted(set(by_kind) - set(INSPECTION_KINDS)))},
-        rectifications_issued=int(r_issued), rectifications_closed=int(r_closed),
-        rectifications_overdue=int(r_overdue), complaints_received=int(c_received),
-        complaints_closed=int(c_closed), complaints_closed_on_time=int(c_on_time),
-        cases_opened=int(k_opened), cases_closed=int(k_closed), penalties_fen=int(penalties),
-        boards_confiscated=int(boards), alarms_raised=len(alarm_rows), alarms_by_rule=dict(sorted(by_rule.items())),
-        alarms_by_severity=dict(sorted(by_severity.items())), alarms_closed=closed_alarms,
+        inspections_by_kind={
+            k: int(by_kind.get(k, 0)) for k in (*INSPECTION_KINDS, *sorted(set(by_kind) - set(INSPECTION_KINDS)))
+        },
+        rectifications_issued=int(r_issued),
+        rectifications_closed=int(r_closed),
+        rectifications_overdue=int(r_overdue),
+        complaints_received=int(c_received),
+        complaints_closed=int(c_closed),
+        complaints_closed_on_time=int(c_on_time),
+        cases_opened=int(k_opened),
+        cases_closed=int(k_closed),
+        penalties_fen=int(penalties),
+        boards_confiscated=int(boards),
+        alarms_raised=len(alarm_rows),
+        alarms_by_rule=dict(sorted(by_rule.items())),
+        alarms_by_severity=dict(sorted(by_severity.items())),
+        alarms_closed=closed_alarms,
         alarm_closure_rate=closed_alarms / len(alarm_rows) if alarm_rows else None,
-        sales=int(sales), volume_ml=int(volume), amount_fen=int(amount),
-    )  # fmt: skip
+        sales=int(sales),
+        volume_ml=int(volume),
+        amount_fen=int(amount),
+    )
 
 
 # --------------------------------------------------------------------------- rows

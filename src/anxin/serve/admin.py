@@ -129,7 +129,9 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
                     break
             else:
                 raise HTTPException(404, f"nozzle {nozzle_id!r} is not registered")
-            if rotation.key_id == n["key_id"] or any(k["key_id"] == rotation.key_id for k in n.get("previous_keys", [])):
+            if rotation.key_id == n["key_id"] or any(
+                k["key_id"] == rotation.key_id for k in n.get("previous_keys", [])
+            ):
                 raise HTTPException(422, f"key_id {rotation.key_id!r} was already used by this nozzle")
             retired = rotation.retired_at
             when = format_ts(parse_ts(retired.isoformat())) if retired and retired.tzinfo else None

@@ -52,9 +52,12 @@ class AlarmBroadcaster:
 
 
 def alarm_events(
-    request: Request, store: Store, broadcaster: AlarmBroadcaster, start: int,
+    request: Request,
+    store: Store,
+    broadcaster: AlarmBroadcaster,
+    start: int,
     visible: Callable[[str], bool] = lambda station_id: True,
-) -> AsyncIterator[bytes]:  # fmt: skip
+) -> AsyncIterator[bytes]:
     """The SSE body: every alarm raised after ``start`` (of the stations ``visible``
     allows), woken by the broadcaster, a keepalive comment when nothing happens."""
 
@@ -80,8 +83,9 @@ def alarm_events(
 
 
 def sse(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def alarms_router(store: Store, broadcaster: AlarmBroadcaster, reader) -> APIRouter:

@@ -103,8 +103,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         if config.admin_token is None:
             raise HTTPException(403, "the administration API is off (no admin_token configured)")
         if token is None or not secrets.compare_digest(token, config.admin_token):
-            raise HTTPException(401, "administration needs the admin token (Authorization: Bearer …)",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401,
+                "administration needs the admin token (Authorization: Bearer …)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     def reader(authorization: Annotated[str | None, Header()] = None) -> None:
         token = _bearer(authorization)
@@ -112,8 +115,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         if not allowed:
             raise HTTPException(403, "reading alarms needs a read_token or admin_token configured")
         if token is None or not any(secrets.compare_digest(token, t) for t in allowed):
-            raise HTTPException(401, "reading alarms needs the read or admin token (Authorization: Bearer …)",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401,
+                "reading alarms needs the read or admin token (Authorization: Bearer …)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     @app.post(
         "/v1/records",
@@ -126,10 +132,15 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
                 "description": "Records of any kinds, one JSON object per line, all of the token's station.",
             },
             "parameters": [
-                {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
-                 "description": "Bearer <station API token>"},
+                {
+                    "name": "Authorization",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Bearer <station API token>",
+                },
             ],
-        },  # fmt: skip
+        },
         responses={
             200: {"description": "every line accepted or a duplicate"},
             207: {"description": "some lines rejected or quarantined"},
@@ -147,8 +158,13 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         token = _bearer(request.headers.get("authorization"))
         station_id = tokens.station(token) if token else None
         if station_id is None:
-            return _error(401, "a station API token is required (Authorization: Bearer …)" if token is None
-                          else "unknown station API token", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            return _error(
+                401,
+                "a station API token is required (Authorization: Bearer …)"
+                if token is None
+                else "unknown station API token",
+                {"WWW-Authenticate": "Bearer"},
+            )
         _edge_report(service, station_id, request)  # also while refused: the backlog is news then
         ctype = request.headers.get("content-type", "application/x-ndjson").split(";")[0].strip().lower()
         if ctype not in NDJSON:
@@ -158,8 +174,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             return _error(413, f"body of {declared} bytes exceeds the {config.max_body_bytes}-byte limit")
         wait = limiter.take(station_id)  # after the cheap refusals: they cost no upload budget
         if wait > 0:
-            return _error(429, f"station {station_id} is over {config.rate_per_station:g} uploads/s",
-                          {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+            return _error(
+                429,
+                f"station {station_id} is over {config.rate_per_station:g} uploads/s",
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -205,8 +224,12 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             await run_in_threadpool(service.store.ledger_max_id)
         except Exception as exc:  # the database is unreachable
             problems.append(f"store: {type(exc).__name__}")
-        body = {"status": "ready" if not problems else "not ready", "problems": problems,
-                "registry_version": service.registry_version, "ledger_id": service.last_ledger_id}  # fmt: skip
+        body = {
+            "status": "ready" if not problems else "not ready",
+            "problems": problems,
+            "registry_version": service.registry_version,
+            "ledger_id": service.last_ledger_id,
+        }
         return JSONResponse(body, status_code=200 if not problems else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -32,8 +32,7 @@ def register(app: typer.Typer, console, fail) -> None:
         from anxin.serve.runtime import build
 
         try:
-            cfg, service, app_ = build(config, db=db, host=host, port=port, registry=registry,
-                                       admin_token=admin_token)  # fmt: skip
+            cfg, service, app_ = build(config, db=db, host=host, port=port, registry=registry, admin_token=admin_token)
         except (ValueError, OSError, StoreError) as exc:
             fail(str(exc))
             return
@@ -41,8 +40,9 @@ def register(app: typer.Typer, console, fail) -> None:
             console.print(f"[yellow]{t('no_registry')}[/]")
         console.print(f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({cfg.db})")
         logging.getLogger("anxin").info("serving", extra={"host": cfg.host, "port": cfg.port})
-        uvicorn.run(app_, host=cfg.host, port=cfg.port, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=10)  # fmt: skip
+        uvicorn.run(
+            app_, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+        )
 
     @app.command()
     def token(

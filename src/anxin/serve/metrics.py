@@ -28,19 +28,24 @@ class _Collector:
         for rule, n in sorted(m.alarms.items()):
             al.add_metric([rule], n)
         yield al
-        lag = GaugeMetricFamily("anxin_station_lag_seconds",
-                                "Wall clock minus the newest event time received, per station", labels=["station"])  # fmt: skip
+        lag = GaugeMetricFamily(
+            "anxin_station_lag_seconds",
+            "Wall clock minus the newest event time received, per station",
+            labels=["station"],
+        )
         now = time.time()
         for st, t in sorted(m.last_event_us.items()):
             lag.add_metric([st], max(0.0, now - t / 1e6))
         yield lag
-        edge = GaugeMetricFamily("anxin_edge_outbox_backlog", "Records waiting in a station's edge outbox",
-                                 labels=["station"])  # fmt: skip
+        edge = GaugeMetricFamily(
+            "anxin_edge_outbox_backlog", "Records waiting in a station's edge outbox", labels=["station"]
+        )
         for st, n in sorted(m.edge_backlog.items()):
             edge.add_metric([st], n)
         yield edge
-        yield GaugeMetricFamily("anxin_ledger_position", "Newest ledger row fed to the engine",
-                                value=self.s.last_ledger_id)  # fmt: skip
+        yield GaugeMetricFamily(
+            "anxin_ledger_position", "Newest ledger row fed to the engine", value=self.s.last_ledger_id
+        )
         yield GaugeMetricFamily("anxin_registry_version", "Registry version in force", value=self.s.registry_version)
         yield GaugeMetricFamily("anxin_ready", "1 when ready to accept uploads", value=1.0 if self.s.ready else 0.0)
         pending = self.s.store.webhook_backlog()
@@ -71,7 +76,8 @@ class MqttCollector:
         for outcome in ("received", "ingested", "auth_failed", "refused", "errors"):
             msgs.add_metric([outcome], getattr(b, outcome))
         yield msgs
-        yield CounterMetricFamily("anxin_mqtt_records_wrong_kind", "Records rejected: kind is not the topic's",
-                                  value=b.wrong_kind)  # fmt: skip
+        yield CounterMetricFamily(
+            "anxin_mqtt_records_wrong_kind", "Records rejected: kind is not the topic's", value=b.wrong_kind
+        )
         yield CounterMetricFamily("anxin_mqtt_connects", "Connections to the broker", value=b.connects)
         yield GaugeMetricFamily("anxin_mqtt_connected", "1 when connected to the broker", value=float(b.connected))

@@ -31,32 +31,89 @@ BASE_PRICE = {"92": 768, "95": 821, "0": 760}
 
 # district: (lat, lon, lat spread, lon spread, weight, places)
 DISTRICTS: dict[str, tuple[float, float, float, float, int, tuple[str, ...]]] = {
-    "上城区": (30.275, 120.19, 0.035, 0.045, 8, (
-        "清泰门", "望江门", "凯旋路", "秋涛路", "钱江新城", "近江", "复兴", "四季青",
-        "九堡", "笕桥", "丁兰", "彭埠")),
-    "拱墅区": (30.320, 120.15, 0.030, 0.030, 8, (
-        "莫干山路", "湖墅南路", "大关", "半山", "石桥", "祥符", "康桥", "和睦", "上塘",
-        "东新路", "朝晖", "米市巷")),
-    "西湖区": (30.250, 120.09, 0.060, 0.050, 9, (
-        "文三路", "天目山路", "古墩路", "转塘", "留下", "三墩", "蒋村", "西溪", "之江",
-        "双浦", "灵隐", "北山")),
-    "滨江区": (30.200, 120.20, 0.020, 0.040, 6, (
-        "江南大道", "滨盛路", "长河", "浦沿", "西兴", "缤纷", "闻涛路", "东信大道")),
-    "萧山区": (30.170, 120.30, 0.080, 0.120, 20, (
-        "市心路", "金城路", "瓜沥", "衙前", "新塘", "所前", "临浦", "戴村", "闻堰",
-        "宁围", "城厢", "北干", "靖江", "党湾", "益农")),
-    "余杭区": (30.350, 119.95, 0.080, 0.080, 12, (
-        "五常", "闲林", "仓前", "良渚", "瓶窑", "径山", "黄湖", "中泰", "余杭塘路",
-        "仁和", "鸬鸟")),
-    "临平区": (30.430, 120.28, 0.050, 0.060, 10, (
-        "临平大道", "乔司", "星桥", "东湖", "塘栖", "崇贤", "运河", "南苑")),
-    "钱塘区": (30.300, 120.45, 0.040, 0.080, 9, (
-        "下沙", "白杨", "义蓬", "河庄", "新湾", "临江", "前进")),
-    "富阳区": (30.050, 119.95, 0.080, 0.120, 10, (
-        "富春", "东洲", "银湖", "新登", "场口", "大源", "春江", "万市", "洞桥", "常安")),
-    "临安区": (30.230, 119.70, 0.060, 0.150, 8, (
-        "锦城", "青山湖", "玲珑", "於潜", "昌化", "太湖源", "高虹", "天目山", "河桥")),
-}  # fmt: skip
+    "上城区": (
+        30.275,
+        120.19,
+        0.035,
+        0.045,
+        8,
+        ("清泰门", "望江门", "凯旋路", "秋涛路", "钱江新城", "近江", "复兴", "四季青", "九堡", "笕桥", "丁兰", "彭埠"),
+    ),
+    "拱墅区": (
+        30.320,
+        120.15,
+        0.030,
+        0.030,
+        8,
+        ("莫干山路", "湖墅南路", "大关", "半山", "石桥", "祥符", "康桥", "和睦", "上塘", "东新路", "朝晖", "米市巷"),
+    ),
+    "西湖区": (
+        30.250,
+        120.09,
+        0.060,
+        0.050,
+        9,
+        ("文三路", "天目山路", "古墩路", "转塘", "留下", "三墩", "蒋村", "西溪", "之江", "双浦", "灵隐", "北山"),
+    ),
+    "滨江区": (
+        30.200,
+        120.20,
+        0.020,
+        0.040,
+        6,
+        ("江南大道", "滨盛路", "长河", "浦沿", "西兴", "缤纷", "闻涛路", "东信大道"),
+    ),
+    "萧山区": (
+        30.170,
+        120.30,
+        0.080,
+        0.120,
+        20,
+        (
+            "市心路",
+            "金城路",
+            "瓜沥",
+            "衙前",
+            "新塘",
+            "所前",
+            "临浦",
+            "戴村",
+            "闻堰",
+            "宁围",
+            "城厢",
+            "北干",
+            "靖江",
+            "党湾",
+            "益农",
+        ),
+    ),
+    "余杭区": (
+        30.350,
+        119.95,
+        0.080,
+        0.080,
+        12,
+        ("五常", "闲林", "仓前", "良渚", "瓶窑", "径山", "黄湖", "中泰", "余杭塘路", "仁和", "鸬鸟"),
+    ),
+    "临平区": (30.430, 120.28, 0.050, 0.060, 10, ("临平大道", "乔司", "星桥", "东湖", "塘栖", "崇贤", "运河", "南苑")),
+    "钱塘区": (30.300, 120.45, 0.040, 0.080, 9, ("下沙", "白杨", "义蓬", "河庄", "新湾", "临江", "前进")),
+    "富阳区": (
+        30.050,
+        119.95,
+        0.080,
+        0.120,
+        10,
+        ("富春", "东洲", "银湖", "新登", "场口", "大源", "春江", "万市", "洞桥", "常安"),
+    ),
+    "临安区": (
+        30.230,
+        119.70,
+        0.060,
+        0.150,
+        8,
+        ("锦城", "青山湖", "玲珑", "於潜", "昌化", "太湖源", "高虹", "天目山", "河桥"),
+    ),
+}
 OPERATORS: dict[str, tuple[int, int, str]] = {  # name: (weight, price offset fen, brand in names)
     "中国石化": (38, 0, "中国石化"),
     "中国石油": (22, 0, "中国石油"),
@@ -136,8 +193,7 @@ def group_name(group: int) -> str:
 class City:
     """A city's layout plus, lazily, each station's plan for the simulated days."""
 
-    def __init__(self, config: CityConfig, stations: list[StationSpec],
-                 group_size: int = GROUP_SIZE) -> None:  # fmt: skip
+    def __init__(self, config: CityConfig, stations: list[StationSpec], group_size: int = GROUP_SIZE) -> None:
         self.config = config
         self.stations = stations
         self.group_size = group_size
@@ -164,19 +220,24 @@ class City:
         t0 = local_midnight_us(start)
         t_end = t0 + days * US_PER_DAY
         change = t0 + 2 * US_PER_DAY if days >= 3 else None
-        config = CityConfig(seed=seed, start=start.isoformat(), days=days, t0_us=t0,
-                            t_end_us=t_end, scenarios=sc, price_change_us=change)  # fmt: skip
+        config = CityConfig(
+            seed=seed,
+            start=start.isoformat(),
+            days=days,
+            t0_us=t0,
+            t_end_us=t_end,
+            scenarios=sc,
+            price_change_us=change,
+        )
         crng = random.Random(derive_int(seed, "city"))
         sign = crng.choice((-1, 1))
         d92 = sign * crng.randint(12, 28)
         deltas = {"92": d92, "95": d92 + sign * crng.randint(0, 3), "0": round(d92 * 0.9)}
-        legacy_pos = [random.Random(derive_int(seed, i, "pos")).random() < sc.legacy_pos
-                      for i in range(stations)]  # fmt: skip
+        legacy_pos = [random.Random(derive_int(seed, i, "pos")).random() < sc.legacy_pos for i in range(stations)]
         if sc.legacy_pos > 0 and not any(legacy_pos) and stations > 1:
             legacy_pos[crng.randrange(1, stations)] = True
         used_names: set[str] = set()
-        raw = [_layout_station(seed, i, legacy_pos[i], config, deltas, used_names, group_size)
-               for i in range(stations)]  # fmt: skip
+        raw = [_layout_station(seed, i, legacy_pos[i], config, deltas, used_names, group_size) for i in range(stations)]
         _assign_scenarios(raw, sc, seed, config)
         built = [_finish_station(seed, r) for r in raw]
         return cls(config, built, group_size)
@@ -201,31 +262,57 @@ class City:
 
     def registry_dict(self) -> dict:
         """The registry (contract section 2) as a JSON-ready dict."""
-        out: dict[str, list] = {"stations": [], "tanks": [], "products": [], "nozzles": [],
-                                "prices": []}  # fmt: skip
+        out: dict[str, list] = {"stations": [], "tanks": [], "products": [], "nozzles": [], "prices": []}
         out["products"] = [{"product": p, "expansion_ppm_per_c": e} for p, e in PRODUCTS.items()]
         for st in self.stations:
-            out["stations"].append({"station_id": st.station_id, "name": st.name,
-                                    "operator": st.operator, "district": st.district,
-                                    "lat": st.lat, "lon": st.lon})  # fmt: skip
+            out["stations"].append(
+                {
+                    "station_id": st.station_id,
+                    "name": st.name,
+                    "operator": st.operator,
+                    "district": st.district,
+                    "lat": st.lat,
+                    "lon": st.lon,
+                }
+            )
             for t in st.tanks:
-                out["tanks"].append({"tank_id": t.spec.tank_id, "station_id": st.station_id,
-                                     "product": t.spec.product, "capacity_ml": t.spec.capacity_ml,
-                                     "chart": [list(p) for p in t.chart]})  # fmt: skip
+                out["tanks"].append(
+                    {
+                        "tank_id": t.spec.tank_id,
+                        "station_id": st.station_id,
+                        "product": t.spec.product,
+                        "capacity_ml": t.spec.capacity_ml,
+                        "chart": [list(p) for p in t.chart],
+                    }
+                )
             for n in st.nozzles:
-                out["nozzles"].append({
-                    "nozzle_id": n.nozzle_id, "station_id": n.station_id,
-                    "dispenser_id": n.dispenser_id, "tank_id": n.tank_id, "product": n.product,
-                    "anti_cheat": n.anti_cheat, "key_alg": n.key_alg, "key_id": n.key_id,
-                    "public_key": n.public_key, "k_pulses_per_m3": n.k,
-                    "max_flow_ml_per_min": n.max_flow,
-                    "verified_until": format_ts(n.verified_until_us),
-                    "last_verification_passed": True,
-                })  # fmt: skip
+                out["nozzles"].append(
+                    {
+                        "nozzle_id": n.nozzle_id,
+                        "station_id": n.station_id,
+                        "dispenser_id": n.dispenser_id,
+                        "tank_id": n.tank_id,
+                        "product": n.product,
+                        "anti_cheat": n.anti_cheat,
+                        "key_alg": n.key_alg,
+                        "key_id": n.key_id,
+                        "public_key": n.public_key,
+                        "k_pulses_per_m3": n.k,
+                        "max_flow_ml_per_min": n.max_flow,
+                        "verified_until": format_ts(n.verified_until_us),
+                        "last_verification_passed": True,
+                    }
+                )
             for product, rows in st.prices.items():
                 for from_us, fen in rows:
-                    out["prices"].append({"station_id": st.station_id, "product": product,
-                                          "from": format_ts(from_us), "unit_price_fen": fen})
+                    out["prices"].append(
+                        {
+                            "station_id": st.station_id,
+                            "product": product,
+                            "from": format_ts(from_us),
+                            "unit_price_fen": fen,
+                        }
+                    )
         return out
 
     # ------------------------------------------------------------------ live stream
@@ -278,7 +365,12 @@ class _RawStation(msgspec.Struct, kw_only=True):
 
 
 def _layout_station(
-    seed: int, i: int, legacy_pos: bool, cfg: CityConfig, deltas: dict[str, int], used: set[str],
+    seed: int,
+    i: int,
+    legacy_pos: bool,
+    cfg: CityConfig,
+    deltas: dict[str, int],
+    used: set[str],
     group_size: int,
 ) -> _RawStation:
     sid = f"S{i + 1:04d}"
@@ -306,8 +398,7 @@ def _layout_station(
     products = ["92", "95"] + (["0"] if diesel else [])
     mix = {"92": 0.5, "95": 0.25, "0": 0.25} if diesel else {"92": 0.65, "95": 0.35}
     # Nozzle products: every product at least once, the rest by the mix.
-    noz_products = list(products) + rng.choices(list(mix), weights=list(mix.values()),
-                                                k=n_noz - len(products))  # fmt: skip
+    noz_products = list(products) + rng.choices(list(mix), weights=list(mix.values()), k=n_noz - len(products))
     rng.shuffle(noz_products)
     tank_products = list(products)
     extra_tank = (diesel and n_noz > 10) or (not diesel and n_noz > 8)
@@ -328,29 +419,34 @@ def _layout_station(
             tank = min(choices, key=lambda t: t["nozzles"])
             tank["nozzles"] += 1
             nid = f"{sid}-D{d + 1}-N{n + 1}"
-            daily_l = (DAILY_SALES_PER_NOZZLE * demand * PRODUCT_DEMAND[product]
-                       * MEAN_VOLUME_L[product])  # fmt: skip
+            daily_l = DAILY_SALES_PER_NOZZLE * demand * PRODUCT_DEMAND[product] * MEAN_VOLUME_L[product]
             load[tank["tank_id"]] = load.get(tank["tank_id"], 0.0) + daily_l
             err = max(-0.0014, min(0.0014, rng.gauss(0.0, 0.0006)))
-            nozzles.append({
-                "nozzle_id": nid, "station_id": sid, "dispenser_id": f"{sid}-D{d + 1}",
-                "tank_id": tank["tank_id"], "product": product,
-                "anti_cheat": rng.random() >= 0.15,
-                "key_alg": "sm2" if rng.random() < 0.10 else "ed25519",
-                "key_id": f"{nid}-k1", "k": round(model * (1 + rng.uniform(-0.004, 0.004))),
-                "error0": err, "max_flow": 60_000 if product == "0" else 50_000,
-                "verified_until_us": local_midnight_us(dt.date.fromisoformat(cfg.start))
-                + rng.randint(60, 170) * US_PER_DAY,
-                "scenario": None,
-            })  # fmt: skip
+            nozzles.append(
+                {
+                    "nozzle_id": nid,
+                    "station_id": sid,
+                    "dispenser_id": f"{sid}-D{d + 1}",
+                    "tank_id": tank["tank_id"],
+                    "product": product,
+                    "anti_cheat": rng.random() >= 0.15,
+                    "key_alg": "sm2" if rng.random() < 0.10 else "ed25519",
+                    "key_id": f"{nid}-k1",
+                    "k": round(model * (1 + rng.uniform(-0.004, 0.004))),
+                    "error0": err,
+                    "max_flow": 60_000 if product == "0" else 50_000,
+                    "verified_until_us": local_midnight_us(dt.date.fromisoformat(cfg.start))
+                    + rng.randint(60, 170) * US_PER_DAY,
+                    "scenario": None,
+                }
+            )
     min_until = cfg.t_end_us + 30 * US_PER_DAY  # t_end is a local midnight
     for n in nozzles:
         n["verified_until_us"] = max(n["verified_until_us"], min_until)
     for t in tanks:
         daily_m3 = load.get(t["tank_id"], 0.0) / 1000
         cap_m3 = min(60.0, max(20.0, 5.0 * round(2.2 * daily_m3 / 5.0 + 0.5)))
-        spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000,
-                           PRODUCTS[t["product"]], nrng)  # fmt: skip
+        spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng)
         t["spec"] = spec
         t["chart"] = registry_chart(spec, nrng)
         t["leak"] = 0.0
@@ -367,14 +463,20 @@ def _layout_station(
             rows.append((cfg.price_change_us, fen + deltas[p]))
         prices[p] = rows
     spec = {
-        "station_id": sid, "index": i, "group": i // group_size, "name": name,
-        "operator": operator, "district": district,
+        "station_id": sid,
+        "index": i,
+        "group": i // group_size,
+        "name": name,
+        "operator": operator,
+        "district": district,
         "lat": round(lat0 + rng.uniform(-dlat, dlat), 5),
         "lon": round(lon0 + rng.uniform(-dlon, dlon), 5),
-        "legacy_pos": legacy_pos, "demand": demand,
+        "legacy_pos": legacy_pos,
+        "demand": demand,
         "member_discount_fen": rng.choice((20, 25, 30, 40, 50)),
-        "ground_temp_c": round(rng.uniform(14.5, 18.5), 2), "prices": prices,
-    }  # fmt: skip
+        "ground_temp_c": round(rng.uniform(14.5, 18.5), 2),
+        "prices": prices,
+    }
     return _RawStation(spec=spec, nozzles=nozzles, tanks=tanks)
 
 
@@ -423,9 +525,16 @@ def _assign_scenarios(raw: list[_RawStation], sc: ScenarioSet, seed: int, cfg: C
             got = take(lambda n: True, 1, "legacy_rigged")
             for n in got:
                 n["anti_cheat"] = False
-    for name in ("rigged_inflate", "meter_drift", "k_change_unauthorised", "k_change_authorised",
-                 "undeclared_k", "seal_unauthorised", "expired_verification",
-                 "failed_verification"):  # fmt: skip
+    for name in (
+        "rigged_inflate",
+        "meter_drift",
+        "k_change_unauthorised",
+        "k_change_authorised",
+        "undeclared_k",
+        "seal_unauthorised",
+        "expired_verification",
+        "failed_verification",
+    ):
         rate = sc.rate(name)
         if rate <= 0:
             continue
@@ -469,7 +578,15 @@ def _finish_station(seed: int, r: _RawStation) -> StationSpec:
     for n in r.nozzles:
         signer = device_signer(seed, n["key_id"], n["key_alg"])
         nozzles.append(NozzleSpec(public_key=signer.public_key_text, **n))
-    tanks = [TankInfo(spec=t["spec"], chart=t["chart"], leak_ml_per_h=t["leak"],
-                      water_um=t["water_um"], initial_fill=t["initial_fill"],
-                      scenario=t["scenario"]) for t in r.tanks]  # fmt: skip
+    tanks = [
+        TankInfo(
+            spec=t["spec"],
+            chart=t["chart"],
+            leak_ml_per_h=t["leak"],
+            water_um=t["water_um"],
+            initial_fill=t["initial_fill"],
+            scenario=t["scenario"],
+        )
+        for t in r.tanks
+    ]
     return StationSpec(nozzles=nozzles, tanks=tanks, forced=list(r.forced), **r.spec)

@@ -189,11 +189,18 @@ def evaluate(data_dir: Path, check_dir: Path) -> EvalReport:
     rules += sorted(r for r in set(inj) | set(alarms_by_rule) if r not in RULES and r != NO_RULE)
     if NO_RULE in inj:
         rules.append(NO_RULE)
-    rows = [RuleRow(rule=r, record_level=r in RECORD_LEVEL_RULES or r == NO_RULE,
-                    injected=inj.get(r, 0), detected=det.get(r, 0),
-                    recall=_recall(det.get(r, 0), inj.get(r, 0)) if r != NO_RULE else None,
-                    alarms=alarms_by_rule.get(r, 0), false_alarms=false_by_rule.get(r, 0))
-            for r in rules]  # fmt: skip
+    rows = [
+        RuleRow(
+            rule=r,
+            record_level=r in RECORD_LEVEL_RULES or r == NO_RULE,
+            injected=inj.get(r, 0),
+            detected=det.get(r, 0),
+            recall=_recall(det.get(r, 0), inj.get(r, 0)) if r != NO_RULE else None,
+            alarms=alarms_by_rule.get(r, 0),
+            false_alarms=false_by_rule.get(r, 0),
+        )
+        for r in rules
+    ]
     # Per scenario.
     sc_inj: dict[str, int] = {}
     sc_det: dict[str, int] = {}
@@ -205,16 +212,27 @@ def evaluate(data_dir: Path, check_dir: Path) -> EvalReport:
     for name in sorted(sc_inj, key=lambda n: order.get(n, 999)):
         info = BY_NAME.get(name)
         expects = any(f.expect for f in faults if f.scenario == name)
-        scen_rows.append(ScenarioRow(
-            scenario=name, primary_rule=(info.primary_rule or NO_RULE) if info else NO_RULE,
-            record_level=info.record_level if info else True, injected=sc_inj[name],
-            detected=sc_det[name],
-            recall=_recall(sc_det[name], sc_inj[name]) if expects else None))  # fmt: skip
+        scen_rows.append(
+            ScenarioRow(
+                scenario=name,
+                primary_rule=(info.primary_rule or NO_RULE) if info else NO_RULE,
+                record_level=info.record_level if info else True,
+                injected=sc_inj[name],
+                detected=sc_det[name],
+                recall=_recall(sc_det[name], sc_inj[name]) if expects else None,
+            )
+        )
     rec = [(f, ok) for f, ok in zip(faults, detected) if f.expect and f.record_level]
     stat = [(f, ok) for f, ok in zip(faults, detected) if f.expect and not f.record_level]
-    missed = [{"fault_id": f.fault_id, "scenario": f.scenario,
-               "missing": [msgspec.to_builtins(k) for k in f.expect if truth_key(k) not in matched]}
-              for f, ok in rec if not ok][:MAX_LISTED]  # fmt: skip
+    missed = [
+        {
+            "fault_id": f.fault_id,
+            "scenario": f.scenario,
+            "missing": [msgspec.to_builtins(k) for k in f.expect if truth_key(k) not in matched],
+        }
+        for f, ok in rec
+        if not ok
+    ][:MAX_LISTED]
     # Rejects.
     expected_rej = read_rejects(truth)
     found_rej: dict[str, int] = {}
@@ -222,21 +240,30 @@ def evaluate(data_dir: Path, check_dir: Path) -> EvalReport:
         name = Path(str(r.get("file", ""))).name
         found_rej[name] = found_rej.get(name, 0) + 1
     files = sorted(set(expected_rej) | set(found_rej))
-    reject_files = [FileRejects(file=n, expected=expected_rej.get(n, 0), found=found_rej.get(n, 0))
-                    for n in files]  # fmt: skip
+    reject_files = [FileRejects(file=n, expected=expected_rej.get(n, 0), found=found_rej.get(n, 0)) for n in files]
     return EvalReport(
-        data_dir=str(data_dir), check_dir=str(check_dir),
-        faults=len(faults), detected=sum(detected),
-        record_level_faults=len(rec), record_level_detected=sum(ok for _, ok in rec),
+        data_dir=str(data_dir),
+        check_dir=str(check_dir),
+        faults=len(faults),
+        detected=sum(detected),
+        record_level_faults=len(rec),
+        record_level_detected=sum(ok for _, ok in rec),
         all_record_level_detected=all(ok for _, ok in rec),
-        statistical_faults=len(stat), statistical_detected=sum(ok for _, ok in stat),
+        statistical_faults=len(stat),
+        statistical_detected=sum(ok for _, ok in stat),
         honest_cases=sum(not f.expect for f in faults),
-        alarms=len(alarms), false_alarms=len(unexplained), rows=rows, scenarios=scen_rows,
-        rejects_expected=sum(expected_rej.values()), rejects_found=sum(found_rej.values()),
+        alarms=len(alarms),
+        false_alarms=len(unexplained),
+        rows=rows,
+        scenarios=scen_rows,
+        rejects_expected=sum(expected_rej.values()),
+        rejects_found=sum(found_rej.values()),
         rejects_ok=all(fr.expected == fr.found for fr in reject_files),
-        reject_files=reject_files, missed=missed, unexplained=unexplained[:MAX_LISTED],
+        reject_files=reject_files,
+        missed=missed,
+        unexplained=unexplained[:MAX_LISTED],
         meters=_meters(truth, check_dir),
-    )  # fmt: skip
+    )
 
 
 def _meters(truth: Path, check_dir: Path) -> MeterEval | None:
@@ -257,12 +284,14 @@ def _meters(truth: Path, check_dir: Path) -> MeterEval | None:
     beyond = {nid for nid, e in true.items() if abs(e) > 3.0}
     flagged = {nid for nid, m in est.items() if m.get("status") == "violation"}
     return MeterEval(
-        nozzles_true=len(true), nozzles_estimated=len(errs),
+        nozzles_true=len(true),
+        nozzles_estimated=len(errs),
         mae_permille=round(sum(errs) / len(errs), 4) if errs else None,
         ci95_coverage=round(covered / n_ci, 4) if n_ci else None,
-        violations_true=len(beyond), violations_found=len(beyond & flagged),
+        violations_true=len(beyond),
+        violations_found=len(beyond & flagged),
         violations_false=len(flagged - beyond),
-    )  # fmt: skip
+    )
 
 
 _LABELS = {
@@ -294,9 +323,15 @@ def _l(key: str, lang: str) -> str:
 def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") -> None:
     """Rich table per rule, then rejects and the verdict lines."""
     table = Table(title=_l("title", lang), show_lines=False)
-    for key, justify in (("rule", "left"), ("level", "left"), ("injected", "right"),
-                         ("detected", "right"), ("recall", "right"), ("alarms", "right"),
-                         ("false", "right")):  # fmt: skip
+    for key, justify in (
+        ("rule", "left"),
+        ("level", "left"),
+        ("injected", "right"),
+        ("detected", "right"),
+        ("recall", "right"),
+        ("alarms", "right"),
+        ("false", "right"),
+    ):
         table.add_column(_l(key, lang), justify=justify)  # type: ignore[arg-type]
     for r in report.rows:
         level_key = "none" if r.rule == NO_RULE else ("record" if r.record_level else "stat")
@@ -304,18 +339,17 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
         recall = "—" if r.recall is None else f"{r.recall:.1%}"
         style = "red" if (r.recall is not None and r.recall < 1 and r.record_level) else None
         fa = f"[red]{r.false_alarms}[/red]" if r.false_alarms else "0"
-        table.add_row(r.rule, level, str(r.injected), str(r.detected), recall, str(r.alarms), fa,
-                      style=style)  # fmt: skip
+        table.add_row(r.rule, level, str(r.injected), str(r.detected), recall, str(r.alarms), fa, style=style)
     console.print(table)
     ok = "[green]✓[/green]" if report.all_record_level_detected else "[red]✗[/red]"
-    console.print(f"{_l('all_rec', lang)}: {ok} "
-                  f"({report.record_level_detected}/{report.record_level_faults})")  # fmt: skip
+    console.print(f"{_l('all_rec', lang)}: {ok} ({report.record_level_detected}/{report.record_level_faults})")
     colour = "red" if report.false_alarms else "green"
-    console.print(f"{_l('false_total', lang)}: [{colour}]{report.false_alarms}[/{colour}]"
-                  f" / {report.alarms}")  # fmt: skip
+    console.print(f"{_l('false_total', lang)}: [{colour}]{report.false_alarms}[/{colour}] / {report.alarms}")
     rj = "[green]✓[/green]" if report.rejects_ok else "[red]✗[/red]"
-    console.print(f"{_l('rejects', lang)}: {_l('expected', lang)} {report.rejects_expected}, "
-                  f"{_l('found', lang)} {report.rejects_found} {rj}")  # fmt: skip
+    console.print(
+        f"{_l('rejects', lang)}: {_l('expected', lang)} {report.rejects_expected}, "
+        f"{_l('found', lang)} {report.rejects_found} {rj}"
+    )
     for fr in report.reject_files:
         if fr.expected != fr.found:
             console.print(f"  {fr.file}: {fr.expected} ≠ {fr.found}")
@@ -323,6 +357,8 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
         m = report.meters
         mae = "—" if m.mae_permille is None else f"{m.mae_permille:.3f}‰"
         cov = "—" if m.ci95_coverage is None else f"{m.ci95_coverage:.1%}"
-        console.print(f"{_l('meters', lang)}: n={m.nozzles_estimated}/{m.nozzles_true}, "
-                      f"MAE {mae}, CI95 {cov}, violations {m.violations_found}/{m.violations_true}"
-                      f" (+{m.violations_false} false)")  # fmt: skip
+        console.print(
+            f"{_l('meters', lang)}: n={m.nozzles_estimated}/{m.nozzles_true}, "
+            f"MAE {mae}, CI95 {cov}, violations {m.violations_found}/{m.violations_true}"
+            f" (+{m.violations_false} false)"
+        )

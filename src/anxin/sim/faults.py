@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
 
 # ---------------------------------------------------------------------------- timelines
-def _pick_time(rng: random.Random, lo: int, hi: int, hours: tuple[float, float] | None,
-               day0: int) -> int | None:  # fmt: skip
+def _pick_time(rng: random.Random, lo: int, hi: int, hours: tuple[float, float] | None, day0: int) -> int | None:
     """A time in [lo, hi], inside the local ``hours`` of some day when given."""
     if hi <= lo:
         return None
@@ -50,8 +49,9 @@ def _pick_time(rng: random.Random, lo: int, hi: int, hours: tuple[float, float] 
     return ms(rng.uniform(a, b))
 
 
-def _visit(plan: StationPlan, nz: NozzlePlan, rng: random.Random, t: int, *, new_k: int | None,
-           vtype: str, passing: bool) -> int:  # fmt: skip
+def _visit(
+    plan: StationPlan, nz: NozzlePlan, rng: random.Random, t: int, *, new_k: int | None, vtype: str, passing: bool
+) -> int:
     """An inspector's visit from ``t``: optional authorised K adjustment (seal_open,
     k_factor_change, seal_close), the test runs, and the verification record. The
     nozzle is out of service meanwhile. Returns the verification's ts."""
@@ -68,8 +68,7 @@ def _visit(plan: StationPlan, nz: NozzlePlan, rng: random.Random, t: int, *, new
     error = nz.p_phys * (1 + nz.params.get("legacy_p", 0.0)) / k_test - 1
     spec = nz.spec
     assert spec is not None
-    rec = verification_record(rng, plan.st, nz.nozzle_id, nz.product, spec.max_flow, ts, k_test,
-                              error, vtype, passing)  # fmt: skip
+    rec = verification_record(rng, plan.st, nz.nozzle_id, nz.product, spec.max_flow, ts, k_test, error, vtype, passing)
     nz.verifications.append((ts, rec))
     plan.verifications.append((ts, rec))
     return ts
@@ -96,8 +95,7 @@ def setup_timelines(plan: StationPlan, rng: random.Random) -> None:
             if sc == "k_change_unauthorised":
                 ev = nz.event(t, "seal_open", fault=sc)
                 k_low = round(nz.k_at(t) * (1 - rng.uniform(0.01, 0.03)))
-                kc = nz.event(t + 3 * MIN, "k_factor_change", {"old": nz.k_at(t), "new": k_low},
-                              fault=sc)  # fmt: skip
+                kc = nz.event(t + 3 * MIN, "k_factor_change", {"old": nz.k_at(t), "new": k_low}, fault=sc)
                 nz.set_k(t + 3 * MIN, k_low)
                 nz.event(t + 8 * MIN, "seal_close", fault=sc)
                 p["events"] = [ev, kc]
@@ -252,8 +250,12 @@ def _key(rule: str, station_id: str, **kw) -> AlarmKey:
     return AlarmKey(rule=rule, station_id=station_id, **kw)
 
 
-def _unverified_days(plan: StationPlan, nz: NozzlePlan, t_from: int, until: int | None,
-                     ) -> tuple[list[AlarmKey], list[AlarmKey]]:  # fmt: skip
+def _unverified_days(
+    plan: StationPlan,
+    nz: NozzlePlan,
+    t_from: int,
+    until: int | None,
+) -> tuple[list[AlarmKey], list[AlarmKey]]:
     """UNVERIFIED_USE keys: one per local day with a dispensing starting in (t_from, until);
     days whose first such dispensing lies in the last 4 hours are only allowed."""
     inject_end = plan.cfg.t_end_us - 4 * H
@@ -271,8 +273,10 @@ def _unverified_days(plan: StationPlan, nz: NozzlePlan, t_from: int, until: int 
 def _all_days_from(plan: StationPlan, nz: NozzlePlan, t: int) -> list[AlarmKey]:
     cfg = plan.cfg
     first = (t - cfg.t0_us) // DAY
-    return [_key("UNVERIFIED_USE", nz.station_id, nozzle_id=nz.nozzle_id,
-                 day=local_date(cfg, cfg.t0_us + d * DAY)) for d in range(max(0, first), cfg.days)]
+    return [
+        _key("UNVERIFIED_USE", nz.station_id, nozzle_id=nz.nozzle_id, day=local_date(cfg, cfg.t0_us + d * DAY))
+        for d in range(max(0, first), cfg.days)
+    ]
 
 
 def build_truth(plan: StationPlan) -> list[Fault]:
@@ -281,13 +285,26 @@ def build_truth(plan: StationPlan) -> list[Fault]:
     faults: list[Fault] = []
 
     def add(
-        scenario: str, expect: list[AlarmKey], allow: list[AlarmKey] | None = None,
-        nozzle_id: str | None = None, tank_id: str | None = None, **detail: object,
+        scenario: str,
+        expect: list[AlarmKey],
+        allow: list[AlarmKey] | None = None,
+        nozzle_id: str | None = None,
+        tank_id: str | None = None,
+        **detail: object,
     ) -> None:
-        faults.append(Fault(
-            fault_id=f"{sid}-F{len(faults) + 1:04d}", scenario=scenario,
-            record_level=BY_NAME[scenario].record_level, expect=expect, allow=allow or [],
-            station_id=sid, nozzle_id=nozzle_id, tank_id=tank_id, detail=detail))  # fmt: skip
+        faults.append(
+            Fault(
+                fault_id=f"{sid}-F{len(faults) + 1:04d}",
+                scenario=scenario,
+                record_level=BY_NAME[scenario].record_level,
+                expect=expect,
+                allow=allow or [],
+                station_id=sid,
+                nozzle_id=nozzle_id,
+                tank_id=tank_id,
+                detail=detail,
+            )
+        )
 
     tank_of = {nz.nozzle_id: nz.spec.tank_id for nz in plan.nozzles if nz.spec}
     for nz in plan.nozzles:
@@ -304,17 +321,14 @@ def build_truth(plan: StationPlan) -> list[Fault]:
             if sc == "k_change_unauthorised":
                 expect.append(_key("K_FACTOR_CHANGE", sid, nozzle_id=nid, seq=p["events"][1].seq))
             allow = uv_allow + ([drift] if sc == "k_change_unauthorised" else [])
-            add(sc, expect + uv, allow, nozzle_id=nid, event=p["events"][0].event,
-                restored=until is not None)
+            add(sc, expect + uv, allow, nozzle_id=nid, event=p["events"][0].event, restored=until is not None)
         elif sc == "k_change_authorised":
-            add(sc, [], [], nozzle_id=nid, verification=plan.fmt(p["ver_ts"]),
-                k_old=nz.k_val[0], k_new=nz.k_val[-1])
+            add(sc, [], [], nozzle_id=nid, verification=plan.fmt(p["ver_ts"]), k_old=nz.k_val[0], k_new=nz.k_val[-1])
         elif sc == "undeclared_k":
             recs = [d for d in nz.disps if d.fault == "undeclared_k"]
             expect = [_key("K_FACTOR_CHANGE", sid, nozzle_id=nid, seq=d.seq) for d in recs]
             t = recs[0].start if recs else p["after"]
-            add(sc, expect, _all_days_from(plan, nz, t) + [drift], nozzle_id=nid,
-                k_rig=p["k_rig"], records=len(recs))
+            add(sc, expect, _all_days_from(plan, nz, t) + [drift], nozzle_id=nid, k_rig=p["k_rig"], records=len(recs))
         elif sc in ("expired_verification", "failed_verification"):
             t_from, until, _ = nz.unverified[0]
             uv, uv_allow = _unverified_days(plan, nz, t_from, until)
@@ -325,17 +339,24 @@ def build_truth(plan: StationPlan) -> list[Fault]:
         elif sc == "legacy_rigged":
             add(sc, [drift], [], nozzle_id=nid, inflate_permille=round(p["legacy_p"] * 1000, 3))
         elif sc == "meter_drift":
-            add(sc, [drift], [loss] if nz.error0 < 0 else [], nozzle_id=nid,
-                error_permille=round(nz.error0 * 1000, 3))
+            add(sc, [drift], [loss] if nz.error0 < 0 else [], nozzle_id=nid, error_permille=round(nz.error0 * 1000, 3))
     if plan.ghost is not None:
         for d in plan.ghost.disps:
             faults.extend(_sale_fault(plan, d, len(faults)))
     for t in st.tanks:
         if t.scenario == "tank_leak":
-            allow = [_key("METER_DRIFT", sid, nozzle_id=nz.nozzle_id) for nz in plan.nozzles
-                     if nz.spec and nz.spec.tank_id == t.spec.tank_id]  # fmt: skip
-            add("tank_leak", [_key("TANK_LOSS", sid, tank_id=t.spec.tank_id)], allow,
-                tank_id=t.spec.tank_id, leak_ml_per_h=t.leak_ml_per_h)
+            allow = [
+                _key("METER_DRIFT", sid, nozzle_id=nz.nozzle_id)
+                for nz in plan.nozzles
+                if nz.spec and nz.spec.tank_id == t.spec.tank_id
+            ]
+            add(
+                "tank_leak",
+                [_key("TANK_LOSS", sid, tank_id=t.spec.tank_id)],
+                allow,
+                tank_id=t.spec.tank_id,
+                leak_ml_per_h=t.leak_ml_per_h,
+            )
     return faults
 
 
@@ -376,10 +397,27 @@ def _sale_fault(plan: StationPlan, d: Disp, n: int) -> list[Fault]:
         detail.update({k: v for k, v in d.fx.items() if isinstance(v, (int, float, str))})
     if name == "cloned" and d.fx:
         detail["as"] = d.fx["as"].nozzle_id
-    return [Fault(fault_id=f"{sid}-F{n + 1:04d}", scenario=name, record_level=True,
-                  expect=expect, allow=allow, station_id=sid, nozzle_id=nid, detail=detail)]
+    return [
+        Fault(
+            fault_id=f"{sid}-F{n + 1:04d}",
+            scenario=name,
+            record_level=True,
+            expect=expect,
+            allow=allow,
+            station_id=sid,
+            nozzle_id=nid,
+            detail=detail,
+        )
+    ]
 
 
 def _rekey(rule: str, k: AlarmKey) -> AlarmKey:
-    return AlarmKey(rule=rule, station_id=k.station_id, nozzle_id=k.nozzle_id, seq=k.seq,
-                    order_id=k.order_id, day=k.day, tank_id=k.tank_id)  # fmt: skip
+    return AlarmKey(
+        rule=rule,
+        station_id=k.station_id,
+        nozzle_id=k.nozzle_id,
+        seq=k.seq,
+        order_id=k.order_id,
+        day=k.day,
+        tank_id=k.tank_id,
+    )

@@ -93,10 +93,11 @@ class Disp:
         "tot0",
         "true_ml",
         "vol",
-    )  # fmt: skip
+    )
 
-    def __init__(self, nz: NozzlePlan, start: int, end: int, k: int, pulses: int, vol: int,
-                 true_ml: float, flow: float) -> None:  # fmt: skip
+    def __init__(
+        self, nz: NozzlePlan, start: int, end: int, k: int, pulses: int, vol: int, true_ml: float, flow: float
+    ) -> None:
         self.nz = nz
         self.idx = 0
         self.seq = 0
@@ -126,9 +127,19 @@ class Disp:
 class NozzlePlan:
     """A nozzle (or an unregistered ghost nozzle) with its timeline."""
 
-    def __init__(self, spec: NozzleSpec | None, seed: int, *, nozzle_id: str = "",
-                 station_id: str = "", key_id: str = "", key_alg: str = "ed25519",
-                 k: int = 100_000, error0: float = 0.0, product: str = "92") -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: NozzleSpec | None,
+        seed: int,
+        *,
+        nozzle_id: str = "",
+        station_id: str = "",
+        key_id: str = "",
+        key_alg: str = "ed25519",
+        k: int = 100_000,
+        error0: float = 0.0,
+        product: str = "92",
+    ) -> None:
         self.spec = spec
         self.nozzle_id = spec.nozzle_id if spec else nozzle_id
         self.station_id = spec.station_id if spec else station_id

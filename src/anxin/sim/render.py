@@ -23,12 +23,25 @@ from anxin.sim.station import Emission, StationPlan
 # (arrival_us, event_us, station index, position, source file name, line, tag)
 Item = tuple[int, int, int, int, str, bytes, str]
 
-MALFORMED_MODES = ("truncated", "wrong_type", "unknown_kind", "missing_field", "bad_date",
-                   "bad_hour", "non_utf8", "huge")  # fmt: skip
+MALFORMED_MODES = (
+    "truncated",
+    "wrong_type",
+    "unknown_kind",
+    "missing_field",
+    "bad_date",
+    "bad_hour",
+    "non_utf8",
+    "huge",
+)
 UNSIGNED_ONLY = frozenset({"non_utf8", "huge"})
-REQUIRED = {"metering": "pulses", "event": "event", "settlement": "amount_fen",
-            "tank_reading": "level_um", "delivery": "volume_ml",
-            "verification": "runs"}  # fmt: skip
+REQUIRED = {
+    "metering": "pulses",
+    "event": "event",
+    "settlement": "amount_fen",
+    "tank_reading": "level_um",
+    "delivery": "volume_ml",
+    "verification": "runs",
+}
 TIME_FIELD = {"metering": "end", "delivery": "end"}
 # Stored lines use msgspec: orjson's bytes keep a 4 KiB buffer each, which adds up.
 _enc = msgspec.json.encode
@@ -40,11 +53,20 @@ def _signed(d: dict, sig: bytes) -> bytes:
 
 def metering_dict(d: Disp) -> dict:
     nz = d.nz
-    return {"kind": "metering", "station_id": nz.station_id, "nozzle_id": nz.nozzle_id,
-            "seq": d.seq, "start": StationPlan.fmt(d.start), "end": StationPlan.fmt(d.rec_end),
-            "pulses": d.pulses + (d.fx["dp"] if d.fault == "inconsistent" and d.fx else 0),
-            "k_pulses_per_m3": d.k, "volume_ml": d.vol, "totalizer_start_ml": d.tot0,
-            "totalizer_end_ml": d.tot0 + d.vol, "key_id": nz.key_id}  # fmt: skip
+    return {
+        "kind": "metering",
+        "station_id": nz.station_id,
+        "nozzle_id": nz.nozzle_id,
+        "seq": d.seq,
+        "start": StationPlan.fmt(d.start),
+        "end": StationPlan.fmt(d.rec_end),
+        "pulses": d.pulses + (d.fx["dp"] if d.fault == "inconsistent" and d.fx else 0),
+        "k_pulses_per_m3": d.k,
+        "volume_ml": d.vol,
+        "totalizer_start_ml": d.tot0,
+        "totalizer_end_ml": d.tot0 + d.vol,
+        "key_id": nz.key_id,
+    }
 
 
 def _metering(d: Disp) -> bytes:
@@ -74,31 +96,55 @@ def _duplicate(d: Disp) -> bytes:
     assert d.fx is not None
     pulses = max(1, round(d.pulses * d.fx["factor"]))
     vol = round(pulses * 1e6 / d.k)
-    rec.update(end=StationPlan.fmt(d.rec_end + d.fx["dt"]), pulses=pulses, volume_ml=vol,
-               totalizer_end_ml=d.tot0 + vol)  # fmt: skip
+    rec.update(end=StationPlan.fmt(d.rec_end + d.fx["dt"]), pulses=pulses, volume_ml=vol, totalizer_end_ml=d.tot0 + vol)
     return _signed(rec, d.nz.signer.sign(canonical_of_dict(rec)))
 
 
 def _event(e: Ev) -> bytes:
     nz = e.nz
-    rec = {"kind": "event", "station_id": nz.station_id, "nozzle_id": nz.nozzle_id, "seq": e.seq,
-           "ts": StationPlan.fmt(e.ts), "event": e.event, "data": e.data, "key_id": nz.key_id}
+    rec = {
+        "kind": "event",
+        "station_id": nz.station_id,
+        "nozzle_id": nz.nozzle_id,
+        "seq": e.seq,
+        "ts": StationPlan.fmt(e.ts),
+        "event": e.event,
+        "data": e.data,
+        "key_id": nz.key_id,
+    }
     return _signed(rec, nz.signer.sign(canonical_of_dict(rec)))
 
 
 def _settlement(d: Disp, legacy_pos: bool) -> bytes:
-    return _enc({
-        "kind": "settlement", "station_id": d.nz.station_id, "order_id": d.order_id,
-        "nozzle_id": d.nz.nozzle_id, "pump_seq": None if legacy_pos else d.seq,
-        "ts": StationPlan.fmt(d.sale_ts), "volume_ml": d.sale_vol, "unit_price_fen": d.price,
-        "amount_fen": d.amount, "paid_fen": d.paid, "payment": d.payment})  # fmt: skip
+    return _enc(
+        {
+            "kind": "settlement",
+            "station_id": d.nz.station_id,
+            "order_id": d.order_id,
+            "nozzle_id": d.nz.nozzle_id,
+            "pump_seq": None if legacy_pos else d.seq,
+            "ts": StationPlan.fmt(d.sale_ts),
+            "volume_ml": d.sale_vol,
+            "unit_price_fen": d.price,
+            "amount_fen": d.amount,
+            "paid_fen": d.paid,
+            "payment": d.payment,
+        }
+    )
 
 
 def _delivery(station_id: str, obj: tuple[str, int, int, float]) -> bytes:
     tid, s, e, v = obj
-    return _enc({"kind": "delivery", "station_id": station_id, "tank_id": tid,
-                         "start": StationPlan.fmt(s), "end": StationPlan.fmt(e),
-                         "volume_ml": int(v)})  # fmt: skip
+    return _enc(
+        {
+            "kind": "delivery",
+            "station_id": station_id,
+            "tank_id": tid,
+            "start": StationPlan.fmt(s),
+            "end": StationPlan.fmt(e),
+            "volume_ml": int(v),
+        }
+    )
 
 
 def render(plan: StationPlan, em: Emission) -> bytes:
@@ -182,8 +228,7 @@ def plan_malformed(plans: list[StationPlan], group: int, cfg: CityConfig) -> Non
         if group == 0 and kind == "settlement":
             modes = list(MALFORMED_MODES)  # every variant at least once in the city
         elif rng.random() < rate:
-            allowed = [m for m in MALFORMED_MODES
-                       if kind not in ("metering", "event") or m not in UNSIGNED_ONLY]
+            allowed = [m for m in MALFORMED_MODES if kind not in ("metering", "event") or m not in UNSIGNED_ONLY]
             modes = rng.sample(allowed, rng.randint(1, 3))
         else:
             continue

@@ -50,7 +50,9 @@ def station_lines(lines: list[tuple[str | None, bytes]], default_station: str) -
     return dict(per)
 
 
-def uploads(lines: list[tuple[str | None, bytes]], default_station: str, size: int = 500) -> list[tuple[str, list[bytes]]]:
+def uploads(
+    lines: list[tuple[str | None, bytes]], default_station: str, size: int = 500
+) -> list[tuple[str, list[bytes]]]:
     """Per station, its lines cut into uploads of ``size``."""
     out = []
     for sid, rows in station_lines(lines, default_station).items():

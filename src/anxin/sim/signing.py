@@ -61,9 +61,8 @@ class DeterministicSm2Signer:
         point = bytes.fromhex(self.public_key_text)
         entl = (len(SM2_USER_ID) * 8).to_bytes(2, "big")
         self._za = _sm3(
-            entl + SM2_USER_ID + _b32(SM2_A) + _b32(SM2_B) + _b32(SM2_GX) + _b32(SM2_GY)
-            + point[1:33] + point[33:65]
-        )  # fmt: skip
+            entl + SM2_USER_ID + _b32(SM2_A) + _b32(SM2_B) + _b32(SM2_GX) + _b32(SM2_GY) + point[1:33] + point[33:65]
+        )
         self._inv_1d = pow(1 + self._d, -1, SM2_N)
         self._dbytes = _b32(self._d)
 

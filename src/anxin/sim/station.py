@@ -31,13 +31,37 @@ from anxin.sim.model import (
     ms,
     posted_price,
     rhu,
-)  # fmt: skip
+)
 from anxin.sim.signing import derive_int
 from anxin.sim.supply import DELIVERY_NOTE_SD, plan_deliveries, readings_lines
 from anxin.sim.truth import Fault, MeterTruth, TankTruth
 
-HOUR_WEIGHTS = (0.30, 0.18, 0.12, 0.10, 0.14, 0.35, 0.75, 1.45, 1.75, 1.35, 1.10, 1.05,
-                1.00, 0.95, 0.95, 1.05, 1.30, 1.70, 1.85, 1.45, 1.05, 0.80, 0.60, 0.42)  # fmt: skip
+HOUR_WEIGHTS = (
+    0.30,
+    0.18,
+    0.12,
+    0.10,
+    0.14,
+    0.35,
+    0.75,
+    1.45,
+    1.75,
+    1.35,
+    1.10,
+    1.05,
+    1.00,
+    0.95,
+    0.95,
+    1.05,
+    1.30,
+    1.70,
+    1.85,
+    1.45,
+    1.05,
+    0.80,
+    0.60,
+    0.42,
+)
 CUM_WEIGHTS = tuple(sum(HOUR_WEIGHTS[: i + 1]) for i in range(24))
 PAYMENTS = ("wechat", "alipay", "unionpay", "cash", "fuel_card")
 PAYMENT_WEIGHTS = (45, 25, 8, 4, 18)
@@ -78,8 +102,9 @@ class StationPlan:
         if self.ghost is None:
             n_disp = len({nz.spec.dispenser_id for nz in self.nozzles if nz.spec})
             gid = f"{st.station_id}-D{n_disp + 1}-N1"
-            self.ghost = NozzlePlan(None, cfg.seed, nozzle_id=gid, station_id=st.station_id,
-                                    key_id=f"{gid}-k1", k=100_000)  # fmt: skip
+            self.ghost = NozzlePlan(
+                None, cfg.seed, nozzle_id=gid, station_id=st.station_id, key_id=f"{gid}-k1", k=100_000
+            )
         g = self.ghost
         lo, hi = cfg.t0_us + 30 * MIN, cfg.t_end_us - 4 * H - 15 * MIN
         starts = sorted(ms(rng.uniform(lo, hi)) for _ in range(n))
@@ -152,8 +177,7 @@ def _generate(plan: StationPlan, nz: NozzlePlan, rng: random.Random) -> None:
                 k = nz.k_at(s)
                 use_rig = und is not None and und_left > 0 and s > und["after"]
                 d = _make_disp(nz, s, target, flow, und["k_rig"] if use_rig else k)
-                hit = next((w for w in nz.windows if w[0] - 30 * S < d.end + 30 * S
-                            and s - 30 * S < w[1]), None)  # fmt: skip
+                hit = next((w for w in nz.windows if w[0] - 30 * S < d.end + 30 * S and s - 30 * S < w[1]), None)
                 if hit is None:
                     break
                 s = ms(hit[1] + 30 * S + rng.uniform(0, 120) * S)
@@ -200,9 +224,11 @@ def _settle(plan: StationPlan, rng: random.Random) -> None:
             if rig is not None and d.fault is None and d.sale_ts < inject_end:
                 hour = ((d.start - cfg.t0_us) % DAY) // H
                 lo, hi = rig["hours"]
-                active = (rig["variant"] == "always"
-                          or (rig["variant"] == "hours" and lo <= hour < hi)
-                          or (rig["variant"] == "large" and d.vol > 40_000))  # fmt: skip
+                active = (
+                    rig["variant"] == "always"
+                    or (rig["variant"] == "hours" and lo <= hour < hi)
+                    or (rig["variant"] == "large" and d.vol > 40_000)
+                )
                 inflated = 10 * rhu(round(d.vol * (1 + rig["p"])), 10)
                 if active and abs(inflated - d.vol) > 10:
                     d.sale_vol = inflated
@@ -239,8 +265,9 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
     st, cfg = plan.st, plan.cfg
     for t in st.tanks:
         tid = t.spec.tank_id
-        draws = [(d.start, d.end, d.true_ml) for nz in plan.nozzles
-                 if nz.spec and nz.spec.tank_id == tid for d in nz.disps]  # fmt: skip
+        draws = [
+            (d.start, d.end, d.true_ml) for nz in plan.nozzles if nz.spec and nz.spec.tank_id == tid for d in nz.disps
+        ]
         draws.sort()
         deliveries = plan_deliveries(rng, t, draws, cfg)
         nprng = np.random.default_rng(derive_int(cfg.seed, tid, "gauge"))
@@ -251,16 +278,26 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
         note = np.random.default_rng(derive_int(cfg.seed, tid, "delivery-note"))
         for s, e, v in deliveries:
             plan.deliveries.append((tid, s, e, float(round(v * (1.0 + note.normal(0.0, DELIVERY_NOTE_SD))))))
-        plan.tanks.append(TankTruth(
-            tank_id=tid, station_id=st.station_id, product=t.spec.product, scenario=t.scenario,
-            leak_ml_per_h=t.leak_ml_per_h, capacity_ml=t.spec.capacity_ml,
-            diameter_mm=t.spec.diameter_mm, length_mm=t.spec.length_mm,
-            expansion_ppm_per_c=t.spec.expansion_ppm_per_c,
-            initial_volume20_ml=round(t.initial_fill * t.spec.capacity_ml, 3),
-            ground_temp_c=st.ground_temp_c, water_um=t.water_um, deliveries=len(deliveries),
-            delivered_ml=int(sum(v for _, _, v in deliveries)),
-            declared_ml=int(sum(v for t_, _, _, v in plan.deliveries if t_ == tid)),
-            drawn_true_ml=round(sum(v for _, _, v in draws), 3)))  # fmt: skip
+        plan.tanks.append(
+            TankTruth(
+                tank_id=tid,
+                station_id=st.station_id,
+                product=t.spec.product,
+                scenario=t.scenario,
+                leak_ml_per_h=t.leak_ml_per_h,
+                capacity_ml=t.spec.capacity_ml,
+                diameter_mm=t.spec.diameter_mm,
+                length_mm=t.spec.length_mm,
+                expansion_ppm_per_c=t.spec.expansion_ppm_per_c,
+                initial_volume20_ml=round(t.initial_fill * t.spec.capacity_ml, 3),
+                ground_temp_c=st.ground_temp_c,
+                water_um=t.water_um,
+                deliveries=len(deliveries),
+                delivered_ml=int(sum(v for _, _, v in deliveries)),
+                declared_ml=int(sum(v for t_, _, _, v in plan.deliveries if t_ == tid)),
+                drawn_true_ml=round(sum(v for _, _, v in draws), 3),
+            )
+        )
 
 
 def _meters(plan: StationPlan) -> None:
@@ -269,16 +306,26 @@ def _meters(plan: StationPlan) -> None:
         lp = nz.params.get("legacy_p", 0.0)
         metered = sum(d.vol for d in nz.disps)
         true = sum(d.true_ml for d in nz.disps)
-        segs = [{"from": fmt(max(f, plan.cfg.t0_us)),
-                 "error_permille": round(((1 + lp) * nz.p_phys / k - 1) * 1000, 4)}
-                for f, k in zip(nz.k_from, nz.k_val)]  # fmt: skip
-        plan.meters.append(MeterTruth(
-            nozzle_id=nz.nozzle_id, station_id=nz.station_id, tank_id=nz.spec.tank_id,
-            product=nz.product, anti_cheat=nz.spec.anti_cheat, scenario=nz.scenario,
-            error_permille=round((metered / true - 1) * 1000, 4) if true else 0.0,
-            base_error_permille=round(((1 + lp) * (1 + nz.error0) - 1) * 1000, 4),
-            segments=segs, dispensings=len(nz.disps), metered_ml=metered,
-            true_ml=round(true, 3)))  # fmt: skip
+        segs = [
+            {"from": fmt(max(f, plan.cfg.t0_us)), "error_permille": round(((1 + lp) * nz.p_phys / k - 1) * 1000, 4)}
+            for f, k in zip(nz.k_from, nz.k_val)
+        ]
+        plan.meters.append(
+            MeterTruth(
+                nozzle_id=nz.nozzle_id,
+                station_id=nz.station_id,
+                tank_id=nz.spec.tank_id,
+                product=nz.product,
+                anti_cheat=nz.spec.anti_cheat,
+                scenario=nz.scenario,
+                error_permille=round((metered / true - 1) * 1000, 4) if true else 0.0,
+                base_error_permille=round(((1 + lp) * (1 + nz.error0) - 1) * 1000, 4),
+                segments=segs,
+                dispensings=len(nz.disps),
+                metered_ml=metered,
+                true_ml=round(true, 3),
+            )
+        )
 
 
 def _emissions(plan: StationPlan, rng: random.Random) -> None:
@@ -371,7 +418,6 @@ def _force_resend(plan: StationPlan, rng: random.Random) -> None:
     for bucket in plan.buckets.values():
         for t, arr, kind, op, obj, extra in bucket:
             if op == "S" and not obj.busy:
-                plan.emit(t, ms(rng.uniform(arr, t + RESEND_MAX_US)), kind, "R",
-                          (t, arr, kind, op, obj, extra))  # fmt: skip
+                plan.emit(t, ms(rng.uniform(arr, t + RESEND_MAX_US)), kind, "R", (t, arr, kind, op, obj, extra))
                 plan.resends += 1
                 return

@@ -68,9 +68,13 @@ def plan_deliveries(
 
 
 def readings_lines(
-    st: StationSpec, tank: TankInfo, draws: list[tuple[int, int, float]],
-    deliveries: list[tuple[int, int, float]], cfg: CityConfig, nprng: np.random.Generator,
-) -> list[tuple[int, bytes]]:  # fmt: skip
+    st: StationSpec,
+    tank: TankInfo,
+    draws: list[tuple[int, int, float]],
+    deliveries: list[tuple[int, int, float]],
+    cfg: CityConfig,
+    nprng: np.random.Generator,
+) -> list[tuple[int, bytes]]:
     """(ts_us, line) of every gauge reading of the period."""
     recs = tank_readings(
         tank.spec,
@@ -95,9 +99,17 @@ _ver_decoder = msgspec.json.Decoder(Verification)
 
 
 def verification_record(
-    rng: random.Random, st: StationSpec, nozzle_id: str, product: str, max_flow: int,
-    ts: int, k: int, error: float, vtype: str, passing: bool,
-) -> dict:  # fmt: skip
+    rng: random.Random,
+    st: StationSpec,
+    nozzle_id: str,
+    product: str,
+    max_flow: int,
+    ts: int,
+    k: int,
+    error: float,
+    vtype: str,
+    passing: bool,
+) -> dict:
     """A verification with raw runs whose JJG 443 result is ``error`` (± noise):
     within ±1.5‰ and passing when ``passing``, failing otherwise."""
     beta = beta_for_product(PRODUCTS.get(product))
@@ -115,16 +127,27 @@ def verification_record(
                 tj = tb + rng.randint(-400, 400)
                 vb = vs * (1 + beta * (tj - tb) / 1000 + 50e-6 * (tb - 20_000) / 1000)
                 e = error + offset + rng.gauss(0.0, 0.00012)
-                runs.append({"flow_ml_per_min": flow, "standard_ml": vs,
-                             "indicated_ml": round(vb * (1 + e)), "standard_temp_mc": tb,
-                             "dispenser_temp_mc": tj})  # fmt: skip
+                runs.append(
+                    {
+                        "flow_ml_per_min": flow,
+                        "standard_ml": vs,
+                        "indicated_ml": round(vb * (1 + e)),
+                        "standard_temp_mc": tb,
+                        "dispenser_temp_mc": tj,
+                    }
+                )
         rec = {
-            "kind": "verification", "station_id": st.station_id, "nozzle_id": nozzle_id,
-            "ts": format_ts(ts), "type": vtype, "org": rng.choice(ORGS),
+            "kind": "verification",
+            "station_id": st.station_id,
+            "nozzle_id": nozzle_id,
+            "ts": format_ts(ts),
+            "type": vtype,
+            "org": rng.choice(ORGS),
             "certificate_no": f"HZJD-{year}-{rng.randint(0, 99999):05d}",
             "k_pulses_per_m3": k,
-            "valid_until": format_ts(ts + 182 * DAY if passing else ts), "runs": runs,
-        }  # fmt: skip
+            "valid_until": format_ts(ts + 182 * DAY if passing else ts),
+            "runs": runs,
+        }
         result = evaluate_verification(_ver_decoder.decode(orjson.dumps(rec)), beta_y_per_c=beta)
         worst = max(abs(p.error) for p in result.flow_points)
         if passing and result.passed and worst <= 0.0015:

@@ -248,12 +248,7 @@ def tank_readings(
 
     draw_t = temp_c((dr[:, 0] + dr[:, 1]) / 2.0)
     draw_v20 = dr[:, 2] / (1.0 + beta * (draw_t - 20.0))
-    v20 = (
-        initial_volume20_ml
-        + accrued((dl_s, dl_e, dl_v), t)
-        - accrued((dr[:, 0], dr[:, 1], draw_v20), t)
-        - leak(t)
-    )
+    v20 = initial_volume20_ml + accrued((dl_s, dl_e, dl_v), t) - accrued((dr[:, 0], dr[:, 1], draw_v20), t) - leak(t)
     temp = temp_c(t)
     v_fuel = np.maximum(v20, 0.0) * (1.0 + beta * (temp - 20.0))
     water = int(round(water_um))
@@ -272,7 +267,5 @@ def tank_readings(
             "water_um": water,
             "temp_mc": tm,
         }
-        for ts, lv, tm in zip(
-            t_us.tolist(), level_noisy.astype(np.int64).tolist(), temp_mc.astype(np.int64).tolist()
-        )
+        for ts, lv, tm in zip(t_us.tolist(), level_noisy.astype(np.int64).tolist(), temp_mc.astype(np.int64).tolist())
     ]

@@ -150,15 +150,12 @@ def _prepare(out_dir: Path, truth: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     strangers = [p.name for p in out_dir.glob("*.jsonl") if not OUR_FILE.match(p.name)]
     if strangers:
-        raise FileExistsError(
-            f"{out_dir} already holds other data files ({', '.join(sorted(strangers)[:3])}…)"
-        )
+        raise FileExistsError(f"{out_dir} already holds other data files ({', '.join(sorted(strangers)[:3])}…)")
     for p in out_dir.iterdir():
         if p.is_file() and (OUR_FILE.match(p.name) or p.name == "registry.json"):
             p.unlink()
     truth.mkdir(parents=True, exist_ok=True)
-    for name in ("faults.jsonl", "meters.jsonl", "tanks.jsonl", "rejects.json", "summary.json",
-                 "scenarios.json"):  # fmt: skip
+    for name in ("faults.jsonl", "meters.jsonl", "tanks.jsonl", "rejects.json", "summary.json", "scenarios.json"):
         (truth / name).unlink(missing_ok=True)
 
 
@@ -182,8 +179,7 @@ def simulate(
     out_dir = Path(out_dir)
     truth = truth_dir_for(out_dir)
     _prepare(out_dir, truth)
-    city = City.build(stations=stations, seed=seed, start=start, scenarios=scenarios, days=days,
-                      group_size=group_size)  # fmt: skip
+    city = City.build(stations=stations, seed=seed, start=start, scenarios=scenarios, days=days, group_size=group_size)
     (out_dir / "registry.json").write_bytes(city.registry_json())
     tasks = [(city.config, city.group_stations(g), g, str(out_dir)) for g in range(city.groups)]
     results: list[GroupResult] = []
@@ -234,20 +230,32 @@ def simulate(
             records[k] = records.get(k, 0) + v
     nozzles = [n for st in city.stations for n in st.nozzles]
     summary = SimSummary(
-        data_dir=str(out_dir), truth_dir=str(truth), stations=stations, days=days, seed=seed,
-        start=start.isoformat(), scenarios=scenarios.describe(), groups=city.groups,
-        files=len(list(out_dir.glob("*.jsonl"))), nozzles=len(nozzles),
+        data_dir=str(out_dir),
+        truth_dir=str(truth),
+        stations=stations,
+        days=days,
+        seed=seed,
+        start=start.isoformat(),
+        scenarios=scenarios.describe(),
+        groups=city.groups,
+        files=len(list(out_dir.glob("*.jsonl"))),
+        nozzles=len(nozzles),
         tanks=sum(len(st.tanks) for st in city.stations),
         sm2_nozzles=sum(n.key_alg == "sm2" for n in nozzles),
         legacy_nozzles=sum(not n.anti_cheat for n in nozzles),
         legacy_pos_stations=sum(st.legacy_pos for st in city.stations),
-        records=records, sales=records["settlement"], resends=sum(r.resends for r in results),
-        malformed=total_rejects, faults=dict(sorted(per_scenario.items())),
+        records=records,
+        sales=records["settlement"],
+        resends=sum(r.resends for r in results),
+        malformed=total_rejects,
+        faults=dict(sorted(per_scenario.items())),
         bytes_written=sum(r.bytes_written for r in results),
-    )  # fmt: skip
+    )
     (truth / "summary.json").write_bytes(encode_pretty(summary))
-    (truth / "scenarios.json").write_bytes(encode_pretty(
-        {"seed": seed, "stations": stations, "days": days, "start": start.isoformat(),
-         "scenarios": scenarios}))  # fmt: skip
+    (truth / "scenarios.json").write_bytes(
+        encode_pretty(
+            {"seed": seed, "stations": stations, "days": days, "start": start.isoformat(), "scenarios": scenarios}
+        )
+    )
     summary.elapsed_s = round(time.perf_counter() - began, 3)
     return summary

@@ -133,7 +133,9 @@ class Store:
     def token_set(self, station_id: str, token: str) -> None:
         digest = hashlib.sha256(token.encode()).digest()
         with self.engine.begin() as c:
-            stmt = self._insert(T.station_tokens).values(station_id=station_id, token_sha256=digest, created_us=now_us())
+            stmt = self._insert(T.station_tokens).values(
+                station_id=station_id, token_sha256=digest, created_us=now_us()
+            )
             c.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["station_id"], set_={"token_sha256": digest, "created_us": now_us()}
@@ -164,8 +166,21 @@ class Store:
             if rows:
                 # The hot path of every upload: straight to the driver (SQLAlchemy's
                 # per-row parameter processing cost more than the insert itself).
-                values = [(received, r.kind, r.station_id, r.natural_key, r.event_time_us, r.digest, r.verdict,
-                           r.quarantined, r.source, r.body) for r in rows]  # fmt: skip
+                values = [
+                    (
+                        received,
+                        r.kind,
+                        r.station_id,
+                        r.natural_key,
+                        r.event_time_us,
+                        r.digest,
+                        r.verdict,
+                        r.quarantined,
+                        r.source,
+                        r.body,
+                    )
+                    for r in rows
+                ]
                 raw = c.connection.driver_connection
                 if self.dialect == "sqlite":
                     got = self._append_sqlite(raw, values)
@@ -187,13 +202,23 @@ class Store:
             if rejects:
                 c.execute(
                     T.rejects.insert(),
-                    [{"received_us": received, "station_id": r.station_id, "source": r.source, "line": r.line,
-                      "reason": r.reason[:500], "excerpt": r.excerpt[:1024]} for r in rejects],
-                )  # fmt: skip
+                    [
+                        {
+                            "received_us": received,
+                            "station_id": r.station_id,
+                            "source": r.source,
+                            "line": r.line,
+                            "reason": r.reason[:500],
+                            "excerpt": r.excerpt[:1024],
+                        }
+                        for r in rejects
+                    ],
+                )
         return ids
 
-    _LEDGER_COLUMNS = ("received_us, kind, station_id, natural_key, event_time_us, digest, verdict, quarantined, "
-                       "source, body")
+    _LEDGER_COLUMNS = (
+        "received_us, kind, station_id, natural_key, event_time_us, digest, verdict, quarantined, source, body"
+    )
 
     def _append_sqlite(self, raw: Any, values: list[tuple]) -> dict[bytes, int]:
         # Rows inserted get ids above the highest before (one writer: the ingest lock).
@@ -228,11 +253,19 @@ class Store:
         stmt = self._insert(t)
         stmt = stmt.on_conflict_do_update(
             index_elements=["station_id", "day"],
-            set_={"sales": t.c.sales + stmt.excluded.sales, "volume_ml": t.c.volume_ml + stmt.excluded.volume_ml,
-                  "amount_fen": t.c.amount_fen + stmt.excluded.amount_fen},
-        )  # fmt: skip
-        c.execute(stmt, [{"station_id": st, "day": day, "sales": n, "volume_ml": v, "amount_fen": a}
-                         for (st, day), (n, v, a) in sorted(sales.items())])  # fmt: skip
+            set_={
+                "sales": t.c.sales + stmt.excluded.sales,
+                "volume_ml": t.c.volume_ml + stmt.excluded.volume_ml,
+                "amount_fen": t.c.amount_fen + stmt.excluded.amount_fen,
+            },
+        )
+        c.execute(
+            stmt,
+            [
+                {"station_id": st, "day": day, "sales": n, "volume_ml": v, "amount_fen": a}
+                for (st, day), (n, v, a) in sorted(sales.items())
+            ],
+        )
 
     def ledger_max_id(self) -> int:
         with self.engine.connect() as c:
@@ -263,8 +296,12 @@ class Store:
             q = c.execute(select(func.count()).where(T.ledger.c.quarantined.is_(True))).scalar_one()
             rej = c.execute(select(func.count()).select_from(T.rejects)).scalar_one()
             al = c.execute(select(func.count()).select_from(T.alarms)).scalar_one()
-        return {**{f"ledger_{k}": int(v) for k, v in led.items()}, "quarantined": int(q), "rejects": int(rej),
-                "alarms": int(al)}  # fmt: skip
+        return {
+            **{f"ledger_{k}": int(v) for k, v in led.items()},
+            "quarantined": int(q),
+            "rejects": int(rej),
+            "alarms": int(al),
+        }
 
     # ------------------------------------------------------------ outputs
     def save_outputs(self, outputs: Sequence[Any]) -> list[Alarm]:
@@ -279,12 +316,24 @@ class Store:
                 if isinstance(o, Alarm):
                     stmt = (
                         self._insert(T.alarms)
-                        .values(alarm_id=o.alarm_id, rule=o.rule, severity=o.severity, station_id=o.station_id,
-                                nozzle_id=o.nozzle_id, tank_id=o.tank_id, seq=o.seq, order_id=o.order_id, ts=o.ts,
-                                ts_us=parse_ts(o.ts), message=o.message, evidence=o.evidence, raised_us=raised)
+                        .values(
+                            alarm_id=o.alarm_id,
+                            rule=o.rule,
+                            severity=o.severity,
+                            station_id=o.station_id,
+                            nozzle_id=o.nozzle_id,
+                            tank_id=o.tank_id,
+                            seq=o.seq,
+                            order_id=o.order_id,
+                            ts=o.ts,
+                            ts_us=parse_ts(o.ts),
+                            message=o.message,
+                            evidence=o.evidence,
+                            raised_us=raised,
+                        )
                         .on_conflict_do_nothing(index_elements=["alarm_id"])
                         .returning(T.alarms.c.ord)
-                    )  # fmt: skip
+                    )
                     if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
                         new.append(o)
                 elif isinstance(o, AlarmNote):
@@ -297,18 +346,34 @@ class Store:
                     if o.meters:
                         c.execute(
                             self._insert(T.meter_estimates).on_conflict_do_nothing(index_elements=["nozzle_id", "ts"]),
-                            [{"nozzle_id": m.nozzle_id, "ts": o.ts, "station_id": o.station_id, "tank_id": m.tank_id,
-                              "k_pulses_per_m3": m.k_pulses_per_m3, "error_permille": m.error_permille,
-                              "ci_lo_permille": m.ci95_permille[0], "ci_hi_permille": m.ci95_permille[1],
-                              "n": m.n, "status": m.status} for m in o.meters],
-                        )  # fmt: skip
+                            [
+                                {
+                                    "nozzle_id": m.nozzle_id,
+                                    "ts": o.ts,
+                                    "station_id": o.station_id,
+                                    "tank_id": m.tank_id,
+                                    "k_pulses_per_m3": m.k_pulses_per_m3,
+                                    "error_permille": m.error_permille,
+                                    "ci_lo_permille": m.ci95_permille[0],
+                                    "ci_hi_permille": m.ci95_permille[1],
+                                    "n": m.n,
+                                    "status": m.status,
+                                }
+                                for m in o.meters
+                            ],
+                        )
                 else:  # a verification result
                     c.execute(
                         self._insert(T.verifications)
-                        .values(nozzle_id=o.nozzle_id, ts=o.ts, station_id=o.station_id, passed=bool(o.passed),
-                                result=msgspec.to_builtins(o))
+                        .values(
+                            nozzle_id=o.nozzle_id,
+                            ts=o.ts,
+                            station_id=o.station_id,
+                            passed=bool(o.passed),
+                            result=msgspec.to_builtins(o),
+                        )
                         .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
-                    )  # fmt: skip
+                    )
             if new:
                 self._enqueue_webhooks(c, [a.alarm_id for a in new])
         return new
@@ -331,11 +396,12 @@ class Store:
     # ------------------------------------------------------------ checkpoints
     def checkpoint_save(self, ledger_id: int, registry_version: int, state: bytes, *, keep: int = 3) -> None:
         with self.engine.begin() as c:
-            c.execute(T.checkpoints.insert().values(ledger_id=ledger_id, registry_version=registry_version,
-                                                    created_us=now_us(), state=state))  # fmt: skip
-            old = c.execute(
-                select(T.checkpoints.c.id).order_by(T.checkpoints.c.id.desc()).offset(keep)
-            ).scalars().all()
+            c.execute(
+                T.checkpoints.insert().values(
+                    ledger_id=ledger_id, registry_version=registry_version, created_us=now_us(), state=state
+                )
+            )
+            old = c.execute(select(T.checkpoints.c.id).order_by(T.checkpoints.c.id.desc()).offset(keep)).scalars().all()
             if old:
                 c.execute(T.checkpoints.delete().where(T.checkpoints.c.id.in_(old)))
 
@@ -343,9 +409,7 @@ class Store:
         """(ledger_id, registry_version, state) of the newest checkpoint."""
         cp = T.checkpoints.c
         with self.engine.connect() as c:
-            row = c.execute(
-                select(cp.ledger_id, cp.registry_version, cp.state).order_by(cp.id.desc()).limit(1)
-            ).first()
+            row = c.execute(select(cp.ledger_id, cp.registry_version, cp.state).order_by(cp.id.desc()).limit(1)).first()
         return (int(row[0]), int(row[1]), bytes(row[2])) if row else None
 
     # ------------------------------------------------------------ webhooks
@@ -370,17 +434,28 @@ class Store:
             due = now_us()
             c.execute(
                 self._insert(T.webhook_deliveries).on_conflict_do_nothing(index_elements=["webhook_id", "alarm_id"]),
-                [{"webhook_id": h, "alarm_id": a, "status": "pending", "attempts": 0, "next_attempt_us": due}
-                 for a in alarm_ids for h in hooks],
-            )  # fmt: skip
+                [
+                    {"webhook_id": h, "alarm_id": a, "status": "pending", "attempts": 0, "next_attempt_us": due}
+                    for a in alarm_ids
+                    for h in hooks
+                ],
+            )
 
 
 def alarm_dict(m: Any) -> dict[str, Any]:
     return {
-        "alarm_id": m["alarm_id"], "rule": m["rule"], "severity": m["severity"], "station_id": m["station_id"],
-        "nozzle_id": m["nozzle_id"], "tank_id": m["tank_id"], "seq": m["seq"], "order_id": m["order_id"],
-        "ts": m["ts"], "message": m["message"], "evidence": m["evidence"],
-    }  # fmt: skip
+        "alarm_id": m["alarm_id"],
+        "rule": m["rule"],
+        "severity": m["severity"],
+        "station_id": m["station_id"],
+        "nozzle_id": m["nozzle_id"],
+        "tank_id": m["tank_id"],
+        "seq": m["seq"],
+        "order_id": m["order_id"],
+        "ts": m["ts"],
+        "message": m["message"],
+        "evidence": m["evidence"],
+    }
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -59,8 +59,9 @@ class SupervisionError(ValueError):
         self.message = message
 
 
-def audit(conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any],
-          now_us: int) -> int:  # fmt: skip
+def audit(
+    conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any], now_us: int
+) -> int:
     """One hash-chained audit entry in the caller's transaction."""
     return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
 
@@ -73,10 +74,16 @@ def history(store: Store, subject: str) -> list[dict[str, Any]]:
             select(L.seq, L.ts_us, L.actor, L.action, L.reason, L.data).where(L.subject == subject).order_by(L.seq)
         ).all()
     return [
-        {"seq": int(r.seq), "ts_us": int(r.ts_us), "actor": r.actor, "action": r.action, "reason": r.reason,
-         "data": r.data}
+        {
+            "seq": int(r.seq),
+            "ts_us": int(r.ts_us),
+            "actor": r.actor,
+            "action": r.action,
+            "reason": r.reason,
+            "data": r.data,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int = 1) -> str:

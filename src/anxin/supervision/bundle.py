@@ -194,12 +194,16 @@ def export_bundle(store: Store, case_id: int, *, now_us: int) -> bytes:
         in_window = and_(L.station_id == case.station_id, L.event_time_us >= start, L.event_time_us <= end)
         if alarm_source:
             in_window = and_(in_window, L.kind.in_(("metering", "event", "settlement")))
-        cond = or_(in_window, and_(L.station_id == case.station_id, L.natural_key.in_(sorted(ev_keys)))) \
-            if ev_keys else in_window  # fmt: skip
+        cond = (
+            or_(in_window, and_(L.station_id == case.station_id, L.natural_key.in_(sorted(ev_keys))))
+            if ev_keys
+            else in_window
+        )
         ledger_rows = conn.execute(
             select(L.id, L.kind, L.natural_key, L.event_time_us, L.received_us, L.verdict, L.quarantined, L.body)
-            .where(cond).order_by(L.id)
-        ).all()  # fmt: skip
+            .where(cond)
+            .order_by(L.id)
+        ).all()
         records, index = [], []
         for r in ledger_rows:
             if alarm_source and nozzle is not None and r.natural_key not in ev_keys:
@@ -207,9 +211,18 @@ def export_bundle(store: Store, case_id: int, *, now_us: int) -> bytes:
                 if of != nozzle:
                     continue
             records.append(bytes(r.body).rstrip(b"\r\n"))
-            index.append({"line": len(records), "ledger_id": int(r.id), "kind": r.kind, "natural_key": r.natural_key,
-                          "event_time_us": int(r.event_time_us), "received_us": int(r.received_us),
-                          "verdict": r.verdict, "quarantined": bool(r.quarantined)})  # fmt: skip
+            index.append(
+                {
+                    "line": len(records),
+                    "ledger_id": int(r.id),
+                    "kind": r.kind,
+                    "natural_key": r.natural_key,
+                    "event_time_us": int(r.event_time_us),
+                    "received_us": int(r.received_us),
+                    "verdict": r.verdict,
+                    "quarantined": bool(r.quarantined),
+                }
+            )
         alarm_cond = and_(A.station_id == case.station_id, A.ts_us >= start, A.ts_us <= end)
         if nozzle is not None:
             alarm_cond = and_(alarm_cond, or_(A.nozzle_id == nozzle, A.nozzle_id.is_(None)))
@@ -218,26 +231,57 @@ def export_bundle(store: Store, case_id: int, *, now_us: int) -> bytes:
         alarm_rows = conn.execute(
             select(T.alarms, S.status.label("triage_status"))
             .select_from(T.alarms.outerjoin(T.alarm_states, S.alarm_id == A.alarm_id))
-            .where(alarm_cond).order_by(A.ord)
-        ).all()  # fmt: skip
-        alarms = [{"alarm_id": a.alarm_id, "rule": a.rule, "severity": a.severity, "station_id": a.station_id,
-                   "nozzle_id": a.nozzle_id, "tank_id": a.tank_id, "seq": a.seq, "order_id": a.order_id, "ts": a.ts,
-                   "message": a.message, "evidence": a.evidence, "status": a.triage_status or "new",
-                   "source_of_case": a.alarm_id in source_alarms} for a in alarm_rows]  # fmt: skip
+            .where(alarm_cond)
+            .order_by(A.ord)
+        ).all()
+        alarms = [
+            {
+                "alarm_id": a.alarm_id,
+                "rule": a.rule,
+                "severity": a.severity,
+                "station_id": a.station_id,
+                "nozzle_id": a.nozzle_id,
+                "tank_id": a.tank_id,
+                "seq": a.seq,
+                "order_id": a.order_id,
+                "ts": a.ts,
+                "message": a.message,
+                "evidence": a.evidence,
+                "status": a.triage_status or "new",
+                "source_of_case": a.alarm_id in source_alarms,
+            }
+            for a in alarm_rows
+        ]
         rv = T.registry_versions.c
-        reg = conn.execute(
-            select(rv.version, rv.created_us, rv.document).where(rv.created_us <= now_us)
-            .order_by(rv.version.desc()).limit(1)
-        ).first() or conn.execute(select(rv.version, rv.created_us, rv.document).order_by(rv.version.desc()).limit(1)).first()  # fmt: skip
+        reg = (
+            conn.execute(
+                select(rv.version, rv.created_us, rv.document)
+                .where(rv.created_us <= now_us)
+                .order_by(rv.version.desc())
+                .limit(1)
+            ).first()
+            or conn.execute(select(rv.version, rv.created_us, rv.document).order_by(rv.version.desc()).limit(1)).first()
+        )
         if reg is None:
             raise BundleError("no registry: the records' keys cannot be published")
         au = T.audit_log.c
         audit_rows = conn.execute(
             select(T.audit_log).where(au.subject.in_((f"case:{case_id}", row.source))).order_by(au.seq)
         ).all()
-    audit = [{"seq": int(e.seq), "ts_us": int(e.ts_us), "actor": e.actor, "action": e.action, "subject": e.subject,
-              "reason": e.reason, "data": e.data, "prev_hash": bytes(e.prev_hash).hex(), "hash": bytes(e.hash).hex()}
-             for e in audit_rows]  # fmt: skip
+    audit = [
+        {
+            "seq": int(e.seq),
+            "ts_us": int(e.ts_us),
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "reason": e.reason,
+            "data": e.data,
+            "prev_hash": bytes(e.prev_hash).hex(),
+            "hash": bytes(e.hash).hex(),
+        }
+        for e in audit_rows
+    ]
     case_doc = {
         "format": "anxin-evidence-bundle/1",
         "exported_us": now_us,
@@ -346,8 +390,10 @@ def verify_bundle(data: bytes) -> BundleReport:
             problems.append(f"records.jsonl line {n}: cannot be read ({p.reason})")
             continue
         rec = p.rec
-        what = f"records.jsonl line {n} ({rec.__struct_config__.tag} {getattr(rec, 'nozzle_id', '')}" \
-               f"/{getattr(rec, 'seq', getattr(rec, 'order_id', ''))})"  # type: ignore[attr-defined]  # fmt: skip
+        what = (
+            f"records.jsonl line {n} ({rec.__struct_config__.tag} {getattr(rec, 'nozzle_id', '')}"
+            f"/{getattr(rec, 'seq', getattr(rec, 'order_id', ''))})"
+        )  # type: ignore[attr-defined]
         if station is not None and rec.station_id != station:
             problems.append(f"{what}: of station {rec.station_id}, not the case's {station}")
         if p.canonical is None or ring is None:
@@ -363,12 +409,24 @@ def verify_bundle(data: bytes) -> BundleReport:
     for n, line in enumerate(files.get("audit.jsonl", b"").splitlines(), 1):
         try:
             e = json.loads(line)
-            content = audit_canonical(ts_us=e["ts_us"], actor=e["actor"], action=e["action"], subject=e["subject"],
-                                      reason=e["reason"], data=e["data"])  # fmt: skip
+            content = audit_canonical(
+                ts_us=e["ts_us"],
+                actor=e["actor"],
+                action=e["action"],
+                subject=e["subject"],
+                reason=e["reason"],
+                data=e["data"],
+            )
             good = entry_hash(bytes.fromhex(e["prev_hash"]), content).hex() == e["hash"]
         except (ValueError, KeyError, TypeError):
             good = False
         if not good:
             problems.append(f"audit.jsonl line {n}: entry hash does not match its content")
-    return BundleReport(ok=files_ok and not problems, files_ok=files_ok, signatures_checked=checked,
-                        signatures_bad=bad, problems=problems, notes=notes)  # fmt: skip
+    return BundleReport(
+        ok=files_ok and not problems,
+        files_ok=files_ok,
+        signatures_checked=checked,
+        signatures_bad=bad,
+        problems=problems,
+        notes=notes,
+    )

@@ -78,13 +78,20 @@ class UnknownCase(CaseError, LookupError):
 
 def _case(row: Any) -> Case:
     return Case(
-        id=int(row.id), station_id=row.station_id, source=row.source, status=row.status,
-        opened_us=int(row.opened_us), opened_by=row.opened_by, summary=row.summary,
+        id=int(row.id),
+        station_id=row.station_id,
+        source=row.source,
+        status=row.status,
+        opened_us=int(row.opened_us),
+        opened_by=row.opened_by,
+        summary=row.summary,
         parties=msgspec.convert(row.parties or [], list[Party]),
         violations=msgspec.convert(row.violations or [], list[Violation]),
-        penalty_fen=row.penalty_fen, boards_confiscated=row.boards_confiscated, decision=row.decision,
+        penalty_fen=row.penalty_fen,
+        boards_confiscated=row.boards_confiscated,
+        decision=row.decision,
         closed_us=row.closed_us,
-    )  # fmt: skip
+    )
 
 
 def as_dict(case: Case) -> dict[str, Any]:
@@ -134,12 +141,29 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
             raise CaseError(f"no {m.group(1)} {m.group(2)!r}")
         if owner != station_id:
             raise CaseError(f"{source} belongs to station {owner}, not {station_id}")
-        case_id = int(conn.execute(
-            T.cases.insert().values(station_id=station_id, source=source, status="open", opened_us=now_us,
-                                    opened_by=actor, summary=summary, parties=[], violations=[])
-        ).inserted_primary_key[0])  # fmt: skip
-        audit_append(conn, actor=actor, action="case.open", subject=f"case:{case_id}", reason=summary,
-                     data={"source": source, "station_id": station_id, "status": "open"}, now_us=now_us)  # fmt: skip
+        case_id = int(
+            conn.execute(
+                T.cases.insert().values(
+                    station_id=station_id,
+                    source=source,
+                    status="open",
+                    opened_us=now_us,
+                    opened_by=actor,
+                    summary=summary,
+                    parties=[],
+                    violations=[],
+                )
+            ).inserted_primary_key[0]
+        )
+        audit_append(
+            conn,
+            actor=actor,
+            action="case.open",
+            subject=f"case:{case_id}",
+            reason=summary,
+            data={"source": source, "station_id": station_id, "status": "open"},
+            now_us=now_us,
+        )
     return case_id
 
 
@@ -150,20 +174,34 @@ def _locked(conn: Connection, case_id: int) -> Any:
     return row
 
 
-def _change(conn: Connection, row: Any, values: dict[str, Any], *, action: str, actor: str, reason: str,
-            data: dict[str, Any], now_us: int) -> None:  # fmt: skip
+def _change(
+    conn: Connection,
+    row: Any,
+    values: dict[str, Any],
+    *,
+    action: str,
+    actor: str,
+    reason: str,
+    data: dict[str, Any],
+    now_us: int,
+) -> None:
     res = conn.execute(sql_update(T.cases).where(_C.id == row.id, _C.status == row.status).values(**values))
     if res.rowcount != 1:
         raise CaseError(f"case {row.id} changed meanwhile")
     data = {"before": row.status, "after": values.get("status", row.status), **data}
-    audit_append(conn, actor=actor, action=action, subject=f"case:{row.id}", reason=reason, data=data,
-                 now_us=now_us)  # fmt: skip
+    audit_append(conn, actor=actor, action=action, subject=f"case:{row.id}", reason=reason, data=data, now_us=now_us)
 
 
 def update(
-    store: Store, case_id: int, *, parties: list[dict[str, Any]] | None = None,
-    violations: list[dict[str, Any]] | None = None, actor: str, reason: str = "", now_us: int,
-) -> Case:  # fmt: skip
+    store: Store,
+    case_id: int,
+    *,
+    parties: list[dict[str, Any]] | None = None,
+    violations: list[dict[str, Any]] | None = None,
+    actor: str,
+    reason: str = "",
+    now_us: int,
+) -> Case:
     """Record the parties and/or the violations (each replaces the list before); an open
     case becomes ``investigating``."""
     actor = _need(actor, "actor")
@@ -191,15 +229,21 @@ def update(
         if row.status not in ("open", "investigating"):
             raise CaseError(f"case {case_id} is {row.status}: parties and violations are fixed")
         values["status"] = "investigating"
-        _change(conn, row, values, action="case.update", actor=actor, reason=reason.strip(), data=data,
-                now_us=now_us)  # fmt: skip
+        _change(conn, row, values, action="case.update", actor=actor, reason=reason.strip(), data=data, now_us=now_us)
     return get(store, case_id)
 
 
 def penalize(
-    store: Store, case_id: int, *, penalty_fen: int, boards_confiscated: int = 0, decision: str, actor: str,
-    reason: str = "", now_us: int,
-) -> Case:  # fmt: skip
+    store: Store,
+    case_id: int,
+    *,
+    penalty_fen: int,
+    boards_confiscated: int = 0,
+    decision: str,
+    actor: str,
+    reason: str = "",
+    now_us: int,
+) -> Case:
     """Record the decision (处罚决定): the case becomes ``decided``."""
     actor = _need(actor, "actor")
     decision = _need(decision, "decision")
@@ -211,11 +255,22 @@ def penalize(
         row = _locked(conn, case_id)
         if row.status not in ("open", "investigating"):
             raise CaseError(f"case {case_id} is {row.status}: already decided")
-        values = {"penalty_fen": penalty_fen, "boards_confiscated": boards_confiscated, "decision": decision,
-                  "status": "decided"}  # fmt: skip
-        _change(conn, row, values, action="case.penalize", actor=actor, reason=reason.strip(),
-                data={"penalty_fen": penalty_fen, "boards_confiscated": boards_confiscated, "decision": decision},
-                now_us=now_us)  # fmt: skip
+        values = {
+            "penalty_fen": penalty_fen,
+            "boards_confiscated": boards_confiscated,
+            "decision": decision,
+            "status": "decided",
+        }
+        _change(
+            conn,
+            row,
+            values,
+            action="case.penalize",
+            actor=actor,
+            reason=reason.strip(),
+            data={"penalty_fen": penalty_fen, "boards_confiscated": boards_confiscated, "decision": decision},
+            now_us=now_us,
+        )
     return get(store, case_id)
 
 
@@ -227,8 +282,16 @@ def close(store: Store, case_id: int, *, reason: str, actor: str, now_us: int) -
         row = _locked(conn, case_id)
         if row.status != "decided" or not row.decision:
             raise CaseError(f"case {case_id} is {row.status}: only a decided case can be closed")
-        _change(conn, row, {"status": "closed", "closed_us": now_us}, action="case.close", actor=actor,
-                reason=reason, data={}, now_us=now_us)  # fmt: skip
+        _change(
+            conn,
+            row,
+            {"status": "closed", "closed_us": now_us},
+            action="case.close",
+            actor=actor,
+            reason=reason,
+            data={},
+            now_us=now_us,
+        )
     return get(store, case_id)
 
 
@@ -246,8 +309,9 @@ def by_source(store: Store, source: str) -> Case | None:
     return _case(row) if row is not None else None
 
 
-def listing(store: Store, station_ids: list[str] | None = None, status: str | None = None,
-            limit: int = 500) -> list[Case]:  # fmt: skip
+def listing(
+    store: Store, station_ids: list[str] | None = None, status: str | None = None, limit: int = 500
+) -> list[Case]:
     """Newest first; ``station_ids`` limits to those stations (an operator's), ``status`` to one status."""
     q = select(T.cases).order_by(_C.id.desc()).limit(max(1, min(limit, 5000)))
     if station_ids is not None:

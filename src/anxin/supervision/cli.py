@@ -28,8 +28,10 @@ def register(app: typer.Typer, console, fail) -> None:
             return
         report = verify_bundle(data)
         console.print(f"文件哈希 files: {'一致 ok' if report.files_ok else '不一致 ALTERED'}", highlight=False)
-        console.print(f"签名 signatures: 已验 checked {report.signatures_checked}, 无效 bad {report.signatures_bad}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"签名 signatures: 已验 checked {report.signatures_checked}, 无效 bad {report.signatures_bad}",
+            highlight=False,
+        )
         for note in report.notes:
             console.print(f"  [dim]{escape(note)}[/]", highlight=False)
         for problem in report.problems:

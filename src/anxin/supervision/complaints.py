@@ -75,11 +75,20 @@ class Attachment(NamedTuple):
 
 # ---------------------------------------------------------------------------- submit
 def submit(
-    store: Store, registry: Registry, *, station_id: str, nozzle_id: str | None = None, text: str,
-    contact: str | None = None, order_ref: str | None = None, event_ts_us: int | None = None, channel: str,
-    attachments: Sequence[Attachment | tuple[str, str, bytes] | dict[str, Any]] = (), now_us: int,
+    store: Store,
+    registry: Registry,
+    *,
+    station_id: str,
+    nozzle_id: str | None = None,
+    text: str,
+    contact: str | None = None,
+    order_ref: str | None = None,
+    event_ts_us: int | None = None,
+    channel: str,
+    attachments: Sequence[Attachment | tuple[str, str, bytes] | dict[str, Any]] = (),
+    now_us: int,
     settings: SupervisionSettings = DEFAULT_SETTINGS,
-) -> int:  # fmt: skip
+) -> int:
     """Record a complaint (status ``received``, deadline now + 15 days), link it to the
     records that bear on it, and return its id. Raises SupervisionError naming the
     offending input (``field``); nothing is written then."""
@@ -91,12 +100,14 @@ def submit(
         if nozzle is None:
             raise SupervisionError("unknown_nozzle", f"未登记的油枪 {nozzle_id!r}", field="nozzle_id")
         if nozzle.station_id != station_id:
-            raise SupervisionError("nozzle_not_at_station", f"油枪 {nozzle_id} 不属于加油站 {station_id}",
-                                   field="nozzle_id")  # fmt: skip
+            raise SupervisionError(
+                "nozzle_not_at_station", f"油枪 {nozzle_id} 不属于加油站 {station_id}", field="nozzle_id"
+            )
     body = need_text(text, "text", max_chars=s.text_max_chars)
     contact_v = None if contact is None or not str(contact).strip() else need_text(contact, "contact", max_chars=200)
-    order_v = None if order_ref is None or not str(order_ref).strip() else need_text(order_ref, "order_ref",
-                                                                                      max_chars=128)  # fmt: skip
+    order_v = (
+        None if order_ref is None or not str(order_ref).strip() else need_text(order_ref, "order_ref", max_chars=128)
+    )
     if channel not in CHANNELS:
         raise SupervisionError("bad_channel", f"渠道须为 {'/'.join(CHANNELS)}", field="channel")
     if event_ts_us is not None:
@@ -107,25 +118,54 @@ def submit(
     files = _check_attachments(attachments, s)
     with write_transaction(store) as conn:
         res = conn.execute(
-            T.complaints.insert().values(received_us=now_us, station_id=station_id, nozzle_id=nozzle_id, text=body,
-                                         contact=contact_v, status="received", channel=channel, order_ref=order_v,
-                                         event_ts_us=event_ts_us, deadline_us=now_us + s.complaint_deadline_us)
-        )  # fmt: skip
+            T.complaints.insert().values(
+                received_us=now_us,
+                station_id=station_id,
+                nozzle_id=nozzle_id,
+                text=body,
+                contact=contact_v,
+                status="received",
+                channel=channel,
+                order_ref=order_v,
+                event_ts_us=event_ts_us,
+                deadline_us=now_us + s.complaint_deadline_us,
+            )
+        )
         cid = int(res.inserted_primary_key[0])
         meta = []
         for f in files:
             digest = hashlib.sha256(f.data).digest()
             conn.execute(
-                T.attachments.insert().values(owner=f"complaint:{cid}", name=f.name, mime=f.mime, size=len(f.data),
-                                              sha256=digest, data=f.data, created_us=now_us)
-            )  # fmt: skip
+                T.attachments.insert().values(
+                    owner=f"complaint:{cid}",
+                    name=f.name,
+                    mime=f.mime,
+                    size=len(f.data),
+                    sha256=digest,
+                    data=f.data,
+                    created_us=now_us,
+                )
+            )
             meta.append({"name": f.name, "mime": f.mime, "size": len(f.data), "sha256": digest.hex()})
         links = _link(conn, cid, s)
-        audit(conn, actor=PUBLIC, action="complaint.submit", subject=f"complaint:{cid}", reason="",
-              data={"station_id": station_id, "nozzle_id": nozzle_id, "channel": channel, "order_ref": order_v,
-                    "event_ts_us": event_ts_us, "deadline_us": now_us + s.complaint_deadline_us,
-                    "attachments": meta, "links": [[k, r] for k, r, _ in links]},
-              now_us=now_us)  # fmt: skip
+        audit(
+            conn,
+            actor=PUBLIC,
+            action="complaint.submit",
+            subject=f"complaint:{cid}",
+            reason="",
+            data={
+                "station_id": station_id,
+                "nozzle_id": nozzle_id,
+                "channel": channel,
+                "order_ref": order_v,
+                "event_ts_us": event_ts_us,
+                "deadline_us": now_us + s.complaint_deadline_us,
+                "attachments": meta,
+                "links": [[k, r] for k, r, _ in links],
+            },
+            now_us=now_us,
+        )
     return cid
 
 
@@ -154,24 +194,32 @@ def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Att
         if not data_b:
             raise SupervisionError("empty_attachment", "附件为空", field=f"{field}.data")
         if len(data_b) > s.attachment_max_bytes:
-            raise SupervisionError("attachment_too_large", f"附件超过 {s.attachment_max_bytes // (1024 * 1024)} MiB",
-                                   field=f"{field}.data")  # fmt: skip
+            raise SupervisionError(
+                "attachment_too_large", f"附件超过 {s.attachment_max_bytes // (1024 * 1024)} MiB", field=f"{field}.data"
+            )
         out.append(Attachment(name_v, mime_v, data_b))
     return out
 
 
 # ---------------------------------------------------------------------------- linking
-def link(store: Store, complaint_id: int, *, now_us: int | None = None,
-         settings: SupervisionSettings = DEFAULT_SETTINGS) -> list[dict[str, str]]:  # fmt: skip
+def link(
+    store: Store, complaint_id: int, *, now_us: int | None = None, settings: SupervisionSettings = DEFAULT_SETTINGS
+) -> list[dict[str, str]]:
     """(Re-)link the complaint to its records (e.g. after late data arrived); adds only
     links it did not have, audited as "system" when it added any. Returns all its links."""
     with write_transaction(store) as conn:
         _lock(conn, complaint_id)
         added = _link(conn, complaint_id, settings)
         if added:
-            audit(conn, actor=SYSTEM, action="complaint.link", subject=f"complaint:{complaint_id}", reason="",
-                  data={"added": [[k, r] for k, r, _ in added]},
-                  now_us=now_us if now_us is not None else wall_now_us())  # fmt: skip
+            audit(
+                conn,
+                actor=SYSTEM,
+                action="complaint.link",
+                subject=f"complaint:{complaint_id}",
+                reason="",
+                data={"added": [[k, r] for k, r, _ in added]},
+                now_us=now_us if now_us is not None else wall_now_us(),
+            )
     return _links(store, complaint_id)
 
 
@@ -259,8 +307,9 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
     have = {(r.kind, r.ref) for r in conn.execute(select(_K.kind, _K.ref).where(_K.complaint_id == cid))}
     added = [(k, ref, why[:300]) for (k, ref), why in found.items() if (k, ref) not in have]
     if added:
-        conn.execute(T.complaint_links.insert(), [{"complaint_id": cid, "kind": k, "ref": r, "why": w}
-                                                  for k, r, w in added])  # fmt: skip
+        conn.execute(
+            T.complaint_links.insert(), [{"complaint_id": cid, "kind": k, "ref": r, "why": w} for k, r, w in added]
+        )
     return added
 
 
@@ -279,23 +328,49 @@ def _fmt_dt(dt_us: int) -> str:
 def assign(store: Store, complaint_id: int, *, assignee: str, actor: str, reason: str = "", now_us: int) -> str:
     """Assign (or re-assign) the complaint to a handler; returns the new status."""
     who = need_text(assignee, "assignee", max_chars=64)
-    return _step(store, complaint_id, "assign", actor=actor, reason=reason, now_us=now_us,
-                 allowed=("received", "assigned", "investigating"), values={"assignee": who},
-                 data={"assignee": who})  # fmt: skip
+    return _step(
+        store,
+        complaint_id,
+        "assign",
+        actor=actor,
+        reason=reason,
+        now_us=now_us,
+        allowed=("received", "assigned", "investigating"),
+        values={"assignee": who},
+        data={"assignee": who},
+    )
 
 
 def investigate(store: Store, complaint_id: int, *, note: str, actor: str, now_us: int) -> str:
     """Record an investigation note (the first one starts the investigation)."""
     n = need_text(note, "note", max_chars=4000)
-    return _step(store, complaint_id, "investigate", actor=actor, reason=n, now_us=now_us,
-                 allowed=("assigned", "investigating"), values={}, data={})  # fmt: skip
+    return _step(
+        store,
+        complaint_id,
+        "investigate",
+        actor=actor,
+        reason=n,
+        now_us=now_us,
+        allowed=("assigned", "investigating"),
+        values={},
+        data={},
+    )
 
 
 def reply(store: Store, complaint_id: int, *, text: str, actor: str, now_us: int) -> str:
     """Reply to the complainant (a later reply replaces the shown one; all are in the audit log)."""
     r = need_text(text, "reply", max_chars=4000)
-    return _step(store, complaint_id, "reply", actor=actor, reason="", now_us=now_us,
-                 allowed=("investigating", "replied"), values={"reply": r}, data={"reply": r})  # fmt: skip
+    return _step(
+        store,
+        complaint_id,
+        "reply",
+        actor=actor,
+        reason="",
+        now_us=now_us,
+        allowed=("investigating", "replied"),
+        values={"reply": r},
+        data={"reply": r},
+    )
 
 
 def close(store: Store, complaint_id: int, *, outcome: str, reason: str, actor: str, now_us: int) -> str:
@@ -303,16 +378,35 @@ def close(store: Store, complaint_id: int, *, outcome: str, reason: str, actor: 
     if outcome not in OUTCOMES:
         raise SupervisionError("bad_outcome", f"办结结果须为 {'/'.join(OUTCOMES)}", field="outcome")
     why = need_text(reason, "reason", max_chars=4000)
-    return _step(store, complaint_id, "close", actor=actor, reason=why, now_us=now_us, allowed=("replied",),
-                 values={"outcome": outcome, "closed_us": now_us}, data={"outcome": outcome})  # fmt: skip
+    return _step(
+        store,
+        complaint_id,
+        "close",
+        actor=actor,
+        reason=why,
+        now_us=now_us,
+        allowed=("replied",),
+        values={"outcome": outcome, "closed_us": now_us},
+        data={"outcome": outcome},
+    )
 
 
 _NEXT = {"assign": "assigned", "investigate": "investigating", "reply": "replied", "close": "closed"}
 _STEP_ZH = {"assign": "分派", "investigate": "调查", "reply": "答复", "close": "办结"}
 
 
-def _step(store: Store, cid: int, step: str, *, actor: str, reason: str, now_us: int, allowed: tuple[str, ...],
-          values: dict[str, Any], data: dict[str, Any]) -> str:  # fmt: skip
+def _step(
+    store: Store,
+    cid: int,
+    step: str,
+    *,
+    actor: str,
+    reason: str,
+    now_us: int,
+    allowed: tuple[str, ...],
+    values: dict[str, Any],
+    data: dict[str, Any],
+) -> str:
     who = need_text(actor, "actor", max_chars=64)
     with write_transaction(store) as conn:
         row = _lock(conn, cid)
@@ -329,8 +423,15 @@ def _step(store: Store, cid: int, step: str, *, actor: str, reason: str, now_us:
         res = conn.execute(update(T.complaints).where(_C.id == cid, _C.status == before).values(status=after, **values))
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change", f"投诉 {cid} 已被他人修改，请刷新")
-        audit(conn, actor=who, action=f"complaint.{step}", subject=f"complaint:{cid}", reason=reason.strip(),
-              data={"before": before, "after": after, **data}, now_us=now_us)  # fmt: skip
+        audit(
+            conn,
+            actor=who,
+            action=f"complaint.{step}",
+            subject=f"complaint:{cid}",
+            reason=reason.strip(),
+            data={"before": before, "after": after, **data},
+            now_us=now_us,
+        )
     return after
 
 
@@ -342,8 +443,23 @@ def _lock(conn: Connection, cid: int) -> Any:
 
 
 # ---------------------------------------------------------------------------- queries
-_FIELDS = ("id", "received_us", "station_id", "nozzle_id", "text", "contact", "status", "channel", "order_ref",
-           "event_ts_us", "assignee", "deadline_us", "reply", "outcome", "closed_us")  # fmt: skip
+_FIELDS = (
+    "id",
+    "received_us",
+    "station_id",
+    "nozzle_id",
+    "text",
+    "contact",
+    "status",
+    "channel",
+    "order_ref",
+    "event_ts_us",
+    "assignee",
+    "deadline_us",
+    "reply",
+    "outcome",
+    "closed_us",
+)
 
 
 def _row(r: Any, now_us: int | None = None) -> dict[str, Any]:
@@ -373,12 +489,22 @@ def get(store: Store, complaint_id: int, *, now_us: int | None = None) -> dict[s
             return None
         files = c.execute(
             select(_A.id, _A.name, _A.mime, _A.size, _A.sha256, _A.created_us)
-            .where(_A.owner == f"complaint:{complaint_id}").order_by(_A.id)
-        ).all()  # fmt: skip
+            .where(_A.owner == f"complaint:{complaint_id}")
+            .order_by(_A.id)
+        ).all()
     d = _row(r, now_us)
     d["links"] = _links(store, complaint_id)
-    d["attachments"] = [{"id": int(f.id), "name": f.name, "mime": f.mime, "size": int(f.size),
-                         "sha256": bytes(f.sha256).hex(), "created_us": int(f.created_us)} for f in files]  # fmt: skip
+    d["attachments"] = [
+        {
+            "id": int(f.id),
+            "name": f.name,
+            "mime": f.mime,
+            "size": int(f.size),
+            "sha256": bytes(f.sha256).hex(),
+            "created_us": int(f.created_us),
+        }
+        for f in files
+    ]
     d["history"] = history(store, f"complaint:{complaint_id}")
     return d
 
@@ -392,8 +518,14 @@ def attachment(store: Store, complaint_id: int, attachment_id: int) -> Attachmen
     return None if f is None else Attachment(f.name, f.mime, bytes(f.data))
 
 
-def listing(store: Store, *, status: str | None = None, station_ids: Iterable[str] | None = None,
-            overdue_at_us: int | None = None, limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+def listing(
+    store: Store,
+    *,
+    status: str | None = None,
+    station_ids: Iterable[str] | None = None,
+    overdue_at_us: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Complaints, newest first; ``overdue_at_us``: only those not closed whose deadline
     passed before that time (each then carries ``overdue``)."""
     if status is not None and status not in STATUSES:
@@ -412,8 +544,9 @@ def listing(store: Store, *, status: str | None = None, station_ids: Iterable[st
         return [_row(r, overdue_at_us) for r in c.execute(q)]
 
 
-def overdue(store: Store, *, now_us: int, station_ids: Iterable[str] | None = None,
-            limit: int = 1000) -> list[dict[str, Any]]:  # fmt: skip
+def overdue(
+    store: Store, *, now_us: int, station_ids: Iterable[str] | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
     """Complaints not closed whose deadline has passed at ``now_us``, the oldest deadline first."""
     rows = listing(store, station_ids=station_ids, overdue_at_us=now_us, limit=limit)
     return sorted(rows, key=lambda d: (d["deadline_us"], d["id"]))

@@ -62,24 +62,64 @@ _Q = T.citizen_requests.c
 
 # ---------------------------------------------------------------------------- scheduling
 def schedule(
-    store: Store, *, station_id: str, inspector: str, scheduled_us: int, kind: str, nozzle_id: str | None = None,
-    plan_id: int | None = None, follow_up_of: int | None = None, actor: str, now_us: int,
-) -> int:  # fmt: skip
+    store: Store,
+    *,
+    station_id: str,
+    inspector: str,
+    scheduled_us: int,
+    kind: str,
+    nozzle_id: str | None = None,
+    plan_id: int | None = None,
+    follow_up_of: int | None = None,
+    actor: str,
+    now_us: int,
+) -> int:
     """Plan an inspection; returns its id. A follow-up names the inspection it follows up
     (done, at the same station); no other kind may."""
     with write_transaction(store) as conn:
-        iid = _insert(conn, station_id=station_id, inspector=inspector, scheduled_us=scheduled_us, kind=kind,
-                      nozzle_id=nozzle_id, plan_id=plan_id, follow_up_of=follow_up_of, now_us=now_us)  # fmt: skip
-        audit(conn, actor=need_text(actor, "actor", max_chars=64), action="inspection.schedule",
-              subject=f"inspection:{iid}", reason="",
-              data={"kind": kind, "station_id": station_id, "nozzle_id": nozzle_id, "inspector": inspector.strip(),
-                    "scheduled_us": scheduled_us, "plan_id": plan_id, "follow_up_of": follow_up_of},
-              now_us=now_us)  # fmt: skip
+        iid = _insert(
+            conn,
+            station_id=station_id,
+            inspector=inspector,
+            scheduled_us=scheduled_us,
+            kind=kind,
+            nozzle_id=nozzle_id,
+            plan_id=plan_id,
+            follow_up_of=follow_up_of,
+            now_us=now_us,
+        )
+        audit(
+            conn,
+            actor=need_text(actor, "actor", max_chars=64),
+            action="inspection.schedule",
+            subject=f"inspection:{iid}",
+            reason="",
+            data={
+                "kind": kind,
+                "station_id": station_id,
+                "nozzle_id": nozzle_id,
+                "inspector": inspector.strip(),
+                "scheduled_us": scheduled_us,
+                "plan_id": plan_id,
+                "follow_up_of": follow_up_of,
+            },
+            now_us=now_us,
+        )
     return iid
 
 
-def _insert(conn: Connection, *, station_id: str, inspector: str, scheduled_us: int, kind: str,
-            nozzle_id: str | None, plan_id: int | None, follow_up_of: int | None, now_us: int) -> int:  # fmt: skip
+def _insert(
+    conn: Connection,
+    *,
+    station_id: str,
+    inspector: str,
+    scheduled_us: int,
+    kind: str,
+    nozzle_id: str | None,
+    plan_id: int | None,
+    follow_up_of: int | None,
+    now_us: int,
+) -> int:
     if kind not in KINDS:
         raise SupervisionError("bad_kind", f"检查类型须为 {'/'.join(KINDS)}", field="kind")
     station = need_text(station_id, "station_id", max_chars=128)
@@ -99,15 +139,25 @@ def _insert(conn: Connection, *, station_id: str, inspector: str, scheduled_us: 
     elif follow_up_of is not None:
         raise SupervisionError("not_a_follow_up", "只有复查可以注明所复查的检查", field="follow_up_of")
     res = conn.execute(
-        T.inspections.insert().values(plan_id=plan_id, kind=kind, station_id=station, nozzle_id=nozzle_id,
-                                      inspector=who, scheduled_us=scheduled_us, status="planned", checklist={},
-                                      follow_up_of=follow_up_of, created_us=now_us)
-    )  # fmt: skip
+        T.inspections.insert().values(
+            plan_id=plan_id,
+            kind=kind,
+            station_id=station,
+            nozzle_id=nozzle_id,
+            inspector=who,
+            scheduled_us=scheduled_us,
+            status="planned",
+            checklist={},
+            follow_up_of=follow_up_of,
+            created_us=now_us,
+        )
+    )
     return int(res.inserted_primary_key[0])
 
 
-def citizen_request(store: Store, registry: Registry, *, nozzle_id: str, contact: str | None = None,
-                    now_us: int) -> int:  # fmt: skip
+def citizen_request(
+    store: Store, registry: Registry, *, nozzle_id: str, contact: str | None = None, now_us: int
+) -> int:
     """你点我检: a citizen asks for a nozzle to be checked; returns the request's id."""
     nozzle = registry.nozzle_by_id.get(nozzle_id) if isinstance(nozzle_id, str) else None
     if nozzle is None:
@@ -115,17 +165,30 @@ def citizen_request(store: Store, registry: Registry, *, nozzle_id: str, contact
     contact_v = None if contact is None or not str(contact).strip() else need_text(contact, "contact", max_chars=200)
     with write_transaction(store) as conn:
         res = conn.execute(
-            T.citizen_requests.insert().values(station_id=nozzle.station_id, nozzle_id=nozzle_id, requested_us=now_us,
-                                               contact=contact_v, status="requested")
-        )  # fmt: skip
+            T.citizen_requests.insert().values(
+                station_id=nozzle.station_id,
+                nozzle_id=nozzle_id,
+                requested_us=now_us,
+                contact=contact_v,
+                status="requested",
+            )
+        )
         rid = int(res.inserted_primary_key[0])
-        audit(conn, actor=PUBLIC, action="citizen_request.create", subject=f"citizen_request:{rid}", reason="",
-              data={"station_id": nozzle.station_id, "nozzle_id": nozzle_id}, now_us=now_us)  # fmt: skip
+        audit(
+            conn,
+            actor=PUBLIC,
+            action="citizen_request.create",
+            subject=f"citizen_request:{rid}",
+            reason="",
+            data={"station_id": nozzle.station_id, "nozzle_id": nozzle_id},
+            now_us=now_us,
+        )
     return rid
 
 
-def schedule_citizen(store: Store, request_id: int, *, inspector: str, scheduled_us: int, actor: str,
-                     now_us: int) -> int:  # fmt: skip
+def schedule_citizen(
+    store: Store, request_id: int, *, inspector: str, scheduled_us: int, actor: str, now_us: int
+) -> int:
     """Plan the inspection of a 你点我检 request (kind citizen, on its nozzle); returns the
     inspection's id. The request becomes ``scheduled``, and ``done`` with the visit."""
     with write_transaction(store) as conn:
@@ -134,23 +197,47 @@ def schedule_citizen(store: Store, request_id: int, *, inspector: str, scheduled
             raise SupervisionError("unknown_request", f"没有编号为 {request_id} 的你点我检申请", field="request_id")
         if req.status != "requested":
             raise SupervisionError("request_already_scheduled", f"申请 {request_id} 已安排检查")
-        iid = _insert(conn, station_id=req.station_id, inspector=inspector, scheduled_us=scheduled_us, kind="citizen",
-                      nozzle_id=req.nozzle_id, plan_id=None, follow_up_of=None, now_us=now_us)  # fmt: skip
-        res = conn.execute(update(T.citizen_requests).where(_Q.id == request_id, _Q.status == "requested")
-                           .values(status="scheduled", inspection_id=iid))  # fmt: skip
+        iid = _insert(
+            conn,
+            station_id=req.station_id,
+            inspector=inspector,
+            scheduled_us=scheduled_us,
+            kind="citizen",
+            nozzle_id=req.nozzle_id,
+            plan_id=None,
+            follow_up_of=None,
+            now_us=now_us,
+        )
+        res = conn.execute(
+            update(T.citizen_requests)
+            .where(_Q.id == request_id, _Q.status == "requested")
+            .values(status="scheduled", inspection_id=iid)
+        )
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change", f"申请 {request_id} 已被他人修改，请刷新")
-        audit(conn, actor=need_text(actor, "actor", max_chars=64), action="inspection.schedule",
-              subject=f"inspection:{iid}", reason="",
-              data={"kind": "citizen", "station_id": req.station_id, "nozzle_id": req.nozzle_id,
-                    "inspector": inspector.strip(), "scheduled_us": scheduled_us, "citizen_request": request_id},
-              now_us=now_us)  # fmt: skip
+        audit(
+            conn,
+            actor=need_text(actor, "actor", max_chars=64),
+            action="inspection.schedule",
+            subject=f"inspection:{iid}",
+            reason="",
+            data={
+                "kind": "citizen",
+                "station_id": req.station_id,
+                "nozzle_id": req.nozzle_id,
+                "inspector": inspector.strip(),
+                "scheduled_us": scheduled_us,
+                "citizen_request": request_id,
+            },
+            now_us=now_us,
+        )
     return iid
 
 
 # ---------------------------------------------------------------------------- the visit
-def compute_test_fill(registry: Registry, nozzle_id: str, runs: Sequence[Mapping[str, Any]], *,
-                     ts_us: int) -> dict[str, Any]:  # fmt: skip
+def compute_test_fill(
+    registry: Registry, nozzle_id: str, runs: Sequence[Mapping[str, Any]], *, ts_us: int
+) -> dict[str, Any]:
     """The test fill's error, computed as a verification's (JJG 443): each run's standard
     volume corrected to the dispenser's conditions with the nozzle's product expansion,
     E = (V_J − V_B)/V_B, the mean per flow point (a run without ``flow_ml_per_min`` is
@@ -180,8 +267,17 @@ def compute_test_fill(registry: Registry, nozzle_id: str, runs: Sequence[Mapping
     product = registry.product_by_id.get(nozzle.product)
     beta = beta_for_product(product.expansion_ppm_per_c if product is not None else None)
     ts = datetime.fromtimestamp(ts_us / 1_000_000, tz=UTC)
-    v = Verification(station_id=nozzle.station_id, nozzle_id=nozzle_id, ts=ts, type="periodic", org="inspection",
-                     certificate_no="", k_pulses_per_m3=nozzle.k_pulses_per_m3, valid_until=ts, runs=vr)  # fmt: skip
+    v = Verification(
+        station_id=nozzle.station_id,
+        nozzle_id=nozzle_id,
+        ts=ts,
+        type="periodic",
+        org="inspection",
+        certificate_no="",
+        k_pulses_per_m3=nozzle.k_pulses_per_m3,
+        valid_until=ts,
+        runs=vr,
+    )
     res = evaluate_verification(v, beta_y_per_c=beta)
     if not res.flow_points or len(res.runs) != len(vr):
         raise SupervisionError("bad_run", "测试加油数据无法计算：" + "；".join(res.reasons), field="test_fill_runs")
@@ -193,7 +289,7 @@ def compute_test_fill(registry: Registry, nozzle_id: str, runs: Sequence[Mapping
         "flow_points": [
             {"flow_ml_per_min": p.flow_ml_per_min, "runs": p.runs, "error": p.error, "error_permille": p.error_permille}
             for p in res.flow_points
-        ],  # fmt: skip
+        ],
         "error": worst.error,
         "error_permille": worst.error_permille,
         "mpe_permille": DEFAULT_LIMITS.mpe * 1000,
@@ -202,10 +298,18 @@ def compute_test_fill(registry: Registry, nozzle_id: str, runs: Sequence[Mapping
 
 
 def record_visit(
-    store: Store, registry: Registry, inspection_id: int, *, checklist: Mapping[str, tuple[bool, str]],
-    test_fill_runs: Sequence[Mapping[str, Any]] | None, findings: str | None, actor: str, now_us: int,
-    nozzle_id: str | None = None, settings: SupervisionSettings = DEFAULT_SETTINGS,
-) -> dict[str, Any]:  # fmt: skip
+    store: Store,
+    registry: Registry,
+    inspection_id: int,
+    *,
+    checklist: Mapping[str, tuple[bool, str]],
+    test_fill_runs: Sequence[Mapping[str, Any]] | None,
+    findings: str | None,
+    actor: str,
+    now_us: int,
+    nozzle_id: str | None = None,
+    settings: SupervisionSettings = DEFAULT_SETTINGS,
+) -> dict[str, Any]:
     """Record the visit of a planned inspection (→ ``done``).
 
     ``checklist`` gives (ok, note) for every item; ``test_fill_within_mpe`` is set from
@@ -224,8 +328,10 @@ def record_visit(
         if ins is None:
             raise SupervisionError("unknown_inspection", f"没有编号为 {inspection_id} 的检查", field="inspection_id")
         if ins.status != "planned":
-            raise SupervisionError("forbidden_step",
-                                   f"检查 {inspection_id} 当前状态为「{STATUS_ZH.get(ins.status, ins.status)}」，不能登记检查结果")  # fmt: skip
+            raise SupervisionError(
+                "forbidden_step",
+                f"检查 {inspection_id} 当前状态为「{STATUS_ZH.get(ins.status, ins.status)}」，不能登记检查结果",
+            )
         fill = None
         if test_fill_runs is not None:
             nozzle = ins.nozzle_id or nozzle_id
@@ -233,8 +339,9 @@ def record_visit(
                 raise SupervisionError("test_fill_needs_nozzle", "测试加油须指明油枪", field="nozzle_id")
             n = registry.nozzle_by_id.get(nozzle)
             if n is None or n.station_id != ins.station_id:
-                raise SupervisionError("unknown_nozzle", f"油枪 {nozzle!r} 不属于加油站 {ins.station_id}",
-                                       field="nozzle_id")  # fmt: skip
+                raise SupervisionError(
+                    "unknown_nozzle", f"油枪 {nozzle!r} 不属于加油站 {ins.station_id}", field="nozzle_id"
+                )
             fill = compute_test_fill(registry, nozzle, test_fill_runs, ts_us=now_us)
             fill["nozzle_id"] = nozzle
             given = items.get(TEST_FILL_WITHIN_MPE)
@@ -245,9 +352,10 @@ def record_visit(
         items.setdefault(TEST_FILL_WITHIN_MPE, {"ok": None, "note": "未做测试加油"})
         checked = {k: items[k] for k in CHECKLIST}  # in the checklist's order
         res = conn.execute(
-            update(T.inspections).where(_I.id == inspection_id, _I.status == "planned")
+            update(T.inspections)
+            .where(_I.id == inspection_id, _I.status == "planned")
             .values(status="done", visited_us=now_us, checklist=checked, test_fill=fill, findings=findings_v)
-        )  # fmt: skip
+        )
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change", f"检查 {inspection_id} 已被他人修改，请刷新")
         opened = []
@@ -255,32 +363,54 @@ def record_visit(
             if v["ok"] is False:
                 finding = f"{CHECKLIST[item]}：不合格" + (f"（{v['note']}）" if v["note"] else "")
                 r = conn.execute(
-                    T.rectifications.insert().values(inspection_id=inspection_id, station_id=ins.station_id,
-                                                     finding=finding, deadline_us=now_us + settings.rectification_deadline_us,
-                                                     status="open")
-                )  # fmt: skip
+                    T.rectifications.insert().values(
+                        inspection_id=inspection_id,
+                        station_id=ins.station_id,
+                        finding=finding,
+                        deadline_us=now_us + settings.rectification_deadline_us,
+                        status="open",
+                    )
+                )
                 opened.append(int(r.inserted_primary_key[0]))
         closed: list[int] = []
         if ins.kind == "follow_up" and ins.follow_up_of is not None and all(v["ok"] is True for v in checked.values()):
-            closed = [int(x) for x in conn.execute(
-                select(_R.id).where(_R.inspection_id == ins.follow_up_of, _R.status == "open").order_by(_R.id)
-            ).scalars()]  # fmt: skip
+            closed = [
+                int(x)
+                for x in conn.execute(
+                    select(_R.id).where(_R.inspection_id == ins.follow_up_of, _R.status == "open").order_by(_R.id)
+                ).scalars()
+            ]
             if closed:
-                conn.execute(update(T.rectifications).where(_R.id.in_(closed), _R.status == "open")
-                             .values(status="closed", closed_by=inspection_id, closed_us=now_us))  # fmt: skip
+                conn.execute(
+                    update(T.rectifications)
+                    .where(_R.id.in_(closed), _R.status == "open")
+                    .values(status="closed", closed_by=inspection_id, closed_us=now_us)
+                )
         done_requests: list[int] = []
         if ins.kind == "citizen":
-            done_requests = [int(x) for x in conn.execute(
-                select(_Q.id).where(_Q.inspection_id == inspection_id, _Q.status == "scheduled")).scalars()]  # fmt: skip
+            done_requests = [
+                int(x)
+                for x in conn.execute(
+                    select(_Q.id).where(_Q.inspection_id == inspection_id, _Q.status == "scheduled")
+                ).scalars()
+            ]
             if done_requests:
                 conn.execute(update(T.citizen_requests).where(_Q.id.in_(done_requests)).values(status="done"))
-        audit(conn, actor=who, action="inspection.visit", subject=f"inspection:{inspection_id}",
-              reason=findings_v or "",
-              data={"checklist": {k: v["ok"] for k, v in checked.items()},
-                    "test_fill_error_permille": None if fill is None else f"{fill['error_permille']:.3f}",
-                    "rectifications_opened": opened, "rectifications_closed": closed,
-                    "citizen_requests_done": done_requests},
-              now_us=now_us)  # fmt: skip
+        audit(
+            conn,
+            actor=who,
+            action="inspection.visit",
+            subject=f"inspection:{inspection_id}",
+            reason=findings_v or "",
+            data={
+                "checklist": {k: v["ok"] for k, v in checked.items()},
+                "test_fill_error_permille": None if fill is None else f"{fill['error_permille']:.3f}",
+                "rectifications_opened": opened,
+                "rectifications_closed": closed,
+                "citizen_requests_done": done_requests,
+            },
+            now_us=now_us,
+        )
     return {"status": "done", "rectifications": opened, "closed": closed, "test_fill": fill}
 
 
@@ -304,8 +434,9 @@ def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         out[item] = {"ok": ok, "note": note_v}
     missing = [k for k in MANUAL_ITEMS if k not in out]
     if missing:
-        raise SupervisionError("missing_item", "缺少检查项：" + "、".join(CHECKLIST[k] for k in missing),
-                               field=f"checklist.{missing[0]}")  # fmt: skip
+        raise SupervisionError(
+            "missing_item", "缺少检查项：" + "、".join(CHECKLIST[k] for k in missing), field=f"checklist.{missing[0]}"
+        )
     return out
 
 
@@ -331,8 +462,14 @@ def get(store: Store, inspection_id: int, *, now_us: int | None = None) -> dict[
     return d
 
 
-def listing(store: Store, *, station_ids: Iterable[str] | None = None, status: str | None = None,
-            kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+def listing(
+    store: Store,
+    *,
+    station_ids: Iterable[str] | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Inspections, the latest scheduled first."""
     if status is not None and status not in STATUSES:
         raise SupervisionError("bad_status", f"状态须为 {'/'.join(STATUSES)}", field="status")
@@ -357,8 +494,9 @@ def _rect(r: Any, now_us: int | None) -> dict[str, Any]:
     return d
 
 
-def open_rectifications(store: Store, *, now_us: int | None = None,
-                        station_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def open_rectifications(
+    store: Store, *, now_us: int | None = None, station_ids: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
     """Open rectification orders, the earliest deadline first; ``overdue`` when the
     deadline passed before ``now_us`` (never, without it)."""
     q = select(T.rectifications).where(_R.status == "open").order_by(_R.deadline_us, _R.id)
@@ -380,6 +518,7 @@ def citizen_requests(store: Store, *, status: str | None = None, limit: int = 10
 def stations_without_inspection(store: Store, registry: Registry, *, since_us: int) -> list[str]:
     """The registry's stations with no inspection visited (done) at or after ``since_us``."""
     with store.engine.connect() as c:
-        seen = set(c.execute(
-            select(_I.station_id).where(_I.status == "done", _I.visited_us >= since_us).distinct()).scalars())  # fmt: skip
+        seen = set(
+            c.execute(select(_I.station_id).where(_I.status == "done", _I.visited_us >= since_us).distinct()).scalars()
+        )
     return sorted(s.station_id for s in registry.stations if s.station_id not in seen)

@@ -88,29 +88,38 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
             .select_from(T.alarms.outerjoin(T.alarm_states, S.alarm_id == A.alarm_id))
             .where(A.station_id.in_(stations))
             .where((A.ts_us >= since) | S.status.is_(None) | S.status.in_(OPEN_ALARM_STATUSES))
-        ).all()  # fmt: skip
+        ).all()
         M = T.meter_estimates.c
-        latest = (select(M.nozzle_id, func.max(M.ts).label("ts")).where(M.station_id.in_(stations))
-                  .group_by(M.nozzle_id).subquery())  # fmt: skip
+        latest = (
+            select(M.nozzle_id, func.max(M.ts).label("ts"))
+            .where(M.station_id.in_(stations))
+            .group_by(M.nozzle_id)
+            .subquery()
+        )
         meter_rows = c.execute(
-            select(M.station_id, M.nozzle_id, M.error_permille)
-            .join(latest, (latest.c.nozzle_id == M.nozzle_id) & (latest.c.ts == M.ts))
-        ).all()  # fmt: skip
+            select(M.station_id, M.nozzle_id, M.error_permille).join(
+                latest, (latest.c.nozzle_id == M.nozzle_id) & (latest.c.ts == M.ts)
+            )
+        ).all()
         Cp = T.complaints.c
         complaint_rows = c.execute(
             select(Cp.station_id, Cp.outcome, Cp.status).where(Cp.station_id.in_(stations), Cp.received_us >= since)
-        ).all()  # fmt: skip
+        ).all()
         R = T.rectifications.c
-        open_rect = dict(c.execute(
-            select(R.station_id, func.count()).where(R.status == "open", R.station_id.in_(stations))
-            .group_by(R.station_id)
-        ).all())  # fmt: skip
+        open_rect = dict(
+            c.execute(
+                select(R.station_id, func.count())
+                .where(R.status == "open", R.station_id.in_(stations))
+                .group_by(R.station_id)
+            ).all()
+        )
         rect_inspections = {int(x) for (x,) in c.execute(select(R.inspection_id)).all()}
         I = T.inspections.c  # noqa: E741
         done = c.execute(
-            select(I.id, I.station_id, I.visited_us, I.scheduled_us, I.checklist)
-            .where(I.status == "done", I.station_id.in_(stations))
-        ).all()  # fmt: skip
+            select(I.id, I.station_id, I.visited_us, I.scheduled_us, I.checklist).where(
+                I.status == "done", I.station_id.in_(stations)
+            )
+        ).all()
     parts: dict[str, dict[str, float]] = {s: dict.fromkeys(PARTS, 0.0) for s in stations}
     notes: dict[str, list[str]] = {s: [] for s in stations}
     alarm_count: dict[str, dict[str, int]] = {s: {} for s in stations}
@@ -148,8 +157,9 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
     for s in stations:
         p, why = parts[s], notes[s]
         if alarm_count[s]:
-            counts = "、".join(f"{_SEV_ZH[k]}{alarm_count[s][k]}条" for k in ("critical", "major", "minor")
-                              if k in alarm_count[s])  # fmt: skip
+            counts = "、".join(
+                f"{_SEV_ZH[k]}{alarm_count[s][k]}条" for k in ("critical", "major", "minor") if k in alarm_count[s]
+            )
             why.append(f"近90天报警（按30天半衰期衰减）：{counts}，计 {_r(p['alarms'])} 分")
         if s in worst and worst[s][0] > 2.0:
             e, nz = worst[s]
@@ -214,9 +224,17 @@ def redraw(plan_draw: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def draw(
-    store: Store, registry: Registry, *, stations: int, inspectors: list[str], seed: int, method: str, name: str,
-    actor: str, now_us: int,
-) -> int:  # fmt: skip
+    store: Store,
+    registry: Registry,
+    *,
+    stations: int,
+    inspectors: list[str],
+    seed: int,
+    method: str,
+    name: str,
+    actor: str,
+    now_us: int,
+) -> int:
     """Draw ``stations`` stations and assign inspectors (双随机); writes the plan (with
     everything needed to reproduce it), one planned routine inspection per pick and
     one audit entry; returns the plan id."""
@@ -235,37 +253,73 @@ def draw(
     I = T.inspections.c  # noqa: E741
     with store.engine.connect() as c:
         rows = c.execute(
-            select(I.station_id, I.inspector, I.scheduled_us, I.id).where(I.status != "cancelled")
+            select(I.station_id, I.inspector, I.scheduled_us, I.id)
+            .where(I.status != "cancelled")
             .order_by(I.scheduled_us, I.id)
-        ).all()  # fmt: skip
+        ).all()
     last = {r.station_id: r.inspector for r in rows}
-    candidates = [{
-        "station_id": r.station_id, "score": r.score, "parts": r.parts,
-        "weight": WEIGHT_UNIT if method == "uniform" else round(WEIGHT_UNIT * (1 + max(0.0, r.score))),
-        "last_inspector": last.get(r.station_id),
-    } for r in scores]  # fmt: skip
+    candidates = [
+        {
+            "station_id": r.station_id,
+            "score": r.score,
+            "parts": r.parts,
+            "weight": WEIGHT_UNIT if method == "uniform" else round(WEIGHT_UNIT * (1 + max(0.0, r.score))),
+            "last_inspector": last.get(r.station_id),
+        }
+        for r in scores
+    ]
     record: dict[str, Any] = {
-        "format": "anxin-draw/1", "method": method, "seed": seed, "stations": stations, "now_us": now_us,
-        "inspectors": inspectors, "candidates": candidates,
+        "format": "anxin-draw/1",
+        "method": method,
+        "seed": seed,
+        "stations": stations,
+        "now_us": now_us,
+        "inspectors": inspectors,
+        "candidates": candidates,
         "algorithm": "weighted sampling without replacement by rng.randrange over integer weights, "
-                     "then rng.randrange over eligible inspectors; random.Random(seed) (Python's MT19937)",
-    }  # fmt: skip
+        "then rng.randrange over eligible inspectors; random.Random(seed) (Python's MT19937)",
+    }
     picks = redraw(record)
     record["picks"] = picks
     scheduled = now_us + SCHEDULE_AHEAD_US
     with write_transaction(store) as conn:
-        plan_id = int(conn.execute(
-            T.inspection_plans.insert().values(name=name.strip(), method=method, seed=seed, created_by=actor.strip(),
-                                               created_us=now_us, draw=record)
-        ).inserted_primary_key[0])  # fmt: skip
+        plan_id = int(
+            conn.execute(
+                T.inspection_plans.insert().values(
+                    name=name.strip(),
+                    method=method,
+                    seed=seed,
+                    created_by=actor.strip(),
+                    created_us=now_us,
+                    draw=record,
+                )
+            ).inserted_primary_key[0]
+        )
         ids = []
         for p in picks:
-            ids.append(int(conn.execute(
-                T.inspections.insert().values(plan_id=plan_id, kind="routine", station_id=p["station_id"],
-                                              inspector=p["inspector"], scheduled_us=scheduled, status="planned",
-                                              checklist={}, created_us=now_us)
-            ).inserted_primary_key[0]))  # fmt: skip
-        audit_append(conn, actor=actor.strip(), action="inspection.draw", subject=f"inspection_plan:{plan_id}",
-                     reason=name.strip(), data={"seed": seed, "method": method, "stations": stations,
-                                                "picks": picks, "inspection_ids": ids}, now_us=now_us)  # fmt: skip
+            ids.append(
+                int(
+                    conn.execute(
+                        T.inspections.insert().values(
+                            plan_id=plan_id,
+                            kind="routine",
+                            station_id=p["station_id"],
+                            inspector=p["inspector"],
+                            scheduled_us=scheduled,
+                            status="planned",
+                            checklist={},
+                            created_us=now_us,
+                        )
+                    ).inserted_primary_key[0]
+                )
+            )
+        audit_append(
+            conn,
+            actor=actor.strip(),
+            action="inspection.draw",
+            subject=f"inspection_plan:{plan_id}",
+            reason=name.strip(),
+            data={"seed": seed, "method": method, "stations": stations, "picks": picks, "inspection_ids": ids},
+            now_us=now_us,
+        )
     return plan_id

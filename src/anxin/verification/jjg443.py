@@ -26,8 +26,16 @@ REFERENCE_TEMP_C = 20.0
 
 # Range-method coefficients d_n (极差法系数) for n = 2..10 runs.
 D_N: dict[int, float] = {
-    2: 1.13, 3: 1.69, 4: 2.06, 5: 2.33, 6: 2.53, 7: 2.70, 8: 2.85, 9: 2.97, 10: 3.08,
-}  # fmt: skip
+    2: 1.13,
+    3: 1.69,
+    4: 2.06,
+    5: 2.33,
+    6: 2.53,
+    7: 2.70,
+    8: 2.85,
+    9: 2.97,
+    10: 3.08,
+}
 
 _ROUND = 9  # decimal places kept before comparing with a limit
 
@@ -172,9 +180,7 @@ def _check_run(run: VerificationRun) -> str | None:
     return None
 
 
-def _flow_point(
-    flow: Quantity, errors: Sequence[float], limits: VerificationLimits
-) -> FlowPointResult:
+def _flow_point(flow: Quantity, errors: Sequence[float], limits: VerificationLimits) -> FlowPointResult:
     n = len(errors)
     mean = math.fsum(errors) / n  # fsum: exact sum, so run order cannot change the mean
     rep = (max(errors) - min(errors)) / d_n(n) if n >= 2 else None
@@ -236,10 +242,7 @@ def evaluate_verification(
     for p in points:
         flow = _fmt_flow(p.flow_ml_per_min)
         if not p.passes_mpe:
-            reasons.append(
-                f"flow {flow} mL/min: error {p.error * 1000:+.2f}‰"
-                f" exceeds ±{_fmt_limit(limits.mpe)}‰"
-            )
+            reasons.append(f"flow {flow} mL/min: error {p.error * 1000:+.2f}‰ exceeds ±{_fmt_limit(limits.mpe)}‰")
         if not p.passes_repeatability:
             assert p.repeatability is not None
             reasons.append(
@@ -262,9 +265,7 @@ def evaluate_verification(
         valid_until=v.valid_until.isoformat(timespec="milliseconds"),
         runs=runs,
         flow_points=points,
-        max_abs_error_permille=(
-            max(_permille(abs(p.error)) for p in points) if points else None
-        ),
+        max_abs_error_permille=(max(_permille(abs(p.error)) for p in points) if points else None),
         passed=not reasons,
         within_target=bool(points) and all(_within(p.error, limits.target) for p in points),
         reasons=reasons,

@@ -60,7 +60,7 @@ def _day_us(text: str | None, end: bool = False) -> int | None:
 
 
 def data_now(service: IngestService) -> int:
-    """"Now" for the figures: the newest event time the platform holds (a replayed city
+    """ "Now" for the figures: the newest event time the platform holds (a replayed city
     lives in its own days), never later than the wall clock."""
     wall = now_us()
     with service.lock:  # the ingest path adds stations to this dict
@@ -86,13 +86,15 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         form = await request.form()
         v = viewer(request, store)
         nxt = _local(str(form.get("next") or "/console"))
-        res = await run_in_threadpool(login, store, str(form.get("username", "")), str(form.get("password", "")),
-                                      now_us=now_us())  # fmt: skip
+        res = await run_in_threadpool(
+            login, store, str(form.get("username", "")), str(form.get("password", "")), now_us=now_us()
+        )
         if not isinstance(res, LoginOk):
             return render(request, v, "login.html", 401, next=nxt, error=res.reason)
         resp = RedirectResponse(nxt, status_code=303)
-        resp.set_cookie(COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600,
-                        secure=request.url.scheme == "https")  # fmt: skip
+        resp.set_cookie(
+            COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600, secure=request.url.scheme == "https"
+        )
         return resp
 
     @r.post("/console/logout")
@@ -116,19 +118,30 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
 
         def load() -> dict[str, Any]:
             return {
-                "f": Q.figures(store, registry, stations=v.stations, today=local_day(now), online_since_us=now - US_PER_H,
-                               last_event_us=service.metrics.last_event_us),
+                "f": Q.figures(
+                    store,
+                    registry,
+                    stations=v.stations,
+                    today=local_day(now),
+                    online_since_us=now - US_PER_H,
+                    last_event_us=service.metrics.last_event_us,
+                ),
                 "stations": Q.station_states(store, registry, stations=v.stations),
                 "trends": Q.trends(store, registry, stations=v.stations, days=days),
                 "recent": Q.alarm_page(store, registry, Q.AlarmFilter(), stations=v.stations, limit=20)[0],
-            }  # fmt: skip
+            }
 
         d = await run_in_threadpool(load)
         w = words(v.lang)
-        data = {"stations": d["stations"], "trends": d["trends"],
-                "labels": {**{k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume")}},
-                "rules": {rule: rule_label(rule, v.lang) for rule in RULES}}  # fmt: skip
-        return render(request, v, "overview.html", page="overview", f=d["f"], recent=d["recent"], data_json=as_json(data))
+        data = {
+            "stations": d["stations"],
+            "trends": d["trends"],
+            "labels": {**{k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume")}},
+            "rules": {rule: rule_label(rule, v.lang) for rule in RULES},
+        }
+        return render(
+            request, v, "overview.html", page="overview", f=d["f"], recent=d["recent"], data_json=as_json(data)
+        )
 
     @r.get("/console/alarms")
     async def alarms(request: Request):
@@ -136,28 +149,56 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if stop:
             return stop
         qp = request.query_params
-        f = Q.AlarmFilter(rule=qp.get("rule") or None, severity=qp.get("severity") or None,
-                          district=qp.get("district") or None, station_id=qp.get("station_id") or None,
-                          status=qp.get("status") or None, since_us=_day_us(qp.get("since")),
-                          until_us=_day_us(qp.get("until"), end=True))  # fmt: skip
+        f = Q.AlarmFilter(
+            rule=qp.get("rule") or None,
+            severity=qp.get("severity") or None,
+            district=qp.get("district") or None,
+            station_id=qp.get("station_id") or None,
+            status=qp.get("status") or None,
+            since_us=_day_us(qp.get("since")),
+            until_us=_day_us(qp.get("until"), end=True),
+        )
         before = qp.get("before")
-        rows, nxt = await run_in_threadpool(Q.alarm_page, store, reg(), f, stations=v.stations,
-                                            before_ord=int(before) if before and before.isdigit() else None)  # fmt: skip
+        rows, nxt = await run_in_threadpool(
+            Q.alarm_page,
+            store,
+            reg(),
+            f,
+            stations=v.stations,
+            before_ord=int(before) if before and before.isdigit() else None,
+        )
         registry = reg()
         visible = [s for s in registry.stations if v.sees(s.station_id)]
         params = {k: val for k, val in qp.items() if k not in ("before", "lang") and val}
         next_url = "/console/alarms?" + urlencode({**params, "before": nxt})
-        return render(request, v, "alarms.html", page="alarms", rows=rows, f=f, rules=sorted(RULES),
-                      districts=sorted({s.district for s in visible}), stations=visible, since=qp.get("since", ""),
-                      until=qp.get("until", ""), next_ord=nxt, next_url=next_url)  # fmt: skip
+        return render(
+            request,
+            v,
+            "alarms.html",
+            page="alarms",
+            rows=rows,
+            f=f,
+            rules=sorted(RULES),
+            districts=sorted({s.district for s in visible}),
+            stations=visible,
+            since=qp.get("since", ""),
+            until=qp.get("until", ""),
+            next_ord=nxt,
+            next_url=next_url,
+        )
 
     def _evidence(a: dict[str, Any]) -> dict[str, Any]:
         ev = dict(a["evidence"])
         rec = ev.get("record") if ev.get("quarantined") else None
-        out = {"metering": ev.pop("metering", None) or (rec if rec and rec.get("kind") == "metering" else None),
-               "settlement": ev.pop("settlement", None), "quarantined": bool(ev.pop("quarantined", False))}  # fmt: skip
+        out = {
+            "metering": ev.pop("metering", None) or (rec if rec and rec.get("kind") == "metering" else None),
+            "settlement": ev.pop("settlement", None),
+            "quarantined": bool(ev.pop("quarantined", False)),
+        }
         ev.pop("record", None)
-        out["other"] = {k: (orjson.dumps(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()}
+        out["other"] = {
+            k: (orjson.dumps(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()
+        }
         return out
 
     async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):
@@ -173,17 +214,32 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         allowed = [x for x in L.allowed_actions(state) if v.can("alarm.report" if x == "report" else "alarm.triage")]
         hist = await run_in_threadpool(Q.nozzle_history, store, a["nozzle_id"]) if a["nozzle_id"] else {"alarms": []}
         rules = sorted({h["rule"] for h in hist["alarms"]})
-        data = {"rules": [rule_label(x, v.lang) for x in rules],
-                "points": [[h["ts"], rule_label(h["rule"], v.lang)] for h in hist["alarms"]]}  # fmt: skip
+        data = {
+            "rules": [rule_label(x, v.lang) for x in rules],
+            "points": [[h["ts"], rule_label(h["rule"], v.lang)] for h in hist["alarms"]],
+        }
         overdue = False
         if a.get("work_order_id"):
             due = await run_in_threadpool(overdue_work_orders, store, now_us=now_us())
             overdue = any(o.id == a["work_order_id"] for o in due)
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
         default_due = dt.datetime.fromtimestamp((now_us() + 3 * US_PER_DAY) / 1e6).strftime("%Y-%m-%dT%H:%M")
-        return render(request, v, "alarm.html", page="alarms", a=a, ev=_evidence(a), allowed=allowed, overdue=overdue,
-                      inspectors=inspectors, default_due=default_due, message=message, failed=failed,
-                      data_json=as_json(data), status=400 if failed else 200)  # fmt: skip
+        return render(
+            request,
+            v,
+            "alarm.html",
+            page="alarms",
+            a=a,
+            ev=_evidence(a),
+            allowed=allowed,
+            overdue=overdue,
+            inspectors=inspectors,
+            default_due=default_due,
+            message=message,
+            failed=failed,
+            data_json=as_json(data),
+            status=400 if failed else 200,
+        )
 
     @r.get("/console/alarms/{alarm_id}")
     async def alarm_detail(request: Request, alarm_id: str):
@@ -221,8 +277,15 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         def load():
             mine = v.user.username if v.user.role == "inspector" else None
             orders = sorted(work_orders(store, inspector=mine), key=lambda o: (o.status, o.due_us))[:500]
-            return [dict(msgspec.structs.asdict(o), due=format_ts(o.due_us)[:16].replace("T", " "),
-                         overdue=o.status == "open" and o.due_us < now) for o in orders if v.sees(o.station_id)]  # fmt: skip
+            return [
+                dict(
+                    msgspec.structs.asdict(o),
+                    due=format_ts(o.due_us)[:16].replace("T", " "),
+                    overdue=o.status == "open" and o.due_us < now,
+                )
+                for o in orders
+                if v.sees(o.station_id)
+            ]
 
         return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
 
@@ -256,18 +319,29 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if not v.sees(station_id):
             return forbidden(request, v)
         nozzles = [n for n in reg().nozzles if n.station_id == station_id]
-        rows, _ = await run_in_threadpool(Q.alarm_page, store, reg(), Q.AlarmFilter(station_id=station_id),
-                                          stations=v.stations, limit=30)  # fmt: skip
+        rows, _ = await run_in_threadpool(
+            Q.alarm_page, store, reg(), Q.AlarmFilter(station_id=station_id), stations=v.stations, limit=30
+        )
 
         def estimates() -> dict[str, str]:
             m = T.meter_estimates.c
             with store.engine.connect() as c:
-                got = c.execute(select(m.nozzle_id, m.error_permille, m.ci_lo_permille, m.ci_hi_permille)
-                                .where(m.station_id == station_id).order_by(m.ts)).all()  # fmt: skip
+                got = c.execute(
+                    select(m.nozzle_id, m.error_permille, m.ci_lo_permille, m.ci_hi_permille)
+                    .where(m.station_id == station_id)
+                    .order_by(m.ts)
+                ).all()
             return {n: f"{e:+.2f}‰ [{lo:+.2f}, {hi:+.2f}]" for n, e, lo, hi in got}
 
-        return render(request, v, "station.html", st=st, nozzles=nozzles, alarms=rows,
-                      estimates=await run_in_threadpool(estimates))  # fmt: skip
+        return render(
+            request,
+            v,
+            "station.html",
+            st=st,
+            nozzles=nozzles,
+            alarms=rows,
+            estimates=await run_in_threadpool(estimates),
+        )
 
     @r.get("/console/nozzles/{nozzle_id}")
     async def nozzle(request: Request, nozzle_id: str):
@@ -282,9 +356,11 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
         events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
         est = h["estimates"]
-        data = {"est": [[e["ts"], round(e["error_permille"], 3)] for e in est],
-                "lo": [[e["ts"], round(e["ci_lo_permille"], 3)] for e in est],
-                "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est]}  # fmt: skip
+        data = {
+            "est": [[e["ts"], round(e["error_permille"], 3)] for e in est],
+            "lo": [[e["ts"], round(e["ci_lo_permille"], 3)] for e in est],
+            "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est],
+        }
         return render(request, v, "nozzle.html", n=n, h=h, events=events, data_json=as_json(data))
 
     @r.get("/console/stream")

@@ -31,14 +31,22 @@ def nozzle_events(store, station_id: str, nozzle_id: str, *, limit: int = 100) -
         rows = c.execute(
             select(led.body, led.quarantined)
             .where(led.station_id == station_id, led.kind == "event")
-            .order_by(led.event_time_us.desc()).limit(5000)
-        ).all()  # fmt: skip
+            .order_by(led.event_time_us.desc())
+            .limit(5000)
+        ).all()
     out = []
     for body, quarantined in rows:
         rec = orjson.loads(body)
         if rec.get("nozzle_id") == nozzle_id:
-            out.append({"ts": rec.get("ts", ""), "event": rec.get("event", ""), "data": rec.get("data"),
-                        "seq": rec.get("seq"), "quarantined": bool(quarantined)})  # fmt: skip
+            out.append(
+                {
+                    "ts": rec.get("ts", ""),
+                    "event": rec.get("event", ""),
+                    "data": rec.get("data"),
+                    "seq": rec.get("seq"),
+                    "quarantined": bool(quarantined),
+                }
+            )
             if len(out) >= limit:
                 break
     return out
@@ -53,8 +61,9 @@ def extra_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store, "verification.edit")
         if stop:
             return stop
-        return render(request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS,
-                      form={}, errors=[])  # fmt: skip
+        return render(
+            request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS, form={}, errors=[]
+        )
 
     @r.post("/console/register/new")
     async def entry_post(request: Request):
@@ -66,19 +75,35 @@ def extra_router(service: IngestService) -> APIRouter:
             return forbidden(request, v)
         rec, errors = _record(form, service, v.lang)
         if not errors:
-            res = await run_in_threadpool(service.ingest, rec["station_id"], [orjson.dumps(rec)],
-                                          source=f"form:{v.user.username}")  # fmt: skip
+            res = await run_in_threadpool(
+                service.ingest, rec["station_id"], [orjson.dumps(rec)], source=f"form:{v.user.username}"
+            )
             line = res.results[0] if res.results else None
             if line is not None and line.status in ("accepted", "duplicate"):
-
-                await run_in_threadpool(lambda: record(
-                    store, actor=v.user.username, action="verification.enter", subject=f"nozzle:{rec['nozzle_id']}",
-                    reason="entered by hand", data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
-                    now_us=now_us()))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: record(
+                        store,
+                        actor=v.user.username,
+                        action="verification.enter",
+                        subject=f"nozzle:{rec['nozzle_id']}",
+                        reason="entered by hand",
+                        data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
+                        now_us=now_us(),
+                    )
+                )
                 return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
             errors = [line.reason if line is not None else "?"]
-        return render(request, v, "verification_form.html", 422, page="register", nozzles=_nozzles(v), runs=RUNS,
-                      form=dict(form), errors=errors)  # fmt: skip
+        return render(
+            request,
+            v,
+            "verification_form.html",
+            422,
+            page="register",
+            nozzles=_nozzles(v),
+            runs=RUNS,
+            form=dict(form),
+            errors=errors,
+        )
 
     def _nozzles(v) -> list[Any]:
         reg = service.registry
@@ -126,14 +151,26 @@ def _record(form: Any, service: IngestService, lang: str) -> tuple[dict[str, Any
     for i in range(RUNS):
         if not str(form.get(f"standard_ml_{i}", "")).strip():
             continue
-        runs.append({k: integer(k, i) for k in ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc",
-                                                 "dispenser_temp_mc")})  # fmt: skip
+        runs.append(
+            {
+                k: integer(k, i)
+                for k in ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc")
+            }
+        )
     if not runs:
         errors.append(w["runs_needed"])
-    rec = {"kind": "verification", "station_id": n.station_id, "nozzle_id": n.nozzle_id, "ts": when("ts"),
-           "type": str(form.get("type", "periodic")), "org": str(form.get("org", "")).strip(),
-           "certificate_no": str(form.get("certificate_no", "")).strip(), "k_pulses_per_m3": integer("k_pulses_per_m3"),
-           "valid_until": when("valid_until"), "runs": runs}  # fmt: skip
+    rec = {
+        "kind": "verification",
+        "station_id": n.station_id,
+        "nozzle_id": n.nozzle_id,
+        "ts": when("ts"),
+        "type": str(form.get("type", "periodic")),
+        "org": str(form.get("org", "")).strip(),
+        "certificate_no": str(form.get("certificate_no", "")).strip(),
+        "k_pulses_per_m3": integer("k_pulses_per_m3"),
+        "valid_until": when("valid_until"),
+        "runs": runs,
+    }
     for key in ("org", "certificate_no"):
         if not rec[key]:
             errors.append(f"{key}: —")

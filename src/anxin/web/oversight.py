@@ -52,8 +52,17 @@ def oversight_router(service: IngestService) -> APIRouter:
             return not_found(request, v)
         if not v.sees(c.station_id):
             return forbidden(request, v)
-        return render(request, v, "case.html", status, page="cases", c=c, fmt=format_ts, message=message,
-                      can_edit=v.can("alarm.triage"))  # fmt: skip
+        return render(
+            request,
+            v,
+            "case.html",
+            status,
+            page="cases",
+            c=c,
+            fmt=format_ts,
+            message=message,
+            can_edit=v.can("alarm.triage"),
+        )
 
     @r.get("/console/cases/{case_id}")
     async def case(request: Request, case_id: int):
@@ -71,19 +80,47 @@ def oversight_router(service: IngestService) -> APIRouter:
         reason = str(form.get("reason", "")).strip()
         try:
             if step == "update":
-                parties = [{"name": str(form.get("party_name", "")).strip(), "role": str(form.get("party_role", "")).strip(),
-                            "id_no": str(form.get("party_id", "")).strip()}] if form.get("party_name") else None  # fmt: skip
-                violations = ([{"code": str(form.get("violation_code", "")).strip(),
-                                "text": str(form.get("violation_text", "")).strip()}]
-                              if form.get("violation_text") else None)  # fmt: skip
-                await run_in_threadpool(lambda: K.update(store, case_id, parties=parties, violations=violations,
-                                                         actor=who, reason=reason, now_us=now))  # fmt: skip
+                parties = (
+                    [
+                        {
+                            "name": str(form.get("party_name", "")).strip(),
+                            "role": str(form.get("party_role", "")).strip(),
+                            "id_no": str(form.get("party_id", "")).strip(),
+                        }
+                    ]
+                    if form.get("party_name")
+                    else None
+                )
+                violations = (
+                    [
+                        {
+                            "code": str(form.get("violation_code", "")).strip(),
+                            "text": str(form.get("violation_text", "")).strip(),
+                        }
+                    ]
+                    if form.get("violation_text")
+                    else None
+                )
+                await run_in_threadpool(
+                    lambda: K.update(
+                        store, case_id, parties=parties, violations=violations, actor=who, reason=reason, now_us=now
+                    )
+                )
             elif step == "penalize":
                 fen = round(form_number(form, "penalty_yuan", 0, whole=False) * 100)
                 boards = form_number(form, "boards", 0)
-                await run_in_threadpool(lambda: K.penalize(store, case_id, penalty_fen=fen, boards_confiscated=boards,
-                                                           decision=str(form.get("decision", "")), actor=who,
-                                                           reason=reason, now_us=now))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: K.penalize(
+                        store,
+                        case_id,
+                        penalty_fen=fen,
+                        boards_confiscated=boards,
+                        decision=str(form.get("decision", "")),
+                        actor=who,
+                        reason=reason,
+                        now_us=now,
+                    )
+                )
             elif step == "close":
                 await run_in_threadpool(lambda: K.close(store, case_id, reason=reason, actor=who, now_us=now))
             else:
@@ -105,9 +142,16 @@ def oversight_router(service: IngestService) -> APIRouter:
         if not v.sees(station):
             return forbidden(request, v)
         try:
-            cid = await run_in_threadpool(lambda: K.open_case(store, station_id=station, source=source,
-                                                              summary=str(form.get("summary", "")).strip(),
-                                                              actor=v.user.username, now_us=now_us()))  # fmt: skip
+            cid = await run_in_threadpool(
+                lambda: K.open_case(
+                    store,
+                    station_id=station,
+                    source=source,
+                    summary=str(form.get("summary", "")).strip(),
+                    actor=v.user.username,
+                    now_us=now_us(),
+                )
+            )
         except (K.CaseError, ValueError) as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         return RedirectResponse(f"/console/cases/{cid}", status_code=303)
@@ -126,12 +170,22 @@ def oversight_router(service: IngestService) -> APIRouter:
         data = await run_in_threadpool(export_bundle, store, case_id, now_us=now_us())
 
         # Who took the evidence out, and exactly what (its SHA-256).
-        await run_in_threadpool(lambda: record(store, actor=v.user.username, action="case.bundle_export",
-                                               subject=f"case:{case_id}", reason="evidence bundle downloaded",
-                                               data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
-                                               now_us=now_us()))  # fmt: skip
-        return Response(data, media_type="application/zip",
-                        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})  # fmt: skip
+        await run_in_threadpool(
+            lambda: record(
+                store,
+                actor=v.user.username,
+                action="case.bundle_export",
+                subject=f"case:{case_id}",
+                reason="evidence bundle downloaded",
+                data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
+                now_us=now_us(),
+            )
+        )
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'},
+        )
 
     # ------------------------------------------------------------ risk and the random draw
     @r.get("/console/risk")
@@ -141,8 +195,15 @@ def oversight_router(service: IngestService) -> APIRouter:
             return stop
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
-        return render(request, v, "risk.html", page="risk", scores=scores, inspectors=inspectors,
-                      seed=random.SystemRandom().randrange(1, 10**9))  # fmt: skip
+        return render(
+            request,
+            v,
+            "risk.html",
+            page="risk",
+            scores=scores,
+            inspectors=inspectors,
+            seed=random.SystemRandom().randrange(1, 10**9),
+        )
 
     @r.post("/console/risk/draw")
     async def draw(request: Request):
@@ -153,10 +214,19 @@ def oversight_router(service: IngestService) -> APIRouter:
         if not csrf_ok(v, form):
             return forbidden(request, v)
         try:
-            plan = await run_in_threadpool(lambda: R.draw(
-                store, reg(), stations=form_number(form, "stations", 3), inspectors=list(form.getlist("inspectors")),
-                seed=form_number(form, "seed"), method=str(form.get("method", "risk")),
-                name=str(form.get("name", "")).strip() or "双随机抽查", actor=v.user.username, now_us=now_us()))  # fmt: skip
+            plan = await run_in_threadpool(
+                lambda: R.draw(
+                    store,
+                    reg(),
+                    stations=form_number(form, "stations", 3),
+                    inspectors=list(form.getlist("inspectors")),
+                    seed=form_number(form, "seed"),
+                    method=str(form.get("method", "risk")),
+                    name=str(form.get("name", "")).strip() or "双随机抽查",
+                    actor=v.user.username,
+                    now_us=now_us(),
+                )
+            )
         except (R.DrawError, ValueError) as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         return RedirectResponse(f"/console/inspections?plan={plan}", status_code=303)
@@ -168,8 +238,15 @@ def oversight_router(service: IngestService) -> APIRouter:
         if stop:
             return stop
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us(), station_ids=v.stations))
-        return render(request, v, "oversight.html", page="oversight", o=o, fmt=format_ts,
-                      label=lambda c: category_label(c, v.lang))  # fmt: skip
+        return render(
+            request,
+            v,
+            "oversight.html",
+            page="oversight",
+            o=o,
+            fmt=format_ts,
+            label=lambda c: category_label(c, v.lang),
+        )
 
     def _figures(v, qp) -> tuple[Any, str, str | None]:
         period = qp.get("period") or dt.date.fromtimestamp(now_us() / 1e6).strftime("%Y-%m")
@@ -188,16 +265,28 @@ def oversight_router(service: IngestService) -> APIRouter:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         districts = sorted({s.district for s in reg().stations})
         w = words(v.lang)
-        chart = {"rules": sorted(((rule_label(k, v.lang), n) for k, n in f.alarms_by_rule.items()), key=lambda x: x[1]),
-                 "work": {"labels": [w["complaints"], w["rectifications"], w["cases"], w["alarms"]],
-                          "opened": "收到/发出/立案/报警" if v.lang == "zh" else "received/issued/opened/raised",
-                          "closed": "办结/关闭" if v.lang == "zh" else "closed",
-                          "opened_values": [f.complaints_received, f.rectifications_issued, f.cases_opened,
-                                            f.alarms_raised],
-                          "closed_values": [f.complaints_closed, f.rectifications_closed, f.cases_closed,
-                                            f.alarms_closed]}}  # fmt: skip
-        return render(request, v, "statistics.html", page="statistics", rows=figure_rows(f, v.lang), f=f, period=period,
-                      district=district or "", districts=districts, data_json=as_json(chart))  # fmt: skip
+        chart = {
+            "rules": sorted(((rule_label(k, v.lang), n) for k, n in f.alarms_by_rule.items()), key=lambda x: x[1]),
+            "work": {
+                "labels": [w["complaints"], w["rectifications"], w["cases"], w["alarms"]],
+                "opened": "收到/发出/立案/报警" if v.lang == "zh" else "received/issued/opened/raised",
+                "closed": "办结/关闭" if v.lang == "zh" else "closed",
+                "opened_values": [f.complaints_received, f.rectifications_issued, f.cases_opened, f.alarms_raised],
+                "closed_values": [f.complaints_closed, f.rectifications_closed, f.cases_closed, f.alarms_closed],
+            },
+        }
+        return render(
+            request,
+            v,
+            "statistics.html",
+            page="statistics",
+            rows=figure_rows(f, v.lang),
+            f=f,
+            period=period,
+            district=district or "",
+            districts=districts,
+            data_json=as_json(chart),
+        )
 
     @r.get("/console/statistics/report.{fmt}")
     async def export(request: Request, fmt: str):
@@ -212,9 +301,11 @@ def oversight_router(service: IngestService) -> APIRouter:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us()))
         data = await run_in_threadpool(to_xlsx if fmt == "xlsx" else to_pdf, f, o)
-        mime = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
-                else "application/pdf")  # fmt: skip
-        return Response(data, media_type=mime,
-                        headers={"Content-Disposition": f'attachment; filename="anxin-{period}.{fmt}"'})  # fmt: skip
+        mime = (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" else "application/pdf"
+        )
+        return Response(
+            data, media_type=mime, headers={"Content-Disposition": f'attachment; filename="anxin-{period}.{fmt}"'}
+        )
 
     return r

@@ -48,8 +48,16 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         for n, st, ts, passed, result in rows:
             pts = result.get("flow_points", []) if isinstance(result, dict) else []
             err = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
-            out.append({"nozzle_id": n, "station_id": st, "ts": ts[:10], "verdict": "✓" if passed else "✗",
-                        "error": err, "cert_url": f"/console/certificates/{n}/{ts}.pdf"})  # fmt: skip
+            out.append(
+                {
+                    "nozzle_id": n,
+                    "station_id": st,
+                    "ts": ts[:10],
+                    "verdict": "✓" if passed else "✗",
+                    "error": err,
+                    "cert_url": f"/console/certificates/{n}/{ts}.pdf",
+                }
+            )
         return out
 
     async def _register_page(request: Request, report: dict[str, Any] | None = None, status: int = 200):
@@ -68,13 +76,25 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
                 rows = register_rows(store, reg(), now_us=now, station_ids=set(scope))
                 valid = sum(r.status in ("valid", "due_soon") for r in rows)
                 done = [r for r in rows if r.passed is not None]
-                cov = {"coverage": valid / len(rows) if rows else None,
-                       "pass_rate": sum(bool(r.passed) for r in done) / len(done) if done else None}  # fmt: skip
+                cov = {
+                    "coverage": valid / len(rows) if rows else None,
+                    "pass_rate": sum(bool(r.passed) for r in done) / len(done) if done else None,
+                }
             return due, cov, _verification_rows(scope)
 
         due, cov, rows = await run_in_threadpool(load)
-        return render(request, v, "register.html", status, page="register", due=[_due_row(d) for d in due],
-                      cov=cov, rows=rows, can_edit=v.can("verification.edit"), report=report)  # fmt: skip
+        return render(
+            request,
+            v,
+            "register.html",
+            status,
+            page="register",
+            due=[_due_row(d) for d in due],
+            cov=cov,
+            rows=rows,
+            can_edit=v.can("verification.edit"),
+            report=report,
+        )
 
     @r.get("/console/register")
     async def register_page(request: Request):
@@ -99,12 +119,21 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             return await _register_page(request, {"errors": True, "text": text}, 422)
         certs = len(report.outcomes)
 
-        await run_in_threadpool(lambda: record(store, actor=v.user.username, action="verification.import",
-                                               subject="register", reason="CSV import",
-                                               data={"certificates": certs, "accepted": report.count("accepted")},
-                                               now_us=now_us()))  # fmt: skip
-        text = (f"{w['upload']}: {certs} {w['certificate']} · {w['accepted']} {report.count('accepted')}"
-                f" · {w['duplicate']} {report.count('duplicate')}")
+        await run_in_threadpool(
+            lambda: record(
+                store,
+                actor=v.user.username,
+                action="verification.import",
+                subject="register",
+                reason="CSV import",
+                data={"certificates": certs, "accepted": report.count("accepted")},
+                now_us=now_us(),
+            )
+        )
+        text = (
+            f"{w['upload']}: {certs} {w['certificate']} · {w['accepted']} {report.count('accepted')}"
+            f" · {w['duplicate']} {report.count('duplicate')}"
+        )
         return await _register_page(request, {"errors": False, "text": text})
 
     @r.get("/console/certificates/{nozzle_id}/{ts}.pdf")
@@ -121,10 +150,14 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         if found is None:
             return not_found(request, v)
         result, record = found
-        pdf = await run_in_threadpool(certificate_pdf, result, station=reg().station_by_id[n.station_id], nozzle=n,
-                                      record=record)  # fmt: skip
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{nozzle_id}-{ts[:10]}.pdf"'})  # fmt: skip
+        pdf = await run_in_threadpool(
+            certificate_pdf, result, station=reg().station_by_id[n.station_id], nozzle=n, record=record
+        )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{nozzle_id}-{ts[:10]}.pdf"'},
+        )
 
     @r.get("/console/stations/{station_id}/qr.pdf")
     async def qr_sheet(request: Request, station_id: str):
@@ -137,10 +170,15 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         if not v.sees(station_id):
             return forbidden(request, v)
         base = base_url or str(request.base_url).rstrip("/")
-        items = [(n.nozzle_id, st.name, public_url(base, n.nozzle_id)) for n in reg().nozzles if n.station_id == station_id]
+        items = [
+            (n.nozzle_id, st.name, public_url(base, n.nozzle_id)) for n in reg().nozzles if n.station_id == station_id
+        ]
         pdf = await run_in_threadpool(qr_sheet_pdf, items)
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{station_id}-qr.pdf"'})  # fmt: skip
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{station_id}-qr.pdf"'},
+        )
 
     # ------------------------------------------------------------ public (no login)
     def _public(request: Request, nozzle_id: str, *, thanks: bool = False, status: int = 200):
@@ -151,8 +189,11 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         st = reg().station_by_id[n.station_id]
         w = words(v.lang)
         # The register's own reading of the nozzle (the last record, else the registry).
-        row = next(r for r in register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id})
-                   if r.nozzle_id == nozzle_id)  # fmt: skip
+        row = next(
+            r
+            for r in register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id})
+            if r.nozzle_id == nozzle_id
+        )
         valid = row.status in ("valid", "due_soon")
         if valid:
             status_text = "检定合格，在有效期内" if v.lang == "zh" else "Verified, within its validity"
@@ -166,8 +207,20 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             last_text = f"{row.last_ts[:10]} · {verdict} · {w['error']} {errs}"
         else:
             last_text = verdict
-        return render(request, v, "public_nozzle.html", status, n=n, st=st, valid=valid, status_text=status_text,
-                      valid_until=row.valid_until[:10], last_text=last_text, thanks=thanks, user=None)  # fmt: skip
+        return render(
+            request,
+            v,
+            "public_nozzle.html",
+            status,
+            n=n,
+            st=st,
+            valid=valid,
+            status_text=status_text,
+            valid_until=row.valid_until[:10],
+            last_text=last_text,
+            thanks=thanks,
+            user=None,
+        )
 
     @r.get("/p/{nozzle_id}")
     async def public_nozzle(request: Request, nozzle_id: str):
@@ -181,5 +234,9 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
 
 
 def _due_row(d: Any) -> dict[str, Any]:
-    return {"nozzle_id": d.nozzle_id, "station_id": d.station_id, "status": d.status,
-            "valid_until": format_ts(d.valid_until_us)[:10]}  # fmt: skip
+    return {
+        "nozzle_id": d.nozzle_id,
+        "station_id": d.station_id,
+        "status": d.status,
+        "valid_until": format_ts(d.valid_until_us)[:10],
+    }

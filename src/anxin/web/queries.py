@@ -45,8 +45,15 @@ def _scoped(stations: Collection[str] | None, f: AlarmFilter, reg: Registry) -> 
     return None if chosen is None else sorted(chosen)
 
 
-def alarm_page(store: Store, reg: Registry, f: AlarmFilter, *, stations: Collection[str] | None,
-               before_ord: int | None = None, limit: int = PAGE) -> tuple[list[dict[str, Any]], int | None]:  # fmt: skip
+def alarm_page(
+    store: Store,
+    reg: Registry,
+    f: AlarmFilter,
+    *,
+    stations: Collection[str] | None,
+    before_ord: int | None = None,
+    limit: int = PAGE,
+) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; returns (rows, the ord to pass as ``before_ord`` for the next page)."""
     a, s = T.alarms.c, T.alarm_states.c
     q = (
@@ -83,8 +90,13 @@ def alarm_page(store: Store, reg: Registry, f: AlarmFilter, *, stations: Collect
     for r in rows[:limit]:
         m = r._mapping
         d = alarm_dict(m)
-        d.update(ord=m["ord"], status=m["status"] or "new", incident_id=m["incident_id"],
-                 work_order_id=m["work_order_id"], ts_us=m["ts_us"])  # fmt: skip
+        d.update(
+            ord=m["ord"],
+            status=m["status"] or "new",
+            incident_id=m["incident_id"],
+            work_order_id=m["work_order_id"],
+            ts_us=m["ts_us"],
+        )
         out.append(d)
     nxt = out[-1]["ord"] if len(rows) > limit else None
     return out, nxt
@@ -107,45 +119,71 @@ def alarm(store: Store, alarm_id: str) -> dict[str, Any] | None:
     return d
 
 
-def figures(store: Store, reg: Registry, *, stations: Collection[str] | None, today: str, online_since_us: int,
-            last_event_us: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+def figures(
+    store: Store,
+    reg: Registry,
+    *,
+    stations: Collection[str] | None,
+    today: str,
+    online_since_us: int,
+    last_event_us: dict[str, int],
+) -> dict[str, Any]:
     """Headline figures of the overview (一网感知)."""
     scope = [s.station_id for s in reg.stations if stations is None or s.station_id in stations]
     nozzles = [n for n in reg.nozzles if n.station_id in set(scope)]
     online = [s for s in scope if last_event_us.get(s, 0) >= online_since_us]
     a, s = T.alarms.c, T.alarm_states.c
     d = T.daily_sales.c
+
     def only(col, q):  # a regulator's figures cover every station: no IN list then
         return q if stations is None else q.where(col.in_(scope))
 
     with store.engine.connect() as c:
         sales = c.execute(
-            only(d.station_id, select(func.coalesce(func.sum(d.sales), 0), func.coalesce(func.sum(d.volume_ml), 0))
-                 .where(d.day == today))
-        ).one()  # fmt: skip
+            only(
+                d.station_id,
+                select(func.coalesce(func.sum(d.sales), 0), func.coalesce(func.sum(d.volume_ml), 0)).where(
+                    d.day == today
+                ),
+            )
+        ).one()
         status_rows = c.execute(
-            only(a.station_id, select(s.status, func.count())
-                 .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id)).group_by(s.status))
-        ).all()  # fmt: skip
+            only(
+                a.station_id,
+                select(s.status, func.count())
+                .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
+                .group_by(s.status),
+            )
+        ).all()
         ver = c.execute(
-            only(T.verifications.c.station_id, select(T.verifications.c.passed, func.count())
-                 .group_by(T.verifications.c.passed))
-        ).all()  # fmt: skip
+            only(
+                T.verifications.c.station_id,
+                select(T.verifications.c.passed, func.count()).group_by(T.verifications.c.passed),
+            )
+        ).all()
     by_status: dict[str, int] = {}
     for k, v in status_rows:
         by_status[k or "new"] = by_status.get(k or "new", 0) + int(v)
     closed = sum(by_status.get(k, 0) for k in TERMINAL)
     verified = {bool(k): int(v) for k, v in ver}
     n_ver = verified.get(True, 0) + verified.get(False, 0)
-    valid = sum(1 for n in nozzles if n.last_verification_passed and n.verified_until.timestamp() * 1e6 > online_since_us)
+    valid = sum(
+        1 for n in nozzles if n.last_verification_passed and n.verified_until.timestamp() * 1e6 > online_since_us
+    )
     return {
-        "stations": len(scope), "stations_online": len(online), "nozzles": len(nozzles),
+        "stations": len(scope),
+        "stations_online": len(online),
+        "nozzles": len(nozzles),
         "nozzles_online": sum(1 for n in nozzles if n.station_id in set(online)),
-        "sales_today": int(sales[0]), "volume_today_l": int(sales[1]) / 1000.0,
-        "alarms_open": sum(by_status.values()) - closed, "alarms_closed": closed, "by_status": by_status,
+        "sales_today": int(sales[0]),
+        "volume_today_l": int(sales[1]) / 1000.0,
+        "alarms_open": sum(by_status.values()) - closed,
+        "alarms_closed": closed,
+        "by_status": by_status,
         "verification_coverage": valid / len(nozzles) if nozzles else 0.0,
-        "pass_rate": verified.get(True, 0) / n_ver if n_ver else None, "verifications": n_ver,
-    }  # fmt: skip
+        "pass_rate": verified.get(True, 0) / n_ver if n_ver else None,
+        "verifications": n_ver,
+    }
 
 
 def station_states(store: Store, reg: Registry, *, stations: Collection[str] | None) -> list[dict[str, Any]]:
@@ -166,8 +204,17 @@ def station_states(store: Store, reg: Registry, *, stations: Collection[str] | N
     for st in scope:
         o = open_.get(st.station_id, {})
         state = "critical" if o.get("critical") else "major" if o.get("major") else "minor" if o else "ok"
-        out.append({"station_id": st.station_id, "name": st.name, "district": st.district, "lat": st.lat,
-                    "lon": st.lon, "state": state, "open": sum(o.values())})  # fmt: skip
+        out.append(
+            {
+                "station_id": st.station_id,
+                "name": st.name,
+                "district": st.district,
+                "lat": st.lat,
+                "lon": st.lon,
+                "state": state,
+                "open": sum(o.values()),
+            }
+        )
     return out
 
 
@@ -181,13 +228,12 @@ def trends(store: Store, reg: Registry, *, stations: Collection[str] | None, day
     hi = _local_midnight_us(days[-1]) + 86_400_000_000
     with store.engine.connect() as c:
         rows = c.execute(
-            select(day, a.station_id, func.count())
-            .where(a.ts_us >= lo, a.ts_us < hi)
-            .group_by(day, a.station_id)
+            select(day, a.station_id, func.count()).where(a.ts_us >= lo, a.ts_us < hi).group_by(day, a.station_id)
         ).all()
         sales = c.execute(
-            select(T.daily_sales.c.day, T.daily_sales.c.station_id, T.daily_sales.c.volume_ml)
-            .where(T.daily_sales.c.day.in_(days))
+            select(T.daily_sales.c.day, T.daily_sales.c.station_id, T.daily_sales.c.volume_ml).where(
+                T.daily_sales.c.day.in_(days)
+            )
         ).all()
     per: dict[str, dict[str, int]] = {}
     inside = set(scope)
@@ -201,8 +247,11 @@ def trends(store: Store, reg: Registry, *, stations: Collection[str] | None, day
     for d, st, v in sales:
         if st in inside:
             vol[d] = vol.get(d, 0.0) + int(v or 0) / 1000.0
-    return {"days": days, "alarms_by_district": {k: [per[k].get(d, 0) for d in days] for k in sorted(per)},
-            "volume_l": [vol.get(d, 0.0) for d in days]}  # fmt: skip
+    return {
+        "days": days,
+        "alarms_by_district": {k: [per[k].get(d, 0) for d in days] for k in sorted(per)},
+        "volume_l": [vol.get(d, 0.0) for d in days],
+    }
 
 
 def _local_midnight_us(day: str) -> int:
@@ -216,12 +265,18 @@ def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[st
     with store.engine.connect() as c:
         alarms = c.execute(
             select(a.ord, a.alarm_id, a.rule, a.severity, a.ts, a.message)
-            .where(a.nozzle_id == nozzle_id).order_by(a.ord.desc()).limit(limit)
+            .where(a.nozzle_id == nozzle_id)
+            .order_by(a.ord.desc())
+            .limit(limit)
         ).all()
         est = c.execute(
             select(m.ts, m.error_permille, m.ci_lo_permille, m.ci_hi_permille, m.status, m.k_pulses_per_m3)
-            .where(m.nozzle_id == nozzle_id).order_by(m.ts)
+            .where(m.nozzle_id == nozzle_id)
+            .order_by(m.ts)
         ).all()
         ver = c.execute(select(v.ts, v.passed, v.result).where(v.nozzle_id == nozzle_id).order_by(v.ts.desc())).all()
-    return {"alarms": [dict(r._mapping) for r in alarms], "estimates": [dict(r._mapping) for r in est],
-            "verifications": [dict(r._mapping) for r in ver]}  # fmt: skip
+    return {
+        "alarms": [dict(r._mapping) for r in alarms],
+        "estimates": [dict(r._mapping) for r in est],
+        "verifications": [dict(r._mapping) for r in ver],
+    }

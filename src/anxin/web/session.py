@@ -65,11 +65,20 @@ def viewer(request: Request, store) -> Viewer:
 def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     w = words(v.lang)
     resp = templates.TemplateResponse(
-        request, name,
-        {"w": w, "lang": v.lang, "user": v.user, "csrf": v.csrf, "can_audit": v.can("audit.view"), "can_users": v.can("user.manage"),
-         "rule_label": lambda r: rule_label(r, v.lang), **ctx},
+        request,
+        name,
+        {
+            "w": w,
+            "lang": v.lang,
+            "user": v.user,
+            "csrf": v.csrf,
+            "can_audit": v.can("audit.view"),
+            "can_users": v.can("user.manage"),
+            "rule_label": lambda r: rule_label(r, v.lang),
+            **ctx,
+        },
         status_code=status,
-    )  # fmt: skip
+    )
     if request.query_params.get("lang") in ("zh", "en"):
         resp.set_cookie(LANG_COOKIE, v.lang, max_age=365 * 86400, samesite="lax")
     return resp
@@ -118,8 +127,9 @@ def staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
 
     u = T.users.c
     with store.engine.connect() as c:
-        rows = c.execute(select(u.username, u.display_name, u.role)
-                         .where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)).all()  # fmt: skip
+        rows = c.execute(
+            select(u.username, u.display_name, u.role).where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)
+        ).all()
     return [dict(r._mapping) for r in rows]
 
 

@@ -56,11 +56,14 @@ def supervision_router(service: IngestService) -> APIRouter:
         if stop:
             return stop
         now = now_us()
-        rows = await run_in_threadpool(lambda: C.listing(store, status=status or None, station_ids=v.stations,
-                                                         limit=500))  # fmt: skip
+        rows = await run_in_threadpool(
+            lambda: C.listing(store, status=status or None, station_ids=v.stations, limit=500)
+        )
         for row in rows:
             row["overdue"] = row["status"] != "closed" and (row["deadline_us"] or now) < now
-        return render(request, v, "complaints.html", page="complaints", rows=rows, status_filter=status or "", fmt=format_ts)
+        return render(
+            request, v, "complaints.html", page="complaints", rows=rows, status_filter=status or "", fmt=format_ts
+        )
 
     async def _complaint(request: Request, cid: int, message: str | None = None, status: int = 200):
         v, stop = require(request, store, "complaint.view")
@@ -72,8 +75,19 @@ def supervision_router(service: IngestService) -> APIRouter:
         if not v.sees(d["station_id"]):
             return forbidden(request, v)
         people = await run_in_threadpool(staff, store, ("regulator", "inspector"))
-        return render(request, v, "complaint.html", status, page="complaints", c=d, staff=people, message=message,
-                      fmt=format_ts, can_handle=v.can("complaint.view"), can_open_case=v.can("alarm.triage"))  # fmt: skip
+        return render(
+            request,
+            v,
+            "complaint.html",
+            status,
+            page="complaints",
+            c=d,
+            staff=people,
+            message=message,
+            fmt=format_ts,
+            can_handle=v.can("complaint.view"),
+            can_open_case=v.can("alarm.triage"),
+        )
 
     @r.get("/console/complaints/{cid}")
     async def complaint(request: Request, cid: int):
@@ -96,15 +110,21 @@ def supervision_router(service: IngestService) -> APIRouter:
         text = str(form.get("text", "")).strip()
         try:
             if step == "assign":
-                await run_in_threadpool(lambda: C.assign(store, cid, assignee=str(form.get("assignee", "")), actor=who,
-                                                         reason=text, now_us=now))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: C.assign(
+                        store, cid, assignee=str(form.get("assignee", "")), actor=who, reason=text, now_us=now
+                    )
+                )
             elif step == "investigate":
                 await run_in_threadpool(lambda: C.investigate(store, cid, note=text, actor=who, now_us=now))
             elif step == "reply":
                 await run_in_threadpool(lambda: C.reply(store, cid, text=text, actor=who, now_us=now))
             elif step == "close":
-                await run_in_threadpool(lambda: C.close(store, cid, outcome=str(form.get("outcome", "")), reason=text,
-                                                        actor=who, now_us=now))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: C.close(
+                        store, cid, outcome=str(form.get("outcome", "")), reason=text, actor=who, now_us=now
+                    )
+                )
             else:
                 return not_found(request, v)
         except SupervisionError as exc:
@@ -132,16 +152,29 @@ def supervision_router(service: IngestService) -> APIRouter:
             return stop
 
         def load():
-            return (I.listing(store, station_ids=v.stations, limit=300),
-                    I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
-                    [q for q in I.citizen_requests(store, limit=200) if v.sees(q["station_id"])],
-                    staff(store, ("inspector",)))  # fmt: skip
+            return (
+                I.listing(store, station_ids=v.stations, limit=300),
+                I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
+                [q for q in I.citizen_requests(store, limit=200) if v.sees(q["station_id"])],
+                staff(store, ("inspector",)),
+            )
 
         rows, rects, requests_, inspectors = await run_in_threadpool(load)
         visible = [s for s in reg().stations if v.sees(s.station_id)]
-        return render(request, v, "inspections.html", page="inspections", rows=rows, rects=rects, requests=requests_,
-                      inspectors=inspectors, stations=visible, fmt=format_ts, can_plan=v.can("alarm.triage"),
-                      kinds=I.KINDS if hasattr(I, "KINDS") else ("routine", "unannounced", "follow_up"))  # fmt: skip
+        return render(
+            request,
+            v,
+            "inspections.html",
+            page="inspections",
+            rows=rows,
+            rects=rects,
+            requests=requests_,
+            inspectors=inspectors,
+            stations=visible,
+            fmt=format_ts,
+            can_plan=v.can("alarm.triage"),
+            kinds=I.KINDS if hasattr(I, "KINDS") else ("routine", "unannounced", "follow_up"),
+        )
 
     @r.post("/console/inspections")
     async def plan_inspection(request: Request):
@@ -155,16 +188,30 @@ def supervision_router(service: IngestService) -> APIRouter:
             when = _when(str(form.get("scheduled", ""))) or now_us()
             req = str(form.get("request_id", ""))
             if req.isdigit():
-                iid = await run_in_threadpool(lambda: I.schedule_citizen(
-                    store, int(req), inspector=str(form.get("inspector", "")), scheduled_us=when,
-                    actor=v.user.username, now_us=now_us()))  # fmt: skip
+                iid = await run_in_threadpool(
+                    lambda: I.schedule_citizen(
+                        store,
+                        int(req),
+                        inspector=str(form.get("inspector", "")),
+                        scheduled_us=when,
+                        actor=v.user.username,
+                        now_us=now_us(),
+                    )
+                )
             else:
                 follow = str(form.get("follow_up_of", ""))
-                iid = await run_in_threadpool(lambda: I.schedule(
-                    store, station_id=str(form.get("station_id", "")), inspector=str(form.get("inspector", "")),
-                    scheduled_us=when, kind=str(form.get("kind", "routine")),
-                    follow_up_of=int(follow) if follow.isdigit() else None, actor=v.user.username,
-                    now_us=now_us()))  # fmt: skip
+                iid = await run_in_threadpool(
+                    lambda: I.schedule(
+                        store,
+                        station_id=str(form.get("station_id", "")),
+                        inspector=str(form.get("inspector", "")),
+                        scheduled_us=when,
+                        kind=str(form.get("kind", "routine")),
+                        follow_up_of=int(follow) if follow.isdigit() else None,
+                        actor=v.user.username,
+                        now_us=now_us(),
+                    )
+                )
         except (SupervisionError, ValueError) as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
@@ -179,10 +226,21 @@ def supervision_router(service: IngestService) -> APIRouter:
         if not v.sees(d["station_id"]):
             return forbidden(request, v)
         nozzles = [n for n in reg().nozzles if n.station_id == d["station_id"]]
-        return render(request, v, "inspection.html", status, page="inspections", i=d, items=I.CHECKLIST,
-                      manual=I.MANUAL_ITEMS, nozzles=nozzles, message=message, fmt=format_ts,
-                      can_visit=v.can("alarm.report") or v.can("alarm.triage"),
-                      can_open_case=v.can("alarm.triage") and d["status"] == "done")  # fmt: skip
+        return render(
+            request,
+            v,
+            "inspection.html",
+            status,
+            page="inspections",
+            i=d,
+            items=I.CHECKLIST,
+            manual=I.MANUAL_ITEMS,
+            nozzles=nozzles,
+            message=message,
+            fmt=format_ts,
+            can_visit=v.can("alarm.report") or v.can("alarm.triage"),
+            can_open_case=v.can("alarm.triage") and d["status"] == "done",
+        )
 
     @r.get("/console/inspections/{iid}")
     async def inspection(request: Request, iid: int):
@@ -201,16 +259,29 @@ def supervision_router(service: IngestService) -> APIRouter:
             return not_found(request, v) if d is None else forbidden(request, v)
         checklist = {k: (form.get(f"ok_{k}") == "yes", str(form.get(f"note_{k}", ""))) for k in I.MANUAL_ITEMS}
         try:
-            runs = [{"standard_ml": form_number(form, f"standard_ml_{n}"),
-                     "indicated_ml": form_number(form, f"indicated_ml_{n}"),
-                     "standard_temp_mc": form_number(form, f"standard_temp_mc_{n}", 20000),
-                     "dispenser_temp_mc": form_number(form, f"dispenser_temp_mc_{n}", 20000)}
-                    for n in range(3) if str(form.get(f"standard_ml_{n}") or "").strip()
-                    and str(form.get(f"indicated_ml_{n}") or "").strip()]  # fmt: skip
-            await run_in_threadpool(lambda: I.record_visit(
-                store, reg(), iid, checklist=checklist, test_fill_runs=runs or None,
-                findings=str(form.get("findings", "")), actor=v.user.username, now_us=now_us(),
-                nozzle_id=str(form.get("nozzle_id") or "") or None))  # fmt: skip
+            runs = [
+                {
+                    "standard_ml": form_number(form, f"standard_ml_{n}"),
+                    "indicated_ml": form_number(form, f"indicated_ml_{n}"),
+                    "standard_temp_mc": form_number(form, f"standard_temp_mc_{n}", 20000),
+                    "dispenser_temp_mc": form_number(form, f"dispenser_temp_mc_{n}", 20000),
+                }
+                for n in range(3)
+                if str(form.get(f"standard_ml_{n}") or "").strip() and str(form.get(f"indicated_ml_{n}") or "").strip()
+            ]
+            await run_in_threadpool(
+                lambda: I.record_visit(
+                    store,
+                    reg(),
+                    iid,
+                    checklist=checklist,
+                    test_fill_runs=runs or None,
+                    findings=str(form.get("findings", "")),
+                    actor=v.user.username,
+                    now_us=now_us(),
+                    nozzle_id=str(form.get("nozzle_id") or "") or None,
+                )
+            )
         except (SupervisionError, ValueError) as exc:
             return await _inspection(request, iid, message=str(exc), status=400)
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
@@ -230,10 +301,21 @@ def supervision_router(service: IngestService) -> APIRouter:
                 files.append((f.filename, f.content_type or "application/octet-stream", data))
         try:
             when = _when(str(form.get("when", "")))
-            await run_in_threadpool(lambda: C.submit(
-                store, reg(), station_id=n.station_id, nozzle_id=nozzle_id, text=str(form.get("text", "")),
-                contact=str(form.get("contact", "")).strip() or None, order_ref=str(form.get("order", "")).strip() or None,
-                event_ts_us=when, channel="qr", attachments=files, now_us=now_us()))  # fmt: skip
+            await run_in_threadpool(
+                lambda: C.submit(
+                    store,
+                    reg(),
+                    station_id=n.station_id,
+                    nozzle_id=nozzle_id,
+                    text=str(form.get("text", "")),
+                    contact=str(form.get("contact", "")).strip() or None,
+                    order_ref=str(form.get("order", "")).strip() or None,
+                    event_ts_us=when,
+                    channel="qr",
+                    attachments=files,
+                    now_us=now_us(),
+                )
+            )
         except (SupervisionError, ValueError) as exc:
             return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
         return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
@@ -245,9 +327,15 @@ def supervision_router(service: IngestService) -> APIRouter:
         if reg() is None or nozzle_id not in reg().nozzle_by_id:
             return not_found(request, viewer(request, store))
         try:
-            await run_in_threadpool(lambda: I.citizen_request(store, reg(), nozzle_id=nozzle_id,
-                                                              contact=str(form.get("contact", "")).strip() or None,
-                                                              now_us=now_us()))  # fmt: skip
+            await run_in_threadpool(
+                lambda: I.citizen_request(
+                    store,
+                    reg(),
+                    nozzle_id=nozzle_id,
+                    contact=str(form.get("contact", "")).strip() or None,
+                    now_us=now_us(),
+                )
+            )
         except SupervisionError as exc:
             return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
         return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
@@ -273,17 +361,29 @@ def complaints_api_router(service: IngestService) -> APIRouter:
         host = request.client.host if request.client else "?"
         wait = public_rate.take(host)
         if wait > 0:
-            raise HTTPException(429, "too many complaints from this address; try later",
-                                headers={"Retry-After": str(int(wait) + 1)})  # fmt: skip
+            raise HTTPException(
+                429, "too many complaints from this address; try later", headers={"Retry-After": str(int(wait) + 1)}
+            )
         if reg() is None:
             raise HTTPException(503, "the platform has no registry yet")
         if body.event_ts is not None and body.event_ts.tzinfo is None:
             raise HTTPException(422, "event_ts needs a time zone offset (e.g. +08:00)")
         try:
             when = int(body.event_ts.timestamp() * 1e6) if body.event_ts else None
-            cid = await run_in_threadpool(lambda: C.submit(
-                store, reg(), station_id=body.station_id, nozzle_id=body.nozzle_id, text=body.text,
-                contact=body.contact, order_ref=body.order_ref, event_ts_us=when, channel="api", now_us=now_us()))  # fmt: skip
+            cid = await run_in_threadpool(
+                lambda: C.submit(
+                    store,
+                    reg(),
+                    station_id=body.station_id,
+                    nozzle_id=body.nozzle_id,
+                    text=body.text,
+                    contact=body.contact,
+                    order_ref=body.order_ref,
+                    event_ts_us=when,
+                    channel="api",
+                    now_us=now_us(),
+                )
+            )
         except SupervisionError as exc:
             raise HTTPException(422, str(exc)) from None
         d = await run_in_threadpool(C.get, store, cid)

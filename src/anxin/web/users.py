@@ -22,9 +22,21 @@ def users_router(service: IngestService) -> APIRouter:
     async def page(request: Request, v, message: str | None = None, failed: bool = False):
         rows = await run_in_threadpool(list_users, store)
         stations = [s.station_id for s in service.registry.stations] if service.registry else []
-        return render(request, v, "users.html", 400 if failed else 200, page="users", rows=rows, roles=ROLES,
-                      role_names=ROLE_NAMES_ZH, stations=stations, message=message, failed=failed, fmt=format_ts,
-                      now=now_us())  # fmt: skip
+        return render(
+            request,
+            v,
+            "users.html",
+            400 if failed else 200,
+            page="users",
+            rows=rows,
+            roles=ROLES,
+            role_names=ROLE_NAMES_ZH,
+            stations=stations,
+            message=message,
+            failed=failed,
+            fmt=format_ts,
+            now=now_us(),
+        )
 
     @r.get("/console/users")
     async def users(request: Request):
@@ -44,13 +56,31 @@ def users_router(service: IngestService) -> APIRouter:
         name = str(form.get("username", "")).strip()
         try:
             if action == "create":
-                await run_in_threadpool(lambda: create_user(
-                    store, username=name, display_name=str(form.get("display_name", "")), role=str(form.get("role", "")),
-                    password=str(form.get("password", "")), stations=form.getlist("stations"),
-                    district=str(form.get("district", "")).strip() or None, actor=who, reason=reason, now_us=now))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: create_user(
+                        store,
+                        username=name,
+                        display_name=str(form.get("display_name", "")),
+                        role=str(form.get("role", "")),
+                        password=str(form.get("password", "")),
+                        stations=form.getlist("stations"),
+                        district=str(form.get("district", "")).strip() or None,
+                        actor=who,
+                        reason=reason,
+                        now_us=now,
+                    )
+                )
             elif action == "password":
-                await run_in_threadpool(lambda: set_password(store, username=name, password=str(form.get("password", "")),
-                                                             actor=who, reason=reason, now_us=now))  # fmt: skip
+                await run_in_threadpool(
+                    lambda: set_password(
+                        store,
+                        username=name,
+                        password=str(form.get("password", "")),
+                        actor=who,
+                        reason=reason,
+                        now_us=now,
+                    )
+                )
             elif action == "deactivate":
                 if name == who:
                     raise AuthError("不能停用自己的账号" if v.lang == "zh" else "you cannot deactivate yourself")

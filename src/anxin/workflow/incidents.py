@@ -116,8 +116,11 @@ def _attach_chunk(store: Store, ids: list[str], now_us: int) -> int:
                     .values(incident_id=incident_id)
                 )
             else:
-                conn.execute(T.alarm_states.insert().values(alarm_id=r.alarm_id, status="new", incident_id=incident_id,
-                                                            updated_us=now_us, updated_by=SYSTEM))  # fmt: skip
+                conn.execute(
+                    T.alarm_states.insert().values(
+                        alarm_id=r.alarm_id, status="new", incident_id=incident_id, updated_us=now_us, updated_by=SYSTEM
+                    )
+                )
     return len(todo)
 
 
@@ -136,15 +139,21 @@ def _join_or_open(conn: Connection, station_id: str, nozzle_id: str | None, ts_u
         .with_for_update()
     ).first()
     if row is None:
-        res = conn.execute(T.incidents.insert().values(station_id=station_id, nozzle_id=nozzle_id, first_ts_us=ts_us,
-                                                       last_ts_us=ts_us, alarms=1, status="open"))  # fmt: skip
+        res = conn.execute(
+            T.incidents.insert().values(
+                station_id=station_id, nozzle_id=nozzle_id, first_ts_us=ts_us, last_ts_us=ts_us, alarms=1, status="open"
+            )
+        )
         return int(res.inserted_primary_key[0])
     conn.execute(
         update(T.incidents)
         .where(i.id == row.id)
-        .values(alarms=i.alarms + 1, first_ts_us=min(int(row.first_ts_us), ts_us),
-                last_ts_us=max(int(row.last_ts_us), ts_us))
-    )  # fmt: skip
+        .values(
+            alarms=i.alarms + 1,
+            first_ts_us=min(int(row.first_ts_us), ts_us),
+            last_ts_us=max(int(row.last_ts_us), ts_us),
+        )
+    )
     return int(row.id)
 
 

@@ -156,6 +156,20 @@ def transition(state: AlarmState, action: Action, *, now_us: int) -> AlarmState:
 
 
 __all__ = [
-    "Status", "STATUSES", "TERMINAL", "TransitionError", "AlarmState", "Action", "Acknowledge", "Dispatch",
-    "Report", "Confirm", "Dismiss", "GRAPH", "action_name", "action_fields", "allowed_actions", "transition",
-]  # fmt: skip
+    "Status",
+    "STATUSES",
+    "TERMINAL",
+    "TransitionError",
+    "AlarmState",
+    "Action",
+    "Acknowledge",
+    "Dispatch",
+    "Report",
+    "Confirm",
+    "Dismiss",
+    "GRAPH",
+    "action_name",
+    "action_fields",
+    "allowed_actions",
+    "transition",
+]

@@ -61,13 +61,22 @@ def apply(store: Store, alarm_id: str, action: Action, *, actor: str, reason: st
             data["incident_id"] = after.incident_id
             data["incident_closed"] = close_if_done(conn, after.incident_id)
         why = reason.strip() or (action.reason.strip() if isinstance(action, Dismiss) else "")
-        audit(conn, actor=actor, action=f"alarm.{name}", subject=f"alarm:{alarm_id}", reason=why, data=data,
-              now_us=now_us)  # fmt: skip
+        audit(
+            conn, actor=actor, action=f"alarm.{name}", subject=f"alarm:{alarm_id}", reason=why, data=data, now_us=now_us
+        )
     return after
 
 
-def _effects(conn: Connection, station_id: str, before: AlarmState, after: AlarmState, action: Action, actor: str,
-             now_us: int, data: dict[str, Any]) -> AlarmState:  # fmt: skip
+def _effects(
+    conn: Connection,
+    station_id: str,
+    before: AlarmState,
+    after: AlarmState,
+    action: Action,
+    actor: str,
+    now_us: int,
+    data: dict[str, Any],
+) -> AlarmState:
     """The work order and case rows an action implies; returns the state with their ids."""
     wo = T.work_orders.c
     if isinstance(action, Dispatch):
@@ -75,10 +84,16 @@ def _effects(conn: Connection, station_id: str, before: AlarmState, after: Alarm
             _close_work_order(conn, before.work_order_id)
             data["previous_work_order_id"] = before.work_order_id
         res = conn.execute(
-            T.work_orders.insert().values(alarm_id=before.alarm_id, incident_id=before.incident_id,
-                                          station_id=station_id, inspector=action.inspector.strip(),
-                                          due_us=action.due_us, status="open", created_us=now_us)
-        )  # fmt: skip
+            T.work_orders.insert().values(
+                alarm_id=before.alarm_id,
+                incident_id=before.incident_id,
+                station_id=station_id,
+                inspector=action.inspector.strip(),
+                due_us=action.due_us,
+                status="open",
+                created_us=now_us,
+            )
+        )
         work_order_id = int(res.inserted_primary_key[0])
         data["work_order_id"] = work_order_id
         return msgspec.structs.replace(after, work_order_id=work_order_id)
@@ -97,9 +112,15 @@ def _effects(conn: Connection, station_id: str, before: AlarmState, after: Alarm
         data["work_order_id"] = before.work_order_id
     if isinstance(action, Confirm):
         res = conn.execute(
-            T.cases.insert().values(station_id=station_id, source=f"alarm:{before.alarm_id}", status="open",
-                                    opened_us=now_us, opened_by=actor, summary=action.summary.strip())
-        )  # fmt: skip
+            T.cases.insert().values(
+                station_id=station_id,
+                source=f"alarm:{before.alarm_id}",
+                status="open",
+                opened_us=now_us,
+                opened_by=actor,
+                summary=action.summary.strip(),
+            )
+        )
         case_id = int(res.inserted_primary_key[0])
         data["case_id"] = case_id
         return msgspec.structs.replace(after, case_id=case_id)
@@ -124,16 +145,21 @@ def _save(conn: Connection, before: AlarmState, after: AlarmState, *, exists: bo
     }
     if not exists:
         try:
-            conn.execute(T.alarm_states.insert().values(alarm_id=after.alarm_id, incident_id=after.incident_id,
-                                                        **values))  # fmt: skip
+            conn.execute(
+                T.alarm_states.insert().values(alarm_id=after.alarm_id, incident_id=after.incident_id, **values)
+            )
         except IntegrityError as e:  # a concurrent first write of the same alarm: its primary key
             raise ConcurrentChange(f"alarm {before.alarm_id} changed while {after.updated_by} was acting on it") from e
         return
     res = conn.execute(
         update(T.alarm_states)
-        .where(s.alarm_id == before.alarm_id, s.status == before.status, s.updated_us == before.updated_us,
-               s.work_order_id.is_(None) if before.work_order_id is None else s.work_order_id == before.work_order_id)
+        .where(
+            s.alarm_id == before.alarm_id,
+            s.status == before.status,
+            s.updated_us == before.updated_us,
+            s.work_order_id.is_(None) if before.work_order_id is None else s.work_order_id == before.work_order_id,
+        )
         .values(**values)
-    )  # fmt: skip
+    )
     if res.rowcount != 1:
         raise ConcurrentChange(f"alarm {before.alarm_id} changed while {after.updated_by} was acting on it")

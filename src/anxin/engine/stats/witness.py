@@ -343,9 +343,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
         seg = np.unique(seg, return_inverse=True)[1]
         cnt = np.bincount(seg)
         keep = cnt[seg] >= 2
-        t_us, ts, t_h, level, vol, z, m, seg, step = (
-            a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg, step)
-        )
+        t_us, ts, t_h, level, vol, z, m, seg, step = (a[keep] for a in (t_us, ts, t_h, level, vol, z, m, seg, step))
         seg = np.unique(seg, return_inverse=True)[1]
         nseg = int(seg.max()) + 1 if seg.size else 0
         hours = float(t_h[-1] - t_h[0]) if t_h.size else 0.0

@@ -134,6 +134,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("webhook_deliveries", "webhooks", "checkpoints", "station_tokens", "registry_versions",
-                 "meter_estimates", "verifications", "alarms", "rejects", "ledger"):  # fmt: skip
+    for name in (
+        "webhook_deliveries",
+        "webhooks",
+        "checkpoints",
+        "station_tokens",
+        "registry_versions",
+        "meter_estimates",
+        "verifications",
+        "alarms",
+        "rejects",
+        "ledger",
+    ):
         op.drop_table(name)

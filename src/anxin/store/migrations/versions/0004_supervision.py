@@ -120,8 +120,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("reports", "citizen_requests", "rectifications", "inspections", "inspection_plans", "attachments",
-                 "complaint_links"):  # fmt: skip
+    for name in (
+        "reports",
+        "citizen_requests",
+        "rectifications",
+        "inspections",
+        "inspection_plans",
+        "attachments",
+        "complaint_links",
+    ):
         op.drop_table(name)
     with op.batch_alter_table("cases") as b:
         for col in ("parties", "violations", "penalty_fen", "boards_confiscated", "decision", "closed_us"):
