@@ -33,7 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def start(backend: str, data: Path, tmp: Path) -> tuple[Server, dict[str, str], 
     server = Server(url, data / "registry.json", tmp / f"serve-{backend}.log")
     server.start(timeout=120)
     reg = orjson.loads((data / "registry.json").read_bytes())
-    with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx2.Client(timeout=30, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
         tokens = {
             s["station_id"]: c.post(f"{server.url}/v1/stations/{s['station_id']}/token").json()["token"]
             for s in reg["stations"]
@@ -102,7 +102,7 @@ def throughput(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp:
         stop_at = time.perf_counter() + args.seconds
 
         def client() -> None:
-            with httpx.Client(timeout=60) as c:
+            with httpx2.Client(timeout=60) as c:
                 while time.perf_counter() < stop_at:
                     try:
                         sid = work.get(timeout=0.5)
@@ -155,7 +155,7 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
 
         def listen() -> None:
             try:
-                with httpx.stream(
+                with httpx2.stream(
                     "GET", f"{server.url}/v1/alarms/stream", timeout=None, headers={"Authorization": f"Bearer {ADMIN}"}
                 ) as r:
                     ready.set()
@@ -166,7 +166,7 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
                                 seen.setdefault(a["order_id"], time.perf_counter())
                         if stop.is_set():
                             return
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 return  # the server stopped
 
         stop = threading.Event()
@@ -195,7 +195,7 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
                     cur, n = [], 0
             plans[sid] = ticks
         n_ticks = min(int(args.latency_seconds * 10), min(len(t) for t in plans.values()))
-        with httpx.Client(timeout=30) as c:
+        with httpx2.Client(timeout=30) as c:
             t0 = time.perf_counter()
             for tick in range(n_ticks):
                 due = t0 + tick * 0.1

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from anxin.sim.replay import arrival_lines, uploads
 
@@ -61,9 +61,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"anxin serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if httpx2.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("anxin serve did not become ready")

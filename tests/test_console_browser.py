@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import orjson
 import pytest
 from live import ADMIN, Server, arrival_lines
@@ -68,14 +68,14 @@ def start_platform(root: Path, db: str):
         )
     admin = {"Authorization": f"Bearer {ADMIN}"}
     tokens = {
-        s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
+        s: httpx2.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
         for s in ("S0001", "S0002", "S0003")
     }
     lines = arrival_lines(city)
     half = [x for x in lines[: len(lines) // 2]]
     for sid in tokens:
         body = b"\n".join(raw for s, raw in half if s == sid)
-        httpx.post(
+        httpx2.post(
             f"{server.url}/v1/records", content=body, headers={"Authorization": f"Bearer {tokens[sid]}"}, timeout=60
         )
     yield {"server": server, "city": city, "store": store, "tokens": tokens, "rest": lines[len(lines) // 2 :]}
@@ -122,7 +122,7 @@ def test_login_live_alarm_and_triage_to_closure(browser, platform) -> None:
     sale = next(orjson.loads(x) for x in rest if b'"settlement"' in x)
     sale["amount_fen"] += 500
     body = b"\n".join([*rest[:300], orjson.dumps(sale)])
-    httpx.post(f"{url}/v1/records", content=body, headers={"Authorization": f"Bearer {platform['tokens']['S0002']}"})
+    httpx2.post(f"{url}/v1/records", content=body, headers={"Authorization": f"Bearer {platform['tokens']['S0002']}"})
     page.wait_for_function(f"document.querySelectorAll('#feed li').length > {before}", timeout=15_000)
     _shot(page, "overview-live")
     # Triage it: open from the alarm list filtered on the order.

@@ -25,7 +25,7 @@ def test_demo_live_equals_batch_and_lands_in_sqlite(tmp_path: Path) -> None:
 
 def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
     """--serve: the console answers during the demo with its accounts, and stops after."""
-    import httpx
+    import httpx2
     from live import free_port
 
     console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115
@@ -33,7 +33,7 @@ def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
     seen: dict[str, int] = {}
 
     def visit() -> None:  # what a visitor does while the demo waits for Ctrl-C
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as c:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as c:
             r = c.post(
                 "/console/login", data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console"}
             )

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from services import MQTT_URL, missing, reachable, wait_for
 
@@ -80,12 +80,12 @@ class Platform:
         if self.proc.poll() is not None:
             raise AssertionError(f"anxin serve exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except httpx.TransportError:
+            return httpx2.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx2.TransportError:
             return False
 
     def token(self, station: str = STATION) -> str:
-        r = httpx.post(f"{self.url}/v1/stations/{station}/token", headers={"Authorization": f"Bearer {ADMIN}"})
+        r = httpx2.post(f"{self.url}/v1/stations/{station}/token", headers={"Authorization": f"Bearer {ADMIN}"})
         r.raise_for_status()
         return r.json()["token"]
 
@@ -244,7 +244,7 @@ def test_normal_run_uploads_every_line_exactly_once(tmp_path: Path, city: Path, 
     uploads = [e for e in logs if e["event"] == "uploaded"]
     assert sum(e["lines"] for e in uploads) == n and uploads[-1]["backlog"] == 0
     assert [e["backlog"] for e in uploads] == sorted((e["backlog"] for e in uploads), reverse=True)
-    metrics = httpx.get(f"{platform.url}/metrics").text
+    metrics = httpx2.get(f"{platform.url}/metrics").text
     assert f'anxin_edge_outbox_backlog{{station="{STATION}"}} 0.0' in metrics
     # a second run finds nothing new: no upload at all
     r = edge_cli(*args, token=token)
@@ -285,7 +285,7 @@ def test_platform_down_then_killed_mid_run_loses_nothing(tmp_path: Path, city: P
     c = status(outbox)["counters"]
     assert c["read"] == total and c["accepted"] + c["duplicate"] == total and c["rejected"] == 0
     assert any(r.getMessage() == "upload recovered" for r in caplog.records)
-    assert f'anxin_edge_outbox_backlog{{station="{STATION}"}} 0.0' in httpx.get(f"{platform.url}/metrics").text
+    assert f'anxin_edge_outbox_backlog{{station="{STATION}"}} 0.0' in httpx2.get(f"{platform.url}/metrics").text
 
 
 # ---------------------------------------------------------------- (c) the agent killed

@@ -7,7 +7,7 @@ import email.utils
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from anxin.edge.outbox import Outbox
@@ -24,11 +24,11 @@ def test_mqtt_url() -> None:
 
 
 def test_retry_after_seconds_and_date() -> None:
-    assert _retry_after(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
-    assert _retry_after(httpx.Response(429)) is None
+    assert _retry_after(httpx2.Response(429, headers={"Retry-After": "3"})) == 3.0
+    assert _retry_after(httpx2.Response(429)) is None
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 < _retry_after(httpx.Response(503, headers={"Retry-After": when})) <= 31  # type: ignore[operator]
-    assert _retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+    assert 25 < _retry_after(httpx2.Response(503, headers={"Retry-After": when})) <= 31  # type: ignore[operator]
+    assert _retry_after(httpx2.Response(503, headers={"Retry-After": "soon"})) is None
 
 
 def test_split_lines_numbers_and_blanks() -> None:

@@ -8,7 +8,7 @@ import json
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +46,7 @@ def _lines(city: Path, station: str) -> list[bytes]:
     return [raw for sid, raw in arrival_lines(city) if sid == station]
 
 
-def _post(c: TestClient, token: str | None, body: bytes, ctype: str = "application/x-ndjson") -> httpx.Response:
+def _post(c: TestClient, token: str | None, body: bytes, ctype: str = "application/x-ndjson") -> httpx2.Response:
     h = {"Content-Type": ctype}
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
@@ -60,7 +60,7 @@ def test_bad_uploads_get_a_clear_4xx_and_change_nothing(tmp_path, city) -> None:
     assert r.status_code == 200 and r.json()["accepted"] == 100
     before = c.app.state.service.store.counts()
 
-    def detail(r: httpx.Response) -> str:
+    def detail(r: httpx2.Response) -> str:
         return r.json()["detail"] if "detail" in r.json() else json.dumps(r.json()["results"])
 
     cases = {
@@ -143,12 +143,12 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
     server = Server(str(tmp_path / "db.sqlite"), city / "registry.json", tmp_path / "serve.log")
     server.start()
     try:
-        tok = httpx.post(f"{server.url}/v1/stations/S0001/token", headers=ADMIN_H).json()["token"]
+        tok = httpx2.post(f"{server.url}/v1/stations/S0001/token", headers=ADMIN_H).json()["token"]
         events: list[dict] = []
         got_two = threading.Event()
 
         def listen() -> None:
-            with httpx.stream("GET", f"{server.url}/v1/alarms/stream", headers=ADMIN_H, timeout=30) as r:
+            with httpx2.stream("GET", f"{server.url}/v1/alarms/stream", headers=ADMIN_H, timeout=30) as r:
                 ev: dict = {}
                 for line in r.iter_lines():
                     if line.startswith("id: "):
@@ -166,7 +166,7 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
         t.start()
         lines = _lines(city, "S0001")
         for i in range(0, len(lines), 300):
-            httpx.post(
+            httpx2.post(
                 f"{server.url}/v1/records",
                 content=b"\n".join(lines[i : i + 300]),
                 headers={"Authorization": f"Bearer {tok}"},
@@ -176,7 +176,7 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
         assert got_two.wait(30)
         assert events[1]["id"] > events[0]["id"] and events[0]["alarm"]["station_id"] == "S0001"
         # A client reconnecting with Last-Event-ID gets what came after, nothing twice.
-        with httpx.stream(
+        with httpx2.stream(
             "GET",
             f"{server.url}/v1/alarms/stream",
             headers={**ADMIN_H, "Last-Event-ID": str(events[0]["id"])},
@@ -188,7 +188,7 @@ def test_alarms_arrive_on_the_sse_stream_and_resume(tmp_path, city) -> None:
                     first_id = int(line[4:])
                     break
         assert first_id == events[1]["id"]
-        assert httpx.get(f"{server.url}/v1/alarms/stream").status_code == 401
+        assert httpx2.get(f"{server.url}/v1/alarms/stream").status_code == 401
     finally:
         server.stop()
 

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from live import ADMIN, Server, arrival_lines, uploads
 
@@ -30,7 +30,7 @@ def city(tmp_path_factory) -> Path:
 
 def _upload_all(server: Server, batches, tokens: dict[str, str], acked: list[int]) -> None:
     """Like the edge agent: each batch until the platform answers, whatever happens."""
-    with httpx.Client(timeout=10) as client:
+    with httpx2.Client(timeout=10) as client:
         for i, (sid, lines) in enumerate(batches):
             while True:
                 try:
@@ -39,7 +39,7 @@ def _upload_all(server: Server, batches, tokens: dict[str, str], acked: list[int
                         content=b"\n".join(lines),
                         headers={"Authorization": f"Bearer {tokens[sid]}", "Content-Type": "application/x-ndjson"},
                     )
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     time.sleep(0.05)  # the platform is down: try again
                     continue
                 assert r.status_code in (200, 207, 409, 422), r.text
@@ -57,7 +57,7 @@ def test_kill9_during_sustained_upload(city: Path, tmp_path) -> None:
     try:
         admin = {"Authorization": f"Bearer {ADMIN}"}
         tokens = {
-            s: httpx.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
+            s: httpx2.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
             for s in ("S0001", "S0002")
         }
         batches = [(s if s in tokens else "S0001", ls) for s, ls in uploads(arrival_lines(city), "S0001", size=200)]
@@ -75,7 +75,7 @@ def test_kill9_during_sustained_upload(city: Path, tmp_path) -> None:
         alarms: set[str] = set()
         after = 0
         while True:
-            page = httpx.get(f"{server.url}/v1/alarms", params={"after": after, "limit": 1000}, headers=admin).json()
+            page = httpx2.get(f"{server.url}/v1/alarms", params={"after": after, "limit": 1000}, headers=admin).json()
             if not page["alarms"]:
                 break
             alarms |= {a["alarm_id"] for a in page["alarms"]}

@@ -10,7 +10,7 @@ import re
 import time
 import zipfile
 
-import httpx
+import httpx2
 import orjson
 import pytest
 from services import fresh_pg_database
@@ -151,4 +151,4 @@ def test_draw_oversight_and_statistics(browser, platform) -> None:
     assert xlsx.status == 200 and xlsx.body()[:2] == b"PK"
     pdf = page.request.get(f"{url}/console/statistics/report.pdf?period=2026-03")
     assert pdf.status == 200 and pdf.body()[:4] == b"%PDF"
-    assert httpx.get(f"{url}/console/oversight", follow_redirects=False).status_code == 303  # needs a login
+    assert httpx2.get(f"{url}/console/oversight", follow_redirects=False).status_code == 303  # needs a login

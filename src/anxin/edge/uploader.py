@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from anxin import __version__ as _version
@@ -62,7 +62,7 @@ class Uploader:
         self.outbox, self.s, self.stop = outbox, settings, stop
         self.wake = wake or threading.Event()
         self.url = settings.server.rstrip("/") + "/v1/records"
-        self.client = httpx.Client(timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)))
+        self.client = httpx2.Client(timeout=httpx2.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)))
         self.size = settings.batch
         self.successes_at_size = 0
         self.failures = 0
@@ -165,7 +165,7 @@ class Uploader:
         started = time.perf_counter()
         try:
             r = self.client.post(self.url, content=body, headers=headers)
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             return Attempt("retry", detail=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         ms = round((time.perf_counter() - started) * 1000, 1)
         code = r.status_code
@@ -219,21 +219,21 @@ class Uploader:
         return Attempt("split", status=413, detail=detail)
 
 
-def _json(r: httpx.Response) -> Any:
+def _json(r: httpx2.Response) -> Any:
     try:
         return orjson.loads(r.content)
     except orjson.JSONDecodeError:
         return None
 
 
-def _detail(r: httpx.Response) -> str:
+def _detail(r: httpx2.Response) -> str:
     data = _json(r)
     if isinstance(data, dict) and "detail" in data:
         return str(data["detail"])[:300]
     return r.text[:300]
 
 
-def _retry_after(r: httpx.Response) -> float | None:
+def _retry_after(r: httpx2.Response) -> float | None:
     value = r.headers.get("retry-after")
     if not value:
         return None

@@ -65,7 +65,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import orjson
 from sqlalchemy import select, update
 
@@ -147,7 +147,7 @@ class WebhookDispatcher:
         self.failed_attempts = 0  # attempts that did not get a 2xx
         self.dead = 0  # deliveries this dispatcher gave up (max_attempts, or webhook deactivated)
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._client: httpx2.Client | None = None
         self._stop = threading.Event()  # of the running workers; stop() sets it, then puts a fresh one
         self._wake = threading.Condition()
         self._wakes = 0  # notify() counts up; a waiting worker wakes when it changes
@@ -210,10 +210,10 @@ class WebhookDispatcher:
                 with self._wake:
                     self._wake.wait_for(lambda s=seen: self._wakes != s or stop.is_set(), self.poll_s)
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> httpx2.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(
+                self._client = httpx2.Client(
                     timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "anxin-webhooks/1"}
                 )
             return self._client
@@ -286,9 +286,9 @@ class WebhookDispatcher:
             error = None if 200 <= code < 300 else f"HTTP {code}" + (" (refused)" if _refused(code) else "")
             if code in (429, 503):
                 retry_after = _retry_after_s(resp.headers.get("Retry-After"), self.clock())
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             error = f"timeout: {type(exc).__name__}"
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             error = f"network: {type(exc).__name__}: {exc}"[:200]
         ctx["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         if error is None:
