@@ -2,23 +2,35 @@
 
 The contract fixes them as Python's
 ``json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()``
-of the record as received, without ``sig``. orjson produces the same bytes for
-records without floats or integers beyond 64 bits, at a tenth of the cost; the
-rare record with either takes the reference path. Floats are detected by
-decoding them as ``Decimal`` (which orjson refuses), so no extra scan is needed.
+of the record as received, without ``sig``. msgspec's encoder with sorted keys
+produces the same bytes for records without floats (integers of any size included),
+at a tenth of the cost; the rare record with a float takes the reference path. Floats
+are detected by decoding them as a marker type the encoder refuses, so no extra scan
+is needed.
 """
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import msgspec
-import orjson
 
-_fast_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+class _Float(str):
+    """A JSON float as decoded on the fast path: the encoder refuses it (TypeError)."""
+
+    __slots__ = ()
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError(type(obj).__name__)
+
+
+_fast_decoder = msgspec.json.Decoder(float_hook=_Float)
 _plain_decoder = msgspec.json.Decoder()
+_sorted_encoder = msgspec.json.Encoder(order="sorted", enc_hook=_refuse)
+_encoder = msgspec.json.Encoder()
 
 
 def canonical_reference(obj: dict[str, Any]) -> bytes:
@@ -35,8 +47,8 @@ def canonical_of_line(line: bytes) -> tuple[bytes, Any]:
     obj = _fast_decoder.decode(line)
     sig = obj.pop("sig", None)
     try:
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), sig
-    except TypeError:  # a float (as Decimal) or an integer beyond 64 bits
+        return _sorted_encoder.encode(obj), sig
+    except TypeError:  # a float
         obj = _plain_decoder.decode(line)
         obj.pop("sig", None)
         return canonical_reference(obj), sig
@@ -44,7 +56,4 @@ def canonical_of_line(line: bytes) -> tuple[bytes, Any]:
 
 def canonical_of_dict(obj: dict[str, Any]) -> bytes:
     """Canonical bytes of a record held as a dict (used by signers)."""
-    try:
-        return canonical_of_line(orjson.dumps(obj))[0]
-    except TypeError:  # an integer beyond 64 bits
-        return canonical_reference({k: v for k, v in obj.items() if k != "sig"})
+    return canonical_of_line(_encoder.encode(obj))[0]

@@ -1,18 +1,25 @@
-"""Ed25519 (cryptography) and SM2 with SM3 (GB/T 32918, Tongsuo through tongsuopy).
+"""Ed25519 (cryptography) and SM2 with SM3 (GB/T 32918).
 
-Both go through compiled, maintained libraries: OpenSSL for Ed25519, Tongsuo
-(the OpenSSL fork of the Chinese commercial-cryptography community) for SM2.
-SM2 signs ``Z_A ‖ M`` hashed with SM3, where ``Z_A`` depends on the signer's
-user id; Tongsuo's default user id is the standard's ``1234567812345678``,
-which the contract prescribes (checked against an independent implementation
-in tests). Signatures on the wire are raw 64 bytes (``r‖s`` for SM2).
+Ed25519 goes through OpenSSL. SM2 has two backends with the same verdicts: Tongsuo
+(the OpenSSL fork of the Chinese commercial-cryptography community, through
+tongsuopy: the ``sm2`` extra, compiled, x86_64 wheels) when it is installed, else the
+pure-Python ``anxin.crypto.sm2`` (a station gateway on ARM, a minimal install),
+slower by an order of magnitude. ``ANXIN_SM2_BACKEND=python`` forces the fallback.
+SM2 signs ``Z_A ‖ M`` hashed with SM3, where ``Z_A`` depends on the signer's user id;
+the contract prescribes the standard's ``1234567812345678`` (Tongsuo's default;
+checked against an independent implementation in tests). Signatures on the wire are
+raw 64 bytes (``r‖s`` for SM2).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal, Protocol
+import logging
+import os
+import secrets
+from types import SimpleNamespace
+from typing import Any, Literal, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization as c_ser
@@ -24,14 +31,32 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from tongsuopy.crypto import hashes as t_hashes
-from tongsuopy.crypto import serialization as t_ser
-from tongsuopy.crypto.asymciphers import ec as t_ec
-from tongsuopy.crypto.exceptions import InvalidSignature as TInvalidSignature
+
+from anxin.crypto import sm2 as _py_sm2
 
 KeyAlg = Literal["ed25519", "sm2"]
 ALGORITHMS: tuple[str, ...] = ("ed25519", "sm2")
-SM2_USER_ID = b"1234567812345678"
+SM2_USER_ID = _py_sm2.DEFAULT_USER_ID
+
+
+def _tongsuo() -> Any:
+    """tongsuopy's modules, or None when the compiled SM2 backend is not installed (or is
+    switched off with ``ANXIN_SM2_BACKEND=python``)."""
+    if os.environ.get("ANXIN_SM2_BACKEND", "").lower() == "python":
+        return None
+    try:
+        from tongsuopy.crypto import hashes
+        from tongsuopy.crypto.asymciphers import ec
+        from tongsuopy.crypto.exceptions import InvalidSignature
+    except ImportError:
+        return None
+    return SimpleNamespace(ec=ec, InvalidSignature=InvalidSignature, ecdsa_sm3=ec.ECDSA(hashes.SM3()))
+
+
+_TONGSUO = _tongsuo()
+SM2_BACKEND = "tongsuo" if _TONGSUO is not None else "python"
+if _TONGSUO is None:
+    logging.getLogger("anxin.crypto").info("sm2 backend: pure Python (install anxin[sm2] for the compiled one)")
 
 
 class KeyFormatError(ValueError):
@@ -73,14 +98,16 @@ class Ed25519Verifier:
 
 class Sm2Verifier:
     alg = "sm2"
-    _sm3 = t_ec.ECDSA(t_hashes.SM3())
 
     def __init__(self, public_key_text: str) -> None:
         try:
             point = bytes.fromhex(public_key_text)
             if len(point) != 65 or point[0] != 4:
                 raise ValueError("not an uncompressed point")
-            self._key = t_ec.EllipticCurvePublicKey.from_encoded_point(t_ec.SM2(), point)
+            if _TONGSUO is not None:
+                self._key = _TONGSUO.ec.EllipticCurvePublicKey.from_encoded_point(_TONGSUO.ec.SM2(), point)
+            else:
+                self._key = _py_sm2.PublicKey.from_uncompressed(point)
         except Exception as exc:  # tongsuopy raises several types for a bad point
             raise KeyFormatError(
                 "SM2 public_key must be hex of the uncompressed point 04‖X‖Y on the SM2 curve"
@@ -93,9 +120,11 @@ class Sm2Verifier:
         s = int.from_bytes(signature[32:], "big")
         if not (r and s):
             return False
+        if _TONGSUO is None:
+            return self._key.verify(message, r, s)
         try:
-            self._key.verify(encode_dss_signature(r, s), message, self._sm3)
-        except (TInvalidSignature, ValueError):
+            self._key.verify(encode_dss_signature(r, s), message, _TONGSUO.ecdsa_sm3)
+        except (_TONGSUO.InvalidSignature, ValueError):
             return False
         return True
 
@@ -126,29 +155,39 @@ class Ed25519Signer:
 
 class Sm2Signer:
     alg = "sm2"
-    _sm3 = t_ec.ECDSA(t_hashes.SM3())
 
     def __init__(self, private_value: int | None = None) -> None:
-        if private_value is None:
-            self._key = t_ec.generate_private_key(t_ec.SM2())
+        self.private_value = secrets.randbelow(_py_sm2.N - 1) + 1 if private_value is None else private_value
+        if _TONGSUO is not None:
+            self._key = _TONGSUO.ec.derive_private_key(self.private_value, _TONGSUO.ec.SM2())
+            pub = self._key.public_key().public_numbers()
+            point = (pub.x, pub.y)
         else:
-            self._key = t_ec.derive_private_key(private_value, t_ec.SM2())
-        point = self._key.public_key().public_bytes(t_ser.Encoding.X962, t_ser.PublicFormat.UncompressedPoint)
-        self.public_key_text = point.hex()
+            point = _py_sm2.base_mult(self.private_value)
+        self.public_key_text = (b"\x04" + point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")).hex()
+        self._za = _py_sm2.user_hash(point)
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Sm2Signer:
         # SM2 order n is just below 2^256; reduce into [1, n-1].
-        n = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
-        return cls(int.from_bytes(seed[:32], "big") % (n - 1) + 1)
-
-    @property
-    def private_value(self) -> int:
-        return self._key.private_numbers().private_value
+        return cls(int.from_bytes(seed[:32], "big") % (_py_sm2.N - 1) + 1)
 
     def sign(self, message: bytes) -> bytes:
-        r, s = decode_dss_signature(self._key.sign(message, self._sm3))
+        if _TONGSUO is not None:
+            r, s = decode_dss_signature(self._key.sign(message, _TONGSUO.ecdsa_sm3))
+        else:
+            rs = None
+            while rs is None:
+                rs = _py_sm2.sign_with_nonce(self.private_value, self._za, message, secrets.randbelow(_py_sm2.N - 1) + 1)
+            r, s = rs
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def sm2_base_x(k: int) -> int:
+    """The x coordinate of k·G, by the fastest backend there is (deterministic signers)."""
+    if _TONGSUO is not None:
+        return int(_TONGSUO.ec.derive_private_key(k, _TONGSUO.ec.SM2()).public_key().public_numbers().x)
+    return _py_sm2.base_mult(k)[0]
 
 
 def generate_signer(alg: str, seed: bytes | None = None) -> Signer:

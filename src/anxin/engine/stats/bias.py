@@ -4,14 +4,18 @@ own favour (positive JJG error: the customer receives less than indicated)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
-from scipy import stats as _st
+
+from anxin.engine.stats.dist import binom_greater_pvalue, t_ppf, t_sf
+from anxin.engine.stats.models import MeterEstimate, WitnessSettings
 
 __all__ = ["station_bias"]
 
 
-def station_bias(meters, settings) -> dict | None:
+def station_bias(meters: Iterable[MeterEstimate], settings: WitnessSettings) -> dict[str, Any] | None:
     """Evidence dict when the station's meters err predominantly in its favour, else None.
 
     One estimate per nozzle (the latest segment with the most dispensings). Two tests must
@@ -22,7 +26,7 @@ def station_bias(meters, settings) -> dict | None:
     (half the watch limit by default) so that a statistically clear but metrologically
     trivial lean is not an alarm.
     """
-    best: dict[str, object] = {}
+    best: dict[str, MeterEstimate] = {}
     for m in meters:
         cur = best.get(m.nozzle_id)
         if cur is None or (m.n, m.segment) > (cur.n, cur.segment):
@@ -37,7 +41,7 @@ def station_bias(meters, settings) -> dict | None:
     alpha = 1.0 - settings.confidence
     n_pos = int((e > 0).sum())
     n_neg = int((e < 0).sum())
-    sign_p = float(_st.binomtest(n_pos, n_pos + n_neg, 0.5, alternative="greater").pvalue) if n_pos + n_neg else 1.0
+    sign_p = binom_greater_pvalue(n_pos, n_pos + n_neg)
     mean = float(e.mean())
     sd = float(e.std(ddof=1))
     # Each estimate's own standard error is a floor for the spread (identical estimates).
@@ -53,8 +57,8 @@ def station_bias(meters, settings) -> dict | None:
     # The tanks, not the nozzles, are the independent units of the common (chart) error.
     df = max(min(n, len(tanks)) - 1, 1)
     tstat = mean / se
-    t_p = float(_st.t.sf(tstat, df=df))
-    q = float(_st.t.ppf(0.5 + settings.confidence / 2.0, df=df))
+    t_p = t_sf(tstat, df)
+    q = t_ppf(0.5 + settings.confidence / 2.0, df)
     min_mean = getattr(settings, "bias_min_permille", settings.watch_permille / 2.0)
     if not (t_p < alpha and sign_p < alpha and mean > min_mean):
         return None

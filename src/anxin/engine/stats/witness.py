@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as _st
 
 from anxin.engine.stats import readings as _rd
+from anxin.engine.stats.dist import norm_ppf
 from anxin.engine.stats.models import MeterEstimate, TankData, TankEstimate, WitnessSettings
 
 __all__ = ["WitnessSettings", "TankData", "MeterEstimate", "TankEstimate", "estimate_tank", "station_bias"]
@@ -376,7 +376,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
     if n_steps:
         rejected["step"] = n_steps
     coef, se, resid, n, dof, anchored, dropped = fit
-    zc = float(_st.norm.ppf(0.5 + s.confidence / 2.0))
+    zc = norm_ppf(0.5 + s.confidence / 2.0)
 
     meters: list[MeterEstimate] = []
     for col, j in enumerate(free):
@@ -405,7 +405,7 @@ def estimate_tank(data: TankData, settings: WitnessSettings = WitnessSettings())
     n_deliv = int(np.count_nonzero(np.nan_to_num(jumps) > 0))
     loss = float(coef[li]) * 1000.0  # m³/h → L/h
     loss_se = float(se[li]) * 1000.0
-    z1 = float(_st.norm.ppf(1.0 - s.leak_false_alarm))
+    z1 = norm_ppf(1.0 - s.leak_false_alarm)
     thr = s.leak_threshold_l_per_h
     leak = bool(loss > max(z1 * loss_se, s.leak_min_fraction * thr))
     conclusive = bool(thr - max(z1 * loss_se, s.leak_min_fraction * thr) >= z1 * loss_se)

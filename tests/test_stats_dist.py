@@ -1,0 +1,62 @@
+"""The witness's own distribution functions agree with SciPy (the reference) over the
+ranges the witness uses and beyond."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from anxin.engine.stats.dist import betainc, binom_greater_pvalue, norm_ppf, t_ppf, t_sf
+
+
+@pytest.mark.parametrize("p", [1e-12, 1e-6, 0.001, 0.025, 0.05, 0.3, 0.5, 0.9, 0.95, 0.975, 0.999, 1 - 1e-9])
+def test_normal_quantile(p):
+    assert norm_ppf(p) == pytest.approx(stats.norm.ppf(p), rel=1e-12, abs=1e-14)
+
+
+@given(st.integers(1, 400), st.data())
+def test_sign_test_pvalue_is_the_binomial_tail(n, data):
+    k = data.draw(st.integers(0, n))
+    assert binom_greater_pvalue(k, n) == pytest.approx(
+        stats.binomtest(k, n, 0.5, alternative="greater").pvalue, rel=1e-12
+    )
+
+
+def test_sign_test_edges():
+    assert binom_greater_pvalue(0, 0) == 1.0
+    assert binom_greater_pvalue(3, 3) == 1 / 8
+    assert binom_greater_pvalue(4, 3) == 0.0
+
+
+@given(
+    st.floats(-60, 60, allow_nan=False),
+    st.sampled_from([1, 2, 3, 4, 5, 7, 10, 19, 30, 57, 120, 1000, 2.5]),
+)
+def test_t_upper_tail(t, df):
+    ref = stats.t.sf(t, df)
+    assert t_sf(t, df) == pytest.approx(ref, rel=1e-10, abs=1e-300)
+
+
+@given(
+    st.floats(1e-10, 1 - 1e-10),
+    st.sampled_from([1, 2, 3, 4, 5, 7, 10, 19, 30, 57, 120, 1000, 2.5]),
+)
+def test_t_quantile(p, df):
+    assert t_ppf(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-9, abs=1e-12)
+
+
+def test_t_edges():
+    assert t_sf(0.0, 5) == 0.5
+    assert t_sf(math.inf, 5) == 0.0 and t_sf(-math.inf, 5) == 1.0
+    assert t_ppf(0.5, 3) == 0.0
+    with pytest.raises(ValueError):
+        t_ppf(1.0, 3)
+
+
+@given(st.floats(0.1, 500), st.floats(0.1, 50), st.floats(0, 1))
+def test_incomplete_beta(a, b, x):
+    from scipy import special
+
+    assert betainc(a, b, x) == pytest.approx(special.betainc(a, b, x), rel=1e-9, abs=1e-300)
