@@ -17,11 +17,13 @@ import hashlib
 import logging
 import math
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
 from fastapi import FastAPI, Header, HTTPException, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.mqtt import start_bridge
@@ -93,6 +95,8 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         description="Station/device API (contract v1 records in NDJSON), alarms out (list, SSE), "
         "registry administration and operations. " + (__doc__ or "").split("\n\n", 1)[1],
         lifespan=lifespan,
+        docs_url=None,  # served by offline_docs() from the package's own copies, not from a CDN
+        redoc_url=None,
     )
     app.state.service, app.state.tokens, app.state.config = service, tokens, config
     app.state.webhooks = dispatcher
@@ -245,7 +249,53 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         from anxin.web.mount import mount_console
 
         mount_console(app, service, broadcaster, base_url=config.public_base_url or "")
+    offline_docs(app, mount_assets=not config.console)
     return app
+
+
+VENDOR_DIR = Path(__file__).parents[1] / "web" / "static" / "vendor"
+VENDOR_URL = "/static/vendor"  # the console mounts anxin/web/static at /static
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+
+
+def offline_docs(app: FastAPI, *, mount_assets: bool) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from the copies shipped in the package
+    (``anxin/web/static/vendor``, versions and SHA-256 in its README.md): the pages load
+    nothing from another host, so they work on a network without internet. With the
+    console off (no ``/static`` mount) the vendor directory is mounted on its own."""
+    if mount_assets:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount(VENDOR_URL, StaticFiles(directory=str(VENDOR_DIR)), name="vendor")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")  # behind a proxy's path prefix
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{VENDOR_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{VENDOR_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
+            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+        )
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{VENDOR_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
+            with_google_fonts=False,  # the standalone bundle falls back to the system fonts
+        )
 
 
 def _error(code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
