@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 
 import httpx2
-import orjson
+import msgspec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the Server helper (anxin serve as a child process)
@@ -77,7 +77,7 @@ def start(backend: str, data: Path, tmp: Path) -> tuple[Server, dict[str, str], 
     url, drop = database(backend, tmp)
     server = Server(url, data / "registry.json", tmp / f"serve-{backend}.log")
     server.start(timeout=120)
-    reg = orjson.loads((data / "registry.json").read_bytes())
+    reg = msgspec.json.decode((data / "registry.json").read_bytes())
     with httpx2.Client(timeout=30, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
         tokens = {
             s["station_id"]: c.post(f"{server.url}/v1/stations/{s['station_id']}/token").json()["token"]
@@ -161,7 +161,7 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
                     ready.set()
                     for line in r.iter_lines():
                         if line.startswith("data: "):
-                            a = orjson.loads(line[6:])
+                            a = msgspec.json.decode(line[6:])
                             if a["rule"] == "VOLUME_MISMATCH" and a.get("order_id"):
                                 seen.setdefault(a["order_id"], time.perf_counter())
                         if stop.is_set():
@@ -184,9 +184,9 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
                 if b'"kind":"settlement"' in ln:
                     k += 1
                     if k % 25 == 0:
-                        rec = orjson.loads(ln)
+                        rec = msgspec.json.decode(ln)
                         rec["volume_ml"] += 500
-                        ln = orjson.dumps(rec)
+                        ln = msgspec.json.encode(rec)
                         sent[rec["order_id"]] = -1.0
                 cur.append(ln)
                 n += _is_pair(ln)
@@ -206,7 +206,7 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
                     now = time.perf_counter()
                     for ln in ticks[tick]:
                         if b'"kind":"settlement"' in ln:
-                            oid = orjson.loads(ln)["order_id"]
+                            oid = msgspec.json.decode(ln)["order_id"]
                             if sent.get(oid) == -1.0:
                                 sent[oid] = now
                     c.post(f"{server.url}/v1/records", content=body, headers={"Authorization": f"Bearer {tokens[sid]}"})

@@ -7,7 +7,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 
 from anxin.check.book import AlarmBook
 from anxin.contract.canonical import canonical_of_dict
@@ -102,7 +102,7 @@ class City:
         return reg
 
     def registry(self) -> Registry:
-        return parse_registry(orjson.dumps(self.registry_dict()))
+        return parse_registry(msgspec.json.encode(self.registry_dict()))
 
     # ----------------------------------------------------------- records
     def sign(self, nozzle_id: str, rec: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +231,7 @@ class City:
 
 
 def line(rec: dict[str, Any]) -> bytes:
-    return orjson.dumps(rec)
+    return msgspec.json.encode(rec)
 
 
 def run(

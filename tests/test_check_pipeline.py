@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
+import msgspec
 from scenario import build
 
 from anxin.check import shards
@@ -14,10 +14,10 @@ from anxin.check.run import run_check
 
 def write(data_dir: Path, city, recs: list[dict], files: int = 3) -> None:
     data_dir.mkdir()
-    (data_dir / "registry.json").write_bytes(orjson.dumps(city.registry_dict()))
+    (data_dir / "registry.json").write_bytes(msgspec.json.encode(city.registry_dict()))
     for i in range(files):
         part = recs[i::files]
-        (data_dir / f"src{i}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in part))
+        (data_dir / f"src{i}.jsonl").write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in part))
 
 
 def test_engine_sharded_over_processes_equals_inline(tmp_path: Path, monkeypatch) -> None:
@@ -35,7 +35,7 @@ def test_outputs_have_the_contract_shape(tmp_path: Path) -> None:
     city, recs = build(seed=5)
     write(tmp_path / "d", city, recs, files=1)
     summary = run_check(tmp_path / "d", tmp_path / "o", workers=0)
-    alarms = [orjson.loads(x) for x in (tmp_path / "o" / "alarms.jsonl").read_bytes().splitlines()]
+    alarms = [msgspec.json.decode(x) for x in (tmp_path / "o" / "alarms.jsonl").read_bytes().splitlines()]
     keys = {
         "alarm_id",
         "rule",
@@ -54,7 +54,7 @@ def test_outputs_have_the_contract_shape(tmp_path: Path) -> None:
     assert sum(summary.alarms_by_rule.values()) == summary.alarms
     assert summary.lines == len(recs)
     assert (tmp_path / "o" / "meters.jsonl").exists()
-    saved = orjson.loads((tmp_path / "o" / "summary.json").read_bytes())
+    saved = msgspec.json.decode((tmp_path / "o" / "summary.json").read_bytes())
     assert saved["records"] == summary.records and saved["wall_time_s"] >= 0
 
 
@@ -66,7 +66,7 @@ def test_witness_writes_meters_in_the_contract_shape(tmp_path: Path) -> None:
     for workers in (0, 2):
         out = tmp_path / f"out{workers}"
         summary = run_check(tmp_path / "city", out, workers=workers, settings=EngineSettings(witness_enabled=True))
-        rows = [orjson.loads(x) for x in (out / "meters.jsonl").read_bytes().splitlines()]
+        rows = [msgspec.json.decode(x) for x in (out / "meters.jsonl").read_bytes().splitlines()]
         assert rows and sum(summary.meters.values()) == len(rows)
         for r in rows:
             assert {"nozzle_id", "error_permille", "ci95_permille", "n", "status"} <= set(r)

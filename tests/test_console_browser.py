@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx2
-import orjson
+import msgspec
 import pytest
 from live import ADMIN, Server, arrival_lines
 
@@ -119,9 +119,9 @@ def test_login_live_alarm_and_triage_to_closure(browser, platform) -> None:
     before = page.locator("#feed li").count()
     # A sale whose amount disagrees arrives now: it shows up in the live feed.
     rest = [raw for sid, raw in platform["rest"] if sid == "S0002"]
-    sale = next(orjson.loads(x) for x in rest if b'"settlement"' in x)
+    sale = next(msgspec.json.decode(x) for x in rest if b'"settlement"' in x)
     sale["amount_fen"] += 500
-    body = b"\n".join([*rest[:300], orjson.dumps(sale)])
+    body = b"\n".join([*rest[:300], msgspec.json.encode(sale)])
     httpx2.post(f"{url}/v1/records", content=body, headers={"Authorization": f"Bearer {platform['tokens']['S0002']}"})
     page.wait_for_function(f"document.querySelectorAll('#feed li').length > {before}", timeout=15_000)
     _shot(page, "overview-live")
@@ -159,7 +159,7 @@ def test_nozzle_page_csv_import_and_certificate(browser, platform, tmp_path) -> 
     page.goto(f"{url}/console/nozzles/S0001-D1-N1")
     assert "S0001-D1-N1" in page.inner_text("h1")
     _shot(page, "nozzle")
-    reg = orjson.loads((platform["city"] / "registry.json").read_bytes())
+    reg = msgspec.json.decode((platform["city"] / "registry.json").read_bytes())
     k = next(n["k_pulses_per_m3"] for n in reg["nozzles"] if n["nozzle_id"] == "S0001-D1-N1")
     runs = [
         {

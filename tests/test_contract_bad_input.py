@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 from factory import T0, City
 from typer.testing import CliRunner
@@ -79,15 +79,15 @@ def test_broken_registry_is_named(mutate, reason: str) -> None:
     reg = City().registry_dict()
     mutate(reg)
     with pytest.raises(RegistryError, match=None) as exc:
-        parse_registry(orjson.dumps(reg))
+        parse_registry(msgspec.json.encode(reg))
     assert reason in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_check_survives_every_kind_of_bad_line(tmp_path: Path) -> None:
     city = City()
-    (tmp_path / "registry.json").write_bytes(orjson.dumps(city.registry_dict()))
+    (tmp_path / "registry.json").write_bytes(msgspec.json.encode(city.registry_dict()))
     m = city.metering("S1-N1", T0)
-    good = [orjson.dumps(m), orjson.dumps(city.sale(m))]
+    good = [msgspec.json.encode(m), msgspec.json.encode(city.sale(m))]
     bad = [
         b'{"kind":"metering"',
         b"\x80\x81\x82",
@@ -99,7 +99,7 @@ def test_check_survives_every_kind_of_bad_line(tmp_path: Path) -> None:
     ]
     (tmp_path / "a.jsonl").write_bytes(b"\n".join([good[0], *bad, good[1]]) + b"\n")
     summary = run_check(tmp_path, tmp_path / "out", workers=0)
-    rejects = [orjson.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_bytes().splitlines()]
+    rejects = [msgspec.json.decode(x) for x in (tmp_path / "out" / "rejects.jsonl").read_bytes().splitlines()]
     assert [r["line"] for r in rejects] == list(range(2, 2 + len(bad)))
     assert all(r["reason"] and r["file"] == "a.jsonl" for r in rejects)
     assert summary.records["metering"] == 1 and summary.records["settlement"] == 1

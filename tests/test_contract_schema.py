@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsonschema
-import orjson
+import msgspec
 import pytest
 from factory import T0, City
 
@@ -28,4 +28,4 @@ def test_records_validate_and_wrong_types_do_not() -> None:
         jsonschema.validate(rec, schemas()[rec["kind"]])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(m, volume_ml="30000"), schemas()["metering"])
-    jsonschema.validate(orjson.loads(orjson.dumps(city.registry_dict())), schemas()["registry"])
+    jsonschema.validate(msgspec.json.decode(msgspec.json.encode(city.registry_dict())), schemas()["registry"])

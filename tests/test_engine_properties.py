@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import orjson
+import msgspec
 from factory import run
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -53,9 +53,9 @@ def test_identical_resends_change_nothing(seed: int, resend_seed: int) -> None:
 
 def write_files(data_dir: Path, reg_dict: dict, parts: list[list[dict]]) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "registry.json").write_bytes(orjson.dumps(reg_dict))
+    (data_dir / "registry.json").write_bytes(msgspec.json.encode(reg_dict))
     for i, part in enumerate(parts):
-        (data_dir / f"part{i:02d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in part))
+        (data_dir / f"part{i:02d}.jsonl").write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in part))
 
 
 @settings(
@@ -82,6 +82,6 @@ def test_batch_equals_record_by_record_and_split_files_change_nothing(
     assert outputs[0] == outputs[1]
     batch = sorted(
         (a["alarm_id"], a["rule"], a["station_id"], a["nozzle_id"], a["seq"], a["order_id"], a["ts"], a["message"])
-        for a in map(orjson.loads, outputs[0].splitlines())
+        for a in map(msgspec.json.decode, outputs[0].splitlines())
     )
     assert batch == base

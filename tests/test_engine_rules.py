@@ -141,11 +141,11 @@ def test_retired_key_is_accepted_only_before_its_retirement():
         }
     ]
     old.update(key_id="S1-N1-k2", public_key=new_signer.public_key_text)
-    import orjson
+    import msgspec
 
     from anxin.contract.registry import parse_registry
 
-    registry = parse_registry(orjson.dumps(reg))
+    registry = parse_registry(msgspec.json.encode(reg))
     before = city.metering("S1-N1", T0, 30_000)
     after = city.metering("S1-N1", T0 + 2 * US_PER_H, 30_000)
     recs = [before, city.sale(before), after, city.sale(after)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 from scenario import build
 
@@ -20,11 +20,11 @@ def test_every_alarm_of_a_scenario_city_has_a_chinese_message(tmp_path: Path, mo
         city, recs = build(seed)
         d = tmp_path / str(seed)
         d.mkdir()
-        (d / "registry.json").write_bytes(orjson.dumps(city.registry_dict()))
-        (d / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+        (d / "registry.json").write_bytes(msgspec.json.encode(city.registry_dict()))
+        (d / "a.jsonl").write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in recs))
         run_check(d, d / "out", workers=0)
         for line in (d / "out" / "alarms.jsonl").read_bytes().splitlines():
-            a = Alarm(**orjson.loads(line))
+            a = Alarm(**msgspec.json.decode(line))
             text = alarm_text(a)
             assert text != a.message and any("\u4e00" <= ch <= "\u9fff" for ch in text), (a.rule, text)
             seen.add(a.rule)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 from live import arrival_lines, uploads
 from services import fresh_pg_database
@@ -120,13 +120,22 @@ def test_line_outcomes_name_the_problem(city: Path, tmp_path) -> None:
     svc = _service(str(tmp_path / "db.sqlite"), city)
     lines = [raw for sid, raw in arrival_lines(city) if sid == "S0001"]
     meter = next(ln for ln in lines if b'"kind":"metering"' in ln.replace(b" ", b""))
-    rec = orjson.loads(meter)
+    rec = msgspec.json.decode(meter)
     forged = dict(rec, volume_ml=rec["volume_ml"] + 1000)  # the signature no longer matches
     other = next(raw for sid, raw in arrival_lines(city) if sid == "S0002")
     stranger = dict(rec, station_id="S9999")
     r = svc.ingest(
         "S0001",
-        [meter, meter, orjson.dumps(forged), other, b'{"kind": "nonsense"}', b"", orjson.dumps(stranger), b"\xff\xfe"],
+        [
+            meter,
+            meter,
+            msgspec.json.encode(forged),
+            other,
+            b'{"kind": "nonsense"}',
+            b"",
+            msgspec.json.encode(stranger),
+            b"\xff\xfe",
+        ],
         source="test",
     )
     st = [(x.line, x.status) for x in r.results]
@@ -158,7 +167,9 @@ def test_key_rotation_through_a_registry_change(city: Path, tmp_path) -> None:
     doc = json.loads((city / "registry.json").read_text())
     nz = next(n for n in doc["nozzles"] if n["station_id"] == "S0001" and n["key_alg"] == "ed25519")
     lines = [raw for sid, raw in arrival_lines(city) if sid == "S0001"]
-    meter = orjson.loads(next(ln for ln in lines if b'"kind":"metering"' in ln and nz["nozzle_id"].encode() in ln))
+    meter = msgspec.json.decode(
+        next(ln for ln in lines if b'"kind":"metering"' in ln and nz["nozzle_id"].encode() in ln)
+    )
     v0 = svc.registry_version
     signer = generate_signer("ed25519")
     nz["previous_keys"] = [
@@ -170,11 +181,11 @@ def test_key_rotation_through_a_registry_change(city: Path, tmp_path) -> None:
         }
     ]
     nz["key_id"], nz["public_key"] = "k-new", signer.public_key_text
-    assert svc.set_registry(orjson.dumps(doc), author="test", reason="rotate") > v0
+    assert svc.set_registry(msgspec.json.encode(doc), author="test", reason="rotate") > v0
     fresh = dict(meter, key_id="k-new", seq=meter["seq"] + 10_000)
     fresh.pop("sig")
     fresh["sig"] = base64.b64encode(signer.sign(canonical_of_dict(fresh))).decode()
-    r = svc.ingest("S0001", [orjson.dumps(meter), orjson.dumps(fresh)], source="test")
+    r = svc.ingest("S0001", [msgspec.json.encode(meter), msgspec.json.encode(fresh)], source="test")
     assert [x.status for x in r.results] == ["accepted", "accepted"]
     restarted = IngestService(svc.store)  # the rotation survives a restart (checkpoint + registry)
     assert restarted.registry_version == svc.registry_version

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
+import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -64,7 +64,7 @@ def data(tmp_path_factory) -> tuple[bytes, dict[tuple[str, str], list[bytes]]]:
     records: dict[tuple[str, str], list[bytes]] = {}
     for f in sorted(out.glob("*.jsonl")):
         for line in f.read_bytes().splitlines():
-            d = orjson.loads(line)
+            d = msgspec.json.decode(line)
             records.setdefault((d["station_id"], d["kind"]), []).append(line)
     return (out / "registry.json").read_bytes(), records
 
@@ -170,7 +170,7 @@ def env(broker, data, tmp_path):
 
     def on_message(_c, _u, msg):
         assert not msg.retain
-        e.results.append(orjson.loads(msg.payload))
+        e.results.append(msgspec.json.decode(msg.payload))
         e.props.append(msg.properties)
 
     listener.on_message = on_message
@@ -224,7 +224,7 @@ def test_mqtt311_client_sends_its_token_as_the_first_line(env: Env) -> None:
     old = client(env.url, protocol=mqtt.MQTTv311)
     env.clients.append(old)
     lines = env.records[(ST, "tank_reading")][:3]
-    env.publish("tank_reading", [orjson.dumps({"token": env.token}), *lines], via=old)
+    env.publish("tank_reading", [msgspec.json.encode({"token": env.token}), *lines], via=old)
     res = env.result(1)
     assert (res["accepted"], res["rejected"]) == (3, 0)
     assert [r["line"] for r in res["results"]] == [2, 3, 4]  # payload lines: the token line is line 1
@@ -237,7 +237,7 @@ def test_bad_credentials_and_unknown_kinds_are_refused(env: Env) -> None:
     env.publish("metering", lines)  # no token
     env.publish("metering", lines, token="not-a-token")
     env.publish("metering", lines, token=env.other_token)  # S0002's token on S0001's topic
-    env.publish("metering", [orjson.dumps({"token": env.other_token}), *lines])  # the same, as a 3.1.1 line
+    env.publish("metering", [msgspec.json.encode({"token": env.other_token}), *lines])  # the same, as a 3.1.1 line
     env.publish("gossip", lines, token=env.token)
     errors = [env.result(n)["error"] for n in range(1, 6)]
     assert "token is required" in errors[0]
@@ -256,7 +256,7 @@ def test_wrong_kind_and_bad_json_are_rejected_with_reasons(env: Env) -> None:
     bridge = env.bridge(f"bridge-{uuid.uuid4().hex[:8]}")
     metering = env.records[(ST, "metering")][:2]
     settlement = env.records[(ST, "settlement")][0]
-    misplaced = orjson.dumps({"token": env.token})
+    misplaced = msgspec.json.encode({"token": env.token})
     payload = [metering[0], settlement, b'{"kind": "metering", oops', metering[1], misplaced]
     env.publish("metering", payload, token=env.token)
     res = env.result(1)

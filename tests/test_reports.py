@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 
 import msgspec
-import orjson
 import pytest
 import typer
 from rich.console import Console
@@ -92,7 +91,7 @@ def registry_dict() -> dict:
     }
 
 
-REGISTRY = parse_registry(orjson.dumps(registry_dict()))
+REGISTRY = parse_registry(msgspec.json.encode(registry_dict()))
 
 
 def _ins(store: Store, table, **values) -> int:
@@ -562,7 +561,7 @@ def test_cli_report(tmp_path, monkeypatch):
 
     path = tmp_path / "cli.sqlite"
     store = Store(str(path))
-    store.registry_save(orjson.dumps(registry_dict()), author="t", reason="t")
+    store.registry_save(msgspec.json.encode(registry_dict()), author="t", reason="t")
     ids = seed(store)
     store.close()
     monkeypatch.setattr("anxin.store.database.now_us", lambda: NOW)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import httpx2
-import orjson
+import msgspec
 import pytest
 from fastapi.testclient import TestClient
 from live import ADMIN, Server, arrival_lines
@@ -74,9 +74,9 @@ def test_bad_uploads_get_a_clear_4xx_and_change_nothing(tmp_path, city) -> None:
         "malformed": (_post(c, tok["S0001"], b'{"kind": "metering", "seq": "x"}'), 422, "$.seq"),
         "other station's token": (_post(c, tok["S0002"], good[0]), 422, "S0001"),
     }
-    meter = orjson.loads(next(ln for ln in _lines(city, "S0001")[100:] if b'"metering"' in ln))
+    meter = msgspec.json.decode(next(ln for ln in _lines(city, "S0001")[100:] if b'"metering"' in ln))
     meter["volume_ml"] += 500
-    cases["forged"] = (_post(c, tok["S0001"], orjson.dumps(meter)), 422, "signature does not verify")
+    cases["forged"] = (_post(c, tok["S0001"], msgspec.json.encode(meter)), 422, "signature does not verify")
     for name, (r, code, words) in cases.items():
         assert r.status_code == code, (name, r.status_code, r.text)
         assert words in detail(r), (name, r.text)

@@ -11,7 +11,7 @@ import time
 import zipfile
 
 import httpx2
-import orjson
+import msgspec
 import pytest
 from services import fresh_pg_database
 from test_console_browser import _login, _shot, start_platform
@@ -33,7 +33,7 @@ def test_complaint_from_the_public_page_to_closure(browser, platform) -> None:
     url = platform["server"].url
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
     phone.goto(f"{url}/p/S0001-D1-N1")
-    sale = next(orjson.loads(raw) for sid, raw in platform["rest"] if sid == "S0001" and b'"settlement"' in raw)
+    sale = next(msgspec.json.decode(raw) for sid, raw in platform["rest"] if sid == "S0001" and b'"settlement"' in raw)
     phone.get_by_label("您遇到的问题").fill("付了钱但油量不对")
     phone.get_by_label("订单号（可选）").fill(sale["order_id"])
     phone.locator("form[action$='/report'] button").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-import orjson
+import msgspec
 import pytest
 from sqlalchemy import func, select
 
@@ -43,7 +43,7 @@ def _sales(store) -> list[dict]:
     L = T.ledger.c
     with store.engine.connect() as c:
         rows = c.execute(select(L.event_time_us, L.body).where(L.kind == "settlement").order_by(L.event_time_us))
-        return [{"t": int(r.event_time_us), **orjson.loads(r.body)} for r in rows]
+        return [{"t": int(r.event_time_us), **msgspec.json.decode(r.body)} for r in rows]
 
 
 def _alarm(store, alarm_id: str, *, nozzle_id: str | None, ts_us: int, rule: str = "VOLUME_MISMATCH") -> None:
@@ -146,7 +146,7 @@ def test_link_by_order_number_finds_sale_metering_and_alarms(loaded) -> None:
     why = {(x["kind"], x["ref"]): x["why"] for x in got["links"]}
     assert "订单号" in why[("settlement", f"{STATION}/{sale['order_id']}")]
     assert "配对" in why[("metering", f"{nozzle}/{sale['pump_seq']}")]
-    assert [x[1] for x in orjson.loads(orjson.dumps(got["history"][0]["data"]["links"]))] != []
+    assert [x[1] for x in msgspec.json.decode(msgspec.json.encode(got["history"][0]["data"]["links"]))] != []
 
     # re-linking after a late alarm adds only it, audited as "system"
     _alarm(store, "a-later", nozzle_id=nozzle, ts_us=sale["t"] + 10 * US_PER_MIN)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-import orjson
+import msgspec
 
 from anxin import __version__ as _version
 from anxin.edge.outbox import Outbox, Pending, Refusal, now_us
@@ -221,8 +221,8 @@ class Uploader:
 
 def _json(r: httpx2.Response) -> Any:
     try:
-        return orjson.loads(r.content)
-    except orjson.JSONDecodeError:
+        return msgspec.json.decode(r.content)
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
         return None
 
 

@@ -66,7 +66,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-import orjson
+import msgspec
 from sqlalchemy import select, update
 
 from anxin.notify.routes import webhooks_router
@@ -267,7 +267,7 @@ class WebhookDispatcher:
             reason = "webhook deactivated" if not row.active else "alarm not found"
             self._finish(did, lease_us, row.attempts, status="dead", error=reason, ctx=ctx)
             return 0
-        body = orjson.dumps({"event": "alarm", "alarm": alarm_dict(alarm._mapping)})
+        body = msgspec.json.encode({"event": "alarm", "alarm": alarm_dict(alarm._mapping)})
         ts = int(self.clock())
         headers = {
             "Content-Type": "application/json",

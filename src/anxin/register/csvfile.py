@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 
 from anxin.contract.parse import Reject, parse_line
 
@@ -137,7 +137,7 @@ def _number(text: str, f: str) -> tuple[int | float | None, str | None]:
 @functools.lru_cache(maxsize=4096)
 def _timestamp(text: str) -> str | None:
     """Why ``text`` is not a contract timestamp, or None."""
-    probe = orjson.dumps(
+    probe = msgspec.json.encode(
         {
             "kind": "verification",
             "station_id": "S",
@@ -252,7 +252,7 @@ def _assemble(
             **{f: first[f] for f in RECORD_FIELDS},
             "runs": [{f: v[f] for f in RUN_FIELDS} for _, v in rows],
         }
-        got = parse_line(orjson.dumps(rec))
+        got = parse_line(msgspec.json.encode(rec))
         if isinstance(got, Reject):  # what the cells could not show (e.g. more than 100 runs)
             errors.append(CsvError(first_line, None, f"certificate {cert}: {got.reason}"))
             continue

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import msgspec
-import orjson
 
 from anxin.contract.records import Verification
 from anxin.contract.registry import Registry
@@ -94,7 +93,7 @@ def import_csv(service: IngestService, data: bytes, *, source: str, allow_partia
         if not go or not items:
             report.outcomes.extend(_outcome(rec, line, "not_imported", "the file has errors") for rec, line in items)
             continue
-        result = service.ingest(sid, [orjson.dumps(rec) for rec, _ in items], source=source)
+        result = service.ingest(sid, [msgspec.json.encode(rec) for rec, _ in items], source=source)
         for (rec, line), r in zip(items, result.results):
             passed = _verdict(rec, reg) if r.status in ("accepted", "duplicate") else None
             report.outcomes.append(_outcome(rec, line, r.status, r.reason, passed))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
-import orjson
 from sqlalchemy import select
 
 from anxin.contract.registry import Nozzle, Registry
@@ -92,7 +91,7 @@ def _results(store: Store, station_ids: Iterable[str] | None) -> list[tuple[int,
     out = []
     for ts, result in rows:
         if isinstance(result, str | bytes):  # a driver that hands JSON back as text
-            result = orjson.loads(result)
+            result = msgspec.json.decode(result)
         out.append((parse_ts(ts), msgspec.convert(result, VerificationResult)))
     out.sort(key=lambda r: (r[0], r[1].nozzle_id))
     return out
@@ -234,5 +233,5 @@ def stored_verification(store: Store, nozzle_id: str, ts: str) -> tuple[Verifica
             .order_by(led.id)
             .limit(1)
         ).scalar_one_or_none()
-    result = row[0] if not isinstance(row[0], str | bytes) else orjson.loads(row[0])
-    return msgspec.convert(result, VerificationResult), (orjson.loads(body) if body is not None else None)
+    result = row[0] if not isinstance(row[0], str | bytes) else msgspec.json.decode(row[0])
+    return msgspec.convert(result, VerificationResult), (msgspec.json.decode(body) if body is not None else None)

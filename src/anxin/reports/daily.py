@@ -69,9 +69,7 @@ def stored_daily(store: Store, day: str, district: str = CITY) -> dict | None:
             select(r.figures).where(r.kind == KIND, r.period_start == day, r.period_end == day, r.district == district)
         ).scalar_one_or_none()
     if isinstance(got, str | bytes):
-        import orjson
-
-        got = orjson.loads(got)
+        got = msgspec.json.decode(got)
     return got
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import orjson
+import msgspec
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -59,11 +59,11 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
         doc = service.registry_document()
         if doc is None:
             return {"stations": [], "tanks": [], "products": [], "nozzles": [], "prices": []}
-        return orjson.loads(doc)
+        return msgspec.json.decode(doc)
 
     def save(doc: dict[str, Any], author: str, reason: str) -> dict[str, Any]:
         try:
-            version = service.set_registry(orjson.dumps(doc), author=author, reason=reason)
+            version = service.set_registry(msgspec.json.encode(doc), author=author, reason=reason)
         except RegistryError as exc:
             raise HTTPException(422, f"registry change refused: {exc}") from None
         return {"version": version}
@@ -83,8 +83,8 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
         author: Annotated[str, Query(min_length=1, max_length=128, description="who")] = "admin",
     ) -> dict[str, Any]:
         try:
-            doc = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
+            doc = msgspec.json.decode(await request.body())
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise HTTPException(422, f"registry is not JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise HTTPException(422, "registry must be a JSON object (contract §2)")

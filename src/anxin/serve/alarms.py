@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-import orjson
+import msgspec
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -71,7 +71,7 @@ def alarm_events(
                 for o, a in rows:
                     pos = o
                     if visible(a["station_id"]):
-                        yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, orjson.dumps(a))
+                        yield b"id: %d\nevent: alarm\ndata: %s\n\n" % (o, msgspec.json.encode(a))
                 if rows:
                     continue
                 try:

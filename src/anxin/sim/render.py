@@ -12,7 +12,6 @@ import random
 from typing import Any
 
 import msgspec
-import orjson
 
 from anxin.contract.canonical import canonical_of_dict
 from anxin.sim.city import CityConfig, group_name
@@ -43,7 +42,7 @@ REQUIRED = {
     "verification": "runs",
 }
 TIME_FIELD = {"metering": "end", "delivery": "end"}
-# Stored lines use msgspec: orjson's bytes keep a 4 KiB buffer each, which adds up.
+# Stored lines: msgspec's bytes are exact-size (no spare buffer per line, which would add up).
 _enc = msgspec.json.encode
 
 
@@ -178,7 +177,7 @@ def malform(line: bytes, kind: str, mode: str) -> bytes:
     """A broken copy of a genuine line that a strict reader must reject."""
     if mode == "truncated":
         return line[: max(1, len(line) // 2)]
-    rec: dict[str, Any] = orjson.loads(line)
+    rec: dict[str, Any] = msgspec.json.decode(line)
     if mode == "wrong_type":
         for field in ("seq", "volume_ml", "level_um", "amount_fen", "k_pulses_per_m3"):
             if isinstance(rec.get(field), int):
@@ -198,7 +197,7 @@ def malform(line: bytes, kind: str, mode: str) -> bytes:
         else:
             rec[field] = text[:11] + "25" + text[13:]
     elif mode == "non_utf8":
-        out = orjson.dumps(rec)
+        out = _enc(rec)
         return out.replace(b'"station_id":"', b'"station_id":"\xff\xfe', 1)
     elif mode == "huge":
         rec["note"] = "备注" + "x" * 100_000

@@ -8,7 +8,7 @@ import heapq
 from collections import defaultdict
 from pathlib import Path
 
-import orjson
+import msgspec
 
 from anxin.check.pipeline import REJECT_T
 from anxin.check.reader import data_files
@@ -30,8 +30,8 @@ def arrival_items(data_dir: Path) -> list[tuple[int, str | None, bytes]]:
     out = []
     for t, _fi, _n, raw in heapq.merge(*per_file):
         try:
-            sid = orjson.loads(raw).get("station_id")
-        except (orjson.JSONDecodeError, AttributeError):
+            sid = msgspec.json.decode(raw).get("station_id")
+        except (msgspec.DecodeError, RecursionError, AttributeError):
             sid = None
         out.append((t, sid if isinstance(sid, str) else None, raw))
     return out

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import msgspec
 import numpy as np
-import orjson
 
 from anxin.contract.records import Verification
 from anxin.contract.times import format_ts
@@ -91,7 +90,7 @@ def readings_lines(
         ts_formatter=format_ts,
     )
     t0 = cfg.t0_us
-    enc = msgspec.json.encode  # exact-size bytes (orjson keeps a 4 KiB buffer per object)
+    enc = msgspec.json.encode  # exact-size bytes (no spare buffer per object)
     return [(t0 + i * READING_INTERVAL_US, enc(r)) for i, r in enumerate(recs)]
 
 
@@ -148,7 +147,7 @@ def verification_record(
             "valid_until": format_ts(ts + 182 * DAY if passing else ts),
             "runs": runs,
         }
-        result = evaluate_verification(_ver_decoder.decode(orjson.dumps(rec)), beta_y_per_c=beta)
+        result = evaluate_verification(_ver_decoder.decode(msgspec.json.encode(rec)), beta_y_per_c=beta)
         worst = max(abs(p.error) for p in result.flow_points)
         if passing and result.passed and worst <= 0.0015:
             return rec

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
-import orjson
 
 from anxin.sim.city import GROUP_SIZE, City, CityConfig, StationSpec, group_name
 from anxin.sim.model import DAY
@@ -222,7 +221,7 @@ def simulate(
     )
     per_scenario: dict[str, int] = {}
     for line in faults_blob.splitlines():
-        name = orjson.loads(line)["scenario"]
+        name = msgspec.json.decode(line)["scenario"]
         per_scenario[name] = per_scenario.get(name, 0) + 1
     records: dict[str, int] = {k: 0 for k in KINDS}
     for r in results:

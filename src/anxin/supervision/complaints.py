@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from anxin.contract.registry import Registry
@@ -244,7 +244,7 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
             )
             .order_by(_LG.id)
         ):
-            body = orjson.loads(r.body)
+            body = msgspec.json.decode(r.body)
             sales.append({"key": r.natural_key, "t": int(r.event_time_us), **_sale(body)})
             found[("settlement", r.natural_key)] = f"订单号 {c.order_ref} 一致"
     if c.event_ts_us is not None:
@@ -264,7 +264,7 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
                 _LG.station_id == station, _LG.event_time_us.between(lo, hi), _LG.kind == "settlement"
             )
         ):
-            body = orjson.loads(r.body)
+            body = msgspec.json.decode(r.body)
             if nozzle is not None and body.get("nozzle_id") != nozzle:
                 continue
             near.append({"key": r.natural_key, "t": int(r.event_time_us), **_sale(body)})
@@ -286,7 +286,7 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
         ):
             if not r.natural_key.startswith(f"{nozzle}/"):
                 continue
-            if orjson.loads(r.body).get("nozzle_id") != nozzle:
+            if msgspec.json.decode(r.body).get("nozzle_id") != nozzle:
                 continue
             near.append((abs(int(r.event_time_us) - center), r.natural_key, int(r.event_time_us), r.quarantined))
         near.sort()

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -197,7 +196,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         }
         ev.pop("record", None)
         out["other"] = {
-            k: (orjson.dumps(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()
+            k: (msgspec.json.encode(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()
         }
         return out
 

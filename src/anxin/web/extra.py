@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
+import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
@@ -36,7 +36,7 @@ def nozzle_events(store, station_id: str, nozzle_id: str, *, limit: int = 100) -
         ).all()
     out = []
     for body, quarantined in rows:
-        rec = orjson.loads(body)
+        rec = msgspec.json.decode(body)
         if rec.get("nozzle_id") == nozzle_id:
             out.append(
                 {
@@ -76,7 +76,7 @@ def extra_router(service: IngestService) -> APIRouter:
         rec, errors = _record(form, service, v.lang)
         if not errors:
             res = await run_in_threadpool(
-                service.ingest, rec["station_id"], [orjson.dumps(rec)], source=f"form:{v.user.username}"
+                service.ingest, rec["station_id"], [msgspec.json.encode(rec)], source=f"form:{v.user.username}"
             )
             line = res.results[0] if res.results else None
             if line is not None and line.status in ("accepted", "duplicate"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -104,7 +104,7 @@ def csrf_ok(v: Viewer, form: Any) -> bool:
 
 def as_json(data: Any) -> str:
     """JSON for a <script type="application/json"> block (no "</" can close the tag)."""
-    return orjson.dumps(data).decode().replace("</", "<\\/")
+    return msgspec.json.encode(data).decode().replace("</", "<\\/")
 
 
 def require(request: Request, store, permission: str = "alarm.view") -> tuple[Viewer, Any]:
