@@ -8,6 +8,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from services import fresh_pg_database  # noqa: E402
 
+pytest_plugins = ["accounting", "pytester"]  # every collected test runs (tests/accounting.py)
+
 from anxin.store.database import Store  # noqa: E402
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from anxin.serve.runtime import build
@@ -33,11 +34,24 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/v1/
 pytestmark = pytest.mark.xdist_group("schemathesis")
 
 
-@schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case) -> None:
-    if case.path == "/v1/records":  # bodies get through to the ingest path (bad tokens: test_serve_api)
-        headers = {"Authorization": f"Bearer {_station_token}"}
-    else:
-        headers = {} if (case.headers or {}).get("Authorization") else {"Authorization": f"Bearer {ADMIN}"}
-    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+# One pytest item per operation, each with its own id: schemathesis' own parametrize
+# gives all of them one node id, and pytest-xdist then runs only one of them.
+OPERATIONS = sorted(result.ok().label for result in schema.get_all_operations())
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_no_server_errors(label: str) -> None:
+    operation = schema.find_operation_by_label(label)
+    assert operation is not None
+    cases = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE)
+
+    @given(case=cases)
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def run(case) -> None:
+        if case.path == "/v1/records":  # bodies get through to the ingest path (bad tokens: test_serve_api)
+            headers = {"Authorization": f"Bearer {_station_token}"}
+        else:
+            headers = {} if (case.headers or {}).get("Authorization") else {"Authorization": f"Bearer {ADMIN}"}
+        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+    run()

@@ -29,3 +29,11 @@ def test_records_validate_and_wrong_types_do_not() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(m, volume_ml="30000"), schemas()["metering"])
     jsonschema.validate(msgspec.json.decode(msgspec.json.encode(city.registry_dict())), schemas()["registry"])
+
+
+def test_descriptions_do_not_depend_on_how_docstrings_are_rendered() -> None:
+    from anxin.contract.schema import _normalised
+
+    raw = {"description": "One alarm.\n\n    Details here,\n    indented.", "x": [{"description": "  a\n  b"}]}
+    clean = {"description": "One alarm.\n\nDetails here,\nindented.", "x": [{"description": "a\nb"}]}
+    assert _normalised(raw) == _normalised(clean) == clean

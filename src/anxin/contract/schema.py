@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,21 @@ def schemas() -> dict[str, dict[str, Any]]:
 
 
 def _titled(schema: dict[str, Any], title: str) -> dict[str, Any]:
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **_normalised(schema)}
+
+
+def _normalised(node: Any) -> Any:
+    """Descriptions come from docstrings, which msgspec versions render with or without
+    their indentation: cleaned here (``inspect.cleandoc``), so the files are the same
+    whatever version generated them."""
+    if isinstance(node, dict):
+        return {
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str) else _normalised(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_normalised(v) for v in node]
+    return node
 
 
 def render(schema: dict[str, Any]) -> bytes:
