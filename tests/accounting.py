@@ -23,6 +23,7 @@ class Accounting:
         self.collected: list[str] | None = None
         self.outcomes: dict[str, str] = {}
         self.skips: dict[str, str] = {}
+        self.summary: list[tuple[str, bool]] = []  # (line, is_error), printed with the terminal summary
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if session.items:  # a plain run; under xdist the controller gets the ids below
@@ -55,13 +56,12 @@ class Accounting:
         if len(reported) < len(distinct):
             missing = sorted(distinct - reported)
             problems.append(f"{len(missing)} collected tests reported nothing: {', '.join(missing[:5])}")
-        tr = session.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.ensure_newline()
-            tr.write_sep("-", f"tests collected {collected}, executed {len(reported) - skipped}, skipped {skipped}")
-            for nodeid, reason in sorted(self.skips.items()):
-                tr.write_line(f"  skipped: {nodeid}: {reason}")
-            for p in problems:
-                tr.write_line(f"ERROR: {p}", red=True, bold=True)
+        self.summary = [(f"tests collected {collected}, executed {len(reported) - skipped}, skipped {skipped}", False)]
+        self.summary += [(f"  skipped: {nodeid}: {reason}", False) for nodeid, reason in sorted(self.skips.items())]
+        self.summary += [(f"ERROR: {p}", True) for p in problems]
         if problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for line, error in self.summary:
+            terminalreporter.write_line(line, red=error, bold=error)
