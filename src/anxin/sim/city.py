@@ -251,12 +251,10 @@ class City:
 
     def registry_json(self) -> bytes:
         """registry.json: one JSON object, one entry per line (compact yet diffable)."""
-        import orjson
-
         reg = self.registry_dict()
         parts = []
         for name, rows in reg.items():
-            body = ",\n".join("  " + orjson.dumps(r).decode() for r in rows)
+            body = ",\n".join("  " + msgspec.json.encode(r).decode() for r in rows)
             parts.append(f'"{name}": [\n{body}\n]')
         return ("{\n" + ",\n".join(parts) + "\n}\n").encode()
 
