@@ -39,8 +39,19 @@ def test_the_version_has_one_source() -> None:
 
 
 def _imports(path: Path) -> set[str]:
+    """Top-level modules imported by a file, except optional ones (inside ``try`` with an
+    ``except ImportError``: the code works without them)."""
+    tree = ast.parse(path.read_text(), str(path))
+    optional = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         if isinstance(node, ast.Import):
             found.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
