@@ -17,6 +17,7 @@ from anxin.auth.roles import OPERATOR, ROLES, User
 from anxin.i18n import t
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import inserted_id
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 _U = T.users.c
@@ -80,7 +81,7 @@ def create_user(
                 )
             )
             user = User(
-                id=int(res.inserted_primary_key[0]),
+                id=inserted_id(res),
                 username=name,
                 display_name=display_name,
                 role=role,

@@ -33,6 +33,7 @@ from sqlalchemy import update as sql_update
 from anxin.audit.chain import append as audit_append
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import inserted_id
 from anxin.workflow._db import write_transaction
 
 STATUSES: tuple[str, ...] = ("open", "investigating", "decided", "closed")
@@ -141,7 +142,7 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
             raise CaseError(f"no {m.group(1)} {m.group(2)!r}")
         if owner != station_id:
             raise CaseError(f"{source} belongs to station {owner}, not {station_id}")
-        case_id = int(
+        case_id = inserted_id(
             conn.execute(
                 T.cases.insert().values(
                     station_id=station_id,
@@ -153,7 +154,7 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
                     parties=[],
                     violations=[],
                 )
-            ).inserted_primary_key[0]
+            )
         )
         audit_append(
             conn,

@@ -24,6 +24,7 @@ from anxin.contract.records import Verification, VerificationRun
 from anxin.contract.registry import Registry
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import inserted_id
 from anxin.supervision._common import (
     DEFAULT_SETTINGS,
     PUBLIC,
@@ -152,7 +153,7 @@ def _insert(
             created_us=now_us,
         )
     )
-    return int(res.inserted_primary_key[0])
+    return inserted_id(res)
 
 
 def citizen_request(
@@ -173,7 +174,7 @@ def citizen_request(
                 status="requested",
             )
         )
-        rid = int(res.inserted_primary_key[0])
+        rid = inserted_id(res)
         audit(
             conn,
             actor=PUBLIC,
@@ -371,7 +372,7 @@ def record_visit(
                         status="open",
                     )
                 )
-                opened.append(int(r.inserted_primary_key[0]))
+                opened.append(inserted_id(r))
         closed: list[int] = []
         if ins.kind == "follow_up" and ins.follow_up_of is not None and all(v["ok"] is True for v in checked.values()):
             closed = [

@@ -41,6 +41,7 @@ from anxin.contract.registry import Registry
 from anxin.i18n import RULE_NAMES_ZH
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import inserted_id
 from anxin.workflow._db import write_transaction
 
 DAY_US = 86_400_000_000
@@ -106,7 +107,7 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
             select(Cp.station_id, Cp.outcome, Cp.status).where(Cp.station_id.in_(stations), Cp.received_us >= since)
         ).all()
         R = T.rectifications.c
-        open_rect = dict(
+        open_rect: dict[str, int] = dict(
             c.execute(
                 select(R.station_id, func.count())
                 .where(R.status == "open", R.station_id.in_(stations))
@@ -283,7 +284,7 @@ def draw(
     record["picks"] = picks
     scheduled = now_us + SCHEDULE_AHEAD_US
     with write_transaction(store) as conn:
-        plan_id = int(
+        plan_id = inserted_id(
             conn.execute(
                 T.inspection_plans.insert().values(
                     name=name.strip(),
@@ -293,12 +294,12 @@ def draw(
                     created_us=now_us,
                     draw=record,
                 )
-            ).inserted_primary_key[0]
+            )
         )
         ids = []
         for p in picks:
             ids.append(
-                int(
+                inserted_id(
                     conn.execute(
                         T.inspections.insert().values(
                             plan_id=plan_id,
@@ -310,7 +311,7 @@ def draw(
                             checklist={},
                             created_us=now_us,
                         )
-                    ).inserted_primary_key[0]
+                    )
                 )
             )
         audit_append(

@@ -27,6 +27,7 @@ from anxin.contract.alarm import Alarm
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.database import now_us as wall_clock_us
+from anxin.store.results import inserted_id
 from anxin.workflow._db import SYSTEM, write_transaction
 from anxin.workflow.lifecycle import TERMINAL
 
@@ -144,7 +145,7 @@ def _join_or_open(conn: Connection, station_id: str, nozzle_id: str | None, ts_u
                 station_id=station_id, nozzle_id=nozzle_id, first_ts_us=ts_us, last_ts_us=ts_us, alarms=1, status="open"
             )
         )
-        return int(res.inserted_primary_key[0])
+        return inserted_id(res)
     conn.execute(
         update(T.incidents)
         .where(i.id == row.id)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import inserted_id
 from anxin.workflow._db import ConcurrentChange, UnknownAlarm, audit, read_state_row, state_of, write_transaction
 from anxin.workflow.incidents import close_if_done
 from anxin.workflow.lifecycle import (
@@ -94,7 +95,7 @@ def _effects(
                 created_us=now_us,
             )
         )
-        work_order_id = int(res.inserted_primary_key[0])
+        work_order_id = inserted_id(res)
         data["work_order_id"] = work_order_id
         return msgspec.structs.replace(after, work_order_id=work_order_id)
     if isinstance(action, Report):
@@ -121,7 +122,7 @@ def _effects(
                 summary=action.summary.strip(),
             )
         )
-        case_id = int(res.inserted_primary_key[0])
+        case_id = inserted_id(res)
         data["case_id"] = case_id
         return msgspec.structs.replace(after, case_id=case_id)
     return after
