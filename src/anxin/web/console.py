@@ -261,7 +261,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         reason = str(form.get("reason", "")).strip()
         try:
             act = _action(action, form, reason)
-            await run_in_threadpool(apply, store, alarm_id, act, actor=v.user.username, reason=reason, now_us=now_us())
+            await run_in_threadpool(
+                apply, store, alarm_id, act, actor=v.signed_in.username, reason=reason, now_us=now_us()
+            )
         except (L.TransitionError, ConcurrentChange, UnknownAlarm, ValueError) as exc:
             return await _alarm_page(request, alarm_id, message=str(exc), failed=True)
         return RedirectResponse(f"/console/alarms/{alarm_id}", status_code=303)
@@ -274,7 +276,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         now = now_us()
 
         def load():
-            mine = v.user.username if v.user.role == "inspector" else None
+            mine = v.signed_in.username if v.signed_in.role == "inspector" else None
             orders = sorted(work_orders(store, inspector=mine), key=lambda o: (o.status, o.due_us))[:500]
             return [
                 dict(

@@ -76,14 +76,14 @@ def extra_router(service: IngestService) -> APIRouter:
         rec, errors = _record(form, service, v.lang)
         if not errors:
             res = await run_in_threadpool(
-                service.ingest, rec["station_id"], [msgspec.json.encode(rec)], source=f"form:{v.user.username}"
+                service.ingest, rec["station_id"], [msgspec.json.encode(rec)], source=f"form:{v.signed_in.username}"
             )
             line = res.results[0] if res.results else None
             if line is not None and line.status in ("accepted", "duplicate"):
                 await run_in_threadpool(
                     lambda: record(
                         store,
-                        actor=v.user.username,
+                        actor=v.signed_in.username,
                         action="verification.enter",
                         subject=f"nozzle:{rec['nozzle_id']}",
                         reason="entered by hand",
@@ -92,7 +92,7 @@ def extra_router(service: IngestService) -> APIRouter:
                     )
                 )
                 return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
-            errors = [line.reason if line is not None else "?"]
+            errors = [(line.reason or line.status) if line is not None else "?"]
         return render(
             request,
             v,

@@ -76,7 +76,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         form = await request.form()
         if not csrf_ok(v, form):
             return forbidden(request, v)
-        who, now = v.user.username, now_us()
+        who, now = v.signed_in.username, now_us()
         reason = str(form.get("reason", "")).strip()
         try:
             if step == "update":
@@ -148,7 +148,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                     station_id=station,
                     source=source,
                     summary=str(form.get("summary", "")).strip(),
-                    actor=v.user.username,
+                    actor=v.signed_in.username,
                     now_us=now_us(),
                 )
             )
@@ -173,7 +173,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         await run_in_threadpool(
             lambda: record(
                 store,
-                actor=v.user.username,
+                actor=v.signed_in.username,
                 action="case.bundle_export",
                 subject=f"case:{case_id}",
                 reason="evidence bundle downloaded",
@@ -219,11 +219,11 @@ def oversight_router(service: IngestService) -> APIRouter:
                     store,
                     reg(),
                     stations=form_number(form, "stations", 3),
-                    inspectors=list(form.getlist("inspectors")),
+                    inspectors=[str(i) for i in form.getlist("inspectors")],
                     seed=form_number(form, "seed"),
                     method=str(form.get("method", "risk")),
                     name=str(form.get("name", "")).strip() or "双随机抽查",
-                    actor=v.user.username,
+                    actor=v.signed_in.username,
                     now_us=now_us(),
                 )
             )

@@ -113,7 +113,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         w = words(v.lang)
         if len(data) > MAX_CSV:
             return await _register_page(request, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
-        report = await run_in_threadpool(import_csv, service, data, source=f"csv:{v.user.username}")
+        report = await run_in_threadpool(import_csv, service, data, source=f"csv:{v.signed_in.username}")
         if report.errors:
             text = "; ".join(f"{w['line']} {e.line} {e.column}: {e.message}" for e in report.errors[:20])
             return await _register_page(request, {"errors": True, "text": text}, 422)
@@ -122,7 +122,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         await run_in_threadpool(
             lambda: record(
                 store,
-                actor=v.user.username,
+                actor=v.signed_in.username,
                 action="verification.import",
                 subject="register",
                 reason="CSV import",

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_OFFSET_US
@@ -62,7 +62,7 @@ def alarm_page(
         .order_by(a.ord.desc())
         .limit(limit + 1)
     )
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     ids = _scoped(stations, f, reg)
     if ids is not None:
         conds.append(a.station_id.in_(ids) if ids else a.station_id.is_(None))

@@ -40,6 +40,13 @@ class Viewer:
     csrf: str
     lang: str
 
+    @property
+    def signed_in(self) -> User:
+        """The signed-in user: a page past ``require`` (which sends nobody to the login) has one."""
+        if self.user is None:
+            raise RuntimeError("no signed-in user: the page must call require() first")
+        return self.user
+
     def can(self, permission: str) -> bool:
         return self.user is not None and can(self.user, permission)
 

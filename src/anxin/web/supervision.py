@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
@@ -106,7 +107,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return not_found(request, v)
         if not v.sees(d["station_id"]):
             return forbidden(request, v)
-        who, now = v.user.username, now_us()
+        who, now = v.signed_in.username, now_us()
         text = str(form.get("text", "")).strip()
         try:
             if step == "assign":
@@ -194,7 +195,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                         int(req),
                         inspector=str(form.get("inspector", "")),
                         scheduled_us=when,
-                        actor=v.user.username,
+                        actor=v.signed_in.username,
                         now_us=now_us(),
                     )
                 )
@@ -208,7 +209,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                         scheduled_us=when,
                         kind=str(form.get("kind", "routine")),
                         follow_up_of=int(follow) if follow.isdigit() else None,
-                        actor=v.user.username,
+                        actor=v.signed_in.username,
                         now_us=now_us(),
                     )
                 )
@@ -277,7 +278,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                     checklist=checklist,
                     test_fill_runs=runs or None,
                     findings=str(form.get("findings", "")),
-                    actor=v.user.username,
+                    actor=v.signed_in.username,
                     now_us=now_us(),
                     nozzle_id=str(form.get("nozzle_id") or "") or None,
                 )
@@ -294,9 +295,9 @@ def supervision_router(service: IngestService) -> APIRouter:
         n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
         if n is None:
             return not_found(request, viewer(request, store))
-        files = []
+        files: list[tuple[str, str, bytes]] = []
         for f in form.getlist("files"):
-            if hasattr(f, "read") and getattr(f, "filename", ""):
+            if isinstance(f, UploadFile) and f.filename:
                 data = await f.read(MAX_FILE + 1)
                 files.append((f.filename, f.content_type or "application/octet-stream", data))
         try:
@@ -387,6 +388,7 @@ def complaints_api_router(service: IngestService) -> APIRouter:
         except SupervisionError as exc:
             raise HTTPException(422, str(exc)) from None
         d = await run_in_threadpool(C.get, store, cid)
+        assert d is not None  # submitted just now; complaints are never deleted
         return {"id": cid, "status": d["status"], "deadline": format_ts(d["deadline_us"]), "links": len(d["links"])}
 
     return api

@@ -51,7 +51,7 @@ def users_router(service: IngestService) -> APIRouter:
         form = await request.form()
         if not csrf_ok(v, form):
             return forbidden(request, v)
-        who, now = v.user.username, now_us()
+        who, now = v.signed_in.username, now_us()
         reason = str(form.get("reason", "")).strip() or action
         name = str(form.get("username", "")).strip()
         try:
@@ -63,7 +63,7 @@ def users_router(service: IngestService) -> APIRouter:
                         display_name=str(form.get("display_name", "")),
                         role=str(form.get("role", "")),
                         password=str(form.get("password", "")),
-                        stations=form.getlist("stations"),
+                        stations=[str(s) for s in form.getlist("stations")],
                         district=str(form.get("district", "")).strip() or None,
                         actor=who,
                         reason=reason,
