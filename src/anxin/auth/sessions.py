@@ -75,7 +75,7 @@ def login(store: Store, username: str, password: str, *, now_us: int) -> LoginOk
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     digest = _digest(token)
     rehash = needs_rehash(row.password_hash)
-    changes = {"failed_logins": 0, "locked_until_us": 0}
+    changes: dict[str, int | str] = {"failed_logins": 0, "locked_until_us": 0}
     if rehash:
         changes["password_hash"] = hash_password(password)
     with store.engine.begin() as c:

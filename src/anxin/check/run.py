@@ -98,7 +98,7 @@ def run_check(
             if isinstance(p, Parsed):
                 book.add(engine.feed(p, verdict))
             else:
-                rejects.append((fi, n, p.reason))  # type: ignore[attr-defined]
+                rejects.append((fi, n, p.reason))
         rejects.sort()
         counts, pending = dict(engine.counts), engine.pending()
         witness = engine.witness()
@@ -106,7 +106,7 @@ def run_check(
         meters = witness.meters
     reject_rows = [{"file": names[fi], "line": n, "reason": reason} for fi, n, reason in rejects]
     _write_jsonl(out_dir / "rejects.jsonl", reject_rows)
-    rejects_by_file.update(r["file"] for r in reject_rows)
+    rejects_by_file.update(names[fi] for fi, _n, _reason in rejects)
     alarms = book.sorted_alarms()
     verifications = book.sorted_verifications()
     _write_jsonl(out_dir / "alarms.jsonl", alarms)

@@ -43,7 +43,7 @@ class _Rec(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
     station_id: Id
 
 
-class Metering(_Rec, tag="metering", kw_only=True):
+class Metering(_Rec, tag="metering", kw_only=True, frozen=True):
     """计量记录 — one dispensing, signed by the nozzle's sealed metrology module."""
 
     nozzle_id: Id
@@ -59,7 +59,7 @@ class Metering(_Rec, tag="metering", kw_only=True):
     sig: str
 
 
-class Event(_Rec, tag="event", kw_only=True):
+class Event(_Rec, tag="event", kw_only=True, frozen=True):
     """事件记录 — module event (K change, seal, tamper…), signed, sharing ``seq`` with metering."""
 
     nozzle_id: Id
@@ -71,7 +71,7 @@ class Event(_Rec, tag="event", kw_only=True):
     sig: str
 
 
-class Settlement(_Rec, tag="settlement", kw_only=True):
+class Settlement(_Rec, tag="settlement", kw_only=True, frozen=True):
     """结算记录 — a sale from the station POS / payment platform (unsigned)."""
 
     order_id: Id
@@ -85,7 +85,7 @@ class Settlement(_Rec, tag="settlement", kw_only=True):
     payment: str
 
 
-class TankReading(_Rec, tag="tank_reading", kw_only=True):
+class TankReading(_Rec, tag="tank_reading", kw_only=True, frozen=True):
     """液位仪读数 — automatic tank gauge reading (unsigned)."""
 
     tank_id: Id
@@ -95,7 +95,7 @@ class TankReading(_Rec, tag="tank_reading", kw_only=True):
     temp_mc: Quantity
 
 
-class Delivery(_Rec, tag="delivery", kw_only=True):
+class Delivery(_Rec, tag="delivery", kw_only=True, frozen=True):
     """卸油 — fuel unloaded into a tank."""
 
     tank_id: Id
@@ -114,7 +114,7 @@ class VerificationRun(msgspec.Struct, kw_only=True, frozen=True):
     dispenser_temp_mc: Quantity
 
 
-class Verification(_Rec, tag="verification", kw_only=True):
+class Verification(_Rec, tag="verification", kw_only=True, frozen=True):
     """强制检定 — a mandatory verification result from the verification institute."""
 
     nozzle_id: Id

@@ -122,8 +122,16 @@ def replay(
     accelerated clock passes their event time (``speed`` simulated seconds per real
     second; 0 = as fast as possible): every station's waiting lines go up together,
     as its edge agent would send them, about ten times a second."""
-    service.subscribe(lambda alarms: [on_alarm(a) for a in alarms])
-    default = service.registry.stations[0].station_id  # type: ignore[union-attr]
+    registry = service.registry
+    if registry is None:
+        raise RuntimeError("the demo replays a city whose registry is loaded first (open_service)")
+
+    def announce(alarms: list[Alarm]) -> None:
+        for a in alarms:
+            on_alarm(a)
+
+    service.subscribe(announce)
+    default = registry.stations[0].station_id
     waiting: dict[str, list[bytes]] = defaultdict(list)
     first_t: int | None = None
     started = clock()
@@ -135,12 +143,12 @@ def replay(
         waiting.clear()
 
     step = 0.1 * speed * 1e6 if speed > 0 else float("inf")  # event-time µs per upload round
-    next_round: float | None = None
+    next_round = float("-inf")  # the first record's time, once it comes
     for t, sid, raw in arrival_items(data_dir):
         if t != REJECT_T:
             if first_t is None:
                 first_t = next_round = t
-            if t >= next_round:  # type: ignore[operator]
+            if t >= next_round:
                 flush()
                 if speed > 0:
                     due = started + (t - first_t) / 1e6 / speed
@@ -218,7 +226,7 @@ def run_demo(
         populate(service)
     with store.engine.connect() as c:
         live_ids = set(c.execute(select(T.alarms.c.alarm_id)).scalars())
-        by_rule = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())  # type: ignore[arg-type]
+        by_rule: dict[str, int] = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())
     summary = run_check(data_dir, check_dir, workers=0)
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids

@@ -24,6 +24,8 @@ DAY = 86_400_000_000
 
 def populate(service: IngestService, *, inspectors: tuple[str, ...] = ("inspector",)) -> dict[str, int]:
     store, reg = service.store, service.registry
+    if reg is None:
+        raise RuntimeError("the demo's supervision work needs the city's registry loaded first")
     now = time.time_ns() // 1000
     done: dict[str, int] = {}
     with store.engine.connect() as c:

@@ -45,7 +45,7 @@ class Agent:
 
     def close(self) -> None:
         self.uploader.close()
-        for box in (self.outbox, self.tailer and self.tailer.outbox, self.mqtt and self.mqtt.outbox):
+        for box in (self.outbox, self.tailer.outbox if self.tailer else None, self.mqtt.outbox if self.mqtt else None):
             if box is not None:
                 box.close()
 

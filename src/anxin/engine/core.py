@@ -185,9 +185,10 @@ class Engine:
         before = st.watermark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
-        for d in (st.orders, st.seen):
-            for k in [k for k, v in d.items() if v[1] < before]:
-                del d[k]
+        for oid in [k for k, v in st.orders.items() if v[1] < before]:
+            del st.orders[oid]
+        for key in [k for k, v in st.seen.items() if v[1] < before]:
+            del st.seen[key]
         for seen in st.readings.values():
             for t in [t for t in seen if t < before]:
                 del seen[t]
@@ -253,14 +254,10 @@ class Engine:
         if nz.hi is not None and nz.lo <= seq <= nz.hi and seq not in nz.missing:  # type: ignore[operator]
             self.counts["stale"] += 1  # older than anything we still remember
             return None
-        is_m = isinstance(rec, Metering)
-        nz.seqs[seq] = SeqEntry(
-            p.digest,
-            p.t,
-            is_m,
-            rec.totalizer_start_ml if is_m else 0,
-            rec.totalizer_end_ml if is_m else 0,  # type: ignore[union-attr]
-        )
+        if isinstance(rec, Metering):
+            nz.seqs[seq] = SeqEntry(p.digest, p.t, True, rec.totalizer_start_ml, rec.totalizer_end_ml)
+        else:
+            nz.seqs[seq] = SeqEntry(p.digest, p.t, False, 0, 0)
         self._track_seq(st, nz, seq, p.t, out)
         self._totalizer_chain(nz, seq, out)
         self.counts[kind_of(rec)] += 1

@@ -167,7 +167,7 @@ def _price_alarm(sale: Settlement, t: int, posted: int, basis: str, ev: dict) ->
 
 def pair_checks(m: PendingMetering, sale: PendingSale, posted: int | None, s: EngineSettings) -> list[Alarm]:
     rec, mrec = sale.rec, m.rec
-    out = []
+    out: list[Alarm] = []
     diff = rec.volume_ml - mrec.volume_ml
     wrong_price = posted is not None and rec.unit_price_fen != posted
     if not (wrong_price or abs(diff) > s.volume_tolerance_ml):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, LogLevel
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -226,7 +226,7 @@ class MqttBridge:
     def _on_log(self, _c: mqtt.Client, _u: Any, level: int, buf: str) -> None:
         if buf.startswith("Client is not connected"):  # paho's loop between two sockets: we log those states
             level = mqtt.MQTT_LOG_DEBUG
-        paho_log.log(mqtt.LOGGING_LEVEL[level], buf)
+        paho_log.log(mqtt.LOGGING_LEVEL[LogLevel(level)], buf)  # paho passes a LogLevel, typed int
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.metrics.received += 1

@@ -55,6 +55,7 @@ mid-attempt leaves the row to be retried when the lease runs out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -208,7 +209,11 @@ class WebhookDispatcher:
                 n = 0
             if n == 0 and not stop.is_set():
                 with self._wake:
-                    self._wake.wait_for(lambda s=seen: self._wakes != s or stop.is_set(), self.poll_s)
+                    self._wake.wait_for(functools.partial(self._woken, seen, stop), self.poll_s)
+
+    def _woken(self, seen: int, stop: threading.Event) -> bool:
+        """A waiting worker's predicate: notified since ``seen``, or told to stop."""
+        return self._wakes != seen or stop.is_set()
 
     def _http(self) -> httpx2.Client:
         with self._lock:
@@ -333,6 +338,7 @@ class WebhookDispatcher:
                 .values(status="delivered", attempts=D.c.attempts + 1)
             )
         else:
+            assert attempts is not None, "a failure is recorded against the attempts its claim saw"
             values: dict[str, Any] = {"status": status, "last_error": error}
             if http_attempt:
                 values["attempts"] = attempts + 1

@@ -145,9 +145,9 @@ def certificate_lines(
     points: list[list[str]] = [["流量点 L/min", "次数", "示值误差", "重复性", "最大允许误差", "结论"]]
     for p in result.flow_points:
         rep = "未评定（单次）" if p.repeatability is None else _pct(p.repeatability, False)
-        verdict = "合格" if p.passes_mpe and p.passes_repeatability else "不合格"
+        point_verdict = "合格" if p.passes_mpe and p.passes_repeatability else "不合格"
         points.append(
-            [_flow(p.flow_ml_per_min), str(p.runs), _pct(p.error), rep, f"±{_pct(limits.mpe, False)}", verdict]
+            [_flow(p.flow_ml_per_min), str(p.runs), _pct(p.error), rep, f"±{_pct(limits.mpe, False)}", point_verdict]
         )
     worst = "-" if result.max_abs_error_permille is None else f"{result.max_abs_error_permille / 10:.2f} %"
     verdict = [

@@ -16,6 +16,7 @@ known to the platform.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 import msgspec
 from sqlalchemy import select
@@ -29,6 +30,17 @@ from anxin.verification import VerificationResult
 STATUSES = ("overdue", "failed", "never", "due_soon", "valid")  # the due list's order
 STATUS_ZH = {"valid": "有效", "due_soon": "即将到期", "overdue": "已过期", "failed": "不合格", "never": "无合格检定"}
 IN_USE = ("valid", "due_soon")  # a valid verification
+
+
+class _NozzleFields(TypedDict):
+    """What every register row says about its nozzle (``RegisterRow``'s first fields)."""
+
+    station_id: str
+    station_name: str
+    district: str
+    nozzle_id: str
+    dispenser_id: str
+    product: str
 
 
 class FlowPointRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,7 +121,7 @@ def status_of(passed: bool, valid_until_us: int, now_us: int, *, within_days: in
 
 def _row(reg: Registry, n: Nozzle, last: VerificationResult | None, now_us: int, within_days: int) -> RegisterRow:
     st = reg.station_by_id[n.station_id]
-    base = {
+    base: _NozzleFields = {
         "station_id": n.station_id,
         "station_name": st.name,
         "district": st.district,

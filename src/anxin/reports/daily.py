@@ -88,7 +88,7 @@ def due_daily_reports(store: Store, *, now_us: int, first_day: str | None = None
         start = date.fromisoformat(first_day)
     else:
         start = yesterday
-    days = []
+    days: list[str] = []
     d = start
     while d <= yesterday and len(days) < max_days:
         days.append(d.isoformat())

@@ -171,7 +171,7 @@ def period_figures(
         T.daily_sales.c,
     )
     with store.engine.connect() as c:
-        by_kind = dict(
+        by_kind: dict[str, int] = dict(
             c.execute(
                 select(ins.kind, func.count())
                 .where(ins.status == "done", within(ins.visited_us), where(ins.station_id))

@@ -236,8 +236,8 @@ def evaluate(data_dir: Path, check_dir: Path) -> EvalReport:
     # Rejects.
     expected_rej = read_rejects(truth)
     found_rej: dict[str, int] = {}
-    for r in _read_jsonl(check_dir / "rejects.jsonl"):
-        name = Path(str(r.get("file", ""))).name
+    for rej in _read_jsonl(check_dir / "rejects.jsonl"):
+        name = Path(str(rej.get("file", ""))).name
         found_rej[name] = found_rej.get(name, 0) + 1
     files = sorted(set(expected_rej) | set(found_rej))
     reject_files = [FileRejects(file=n, expected=expected_rej.get(n, 0), found=found_rej.get(n, 0)) for n in files]

@@ -134,10 +134,10 @@ def setup_timelines(plan: StationPlan, rng: random.Random) -> None:
     chance = min(0.6, cfg.days / 120)
     for nz in plan.nozzles:
         if nz.clean and rng.random() < chance:
-            t = _pick_time(rng, t0 + H, inject_end - 2 * H, work, t0)
-            if t is not None and nz.free(t, t + 90 * MIN):
+            when = _pick_time(rng, t0 + H, inject_end - 2 * H, work, t0)
+            if when is not None and nz.free(when, when + 90 * MIN):
                 new_k = round(nz.p_phys) if rng.random() < 0.4 else None
-                _visit(plan, nz, rng, t, new_k=new_k, vtype="periodic", passing=True)
+                _visit(plan, nz, rng, when, new_k=new_k, vtype="periodic", passing=True)
     # Station-wide power cuts: every nozzle logs power_loss / power_on.
     for d in range(cfg.days):
         if rng.random() >= 0.08:
@@ -263,7 +263,8 @@ def _unverified_days(
     for d in nz.disps:
         if d.start > t_from and (until is None or d.start < until):
             seen.setdefault(local_date(plan.cfg, d.start), d.start)
-    expect, allow = [], []
+    expect: list[AlarmKey] = []
+    allow: list[AlarmKey] = []
     for day, first in seen.items():
         key = _key("UNVERIFIED_USE", nz.station_id, nozzle_id=nz.nozzle_id, day=day)
         (expect if first < inject_end else allow).append(key)

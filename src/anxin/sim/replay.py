@@ -54,7 +54,7 @@ def uploads(
     lines: list[tuple[str | None, bytes]], default_station: str, size: int = 500
 ) -> list[tuple[str, list[bytes]]]:
     """Per station, its lines cut into uploads of ``size``."""
-    out = []
+    out: list[tuple[str, list[bytes]]] = []
     for sid, rows in station_lines(lines, default_station).items():
         out.extend((sid, rows[i : i + size]) for i in range(0, len(rows), size))
     return out

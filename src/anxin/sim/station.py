@@ -176,7 +176,7 @@ def _generate(plan: StationPlan, nz: NozzlePlan, rng: random.Random) -> None:
             while True:
                 k = nz.k_at(s)
                 use_rig = und is not None and und_left > 0 and s > und["after"]
-                d = _make_disp(nz, s, target, flow, und["k_rig"] if use_rig else k)
+                d = _make_disp(nz, s, target, flow, und["k_rig"] if use_rig and und is not None else k)
                 hit = next((w for w in nz.windows if w[0] - 30 * S < d.end + 30 * S and s - 30 * S < w[1]), None)
                 if hit is None:
                     break

@@ -212,7 +212,7 @@ def tank_readings(
     def leak(x: np.ndarray) -> np.ndarray:
         return leak_ml_per_h * x / 3600.0
 
-    def accrued(ev: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
+    def accrued(ev: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
         """What events moved between start_us and x (the part before is in the initial V20)."""
         return _cumulative(*ev, x) - _cumulative(*ev, np.zeros(1))
 

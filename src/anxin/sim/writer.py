@@ -12,7 +12,7 @@ import datetime as dt
 import multiprocessing as mp
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -185,6 +185,7 @@ def simulate(
     done = 0
     if progress:
         progress(0, stations)
+    stream: Iterator[GroupResult]
     if workers <= 1 or len(tasks) == 1:
         stream = map(run_group, tasks)
         pool = None

@@ -19,6 +19,8 @@ migrated database with.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -303,6 +305,7 @@ daily_sales = Table(
 )
 
 # ---------------------------------------------------------------- supervision (migration 0004)
+_col: Column[Any]  # the columns added to tables below, of every type
 # Complaints (投诉举报) gain their handling: references, assignment, deadline, reply, outcome.
 for _col in (
     Column("channel", String(16)),  # qr | web | api | phone

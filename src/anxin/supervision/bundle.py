@@ -393,16 +393,17 @@ def verify_bundle(data: bytes) -> BundleReport:
         what = (
             f"records.jsonl line {n} ({rec.__struct_config__.tag} {getattr(rec, 'nozzle_id', '')}"
             f"/{getattr(rec, 'seq', getattr(rec, 'order_id', ''))})"
-        )  # type: ignore[attr-defined]
+        )
         if station is not None and rec.station_id != station:
             problems.append(f"{what}: of station {rec.station_id}, not the case's {station}")
         if p.canonical is None or ring is None:
             continue
         checked += 1
         verdict = authenticate(p, ring)
+        assert verdict is not None  # p.canonical is set: a signed record always gets a verdict
         if verdict != KeyVerdict.OK:
             bad += 1
-            msg = f"{what}: signature not valid ({KeyVerdict(verdict).name})"
+            msg = f"{what}: signature not valid ({verdict.name})"
             (notes if n in quarantined else problems).append(
                 msg + (" — quarantined on arrival" if n in quarantined else "")
             )

@@ -32,6 +32,7 @@ from anxin.contract.registry import Registry
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.database import now_us as wall_now_us
+from anxin.store.results import inserted_id
 from anxin.supervision._common import (
     DEFAULT_SETTINGS,
     PUBLIC,
@@ -131,7 +132,7 @@ def submit(
                 deadline_us=now_us + s.complaint_deadline_us,
             )
         )
-        cid = int(res.inserted_primary_key[0])
+        cid = inserted_id(res)
         meta = []
         for f in files:
             digest = hashlib.sha256(f.data).digest()
@@ -278,19 +279,21 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
             found.setdefault(("metering", f"{x['nozzle_id']}/{x['pump_seq']}"), f"与销售 {x['key']} 配对的计量记录")
 
     if nozzle is not None:
-        near = []
-        for r in conn.execute(
+        near_meterings: list[tuple[int, str, int, bool]] = []
+        for m in conn.execute(
             select(_LG.natural_key, _LG.event_time_us, _LG.quarantined, _LG.body).where(
                 _LG.station_id == station, _LG.event_time_us.between(lo, hi), _LG.kind == "metering"
             )
         ):
-            if not r.natural_key.startswith(f"{nozzle}/"):
+            if not m.natural_key.startswith(f"{nozzle}/"):
                 continue
-            if msgspec.json.decode(r.body).get("nozzle_id") != nozzle:
+            if msgspec.json.decode(m.body).get("nozzle_id") != nozzle:
                 continue
-            near.append((abs(int(r.event_time_us) - center), r.natural_key, int(r.event_time_us), r.quarantined))
-        near.sort()
-        for _, key, t, quarantined in near[: s.link_max_per_kind]:
+            near_meterings.append(
+                (abs(int(m.event_time_us) - center), m.natural_key, int(m.event_time_us), m.quarantined)
+            )
+        near_meterings.sort()
+        for _, key, t, quarantined in near_meterings[: s.link_max_per_kind]:
             why = f"同一油枪{basis}前后 {_fmt_dt(t - center)} 的计量记录" + ("（隔离）" if quarantined else "")
             found.setdefault(("metering", key), why)
 

@@ -88,7 +88,7 @@ def counts_by_status(store: Store, station_ids: set[str] | None = None) -> dict[
     q = select(status, func.count()).select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
     if station_ids is not None:
         q = q.where(a.station_id.in_(sorted(station_ids)))
-    out = dict.fromkeys(STATUSES, 0)
+    out: dict[str, int] = dict.fromkeys(STATUSES, 0)
     with store.engine.connect() as conn:
         for st, n in conn.execute(q.group_by(status)).all():
             out[st] = int(n)
