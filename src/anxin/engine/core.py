@@ -63,7 +63,7 @@ BREACH_EVENTS = {"seal_open": "seal opened", "tamper": "tamper", "firmware_updat
 PRUNE_EVERY = 2048
 MAX_GAP = 10_000  # beyond this a counter jump is one alarm, not one per number
 
-_QUARANTINE_RULE = {
+_QUARANTINE_RULE: dict[KeyVerdict | None, tuple[str, str]] = {  # None: not authenticated
     KeyVerdict.BAD_SIGNATURE: ("BAD_SIGNATURE", "signature does not verify"),
     KeyVerdict.UNKNOWN_NOZZLE: ("UNKNOWN_DEVICE", "nozzle is not registered"),
     KeyVerdict.WRONG_KEY: ("UNKNOWN_DEVICE", "key_id is not this nozzle's key"),
@@ -179,9 +179,10 @@ class Engine:
         thousand records, and at least every quarter of the retention of event time."""
         st.since_prune = 0
         st.next_prune = st.watermark + self.s.retention_us // 4
-        for tank_id in self.reg.tanks_of_station.get(st.station_id, ()) if self.tanklogs else ():
-            if (log := self.tanklogs.logs.get(tank_id)) is not None:  # type: ignore[union-attr]
-                log.prune(st.watermark - self.s.witness_window_us - self.s.horizon_us - self.s.witness_every_us)
+        if tanklogs := self.tanklogs:
+            for tank_id in self.reg.tanks_of_station.get(st.station_id, ()):
+                if (log := tanklogs.logs.get(tank_id)) is not None:
+                    log.prune(st.watermark - self.s.witness_window_us - self.s.horizon_us - self.s.witness_every_us)
         before = st.watermark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
@@ -230,7 +231,7 @@ class Engine:
     ) -> tuple[StationState, NozzleState] | None:
         """Common path of metering and event: quarantine, idempotency, seq tracking."""
         if verdict is not KeyVerdict.OK:
-            rule, reason = _QUARANTINE_RULE.get(verdict, ("BAD_SIGNATURE", "not authenticated"))  # type: ignore[arg-type]
+            rule, reason = _QUARANTINE_RULE.get(verdict, ("BAD_SIGNATURE", "not authenticated"))
             self._quarantine(
                 p,
                 rule,

@@ -291,7 +291,7 @@ class IngestService:
             for (i, _p, verdict), ledger_id in zip(parsed, ids):
                 r = results[i]
                 if r.status == "quarantined":  # a resent forgery is still one (the agent keeps it aside)
-                    r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")  # type: ignore[arg-type]
+                    r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")
                     if ledger_id is None:
                         r.reason += " (already received)"
                 elif ledger_id is None:
@@ -336,7 +336,7 @@ class IngestService:
         )
 
 
-_QUARANTINE_REASON = {
+_QUARANTINE_REASON: dict[KeyVerdict | None, str] = {  # None: not authenticated
     KeyVerdict.BAD_SIGNATURE: "signature does not verify: quarantined as evidence",
     KeyVerdict.UNKNOWN_NOZZLE: "nozzle is not registered: quarantined as evidence",
     KeyVerdict.WRONG_KEY: "key_id is not this nozzle's key: quarantined as evidence",

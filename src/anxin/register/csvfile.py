@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from anxin.contract.parse import Reject, parse_line
+from anxin.contract.records import Verification
 
 RECORD_FIELDS = ("station_id", "nozzle_id", "ts", "type", "org", "certificate_no", "k_pulses_per_m3", "valid_until")
 RUN_FIELDS = ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc")
@@ -256,7 +257,8 @@ def _assemble(
         if isinstance(got, Reject):  # what the cells could not show (e.g. more than 100 runs)
             errors.append(CsvError(first_line, None, f"certificate {cert}: {got.reason}"))
             continue
-        if got.rec.valid_until < got.rec.ts:  # type: ignore[union-attr]
+        assert isinstance(got.rec, Verification)  # the line was made with kind "verification"
+        if got.rec.valid_until < got.rec.ts:
             errors.append(
                 CsvError(
                     first_line,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from anxin.contract.alarm import RECORD_LEVEL_RULES, RULES
@@ -323,7 +323,7 @@ def _l(key: str, lang: str) -> str:
 def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") -> None:
     """Rich table per rule, then rejects and the verdict lines."""
     table = Table(title=_l("title", lang), show_lines=False)
-    for key, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("rule", "left"),
         ("level", "left"),
         ("injected", "right"),
@@ -331,8 +331,9 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
         ("recall", "right"),
         ("alarms", "right"),
         ("false", "right"),
-    ):
-        table.add_column(_l(key, lang), justify=justify)  # type: ignore[arg-type]
+    )
+    for key, justify in columns:
+        table.add_column(_l(key, lang), justify=justify)
     for r in report.rows:
         level_key = "none" if r.rule == NO_RULE else ("record" if r.record_level else "stat")
         level = _l(level_key, lang)
