@@ -35,9 +35,10 @@ RUN sh /tmp/anxin-install/deploy/install.sh /opt/anxin /tmp/anxin-install/dist/a
 # Configuration is by ANXIN_* variables (docs/live-service.md lists the keys); secrets by
 # ANXIN_<KEY>_FILE naming a file (a compose or Kubernetes secret), e.g.
 # ANXIN_ADMIN_TOKEN_FILE=/run/secrets/admin_token, ANXIN_DB_FILE=/run/secrets/db_url.
-# Without ANXIN_DB the service keeps SQLite in the data volume.
+# No secret key (db among them) is set here: a variable and its _FILE together are an
+# error. Without either, the database is SQLite in the data volume (the working
+# directory): /var/lib/anxin/anxin-data/anxin.sqlite.
 ENV PATH=/opt/anxin/bin:$PATH \
-    ANXIN_DB=/var/lib/anxin/anxin.sqlite \
     ANXIN_PORT=8080 \
     ANXIN_LOG=info
 WORKDIR /var/lib/anxin

@@ -249,6 +249,9 @@ def test_dockerfile_runtime_contract() -> None:
     env = " ".join(a for k, a in runtime if k == "ENV")
     assert "/opt/anxin/bin" in env  # the `anxin` of ENTRYPOINT is the venv's
     assert not re.search(r"(TOKEN|PASSWORD|SECRET)\w*=", env), "no secret in the image"
+    # Nor a secret key's variable: with ANXIN_<KEY>_FILE given at run time, both would be set.
+    for key in ("admin_token", "read_token", "db", "mqtt_url"):
+        assert not re.search(rf"\bANXIN_{key.upper()}=", env), key
 
 
 def test_dockerfile_healthcheck_command_works(live_app: str) -> None:
