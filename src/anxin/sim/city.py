@@ -439,14 +439,14 @@ def _layout_station(
                 }
             )
     min_until = cfg.t_end_us + 30 * US_PER_DAY  # t_end is a local midnight
-    for n in nozzles:
-        n["verified_until_us"] = max(n["verified_until_us"], min_until)
+    for noz in nozzles:
+        noz["verified_until_us"] = max(noz["verified_until_us"], min_until)
     for t in tanks:
         daily_m3 = load.get(t["tank_id"], 0.0) / 1000
         cap_m3 = min(60.0, max(20.0, 5.0 * round(2.2 * daily_m3 / 5.0 + 0.5)))
-        spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng)
-        t["spec"] = spec
-        t["chart"] = registry_chart(spec, nrng)
+        tank_spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng)
+        t["spec"] = tank_spec
+        t["chart"] = registry_chart(tank_spec, nrng)
         t["leak"] = 0.0
         t["water_um"] = float(rng.randint(2000, 15000)) if rng.random() < 0.3 else 0.0
         t["initial_fill"] = rng.uniform(0.55, 0.85)
@@ -492,7 +492,7 @@ def _assign_scenarios(raw: list[_RawStation], sc: ScenarioSet, seed: int, cfg: C
     taken: set[int] = set()
 
     def pick(pred, count: int, name: str) -> list[dict]:
-        chosen = []
+        chosen: list[dict] = []
         for idx in order:
             if len(chosen) >= count:
                 break
