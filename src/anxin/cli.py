@@ -1,40 +1,254 @@
-"""The ``anxin`` command line (Typer + Rich): check, simulate, evaluate, demo, schema, and the live
-service's serve, token, db-upgrade."""
+"""The ``anxin`` command line (Typer + Rich).
+
+The batch side — ``check``, ``simulate``, ``evaluate``, ``schema`` — is defined here; the
+live service's commands (``serve``, ``token``, ``db``, ``ledger``, ``report``, ``user``,
+``audit``, ``bundle``) and the station agent (``edge``) live beside their code and are
+imported only when they run (:class:`AnxinGroup`): ``anxin --help``, ``anxin check`` and
+``anxin edge`` need nothing of the ``server`` extra, and a command that does says so in
+one line when it is not installed.
+"""
 
 from __future__ import annotations
 
+import importlib
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from anxin.i18n import lang, rule_name, set_lang, t
+import anxin
+from anxin.cli_common import HELP, LangOpt, LogLevel, missing_extra
+from anxin.i18n import lang, rule_name, t
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="安心加油 · anxin — 加油机计量远程监测")
 console = Console()
 err = Console(stderr=True)
+
+# command → the module whose ``register(app, console, fail)`` defines it
+LAZY_COMMANDS = {
+    "serve": "anxin.serve.cli",
+    "token": "anxin.serve.cli",
+    "db": "anxin.store.cli",
+    "ledger": "anxin.store.cli",
+    "report": "anxin.reports.cli",
+    "edge": "anxin.edge.cli",
+    "user": "anxin.auth.cli",
+    "audit": "anxin.auth.cli",
+    "bundle": "anxin.supervision.cli",
+}
+HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
+_LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing
+
+
+def _fail(message: str) -> NoReturn:
+    """End the command: exit 2 with a one-line reason on stderr."""
+    err.print(f"[bold red]{t('error')}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+class AnxinGroup(TyperGroup):
+    """The root command: its own commands, and the lazily imported ones; every command's
+    help tidied (:func:`tidy_help`); an extra that is not installed is a one-line error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._loaded: dict[str, dict[str, Any]] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            module = LAZY_COMMANDS.get(cmd_name) or HIDDEN_COMMANDS.get(cmd_name)
+            if module is None:
+                return None
+            if ctx.meta.get(_LISTING) and cmd_name in HELP:
+                return TyperCommand(cmd_name, help=breakable(HELP[cmd_name]))
+            cmd = self._load(module).get(cmd_name)
+        if cmd is not None:
+            tidy_help(cmd)
+            _fold_long_words()
+        return cmd
+
+    def _load(self, module: str) -> dict[str, Any]:
+        if module not in self._loaded:
+            sub = typer.Typer()
+            sub.callback()(lambda: None)  # (a group, even with one command)
+            importlib.import_module(module).register(sub, console, _fail)
+            self._loaded[module] = dict(typer.main.get_command(sub).commands)  # type: ignore[attr-defined]
+        return self._loaded[module]
+
+    def get_params(self, ctx: Any) -> Any:
+        tidy_help(self)  # (here, not in __init__: Typer adds the completion options after it)
+        return super().get_params(ctx)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _fold_long_words()
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx.meta.pop(_LISTING, None)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        ctx.meta[_LISTING] = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            ctx.meta.pop(_LISTING, None)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        known = self.commands
+        self.commands = {**known, **dict.fromkeys(LAZY_COMMANDS)}  # type: ignore[dict-item]  # (suggestions)
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            self.commands = known
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ImportError as exc:
+            reason = missing_extra(exc)
+            if reason is None:
+                raise
+            _fail(reason)
+
+
+_TYPE_LABELS = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "int range": "INTEGER",
+    "float": "FLOAT",
+    "float range": "FLOAT",
+    "path": "PATH",
+    "list[str]": "TEXT",
+}
+# A Latin word right after Chinese (or its punctuation) starts a word of its own, so that
+# folding a long run of Chinese never cuts it (Rich breaks lines at spaces only).
+_BREAK_BEFORE_LATIN = re.compile(r"(?<=[\u4e00-\u9fff\u3001\u3002\uff09\uff0c\uff1a\uff1b])(?=[A-Za-z0-9])")
+
+
+def breakable(text: str | None) -> str | None:
+    return None if text is None else _BREAK_BEFORE_LATIN.sub(" ", text)
+
+
+_HELP_TEXTS = {  # options Typer and Click add, in the console's languages
+    "--help": "显示帮助并退出。Show this message and exit.",
+    "--install-completion": "为当前 shell 安装命令补全。Install completion for the current shell.",
+    "--show-completion": "显示当前 shell 的补全脚本（可复制或自定义）。Show the completion script for the current shell.",
+}
+
+
+def tidy_help(cmd: Any) -> None:
+    """Help as users read it: no value shown for a flag (Typer prints ``<bool>``), a plain
+    word for an option's value (TEXT, INTEGER, PATH, zh|en), an argument by its name in
+    capitals, Chinese first in Typer's own options; the same for every command below."""
+    if not getattr(cmd, "_anxin_tidy", False):
+        cmd.help, cmd.short_help, cmd.epilog = breakable(cmd.help), breakable(cmd.short_help), breakable(cmd.epilog)
+        cmd._anxin_tidy = True
+    ctx = cmd.context_class(cmd, info_name=cmd.name)
+    for p in [*cmd.params, cmd.get_help_option(ctx)]:
+        if getattr(p, "_anxin_tidy", False):
+            continue
+        if isinstance(p, TyperOption):
+            if p.is_flag or p.count:
+                p.metavar = ""
+            elif p.metavar is None:
+                p.metavar = _label(p.display_type(ctx))
+            p.help = breakable(_HELP_TEXTS.get(p.opts[0], p.help))
+        elif isinstance(p, TyperArgument):
+            p.help = breakable(p.help)
+            p.metavar = p.metavar or (p.name or "").upper()
+            _show_argument(p, _label(p.display_type(ctx)))
+        if p is not None:
+            p._anxin_tidy = True
+    for sub in getattr(cmd, "commands", {}).values():
+        if sub is not None:
+            tidy_help(sub)
+
+
+def _show_argument(p: TyperArgument, label: str) -> None:
+    """An argument's type as a word, and in the usage line as NAME ([NAME] if optional)."""
+    name = p.metavar or ""
+
+    def display_type_rich(ctx: Any) -> str:
+        return label
+
+    def usage_display_name() -> str:
+        return (name if p.required else f"[{name}]") + ("..." if p.nargs != 1 else "")
+
+    p.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    p._usage_display_name = usage_display_name  # type: ignore[method-assign]
+
+
+def _label(display: str) -> str:
+    inner = display.removeprefix("<").removesuffix(">")
+    return _TYPE_LABELS.get(inner, inner if "|" in inner else inner.upper())
+
+
+def _fold_long_words() -> None:
+    """Typer renders help in table cells that crop a word too long for the column with
+    "…"; a run of Chinese has no spaces, so it is one long word: fold it instead."""
+    from typer import rich_utils
+
+    make = getattr(rich_utils, "_make_rich_text", None)
+    if make is None or getattr(make, "_anxin", False):
+        return
+
+    def make_folding(**kwargs: Any) -> Any:
+        text = make(**kwargs)
+        if hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    make_folding._anxin = True  # type: ignore[attr-defined]
+    rich_utils._make_rich_text = make_folding
+
+
+app = typer.Typer(
+    cls=AnxinGroup,
+    add_completion=True,
+    no_args_is_help=True,
+    help="安心加油 · anxin — 加油机计量远程监测。Remote metrological monitoring of fuel dispensers.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"anxin {anxin.__version__}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
-    lang: Annotated[str | None, typer.Option("--lang", help="zh (默认) | en")] = None,
+    _lang: LangOpt = None,
     log_level: Annotated[
-        str | None, typer.Option("--log", help="JSON log level on stderr (default: warning; env ANXIN_LOG)")
+        LogLevel | None,
+        typer.Option(
+            "--log",
+            envvar="ANXIN_LOG",
+            case_sensitive=False,
+            metavar="LEVEL",
+            help="标准错误输出的 JSON 日志级别：debug、info、warning（默认）、error 或 critical（环境变量 ANXIN_LOG）。"
+            "JSON log level on stderr: debug, info, warning (default), error, critical (env ANXIN_LOG).",
+        ),
     ] = None,
+    _version_: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="显示版本号。Show the version and exit."),
+    ] = False,
 ) -> None:
     from anxin import logs
 
-    set_lang(lang)
-    logs.setup(log_level)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]{t('error')}:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    logs.setup(log_level.value if log_level is not None else None)
 
 
 def _progress(label: str, *, bytes_: bool = False) -> Progress:
@@ -45,21 +259,26 @@ def _progress(label: str, *, bytes_: bool = False) -> Progress:
 
 @app.command()
 def check(
-    data_dir: Annotated[Path, typer.Argument(help="registry.json + *.jsonl")],
-    out: Annotated[Path, typer.Option("--out", help="output directory")],
+    data_dir: Annotated[Path, typer.Argument(help="数据目录：registry.json 与 *.jsonl。registry.json + *.jsonl.")],
+    out: Annotated[Path, typer.Option("--out", help="结果目录。Output directory.")],
     workers: Annotated[
         int | None,
-        typer.Option(help="processes; the engine is sharded by station (default: all cores; 0 = one process)"),
+        typer.Option(
+            help="进程数，按加油站分片（默认全部核心；0 为单进程）。"
+            "Processes; the engine is sharded by station (default: all cores; 0: one process)."
+        ),
     ] = None,
     witness: Annotated[
         bool,
         typer.Option(
             "--witness/--no-witness",
-            help="tank witness: meter estimates (meters.jsonl), METER_DRIFT, TANK_LOSS, STATION_BIAS",
+            help="油罐见证：计量误差估计（meters.jsonl）与 METER_DRIFT、TANK_LOSS、STATION_BIAS 报警。"
+            "The tank witness: meter estimates and METER_DRIFT, TANK_LOSS, STATION_BIAS.",
         ),
     ] = True,
+    _lang: LangOpt = None,
 ) -> None:
-    """比对：逐条配对计量与结算记录，输出报警（contract §6）。"""
+    """比对：逐条配对计量与结算记录，输出报警（contract §6）。Check a data directory: alarms, verifications…"""
     from anxin.check.run import CheckError, run_check
     from anxin.engine import EngineSettings
 
@@ -98,23 +317,32 @@ def check(
 
 @app.command()
 def simulate(
-    out_dir: Annotated[Path, typer.Argument(help="data directory to create")],
-    stations: Annotated[int, typer.Option(min=1, help="number of stations")] = 30,
-    days: Annotated[int, typer.Option(min=1, help="days of data")] = 7,
-    seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 1,
-    scenarios: Annotated[str, typer.Option(help="all | honest | comma-separated scenario names")] = "all",
-    workers: Annotated[int, typer.Option(min=1, help="processes")] = 2,
+    out_dir: Annotated[Path, typer.Argument(help="要生成的数据目录。Data directory to create.")],
+    stations: Annotated[int, typer.Option(min=1, help="加油站数。Number of stations.")] = 30,
+    days: Annotated[int, typer.Option(min=1, help="天数。Days of data.")] = 7,
+    seed: Annotated[int, typer.Option(help="随机种子（同种子同字节）。Random seed (same seed, same bytes).")] = 1,
+    scenarios: Annotated[
+        str,
+        typer.Option(help="场景：all、honest 或逗号分隔的场景名。all | honest | comma-separated scenario names."),
+    ] = "all",
+    workers: Annotated[int, typer.Option(min=1, help="进程数。Processes.")] = 2,
     evaluate_dir: Annotated[
-        Path | None, typer.Option("--evaluate", help="instead of simulating: score CHECK_DIR against OUT_DIR's truth")
+        Path | None,
+        typer.Option(
+            "--evaluate",
+            help="不模拟，改为按 OUT_DIR 的真值评估该比对结果目录（同 anxin evaluate）。"
+            "Instead of simulating: score this check directory against OUT_DIR's truth.",
+        ),
     ] = None,
+    _lang: LangOpt = None,
 ) -> None:
     """模拟城市：生成契约 v1 数据与真值。Simulate a city (or, with --evaluate, score a check)."""
-    from anxin.sim import ScenarioSet, evaluate, render_evaluation, truth_dir_for
+    if evaluate_dir is not None:
+        _evaluate(out_dir, evaluate_dir)
+        return
+    from anxin.sim import ScenarioSet, truth_dir_for
     from anxin.sim import simulate as run_simulation
 
-    if evaluate_dir is not None:
-        render_evaluation(evaluate(out_dir, evaluate_dir), console, lang=lang())
-        return
     try:
         chosen = ScenarioSet.parse(scenarios)
     except ValueError as exc:
@@ -130,45 +358,108 @@ def simulate(
             workers=workers,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    console.print(f"[bold green]{t('sim_done')}[/]: {out_dir}")
-    console.print(summary)
-    console.print(f"{t('truth')}: {truth_dir_for(out_dir)}")
+    console.print(_simulation_table(summary))
+    console.print(f"[bold green]{t('sim_done')}[/]: {out_dir}", highlight=False)
+    console.print(f"{t('truth')}: {truth_dir_for(out_dir)}", highlight=False)
+
+
+def _simulation_table(s: Any) -> Table:
+    table = Table(title=t("sim_title"), show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row(t("sim_stations"), f"{s.stations:,}")
+    table.add_row(t("sim_days"), f"{s.days:,} ({s.start[:10]} …)")
+    table.add_row(t("sim_seed"), str(s.seed))
+    table.add_row(t("sim_scenarios"), s.scenarios)
+    table.add_row(t("sim_nozzles"), f"{s.nozzles:,} (SM2 {s.sm2_nozzles:,} · {t('sim_legacy')} {s.legacy_nozzles:,})")
+    table.add_row(t("sim_tanks"), f"{s.tanks:,}")
+    table.add_section()
+    for kind, n in s.records.items():
+        table.add_row(kind, f"{n:,}")
+    table.add_row(t("sim_sales"), f"{s.sales:,}")
+    table.add_row(t("resends"), f"{s.resends:,}")
+    table.add_row(t("sim_malformed"), f"{s.malformed:,}")
+    if s.faults:
+        table.add_section()
+        for name, n in sorted(s.faults.items()):
+            table.add_row(f"[red]{name}", f"{n:,}")
+        table.add_row(f"[bold]{t('sim_faults')}", f"[bold]{sum(s.faults.values()):,}")
+    table.add_section()
+    table.add_row(t("sim_files"), f"{s.files:,} ({s.bytes_written / 1e6:,.1f} MB)")
+    table.add_row(t("wall"), f"{s.elapsed_s:.1f} s")
+    return table
+
+
+def _evaluate(data_dir: Path, check_dir: Path) -> Any:
+    """Score ``check_dir`` against ``data_dir``'s truth, after checking that all three are
+    there (exit 2 naming what is missing); renders it and returns the report."""
+    from anxin.sim import evaluate as run_evaluation
+    from anxin.sim import render_evaluation, truth_dir_for
+
+    truth = truth_dir_for(data_dir)
+    for what, path, needed in (
+        ("eval_data_dir", data_dir, ("registry.json",)),
+        ("eval_check_dir", check_dir, ("alarms.jsonl",)),
+        ("eval_truth_dir", truth, ("faults.jsonl",)),
+    ):
+        if not path.is_dir():
+            _fail(t("eval_missing").format(what=t(what), path=path))
+        absent = [name for name in needed if not (path / name).is_file()]
+        if absent:
+            _fail(t("eval_empty").format(what=t(what), path=path, files=", ".join(absent)))
+    if not any(data_dir.glob("*.jsonl")):
+        _fail(t("eval_empty").format(what=t("eval_data_dir"), path=data_dir, files="*.jsonl"))
+    report = run_evaluation(data_dir, check_dir)
+    render_evaluation(report, console, lang=lang())
+    return report
 
 
 @app.command()
 def evaluate(
-    data_dir: Annotated[Path, typer.Argument(help="simulated data directory (truth beside it)")],
-    check_dir: Annotated[Path, typer.Argument(help="output of anxin check")],
+    data_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="由 anxin simulate 生成的数据目录（真值在旁）。A simulated data directory (truth beside it)."
+        ),
+    ],
+    check_dir: Annotated[Path, typer.Argument(help="由 anxin check 生成的结果目录。The output of anxin check.")],
+    _lang: LangOpt = None,
 ) -> None:
-    """评估：按真值计算各规则检出率与误报。Score a check against the simulator's truth."""
-    from anxin.sim import evaluate as run_evaluation
-    from anxin.sim import render_evaluation
-
-    report = run_evaluation(data_dir, check_dir)
-    render_evaluation(report, console, lang=lang())
+    """评估：按真值计算各规则检出率与误报（全部检出且无误报返回 0）。Score a check against the simulator's truth."""
+    report = _evaluate(data_dir, check_dir)
     if not report.all_record_level_detected or report.false_alarms:
         raise typer.Exit(1)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="where the demo keeps its data")] = Path("demo-data"),
-    stations: Annotated[int, typer.Option(min=1)] = 12,
-    days: Annotated[int, typer.Option(min=1)] = 2,
-    seed: Annotated[int, typer.Option()] = 7,
+    out: Annotated[Path, typer.Option(help="演示数据目录。Where the demo keeps its data.")] = Path("demo-data"),
+    stations: Annotated[int, typer.Option(min=1, help="加油站数。Number of stations.")] = 12,
+    days: Annotated[int, typer.Option(min=1, help="天数。Days of data.")] = 2,
+    seed: Annotated[int, typer.Option(help="随机种子。Random seed.")] = 7,
     speed: Annotated[
-        float, typer.Option(min=0, help="simulated seconds per real second (0: as fast as possible)")
+        float,
+        typer.Option(
+            min=0, help="每秒模拟的秒数（0 为尽快）。Simulated seconds per real second (0: as fast as possible)."
+        ),
     ] = 2880.0,
     serve: Annotated[
         bool | None,
-        typer.Option("--serve/--no-serve", help="serve the console while replaying (default: in a terminal)"),
+        typer.Option(
+            "--serve/--no-serve",
+            help="回放时运行监管控制台（默认：仅在终端中）。Serve the console while replaying (default: in a terminal).",
+        ),
     ] = None,
-    port: Annotated[int, typer.Option(help="the console's port")] = 8080,
+    port: Annotated[int, typer.Option(help="控制台端口。The console's port.")] = 8080,
+    _lang: LangOpt = None,
 ) -> None:
     """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite，监管控制台同步运行。The live demo."""
+    if serve is None:
+        serve = console.is_terminal
+        if not serve:
+            console.print(f"[yellow]{t('demo_not_terminal')}[/]", highlight=False, soft_wrap=True)
     from anxin.demo.live import run_demo
 
-    serve = console.is_terminal if serve is None else serve
     result = run_demo(
         out=out, stations=stations, days=days, seed=seed, speed=speed, console=console, serve=serve, port=port
     )
@@ -178,26 +469,14 @@ def demo(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", help="directory")] = Path("docs/schema"),
+    out: Annotated[Path, typer.Option("--out", help="输出目录。Directory.")] = Path("docs/schema"),
+    _lang: LangOpt = None,
 ) -> None:
     """导出数据契约 JSON Schema。Export the contract's JSON Schema, one file per kind."""
     from anxin.contract.schema import export
 
     for path in export(out):
         console.print(str(path))
-
-
-from anxin.auth import cli as _auth_cli  # noqa: E402  (its commands: user add|list|passwd, audit verify)
-from anxin.edge import cli as _edge_cli  # noqa: E402  (its command: edge)
-from anxin.reports import cli as _reports_cli  # noqa: E402  (its command: report)
-from anxin.serve import cli as _serve_cli  # noqa: E402  (its commands: serve, token, db-upgrade)
-from anxin.supervision import cli as _supervision_cli  # noqa: E402  (its command: bundle verify)
-
-_serve_cli.register(app, console, _fail)
-_edge_cli.register(app, console, _fail)
-_auth_cli.register(app, console, _fail)
-_reports_cli.register(app, console, _fail)
-_supervision_cli.register(app, console, _fail)
 
 
 def main() -> None:

@@ -50,7 +50,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No registry yet: load one with --registry, or PUT /v1/registry",
     },
     "token_issued": {"zh": "加油站接口令牌（只显示一次）", "en": "Station API token (shown once)"},
-    "db_upgraded": {"zh": "数据库结构已升级到最新", "en": "Database schema upgraded to the newest"},
     "none": {"zh": "无", "en": "none"},
     "sim_done": {"zh": "模拟完成", "en": "Simulation done"},
     "truth": {"zh": "真值（评估用）", "en": "Ground truth"},
@@ -92,6 +91,150 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "仍有记录待上传（平台不可达或拒绝，数据已保留）",
         "en": "Lines still waiting (platform unreachable or refusing; the data is kept)",
     },
+    "edge_bad_server": {
+        "zh": "--server {server!r}：应为 http://… 或 https://…",
+        "en": "--server {server!r}: expected http://… or https://…",
+    },
+    # the command line
+    "needs_extra": {
+        "zh": "此命令需要服务端组件（未安装 {module}）：pip install 'anxin[{extra}]'",
+        "en": "This command needs the {extra} extra ({module} is not installed): pip install 'anxin[{extra}]'",
+    },
+    "cannot_read": {"zh": "无法读取 {path}：{reason}", "en": "cannot read {path}: {reason}"},
+    "demo_not_terminal": {
+        "zh": "标准输出不是终端：不显示实时画面，也不启动监管控制台；需要控制台请加 --serve（如 anxin demo --serve | tee demo.log）",
+        "en": "Standard output is not a terminal: no live view and no console; add --serve for the console "
+        "(e.g. anxin demo --serve | tee demo.log)",
+    },
+    "sim_title": {"zh": "模拟城市", "en": "Simulated city"},
+    "sim_stations": {"zh": "加油站", "en": "Stations"},
+    "sim_days": {"zh": "天数", "en": "Days"},
+    "sim_seed": {"zh": "随机种子", "en": "Seed"},
+    "sim_scenarios": {"zh": "场景", "en": "Scenarios"},
+    "sim_nozzles": {"zh": "油枪", "en": "Nozzles"},
+    "sim_legacy": {"zh": "旧式", "en": "legacy"},
+    "sim_tanks": {"zh": "油罐", "en": "Tanks"},
+    "sim_sales": {"zh": "交易", "en": "Sales"},
+    "sim_malformed": {"zh": "格式错误行（故意）", "en": "Malformed lines (on purpose)"},
+    "sim_faults": {"zh": "注入的作弊与故障", "en": "Faults injected"},
+    "sim_files": {"zh": "文件", "en": "Files"},
+    "eval_data_dir": {"zh": "数据目录", "en": "the data directory"},
+    "eval_check_dir": {"zh": "比对结果目录", "en": "the check directory"},
+    "eval_truth_dir": {"zh": "真值目录", "en": "the ground truth"},
+    "eval_missing": {
+        "zh": "{what}不存在：{path}（评估需要 anxin simulate 的数据、其真值与 anxin check 的结果）",
+        "en": "{what} does not exist: {path} (evaluation needs anxin simulate's data, its truth and anxin check's output)",
+    },
+    "eval_empty": {"zh": "{what}中缺少 {files}：{path}", "en": "{what} has no {files}: {path}"},
+    # the database (anxin.store)
+    "db_missing": {
+        "zh": "数据库不存在：{db}（检查 --db；新建或升级用 anxin db upgrade）",
+        "en": "No such database: {db} (check --db; anxin db upgrade creates or upgrades it)",
+    },
+    "db_cannot_open": {"zh": "无法打开数据库 {db}：{reason}", "en": "Cannot open the database {db}: {reason}"},
+    "db_cannot_migrate": {"zh": "无法升级数据库 {db}：{reason}", "en": "Cannot upgrade the database {db}: {reason}"},
+    "db_no_schema": {
+        "zh": "数据库 {db} 尚无表结构：先运行 anxin db upgrade",
+        "en": "The database {db} has no schema yet: run anxin db upgrade",
+    },
+    "db_behind": {
+        "zh": "数据库 {db} 的结构版本 {current} 落后于本程序（{head}）：先运行 anxin db upgrade",
+        "en": "The database {db} is at schema revision {current}, the code at {head}: run anxin db upgrade",
+    },
+    "db_ahead": {
+        "zh": "数据库 {db} 的结构版本 {current} 比本程序（{head}）新：请使用更新版本的 anxin",
+        "en": "The database {db} is at schema revision {current}, newer than this code ({head}): use a newer anxin",
+    },
+    "db_upgraded": {
+        "zh": "数据库 {db} 已从 {before} 升级到 {head}",
+        "en": "The database {db} was upgraded from {before} to {head}",
+    },
+    "db_already_head": {
+        "zh": "数据库 {db} 已是最新结构版本 {head}",
+        "en": "The database {db} is at the newest schema revision, {head}",
+    },
+    "db_empty": {"zh": "空库", "en": "empty"},
+    "db_current_head": {
+        "zh": "数据库 {db}：结构版本 {current}（最新）",
+        "en": "The database {db}: schema revision {current} (the newest)",
+    },
+    "db_current_none": {
+        "zh": "数据库 {db}：尚无表结构（本程序为 {head}）：运行 anxin db upgrade",
+        "en": "The database {db}: no schema yet (the code is at {head}): run anxin db upgrade",
+    },
+    "db_current_other": {
+        "zh": "数据库 {db}：结构版本 {current}，本程序为 {head}",
+        "en": "The database {db}: schema revision {current}, the code at {head}",
+    },
+    "db_history_title": {"zh": "数据库结构版本", "en": "Schema revisions"},
+    "db_col_revision": {"zh": "版本", "en": "Revision"},
+    "db_col_after": {"zh": "前一版本", "en": "After"},
+    "db_col_message": {"zh": "说明", "en": "Message"},
+    "db_head": {"zh": "最新", "en": "head"},
+    "backup_done": {"zh": "已备份 {db} → {out}", "en": "Backed up {db} → {out}"},
+    "backup_revision": {"zh": "结构版本 {revision}", "en": "schema revision {revision}"},
+    "backup_exists": {
+        "zh": "{path} 已存在：备份只写入新文件",
+        "en": "{path} exists: a backup is only written to a new file",
+    },
+    "backup_corrupt": {
+        "zh": "数据库 {path} 的副本未通过完整性检查：{reason}",
+        "en": "The copy of {path} failed its integrity check: {reason}",
+    },
+    "backup_failed": {"zh": "{path}：{reason}", "en": "{path}: {reason}"},
+    "backup_unsupported": {
+        "zh": "不支持备份此类数据库：{db}",
+        "en": "Cannot back up this kind of database: {db}",
+    },
+    "pg_tool_missing": {
+        "zh": "找不到 {tool}：PostgreSQL 用 pg_dump -Fc 备份、pg_restore 恢复（安装 PostgreSQL 客户端，或手动运行）",
+        "en": "{tool} is not on PATH: PostgreSQL is backed up with pg_dump -Fc and restored with pg_restore "
+        "(install the PostgreSQL client, or run them yourself)",
+    },
+    "tool_failed": {"zh": "{tool} 失败：{reason}", "en": "{tool} failed: {reason}"},
+    "restore_done": {"zh": "已从 {backup} 恢复到 {db}", "en": "Restored {backup} into {db}"},
+    "restore_behind": {
+        "zh": "备份的结构版本为 {revision}：运行 anxin db upgrade（或启动 anxin serve）升级",
+        "en": "The backup is at schema revision {revision}: anxin db upgrade (or anxin serve) upgrades it",
+    },
+    "restore_missing": {"zh": "备份文件不存在：{path}", "en": "No such backup: {path}"},
+    "restore_exists": {
+        "zh": "{path} 已存在：恢复只写入新位置（先移走原数据库及其 -wal、-shm 文件）",
+        "en": "{path} exists: a restore only writes to a new place (move the old database and its -wal, -shm away)",
+    },
+    "restore_not_anxin": {
+        "zh": "{path} 不是 anxin 数据库的备份（没有结构版本）",
+        "en": "{path} is not a backup of an anxin database (no schema revision)",
+    },
+    "restore_not_empty": {
+        "zh": "数据库 {db} 不是空的：恢复到新建的空数据库（createdb）",
+        "en": "The database {db} is not empty: restore into a new, empty database (createdb)",
+    },
+    "no_registry_export": {
+        "zh": "数据库中尚无登记信息：没有可导出的台账",
+        "en": "The database has no registry yet: there is no ledger to export",
+    },
+    "export_not_empty": {
+        "zh": "{path} 已存在且不是空目录：导出只写入新目录或空目录",
+        "en": "{path} exists and is not an empty directory: an export only writes into a new or empty one",
+    },
+    "export_done": {
+        "zh": "已导出台账 {rows} 行、{files} 个文件到 {out}",
+        "en": "Exported {rows} ledger lines in {files} files to {out}",
+    },
+    "export_registry": {"zh": "登记信息版本 {version}", "en": "registry version {version}"},
+    "export_hint": {
+        "zh": "复核：anxin check {out} --out 结果目录；校验：cd {out} && sha256sum -c SHA256SUMS",
+        "en": "Re-derive the alarms: anxin check {out} --out DIR; check the files: cd {out} && sha256sum -c SHA256SUMS",
+    },
+    "token_unknown_station": {"zh": "加油站 {station} 未登记", "en": "The station {station} is not registered"},
+    # configuration (anxin.serve.config)
+    "secret_both": {
+        "zh": "{name} 与 {name}_FILE 同时设置：只能用一个",
+        "en": "{name} and {name}_FILE are both set: use one",
+    },
+    "secret_file_bad": {"zh": "{name}_FILE={path}：{reason}", "en": "{name}_FILE={path}: {reason}"},
+    "secret_file_empty": {"zh": "{name}_FILE={path}：文件为空", "en": "{name}_FILE={path}: the file is empty"},
     # accounts and login (anxin.auth)
     "pw_too_short": {"zh": "密码至少需要 {n} 个字符", "en": "The password must have at least {n} characters"},
     "pw_too_long": {"zh": "密码不能超过 {n} 个字符", "en": "The password must have at most {n} characters"},

@@ -9,31 +9,25 @@ A password is never a command-line argument (it would be in the shell history an
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
 from anxin.i18n import lang, t
-from anxin.serve.cli import ConfigOpt, DbOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SYSTEM = "system"  # the audit actor of what is done on the command line
 
 
-def register(app: typer.Typer, console, fail) -> None:
-    user_app = typer.Typer(no_args_is_help=True, help="用户管理。Console accounts (users and roles).")
-    audit_app = typer.Typer(no_args_is_help=True, help="审计日志。The hash-chained audit log.")
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
+    user_app = typer.Typer(no_args_is_help=True, help=HELP["user"])
+    audit_app = typer.Typer(no_args_is_help=True, help=HELP["audit"])
     app.add_typer(user_app, name="user")
     app.add_typer(audit_app, name="audit")
-
-    def open_store(config, db):
-        from anxin.serve.runtime import open_store as _open
-        from anxin.store.database import StoreError
-
-        try:
-            return _open(config, db)
-        except (ValueError, OSError, StoreError) as exc:
-            fail(str(exc))
 
     def read_password() -> str:
         if sys.stdin is None or not sys.stdin.isatty():
@@ -46,21 +40,37 @@ def register(app: typer.Typer, console, fail) -> None:
 
     @user_app.command("add")
     def user_add(
-        username: Annotated[str, typer.Argument(help="login name: lower-case letters, digits, . _ @ -")],
-        role: Annotated[str, typer.Option("--role", help="admin | regulator | inspector | operator")],
-        name: Annotated[str, typer.Option("--name", help="display name (姓名)")],
-        station: Annotated[list[str] | None, typer.Option("--station", help="an operator's station (repeat)")] = None,
-        district: Annotated[str | None, typer.Option("--district", help="district (辖区)")] = None,
-        reason: Annotated[str, typer.Option("--reason", help="why (in the audit log)")] = "anxin user add",
+        username: Annotated[
+            str,
+            typer.Argument(help="登录名：小写字母、数字或 . _ @ -。Login name: lower-case letters, digits, . _ @ -."),
+        ],
+        role: Annotated[
+            str,
+            typer.Option(
+                "--role",
+                help="角色：admin（管理员）、regulator（监管）、inspector（检查员）、operator（经营者）。"
+                "admin | regulator | inspector | operator.",
+            ),
+        ],
+        name: Annotated[str, typer.Option("--name", help="姓名。Display name.")],
+        station: Annotated[
+            list[str] | None,
+            typer.Option("--station", help="经营者的加油站（可重复）。An operator's station (repeatable)."),
+        ] = None,
+        district: Annotated[str | None, typer.Option("--district", help="辖区。District.")] = None,
+        reason: Annotated[
+            str, typer.Option("--reason", help="原因（记入审计日志）。Why (in the audit log).")
+        ] = "anxin user add",
         db: DbOpt = None,
         config: ConfigOpt = None,
+        _lang: LangOpt = None,
     ) -> None:
         """创建用户（密码从标准输入读取或两次提示输入）。Create a console account."""
         from anxin.auth import AuthError, create_user
         from anxin.auth.roles import ROLE_NAMES_ZH
         from anxin.store.database import now_us
 
-        store = open_store(config, db)
+        store = open_db(config, db, "write", fail)
         try:
             user = create_user(
                 store,
@@ -83,14 +93,14 @@ def register(app: typer.Typer, console, fail) -> None:
         console.print(f"[green]{t('user_added')}[/]: {user.username} · {user.display_name} · {shown}", highlight=False)
 
     @user_app.command("list")
-    def user_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    def user_list(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
         """列出用户及其角色、状态。List the accounts."""
         from anxin.auth import list_users
         from anxin.auth.roles import ROLE_NAMES_ZH
         from anxin.contract.times import format_ts
         from anxin.store.database import now_us
 
-        store = open_store(config, db)
+        store = open_db(config, db, "read", fail)
         try:
             users = list_users(store)
         finally:
@@ -125,16 +135,19 @@ def register(app: typer.Typer, console, fail) -> None:
 
     @user_app.command("passwd")
     def user_passwd(
-        username: Annotated[str, typer.Argument(help="the account")],
-        reason: Annotated[str, typer.Option("--reason", help="why (in the audit log)")] = "anxin user passwd",
+        username: Annotated[str, typer.Argument(help="用户名。The account.")],
+        reason: Annotated[
+            str, typer.Option("--reason", help="原因（记入审计日志）。Why (in the audit log).")
+        ] = "anxin user passwd",
         db: DbOpt = None,
         config: ConfigOpt = None,
+        _lang: LangOpt = None,
     ) -> None:
         """重设密码（并解除锁定、结束其会话）。Set a new password (clears a lockout)."""
         from anxin.auth import AuthError, set_password
         from anxin.store.database import now_us
 
-        store = open_store(config, db)
+        store = open_db(config, db, "write", fail)
         try:
             set_password(
                 store, username=username, password=read_password(), actor=SYSTEM, reason=reason, now_us=now_us()
@@ -149,10 +162,15 @@ def register(app: typer.Typer, console, fail) -> None:
     @audit_app.command("verify")
     def audit_verify(
         anchor: Annotated[
-            str | None, typer.Option("--anchor", help="SEQ:HASH recorded earlier: it must be there")
+            str | None,
+            typer.Option(
+                "--anchor",
+                help="先前记下的 序号:哈希，必须仍在日志中。SEQ:HASH recorded earlier: it must still be there.",
+            ),
         ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
+        _lang: LangOpt = None,
     ) -> None:
         """校验审计日志的哈希链（完整返回 0，被篡改返回 1）。Verify the audit log's hash chain."""
         from anxin.audit import head, verify
@@ -166,7 +184,7 @@ def register(app: typer.Typer, console, fail) -> None:
                 pin = None
             if pin is None or len(pin[1]) != 32:
                 fail(t("audit_bad_anchor"))
-        store = open_store(config, db)
+        store = open_db(config, db, "read", fail)
         try:
             report = verify(store, anchor=pin)
             newest = head(store)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from anxin.cli_common import HELP, Fail, LangOpt
 from anxin.i18n import t
 
-OutboxOpt = Annotated[Path, typer.Option("--outbox", help="the agent's SQLite outbox (created if missing)")]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+OutboxOpt = Annotated[
+    Path,
+    typer.Option(
+        "--outbox", help="代理的 SQLite 发件箱（不存在则新建）。The agent's SQLite outbox (created if missing)."
+    ),
+]
 
 
-def register(app: typer.Typer, console, fail) -> None:
-    edge = typer.Typer(
-        no_args_is_help=True,
-        help="站端上传代理：读取本站数据并可靠上传到平台。The station-side store-and-forward agent.",
-    )
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
+    edge = typer.Typer(no_args_is_help=True, help=HELP["edge"])
     app.add_typer(edge, name="edge")
 
     @edge.command("run")
@@ -27,7 +34,10 @@ def register(app: typer.Typer, console, fail) -> None:
         server: Annotated[
             str,
             typer.Option(
-                "--server", envvar="ANXIN_EDGE_SERVER", help="platform URL (anxin serve), e.g. https://host:8080"
+                "--server",
+                envvar="ANXIN_EDGE_SERVER",
+                help="平台地址（anxin serve），如 https://host:8080（环境变量 ANXIN_EDGE_SERVER）。"
+                "The platform's URL (env ANXIN_EDGE_SERVER).",
             ),
         ],
         outbox: OutboxOpt,
@@ -37,35 +47,55 @@ def register(app: typer.Typer, console, fail) -> None:
                 "--token",
                 envvar="ANXIN_EDGE_TOKEN",
                 show_envvar=True,
-                help="station API token (prefer the environment variable)",
+                help="加油站接口令牌；请用环境变量 ANXIN_EDGE_TOKEN 或 ANXIN_EDGE_TOKEN_FILE（文件内容即令牌）。"
+                "Station API token: prefer ANXIN_EDGE_TOKEN or ANXIN_EDGE_TOKEN_FILE (a file holding it).",
             ),
         ] = None,
         source: Annotated[
             list[str] | None,
-            typer.Option("--source", help="JSONL file or glob to tail, e.g. '/var/lib/pos/*.jsonl' (repeatable)"),
+            typer.Option(
+                "--source",
+                help="要追踪的 JSONL 文件或通配符，如 '/var/lib/pos/*.jsonl'（可重复）。"
+                "A JSONL file or glob to tail (repeatable).",
+            ),
         ] = None,
         mqtt: Annotated[
-            str | None, typer.Option("--mqtt", help="local MQTT topic of NDJSON payloads: mqtt://host:port/topic")
+            str | None,
+            typer.Option(
+                "--mqtt",
+                help="本地 MQTT 主题（NDJSON 载荷）：mqtt://host:port/topic。A local MQTT topic of NDJSON payloads.",
+            ),
         ] = None,
-        batch: Annotated[int, typer.Option("--batch", min=1, max=20_000, help="lines per upload")] = 500,
+        batch: Annotated[
+            int, typer.Option("--batch", min=1, max=20_000, help="每次上传的行数。Lines per upload.")
+        ] = 500,
         interval_ms: Annotated[
             int,
-            typer.Option("--interval-ms", min=0, help="at most one upload this often while fewer than a batch wait"),
+            typer.Option(
+                "--interval-ms",
+                min=0,
+                help="不足一批时的最短上传间隔（毫秒）。At most one upload this often while fewer than a batch wait.",
+            ),
         ] = 1000,
-        poll_ms: Annotated[int, typer.Option("--poll-ms", min=10, help="how often the files are looked at")] = 200,
+        poll_ms: Annotated[
+            int, typer.Option("--poll-ms", min=10, help="检查文件的间隔（毫秒）。How often the files are looked at.")
+        ] = 200,
         backoff_max: Annotated[
-            float, typer.Option("--backoff-max", min=0.1, help="longest wait between retries, seconds")
+            float,
+            typer.Option("--backoff-max", min=0.1, help="重试间最长等待（秒）。Longest wait between retries, seconds."),
         ] = 60.0,
         timeout: Annotated[
-            float, typer.Option("--timeout", min=0.5, help="HTTP timeout of one upload, seconds")
+            float, typer.Option("--timeout", min=0.5, help="单次上传超时（秒）。HTTP timeout of one upload, seconds.")
         ] = 30.0,
         once: Annotated[
             bool,
             typer.Option(
                 "--once",
-                help="read what is there, upload until empty or the platform is unreachable, exit (0: all sent, 1: lines left)",
+                help="读取现有数据并上传，直到发完或平台不可达后退出（0：全部发出，1：仍有剩余）。"
+                "Upload what is there, then exit (0: all sent, 1: lines left).",
             ),
         ] = False,
+        _lang: LangOpt = None,
     ) -> None:
         """运行上传代理：追踪数据文件（及 MQTT），本地暂存，按批上传，断网续传。Run the agent."""
         from anxin.edge.agent import Agent, EdgeSettings
@@ -74,11 +104,18 @@ def register(app: typer.Typer, console, fail) -> None:
         from anxin.edge.uploader import UploadSettings
 
         if not token:
+            from anxin.serve.config import secret_from_env
+
+            try:
+                token = secret_from_env("ANXIN_EDGE_TOKEN")
+            except ValueError as exc:
+                fail(str(exc))
+        if not token:
             fail(t("edge_no_token"))
         if not source and not mqtt:
             fail(t("edge_no_source"))
         if not server.startswith(("http://", "https://")):
-            fail(f"--server {server!r}: expected http://… or https://…")
+            fail(t("edge_bad_server").format(server=server))
         try:
             if mqtt:
                 MqttUrl.parse(mqtt)
@@ -113,8 +150,11 @@ def register(app: typer.Typer, console, fail) -> None:
     @edge.command("status")
     def status(
         outbox: OutboxOpt,
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-        recent: Annotated[int, typer.Option("--recent", min=0, help="recently refused lines to list")] = 5,
+        as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。Machine-readable output.")] = False,
+        recent: Annotated[
+            int, typer.Option("--recent", min=0, help="列出最近被拒的行数。Recently refused lines to list.")
+        ] = 5,
+        _lang: LangOpt = None,
     ) -> None:
         """上传代理状态：待传积压、最早待传时长、最近上传、计数。The agent's backlog and counts."""
         from anxin.edge.outbox import Outbox, OutboxError
@@ -127,9 +167,7 @@ def register(app: typer.Typer, console, fail) -> None:
             fail(str(exc))
             return
         if as_json:
-            import orjson
-
-            print(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode())
+            print(json.dumps(st, indent=2, ensure_ascii=False))
             return
         render_status(console, st, outbox)
 

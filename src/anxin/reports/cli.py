@@ -4,15 +4,15 @@ the oversight reconciliation, and as XLSX / PDF files (registered on the main ap
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from anxin.i18n import lang, set_lang
-from anxin.store.database import StoreError
+from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.i18n import lang
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite path or postgresql://… (env ANXIN_DB)")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file")]
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TEXT = {
     "title": ("统计报表", "Report"),
@@ -32,41 +32,46 @@ def _t(key: str) -> str:
     return en if lang() == "en" else zh
 
 
-def register(app: typer.Typer, console, fail) -> None:
-    @app.command()
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
+    @app.command(help=HELP["report"])
     def report(
-        period: Annotated[str, typer.Option("--period", help="2026-03 | 2026-Q1 | 2026 | 2026-03-01:2026-03-31")],
-        district: Annotated[str | None, typer.Option("--district", help="区域，如 余杭区（默认全市）")] = None,
+        period: Annotated[
+            str,
+            typer.Option(
+                "--period",
+                help="期间：2026-03、2026-Q1、2026 或 2026-03-01:2026-03-31。"
+                "The period: a month, a quarter, a year or FROM:TO.",
+            ),
+        ],
+        district: Annotated[
+            str | None, typer.Option("--district", help="区域，如 余杭区（默认全市）。District (default: the city).")
+        ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
-        xlsx: Annotated[Path | None, typer.Option("--xlsx", help="write an XLSX workbook")] = None,
-        pdf: Annotated[Path | None, typer.Option("--pdf", help="write a PDF")] = None,
+        xlsx: Annotated[Path | None, typer.Option("--xlsx", help="另存 XLSX 工作簿。Write an XLSX workbook.")] = None,
+        pdf: Annotated[Path | None, typer.Option("--pdf", help="另存 PDF。Write a PDF.")] = None,
         oversight: Annotated[
-            bool, typer.Option("--oversight", help="纪检监察对账 as of now (table and files)")
+            bool,
+            typer.Option(
+                "--oversight",
+                help="纪检监察对账（截至现在，表格与文件）。The oversight reconciliation as of now (table and files).",
+            ),
         ] = False,
-        lang_: Annotated[str | None, typer.Option("--lang", help="zh (默认) | en")] = None,
+        _lang: LangOpt = None,
     ) -> None:
-        """统计报表：检定、检查、投诉、案件、报警、交易。Period figures (and the oversight reconciliation)."""
         from rich.table import Table
 
         from anxin.contract.registry import parse_registry
         from anxin.reports.export import to_pdf, to_xlsx
         from anxin.reports.figures import PeriodError, parse_period, period_figures
         from anxin.reports.oversight import CATEGORIES, category_label, reconcile
-        from anxin.serve.runtime import open_store
         from anxin.store.database import now_us
 
-        set_lang(lang_)
         try:
             start, end = parse_period(period)
         except PeriodError as exc:
             fail(str(exc))
-            return
-        try:
-            store = open_store(config, db)
-        except (ValueError, OSError, StoreError) as exc:
-            fail(str(exc))
-            return
+        store = open_db(config, db, "read", fail)
         try:
             latest = store.registry_latest()
             if latest is None:

@@ -1,88 +1,110 @@
-"""Command-line entry points of the live service: ``anxin serve``, ``anxin token``,
-``anxin db-upgrade`` (registered on the main Typer app)."""
+"""Command-line entry points of the live service: ``anxin serve`` and ``anxin token``
+(registered on the main Typer app; the database commands are ``anxin.store.cli``'s).
+
+Nothing of the ``server`` extra is imported before a command runs."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
 from anxin.i18n import t
-from anxin.store.database import StoreError
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite path or postgresql://… (env ANXIN_DB)")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file")]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# (kept importable from here: other modules of the command line use them)
+__all__ = ["ConfigOpt", "DbOpt", "register"]
 
 
-def register(app: typer.Typer, console, fail) -> None:
-    @app.command()
+SERVE_EPILOG = (
+    "配置 Configuration: --config FILE.toml ← ANXIN_<KEY> 环境变量 (secrets also ANXIN_<KEY>_FILE: "
+    "admin_token, read_token, db, mqtt_url) ← 选项 options. "
+    "Keys: db, host, port, admin_token, read_token, registry, mqtt_url, public_base_url, "
+    "forwarded_allow_ips (信任其 X-Forwarded-For/-Proto 的反向代理 the reverse proxies trusted for "
+    "X-Forwarded-For/-Proto; default 127.0.0.1), max_body_bytes, max_lines, rate_per_station, "
+    "burst_per_station, checkpoint_every, webhook_max_attempts, webhook_allow_private, console, reports_every_s."
+)
+
+
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
+    @app.command(help=HELP["serve"], epilog=SERVE_EPILOG)
     def serve(
         db: DbOpt = None,
-        host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
-        port: Annotated[int | None, typer.Option(help="listen port (default 8080)")] = None,
+        host: Annotated[
+            str | None, typer.Option(help="监听地址（默认 127.0.0.1）。Listen address (default 127.0.0.1).")
+        ] = None,
+        port: Annotated[int | None, typer.Option(help="监听端口（默认 8080）。Listen port (default 8080).")] = None,
         config: ConfigOpt = None,
-        registry: Annotated[Path | None, typer.Option(help="registry.json to load if the database has none")] = None,
-        admin_token: Annotated[str | None, typer.Option(help="admin API token (env ANXIN_ADMIN_TOKEN)")] = None,
+        registry: Annotated[
+            Path | None,
+            typer.Option(
+                help="数据库中尚无登记信息时导入的 registry.json。registry.json to load if the database has none."
+            ),
+        ] = None,
+        admin_token: Annotated[
+            str | None,
+            typer.Option(
+                envvar="ANXIN_ADMIN_TOKEN",
+                show_envvar=True,
+                help="管理接口令牌；请用环境变量 ANXIN_ADMIN_TOKEN 或 ANXIN_ADMIN_TOKEN_FILE（文件内容即令牌）。"
+                "Admin API token: prefer ANXIN_ADMIN_TOKEN or ANXIN_ADMIN_TOKEN_FILE (a file holding it).",
+            ),
+        ] = None,
+        _lang: LangOpt = None,
     ) -> None:
-        """实时服务：接收上传、实时比对、报警推送。The live service (HTTP API, SSE, metrics)."""
-        import uvicorn
-
-        from anxin.serve.runtime import build
+        from anxin.store.database import StoreError, display_url
 
         try:
+            import uvicorn
+
+            from anxin.serve.runtime import build
+
             cfg, service, app_ = build(config, db=db, host=host, port=port, registry=registry, admin_token=admin_token)
         except (ValueError, OSError, StoreError) as exc:
             fail(str(exc))
-            return
         if service.registry is None:
             console.print(f"[yellow]{t('no_registry')}[/]")
-        console.print(f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({cfg.db})")
+        console.print(
+            f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({display_url(cfg.db)})", highlight=False
+        )
         logging.getLogger("anxin").info("serving", extra={"host": cfg.host, "port": cfg.port})
         uvicorn.run(
-            app_, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+            app_,
+            host=cfg.host,
+            port=cfg.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+            forwarded_allow_ips=cfg.forwarded_allow_ips,
         )
 
-    @app.command()
+    @app.command(help=HELP["token"])
     def token(
-        station_id: Annotated[str, typer.Argument(help="station to issue an API token for")],
+        station_id: Annotated[str, typer.Argument(help="加油站编号。The station to issue an API token for.")],
         db: DbOpt = None,
         config: ConfigOpt = None,
+        _lang: LangOpt = None,
     ) -> None:
-        """签发加油站接口令牌。Issue (or replace) a station's API token."""
-        from anxin.serve.runtime import open_store
-        from anxin.store.database import Store  # noqa: F401
-
-        try:
-            store: Store = open_store(config, db)
-        except (ValueError, OSError, StoreError) as exc:
-            fail(str(exc))
-            return
-        latest = store.registry_latest()
-        if latest is None:
-            fail(t("no_registry"))
-            return
-        from anxin.contract.registry import parse_registry
-
-        if station_id not in parse_registry(latest[1]).station_by_id:
-            fail(f"station {station_id!r} is not registered")
-            return
         import secrets
 
-        value = secrets.token_urlsafe(32)
-        store.token_set(station_id, value)
-        console.print(f"{t('token_issued')}: {station_id}")
-        print(value)
+        from anxin.contract.registry import parse_registry
 
-    @app.command("db-upgrade")
-    def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
-        """升级数据库结构（Alembic）。Bring the database schema to the newest migration."""
-        from anxin.serve.runtime import open_store
-
+        store = open_db(config, db, "write", fail)
         try:
-            open_store(config, db)
-        except (ValueError, OSError, StoreError) as exc:
-            fail(str(exc))
-            return
-        console.print(t("db_upgraded"))
+            latest = store.registry_latest()
+            if latest is None:
+                fail(t("no_registry"))
+            if station_id not in parse_registry(latest[1]).station_by_id:
+                fail(t("token_unknown_station").format(station=station_id))
+            value = secrets.token_urlsafe(32)
+            store.token_set(station_id, value)
+        finally:
+            store.close()
+        console.print(f"{t('token_issued')}: {station_id}", highlight=False)
+        print(value)

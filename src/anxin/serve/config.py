@@ -1,6 +1,12 @@
 """Configuration of ``anxin serve``: defaults, then a TOML file, then environment
 variables (``ANXIN_…``), then command-line options — each overriding the one before.
-(Logging is the CLI's: ``anxin --log info`` or ``ANXIN_LOG``.)"""
+(Logging is the CLI's: ``anxin --log info`` or ``ANXIN_LOG``.)
+
+A secret (:data:`SECRETS`: the tokens, and the database and MQTT addresses, which may
+carry a password) never has to be on a command line: ``ANXIN_ADMIN_TOKEN=…``, or
+``ANXIN_ADMIN_TOKEN_FILE=/run/secrets/admin_token`` — the file's content, stripped of
+surrounding white space, is the value (Docker secrets, systemd ``LoadCredential=``).
+Setting both the variable and its ``_FILE`` is an error."""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import tomllib
 from pathlib import Path
 
 import msgspec
+
+from anxin.i18n import t
 
 
 class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -29,25 +37,53 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     console: bool = True  # the regulator console and the public nozzle pages
     reports_every_s: float = 3600.0  # how often to generate missing daily reports (0: never)
     public_base_url: str | None = None  # the address printed in the nozzle QR codes (default: as requested)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips): the client address and scheme come from them. Comma-separated
+    # addresses or networks, "*" for any (only when nothing else can reach the port).
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 ENV_PREFIX = "ANXIN_"
+SECRETS = ("admin_token", "read_token", "db", "mqtt_url")  # also read from ANXIN_<KEY>_FILE
+
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper()
+
+
+def secret_from_env(name: str) -> str | None:
+    """The value of the environment variable ``name``, or the stripped content of the
+    file named by ``name``_FILE; None when neither is set. Raises ValueError naming the
+    variable when both are set or the file cannot be read or is empty."""
+    value, file_ = os.environ.get(name), os.environ.get(name + "_FILE")
+    if file_ is None:
+        return value
+    if value is not None:
+        raise ValueError(t("secret_both").format(name=name))
+    try:
+        content = Path(file_).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(t("secret_file_bad").format(name=name, path=file_, reason=reason)) from None
+    if not content:
+        raise ValueError(t("secret_file_empty").format(name=name, path=file_))
+    return content
 
 
 def load_config(path: Path | None = None, **overrides: object) -> ServeConfig:
-    """Defaults ← TOML file ← ANXIN_* environment ← ``overrides`` (None values ignored).
-    Raises ValueError naming the bad key or value."""
+    """Defaults ← TOML file ← ANXIN_* environment (ANXIN_*_FILE for secrets) ← ``overrides``
+    (None values ignored). Raises ValueError naming the bad key or value."""
     data: dict[str, object] = {}
     if path is not None:
         try:
             data.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ValueError(f"config file {path}: {exc}") from None
-    fields = {f.name: f.type for f in msgspec.structs.fields(ServeConfig)}
-    for name in fields:
-        env = os.environ.get(ENV_PREFIX + name.upper())
+    for f in msgspec.structs.fields(ServeConfig):
+        name = env_name(f.name)
+        env = secret_from_env(name) if f.name in SECRETS else os.environ.get(name)
         if env is not None:
-            data[name] = env
+            data[f.name] = env
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return msgspec.convert(data, ServeConfig, strict=False)

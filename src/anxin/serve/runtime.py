@@ -7,20 +7,18 @@ from pathlib import Path
 
 from anxin.engine import EngineSettings
 from anxin.ingest.service import IngestService
-from anxin.serve.config import ServeConfig, load_config
-from anxin.store.database import Store, StoreError
+from anxin.serve.config import load_config
+from anxin.store.database import Access, Store
+from anxin.store.database import open_store as _open
 
 
-def open_store(config_path: Path | None, db: str | None) -> Store:
+def open_store(config_path: Path | None, db: str | None, *, access: Access, check_schema: bool = True) -> Store:
+    """The database of the configuration (``--config``, ``ANXIN_DB``, ``--db``), opened as
+    ``access`` says (see :func:`anxin.store.database.open_store`: only ``anxin serve``,
+    ``anxin demo`` and ``anxin db upgrade`` migrate). Raises ValueError (configuration)
+    or StoreError, each with a one-line reason."""
     cfg = load_config(config_path, db=db)
-    return _store(cfg)
-
-
-def _store(cfg: ServeConfig) -> Store:
-    try:
-        return Store(cfg.db)
-    except Exception as exc:  # unreachable server, bad URL, a schema newer than this code
-        raise StoreError(f"cannot open the database {cfg.db}: {type(exc).__name__}: {exc}") from exc
+    return _open(cfg.db, access, check_schema=check_schema)
 
 
 def build(config_path: Path | None = None, **overrides):
@@ -29,7 +27,7 @@ def build(config_path: Path | None = None, **overrides):
 
     registry = overrides.pop("registry", None)
     cfg = load_config(config_path, **overrides, registry=str(registry) if registry else None)
-    store = _store(cfg)
+    store = _open(cfg.db, "migrate")
     service = IngestService(store, EngineSettings(), checkpoint_every=cfg.checkpoint_every)
     if service.registry is None and cfg.registry:
         path = Path(cfg.registry)

@@ -14,16 +14,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.times import parse_ts
 from anxin.engine.outputs import AlarmNote
 from anxin.engine.witness import WitnessLook
+from anxin.i18n import t
 from anxin.store import schema as T
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -35,6 +37,29 @@ def now_us() -> int:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for an in-memory database or another dialect)."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def display_url(url: str) -> str:
+    """The database as it may be shown or logged: a path as given, a URL without its password."""
+    if "://" not in url:
+        return url
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    try:
+        u = make_url(url)
+        return u.set(drivername=u.get_backend_name()).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: show only its scheme
+        return url.split("://", 1)[0] + "://…"
 
 
 def normalise_url(url: str) -> str:
@@ -70,20 +95,99 @@ class RejectRow:
 
 
 class StoreError(Exception):
-    """The store cannot be used (unreachable database, schema too old or too new)."""
+    """The store cannot be used (no such database, unreachable, schema behind or ahead of
+    the code). Its message is one line, for the user."""
+
+
+Access = Literal["read", "write", "migrate"]
+
+
+def open_store(url: str, access: Access, *, check_schema: bool = True) -> Store:
+    """The one place that decides how a command opens the database.
+
+    * ``"migrate"`` (``anxin serve``, ``anxin demo``, ``anxin db upgrade``): a SQLite file
+      is created if missing, and the schema brought to the newest migration.
+    * ``"write"`` (``anxin token``, ``anxin user add``…): the database must exist and its
+      schema be the code's; nothing is created or migrated.
+    * ``"read"`` (``anxin audit verify``, ``anxin report``, ``anxin ledger export``…): the
+      same, on a read-only connection (SQLite ``query_only``; PostgreSQL read-only transactions).
+
+    ``check_schema=False`` skips the revision check (``anxin db current``, ``anxin db
+    backup``: they work on a database of any revision). Raises :class:`StoreError`."""
+    shown = display_url(url)
+    path = sqlite_path(url)
+    if path is not None and access != "migrate" and not path.is_file():
+        raise StoreError(t("db_missing").format(db=shown))
+    try:
+        if path is not None and access == "migrate":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        store = Store(url, migrate=False, readonly=access == "read")
+    except Exception as exc:  # a bad URL, a missing driver
+        raise StoreError(t("db_cannot_open").format(db=shown, reason=_one_line(exc))) from exc
+    try:
+        if access == "migrate":
+            store.migrated_from = store.check_schema(allow_behind=True)
+            try:
+                store.migrate()
+            except Exception as exc:  # unwritable, locked, a migration that failed
+                raise StoreError(t("db_cannot_migrate").format(db=shown, reason=_one_line(exc))) from exc
+        elif check_schema:
+            store.check_schema()
+        else:
+            store.current_revision()  # reachable, and a database
+    except StoreError:
+        store.close()
+        raise
+    return store
+
+
+def _one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error: its text is enough
+    text = str(orig if orig is not None else exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("(Background")]
+    return "; ".join(lines) or type(exc).__name__
+
+
+def migrations_config() -> Any:
+    """The Alembic configuration of the store's migrations (``anxin/store/migrations``)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def migrations_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 class Store:
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, readonly: bool = False) -> None:
+        """Open the database at ``url`` (a path: SQLite). ``migrate``: create a missing SQLite
+        file and bring the schema to the newest migration. ``readonly``: no connection may
+        write. Commands open it through :func:`open_store`, which checks first."""
         self.url = normalise_url(url)
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
+        self.readonly = readonly
+        self.migrated_from: str | None = None  # (open_store "migrate": the revision before)
+        path = sqlite_path(self.url) if self.dialect == "sqlite" else None
+        if path is not None and migrate:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "postgresql" and readonly:
+            self.engine: Engine = create_engine(
+                self.url,
+                future=True,
+                pool_pre_ping=True,
+                connect_args={"options": "-c default_transaction_read_only=on"},
+            )
+        else:
+            self.engine = create_engine(self.url, future=True, pool_pre_ping=self.dialect != "sqlite")
         if self.dialect == "sqlite":
-            path = self.url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=self.dialect != "sqlite")
-        if self.dialect == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas_readonly if readonly else _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
         if migrate:
             self.migrate()
@@ -92,13 +196,46 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
         from alembic import command
-        from alembic.config import Config
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg = migrations_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: no schema yet)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as c:
+            return MigrationContext.configure(c).get_current_revision()
+
+    def current_revision(self) -> str | None:
+        """:meth:`revision`, failing with :class:`StoreError` (one line) when the database
+        cannot be read: unreachable, no such database, a file that is not a database."""
+        try:
+            return self.revision()
+        except Exception as exc:
+            raise StoreError(t("db_cannot_open").format(db=display_url(self.url), reason=_one_line(exc))) from exc
+
+    def check_schema(self, *, allow_behind: bool = False) -> str | None:
+        """Raise :class:`StoreError` unless the schema is at the code's newest migration
+        (``allow_behind``: or older, or none yet — what a migration may bring up); returns
+        the database's revision."""
+        from alembic.script import ScriptDirectory
+
+        shown = display_url(self.url)
+        current = self.current_revision()
+        head = migrations_head()
+        if current == head:
+            return current
+        known = {s.revision for s in ScriptDirectory.from_config(migrations_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise StoreError(t("db_ahead").format(db=shown, current=current, head=head))
+        if allow_behind:
+            return current
+        if current is None:
+            raise StoreError(t("db_no_schema").format(db=shown, head=head))
+        raise StoreError(t("db_behind").format(db=shown, current=current, head=head))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -120,7 +257,7 @@ class Store:
                     created_us=now_us(), author=author, reason=reason, document=document
                 )
             )
-            return int(res.inserted_primary_key[0])
+            return _inserted_id(res)
 
     def registry_history(self, limit: int = 100) -> list[dict[str, Any]]:
         rv = T.registry_versions.c
@@ -271,6 +408,21 @@ class Store:
         with self.engine.connect() as c:
             return int(c.execute(select(func.coalesce(func.max(T.ledger.c.id), 0))).scalar_one())
 
+    def ledger_lines(self, *, upto: int, batch: int = 5000) -> Iterator[tuple[int, str, bytes]]:
+        """(id, station_id, line as received) of every ledger row up to ``upto``, in feed order."""
+        last = 0
+        L = T.ledger.c
+        while last < upto:
+            with self.engine.connect() as c:
+                rows = c.execute(
+                    select(L.id, L.station_id, L.body).where(L.id > last, L.id <= upto).order_by(L.id).limit(batch)
+                ).all()
+            if not rows:
+                return
+            for i, station_id, body in rows:
+                yield int(i), station_id, bytes(body)
+            last = int(rows[-1][0])
+
     def ledger_after(self, ledger_id: int, *, batch: int = 5000) -> Iterator[tuple[int, bytes, int | None]]:
         """(id, line, verdict) of every ledger row after ``ledger_id``, in feed order."""
         last = ledger_id
@@ -290,9 +442,9 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
-            led = dict(
-                c.execute(select(T.ledger.c.kind, func.count()).group_by(T.ledger.c.kind)).all()  # type: ignore[arg-type]
-            )
+            led: dict[str, int] = {
+                str(k): int(v) for k, v in c.execute(select(T.ledger.c.kind, func.count()).group_by(T.ledger.c.kind))
+            }
             q = c.execute(select(func.count()).where(T.ledger.c.quarantined.is_(True))).scalar_one()
             rej = c.execute(select(func.count()).select_from(T.rejects)).scalar_one()
             al = c.execute(select(func.count()).select_from(T.alarms)).scalar_one()
@@ -416,7 +568,7 @@ class Store:
     def webhook_add(self, url: str, secret: str) -> int:
         with self.engine.begin() as c:
             res = c.execute(T.webhooks.insert().values(url=url, secret=secret, active=True, created_us=now_us()))
-            return int(res.inserted_primary_key[0])
+            return _inserted_id(res)
 
     def webhooks(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -442,6 +594,12 @@ class Store:
             )
 
 
+def _inserted_id(res: Any) -> int:
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def alarm_dict(m: Any) -> dict[str, Any]:
     return {
         "alarm_id": m["alarm_id"],
@@ -456,6 +614,17 @@ def alarm_dict(m: Any) -> dict[str, Any]:
         "message": m["message"],
         "evidence": m["evidence"],
     }
+
+
+def _sqlite_pragmas_readonly(dbapi_conn: Any, _record: Any) -> None:
+    # query_only: no statement may write. (Not mode=ro: a read-only connection cannot remove
+    # the -wal and -shm it needs, and leaves them behind — owned by whoever ran the command.)
+    # The journal mode is the file's: setting it would be a write.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,5 +1,6 @@
-"""Alembic environment: run with the connection the store passes in (``Store.migrate``),
-or, from the ``alembic`` command line, with ``-x url=…``."""
+"""Alembic environment: run with the connection the store passes in (``Store.migrate``,
+``anxin db upgrade``), or, from the ``alembic`` command line, with ``-x url=…`` (or
+``ANXIN_DB``)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ conn = config.attributes.get("connection")
 if conn is not None:
     _run(conn)
 else:
+    import os
+
     from anxin.store.database import normalise_url
 
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    url = (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or config.get_main_option("sqlalchemy.url")
+        or os.environ.get("ANXIN_DB")
+    )
+    if not url:
+        raise SystemExit("alembic: give the database with -x url=… (or ANXIN_DB); `anxin db upgrade` needs neither")
     with create_engine(normalise_url(url)).begin() as c:
         _run(c)
