@@ -565,7 +565,7 @@ def test_cli_report(tmp_path, monkeypatch):
     ids = seed(store)
     store.close()
     monkeypatch.setattr("anxin.store.database.now_us", lambda: NOW)
-    monkeypatch.delenv("ANXIN_LANG", raising=False)
+    monkeypatch.setenv("ANXIN_LANG", "zh")  # (restored afterwards: --lang en below writes it)
     app = typer.Typer()
 
     def fail(message: str) -> None:
@@ -605,7 +605,7 @@ def test_cli_report(tmp_path, monkeypatch):
     res = runner.invoke(app, ["report", "--period", "2026-Q1", "--db", str(path), "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "Report 2026-01-01 ~ 2026-03-31" in res.output and "Verifications" in res.output
-    monkeypatch.delenv("ANXIN_LANG", raising=False)
+    monkeypatch.setenv("ANXIN_LANG", "zh")
 
     res = runner.invoke(app, ["report", "--period", "2026-13", "--db", str(path)])
     assert res.exit_code == 2 and "2026-13" in res.output
