@@ -178,7 +178,9 @@ class Sm2Signer:
         else:
             rs = None
             while rs is None:
-                rs = _py_sm2.sign_with_nonce(self.private_value, self._za, message, secrets.randbelow(_py_sm2.N - 1) + 1)
+                rs = _py_sm2.sign_with_nonce(
+                    self.private_value, self._za, message, secrets.randbelow(_py_sm2.N - 1) + 1
+                )
             r, s = rs
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
