@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from anxin.engine import EngineSettings
-from anxin.ingest.service import IngestService
 from anxin.serve.config import load_config
 from anxin.store.database import Access, Store
 from anxin.store.database import open_store as _open
@@ -23,6 +21,8 @@ def open_store(config_path: Path | None, db: str | None, *, access: Access, chec
 
 def build(config_path: Path | None = None, **overrides):
     """(config, service, ASGI app) — the store opened and migrated, the engine recovered."""
+    from anxin.engine import EngineSettings
+    from anxin.ingest.service import IngestService
     from anxin.serve.app import create_app
 
     registry = overrides.pop("registry", None)
