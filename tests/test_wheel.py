@@ -112,10 +112,10 @@ def test_the_minimal_install_checks_and_runs_the_station_agent(wheel: Path, tmp_
     )
     assert present.stdout.strip() == "[]", present.stdout
     assert run(bin_ / "anxin", "--version").returncode == 0
-    edge = run(bin_ / "anxin", "edge", "--help")
+    edge = run(bin_ / "anxin", "edge", "run", "--help")
     assert edge.returncode == 0 and "--outbox" in edge.stdout
     city, out = tmp_path / "city", tmp_path / "check"
-    sim = run(bin_ / "anxin", "simulate", city, "--stations", "3", "--days", "1", "--seed", "3")
+    sim = run(bin_ / "anxin", "simulate", city, "--stations", "3", "--days", "2", "--seed", "3")
     assert sim.returncode == 0, sim.stderr[-2000:]
     check = run(bin_ / "anxin", "check", city, "--out", out, "--workers", "0")
     assert check.returncode == 0, check.stderr[-2000:]
