@@ -56,3 +56,14 @@ def test_tailer_offsets_partial_line_and_an_overlong_line(tmp_path: Path) -> Non
     st = box.status()
     assert st["backlog"] == 4 and st["sources"][0]["pos"] == f.stat().st_size
     box.close()
+
+
+def test_the_status_view_of_an_outbox_cannot_write(tmp_path: Path) -> None:
+    import sqlite3
+
+    Outbox(tmp_path / "outbox.sqlite").close()
+    box = Outbox(tmp_path / "outbox.sqlite", create=False)
+    assert box.status()["backlog"] == 0
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        box.db.execute("DELETE FROM state")
+    box.close()

@@ -113,8 +113,10 @@ class Outbox:
                 self.db.execute("PRAGMA synchronous = FULL")  # an MQTT message is acknowledged after commit
                 self.db.executescript(SCHEMA)  # idempotent
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                raise OutboxError(f"{self.path} is not an edge outbox (schema version differs)")
+            else:  # `anxin edge status`: looks, never writes
+                self.db.execute("PRAGMA query_only = ON")
+                if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    raise OutboxError(f"{self.path} is not an edge outbox (schema version differs)")
         except sqlite3.DatabaseError as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
         self.lock = threading.Lock()
