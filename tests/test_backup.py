@@ -29,7 +29,8 @@ from anxin.ingest.service import IngestService
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 from anxin.store import schema as T
-from anxin.store.database import Store, now_us, open_store
+from anxin.store.access import open_store
+from anxin.store.database import Store, now_us
 
 PW = "a long enough password"
 

@@ -194,7 +194,7 @@ def test_serve_reads_its_secret_from_the_environment_or_a_file(served, tmp_path:
 
 
 def test_serve_never_prints_a_database_password(served, monkeypatch) -> None:
-    from anxin.store.database import display_url
+    from anxin.store.urls import display_url
 
     assert display_url("postgresql://anxin:hunter2@db:5432/anxin") == "postgresql://anxin:***@db:5432/anxin"
     assert display_url("postgresql+psycopg://anxin:hunter2@db/anxin") == "postgresql://anxin:***@db/anxin"

@@ -17,7 +17,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from anxin.cli import app
-from anxin.store.database import Store, StoreError, migrations_config, migrations_head, open_store
+from anxin.store.access import open_store
+from anxin.store.database import Store, StoreError, migrations_config, migrations_head
 from anxin.store.schema import metadata
 
 PW = "a long enough password"

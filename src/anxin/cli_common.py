@@ -17,7 +17,8 @@ import typer
 from anxin.i18n import set_lang, t
 
 if TYPE_CHECKING:
-    from anxin.store.database import Access, Store
+    from anxin.store.access import Access
+    from anxin.store.database import Store
 
 
 class Lang(StrEnum):
@@ -120,7 +121,7 @@ Fail = Callable[[str], NoReturn]
 
 
 def open_db(config: Path | None, db: str | None, access: Access, fail: Fail, *, check_schema: bool = True) -> Store:
-    """The configured database opened for ``access`` (see :func:`anxin.store.database.open_store`),
+    """The configured database opened for ``access`` (see :func:`anxin.store.access.open_store`),
     or the command ends with exit 2 and a one-line reason."""
     from anxin.serve.runtime import open_store
     from anxin.store.database import StoreError

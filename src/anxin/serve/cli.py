@@ -57,7 +57,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         ] = None,
         _lang: LangOpt = None,
     ) -> None:
-        from anxin.store.database import StoreError, display_url
+        from anxin.store.database import StoreError
+        from anxin.store.urls import display_url
 
         try:
             import uvicorn

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from anxin.serve.config import load_config
-from anxin.store.database import Access, Store
-from anxin.store.database import open_store as _open
+from anxin.store.access import Access
+from anxin.store.access import open_store as _open
+from anxin.store.database import Store
 
 
 def open_store(config_path: Path | None, db: str | None, *, access: Access, check_schema: bool = True) -> Store:
     """The database of the configuration (``--config``, ``ANXIN_DB``, ``--db``), opened as
-    ``access`` says (see :func:`anxin.store.database.open_store`: only ``anxin serve``,
+    ``access`` says (see :func:`anxin.store.access.open_store`: only ``anxin serve``,
     ``anxin demo`` and ``anxin db upgrade`` migrate). Raises ValueError (configuration)
     or StoreError, each with a one-line reason."""
     cfg = load_config(config_path, db=db)

@@ -155,7 +155,9 @@ def restore_postgresql(backup: Path, url: str) -> None:
         raise BackupError(t("restore_missing").format(path=backup))
     from sqlalchemy import inspect
 
-    from anxin.store.database import StoreError, display_url, open_store
+    from anxin.store.access import open_store
+    from anxin.store.database import StoreError
+    from anxin.store.urls import display_url
 
     try:
         store = open_store(url, "write", check_schema=False)

@@ -44,7 +44,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     app.add_typer(ledger_app, name="ledger")
 
     def upgrade(config: Path | None, db: str | None) -> None:
-        from anxin.store.database import display_url
+        from anxin.store.urls import display_url
 
         store = open_db(config, db, "migrate", fail)
         try:
@@ -74,7 +74,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     @db_app.command("current")
     def db_current(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
         """数据库结构版本及是否最新（最新返回 0，落后或超前返回 1）。The database's revision (exit 0: newest, 1: not)."""
-        from anxin.store.database import display_url, migrations_head
+        from anxin.store.database import migrations_head
+        from anxin.store.urls import display_url
 
         store = open_db(config, db, "read", fail, check_schema=False)
         try:
@@ -128,7 +129,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     ) -> None:
         from anxin.serve.config import load_config
         from anxin.store.backup import BackupError, backup_postgresql, backup_sqlite
-        from anxin.store.database import display_url, sqlite_path
+        from anxin.store.urls import display_url, sqlite_path
 
         try:
             url = load_config(config, db=db).db
@@ -161,7 +162,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     ) -> None:
         from anxin.serve.config import load_config
         from anxin.store.backup import BackupError, restore_postgresql, restore_sqlite
-        from anxin.store.database import display_url, migrations_head, sqlite_path
+        from anxin.store.database import migrations_head
+        from anxin.store.urls import display_url, sqlite_path
 
         try:
             url = load_config(config, db=db).db

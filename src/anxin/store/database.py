@@ -14,12 +14,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.times import parse_ts
@@ -27,48 +26,14 @@ from anxin.engine.outputs import AlarmNote
 from anxin.engine.witness import WitnessLook
 from anxin.i18n import t
 from anxin.store import schema as T
+from anxin.store.results import inserted_id
+from anxin.store.urls import display_url, normalise_url, one_line, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None for an in-memory database or another dialect)."""
-    url = normalise_url(url)
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///")
-    return None if path in ("", ":memory:") else Path(path)
-
-
-def display_url(url: str) -> str:
-    """The database as it may be shown or logged: a path as given, a URL without its password."""
-    if "://" not in url:
-        return url
-    path = sqlite_path(url)
-    if path is not None:
-        return str(path)
-    try:
-        u = make_url(url)
-        return u.set(drivername=u.get_backend_name()).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy reads: show only its scheme
-        return url.split("://", 1)[0] + "://…"
-
-
-def normalise_url(url: str) -> str:
-    """``postgresql://…`` → the psycopg 3 driver; a plain path → SQLite."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    if "://" not in url:
-        return sqlite_url(Path(url))
-    return url
 
 
 @dataclass(slots=True)
@@ -97,55 +62,6 @@ class RejectRow:
 class StoreError(Exception):
     """The store cannot be used (no such database, unreachable, schema behind or ahead of
     the code). Its message is one line, for the user."""
-
-
-Access = Literal["read", "write", "migrate"]
-
-
-def open_store(url: str, access: Access, *, check_schema: bool = True) -> Store:
-    """The one place that decides how a command opens the database.
-
-    * ``"migrate"`` (``anxin serve``, ``anxin demo``, ``anxin db upgrade``): a SQLite file
-      is created if missing, and the schema brought to the newest migration.
-    * ``"write"`` (``anxin token``, ``anxin user add``…): the database must exist and its
-      schema be the code's; nothing is created or migrated.
-    * ``"read"`` (``anxin audit verify``, ``anxin report``, ``anxin ledger export``…): the
-      same, on a read-only connection (SQLite ``query_only``; PostgreSQL read-only transactions).
-
-    ``check_schema=False`` skips the revision check (``anxin db current``, ``anxin db
-    backup``: they work on a database of any revision). Raises :class:`StoreError`."""
-    shown = display_url(url)
-    path = sqlite_path(url)
-    if path is not None and access != "migrate" and not path.is_file():
-        raise StoreError(t("db_missing").format(db=shown))
-    try:
-        if path is not None and access == "migrate":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        store = Store(url, migrate=False, readonly=access == "read")
-    except Exception as exc:  # a bad URL, a missing driver
-        raise StoreError(t("db_cannot_open").format(db=shown, reason=_one_line(exc))) from exc
-    try:
-        if access == "migrate":
-            store.migrated_from = store.check_schema(allow_behind=True)
-            try:
-                store.migrate()
-            except Exception as exc:  # unwritable, locked, a migration that failed
-                raise StoreError(t("db_cannot_migrate").format(db=shown, reason=_one_line(exc))) from exc
-        elif check_schema:
-            store.check_schema()
-        else:
-            store.current_revision()  # reachable, and a database
-    except StoreError:
-        store.close()
-        raise
-    return store
-
-
-def _one_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error: its text is enough
-    text = str(orig if orig is not None else exc)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("(Background")]
-    return "; ".join(lines) or type(exc).__name__
 
 
 def migrations_config() -> Any:
@@ -215,7 +131,7 @@ class Store:
         try:
             return self.revision()
         except Exception as exc:
-            raise StoreError(t("db_cannot_open").format(db=display_url(self.url), reason=_one_line(exc))) from exc
+            raise StoreError(t("db_cannot_open").format(db=display_url(self.url), reason=one_line(exc))) from exc
 
     def check_schema(self, *, allow_behind: bool = False) -> str | None:
         """Raise :class:`StoreError` unless the schema is at the code's newest migration
@@ -257,7 +173,7 @@ class Store:
                     created_us=now_us(), author=author, reason=reason, document=document
                 )
             )
-            return _inserted_id(res)
+            return inserted_id(res)
 
     def registry_history(self, limit: int = 100) -> list[dict[str, Any]]:
         rv = T.registry_versions.c
@@ -568,7 +484,7 @@ class Store:
     def webhook_add(self, url: str, secret: str) -> int:
         with self.engine.begin() as c:
             res = c.execute(T.webhooks.insert().values(url=url, secret=secret, active=True, created_us=now_us()))
-            return _inserted_id(res)
+            return inserted_id(res)
 
     def webhooks(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -592,12 +508,6 @@ class Store:
                     for h in hooks
                 ],
             )
-
-
-def _inserted_id(res: Any) -> int:
-    key = res.inserted_primary_key
-    assert key is not None
-    return int(key[0])
 
 
 def alarm_dict(m: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if conn is not None:
 else:
     import os
 
-    from anxin.store.database import normalise_url
+    from anxin.store.urls import normalise_url
 
     url = (
         context.get_x_argument(as_dictionary=True).get("url")
