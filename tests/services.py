@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
 PG_URL = os.environ.get("ANXIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MQTT_URL = os.environ.get("ANXIN_TEST_MQTT", "mqtt://127.0.0.1:1883")
 
@@ -61,3 +62,25 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+def need_chromium() -> None:
+    """Debian's chromium must be there (CI installs it; never a downloaded browser)."""
+    if not os.path.exists(CHROMIUM):
+        missing(f"{CHROMIUM} (CI installs Debian's chromium)")
+
+
+def launch_chromium(playwright):
+    """Headless Debian chromium, with none of its own calls home (the machine's network is closed)."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )

@@ -11,13 +11,13 @@ clean virtual environments from the lock (deploy/install.sh, as the Docker image
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from services import need_chromium
 
 import anxin
 
@@ -85,10 +85,7 @@ def offline(cmd: list[str]) -> list[str]:
 
 
 def test_the_server_wheel_serves_everything_offline(wheel: Path, tmp_path: Path) -> None:
-    if not Path(os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is missing (CI installs Debian's chromium)", pytrace=False)
-        pytest.skip("chromium is missing")
+    need_chromium()
     bin_ = install(wheel, tmp_path / "venv", "server")
     version = run(bin_ / "anxin", "--version")
     assert version.returncode == 0 and anxin.__version__ in version.stdout

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
+from services import launch_chromium  # tests/, beside this script
 
 
 def free_port() -> int:
@@ -59,18 +59,7 @@ def render(base: str, seen: dict) -> None:
 
     requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.goto(base + "/docs")

@@ -28,6 +28,7 @@ from typing import IO
 
 from anxin.i18n import t
 from anxin.store.database import Store
+from anxin.store.urls import display_url, sqlite_path
 
 
 class BackupError(Exception):
@@ -171,6 +172,29 @@ def restore_postgresql(backup: Path, url: str) -> None:
     if tables:
         raise BackupError(t("restore_not_empty").format(db=display_url(url)))
     _run("pg_restore", ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", str(backup)], url)
+
+
+def backup(url: str, out: Path) -> str:
+    """Back the database at ``url`` up into the new file ``out``; what was done, in words."""
+    path = sqlite_path(url)
+    if path is not None:
+        return t("backup_revision").format(revision=backup_sqlite(path, out) or "—")
+    if url.startswith(("postgresql", "postgres")):
+        backup_postgresql(url, out)
+        return "pg_dump -Fc"
+    raise BackupError(t("backup_unsupported").format(db=display_url(url)))
+
+
+def restore(backup_file: Path, url: str) -> str | None:
+    """Restore a backup as the new database at ``url``: the schema revision it has (None
+    when the backup does not say: PostgreSQL's is read after ``anxin db upgrade``)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return restore_sqlite(backup_file, path)
+    if url.startswith(("postgresql", "postgres")):
+        restore_postgresql(backup_file, url)
+        return None
+    raise BackupError(t("backup_unsupported").format(db=display_url(url)))
 
 
 # ------------------------------------------------------------------ the ledger as files

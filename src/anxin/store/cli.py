@@ -128,24 +128,13 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         _lang: LangOpt = None,
     ) -> None:
         from anxin.serve.config import load_config
-        from anxin.store.backup import BackupError, backup_postgresql, backup_sqlite
-        from anxin.store.urls import display_url, sqlite_path
+        from anxin.store.backup import BackupError, backup
+        from anxin.store.urls import display_url
 
         try:
             url = load_config(config, db=db).db
-        except ValueError as exc:
-            fail(str(exc))
-        path = sqlite_path(url)
-        try:
-            if path is not None:
-                revision = backup_sqlite(path, out)
-                note = t("backup_revision").format(revision=revision or "—")
-            elif url.startswith(("postgresql", "postgres")):
-                backup_postgresql(url, out)
-                note = "pg_dump -Fc"
-            else:
-                fail(t("backup_unsupported").format(db=display_url(url)))
-        except BackupError as exc:
+            note = backup(url, out)
+        except (ValueError, BackupError) as exc:
             fail(str(exc))
         console.print(
             f"[green]{t('backup_done').format(db=display_url(url), out=out)}[/] ({note})",
@@ -161,24 +150,14 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         _lang: LangOpt = None,
     ) -> None:
         from anxin.serve.config import load_config
-        from anxin.store.backup import BackupError, restore_postgresql, restore_sqlite
+        from anxin.store.backup import BackupError, restore
         from anxin.store.database import migrations_head
-        from anxin.store.urls import display_url, sqlite_path
+        from anxin.store.urls import display_url
 
         try:
             url = load_config(config, db=db).db
-        except ValueError as exc:
-            fail(str(exc))
-        path = sqlite_path(url)
-        revision: str | None = None
-        try:
-            if path is not None:
-                revision = restore_sqlite(backup, path)
-            elif url.startswith(("postgresql", "postgres")):
-                restore_postgresql(backup, url)
-            else:
-                fail(t("backup_unsupported").format(db=display_url(url)))
-        except BackupError as exc:
+            revision = restore(backup, url)
+        except (ValueError, BackupError) as exc:
             fail(str(exc))
         console.print(
             f"[green]{t('restore_done').format(backup=backup, db=display_url(url))}[/]", highlight=False, soft_wrap=True
