@@ -6,7 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup demo test lock check-sample bench schema clean
+LOWEST ?= .venv-lowest
+
+.PHONY: setup demo test test-lowest lock bench schema clean
 
 setup: $(VENV)/.installed
 
@@ -25,10 +27,24 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-# After changing dependencies in pyproject.toml: resolve again and export the locks.
+# The suite again on the lowest versions pyproject.toml allows (requirements/lowest.txt):
+# the lower bounds are tested, not guessed. .ci/run runs it after `make test`.
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
+
+$(LOWEST)/.installed: pyproject.toml requirements/lowest.txt
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip --disable-pip-version-check install --quiet --require-hashes -r requirements/lowest.txt
+	$(LOWEST)/bin/python -m pip --disable-pip-version-check install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# After changing dependencies in pyproject.toml: resolve again and export the locks
+# (requirements/lowest.txt: every direct dependency at its lower bound, Python 3.11).
 lock: setup
 	$(BIN)/uv lock
 	sh requirements/export.sh $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --resolution lowest-direct --python-version 3.11 \
+		--generate-hashes --no-header --quiet -o requirements/lowest.txt
 
 schema: setup
 	$(BIN)/anxin schema --out docs/schema
@@ -37,4 +53,4 @@ bench: setup
 	$(BIN)/python bench/check_throughput.py
 
 clean:
-	rm -rf $(VENV) demo-data out
+	rm -rf $(VENV) $(LOWEST) demo-data out

@@ -213,3 +213,10 @@ def test_webhooks_to_internal_addresses_are_refused(tmp_path, city) -> None:
     )
     c2, _ = _client(tmp_path / "lan", city, webhook_allow_private=True)
     assert c2.post("/v1/webhooks", json={"url": "http://10.0.0.5/x", **secret}, headers=ADMIN_H).status_code == 200
+
+
+def test_a_webhook_url_that_is_not_one_is_a_422_naming_it(tmp_path, city) -> None:
+    c, _ = _client(tmp_path, city)
+    for url in ("http://[", "http://[::1", "https://host:99999/x", "http://:80/x", "https://"):
+        r = c.post("/v1/webhooks", json={"url": url, "secret": "s" * 20}, headers=ADMIN_H)
+        assert r.status_code == 422 and "url" in str(r.json()["detail"]), (url, r.text)

@@ -60,7 +60,7 @@ def test_incomplete_beta(a, b, x):
     from scipy import special
 
     ref = special.betainc(a, b, x)
-    assume(ref == 0 or ref > 1e-200)  # below, SciPy itself loses digits (the series below agrees with ours)
+    assume(ref == 0 or ref > 1e-100)  # below, SciPy itself loses digits (the series below agrees with ours)
     assert betainc(a, b, x) == pytest.approx(ref, rel=1e-9, abs=1e-300)
 
 

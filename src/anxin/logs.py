@@ -27,15 +27,32 @@ class JsonFormatter(logging.Formatter):
         return _enc.encode(data).decode()
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream of
+    the moment it was set up (a test runner, a daemon, may have replaced it since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup(level: str | None = None) -> None:
+    """JSON lines on stderr for the ``anxin`` loggers, at ``level`` (else ANXIN_LOG, else
+    warning); calling it again changes the level and adds no second handler. Records still
+    propagate, so whatever the host process collects (a test's caplog) sees them too."""
     root = logging.getLogger("anxin")
-    if root.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
+    if not any(isinstance(h, StderrHandler) for h in root.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
     root.setLevel((level or os.environ.get("ANXIN_LOG", "warning")).upper())
-    root.propagate = False
 
 
 def get(name: str) -> logging.Logger:

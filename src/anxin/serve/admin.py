@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from anxin.contract.registry import RegistryError
@@ -50,6 +50,18 @@ def internal_target(url: str) -> str | None:
 class WebhookIn(BaseModel):
     url: str = Field(pattern=r"^https?://", max_length=2000)
     secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key for X-Anxin-Signature")
+
+    @field_validator("url")
+    @classmethod
+    def _a_url_with_a_host(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # a port that is not a number in 0…65535 raises here
+        except ValueError as exc:  # "http://[", "http://h:99999"
+            raise ValueError(f"not a valid URL: {exc}") from None
+        if not parts.hostname:
+            raise ValueError("the URL has no host")
+        return url
 
 
 def admin_router(service: IngestService, tokens, admin, *, allow_private_webhooks: bool = False) -> APIRouter:
