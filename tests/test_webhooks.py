@@ -6,6 +6,7 @@ concurrent dispatchers never send one delivery twice, and stop is clean."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -53,7 +54,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()} | {":path": self.path}
-                did = headers.get("x-anxin-delivery", "")
+                did = headers.get("webhook-id", "")
                 with rec.lock:
                     rec.got.append((headers, body))
                     action = rec.plan.pop(0) if rec.plan else rec.default
@@ -199,6 +200,25 @@ def _poll(cond, timeout_s: float = 10.0) -> None:
         threading.Event().wait(0.01)
 
 
+def standard_webhooks_ok(secret: str, headers: dict[str, str], body: bytes, *, now: float) -> bool:
+    """The Standard Webhooks check (standardwebhooks.com, "Verifying webhooks"), as a
+    receiver would write it from the specification alone: the key is the base64 part of
+    ``whsec_…`` (a plain secret is passed as ``whsec_`` + base64 of its bytes), the
+    signed content ``id.timestamp.body``, the header a list of ``v1,<base64>``."""
+    whsec = secret if secret.startswith("whsec_") else "whsec_" + base64.b64encode(secret.encode()).decode()
+    key = base64.b64decode(whsec.removeprefix("whsec_"))
+    msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+    if abs(now - int(ts)) > 5 * 60:
+        return False
+    signed = msg_id.encode() + b"." + ts.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+    for versioned in headers["webhook-signature"].split(" "):
+        version, _, signature = versioned.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
+            return True
+    return False
+
+
 # ------------------------------------------------------------------ tests
 def test_signed_delivery_verifies_and_happens_once(store, receiver, clock) -> None:
     h1 = store.webhook_add(receiver.url, SECRET)
@@ -207,7 +227,7 @@ def test_signed_delivery_verifies_and_happens_once(store, receiver, clock) -> No
     assert store.save_outputs([_alarm()]) == []  # the same alarm again: stored once, enqueued nothing
     assert sorted(d["webhook_id"] for d in _deliveries(store)) == [h1, h2]
 
-    d = WebhookDispatcher(store, clock=clock)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock)
     try:
         assert d.run_once() == 2
         assert d.run_once() == 0  # nothing due any more
@@ -217,16 +237,15 @@ def test_signed_delivery_verifies_and_happens_once(store, receiver, clock) -> No
     assert {x["status"] for x in _deliveries(store)} == {"delivered"}
     assert d.counters() == {"delivered": 2, "failed_attempts": 0, "dead": 0}
 
-    by_id = {x["id"]: x for x in _deliveries(store)}
+    by_hook = {x["webhook_id"]: x for x in _deliveries(store)}
+    assert {h["webhook-id"] for h, _ in receiver.got} == {f"msg_{_alarm().alarm_id}_{h}" for h in by_hook}
     for headers, body in receiver.got:
-        delivery = by_id[int(headers["x-anxin-delivery"])]
-        secret = SECRET if delivery["webhook_id"] == h1 else "another-secret-of-the-second-hook"
+        hook = int(headers["webhook-id"].rsplit("_", 1)[1])
+        secret = SECRET if hook == h1 else "another-secret-of-the-second-hook"
         assert headers["content-type"] == "application/json"
-        # The documented recipe, written out independently of the module's helpers:
-        t = headers["x-anxin-timestamp"]
-        assert t.isdigit() and abs(clock() - int(t)) <= 300
-        mac = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest("sha256=" + mac, headers["x-anxin-signature"])
+        assert not any(k.startswith("x-anxin") for k in headers)  # the old scheme is gone
+        # Standard Webhooks, written out independently of the module's helpers:
+        assert standard_webhooks_ok(secret, headers, body, now=clock())
         assert verify(secret, headers, body, now=clock())
         assert not verify(secret, headers, body.replace(b"differs", b"matches"), now=clock())  # tampered
         assert not verify("wrong-secret-wrong-secret", headers, body, now=clock())
@@ -254,7 +273,7 @@ def test_retries_with_backoff_after_500s_then_delivered(store, receiver, clock, 
     store.webhook_add(receiver.url, SECRET)
     store.save_outputs([_alarm()])
     receiver.plan = [500, 503, 500]
-    d = WebhookDispatcher(store, clock=clock, base_delay_s=2.0, max_delay_s=300.0)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock, base_delay_s=2.0, max_delay_s=300.0)
     did = _one(store)["id"]
     caplog.set_level("INFO", logger="anxin.webhooks")
     try:
@@ -276,7 +295,7 @@ def test_retries_with_backoff_after_500s_then_delivered(store, receiver, clock, 
     row = _one(store)
     assert row["status"] == "delivered" and row["attempts"] == 4
     assert receiver.count() == 4
-    assert len({h["x-anxin-delivery"] for h, _ in receiver.got}) == 1  # the same delivery id on every retry
+    assert len({h["webhook-id"] for h, _ in receiver.got}) == 1  # the same message id on every retry
     assert d.counters() == {"delivered": 1, "failed_attempts": 3, "dead": 0}
     # jitter is reproducible, different per delivery, and never beyond the cap
     assert backoff_s(did, 2, 1.0, 300.0) == backoff_s(did, 2, 1.0, 300.0) != backoff_s(did + 1, 2, 1.0, 300.0)
@@ -298,7 +317,7 @@ def test_429_retry_after_is_honoured(store, receiver, clock) -> None:
     store.webhook_add(receiver.url, SECRET)
     store.save_outputs([_alarm()])
     receiver.plan = [(429, {"Retry-After": "120"})]
-    d = WebhookDispatcher(store, clock=clock)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock)
     try:
         assert d.run_once() == 1
         assert _one(store)["next_attempt_us"] == int(clock() * 1e6) + 120_000_000
@@ -315,7 +334,7 @@ def test_timeout_counts_as_a_failed_attempt(store, receiver, clock) -> None:
     store.webhook_add(receiver.url, SECRET)
     store.save_outputs([_alarm()])
     receiver.plan = ["hang"]
-    d = WebhookDispatcher(store, clock=clock, timeout_s=0.3)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock, timeout_s=0.3)
     try:
         assert d.run_once() == 1
         row = _one(store)
@@ -333,7 +352,7 @@ def test_dead_after_max_attempts_listed_and_retried(store, receiver, clock) -> N
     hook = store.webhook_add(receiver.url, SECRET)
     store.save_outputs([_alarm()])
     receiver.default = 410  # the receiver refuses
-    d = WebhookDispatcher(store, clock=clock, max_attempts=3, max_delay_s=60.0)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock, max_attempts=3, max_delay_s=60.0)
     api = _client(store)
     try:
         for _ in range(5):
@@ -376,7 +395,7 @@ def test_deactivating_a_webhook_kills_its_pending_deliveries(store, receiver, cl
     assert {(x["webhook_id"], x["last_error"]) for x in dead} == {(hook, "webhook deactivated")}
     assert api.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry").status_code == 409
     store.save_outputs([_alarm(3)])  # new alarms go to active webhooks only
-    d = WebhookDispatcher(store, clock=clock)
+    d = WebhookDispatcher(store, allow_private=True, clock=clock)
     try:
         assert d.run_once() == 3
     finally:
@@ -391,7 +410,7 @@ def test_concurrent_dispatchers_never_deliver_twice(store, receiver) -> None:
     store.save_outputs([_alarm(i) for i in range(1, n + 1)])
     receiver.delay_s = 0.005
     # run_once raced by four dispatchers released together
-    ds = [WebhookDispatcher(store, workers=1) for _ in range(4)]
+    ds = [WebhookDispatcher(store, allow_private=True, workers=1) for _ in range(4)]
     barrier = threading.Barrier(len(ds))
     done: list[int] = []
 
@@ -406,7 +425,7 @@ def test_concurrent_dispatchers_never_deliver_twice(store, receiver) -> None:
         t.join(20)
     assert sum(done) == n
     # then two started dispatchers with three workers each, woken by new alarms
-    bg = [WebhookDispatcher(store, workers=3, poll_s=0.05) for _ in range(2)]
+    bg = [WebhookDispatcher(store, allow_private=True, workers=3, poll_s=0.05) for _ in range(2)]
     for d in bg:
         d.start()
     try:
@@ -419,21 +438,21 @@ def test_concurrent_dispatchers_never_deliver_twice(store, receiver) -> None:
             d.stop()
         for d in ds:
             d.close()
-    ids = Counter(h["x-anxin-delivery"] for h, _ in receiver.got)
+    ids = Counter(h["webhook-id"] for h, _ in receiver.got)
     assert len(ids) == 2 * n and set(ids.values()) == {1} and receiver.overlaps == 0
     assert sum(d.counters()["delivered"] for d in ds + bg) == 2 * n
 
 
 def test_stop_is_clean_and_quick(store, receiver, clock) -> None:
     store.webhook_add(receiver.url, SECRET)
-    idle = WebhookDispatcher(store, workers=3, poll_s=30.0)
+    idle = WebhookDispatcher(store, allow_private=True, workers=3, poll_s=30.0)
     idle.start()
     t0 = time.monotonic()
     idle.stop()
     assert time.monotonic() - t0 < 1.0  # idle workers leave at once, not at the next poll
 
     receiver.plan = ["hang"]
-    d = WebhookDispatcher(store, workers=2, timeout_s=0.5, poll_s=30.0, clock=clock)
+    d = WebhookDispatcher(store, allow_private=True, workers=2, timeout_s=0.5, poll_s=30.0, clock=clock)
     d.start()
     store.save_outputs([_alarm()])
     d.notify()

@@ -3,46 +3,64 @@
 When a new alarm is stored, the store puts one row per active webhook into the outbox
 ``webhook_deliveries`` in the same transaction (``Store._enqueue_webhooks``). The
 ``WebhookDispatcher`` delivers the rows that are due, at least once: a receiver must
-treat ``X-Anxin-Delivery`` (or the alarm's ``alarm_id``) as the idempotency key.
+treat ``webhook-id`` (or the alarm's ``alarm_id``) as the idempotency key.
 
-What a receiver gets
---------------------
+What a receiver gets (Standard Webhooks, https://www.standardwebhooks.com)
+-----------------------------------------------------------------------
 ``POST <url>`` with the body ``{"event": "alarm", "alarm": {…contract §6 alarm…}}`` and::
 
     Content-Type: application/json
-    X-Anxin-Delivery: 42                      (the delivery's id; the same on every retry)
-    X-Anxin-Timestamp: 1772294400             (unix seconds when this attempt was signed)
-    X-Anxin-Signature: sha256=<64 hex digits>
+    webhook-id: msg_<alarm_id>_<webhook id>   (the same on every retry of this delivery)
+    webhook-timestamp: 1772294400             (unix seconds when this attempt was signed)
+    webhook-signature: v1,<base64 of HMAC-SHA256(key, id + "." + timestamp + "." + body)>
+
+The key: a secret ``whsec_<base64>`` is the base64-decoded bytes (the form the Standard
+Webhooks libraries take, and what ``POST /v1/webhooks`` makes when no secret is given);
+any other secret is its UTF-8 bytes — in a library, pass ``"whsec_" + base64(secret)``.
+The id is signed: a captured delivery cannot be replayed under a new id (a receiver
+that deduplicates on ``webhook-id`` refuses it), nor later (the timestamp is signed).
+The old ``X-Anxin-Delivery`` / ``X-Anxin-Timestamp`` / ``X-Anxin-Signature`` headers
+(an HMAC over timestamp and body only) are gone.
 
 Any 2xx answer means delivered. A network error, a timeout (``timeout_s`` for each of
 connect, write and read), 5xx or 429 is retried after ``min(max_delay_s, base_delay_s ·
 2^(attempts−1))`` less up to 20 % of jitter (a ``Retry-After`` of a 429/503 is honoured,
 up to ``max_delay_s``); any other answer (3xx, 4xx: the receiver refuses) is retried the
-same way. After ``max_attempts`` failed attempts the delivery is ``dead`` — the
-dead-letter list, ``GET /v1/webhooks/deliveries?status=dead``, from which
+same way, and so is a target refused at delivery (below). After ``max_attempts`` failed
+attempts the delivery is ``dead`` — the dead-letter list,
+``GET /v1/webhooks/deliveries?status=dead``, from which
 ``POST /v1/webhooks/deliveries/{id}/retry`` sends it again.
+
+Where a delivery may go (:mod:`anxin.notify.targets`): at every attempt the URL's host
+is resolved, every address must be global (numeric forms such as ``2130706433`` or
+``0x7f000001`` normalised), and the connection is made to the checked address (no
+second DNS lookup), TLS checked against the host name. ``allow_private``
+(``webhook_allow_private``) lifts the address check for a receiver on the LAN.
 
 Verifying a delivery (do this before trusting the body)
 -------------------------------------------------------
 1. Read the raw body bytes exactly as received (before any JSON parsing or re-encoding).
-2. ``t = X-Anxin-Timestamp``; refuse when ``|now − t| > 300`` seconds (replay protection:
-   a captured request cannot be replayed later, since the timestamp is signed).
-3. ``expected = HMAC-SHA256(key = the webhook's secret (UTF-8),
-   message = t (ASCII, as sent) + "." + raw body)``, as lowercase hex.
-4. Compare ``"sha256=" + expected`` with ``X-Anxin-Signature`` in constant time
-   (``hmac.compare_digest``); refuse on mismatch.
-5. Deduplicate on ``X-Anxin-Delivery``: a retry after a lost answer sends it again.
+2. ``t = webhook-timestamp``; refuse when ``|now − t| > 300`` seconds.
+3. ``expected = base64(HMAC-SHA256(key, webhook-id + "." + t + "." + raw body))``.
+4. ``webhook-signature`` is a space-separated list of ``v1,<signature>``; accept when one
+   equals ``expected``, compared in constant time (``hmac.compare_digest``).
+5. Deduplicate on ``webhook-id``: a retry after a lost answer sends it again.
 
 In Python::
 
-    import hashlib, hmac, time
+    import base64, hashlib, hmac, time
 
     def verify(secret: str, headers, body: bytes, tolerance_s: int = 300) -> bool:
-        t = headers["X-Anxin-Timestamp"]
+        key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
+        msg_id, t = headers["webhook-id"], headers["webhook-timestamp"]
         if not t.isdigit() or abs(time.time() - int(t)) > tolerance_s:
             return False
-        mac = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest("sha256=" + mac, headers["X-Anxin-Signature"])
+        mac = hmac.new(key, f"{msg_id}.{t}.".encode() + body, hashlib.sha256).digest()
+        expected = base64.b64encode(mac).decode()
+        return any(
+            v == "v1" and hmac.compare_digest(sig, expected)
+            for v, _, sig in (s.partition(",") for s in headers["webhook-signature"].split())
+        )
 
 (``anxin.notify.webhooks.verify`` is this function.)
 
@@ -55,10 +73,13 @@ mid-attempt leaves the row to be retried when the lease runs out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -71,6 +92,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from anxin.notify.routes import webhooks_router
+from anxin.notify.targets import url_problem, webhook_client
 from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
 
@@ -83,21 +105,42 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})  # besides 5xx: the receiver asks 
 JITTER = 0.2
 
 
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The ``X-Anxin-Signature`` value of a body sent at ``timestamp`` (unix seconds)."""
-    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={mac}"
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a webhook secret: ``whsec_<base64>`` decoded, else its UTF-8 bytes."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[6:], validate=True)
+        except binascii.Error:
+            pass  # not base64 after all: the text is the key
+    return secret.encode()
+
+
+def new_secret() -> str:
+    """A fresh secret in the Standard Webhooks form (24 random bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def message_id(alarm_id: str, webhook_id: int) -> str:
+    """The ``webhook-id`` of an alarm's delivery to a webhook (stable across retries)."""
+    return f"msg_{alarm_id}_{webhook_id}"
+
+
+def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """The ``webhook-signature`` value of a body sent as ``msg_id`` at ``timestamp``."""
+    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
 
 
 def verify(
     secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300, now: float | None = None
 ) -> bool:
     """A receiver's check of a delivery (the recipe of the module's documentation)."""
-    t = headers.get("X-Anxin-Timestamp") or headers.get("x-anxin-timestamp") or ""
-    got = headers.get("X-Anxin-Signature") or headers.get("x-anxin-signature") or ""
-    if not t.isdigit() or abs((time.time() if now is None else now) - int(t)) > tolerance_s:
+    low = {k.lower(): v for k, v in headers.items()}
+    msg_id, t, got = low.get("webhook-id", ""), low.get("webhook-timestamp", ""), low.get("webhook-signature", "")
+    if not msg_id or not t.isdigit() or abs((time.time() if now is None else now) - int(t)) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, t, body), got)
+    expected = sign(secret, msg_id, t, body)
+    return any(hmac.compare_digest(candidate, expected) for candidate in got.split())
 
 
 def backoff_s(delivery_id: int, attempts: int, base_delay_s: float, max_delay_s: float) -> float:
@@ -137,12 +180,14 @@ class WebhookDispatcher:
         clock: Callable[[], float] = time.time,
         poll_s: float = 1.0,
         batch: int = 50,
+        allow_private: bool = False,
     ) -> None:
         if max_attempts < 1 or workers < 1 or batch < 1:
             raise ValueError("max_attempts, workers and batch must be at least 1")
         self.store = store
         self.max_attempts, self.base_delay_s, self.max_delay_s = max_attempts, base_delay_s, max_delay_s
         self.timeout_s, self.workers, self.clock, self.poll_s, self.batch = timeout_s, workers, clock, poll_s, batch
+        self.allow_private = allow_private  # webhook_allow_private: receivers on loopback/private addresses
         self.lease_us = int((3 * timeout_s + 5) * 1e6)
         self.delivered = 0  # deliveries answered 2xx
         self.failed_attempts = 0  # attempts that did not get a 2xx
@@ -217,10 +262,8 @@ class WebhookDispatcher:
 
     def _http(self) -> httpx2.Client:
         with self._lock:
-            if self._client is None:
-                self._client = httpx2.Client(
-                    timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "anxin-webhooks/1"}
-                )
+            if self._client is None:  # resolves, checks and pins every connection (anxin.notify.targets)
+                self._client = webhook_client(timeout_s=self.timeout_s, allow_private=self.allow_private)
             return self._client
 
     # ------------------------------------------------------------ one pass
@@ -274,17 +317,21 @@ class WebhookDispatcher:
             return 0
         body = msgspec.json.encode({"event": "alarm", "alarm": alarm_dict(alarm._mapping)})
         ts = int(self.clock())
+        msg_id = message_id(row.alarm_id, int(row.webhook_id))
         headers = {
             "Content-Type": "application/json",
-            "X-Anxin-Delivery": str(did),
-            "X-Anxin-Timestamp": str(ts),
-            "X-Anxin-Signature": sign(row.secret, ts, body),
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(row.secret, msg_id, ts, body),
         }
         attempt = row.attempts + 1
         ctx.update(attempt=attempt, host=urlsplit(row.url).hostname)
         started = time.monotonic()
         retry_after: float | None = None
+        refused = None if self.allow_private else url_problem(row.url)  # a literal address: no connection at all
         try:
+            if refused is not None:
+                raise httpx2.ConnectError(f"webhook target refused: {refused}")
             resp = self._http().post(row.url, content=body, headers=headers)
             code = resp.status_code
             ctx["http_status"] = code
@@ -294,7 +341,10 @@ class WebhookDispatcher:
         except httpx2.TimeoutException as exc:
             error = f"timeout: {type(exc).__name__}"
         except httpx2.HTTPError as exc:
-            error = f"network: {type(exc).__name__}: {exc}"[:200]
+            text = str(exc)
+            error = (text if text.startswith("webhook target refused") else f"network: {type(exc).__name__}: {text}")[
+                :200
+            ]
         ctx["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         if error is None:
             self._finish(did, None, None, status="delivered", error=None, ctx=ctx)
@@ -402,4 +452,13 @@ def _refused(code: int) -> bool:
     return code < 500 and code not in RETRYABLE_STATUS
 
 
-__all__ = ["WebhookDispatcher", "backoff_s", "sign", "verify", "webhooks_router"]
+__all__ = [
+    "WebhookDispatcher",
+    "backoff_s",
+    "message_id",
+    "new_secret",
+    "secret_key",
+    "sign",
+    "verify",
+    "webhooks_router",
+]

@@ -6,7 +6,6 @@ naming the problem and changes nothing."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -20,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from anxin.contract.registry import RegistryError
 from anxin.contract.times import format_ts, parse_ts
 from anxin.ingest.service import IngestService
+from anxin.notify.targets import TargetRefused, resolve, url_problem
+from anxin.notify.webhooks import new_secret
 
 SECTIONS = {"stations": "station_id", "tanks": "tank_id", "products": "product", "nozzles": "nozzle_id"}
 
@@ -32,24 +33,32 @@ class KeyRotation(BaseModel):
 
 
 def internal_target(url: str) -> str | None:
-    """Why a webhook URL points inside the platform's network (loopback, private,
-    link-local or reserved address, or localhost), or None. Names are not resolved
-    here: a DNS name that resolves inside is for the network's egress rules."""
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if host in ("localhost", "") or host.endswith(".localhost"):
-        return f"host {host or '(none)'!r} is local"
+    """Why a webhook URL points inside the platform's network, or None: its host is a
+    local name, a literal address that is not global in any of its numeric forms, or a
+    name that resolves to one (:mod:`anxin.notify.targets`). A name that does not
+    resolve now is not refused here: every delivery resolves and checks it again."""
+    problem = url_problem(url)
+    if problem is not None:
+        return problem
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_unspecified or ip.is_multicast:
-        return f"address {ip} is not public"
+        parts = urlsplit(url)
+        resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    except TargetRefused as exc:
+        return None if "does not resolve" in str(exc) or "no address" in str(exc) else str(exc)
+    except ValueError as exc:
+        return f"not a valid URL: {exc}"
     return None
 
 
 class WebhookIn(BaseModel):
     url: str = Field(pattern=r"^https?://", max_length=2000)
-    secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key for X-Anxin-Signature")
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="the HMAC-SHA256 key of the webhook-signature (Standard Webhooks): whsec_<base64>, "
+        "or any text of 16+ characters (its UTF-8 bytes); omitted: one is made and returned once",
+    )
 
     @field_validator("url")
     @classmethod
@@ -169,11 +178,16 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
 
     @r.post("/v1/webhooks", summary="Subscribe a URL to every new alarm (signed POSTs)")
     async def add_webhook(hook: WebhookIn) -> dict[str, Any]:
-        problem = internal_target(hook.url)
-        if problem and not allow_private_webhooks:
-            raise HTTPException(422, f"webhook refused: {problem} (set webhook_allow_private to allow it)")
-        wid = await run_in_threadpool(service.store.webhook_add, hook.url, hook.secret)
-        return {"id": wid, "url": hook.url}
+        if not allow_private_webhooks:
+            problem = await run_in_threadpool(internal_target, hook.url)  # may resolve the name
+            if problem:
+                raise HTTPException(422, f"webhook refused: {problem} (set webhook_allow_private to allow it)")
+        secret = hook.secret or new_secret()
+        wid = await run_in_threadpool(service.store.webhook_add, hook.url, secret)
+        out: dict[str, Any] = {"id": wid, "url": hook.url}
+        if hook.secret is None:
+            out["secret"] = secret  # shown once
+        return out
 
     @r.get("/v1/webhooks", summary="Webhook subscriptions and their delivery backlog")
     async def list_webhooks() -> dict[str, Any]:

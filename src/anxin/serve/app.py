@@ -69,7 +69,9 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     service.subscribe(broadcaster.notify)
     tokens = TokenIndex(service)
     limiter = RateLimiter(config.rate_per_station, config.burst_per_station)
-    dispatcher = WebhookDispatcher(service.store, max_attempts=config.webhook_max_attempts)
+    dispatcher = WebhookDispatcher(
+        service.store, max_attempts=config.webhook_max_attempts, allow_private=config.webhook_allow_private
+    )
     service.subscribe(dispatcher.notify)  # wakes the webhook workers after new alarms are committed
 
     @contextlib.asynccontextmanager
