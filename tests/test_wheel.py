@@ -64,6 +64,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
+def test_the_wheel_carries_every_file_of_the_package(wheel: Path) -> None:
+    """Templates, static files, migrations, the password list…: whatever the package holds
+    in git is in the wheel (a file left out of package-data crashes only where it is used)."""
+    import zipfile
+
+    tracked = subprocess.run(["git", "ls-files", "src/anxin"], cwd=ROOT, check=True, capture_output=True, text=True)
+    want = {name.removeprefix("src/") for name in tracked.stdout.split()}
+    have = set(zipfile.ZipFile(wheel).namelist())
+    assert not want - have, f"in git but not in the wheel (pyproject package-data): {sorted(want - have)}"
+
+
 def install(wheel: Path, venv: Path, which: str) -> Path:
     done = subprocess.run(
         ["sh", str(ROOT / "deploy" / "install.sh"), str(venv), str(wheel), which], capture_output=True, text=True
