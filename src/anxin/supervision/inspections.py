@@ -9,6 +9,13 @@ the product's expansion coefficient from the registry) and sets ``test_fill_with
 (±3‰). Every failed item becomes a rectification order with a deadline (now + 10
 days). Only a follow-up visit whose items are all ok closes the open rectifications of
 the inspection it follows up. Every change is one transaction with one audit entry.
+
+Unannounced stays unannounced (四不两直): the station's side — an operator's console
+(``station_view=True``) and the station's public page — sees an ``unannounced`` or
+``citizen`` inspection only once its visit is recorded (``visited_us``), and a 你点我检
+request only once it is done; before, the queries here do not return them (``get``
+answers None, as for an inspection that does not exist). Regulators and inspectors see
+everything. The rule is in these queries, not in the pages that show them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from anxin.contract.records import Verification, VerificationRun
 from anxin.contract.registry import Registry
@@ -38,6 +45,7 @@ from anxin.supervision._common import (
 from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verification
 
 KINDS = ("routine", "unannounced", "citizen", "follow_up")
+HIDDEN_UNTIL_VISITED = ("unannounced", "citizen")  # never announced to the station before the visit
 KIND_ZH = {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"}
 STATUSES = ("planned", "done", "cancelled")
 STATUS_ZH = {"planned": "待检查", "done": "已检查", "cancelled": "已取消"}
@@ -448,11 +456,23 @@ def _row(r: Any) -> dict[str, Any]:
     return d
 
 
-def get(store: Store, inspection_id: int, *, now_us: int | None = None) -> dict[str, Any] | None:
+def _announced() -> Any:
+    """What the station's side may see of the inspections: everything but an unannounced
+    or citizen-chosen inspection whose visit is not recorded yet."""
+    return or_(_I.kind.not_in(HIDDEN_UNTIL_VISITED), _I.visited_us.is_not(None))
+
+
+def get(
+    store: Store, inspection_id: int, *, now_us: int | None = None, station_view: bool = False
+) -> dict[str, Any] | None:
     """The inspection with its rectifications (those it opened) and, for a citizen
-    inspection, its request; None if there is none with that id."""
+    inspection, its request; None if there is none with that id — or, for the station's
+    side (``station_view``), none it may see yet."""
+    q = select(T.inspections).where(_I.id == inspection_id)
+    if station_view:
+        q = q.where(_announced())
     with store.engine.connect() as c:
-        r = c.execute(select(T.inspections).where(_I.id == inspection_id)).first()
+        r = c.execute(q).first()
         if r is None:
             return None
         rect = c.execute(select(T.rectifications).where(_R.inspection_id == inspection_id).order_by(_R.id)).all()
@@ -470,8 +490,10 @@ def listing(
     status: str | None = None,
     kind: str | None = None,
     limit: int = 100,
+    station_view: bool = False,
 ) -> list[dict[str, Any]]:
-    """Inspections, the latest scheduled first."""
+    """Inspections, the latest scheduled first; for the station's side (``station_view``)
+    without the unannounced and citizen-chosen ones not visited yet."""
     if status is not None and status not in STATUSES:
         raise SupervisionError("bad_status", f"状态须为 {'/'.join(STATUSES)}", field="status")
     conds = []
@@ -481,6 +503,8 @@ def listing(
         conds.append(_I.status == status)
     if kind is not None:
         conds.append(_I.kind == kind)
+    if station_view:
+        conds.append(_announced())
     q = select(T.inspections).order_by(_I.scheduled_us.desc(), _I.id.desc()).limit(max(1, min(int(limit), 10_000)))
     if conds:
         q = q.where(and_(*conds))
@@ -507,11 +531,23 @@ def open_rectifications(
         return [_rect(r, now_us) for r in c.execute(q)]
 
 
-def citizen_requests(store: Store, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """你点我检 requests, newest first."""
+def citizen_requests(
+    store: Store,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    station_ids: Iterable[str] | None = None,
+    station_view: bool = False,
+) -> list[dict[str, Any]]:
+    """你点我检 requests, newest first (of ``station_ids``, or all); for the station's side
+    (``station_view``) only those done: a request names the nozzle to be checked."""
     q = select(T.citizen_requests).order_by(_Q.requested_us.desc(), _Q.id.desc()).limit(max(1, min(int(limit), 10_000)))
     if status is not None:
         q = q.where(_Q.status == status)
+    if (cond := in_list(_Q.station_id, station_ids)) is not None:
+        q = q.where(cond)
+    if station_view:
+        q = q.where(_Q.status == "done")
     with store.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(q)]
 

@@ -24,6 +24,7 @@ from anxin.register import (
     stored_verification,
 )
 from anxin.store import schema as T
+from anxin.supervision import inspections as I
 from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
 from anxin.web.texts import words
 
@@ -207,6 +208,15 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             last_text = f"{row.last_ts[:10]} · {verdict} · {w['error']} {errs}"
         else:
             last_text = verdict
+        # The station's inspections, once visited (unannounced ones never before: the query's rule).
+        visits = [
+            {
+                "day": format_ts(i["visited_us"])[:10],
+                "kind": w.get(f"inspection_kind_{i['kind']}", i["kind"]),
+                "failed": sum(1 for x in (i["checklist"] or {}).values() if x.get("ok") is False),
+            }
+            for i in I.listing(store, station_ids={n.station_id}, status="done", station_view=True, limit=5)
+        ]
         return render(
             request,
             v,
@@ -218,6 +228,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             status_text=status_text,
             valid_until=row.valid_until[:10],
             last_text=last_text,
+            visits=visits,
             thanks=thanks,
             user=None,
         )

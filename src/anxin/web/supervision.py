@@ -6,6 +6,7 @@ attachments, and the "inspect this nozzle" request."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -154,9 +155,11 @@ def supervision_router(service: IngestService) -> APIRouter:
 
         def load():
             return (
-                I.listing(store, station_ids=v.stations, limit=300),
+                # The station's side (an operator) sees unannounced and citizen-chosen
+                # inspections only once visited (四不两直): the queries leave them out.
+                I.listing(store, station_ids=v.stations, limit=300, station_view=v.stations is not None),
                 I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
-                [q for q in I.citizen_requests(store, limit=200) if v.sees(q["station_id"])],
+                I.citizen_requests(store, limit=200, station_ids=v.stations, station_view=v.stations is not None),
                 staff(store, ("inspector",)),
             )
 
@@ -221,7 +224,9 @@ def supervision_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store)
         if stop:
             return stop
-        d = await run_in_threadpool(I.get, store, iid, now_us=now_us())
+        d = await run_in_threadpool(
+            functools.partial(I.get, store, iid, now_us=now_us(), station_view=v.stations is not None)
+        )
         if d is None:
             return not_found(request, v)
         if not v.sees(d["station_id"]):
@@ -255,7 +260,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         form = await request.form()
         if not csrf_ok(v, form) or not (v.can("alarm.report") or v.can("alarm.triage")):
             return forbidden(request, v)
-        d = await run_in_threadpool(I.get, store, iid)
+        d = await run_in_threadpool(functools.partial(I.get, store, iid, station_view=v.stations is not None))
         if d is None or not v.sees(d["station_id"]):
             return not_found(request, v) if d is None else forbidden(request, v)
         checklist = {k: (form.get(f"ok_{k}") == "yes", str(form.get(f"note_{k}", ""))) for k in I.MANUAL_ITEMS}

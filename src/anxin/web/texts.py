@@ -188,6 +188,13 @@ T: dict[str, tuple[str, str]] = {
     "accepted": ("接收", "accepted"),
     "duplicate": ("重复", "duplicate"),
     "last_result": ("最近检定结果", "Last result"),
+    "public_inspections": ("监督检查（已完成）", "Inspections (done)"),
+    "inspection_kind_routine": ("日常检查", "Routine"),
+    "inspection_kind_unannounced": ("四不两直", "Unannounced"),
+    "inspection_kind_citizen": ("你点我检", "Citizen-chosen"),
+    "inspection_kind_follow_up": ("复查", "Follow-up"),
+    "inspection_all_ok": ("各项合格", "All in order"),
+    "inspection_findings": ("发现问题（项）", "Findings"),
     "error": ("误差", "Error"),
 }
 
