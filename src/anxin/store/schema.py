@@ -425,3 +425,32 @@ reports = Table(
     Column("figures", Json, nullable=False),
     UniqueConstraint("kind", "period_start", "period_end", "district", name="report_once"),
 )
+
+# ---------------------------------------------------------------- public channels, login (migration 0008)
+# Counters that expire, shared by every worker process (anxin.store.throttle): the public
+# channels' rate limits and quotas, the login throttle, the failed-login audit windows,
+# the proof-of-work nonces already used.
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),  # e.g. pub:addr:h:203.0.113.7, login:user:zhang
+    Column("count", BigInteger, nullable=False),
+    Column("first_us", BigInteger, nullable=False),
+    Column("last_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("data", Json),  # details kept with a window (the failed-login audit: reasons, addresses)
+)
+Index("throttle_expires", throttle.c.expires_us)
+
+# The installation's own keys (random, made on first use): they sign the anonymous forms'
+# CSRF tokens, the device cookies of the login throttle and the proof-of-work challenges.
+web_keys = Table(
+    "web_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("secret", LargeBinary(64), nullable=False),
+)
+
+# A complaint counts in the risk score (双随机) only once a regulator triaged it as
+# plausible (None: not triaged yet; False: not plausible, e.g. spam).
+complaints.append_column(Column("plausible", Boolean))
