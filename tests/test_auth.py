@@ -1,6 +1,8 @@
 """Users, roles and sessions of the regulator console, on SQLite and real PostgreSQL: the
-permission matrix, password rules and argon2id, login with lockout (the clock injected),
-the same answer for unknown users, sessions, CSRF, and the ``anxin user`` commands."""
+permission matrix, password rules (length, the common-password list) and argon2id, login
+with its throttle (delays, no lockout; the clock injected), the same answer and the same
+work for every refusal, failed logins aggregated in the audit log, sessions, CSRF, and
+the ``anxin user`` commands."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from anxin import audit, auth
-from anxin.auth import passwords, sessions
+from anxin.auth import passwords, sessions, throttle
 from anxin.auth.cli import register
 from anxin.auth.roles import ROLE_PERMISSIONS, User
 from anxin.store import schema as T
+from anxin.store import throttle as counters
 from anxin.store.database import Store
 
 T0 = 1_772_294_400_000_000  # 2026-03-01T00:00:00+08:00
@@ -86,18 +89,40 @@ def test_station_scope() -> None:
 # ------------------------------------------------------------ passwords (no database)
 def test_password_rules(monkeypatch) -> None:
     monkeypatch.setenv("ANXIN_LANG", "zh")
-    with pytest.raises(auth.PasswordRejected, match="密码至少需要 10 个字符"):
-        auth.check_password_rules("123456789")
+    with pytest.raises(auth.PasswordRejected, match="密码至少需要 12 个字符"):
+        auth.check_password_rules("m7#Kp2vQ9x!")
     monkeypatch.setenv("ANXIN_LANG", "en")
-    with pytest.raises(auth.PasswordRejected, match="at least 10 characters"):
+    with pytest.raises(auth.PasswordRejected, match="at least 12 characters"):
         auth.check_password_rules("短密码")
     for bad in (" " * 12, "a" * 12, "x" * 2000, "ok-length-but-\ud800"):
         with pytest.raises(auth.PasswordRejected):
             auth.check_password_rules(bad)
     with pytest.raises(auth.PasswordRejected, match="username"):
-        auth.check_password_rules("Zhang.Wei.1", username="zhang.wei.1")
-    auth.check_password_rules("1234567890")  # exactly 10 is enough
-    auth.check_password_rules("加油站计量监测平台密码")
+        auth.check_password_rules("Zhang.Wei.123", username="zhang.wei.123")
+    auth.check_password_rules("m7#Kp2vQ9x!L")  # exactly 12 is enough
+    auth.check_password_rules("加油站计量监测平台的密码")
+
+
+def test_a_common_password_is_refused(monkeypatch) -> None:
+    """Finding 8: ``1234567890`` was an accepted password. Now: 12 characters at least, and
+    not in the shipped list of common passwords, nor a simple variation of one."""
+    monkeypatch.setenv("ANXIN_LANG", "zh")
+    with pytest.raises(auth.PasswordRejected):
+        auth.check_password_rules("1234567890")
+    for common in (
+        "123456789012",  # a run of digits
+        "qwertyuiopas"[:10] + "[]",  # a keyboard row
+        "Password2026!",  # a listed one with digits and a mark after it
+        "iloveyou12345",
+        "woaini1314520",
+        "passwordpassword",  # a listed one twice
+        "abcabcabcabc",  # a short piece repeated
+        "zyxwvutsrqpo",  # a run backwards
+    ):
+        with pytest.raises(auth.PasswordRejected, match="常见密码"):
+            auth.check_password_rules(common)
+    assert len(passwords.common_passwords()) > 19_000  # the list is shipped and read
+    assert {"1234567890", "password", "woaini1314"} <= passwords.common_passwords()
 
 
 def test_argon2id_verify_and_rehash() -> None:
@@ -122,7 +147,8 @@ def test_create_user_validates_and_is_audited(store: Store) -> None:
         ({"role": "boss"}, "未知角色"),
         ({"stations": ["S1"]}, "operator"),
         ({"username": "张伟"}, "用户名"),
-        ({"password": "short"}, "10"),
+        ({"password": "short"}, "12"),
+        ({"password": "1234567890123"}, "常见密码"),
     ]:
         with pytest.raises(auth.AuthError, match=msg):
             _add(store, **{"username": "new.one", **kw})
@@ -153,51 +179,120 @@ def test_login_session_and_logout(store: Store) -> None:
     assert actions == ["login.success", "login.success"]
 
 
-def test_wrong_password_and_unknown_user_get_the_same_answer(store: Store, monkeypatch) -> None:
+REFUSED = auth.LoginRefused(reason="用户名或密码错误，或尝试过于频繁，请稍后再试")
+
+
+def _fail(store: Store, name: str, n: int, *, at: int, address: str = "203.0.113.9") -> None:
+    for i in range(n):
+        assert auth.login(store, name, f"wrong password {i}", now_us=at + i, address=address) == REFUSED
+
+
+def test_every_refusal_gets_the_same_answer_after_the_same_work(store: Store, monkeypatch) -> None:
     _add(store)
+    _add(store, username="old.li")
+    auth.deactivate(store, username="old.li", actor="admin", reason="调离", now_us=T0)
+    _fail(store, "zhang.wei", throttle.FREE_ACCOUNT, at=T0)  # zhang.wei is now throttled
     calls: list[str] = []
     real = sessions.verify_password
     monkeypatch.setattr(sessions, "verify_password", lambda h, p: calls.append(h) or real(h, p))
-    timings = {}
-    for name in ("zhang.wei", "li.si", "zhang.wei", "li.si", "名字\x00"):
-        t = time.perf_counter()
-        r = auth.login(store, name, "wrong password!", now_us=T0)
-        timings.setdefault(name, []).append(time.perf_counter() - t)
-        assert r == auth.LoginRefused(reason="用户名或密码错误", code="bad_credentials")
-    assert len(calls) == 5 and calls[1] == passwords.dummy_hash()  # an unknown name is checked against a hash too
-    assert min(timings["li.si"]) > 0.3 * min(timings["zhang.wei"])
-    log = audit.entries(store)
-    assert [(e.actor, e.data.get("why")) for e in log[::-1]] == [
-        ("admin", None),
-        ("zhang.wei", "password"),
-        ("anonymous", "unknown_user"),
-        ("zhang.wei", "password"),
-        ("anonymous", "unknown_user"),
-        ("anonymous", "unknown_user"),
-    ]
-    assert all("wrong password" not in str(e) for e in log)  # never the password
-    assert audit.verify(store).ok
+    for name, password in (
+        ("li.si", "wrong password!"),  # no such account
+        ("old.li", PW),  # deactivated, right password
+        ("zhang.wei", PW),  # throttled, right password
+        ("名字\x00", "x"),  # cannot even be a username
+    ):
+        assert auth.login(store, name, password, now_us=T0 + 10, address="198.51.100.7") == REFUSED, name
+    assert len(calls) == 4  # one argon2 verification each
+    assert calls[0] == calls[2] == calls[3] == passwords.dummy_hash()  # no account, throttled: the dummy hash
+    assert all("wrong password" not in str(e) and PW not in str(e) for e in audit.entries(store, limit=1000))
 
 
-def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(store: Store) -> None:
+def test_timing_does_not_tell_a_throttled_account_from_an_unknown_name(store: Store) -> None:
+    """Finding 8: the "locked" answer took 13 ms against ≈ 400 ms for any other: it told
+    which usernames exist. Every refusal now costs one argon2 verification."""
     _add(store)
     _add(store, username="li.si")
-    for i in range(4):
-        assert auth.login(store, "zhang.wei", f"wrong password {i}", now_us=T0 + i).code == "bad_credentials"
-    assert isinstance(auth.login(store, "zhang.wei", PW, now_us=T0 + 10), auth.LoginOk)  # a success resets the count
-    for i in range(4):
-        assert auth.login(store, "zhang.wei", f"wrong password {i}", now_us=T0 + 20 + i).code == "bad_credentials"
-    locked = auth.login(store, "zhang.wei", "wrong password 5", now_us=T0 + MIN)
-    assert locked.code == "locked" and locked.locked_until_us == T0 + 16 * MIN
-    assert "账户已锁定" in locked.reason and "2026-03-01 00:16:00" in locked.reason
-    refused = auth.login(store, "zhang.wei", PW, now_us=T0 + 16 * MIN - 1)  # even the right password, while locked
-    assert refused.code == "locked" and refused.locked_until_us == T0 + 16 * MIN
-    assert isinstance(auth.login(store, "li.si", PW, now_us=T0 + 2 * MIN), auth.LoginOk)  # per user
-    assert isinstance(auth.login(store, "zhang.wei", PW, now_us=T0 + 16 * MIN), auth.LoginOk)
-    actions = [(e.action, e.data.get("why")) for e in audit.entries(store, actor="zhang.wei")][::-1]
-    assert actions == [("login.failure", "password")] * 4 + [("login.success", None)] + [
-        ("login.failure", "password")
-    ] * 4 + [("login.lockout", "password"), ("login.failure", "locked"), ("login.success", None)]
+    _fail(store, "zhang.wei", throttle.FREE_ACCOUNT + 1, at=T0)
+    timings: dict[str, list[float]] = {}
+    for round_ in range(3):
+        for name in ("zhang.wei", "nobody.here", "li.si"):  # throttled, unknown, wrong password
+            t = time.perf_counter()
+            r = auth.login(store, name, "wrong password!", now_us=T0 + 20 + round_, address="198.51.100.7")
+            timings.setdefault(name, []).append(time.perf_counter() - t)
+            assert r == REFUSED
+    fastest = {k: min(v) for k, v in timings.items()}
+    assert max(fastest.values()) < 2.5 * min(fastest.values()), fastest
+
+
+def test_failed_logins_slow_down_but_lock_no_one_out(store: Store) -> None:
+    """Finding 8: five failed logins locked any account (a denial of service anyone could
+    cause). Now failures delay further attempts from elsewhere, and the owner at the
+    browser the account was used from before still gets in with the right password."""
+    _add(store)
+    ok = auth.login(store, "zhang.wei", PW, now_us=T0, address="10.1.2.3")
+    assert isinstance(ok, auth.LoginOk) and ok.device  # this browser is now a known place
+    start = T0 + MIN
+    _fail(store, "zhang.wei", throttle.FREE_ACCOUNT, at=start)  # someone guessing from another address …
+    for k in range(1, 21):  # … and on, every 30 s for 10 minutes
+        assert (
+            auth.login(store, "zhang.wei", f"guess {k}", now_us=start + k * 30_000_000, address="203.0.113.9")
+            == REFUSED
+        )
+    bucket = counters.peek(store, ["login:user:zhang.wei"], now_us=start + 11 * MIN)["login:user:zhang.wei"]
+    assert throttle.FREE_ACCOUNT + 5 <= bucket.count < throttle.FREE_ACCOUNT + 20  # the delays let few through
+    soon = bucket.last_us + 1_000_000
+    assert auth.login(store, "zhang.wei", PW, now_us=soon, address="203.0.113.9") == REFUSED  # throttled, even right
+    again = auth.login(store, "zhang.wei", PW, now_us=soon, address="10.1.2.3", device=ok.device)
+    assert isinstance(again, auth.LoginOk)  # the owner, at the usual place: in at once
+    # Without the device cookie, the right password is admitted once the delay has passed.
+    late = bucket.last_us + throttle.delay_us(bucket.count, throttle.FREE_ACCOUNT)
+    assert isinstance(auth.login(store, "zhang.wei", PW, now_us=late, address="10.9.9.9"), auth.LoginOk)
+    # A device cookie is for its account only, and a forged one is worth nothing.
+    _add(store, username="li.si")
+    _fail(store, "li.si", throttle.FREE_ACCOUNT, at=late)
+    assert auth.login(store, "li.si", PW, now_us=late + 10, address="10.1.2.3", device=ok.device) == REFUSED
+    assert auth.login(store, "li.si", PW, now_us=late + 10, device="forged.AAAAAAAAAAAAAAAAAAAAAA") == REFUSED
+
+
+def test_the_throttle_delay_grows_and_each_account_has_its_own(store: Store) -> None:
+    _add(store)
+    _add(store, username="li.si")
+    _fail(store, "zhang.wei", throttle.FREE_ACCOUNT, at=T0)
+    last = T0 + throttle.FREE_ACCOUNT - 1
+    assert throttle.delay_us(throttle.FREE_ACCOUNT, throttle.FREE_ACCOUNT) == throttle.BASE_DELAY_US
+    assert auth.login(store, "zhang.wei", PW, now_us=last + 1_000_000) == REFUSED  # within the 2 s: not even tried
+    assert isinstance(auth.login(store, "li.si", PW, now_us=last + 1, address="203.0.113.9"), auth.LoginOk)
+    wrong = last + throttle.BASE_DELAY_US
+    assert auth.login(store, "zhang.wei", "wrong again!", now_us=wrong) == REFUSED  # admitted, and wrong: 4 s now
+    assert auth.login(store, "zhang.wei", PW, now_us=wrong + 3_000_000) == REFUSED
+    assert isinstance(auth.login(store, "zhang.wei", PW, now_us=wrong + 4_000_000), auth.LoginOk)
+    assert throttle.delay_us(100, throttle.FREE_ACCOUNT) == throttle.MAX_DELAY_US
+    auth.set_password(store, username="li.si", password="新密码 new secret", actor="admin", reason="x", now_us=T0)
+    _fail(store, "li.si", throttle.FREE_ACCOUNT, at=T0 + MIN)
+    auth.set_password(store, username="li.si", password="新密码 new secret", actor="admin", reason="x", now_us=T0)
+    assert isinstance(auth.login(store, "li.si", "新密码 new secret", now_us=T0 + MIN + 10), auth.LoginOk)  # lifted
+
+
+def test_failed_logins_are_one_audit_entry_per_account_and_window(store: Store) -> None:
+    """Finding 8 (the audit part): one entry per account name and 15-minute window, with
+    the count, the reasons and the addresses — not one per attempt."""
+    _add(store)
+    for i in range(30):
+        address = ("203.0.113.9", "203.0.113.10", "198.51.100.7")[i % 3]
+        auth.login(store, "zhang.wei", f"guess {i}", now_us=T0 + i * 10_000_000, address=address)
+    for i in range(5):
+        auth.login(store, "mallory", f"guess {i}", now_us=T0 + i, address="203.0.113.9")
+    assert [e.action for e in audit.entries(store, limit=100)] == ["user.create"]  # the windows are open
+    assert auth.flush_failures(store, now_us=T0 + 16 * MIN) == 2
+    got = {e.subject: e for e in audit.entries(store, limit=100) if e.action == "login.failure"}
+    assert set(got) == {"user:zhang.wei", "user:mallory"}
+    z, m = got["user:zhang.wei"], got["user:mallory"]
+    assert z.actor == "zhang.wei" and z.data["count"] == 30 and sum(z.data["why"].values()) == 30
+    assert z.data["why"]["password"] >= throttle.FREE_ACCOUNT and "throttled" in z.data["why"]
+    assert sorted(z.data["addresses"]) == ["198.51.100.7", "203.0.113.10", "203.0.113.9"]
+    assert (z.data["first_us"], z.data["last_us"]) == (T0, T0 + 290_000_000)
+    assert m.actor == "anonymous" and m.data["count"] == 5 and m.data["why"] == {"unknown_user": 5}
+    assert auth.flush_failures(store, now_us=T0 + 17 * MIN) == 0  # written once
     assert audit.verify(store).ok
 
 
@@ -222,17 +317,26 @@ def test_set_password_and_deactivate_end_sessions(store: Store) -> None:
         store, username="zhang.wei", password="新密码 new secret", actor="admin", reason="忘记密码", now_us=T0 + MIN
     )
     assert auth.session_user(store, s1.token, now_us=T0 + MIN) is None
-    assert auth.login(store, "zhang.wei", PW, now_us=T0 + MIN).code == "bad_credentials"  # lockout cleared
+    assert auth.login(store, "zhang.wei", PW, now_us=T0 + MIN) == REFUSED  # the old one is wrong (not throttled)
     s2 = auth.login(store, "zhang.wei", "新密码 new secret", now_us=T0 + MIN)
     assert isinstance(s2, auth.LoginOk)
     auth.deactivate(store, username="zhang.wei", actor="admin", reason="调离", now_us=T0 + 2 * MIN)
     assert auth.session_user(store, s2.token, now_us=T0 + 2 * MIN) is None
-    assert auth.login(store, "zhang.wei", "新密码 new secret", now_us=T0 + 3 * MIN).code == "bad_credentials"
+    assert auth.login(store, "zhang.wei", "新密码 new secret", now_us=T0 + 3 * MIN) == REFUSED
     with pytest.raises(auth.UserError):
         auth.deactivate(store, username="nobody", actor="admin", reason="x", now_us=T0)
+    auth.flush_failures(store, now_us=T0 + 20 * MIN)
     acts = [e.action for e in audit.entries(store, subject="user:zhang.wei")][::-1]
-    assert acts[0] == "user.create" and "user.password" in acts and acts[-2:] == ["user.deactivate", "login.failure"]
-    assert audit.entries(store, subject="user:zhang.wei", limit=1)[0].data == {"why": "inactive"}
+    assert acts == [
+        "user.create",
+        "login.success",
+        "user.password",
+        "login.success",
+        "user.deactivate",
+        "login.failure",
+    ]
+    failure = audit.entries(store, subject="user:zhang.wei", limit=1)[0].data
+    assert failure["count"] == 7 and failure["why"] == {"password": 6, "inactive": 1}
     assert audit.verify(store).ok
 
 
@@ -274,7 +378,7 @@ def test_cli_user_add_list_passwd(store: Store, monkeypatch) -> None:
     assert auth.get_user(store, "op1").stations == ["S0001", "S0002"]
     assert isinstance(auth.login(store, "op1", PW, now_us=T0), auth.LoginOk)
     res = run("user", "add", "bad", "--role", "operator", "--name", "X", input="short\n")
-    assert res.exit_code == 2 and "密码至少需要 10 个字符" in res.output
+    assert res.exit_code == 2 and "密码至少需要 12 个字符" in res.output
     assert run("user", "add", "x2", "--role", "admin", "--name", "X", input="").exit_code == 2  # no password
     assert run("user", "add", "x3", "--role", "king", "--name", "X", input=f"{PW}\n").exit_code == 2
     res = run("user", "list")

@@ -242,6 +242,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pw_blank": {"zh": "密码不能全是空白", "en": "The password cannot be only spaces"},
     "pw_is_username": {"zh": "密码不能与用户名相同", "en": "The password cannot be the username"},
     "pw_one_char": {"zh": "密码不能由同一个字符重复组成", "en": "The password cannot be one character repeated"},
+    "pw_common": {
+        "zh": "这是常见密码（或其简单变形、重复或连续字符），很容易被猜中，请换一个",
+        "en": "This is a common password (or a simple variation, repetition or run of one): it is easy to guess",
+    },
     "user_bad_name": {
         "zh": "用户名须为 1–64 个小写字母、数字或 . _ @ -，并以字母或数字开头",
         "en": "A username is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit",
@@ -256,10 +260,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "user_bad_district": {"zh": "辖区名称不能超过 64 个字符", "en": "The district must have at most 64 characters"},
     "user_exists": {"zh": "用户名 {username} 已存在", "en": "The username {username} is taken"},
     "user_unknown": {"zh": "没有用户 {username}", "en": "No user {username}"},
-    "login_bad": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
-    "login_locked": {
-        "zh": "连续登录失败次数过多，账户已锁定，请于 {until} 后再试",
-        "en": "Too many failed logins: the account is locked until {until}",
+    "login_bad": {
+        "zh": "用户名或密码错误，或尝试过于频繁，请稍后再试",
+        "en": "Wrong username or password, or too many attempts: try again later",
     },
     "password_prompt": {"zh": "密码", "en": "Password"},
     "password_again": {"zh": "再次输入密码", "en": "Repeat the password"},
@@ -269,8 +272,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "user_added": {"zh": "已创建用户", "en": "User created"},
     "user_password_set": {
-        "zh": "已设置新密码（该用户的会话已结束，锁定已解除）",
-        "en": "Password set (the user's sessions ended, any lockout cleared)",
+        "zh": "已设置新密码（该用户的会话已结束，登录限速已解除）",
+        "en": "Password set (the user's sessions ended, any login throttle lifted)",
     },
     "users_title": {"zh": "用户", "en": "Users"},
     "user_col_username": {"zh": "用户名", "en": "Username"},
@@ -281,7 +284,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "user_col_state": {"zh": "状态", "en": "State"},
     "user_active": {"zh": "启用", "en": "active"},
     "user_inactive": {"zh": "已停用", "en": "deactivated"},
-    "user_locked_until": {"zh": "锁定至", "en": "locked until"},
+    "user_throttled_until": {"zh": "登录限速至", "en": "login throttled until"},
     # the audit log (anxin.audit)
     "audit_start": {"zh": "日志开头", "en": "the start of the log"},
     "audit_entry": {"zh": "第 {seq} 条", "en": "entry {seq}"},

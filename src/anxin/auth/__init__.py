@@ -1,6 +1,7 @@
 """用户与权限 (users and permissions) of the regulator console: roles and the permission
-matrix (:mod:`anxin.auth.roles`), argon2id passwords, accounts, login with lockout,
-sessions and CSRF. Every change and every login attempt is in the audit log."""
+matrix (:mod:`anxin.auth.roles`), argon2id passwords and their rules, accounts, login
+with its throttle (:mod:`anxin.auth.throttle`: delays, no lockout), sessions and CSRF.
+Every change and every login attempt is in the audit log (failures by window)."""
 
 from anxin.auth.passwords import (
     MIN_LENGTH,
@@ -26,8 +27,6 @@ from anxin.auth.roles import (
     station_scope,
 )
 from anxin.auth.sessions import (
-    LOCK_US,
-    MAX_FAILURES,
     SESSION_US,
     LoginOk,
     LoginRefused,
@@ -36,13 +35,12 @@ from anxin.auth.sessions import (
     logout,
     session_user,
 )
+from anxin.auth.throttle import flush_failures
 from anxin.auth.users import UserError, create_user, deactivate, get_user, list_users, set_password
 
 __all__ = [
     "ADMIN",
     "INSPECTOR",
-    "LOCK_US",
-    "MAX_FAILURES",
     "MIN_LENGTH",
     "OPERATOR",
     "PERMISSIONS",
@@ -63,6 +61,7 @@ __all__ = [
     "check_password_rules",
     "create_user",
     "deactivate",
+    "flush_failures",
     "get_user",
     "hash_password",
     "list_users",

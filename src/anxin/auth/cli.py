@@ -118,8 +118,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             table.add_column(t(key))
         for u in users:
             state = t("user_active") if u["active"] else f"[red]{t('user_inactive')}[/]"
-            if u["active"] and u["locked_until_us"] > now:
-                state = f"[yellow]{t('user_locked_until')} {format_ts(u['locked_until_us'])[:19]}[/]"
+            if u["active"] and u["throttled_until_us"] > now:
+                state = f"[yellow]{t('user_throttled_until')} {format_ts(u['throttled_until_us'])[:19]}[/]"
             role = f"{ROLE_NAMES_ZH.get(u['role'], u['role'])} {u['role']}" if lang() == "zh" else u["role"]
             table.add_row(
                 u["username"],
@@ -143,7 +143,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """重设密码（并解除锁定、结束其会话）。Set a new password (clears a lockout)."""
+        """重设密码（并解除登录限速、结束其会话）。Set a new password (lifts the login throttle)."""
         from anxin.auth import AuthError, set_password
         from anxin.store.database import now_us
 

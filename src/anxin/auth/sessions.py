@@ -1,14 +1,16 @@
-"""Login, lockout, sessions and CSRF (登录与会话). The clock is always an argument (µs).
+"""Login, sessions and CSRF (登录与会话). The clock is always an argument (µs).
 
-* 5 consecutive wrong passwords lock an account for 15 minutes (per user, counted in the
-  database so every worker process sees it); an attempt while locked is refused without
-  checking the password and says until when. A successful login resets the count.
-* An unknown username is checked against a dummy hash, so it takes as long as a known
-  one, and gets the same answer as a wrong password (用户名或密码错误); so does a
-  deactivated account.
-* Every attempt is in the audit log: ``login.success``, ``login.failure`` (data.why =
-  ``password`` | ``unknown_user`` | ``inactive`` | ``locked``), ``login.lockout``. The actor
-  is the username, or ``anonymous`` for a name with no account; never the password.
+* No lockout: failures slow down further attempts (:mod:`anxin.auth.throttle`: per
+  account and per address, or per device for a browser the account used before), so a
+  guesser cannot lock anyone out, and the owner at their usual place gets in.
+* Every refusal — an unknown username, a wrong password, a deactivated account, an
+  attempt while throttled — gets the same answer (用户名或密码错误，或尝试过于频繁) after
+  the same work: one argon2 verification (against a dummy hash when there is no account
+  or the attempt is throttled).
+* The audit log: ``login.success`` for each success; failures as one ``login.failure``
+  entry per account name and 15-minute window with their count, reasons (``password``,
+  ``unknown_user``, ``inactive``, ``throttled``) and addresses; the actor is the
+  username, or ``anonymous`` for a name with no account; never the password.
 * A session is a random token (``secrets.token_urlsafe(32)``) for the cookie; the store
   keeps only its SHA-256, with a CSRF token for the session's forms. It lasts 12 hours
   from login (not sliding), until logout, a password change or deactivation.
@@ -24,16 +26,15 @@ import msgspec
 from sqlalchemy import delete, select, update
 
 from anxin import audit
+from anxin.auth import throttle as Th
 from anxin.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from anxin.auth.roles import User
 from anxin.auth.users import _USERNAME, normalise_username, to_user
-from anxin.contract.times import US_PER_H, US_PER_MIN, format_ts
+from anxin.contract.times import US_PER_H
 from anxin.i18n import t
 from anxin.store import schema as T
 from anxin.store.database import Store
 
-MAX_FAILURES = 5
-LOCK_US = 15 * US_PER_MIN
 SESSION_US = 12 * US_PER_H
 ANONYMOUS = "anonymous"
 _U, _S = T.users.c, T.sessions.c
@@ -44,34 +45,55 @@ class LoginOk(msgspec.Struct, frozen=True, kw_only=True):
     token: str  # for the session cookie (HttpOnly, Secure, SameSite=Lax); shown nowhere else
     csrf: str  # to put in the session's forms
     expires_us: int
+    device: str = ""  # the device cookie for this browser (the throttle trusts it for this account)
 
 
 class LoginRefused(msgspec.Struct, frozen=True, kw_only=True):
-    reason: str  # for the person, in the console language (用户名或密码错误 / locked until …)
-    code: str  # "bad_credentials" | "locked"
-    locked_until_us: int | None = None
+    reason: str  # for the person, in the CLI's language; the same for every refusal
+    code: str = "bad_credentials"  # the only one: the answer never tells why
 
 
-def login(store: Store, username: str, password: str, *, now_us: int) -> LoginOk | LoginRefused:
+def login(
+    store: Store,
+    username: str,
+    password: str,
+    *,
+    now_us: int,
+    address: str | None = None,
+    device: str | None = None,
+) -> LoginOk | LoginRefused:
+    """Check a login attempt from ``address`` (the client's address) with the browser's
+    device cookie ``device``, if any."""
+    Th.flush_failures(store, now_us=now_us)  # the audit windows that have ended
     name = normalise_username(username)
+    valid = bool(_USERNAME.fullmatch(name))  # anything else cannot be an account (nor even storable text)
+    shown = name if valid else _printable(name)
     row = None
-    if _USERNAME.fullmatch(name):  # anything else cannot be an account (and may not even be storable text)
+    if valid:
         with store.engine.connect() as c:
             row = c.execute(select(T.users).where(_U.username == name)).first()
+    trusted = Th.device_of(store, shown, device)
+    keys = Th.buckets(shown, address=address, device=trusted)
+    actor = name if row is not None else ANONYMOUS
+
+    def refuse(why: str) -> LoginRefused:
+        if why != "throttled":
+            Th.failed(store, keys, now_us=now_us)
+        Th.note_failure(store, shown, actor=actor, why=why, address=address, now_us=now_us)
+        return LoginRefused(reason=t("login_bad"))
+
+    if Th.throttled(store, keys, now_us=now_us):
+        verify_password(dummy_hash(), password)  # the same work as any other attempt
+        return refuse("throttled")
     if row is None:
         verify_password(dummy_hash(), password)  # the same work as for a real account
-        shown = name if _USERNAME.fullmatch(name) else _printable(name)
-        _audit(store, ANONYMOUS, "login.failure", f"user:{shown}", now_us, why="unknown_user", username=shown)
-        return _bad_credentials()
-    if row.locked_until_us > now_us:
-        _audit(store, name, "login.failure", f"user:{name}", now_us, why="locked", locked_until_us=row.locked_until_us)
-        return _locked(row.locked_until_us)
+        return refuse("unknown_user")
     ok = verify_password(row.password_hash, password)
     if not row.active:
-        _audit(store, name, "login.failure", f"user:{name}", now_us, why="inactive")
-        return _bad_credentials()
+        return refuse("inactive")
     if not ok:
-        return _failed(store, row, now_us)
+        return refuse("password")
+    Th.succeeded(store, keys)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     digest = _digest(token)
     rehash = needs_rehash(row.password_hash)
@@ -93,9 +115,15 @@ def login(store: Store, username: str, password: str, *, now_us: int) -> LoginOk
             subject=f"user:{name}",
             reason="login",
             now_us=now_us,
-            data={"session": digest[:6].hex(), "rehashed": rehash},
+            data={"session": digest[:6].hex(), "rehashed": rehash, "address": address, "known_device": bool(trusted)},
         )
-    return LoginOk(user=to_user(row), token=token, csrf=csrf, expires_us=now_us + SESSION_US)
+    return LoginOk(
+        user=to_user(row),
+        token=token,
+        csrf=csrf,
+        expires_us=now_us + SESSION_US,
+        device=Th.new_device(store, name),
+    )
 
 
 def session_user(store: Store, token: str | None, *, now_us: int) -> tuple[User, str] | None:
@@ -124,57 +152,6 @@ def check_csrf(session_csrf: str | None, submitted: str | None) -> bool:
     if not session_csrf or not submitted or not isinstance(submitted, str):
         return False
     return hmac.compare_digest(session_csrf.encode("utf-8", "replace"), submitted.encode("utf-8", "replace"))
-
-
-def _failed(store: Store, row, now_us: int) -> LoginRefused:
-    name = row.username
-    with store.engine.begin() as c:
-        failures = int(
-            c.execute(
-                update(T.users)
-                .where(_U.id == row.id)
-                .values(failed_logins=_U.failed_logins + 1)
-                .returning(_U.failed_logins)
-            ).scalar_one()
-        )
-        if failures < MAX_FAILURES:
-            audit.append(
-                c,
-                actor=name,
-                action="login.failure",
-                subject=f"user:{name}",
-                reason="login",
-                now_us=now_us,
-                data={"why": "password", "failures": failures},
-            )
-            return _bad_credentials()
-        until = now_us + LOCK_US
-        c.execute(update(T.users).where(_U.id == row.id).values(failed_logins=0, locked_until_us=until))
-        audit.append(
-            c,
-            actor=name,
-            action="login.lockout",
-            subject=f"user:{name}",
-            reason="login",
-            now_us=now_us,
-            data={"why": "password", "failures": failures, "locked_until_us": until},
-        )
-    return _locked(until)
-
-
-def _audit(store: Store, actor: str, action: str, subject: str, now_us: int, **data) -> None:
-    audit.record(store, actor=actor, action=action, subject=subject[:200], reason="login", data=data, now_us=now_us)
-
-
-def _bad_credentials() -> LoginRefused:
-    return LoginRefused(reason=t("login_bad"), code="bad_credentials")
-
-
-def _locked(until_us: int) -> LoginRefused:
-    ts = format_ts(until_us)  # local time (UTC+08:00)
-    return LoginRefused(
-        reason=t("login_locked").format(until=f"{ts[:10]} {ts[11:19]}"), code="locked", locked_until_us=until_us
-    )
 
 
 def _digest(token: str) -> bytes:

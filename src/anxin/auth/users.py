@@ -17,6 +17,7 @@ from anxin.auth.roles import OPERATOR, ROLES, User
 from anxin.i18n import t
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.database import now_us as wall_now_us
 from anxin.store.results import inserted_id
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -103,7 +104,8 @@ def create_user(
 
 
 def set_password(store: Store, *, username: str, password: str, actor: str, reason: str, now_us: int) -> None:
-    """Set a new password; clears a lockout and ends the user's sessions (audited)."""
+    """Set a new password; forgets the account's failed logins (the throttle) and ends
+    the user's sessions (audited)."""
     name = normalise_username(username)
     check_password_rules(password, username=name)
     password_hash = hash_password(password)
@@ -122,6 +124,9 @@ def set_password(store: Store, *, username: str, password: str, actor: str, reas
             now_us=now_us,
             data={"sessions_ended": int(ended or 0)},
         )
+    from anxin.auth.throttle import lift  # (auth.throttle imports the audit log, not the accounts)
+
+    lift(store, name)
 
 
 def deactivate(store: Store, *, username: str, actor: str, reason: str, now_us: int) -> None:
@@ -150,7 +155,9 @@ def get_user(store: Store, username: str) -> User | None:
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
-    """Every account with its state (active, failed logins, locked until), by username."""
+    """Every account with its state (active; ``throttled_until_us``: when the login
+    throttle admits its next attempt from a place it was not used before, 0 when at once),
+    by username."""
     cols = [
         _U.id,
         _U.username,
@@ -164,7 +171,17 @@ def list_users(store: Store) -> list[dict[str, Any]]:
         _U.created_us,
     ]
     with store.engine.connect() as c:
-        return [dict(r._mapping) for r in c.execute(select(*cols).order_by(_U.username)).all()]
+        rows = [dict(r._mapping) for r in c.execute(select(*cols).order_by(_U.username)).all()]
+    from anxin.auth import throttle as Th
+    from anxin.store import throttle as counters
+
+    now = wall_now_us()
+    got = counters.peek(store, [f"login:user:{r['username']}" for r in rows], now_us=now)
+    for r in rows:
+        b = got[f"login:user:{r['username']}"]
+        until = b.last_us + Th.delay_us(b.count, Th.FREE_ACCOUNT) if b.count >= Th.FREE_ACCOUNT else 0
+        r["throttled_until_us"] = until if until > now else 0
+    return rows
 
 
 def to_user(row: Any) -> User:
