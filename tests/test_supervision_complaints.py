@@ -19,6 +19,8 @@ from anxin.store import schema as T
 from anxin.supervision import Attachment, SupervisionError, complaints
 
 STATION = "S0001"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"  # the first bytes of a JPEG, a PNG: what the type check reads
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +93,20 @@ def test_submit_validation_errors_are_named(store, city) -> None:
         ({"channel": "fax"}, "bad_channel", "channel"),
         ({"event_ts_us": NOW + US_PER_H}, "event_in_future", "event_ts_us"),
         (
-            {"attachments": [("a.jpg", "image/jpeg", b"x" * (5 * 1024 * 1024 + 1))]},
+            {"attachments": [("a.jpg", "image/jpeg", JPEG + b"x" * (5 * 1024 * 1024))]},
             "attachment_too_large",
             "attachments[0].data",
         ),
-        ({"attachments": [("a.jpg", "image/jpeg", b"x")] * 6}, "too_many_attachments", "attachments"),
-        ({"attachments": [("a.exe", "application/x-msdownload", b"MZ")]}, "bad_attachment_type", "attachments[0].mime"),
+        ({"attachments": [("a.jpg", "image/jpeg", JPEG)] * 6}, "too_many_attachments", "attachments"),
+        ({"attachments": [("a.exe", "application/x-msdownload", b"MZ")]}, "bad_attachment_type", "attachments[0].data"),
+        # the type is the content's, not the declared one (issue 11)
+        ({"attachments": [("a.jpg", "image/jpeg", b"\x00" * 1000)]}, "bad_attachment_type", "attachments[0].data"),
+        ({"attachments": [("a.txt", "text/plain", b"hello")]}, "bad_attachment_type", "attachments[0].data"),
+        (
+            {"attachments": [("a.jpg", "image/jpeg", JPEG + b"x" * (4 * 1024 * 1024))] * 3},
+            "attachments_too_large",
+            "attachments",
+        ),
         ({"attachments": [("a.jpg", "image/jpeg", b"")]}, "empty_attachment", "attachments[0].data"),
     ]
     for change, code, field in cases:
@@ -105,13 +115,16 @@ def test_submit_validation_errors_are_named(store, city) -> None:
         assert (e.value.code, e.value.field) == (code, field), change
     assert complaints.listing(store) == [] and _audit_count(store) == 0  # nothing written
     # the limits themselves are accepted
-    big = Attachment("小票.jpg", "image/jpeg", b"\xff" * (5 * 1024 * 1024))
+    big = Attachment("小票.jpg", "image/jpeg", JPEG + b"\xff" * (5 * 1024 * 1024 - len(JPEG)))
     cid = complaints.submit(
-        store, reg, **{**ok, "text": "多" * 2000, "attachments": [big] + [("b.png", "image/png", b"png")] * 4}
+        store,
+        reg,
+        **{**ok, "text": "多" * 2000, "attachments": [big] + [("b.png", "application/octet-stream", PNG)] * 4},
     )
     got = complaints.get(store, cid)
     assert got["status"] == "received" and got["deadline_us"] == NOW + 15 * US_PER_DAY
-    assert [a["size"] for a in got["attachments"]] == [5 * 1024 * 1024, 3, 3, 3, 3]
+    assert [a["size"] for a in got["attachments"]] == [5 * 1024 * 1024] + [len(PNG)] * 4
+    assert [a["mime"] for a in got["attachments"]] == ["image/jpeg"] + ["image/png"] * 4  # found, not declared
     assert got["attachments"][0]["sha256"] == hashlib.sha256(big.data).hexdigest()
     assert complaints.attachment(store, cid, got["attachments"][0]["id"]).data == big.data
     [entry] = entries(store, subject=f"complaint:{cid}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from anxin.audit import entries
 from anxin.contract.registry import Registry, parse_registry
 from anxin.engine.outputs import make_alarm
 from anxin.sim import ScenarioSet, simulate
@@ -109,8 +110,22 @@ def _setup(store: Store) -> None:
         c.execute(
             T.complaints.insert(),
             [
-                dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="closed", outcome="substantiated"),
-                dict(received_us=NOW - DAY, station_id="S0001", text="少油", status="received", outcome=None),
+                dict(
+                    received_us=NOW - DAY,
+                    station_id="S0001",
+                    text="少油",
+                    status="closed",
+                    outcome="substantiated",
+                    plausible=None,
+                ),
+                dict(  # open, and triaged as plausible by a regulator: it counts
+                    received_us=NOW - DAY,
+                    station_id="S0001",
+                    text="少油",
+                    status="received",
+                    outcome=None,
+                    plausible=True,
+                ),
             ],
         )
         c.execute(
@@ -268,3 +283,50 @@ def test_redraw_is_pure(tmp_path: Path) -> None:
     }
     picks = R.redraw(record)
     assert picks == R.redraw(record) and len(picks) == 2 and {p["inspector"] for p in picks} == {"b"}
+
+
+def test_spam_complaints_cannot_steer_the_draw(store: Store, registry: Registry) -> None:
+    """Finding 7: 415 spam complaints made an innocent station's risk score 421 against 27.5
+    for the real cheater (≈ 88 % chance of being drawn). At a smaller scale: 80 complaints
+    submitted against the innocent S0002 move nothing until a regulator triages them; the
+    cheater S0001, with its alarms, stays the likelier pick."""
+    from anxin.supervision import complaints as C
+
+    store.save_outputs([_alarm("VOLUME_MISMATCH", "S0001", i, NOW - i * DAY) for i in range(4)])
+    before = {r.station_id: r for r in R.risk_scores(store, registry, now_us=NOW)}
+    ids = [
+        C.submit(store, registry, station_id="S0002", text=f"少油 {i}", channel="api", now_us=NOW - DAY + i)
+        for i in range(80)
+    ]
+    after = {r.station_id: r for r in R.risk_scores(store, registry, now_us=NOW)}
+    assert after["S0002"].score == before["S0002"].score and after["S0002"].parts["complaints"] == 0
+    assert "近90天待研判投诉 80 件，不计分" in after["S0002"].explanation
+    assert after["S0001"].score > after["S0002"].score
+
+    def share(station: str) -> float:  # the chance of being the first pick of a risk draw
+        plan = R.draw(
+            store,
+            registry,
+            stations=1,
+            inspectors=INSPECTORS,
+            seed=1,
+            method="risk",
+            name="抽查",
+            actor="z",
+            now_us=NOW,
+        )
+        with store.engine.connect() as c:
+            draw = c.execute(select(T.inspection_plans.c.draw).where(T.inspection_plans.c.id == plan)).scalar_one()
+        weights = {x["station_id"]: x["weight"] for x in draw["candidates"]}
+        return weights[station] / sum(weights.values())
+
+    assert share("S0002") < share("S0001") and share("S0002") < 0.25
+    # A regulator's triage decides: two plausible ones count (1 each), spam marked as such never does.
+    for cid in ids[:2]:
+        C.triage(store, cid, plausible=True, actor="zhao.min", reason="有订单号，可信", now_us=NOW)
+    for cid in ids[2:5]:
+        C.triage(store, cid, plausible=False, actor="zhao.min", reason="重复刷单", now_us=NOW)
+    s2 = next(r for r in R.risk_scores(store, registry, now_us=NOW) if r.station_id == "S0002")
+    assert s2.parts["complaints"] == 2 * R.COMPLAINT_OPEN
+    assert "近90天研判为不可信的投诉 3 件，不计分" in s2.explanation
+    assert [e.action for e in entries(store, subject=f"complaint:{ids[0]}")][0] == "complaint.triage"

@@ -41,7 +41,10 @@ class SupervisionSettings(msgspec.Struct, frozen=True, kw_only=True):
     text_max_chars: int = 2000
     attachment_max_bytes: int = 5 * 1024 * 1024
     attachments_max: int = 5
-    attachment_mime_prefixes: tuple[str, ...] = ("image/", "video/", "audio/", "application/pdf", "text/plain")
+    attachments_total_max_bytes: int = 10 * 1024 * 1024  # all the files of one complaint
+    # What an attachment may be, judged by its content (its first bytes), never by the name
+    # or the type the sender declared: photos (JPEG, PNG) and PDF receipts.
+    attachment_types: tuple[str, ...] = ("image/jpeg", "image/png", "application/pdf")
     future_slack_us: int = 10 * 60 * 1_000_000  # an event time at most this far past "now" (clock skew)
 
 

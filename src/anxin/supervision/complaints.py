@@ -7,6 +7,11 @@ investigation notes while investigating, a further reply while replied; ``close`
 from ``replied`` (a reply to the complainant comes before closure), with an outcome of
 substantiated | unsubstantiated | referred | withdrawn and a reason.
 
+Triage (研判) is apart from the status: a regulator marks a complaint plausible or not
+(spam, off-topic, a duplicate) at any step, and may revise it. Only a complaint triaged
+plausible, or closed as substantiated, counts in the risk score of the random draw
+(:mod:`anxin.supervision.risk`): the number of submissions alone moves nothing.
+
 Every change is one transaction with one audit entry (subject ``complaint:<id>``); the
 investigation notes live in the audit log (``get`` shows the history). Linking finds,
 within ±2 h of the complaint's time (the event time given, else the sale's time when the
@@ -170,8 +175,23 @@ def submit(
     return cid
 
 
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The type of a file by its first bytes (JPEG, PNG or PDF), or None."""
+    return next((mime for magic, mime in _MAGIC if data.startswith(magic)), None)
+
+
 def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Attachment]:
+    """The attachments checked: how many, each one's name, size and type by its content
+    (the stored type is the one found, not the one declared), and their total size."""
     out: list[Attachment] = []
+    total = 0
     for i, item in enumerate(items):
         field = f"attachments[{i}]"
         if isinstance(item, dict):
@@ -186,9 +206,7 @@ def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Att
         name_v = need_text(name, f"{field}.name", max_chars=200)
         if "/" in name_v or "\\" in name_v:
             raise SupervisionError("bad_attachment_name", "附件名称不能含路径", field=f"{field}.name")
-        mime_v = need_text(mime, f"{field}.mime", max_chars=100).lower()
-        if mime_v.count("/") != 1 or not any(mime_v.startswith(p) for p in s.attachment_mime_prefixes):
-            raise SupervisionError("bad_attachment_type", f"不支持的附件类型 {mime_v!r}", field=f"{field}.mime")
+        need_text(mime, f"{field}.mime", max_chars=100)  # declared, but the content decides
         if not isinstance(data, bytes | bytearray | memoryview):
             raise SupervisionError("bad_attachment", "附件内容须为字节", field=f"{field}.data")
         data_b = bytes(data)
@@ -198,7 +216,19 @@ def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Att
             raise SupervisionError(
                 "attachment_too_large", f"附件超过 {s.attachment_max_bytes // (1024 * 1024)} MiB", field=f"{field}.data"
             )
-        out.append(Attachment(name_v, mime_v, data_b))
+        found = sniff(data_b)
+        if found is None or found not in s.attachment_types:
+            raise SupervisionError(
+                "bad_attachment_type", "附件须为 JPEG、PNG 图片或 PDF 文件（按文件内容判断）", field=f"{field}.data"
+            )
+        total += len(data_b)
+        if total > s.attachments_total_max_bytes:
+            raise SupervisionError(
+                "attachments_too_large",
+                f"附件合计超过 {s.attachments_total_max_bytes // (1024 * 1024)} MiB",
+                field="attachments",
+            )
+        out.append(Attachment(name_v, found, data_b))
     return out
 
 
@@ -394,6 +424,26 @@ def close(store: Store, complaint_id: int, *, outcome: str, reason: str, actor: 
     )
 
 
+def triage(store: Store, complaint_id: int, *, plausible: bool, actor: str, reason: str = "", now_us: int) -> None:
+    """Record the regulator's triage: the complaint is plausible (it then counts in the
+    risk score) or not (spam, off-topic, a duplicate: it never counts)."""
+    if type(plausible) is not bool:
+        raise SupervisionError("bad_triage", "研判结果须为可信或不可信", field="plausible")
+    who = need_text(actor, "actor", max_chars=64)
+    with write_transaction(store) as conn:
+        row = _lock(conn, complaint_id)
+        conn.execute(update(T.complaints).where(_C.id == complaint_id).values(plausible=plausible))
+        audit(
+            conn,
+            actor=who,
+            action="complaint.triage",
+            subject=f"complaint:{complaint_id}",
+            reason=reason.strip(),
+            data={"plausible": plausible, "before": row.plausible},
+            now_us=now_us,
+        )
+
+
 _NEXT = {"assign": "assigned", "investigate": "investigating", "reply": "replied", "close": "closed"}
 _STEP_ZH = {"assign": "分派", "investigate": "调查", "reply": "答复", "close": "办结"}
 
@@ -462,6 +512,7 @@ _FIELDS = (
     "reply",
     "outcome",
     "closed_us",
+    "plausible",
 )
 
 

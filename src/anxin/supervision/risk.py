@@ -11,8 +11,11 @@ The score (deterministic; every part is rounded to 4 decimals and the score is t
   (``meter_estimates``): beyond 2‰ adds 3, beyond 3‰ adds 8.
 * ``station_bias``: a STATION_BIAS alarm (errors predominantly in the operator's favour)
   in the last 90 days, not dismissed: 5.
-* ``complaints`` (last 90 days): substantiated 3 each, open or referred 1 each,
-  unsubstantiated or withdrawn 0.25 each.
+* ``complaints`` (last 90 days): substantiated 3 each; of the others only those a
+  regulator triaged as plausible count — open or referred 1 each, unsubstantiated or
+  withdrawn 0.25 each. A complaint not triaged yet, or triaged as not plausible, counts
+  0 (the explanation names how many are waiting): anyone can submit complaints, so
+  their number alone must not steer the draw.
 * ``rectifications``: 2 for each open rectification order (整改).
 * ``never_inspected``: 2 when the station has no completed inspection.
 * ``clean_inspection``: a completed inspection in the last 180 days with every checklist
@@ -104,7 +107,9 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
         ).all()
         Cp = T.complaints.c
         complaint_rows = c.execute(
-            select(Cp.station_id, Cp.outcome, Cp.status).where(Cp.station_id.in_(stations), Cp.received_us >= since)
+            select(Cp.station_id, Cp.outcome, Cp.status, Cp.plausible).where(
+                Cp.station_id.in_(stations), Cp.received_us >= since
+            )
         ).all()
         R = T.rectifications.c
         open_rect: dict[str, int] = dict(
@@ -143,7 +148,10 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
     complaints: dict[str, dict[str, int]] = {s: {} for s in stations}
     for cp in complaint_rows:
         key = cp.outcome if cp.outcome in COMPLAINT_WEIGHT else "open"
-        parts[cp.station_id]["complaints"] += COMPLAINT_WEIGHT.get(key, COMPLAINT_OPEN)
+        if key != "substantiated" and cp.plausible is not True:  # not (yet) a regulator's finding
+            key = "untriaged" if cp.plausible is None else "implausible"
+        else:
+            parts[cp.station_id]["complaints"] += COMPLAINT_WEIGHT.get(key, COMPLAINT_OPEN)
         complaints[cp.station_id][key] = complaints[cp.station_id].get(key, 0) + 1
     inspected: set[str] = set()
     clean: dict[str, int] = {}
@@ -169,9 +177,13 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
         if s in bias:
             p["station_bias"] = STATION_BIAS
             why.append(f"近90天有“{RULE_NAMES_ZH['STATION_BIAS']}”报警，计 {STATION_BIAS} 分")
-        if complaints[s]:
-            counts = "、".join(f"{_COMPLAINT_ZH[k]}{n}件" for k, n in sorted(complaints[s].items()))
+        counted = {k: n for k, n in complaints[s].items() if k not in _NOT_COUNTED}
+        if counted:
+            counts = "、".join(f"{_COMPLAINT_ZH[k]}{n}件" for k, n in sorted(counted.items()))
             why.append(f"近90天投诉举报：{counts}，计 {_r(p['complaints'])} 分")
+        for k in _NOT_COUNTED:
+            if complaints[s].get(k):
+                why.append(f"近90天{_COMPLAINT_ZH[k]}投诉 {complaints[s][k]} 件，不计分")
         if open_rect.get(s):
             p["rectifications"] = OPEN_RECTIFICATION * int(open_rect[s])
             why.append(f"未完成整改 {int(open_rect[s])} 项，计 {p['rectifications']} 分")
@@ -195,7 +207,15 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
 
 
 _SEV_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
-_COMPLAINT_ZH = {"substantiated": "查实", "unsubstantiated": "不实", "withdrawn": "撤回", "open": "待办"}
+_COMPLAINT_ZH = {
+    "substantiated": "查实",
+    "unsubstantiated": "不实",
+    "withdrawn": "撤回",
+    "open": "待办",
+    "untriaged": "待研判",
+    "implausible": "研判为不可信的",
+}
+_NOT_COUNTED = ("untriaged", "implausible")
 
 
 def _pick(rng: random.Random, weights: list[int], k: int) -> list[int]:
