@@ -16,6 +16,7 @@ from live import ADMIN, Server, arrival_lines, uploads
 
 from anxin.check.run import run_check
 from anxin.sim import ScenarioSet, simulate
+from anxin.sim.replay import by_sender
 from anxin.store.database import Store
 
 pytestmark = pytest.mark.xdist_group("serve")
@@ -60,7 +61,12 @@ def test_kill9_during_sustained_upload(city: Path, tmp_path) -> None:
             s: httpx2.post(f"{server.url}/v1/stations/{s}/token", headers=admin).json()["token"]
             for s in ("S0001", "S0002")
         }
-        batches = [(s if s in tokens else "S0001", ls) for s, ls in uploads(arrival_lines(city), "S0001", size=200)]
+        # The verifications go with the institute's token (contract v1.1 §C), in their place.
+        tokens["institute"] = httpx2.post(f"{server.url}/v1/institutes/I01/token", headers=admin).json()["token"]
+        batches = [
+            ("institute" if who == "institute" else s if s in tokens else "S0001", ls)
+            for s, ls, who in by_sender(uploads(arrival_lines(city), "S0001", size=200))
+        ]
         acked: list[int] = []
         t = threading.Thread(target=_upload_all, args=(server, batches, tokens, acked))
         t.start()

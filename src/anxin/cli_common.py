@@ -72,7 +72,8 @@ ConfigOpt = Annotated[
 # the commands themselves use the same text.
 HELP = {
     "serve": "实时服务：接收上传、实时比对、报警推送、监管控制台。The live service (HTTP API, SSE, console).",
-    "token": "签发加油站接口令牌（只显示一次）。Issue (or replace) a station's API token.",
+    "token": "签发加油站或检定机构的接口令牌（只显示一次，旧令牌立即失效）。"
+    "Issue (or replace) a station's or a verification institute's API token (the old one stops at once).",
     "db": "数据库：升级、版本、备份与恢复。The database: upgrade, revision, backup and restore.",
     "ledger": "原始记录台账：导出为可离线复核的文件。The ledger of records, exported as files.",
     "report": "统计报表：检定、检查、投诉、案件、报警、交易。Period figures (and the oversight reconciliation).",

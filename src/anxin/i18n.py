@@ -228,6 +228,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Re-derive the alarms: anxin check {out} --out DIR; check the files: cd {out} && sha256sum -c SHA256SUMS",
     },
     "token_unknown_station": {"zh": "加油站 {station} 未登记", "en": "The station {station} is not registered"},
+    "token_unknown_institute": {
+        "zh": "检定机构 {institute} 不在登记信息的 institutes 中",
+        "en": "The institute {institute} is not among the registry's institutes",
+    },
+    "token_station_or_institute": {
+        "zh": "请给出加油站编号，或 --institute 检定机构编号（二者选一）",
+        "en": "Give a station id, or --institute and an institute id (one of them)",
+    },
+    "token_issued_institute": {
+        "zh": "计量检定机构接口令牌（只显示一次）",
+        "en": "Verification institute's API token (shown once)",
+    },
     # configuration (anxin.serve.config)
     "secret_both": {
         "zh": "{name} 与 {name}_FILE 同时设置：只能用一个",

@@ -17,7 +17,7 @@ from pathlib import Path
 from anxin.check.reader import read_lines
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.registry import Registry
-from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
+from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate, authenticate_verification
 
 REJECT_T = -(1 << 62)  # rejects carry no event time: they sort first
 
@@ -26,12 +26,15 @@ Item = tuple[int, int, int, Parsed | Reject, KeyVerdict | None]
 
 
 def parse_verified(raw: bytes | int, ring: KeyRing) -> tuple[Parsed | Reject, KeyVerdict | None]:
-    """One line: parsed, its signature checked against the key ring (signed kinds only)."""
+    """One line: parsed, its signature checked against the key ring (signed kinds, and
+    verifications where the registry lists institutes)."""
     if isinstance(raw, int):
         return Reject(f"line of {raw} bytes exceeds the size limit"), None
     p = parse_line(raw)
-    if isinstance(p, Reject) or p.canonical is None:
+    if isinstance(p, Reject):
         return p, None
+    if p.canonical is None:  # unsigned kinds; a verification is signed where the registry lists institutes
+        return p, authenticate_verification(raw, p, ring) if ring.institutes else None
     verdict = authenticate(p, ring)
     return Parsed(p.rec, p.t, p.t0, p.digest), verdict  # the signed bytes are not needed any more
 

@@ -114,8 +114,11 @@ class VerificationRun(msgspec.Struct, kw_only=True, frozen=True):
     dispenser_temp_mc: Quantity
 
 
-class Verification(_Rec, tag="verification", kw_only=True, frozen=True):
-    """强制检定 — a mandatory verification result from the verification institute."""
+class Verification(_Rec, tag="verification", kw_only=True, frozen=True, omit_defaults=True):
+    """强制检定 — a mandatory verification result from the verification institute.
+
+    Where the registry lists institutes (contract v1.1 §C) it carries ``institute_id``,
+    ``key_id`` and ``sig`` (the institute's signature over its canonical bytes, v1 §4)."""
 
     nozzle_id: Id
     ts: datetime
@@ -125,6 +128,9 @@ class Verification(_Rec, tag="verification", kw_only=True, frozen=True):
     k_pulses_per_m3: int
     valid_until: datetime
     runs: Annotated[list[VerificationRun], msgspec.Meta(min_length=1, max_length=100)]
+    institute_id: Id | None = None
+    key_id: Id | None = None
+    sig: str | None = None
 
 
 Record = Union[Metering, Event, Settlement, TankReading, Delivery, Verification]

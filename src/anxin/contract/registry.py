@@ -72,6 +72,18 @@ class Nozzle(msgspec.Struct, kw_only=True, frozen=True):
     previous_keys: list[RetiredKey] = []
 
 
+class Institute(msgspec.Struct, kw_only=True, frozen=True):
+    """A verification institute (计量检定机构) whose verification records the platform
+    authenticates by signature (contract v1.1 §C); ``previous_keys`` as a nozzle's."""
+
+    institute_id: Id
+    name: str
+    key_alg: Literal["ed25519", "sm2"]
+    key_id: Id
+    public_key: str
+    previous_keys: list[RetiredKey] = []
+
+
 class Price(msgspec.Struct, kw_only=True, frozen=True):
     station_id: Id
     product: str
@@ -85,12 +97,14 @@ class Registry(msgspec.Struct, kw_only=True, dict=True):
     products: list[Product] = []
     nozzles: list[Nozzle]
     prices: list[Price] = []
+    institutes: list[Institute] = []  # contract v1.1 §C: verifications must then be signed
 
     def __post_init__(self) -> None:
         self.station_by_id = {s.station_id: s for s in self.stations}
         self.tank_by_id = {t.tank_id: t for t in self.tanks}
         self.nozzle_by_id = {n.nozzle_id: n for n in self.nozzles}
         self.product_by_id = {p.product: p for p in self.products}
+        self.institute_by_id = {i.institute_id: i for i in self.institutes}
         self.tanks_of_station: dict[str, list[str]] = {}
         for t in self.tanks:
             self.tanks_of_station.setdefault(t.station_id, []).append(t.tank_id)
@@ -129,6 +143,14 @@ def validate(reg: Registry) -> None:
     _unique(reg.tanks, "tank_id", "tanks")
     _unique(reg.nozzles, "nozzle_id", "nozzles")
     _unique(reg.products, "product", "products")
+    _unique(reg.institutes, "institute_id", "institutes")
+    for i, inst in enumerate(reg.institutes):
+        try:
+            load_verifier(inst.key_alg, inst.public_key)
+            for k in inst.previous_keys:
+                load_verifier(k.key_alg, k.public_key)
+        except KeyFormatError as exc:
+            raise RegistryError(f"institutes[{i}] ({inst.institute_id}): {exc}") from None
     stations = {s.station_id for s in reg.stations}
     for i, t in enumerate(reg.tanks):
         if t.station_id not in stations:

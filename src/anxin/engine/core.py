@@ -68,6 +68,9 @@ _QUARANTINE_RULE: dict[KeyVerdict | None, tuple[str, str]] = {  # None: not auth
     KeyVerdict.UNKNOWN_NOZZLE: ("UNKNOWN_DEVICE", "nozzle is not registered"),
     KeyVerdict.WRONG_KEY: ("UNKNOWN_DEVICE", "key_id is not this nozzle's key"),
     KeyVerdict.WRONG_STATION: ("UNKNOWN_DEVICE", "nozzle is registered to another station"),
+    KeyVerdict.UNSIGNED: ("UNKNOWN_DEVICE", "verification not signed by a registered institute"),
+    KeyVerdict.UNKNOWN_INSTITUTE: ("UNKNOWN_DEVICE", "institute is not registered"),
+    KeyVerdict.INSTITUTE_KEY: ("UNKNOWN_DEVICE", "key_id is not the institute's key"),
 }
 
 
@@ -123,7 +126,7 @@ class Engine:
         elif isinstance(rec, Event):
             self._event(p, rec, verdict, out)
         elif isinstance(rec, Verification):
-            self._verification(p, rec, out)
+            self._verification(p, rec, verdict, out)
         return out
 
     def witness(self) -> WitnessResult:
@@ -417,7 +420,11 @@ class Engine:
             self.tanklogs.delivery(rec.tank_id, p.t0, p.t, rec.volume_ml)
         self._accepted(st, p.t, out)
 
-    def _verification(self, p: Parsed, rec: Verification, out: list[Output]) -> None:
+    def _verification(self, p: Parsed, rec: Verification, verdict: KeyVerdict | None, out: list[Output]) -> None:
+        if verdict is not None and verdict is not KeyVerdict.OK:  # an institute's signature (contract v1.1 §C)
+            rule, why = _QUARANTINE_RULE.get(verdict, ("BAD_SIGNATURE", "not authenticated"))
+            self._quarantine(p, rule, why, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id)
+            return
         reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
         if reason := _unregistered("nozzle", reg, rec.station_id):
             self._quarantine(p, "UNKNOWN_DEVICE", reason, out, key=(rec.nozzle_id, p.t), nozzle_id=rec.nozzle_id)

@@ -47,6 +47,7 @@ from anxin.ingest.mqtt_payload import (
     split_topic,
     take_token,
 )
+from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService, NoRegistry, UploadResult
 from anxin.logs import get
 
@@ -341,7 +342,8 @@ class MqttBridge:
         delay = 0.5
         while True:
             try:
-                return self.service.ingest(station_id, lines, source=f"mqtt:{station_id}")
+                principal = Principal.station(station_id)  # a station's token: never a verification (§C)
+                return self.service.ingest(station_id, lines, source=principal.source("mqtt"), principal=principal)
             except Exception as exc:
                 self.metrics.errors += 1
                 log.error(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import pickle
 import threading
@@ -32,15 +33,17 @@ from typing import Any
 
 import msgspec
 
+from anxin.audit.chain import record
 from anxin.check.pipeline import parse_verified
 from anxin.contract.alarm import Alarm
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject, parse_line
-from anxin.contract.records import Settlement, kind_of
+from anxin.contract.records import Settlement, Verification, kind_of
 from anxin.contract.registry import Registry, parse_registry
 from anxin.contract.times import local_day
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
+from anxin.ingest.principals import Principal
 from anxin.store.database import LedgerRow, RejectRow, Store
 
 log = logging.getLogger("anxin.ingest")
@@ -93,6 +96,7 @@ def reason_class(reason: str) -> str:
         ("not UTF-8", "not_utf8"),
         ("unknown kind", "unknown_kind"),
         ("record for station", "wrong_station"),
+        ("not permitted", "not_permitted"),
         ("station ", "unknown_station"),
     ):
         if reason.startswith(prefix):
@@ -191,6 +195,17 @@ class IngestService:
         reg = parse_registry(document, "registry")
         with self.lock:
             version = self.store.registry_save(document, author=author, reason=reason)
+            # Registry and price changes come only from administrators (the admin API,
+            # the service's own start): each one in the hash-chained audit log too.
+            record(
+                self.store,
+                actor="admin",
+                action="registry.change",
+                subject=f"registry:{version}",
+                reason=reason.replace("\x00", "")[:2000] or "-",
+                data={"version": version, "author": author[:128], "sha256": hashlib.sha256(document).hexdigest()},
+                now_us=time.time_ns() // 1000,
+            )
             self._apply_registry(reg, version)
             self.checkpoint()
         return version
@@ -231,8 +246,15 @@ class IngestService:
         return new
 
     # ------------------------------------------------------------ ingest
-    def ingest(self, station_id: str, lines: Sequence[bytes], *, source: str) -> UploadResult:
-        """Take one upload of ``station_id`` (already authenticated by its token)."""
+    def ingest(
+        self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None = None
+    ) -> UploadResult:
+        """Take one upload of ``station_id`` (already authenticated by its token; None:
+        records of any station, e.g. an institute's). ``principal``: who sends it
+        (contract v1.1 §C, :mod:`anxin.ingest.principals`) — a record kind it may not
+        send is rejected with that reason. Every network path passes one; None is an
+        in-process replay of the platform's own (the demo, a test), trusted as
+        ``anxin check`` trusts a data directory."""
         reg, ring = self.registry, self.ring
         if reg is None or ring is None:
             raise NoRegistry("the platform has no registry yet")
@@ -248,7 +270,9 @@ class IngestService:
             p, verdict = parse_verified(raw, ring)  # the batch checker's own step: parse, then authenticate
             if isinstance(p, Reject):
                 reason = p.reason
-            elif p.rec.station_id != station_id:
+            elif principal is not None and (refused := _refusal(principal, p)) is not None:
+                reason = refused  # whatever the record contains (contract v1.1 §C)
+            elif station_id is not None and p.rec.station_id != station_id:
                 reason = f"record for station {p.rec.station_id!r}, but the token is station {station_id!r}'s"
             elif p.rec.station_id not in stations:
                 reason = f"station {p.rec.station_id!r} is not registered"
@@ -257,10 +281,19 @@ class IngestService:
             if reason is not None:
                 results.append(Result(line=n, status="rejected", reason=reason))
                 rejects.append(
-                    RejectRow(station_id=station_id, source=source, line=n, reason=reason, excerpt=raw[:1024])
+                    RejectRow(
+                        station_id=station_id if station_id is not None else _station_of(p),
+                        source=source,
+                        line=n,
+                        reason=reason,
+                        excerpt=raw[:1024],
+                    )
                 )
                 continue
             assert isinstance(p, Parsed)
+            if principal is not None and principal.role == "console" and isinstance(p.rec, Verification):
+                if p.rec.sig is None:  # entered by a signed-in, audited user: accepted on that authority
+                    verdict = None
             kind, key = kind_of(p.rec), natural_key(p)
             quarantined = verdict is not None and verdict != KeyVerdict.OK
             rec = p.rec
@@ -268,7 +301,7 @@ class IngestService:
             rows.append(
                 LedgerRow(
                     kind=kind,
-                    station_id=station_id,
+                    station_id=p.rec.station_id,
                     natural_key=key,
                     event_time_us=p.t,
                     digest=ledger_digest(kind, key, p),
@@ -323,8 +356,8 @@ class IngestService:
         for a in new_alarms:
             m.alarms[a.rule] += 1
         for _, p, _ in parsed:
-            if p.t > m.last_event_us.get(station_id, 0):
-                m.last_event_us[station_id] = p.t
+            if p.t > m.last_event_us.get(p.rec.station_id, 0):
+                m.last_event_us[p.rec.station_id] = p.t
         self._announce(new_alarms)
         counts = Counter(r.status for r in results)
         return UploadResult(
@@ -341,6 +374,20 @@ _QUARANTINE_REASON: dict[KeyVerdict | None, str] = {  # None: not authenticated
     KeyVerdict.UNKNOWN_NOZZLE: "nozzle is not registered: quarantined as evidence",
     KeyVerdict.WRONG_KEY: "key_id is not this nozzle's key: quarantined as evidence",
     KeyVerdict.WRONG_STATION: "nozzle is registered to another station: quarantined as evidence",
+    KeyVerdict.UNSIGNED: "verification not signed by a registered institute: quarantined as evidence",
+    KeyVerdict.UNKNOWN_INSTITUTE: "institute is not registered: quarantined as evidence",
+    KeyVerdict.INSTITUTE_KEY: "key_id is not the institute's key: quarantined as evidence",
 }
+
+
+def _refusal(principal: Principal, p: Parsed) -> str | None:
+    """Why ``principal`` may not send this record (contract v1.1 §C), or None."""
+    rec = p.rec
+    return principal.refusal(kind_of(rec), record_institute=rec.institute_id if isinstance(rec, Verification) else None)
+
+
+def _station_of(p: Parsed | Reject) -> str | None:
+    return p.rec.station_id if isinstance(p, Parsed) else None
+
 
 __all__ = ["IngestService", "UploadResult", "Result", "NoRegistry"]

@@ -41,6 +41,8 @@ from anxin.register.queries import (
     due_list,
     register_rows,
     stored_verification,
+    verification_senders,
+    verification_source,
 )
 
 __all__ = [
@@ -65,5 +67,7 @@ __all__ = [
     "qr_svg",
     "register_rows",
     "stored_verification",
+    "verification_senders",
+    "verification_source",
     "to_csv",
 ]

@@ -10,6 +10,7 @@ import msgspec
 
 from anxin.contract.records import Verification
 from anxin.contract.registry import Registry
+from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService, NoRegistry
 from anxin.register.csvfile import CsvError, ParsedCsv, parse_csv
 from anxin.verification import beta_for_product, evaluate_verification
@@ -73,10 +74,19 @@ def _verdict(rec: dict, reg: Registry) -> bool:
     ).passed
 
 
-def import_csv(service: IngestService, data: bytes, *, source: str, allow_partial: bool = False) -> ImportReport:
+def import_csv(
+    service: IngestService,
+    data: bytes,
+    *,
+    source: str,
+    allow_partial: bool = False,
+    principal: Principal | None = None,
+) -> ImportReport:
     """Parse ``data`` (see ``anxin.register.csvfile``) and ingest its verifications, one
     upload per station. With any error nothing is ingested unless ``allow_partial``:
-    then the certificates without errors are. Raises ``NoRegistry`` like ``ingest``."""
+    then the certificates without errors are. ``principal``: who imports (a console
+    user, contract v1.1 §C; recorded as the records' sender). Raises ``NoRegistry``
+    like ``ingest``."""
     reg = service.registry
     if reg is None:
         raise NoRegistry("the platform has no registry yet")
@@ -93,7 +103,7 @@ def import_csv(service: IngestService, data: bytes, *, source: str, allow_partia
         if not go or not items:
             report.outcomes.extend(_outcome(rec, line, "not_imported", "the file has errors") for rec, line in items)
             continue
-        result = service.ingest(sid, [msgspec.json.encode(rec) for rec, _ in items], source=source)
+        result = service.ingest(sid, [msgspec.json.encode(rec) for rec, _ in items], source=source, principal=principal)
         for (rec, line), r in zip(items, result.results):
             passed = _verdict(rec, reg) if r.status in ("accepted", "duplicate") else None
             report.outcomes.append(_outcome(rec, line, r.status, r.reason, passed))

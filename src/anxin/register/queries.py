@@ -11,6 +11,11 @@ validity ended before ``now_us``; ``due_soon`` — it ends within ``within_days`
 ``valid`` — later; ``never`` — no verification record and the registry does not vouch
 for a passing one (``last_verification_passed: false``): no passing verification is
 known to the platform.
+
+Who sent each verification (contract v1.1 §C) is read from its ledger row's ``source``
+(:func:`anxin.ingest.principals.sender_of`): an institute, a console user, a replay. A
+verification a station sent itself (accepted before the platform refused them) is
+never taken as the nozzle's verification: it is listed as "station (refused)" only.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from collections.abc import Iterable
 from typing import TypedDict
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from anxin.contract.registry import Nozzle, Registry
 from anxin.contract.times import US_PER_DAY, parse_ts, to_us
+from anxin.ingest.principals import sender_of
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.verification import VerificationResult
@@ -76,6 +82,8 @@ class RegisterRow(msgspec.Struct, frozen=True, kw_only=True):
     passed: bool | None = None
     within_target: bool | None = None  # the Hangzhou ±2‰ target
     reasons: list[str] = []
+    sender_role: str | None = None  # who sent the last record: institute | console | replay
+    sender: str | None = None  # the institute's name, the console user, the replay's source
 
 
 class Coverage(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,19 +101,49 @@ class Coverage(msgspec.Struct, frozen=True, kw_only=True):
     after_repair_passed: int
 
 
-def _results(store: Store, station_ids: Iterable[str] | None) -> list[tuple[int, VerificationResult]]:
+def verification_senders(store: Store, station_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """natural key (``nozzle/ts µs``) → the ledger ``source`` of the verification record
+    the engine took (the first arrival not quarantined), through the ledger's partial
+    index on verification rows."""
+    led = T.ledger.c
+    q = (
+        select(led.natural_key, led.source)
+        .where(led.kind == literal_column("'verification'"), ~led.quarantined)  # a literal: the partial index
+        .order_by(led.id)
+    )
+    if station_ids is not None:
+        q = q.where(led.station_id.in_(list(station_ids)))
+    out: dict[str, str] = {}
+    with store.engine.connect() as c:
+        for key, source in c.execute(q):
+            out.setdefault(key, source)
+    return out
+
+
+def _results(
+    store: Store, station_ids: Iterable[str] | None, *, refused: bool = False
+) -> list[tuple[int, VerificationResult, str | None]]:
+    """(ts µs, result, ledger source or None) of the stored verifications; those a station
+    sent itself are left out (``refused``: only those)."""
     v = T.verifications.c
     q = select(v.ts, v.result)
-    if station_ids is not None:
-        q = q.where(v.station_id.in_(list(station_ids)))
+    wanted = None if station_ids is None else list(station_ids)
+    if wanted is not None:
+        q = q.where(v.station_id.in_(wanted))
     with store.engine.connect() as c:
         rows = c.execute(q).all()
+    sources = verification_senders(store, wanted)
     out = []
     for ts, result in rows:
         if isinstance(result, str | bytes):  # a driver that hands JSON back as text
             result = msgspec.json.decode(result)
-        out.append((parse_ts(ts), msgspec.convert(result, VerificationResult)))
-    out.sort(key=lambda r: (r[0], r[1].nozzle_id))
+        r = msgspec.convert(result, VerificationResult)
+        t = parse_ts(ts)
+        source = sources.get(f"{r.nozzle_id}/{t}")
+        by_station = source is not None and not sender_of(source).trusted
+        if by_station == refused:
+            out.append((t, r, source))
+    out.sort(key=lambda x: (x[0], x[1].nozzle_id))
     return out
 
 
@@ -119,7 +157,15 @@ def status_of(passed: bool, valid_until_us: int, now_us: int, *, within_days: in
     return "valid"
 
 
-def _row(reg: Registry, n: Nozzle, last: VerificationResult | None, now_us: int, within_days: int) -> RegisterRow:
+def _row(
+    reg: Registry,
+    n: Nozzle,
+    last: VerificationResult | None,
+    now_us: int,
+    within_days: int,
+    source: str | None = None,
+    names: dict[str, str] | None = None,
+) -> RegisterRow:
     st = reg.station_by_id[n.station_id]
     base: _NozzleFields = {
         "station_id": n.station_id,
@@ -141,6 +187,7 @@ def _row(reg: Registry, n: Nozzle, last: VerificationResult | None, now_us: int,
             days_left=(until - now_us) // US_PER_DAY,
         )
     until = parse_ts(last.valid_until)
+    sender = None if source is None else sender_of(source, reg, names)
     points = [
         FlowPointRow(
             flow_ml_per_min=p.flow_ml_per_min,
@@ -169,6 +216,8 @@ def _row(reg: Registry, n: Nozzle, last: VerificationResult | None, now_us: int,
         passed=last.passed,
         within_target=last.within_target,
         reasons=list(last.reasons),
+        sender_role=None if sender is None else sender.role,
+        sender=None if sender is None else sender.name,
     )
 
 
@@ -179,11 +228,26 @@ def register_rows(
     up to ``now_us``; in registry order."""
     wanted = None if station_ids is None else set(station_ids)
     nozzles = [n for n in registry.nozzles if wanted is None or n.station_id in wanted]
-    last: dict[str, VerificationResult] = {}
-    for t, r in _results(store, None if wanted is None else wanted):
+    last: dict[str, tuple[VerificationResult, str | None]] = {}
+    for t, r, source in _results(store, None if wanted is None else wanted):
         if t <= now_us:
-            last[r.nozzle_id] = r  # ascending time: the latest wins
-    return [_row(registry, n, last.get(n.nozzle_id), now_us, within_days) for n in nozzles]
+            last[r.nozzle_id] = (r, source)  # ascending time: the latest wins
+    names = institute_names(store) if any(s and s.startswith("institute:") for _r, s in last.values()) else None
+    out = []
+    for n in nozzles:
+        found = last.get(n.nozzle_id)
+        if found is None:
+            out.append(_row(registry, n, None, now_us, within_days))
+        else:
+            out.append(_row(registry, n, found[0], now_us, within_days, found[1], names))
+    return out
+
+
+def institute_names(store: Store) -> dict[str, str]:
+    """Institute id → name, as given when its token was issued."""
+    it = T.institute_tokens.c
+    with store.engine.connect() as c:
+        return {a: b for a, b in c.execute(select(it.institute_id, it.name)).all()}
 
 
 def due_list(
@@ -212,7 +276,7 @@ def coverage(
     rows = register_rows(store, registry, now_us=now_us, station_ids=stations, within_days=within_days)
     by_status = {s: sum(r.status == s for r in rows) for s in STATUSES}
     valid = sum(by_status[s] for s in IN_USE)
-    period = [r for t, r in _results(store, stations) if t <= now_us and (since_us is None or t >= since_us)]
+    period = [r for t, r, _s in _results(store, stations) if t <= now_us and (since_us is None or t >= since_us)]
     passed = sum(r.passed for r in period)
     repairs = [r for r in period if r.type == "after_repair"]
     return Coverage(
@@ -241,9 +305,29 @@ def stored_verification(store: Store, nozzle_id: str, ts: str) -> tuple[Verifica
             return None
         body = c.execute(
             select(led.body)
-            .where(led.kind == "verification", led.natural_key == f"{nozzle_id}/{parse_ts(ts)}", ~led.quarantined)
+            .where(
+                led.kind == literal_column("'verification'"),  # a literal: the ledger's partial index
+                led.natural_key == f"{nozzle_id}/{parse_ts(ts)}",
+                ~led.quarantined,
+            )
             .order_by(led.id)
             .limit(1)
         ).scalar_one_or_none()
     result = row[0] if not isinstance(row[0], str | bytes) else msgspec.json.decode(row[0])
     return msgspec.convert(result, VerificationResult), (msgspec.json.decode(body) if body is not None else None)
+
+
+def verification_source(store: Store, nozzle_id: str, ts: str) -> str | None:
+    """The ledger ``source`` of one verification (who sent it), or None."""
+    led = T.ledger.c
+    with store.engine.connect() as c:
+        return c.execute(
+            select(led.source)
+            .where(
+                led.kind == literal_column("'verification'"),
+                led.natural_key == f"{nozzle_id}/{parse_ts(ts)}",
+                ~led.quarantined,
+            )
+            .order_by(led.id)
+            .limit(1)
+        ).scalar_one_or_none()

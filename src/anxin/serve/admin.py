@@ -21,6 +21,7 @@ from anxin.contract.times import format_ts, parse_ts
 from anxin.ingest.service import IngestService
 from anxin.notify.targets import TargetRefused, resolve, url_problem
 from anxin.notify.webhooks import new_secret
+from anxin.serve.tokens import institutes, revoke_institute_token
 
 SECTIONS = {"stations": "station_id", "tanks": "tank_id", "products": "product", "nozzles": "nozzle_id"}
 
@@ -175,6 +176,32 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
             raise HTTPException(404, f"station {station_id!r} is not registered")
         token = await run_in_threadpool(tokens.issue, station_id)
         return {"station_id": station_id, "token": token}
+
+    @r.post(
+        "/v1/institutes/{institute_id}/token",
+        summary="Issue (or replace) a verification institute's API token (it sends verification records only)",
+    )
+    async def issue_institute_token(
+        institute_id: Annotated[str, Path(min_length=1, max_length=128)],
+        name: Annotated[str | None, Query(max_length=200, description="its name, if the registry has none")] = None,
+    ) -> dict[str, str]:
+        reg = service.registry
+        listed = reg.institute_by_id.get(institute_id) if reg is not None else None
+        if reg is not None and reg.institutes and listed is None:
+            raise HTTPException(404, f"institute {institute_id!r} is not among the registry's institutes")
+        label = name or (listed.name if listed is not None else institute_id)
+        token = await run_in_threadpool(tokens.issue_institute, institute_id, label)
+        return {"institute_id": institute_id, "name": label, "token": token}
+
+    @r.delete("/v1/institutes/{institute_id}/token", summary="Revoke a verification institute's API token")
+    async def revoke_institute(institute_id: Annotated[str, Path(min_length=1, max_length=128)]) -> dict[str, Any]:
+        if not await run_in_threadpool(revoke_institute_token, service.store, institute_id):
+            raise HTTPException(404, f"institute {institute_id!r} has no token")
+        return {"institute_id": institute_id, "revoked": True}
+
+    @r.get("/v1/institutes", summary="Verification institutes with an API token (never the token)")
+    async def list_institutes() -> list[dict[str, Any]]:
+        return await run_in_threadpool(institutes, service.store)
 
     @r.post("/v1/webhooks", summary="Subscribe a URL to every new alarm (signed POSTs)")
     async def add_webhook(hook: WebhookIn) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
 import logging
 import math
 import secrets
@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.mqtt import start_bridge
+from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService, NoRegistry
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
@@ -35,6 +36,7 @@ from anxin.serve.config import ServeConfig
 from anxin.serve.jobs import daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
+from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
 
 log = logging.getLogger("anxin.serve")
 _enc = msgspec.json.Encoder()
@@ -42,20 +44,26 @@ NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq", "
 
 
 class TokenIndex:
-    """Station API tokens (SHA-256 → station), cached from the store; refreshed on change."""
+    """The API tokens of stations and institutes, read through to the store on every use
+    (:mod:`anxin.serve.tokens`): a token reissued by any process — ``anxin token`` in
+    another shell, the admin API — is refused at once, the new one accepted at once."""
 
     def __init__(self, service: IngestService) -> None:
         self.service = service
-        self.by_hash: dict[bytes, str] = service.store.tokens()
+
+    def principal(self, token: str) -> Principal | None:
+        return principal_of(self.service.store, token)
 
     def station(self, token: str) -> str | None:
-        return self.by_hash.get(hashlib.sha256(token.encode()).digest())
+        """The station a token belongs to (None: unknown, or an institute's)."""
+        p = self.principal(token)
+        return p.id if p is not None and p.role == "station" else None
 
     def issue(self, station_id: str) -> str:
-        token = secrets.token_urlsafe(32)
-        self.service.store.token_set(station_id, token)
-        self.by_hash = self.service.store.tokens()
-        return token
+        return issue_station_token(self.service.store, station_id)
+
+    def issue_institute(self, institute_id: str, name: str) -> str:
+        return issue_institute_token(self.service.store, institute_id, name)
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -162,8 +170,12 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     )
     async def upload(request: Request) -> Response:
         token = _bearer(request.headers.get("authorization"))
-        station_id = tokens.station(token) if token else None
-        if station_id is None:
+        try:
+            principal = await run_in_threadpool(tokens.principal, token) if token else None
+        except Exception as exc:  # the database is away: the token cannot be checked now
+            log.exception("token lookup failed")
+            return _error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
+        if principal is None:
             return _error(
                 401,
                 "a station API token is required (Authorization: Bearer …)"
@@ -171,18 +183,23 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
                 else "unknown station API token",
                 {"WWW-Authenticate": "Bearer"},
             )
-        _edge_report(service, station_id, request)  # also while refused: the backlog is news then
+        # A station uploads its own records; an institute its verifications, of any station.
+        station_id = principal.id if principal.role == "station" else None
+        bucket = principal.id if station_id is not None else f"institute:{principal.id}"
+        if station_id is not None:
+            _edge_report(service, station_id, request)  # also while refused: the backlog is news then
         ctype = request.headers.get("content-type", "application/x-ndjson").split(";")[0].strip().lower()
         if ctype not in NDJSON:
             return _error(415, f"content type {ctype!r} is not NDJSON (application/x-ndjson: one record per line)")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
             return _error(413, f"body of {declared} bytes exceeds the {config.max_body_bytes}-byte limit")
-        wait = limiter.take(station_id)  # after the cheap refusals: they cost no upload budget
+        wait = limiter.take(bucket)  # after the cheap refusals: they cost no upload budget
         if wait > 0:
             return _error(
                 429,
-                f"station {station_id} is over {config.rate_per_station:g} uploads/s",
+                f"{'station ' + station_id if station_id else 'institute ' + principal.id} "
+                f"is over {config.rate_per_station:g} uploads/s",
                 {"Retry-After": str(max(1, math.ceil(wait)))},
             )
         body = bytearray()
@@ -195,9 +212,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             return _error(413, f"{len(lines)} lines exceed the {config.max_lines}-line limit of one upload")
         if not any(line.strip() for line in lines):
             return _error(400, "the body holds no record (NDJSON: one JSON record per line)")
-        source = f"http:{station_id}"
+        source = principal.source("http")
         try:
-            result = await run_in_threadpool(service.ingest, station_id, lines, source=source)
+            result = await run_in_threadpool(
+                functools.partial(service.ingest, station_id, lines, source=source, principal=principal)
+            )
         except NoRegistry as exc:
             return _error(503, str(exc))
         except Exception as exc:  # the store is down, or recovery failed: a retry is safe (duplicates)

@@ -87,25 +87,50 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
 
     @app.command(help=HELP["token"])
     def token(
-        station_id: Annotated[str, typer.Argument(help="加油站编号。The station to issue an API token for.")],
+        station_id: Annotated[
+            str | None, typer.Argument(help="加油站编号。The station to issue an API token for.")
+        ] = None,
+        institute: Annotated[
+            str | None,
+            typer.Option(
+                "--institute",
+                help="改为签发计量检定机构的令牌（只能上传检定记录）。"
+                "Issue a verification institute's token instead (it may send verification records only).",
+            ),
+        ] = None,
+        name: Annotated[
+            str | None,
+            typer.Option(help="检定机构名称（登记信息未列出时）。The institute's name (if the registry has none)."),
+        ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        import secrets
-
         from anxin.contract.registry import parse_registry
+        from anxin.serve.tokens import issue_institute_token, issue_station_token
 
+        if (station_id is None) == (institute is None):
+            fail(t("token_station_or_institute"))
         store = open_db(config, db, "write", fail)
         try:
             latest = store.registry_latest()
             if latest is None:
                 fail(t("no_registry"))
-            if station_id not in parse_registry(latest[1]).station_by_id:
-                fail(t("token_unknown_station").format(station=station_id))
-            value = secrets.token_urlsafe(32)
-            store.token_set(station_id, value)
+            reg = parse_registry(latest[1])
+            if institute is not None:
+                listed = reg.institute_by_id.get(institute)
+                if reg.institutes and listed is None:  # the registry names the institutes that may sign
+                    fail(t("token_unknown_institute").format(institute=institute))
+                label = name or (listed.name if listed is not None else institute)
+                value = issue_institute_token(store, institute, label, actor="cli")
+                who = f"{t('token_issued_institute')}: {institute} ({label})"
+            else:
+                assert station_id is not None
+                if station_id not in reg.station_by_id:
+                    fail(t("token_unknown_station").format(station=station_id))
+                value = issue_station_token(store, station_id, actor="cli")
+                who = f"{t('token_issued')}: {station_id}"
         finally:
             store.close()
-        console.print(f"{t('token_issued')}: {station_id}", highlight=False)
+        console.print(who, highlight=False)
         print(value)

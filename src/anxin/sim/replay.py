@@ -58,3 +58,32 @@ def uploads(
     for sid, rows in station_lines(lines, default_station).items():
         out.extend((sid, rows[i : i + size]) for i in range(0, len(rows), size))
     return out
+
+
+class _Kind(msgspec.Struct):
+    kind: str = ""
+
+
+def by_sender(batches: list[tuple[str, list[bytes]]]) -> list[tuple[str, list[bytes], str]]:
+    """The uploads cut where the sender changes (contract v1.1 §C): runs of
+    ``verification`` lines go as the institute's (``"institute"``), the rest as the
+    station's (``"station"``), in the same order — what a city's stations and its
+    verification institute would upload, each with its own token."""
+    out: list[tuple[str, list[bytes], str]] = []
+    for sid, lines in batches:
+        run: list[bytes] = []
+        role = ""
+        for raw in lines:
+            try:
+                kind = msgspec.json.decode(raw, type=_Kind).kind
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                kind = ""
+            who = "institute" if kind == "verification" else "station"
+            if run and who != role:
+                out.append((sid, run, role))
+                run = []
+            role = who
+            run.append(raw)
+        if run:
+            out.append((sid, run, role))
+    return out

@@ -454,3 +454,38 @@ web_keys = Table(
 # A complaint counts in the risk score (双随机) only once a regulator triaged it as
 # plausible (None: not triaged yet; False: not plausible, e.g. spam).
 complaints.append_column(Column("plausible", Boolean))
+
+# ---------------------------------------------------------------- provenance, evidence (migration 0007)
+# Verification institutes' API tokens (contract v1.1 §C): stored as SHA-256 only, like
+# the stations'. An institute sends verification records, and nothing else.
+institute_tokens = Table(
+    "institute_tokens",
+    metadata,
+    Column("institute_id", String(128), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+# Every upload looks its token up (no cache: a token reissued by any process is refused at once).
+Index("station_tokens_hash", station_tokens.c.token_sha256)
+# Who sent each verification (the register, the public page): its ledger rows, found
+# through a partial index (verifications are a sliver of the ledger).
+Index(
+    "ledger_verifications",
+    ledger.c.natural_key,
+    sqlite_where=ledger.c.kind == "verification",
+    postgresql_where=ledger.c.kind == "verification",
+)
+
+# The platform's own signing keys (evidence bundles): the newest active one signs; the
+# public keys are published (GET /v1/platform/keys). ``private_key`` is NULL for a key
+# configured from a file (ANXIN_SIGNING_KEY_FILE): only its public half is kept here.
+platform_keys = Table(
+    "platform_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),  # ed25519 | sm2
+    Column("public_key", String(300), nullable=False),  # as in the registry: base64 (Ed25519), hex 04‖X‖Y (SM2)
+    Column("private_key", LargeBinary),  # the raw private key (32 bytes), or NULL
+    Column("created_us", BigInteger, nullable=False),
+)

@@ -4,6 +4,7 @@ its chain check (审计日志), and a nozzle's events (seals, K factor) from the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import entries, record, verify
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
+from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
 from anxin.store import schema as T
 from anxin.web.session import csrf_ok, forbidden, now_us, render, require
@@ -75,8 +77,15 @@ def extra_router(service: IngestService) -> APIRouter:
             return forbidden(request, v)
         rec, errors = _record(form, service, v.lang)
         if not errors:
+            who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
             res = await run_in_threadpool(
-                service.ingest, rec["station_id"], [msgspec.json.encode(rec)], source=f"form:{v.signed_in.username}"
+                functools.partial(
+                    service.ingest,
+                    rec["station_id"],
+                    [msgspec.json.encode(rec)],
+                    source=who.source("form"),
+                    principal=who,
+                )
             )
             line = res.results[0] if res.results else None
             if line is not None and line.status in ("accepted", "duplicate"):

@@ -3,6 +3,7 @@ sheets) and the public nozzle page (检情公开) with its complaint form."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import record
-from anxin.contract.times import format_ts
+from anxin.contract.times import format_ts, parse_ts
+from anxin.ingest.principals import Principal, Sender, sender_of
 from anxin.ingest.service import IngestService
 from anxin.register import (
     certificate_pdf,
@@ -22,7 +24,10 @@ from anxin.register import (
     qr_sheet_pdf,
     register_rows,
     stored_verification,
+    verification_senders,
+    verification_source,
 )
+from anxin.register.queries import institute_names
 from anxin.store import schema as T
 from anxin.supervision import inspections as I
 from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
@@ -38,25 +43,33 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
     def reg():
         return service.registry
 
-    def _verification_rows(stations) -> list[dict[str, Any]]:
+    def _verification_rows(stations, lang: str) -> list[dict[str, Any]]:
         v = T.verifications.c
         q = select(v.nozzle_id, v.station_id, v.ts, v.passed, v.result).order_by(v.ts.desc()).limit(300)
         if stations is not None:
             q = q.where(v.station_id.in_(sorted(stations)))
         with store.engine.connect() as c:
             rows = c.execute(q).all()
+        sources = verification_senders(store, None if stations is None else sorted(stations)) if rows else {}
+        names = institute_names(store) if any(s.startswith("institute:") for s in sources.values()) else None
+        w = words(lang)
         out = []
         for n, st, ts, passed, result in rows:
             pts = result.get("flow_points", []) if isinstance(result, dict) else []
             err = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
+            source = sources.get(f"{n}/{parse_ts(ts)}")
+            sender = sender_of(source, reg(), names) if source is not None else None
+            refused = sender is not None and not sender.trusted  # a station's own: never shown as valid
             out.append(
                 {
                     "nozzle_id": n,
                     "station_id": st,
                     "ts": ts[:10],
-                    "verdict": "✓" if passed else "✗",
-                    "error": err,
-                    "cert_url": f"/console/certificates/{n}/{ts}.pdf",
+                    "verdict": "—" if refused else "✓" if passed else "✗",
+                    "error": "" if refused else err,
+                    "sender": _sender_text(sender, w),
+                    "refused": refused,
+                    "cert_url": None if refused else f"/console/certificates/{n}/{ts}.pdf",
                 }
             )
         return out
@@ -81,7 +94,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
                     "coverage": valid / len(rows) if rows else None,
                     "pass_rate": sum(bool(r.passed) for r in done) / len(done) if done else None,
                 }
-            return due, cov, _verification_rows(scope)
+            return due, cov, _verification_rows(scope, v.lang)
 
         due, cov, rows = await run_in_threadpool(load)
         return render(
@@ -114,7 +127,10 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         w = words(v.lang)
         if len(data) > MAX_CSV:
             return await _register_page(request, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
-        report = await run_in_threadpool(import_csv, service, data, source=f"csv:{v.signed_in.username}")
+        who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
+        report = await run_in_threadpool(
+            functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
+        )
         if report.errors:
             text = "; ".join(f"{w['line']} {e.line} {e.column}: {e.message}" for e in report.errors[:20])
             return await _register_page(request, {"errors": True, "text": text}, 422)
@@ -148,8 +164,9 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         if not v.sees(n.station_id):
             return forbidden(request, v)
         found = await run_in_threadpool(stored_verification, store, nozzle_id, ts)
-        if found is None:
-            return not_found(request, v)
+        source = await run_in_threadpool(verification_source, store, nozzle_id, ts)
+        if found is None or (source is not None and not sender_of(source).trusted):
+            return not_found(request, v)  # a station's own "verification" has no certificate
         result, record = found
         pdf = await run_in_threadpool(
             certificate_pdf, result, station=reg().station_by_id[n.station_id], nozzle=n, record=record
@@ -208,6 +225,16 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             last_text = f"{row.last_ts[:10]} · {verdict} · {w['error']} {errs}"
         else:
             last_text = verdict
+        # Who sent it (contract v1.1 §C): the institute; for the public, a console user is
+        # "entered by the regulator", without the account's name.
+        if row.sender_role == "institute":
+            sent_by = f"{w['sent_by_institute']} {row.sender}"
+        elif row.sender_role == "console":
+            sent_by = w["sent_by_regulator"]
+        elif row.sender_role == "replay":
+            sent_by = w["sent_by_import"]
+        else:
+            sent_by = w["sent_by_registry"]
         # The station's inspections, once visited (unannounced ones never before: the query's rule).
         visits = [
             {
@@ -228,6 +255,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             status_text=status_text,
             valid_until=row.valid_until[:10],
             last_text=last_text,
+            sent_by=sent_by,
             visits=visits,
             thanks=thanks,
             user=None,
@@ -242,6 +270,19 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         return await run_in_threadpool(_public, request, nozzle_id, thanks=True)
 
     return r
+
+
+def _sender_text(sender: Sender | None, w: dict[str, str]) -> str:
+    """Who sent a verification, for the console's register."""
+    if sender is None:
+        return "—"
+    if sender.role == "institute":
+        return f"{w['sent_by_institute']} {sender.name}"
+    if sender.role == "console":
+        return f"{w['sent_by_console']} {sender.name}"
+    if sender.role == "station":
+        return f"{w['sent_by_station_refused']} ({sender.id})"
+    return f"{w['sent_by_import']} ({sender.name})"
 
 
 def _due_row(d: Any) -> dict[str, Any]:

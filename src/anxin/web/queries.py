@@ -12,10 +12,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 
 from anxin.contract.registry import Registry
-from anxin.contract.times import LOCAL_OFFSET_US
+from anxin.contract.times import LOCAL_OFFSET_US, parse_ts
+from anxin.ingest.principals import sender_of
 from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
 
@@ -275,8 +276,26 @@ def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[st
             .order_by(m.ts)
         ).all()
         ver = c.execute(select(v.ts, v.passed, v.result).where(v.nozzle_id == nozzle_id).order_by(v.ts.desc())).all()
+        led = T.ledger.c
+        keys = [f"{nozzle_id}/{parse_ts(r.ts)}" for r in ver]
+        sources: dict[str, str] = {}
+        if keys:  # who sent each one (contract v1.1 §C), through the ledger's partial index
+            for key, source in c.execute(
+                select(led.natural_key, led.source)
+                .where(led.kind == literal_column("'verification'"), led.natural_key.in_(keys), ~led.quarantined)
+                .order_by(led.id)
+            ):
+                sources.setdefault(key, source)
+    verifications = []
+    for r, key in zip(ver, keys):
+        d = dict(r._mapping)
+        source = sources.get(key)
+        sender = sender_of(source) if source is not None else None
+        d["sender"] = None if sender is None else f"{sender.role}:{sender.name}"
+        d["refused"] = sender is not None and not sender.trusted  # a station's own: never shown as valid
+        verifications.append(d)
     return {
         "alarms": [dict(r._mapping) for r in alarms],
         "estimates": [dict(r._mapping) for r in est],
-        "verifications": [dict(r._mapping) for r in ver],
+        "verifications": verifications,
     }
