@@ -25,6 +25,7 @@ from anxin.store.database import Store
 from anxin.supervision import bundle as B
 from anxin.supervision import cases as C
 from anxin.supervision.cli import register
+from anxin.supervision.signing import platform_key
 from anxin.workflow import Acknowledge, Confirm, Dispatch, Report, apply
 
 NOW = 1_772_400_000_000_000
@@ -203,7 +204,7 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     data = B.export_bundle(store, case_id, now_us=NOW + 100)
     assert data == B.export_bundle(store, case_id, now_us=NOW + 100)  # deterministic
     files = _files(data)
-    assert set(files) == {*B.FILES, B.MANIFEST}
+    assert set(files) == {*B.FILES, B.MANIFEST, B.SIGNATURE}  # no timestamp: no TSA configured
     case_doc = json.loads(files["case.json"])
     assert case_doc["case"]["id"] == case_id and case_doc["case"]["parties"][0]["name"] == "某站"
     alarm = next(json.loads(x) for x in files["alarms.jsonl"].splitlines() if json.loads(x)["alarm_id"] == aid)
@@ -231,6 +232,8 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     report = B.verify_bundle(data)
     signed = sum(r["kind"] in ("metering", "event") for r in records)
     assert report.ok and report.files_ok and not report.problems, report.problems
+    assert report.signed_by == platform_key(store).key_id and report.signer_trusted is None
+    bad_sig = f"{B.SIGNATURE}: the signature does not verify"
     assert report.signatures_checked == signed > 0 and report.signatures_bad == 0
 
     # A metering record altered: the manifest catches it, and so does its signature.
@@ -244,7 +247,8 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     # …even with the manifest recomputed: the signature names the record.
     r2 = B.verify_bundle(_zip(changed, fix_manifest=True))
     assert r2.files_ok and not r2.ok and r2.signatures_bad == 1
-    assert r2.problems == [p for p in r2.problems if p.startswith(f"records.jsonl line {n} (metering ")]
+    assert r2.problems[0] == bad_sig  # …and the recomputed manifest is not the platform's
+    assert r2.problems[1:] == [p for p in r2.problems if p.startswith(f"records.jsonl line {n} (metering ")]
     # A settlement (unsigned) altered: only the manifest shows it.
     k = next(i for i, r in enumerate(records, 1) if r["kind"] == "settlement")
     r3 = B.verify_bundle(
@@ -255,7 +259,7 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     manifest = json.loads(files[B.MANIFEST])
     manifest["files"]["case.json"] = "0" * 64
     r4 = B.verify_bundle(_zip({**files, B.MANIFEST: json.dumps(manifest).encode()}, fix_manifest=False))
-    assert not r4.ok and r4.problems == ["case.json: SHA-256 differs from MANIFEST.json (altered)"]
+    assert not r4.ok and r4.problems == ["case.json: SHA-256 differs from MANIFEST.json (altered)", bad_sig]
     # A file removed, a file added, an audit entry edited, garbage.
     r5 = B.verify_bundle(_zip({k_: v for k_, v in files.items() if k_ != "audit.jsonl"}, fix_manifest=False))
     assert not r5.ok and "audit.jsonl: listed in MANIFEST.json but missing" in r5.problems
@@ -269,7 +273,8 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     forged = dict(records[n - 1], sig=base64.b64encode(bytes(64)).decode())
     r7 = B.verify_bundle(_zip(_replace_line(files, n, json.dumps(forged).encode()), fix_manifest=True))
     assert r7.files_ok and not r7.ok and r7.signatures_bad == 1
-    assert len(r7.problems) == 1 and r7.problems[0].startswith(f"records.jsonl line {n} (metering ")
+    assert len(r7.problems) == 2 and r7.problems[0] == bad_sig
+    assert r7.problems[1].startswith(f"records.jsonl line {n} (metering ")
 
     # The CLI.
     app = typer.Typer()
@@ -283,9 +288,10 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     good.write_bytes(data)
     bad.write_bytes(_zip(_replace_line(files, n, json.dumps(forged).encode()), fix_manifest=True))
     runner = CliRunner()
-    ok = runner.invoke(app, ["bundle", "verify", str(good)])
+    trust = f"ed25519:{platform_key(store).public_key}"
+    ok = runner.invoke(app, ["bundle", "verify", str(good), "--trust-key", trust])
     assert ok.exit_code == 0 and "通过" in ok.output, ok.output
-    nok = runner.invoke(app, ["bundle", "verify", str(bad)])
+    nok = runner.invoke(app, ["bundle", "verify", str(bad), "--trust-key", trust])
     assert nok.exit_code == 1 and f"records.jsonl line {n}" in nok.output
     assert runner.invoke(app, ["bundle", "verify", str(tmp_path / "missing.zip")]).exit_code == 2
 

@@ -240,6 +240,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "计量检定机构接口令牌（只显示一次）",
         "en": "Verification institute's API token (shown once)",
     },
+    # evidence bundles (anxin bundle verify / key)
+    "bundle_files": {"zh": "文件哈希", "en": "Files"},
+    "bundle_files_ok": {"zh": "一致", "en": "as listed in the manifest"},
+    "bundle_files_altered": {"zh": "不一致（已被改动）", "en": "ALTERED"},
+    "bundle_signer": {"zh": "清单签名", "en": "Manifest signature"},
+    "bundle_signer_bad": {"zh": "缺失或无效", "en": "missing or not valid"},
+    "bundle_signer_trusted": {"zh": "有效，签名密钥 {key} 可信", "en": "valid, by {key}, a trusted key"},
+    "bundle_signer_untrusted": {
+        "zh": "有效，但签名密钥 {key} 不在可信公钥之列（可能被他人重新签名）",
+        "en": "valid, but by {key}, not a trusted key (re-signed by someone else?)",
+    },
+    "bundle_signer_unchecked": {
+        "zh": "有效，签名密钥 {key}（未给出可信公钥，无法确认签名者）",
+        "en": "valid, by {key} (no trusted key given: the signer is not confirmed)",
+    },
+    "bundle_timestamp": {"zh": "可信时间戳", "en": "Timestamp (RFC 3161)"},
+    "bundle_records": {
+        "zh": "记录签名：已验 {checked}，无效 {bad}",
+        "en": "Record signatures: checked {checked}, bad {bad}",
+    },
+    "bundle_verified": {"zh": "证据包核验通过", "en": "Bundle verified"},
+    "bundle_not_verified": {"zh": "证据包核验未通过", "en": "Bundle NOT verified"},
+    "bundle_no_trusted_key": {
+        "zh": "证据包完整，但未用可信公钥确认签名者：请用 --trust-key 给出平台公布的公钥（或 --db）",
+        "en": "The bundle is intact, but its signer is not confirmed: give the platform's "
+        "published key with --trust-key (or --db)",
+    },
     # configuration (anxin.serve.config)
     "secret_both": {
         "zh": "{name} 与 {name}_FILE 同时设置：只能用一个",

@@ -36,6 +36,7 @@ from anxin.serve.config import ServeConfig
 from anxin.serve.jobs import daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
+from anxin.serve.platform import platform_router
 from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
 
 log = logging.getLogger("anxin.serve")
@@ -266,6 +267,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.include_router(alarms_router(service.store, broadcaster, reader))
     app.include_router(admin_router(service, tokens, admin, allow_private_webhooks=config.webhook_allow_private))
     app.include_router(webhooks_router(service.store, admin))
+    app.include_router(platform_router(service.store, config))  # the keys that sign evidence
     if config.console:
         from anxin.web.mount import mount_console
 

@@ -41,10 +41,17 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # forwarded_allow_ips): the client address and scheme come from them. Comma-separated
     # addresses or networks, "*" for any (only when nothing else can reach the port).
     forwarded_allow_ips: str = "127.0.0.1"
+    # The platform's own key that signs evidence bundles (anxin.supervision.signing): its
+    # text (PEM Ed25519, ed25519:<hex>, sm2:<hex>), best from ANXIN_SIGNING_KEY_FILE; None:
+    # a key made on first use and kept in the database, of signing_key_alg (ed25519 | sm2).
+    signing_key: str | None = None
+    signing_key_alg: str = "ed25519"
+    # An RFC 3161 time-stamping authority for the bundles' manifests (None: no timestamp).
+    tsa_url: str | None = None
 
 
 ENV_PREFIX = "ANXIN_"
-SECRETS = ("admin_token", "read_token", "db", "mqtt_url")  # also read from ANXIN_<KEY>_FILE
+SECRETS = ("admin_token", "read_token", "db", "mqtt_url", "signing_key")  # also read from ANXIN_<KEY>_FILE
 
 
 def env_name(key: str) -> str:

@@ -16,12 +16,19 @@ Contents:
 * ``audit.jsonl`` — the audit entries whose subject is the case or its source, with
   their chain hashes.
 * ``MANIFEST.json`` — SHA-256 of every other file.
+* ``MANIFEST.sig.json`` — the platform's own signature of ``MANIFEST.json``, with its
+  public key (:mod:`anxin.supervision.signing`: Ed25519 by default, or SM2).
+* ``MANIFEST.tsr`` — optional: an RFC 3161 timestamp of ``MANIFEST.json`` from the
+  configured time-stamping authority (:mod:`anxin.supervision.timestamp`).
 * ``README.txt`` — how to verify, in Chinese and English.
 
-:func:`verify_bundle` checks the manifest, every signed record's signature against the
-bundle's registry (anxin's own parser and verifiers), and each audit entry's hash.
-A record the platform itself quarantined (forged or from an unknown device) is expected
-not to verify: it is counted in ``signatures_bad`` and noted, not a problem.
+:func:`verify_bundle` checks the manifest, its signature (and, given the keys to trust,
+that the signer is one of them: a bundle altered and re-signed with another key is
+caught), the timestamp if there is one (its imprint is the manifest's), every signed
+record's signature against the bundle's registry (anxin's own parser and verifiers),
+and each audit entry's hash. A record the platform itself quarantined (forged or from
+an unknown device) is expected not to verify: it is counted in ``signatures_bad`` and
+noted, not a problem.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import zipfile
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -43,12 +52,19 @@ from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.supervision.cases import as_dict, get
+from anxin.supervision.signing import PlatformKey, check_manifest_signature, platform_key, sign_manifest
+from anxin.supervision.timestamp import TimestampError, request_timestamp
+from anxin.supervision.timestamp import check as check_timestamp
+
+log = logging.getLogger("anxin.bundle")
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 LOCAL_OFFSET_US = 8 * HOUR_US  # China Standard Time: the station's day is the local day
 FILES = ("case.json", "records.jsonl", "alarms.jsonl", "registry.json", "audit.jsonl", "README.txt")
 MANIFEST = "MANIFEST.json"
+SIGNATURE = "MANIFEST.sig.json"  # the platform's signature of MANIFEST.json (not listed in it)
+TIMESTAMP = "MANIFEST.tsr"  # an RFC 3161 TimeStampResp of MANIFEST.json, when a TSA is configured
 MAX_UNCOMPRESSED = 2 * 1024**3  # refuse a bundle that would expand beyond 2 GiB (a ZIP bomb)
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same case exports to the same bytes
 
@@ -65,14 +81,19 @@ README = """\
   registry.json  登记信息（含各油枪公钥及已停用公钥的停用时间）
   audit.jsonl    与本案及其来源有关的审计日志条目（含哈希链）
   MANIFEST.json  上述每个文件的 SHA-256
+  MANIFEST.sig.json  平台自身密钥对 MANIFEST.json 的签名（Ed25519 或 SM2），含其公钥
+  MANIFEST.tsr   （如有）可信时间戳机构对 MANIFEST.json 的 RFC 3161 时间戳
 
 核验步骤
+  0. 用平台公布的公钥（监管部门公开的文件，或 GET /v1/platform/keys）核对 MANIFEST.sig.json
+     中的公钥，并验证其对 MANIFEST.json 原始字节的签名；不要只相信证据包自带的公钥。
+     如有 MANIFEST.tsr：openssl ts -verify -in MANIFEST.tsr -data MANIFEST.json -CAfile 时间戳机构证书.pem
   1. 计算每个文件的 SHA-256，与 MANIFEST.json 逐一比对（如 sha256sum case.json）。
   2. 对 records.jsonl 中每条计量/事件记录：按数据契约第 5 节取规范字节（去掉 sig 字段后
      的规范 JSON），用 registry.json 中该油枪（或其在记录时间仍有效的旧密钥）的公钥
      验证 sig（Ed25519 或 SM2/SM3，用户标识 1234567812345678）。
   3. 审计条目：hash = SHA-256(prev_hash ‖ 条目规范 JSON)，算法见 anxin.audit.chain。
-  一键核验：anxin bundle verify 证据包.zip
+  一键核验：anxin bundle verify 证据包.zip --trust-key 平台公钥
 
 平台在接收时已隔离的记录（case.json 索引中 quarantined 为 true，如伪造签名）本身就是
 证据，其签名预期无法通过验证。
@@ -89,8 +110,14 @@ Files
   registry.json  the registry (every nozzle's public key; retired keys with their retirement time)
   audit.jsonl    the audit-log entries about this case and its source (with their chain hashes)
   MANIFEST.json  the SHA-256 of every file above
+  MANIFEST.sig.json  the platform's own signature of MANIFEST.json (Ed25519 or SM2), with its public key
+  MANIFEST.tsr   (if present) an RFC 3161 timestamp of MANIFEST.json from a time-stamping authority
 
 To verify
+  0. Compare the public key in MANIFEST.sig.json with the one the platform publishes (the
+     regulator's published documents, or GET /v1/platform/keys), and verify its signature
+     over the exact bytes of MANIFEST.json: do not trust the key the bundle carries alone.
+     With MANIFEST.tsr: openssl ts -verify -in MANIFEST.tsr -data MANIFEST.json -CAfile tsa-ca.pem
   1. Hash every file with SHA-256 and compare with MANIFEST.json (e.g. sha256sum case.json).
   2. For every metering and event record in records.jsonl: take its canonical bytes
      (contract section 5: the canonical JSON without the sig field) and verify sig with
@@ -98,7 +125,7 @@ To verify
      record's time): Ed25519, or SM2 with SM3 and user id 1234567812345678.
   3. Audit entries: hash = SHA-256(prev_hash || canonical JSON of the entry); the recipe
      is in anxin.audit.chain.
-  In one step: anxin bundle verify BUNDLE.zip
+  In one step: anxin bundle verify BUNDLE.zip --trust-key PLATFORM_PUBLIC_KEY
 
 Records the platform quarantined on arrival (quarantined = true in case.json's index,
 e.g. a forged signature) are evidence themselves and are expected not to verify.
@@ -112,6 +139,9 @@ class BundleReport(msgspec.Struct, kw_only=True):
     signatures_bad: int = 0
     problems: list[str] = []
     notes: list[str] = []  # expected failures (records quarantined at arrival)
+    signed_by: str | None = None  # the manifest's signer, key id (when its signature verifies)
+    signer_trusted: bool | None = None  # one of the trusted keys (None: none were given)
+    timestamp: str | None = None  # the TSA's time of the manifest (RFC 3339), if timestamped
 
 
 class BundleError(LookupError):
@@ -181,8 +211,18 @@ def _settlement_nozzle(body: bytes) -> str | None:
         return None
 
 
-def export_bundle(store: Store, case_id: int, *, now_us: int) -> bytes:
-    """The case's evidence bundle as ZIP bytes (deterministic for the same data)."""
+def export_bundle(
+    store: Store,
+    case_id: int,
+    *,
+    now_us: int,
+    key: PlatformKey | None = None,
+    tsa_url: str | None = None,
+) -> bytes:
+    """The case's evidence bundle as ZIP bytes, its manifest signed with ``key`` (the
+    platform's, :func:`anxin.supervision.signing.platform_key`, by default) and, with
+    ``tsa_url``, timestamped (RFC 3161; an authority that fails is logged and the bundle
+    goes out without it). Deterministic for the same data, key and no timestamp."""
     case = get(store, case_id)
     L, A, S = T.ledger.c, T.alarms.c, T.alarm_states.c
     with store.engine.connect() as conn:
@@ -300,6 +340,16 @@ def export_bundle(store: Store, case_id: int, *, now_us: int) -> bytes:
     }
     manifest = {"algorithm": "sha256", "files": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}}
     files[MANIFEST] = _json(manifest)
+    stamp = None
+    if tsa_url:
+        try:
+            stamp = request_timestamp(tsa_url, files[MANIFEST])
+        except TimestampError as exc:
+            log.warning("evidence bundle exported without its timestamp", extra={"case": case_id, "error": str(exc)})
+    signing_key = key if key is not None else platform_key(store)
+    files[SIGNATURE] = _json(sign_manifest(files[MANIFEST], signing_key, timestamp=TIMESTAMP if stamp else None))
+    if stamp is not None:
+        files[TIMESTAMP] = stamp.response
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in files.items():
@@ -356,20 +406,59 @@ def _check_manifest(files: dict[str, bytes], problems: list[str]) -> bool:
         elif hashlib.sha256(got).hexdigest() != want.lower():
             problems.append(f"{name}: SHA-256 differs from {MANIFEST} (altered)")
             ok = False
-    for name in sorted(set(files) - set(listed) - {MANIFEST}):
+    for name in sorted(set(files) - set(listed) - {MANIFEST, SIGNATURE, TIMESTAMP}):
         problems.append(f"{name}: not listed in {MANIFEST}")
         ok = False
     return ok
 
 
-def verify_bundle(data: bytes) -> BundleReport:
-    """Verify a bundle from its bytes alone: manifest hashes, record signatures against
-    the bundle's registry, audit-entry hashes."""
+def _check_signature(
+    files: dict[str, bytes], trusted: Collection[str] | None, problems: list[str], notes: list[str]
+) -> tuple[str | None, bool | None, str | None]:
+    """(signer key id, trusted?, timestamp) of the manifest; what is wrong in ``problems``."""
+    manifest, raw = files.get(MANIFEST), files.get(SIGNATURE)
+    if manifest is None:
+        return None, None, None
+    when = None
+    tsr = files.get(TIMESTAMP)
+    if tsr is not None:
+        try:
+            when = check_timestamp(tsr, manifest).gen_time
+            notes.append(f"{TIMESTAMP}: timestamped {when} (check the authority's signature: openssl ts -verify)")
+        except TimestampError as exc:
+            problems.append(f"{TIMESTAMP}: {exc}")
+    if raw is None:
+        problems.append(f"{MANIFEST}: not signed ({SIGNATURE} missing)")
+        return None, None, when
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    problem, signer = check_manifest_signature(manifest, doc)
+    if problem is not None:
+        problems.append(f"{SIGNATURE}: {problem}")
+        return None, None, when
+    assert isinstance(doc, dict) and signer is not None
+    key_id = str(doc["key_id"])
+    is_trusted = None if trusted is None else signer in trusted
+    if is_trusted is False:
+        problems.append(f"{SIGNATURE}: signed by {key_id}, which is not a trusted key (re-signed by someone else?)")
+    elif is_trusted is None:
+        notes.append(f"{SIGNATURE}: signed by {key_id}; compare its public key with the platform's published one")
+    return key_id, is_trusted, when
+
+
+def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -> BundleReport:
+    """Verify a bundle from its bytes alone: manifest hashes, the manifest's signature
+    (by one of ``trusted_keys``, each ``alg:public_key``, when given; None: the signer
+    is reported, not judged), the timestamp if any, record signatures against the
+    bundle's registry, audit-entry hashes."""
     files, problems = _read(data)
     if files is None:
         return BundleReport(ok=False, files_ok=False, problems=problems)
     files_ok = _check_manifest(files, problems) and not problems
     notes: list[str] = []
+    signed_by, signer_trusted, timestamp = _check_signature(files, trusted_keys, problems, notes)
     quarantined: set[int] = set()
     station = None
     try:
@@ -430,4 +519,7 @@ def verify_bundle(data: bytes) -> BundleReport:
         signatures_bad=bad,
         problems=problems,
         notes=notes,
+        signed_by=signed_by,
+        signer_trusted=signer_trusted,
+        timestamp=timestamp,
     )

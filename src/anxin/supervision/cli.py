@@ -1,15 +1,17 @@
 """Command line of supervision: ``anxin bundle verify FILE.zip`` (registered on the main
-Typer app) — verifies a case's evidence bundle offline, without any database."""
+Typer app) — verifies a case's evidence bundle offline, without any database — and
+``anxin bundle key``, the platform's public signing key to publish."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from anxin.cli_common import HELP, Fail, LangOpt
+from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
 from anxin.i18n import t
 
 if TYPE_CHECKING:
@@ -23,27 +25,89 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     @bundle_app.command("verify")
     def verify(
         file: Annotated[Path, typer.Argument(help="证据包（ZIP）。The evidence bundle (ZIP).")],
+        trust_key: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--trust-key",
+                help="可信的平台公钥（公钥文本、alg:公钥、含公钥的文件，或 /v1/platform/keys 的 JSON 文件）；可多次给出。"
+                "A platform public key to trust (its text, alg:key, a file holding one, or the JSON "
+                "of GET /v1/platform/keys); repeatable.",
+            ),
+        ] = None,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db",
+                help="信任该平台数据库中公布的签名公钥。Trust the signing keys the platform with this database published.",
+            ),
+        ] = None,
+        config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """离线核验证据包：文件哈希、记录签名、审计条目。Verify an evidence bundle offline."""
+        """离线核验证据包：签名、文件哈希、记录签名、审计条目。Verify an evidence bundle offline."""
         from anxin.supervision.bundle import verify_bundle
+        from anxin.supervision.signing import published_keys, trusted_from
 
         try:
             data = file.read_bytes()
         except OSError as exc:
             fail(t("cannot_read").format(path=file, reason=exc.strerror))
-        report = verify_bundle(data)
-        console.print(f"文件哈希 files: {'一致 ok' if report.files_ok else '不一致 ALTERED'}", highlight=False)
+        try:
+            trusted = trusted_from(list(trust_key or []))
+        except OSError as exc:
+            fail(t("cannot_read").format(path=exc.filename, reason=exc.strerror))
+        if db is not None or config is not None:
+            store = open_db(config, db, "read", fail)
+            try:
+                trusted |= {f"{k['alg']}:{k['public_key']}" for k in published_keys(store)}
+            finally:
+                store.close()
+        report = verify_bundle(data, trusted_keys=trusted or None)
+        ok_files = t("bundle_files_ok") if report.files_ok else t("bundle_files_altered")
+        console.print(f"{t('bundle_files')}: {ok_files}", highlight=False)
+        if report.signed_by is None:
+            signer = t("bundle_signer_bad")
+        elif report.signer_trusted is None:
+            signer = t("bundle_signer_unchecked").format(key=report.signed_by)
+        elif report.signer_trusted:
+            signer = t("bundle_signer_trusted").format(key=report.signed_by)
+        else:
+            signer = t("bundle_signer_untrusted").format(key=report.signed_by)
+        console.print(f"{t('bundle_signer')}: {escape(signer)}", highlight=False)
+        if report.timestamp is not None:
+            console.print(f"{t('bundle_timestamp')}: {report.timestamp}", highlight=False)
         console.print(
-            f"签名 signatures: 已验 checked {report.signatures_checked}, 无效 bad {report.signatures_bad}",
-            highlight=False,
+            t("bundle_records").format(checked=report.signatures_checked, bad=report.signatures_bad), highlight=False
         )
         for note in report.notes:
             console.print(f"  [dim]{escape(note)}[/]", highlight=False)
         for problem in report.problems:
             console.print(f"  [red]✗[/] {escape(problem)}", highlight=False)
-        if report.ok:
-            console.print("[bold green]证据包核验通过 bundle verified[/]")
-        else:
-            console.print("[bold red]证据包核验未通过 bundle NOT verified[/]")
+        if report.ok and report.signer_trusted:
+            console.print(f"[bold green]{t('bundle_verified')}[/]")
+        elif report.ok:  # intact and signed, but by a key nobody vouched for here
+            console.print(f"[bold yellow]{t('bundle_no_trusted_key')}[/]")
             raise typer.Exit(1)
+        else:
+            console.print(f"[bold red]{t('bundle_not_verified')}[/]")
+            raise typer.Exit(1)
+
+    @bundle_app.command("key")
+    def key(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
+        """平台签名公钥（用于公布，供核验证据包）。The platform's public signing keys, to publish."""
+        from anxin.serve.config import load_config
+        from anxin.supervision.signing import KeyFormatError, configured_key, published_keys
+
+        try:
+            cfg = load_config(config, db=db)
+        except ValueError as exc:
+            fail(str(exc))
+        store = open_db(config, db, "write", fail)
+        try:
+            current = configured_key(store, cfg)  # made now if the platform has none yet
+            keys = published_keys(store)
+        except KeyFormatError as exc:
+            fail(str(exc))
+        finally:
+            store.close()
+        print(json.dumps({"current": current.key_id, "keys": keys}, ensure_ascii=False, indent=2))

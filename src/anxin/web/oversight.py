@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import random
 from typing import Any
@@ -21,6 +22,7 @@ from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
+from anxin.supervision.signing import configured_key
 from anxin.web.session import as_json, csrf_ok, forbidden, form_number, not_found, now_us, render, require, staff
 from anxin.web.texts import rule_label, words
 
@@ -167,7 +169,13 @@ def oversight_router(service: IngestService) -> APIRouter:
             return not_found(request, v)
         if not v.sees(c.station_id):
             return forbidden(request, v)
-        data = await run_in_threadpool(export_bundle, store, case_id, now_us=now_us())
+        cfg = getattr(request.app.state, "config", None)  # the signing key and TSA of anxin serve, if any
+        key = await run_in_threadpool(configured_key, store, cfg)
+        data = await run_in_threadpool(
+            functools.partial(
+                export_bundle, store, case_id, now_us=now_us(), key=key, tsa_url=getattr(cfg, "tsa_url", None)
+            )
+        )
 
         # Who took the evidence out, and exactly what (its SHA-256).
         await run_in_threadpool(
@@ -177,7 +185,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                 action="case.bundle_export",
                 subject=f"case:{case_id}",
                 reason="evidence bundle downloaded",
-                data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
+                data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "signed_by": key.key_id},
                 now_us=now_us(),
             )
         )

@@ -1,0 +1,219 @@
+"""The platform's own signing key (平台签名密钥): it signs what leaves the platform as
+evidence — the manifest of a case's evidence bundle — so that a court can tell a bundle
+the platform exported from one altered and re-signed by anybody else.
+
+* **The key.** Ed25519 by default, SM2 (with SM3, user id ``1234567812345678``) on
+  request (``signing_key_alg = "sm2"``). Made on first use and kept in the database
+  (``platform_keys``), or configured: ``ANXIN_SIGNING_KEY_FILE`` (or ``signing_key``) names
+  a file holding a PKCS#8 PEM Ed25519 private key (``openssl genpkey -algorithm
+  ed25519``), or ``ed25519:<64 hex digits>`` (the 32-byte seed), or ``sm2:<64 hex
+  digits>`` (the private scalar). A configured key's public half is recorded in
+  ``platform_keys`` (its private half never is).
+* **Its id**: ``anxin-<alg>-<16 hex digits of SHA-256("<alg>:<public key>")>``.
+* **Published**: in every bundle (``MANIFEST.sig.json``), at ``GET /v1/platform/keys``
+  (no login), and by ``anxin bundle key`` — to be printed in the regulator's own
+  documents, so that a verifier need not take the bundle's word for it.
+* **The signature**: over the exact bytes of ``MANIFEST.json`` (which holds the SHA-256
+  of every other file), base64, in ``MANIFEST.sig.json``::
+
+      {"format": "anxin-manifest-signature/1", "alg": "ed25519", "key_id": "anxin-ed25519-…",
+       "public_key": "<as in the registry: base64 (Ed25519) or hex 04‖X‖Y (SM2)>",
+       "signature": "<base64>", "timestamp": "MANIFEST.tsr" | null}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from anxin.crypto.schemes import Ed25519Signer, KeyFormatError, Signer, Sm2Signer, load_verifier
+from anxin.crypto.sm2 import N as SM2_N
+from anxin.store import schema as T
+from anxin.store.database import Store, now_us
+
+SIGNATURE_FORMAT = "anxin-manifest-signature/1"
+ALGORITHMS = ("ed25519", "sm2")
+
+
+def key_id_of(alg: str, public_key: str) -> str:
+    return f"anxin-{alg}-{hashlib.sha256(f'{alg}:{public_key}'.encode()).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformKey:
+    alg: str
+    public_key: str
+    signer: Signer
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.alg, self.public_key)
+
+    def public(self) -> dict[str, str]:
+        return {"key_id": self.key_id, "alg": self.alg, "public_key": self.public_key}
+
+
+def _from_private(alg: str, raw: bytes) -> Signer:
+    if alg == "sm2":
+        return Sm2Signer(int.from_bytes(raw, "big"))
+    return Ed25519Signer(Ed25519PrivateKey.from_private_bytes(raw))
+
+
+def parse_key_text(text: str) -> tuple[str, Signer]:
+    """(alg, signer) of a configured key: PKCS#8 PEM (Ed25519), ``ed25519:<hex seed>``
+    or ``sm2:<hex scalar>``. Raises KeyFormatError naming the problem."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise KeyFormatError(f"the signing key is not a readable PEM private key ({exc})") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFormatError("a PEM signing key must be Ed25519 (SM2: give sm2:<64 hex digits>)")
+        return "ed25519", Ed25519Signer(key)
+    alg, _, hexa = text.partition(":")
+    if alg not in ALGORITHMS:
+        raise KeyFormatError("the signing key must be a PEM Ed25519 key, ed25519:<hex> or sm2:<hex>")
+    try:
+        raw = bytes.fromhex(hexa)
+    except ValueError:
+        raise KeyFormatError(f"the {alg} signing key must be 64 hex digits") from None
+    if len(raw) != 32 or (alg == "sm2" and not 0 < int.from_bytes(raw, "big") < SM2_N):
+        raise KeyFormatError(f"the {alg} signing key must be 32 bytes (64 hex digits)")
+    return alg, _from_private(alg, raw)
+
+
+def _record(store: Store, key: PlatformKey, private: bytes | None) -> None:
+    insert = sqlite_insert if store.dialect == "sqlite" else pg_insert
+    with store.engine.begin() as c:
+        c.execute(
+            insert(T.platform_keys)
+            .values(key_id=key.key_id, alg=key.alg, public_key=key.public_key, private_key=private, created_us=now_us())
+            .on_conflict_do_nothing(index_elements=["key_id"])
+        )
+
+
+def platform_key(store: Store, *, key_text: str | None = None, alg: str = "ed25519") -> PlatformKey:
+    """The key that signs now: the configured one (``key_text``), else the platform's
+    oldest stored key of ``alg``, made and stored on first use. Every process of one
+    database converges on the same key (the oldest), even when two made one at once."""
+    if key_text is not None:
+        kalg, signer = parse_key_text(key_text)
+        key = PlatformKey(kalg, signer.public_key_text, signer)
+        _record(store, key, None)  # published; its private half stays in its file
+        return key
+    if alg not in ALGORITHMS:
+        raise KeyFormatError(f"signing_key_alg must be one of {', '.join(ALGORITHMS)}, not {alg!r}")
+    pk = T.platform_keys.c
+    q = (
+        select(pk.alg, pk.public_key, pk.private_key)
+        .where(pk.alg == alg, pk.private_key.is_not(None))
+        .order_by(pk.created_us, pk.key_id)
+        .limit(1)
+    )
+    with store.engine.connect() as c:
+        row = c.execute(q).first()
+    if row is None:
+        raw = secrets.token_bytes(32) if alg == "ed25519" else (secrets.randbelow(SM2_N - 1) + 1).to_bytes(32, "big")
+        signer = _from_private(alg, raw)
+        _record(store, PlatformKey(alg, signer.public_key_text, signer), raw)
+        with store.engine.connect() as c:
+            row = c.execute(q).one()
+    return PlatformKey(row.alg, row.public_key, _from_private(row.alg, bytes(row.private_key)))
+
+
+def configured_key(store: Store, config: object | None) -> PlatformKey:
+    """:func:`platform_key` as ``anxin serve``'s configuration says (``signing_key``,
+    ``signing_key_alg``; no configuration: a made Ed25519 key)."""
+    return platform_key(
+        store,
+        key_text=getattr(config, "signing_key", None),
+        alg=getattr(config, "signing_key_alg", None) or "ed25519",
+    )
+
+
+def published_keys(store: Store) -> list[dict[str, object]]:
+    """Every public key the platform has signed with (oldest first; never a private key)."""
+    pk = T.platform_keys.c
+    with store.engine.connect() as c:
+        rows = c.execute(select(pk.key_id, pk.alg, pk.public_key, pk.created_us).order_by(pk.created_us)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def sign_manifest(manifest: bytes, key: PlatformKey, *, timestamp: str | None = None) -> dict[str, object]:
+    """The ``MANIFEST.sig.json`` document for these manifest bytes."""
+    return {
+        "format": SIGNATURE_FORMAT,
+        **key.public(),
+        "signature": base64.b64encode(key.signer.sign(manifest)).decode(),
+        "timestamp": timestamp,
+    }
+
+
+def check_manifest_signature(manifest: bytes, doc: object) -> tuple[str | None, str | None]:
+    """(problem or None, the signer's ``alg:public_key`` or None) of a signature document."""
+    if not isinstance(doc, dict) or doc.get("format") != SIGNATURE_FORMAT:
+        return "not a manifest signature", None
+    alg, public_key, sig = doc.get("alg"), doc.get("public_key"), doc.get("signature")
+    if not (isinstance(alg, str) and isinstance(public_key, str) and isinstance(sig, str)):
+        return "the signature document lacks alg, public_key or signature", None
+    try:
+        verifier = load_verifier(alg, public_key)
+        raw = base64.b64decode(sig, validate=True)
+    except (KeyFormatError, binascii.Error) as exc:
+        return f"unreadable signature or key ({exc})", None
+    signer = f"{alg}:{public_key}"
+    if doc.get("key_id") != key_id_of(alg, public_key):
+        return "key_id does not belong to the public key given", signer
+    if not verifier.verify(manifest, raw):
+        return "the signature does not verify", signer
+    return None, signer
+
+
+def trusted_from(values: list[str]) -> set[str]:
+    """Trusted keys given on the command line: each a public key text (base64 Ed25519 or
+    hex SM2), ``alg:public_key``, a file holding one, or the JSON of
+    ``GET /v1/platform/keys`` (every key in it). Returned as ``alg:public_key``."""
+    import json
+
+    out: set[str] = set()
+    for value in values:
+        text = value
+        path = Path(value)
+        if len(value) < 4096 and path.is_file():
+            text = path.read_text(encoding="utf-8").strip()
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
+            out.update(f"{k['alg']}:{k['public_key']}" for k in doc["keys"] if isinstance(k, dict))
+            continue
+        if ":" in text and text.split(":", 1)[0] in ALGORITHMS:
+            out.add(text)
+        else:
+            out.add(f"{'sm2' if len(text) == 130 and text.startswith('04') else 'ed25519'}:{text}")
+    return out
+
+
+__all__ = [
+    "PlatformKey",
+    "check_manifest_signature",
+    "configured_key",
+    "key_id_of",
+    "parse_key_text",
+    "platform_key",
+    "published_keys",
+    "sign_manifest",
+    "trusted_from",
+]
