@@ -23,7 +23,6 @@ from anxin.check.run import run_check
 from anxin.contract.canonical import canonical_of_dict
 from anxin.contract.times import US_PER_MIN, parse_ts
 from anxin.crypto.schemes import generate_signer
-from anxin.ingest.principals import Principal, sender_of
 from anxin.register import register_rows
 from anxin.serve.runtime import build
 from anxin.store import schema as T
@@ -249,6 +248,7 @@ def test_batch_check_without_institutes_keeps_v1(tmp_path: Path) -> None:
 
 
 def test_console_users_are_principals_and_registry_changes_are_audited(tmp_path: Path) -> None:
+    from anxin.ingest.principals import Principal
     from anxin.register import import_csv
 
     city = City(verified_until=EXPIRED, registry_extra={"institutes": _institutes()})
@@ -298,6 +298,8 @@ def test_a_station_sent_verification_from_before_is_never_shown_as_valid(tmp_pat
     """A database from before §C may hold verifications a station sent (source
     ``http:S1``): the register lists them as the station's, refused, and keeps the
     nozzle's status from the registry; no certificate is issued for them."""
+    from anxin.ingest.principals import sender_of
+
     city = City(verified_until=EXPIRED)
     service, c = _app(tmp_path, city)
     v = city.verification("S1-N1", T0)

@@ -29,8 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_webhooks import Receiver, _alarm, standard_webhooks_ok
 
-from anxin.notify import targets
-from anxin.notify.webhooks import WebhookDispatcher, new_secret, verify
+from anxin.notify.webhooks import WebhookDispatcher, verify
 from anxin.serve.runtime import build
 from anxin.store import schema as T
 from anxin.store.database import Store
@@ -82,7 +81,8 @@ def _deliver(store: Store, url: str, *, allow_private: bool = False, attempts: i
     store.webhook_add(url, SECRET)
     store.save_outputs([_alarm()])
     now = [time.time() + 1]
-    d = WebhookDispatcher(store, allow_private=allow_private, timeout_s=2.0, clock=lambda: now[0])
+    private = {"allow_private": True} if allow_private else {}  # (the default refuses)
+    d = WebhookDispatcher(store, timeout_s=2.0, clock=lambda: now[0], **private)
     try:
         for _ in range(attempts):
             d.run_once()
@@ -94,6 +94,8 @@ def _deliver(store: Store, url: str, *, allow_private: bool = False, attempts: i
 
 
 def test_the_numeric_forms_are_normalised() -> None:
+    from anxin.notify import targets
+
     for form in LOOPBACK_FORMS[:5]:
         assert str(targets.literal_address(form)) in ("127.0.0.1", "0.0.0.0"), form
         assert targets.host_problem(form) is not None, form
@@ -156,6 +158,8 @@ def test_the_connection_is_pinned_to_the_checked_address(store, receiver, monkey
     """A rebinding resolver: the first answer is "global" (127.0.0.1 is taken as such
     here, the receiver's address), every later one points inside. One lookup, the
     connection to the address checked, the Host header the name's."""
+    from anxin.notify import targets
+
     port = receiver.server.server_address[1]
     real = targets.address_problem
     monkeypatch.setattr(
@@ -230,6 +234,8 @@ def test_tls_names_the_host_not_the_pinned_address(store, tmp_path, monkeypatch)
 
 
 def test_a_captured_delivery_cannot_be_replayed_under_a_new_id(store, receiver) -> None:
+    from anxin.notify.webhooks import new_secret
+
     row = _deliver(store, receiver.url, allow_private=True)
     assert row["status"] == "delivered"
     ((headers, body),) = receiver.got
