@@ -43,8 +43,13 @@ def canonical_of_line(line: bytes) -> tuple[bytes, Any]:
 
     Raises ``msgspec.DecodeError`` when the line is not JSON; the caller has
     already decoded it once as a typed record, so this does not happen in practice.
+    Only for lines ``parse_line`` accepted (nested 16 levels at most, contract v1.1 §A):
+    a deeper line is refused here too (DecodeError), never a RecursionError.
     """
-    obj = _fast_decoder.decode(line)
+    try:
+        obj = _fast_decoder.decode(line)
+    except RecursionError:
+        raise msgspec.DecodeError("nested too deep") from None
     sig = obj.pop("sig", None)
     try:
         return _sorted_encoder.encode(obj), sig

@@ -5,6 +5,12 @@ dispatches the whole union in C. Unknown extra fields are accepted and ignored
 here; signature checking works on the record as received (see canonical.py).
 Signed records (metering, event) carry integer quantities only; unsigned ones
 may carry floats where a gauge or a standard measure reads fractions.
+
+Bounds (contract v1.1 §A), checked by msgspec as it decodes: every integer lies in
+±(2⁵³ − 1) (``Int``), quantities that cannot be negative — ``_ml``, ``_fen``,
+``_um``, ``seq``, ``pulses``, ``k_pulses_per_m3`` — in 0 … 2⁵³ − 1 (``Count``); a
+float quantity within the same range. The rest of §A (unknown fields, nesting) is
+``parse.py``'s.
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Quantity = int | float  # unsigned records only
+MAX_INT = 2**53 - 1  # the largest integer a record may hold (JavaScript's, and a float's, exact range)
+Int = Annotated[int, msgspec.Meta(ge=-MAX_INT, le=MAX_INT)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]  # a quantity that cannot be negative
+_Float = Annotated[float, msgspec.Meta(ge=-MAX_INT, le=MAX_INT)]
+_NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0, le=MAX_INT)]
+Quantity = Count | _NonNegativeFloat  # unsigned records only
+SignedQuantity = Int | _Float  # unsigned records only (temperatures)
 
 EVENT_KINDS = (
     "k_factor_change",
@@ -47,14 +59,14 @@ class Metering(_Rec, tag="metering", kw_only=True, frozen=True):
     """计量记录 — one dispensing, signed by the nozzle's sealed metrology module."""
 
     nozzle_id: Id
-    seq: int
+    seq: Count
     start: datetime
     end: datetime
-    pulses: int
-    k_pulses_per_m3: int
-    volume_ml: int
-    totalizer_start_ml: int
-    totalizer_end_ml: int
+    pulses: Count
+    k_pulses_per_m3: Count
+    volume_ml: Count
+    totalizer_start_ml: Count
+    totalizer_end_ml: Count
     key_id: Id
     sig: str
 
@@ -63,7 +75,7 @@ class Event(_Rec, tag="event", kw_only=True, frozen=True):
     """事件记录 — module event (K change, seal, tamper…), signed, sharing ``seq`` with metering."""
 
     nozzle_id: Id
-    seq: int
+    seq: Count
     ts: datetime
     event: EventKind
     data: dict[str, Any] | None = None
@@ -76,12 +88,12 @@ class Settlement(_Rec, tag="settlement", kw_only=True, frozen=True):
 
     order_id: Id
     nozzle_id: Id
-    pump_seq: int | None
+    pump_seq: Count | None
     ts: datetime
-    volume_ml: int
-    unit_price_fen: int
-    amount_fen: int
-    paid_fen: int
+    volume_ml: Count
+    unit_price_fen: Count
+    amount_fen: Count
+    paid_fen: Count
     payment: str
 
 
@@ -92,7 +104,7 @@ class TankReading(_Rec, tag="tank_reading", kw_only=True, frozen=True):
     ts: datetime
     level_um: Quantity
     water_um: Quantity
-    temp_mc: Quantity
+    temp_mc: SignedQuantity
 
 
 class Delivery(_Rec, tag="delivery", kw_only=True, frozen=True):
@@ -107,11 +119,11 @@ class Delivery(_Rec, tag="delivery", kw_only=True, frozen=True):
 class VerificationRun(msgspec.Struct, kw_only=True, frozen=True):
     """One run of a verification against a standard measure (标准量器)."""
 
-    flow_ml_per_min: Quantity
+    flow_ml_per_min: SignedQuantity
     standard_ml: Quantity
     indicated_ml: Quantity
-    standard_temp_mc: Quantity
-    dispenser_temp_mc: Quantity
+    standard_temp_mc: SignedQuantity
+    dispenser_temp_mc: SignedQuantity
 
 
 class Verification(_Rec, tag="verification", kw_only=True, frozen=True, omit_defaults=True):
@@ -125,7 +137,7 @@ class Verification(_Rec, tag="verification", kw_only=True, frozen=True, omit_def
     type: Literal["initial", "periodic", "after_repair"]
     org: str
     certificate_no: str
-    k_pulses_per_m3: int
+    k_pulses_per_m3: Count
     valid_until: datetime
     runs: Annotated[list[VerificationRun], msgspec.Meta(min_length=1, max_length=100)]
     institute_id: Id | None = None
