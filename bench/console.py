@@ -12,6 +12,7 @@ with a signed-in regulator); the median and the worst are printed.
 from __future__ import annotations
 
 import argparse
+import re
 import random
 import statistics
 import sys
@@ -104,7 +105,9 @@ def run(backend: str, args) -> None:
         db = ctx.__enter__()
         drop = lambda: ctx.__exit__(None, None, None)  # noqa: E731
     try:
-        _, service, app = build(db=db, registry=registry(args.stations), admin_token="bench-admin-token-0123456789")
+        _, service, app = build(
+            db=db, registry=registry(args.stations), admin_token="bench-admin-token-0123456789", cookie_secure=False
+        )
         t = time.perf_counter()
         fill(service, args.alarms)
         print(f"{backend}: stored {args.alarms:,} alarms in {time.perf_counter() - t:.0f} s", flush=True)
@@ -119,7 +122,8 @@ def run(backend: str, args) -> None:
             now_us=time.time_ns() // 1000,
         )
         c = TestClient(app)
-        c.post("/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console"})
+        token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)[1]  # its CSRF token
+        c.post("/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console", "form_token": token})
         district = service.registry.stations[0].district
         for name, path in (
             ("overview", "/console"),

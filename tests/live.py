@@ -3,6 +3,7 @@ them (``anxin.sim.replay``), and ``anxin serve`` as a child process."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -55,7 +56,8 @@ class Server:
             "--admin-token",
             ADMIN,
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"))
+        env = {**os.environ, "ANXIN_COOKIE_SECURE": "false"}  # plain HTTP on loopback (the cookies' Secure flag)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"), env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

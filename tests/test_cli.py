@@ -178,7 +178,7 @@ def test_serve_reads_its_secret_from_the_environment_or_a_file(served, tmp_path:
     assert res.exit_code == 0, res.output
     app_, kw = served[-1]
     assert app_.state.config.admin_token == "from-env" and kw["port"] == 18080
-    assert kw["proxy_headers"] is True and kw["forwarded_allow_ips"] == "127.0.0.1"
+    assert kw["proxy_headers"] is False  # no proxy is believed unless one is named (issue 11)
     monkeypatch.delenv("ANXIN_ADMIN_TOKEN")
     token_file = tmp_path / "t"
     token_file.write_text("from-file\n")
@@ -188,6 +188,7 @@ def test_serve_reads_its_secret_from_the_environment_or_a_file(served, tmp_path:
     assert res.exit_code == 0, res.output
     app_, kw = served[-1]
     assert app_.state.config.admin_token == "from-file" and kw["forwarded_allow_ips"] == "10.0.0.5"
+    assert kw["proxy_headers"] is True
     monkeypatch.setenv("ANXIN_ADMIN_TOKEN", "both")
     res = run("serve", "--db", db)
     assert res.exit_code == 2 and "ANXIN_ADMIN_TOKEN_FILE" in res.output and len(served) == 2

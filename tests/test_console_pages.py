@@ -1,6 +1,7 @@
-"""The console's pages in-process: the English switch, CSRF on every change, lockout
-after repeated failed logins, the public page without an account, and the
-overview's figures computed from the data."""
+"""The console's pages in-process: the English switch, CSRF on every change, the public
+page without an account, the complaint API's limits, and the overview's figures computed
+from the data. (The hardening of issue 11 — login throttle, CSRF on the login, filters,
+headers — is tested in test_console_security.py.)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from anxin.auth import create_user
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
+from anxin.store import schema as T
 
 PASSWORD = "correct horse battery staple"
 
@@ -31,7 +33,10 @@ def app(tmp_path_factory):
         group_size=2,
     )
     _, service, app = build(
-        db=str(root / "db.sqlite"), registry=root / "city" / "registry.json", admin_token="admin-token-0123456789"
+        db=str(root / "db.sqlite"),
+        registry=root / "city" / "registry.json",
+        admin_token="admin-token-0123456789",
+        cookie_secure=False,  # TestClient speaks plain HTTP
     )
     now = time.time_ns() // 1000
     create_user(
@@ -49,8 +54,14 @@ def app(tmp_path_factory):
     return service, app
 
 
+def form_token(c: TestClient, path: str = "/console/login") -> str:
+    """The anonymous CSRF token of a page's form (its cookie stays in the client)."""
+    return re.search(r'name="form_token" value="([^"]+)"', c.get(path).text).group(1)
+
+
 def _login(c: TestClient, user: str = "zhang", password: str = PASSWORD):
-    return c.post("/console/login", data={"username": user, "password": password, "next": "/console"})
+    data = {"username": user, "password": password, "next": "/console", "form_token": form_token(c)}
+    return c.post("/console/login", data=data)
 
 
 def test_english_switch_is_kept(app) -> None:
@@ -77,25 +88,6 @@ def test_changes_need_the_session_csrf_token(app) -> None:
     assert r.status_code == 303 and "/console/login" in r.headers["location"]
 
 
-def test_lockout_after_five_failed_logins(app) -> None:
-    service, a = app
-    create_user(
-        service.store,
-        username="locked",
-        display_name="测试",
-        role="inspector",
-        password=PASSWORD,
-        actor="test",
-        reason="test",
-        now_us=time.time_ns() // 1000,
-    )
-    c = TestClient(a)
-    for _ in range(5):
-        assert _login(c, "locked", "wrong password 123").status_code == 401
-    r = _login(c, "locked", PASSWORD)  # the right password, but locked now
-    assert r.status_code == 401 and "锁定" in r.text
-
-
 def test_public_page_without_an_account_and_unknown_nozzle(app) -> None:
     service, a = app
     c = TestClient(a)
@@ -103,7 +95,7 @@ def test_public_page_without_an_account_and_unknown_nozzle(app) -> None:
     r = c.get(f"/p/{nozzle}")
     assert r.status_code == 200 and "油枪检定信息公开" in r.text and "登录" not in r.text.split("<main")[1]
     assert c.get("/p/NO-SUCH-NOZZLE").status_code == 404
-    r = c.post(f"/p/{nozzle}/report", data={"text": "  "})
+    r = c.post(f"/p/{nozzle}/report", data={"text": "  ", "form_token": form_token(c, f"/p/{nozzle}")})
     assert r.status_code == 422
 
 
@@ -123,6 +115,8 @@ def test_overview_figures_come_from_the_data(app) -> None:
 
 def test_complaint_api_links_and_limits(app) -> None:
     service, a = app
+    with service.store.engine.begin() as db:  # the rate limits' counters: this test starts afresh
+        db.execute(T.throttle.delete())
     c = TestClient(a)
     assert "/v1/complaints" in c.get("/openapi.json").json()["paths"]
     nozzle = service.registry.nozzles[0]
@@ -146,7 +140,7 @@ def test_complaint_api_links_and_limits(app) -> None:
     codes = [
         c.post("/v1/complaints", json={"station_id": nozzle.station_id, "text": "再投诉"}).status_code for _ in range(6)
     ]
-    assert 429 in codes
+    assert 428 in codes  # past a few from one address: the challenge (test_public_channels.py solves it)
 
 
 def test_admin_manages_users_in_the_browser_pages(app) -> None:

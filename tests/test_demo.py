@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:
 
     def visit() -> None:  # what a visitor does while the demo waits for Ctrl-C
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as c:
+            token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)[1]
             r = c.post(
-                "/console/login", data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console"}
+                "/console/login",
+                data={"username": "regulator", "password": "anxin-demo-2026", "next": "/console", "form_token": token},
             )
             seen["overview"] = r.status_code
             seen["alarms"] = c.get("/console/alarms").text.count("/console/alarms/")

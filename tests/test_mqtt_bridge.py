@@ -421,7 +421,8 @@ def test_anxin_serve_runs_the_bridge_from_its_configuration(broker, data, tmp_pa
             line = records[(ST, "settlement")][0]
             pub.publish(f"{prefix}/{ST}/settlement", b'{"token": "%s"}\n%s' % (token.encode(), line), qos=1)
             wait_for(lambda: service.store.counts().get("ledger_settlement", 0) == 1, what="the ledger row")
-            assert "anxin_mqtt_messages_total" in c.get("/metrics").text
+            metrics = TestClient(app, client=("127.0.0.1", 50000)).get("/metrics")  # the scrape on the host
+            assert "anxin_mqtt_messages_total" in metrics.text
             pub.loop_stop()
             pub.disconnect()
         assert not bridge.metrics.connected  # the app's stop stopped the bridge

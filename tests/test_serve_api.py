@@ -132,7 +132,8 @@ def test_operations_endpoints(tmp_path, city) -> None:
     assert c.get("/healthz").json() == {"status": "ok"}
     assert c.get("/readyz").status_code == 200
     _post(c, tok["S0001"], b"\n".join(_lines(city, "S0001")[:50] + [b"not json"]))
-    text = c.get("/metrics").text
+    assert c.get("/metrics").status_code == 403  # not from this machine's loopback, and no metrics token
+    text = TestClient(c.app, client=("127.0.0.1", 50000)).get("/metrics").text  # the scrape on the host
     assert 'anxin_records_total{kind="unknown",status="rejected"} 1.0' in text
     assert "anxin_station_lag_seconds" in text and "anxin_ready 1.0" in text
     spec = c.get("/openapi.json").json()

@@ -45,8 +45,11 @@ class ConsoleServer:
     """uvicorn in a background thread, around the demo's ingest service."""
 
     def __init__(self, service: IngestService, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-        app = create_app(ServeConfig(db=service.store.url, host=host, port=port), service)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        # Plain HTTP on this machine: the cookies cannot be Secure here, and no proxy is in front.
+        app = create_app(ServeConfig(db=service.store.url, host=host, port=port, cookie_secure=False), service)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+        )
         self.thread = threading.Thread(target=self.server.run, name="anxin-demo-console", daemon=True)
         self.url = f"http://{host}:{port}"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import math
 import secrets
@@ -38,6 +39,7 @@ from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
 from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
+from anxin.web.security import SecurityHeaders, with_nonce
 
 log = logging.getLogger("anxin.serve")
 _enc = msgspec.json.Encoder()
@@ -209,8 +211,9 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             if len(body) > config.max_body_bytes:
                 return _error(413, f"body exceeds the {config.max_body_bytes}-byte limit")
         lines = bytes(body).split(b"\n")
-        if len(lines) > config.max_lines + 1:
-            return _error(413, f"{len(lines)} lines exceed the {config.max_lines}-line limit of one upload")
+        records = len(lines) - (1 if not lines[-1] else 0)  # a final newline ends the last line, adds none
+        if records > config.max_lines:
+            return _error(413, f"{records} lines exceed the {config.max_lines}-line limit of one upload")
         if not any(line.strip() for line in lines):
             return _error(400, "the body holds no record (NDJSON: one JSON record per line)")
         source = principal.source("http")
@@ -258,8 +261,17 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={401: {"description": "the metrics token is needed"}, 403: {"description": "not from here"}},
+    )
+    async def metrics(request: Request) -> Response:
+        refused = metrics_refusal(request, config.metrics_token)
+        if refused is not None:
+            return refused
         extra = [dispatcher.collector()] + ([MqttCollector(app.state.mqtt)] if app.state.mqtt is not None else [])
         text, ctype = await run_in_threadpool(render_metrics, service, *extra)
         return Response(text, media_type=ctype)
@@ -271,9 +283,31 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     if config.console:
         from anxin.web.mount import mount_console
 
-        mount_console(app, service, broadcaster, base_url=config.public_base_url or "")
+        mount_console(
+            app, service, broadcaster, base_url=config.public_base_url or "", cookie_secure=config.cookie_secure
+        )
     offline_docs(app, mount_assets=not config.console)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def metrics_refusal(request: Request, token: str | None) -> Response | None:
+    """None when the request may read /metrics: with ``metrics_token`` set, it must bring
+    it (Bearer); without one, only a connection from this machine's loopback that no
+    proxy forwarded (the scrape on the host; nginx's requests carry X-Forwarded-For)."""
+    if token:
+        given = _bearer(request.headers.get("authorization"))
+        if given is not None and secrets.compare_digest(given.encode(), token.encode()):
+            return None
+        return _error(401, "/metrics needs the metrics token (Authorization: Bearer …)", {"WWW-Authenticate": "Bearer"})
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and "x-forwarded-for" not in request.headers and "forwarded" not in request.headers:
+        return None
+    return _error(403, "/metrics answers this machine only (or set metrics_token)")
 
 
 VENDOR_DIR = Path(__file__).parents[1] / "web" / "static" / "vendor"
@@ -295,29 +329,33 @@ def offline_docs(app: FastAPI, *, mount_assets: bool) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")  # behind a proxy's path prefix
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{VENDOR_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{VENDOR_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
-            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+        return with_nonce(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - Swagger UI",
+                swagger_js_url=f"{root}{VENDOR_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{VENDOR_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
+                oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+                swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+            )
         )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return with_nonce(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{VENDOR_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
-            with_google_fonts=False,  # the standalone bundle falls back to the system fonts
+        return with_nonce(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{VENDOR_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{VENDOR_URL}/swagger-ui-favicon-32x32.png",
+                with_google_fonts=False,  # the standalone bundle falls back to the system fonts
+            )
         )
 
 

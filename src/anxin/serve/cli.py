@@ -23,10 +23,11 @@ __all__ = ["ConfigOpt", "DbOpt", "register"]
 
 SERVE_EPILOG = (
     "配置 Configuration: --config FILE.toml ← ANXIN_<KEY> 环境变量 (secrets also ANXIN_<KEY>_FILE: "
-    "admin_token, read_token, db, mqtt_url) ← 选项 options. "
+    "admin_token, read_token, db, mqtt_url, metrics_token) ← 选项 options. "
     "Keys: db, host, port, admin_token, read_token, registry, mqtt_url, public_base_url, "
     "forwarded_allow_ips (信任其 X-Forwarded-For/-Proto 的反向代理 the reverse proxies trusted for "
-    "X-Forwarded-For/-Proto; default 127.0.0.1), max_body_bytes, max_lines, rate_per_station, "
+    "X-Forwarded-For/-Proto; 默认不信任任何代理 default none), cookie_secure, metrics_token, "
+    "max_body_bytes, max_lines, rate_per_station, "
     "burst_per_station, checkpoint_every, webhook_max_attempts, webhook_allow_private, console, reports_every_s."
 )
 
@@ -81,8 +82,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=10,
-            proxy_headers=True,
-            forwarded_allow_ips=cfg.forwarded_allow_ips,
+            proxy_headers=bool(cfg.forwarded_allow_ips.strip()),  # no proxy named: the connection's address
+            forwarded_allow_ips=cfg.forwarded_allow_ips.strip() or None,
         )
 
     @app.command(help=HELP["token"])

@@ -40,7 +40,15 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
     # forwarded_allow_ips): the client address and scheme come from them. Comma-separated
     # addresses or networks, "*" for any (only when nothing else can reach the port).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Empty (the default): no proxy is believed, the address is the connection's — a
+    # deployment behind nginx names it (deploy/systemd/serve.env.example, compose.yaml).
+    forwarded_allow_ips: str = ""
+    # The console's cookies (session, device, form) carry Secure: sent over HTTPS only.
+    # Off only for plain HTTP on one's own machine (the demo, tests).
+    cookie_secure: bool = True
+    # Bearer token of GET /metrics. Without one, /metrics answers only connections from
+    # this machine's loopback that no proxy forwarded.
+    metrics_token: str | None = None
     # The platform's own key that signs evidence bundles (anxin.supervision.signing): its
     # text (PEM Ed25519, ed25519:<hex>, sm2:<hex>), best from ANXIN_SIGNING_KEY_FILE; None:
     # a key made on first use and kept in the database, of signing_key_alg (ed25519 | sm2).
@@ -51,7 +59,14 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 ENV_PREFIX = "ANXIN_"
-SECRETS = ("admin_token", "read_token", "db", "mqtt_url", "signing_key")  # also read from ANXIN_<KEY>_FILE
+SECRETS = (  # also read from ANXIN_<KEY>_FILE
+    "admin_token",
+    "read_token",
+    "db",
+    "mqtt_url",
+    "metrics_token",
+    "signing_key",
+)
 
 
 def env_name(key: str) -> str:

@@ -21,13 +21,18 @@ from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
 from anxin.web.extra import nozzle_events
+from anxin.web.guard import PublicGuard, client_address, origin_verdict
 from anxin.web.session import (
     COOKIE,
+    BadParam,
+    DbId,
     as_json,
+    bad_request,
     csrf_ok,
     forbidden,
     not_found,
     now_us,
+    query_int,
     render,
     require,
     staff,
@@ -41,6 +46,11 @@ from anxin.workflow import lifecycle as L
 def _local(path: str) -> str:
     """Only a path of this site after login (never "//host" or a URL: no open redirect)."""
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/console"
+
+
+SEVERITIES = ("critical", "major", "minor")
+ALARM_STATUSES = ("open", "new", "acknowledged", "dispatched", "on_site", "confirmed", "false_alarm")
+DEVICE_COOKIE = "anxin_device"
 
 
 def local_day(us: int) -> str:
@@ -68,31 +78,56 @@ def data_now(service: IngestService) -> int:
     return min(wall, newest) if newest > 0 else wall
 
 
-def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> APIRouter:
+def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard: PublicGuard) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     store = service.store
 
     def reg():
         return service.registry
 
+    def _login_page(request: Request, nxt: str, error: str | None = None, status: int = 200) -> Response:
+        """The login form with its anonymous CSRF token (bound to the form cookie)."""
+        v = viewer(request, store)
+        token, cookie = guard.form_token(request, now_us=now_us())
+        resp = render(request, v, "login.html", status, next=nxt, error=error, form_token=token)
+        return guard.set_form_cookie(resp, cookie)
+
     @r.get("/console/login")
     async def login_page(request: Request, next: str = "/console"):
-        v = viewer(request, store)
-        return render(request, v, "login.html", next=_local(next), error=None)
+        return await run_in_threadpool(_login_page, request, _local(next))
 
     @r.post("/console/login")
     async def login_post(request: Request):
         form = await request.form()
-        v = viewer(request, store)
         nxt = _local(str(form.get("next") or "/console"))
+        w = words(viewer(request, store).lang)
+        if origin_verdict(request, guard.base_url) is False or not guard.form_token_ok(
+            request, form.get("form_token"), now_us=now_us()
+        ):
+            return await run_in_threadpool(_login_page, request, nxt, w["form_expired"], 403)
         res = await run_in_threadpool(
-            login, store, str(form.get("username", "")), str(form.get("password", "")), now_us=now_us()
+            lambda: login(
+                store,
+                str(form.get("username", "")),
+                str(form.get("password", "")),
+                now_us=now_us(),
+                address=client_address(request),
+                device=request.cookies.get(DEVICE_COOKIE),
+            )
         )
         if not isinstance(res, LoginOk):
-            return render(request, v, "login.html", 401, next=nxt, error=res.reason)
+            return await run_in_threadpool(_login_page, request, nxt, w["login_refused"], 401)
         resp = RedirectResponse(nxt, status_code=303)
-        resp.set_cookie(
-            COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600, secure=request.url.scheme == "https"
+        secure = guard.cookie_secure  # config cookie_secure: on unless the demo or a test turns it off
+        resp.set_cookie(COOKIE, res.token, httponly=True, samesite="lax", max_age=12 * 3600, secure=secure)
+        resp.set_cookie(  # this browser is now a place the account is used from (the login throttle)
+            DEVICE_COOKIE,
+            res.device,
+            httponly=True,
+            samesite="strict",
+            max_age=180 * 86400,
+            secure=secure,
+            path="/console/login",
         )
         return resp
 
@@ -148,6 +183,16 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         if stop:
             return stop
         qp = request.query_params
+        for name, allowed in (("rule", RULES), ("severity", SEVERITIES), ("status", ALARM_STATUSES)):
+            if qp.get(name) and qp[name] not in allowed:
+                return bad_request(request, v, name, qp[name])
+        for name in ("since", "until"):
+            if qp.get(name) and _day_us(qp[name]) is None:
+                return bad_request(request, v, name, qp[name])
+        try:
+            before = query_int(request, "before", lo=1)
+        except BadParam as exc:
+            return bad_request(request, v, exc.field, exc.value)
         f = Q.AlarmFilter(
             rule=qp.get("rule") or None,
             severity=qp.get("severity") or None,
@@ -157,14 +202,13 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
             since_us=_day_us(qp.get("since")),
             until_us=_day_us(qp.get("until"), end=True),
         )
-        before = qp.get("before")
         rows, nxt = await run_in_threadpool(
             Q.alarm_page,
             store,
             reg(),
             f,
             stations=v.stations,
-            before_ord=int(before) if before and before.isdigit() else None,
+            before_ord=before,
         )
         registry = reg()
         visible = [s for s in registry.stations if v.sees(s.station_id)]
@@ -291,7 +335,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster) -> API
         return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
 
     @r.get("/console/workorders/{order_id}")
-    async def workorder(request: Request, order_id: int):
+    async def workorder(request: Request, order_id: DbId):
         """A work order is handled on its alarm's page."""
         v, stop = require(request, store)
         if stop:

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import entries, record, verify
+from anxin.auth import flush_failures
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
 from anxin.store import schema as T
-from anxin.web.session import csrf_ok, forbidden, now_us, render, require
+from anxin.web.session import BadParam, bad_request, csrf_ok, forbidden, now_us, query_int, render, require
 from anxin.web.texts import words
 
 RUNS = 6  # two flow rates × three runs, as JJG 443 asks
@@ -119,10 +120,15 @@ def extra_router(service: IngestService) -> APIRouter:
         return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
 
     @r.get("/console/audit")
-    async def audit_page(request: Request, before: int | None = None):
+    async def audit_page(request: Request):
         v, stop = require(request, store, "audit.view")
         if stop:
             return stop
+        try:
+            before = query_int(request, "before", lo=1)
+        except BadParam as exc:
+            return bad_request(request, v, exc.field, exc.value)
+        await run_in_threadpool(lambda: flush_failures(store, now_us=now_us()))  # the failed-login windows ended
         rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
         report = await run_in_threadpool(verify, store)
         return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts)

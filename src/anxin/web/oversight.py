@@ -23,7 +23,19 @@ from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
 from anxin.supervision.signing import configured_key
-from anxin.web.session import as_json, csrf_ok, forbidden, form_number, not_found, now_us, render, require, staff
+from anxin.web.session import (
+    DbId,
+    as_json,
+    bad_request,
+    csrf_ok,
+    forbidden,
+    form_number,
+    not_found,
+    now_us,
+    render,
+    require,
+    staff,
+)
 from anxin.web.texts import rule_label, words
 
 
@@ -41,6 +53,8 @@ def oversight_router(service: IngestService) -> APIRouter:
         if stop:
             return stop
         scope = None if v.stations is None else sorted(v.stations)
+        if status and status not in K.STATUSES:
+            return bad_request(request, v, "status", status)
         rows = await run_in_threadpool(lambda: K.listing(store, station_ids=scope, status=status or None))
         return render(request, v, "cases.html", page="cases", rows=rows, fmt=format_ts, status_filter=status or "")
 
@@ -67,11 +81,11 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/cases/{case_id}")
-    async def case(request: Request, case_id: int):
+    async def case(request: Request, case_id: DbId):
         return await _case(request, case_id)
 
     @r.post("/console/cases/{case_id}/{step}")
-    async def case_step(request: Request, case_id: int, step: str):
+    async def case_step(request: Request, case_id: DbId, step: str):
         v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
@@ -159,7 +173,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         return RedirectResponse(f"/console/cases/{cid}", status_code=303)
 
     @r.get("/console/cases/{case_id}/bundle.zip")
-    async def bundle(request: Request, case_id: int):
+    async def bundle(request: Request, case_id: DbId):
         v, stop = require(request, store)
         if stop:
             return stop

@@ -30,13 +30,15 @@ from anxin.register import (
 from anxin.register.queries import institute_names
 from anxin.store import schema as T
 from anxin.supervision import inspections as I
+from anxin.web.guard import PublicGuard
+from anxin.web.public import add_public_routes
 from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
 
 
-def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
+def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = "") -> APIRouter:
     r = APIRouter(include_in_schema=False)
     store = service.store
 
@@ -199,7 +201,7 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
         )
 
     # ------------------------------------------------------------ public (no login)
-    def _public(request: Request, nozzle_id: str, *, thanks: bool = False, status: int = 200):
+    def _public(request: Request, nozzle_id: str, *, thanks: bool = False, status: int = 200, **forms: Any):
         v = viewer(request, store)
         n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
         if n is None:
@@ -259,16 +261,10 @@ def pages_router(service: IngestService, *, base_url: str = "") -> APIRouter:
             visits=visits,
             thanks=thanks,
             user=None,
+            **forms,  # the forms' token, challenges, and a message with what was typed (anxin.web.public)
         )
 
-    @r.get("/p/{nozzle_id}")
-    async def public_nozzle(request: Request, nozzle_id: str):
-        return await run_in_threadpool(_public, request, nozzle_id)
-
-    @r.get("/p/{nozzle_id}/thanks")
-    async def thanks(request: Request, nozzle_id: str):
-        return await run_in_threadpool(_public, request, nozzle_id, thanks=True)
-
+    add_public_routes(r, service, guard, page=_public)  # /p/{nozzle_id}, its thanks, its two forms
     return r
 
 

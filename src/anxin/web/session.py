@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from fastapi import Path as PathParam
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -17,6 +18,8 @@ from anxin.auth import User, can, check_csrf, session_user, station_scope
 from anxin.web.texts import rule_label, words
 
 COOKIE = "anxin_session"
+# A row id in a path: larger than the databases' 64-bit keys is refused (422), never a 500.
+DbId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 LANG_COOKIE = "anxin_lang"
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
@@ -103,6 +106,34 @@ def forbidden(request: Request, v: Viewer) -> HTMLResponse:
 def not_found(request: Request, v: Viewer) -> HTMLResponse:
     w = words(v.lang)
     return render(request, v, "error.html", 404, title=w["not_found"], message=w["not_found"])
+
+
+def bad_request(request: Request, v: Viewer, field: str, value: Any) -> HTMLResponse:
+    """400 naming the query or form field whose value cannot be used."""
+    w = words(v.lang)
+    shown = str(value)
+    shown = shown if len(shown) <= 80 else shown[:80] + "…"
+    return render(request, v, "error.html", 400, title=w["bad_request"], message=f"{field}: {w['bad_value']} {shown!r}")
+
+
+def query_int(request: Request, name: str, *, lo: int = 0, hi: int = 2**63 - 1) -> int | None:
+    """An integer query parameter within [lo, hi] (None when absent or empty); raises
+    BadParam naming it otherwise."""
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not lo <= int(text) <= hi:
+        raise BadParam(name, text)
+    return int(text)
+
+
+class BadParam(ValueError):
+    """A query parameter whose value cannot be used (a page answers 400 naming it)."""
+
+    def __init__(self, field: str, value: Any) -> None:
+        super().__init__(f"{field}: {value!r}")
+        self.field = field
+        self.value = value
 
 
 def csrf_ok(v: Viewer, form: Any) -> bool:

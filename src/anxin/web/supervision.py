@@ -1,39 +1,36 @@
-"""Supervision pages: complaints (投诉举报) handled to closure, inspections (检查) with
-their checklist, test fill and rectification orders, citizen-chosen inspections
-(你点我检) — and the public side: the complaint form with its references and
-attachments, and the "inspect this nozzle" request."""
+"""Supervision pages: complaints (投诉举报) handled to closure and triaged (研判), inspections
+(检查) with their checklist, test fill and rectification orders, citizen-chosen
+inspections (你点我检). The public side (the complaint form, the "inspect this nozzle"
+request, the complaint API) is :mod:`anxin.web.public`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
-from anxin.serve.limits import RateLimiter
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
-from anxin.web.session import csrf_ok, forbidden, form_number, not_found, now_us, render, require, staff, viewer
+from anxin.web.session import (
+    DbId,
+    bad_request,
+    csrf_ok,
+    forbidden,
+    form_number,
+    not_found,
+    now_us,
+    render,
+    require,
+    staff,
+)
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
-MAX_FILE = 5 * 1024 * 1024
-
-
-class ComplaintIn(BaseModel):
-    station_id: str = Field(min_length=1, max_length=128)
-    nozzle_id: str | None = Field(None, max_length=128)
-    text: str = Field(min_length=1, max_length=2000)
-    contact: str | None = Field(None, max_length=200)
-    order_ref: str | None = Field(None, max_length=128)
-    event_ts: dt.datetime | None = Field(None, description="when it happened (with a time zone offset)")
 
 
 def _when(text: str | None) -> int | None:
@@ -57,6 +54,8 @@ def supervision_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
+        if status and status not in C.STATUSES:
+            return bad_request(request, v, "status", status)
         now = now_us()
         rows = await run_in_threadpool(
             lambda: C.listing(store, status=status or None, station_ids=v.stations, limit=500)
@@ -89,14 +88,15 @@ def supervision_router(service: IngestService) -> APIRouter:
             fmt=format_ts,
             can_handle=v.can("complaint.view"),
             can_open_case=v.can("alarm.triage"),
+            can_triage=v.can("alarm.triage"),
         )
 
     @r.get("/console/complaints/{cid}")
-    async def complaint(request: Request, cid: int):
+    async def complaint(request: Request, cid: DbId):
         return await _complaint(request, cid)
 
     @r.post("/console/complaints/{cid}/{step}")
-    async def complaint_step(request: Request, cid: int, step: str):
+    async def complaint_step(request: Request, cid: DbId, step: str):
         v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
@@ -121,6 +121,15 @@ def supervision_router(service: IngestService) -> APIRouter:
                 await run_in_threadpool(lambda: C.investigate(store, cid, note=text, actor=who, now_us=now))
             elif step == "reply":
                 await run_in_threadpool(lambda: C.reply(store, cid, text=text, actor=who, now_us=now))
+            elif step == "triage":
+                if not v.can("alarm.triage"):  # a regulator's decision: it moves the risk score
+                    return forbidden(request, v)
+                plausible = str(form.get("plausible", ""))
+                if plausible not in ("yes", "no"):
+                    return bad_request(request, v, "plausible", plausible)
+                await run_in_threadpool(
+                    lambda: C.triage(store, cid, plausible=plausible == "yes", actor=who, reason=text, now_us=now)
+                )
             elif step == "close":
                 await run_in_threadpool(
                     lambda: C.close(
@@ -134,7 +143,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         return RedirectResponse(f"/console/complaints/{cid}", status_code=303)
 
     @r.get("/console/complaints/{cid}/attachments/{aid}")
-    async def complaint_file(request: Request, cid: int, aid: int):
+    async def complaint_file(request: Request, cid: DbId, aid: DbId):
         v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
@@ -249,11 +258,11 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/inspections/{iid}")
-    async def inspection(request: Request, iid: int):
+    async def inspection(request: Request, iid: DbId):
         return await _inspection(request, iid)
 
     @r.post("/console/inspections/{iid}/visit")
-    async def visit(request: Request, iid: int):
+    async def visit(request: Request, iid: DbId):
         v, stop = require(request, store)
         if stop:
             return stop
@@ -292,108 +301,4 @@ def supervision_router(service: IngestService) -> APIRouter:
             return await _inspection(request, iid, message=str(exc), status=400)
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
-    # ------------------------------------------------------------ public
-    @r.post("/p/{nozzle_id}/report")
-    async def public_complaint(request: Request, nozzle_id: str):
-        """The public page's complaint: text, optional order number, time and files."""
-        form = await request.form()
-        n = reg().nozzle_by_id.get(nozzle_id) if reg() else None
-        if n is None:
-            return not_found(request, viewer(request, store))
-        files: list[tuple[str, str, bytes]] = []
-        for f in form.getlist("files"):
-            if isinstance(f, UploadFile) and f.filename:
-                data = await f.read(MAX_FILE + 1)
-                files.append((f.filename, f.content_type or "application/octet-stream", data))
-        try:
-            when = _when(str(form.get("when", "")))
-            await run_in_threadpool(
-                lambda: C.submit(
-                    store,
-                    reg(),
-                    station_id=n.station_id,
-                    nozzle_id=nozzle_id,
-                    text=str(form.get("text", "")),
-                    contact=str(form.get("contact", "")).strip() or None,
-                    order_ref=str(form.get("order", "")).strip() or None,
-                    event_ts_us=when,
-                    channel="qr",
-                    attachments=files,
-                    now_us=now_us(),
-                )
-            )
-        except (SupervisionError, ValueError) as exc:
-            return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
-        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
-
-    @r.post("/p/{nozzle_id}/inspect")
-    async def public_inspect(request: Request, nozzle_id: str):
-        """你点我检: a citizen asks for this nozzle to be inspected."""
-        form = await request.form()
-        if reg() is None or nozzle_id not in reg().nozzle_by_id:
-            return not_found(request, viewer(request, store))
-        try:
-            await run_in_threadpool(
-                lambda: I.citizen_request(
-                    store,
-                    reg(),
-                    nozzle_id=nozzle_id,
-                    contact=str(form.get("contact", "")).strip() or None,
-                    now_us=now_us(),
-                )
-            )
-        except SupervisionError as exc:
-            return render(request, viewer(request, store), "error.html", 422, title="—", message=str(exc))
-        return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
-
     return r
-
-
-def complaints_api_router(service: IngestService) -> APIRouter:
-    """The public complaint API (in the OpenAPI description, unlike the pages)."""
-    api = APIRouter()
-    store = service.store
-
-    def reg():
-        return service.registry
-
-    public_rate = RateLimiter(rate=0.2, burst=5)  # per client address: a form, not a firehose
-
-    @api.post("/v1/complaints", tags=["public"], summary="Submit a complaint (no account)", status_code=201)
-    async def api_complaint(request: Request, body: ComplaintIn) -> dict[str, Any]:
-        """The public complaint API (投诉举报接口): the same path as the QR page's form."""
-        from fastapi import HTTPException
-
-        host = request.client.host if request.client else "?"
-        wait = public_rate.take(host)
-        if wait > 0:
-            raise HTTPException(
-                429, "too many complaints from this address; try later", headers={"Retry-After": str(int(wait) + 1)}
-            )
-        if reg() is None:
-            raise HTTPException(503, "the platform has no registry yet")
-        if body.event_ts is not None and body.event_ts.tzinfo is None:
-            raise HTTPException(422, "event_ts needs a time zone offset (e.g. +08:00)")
-        try:
-            when = int(body.event_ts.timestamp() * 1e6) if body.event_ts else None
-            cid = await run_in_threadpool(
-                lambda: C.submit(
-                    store,
-                    reg(),
-                    station_id=body.station_id,
-                    nozzle_id=body.nozzle_id,
-                    text=body.text,
-                    contact=body.contact,
-                    order_ref=body.order_ref,
-                    event_ts_us=when,
-                    channel="api",
-                    now_us=now_us(),
-                )
-            )
-        except SupervisionError as exc:
-            raise HTTPException(422, str(exc)) from None
-        d = await run_in_threadpool(C.get, store, cid)
-        assert d is not None  # submitted just now; complaints are never deleted
-        return {"id": cid, "status": d["status"], "deadline": format_ts(d["deadline_us"]), "links": len(d["links"])}
-
-    return api

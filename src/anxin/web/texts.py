@@ -182,7 +182,55 @@ T: dict[str, tuple[str, str]] = {
     "reset_password": ("重置密码", "Reset password"),
     "deactivate": ("停用", "Deactivate"),
     "inactive": ("已停用", "Inactive"),
-    "locked": ("已锁定", "Locked"),
+    "throttled": ("登录限速中", "Login throttled"),
+    # console hardening and the public channels (issue 11)
+    "bad_request": ("请求有误", "Bad request"),
+    "bad_value": ("无法使用的值", "cannot use the value"),
+    "login_refused": (
+        "用户名或密码错误，或尝试过于频繁，请稍后再试",
+        "Wrong username or password, or too many attempts: try again later",
+    ),
+    "form_expired": (
+        "页面已过期或不是从本站提交的：请刷新页面后重新提交",
+        "This page has expired, or the form was not sent from this site: reload it and send again",
+    ),
+    "pub_too_many": (
+        "提交过于频繁，请稍后再试；如有急事请拨打 12315",
+        "Too many submissions from your network: please try again later, or call 12315",
+    ),
+    "pub_target_full": (
+        "这支油枪今天已收到大量反映，监管部门会逐一处理；如需补充，请拨打 12315",
+        "This nozzle has had very many reports today; the regulator handles each one. To add to them, call 12315",
+    ),
+    "pub_challenge": (
+        "近期提交较多，需要您的浏览器先完成一次自动验证计算（几秒钟）：请再次点击提交（如有照片请重新选择）",
+        "Many submissions lately: your browser has to do a short check first (a few seconds). "
+        "Press send again (and choose the photos again, if any)",
+    ),
+    "pub_challenge_failed": (
+        "验证未通过或已过期：请再次点击提交（如有照片请重新选择）",
+        "The check failed or expired: press send again (and choose the photos again, if any)",
+    ),
+    "pub_nojs": (
+        "本次提交需要浏览器完成一次自动验证计算，请开启 JavaScript 后重试；也可拨打 12315 热线反映",
+        "This submission needs a short check done by the browser: turn JavaScript on and try again, "
+        "or call the 12315 hotline",
+    ),
+    "pub_working": ("正在验证，请稍候…", "Checking, one moment…"),
+    "pub_too_large": (
+        "附件过大或过多：最多 5 个，每个不超过 5 MB，合计不超过 10 MB（JPEG、PNG 照片或 PDF）",
+        "Too many or too large files: at most 5, each up to 5 MB, 10 MB in all (JPEG or PNG photos, or PDF)",
+    ),
+    "pub_quota": (
+        "今天从您的网络上传的附件已达上限：请不带附件提交，或明天再试",
+        "The files sent from your network today reached the limit: send without files, or try tomorrow",
+    ),
+    "files_hint": ("最多 5 个，JPEG、PNG 照片或 PDF，每个不超过 5 MB", "At most 5: JPEG or PNG photos, or PDF, 5 MB each"),
+    "triage": ("研判", "Triage"),
+    "triage_note": ("研判依据", "Grounds"),
+    "plausible": ("可信（计入风险评分）", "Plausible (counts in the risk score)"),
+    "implausible": ("不可信（不计入）", "Not plausible (does not count)"),
+    "untriaged": ("待研判（不计入风险评分）", "Not triaged (does not count in the risk score)"),
     "ok": ("正常", "OK"),
     "line": ("行", "line"),
     "accepted": ("接收", "accepted"),

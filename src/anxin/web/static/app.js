@@ -1,7 +1,16 @@
-/* The console's charts (ECharts, shipped with the package) and the live alarm feed (SSE). */
+/* The console's charts (ECharts, shipped with the package) and the live alarm feed (SSE).
+   Loaded as <script src="/static/app.js" data-page="…">: the page's function runs from here
+   (the Content-Security-Policy allows no inline script). Data reaches the DOM as text
+   (textContent, DOM nodes) or, in ECharts' HTML tooltips, escaped by esc(). */
 (function () {
   "use strict";
+  var page = document.currentScript && document.currentScript.getAttribute("data-page");
   function data() { var el = document.getElementById("data"); return el ? JSON.parse(el.textContent) : {}; }
+  function esc(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
   var COLOURS = { critical: "#c62828", major: "#e08a00", minor: "#1f7fbf", ok: "#2e7d32" };
 
   function overview() {
@@ -16,7 +25,7 @@
       };
     });
     map.setOption({
-      tooltip: { formatter: function (p) { return p.name + "<br>" + d.labels.open + ": " + p.value[2]; } },
+      tooltip: { formatter: function (p) { return esc(p.name) + "<br>" + esc(d.labels.open) + ": " + esc(p.value[2]); } },
       legend: { bottom: 0 }, grid: { left: 40, right: 10, top: 10, bottom: 40 },
       xAxis: { type: "value", scale: true, name: "lon" }, yAxis: { type: "value", scale: true, name: "lat" },
       series: series
@@ -101,5 +110,7 @@
     window.addEventListener("resize", function () { rules.resize(); work.resize(); });
   }
 
-  window.anxin = { overview: overview, history: history, estimate: estimate, statistics: statistics };
+  var pages = { overview: overview, history: history, estimate: estimate, statistics: statistics };
+  window.anxin = pages;
+  if (page && Object.prototype.hasOwnProperty.call(pages, page)) { pages[page](); }
 })();
