@@ -13,7 +13,7 @@ import msgspec
 from anxin.check.book import AlarmBook
 from anxin.check.pipeline import default_workers, merged
 from anxin.check.reader import data_files
-from anxin.check.shards import collect, run_shards
+from anxin.check.shards import ShardFailed, collect, run_shards
 from anxin.contract.parse import Parsed
 from anxin.contract.registry import RegistryError, load_registry
 from anxin.engine import Engine, EngineSettings
@@ -85,9 +85,12 @@ def run_check(
     lines = 0
     names = [p.name for p in paths]
     if workers > 0:  # the engine sharded by station over the worker processes
-        results = run_shards(
-            paths, (data_dir / "registry.json").read_bytes(), shards=workers, settings=settings, on_bytes=on_bytes
-        )
+        try:
+            results = run_shards(
+                paths, (data_dir / "registry.json").read_bytes(), shards=workers, settings=settings, on_bytes=on_bytes
+            )
+        except ShardFailed as exc:  # a dead shard ends the run at once, with why
+            raise CheckError(f"the check could not complete: {exc}") from None
         book, rejects, counts, pending, meters = collect(results)
         lines = sum(r.lines for r in results)
     else:
@@ -96,7 +99,13 @@ def run_check(
         for _t, fi, n, p, verdict in merged(paths, registry, on_bytes=on_bytes):
             lines += 1
             if isinstance(p, Parsed):
-                book.add(engine.feed(p, verdict))
+                try:
+                    book.add(engine.feed(p, verdict))
+                except Exception as exc:  # a bug: the run cannot complete, and says where
+                    why = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                    raise CheckError(
+                        f"the check could not complete: the engine failed on {names[fi]} line {n}: {why}"
+                    ) from exc
             else:
                 rejects.append((fi, n, p.reason))
         rejects.sort()

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing as mp
+import queue
+import signal
+import sys
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -50,9 +54,28 @@ def shard_of(raw: bytes | int, shards: int) -> int:
         return 0
     try:
         station = _station_decoder.decode(raw).station_id
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # (deep nesting: rejected by its shard)
         return 0
     return zlib.crc32(station.encode()) % shards
+
+
+class ShardFailed(Exception):
+    """A shard process failed or died: the run cannot complete. One line, for the user."""
+
+
+class _Failure(msgspec.Struct):
+    """What a shard that failed sends in place of its result: why (and where)."""
+
+    shard: int
+    reason: str
+    file: int = -1  # the line the engine failed on, when it did
+    line: int = 0
+
+
+class _LineFailed(Exception):
+    def __init__(self, fi: int, n: int) -> None:
+        super().__init__(fi, n)
+        self.fi, self.n = fi, n
 
 
 class ShardResult(msgspec.Struct):
@@ -97,8 +120,29 @@ class _Merger:
             yield heapq.heappop(heap)
 
 
-def _shard_main(
-    conn_in: Any, conn_out: Any, registry_bytes: bytes, files: int, settings: EngineSettings | None
+def _shard_main(conn_in: Any, conn_out: Any, *args: Any) -> None:
+    """A shard process: its work, or, when anything fails, one line saying why in place of
+    its result (the main process then ends the run at once: see :class:`_Shards`)."""
+    tail = mp.current_process().name.rsplit("-", 1)[-1]
+    shard = int(tail) if tail.isdigit() else 0
+    try:
+        _shard_run(conn_in, conn_out, *args)
+    except BaseException as exc:
+        cause = exc.__cause__ if isinstance(exc, _LineFailed) and exc.__cause__ is not None else exc
+        reason = f"{type(cause).__name__}: {cause}".splitlines()[0][:300]
+        where = (exc.fi, exc.n) if isinstance(exc, _LineFailed) else (-1, 0)
+        conn_out.put(_Failure(shard, reason, *where))
+        conn_out.close()
+        conn_out.join_thread()  # the reason leaves before the process ends
+        sys.exit(1)
+
+
+def _shard_run(
+    conn_in: Any,
+    conn_out: Any,
+    registry_bytes: bytes,
+    files: int,
+    settings: EngineSettings | None,
 ) -> None:
     from anxin.contract.registry import parse_registry
 
@@ -124,8 +168,11 @@ def _shard_main(
                 items.append((p.t, fi, n, p, verdict))
         merger.add(items)
         merger.advance(fi, progress, eof)
-        for _t, _fi, _n, p, verdict in merger.pop_ready():
-            book.add(engine.feed(p, verdict))
+        for _t, at_fi, at_n, p, verdict in merger.pop_ready():
+            try:
+                book.add(engine.feed(p, verdict))
+            except Exception as exc:  # a bug: the run cannot complete, and says where
+                raise _LineFailed(at_fi, at_n) from exc
     witness = engine.witness()
     book.add(witness.alarms)
     enc = msgspec.msgpack.Encoder()
@@ -154,25 +201,107 @@ def run_shards(
     inboxes = [ctx.Queue(QUEUE_DEPTH) for _ in range(shards)]
     outbox = ctx.Queue()
     procs = [
-        ctx.Process(target=_shard_main, args=(inboxes[i], outbox, registry_bytes, len(paths), settings), daemon=True)
+        ctx.Process(
+            target=_shard_main,
+            args=(inboxes[i], outbox, registry_bytes, len(paths), settings),
+            daemon=True,
+            name=f"anxin-check-shard-{i}",
+        )
         for i in range(shards)
     ]
     for p in procs:
         p.start()
+    pool = _Shards(procs, inboxes, outbox, [p.name for p in paths])
     try:
-        _feed(paths, inboxes, shards, on_bytes)
+        _feed(paths, inboxes, shards, on_bytes, pool.put)
         for q in inboxes:
-            q.put(None)
-        results = [outbox.get() for _ in procs]
+            pool.put(q, None)
+        results = pool.results()
+    except BaseException:
+        for q in inboxes:  # nobody reads them any more: never wait at exit to flush them
+            q.cancel_join_thread()
+        raise
     finally:
         for p in procs:
-            p.join(timeout=5)
+            p.join(timeout=5 if pool.failed is None else 0)
             if p.is_alive():
                 p.kill()
     return results
 
 
-def _feed(paths: list[Path], inboxes: list, shards: int, on_bytes: Callable[[int], None]) -> None:
+class _Shards:
+    """The main process's side of the shards: it never waits on a shard that is dead. A
+    shard that fails sends why (:class:`_Failure`); one that dies without a word (killed,
+    out of memory) is seen by its exit code. Either ends the run at once with
+    :class:`ShardFailed` — never a hang."""
+
+    POLL_S = 0.2
+
+    def __init__(self, procs: list, inboxes: list, outbox: Any, names: list[str]) -> None:
+        self.procs, self.inboxes, self.outbox, self.names = procs, inboxes, outbox, names
+        self.got: list[ShardResult] = []
+        self.failed: str | None = None
+
+    def put(self, q: Any, item: Any) -> None:
+        """``q.put(item)``, looking at the shards while the queue is full."""
+        while True:
+            try:
+                q.put(item, timeout=self.POLL_S)
+                return
+            except queue.Full:
+                self.watch()
+
+    def results(self) -> list[ShardResult]:
+        while len(self.got) < len(self.procs):
+            try:
+                self._take(self.outbox.get(timeout=self.POLL_S))
+            except queue.Empty:
+                self.watch()
+        return self.got
+
+    def _take(self, msg: Any) -> None:
+        if isinstance(msg, _Failure):
+            where = f" on {self.names[msg.file]} line {msg.line}" if 0 <= msg.file < len(self.names) else ""
+            self._fail(f"shard {msg.shard} of the check failed{where}: {msg.reason}")
+        self.got.append(msg)
+
+    def watch(self) -> None:
+        """Raise ShardFailed when a shard ended without its result."""
+        ended = [(i, p.exitcode) for i, p in enumerate(self.procs) if p.exitcode is not None]
+        if len(ended) <= len(self.got) and all(code == 0 for _, code in ended):
+            return  # those that ended sent their results
+        deadline = time.monotonic() + 1.0  # its reason (or a result still in flight) may be on its way
+        while time.monotonic() < deadline:
+            try:
+                self._take(self.outbox.get(timeout=self.POLL_S))
+            except queue.Empty:
+                continue
+            if len(ended) <= len(self.got) and all(code == 0 for _, code in ended):
+                return
+        i, code = next(((i, c) for i, c in ended if c != 0), ended[0])
+        self._fail(f"shard {i} of the check died ({_exit_text(code)}) without its results")
+
+    def _fail(self, reason: str) -> None:
+        self.failed = reason
+        raise ShardFailed(reason)
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _feed(
+    paths: list[Path],
+    inboxes: list,
+    shards: int,
+    on_bytes: Callable[[int], None],
+    put: Callable[[Any, Any], None] = lambda q, item: q.put(item),
+) -> None:
     """Read every source in chunks, always from the one furthest behind in event time."""
     files = [p.open("rb") for p in paths]
     readers = [read_lines(f) for f in files]
@@ -199,7 +328,7 @@ def _feed(paths: list[Path], inboxes: list, shards: int, on_bytes: Callable[[int
                 if isinstance(p, Parsed):
                     progress[fi] = max(progress[fi], p.t)
             for s in range(shards):
-                inboxes[s].put((fi, parts[s], progress[fi], eof))
+                put(inboxes[s], (fi, parts[s], progress[fi], eof))
             pos = files[fi].tell()
             on_bytes(pos - offsets[fi])
             offsets[fi] = pos
