@@ -24,6 +24,7 @@ from anxin.notify.webhooks import new_secret
 from anxin.serve.tokens import institutes, revoke_institute_token
 
 SECTIONS = {"stations": "station_id", "tanks": "tank_id", "products": "product", "nozzles": "nozzle_id"}
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (NUL cannot be stored, nor audited)
 
 
 class KeyRotation(BaseModel):
@@ -182,8 +183,10 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
         summary="Issue (or replace) a verification institute's API token (it sends verification records only)",
     )
     async def issue_institute_token(
-        institute_id: Annotated[str, Path(min_length=1, max_length=128)],
-        name: Annotated[str | None, Query(max_length=200, description="its name, if the registry has none")] = None,
+        institute_id: Annotated[str, Path(min_length=1, max_length=128, pattern=PRINTABLE)],
+        name: Annotated[
+            str | None, Query(max_length=200, pattern=PRINTABLE, description="its name, if the registry has none")
+        ] = None,
     ) -> dict[str, str]:
         reg = service.registry
         listed = reg.institute_by_id.get(institute_id) if reg is not None else None
@@ -194,7 +197,9 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
         return {"institute_id": institute_id, "name": label, "token": token}
 
     @r.delete("/v1/institutes/{institute_id}/token", summary="Revoke a verification institute's API token")
-    async def revoke_institute(institute_id: Annotated[str, Path(min_length=1, max_length=128)]) -> dict[str, Any]:
+    async def revoke_institute(
+        institute_id: Annotated[str, Path(min_length=1, max_length=128, pattern=PRINTABLE)],
+    ) -> dict[str, Any]:
         if not await run_in_threadpool(revoke_institute_token, service.store, institute_id):
             raise HTTPException(404, f"institute {institute_id!r} has no token")
         return {"institute_id": institute_id, "revoked": True}
