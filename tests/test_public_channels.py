@@ -295,3 +295,49 @@ def test_the_counters_table_stays_bounded(app) -> None:
     with service.store.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(T.throttle)).scalar_one() == 0
     assert not throttle.crowded(service.store)
+
+
+def test_a_regulator_triages_a_complaint_in_the_console(app) -> None:
+    """The triage that makes a complaint count in the draw is a regulator's decision."""
+    from anxin.auth import create_user, list_users
+    from anxin.supervision import complaints as C
+
+    service, a = app
+    now = time.time_ns() // 1000
+    for name, role in (("zhao", "regulator"), ("qian", "inspector")):
+        if not any(u["username"] == name for u in list_users(service.store)):
+            create_user(
+                service.store,
+                username=name,
+                display_name=name,
+                role=role,
+                password="correct horse battery staple",
+                actor="test",
+                reason="test",
+                now_us=now,
+            )
+    cid = C.submit(service.store, service.registry, station_id="S0001", text="少油", channel="api", now_us=now)
+
+    def signed_in(user: str) -> tuple[TestClient, str]:
+        c = _client(a, "10.0.0.1")
+        token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)[1]
+        data = {"username": user, "password": "correct horse battery staple", "next": "/console", "form_token": token}
+        assert c.post("/console/login", data=data, follow_redirects=False).status_code == 303
+        page = c.get(f"/console/complaints/{cid}").text
+        return c, re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+    inspector, csrf = signed_in("qian")
+    assert "/triage" not in inspector.get(f"/console/complaints/{cid}").text
+    r = inspector.post(f"/console/complaints/{cid}/triage", data={"csrf": csrf, "plausible": "yes"})
+    assert r.status_code == 403 and C.get(service.store, cid)["plausible"] is None
+    regulator, csrf = signed_in("zhao")
+    assert "/triage" in regulator.get(f"/console/complaints/{cid}").text
+    r = regulator.post(f"/console/complaints/{cid}/triage", data={"csrf": csrf, "plausible": "maybe"})
+    assert r.status_code == 400 and "plausible" in r.text
+    r = regulator.post(
+        f"/console/complaints/{cid}/triage",
+        data={"csrf": csrf, "plausible": "no", "text": "刷单"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and C.get(service.store, cid)["plausible"] is False
+    assert "不可信（不计入）" in regulator.get(f"/console/complaints/{cid}").text
