@@ -12,8 +12,8 @@ with a signed-in regulator); the median and the worst are printed.
 from __future__ import annotations
 
 import argparse
-import re
 import random
+import re
 import statistics
 import sys
 import time
@@ -123,7 +123,9 @@ def run(backend: str, args) -> None:
         )
         c = TestClient(app)
         token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)[1]  # its CSRF token
-        c.post("/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console", "form_token": token})
+        c.post(
+            "/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console", "form_token": token}
+        )
         district = service.registry.stations[0].district
         for name, path in (
             ("overview", "/console"),

@@ -225,7 +225,10 @@ T: dict[str, tuple[str, str]] = {
         "今天从您的网络上传的附件已达上限：请不带附件提交，或明天再试",
         "The files sent from your network today reached the limit: send without files, or try tomorrow",
     ),
-    "files_hint": ("最多 5 个，JPEG、PNG 照片或 PDF，每个不超过 5 MB", "At most 5: JPEG or PNG photos, or PDF, 5 MB each"),
+    "files_hint": (
+        "最多 5 个，JPEG、PNG 照片或 PDF，每个不超过 5 MB",
+        "At most 5: JPEG or PNG photos, or PDF, 5 MB each",
+    ),
     "triage": ("研判", "Triage"),
     "triage_note": ("研判依据", "Grounds"),
     "plausible": ("可信（计入风险评分）", "Plausible (counts in the risk score)"),
