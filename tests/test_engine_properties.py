@@ -11,10 +11,16 @@ import msgspec
 from factory import run
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from scenario import build, shuffled_within
+from scenario import build, event_time, shuffled_within
 
+from anxin.check.book import AlarmBook
 from anxin.check.run import run_check
-from anxin.contract.times import US_PER_MIN
+from anxin.contract.alarm import LIVE_ONLY_RULES
+from anxin.contract.parse import parse_line
+from anxin.contract.times import US_PER_H, US_PER_MIN, format_ts
+from anxin.crypto.keys import KeyRing, authenticate
+from anxin.engine import Engine, EngineSettings
+from anxin.engine.clock import Tick
 
 SEEDS = st.integers(min_value=0, max_value=10_000)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -85,3 +91,81 @@ def test_batch_equals_record_by_record_and_split_files_change_nothing(
         for a in map(msgspec.json.decode, outputs[0].splitlines())
     )
     assert batch == base
+
+
+# ------------------------------------------------------------------ the platform's clock
+def _feed_received(reg, recs: list[dict], received: list[int], ticks: dict[int, list] | None = None, settings=None):
+    """Feed ``recs`` with their receipt times (and ``ticks`` before record i); the book."""
+    engine = Engine(reg, settings) if settings else Engine(reg)
+    ring = KeyRing.from_registry(reg)
+    book = AlarmBook()
+    for i, (r, rx) in enumerate(zip(recs, received, strict=True)):
+        for tick in (ticks or {}).get(i, ()):
+            book.add(engine.tick(tick))
+        p = parse_line(msgspec.json.encode(r))
+        book.add(engine.feed(p, authenticate(p, ring), received_us=rx))  # type: ignore[arg-type]
+    book.engine = engine  # type: ignore[attr-defined]
+    return book
+
+
+def _not_live_only(fp: list[tuple]) -> list[tuple]:
+    return [x for x in fp if x[1] not in LIVE_ONLY_RULES]
+
+
+def _receipts(recs: list[dict], rnd: random.Random) -> list[int]:
+    """Receipt times as an edge agent gives them: the newest event time uploaded so far,
+    give or take a few minutes of clock skew (within the CLOCK_AHEAD tolerance)."""
+    out, newest = [], -(1 << 62)
+    for r in recs:
+        newest = max(newest, event_time(r))
+        out.append(newest + rnd.randint(-4 * 60, 3 * 60) * 1_000_000)
+    return out
+
+
+@SETTINGS
+@given(seed=SEEDS, shuffle_seed=SEEDS)
+def test_receipt_times_within_the_tolerance_change_no_alarm(seed: int, shuffle_seed: int) -> None:
+    city, recs = build(seed)
+    reg = city.registry()
+    base = fingerprint(run(reg, recs))
+    rnd = random.Random(shuffle_seed)
+    arrived = shuffled_within(recs[:-2], rnd, 20 * US_PER_MIN) + recs[-2:]
+    book = _feed_received(reg, arrived, _receipts(arrived, rnd))
+    assert _not_live_only(fingerprint(book)) == base
+    assert book.engine.counts["clock_ahead"] == 0  # type: ignore[attr-defined]
+
+
+@SETTINGS
+@given(seed=SEEDS, tick_seed=SEEDS)
+def test_a_tick_moves_the_watermark_like_a_record_and_nothing_else(seed: int, tick_seed: int) -> None:
+    city, recs = build(seed)
+    recs = recs[:-2]  # no late dispensing: the day's decisions wait on the watermark
+    reg = city.registry()
+    quiet = EngineSettings(witness_enabled=False)
+    rnd = random.Random(tick_seed)
+    received = _receipts(recs, rnd)
+    base = fingerprint(_feed_received(reg, recs, received, settings=quiet))
+    # Ticks at or behind the watermark, anywhere: nothing changes.
+    stale: dict[int, list] = {}
+    for _ in range(rnd.randint(1, 8)):
+        i = rnd.randrange(1, len(recs))
+        until = max(event_time(r) for r in recs[:i]) - rnd.randint(0, 3600) * 1_000_000
+        stale.setdefault(i, []).append(Tick(received_us=received[i - 1], station_id="S1", until_us=until))
+    assert fingerprint(_feed_received(reg, recs, received, stale, settings=quiet)) == base
+    # A tick a day ahead decides what a record of that time decides, no more.
+    until = max(event_time(r) for r in recs) + 24 * US_PER_H
+    end = max(received) + 24 * US_PER_H
+    ticked = _feed_received(reg, recs, received, settings=quiet)
+    ticked.add(ticked.engine.tick(Tick(received_us=end, station_id="S1", until_us=until)))  # type: ignore[attr-defined]
+    reading = {
+        "kind": "tank_reading",
+        "station_id": "S1",
+        "tank_id": "S1-T1",
+        "ts": format_ts(until),
+        "level_um": 1_000_000,
+        "water_um": 0,
+        "temp_mc": 20_000,
+    }
+    recorded = _feed_received(reg, [*recs, reading], [*received, end], settings=quiet)
+    assert fingerprint(ticked) == fingerprint(recorded)
+    assert ticked.engine.pending() == recorded.engine.pending() == {}  # type: ignore[attr-defined]

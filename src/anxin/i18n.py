@@ -23,6 +23,8 @@ RULE_NAMES_ZH = {
     "METER_DRIFT": "计量误差超差",
     "TANK_LOSS": "油罐损耗异常",
     "STATION_BIAS": "误差偏向经营者",
+    "CLOCK_AHEAD": "时间超前",
+    "DATA_OUTAGE": "数据中断",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -36,6 +38,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alarms": {"zh": "报警", "en": "Alarms"},
     "rejects": {"zh": "拒收（格式错误）", "en": "Rejected (malformed)"},
     "quarantined": {"zh": "隔离（伪造/未登记）", "en": "Quarantined (forged/unknown)"},
+    "clock_ahead": {"zh": "其中时间超前（CLOCK_AHEAD）", "en": "  of which clock ahead (CLOCK_AHEAD)"},
+    "as_of": {"zh": "接收时间（--as-of）", "en": "Receipt time (--as-of)"},
     "resends": {"zh": "重复上传（已忽略）", "en": "Identical resends (ignored)"},
     "pending": {"zh": "仍在判定窗口内（未报警）", "en": "Still inside horizon (not alarmed)"},
     "verifications": {"zh": "检定记录（不合格）", "en": "Verifications (failed)"},
@@ -431,6 +435,17 @@ def alarm_text(alarm) -> str:
             return f"油罐不明损耗 {ev['loss_l_per_h']:.2f} L/h（疑似渗漏）"
         if rule == "STATION_BIAS":
             return "该站计量误差总体偏向经营者一方（NIST 44 号手册“偏向性”）"
+        if rule == "CLOCK_AHEAD":
+            return f"记录时间 {ev['event_time']} 晚于平台接收时间 {ev['received']}，超出容差，记录已隔离留证"
+        if rule == "DATA_OUTAGE":
+            what = {"station": "加油站", "tank": "液位仪", "nozzle": "油枪计量模块"}.get(ev["level"], "")
+            text = (
+                f"{what}在应上报期间停报超过 {ev['outage_after_s'] / 60:g} 分钟（最后数据 {ev['silent_since'][:19]}）"
+            )
+            resumed = ev.get("resumed")
+            if isinstance(resumed, dict):
+                text += f"；已恢复，中断 {resumed['outage_s'] / 60:.0f} 分钟"
+            return text
     except (KeyError, TypeError):
         pass
     return alarm.message

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from anxin.contract.alarm import Alarm
+from anxin.engine.clock import WatchStart
 from anxin.engine.outputs import AlarmNote
 from anxin.engine.witness import WitnessLook
 
@@ -31,6 +32,8 @@ class AlarmBook:
                     a.evidence.setdefault(o.key, o.value)
             elif isinstance(o, WitnessLook):
                 self.looks += 1  # a batch keeps the final estimates (meters.jsonl)
+            elif isinstance(o, WatchStart):
+                pass  # the live service's monitoring start (online rate)
             else:
                 self.verifications.append(o)
 

@@ -26,8 +26,13 @@ RULES: tuple[str, ...] = (
     "METER_DRIFT",
     "TANK_LOSS",
     "STATION_BIAS",  # beyond contract v1: NIST Handbook 44 predominance, from the tank witness
+    "CLOCK_AHEAD",  # contract v1.1 §B: event time ahead of the receipt time (quarantined)
+    "DATA_OUTAGE",  # contract v1.1 §D: a station, tank gauge or module silent while expected (live)
 )
 RECORD_LEVEL_RULES: tuple[str, ...] = RULES[:15]
+# Decided by the platform's clock, which a batch check does not have (contract v1.1 §D):
+# a live service raises them, ``anxin check`` never does.
+LIVE_ONLY_RULES: tuple[str, ...] = ("DATA_OUTAGE",)
 
 Severity = Literal["critical", "major", "minor"]
 
@@ -50,6 +55,8 @@ SEVERITY: dict[str, Severity] = {
     "METER_DRIFT": "critical",
     "TANK_LOSS": "major",
     "STATION_BIAS": "major",
+    "CLOCK_AHEAD": "major",
+    "DATA_OUTAGE": "major",
 }
 
 

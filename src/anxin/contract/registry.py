@@ -26,6 +26,9 @@ class RegistryError(Exception):
     """The registry cannot be used; the message is a one-line reason."""
 
 
+HourText = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
 class Station(msgspec.Struct, kw_only=True, frozen=True):
     station_id: Id
     name: str
@@ -33,6 +36,16 @@ class Station(msgspec.Struct, kw_only=True, frozen=True):
     district: str
     lat: float
     lon: float
+    # Opening hours, local time ["06:00", "23:00"] (contract v1.1 §D): the station is expected
+    # to report between them (past midnight when the first is later); None: learned activity.
+    hours: tuple[HourText, HourText] | None = None
+
+    def open_minutes(self) -> tuple[int, int] | None:
+        """The opening hours as minutes after local midnight (open, close), or None."""
+        if self.hours is None:
+            return None
+        a, b = (int(h[:2]) * 60 + int(h[3:]) for h in self.hours)
+        return a, b
 
 
 class Tank(msgspec.Struct, kw_only=True, frozen=True):
@@ -152,6 +165,9 @@ def validate(reg: Registry) -> None:
         except KeyFormatError as exc:
             raise RegistryError(f"institutes[{i}] ({inst.institute_id}): {exc}") from None
     stations = {s.station_id for s in reg.stations}
+    for i, s in enumerate(reg.stations):
+        if (m := s.open_minutes()) is not None and m[0] == m[1]:
+            raise RegistryError(f"stations[{i}] ({s.station_id}): hours open and close at the same time")
     for i, t in enumerate(reg.tanks):
         if t.station_id not in stations:
             raise RegistryError(f"tanks[{i}] ({t.tank_id}): unknown station_id {t.station_id!r}")

@@ -8,6 +8,12 @@ latest event time among its records) passes the record's time plus a horizon.
 Batch (``anxin check``) and live (``anxin serve``/``anxin demo``) use this
 same class, so they raise the same alarms.
 
+The platform's clock enters only as data (contract v1.1 §B, §D; ``clock.py``): each
+record's receipt time, given with it, and the ticks the platform appends to the ledger.
+A record whose event time is ahead of its receipt time by more than the tolerance is
+``CLOCK_AHEAD`` — quarantined, it moves no watermark; a tick moves a silent station's
+watermark and nothing else. Without receipt times (unit tests) neither exists.
+
 Decisions waiting on the watermark live in one heap per station, ordered by
 (deadline, kind, nozzle, key); taking them in that order, whatever the arrival
 order, is what makes the alarms independent of how records were interleaved
@@ -37,6 +43,7 @@ from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import rules
+from anxin.engine.clock import Tick, Watch
 from anxin.engine.looks import final_look, scheduled_looks
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
 from anxin.engine.outputs import AlarmNote, make_alarm
@@ -86,6 +93,8 @@ class StationState:
         "next_prune",
         "nozzles",
         "next_look",
+        "mark",
+        "moved_rx",
     )
 
     def __init__(self, station_id: str) -> None:
@@ -99,10 +108,15 @@ class StationState:
         self.next_prune = -(1 << 62)
         self.nozzles: list[NozzleState] = []
         self.next_look: int | None = None  # the tank witness's next scheduled instant
+        self.mark = -(1 << 62)  # the latest event time among its records (the watermark less ticks)
+        self.moved_rx: int | None = None  # receipt time when the watermark last moved
 
 
 class Engine:
+    STATE_VERSION = 2  # of the pickled state (checkpoints): another version is not loaded
+
     def __init__(self, registry: Registry, settings: EngineSettings = DEFAULT_SETTINGS) -> None:
+        self.state_version = self.STATE_VERSION
         self.reg = registry
         self.s = settings
         self.stations: dict[str, StationState] = {}
@@ -111,12 +125,23 @@ class Engine:
         self.tanklogs = TankLogs(registry) if self.s.witness_enabled else None
         self.witness_raised: set[str] = set()  # statistical findings already alarmed (one per finding)
         self._looks = self.tanklogs is not None and self.s.witness_every_us > 0
+        self.watch = Watch(settings)  # the platform's clock: receipts, outages
+        self._rx: int | None = None  # receipt time of the record being fed
 
     # ------------------------------------------------------------------ API
-    def feed(self, p: Parsed, verdict: KeyVerdict | None = None) -> list[Output]:
-        """Process one parsed record; ``verdict`` is required for signed kinds."""
+    def feed(self, p: Parsed, verdict: KeyVerdict | None = None, *, received_us: int | None = None) -> list[Output]:
+        """Process one parsed record; ``verdict`` is required for signed kinds.
+        ``received_us``: its receipt time (the platform's clock when its line was received;
+        ``anxin check`` plays ``--as-of``); None: no clock at all (no CLOCK_AHEAD, no outages)."""
         out: list[Output] = []
         rec = p.rec
+        self._rx = received_us
+        if received_us is not None:
+            if received_us > self.watch.clock:
+                self.watch.advance(received_us, self.reg, out)
+            if p.t - received_us > self.s.clock_ahead_tolerance_us and not self._refused(p, verdict):
+                self._clock_ahead(p, received_us, out)
+                return out
         if isinstance(rec, Metering):
             self._metering(p, rec, verdict, out)
         elif isinstance(rec, Settlement):
@@ -128,6 +153,36 @@ class Engine:
         elif isinstance(rec, Verification):
             self._verification(p, rec, verdict, out)
         return out
+
+    def tick(self, tick: Tick) -> list[Output]:
+        """A tick of the platform's clock, from the ledger: the clock moves to its receipt
+        time (outages now due are raised); a station tick moves that station's watermark
+        to ``until_us`` — its pending decisions are taken — and does nothing else."""
+        out: list[Output] = []
+        self._rx = tick.received_us
+        self.watch.advance(tick.received_us, self.reg, out)
+        if tick.station_id is not None and tick.until_us is not None:
+            st = self.stations.get(tick.station_id)
+            if st is not None:
+                self._move(st, tick.until_us, out)
+        self.counts["ticks"] += 1
+        return out
+
+    def due_ticks(self, now: int) -> list[Tick]:
+        """The ticks the platform should append at ``now``: one per station with decisions
+        pending whose watermark has not moved for ``decide_after_silence`` of the clock
+        (until: its watermark plus that silence); else a clock tick if an outage is due."""
+        ticks = []
+        for sid in sorted(self.stations):
+            st = self.stations[sid]
+            if st.heap and st.moved_rx is not None and now - st.moved_rx >= self.s.decide_after_silence_us:
+                silence = now - st.moved_rx
+                ticks.append(
+                    Tick(received_us=now, station_id=sid, until_us=st.watermark + silence, silence_s=silence / 1e6)
+                )
+        if not ticks and now > self.watch.clock and self.watch.due(now, self.reg):
+            ticks.append(Tick(received_us=now))
+        return ticks
 
     def witness(self) -> WitnessResult:
         """The tank witness now, over each station's window up to its watermark, with
@@ -164,29 +219,54 @@ class Engine:
             self._station(reg.station_id).nozzles.append(nz)
         return nz
 
-    def _accepted(self, st: StationState, t: int, out: list[Output]) -> None:
-        """A record was accepted: move the watermark and take the decisions now due."""
+    def _accepted(
+        self,
+        st: StationState,
+        t: int,
+        out: list[Output],
+        *,
+        tank: str | None = None,
+        nozzle: str | None = None,
+        sale: str | None = None,
+        heard: bool = True,
+    ) -> None:
+        """A record was accepted: move the watermark and take the decisions now due; the
+        station (and its tank gauge or module) reported (``heard``: a verification is the
+        institute's, not the station's)."""
+        if t > st.watermark:
+            self._move(st, t, out)
+        if t > st.mark:
+            st.mark = t
+        if heard and self._rx is not None:
+            self.watch.activity(st.station_id, self._rx, t, self.reg, out, tank=tank, nozzle=nozzle, sale=sale)
+        st.since_prune += 1
+        if st.since_prune >= PRUNE_EVERY or st.mark >= st.next_prune:
+            self._prune(st)
+
+    def _move(self, st: StationState, t: int, out: list[Output]) -> None:
+        """The station's watermark moves to ``t`` (if later): the decisions now due."""
         if t > st.watermark:
             st.watermark = t
+            if self._rx is not None:
+                st.moved_rx = self._rx
             heap = st.heap
             while heap and heap[0][0] < t:
                 self._decide(st, heapq.heappop(heap), out)
             if self._looks and (st.next_look is None or t >= st.next_look + self.s.horizon_us):
                 scheduled_looks(self, st, t, out)
-        st.since_prune += 1
-        if st.since_prune >= PRUNE_EVERY or st.watermark >= st.next_prune:
-            self._prune(st)
 
     def _prune(self, st: StationState) -> None:
-        """Forget what lies more than the retention behind the watermark — every few
-        thousand records, and at least every quarter of the retention of event time."""
+        """Forget what lies more than the retention behind the station's records — every
+        few thousand records, and at least every quarter of the retention of event time.
+        (Behind its records, not its watermark: a tick forgets nothing, so records that
+        arrive late after one still pair.)"""
         st.since_prune = 0
-        st.next_prune = st.watermark + self.s.retention_us // 4
+        st.next_prune = st.mark + self.s.retention_us // 4
         if tanklogs := self.tanklogs:
             for tank_id in self.reg.tanks_of_station.get(st.station_id, ()):
                 if (log := tanklogs.logs.get(tank_id)) is not None:
-                    log.prune(st.watermark - self.s.witness_window_us - self.s.horizon_us - self.s.witness_every_us)
-        before = st.watermark - self.s.retention_us
+                    log.prune(st.mark - self.s.witness_window_us - self.s.horizon_us - self.s.witness_every_us)
+        before = st.mark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
         for oid in [k for k, v in st.orders.items() if v[1] < before]:
@@ -215,6 +295,65 @@ class Engine:
                 ts_us=p.t,
                 message=f"{reason}; record quarantined as evidence",
                 evidence=evidence,
+                **names,
+            )
+        )
+
+    def _refused(self, p: Parsed, verdict: KeyVerdict | None) -> bool:
+        """Whether the record is quarantined for its device or signature (which comes first)."""
+        rec = p.rec
+        if isinstance(rec, Metering | Event):
+            return verdict is not KeyVerdict.OK
+        if isinstance(rec, TankReading | Delivery):
+            return _unregistered("tank", self.reg.tank_by_id.get(rec.tank_id), rec.station_id) is not None
+        if isinstance(rec, Verification) and verdict is not None and verdict is not KeyVerdict.OK:
+            return True
+        return _unregistered("nozzle", self.reg.nozzle_by_id.get(rec.nozzle_id), rec.station_id) is not None
+
+    def _clock_ahead(self, p: Parsed, received: int, out: list[Output]) -> None:
+        """CLOCK_AHEAD (contract v1.1 §B): the event time is more than the tolerance after
+        the receipt time. Quarantined as evidence, excluded from every other rule; the
+        watermark does not move. The alarm's ``ts`` is the receipt time."""
+        rec = p.rec
+        st = self._station(rec.station_id)
+        qkey = ("q", p.digest)
+        if qkey in st.seen:
+            self.counts["resends"] += 1
+            return
+        st.seen[qkey] = (p.digest, max(st.mark, received))
+        self.counts["quarantined"] += 1
+        self.counts["clock_ahead"] += 1
+        names: dict[str, Any]
+        if isinstance(rec, Metering | Event):
+            key: tuple = (rec.nozzle_id, rec.seq)
+            names = {"nozzle_id": rec.nozzle_id, "seq": rec.seq}
+        elif isinstance(rec, Settlement):
+            key, names = (rec.station_id, rec.order_id), {"nozzle_id": rec.nozzle_id, "order_id": rec.order_id}
+        elif isinstance(rec, TankReading | Delivery):
+            key, names = (rec.tank_id, p.t), {"tank_id": rec.tank_id}
+        else:
+            key, names = (rec.nozzle_id, p.t), {"nozzle_id": rec.nozzle_id}
+        ahead = p.t - received
+        reason = (
+            f"event time {format_ts(p.t)} is {_duration(ahead)} after its receipt time {format_ts(received)} "
+            f"(tolerance {_duration(self.s.clock_ahead_tolerance_us)})"
+        )
+        out.append(
+            make_alarm(
+                "CLOCK_AHEAD",
+                key=(*key, p.digest.hex()),
+                station_id=rec.station_id,
+                ts_us=received,
+                message=f"{reason}; record quarantined as evidence",
+                evidence={
+                    "reason": reason,
+                    "record": msgspec.to_builtins(rec),
+                    "quarantined": True,
+                    "event_time": format_ts(p.t),
+                    "received": format_ts(received),
+                    "ahead_s": ahead / 1e6,
+                    "tolerance_s": self.s.clock_ahead_tolerance_us / 1e6,
+                },
                 **names,
             )
         )
@@ -333,7 +472,7 @@ class Engine:
         heapq.heappush(st.heap, (deadline, METER, nid, rec.seq, rec.k_pulses_per_m3, p.t0))
         if self.tanklogs is not None:
             self.tanklogs.dispensing(nz.reg.tank_id, nid, rec.k_pulses_per_m3, p.t0, p.t, rec.volume_ml)
-        self._accepted(st, p.t, out)
+        self._accepted(st, p.t, out, nozzle=nid)
 
     def _event(self, p: Parsed, rec: Event, verdict, out: list[Output]) -> None:
         got = self._module_record(p, rec, verdict, out)
@@ -350,7 +489,7 @@ class Engine:
             deadline = p.t + self.s.authorisation_window_us + self.s.horizon_us
             heapq.heappush(st.heap, (deadline, AUTH, rec.nozzle_id, rec.seq, rule, p.t, rec))
             nz.auth_pending.append(p.t)
-        self._accepted(st, p.t, out)
+        self._accepted(st, p.t, out, nozzle=rec.nozzle_id)
 
     # ------------------------------------------------------- unsigned records
     def _settlement(self, p: Parsed, rec: Settlement, out: list[Output]) -> None:
@@ -374,6 +513,7 @@ class Engine:
             out.append(a)
         sale = PendingSale(rec, p.t)
         seq = rec.pump_seq
+        orphan = None
         m = nz.meters.get(seq) if seq is not None else None
         if m is not None:
             del nz.meters[seq]  # type: ignore[arg-type]
@@ -387,7 +527,9 @@ class Engine:
                     nz.sale_seq[seq] = rec.order_id
             nz.sales[rec.order_id] = sale
             heapq.heappush(st.heap, (p.t + self.s.horizon_us, SALE, rec.nozzle_id, rec.order_id))
-        self._accepted(st, p.t, out)
+            if seq is not None or _legacy_partner(nz, p.t, self.s.legacy_window_us) is None:
+                orphan = rec.nozzle_id  # a sale its module did not report (yet): the module is expected
+        self._accepted(st, p.t, out, sale=orphan)
 
     def _tank_record(self, p: Parsed, rec: TankReading | Delivery, out: list[Output]) -> None:
         if reason := _unregistered("tank", self.reg.tank_by_id.get(rec.tank_id), rec.station_id):
@@ -418,7 +560,7 @@ class Engine:
             self.tanklogs.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc)
         else:
             self.tanklogs.delivery(rec.tank_id, p.t0, p.t, rec.volume_ml)
-        self._accepted(st, p.t, out)
+        self._accepted(st, p.t, out, tank=rec.tank_id if isinstance(rec, TankReading) else None)
 
     def _verification(self, p: Parsed, rec: Verification, verdict: KeyVerdict | None, out: list[Output]) -> None:
         if verdict is not None and verdict is not KeyVerdict.OK:  # an institute's signature (contract v1.1 §C)
@@ -443,7 +585,7 @@ class Engine:
         nz.add_verification(
             VerificationMark(p.t, result.passed, to_us(rec.valid_until), rec.k_pulses_per_m3, rec.certificate_no)
         )
-        self._accepted(st, p.t, out)
+        self._accepted(st, p.t, out, heard=False)  # the institute's record, not the station's
 
     # -------------------------------------------------------------- pairing
     def _pair(self, nz: NozzleState, m: PendingMetering, sale: PendingSale, out: list[Output]) -> None:
@@ -555,6 +697,16 @@ def _unregistered(what: str, entry: Any, station_id: str) -> str | None:
     if entry.station_id != station_id:
         return f"{what} is registered to another station"
     return None
+
+
+def _duration(us: int) -> str:
+    """A length of time for a message: 5 min, 3 h 20 min, 26,800 days."""
+    minutes = us // 60_000_000
+    if minutes < 60:
+        return f"{us / 60e6:g} min" if us % 60_000_000 else f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // 1440:,} days"
 
 
 def _legacy_partner(nz: NozzleState, t: int, window: int) -> PendingMetering | None:

@@ -39,6 +39,22 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     witness_every_us: int = US_PER_DAY
     witness_tests_every_us: int = 7 * US_PER_DAY
     witness_tests_phase_us: int = 4 * US_PER_DAY
+    # The platform's clock (contract v1.1 §B, §D): each record's receipt time, given with it.
+    # A record whose event time is more than this after its receipt time is CLOCK_AHEAD:
+    # quarantined, and it moves no watermark.
+    clock_ahead_tolerance_us: int = 5 * US_PER_MIN
+    # DATA_OUTAGE: a station, tank gauge or nozzle module silent for more than this of the
+    # platform's clock while it is expected to report.
+    outage_after_us: int = 30 * US_PER_MIN
+    # A station whose watermark has not moved for this long of the platform's clock, with
+    # decisions pending, gets a tick (its watermark plus the silence) so they are taken.
+    decide_after_silence_us: int = 24 * US_PER_H
+    # Learned activity (stations and tank gauges without registry hours): a slot of the
+    # local day is expected when data was received in it on at least activity_min_days of
+    # the activity_days days before.
+    activity_slot_us: int = 15 * US_PER_MIN
+    activity_days: int = 7
+    activity_min_days: int = 5
 
 
 DEFAULT_SETTINGS = EngineSettings()
