@@ -16,6 +16,7 @@ from anxin.check.reader import data_files
 from anxin.check.shards import ShardFailed, collect, run_shards
 from anxin.contract.parse import Parsed
 from anxin.contract.registry import RegistryError, load_registry
+from anxin.contract.times import format_ts
 from anxin.engine import Engine, EngineSettings
 from anxin.logs import get
 
@@ -30,12 +31,14 @@ class CheckError(Exception):
 
 class Summary(msgspec.Struct, kw_only=True):
     data_dir: str
+    as_of: str  # the receipt time played for every record (contract v1.1 §B, §G): --as-of repeats the run
     files: int
     lines: int
     records: dict[str, int]
     rejects: int
     rejects_by_file: dict[str, int]
     quarantined: int
+    clock_ahead: int  # of the quarantined: CLOCK_AHEAD (event time after as_of + tolerance)
     resends: int
     conflicting_resends: int
     stale: int
@@ -47,6 +50,12 @@ class Summary(msgspec.Struct, kw_only=True):
     pending: dict[str, int]
     workers: int
     wall_time_s: float
+
+
+def _exact_ts(us: int) -> str:
+    """RFC 3339 to the microsecond (format_ts writes milliseconds)."""
+    text = format_ts(us)
+    return f"{text[:23]}{us % 1000:03d}{text[23:]}"
 
 
 def _write_jsonl(path: Path, items: list[Any]) -> None:
@@ -62,10 +71,13 @@ def run_check(
     *,
     workers: int | None = None,
     settings: EngineSettings | None = None,
+    as_of_us: int | None = None,
     on_total: Callable[[int], None] = lambda n: None,
     on_bytes: Callable[[int], None] = lambda n: None,
 ) -> Summary:
+    """``as_of_us``: the receipt time of every record (default: now, when the run starts)."""
     started = time.perf_counter()
+    as_of = time.time_ns() // 1_000_000 * 1000 if as_of_us is None else as_of_us  # (whole ms: as written)
     if not data_dir.is_dir():
         raise CheckError(f"{data_dir} is not a readable directory")
     try:
@@ -87,7 +99,12 @@ def run_check(
     if workers > 0:  # the engine sharded by station over the worker processes
         try:
             results = run_shards(
-                paths, (data_dir / "registry.json").read_bytes(), shards=workers, settings=settings, on_bytes=on_bytes
+                paths,
+                (data_dir / "registry.json").read_bytes(),
+                shards=workers,
+                settings=settings,
+                as_of_us=as_of,
+                on_bytes=on_bytes,
             )
         except ShardFailed as exc:  # a dead shard ends the run at once, with why
             raise CheckError(f"the check could not complete: {exc}") from None
@@ -100,7 +117,7 @@ def run_check(
             lines += 1
             if isinstance(p, Parsed):
                 try:
-                    book.add(engine.feed(p, verdict))
+                    book.add(engine.feed(p, verdict, received_us=as_of))
                 except Exception as exc:  # a bug: the run cannot complete, and says where
                     why = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
                     raise CheckError(
@@ -133,12 +150,14 @@ def run_check(
     kinds = ("metering", "event", "settlement", "tank_reading", "delivery", "verification")
     summary = Summary(
         data_dir=str(data_dir),
+        as_of=format_ts(as_of) if as_of % 1000 == 0 else _exact_ts(as_of),
         files=len(paths),
         lines=lines,
         records={k: c[k] for k in kinds},
         rejects=len(reject_rows),
         rejects_by_file=dict(sorted(rejects_by_file.items())),
         quarantined=c["quarantined"],
+        clock_ahead=c["clock_ahead"],
         resends=c["resends"],
         conflicting_resends=c["conflicting_resends"],
         stale=c["stale"],

@@ -143,6 +143,7 @@ def _shard_run(
     registry_bytes: bytes,
     files: int,
     settings: EngineSettings | None,
+    as_of_us: int | None = None,
 ) -> None:
     from anxin.contract.registry import parse_registry
 
@@ -170,7 +171,7 @@ def _shard_run(
         merger.advance(fi, progress, eof)
         for _t, at_fi, at_n, p, verdict in merger.pop_ready():
             try:
-                book.add(engine.feed(p, verdict))
+                book.add(engine.feed(p, verdict, received_us=as_of_us))
             except Exception as exc:  # a bug: the run cannot complete, and says where
                 raise _LineFailed(at_fi, at_n) from exc
     witness = engine.witness()
@@ -195,6 +196,7 @@ def run_shards(
     *,
     shards: int,
     settings: EngineSettings | None = None,
+    as_of_us: int | None = None,
     on_bytes: Callable[[int], None] = lambda n: None,
 ) -> list[ShardResult]:
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
@@ -203,7 +205,7 @@ def run_shards(
     procs = [
         ctx.Process(
             target=_shard_main,
-            args=(inboxes[i], outbox, registry_bytes, len(paths), settings),
+            args=(inboxes[i], outbox, registry_bytes, len(paths), settings, as_of_us),
             daemon=True,
             name=f"anxin-check-shard-{i}",
         )
