@@ -59,8 +59,8 @@ def test_ledger_is_idempotent_and_ordered(store: Store) -> None:
     assert again[0] is None and again[1] is not None and again[2] is None
     assert store.ledger_max_id() == again[1]
     got = list(store.ledger_after(0, batch=2))
-    assert [b for _, b, _ in got] == [b'{"i": 1}', b'{"i": 2}', b'{"i": 3}', b'{"i": 4}']
-    assert [i for i, _, _ in store.ledger_after(ids[1])] == [ids[2], again[1]]
+    assert [b for _, b, *_ in got] == [b'{"i": 1}', b'{"i": 2}', b'{"i": 3}', b'{"i": 4}']
+    assert [i for i, *_ in store.ledger_after(ids[1])] == [ids[2], again[1]]
     store.append([_row(9, quarantined=True)])
     c = store.counts()
     assert c["ledger_metering"] == 5 and c["quarantined"] == 1 and c["rejects"] == 1

@@ -40,11 +40,12 @@ from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import Settlement, Verification, kind_of
 from anxin.contract.registry import Registry, parse_registry
-from anxin.contract.times import local_day
+from anxin.contract.times import format_ts, local_day
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
+from anxin.engine.clock import Tick, decode_tick
 from anxin.ingest.principals import Principal
-from anxin.store.database import LedgerRow, RejectRow, Store
+from anxin.store.database import TICK, LedgerRow, RejectRow, Store, now_us
 
 log = logging.getLogger("anxin.ingest")
 
@@ -79,7 +80,10 @@ class Metrics:
     by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, status) → n
     rejects: Counter[str] = field(default_factory=Counter)  # reason class → n
     alarms: Counter[str] = field(default_factory=Counter)  # rule → n
-    last_event_us: dict[str, int] = field(default_factory=dict)  # station → newest event time
+    last_event_us: dict[str, int] = field(default_factory=dict)  # station → newest accepted event time
+    last_receipt_us: dict[str, int] = field(default_factory=dict)  # station → receipt time of its last upload
+    clock_ahead: int = 0  # records quarantined as CLOCK_AHEAD
+    ticks: int = 0  # ticks of the platform's clock appended to the ledger
     edge_backlog: dict[str, int] = field(default_factory=dict)  # station → its edge agent's outbox
 
 
@@ -114,8 +118,11 @@ class IngestService:
         *,
         checkpoint_every: int = 200_000,
         on_alarms: Callable[[list[Alarm]], None] | None = None,
+        clock: Callable[[], int] = now_us,
     ) -> None:
+        """``clock``: the platform's clock in µs (receipt times, ticks); tests inject one."""
         self.store = store
+        self.clock = clock
         self.settings = settings
         self.checkpoint_every = checkpoint_every
         self.lock = threading.RLock()
@@ -144,9 +151,12 @@ class IngestService:
         version, doc = latest
         cp = self.store.checkpoint_latest()
         started = time.perf_counter()
-        if cp is not None:
-            self.last_ledger_id, cp_version, state = cp
-            self.engine = pickle.loads(state)
+        restored = pickle.loads(cp[2]) if cp is not None else None
+        if getattr(restored, "state_version", None) != Engine.STATE_VERSION:
+            restored = None  # a checkpoint of another engine version: the whole ledger instead
+        if cp is not None and restored is not None:
+            self.last_ledger_id, cp_version, _state = cp
+            self.engine = restored
             self.registry = self.engine.reg
             self.registry_version = cp_version
         else:
@@ -155,10 +165,13 @@ class IngestService:
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
         self.ring = KeyRing.from_registry(self.registry)
-        for ledger_id, body, verdict in self.store.ledger_after(self.last_ledger_id):
-            p = parse_line(body)
-            if isinstance(p, Parsed):  # what is in the ledger parsed once already
-                outputs = self.engine.feed(p, None if verdict is None else KeyVerdict(verdict))
+        for ledger_id, body, verdict, received, kind in self.store.ledger_after(self.last_ledger_id):
+            if kind == TICK:  # the platform's clock, as it ticked live
+                tick = msgspec.structs.replace(decode_tick(body), received_us=received)
+                self.store.save_outputs(self.engine.tick(tick))
+            elif isinstance(p := parse_line(body), Parsed):  # what is in the ledger parsed once already
+                # with the receipt time stored with it, never the clock again
+                outputs = self.engine.feed(p, None if verdict is None else KeyVerdict(verdict), received_us=received)
                 self.store.save_outputs(outputs)
             self.last_ledger_id = ledger_id
             self.replayed += 1
@@ -245,6 +258,69 @@ class IngestService:
         self._announce(new)
         return new
 
+    # ------------------------------------------------------------ the platform's clock
+    def tick(self, now_us: int | None = None) -> int:
+        """Append the ticks now due to the ledger and feed them (contract v1.1 §D): for
+        every station whose pending decisions wait on a watermark that has not moved for
+        ``decide_after_silence``, and a clock tick when a DATA_OUTAGE is due. What the
+        clock decides is in the ledger first, so a replay decides the same. The background
+        job of ``anxin serve`` calls this; returns the ticks appended."""
+        new: list[Alarm] = []
+        with self.lock:
+            engine = self.engine
+            if engine is None or not self.ready:
+                return 0
+            now = self.clock() if now_us is None else now_us
+            ticks = engine.due_ticks(now)
+            if not ticks:
+                return 0
+            rows = [_tick_row(t) for t in ticks]
+            ids = self.store.append(rows, received_us=now)
+            try:
+                outputs: list[Any] = []
+                for tick, ledger_id in zip(ticks, ids):
+                    if ledger_id is not None:
+                        outputs.extend(engine.tick(tick))
+                        self.last_ledger_id = max(self.last_ledger_id, ledger_id)
+                        self._since_checkpoint += 1
+                new = self.store.save_outputs(outputs)
+            except Exception:
+                log.exception("engine step failed after a tick was appended: recovering from the ledger")
+                self._recover()
+            self.metrics.ticks += sum(1 for i in ids if i is not None)
+        for a in new:
+            self.metrics.alarms[a.rule] += 1
+        self._announce(new)
+        return sum(1 for i in ids if i is not None)
+
+    def lag(self, now_us: int | None = None) -> dict[str, tuple[float | None, float | None]]:
+        """Per station (seconds, not clamped): the platform's clock minus the newest accepted
+        event time (negative: a station clock ahead of the platform's), and the age of its
+        last receipt. From the engine (which a restart restores), newer uploads first."""
+        now = self.clock() if now_us is None else now_us
+        m = self.metrics
+        newest: dict[str, int] = {}
+        receipt: dict[str, int] = {}
+        engine = self.engine
+        if engine is not None:
+            for sid, st in list(engine.stations.items()):
+                if st.mark > -(1 << 62):
+                    newest[sid] = st.mark
+            for sid, w in list(engine.watch.stations.items()):
+                if w.rx is not None:
+                    receipt[sid] = w.rx
+        for sid, t in list(m.last_event_us.items()):
+            newest[sid] = max(t, newest.get(sid, t))
+        for sid, t in list(m.last_receipt_us.items()):
+            receipt[sid] = max(t, receipt.get(sid, t))
+        return {
+            sid: (
+                (now - newest[sid]) / 1e6 if sid in newest else None,
+                (now - receipt[sid]) / 1e6 if sid in receipt else None,
+            )
+            for sid in sorted(set(newest) | set(receipt))
+        }
+
     # ------------------------------------------------------------ ingest
     def ingest(
         self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None = None
@@ -255,9 +331,12 @@ class IngestService:
         send is rejected with that reason. Every network path passes one; None is an
         in-process replay of the platform's own (the demo, a test), trusted as
         ``anxin check`` trusts a data directory."""
+        received = self.clock()  # the receipt time of these lines, stored with them (contract v1.1 §B)
         reg, ring = self.registry, self.ring
         if reg is None or ring is None:
             raise NoRegistry("the platform has no registry yet")
+        ahead_by = received + self.settings.clock_ahead_tolerance_us  # later event times: CLOCK_AHEAD
+        ahead: set[int] = set()  # (index in results) quarantined as CLOCK_AHEAD
         results: list[Result] = []
         rows: list[LedgerRow] = []
         parsed: list[tuple[int, Parsed, KeyVerdict | None]] = []  # (index in results, …)
@@ -296,6 +375,9 @@ class IngestService:
                     verdict = None
             kind, key = kind_of(p.rec), natural_key(p)
             quarantined = verdict is not None and verdict != KeyVerdict.OK
+            if not quarantined and p.t > ahead_by:
+                quarantined = True  # the engine alarms it CLOCK_AHEAD; it counts in no figure
+                ahead.add(len(results))
             rec = p.rec
             sale = (_day_text(local_day(p.t)), rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
             rows.append(
@@ -320,10 +402,19 @@ class IngestService:
                 self._recover()
             engine = self.engine
             assert engine is not None
-            ids = self.store.append(rows, rejects)  # committed: from here on it is acknowledged
-            for (i, _p, verdict), ledger_id in zip(parsed, ids):
+            ids = self.store.append(rows, rejects, received_us=received)  # committed: acknowledged from here on
+            for (i, p, verdict), ledger_id in zip(parsed, ids):
                 r = results[i]
-                if r.status == "quarantined":  # a resent forgery is still one (the agent keeps it aside)
+                if i in ahead:
+                    r.reason = (
+                        f"event time {format_ts(p.t)} is more than {self.settings.clock_ahead_tolerance_us // 60_000_000}"
+                        f" min after its receipt time {format_ts(received)}: quarantined as evidence (CLOCK_AHEAD)"
+                    )
+                    if ledger_id is None:
+                        r.reason += " (already received)"
+                    else:
+                        self.metrics.clock_ahead += 1
+                elif r.status == "quarantined":  # a resent forgery is still one (the agent keeps it aside)
                     r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")
                     if ledger_id is None:
                         r.reason += " (already received)"
@@ -333,7 +424,7 @@ class IngestService:
                 outputs: list[Any] = []
                 for (_i, p, verdict), ledger_id in zip(parsed, ids):
                     if ledger_id is not None:
-                        outputs.extend(engine.feed(p, verdict))
+                        outputs.extend(engine.feed(p, verdict, received_us=received))
                         self.last_ledger_id = max(self.last_ledger_id, ledger_id)
                         self._since_checkpoint += 1
                 if outputs:
@@ -355,9 +446,11 @@ class IngestService:
                 m.rejects[reason_class(r.reason or "")] += 1
         for a in new_alarms:
             m.alarms[a.rule] += 1
-        for _, p, _ in parsed:
-            if p.t > m.last_event_us.get(p.rec.station_id, 0):
-                m.last_event_us[p.rec.station_id] = p.t
+        for i, p, _ in parsed:
+            sid = p.rec.station_id
+            m.last_receipt_us[sid] = max(received, m.last_receipt_us.get(sid, received))
+            if results[i].status == "accepted" and p.t > m.last_event_us.get(sid, p.t - 1):
+                m.last_event_us[sid] = p.t
         self._announce(new_alarms)
         counts = Counter(r.status for r in results)
         return UploadResult(
@@ -378,6 +471,23 @@ _QUARANTINE_REASON: dict[KeyVerdict | None, str] = {  # None: not authenticated
     KeyVerdict.UNKNOWN_INSTITUTE: "institute is not registered: quarantined as evidence",
     KeyVerdict.INSTITUTE_KEY: "key_id is not the institute's key: quarantined as evidence",
 }
+
+
+def _tick_row(tick: Tick) -> LedgerRow:
+    """A tick as a ledger row (kind ``tick``; a clock tick has the station "")."""
+    body = tick.body()
+    key = f"{tick.station_id or ''}/{tick.received_us}"
+    return LedgerRow(
+        kind=TICK,
+        station_id=tick.station_id or "",
+        natural_key=key,
+        event_time_us=tick.until_us if tick.until_us is not None else tick.received_us,
+        digest=hashlib.sha256(b"%s\0%s\0%s" % (TICK.encode(), key.encode(), body)).digest(),
+        verdict=None,
+        quarantined=False,
+        source="clock",
+        body=body,
+    )
 
 
 def _refusal(principal: Principal, p: Parsed) -> str | None:

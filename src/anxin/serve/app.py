@@ -34,7 +34,7 @@ from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.config import ServeConfig
-from anxin.serve.jobs import daily_reports_job
+from anxin.serve.jobs import clock_job, daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
@@ -93,9 +93,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         # returns at once: a broker that is down does not delay the start.
         app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
         reports = daily_reports_job(service, config.reports_every_s).start()
+        app.state.clock_job.start()
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.clock_job.stop)
             await run_in_threadpool(reports.stop)
             if app.state.mqtt is not None:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
@@ -114,6 +116,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.state.service, app.state.tokens, app.state.config = service, tokens, config
     app.state.webhooks = dispatcher
     app.state.mqtt = None
+    app.state.clock_job = clock_job(service, config.clock_every_s)  # (tests: .run_once() with their clock)
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         token = _bearer(authorization)

@@ -28,7 +28,8 @@ SERVE_EPILOG = (
     "forwarded_allow_ips (信任其 X-Forwarded-For/-Proto 的反向代理 the reverse proxies trusted for "
     "X-Forwarded-For/-Proto; 默认不信任任何代理 default none), cookie_secure, metrics_token, "
     "max_body_bytes, max_lines, rate_per_station, "
-    "burst_per_station, checkpoint_every, webhook_max_attempts, webhook_allow_private, console, reports_every_s."
+    "burst_per_station, checkpoint_every, webhook_max_attempts, webhook_allow_private, console, reports_every_s, "
+    "clock_every_s (平台时钟：数据中断与沉默站点的判定 the platform's clock ticks: DATA_OUTAGE, silent stations; 60)."
 )
 
 

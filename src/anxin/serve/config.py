@@ -36,6 +36,9 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_allow_private: bool = False  # allow webhooks to loopback/private addresses (a receiver on the LAN)
     console: bool = True  # the regulator console and the public nozzle pages
     reports_every_s: float = 3600.0  # how often to generate missing daily reports (0: never)
+    # How often the platform's clock is read for ticks (contract v1.1 §D): DATA_OUTAGE of a
+    # silent station, the decisions of one silent for a day. 0: never (replays, tests).
+    clock_every_s: float = 60.0
     public_base_url: str | None = None  # the address printed in the nozzle QR codes (default: as requested)
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
     # forwarded_allow_ips): the client address and scheme come from them. Comma-separated

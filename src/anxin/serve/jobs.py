@@ -1,5 +1,6 @@
 """Background jobs of the live service on a wall-clock schedule (not the engine's
-event time): the daily statistics report (日报), generated for every day that has none."""
+event time): the daily statistics report (日报), generated for every day that has none,
+and the platform's clock ticks (DATA_OUTAGE, a silent station's pending decisions)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class PeriodicJob:
     def __init__(self, name: str, fn: Callable[[], object], every_s: float) -> None:
         self.name, self.fn, self.every_s = name, fn, every_s
         self._stop = threading.Event()
+        self.ran = threading.Event()  # set after each run of the thread (tests wait on it, never sleep)
         self._thread = threading.Thread(target=self._run, name=f"anxin-job-{name}", daemon=True)
 
     def start(self) -> PeriodicJob:
@@ -30,14 +32,21 @@ class PeriodicJob:
         if self._thread.is_alive():
             self._thread.join(10)
 
+    def run_once(self) -> object:
+        """One run now, in the caller's thread (tests drive a job so, with their own clock)."""
+        try:
+            result = self.fn()
+            if result:
+                log.info("job ran", extra={"job": self.name, "result": str(result)})
+            return result
+        except Exception:
+            log.exception("job failed", extra={"job": self.name})
+            return None
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                result = self.fn()
-                if result:
-                    log.info("job ran", extra={"job": self.name, "result": str(result)})
-            except Exception:
-                log.exception("job failed", extra={"job": self.name})
+            self.run_once()
+            self.ran.set()
             self._stop.wait(self.every_s)
 
 
@@ -50,3 +59,10 @@ def daily_reports_job(service, every_s: float) -> PeriodicJob:
         return make_due_daily_reports(service.store, service.registry, now_us=time.time_ns() // 1000)
 
     return PeriodicJob("daily-reports", run, every_s)
+
+
+def clock_job(service, every_s: float) -> PeriodicJob:
+    """The platform's clock ticks (contract v1.1 §D): every ``every_s`` the service's clock
+    is read and the ticks now due are appended to the ledger and fed to the engine
+    (:meth:`anxin.ingest.service.IngestService.tick`)."""
+    return PeriodicJob("clock", service.tick, every_s)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
@@ -28,15 +26,40 @@ class _Collector:
         for rule, n in sorted(m.alarms.items()):
             al.add_metric([rule], n)
         yield al
+        # Not clamped: a station whose clock runs ahead of the platform's shows a negative lag.
         lag = GaugeMetricFamily(
             "anxin_station_lag_seconds",
-            "Wall clock minus the newest event time received, per station",
+            "The platform's clock minus the newest accepted event time, per station (negative: ahead)",
             labels=["station"],
         )
-        now = time.time()
-        for st, t in sorted(m.last_event_us.items()):
-            lag.add_metric([st], max(0.0, now - t / 1e6))
+        age = GaugeMetricFamily(
+            "anxin_station_receipt_age_seconds",
+            "The platform's clock minus the receipt time of the station's last upload",
+            labels=["station"],
+        )
+        for st, (behind, since) in self.s.lag().items():
+            if behind is not None:
+                lag.add_metric([st], behind)
+            if since is not None:
+                age.add_metric([st], since)
         yield lag
+        yield age
+        yield CounterMetricFamily(
+            "anxin_clock_ahead_quarantined",
+            "Records quarantined as CLOCK_AHEAD (event time after the receipt time + tolerance) since start",
+            value=m.clock_ahead,
+        )
+        yield CounterMetricFamily(
+            "anxin_clock_ticks", "Ticks of the platform's clock appended to the ledger since start", value=m.ticks
+        )
+        outages = GaugeMetricFamily(
+            "anxin_outages_open", "Open DATA_OUTAGE (silent while expected), by level", labels=["level"]
+        )
+        engine = self.s.engine
+        open_ = engine.watch.open_outages() if engine is not None else {}
+        for level in ("station", "tank", "nozzle"):
+            outages.add_metric([level], open_.get(level, 0))
+        yield outages
         edge = GaugeMetricFamily(
             "anxin_edge_outbox_backlog", "Records waiting in a station's edge outbox", labels=["station"]
         )

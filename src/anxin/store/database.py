@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.times import parse_ts
+from anxin.engine.clock import WatchStart
 from anxin.engine.outputs import AlarmNote
 from anxin.engine.witness import WitnessLook
 from anxin.i18n import t
@@ -30,6 +31,7 @@ from anxin.store.results import inserted_id
 from anxin.store.urls import display_url, normalise_url, one_line, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+TICK = "tick"  # the ledger kind of the platform's clock ticks (anxin.engine.clock.Tick)
 
 
 def now_us() -> int:
@@ -210,11 +212,15 @@ class Store:
         return {bytes(a): b for a, b in rows}
 
     # ------------------------------------------------------------ ingest
-    def append(self, rows: Sequence[LedgerRow], rejects: Sequence[RejectRow] = ()) -> list[int | None]:
+    def append(
+        self, rows: Sequence[LedgerRow], rejects: Sequence[RejectRow] = (), *, received_us: int | None = None
+    ) -> list[int | None]:
         """Append records to the ledger in one transaction: for each row its ledger id,
-        or None when the identical record was already there (a duplicate)."""
+        or None when the identical record was already there (a duplicate).
+        ``received_us``: their receipt time (the platform's clock when the upload was
+        received; default now), kept with each row: a replay feeds it again."""
         ids: list[int | None] = [None] * len(rows)
-        received = now_us()
+        received = now_us() if received_us is None else received_us
         with self.engine.begin() as c:
             if rows:
                 # The hot path of every upload: straight to the driver (SQLAlchemy's
@@ -325,35 +331,42 @@ class Store:
             return int(c.execute(select(func.coalesce(func.max(T.ledger.c.id), 0))).scalar_one())
 
     def ledger_lines(self, *, upto: int, batch: int = 5000) -> Iterator[tuple[int, str, bytes]]:
-        """(id, station_id, line as received) of every ledger row up to ``upto``, in feed order."""
+        """(id, station_id, line as received) of every ledger row up to ``upto``, in feed order
+        (the records: the platform's clock ticks are left out)."""
         last = 0
         L = T.ledger.c
         while last < upto:
             with self.engine.connect() as c:
                 rows = c.execute(
-                    select(L.id, L.station_id, L.body).where(L.id > last, L.id <= upto).order_by(L.id).limit(batch)
-                ).all()
-            if not rows:
-                return
-            for i, station_id, body in rows:
-                yield int(i), station_id, bytes(body)
-            last = int(rows[-1][0])
-
-    def ledger_after(self, ledger_id: int, *, batch: int = 5000) -> Iterator[tuple[int, bytes, int | None]]:
-        """(id, line, verdict) of every ledger row after ``ledger_id``, in feed order."""
-        last = ledger_id
-        while True:
-            with self.engine.connect() as c:
-                rows = c.execute(
-                    select(T.ledger.c.id, T.ledger.c.body, T.ledger.c.verdict)
-                    .where(T.ledger.c.id > last)
-                    .order_by(T.ledger.c.id)
+                    select(L.id, L.station_id, L.body, L.kind)
+                    .where(L.id > last, L.id <= upto)
+                    .order_by(L.id)
                     .limit(batch)
                 ).all()
             if not rows:
                 return
-            for i, body, verdict in rows:
-                yield int(i), bytes(body), verdict
+            for i, station_id, body, kind in rows:
+                if kind != TICK:
+                    yield int(i), station_id, bytes(body)
+            last = int(rows[-1][0])
+
+    def ledger_after(self, ledger_id: int, *, batch: int = 5000) -> Iterator[tuple[int, bytes, int | None, int, str]]:
+        """(id, line, verdict, receipt time, kind) of every ledger row after ``ledger_id``,
+        in feed order (kind ``tick``: a tick of the platform's clock)."""
+        last = ledger_id
+        L = T.ledger.c
+        while True:
+            with self.engine.connect() as c:
+                rows = c.execute(
+                    select(L.id, L.body, L.verdict, L.received_us, L.kind)
+                    .where(L.id > last)
+                    .order_by(L.id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for i, body, verdict, received, kind in rows:
+                yield int(i), bytes(body), verdict, int(received), kind
             last = int(rows[-1][0])
 
     def counts(self) -> dict[str, int]:
@@ -410,6 +423,12 @@ class Store:
                         ev = dict(row[0])
                         ev[o.key] = o.value
                         c.execute(update(T.alarms).where(T.alarms.c.alarm_id == o.alarm_id).values(evidence=ev))
+                elif isinstance(o, WatchStart):
+                    c.execute(
+                        self._insert(T.station_watch)
+                        .values(station_id=o.station_id, since_us=o.received_us)
+                        .on_conflict_do_nothing(index_elements=["station_id"])
+                    )
                 elif isinstance(o, WitnessLook):
                     if o.meters:
                         c.execute(

@@ -49,7 +49,7 @@ ledger = Table(
     "ledger",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("received_us", BigInteger, nullable=False),  # wall clock at arrival (operations only)
+    Column("received_us", BigInteger, nullable=False),  # receipt time: the engine's clock, again on replay
     Column("kind", String(16), nullable=False),
     Column("station_id", String(128), nullable=False),
     Column("natural_key", String(300), nullable=False),
@@ -302,6 +302,16 @@ daily_sales = Table(
     Column("sales", BigInteger, nullable=False),
     Column("volume_ml", BigInteger, nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
+)
+
+# When the platform first heard from each station (migration 0006): its monitoring, and its
+# online rate (在线率), start then. The rest of the platform's clock is in the ledger: each
+# row's receipt time, and the ticks (kind ``tick``) that decide a silent station.
+station_watch = Table(
+    "station_watch",
+    metadata,
+    Column("station_id", String(128), primary_key=True),
+    Column("since_us", BigInteger, nullable=False),  # receipt time of its first accepted record
 )
 
 # ---------------------------------------------------------------- supervision (migration 0004)
