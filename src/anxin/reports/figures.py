@@ -23,6 +23,10 @@ time it happened (event/occurrence time), not by when it was written:
   rate — of those, the ones whose current disposition is ``confirmed`` or
   ``false_alarm``, over all raised.
 * sales — ``daily_sales`` rows whose local day is in the period.
+* online rate (在线率) — the share of the stations' expected time (registry opening
+  hours, else the whole day, from the platform's first record of each station) not
+  inside a station-level ``DATA_OUTAGE``, on the platform's clock (``anxin.reports.online``);
+  for the whole city also per district.
 
 Times after ``now_us`` are not yet known and are never counted. A district selects its
 registered stations; the whole city (``district=None``) counts every row, stations
@@ -40,6 +44,7 @@ from sqlalchemy import and_, func, select, true
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_TZ, to_us
 from anxin.register.queries import coverage, register_rows
+from anxin.reports.online import online_by_district, total
 from anxin.store import schema as T
 from anxin.store.database import Store
 
@@ -88,6 +93,10 @@ class Figures(msgspec.Struct, kw_only=True):
     sales: int
     volume_ml: int
     amount_fen: int
+    online_rate: float | None = None  # in the period, to now (anxin.reports.online)
+    online_expected_h: float = 0.0  # expected station-hours
+    online_outage_h: float = 0.0  # of which inside a station DATA_OUTAGE
+    online_by_district: dict[str, float | None] = {}  # the whole city's figures: each district's rate
 
     def rows(self, lang: str = "zh") -> list[tuple[str, str]]:
         """(label, value) pairs for a table, in ``lang`` (zh | en)."""
@@ -158,6 +167,8 @@ def period_figures(
         return and_(col >= lo, col <= until)
 
     cov = coverage(store, registry, now_us=until, district=district, since_us=lo)
+    online = online_by_district(store, registry, lo_us=lo, hi_us=hi, now_us=min(hi, now_us), stations=stations)
+    online_all = total(online)
     reg = register_rows(store, registry, now_us=until, station_ids=stations)
     disclosed = sum(r.status != "never" for r in reg)
 
@@ -264,6 +275,10 @@ def period_figures(
         sales=int(sales),
         volume_ml=int(volume),
         amount_fen=int(amount),
+        online_rate=online_all.rate,
+        online_expected_h=round(online_all.expected_us / 3.6e9, 3),
+        online_outage_h=round(online_all.outage_us / 3.6e9, 3),
+        online_by_district={k: v.rate for k, v in online.items()} if district is None else {},
     )
 
 
@@ -296,6 +311,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "sales": ("交易笔数", "Sales"),
     "volume": ("加油量（升）", "Volume (L)"),
     "amount": ("交易金额（元）", "Amount (yuan)"),
+    "online_rate": ("在线率（应报时段有数据）", "Online rate (expected time with data)"),
+    "online_hours": ("应报站时 / 中断站时", "Expected / outage station-hours"),
+    "by_district": ("  其中", "  of which"),
     "by_kind": ("  其中", "  of which"),
     "by_rule": ("  按规则", "  by rule"),
     "by_severity": ("  按级别", "  by severity"),
@@ -361,5 +379,9 @@ def figure_rows(f: Figures, lang: str = "zh") -> list[tuple[str, str]]:
         (L("sales"), str(f.sales)),
         (L("volume"), f"{f.volume_ml / 1000:,.3f}"),
         (L("amount"), _yuan(f.amount_fen)),
+        (L("online_rate"), _pct(f.online_rate)),
+        (L("online_hours"), f"{f.online_expected_h:,.1f} / {f.online_outage_h:,.1f}"),
     ]
+    for name, rate in f.online_by_district.items():
+        out.append((f"{L('by_district')} {name}", _pct(rate)))
     return out

@@ -163,6 +163,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                 "stations": Q.station_states(store, registry, stations=v.stations),
                 "trends": Q.trends(store, registry, stations=v.stations, days=days),
                 "recent": Q.alarm_page(store, registry, Q.AlarmFilter(), stations=v.stations, limit=20)[0],
+                "online": Q.online(store, registry, stations=v.stations, now_us=service.clock()),
             }
 
         d = await run_in_threadpool(load)
@@ -174,7 +175,14 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             "rules": {rule: rule_label(rule, v.lang) for rule in RULES},
         }
         return render(
-            request, v, "overview.html", page="overview", f=d["f"], recent=d["recent"], data_json=as_json(data)
+            request,
+            v,
+            "overview.html",
+            page="overview",
+            f=d["f"],
+            recent=d["recent"],
+            online=d["online"],
+            data_json=as_json(data),
         )
 
     @r.get("/console/alarms")

@@ -187,6 +187,19 @@ def figures(
     }
 
 
+def online(store: Store, reg: Registry, *, stations: Collection[str] | None, now_us: int) -> dict[str, Any]:
+    """The online rate (在线率) over the last 24 h of the platform's clock, per district and
+    in all (``anxin.reports.online``), with the DATA_OUTAGE alarms still open."""
+    from anxin.reports.online import online_by_district, total
+
+    parts = online_by_district(
+        store, reg, lo_us=now_us - 86_400_000_000, hi_us=now_us, now_us=now_us, stations=stations
+    )
+    rows = [{"district": k, "rate": v.rate, "stations": v.stations, "open": v.open_outages} for k, v in parts.items()]
+    t = total(parts)
+    return {"rows": rows, "rate": t.rate, "open": t.open_outages}
+
+
 def station_states(store: Store, reg: Registry, *, stations: Collection[str] | None) -> list[dict[str, Any]]:
     """Each station with its open alarms by severity: the map's colours."""
     a, s = T.alarms.c, T.alarm_states.c

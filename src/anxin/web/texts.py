@@ -24,6 +24,16 @@ T: dict[str, tuple[str, str]] = {
     "alarms_closed": ("已结报警", "Closed alarms"),
     "coverage": ("检定覆盖率", "Verification coverage"),
     "pass_rate": ("检定合格率", "Pass rate"),
+    "online_rate": ("在线率（近24小时）", "Online rate (last 24 h)"),
+    "by_district_online": ("按区县", "by district"),
+    "outages_open": ("数据中断（未恢复）", "Outages open"),
+    "online_note": (
+        "在线率：加油站应报时段（登记的营业时间，未登记则全天）中有数据的时间占比，按平台接收时间计；"
+        "加油站停报超过 30 分钟记为数据中断（DATA_OUTAGE），至数据恢复为止。",
+        "Online rate: the share of the stations' expected time (registered opening hours, else the whole day) "
+        "with data, on the platform's clock; a station silent for more than 30 min is a DATA_OUTAGE until "
+        "its data comes again.",
+    ),
     "live": ("实时报警", "Live alarms"),
     "map": ("加油站分布", "Stations"),
     "trend": ("趋势", "Trends"),
