@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from anxin.contract.alarm import Alarm
 from anxin.contract.parse import Parsed
-from anxin.contract.records import Event, Metering, Settlement
+from anxin.contract.records import MAX_INT, Event, Metering, Settlement
 from anxin.contract.registry import Nozzle
 from anxin.contract.times import US_PER_MIN, format_ts
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry
@@ -21,6 +21,14 @@ def round_half_up_div(num: int, den: int) -> int:
 
 def expected_amount_fen(volume_ml: int, unit_price_fen: int) -> int:
     return round_half_up_div(volume_ml * unit_price_fen, 1000)
+
+
+def exact(n: int) -> int | str:
+    """An integer computed for evidence: as is within a record's bounds (±(2⁵³ − 1),
+    contract v1.1 §A), else its decimal digits — exact, and encodable by every consumer
+    (msgpack stops at 64 bits, JavaScript at 53). Only absurd inputs get there (a
+    product of two bounded values)."""
+    return n if -MAX_INT <= n <= MAX_INT else str(n)
 
 
 # ------------------------------------------------------------- metering itself
@@ -147,7 +155,7 @@ def amount_mismatch(rec: Settlement, p: Parsed, s: EngineSettings) -> Alarm | No
         order_id=rec.order_id,
         ts_us=p.t,
         message=f"amount {rec.amount_fen} fen ≠ {rec.volume_ml} mL × {rec.unit_price_fen} fen/L = {expected} fen",
-        evidence={"settlement": record_evidence(rec), "expected_amount_fen": expected},
+        evidence={"settlement": record_evidence(rec), "expected_amount_fen": exact(expected)},
     )
 
 

@@ -83,6 +83,8 @@ class Metrics:
     last_event_us: dict[str, int] = field(default_factory=dict)  # station → newest accepted event time
     last_receipt_us: dict[str, int] = field(default_factory=dict)  # station → receipt time of its last upload
     clock_ahead: int = 0  # records quarantined as CLOCK_AHEAD
+    set_aside: Counter[str] = field(default_factory=Counter)  # ledger rows set aside since start, by stage
+    line_faults: Counter[str] = field(default_factory=Counter)  # lines rejected for a fault of the platform's, by stage
     ticks: int = 0  # ticks of the platform's clock appended to the ledger
     edge_backlog: dict[str, int] = field(default_factory=dict)  # station → its edge agent's outbox
 
@@ -101,6 +103,7 @@ def reason_class(reason: str) -> str:
         ("unknown kind", "unknown_kind"),
         ("record for station", "wrong_station"),
         ("not permitted", "not_permitted"),
+        ("internal error", "internal_error"),
         ("station ", "unknown_station"),
     ):
         if reason.startswith(prefix):
@@ -139,8 +142,33 @@ class IngestService:
         self._recover()
 
     # ------------------------------------------------------------ start and recovery
-    def _recover(self) -> None:
-        """Newest checkpoint + replay of the ledger after it (or the whole ledger)."""
+    def _recover(self, collect: list[Alarm] | None = None) -> None:
+        """Newest checkpoint + replay of the ledger after it (or the whole ledger).
+
+        A ledger row that cannot be processed never blocks it (contract v1.1 §A): a row
+        that no longer parses is set aside as it is met; a row the engine fails on (the
+        engine may be half-way through it) is set aside and the replay starts again from
+        the checkpoint without it. Set aside = marked in the store (``ledger_skipped``),
+        logged, counted, shown on /readyz and /metrics, and skipped by every later replay,
+        so the same ledger always gives the same engine state, whether the row failed live
+        or on a replay. ``collect``: receives the alarms the replay newly stored (for the
+        live path to announce). Raises only what the store raises (the database is away)."""
+        while True:
+            try:
+                self._replay(collect)
+                return
+            except _Unprocessable as bad:
+                self._set_aside(bad.ledger_id, "engine", bad.reason)
+
+    def _set_aside(self, ledger_id: int, stage: str, reason: str) -> None:
+        if self.store.ledger_skip(ledger_id, stage=stage, reason=reason):
+            self.metrics.set_aside[stage] += 1
+            log.error(
+                "ledger row set aside: it cannot be processed, and every replay skips it",
+                extra={"ledger_id": ledger_id, "stage": stage, "reason": reason},
+            )
+
+    def _replay(self, collect: list[Alarm] | None) -> None:
         self.ready = False
         self.engine = None
         self.replayed = 0
@@ -165,14 +193,29 @@ class IngestService:
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
         self.ring = KeyRing.from_registry(self.registry)
+        aside = self.store.ledger_skipped(after=self.last_ledger_id)
         for ledger_id, body, verdict, received, kind in self.store.ledger_after(self.last_ledger_id):
-            if kind == TICK:  # the platform's clock, as it ticked live
-                tick = msgspec.structs.replace(decode_tick(body), received_us=received)
-                self.store.save_outputs(self.engine.tick(tick))
-            elif isinstance(p := parse_line(body), Parsed):  # what is in the ledger parsed once already
-                # with the receipt time stored with it, never the clock again
-                outputs = self.engine.feed(p, None if verdict is None else KeyVerdict(verdict), received_us=received)
-                self.store.save_outputs(outputs)
+            if ledger_id in aside:  # set aside (contract v1.1 §A): never fed again
+                self.last_ledger_id = ledger_id
+                continue
+            outputs: list[Any] | None = None
+            try:
+                if kind == TICK:  # the platform's clock, as it ticked live
+                    tick = msgspec.structs.replace(decode_tick(body), received_us=received)
+                    outputs = self.engine.tick(tick)
+                elif isinstance(p := parse_line(body), Parsed):  # what is in the ledger parsed once already
+                    # with the receipt time stored with it, never the clock again
+                    outputs = self.engine.feed(
+                        p, None if verdict is None else KeyVerdict(verdict), received_us=received
+                    )
+                else:  # accepted by an earlier version, out of bounds now: never fed again
+                    self._set_aside(ledger_id, "parse", p.reason)
+            except Exception as exc:  # the engine failed on this row: the replay starts again without it
+                raise _Unprocessable(ledger_id, exc) from exc
+            if outputs is not None:
+                new = self.store.save_outputs(outputs)
+                if collect is not None:
+                    collect.extend(new)
             self.last_ledger_id = ledger_id
             self.replayed += 1
         if version != self.registry_version:  # a change whose checkpoint never came
@@ -321,6 +364,78 @@ class IngestService:
             for sid in sorted(set(newest) | set(receipt))
         }
 
+    # ------------------------------------------------------------ one line, alone
+    def _read(self, raw: bytes, ring: KeyRing) -> tuple[Parsed | Reject, KeyVerdict | None]:
+        """``parse_verified``, whose failure (a bug: it never raises on bad input) is this
+        line's reject, never the upload's."""
+        try:
+            return parse_verified(raw, ring)
+        except Exception as exc:
+            log.exception("a line could not be read: rejected")
+            self.metrics.line_faults["read"] += 1
+            return Reject(f"internal error reading the line ({type(exc).__name__}); reported to the operators"), None
+
+    def _append(
+        self,
+        rows: list[LedgerRow],
+        rejects: list[RejectRow],
+        received: int,
+        parsed: list[tuple[int, Parsed, KeyVerdict | None]],
+        results: list[Result],
+        source: str,
+    ) -> tuple[list[int | None], list[tuple[int, Parsed, KeyVerdict | None]]]:
+        """``store.append`` of an upload; when the database refuses what a row holds (not
+        when it is away: that raises, a 503), each row alone, and a row it still refuses
+        becomes its line's reject. Returns the ledger ids and ``parsed`` without those."""
+        try:
+            return self.store.append(rows, rejects, received_us=received), parsed
+        except Exception as exc:
+            if self.store.unavailable(exc):
+                raise
+            log.warning("an upload could not be appended at once: appending its rows one by one", exc_info=True)
+        ids: list[int | None] = []
+        kept: list[tuple[int, Parsed, KeyVerdict | None]] = []
+        refused: list[RejectRow] = []
+        committed = False
+        for row, item in zip(rows, parsed):
+            try:
+                ids += self.store.append([row], received_us=received)
+                kept.append(item)
+                committed = True
+            except Exception as exc:
+                if self.store.unavailable(exc):
+                    if committed:  # some rows are in the ledger, not in the engine: rebuild it first next time
+                        self.engine = None
+                    raise
+                r = results[item[0]]
+                r.status, r.kind, r.key = "rejected", None, None
+                r.reason = f"the record could not be stored ({type(exc).__name__}: the database refused a value)"
+                self.metrics.line_faults["store"] += 1
+                log.error("a record could not be stored: rejected", extra={"line": r.line, "error": repr(exc)[:300]})
+                refused.append(RejectRow(row.station_id, source, r.line, r.reason, row.body[:1024]))
+        if rejects or refused:
+            self.store.append([], [*rejects, *refused], received_us=received)
+        return ids, kept
+
+    def _answer_set_aside(
+        self,
+        parsed: list[tuple[int, Parsed, KeyVerdict | None]],
+        ids: list[int | None],
+        results: list[Result],
+    ) -> None:
+        """After a rebuild: the lines of this upload whose rows were set aside are rejects."""
+        mine = {lid: i for (i, _p, _v), lid in zip(parsed, ids) if lid is not None}
+        if not mine:
+            return
+        for lid in self.store.ledger_skipped(after=min(mine) - 1) & mine.keys():
+            r = results[mine[lid]]
+            r.status = "rejected"
+            r.reason = (
+                "the platform could not process this record (internal error): it is kept in the ledger "
+                "as evidence, set aside and reported to the operators"
+            )
+            self.metrics.line_faults["engine"] += 1
+
     # ------------------------------------------------------------ ingest
     def ingest(
         self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None = None
@@ -346,7 +461,7 @@ class IngestService:
             raw = raw.rstrip(b"\r")
             if not raw.strip():
                 continue  # blank lines are not records
-            p, verdict = parse_verified(raw, ring)  # the batch checker's own step: parse, then authenticate
+            p, verdict = self._read(raw, ring)  # the batch checker's own step: parse, then authenticate
             if isinstance(p, Reject):
                 reason = p.reason
             elif principal is not None and (refused := _refusal(principal, p)) is not None:
@@ -402,7 +517,8 @@ class IngestService:
                 self._recover()
             engine = self.engine
             assert engine is not None
-            ids = self.store.append(rows, rejects, received_us=received)  # committed: acknowledged from here on
+            # committed: acknowledged from here on (a row the database refuses is that line's reject)
+            ids, parsed = self._append(rows, rejects, received, parsed, results, source)
             for (i, p, verdict), ledger_id in zip(parsed, ids):
                 r = results[i]
                 if i in ahead:
@@ -432,10 +548,16 @@ class IngestService:
             except Exception:
                 # The rows are in the ledger but the engine or the outputs failed midway:
                 # the engine's state is no longer that of the ledger. Rebuild it from the
-                # checkpoint and the ledger (these rows included) rather than go on; if
-                # that fails too, the next upload tries again and /readyz says so.
+                # checkpoint and the ledger (these rows included) rather than go on: a row
+                # the engine fails on is set aside on the way (the replay meets it again),
+                # and becomes its line's reject. If that fails too (the database is away),
+                # the upload is a 503, the next one tries again and /readyz says so.
                 log.exception("engine step failed after the ledger commit: recovering from the ledger")
-                self._recover()
+                recovered: list[Alarm] = []
+                self._recover(collect=recovered)
+                new_alarms = recovered
+                self._answer_set_aside(parsed, ids, results)
+                self.checkpoint()  # the next failure replays from here, not from far back
             if self._since_checkpoint >= self.checkpoint_every:
                 self.checkpoint()
         m = self.metrics
@@ -471,6 +593,15 @@ _QUARANTINE_REASON: dict[KeyVerdict | None, str] = {  # None: not authenticated
     KeyVerdict.UNKNOWN_INSTITUTE: "institute is not registered: quarantined as evidence",
     KeyVerdict.INSTITUTE_KEY: "key_id is not the institute's key: quarantined as evidence",
 }
+
+
+class _Unprocessable(Exception):
+    """The engine failed on one ledger row (a bug, or a record the bounds let through)."""
+
+    def __init__(self, ledger_id: int, exc: BaseException) -> None:
+        super().__init__(ledger_id)
+        self.ledger_id = ledger_id
+        self.reason = f"{type(exc).__name__}: {exc}"[:400]
 
 
 def _tick_row(tick: Tick) -> LedgerRow:

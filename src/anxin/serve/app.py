@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -252,8 +252,14 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             problems.append("recovering")
         if service.registry is None:
             problems.append("no registry")
+        aside: dict | None = None
         try:
             await run_in_threadpool(service.store.ledger_max_id)
+            n, newest = await run_in_threadpool(functools.partial(service.store.ledger_skips, limit=1))
+            # Ledger rows set aside (contract v1.1 §A): the platform runs on without them,
+            # so they are a notice for the operators, not a problem; the detail is the
+            # admin's (GET /v1/ledger/set-aside).
+            aside = {"rows": n, "newest_ledger_id": newest[0]["ledger_id"] if newest else None}
         except Exception as exc:  # the database is unreachable
             problems.append(f"store: {type(exc).__name__}")
         body = {
@@ -261,8 +267,19 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             "problems": problems,
             "registry_version": service.registry_version,
             "ledger_id": service.last_ledger_id,
+            "set_aside": aside,
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get(
+        "/v1/ledger/set-aside",
+        tags=["operations"],
+        summary="Ledger rows set aside: kept as evidence, never fed to the engine (admin)",
+        dependencies=[Depends(admin)],
+    )
+    async def set_aside(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+        n, rows = await run_in_threadpool(functools.partial(service.store.ledger_skips, limit=limit))
+        return {"rows": n, "newest": rows}
 
     @app.get(
         "/metrics",

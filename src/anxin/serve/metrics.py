@@ -71,6 +71,25 @@ class _Collector:
         )
         yield GaugeMetricFamily("anxin_registry_version", "Registry version in force", value=self.s.registry_version)
         yield GaugeMetricFamily("anxin_ready", "1 when ready to accept uploads", value=1.0 if self.s.ready else 0.0)
+        # One line judged alone (contract v1.1 §A): what the platform set aside rather than stop.
+        yield GaugeMetricFamily(
+            "anxin_ledger_rows_set_aside",
+            "Ledger rows that cannot be processed: kept as evidence, skipped by every replay (all time)",
+            value=self.s.store.ledger_skips(limit=0)[0],
+        )
+        faults = CounterMetricFamily(
+            "anxin_line_faults",
+            "Lines rejected since start for a failure of the platform's own (read, store, engine), by stage",
+            labels=["stage"],
+        )
+        for stage in ("read", "store", "engine"):
+            faults.add_metric([stage], m.line_faults.get(stage, 0))
+        yield faults
+        yield CounterMetricFamily(
+            "anxin_outputs_unstored",
+            "Outputs the database refused since start (an alarm is then stored degraded, never lost)",
+            value=self.s.store.unstored_outputs,
+        )
         pending = self.s.store.webhook_backlog()
         wh = GaugeMetricFamily("anxin_webhook_deliveries", "Webhook deliveries by status", labels=["status"])
         for status, n in sorted(pending.items()):

@@ -10,6 +10,7 @@ without a second row.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, case, create_engine, event, func, literal, select, text, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from anxin.contract.alarm import Alarm
+from anxin.contract.records import MAX_INT
 from anxin.contract.times import parse_ts
 from anxin.engine.clock import WatchStart
 from anxin.engine.outputs import AlarmNote
@@ -31,6 +34,7 @@ from anxin.store.results import inserted_id
 from anxin.store.urls import display_url, normalise_url, one_line, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger("anxin.store")
 TICK = "tick"  # the ledger kind of the platform's clock ticks (anxin.engine.clock.Tick)
 
 
@@ -91,6 +95,7 @@ class Store:
         self.url = normalise_url(url)
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
         self.readonly = readonly
+        self.unstored_outputs = 0  # outputs left out or degraded by save_outputs since start (metrics)
         self.migrated_from: str | None = None  # (open_store "migrate": the revision before)
         path = sqlite_path(self.url) if self.dialect == "sqlite" else None
         if path is not None and migrate:
@@ -308,20 +313,34 @@ class Store:
             return {bytes(d): int(i) for d, i in cur.fetchall()}
 
     def _add_sales(self, c: Any, sales: dict[tuple[str, str], list[int]]) -> None:
+        # Each figure saturates at 2⁵³ − 1 (a record's own bound, contract v1.1 §A): a
+        # station sending absurd but accepted volumes (each ≤ 2⁵³ − 1, thousands a day)
+        # pins its day at the bound instead of overflowing the 64-bit column and failing
+        # the upload. Both terms are ≤ the bound, so the test itself cannot overflow.
         t = T.daily_sales
         stmt = self._insert(t)
+
+        def add(col: Any, more: Any) -> Any:
+            return case((col >= literal(MAX_INT) - more, literal(MAX_INT)), else_=col + more)
+
         stmt = stmt.on_conflict_do_update(
             index_elements=["station_id", "day"],
             set_={
-                "sales": t.c.sales + stmt.excluded.sales,
-                "volume_ml": t.c.volume_ml + stmt.excluded.volume_ml,
-                "amount_fen": t.c.amount_fen + stmt.excluded.amount_fen,
+                "sales": add(t.c.sales, stmt.excluded.sales),
+                "volume_ml": add(t.c.volume_ml, stmt.excluded.volume_ml),
+                "amount_fen": add(t.c.amount_fen, stmt.excluded.amount_fen),
             },
         )
         c.execute(
             stmt,
             [
-                {"station_id": st, "day": day, "sales": n, "volume_ml": v, "amount_fen": a}
+                {
+                    "station_id": st,
+                    "day": day,
+                    "sales": min(n, MAX_INT),
+                    "volume_ml": min(v, MAX_INT),
+                    "amount_fen": min(a, MAX_INT),
+                }
                 for (st, day), (n, v, a) in sorted(sales.items())
             ],
         )
@@ -369,6 +388,49 @@ class Store:
                 yield int(i), bytes(body), verdict, int(received), kind
             last = int(rows[-1][0])
 
+    # ------------------------------------------------------------ rows set aside
+    def ledger_skip(self, ledger_id: int, *, stage: str, reason: str) -> bool:
+        """Mark a ledger row that cannot be processed (contract v1.1 §A): every replay skips
+        it from now on, and the operators see it (:meth:`ledger_skips`). ``stage``: where it
+        failed (``parse``, ``engine``). True when newly marked."""
+        L = T.ledger.c
+        with self.engine.begin() as c:
+            row = c.execute(select(L.station_id, L.kind).where(L.id == ledger_id)).first()
+            if row is None:
+                return False
+            res = c.execute(
+                self._insert(T.ledger_skipped)
+                .values(
+                    ledger_id=ledger_id,
+                    created_us=now_us(),
+                    station_id=row[0],
+                    kind=row[1],
+                    stage=stage[:16],
+                    reason=reason.replace("\x00", "")[:500],
+                )
+                .on_conflict_do_nothing(index_elements=["ledger_id"])
+                .returning(T.ledger_skipped.c.ledger_id)
+            )
+            return res.first() is not None
+
+    def ledger_skipped(self, *, after: int = 0) -> set[int]:
+        """The ids of the ledger rows set aside, after ``after``."""
+        k = T.ledger_skipped.c
+        with self.engine.connect() as c:
+            return {int(i) for i in c.execute(select(k.ledger_id).where(k.ledger_id > after)).scalars()}
+
+    def ledger_skips(self, *, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """(how many rows are set aside, the newest ``limit`` of them) — for the operators."""
+        k = T.ledger_skipped.c
+        with self.engine.connect() as c:
+            n = int(c.execute(select(func.count()).select_from(T.ledger_skipped)).scalar_one())
+            rows = c.execute(
+                select(k.ledger_id, k.created_us, k.station_id, k.kind, k.stage, k.reason)
+                .order_by(k.ledger_id.desc())
+                .limit(limit)
+            ).all()
+        return n, [dict(r._mapping) for r in rows]
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
             led: dict[str, int] = {
@@ -387,7 +449,65 @@ class Store:
     # ------------------------------------------------------------ outputs
     def save_outputs(self, outputs: Sequence[Any]) -> list[Alarm]:
         """Store what the engine returned; returns the alarms that are new (not stored
-        before), in order — what the live streams should announce."""
+        before), in order — what the live streams should announce.
+
+        One output that cannot be stored as it is (a value the database refuses) never
+        fails the others, nor the upload: the outputs are then stored one by one, and
+        an alarm that still fails is stored degraded — same id, rule, station and time,
+        its evidence replaced by why (``unstorable``) — so that no alarm is lost; any
+        other output that fails is left out, logged and counted (``unstored_outputs``).
+        Raises only when the database itself cannot be used (:meth:`unavailable`)."""
+        try:
+            return self._save_outputs(outputs)
+        except Exception as exc:
+            if self.unavailable(exc):
+                raise
+            log.warning("outputs could not be stored together: storing them one by one", exc_info=True)
+        new: list[Alarm] = []
+        for o in outputs:
+            try:
+                new += self._save_outputs([o])
+                continue
+            except Exception as exc:
+                if self.unavailable(exc):
+                    raise
+                why = f"{type(exc).__name__}: {one_line(exc)}"[:300]
+            self.unstored_outputs += 1
+            degraded = _degraded(o, why) if isinstance(o, Alarm) else None
+            log.error(
+                "an output could not be stored",
+                extra={"output": type(o).__name__, "alarm_id": getattr(o, "alarm_id", None), "error": why},
+            )
+            if degraded is not None:
+                try:
+                    new += self._save_outputs([degraded])
+                except Exception as exc:
+                    if self.unavailable(exc):
+                        raise
+                    log.error("a degraded alarm could not be stored either", extra={"alarm_id": o.alarm_id})
+        return new
+
+    def reachable(self) -> bool:
+        """True when the database answers a trivial query now."""
+        try:
+            with self.engine.connect() as c:
+                c.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def unavailable(self, exc: BaseException) -> bool:
+        """True when ``exc`` says the database cannot be used now — unreachable, locked,
+        out of space, a failed transaction: infrastructure, where a retry later may
+        succeed — rather than that one value could not be stored (a number or string the
+        database refuses: the data's fault, the same every time)."""
+        if isinstance(exc, sa_exc.DBAPIError) and not isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
+            return True  # OperationalError (connection, lock, disk), InterfaceError, InternalError, …
+        if isinstance(exc, (OSError, MemoryError)):
+            return True
+        return not self.reachable()
+
+    def _save_outputs(self, outputs: Sequence[Any]) -> list[Alarm]:
         new: list[Alarm] = []
         if not outputs:
             return new
@@ -527,6 +647,31 @@ class Store:
                     for h in hooks
                 ],
             )
+
+
+def _degraded(a: Alarm, why: str) -> Alarm:
+    """An alarm that could not be stored, as it can be: the same id, rule, severity,
+    station and time; ids that are plain text kept, the evidence replaced by why."""
+
+    def plain(s: str | None) -> str | None:
+        return s if s is not None and "\x00" not in s and len(s) <= 128 else None
+
+    return Alarm(
+        alarm_id=a.alarm_id,
+        rule=a.rule,
+        severity=a.severity,
+        station_id=a.station_id,
+        nozzle_id=plain(a.nozzle_id),
+        tank_id=plain(a.tank_id),
+        seq=a.seq if a.seq is not None and -MAX_INT <= a.seq <= MAX_INT else None,
+        order_id=plain(a.order_id),
+        ts=a.ts,
+        message=a.message.replace("\x00", "\\u0000")[:2000],
+        evidence={
+            "unstorable": why,
+            "note": "the evidence could not be stored as computed; the ledger holds the record",
+        },
+    )
 
 
 def alarm_dict(m: Any) -> dict[str, Any]:

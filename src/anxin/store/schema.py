@@ -499,3 +499,19 @@ platform_keys = Table(
     Column("private_key", LargeBinary),  # the raw private key (32 bytes), or NULL
     Column("created_us", BigInteger, nullable=False),
 )
+
+# ---------------------------------------------------------------- rows set aside (migration 0005)
+# Ledger rows that could not be processed (contract v1.1 §A: a line that no longer parses,
+# or that made the engine fail). The row stays in the ledger as evidence; every replay
+# skips it (so the platform always starts, and replays stay deterministic), and the
+# operators see it: /readyz, /metrics (anxin_ledger_rows_set_aside), the log.
+ledger_skipped = Table(
+    "ledger_skipped",
+    metadata,
+    Column("ledger_id", BigInteger, primary_key=True, autoincrement=False),  # the ledger row's id
+    Column("created_us", BigInteger, nullable=False),  # the platform's clock when it was set aside
+    Column("station_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),  # parse | engine
+    Column("reason", String(500), nullable=False),
+)
