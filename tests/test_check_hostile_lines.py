@@ -32,6 +32,7 @@ def _hostile(city: City) -> list[bytes]:
         msgspec.json.encode(city.sale(m1)),
         msgspec.json.encode(m2),
         msgspec.json.encode(city.sale(m2)),
+        b'{"kind":"settlement","station_id":"S1","x_note":"' + b"x" * 70_000 + b'"}',  # over 64 KiB
     ]
 
 
@@ -97,7 +98,8 @@ def test_check_gives_the_live_paths_rejects_and_exits_0(tmp_path: Path, workers:
             if x.status == "rejected":
                 live[n] = x.reason or ""
     svc.store.close()
-    assert got == live and sorted(got) == [2, 3, 4, 5]
+    assert got == live and sorted(got) == [2, 3, 4, 5, 9]
+    assert got[9] == f"line of {len(lines[8])} bytes exceeds the 65536-byte limit"
     assert "nested deeper than 16 levels" in got[2] and "`$.volume_ml`" in got[3] and "`$.seq`" in got[5]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from anxin.check.reader import read_lines
-from anxin.contract.parse import Parsed, Reject, parse_line
+from anxin.contract.parse import MAX_LINE_BYTES, Parsed, Reject, parse_line
 from anxin.contract.registry import Registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate, authenticate_verification
 
@@ -28,8 +28,8 @@ Item = tuple[int, int, int, Parsed | Reject, KeyVerdict | None]
 def parse_verified(raw: bytes | int, ring: KeyRing) -> tuple[Parsed | Reject, KeyVerdict | None]:
     """One line: parsed, its signature checked against the key ring (signed kinds, and
     verifications where the registry lists institutes)."""
-    if isinstance(raw, int):
-        return Reject(f"line of {raw} bytes exceeds the size limit"), None
+    if isinstance(raw, int):  # (the reader skipped it unread): parse_line's own reason for it
+        return Reject(f"line of {raw} bytes exceeds the {MAX_LINE_BYTES}-byte limit"), None
     p = parse_line(raw)
     if isinstance(p, Reject):
         return p, None
