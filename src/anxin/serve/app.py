@@ -93,11 +93,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         # returns at once: a broker that is down does not delay the start.
         app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
         reports = daily_reports_job(service, config.reports_every_s).start()
-        app.state.clock_job.start()
+        ticks = app.state.clock_job = clock_job(service, config.clock_every_s).start()  # (one per lifespan)
         try:
             yield
         finally:
-            await run_in_threadpool(app.state.clock_job.stop)
+            await run_in_threadpool(ticks.stop)
             await run_in_threadpool(reports.stop)
             if app.state.mqtt is not None:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
