@@ -13,13 +13,12 @@ Literal hosts are normalised as a browser's URL parser and ``inet_aton`` read th
 and ``0`` are IPv4 addresses (127.0.0.1 and 0.0.0.0), not names; a trailing dot is
 dropped (``localhost.`` is ``localhost``); ``localhost`` and ``*.localhost`` are local.
 
-At delivery (:class:`PinnedBackend`, the network backend of the dispatcher's HTTP
-client): the host is resolved once, every address checked, and the connection made to
-a checked address itself — never a second lookup between the check and the connect (a
-DNS answer that changes in between, "DNS rebinding", cannot move the connection). The
-request keeps the URL's host name: the ``Host`` header, TLS SNI and the certificate
-check are the name's. Connections are not kept alive, so every delivery resolves and
-checks again. ``webhook_allow_private`` (a receiver on the LAN) lifts the address check,
+At delivery (:func:`pinned_post`): the host is resolved once, every address checked,
+and the request sent to a checked address itself — never a second lookup between the
+check and the connect (a DNS answer that changes in between, "DNS rebinding", cannot
+move the connection). The request keeps the URL's host name: the ``Host`` header, TLS
+SNI and the certificate check are the name's. Connections are not kept alive, so every
+delivery resolves and checks again. ``webhook_allow_private`` (a receiver on the LAN) lifts the address check,
 not the pinning. Webhooks connect directly, never through an HTTP proxy.
 """
 
@@ -27,10 +26,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import httpcore2
 import httpx2
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -170,63 +167,58 @@ def resolve(host: str, port: int, *, allow_private: bool = False) -> list[AddrIn
     return [(f, t, p, c, a) for f, t, p, c, a in infos]
 
 
-class PinnedBackend(httpcore2.SyncBackend):
-    """httpcore's network backend for webhook deliveries: each connection resolves its
-    host once, checks every address, and connects to a checked address (numeric, so no
-    second lookup). TLS still uses the URL's host name (SNI and certificate)."""
-
-    def __init__(self, *, allow_private: bool = False) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[tuple] | None = None,
-    ) -> httpcore2.NetworkStream:
-        try:
-            infos = resolve(host, port, allow_private=self.allow_private)
-        except TargetRefused as exc:
-            raise httpcore2.ConnectError(f"webhook target refused: {exc}") from exc
-        error: Exception | None = None
-        for _family, _type, _proto, _canon, sockaddr in infos:
-            try:
-                # sockaddr[0] is numeric: the base class's create_connection does no DNS.
-                return super().connect_tcp(str(sockaddr[0]), port, timeout, local_address, socket_options)
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
-
-
-def webhook_client(*, timeout_s: float, allow_private: bool = False) -> httpx2.Client:
-    """The dispatcher's HTTP client: TLS verified against the URL's host, no redirects,
-    no proxies, no keep-alive (each delivery resolves and checks again), every
-    connection through :class:`PinnedBackend`."""
-    transport = httpx2.HTTPTransport(trust_env=False)
-    transport._pool = httpcore2.ConnectionPool(  # the transport's own pool, with the pinned backend
-        ssl_context=httpx2.create_ssl_context(trust_env=False),
-        max_keepalive_connections=0,
-        network_backend=PinnedBackend(allow_private=allow_private),
-    )
+def webhook_client(*, timeout_s: float) -> httpx2.Client:
+    """The dispatcher's HTTP client: TLS verified, no redirects, no proxies, no
+    keep-alive (each delivery connects anew: resolved and checked by :func:`pinned_post`)."""
     return httpx2.Client(
-        transport=transport,
         timeout=timeout_s,
         follow_redirects=False,
         trust_env=False,
+        limits=httpx2.Limits(max_keepalive_connections=0),
         headers={"User-Agent": "anxin-webhooks/1"},
     )
 
 
+def pinned_post(
+    client: httpx2.Client, url: str, *, content: bytes, headers: dict[str, str], allow_private: bool = False
+) -> httpx2.Response:
+    """POST ``url`` on a connection pinned to a checked address: the host is resolved
+    once (:func:`resolve`; every address checked unless ``allow_private``) and the
+    request sent to the address itself — numeric, so no second lookup — with the URL's
+    ``Host`` and, over HTTPS, its host name for SNI and the certificate check (httpcore's
+    ``sni_hostname``). The addresses are tried in the resolver's order. Raises
+    TargetRefused, or httpx2's errors."""
+    if not allow_private and (problem := url_problem(url)) is not None:
+        raise TargetRefused(problem)  # a literal address or local name: no lookup, no connection
+    try:
+        u = httpx2.URL(url)
+    except httpx2.InvalidURL as exc:  # e.g. 0177.0.0.1 with allow_private: httpx reads no octal
+        raise TargetRefused(f"not a URL httpx can send to ({exc})") from None
+    host = u.raw_host.decode("ascii")
+    port = u.port or (443 if u.scheme == "https" else 80)
+    infos = resolve(host, port, allow_private=allow_private)
+    sent = {**headers, "Host": u.netloc.decode("ascii")}
+    extensions = {"sni_hostname": normalise_host(host)} if u.scheme == "https" else {}
+    error: httpx2.TransportError | None = None
+    for *_info, sockaddr in infos:
+        address = str(sockaddr[0]).split("%", 1)[0]
+        try:
+            return client.post(
+                u.copy_with(host=address, port=port), content=content, headers=sent, extensions=extensions
+            )
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:  # that address does not answer: the next
+            error = exc
+    assert error is not None
+    raise error
+
+
 __all__ = [
-    "PinnedBackend",
     "TargetRefused",
     "address_problem",
     "host_problem",
     "literal_address",
     "parse_ipv4",
+    "pinned_post",
     "resolve",
     "url_problem",
     "webhook_client",

@@ -92,7 +92,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from anxin.notify.routes import webhooks_router
-from anxin.notify.targets import url_problem, webhook_client
+from anxin.notify.targets import TargetRefused, pinned_post, webhook_client
 from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
 
@@ -262,8 +262,8 @@ class WebhookDispatcher:
 
     def _http(self) -> httpx2.Client:
         with self._lock:
-            if self._client is None:  # resolves, checks and pins every connection (anxin.notify.targets)
-                self._client = webhook_client(timeout_s=self.timeout_s, allow_private=self.allow_private)
+            if self._client is None:  # no keep-alive: every delivery resolves and checks (pinned_post)
+                self._client = webhook_client(timeout_s=self.timeout_s)
             return self._client
 
     # ------------------------------------------------------------ one pass
@@ -328,23 +328,20 @@ class WebhookDispatcher:
         ctx.update(attempt=attempt, host=urlsplit(row.url).hostname)
         started = time.monotonic()
         retry_after: float | None = None
-        refused = None if self.allow_private else url_problem(row.url)  # a literal address: no connection at all
         try:
-            if refused is not None:
-                raise httpx2.ConnectError(f"webhook target refused: {refused}")
-            resp = self._http().post(row.url, content=body, headers=headers)
+            # Resolved now, every address checked, the connection made to a checked one.
+            resp = pinned_post(self._http(), row.url, content=body, headers=headers, allow_private=self.allow_private)
             code = resp.status_code
             ctx["http_status"] = code
             error = None if 200 <= code < 300 else f"HTTP {code}" + (" (refused)" if _refused(code) else "")
             if code in (429, 503):
                 retry_after = _retry_after_s(resp.headers.get("Retry-After"), self.clock())
+        except TargetRefused as exc:
+            error = f"webhook target refused: {exc}"[:200]
         except httpx2.TimeoutException as exc:
             error = f"timeout: {type(exc).__name__}"
         except httpx2.HTTPError as exc:
-            text = str(exc)
-            error = (text if text.startswith("webhook target refused") else f"network: {type(exc).__name__}: {text}")[
-                :200
-            ]
+            error = f"network: {type(exc).__name__}: {exc}"[:200]
         ctx["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         if error is None:
             self._finish(did, None, None, status="delivered", error=None, ctx=ctx)
