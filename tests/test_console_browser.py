@@ -114,7 +114,8 @@ def test_login_live_alarm_and_triage_to_closure(browser, platform) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/console$"))
     page.wait_for_load_state("load")
-    page.wait_for_function("typeof echarts !== 'undefined' && document.querySelector('#map canvas') !== null")
+    # (locators, not wait_for_function: its polling evaluates a string, which the CSP forbids)
+    page.locator("#map canvas").first.wait_for()
     _shot(page, "overview")
     before = page.locator("#feed li").count()
     # A sale whose amount disagrees arrives now: it shows up in the live feed.
@@ -123,7 +124,7 @@ def test_login_live_alarm_and_triage_to_closure(browser, platform) -> None:
     sale["amount_fen"] += 500
     body = b"\n".join([*rest[:300], msgspec.json.encode(sale)])
     httpx2.post(f"{url}/v1/records", content=body, headers={"Authorization": f"Bearer {platform['tokens']['S0002']}"})
-    page.wait_for_function(f"document.querySelectorAll('#feed li').length > {before}", timeout=15_000)
+    page.locator("#feed li").nth(before).wait_for(timeout=15_000)
     _shot(page, "overview-live")
     # Triage it: open from the alarm list filtered on the order.
     page.goto(f"{url}/console/alarms?rule=AMOUNT_MISMATCH")

@@ -107,7 +107,8 @@ def test_a_station_name_with_html_does_not_run_in_the_regulators_browser(browser
     map's tooltip. Now the tooltip shows it as text (and the CSP would refuse it anyway)."""
     page, messages = _page(browser)
     _login(page, platform["url"])
-    page.wait_for_function("typeof echarts !== 'undefined' && document.querySelector('#map canvas') !== null")
+    # Locators, not wait_for_function: its polling evaluates a string, which the CSP forbids.
+    page.locator("#map canvas").first.wait_for()
     found = page.evaluate(
         """() => {
         const chart = echarts.getInstanceByDom(document.getElementById('map'));
@@ -120,7 +121,7 @@ def test_a_station_name_with_html_does_not_run_in_the_regulators_browser(browser
     }"""
     )
     assert found
-    page.wait_for_function("document.querySelector('#map').innerText.includes('onerror')")
+    page.locator("#map div", has_text="onerror").first.wait_for()
     tip = page.evaluate("document.querySelector('#map').innerText")
     assert EVIL_NAME in tip  # shown as the text it is
     assert page.evaluate("document.querySelectorAll('#map img, #trend img').length") == 0
@@ -129,7 +130,7 @@ def test_a_station_name_with_html_does_not_run_in_the_regulators_browser(browser
         """() => echarts.getInstanceByDom(document.getElementById('trend'))
               .dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 13})"""
     )
-    page.wait_for_function("document.querySelector('#trend').innerText.includes('onerror')")
+    page.locator("#trend div", has_text="onerror").first.wait_for()
     page.screenshot(path=str(SHOTS / "xss-tooltip.png"))
     page.wait_for_timeout(300)  # an image that fails to load would have fired by now
     assert page.evaluate("window.__xss") is None

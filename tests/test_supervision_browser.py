@@ -144,7 +144,7 @@ def test_draw_oversight_and_statistics(browser, platform) -> None:
     _shot(page, "oversight")
     assert page.locator(".fig").count() >= 5
     page.goto(f"{url}/console/statistics?period=2026-03")
-    page.wait_for_function("document.querySelector('#by-rule canvas') !== null")
+    page.locator("#by-rule canvas").first.wait_for()  # (wait_for_function's polling would need eval: CSP)
     _shot(page, "statistics")
     assert page.locator("table.list tr").count() > 10
     xlsx = page.request.get(f"{url}/console/statistics/report.xlsx?period=2026-03")

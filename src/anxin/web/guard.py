@@ -102,8 +102,9 @@ def client_address(request: Request) -> str:
 
 
 def origin_verdict(request: Request, base_url: str | None, *, referer: bool = True) -> bool | None:
-    """Is the request's ``Origin`` (else its ``Referer``, if ``referer``) this site?
-    None when the request names neither (a non-browser client, or a privacy setting)."""
+    """Is the request's ``Origin`` (else its ``Referer``, if ``referer``) this site — its
+    host name that of the request's ``Host`` or of ``public_base_url``? None when the
+    request names neither (a non-browser client, or a privacy setting)."""
     named = request.headers.get("origin")
     if named is None and referer:
         named = request.headers.get("referer")
@@ -112,13 +113,13 @@ def origin_verdict(request: Request, base_url: str | None, *, referer: bool = Tr
     if named.strip().lower() == "null":
         return False
     try:
-        netloc = urlsplit(named.strip()).netloc.lower()
+        host = urlsplit(named.strip()).hostname
+        mine = {urlsplit("//" + request.headers.get("host", "")).hostname}
+        if base_url:
+            mine.add(urlsplit(base_url).hostname)
     except ValueError:
         return False
-    mine = {request.headers.get("host", "").lower()}
-    if base_url:
-        mine.add(urlsplit(base_url).netloc.lower())
-    return bool(netloc) and netloc in mine
+    return bool(host) and host in mine  # the host names (a port does not make another site)
 
 
 def _b64(data: bytes) -> str:
