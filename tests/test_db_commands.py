@@ -190,7 +190,7 @@ def test_db_history_lists_the_revisions_with_their_messages() -> None:
         ("0002", "audit log"),
         ("0003", "Sales per station"),
         ("0004", "Supervision"),
-        ("0008", "Public channels and login"),
+        ("0005", "Public channels and login"),
     ):
         assert rev in flat and words in flat, (rev, res.output)
     assert f"{HEAD} (最新)" in flat

@@ -2,8 +2,8 @@
 who sent each verification, the station tokens' lookup index, and the platform's own
 signing keys (evidence bundles).
 
-Revision ID: 0007
-Revises: 0008
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0008"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 station (its monitoring, and its online rate, start then). Receipt times are the
 ledger's ``received_us`` and ticks are ledger rows of kind ``tick``: no column changes.
 
-Revision ID: 0006
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 engine failed on it) is marked here, skipped by every replay and shown to the operators
 (contract v1.1 §A, issue 11).
 
-Revision ID: 0005
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

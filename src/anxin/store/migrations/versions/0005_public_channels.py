@@ -2,7 +2,7 @@
 throttle, the failed-login audit windows, used challenge nonces), the installation's
 signing keys, and the regulator's triage of a complaint as plausible.
 
-Revision ID: 0008
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0008"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
