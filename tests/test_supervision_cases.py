@@ -17,7 +17,8 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from anxin.ingest.service import IngestService
+from anxin.engine.clock import Tick
+from anxin.ingest.service import IngestService, _tick_row
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
 from anxin.store import schema as T
@@ -306,10 +307,13 @@ def test_bundle_of_a_complaint_case_holds_the_stations_day(fed: Store) -> None:
                 received_us=NOW, event_ts_us=t, station_id="S0003", text="少加油", status="received"
             )
         ).inserted_primary_key[0]
+    tick = Tick(received_us=t + 25 * HOUR, station_id="S0003", until_us=t + 1)  # a tick inside the day
+    store.append([_tick_row(tick)], received_us=tick.received_us)
     case_id = C.open_case(store, station_id="S0003", source=f"complaint:{cid}", summary="投诉", actor="z", now_us=NOW)
     files = _files(data := B.export_bundle(store, case_id, now_us=NOW))
     kinds = {json.loads(x)["kind"] for x in files["records.jsonl"].splitlines()}
     assert {"metering", "settlement", "tank_reading"} <= kinds
+    assert "tick" not in kinds  # the platform's clock ticks are in its ledger, not in what the station sent
     assert [json.loads(x)["action"] for x in files["audit.jsonl"].splitlines()] == ["case.open"]
     report = B.verify_bundle(data)
     assert report.ok and report.signatures_checked > 0, report.problems

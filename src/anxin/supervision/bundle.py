@@ -231,7 +231,10 @@ def export_bundle(
         alarm_source = row.source.startswith("alarm:")
         # The records: the window (the nozzle's metering/event/settlement for an alarm;
         # the station's whole day otherwise) plus every record the alarm's evidence names.
-        in_window = and_(L.station_id == case.station_id, L.event_time_us >= start, L.event_time_us <= end)
+        # (the platform's own ticks are in the ledger too, but they are not what the station sent)
+        in_window = and_(
+            L.station_id == case.station_id, L.event_time_us >= start, L.event_time_us <= end, L.kind != "tick"
+        )
         if alarm_source:
             in_window = and_(in_window, L.kind.in_(("metering", "event", "settlement")))
         cond = (
