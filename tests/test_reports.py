@@ -8,6 +8,7 @@ period; "now" is 2026-04-10 12:00 local. Rows sit on the period's edges on purpo
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import msgspec
@@ -631,3 +632,25 @@ def test_the_live_service_generates_the_daily_report_by_itself(tmp_path) -> None
     yesterday = local_date(_time.time_ns() // 1000 - 86_400_000_000)
     with TestClient(app):
         wait_for(lambda: stored_daily(service.store, yesterday) is not None, what="the daily report")
+
+
+def test_saturated_daily_sales_do_not_break_the_figures(store):
+    """A station that sends absurd volumes day after day (each day's row saturates at
+    2⁵³ − 1) must not turn a year's statistics into a database integer overflow."""
+    top = 2**53 - 1
+    start = dt.date(2025, 1, 1)
+    rows = [
+        {
+            "station_id": s,
+            "day": (start + dt.timedelta(days=d)).isoformat(),
+            "sales": top,
+            "volume_ml": top,
+            "amount_fen": top,
+        }
+        for s in ("S1", "S2", "S3")
+        for d in range(400)
+    ]
+    with store.engine.begin() as c:
+        c.execute(T.daily_sales.insert(), rows)
+    f = period_figures(store, REGISTRY, start="2025-01-01", end="2026-02-28", now_us=NOW)
+    assert f.volume_ml >= 1200 * top * 0.999

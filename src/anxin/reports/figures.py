@@ -47,6 +47,7 @@ from anxin.register.queries import coverage, register_rows
 from anxin.reports.online import online_by_district, total
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.results import int_sum
 
 INSPECTION_KINDS = ("routine", "unannounced", "citizen", "follow_up")
 INSPECTION_KIND_ZH = {"routine": "日常检查", "unannounced": "飞行检查", "citizen": "你点我检", "follow_up": "复查"}
@@ -226,9 +227,9 @@ def period_figures(
         ).all()
         sales, volume, amount = c.execute(
             select(
-                func.coalesce(func.sum(ds.sales), 0),
-                func.coalesce(func.sum(ds.volume_ml), 0),
-                func.coalesce(func.sum(ds.amount_fen), 0),
+                int_sum(ds.sales),
+                int_sum(ds.volume_ml),
+                int_sum(ds.amount_fen),
             ).where(ds.day >= start, ds.day <= end, where(ds.station_id))
         ).one()
     by_rule: dict[str, int] = {}

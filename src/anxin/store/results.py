@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Numeric
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def inserted_id(res: CursorResult[Any]) -> int:
@@ -17,3 +19,23 @@ def inserted_id(res: CursorResult[Any]) -> int:
     if pk is None:
         raise ValueError("the INSERT returned no primary key")
     return int(pk[0])
+
+
+class int_sum(FunctionElement[Any]):
+    """The sum of an integer column, 0 when there are no rows, that cannot overflow:
+    SQLite's ``SUM`` raises past 2⁶³ (a hostile station's saturated daily rows, summed
+    over a year, get there), so on SQLite it is ``total()`` (floating point, exact to
+    2⁵³); PostgreSQL's ``sum(bigint)`` is already a numeric."""
+
+    inherit_cache = True
+    type = Numeric()
+
+
+@compiles(int_sum)
+def _int_sum_default(element: int_sum, compiler: Any, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(int_sum, "sqlite")
+def _int_sum_sqlite(element: int_sum, compiler: Any, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"

@@ -19,6 +19,7 @@ from anxin.contract.times import LOCAL_OFFSET_US, parse_ts
 from anxin.ingest.principals import sender_of
 from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
+from anxin.store.results import int_sum
 
 TERMINAL = ("confirmed", "false_alarm")
 PAGE = 50
@@ -143,9 +144,7 @@ def figures(
         sales = c.execute(
             only(
                 d.station_id,
-                select(func.coalesce(func.sum(d.sales), 0), func.coalesce(func.sum(d.volume_ml), 0)).where(
-                    d.day == today
-                ),
+                select(int_sum(d.sales), int_sum(d.volume_ml)).where(d.day == today),
             )
         ).one()
         status_rows = c.execute(
