@@ -12,7 +12,7 @@ the host out). A file that exists is kept: running it again only adds what is mi
 account is printed once (Mosquitto keeps only its hash). Standard library only.
 
 Files: postgres_password; db_url (postgresql://anxin:<that password>@db:5432/anxin);
-admin_token; mqtt_url (mqtt://anxin-serve:<password>@mqtt:1883?…); mosquitto_passwd
+admin_token; metrics_token (Prometheus' bearer token for /metrics); mqtt_url (mqtt://anxin-serve:<password>@mqtt:1883?…); mosquitto_passwd
 (Mosquitto's password file: PBKDF2-SHA512, as mosquitto_passwd writes it).
 """
 
@@ -37,7 +37,14 @@ def mosquitto_hash(password: str) -> str:
 
 
 # The container user that reads each file (compose.yaml's images).
-READERS = {"postgres_password": 999, "db_url": 10001, "admin_token": 10001, "mqtt_url": 10001, "mosquitto_passwd": 1883}
+READERS = {
+    "postgres_password": 999,
+    "db_url": 10001,
+    "admin_token": 10001,
+    "metrics_token": 10001,
+    "mqtt_url": 10001,
+    "mosquitto_passwd": 1883,
+}
 
 
 def protect(path: Path) -> None:
@@ -82,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         made.append("db_url")
     if write(d / "admin_token", token() + "\n"):
         made.append("admin_token")
+    if write(d / "metrics_token", token() + "\n"):  # for Prometheus: /metrics needs it from outside
+        made.append("metrics_token")
     passwd = d / "mosquitto_passwd"
     serve_password = token()
     if write(d / "mqtt_url", f"mqtt://anxin-serve:{serve_password}@mqtt:1883?client_id=anxin-serve&prefix=anxin\n"):
