@@ -31,6 +31,7 @@ from anxin.contract.times import US_PER_DAY, US_PER_MIN
 from anxin.store import throttle
 from anxin.store.database import Store
 from anxin.store.throttle import Hit
+from anxin.store.transactions import write_transaction
 
 FREE_ACCOUNT = 5  # failures on an account (from places it was not used before) before delays
 FREE_ADDRESS = 20  # failures from one address (an office's NAT) before delays
@@ -124,7 +125,7 @@ def flush_failures(store: Store, *, now_us: int) -> int:
     its count, first and last attempt, reasons and addresses); returns how many."""
     written = 0
     for counter in throttle.expired(store, AUDIT_PREFIX, now_us=now_us):
-        with throttle.write_transaction(store) as c:
+        with write_transaction(store) as c:
             got = throttle.take_expired(c, counter.key, now_us=now_us)
             if got is None:
                 continue  # another process wrote it

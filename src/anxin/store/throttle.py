@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -31,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.store.transactions import write_transaction
 
 MAX_ROWS = 200_000
 SWEEP_EVERY = 200  # new keys between sweeps of expired rows (per process)
@@ -66,18 +66,6 @@ class _State:
 
 
 _state = _State()
-
-
-@contextmanager
-def write_transaction(store: Store) -> Iterator[Connection]:
-    """A transaction that will write: SQLite takes its write lock first (BEGIN IMMEDIATE),
-    PostgreSQL locks the rows read (FOR UPDATE)."""
-    with store.engine.begin() as conn:
-        if store.dialect == "sqlite":
-            raw = conn.connection.driver_connection
-            if not getattr(raw, "in_transaction", True):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
 
 
 def _counter(row: Any) -> Counter:

@@ -13,7 +13,7 @@ from anxin.audit import append
 from anxin.contract.times import US_PER_DAY, US_PER_H
 from anxin.store import schema as T
 from anxin.store.database import Store
-from anxin.workflow._db import write_transaction
+from anxin.store.transactions import write_transaction
 
 __all__ = [
     "DEFAULT_SETTINGS",

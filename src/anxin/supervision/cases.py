@@ -34,7 +34,7 @@ from anxin.audit.chain import append as audit_append
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
-from anxin.workflow._db import write_transaction
+from anxin.store.transactions import write_transaction
 
 STATUSES: tuple[str, ...] = ("open", "investigating", "decided", "closed")
 STATUS_NAMES_ZH = {"open": "已立案", "investigating": "调查中", "decided": "已决定", "closed": "已结案"}

@@ -45,7 +45,7 @@ from anxin.i18n import RULE_NAMES_ZH
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
-from anxin.workflow._db import write_transaction
+from anxin.store.transactions import write_transaction
 
 DAY_US = 86_400_000_000
 WINDOW_US = 90 * DAY_US

@@ -3,15 +3,12 @@ adapter, and the errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from anxin.audit import append
 from anxin.store import schema as T
-from anxin.store.database import Store
 from anxin.workflow.lifecycle import AlarmState
 
 SYSTEM = "system"
@@ -23,23 +20,6 @@ class UnknownAlarm(LookupError):
 
 class ConcurrentChange(RuntimeError):
     """The alarm's state changed between reading it and writing it (someone else won)."""
-
-
-@contextmanager
-def write_transaction(store: Store) -> Iterator[Connection]:
-    """One transaction that will write.
-
-    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock first, so the reads that
-    follow are of the state the writes replace (pysqlite otherwise runs the reads outside
-    any transaction and begins only at the first write). PostgreSQL: the callers lock
-    the rows they read (``FOR UPDATE``) instead.
-    """
-    with store.engine.begin() as conn:
-        if store.dialect == "sqlite":
-            raw = conn.connection.driver_connection
-            if not getattr(raw, "in_transaction", True):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
 
 
 def state_of(alarm_id: str, row: Any | None) -> AlarmState:

@@ -28,7 +28,8 @@ from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.database import now_us as wall_clock_us
 from anxin.store.results import inserted_id
-from anxin.workflow._db import SYSTEM, write_transaction
+from anxin.store.transactions import write_transaction
+from anxin.workflow._db import SYSTEM
 from anxin.workflow.lifecycle import TERMINAL
 
 _CHUNK = 500

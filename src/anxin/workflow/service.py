@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
-from anxin.workflow._db import ConcurrentChange, UnknownAlarm, audit, read_state_row, state_of, write_transaction
+from anxin.store.transactions import write_transaction
+from anxin.workflow._db import ConcurrentChange, UnknownAlarm, audit, read_state_row, state_of
 from anxin.workflow.incidents import close_if_done
 from anxin.workflow.lifecycle import (
     TERMINAL,
