@@ -74,9 +74,14 @@ class MeterEstimate(msgspec.Struct, kw_only=True):
     error_permille: float
     ci95_permille: tuple[float, float]
     n: int
-    status: str  # "ok" | "watch" | "violation"
+    status: str  # "ok" | "watch" | "violation" | "insufficient" (contract v1.1 §G)
     se_permille: float = 0.0
     tank_id: str = ""  # nozzles of one tank share its chart's error: not independent
+    # "insufficient": the tank's data cannot tell this nozzle from its neighbours; the
+    # interval above is the honest, wide one, and the tank's pooled figure (the error
+    # common to its nozzles, which the data does determine) stands beside it.
+    pooled_permille: float | None = None
+    pooled_ci95_permille: tuple[float, float] | None = None
 
 
 class TankEstimate(msgspec.Struct, kw_only=True):
@@ -95,3 +100,50 @@ class TankEstimate(msgspec.Struct, kw_only=True):
     scale_anchored: bool = False  # chart scale tied by declared delivery volumes
     deliveries_declared: int = 0  # delivery boundaries inside the data
     deliveries_inconsistent: int = 0  # of those, declared volumes the tank contradicts (dropped)
+    # The tank's pooled meter error: all its nozzles' metered volume against what left the
+    # tank (the figure the data determines even when the nozzles cannot be told apart).
+    pooled_permille: float | None = None
+    pooled_ci95_permille: tuple[float, float] | None = None
+    # The registered chart's correction learnt from the data (AccuChart-style): mL to add
+    # to the registered volume at each registered chart level inside the levels seen.
+    chart_correction: list[tuple[int, float]] = []
+    method: str = ""  # how the estimate was made, for the evidence (a message key)
+
+
+class SegmentInfo(msgspec.Struct, kw_only=True):
+    """One segment of the fit (a stretch of readings with its own intercept)."""
+
+    index: int
+    start_us: int
+    end_us: int
+    readings: int
+    level_min_um: float
+    level_max_um: float
+    cause: str  # what started it: "window" | "delivery" | "gap" | "step"
+
+
+class DeliveryInfo(msgspec.Struct, kw_only=True):
+    """One declared delivery and what the fit made of it."""
+
+    start_us: int
+    end_us: int
+    declared_ml: float
+    implied_ml: float | None  # the jump the tank itself shows across it (None: not measurable)
+    used: bool
+    reason: str  # "used" | "contradicted" | "no_readings" (no segment on one side) | "unanchored"
+
+
+class TankDiagnostics(msgspec.Struct, kw_only=True):
+    """Everything ``anxin witness explain`` prints for one tank (pure data)."""
+
+    tank_id: str
+    station_id: str
+    estimate: TankEstimate | None
+    segments: list[SegmentInfo]
+    deliveries: list[DeliveryInfo]
+    anchor_pull_permille: float | None  # how far the anchors moved the common error
+    anchor_pull_se_permille: float | None
+    residual_by_level: list[tuple[float, float, int]]  # (level_um bin centre, mean residual mL, n)
+    residual_by_hour: list[tuple[int, float, int]]  # (local hour, mean residual mL, n)
+    residual_lag1: float | None  # autocorrelation of consecutive residuals
+    notes: list[str]  # message keys for what the fit decided (e.g. "witness.note.insufficient")
