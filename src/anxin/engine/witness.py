@@ -19,16 +19,19 @@ from anxin.engine.stats import MeterEstimate, TankEstimate, WitnessSettings
 from anxin.engine.tanklog import TankLogs
 
 
-class MeterRow(msgspec.Struct, kw_only=True):
+class MeterRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One line of ``meters.jsonl`` (contract §6), plus the tank and the K segment."""
 
     nozzle_id: str
     error_permille: float
     ci95_permille: tuple[float, float]
     n: int
-    status: str
+    status: str  # ok | watch | violation | insufficient (contract v1.1 §G)
     tank_id: str
     k_pulses_per_m3: int
+    # beside an "insufficient" nozzle: the tank's pooled error, which the data does determine
+    pooled_permille: float | None = None
+    pooled_ci95_permille: tuple[float, float] | None = None
 
 
 class WitnessLook(msgspec.Struct, kw_only=True):
@@ -163,6 +166,8 @@ def witness_station(
                     status=m.status,
                     tank_id=tank_id,
                     k_pulses_per_m3=m.segment,
+                    pooled_permille=m.pooled_permille,
+                    pooled_ci95_permille=m.pooled_ci95_permille,
                 )
             )
             ests.append(m)
