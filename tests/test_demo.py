@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -22,6 +23,19 @@ def test_demo_live_equals_batch_and_lands_in_sqlite(tmp_path: Path) -> None:
     assert kinds["metering"] > 500 and kinds["settlement"] > 500 and kinds["tank_reading"] > 500
     text = (tmp_path / "console.txt").read_text()
     assert "批量比对与实时比对结果一致" in text and "anxin.sqlite" in text
+    # Every nozzle the batch estimated (enough data) has its estimate stored, the latest
+    # one the batch's: two days end before the second midnight's look, so it is the final
+    # look's (issue 12: the meter_estimates table was empty after the demo).
+    meters = [json.loads(line) for line in (Path(result.check_dir) / "meters.jsonl").read_text().splitlines()]
+    latest = dict(
+        db.execute(
+            "SELECT nozzle_id, error_permille FROM meter_estimates m WHERE ts = "
+            "(SELECT max(ts) FROM meter_estimates WHERE nozzle_id = m.nozzle_id)"
+        ).fetchall()
+    )
+    assert meters and {m["nozzle_id"] for m in meters} == set(latest)
+    for m in meters:
+        assert abs(latest[m["nozzle_id"]] - m["error_permille"]) < 1e-6, m
 
 
 def test_demo_serves_the_console_while_it_replays(tmp_path: Path) -> None:

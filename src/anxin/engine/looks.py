@@ -50,7 +50,11 @@ def scheduled_looks(engine: Any, st: Any, t: int, out: list) -> None:
 
 
 def final_look(engine: Any) -> WitnessResult:
-    """Every station's window up to its watermark, with every test."""
+    """Every station's window up to its watermark, with every test; its estimates also as
+    one ``WitnessLook`` per station at its watermark (``looks``), which the live service
+    stores like a scheduled look's (the demo's replay ends so: its data stops before the
+    watermark passes the next midnight by the horizon, so without it a two-day city would
+    never have an estimate stored)."""
     if engine.tanklogs is None:
         return WitnessResult(alarms=[], meters=[], tanks=[])
     results = []
@@ -58,5 +62,16 @@ def final_look(engine: Any) -> WitnessResult:
         tanks = [t for t in engine.reg.tanks_of_station.get(st.station_id, ()) if t in engine.tanklogs.logs]
         if tanks:
             since = st.watermark - engine.s.witness_window_us
-            results.append(witness_station(engine.tanklogs, st.station_id, tanks, engine.s.witness, since=since))
+            res = witness_station(engine.tanklogs, st.station_id, tanks, engine.s.witness, since=since)
+            if res.tanks:
+                res.looks.append(
+                    WitnessLook(
+                        station_id=st.station_id,
+                        ts=format_ts(st.watermark),
+                        tests=True,
+                        meters=res.meters,
+                        tanks=res.tanks,
+                    )
+                )
+            results.append(res)
     return merge_results(results)

@@ -49,6 +49,9 @@ class WitnessResult(msgspec.Struct, kw_only=True):
     alarms: list[Alarm]
     meters: list[MeterRow]
     tanks: list[TankEstimate]
+    # the final look of a batch as one WitnessLook per station, for the store to keep (the
+    # live service and the demo store every look; a batch keeps meters.jsonl)
+    looks: list[WitnessLook] = []
 
 
 def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int) -> Alarm:
@@ -184,4 +187,9 @@ def merge_results(results: list[WitnessResult]) -> WitnessResult:
     """Several stations' results as one (meters sorted by nozzle)."""
     alarms = [a for r in results for a in r.alarms]
     meters = sorted((m for r in results for m in r.meters), key=lambda r: r.nozzle_id)
-    return WitnessResult(alarms=alarms, meters=meters, tanks=[t for r in results for t in r.tanks])
+    return WitnessResult(
+        alarms=alarms,
+        meters=meters,
+        tanks=[t for r in results for t in r.tanks],
+        looks=[lk for r in results for lk in r.looks],
+    )

@@ -291,13 +291,14 @@ class IngestService:
 
     def final_look(self) -> list[Alarm]:
         """The tank witness once more with every test, as at the end of a batch (the
-        demo's replay ends so); returns and announces the alarms not raised before."""
+        demo's replay ends so): its estimates stored like a scheduled look's; returns and
+        announces the alarms not raised before."""
         with self.lock:
             if self.engine is None:
                 return []
             raised = self.engine.witness_raised
             res = self.engine.witness()
-            new = self.store.save_outputs([a for a in res.alarms if a.alarm_id not in raised])
+            new = self.store.save_outputs([*(a for a in res.alarms if a.alarm_id not in raised), *res.looks])
         self._announce(new)
         return new
 
