@@ -32,6 +32,7 @@ from anxin.i18n import t
 from anxin.store import schema as T
 from anxin.store.results import inserted_id
 from anxin.store.urls import display_url, normalise_url, one_line, sqlite_path
+from anxin.store.witness import save_look
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger("anxin.store")
@@ -550,25 +551,7 @@ class Store:
                         .on_conflict_do_nothing(index_elements=["station_id"])
                     )
                 elif isinstance(o, WitnessLook):
-                    if o.meters:
-                        c.execute(
-                            self._insert(T.meter_estimates).on_conflict_do_nothing(index_elements=["nozzle_id", "ts"]),
-                            [
-                                {
-                                    "nozzle_id": m.nozzle_id,
-                                    "ts": o.ts,
-                                    "station_id": o.station_id,
-                                    "tank_id": m.tank_id,
-                                    "k_pulses_per_m3": m.k_pulses_per_m3,
-                                    "error_permille": m.error_permille,
-                                    "ci_lo_permille": m.ci95_permille[0],
-                                    "ci_hi_permille": m.ci95_permille[1],
-                                    "n": m.n,
-                                    "status": m.status,
-                                }
-                                for m in o.meters
-                            ],
-                        )
+                    save_look(c, self._insert, o)  # each nozzle's and each tank's figures
                 else:  # a verification result
                     c.execute(
                         self._insert(T.verifications)

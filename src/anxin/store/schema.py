@@ -11,10 +11,11 @@ migrated database with.
   which the engine judges. Forged or unknown-device records are kept as evidence with
   ``quarantined`` set (the quarantine, 隔离区): the engine alarms on them and goes no further.
 * ``rejects``: lines that could not be read, with the reason (counted; an excerpt kept).
-* ``alarms`` with their evidence; ``verifications``; ``meter_estimates`` (the tank
-  witness's trend); ``registry_versions`` (every registry change, who and why);
-  ``station_tokens`` (hashed API tokens); ``checkpoints`` (engine state and the ledger
-  position it covers); ``webhooks`` and ``webhook_deliveries`` (the outbox).
+* ``alarms`` with their evidence; ``verifications``; ``meter_estimates`` and
+  ``tank_estimates`` (the tank witness's looks: each nozzle's and each tank's);
+  ``registry_versions`` (every registry change, who and why); ``station_tokens``
+  (hashed API tokens); ``checkpoints`` (engine state and the ledger position it
+  covers); ``webhooks`` and ``webhook_deliveries`` (the outbox).
 """
 
 from __future__ import annotations
@@ -121,7 +122,39 @@ meter_estimates = Table(
     Column("ci_hi_permille", Float, nullable=False),
     Column("n", Integer, nullable=False),
     Column("status", String(16), nullable=False),
+    # beside an "insufficient" nozzle: the tank's pooled error and its 95 % interval
+    Column("pooled_permille", Float),
+    Column("pooled_ci_lo_permille", Float),
+    Column("pooled_ci_hi_permille", Float),
 )
+Index("meter_estimates_station_time", meter_estimates.c.station_id, meter_estimates.c.ts)
+
+# The tank side of each look of the tank witness (its loss, leak verdict, pooled meter
+# error, the chart correction learnt from the data): the station page's tank figures.
+tank_estimates = Table(
+    "tank_estimates",
+    metadata,
+    Column("tank_id", String(128), primary_key=True),
+    Column("ts", String(40), primary_key=True),
+    Column("station_id", String(128), nullable=False),
+    Column("loss_l_per_h", Float, nullable=False),
+    Column("loss_ci_lo_l_per_h", Float, nullable=False),
+    Column("loss_ci_hi_l_per_h", Float, nullable=False),
+    Column("leak_suspected", Boolean, nullable=False),
+    Column("leak_conclusive", Boolean, nullable=False),
+    Column("pooled_permille", Float),
+    Column("pooled_ci_lo_permille", Float),
+    Column("pooled_ci_hi_permille", Float),
+    Column("scale_anchored", Boolean, nullable=False),
+    Column("deliveries_declared", Integer, nullable=False),
+    Column("deliveries_inconsistent", Integer, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("readings_used", Integer, nullable=False),
+    Column("residual_sd_ml", Float, nullable=False),
+    Column("chart_correction", Json, nullable=False),  # [[level_um, mL], …]: mL to add at that registered level
+    Column("method", String(64), nullable=False),
+)
+Index("tank_estimates_station_time", tank_estimates.c.station_id, tank_estimates.c.ts)
 
 registry_versions = Table(
     "registry_versions",
