@@ -254,6 +254,13 @@ def simulate(
         typer.Option(help="场景：all、honest 或逗号分隔的场景名。all | honest | comma-separated scenario names."),
     ] = "all",
     workers: Annotated[int, typer.Option(min=1, help="进程数。Processes.")] = 2,
+    world: Annotated[
+        str,
+        typer.Option(
+            help="油罐物理世界：名称或 TOML/JSON 覆盖文件（anxin.sim.world）。"
+            "Tank physics: a named world or a TOML/JSON file of overrides (anxin.sim.world).",
+        ),
+    ] = "default",
     evaluate_dir: Annotated[
         Path | None,
         typer.Option(
@@ -270,9 +277,11 @@ def simulate(
         return
     from anxin.sim import ScenarioSet, truth_dir_for
     from anxin.sim import simulate as run_simulation
+    from anxin.sim.world import World
 
     try:
         chosen = ScenarioSet.parse(scenarios)
+        physics = World.load(world)
     except ValueError as exc:
         _fail(str(exc))
     with _progress(t("simulating")) as progress:
@@ -285,10 +294,13 @@ def simulate(
             scenarios=chosen,
             workers=workers,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            world=physics,
         )
     console.print(_simulation_table(summary))
     console.print(f"[bold green]{t('sim_done')}[/]: {out_dir}", highlight=False)
     console.print(f"{t('truth')}: {truth_dir_for(out_dir)}", highlight=False)
+    if not physics.is_default:
+        console.print(f"世界 world: {physics.name} — {physics.description}", highlight=False)
 
 
 def _simulation_table(s: Any) -> Table:

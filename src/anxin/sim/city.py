@@ -21,6 +21,7 @@ from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, format_ts
 from anxin.sim.scenarios import PUMP_SEQ_ONLY, SALE_SCENARIOS, ScenarioSet
 from anxin.sim.signing import derive_int, device_signer
 from anxin.sim.tank import TankSpec, design_tank, registry_chart
+from anxin.sim.world import World
 
 GROUP_SIZE = 50
 PRODUCTS = {"92": 1200, "95": 1200, "0": 900}  # expansion ppm/°C
@@ -180,6 +181,7 @@ class CityConfig(msgspec.Struct, frozen=True, kw_only=True):
     t_end_us: int
     scenarios: ScenarioSet
     price_change_us: int | None
+    world: World = msgspec.field(default_factory=World)  # the tank physics (anxin.sim.world)
 
 
 def local_midnight_us(day: dt.date) -> int:
@@ -211,9 +213,11 @@ class City:
         scenarios: ScenarioSet | None = None,
         days: int = 7,
         group_size: int = GROUP_SIZE,
+        world: World | None = None,
     ) -> City:
         """Lay out a city. ``days`` is the planning horizon (the tank model and the
-        scenarios are planned over the whole horizon, so it must be known up front)."""
+        scenarios are planned over the whole horizon, so it must be known up front).
+        ``world``: the tank physics (default: the default world, the simulator of before)."""
         if stations < 1 or days < 1 or not 1 <= group_size <= GROUP_SIZE:
             raise ValueError("stations and days must be ≥ 1 and group_size in [1, 50]")
         sc = scenarios if scenarios is not None else ScenarioSet.honest()
@@ -228,6 +232,7 @@ class City:
             t_end_us=t_end,
             scenarios=sc,
             price_change_us=change,
+            world=world if world is not None else World(),
         )
         crng = random.Random(derive_int(seed, "city"))
         sign = crng.choice((-1, 1))
@@ -444,9 +449,22 @@ def _layout_station(
     for t in tanks:
         daily_m3 = load.get(t["tank_id"], 0.0) / 1000
         cap_m3 = min(60.0, max(20.0, 5.0 * round(2.2 * daily_m3 / 5.0 + 0.5)))
-        tank_spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng)
+        w = cfg.world
+        if w.is_default:
+            tank_spec = design_tank(t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng)
+            chart = registry_chart(tank_spec, nrng)
+        else:
+            tank_spec = design_tank(
+                t["tank_id"], sid, t["product"], cap_m3 * 1000, PRODUCTS[t["product"]], nrng, **tank_shape(w)
+            )
+            chart = registry_chart(
+                tank_spec,
+                nrng,
+                **chart_errors(w),
+                aux_rng=np.random.default_rng(derive_int(seed, t["tank_id"], "chart")),
+            )
         t["spec"] = tank_spec
-        t["chart"] = registry_chart(tank_spec, nrng)
+        t["chart"] = chart
         t["leak"] = 0.0
         t["water_um"] = float(rng.randint(2000, 15000)) if rng.random() < 0.3 else 0.0
         t["initial_fill"] = rng.uniform(0.55, 0.85)
@@ -476,6 +494,25 @@ def _layout_station(
         "prices": prices,
     }
     return _RawStation(spec=spec, nozzles=nozzles, tanks=tanks)
+
+
+def tank_shape(w: World) -> dict:
+    """design_tank's keyword arguments for a world's true tank geometry."""
+    head = {"flat": 0.0, "dished": w.head_depth, "hemispherical": 1.0}[w.end_caps]
+    return {"head_depth": head, "tilt_deg": w.tilt_deg, "gauge_position": w.gauge_position}
+
+
+def chart_errors(w: World) -> dict:
+    """registry_chart's keyword arguments for a world's registered-chart errors."""
+    lo, hi = w.strapping_capacity_permille
+    return {
+        "points": w.chart_points,
+        "error_sd": w.chart_shape_rms_permille / 1000.0,
+        "scale": w.chart_scale_permille / 1000.0,
+        "point_sd": w.strapping_point_permille / 1000.0,
+        "capacity_range": (lo / 1000.0, hi / 1000.0),
+        "heads": w.chart_heads,
+    }
 
 
 def _count(rate: float, population: int) -> int:

@@ -33,8 +33,9 @@ from anxin.sim.model import (
     rhu,
 )
 from anxin.sim.signing import derive_int
-from anxin.sim.supply import DELIVERY_NOTE_SD, plan_deliveries, readings_lines
-from anxin.sim.truth import Fault, MeterTruth, TankTruth
+from anxin.sim.supply import plan_deliveries, readings_lines
+from anxin.sim.tank import volumes_ml
+from anxin.sim.truth import Fault, MeterTruth, TankTruth, TankWorldTruth
 
 HOUR_WEIGHTS = (
     0.30,
@@ -84,6 +85,7 @@ class StationPlan:
         self.faults: list[Fault] = []
         self.meters: list[MeterTruth] = []
         self.tanks: list[TankTruth] = []
+        self.tank_worlds: list[TankWorldTruth] = []  # only in a world other than the default
         self.malformed_planned = False
         self.resends = 0
 
@@ -271,13 +273,41 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
         draws.sort()
         deliveries = plan_deliveries(rng, t, draws, cfg)
         nprng = np.random.default_rng(derive_int(cfg.seed, tid, "gauge"))
-        for ts, line in readings_lines(st, t, draws, deliveries, cfg, nprng):
+        lines = readings_lines(st, t, draws, deliveries, cfg, nprng)
+        for ts, line in lines:
             plan.readings.append((tid, ts, line))
         # The delivery note's volume comes from the depot's loading meter: right to about
-        # 1‰ (independently per compartment), not exactly what went into the tank.
+        # 1‰ (independently per compartment), not exactly what went into the tank; in some
+        # worlds the depot's meter is biased as well.
         note = np.random.default_rng(derive_int(cfg.seed, tid, "delivery-note"))
+        w = cfg.world
+        note_sd = w.note_sd_permille / 1000.0
+        depot, bias = depot_of(cfg, st.station_id)
         for s, e, v in deliveries:
-            plan.deliveries.append((tid, s, e, float(round(v * (1.0 + note.normal(0.0, DELIVERY_NOTE_SD))))))
+            rel = note.normal(0.0, note_sd)
+            if bias:
+                rel = bias + rel
+            plan.deliveries.append((tid, s, e, float(round(v * (1.0 + rel)))))
+        if not w.is_default:
+            levels = np.asarray([lv for lv, _ in t.chart], dtype=np.float64)
+            true = volumes_ml(t.spec, levels)
+            plan.tank_worlds.append(
+                TankWorldTruth(
+                    tank_id=tid,
+                    station_id=st.station_id,
+                    world=w.name,
+                    head_depth_mm=t.spec.head_depth_mm,
+                    tilt_deg=t.spec.tilt_deg,
+                    gauge_position=t.spec.gauge_position,
+                    depot=depot,
+                    depot_bias_permille=round(bias * 1000.0, 6),
+                    evaporation_ml_per_h=w.evaporation_ml_per_h,
+                    water_ingress_mm_per_day=w.water_ingress_mm_per_day,
+                    readings_planned=-(-(cfg.t_end_us - cfg.t0_us) // w.interval_us),
+                    readings_sent=len(lines),
+                    chart_error=[(int(lv), round(float(tv) - vol, 3)) for (lv, vol), tv in zip(t.chart, true.tolist())],
+                )
+            )
         plan.tanks.append(
             TankTruth(
                 tank_id=tid,
@@ -298,6 +328,20 @@ def _tanks(plan: StationPlan, rng: random.Random) -> None:
                 drawn_true_ml=round(sum(v for _, _, v in draws), 3),
             )
         )
+
+
+def depot_of(cfg: CityConfig, station_id: str) -> tuple[str, float]:
+    """The depot a station's deliveries come from and its meter's bias (fraction): one
+    depot per station, or the world's ``depots`` shared by the city."""
+    w = cfg.world
+    if w.depots > 0:
+        k = derive_int(cfg.seed, station_id, "depot-pick") % w.depots
+        name, key = f"depot-{k + 1}", derive_int(cfg.seed, "depot", k)
+    else:
+        name, key = f"depot-{station_id}", derive_int(cfg.seed, station_id, "depot")
+    if w.depot_bias_sd_permille <= 0:
+        return name, 0.0
+    return name, float(np.random.default_rng(key).normal(0.0, w.depot_bias_sd_permille / 1000.0))
 
 
 def _meters(plan: StationPlan) -> None:

@@ -13,20 +13,21 @@ from anxin.contract.records import Verification
 from anxin.contract.times import format_ts
 from anxin.sim.city import PRODUCTS, CityConfig, StationSpec, TankInfo
 from anxin.sim.model import DAY, MIN, H, ms
-from anxin.sim.tank import tank_readings
+from anxin.sim.tank import gauge_series, reading_records
 from anxin.verification.jjg443 import beta_for_product, evaluate_verification
 
 COMPARTMENTS_ML = (15_000_000, 12_000_000, 10_000_000, 8_000_000, 5_000_000)
 ORGS = ("杭州市计量检定测试院", "浙江省计量科学研究院", "杭州市质量技术监督检测院")
-READING_INTERVAL_US = 5 * MIN
-DELIVERY_NOTE_SD = 0.001  # relative SD of a delivery note's declared volume
+READING_INTERVAL_US = 5 * MIN  # the default world's (cfg.world.interval_us)
+DELIVERY_NOTE_SD = 0.001  # relative SD of a delivery note's declared volume (the default world's)
 
 
 def plan_deliveries(
     rng: random.Random, tank: TankInfo, draws: list[tuple[int, int, float]], cfg: CityConfig
 ) -> list[tuple[int, int, float]]:
     """Deliveries in the small hours when the tank would fall below ~30 % by the next
-    night (plus an afternoon top-up for a tank that would run very low)."""
+    night (plus an afternoon top-up for a tank that would run very low). In a world with
+    ``delivery_on_reading`` each compartment starts exactly on a gauge reading."""
     cap = tank.spec.capacity_ml
     ends = sorted(e for _, e, _ in draws)
     vols = [v for _, v in sorted((e, v) for _, e, v in draws)]
@@ -40,6 +41,8 @@ def plan_deliveries(
     level0 = tank.initial_fill * cap
     delivered = 0.0
     out: list[tuple[int, int, float]] = []
+    on_reading = cfg.world.delivery_on_reading
+    step = cfg.world.interval_us
     for d in range(cfg.days):
         day0 = cfg.t0_us + d * DAY
         for hour, spread, threshold, night in ((1.5, 2.0, 0.30, True), (13.5, 1.5, 0.18, False)):
@@ -59,6 +62,8 @@ def plan_deliveries(
                     break
                 vol = round(fits[0] * rng.uniform(0.996, 1.0))
                 dur = ms(vol / rng.uniform(400_000, 700_000) * MIN)
+                if on_reading:
+                    cursor = cfg.t0_us + -(-(cursor - cfg.t0_us) // step) * step
                 out.append((cursor, cursor + dur, float(vol)))
                 delivered += vol
                 room -= vol
@@ -75,11 +80,11 @@ def readings_lines(
     nprng: np.random.Generator,
 ) -> list[tuple[int, bytes]]:
     """(ts_us, line) of every gauge reading of the period."""
-    recs = tank_readings(
+    w = cfg.world
+    g = gauge_series(
         tank.spec,
         start_us=cfg.t0_us,
         end_us=cfg.t_end_us,
-        interval_us=READING_INTERVAL_US,
         initial_volume20_ml=tank.initial_fill * tank.spec.capacity_ml,
         draws=draws,
         deliveries=deliveries,
@@ -87,11 +92,12 @@ def readings_lines(
         ground_temp_c=st.ground_temp_c,
         leak_ml_per_h=tank.leak_ml_per_h,
         water_um=tank.water_um,
-        ts_formatter=format_ts,
+        world=w,
+        **w.reading_kwargs(),
     )
-    t0 = cfg.t0_us
     enc = msgspec.json.encode  # exact-size bytes (no spare buffer per object)
-    return [(t0 + i * READING_INTERVAL_US, enc(r)) for i, r in enumerate(recs)]
+    recs = reading_records(tank.spec, g, format_ts)
+    return [(ts, enc(r)) for ts, r in zip(g.t_us.tolist(), recs)]
 
 
 _ver_decoder = msgspec.json.Decoder(Verification)

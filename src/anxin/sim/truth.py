@@ -8,6 +8,9 @@ holds what the simulator knows and the checker must find:
 * ``meters.jsonl`` — every nozzle's true meter error (JJG 443 sign), for the
   statistical estimator;
 * ``tanks.jsonl`` — every tank's true geometry, leak and supply;
+* ``world.json`` and ``charts.jsonl`` — only in a world other than the default
+  (``anxin simulate --world``): the world's parameters, and per tank what it did
+  (:class:`TankWorldTruth`, with the true chart);
 * ``rejects.json`` — the malformed lines per file;
 * ``summary.json`` and ``scenarios.json`` — what was simulated.
 """
@@ -83,6 +86,27 @@ class TankTruth(msgspec.Struct, kw_only=True):
     delivered_ml: int  # what went into the tank
     declared_ml: int = 0  # what the delivery notes say
     drawn_true_ml: float
+
+
+class TankWorldTruth(msgspec.Struct, kw_only=True):
+    """What a non-default world did to one tank (``charts.jsonl``): the true geometry
+    beyond TankTruth's, the depot, the real losses apart from the leak, and the true
+    chart, so a learnt chart correction can be scored."""
+
+    tank_id: str
+    station_id: str
+    world: str
+    head_depth_mm: float
+    tilt_deg: float
+    gauge_position: float
+    depot: str
+    depot_bias_permille: float
+    evaporation_ml_per_h: float
+    water_ingress_mm_per_day: float
+    readings_planned: int
+    readings_sent: int
+    # (registered level µm, true volume − registered volume mL) at every registered chart point
+    chart_error: list[tuple[int, float]]
 
 
 class RejectTruth(msgspec.Struct, kw_only=True):

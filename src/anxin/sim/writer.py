@@ -24,6 +24,7 @@ from anxin.sim.render import Item, render_group_day
 from anxin.sim.scenarios import ScenarioSet
 from anxin.sim.station import plan_station
 from anxin.sim.truth import RejectTruth, encode_line, encode_pretty, truth_dir_for
+from anxin.sim.world import World
 
 KINDS = ("metering", "settlement", "event", "tank_reading", "delivery", "verification")
 OUR_FILE = re.compile(r"^g\d{3}\.[a-z_]+\.jsonl$")
@@ -59,6 +60,7 @@ class GroupResult(msgspec.Struct, kw_only=True):
     faults: bytes
     meters: bytes
     tanks: bytes
+    charts: bytes  # TankWorldTruth lines (empty in the default world)
     rejects: list[RejectTruth]
     records: dict[str, int]
     resends: int
@@ -137,6 +139,7 @@ def run_group(args: tuple[CityConfig, list[StationSpec], int, str]) -> GroupResu
         faults=b"".join(encode_line(f) for p in plans for f in p.faults),
         meters=b"".join(encode_line(m) for p in plans for m in p.meters),
         tanks=b"".join(encode_line(t) for p in plans for t in p.tanks),
+        charts=b"".join(encode_line(t) for p in plans for t in p.tank_worlds),
         rejects=writer.rejects,
         records=writer.records,
         resends=writer.resends,
@@ -154,7 +157,16 @@ def _prepare(out_dir: Path, truth: Path) -> None:
         if p.is_file() and (OUR_FILE.match(p.name) or p.name == "registry.json"):
             p.unlink()
     truth.mkdir(parents=True, exist_ok=True)
-    for name in ("faults.jsonl", "meters.jsonl", "tanks.jsonl", "rejects.json", "summary.json", "scenarios.json"):
+    for name in (
+        "faults.jsonl",
+        "meters.jsonl",
+        "tanks.jsonl",
+        "rejects.json",
+        "summary.json",
+        "scenarios.json",
+        "world.json",
+        "charts.jsonl",
+    ):
         (truth / name).unlink(missing_ok=True)
 
 
@@ -169,16 +181,21 @@ def simulate(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
     group_size: int = GROUP_SIZE,
+    world: World | None = None,
 ) -> SimSummary:
     """Write ``registry.json`` and the JSONL sources to ``out_dir`` and the truth to
     ``truth_dir_for(out_dir)``. ``progress(stations_done, stations_total)`` is called
     as groups complete. Same arguments → byte-identical files, whatever ``workers``.
-    ``group_size`` (≤ 50 stations per upload source) exists for tests of small cities."""
+    ``group_size`` (≤ 50 stations per upload source) exists for tests of small cities.
+    ``world``: the tank physics (:mod:`anxin.sim.world`); in any but the default world the
+    truth directory also holds ``world.json`` and ``charts.jsonl``."""
     began = time.perf_counter()
     out_dir = Path(out_dir)
     truth = truth_dir_for(out_dir)
     _prepare(out_dir, truth)
-    city = City.build(stations=stations, seed=seed, start=start, scenarios=scenarios, days=days, group_size=group_size)
+    city = City.build(
+        stations=stations, seed=seed, start=start, scenarios=scenarios, days=days, group_size=group_size, world=world
+    )
     (out_dir / "registry.json").write_bytes(city.registry_json())
     tasks = [(city.config, city.group_stations(g), g, str(out_dir)) for g in range(city.groups)]
     results: list[GroupResult] = []
@@ -209,6 +226,9 @@ def simulate(
     (truth / "faults.jsonl").write_bytes(faults_blob)
     (truth / "meters.jsonl").write_bytes(b"".join(r.meters for r in results))
     (truth / "tanks.jsonl").write_bytes(b"".join(r.tanks for r in results))
+    if not city.config.world.is_default:
+        (truth / "world.json").write_bytes(encode_pretty(city.config.world))
+        (truth / "charts.jsonl").write_bytes(b"".join(r.charts for r in results))
     rejects: dict[str, dict] = {}
     for r in results:
         for rj in r.rejects:
