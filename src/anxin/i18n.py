@@ -361,6 +361,49 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The tank witness's words (油罐见证): the status of an estimate, the leak verdict, and
+# the keys the estimator leaves in its results and diagnostics (segment causes, what
+# became of each declared delivery, notes, methods). Shared by the console and
+# ``anxin witness explain``.
+WITNESS: dict[str, tuple[str, str]] = {
+    "status.ok": ("正常", "within the target"),
+    "status.watch": ("关注（超出 ±2‰ 目标）", "watch (beyond the ±2‰ target)"),
+    "status.violation": ("超差（超出 ±3‰ 法定限）", "violation (beyond the ±3‰ limit)"),
+    "status.insufficient": ("无法区分", "cannot be told apart"),
+    "status.insufficient.hint": (
+        "该罐数据不足以区分此枪与同罐其他油枪，区间较宽；罐合计误差可以确定，列在旁边",
+        "The tank's data cannot tell this nozzle from the others on it, so its interval is wide; "
+        "the tank's pooled error, which the data does determine, stands beside it",
+    ),
+    "leak.suspected": ("疑似渗漏", "leak suspected"),
+    "leak.none": ("未见渗漏", "no leak found"),
+    "leak.inconclusive": ("数据不足以判定是否渗漏", "not enough data to decide on a leak"),
+    "cause.window": ("窗口起点", "start of the window"),
+    "cause.delivery": ("进油", "a delivery"),
+    "cause.gap": ("数据中断", "a gap in the readings"),
+    "cause.step": ("不明跳变（疑似漏记或虚记加油）", "an unexplained step (a missing or phantom dispensing)"),
+    "delivery.used": ("采用", "used"),
+    "delivery.contradicted": ("与油罐数据矛盾，未采用", "contradicted by the tank, dropped"),
+    "delivery.no_readings": ("一侧无液位数据，未采用", "no readings on one side, dropped"),
+    "delivery.unanchored": ("未作锚定（未使用进油单）", "not used as an anchor (delivery notes not used)"),
+    "note.insufficient": (
+        "该罐各油枪无法相互区分：各枪给出宽区间与罐合计误差",
+        "The tank's nozzles cannot be told apart: each gets a wide interval and the tank's pooled error",
+    ),
+}
+
+
+def witness_text(key: str, language: str | None = None) -> str:
+    """The witness word for ``key`` (with or without its ``witness.`` prefix) in
+    ``language`` (default: the command line's). A key the catalog lacks is shown as it is
+    in English and as a plain placeholder in Chinese (never a raw key on a Chinese page)."""
+    i = 0 if (language or lang()) == "zh" else 1
+    entry = WITNESS.get(key.removeprefix("witness."))
+    if entry is not None:
+        return entry[i]
+    return "（其他说明）" if i == 0 else key
+
+
 def lang() -> str:
     value = os.environ.get("ANXIN_LANG", "zh").lower()
     return "en" if value.startswith("en") else "zh"

@@ -39,6 +39,7 @@ from anxin.web.session import (
     viewer,
 )
 from anxin.web.texts import rule_label, words
+from anxin.web.witness import nozzle_view, station_view
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders, work_orders
 from anxin.workflow import lifecycle as L
 
@@ -376,16 +377,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             Q.alarm_page, store, reg(), Q.AlarmFilter(station_id=station_id), stations=v.stations, limit=30
         )
 
-        def estimates() -> dict[str, str]:
-            m = T.meter_estimates.c
-            with store.engine.connect() as c:
-                got = c.execute(
-                    select(m.nozzle_id, m.error_permille, m.ci_lo_permille, m.ci_hi_permille)
-                    .where(m.station_id == station_id)
-                    .order_by(m.ts)
-                ).all()
-            return {n: f"{e:+.2f}‰ [{lo:+.2f}, {hi:+.2f}]" for n, e, lo, hi in got}
-
+        witness = await run_in_threadpool(station_view, store, reg(), station_id, v.lang)
         return render(
             request,
             v,
@@ -393,7 +385,9 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             st=st,
             nozzles=nozzles,
             alarms=rows,
-            estimates=await run_in_threadpool(estimates),
+            estimates=witness["estimates"],
+            tanks=witness["tanks"],
+            data_json=as_json(witness["charts"]),
         )
 
     @r.get("/console/nozzles/{nozzle_id}")
@@ -408,13 +402,8 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             return forbidden(request, v)
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
         events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
-        est = h["estimates"]
-        data = {
-            "est": [[e["ts"], round(e["error_permille"], 3)] for e in est],
-            "lo": [[e["ts"], round(e["ci_lo_permille"], 3)] for e in est],
-            "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est],
-        }
-        return render(request, v, "nozzle.html", n=n, h=h, events=events, data_json=as_json(data))
+        looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
+        return render(request, v, "nozzle.html", n=n, h=h, events=events, looks=looks, data_json=as_json(chart))
 
     @r.get("/console/stream")
     async def stream(request: Request):

@@ -28,6 +28,7 @@ def mount_console(
     from anxin.web.public import public_api_router
     from anxin.web.supervision import supervision_router
     from anxin.web.users import users_router
+    from anxin.web.witness import witness_router
     from anxin.workflow import incident_listener
 
     # The public channels' limits, the anonymous forms' tokens and the cookies' Secure flag
@@ -42,6 +43,7 @@ def mount_console(
     app.include_router(public_api_router(service, guard))
     app.include_router(users_router(service))
     app.include_router(oversight_router(service))
+    app.include_router(witness_router(service))
     app.include_router(console_router(service, broadcaster, guard))
     app.include_router(pages_router(service, guard=guard, base_url=base_url))
 

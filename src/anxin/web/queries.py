@@ -1,6 +1,7 @@
 """What the console's pages read (SQLAlchemy Core over the store): headline figures,
 the alarm list with filters and keyset paging (fast at 100 k alarms: every filter
-has an index, and a page never counts or offsets), a nozzle's history.
+has an index, and a page never counts or offsets), a nozzle's history. (The tank
+witness's estimates: ``anxin.store.witness``.)
 
 Station scope: ``stations`` None means every station (regulators); a set limits every
 query to those stations (an operator sees only its own)."""
@@ -273,19 +274,15 @@ def _local_midnight_us(day: str) -> int:
 
 
 def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[str, Any]:
-    """The nozzle's recent alarms, meter-error estimates and verifications."""
-    a, m, v = T.alarms.c, T.meter_estimates.c, T.verifications.c
+    """The nozzle's recent alarms and verifications (its meter-error estimates:
+    ``anxin.store.witness.nozzle_estimates``)."""
+    a, v = T.alarms.c, T.verifications.c
     with store.engine.connect() as c:
         alarms = c.execute(
             select(a.ord, a.alarm_id, a.rule, a.severity, a.ts, a.message)
             .where(a.nozzle_id == nozzle_id)
             .order_by(a.ord.desc())
             .limit(limit)
-        ).all()
-        est = c.execute(
-            select(m.ts, m.error_permille, m.ci_lo_permille, m.ci_hi_permille, m.status, m.k_pulses_per_m3)
-            .where(m.nozzle_id == nozzle_id)
-            .order_by(m.ts)
         ).all()
         ver = c.execute(select(v.ts, v.passed, v.result).where(v.nozzle_id == nozzle_id).order_by(v.ts.desc())).all()
         led = T.ledger.c
@@ -308,6 +305,5 @@ def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[st
         verifications.append(d)
     return {
         "alarms": [dict(r._mapping) for r in alarms],
-        "estimates": [dict(r._mapping) for r in est],
         "verifications": verifications,
     }

@@ -264,6 +264,40 @@ T: dict[str, tuple[str, str]] = {
     "sent_by_registry": ("登记信息", "Registry"),
     "sent_by_station_refused": ("加油站自行上传（已拒收，不算检定）", "The station itself (refused)"),
     "error": ("误差", "Error"),
+    # the tank witness (油罐见证) on the nozzle and station pages
+    "est_error": ("误差（‰）", "Error (‰)"),
+    "est_interval": ("95% 置信区间（‰）", "95 % interval (‰)"),
+    "est_dispensings": ("加油笔数", "Dispensings"),
+    "est_as_of": ("估计时间", "As of"),
+    "est_band": ("95% 置信区间", "95 % interval"),
+    "est_target": ("目标 ±2‰", "target ±2‰"),
+    "est_limit": ("法定限 ±3‰", "limit ±3‰"),
+    "est_none": ("尚无估计（数据不足）", "No estimate yet (not enough data)"),
+    "est_looks": ("各次估计", "Estimates, look by look"),
+    "est_note": (
+        "油罐见证：每日零时用该罐近 30 天的液位、进油与加油数据估计各枪计量误差；"
+        "区间为 95% 置信区间，目标 ±2‰，法定最大允许误差 ±3‰。",
+        "The tank witness: every local midnight, each nozzle's meter error from the last 30 days of its tank's "
+        "levels, deliveries and dispensings; the band is the 95 % interval, against the ±2‰ target and the "
+        "±3‰ national limit.",
+    ),
+    "tank_pooled": ("罐合计误差（‰）", "Tank pooled error (‰)"),
+    "tank_witness": ("油罐见证", "Tank witness"),
+    "tank_loss": ("不明损耗（升/小时）", "Unexplained loss (L/h)"),
+    "tank_leak": ("渗漏判定", "Leak test"),
+    "tank_anchored": ("容积表比例由进油单锚定", "Chart scale anchored by delivery notes"),
+    "tank_deliveries": ("进油（其中与油罐数据矛盾）", "Deliveries (of which contradicted by the tank)"),
+    "tank_hours": ("数据时长（小时）", "Hours of data"),
+    "tank_residual": ("残差标准差（毫升）", "Residual SD (mL)"),
+    "chart_correction": ("容积表修正（毫升，按液位）", "Chart correction (mL by level)"),
+    "chart_correction_none": ("尚未从数据中得出容积表修正", "No chart correction learnt from the data yet"),
+    "chart_csv": ("下载修正后的容积表（CSV）", "Download the corrected chart (CSV)"),
+    "csv_level": ("液位（微米）", "Level (µm)"),
+    "csv_registered": ("登记容积（毫升）", "Registered volume (mL)"),
+    "csv_correction": ("修正（毫升）", "Correction (mL)"),
+    "csv_corrected": ("修正后容积（毫升）", "Corrected volume (mL)"),
+    "level_mm": ("液位（毫米）", "Level (mm)"),
+    "correction_ml": ("修正（毫升）", "Correction (mL)"),
 }
 
 

@@ -75,21 +75,89 @@
     });
   }
 
+  var STATUS_COLOURS = { ok: "#2e7d32", watch: "#e08a00", violation: "#c62828", insufficient: "#6b7280" };
+
   function estimate() {
+    // The nozzle's meter error look by look: the estimate (coloured by status), its 95 %
+    // interval as a band (and as a bar at each look, visible even with one look), the
+    // tank's pooled figure beside an "insufficient" look, against ±2‰ and ±3‰.
     var el = document.getElementById("estimate");
     if (!el) { return; }
-    var d = data();
+    var d = data(), L = d.labels;
     var chart = echarts.init(el);
+    var lows = d.lo.map(function (p) { return p[1]; }), highs = d.hi.map(function (p) { return p[1]; });
+    var ymin = Math.floor(Math.min.apply(null, lows.concat([-4]))), ymax = Math.ceil(Math.max.apply(null, highs.concat([4])));
+    var byTs = {};
+    d.est.forEach(function (p, i) { byTs[p[0]] = { est: p[1], lo: d.lo[i][1], hi: d.hi[i][1], status: d.status[i] }; });
+    function line(y, name, dotted) {
+      return { yAxis: y, name: name, lineStyle: { color: dotted ? "#e08a00" : "#c62828", type: dotted ? "dashed" : "solid" },
+               label: { formatter: name, position: "insideEndTop" } };
+    }
+    var series = [
+      { name: "lo", type: "line", data: d.lo, lineStyle: { opacity: 0 }, stack: "ci", symbol: "none", silent: true, tooltip: { show: false } },
+      { name: L.band, type: "line", data: d.band, lineStyle: { opacity: 0 }, areaStyle: { color: "#bcd4ef" }, stack: "ci", symbol: "none" },
+      { name: L.band, type: "custom", data: d.est.map(function (p, i) { return [p[0], d.lo[i][1], d.hi[i][1]]; }),
+        renderItem: function (params, api) {
+          var lo = api.coord([api.value(0), api.value(1)]), hi = api.coord([api.value(0), api.value(2)]);
+          var style = { stroke: "#6f9fd8", lineWidth: 2 };
+          return { type: "group", children: [
+            { type: "line", shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style: style },
+            { type: "line", shape: { x1: lo[0] - 5, y1: lo[1], x2: lo[0] + 5, y2: lo[1] }, style: style },
+            { type: "line", shape: { x1: hi[0] - 5, y1: hi[1], x2: hi[0] + 5, y2: hi[1] }, style: style }
+          ] };
+        }, encode: { x: 0, y: [1, 2] }, z: 3 },
+      { name: L.est, type: "line", z: 5, symbolSize: 9, itemStyle: { color: "#0b5fb3" },
+        data: d.est.map(function (p, i) { return { value: p, itemStyle: { color: STATUS_COLOURS[d.status[i]] || "#0b5fb3" } }; }),
+        markLine: { silent: true, symbol: "none", data: [line(3, L.limit), line(-3, L.limit), line(2, L.target, true), line(-2, L.target, true)] } }
+    ];
+    if (d.pooled.length) {
+      series.push({ name: L.pooled, type: "scatter", symbol: "diamond", symbolSize: 11, itemStyle: { color: "#6b7280" }, data: d.pooled, z: 6 });
+    }
     chart.setOption({
-      tooltip: { trigger: "axis" }, grid: { left: 50, right: 20, top: 20, bottom: 40 },
-      xAxis: { type: "time" }, yAxis: { type: "value", name: "‰" },
-      series: [
-        { name: "lo", type: "line", data: d.lo, lineStyle: { opacity: 0 }, stack: "ci", symbol: "none" },
-        { name: "95%", type: "line", data: d.band, lineStyle: { opacity: 0 }, areaStyle: { color: "#bcd4ef" }, stack: "ci", symbol: "none" },
-        { name: "‰", type: "line", data: d.est, itemStyle: { color: "#0b5fb3" },
-          markLine: { silent: true, symbol: "none", data: [{ yAxis: 3 }, { yAxis: -3 }, { yAxis: 2, lineStyle: { type: "dotted" } }, { yAxis: -2, lineStyle: { type: "dotted" } }] } }
-      ]
+      animation: false,
+      legend: { bottom: 0, data: [L.est, L.band].concat(d.pooled.length ? [L.pooled] : []) },
+      tooltip: { trigger: "axis", formatter: function (ps) {
+        var ts = null;
+        ps.forEach(function (p) { if (ts === null && p.seriesName === L.est) { ts = p.value[0]; } });
+        var e = ts === null ? null : byTs[ts];
+        if (!e) { return ""; }
+        return esc(String(ts).slice(0, 16).replace("T", " ")) + "<br>" + esc(L.est) + ": " + esc(e.est.toFixed(2)) +
+          "<br>" + esc(L.band) + ": [" + esc(e.lo.toFixed(2)) + ", " + esc(e.hi.toFixed(2)) + "]<br>" +
+          esc(L.status) + ": " + esc(d.status_text[e.status] || e.status);
+      } },
+      grid: { left: 50, right: 30, top: 20, bottom: 50 },
+      xAxis: { type: "time" }, yAxis: { type: "value", name: "‰", min: ymin, max: ymax },
+      series: series
     });
+    el.setAttribute("data-series", series.map(function (x) { return x.type === "custom" ? "band-bars" : (x.name === L.band ? "band" : x.name === "lo" ? "lo" : x.name === L.pooled ? "pooled" : "estimate"); }).join(" "));
+    el.setAttribute("data-looks", String(d.est.length));
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
+  function station() {
+    // Each tank's chart correction: mL added to the registered volume, by level (mm).
+    var d = data();
+    var charts = [];
+    Array.prototype.forEach.call(document.querySelectorAll(".chart.correction"), function (el) {
+      var points = d.tanks[el.getAttribute("data-tank")];
+      if (!points) { return; }
+      var chart = echarts.init(el);
+      chart.setOption({
+        animation: false,
+        tooltip: { trigger: "axis", formatter: function (ps) {
+          var v = ps[0].value;
+          return esc(d.labels.level) + ": " + esc(v[0]) + "<br>" + esc(d.labels.correction) + ": " + esc(v[1]);
+        } },
+        grid: { left: 55, right: 15, top: 15, bottom: 35 },
+        xAxis: { type: "value", name: d.labels.level, nameLocation: "middle", nameGap: 22, scale: true },
+        yAxis: { type: "value", name: "mL" },
+        series: [{ type: "line", data: points, symbolSize: 5, itemStyle: { color: "#0b5fb3" },
+                   markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#8a93a3" } } }]
+      });
+      el.setAttribute("data-series", "correction");
+      charts.push(chart);
+    });
+    window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   }
 
   function statistics() {
@@ -110,7 +178,7 @@
     window.addEventListener("resize", function () { rules.resize(); work.resize(); });
   }
 
-  var pages = { overview: overview, history: history, estimate: estimate, statistics: statistics };
+  var pages = { overview: overview, history: history, estimate: estimate, station: station, statistics: statistics };
   window.anxin = pages;
   if (page && Object.prototype.hasOwnProperty.call(pages, page)) { pages[page](); }
 })();
