@@ -52,6 +52,7 @@ def estimate_row(e: dict[str, Any], lang: str) -> dict[str, Any]:
         "status_text": _status(e["status"], lang),
         "hint": witness_text("status.insufficient.hint", lang) if e["status"] == "insufficient" else "",
         "n": e["n"],
+        "k": e["k_pulses_per_m3"],
         "pooled": None if pooled is None else f"{pooled:+.2f}",
         "pooled_interval": _interval(e.get("pooled_ci_lo_permille"), e.get("pooled_ci_hi_permille")),
     }
@@ -68,6 +69,7 @@ def nozzle_view(store: Store, nozzle_id: str, lang: str) -> tuple[list[dict[str,
         "hi": [[e["ts"], round(e["ci_hi_permille"], 3)] for e in est],
         "band": [[e["ts"], round(e["ci_hi_permille"] - e["ci_lo_permille"], 3)] for e in est],
         "status": [e["status"] for e in est],
+        "k": [e["k_pulses_per_m3"] for e in est],  # a new K factor is a new meter: the line breaks there
         "status_text": {s: _status(s, lang) for s in STATUSES},
         "pooled": [
             [e["ts"], round(e["pooled_permille"], 3)]
@@ -81,6 +83,7 @@ def nozzle_view(store: Store, nozzle_id: str, lang: str) -> tuple[list[dict[str,
             "limit": w["est_limit"],
             "pooled": w["tank_pooled"],
             "status": w["status"],
+            "k": w["k_factor"],
         },
     }
     return [estimate_row(e, lang) for e in reversed(est)], chart

@@ -88,14 +88,24 @@
     var lows = d.lo.map(function (p) { return p[1]; }), highs = d.hi.map(function (p) { return p[1]; });
     var ymin = Math.floor(Math.min.apply(null, lows.concat([-4]))), ymax = Math.ceil(Math.max.apply(null, highs.concat([4])));
     var byTs = {};
-    d.est.forEach(function (p, i) { byTs[p[0]] = { est: p[1], lo: d.lo[i][1], hi: d.hi[i][1], status: d.status[i] }; });
+    d.est.forEach(function (p, i) { byTs[p[0]] = { est: p[1], lo: d.lo[i][1], hi: d.hi[i][1], status: d.status[i], k: d.k[i] }; });
+    // A new K factor is another meter: its line and band start afresh (a gap before it).
+    function broken(points) {
+      var out = [];
+      points.forEach(function (p, i) {
+        if (i > 0 && d.k[i] !== d.k[i - 1]) { out.push([Array.isArray(p) ? p[0] : p.value[0], "-"]); }
+        out.push(p);
+      });
+      return out;
+    }
     function line(y, name, dotted) {
+      var where = (dotted ? "insideStart" : "insideEnd") + (y > 0 ? "Top" : "Bottom");
       return { yAxis: y, name: name, lineStyle: { color: dotted ? "#e08a00" : "#c62828", type: dotted ? "dashed" : "solid" },
-               label: { formatter: name, position: "insideEndTop" } };
+               label: { formatter: name, position: where, color: dotted ? "#a86400" : "#c62828" } };
     }
     var series = [
-      { name: "lo", type: "line", data: d.lo, lineStyle: { opacity: 0 }, stack: "ci", symbol: "none", silent: true, tooltip: { show: false } },
-      { name: L.band, type: "line", data: d.band, lineStyle: { opacity: 0 }, areaStyle: { color: "#bcd4ef" }, stack: "ci", symbol: "none" },
+      { name: "lo", type: "line", data: broken(d.lo), lineStyle: { opacity: 0 }, stack: "ci", symbol: "none", silent: true, tooltip: { show: false } },
+      { name: L.band, type: "line", data: broken(d.band), lineStyle: { opacity: 0 }, itemStyle: { color: "#bcd4ef" }, areaStyle: { color: "#bcd4ef" }, stack: "ci", symbol: "none" },
       { name: L.band, type: "custom", data: d.est.map(function (p, i) { return [p[0], d.lo[i][1], d.hi[i][1]]; }),
         renderItem: function (params, api) {
           var lo = api.coord([api.value(0), api.value(1)]), hi = api.coord([api.value(0), api.value(2)]);
@@ -105,9 +115,9 @@
             { type: "line", shape: { x1: lo[0] - 5, y1: lo[1], x2: lo[0] + 5, y2: lo[1] }, style: style },
             { type: "line", shape: { x1: hi[0] - 5, y1: hi[1], x2: hi[0] + 5, y2: hi[1] }, style: style }
           ] };
-        }, encode: { x: 0, y: [1, 2] }, z: 3 },
+        }, encode: { x: 0, y: [1, 2] }, itemStyle: { color: "#bcd4ef" }, z: 3 },
       { name: L.est, type: "line", z: 5, symbolSize: 9, itemStyle: { color: "#0b5fb3" },
-        data: d.est.map(function (p, i) { return { value: p, itemStyle: { color: STATUS_COLOURS[d.status[i]] || "#0b5fb3" } }; }),
+        data: broken(d.est.map(function (p, i) { return { value: p, itemStyle: { color: STATUS_COLOURS[d.status[i]] || "#0b5fb3" } }; })),
         markLine: { silent: true, symbol: "none", data: [line(3, L.limit), line(-3, L.limit), line(2, L.target, true), line(-2, L.target, true)] } }
     ];
     if (d.pooled.length) {
@@ -123,7 +133,7 @@
         if (!e) { return ""; }
         return esc(String(ts).slice(0, 16).replace("T", " ")) + "<br>" + esc(L.est) + ": " + esc(e.est.toFixed(2)) +
           "<br>" + esc(L.band) + ": [" + esc(e.lo.toFixed(2)) + ", " + esc(e.hi.toFixed(2)) + "]<br>" +
-          esc(L.status) + ": " + esc(d.status_text[e.status] || e.status);
+          esc(L.status) + ": " + esc(d.status_text[e.status] || e.status) + "<br>" + esc(L.k) + ": " + esc(e.k);
       } },
       grid: { left: 50, right: 30, top: 20, bottom: 50 },
       xAxis: { type: "time" }, yAxis: { type: "value", name: "‰", min: ymin, max: ymax },
