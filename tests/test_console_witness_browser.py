@@ -11,6 +11,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -27,7 +28,7 @@ def test_demo_estimates_in_the_browser(browser, tmp_path: Path) -> None:
     console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115
     port = free_port()
     out = tmp_path / "d"
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
 
     def visit() -> None:  # what a regulator does while the demo waits for Ctrl-C
         db = sqlite3.connect(out / "anxin.sqlite")
