@@ -81,6 +81,7 @@ HELP = {
     "user": "用户管理。Console accounts (users and roles).",
     "audit": "审计日志。The hash-chained audit log.",
     "bundle": "证据包。Case evidence bundles.",
+    "witness": "油罐见证：逐罐诊断计量误差估计（anxin witness explain）。The tank witness, one tank explained.",
 }
 
 # Top-level modules of the optional extras (pyproject.toml), by the extra that has them.

@@ -358,6 +358,76 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "锚点格式应为 序号:哈希（64 位十六进制）",
         "en": "An anchor is SEQ:HASH (64 hex digits)",
     },
+    "wx_title": {
+        "zh": "油罐见证诊断 · 油罐 {tank} · 加油站 {station}",
+        "en": "Tank witness · tank {tank} · station {station}",
+    },
+    "wx_window": {"zh": "数据窗口", "en": "Window"},
+    "wx_no_estimate": {
+        "zh": "窗口内数据不足，未作估计（以下为分段与残差诊断）",
+        "en": "Not enough data in the window for an estimate (segments and residuals below)",
+    },
+    "wx_meters": {"zh": "各枪计量误差估计", "en": "Meter error per nozzle"},
+    "wx_nozzle": {"zh": "油枪", "en": "Nozzle"},
+    "wx_k": {"zh": "K系数", "en": "K factor"},
+    "wx_error": {"zh": "误差（‰）", "en": "Error (‰)"},
+    "wx_interval": {"zh": "95% 置信区间（‰）", "en": "95 % interval (‰)"},
+    "wx_status": {"zh": "状态", "en": "Status"},
+    "wx_dispensings": {"zh": "加油笔数", "en": "Dispensings"},
+    "wx_pooled": {"zh": "罐合计误差", "en": "Tank pooled error"},
+    "wx_loss": {"zh": "不明损耗", "en": "Unexplained loss"},
+    "wx_anchored": {"zh": "容积表比例由进油单锚定", "en": "Chart scale anchored by delivery notes"},
+    "wx_yes": {"zh": "是", "en": "yes"},
+    "wx_no": {"zh": "否", "en": "no"},
+    "wx_deliveries_n": {"zh": "进油", "en": "Deliveries"},
+    "wx_deliveries_of": {
+        "zh": "{n} 次，其中 {bad} 次与油罐数据矛盾（未采用）",
+        "en": "{n}, of which {bad} contradicted by the tank (dropped)",
+    },
+    "wx_hours": {"zh": "数据时长（小时）", "en": "Hours of data"},
+    "wx_readings": {"zh": "液位读数", "en": "Readings"},
+    "wx_readings_of": {"zh": "采用 {used:,} 条，剔除 {rejected:,} 条", "en": "{used:,} used, {rejected:,} rejected"},
+    "wx_residual_sd": {"zh": "残差标准差", "en": "Residual SD"},
+    "wx_method": {"zh": "估计方法", "en": "Method"},
+    "wx_segments": {"zh": "分段", "en": "Segments"},
+    "wx_index": {"zh": "序号", "en": "#"},
+    "wx_start": {"zh": "起", "en": "Start"},
+    "wx_end": {"zh": "止", "en": "End"},
+    "wx_n_readings": {"zh": "读数", "en": "Readings"},
+    "wx_levels": {"zh": "液位范围（毫米）", "en": "Levels (mm)"},
+    "wx_cause": {"zh": "分段原因", "en": "Started by"},
+    "wx_deliveries": {"zh": "进油单", "en": "Declared deliveries"},
+    "wx_declared": {"zh": "申报（升）", "en": "Declared (L)"},
+    "wx_implied": {"zh": "油罐显示（升）", "en": "Tank shows (L)"},
+    "wx_difference": {"zh": "差异", "en": "Difference"},
+    "wx_used": {"zh": "采用情况", "en": "Used"},
+    "wx_anchor_pull": {"zh": "锚定拉动（共同误差）", "en": "The anchors' pull (common error)"},
+    "wx_residuals": {"zh": "残差结构", "en": "Residual structure"},
+    "wx_by_level": {"zh": "按液位分段的平均残差", "en": "Mean residual by level band"},
+    "wx_by_hour": {"zh": "按当地时刻的平均残差", "en": "Mean residual by local hour"},
+    "wx_level_mm": {"zh": "液位（毫米）", "en": "Level (mm)"},
+    "wx_mean_ml": {"zh": "平均残差（毫升）", "en": "Mean residual (mL)"},
+    "wx_n": {"zh": "数量", "en": "n"},
+    "wx_hour": {"zh": "时", "en": "Hour"},
+    "wx_lag1": {"zh": "相邻残差自相关（滞后 1）", "en": "Lag-1 autocorrelation of residuals"},
+    "wx_correction": {"zh": "容积表修正", "en": "Chart correction"},
+    "wx_correction_ml": {"zh": "修正（毫升）", "en": "Correction (mL)"},
+    "wx_notes": {"zh": "说明", "en": "Notes"},
+    "wx_none": {"zh": "无", "en": "none"},
+    "wx_dir_or_db": {"zh": "数据目录与 --db 只能二选一", "en": "Give a data directory or --db, not both"},
+    "wx_unknown_tank": {
+        "zh": "未登记的油罐：{tank}（登记信息中共有 {n} 个油罐）",
+        "en": "Unknown tank: {tank} (the registry lists {n} tanks)",
+    },
+    "wx_no_diagnose": {
+        "zh": "此版本的油罐见证估计器不提供诊断（anxin.engine.stats.diagnose）",
+        "en": "This version of the tank witness's estimator has no diagnostics (anxin.engine.stats.diagnose)",
+    },
+    "wx_no_readings": {"zh": "油罐 {tank} 没有液位数据", "en": "Tank {tank} has no readings"},
+    "wx_no_readings_window": {
+        "zh": "油罐 {tank} 在 {since} 至 {until} 之间没有液位数据",
+        "en": "Tank {tank} has no readings between {since} and {until}",
+    },
 }
 
 
@@ -386,10 +456,41 @@ WITNESS: dict[str, tuple[str, str]] = {
     "delivery.contradicted": ("与油罐数据矛盾，未采用", "contradicted by the tank, dropped"),
     "delivery.no_readings": ("一侧无液位数据，未采用", "no readings on one side, dropped"),
     "delivery.unanchored": ("未作锚定（未使用进油单）", "not used as an anchor (delivery notes not used)"),
+    "delivery.step": ("不明跳变，未作锚定", "an unexplained step, not an anchor"),
+    "delivery.gap": ("数据中断处按连续性衔接", "joined across a gap by continuity"),
     "note.insufficient": (
         "该罐各油枪无法相互区分：各枪给出宽区间与罐合计误差",
         "The tank's nozzles cannot be told apart: each gets a wide interval and the tank's pooled error",
     ),
+    "note.not_enough_data": ("窗口内数据不足，未作估计", "Not enough data in the window for an estimate"),
+    "note.unanchored": (
+        "没有可用的进油单锚定容积表比例：共同误差只靠容积表的先验精度约束，区间相应放宽",
+        "No delivery note could anchor the chart's scale: the common error rests on the chart's prior "
+        "accuracy alone, and the intervals are wider for it",
+    ),
+    "note.notes_scatter": (
+        "进油单申报量之间的离散大于设定精度：按实际离散计入",
+        "The delivery notes scatter more than their stated accuracy: their actual scatter is used",
+    ),
+    "note.scale_prior_widened": (
+        "容积表比例的先验已按数据放宽",
+        "The prior on the chart's scale was widened to what the data show",
+    ),
+    "note.note_dropped": (
+        "有进油单与油罐自身显示的进油量矛盾，已剔除（不影响计量误差估计）",
+        "A delivery note the tank contradicts was dropped (it moves no meter estimate)",
+    ),
+    "note.steps": (
+        "液位序列中有不明跳变（疑似漏记或虚记加油），已在该处另起分段",
+        "The readings show unexplained steps (missing or phantom dispensings): a new segment starts at each",
+    ),
+    "note.residuals_correlated": (
+        "相邻残差高度相关：区间已按相关性放宽，仍宜结合液位与时刻结构审视",
+        "Consecutive residuals are strongly correlated: the intervals allow for it, but look at the structure "
+        "by level and hour",
+    ),
+    "method.anchored": ("进油单锚定容积表比例的联合拟合", "joint fit, chart scale anchored by delivery notes"),
+    "method.prior": ("按容积表先验精度约束比例的联合拟合", "joint fit, chart scale held by its prior accuracy"),
 }
 
 

@@ -1,6 +1,7 @@
 """The tank witness's looks in the store: each look's nozzle estimates
 (``meter_estimates``) and tank figures (``tank_estimates``) written, and what the console
-reads of them — a nozzle's trend, a station's current estimate per nozzle and per tank.
+reads of them — a nozzle's trend, a station's current estimate per nozzle and per tank;
+and a station's ledger rows for ``anxin witness explain --db``.
 
 A look is stored once: a replay of the ledger (recovery) takes the same looks again, at the
 same instants, and finds them there (the primary keys are the nozzle or tank and the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -161,3 +163,26 @@ def tank_estimate(c: Connection, tank_id: str) -> dict[str, Any] | None:
     k = T.tank_estimates.c
     row = c.execute(select(T.tank_estimates).where(k.tank_id == tank_id).order_by(k.ts.desc()).limit(1)).first()
     return None if row is None else dict(row._mapping)
+
+
+def station_ledger(store: Any, station_id: str, *, batch: int = 5000) -> Iterator[tuple[bytes, int | None]]:
+    """(line, verdict) of the station's ledger rows in feed order — the records, without
+    the platform's clock ticks and the rows set aside (which no replay feeds): what
+    ``anxin witness explain --db`` feeds an engine to build one tank's data."""
+    L = T.ledger.c
+    aside = store.ledger_skipped()
+    last = 0
+    while True:
+        with store.engine.connect() as c:
+            rows = c.execute(
+                select(L.id, L.body, L.verdict)
+                .where(L.station_id == station_id, L.id > last, L.kind != "tick")
+                .order_by(L.id)
+                .limit(batch)
+            ).all()
+        if not rows:
+            return
+        for i, body, verdict in rows:
+            if int(i) not in aside:
+                yield bytes(body), verdict
+        last = int(rows[-1][0])
