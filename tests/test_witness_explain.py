@@ -179,6 +179,16 @@ def test_the_renderer_speaks_chinese_and_names_everything() -> None:
     )
 
 
+def test_a_long_chart_correction_is_shown_in_part() -> None:
+    diag = _stand_in()
+    assert diag.estimate is not None
+    diag.estimate.chart_correction = [(1_000_000 + 10_000 * i, float(i)) for i in range(100)]
+    console = Console(record=True, width=120, force_terminal=False)
+    render(diag, console, "zh")
+    text = console.export_text()
+    assert "共 100 个登记液位点" in text and "+99.0" in text and "+0.0" in text  # the first and the last
+
+
 def test_the_renderer_in_english() -> None:
     text = _rendered("en")
     for words in ("cannot be told apart", "contradicted by the tank, dropped", "start of the window", "no leak found"):

@@ -412,6 +412,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "wx_lag1": {"zh": "相邻残差自相关（滞后 1）", "en": "Lag-1 autocorrelation of residuals"},
     "wx_correction": {"zh": "容积表修正", "en": "Chart correction"},
     "wx_correction_ml": {"zh": "修正（毫升）", "en": "Correction (mL)"},
+    "wx_correction_some": {
+        "zh": "（共 {n} 个登记液位点，此处显示 {shown} 个；全部见 --json 或控制台导出的修正后容积表）",
+        "en": "({shown} of its {n} chart levels shown; all of them with --json, or the corrected chart from the console)",
+    },
     "wx_notes": {"zh": "说明", "en": "Notes"},
     "wx_none": {"zh": "无", "en": "none"},
     "wx_dir_or_db": {"zh": "数据目录与 --db 只能二选一", "en": "Give a data directory or --db, not both"},

@@ -27,6 +27,8 @@ from anxin.contract.times import US_PER_DAY, format_ts
 from anxin.engine.stats.models import TankData, TankDiagnostics
 from anxin.i18n import t, witness_text
 
+CORRECTION_ROWS = 24  # the chart correction printed at this many levels at most (--json: all)
+
 
 class _StationOnly(msgspec.Struct):
     station_id: str = ""
@@ -243,9 +245,15 @@ def render(
         ct = Table(title=t("wx_correction"), title_justify="left")
         ct.add_column(t("wx_level_mm"), justify="right")
         ct.add_column(t("wx_correction_ml"), justify="right")
-        for level, ml in correction:
+        step = -(-len(correction) // CORRECTION_ROWS)  # at most about CORRECTION_ROWS rows, the last always
+        shown = list(correction[::step])
+        if shown[-1] != correction[-1]:
+            shown.append(correction[-1])
+        for level, ml in shown:
             ct.add_row(_mm(level), f"{ml:+,.1f}")
         console.print(ct)
+        if len(shown) < len(correction):
+            console.print(t("wx_correction_some").format(shown=len(shown), n=len(correction)), style="dim")
     else:
         line(t("wx_correction"), t("wx_none"))
 
