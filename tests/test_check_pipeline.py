@@ -71,5 +71,5 @@ def test_witness_writes_meters_in_the_contract_shape(tmp_path: Path) -> None:
         for r in rows:
             assert {"nozzle_id", "error_permille", "ci95_permille", "n", "status"} <= set(r)
             lo, hi = r["ci95_permille"]
-            assert lo <= r["error_permille"] <= hi and r["status"] in ("ok", "watch", "violation")
+            assert lo <= r["error_permille"] <= hi and r["status"] in ("ok", "watch", "violation", "insufficient")
     assert (tmp_path / "out0" / "meters.jsonl").read_bytes() == (tmp_path / "out2" / "meters.jsonl").read_bytes()

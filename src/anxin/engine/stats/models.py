@@ -46,12 +46,25 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # degree-2/3 terms, over the narrow band of levels a week of sales covers, are nearly
     # collinear with a common meter error and make every nozzle of a tank err alike.
     chart_error_sd_permille: float = 1.5
+    # A bias common to every note of the window (one depot's loading meter): SD, ‰. The
+    # notes cannot reveal it (it moves them all alike), so it only widens the intervals.
+    delivery_bias_sd_permille: float = 0.5
+    # The registered chart's strapping error: each tabulated volume off by its own amount,
+    # prior SD as ‰ of the volume there (0: no strapping terms). At most max_knots hats,
+    # each needing min_knot_readings readings on its support.
+    strap_sd_permille: float = 0.0
+    max_knots: int = 60
+    min_knot_readings: int = 6
+    # A nozzle whose 95 % interval is wider than ± this is "insufficient" (the data cannot
+    # tell it from its neighbours); the tank's pooled figure stands beside it.
+    insufficient_halfwidth_permille: float = 2.0
     gap_sd_ml: float = 2_000.0  # intercept continuity across a gap without a delivery
     leak_min_fraction: float = 0.5  # TANK_LOSS also needs L̂ above this × threshold
     # --- unexplained steps (missing or phantom dispensings): a residual increment beyond
     # step_sigma robust SDs (and step_min_ml) starts a new segment; at most step_passes refits.
     step_sigma: float = 6.0
     step_min_ml: float = 2_000.0
+    step_persist: int = 3  # readings each side whose means must differ too
     step_passes: int = 4
 
 

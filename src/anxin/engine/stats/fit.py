@@ -1,0 +1,228 @@
+"""The witness's least squares (pure NumPy): a free fit that finds the segments, the
+analysis of the delivery notes against the tank, and the anchored fit that gives the
+estimates and their intervals.
+
+Readings y_i (m³) of segment s(i): y_i = a_s + x_i·b + r_i, where the columns of x are
+the free nozzle segments' cumulative metered volume (coefficient δ' = δ − g), the time
+(the loss rate) and the chart-error basis (:mod:`anxin.engine.stats.chart`). The chart's
+overall scale g moves every nozzle alike and enters only through its prior and the
+anchors a_{s+1} − a_s − g·ΔK_s − β·D_s = D_s (D the declared volume, β a bias common to
+the notes: one depot's meter), each with the note's own error (see the module docstring
+of :mod:`anxin.engine.stats.witness` for why the readings get no scale column).
+
+Intervals are sandwiches whose meat sums the reading scores over time blocks of
+``hac_hours`` (batch means at four offsets, which approximates a Bartlett window at a
+cost linear in the data), so hours-long correlation in the residuals — temperature
+conversion, the chart's fine structure — does not make them overconfident; the
+quantile is Student's t with one degree of freedom less than the blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Anchor", "AnchoredFit", "free_fit", "analyse_anchors", "anchored_fit", "long_run_var"]
+
+
+class Anchor:
+    """One boundary between consecutive segments and what the fit made of it."""
+
+    __slots__ = ("k", "declared", "implied", "sd", "used", "reason", "delivery")
+
+    def __init__(self, k: int, declared: float, delivery: bool):
+        self.k = k
+        self.declared = declared  # m³ (0 across a plain gap; NaN after an unexplained step)
+        self.delivery = delivery
+        self.implied: float | None = None
+        self.sd = math.inf
+        self.used = False
+        self.reason = "step" if not math.isfinite(declared) else "unanchored"
+
+
+@dataclass(slots=True)
+class AnchoredFit:
+    b: np.ndarray  # δ' per free nozzle segment, the loss rate (m³/h), the chart terms
+    cov: np.ndarray  # covariance of [b | g | β]
+    g: float  # the chart's scale error (fraction)
+    a: np.ndarray  # segment intercepts (m³)
+    resid: np.ndarray  # reading residuals (m³)
+    lrv: float
+    n: int
+    dof: int
+    blocks: int  # HAC time blocks (the t quantile's degrees of freedom + 1)
+    anchored: bool
+    scale_sd: float
+
+
+def _blocks(t_h: np.ndarray, bw_h: float, offset_h: float) -> tuple[np.ndarray, int]:
+    idx = np.floor((t_h - t_h[0] + offset_h) / max(bw_h, 1e-9)).astype(np.int64)
+    return idx, int(idx[-1]) + 1 if idx.size else 0
+
+
+def long_run_var(r: np.ndarray, t_h: np.ndarray, bw_h: float) -> float:
+    """Per-reading long-run variance of residuals r (overlapping batch means)."""
+    n = r.size
+    if n == 0:
+        return 0.0
+    acc = 0.0
+    offs = (0.0, 0.25, 0.5, 0.75)
+    for o in offs:
+        idx, nb = _blocks(t_h, bw_h, o * bw_h)
+        acc += float(np.sum(np.bincount(idx, r, nb) ** 2))
+    return max(acc / len(offs) / n, float(r @ r) / n)
+
+
+def _seg_means(a: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray:
+    cnt = np.maximum(np.bincount(seg, minlength=nseg), 1).astype(np.float64)
+    if a.ndim == 1:
+        return np.bincount(seg, a, nseg) / cnt
+    return np.stack([np.bincount(seg, a[:, k], nseg) for k in range(a.shape[1])], 1) / cnt[:, None]
+
+
+def free_fit(x, y, t_h, seg, nseg, psd, bw_h):
+    """Intercepts swept out (Frisch–Waugh), columns with psd > 0 under a zero-mean prior
+    weighted by the residuals' long-run variance. Returns (b, a, resid, lrv) or None."""
+    xd = x - _seg_means(x, seg, nseg)[seg]
+    yd = y - _seg_means(y, seg, nseg)[seg]
+    n, p = xd.shape
+    if n - p - nseg < 3:
+        return None
+    norms = np.sqrt((xd * xd).sum(0))
+    scale = np.where(norms > 0, norms, 1.0)
+    xs = xd / scale
+    xtx = xs.T @ xs
+    xty = xs.T @ yd
+    bh = np.linalg.pinv(xtx) @ xty
+    resid = yd - xs @ bh
+    lrv = long_run_var(resid, t_h, bw_h)
+    if (psd > 0).any():
+        for _ in range(2):  # the weight depends on the residuals, which depend on the weight
+            pen = np.where(psd > 0, lrv / np.where(psd > 0, psd * scale, 1.0) ** 2, 0.0)
+            bh = np.linalg.pinv(xtx + np.diag(pen)) @ xty
+            resid = yd - xs @ bh
+            lrv = long_run_var(resid, t_h, bw_h)
+    b = bh / scale
+    a = _seg_means(y - x @ b, seg, nseg)
+    return b, a, resid, lrv
+
+
+def analyse_anchors(anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b_sd: float) -> tuple[float, float]:
+    """Compare each declared delivery with the jump the tank itself shows across it
+    (the free fit's intercepts: that jump is (1 + g)·D up to the note's error), drop the
+    notes the others contradict, and return (note SD, scale prior SD) as fractions:
+    the note SD inflated when the notes scatter more than ``delivery_sd_permille`` says
+    (a Birge ratio), the scale prior widened when the notes agree on a chart scale far
+    outside it (the prior was wrong for this tank: the notes decide)."""
+    note_sd = s.delivery_sd_permille / 1000.0
+    deliv = [an for an in anchors if an.delivery]
+    for an in anchors:
+        an.implied = float(a_free[an.k + 1] - a_free[an.k]) if math.isfinite(an.declared) else None
+    if note_sd <= 0:
+        for an in deliv:
+            an.reason = "unanchored"
+        return 0.0, g_sd
+    # a delivery's declared volume is finite and > 0, so its implied jump is set
+    ratio = np.array([(float(an.implied or 0.0) - an.declared) / an.declared for an in deliv])  # ≈ g + β + note error
+    keep = np.ones(ratio.size, dtype=bool)
+    if ratio.size >= 3:
+        med = float(np.median(ratio))
+        mad = 1.4826 * float(np.median(np.abs(ratio - med)))
+        keep = np.abs(ratio - med) <= s.anchor_reject_sigma * max(note_sd, mad)
+    elif ratio.size:
+        keep = np.abs(ratio) <= s.anchor_reject_sigma * math.sqrt(note_sd**2 + g_sd**2 + b_sd**2)
+    kept = ratio[keep]
+    if kept.size >= 3:
+        note_sd = max(note_sd, float(np.std(kept, ddof=1)))
+    if kept.size and g_sd > 0:
+        mean, se = float(kept.mean()), note_sd / math.sqrt(kept.size)
+        excess = mean * mean - se * se - b_sd * b_sd
+        if excess > g_sd * g_sd + (s.anchor_reject_sigma * se) ** 2:
+            g_sd = math.sqrt(excess)
+    for an, ok in zip(deliv, keep):
+        an.used = bool(ok)
+        an.reason = "used" if ok else "contradicted"
+        an.sd = abs(an.declared) * note_sd
+    for an in anchors:
+        if not an.delivery and math.isfinite(an.declared):
+            an.used, an.reason, an.sd = True, "gap", s.gap_sd_ml / 1e6
+    return note_sd, g_sd
+
+
+def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, lrv, s) -> AnchoredFit:
+    """Weighted least squares over θ = [b | g | β | a_s], built from segment sums (no
+    dense intercept columns): readings weighted by their long-run variance (floored at
+    (1 mL)², or noiseless data would exhaust double precision against the anchors), the
+    priors and the kept anchors as pseudo-observations."""
+    px = x.shape[1]
+    gi, bi, ai = px, px + 1, px + 2
+    p = ai + nseg
+    n = y.size
+    w_r = 1.0 / max(lrv, 1e-12)
+    cnt = np.bincount(seg, minlength=nseg).astype(np.float64)
+    sx = np.stack([np.bincount(seg, x[:, k], nseg) for k in range(px)], 1)
+    info = np.zeros((p, p))
+    info[:px, :px] = w_r * (x.T @ x)
+    info[:px, ai:] = w_r * sx.T
+    info[ai:, :px] = w_r * sx
+    info[ai:, ai:] = w_r * np.diag(cnt)
+    rhs = np.zeros(p)
+    rhs[:px] = w_r * (x.T @ y)
+    rhs[ai:] = w_r * np.bincount(seg, y, nseg)
+    pseudo = np.zeros((p, p))
+    pri = np.r_[psd, g_sd, b_sd]
+    for j in np.flatnonzero(pri > 0):
+        pseudo[j, j] += 1.0 / pri[j] ** 2
+    anchored = any(an.used and an.delivery for an in anchors)
+    if g_sd <= 0 and not anchored:
+        pseudo[gi, gi] += 1e12  # no prior and no note: no scale term (g ≡ 0); with notes a flat prior
+    if b_sd <= 0:
+        pseudo[bi, bi] += 1e12
+    k_s = _seg_means(y, seg, nseg)
+    for an in anchors:
+        if not an.used:
+            continue
+        k = an.k
+        r = np.zeros(p)
+        r[ai + k + 1], r[ai + k], r[gi] = 1.0, -1.0, -(k_s[k + 1] - k_s[k])
+        if an.delivery:
+            r[bi] = -an.declared
+        w = 1.0 / an.sd**2
+        pseudo += w * np.outer(r, r)
+        rhs += w * r * an.declared
+    info += pseudo
+    sc = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+    inv = np.linalg.pinv(info / np.outer(sc, sc)) / np.outer(sc, sc)
+    theta = inv @ rhs
+    b, a = theta[:px], theta[ai:]
+    res = y - x @ b - a[seg]
+    dof = max(n - px - nseg, 1)
+    meat = np.zeros((p, p))
+    offs = (0.0, 0.25, 0.5, 0.75)
+    ux = x * res[:, None]
+    nb_min = 1 << 62
+    for o in offs:
+        idx, nb = _blocks(t_h, s.hac_hours, o * s.hac_hours)
+        nb_min = min(nb_min, nb)
+        sb = np.zeros((nb, p))
+        for k in range(px):
+            sb[:, k] = np.bincount(idx, ux[:, k], nb)
+        sb[:, ai:] = np.bincount(idx * nseg + seg, res, nb * nseg).reshape(nb, nseg)
+        meat += sb.T @ sb
+    meat *= w_r * w_r * (n / dof) / len(offs)
+    cov = inv @ (meat + pseudo) @ inv
+    return AnchoredFit(
+        b=b,
+        cov=cov[: px + 2, : px + 2],
+        g=float(theta[gi]),
+        a=a,
+        resid=res,
+        lrv=lrv,
+        n=n,
+        dof=dof,
+        blocks=nb_min,
+        anchored=anchored,
+        scale_sd=g_sd,
+    )
