@@ -62,8 +62,14 @@ def _blocks(t_h: np.ndarray, bw_h: float, offset_h: float) -> tuple[np.ndarray, 
     return idx, int(idx[-1]) + 1 if idx.size else 0
 
 
+# No gauge reads a tank's volume better than a few mL (1 µm of level is ~15 mL): the
+# residual variance is floored there, or noiseless data would weigh the priors and the
+# notes at nothing and exhaust double precision.
+LRV_FLOOR = (5e-6) ** 2  # (5 mL)² in m⁶
+
+
 def long_run_var(r: np.ndarray, t_h: np.ndarray, bw_h: float) -> float:
-    """Per-reading long-run variance of residuals r (overlapping batch means)."""
+    """Per-reading long-run variance of residuals r (overlapping batch means), floored."""
     n = r.size
     if n == 0:
         return 0.0
@@ -72,7 +78,38 @@ def long_run_var(r: np.ndarray, t_h: np.ndarray, bw_h: float) -> float:
     for o in offs:
         idx, nb = _blocks(t_h, bw_h, o * bw_h)
         acc += float(np.sum(np.bincount(idx, r, nb) ** 2))
-    return max(acc / len(offs) / n, float(r @ r) / n)
+    return max(acc / len(offs) / n, float(r @ r) / n, LRV_FLOOR)
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a⁻¹b for a symmetric, scaled (unit diagonal) normal matrix: Cholesky with a tiny
+    jitter; a singular one (two nozzles that always sell together) falls back to the
+    pseudo-inverse, which splits what cannot be told apart evenly."""
+    try:
+        c = np.linalg.cholesky(a + 1e-13 * np.eye(a.shape[0]))
+        return np.linalg.solve(c.T, np.linalg.solve(c, b))
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(a) @ b
+
+
+def _inverse(a: np.ndarray) -> np.ndarray:
+    try:
+        inv = np.linalg.inv(a)
+        if np.isfinite(inv).all() and np.abs(inv @ a - np.eye(a.shape[0])).max() < 1e-6:
+            return inv
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.pinv(a)
+
+
+def _block_sums(idx: np.ndarray, nb: int, v: np.ndarray) -> np.ndarray:
+    """Row sums of v per block (idx non-decreasing, as time is sorted)."""
+    out = np.zeros((nb,) + v.shape[1:])
+    if v.shape[0] == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    out[idx[starts]] = np.add.reduceat(v, starts, axis=0)
+    return out
 
 
 def _seg_means(a: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray:
@@ -95,13 +132,13 @@ def free_fit(x, y, t_h, seg, nseg, psd, bw_h):
     xs = xd / scale
     xtx = xs.T @ xs
     xty = xs.T @ yd
-    bh = np.linalg.pinv(xtx) @ xty
+    bh = _solve(xtx, xty)
     resid = yd - xs @ bh
     lrv = long_run_var(resid, t_h, bw_h)
     if (psd > 0).any():
         for _ in range(2):  # the weight depends on the residuals, which depend on the weight
             pen = np.where(psd > 0, lrv / np.where(psd > 0, psd * scale, 1.0) ** 2, 0.0)
-            bh = np.linalg.pinv(xtx + np.diag(pen)) @ xty
+            bh = _solve(xtx + np.diag(pen), xty)
             resid = yd - xs @ bh
             lrv = long_run_var(resid, t_h, bw_h)
     b = bh / scale
@@ -160,9 +197,9 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
     gi, bi, ai = px, px + 1, px + 2
     p = ai + nseg
     n = y.size
-    w_r = 1.0 / max(lrv, 1e-12)
+    w_r = 1.0 / max(lrv, LRV_FLOOR)
     cnt = np.bincount(seg, minlength=nseg).astype(np.float64)
-    sx = np.stack([np.bincount(seg, x[:, k], nseg) for k in range(px)], 1)
+    sx = _block_sums(seg, nseg, x)  # segments follow time, so seg is non-decreasing
     info = np.zeros((p, p))
     info[:px, :px] = w_r * (x.T @ x)
     info[:px, ai:] = w_r * sx.T
@@ -181,20 +218,20 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
     if b_sd <= 0:
         pseudo[bi, bi] += 1e12
     k_s = _seg_means(y, seg, nseg)
-    for an in anchors:
-        if not an.used:
-            continue
-        k = an.k
-        r = np.zeros(p)
-        r[ai + k + 1], r[ai + k], r[gi] = 1.0, -1.0, -(k_s[k + 1] - k_s[k])
-        if an.delivery:
-            r[bi] = -an.declared
-        w = 1.0 / an.sd**2
-        pseudo += w * np.outer(r, r)
-        rhs += w * r * an.declared
+    used = [an for an in anchors if an.used]
+    if used:
+        rows = np.zeros((len(used), p))
+        for i, an in enumerate(used):
+            k = an.k
+            rows[i, ai + k + 1], rows[i, ai + k], rows[i, gi] = 1.0, -1.0, -(k_s[k + 1] - k_s[k])
+            if an.delivery:
+                rows[i, bi] = -an.declared
+        w = np.array([1.0 / an.sd**2 for an in used])
+        pseudo += (rows * w[:, None]).T @ rows
+        rhs += rows.T @ (w * np.array([an.declared for an in used]))
     info += pseudo
     sc = np.sqrt(np.clip(np.diag(info), 1e-300, None))
-    inv = np.linalg.pinv(info / np.outer(sc, sc)) / np.outer(sc, sc)
+    inv = _inverse(info / np.outer(sc, sc)) / np.outer(sc, sc)
     theta = inv @ rhs
     b, a = theta[:px], theta[ai:]
     res = y - x @ b - a[seg]
@@ -207,8 +244,7 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
         idx, nb = _blocks(t_h, s.hac_hours, o * s.hac_hours)
         nb_min = min(nb_min, nb)
         sb = np.zeros((nb, p))
-        for k in range(px):
-            sb[:, k] = np.bincount(idx, ux[:, k], nb)
+        sb[:, :px] = _block_sums(idx, nb, ux)
         sb[:, ai:] = np.bincount(idx * nseg + seg, res, nb * nseg).reshape(nb, nseg)
         meat += sb.T @ sb
     meat *= w_r * w_r * (n / dof) / len(offs)

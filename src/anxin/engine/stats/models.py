@@ -49,11 +49,12 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # A bias common to every note of the window (one depot's loading meter): SD, ‰. The
     # notes cannot reveal it (it moves them all alike), so it only widens the intervals.
     delivery_bias_sd_permille: float = 0.5
-    # The registered chart's strapping error: each tabulated volume off by its own amount,
-    # prior SD as ‰ of the volume there (0: no strapping terms). At most max_knots hats,
-    # each needing min_knot_readings readings on its support.
-    strap_sd_permille: float = 0.0
-    max_knots: int = 60
+    # The registered chart's strapping error (each tabulated volume off by its own
+    # amount), learnt when the data show it — the same level bands err alike on different
+    # days — with a prior of the size they show. At most max_knots hats, each needing
+    # min_knot_readings readings on its support.
+    learn_strapping: bool = True
+    max_knots: int = 150
     min_knot_readings: int = 6
     # A nozzle whose 95 % interval is wider than ± this is "insufficient" (the data cannot
     # tell it from its neighbours); the tank's pooled figure stands beside it.

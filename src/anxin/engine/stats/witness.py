@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anxin.engine.stats import fit as _fit
-from anxin.engine.stats.chart import ChartModel, chart_model, coef_prior_sd
+from anxin.engine.stats.chart import ChartModel, chart_model, coef_prior_sd, knot_grid, strapping_scale_ml
 from anxin.engine.stats.dist import norm_ppf, t_ppf
 from anxin.engine.stats.models import (
     MeterEstimate,
@@ -111,8 +111,10 @@ class _Run:
     g_prior: float
 
 
-def _design(p: Prepared, free: list[int], s: WitnessSettings) -> tuple[np.ndarray, np.ndarray, ChartModel]:
-    chart = chart_model(p.level, p.vol, p.chart, s)
+def _design(
+    p: Prepared, free: list[int], s: WitnessSettings, knot_sd_ml: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, ChartModel]:
+    chart = chart_model(p.level, p.vol, p.chart, s, knot_sd_ml)
     x = np.column_stack([p.m[:, free] / 1e6, -p.t_h, chart.columns])
     psd = np.r_[np.zeros(len(free) + 1), chart.prior_sd]
     return x, psd, chart
@@ -148,6 +150,19 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
         p.cause = np.where(cut, "step", p.cause)
     if n_steps:
         p.rejected["step"] = n_steps
+    # The chart's fine structure (errors in the tabulated volumes), learnt when the
+    # data show it: the same level bands err alike on different days.
+    knot_sd = 0.0
+    if s.learn_strapping:
+        knot_sd = strapping_scale_ml(p.level, ff[2] * 1e6, p.seg, knot_grid(p.level, p.chart, s.max_knots))
+        if knot_sd > 0:
+            x, psd, chart = _design(p, free, s, knot_sd)
+            ff2 = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd, s.hac_hours)
+            if ff2 is not None:
+                ff = ff2
+            else:
+                knot_sd = 0.0
+                x, psd, chart = _design(p, free, s)
     declared = p.declared() / 1e6
     anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
     g_prior = coef_prior_sd(s.chart_error_sd_permille, s.chart_degree)
