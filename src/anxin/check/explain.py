@@ -343,8 +343,11 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             fail(t("wx_no_readings_window").format(tank=tank, since=_when(since), until=_when(end)))
         try:
             from anxin.engine.stats import diagnose
-        except ImportError:  # (an estimator without its diagnostics)
-            fail(t("wx_no_diagnose"))
+        except ImportError:
+            try:  # (the package does not list it among its lazy names yet: its module does)
+                from anxin.engine.stats.witness import diagnose
+            except ImportError:  # an estimator without its diagnostics
+                fail(t("wx_no_diagnose"))
         diag = diagnose(data, settings.witness)
         if as_json:
             typer.echo(msgspec.json.format(msgspec.json.encode(diag), indent=2).decode())
