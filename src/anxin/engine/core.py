@@ -124,6 +124,8 @@ class Engine:
         self.counts: Counter[str] = Counter()
         self.tanklogs = TankLogs(registry) if self.s.witness_enabled else None
         self.witness_raised: set[str] = set()  # statistical findings already alarmed (one per finding)
+        # METER_DRIFT findings of each station's last look, awaiting the next (alarm id → look)
+        self.witness_pending: dict[str, dict[str, int]] = {}
         self._looks = self.tanklogs is not None and self.s.witness_every_us > 0
         self.watch = Watch(settings)  # the platform's clock: receipts, outages
         self._rx: int | None = None  # receipt time of the record being fed

@@ -37,7 +37,7 @@ def scheduled_looks(engine: Any, st: Any, t: int, out: list) -> None:
             tests=tests,
             ts_us=look,
         )
-        for a in res.alarms:
+        for a in [*res.alarms, *confirmed(engine, st.station_id, res.candidates, look)]:
             if a.alarm_id not in engine.witness_raised:
                 engine.witness_raised.add(a.alarm_id)
                 out.append(a)
@@ -47,6 +47,26 @@ def scheduled_looks(engine: Any, st: Any, t: int, out: list) -> None:
                     station_id=st.station_id, ts=format_ts(look), tests=tests, meters=res.meters, tanks=res.tanks
                 )
             )
+
+
+def confirmed(engine: Any, station_id: str, candidates: list, look: int | None) -> list:
+    """The METER_DRIFT findings of this look that the station's previous look found too
+    (two consecutive looks), each with both looks in its evidence; this look's findings
+    wait for the next (``look`` None: the end of a batch, which confirms but does not
+    wait)."""
+    if not hasattr(engine, "witness_pending"):  # an engine checkpointed before this existed
+        engine.witness_pending = {}
+    pending = engine.witness_pending
+    before = pending.get(station_id, {})
+    out = []
+    for a in candidates:
+        prev = before.get(a.alarm_id)
+        if prev is not None:
+            a.evidence["looks"] = [format_ts(prev), a.evidence.get("window_end")]
+            out.append(a)
+    if look is not None:
+        pending[station_id] = {a.alarm_id: look for a in candidates}
+    return out
 
 
 def final_look(engine: Any) -> WitnessResult:
@@ -63,6 +83,7 @@ def final_look(engine: Any) -> WitnessResult:
         if tanks:
             since = st.watermark - engine.s.witness_window_us
             res = witness_station(engine.tanklogs, st.station_id, tanks, engine.s.witness, since=since)
+            res.alarms += confirmed(engine, st.station_id, res.candidates, None)
             if res.tanks:
                 res.looks.append(
                     WitnessLook(

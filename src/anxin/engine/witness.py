@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from anxin.contract.alarm import Alarm
+from anxin.contract.times import format_ts
 from anxin.engine.outputs import make_alarm
 from anxin.engine.stats import MeterEstimate, TankEstimate, WitnessSettings
 from anxin.engine.tanklog import TankLogs
@@ -52,9 +53,32 @@ class WitnessResult(msgspec.Struct, kw_only=True):
     # the final look of a batch as one WitnessLook per station, for the store to keep (the
     # live service and the demo store every look; a batch keeps meters.jsonl)
     looks: list[WitnessLook] = []
+    # METER_DRIFT findings that are raised only when the station's next look finds them
+    # again (two consecutive looks); ``alarms`` holds those that need no second look
+    candidates: list[Alarm] = []
 
 
-def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int) -> Alarm:
+def model_checks(tank: TankEstimate, s: WitnessSettings) -> list[str]:
+    """The checks a METER_DRIFT finding must survive, as the message keys of those that
+    fail: the residuals must look like a gauge's (a tank the model does not describe —
+    a wrong chart, a faulty gauge — gives no finding), and the chart's scale must be
+    anchored by a delivery note the tank agrees with."""
+    failed = []
+    if tank.residual_sd_ml > s.max_residual_sd_ml:
+        failed.append("witness.check.residuals")
+    if not tank.scale_anchored:
+        failed.append("witness.check.unanchored")
+    return failed
+
+
+def _strong(m: MeterEstimate, s: WitnessSettings) -> bool:
+    """A finding so far beyond the limit (its whole interval beyond twice it) that a
+    second look would add nothing: a rigged board is alarmed at the first look."""
+    lo, hi = m.ci95_permille
+    return lo > 2.0 * s.mpe_permille or hi < -2.0 * s.mpe_permille
+
+
+def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int, since_us: int | None) -> Alarm:
     lo, hi = m.ci95_permille
     side = "customer receives less than indicated" if m.error_permille > 0 else "customer receives more than indicated"
     return make_alarm(
@@ -72,8 +96,15 @@ def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int) -> Alarm:
             "k_pulses_per_m3": m.segment,
             "tank_id": tank.tank_id,
             "tank_hours": tank.hours,
+            "window_start": format_ts(since_us) if since_us is not None else None,
+            "window_end": format_ts(ts_us),
             "readings_used": tank.readings_used,
             "residual_sd_ml": tank.residual_sd_ml,
+            "deliveries_used": tank.deliveries_declared - tank.deliveries_inconsistent,
+            "deliveries_declared": tank.deliveries_declared,
+            "scale_anchored": tank.scale_anchored,
+            "pooled_permille": tank.pooled_permille,
+            "method": tank.method,
         },
     )
 
@@ -130,6 +161,7 @@ def witness_station(
     from anxin.engine.stats import estimate_tank, station_bias  # NumPy/SciPy: only when it runs
 
     alarms: list[Alarm] = []
+    candidates: list[Alarm] = []
     meters: list[MeterRow] = []
     tanks: list[TankEstimate] = []
     ests: list[MeterEstimate] = []
@@ -151,9 +183,14 @@ def witness_station(
             if t > seg_end.get((nz, k), -1):
                 seg_end[(nz, k)] = t
         latest: dict[str, MeterEstimate] = {}
+        failed = model_checks(est, settings)
         for m in est.meters:
-            if m.status == "violation":
-                alarms.append(_meter_alarm(m, est, ts))
+            if m.status == "violation" and "witness.check.residuals" not in failed:
+                a = _meter_alarm(m, est, ts, since)
+                if _strong(m, settings):
+                    alarms.append(a)
+                elif not failed:
+                    candidates.append(a)
             prev = latest.get(m.nozzle_id)
             if prev is None or seg_end.get((m.nozzle_id, m.segment), 0) > seg_end.get(
                 (prev.nozzle_id, prev.segment), 0
@@ -175,12 +212,12 @@ def witness_station(
             )
             ests.append(m)
         if tests and est.leak_suspected:
-            alarms.append(_loss_alarm(est, ts, settings.leak_threshold_l_per_h))
+            alarms.append(_loss_alarm(est, ts, est.leak_test_l_per_h or settings.leak_threshold_l_per_h))
     if tests and ests and last_t is not None:
         evidence = station_bias(ests, settings)
         if evidence is not None:
             alarms.append(_bias_alarm(station_id, evidence, last_t))
-    return WitnessResult(alarms=alarms, meters=meters, tanks=tanks)
+    return WitnessResult(alarms=alarms, meters=meters, tanks=tanks, candidates=candidates)
 
 
 def merge_results(results: list[WitnessResult]) -> WitnessResult:
@@ -192,4 +229,5 @@ def merge_results(results: list[WitnessResult]) -> WitnessResult:
         meters=meters,
         tanks=[t for r in results for t in r.tanks],
         looks=[lk for r in results for lk in r.looks],
+        candidates=[a for r in results for a in r.candidates],
     )

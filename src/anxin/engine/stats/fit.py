@@ -45,7 +45,8 @@ class Anchor:
 @dataclass(slots=True)
 class AnchoredFit:
     b: np.ndarray  # δ' per free nozzle segment, the loss rate (m³/h), the chart terms
-    cov: np.ndarray  # covariance of [b | g | β]
+    cov: np.ndarray  # covariance of [b | g | β]: the sandwich
+    cov_model: np.ndarray  # the same from the model (readings weighted by their long-run variance)
     g: float  # the chart's scale error (fraction)
     a: np.ndarray  # segment intercepts (m³)
     resid: np.ndarray  # reading residuals (m³)
@@ -252,6 +253,7 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
     return AnchoredFit(
         b=b,
         cov=cov[: px + 2, : px + 2],
+        cov_model=inv[: px + 2, : px + 2],
         g=float(theta[gi]),
         a=a,
         resid=res,

@@ -12,6 +12,17 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float = 0.95
     leak_threshold_l_per_h: float = 0.76  # EPA SIR: detect 0.76 L/h with P ≥ 95 %, false alarms ≤ 5 %
     leak_false_alarm: float = 0.05
+    # Over a month the test is finer (Warren Rogers' SIR level, 0.1 gph): 0.38 L/h with
+    # P ≥ 99 % and false alarms ≤ 1 %, once the window spans leak_fine_hours.
+    leak_fine_threshold_l_per_h: float = 0.38
+    leak_fine_false_alarm: float = 0.01
+    leak_fine_hours: float = 26 * 24.0
+    # A nozzle whose interval is wider than ± this is never a violation, whatever its
+    # centre: so wide an interval says the data cannot tell (status insufficient).
+    violation_max_halfwidth_permille: float = 6.0
+    # A tank whose residuals are wider than this (mL, SD) is not described by the model
+    # (a wrong chart, a faulty gauge): its violations raise no METER_DRIFT.
+    max_residual_sd_ml: float = 10_000.0
     min_dispensings: int = 30  # fewer: no estimate for that nozzle segment
     min_hours: float = 24.0  # less tank history than this: no decision
     # --- reading validation
@@ -122,6 +133,7 @@ class TankEstimate(msgspec.Struct, kw_only=True):
     # to the registered volume at each registered chart level inside the levels seen.
     chart_correction: list[tuple[int, float]] = []
     method: str = ""  # how the estimate was made, for the evidence (a message key)
+    leak_test_l_per_h: float = 0.0  # the leak rate the test was at (0.76, or 0.38 over a month)
 
 
 class SegmentInfo(msgspec.Struct, kw_only=True):

@@ -50,9 +50,10 @@ _US_PER_H = 3_600_000_000
 
 
 def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
-    if lo > s.mpe_permille or hi < -s.mpe_permille:
+    hw = (hi - lo) / 2.0
+    if (lo > s.mpe_permille or hi < -s.mpe_permille) and hw <= s.violation_max_halfwidth_permille:
         return "violation"
-    if (hi - lo) / 2.0 > s.insufficient_halfwidth_permille:
+    if hw > s.insufficient_halfwidth_permille:
         return "insufficient"
     if abs(est) > s.watch_permille:
         return "watch"
@@ -204,12 +205,16 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
     amap[:, :nfree] = np.eye(nfree)
     amap[:, gi] = 1.0
     cov_d = amap @ cov @ amap.T
+    # The sandwich estimates the covariance from a few dozen time blocks: in directions
+    # the data barely determine (nozzles that always sell together) it can come out far
+    # too small. The model's own covariance is the floor of every variance reported.
+    cov_m = amap @ f.cov_model @ amap.T
     q = _quantile(r, s)
     vol_j = p.m[-1, r.free] - p.m[0, r.free]
     pooled = pooled_ci = None
     if nfree and vol_j.sum() > 0:
         w = vol_j / vol_j.sum()
-        pd, pse = float(w @ delta), math.sqrt(max(float(w @ cov_d @ w), 0.0))
+        pd, pse = float(w @ delta), math.sqrt(max(float(w @ cov_d @ w), float(w @ cov_m @ w), 0.0))
         pooled = _to_e(pd)
         pooled_ci = (_to_e(pd - q * pse), _to_e(pd + q * pse))
     meters: list[MeterEstimate] = []
@@ -217,7 +222,7 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
         if p.counts[j] < s.min_dispensings:
             continue
         d_hat = float(delta[col])
-        d_se = math.sqrt(max(float(cov_d[col, col]), 0.0))
+        d_se = math.sqrt(max(float(cov_d[col, col]), float(cov_m[col, col]), 0.0))
         est, lo, hi = _to_e(d_hat), _to_e(d_hat - q * d_se), _to_e(d_hat + q * d_se)
         status = meter_status(est, lo, hi, s)
         meters.append(
@@ -236,9 +241,10 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
         )
     li = nfree
     loss = float(f.b[li]) * 1000.0  # m³/h → L/h
-    loss_se = math.sqrt(max(float(cov[li, li]), 0.0)) * 1000.0
-    z1 = norm_ppf(1.0 - s.leak_false_alarm)
-    thr = s.leak_threshold_l_per_h
+    loss_se = math.sqrt(max(float(cov[li, li]), float(f.cov_model[li, li]), 0.0)) * 1000.0
+    fine = r.hours >= s.leak_fine_hours
+    z1 = norm_ppf(1.0 - (s.leak_fine_false_alarm if fine else s.leak_false_alarm))
+    thr = s.leak_fine_threshold_l_per_h if fine else s.leak_threshold_l_per_h
     leak = bool(loss > max(z1 * loss_se, s.leak_min_fraction * thr))
     conclusive = bool(thr - max(z1 * loss_se, s.leak_min_fraction * thr) >= z1 * loss_se)
     return TankEstimate(
@@ -261,6 +267,7 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
         pooled_ci95_permille=pooled_ci,
         chart_correction=_chart_correction(r),
         method="witness.method.anchored" if f.anchored else "witness.method.prior",
+        leak_test_l_per_h=thr,
     )
 
 
