@@ -364,7 +364,9 @@ def _meter(nz: str, est: float, lo: float, hi: float, status: str) -> MeterEstim
     return MeterEstimate(nozzle_id=nz, segment=0, error_permille=est, ci95_permille=(lo, hi), n=100, status=status)
 
 
-def _tank(meters: list[MeterEstimate], leak: bool = False, pooled: float | None = None) -> TankEstimate:
+def _tank(
+    meters: list[MeterEstimate], leak: bool = False, pooled: float | None = None, anchored: bool = True
+) -> TankEstimate:
     return TankEstimate(
         tank_id="T1",
         station_id="S1",
@@ -377,30 +379,44 @@ def _tank(meters: list[MeterEstimate], leak: bool = False, pooled: float | None 
         meters=meters,
         residual_sd_ml=1.0,
         pooled_permille=pooled,
+        scale_anchored=anchored,
     )
 
 
-def test_looks_count_a_meter_drift_only_at_two_consecutive_violations() -> None:
-    scene = make_scenes(World(nozzles_per_tank=(2, 2)), seed=1, days=4, tanks=1)[0]
-    n1, n2 = sorted(scene.errors_permille)
-    plan = {  # look day → statuses; N1 violates on days 1 and 3 only, N2 on days 2 and 3
-        1: {n1: "violation", n2: "ok"},
-        2: {n1: "ok", n2: "violation"},
-        3: {n1: "violation", n2: "violation"},
-        4: {n1: "ok", n2: "ok"},
-    }
+def _looked(plan: dict[int, dict[str, tuple[float, float, str]]], anchored: bool = True, nozzles: int = 2):
+    scene = make_scenes(World(nozzles_per_tank=(nozzles, nozzles)), seed=1, days=4, tanks=1)[0]
     calls: list[int] = []
 
     def fake(data, settings):
         day = round((max(data.reading_t) - T0) / DAY_US + 0.5)
         calls.append(day)
-        return _tank([_meter(nz, 0.0, -1.0, 1.0, st) for nz, st in plan[day].items()])
+        return _tank(
+            [_meter(nz, (lo + hi) / 2, lo, hi, st) for nz, (lo, hi, st) in plan[day].items()], anchored=anchored
+        )
 
     ev = evaluate_scene(scene, WitnessSettings(), looks=True, estimate=fake)
     assert sorted(calls) == [1, 2, 3, 4] and ev.looks is not None and len(ev.looks) == 4
-    out = {n.nozzle_id: n for n in score_scene(scene, ev).nozzles}
+    return {n.nozzle_id: n for n in score_scene(scene, ev).nozzles}
+
+
+def test_looks_count_a_meter_drift_as_the_engine_raises_it() -> None:
+    """A candidate (a violation within twice the limit) at two consecutive looks; a strong
+    finding (its interval beyond twice the limit) at once; nothing when the scale is not
+    anchored unless strong."""
+    n1, n2 = "N1", "N2"
+    v, ok, strong = (3.5, 5.0, "violation"), (-1.0, 1.0, "ok"), (7.0, 9.0, "violation")
+    plan = {  # N1 violates on days 1 and 3 only, N2 on days 2 and 3
+        1: {n1: v, n2: ok},
+        2: {n1: ok, n2: v},
+        3: {n1: v, n2: v},
+        4: {n1: ok, n2: ok},
+    }
+    out = _looked(plan)
     assert out[n1].meter_drift is False and out[n2].meter_drift is True
     assert out[n1].status == "ok" and out[n1].looks == 4
+    assert _looked(plan, anchored=False)[n2].meter_drift is False
+    once = {1: {n1: strong, n2: ok}, 2: {n1: ok, n2: ok}, 3: {n1: ok, n2: ok}, 4: {n1: ok, n2: ok}}
+    assert _looked(once)[n1].meter_drift is True and _looked(once, anchored=False)[n1].meter_drift is True
 
 
 def test_aggregate_scores_hand_made_outcomes() -> None:

@@ -71,11 +71,20 @@ def model_checks(tank: TankEstimate, s: WitnessSettings) -> list[str]:
     return failed
 
 
-def _strong(m: MeterEstimate, s: WitnessSettings) -> bool:
-    """A finding so far beyond the limit (its whole interval beyond twice it) that a
-    second look would add nothing: a rigged board is alarmed at the first look."""
+def drift_finding(m: MeterEstimate, tank: TankEstimate, s: WitnessSettings) -> str | None:
+    """What one look makes of a nozzle estimate: "strong" — alarmed at once (its whole
+    interval beyond twice the limit: a rigged board; a second look would add nothing,
+    but the tank's residuals must still look like a gauge's) —, "candidate" — alarmed when
+    the station's next look finds it again, if the model's checks pass — or None."""
+    if m.status != "violation":
+        return None
+    failed = model_checks(tank, s)
+    if "witness.check.residuals" in failed:
+        return None
     lo, hi = m.ci95_permille
-    return lo > 2.0 * s.mpe_permille or hi < -2.0 * s.mpe_permille
+    if lo > 2.0 * s.mpe_permille or hi < -2.0 * s.mpe_permille:
+        return "strong"
+    return None if failed else "candidate"
 
 
 def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int, since_us: int | None) -> Alarm:
@@ -183,14 +192,10 @@ def witness_station(
             if t > seg_end.get((nz, k), -1):
                 seg_end[(nz, k)] = t
         latest: dict[str, MeterEstimate] = {}
-        failed = model_checks(est, settings)
         for m in est.meters:
-            if m.status == "violation" and "witness.check.residuals" not in failed:
-                a = _meter_alarm(m, est, ts, since)
-                if _strong(m, settings):
-                    alarms.append(a)
-                elif not failed:
-                    candidates.append(a)
+            finding = drift_finding(m, est, settings)
+            if finding is not None:
+                (alarms if finding == "strong" else candidates).append(_meter_alarm(m, est, ts, since))
             prev = latest.get(m.nozzle_id)
             if prev is None or seg_end.get((m.nozzle_id, m.segment), 0) > seg_end.get(
                 (prev.nozzle_id, prev.segment), 0

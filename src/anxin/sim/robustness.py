@@ -7,8 +7,9 @@ the world says, honest ones with a true error drawn like a real population (N(0,
 clipped inside ±2‰), in every other tank one drifted nozzle (±7…±10‰), and in three
 tanks of eight a leak (0.76 L/h in 7-day runs, 0.38 L/h in longer ones). It is estimated
 at once over its whole data (the final look) and, when asked, at every local midnight
-over the 30 days before it (the engine's daily looks): a ``METER_DRIFT`` is counted when
-a nozzle is ``violation`` at two consecutive looks.
+over the 30 days before it (the engine's daily looks): a ``METER_DRIFT`` is counted as the
+engine raises it (``anxin.engine.witness.drift_finding``): a strong finding at once, a
+candidate — a violation the model's checks let through — at two consecutive looks.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def window(data: TankData, until: int, since: int | None = None) -> tuple[TankDa
 class Look(msgspec.Struct, kw_only=True):
     day: int
     statuses: dict[str, str]  # nozzle → status at that look (absent: no estimate)
+    findings: dict[str, str] = {}  # nozzle → the engine's METER_DRIFT finding ("strong" | "candidate")
 
 
 class Evaluated(msgspec.Struct, kw_only=True):
@@ -182,8 +184,26 @@ def evaluate_scene(
                 if until == end
                 else estimate(window(scene.data, until, until - WINDOW_DAYS * DAY_US)[0], settings)
             )
-            out.append(Look(day=d, statuses={m.nozzle_id: m.status for m in est.meters} if est else {}))
+            out.append(
+                Look(
+                    day=d,
+                    statuses={m.nozzle_id: m.status for m in est.meters} if est else {},
+                    findings=_findings(est, settings),
+                )
+            )
     return Evaluated(final=final, looks=out)
+
+
+def _findings(est: TankEstimate | None, settings: WitnessSettings) -> dict[str, str]:
+    """The engine's own METER_DRIFT decision at one look (:func:`drift_finding`)."""
+    from anxin.engine.witness import drift_finding
+
+    out: dict[str, str] = {}
+    for m in est.meters if est else []:
+        f = drift_finding(m, est, settings)  # type: ignore[arg-type]
+        if f is not None:
+            out[m.nozzle_id] = f
+    return out
 
 
 class NozzleOutcome(msgspec.Struct, kw_only=True):
@@ -194,7 +214,7 @@ class NozzleOutcome(msgspec.Struct, kw_only=True):
     lo: float | None
     hi: float | None
     status: str | None  # None: no estimate
-    meter_drift: bool | None  # METER_DRIFT at two consecutive looks (None: no looks)
+    meter_drift: bool | None  # METER_DRIFT as the engine raises it (None: no looks)
     looks: int
 
 
@@ -251,8 +271,10 @@ def score_scene(scene: Scene, ev: Evaluated) -> TankOutcome:
         m = by.get(nz)
         drift = None
         if ev.looks is not None:
-            seq = [lk.statuses.get(nz) == "violation" for lk in ev.looks]
-            drift = any(a and b for a, b in zip(seq, seq[1:]))
+            # as the engine raises it: a strong finding at once, a candidate at two
+            # consecutive looks
+            seq = [lk.findings.get(nz) for lk in ev.looks]
+            drift = "strong" in seq or any(a == b == "candidate" for a, b in zip(seq, seq[1:]))
         nozzles.append(
             NozzleOutcome(
                 nozzle_id=nz,

@@ -12,6 +12,7 @@ __all__ = [
     "TankData",
     "TankEstimate",
     "WitnessSettings",
+    "diagnose",
     "estimate_tank",
     "meter_status",
     "station_bias",
@@ -19,7 +20,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("estimate_tank", "meter_status", "station_bias"):
+    if name in ("diagnose", "estimate_tank", "meter_status", "station_bias"):
         from anxin.engine.stats import witness
 
         return getattr(witness, name)
