@@ -39,6 +39,11 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # --- model
     temp_smooth_h: float = 2.0  # half-window of the local quadratic temperature smoother
     temp_smooth_max: int = 48
+    # After a delivery the probe may read a layer until the new fuel mixes: a decaying
+    # error per post-delivery segment with these time constants (h) and a prior SD (°C)
+    # on its initial size.
+    transient_tau_h: tuple[float, ...] = (3.0, 12.0)
+    transient_sd_c: float = 6.0
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth

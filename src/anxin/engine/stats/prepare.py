@@ -34,6 +34,7 @@ class Prepared:
     chart: np.ndarray
     dl_us: np.ndarray
     dl_ml: np.ndarray
+    beta: float  # the product's expansion coefficient (1/°C)
 
     def take(self, keep: np.ndarray) -> None:
         """Keep only these readings (what started a segment passes to the reading kept
@@ -165,6 +166,7 @@ def prepare(data: TankData, s) -> Prepared | None:
         chart=chart,
         dl_us=dl_us,
         dl_ml=dl[:, 2],
+        beta=beta,
     )
     # Jumps: the book volume away from its running median (sudden level steps, spikes).
     med = _rd.rolling_median(p.z, p.seg, s.jump_window)

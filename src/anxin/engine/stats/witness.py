@@ -116,9 +116,35 @@ def _design(
     p: Prepared, free: list[int], s: WitnessSettings, knot_sd_ml: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, ChartModel]:
     chart = chart_model(p.level, p.vol, p.chart, s, knot_sd_ml)
-    x = np.column_stack([p.m[:, free] / 1e6, -p.t_h, chart.columns])
-    psd = np.r_[np.zeros(len(free) + 1), chart.prior_sd]
+    trans = _transients(p, s)
+    x = np.column_stack([p.m[:, free] / 1e6, -p.t_h, chart.columns, trans])
+    psd = np.r_[np.zeros(len(free) + 1), chart.prior_sd, np.full(trans.shape[1], s.transient_sd_c)]
     return x, psd, chart
+
+
+def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
+    """After a delivery the single-point probe may read a layer, not the bulk, until the
+    new fuel has mixed: the 20 °C conversion is then off by β·V·e(t), e decaying from the
+    delivery's end. Per segment that starts after a delivery, β·V·exp(−Δt/τ) for each τ
+    of ``transient_tau_h`` (m³ per °C), with a prior of ``transient_sd_c`` on the probe's
+    initial error; 0 elsewhere. With instant mixing their coefficients stay near 0."""
+    if not s.transient_tau_h or p.dl_us.size == 0 or s.transient_sd_c <= 0:
+        return np.zeros((p.t_us.size, 0))
+    first, last = p.first_last()
+    ends = np.sort(p.dl_us[:, 1])
+    cols = []
+    for a, b in zip(first, last):
+        if p.cause[a] != "delivery":
+            continue
+        k = np.searchsorted(ends, p.t_us[a], side="right") - 1
+        if k < 0:
+            continue
+        dt_h = (p.t_us[a : b + 1] - ends[k]) / 3.6e9
+        for tau in s.transient_tau_h:
+            c = np.zeros(p.t_us.size)
+            c[a : b + 1] = p.beta * p.vol[a : b + 1] / 1e6 * np.exp(-dt_h / tau)
+            cols.append(c)
+    return np.stack(cols, 1) if cols else np.zeros((p.t_us.size, 0))
 
 
 def _run(data: TankData, s: WitnessSettings) -> _Run | None:
@@ -282,7 +308,7 @@ def _chart_correction(r: _Run) -> list[tuple[int, float]]:
     pts = p.chart[(p.chart[:, 0] >= lo) & (p.chart[:, 0] <= hi)]
     if pts.size == 0:
         return []
-    coef = f.b[len(r.free) + 1 :]
+    coef = f.b[len(r.free) + 1 : len(r.free) + 1 + r.chart.columns.shape[1]]
     err = f.g * pts[:, 1] + r.chart.evaluate(coef, pts[:, 0], pts[:, 1])
     return [(int(h), round(-float(e), 1)) for h, e in zip(pts[:, 0], err)]
 
