@@ -68,6 +68,8 @@ def model_checks(tank: TankEstimate, s: WitnessSettings) -> list[str]:
         failed.append("witness.check.residuals")
     if not tank.scale_anchored:
         failed.append("witness.check.unanchored")
+    if tank.hours < s.drift_min_hours:
+        failed.append("witness.check.short_window")
     return failed
 
 

@@ -147,13 +147,24 @@ def free_fit(x, y, t_h, seg, nseg, psd, bw_h):
     return b, a, resid, lrv
 
 
-def analyse_anchors(anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b_sd: float) -> tuple[float, float]:
+def analyse_anchors(
+    anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b_sd: float
+) -> tuple[float, float, float]:
     """Compare each declared delivery with the jump the tank itself shows across it
-    (the free fit's intercepts: that jump is (1 + g)·D up to the note's error), drop the
-    notes the others contradict, and return (note SD, scale prior SD) as fractions:
-    the note SD inflated when the notes scatter more than ``delivery_sd_permille`` says
-    (a Birge ratio), the scale prior widened when the notes agree on a chart scale far
-    outside it (the prior was wrong for this tank: the notes decide)."""
+    (the free fit's intercepts: that jump is (1 + g)·D up to the note's error), drop a
+    note the others contradict, and return (note SD, scale prior SD, note-bias prior SD)
+    as fractions.
+
+    The note SD is inflated when the notes scatter more than ``delivery_sd_permille``
+    says (a Birge ratio). Three notes or more that agree among themselves but not with
+    the chart's prior say the prior was wrong for this tank (a chart with the wrong
+    heads, a scale off by 5‰): the prior is widened so the notes decide — up to
+    ``max_chart_scale_permille``; beyond it no registered chart is that far off, and
+    the notes are as suspect as the chart. One or two notes cannot be judged by each
+    other. In both cases, when notes and chart disagree (beyond twice what the priors
+    allow), either may be wrong, so neither wins — the excess is shared
+    between the chart's scale and the notes' common bias, and the common error's
+    interval holds both (wide, and honest)."""
     note_sd = s.delivery_sd_permille / 1000.0
     deliv = [an for an in anchors if an.delivery]
     for an in anchors:
@@ -161,7 +172,7 @@ def analyse_anchors(anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b
     if note_sd <= 0:
         for an in deliv:
             an.reason = "unanchored"
-        return 0.0, g_sd
+        return 0.0, g_sd, b_sd
     # a delivery's declared volume is finite and > 0, so its implied jump is set
     ratio = np.array([(float(an.implied or 0.0) - an.declared) / an.declared for an in deliv])  # ≈ g + β + note error
     keep = np.ones(ratio.size, dtype=bool)
@@ -169,16 +180,20 @@ def analyse_anchors(anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b
         med = float(np.median(ratio))
         mad = 1.4826 * float(np.median(np.abs(ratio - med)))
         keep = np.abs(ratio - med) <= s.anchor_reject_sigma * max(note_sd, mad)
-    elif ratio.size:
-        keep = np.abs(ratio) <= s.anchor_reject_sigma * math.sqrt(note_sd**2 + g_sd**2 + b_sd**2)
     kept = ratio[keep]
     if kept.size >= 3:
         note_sd = max(note_sd, float(np.std(kept, ddof=1)))
     if kept.size and g_sd > 0:
         mean, se = float(kept.mean()), note_sd / math.sqrt(kept.size)
-        excess = mean * mean - se * se - b_sd * b_sd
-        if excess > g_sd * g_sd + (s.anchor_reject_sigma * se) ** 2:
-            g_sd = math.sqrt(excess)
+        allowed = se * se + g_sd * g_sd + b_sd * b_sd
+        plausible = abs(mean) <= s.max_chart_scale_permille / 1000.0
+        if kept.size >= 3 and plausible:
+            excess = mean * mean - se * se - b_sd * b_sd
+            if excess > g_sd * g_sd + (s.anchor_reject_sigma * se) ** 2:
+                g_sd = math.sqrt(excess)
+        elif mean * mean > 4.0 * allowed:
+            half = (mean * mean - allowed) / 2.0
+            g_sd, b_sd = math.sqrt(g_sd * g_sd + half), math.sqrt(b_sd * b_sd + half)
     for an, ok in zip(deliv, keep):
         an.used = bool(ok)
         an.reason = "used" if ok else "contradicted"
@@ -186,7 +201,7 @@ def analyse_anchors(anchors: list[Anchor], a_free: np.ndarray, s, g_sd: float, b
     for an in anchors:
         if not an.delivery and math.isfinite(an.declared):
             an.used, an.reason, an.sd = True, "gap", s.gap_sd_ml / 1e6
-    return note_sd, g_sd
+    return note_sd, g_sd, b_sd
 
 
 def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, lrv, s) -> AnchoredFit:

@@ -17,12 +17,18 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     leak_fine_threshold_l_per_h: float = 0.38
     leak_fine_false_alarm: float = 0.01
     leak_fine_hours: float = 26 * 24.0
+    # the fine test also needs L̂ above this × 0.38 L/h: a real but small loss (a tank's
+    # evaporation, ~0.2 L/h at most) is not a leak
+    leak_fine_min_fraction: float = 0.75
     # A nozzle whose interval is wider than ± this is never a violation, whatever its
     # centre: so wide an interval says the data cannot tell (status insufficient).
     violation_max_halfwidth_permille: float = 6.0
     # A tank whose residuals are wider than this (mL, SD) is not described by the model
     # (a wrong chart, a faulty gauge): its violations raise no METER_DRIFT.
     max_residual_sd_ml: float = 10_000.0
+    # A window shorter than this (h) raises a METER_DRIFT only on a strong finding: a few
+    # days of levels cannot yet tell a chart's shape from a meter.
+    drift_min_hours: float = 72.0
     min_dispensings: int = 30  # fewer: no estimate for that nozzle segment
     min_hours: float = 24.0  # less tank history than this: no decision
     # --- reading validation
@@ -43,7 +49,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # error per post-delivery segment with these time constants (h) and a prior SD (°C)
     # on its initial size.
     transient_tau_h: tuple[float, ...] = (3.0, 12.0)
-    transient_sd_c: float = 6.0
+    transient_sd_c: float = 3.0
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth
@@ -54,6 +60,10 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # An anchor farther than this many SDs from the jump the tank itself shows is a wrong
     # note (or a missed compartment): dropped and counted, never allowed to move the meters.
     anchor_reject_sigma: float = 4.0
+    # Notes that agree among themselves decide the chart's scale up to this (‰); a
+    # larger disagreement is no chart's (a note inflated to hide short measure?): the
+    # interval then holds both readings of it.
+    max_chart_scale_permille: float = 20.0
     # Prior on the registered chart's smooth relative error (RMS over its level range, ‰;
     # its calibration uncertainty): every Legendre coefficient k = 0…degree of V(h)·P_k(x)
     # gets a zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)). The scale (k = 0)
@@ -64,7 +74,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     chart_error_sd_permille: float = 1.5
     # A bias common to every note of the window (one depot's loading meter): SD, ‰. The
     # notes cannot reveal it (it moves them all alike), so it only widens the intervals.
-    delivery_bias_sd_permille: float = 0.5
+    delivery_bias_sd_permille: float = 0.3
     # The registered chart's strapping error (each tabulated volume off by its own
     # amount), learnt when the data show it — the same level bands err alike on different
     # days — with a prior of the size they show. At most max_knots hats, each needing

@@ -35,6 +35,9 @@ class Prepared:
     dl_us: np.ndarray
     dl_ml: np.ndarray
     beta: float  # the product's expansion coefficient (1/°C)
+    d_start_s: np.ndarray  # dispensings: start, end (s since t0) and 20 °C volume (mL)
+    d_end_s: np.ndarray
+    d_v20: np.ndarray
 
     def take(self, keep: np.ndarray) -> None:
         """Keep only these readings (what started a segment passes to the reading kept
@@ -167,6 +170,9 @@ def prepare(data: TankData, s) -> Prepared | None:
         dl_us=dl_us,
         dl_ml=dl[:, 2],
         beta=beta,
+        d_start_s=d_s,
+        d_end_s=d_e,
+        d_v20=d_v20,
     )
     # Jumps: the book volume away from its running median (sudden level steps, spikes).
     med = _rd.rolling_median(p.z, p.seg, s.jump_window)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anxin.engine.stats import fit as _fit
+from anxin.engine.stats import readings as _rd
 from anxin.engine.stats.chart import ChartModel, chart_model, coef_prior_sd, knot_grid, strapping_scale_ml
 from anxin.engine.stats.dist import norm_ppf, t_ppf
 from anxin.engine.stats.models import (
@@ -124,14 +125,17 @@ def _design(
 
 def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
     """After a delivery the single-point probe may read a layer, not the bulk, until the
-    new fuel has mixed: the 20 °C conversion is then off by β·V·e(t), e decaying from the
-    delivery's end. Per segment that starts after a delivery, β·V·exp(−Δt/τ) for each τ
-    of ``transient_tau_h`` (m³ per °C), with a prior of ``transient_sd_c`` on the probe's
-    initial error; 0 elsewhere. With instant mixing their coefficients stay near 0."""
+    new fuel has mixed: with a probe error e(t) = A·exp(−Δt/τ) from the delivery's end,
+    the readings' 20 °C volume is off by β·V·e(t) and the dispensings converted with the
+    probe's temperature by β·Σ v·e — together one column per τ of ``transient_tau_h`` and
+    post-delivery segment, with a prior of ``transient_sd_c`` on A; 0 elsewhere. With
+    instant mixing their coefficients stay near 0."""
     if not s.transient_tau_h or p.dl_us.size == 0 or s.transient_sd_c <= 0:
         return np.zeros((p.t_us.size, 0))
     first, last = p.first_last()
     ends = np.sort(p.dl_us[:, 1])
+    ts = (p.t_us - p.t0) / 1e6
+    mid = (p.d_start_s + p.d_end_s) / 2.0
     cols = []
     for a, b in zip(first, last):
         if p.cause[a] != "delivery":
@@ -139,10 +143,15 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
         k = np.searchsorted(ends, p.t_us[a], side="right") - 1
         if k < 0:
             continue
-        dt_h = (p.t_us[a : b + 1] - ends[k]) / 3.6e9
+        end_s = (ends[k] - p.t0) / 1e6
+        seg_t = ts[a : b + 1]
+        sel = (mid >= end_s) & (mid <= seg_t[-1])
         for tau in s.transient_tau_h:
             c = np.zeros(p.t_us.size)
-            c[a : b + 1] = p.beta * p.vol[a : b + 1] / 1e6 * np.exp(-dt_h / tau)
+            level_part = p.vol[a : b + 1] * np.exp(-(seg_t - end_s) / 3600.0 / tau)
+            w = p.d_v20[sel] * np.exp(-(mid[sel] - end_s) / 3600.0 / tau)
+            drawn = _rd.cumulative(p.d_start_s[sel], p.d_end_s[sel], w, seg_t)
+            c[a : b + 1] = p.beta * (level_part + drawn) / 1e6
             cols.append(c)
     return np.stack(cols, 1) if cols else np.zeros((p.t_us.size, 0))
 
@@ -194,7 +203,7 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
     g_prior = coef_prior_sd(s.chart_error_sd_permille, s.chart_degree)
     b_sd = s.delivery_bias_sd_permille / 1000.0
-    note_sd, g_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
+    note_sd, g_sd, b_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
     fit = _fit.anchored_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, anchors, psd, g_sd, b_sd, ff[3], s)
     return _Run(
         p=p,
@@ -271,8 +280,9 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
     fine = r.hours >= s.leak_fine_hours
     z1 = norm_ppf(1.0 - (s.leak_fine_false_alarm if fine else s.leak_false_alarm))
     thr = s.leak_fine_threshold_l_per_h if fine else s.leak_threshold_l_per_h
-    leak = bool(loss > max(z1 * loss_se, s.leak_min_fraction * thr))
-    conclusive = bool(thr - max(z1 * loss_se, s.leak_min_fraction * thr) >= z1 * loss_se)
+    floor = (s.leak_fine_min_fraction if fine else s.leak_min_fraction) * thr
+    leak = bool(loss > max(z1 * loss_se, floor))
+    conclusive = bool(thr - max(z1 * loss_se, floor) >= z1 * loss_se)
     return TankEstimate(
         tank_id=data.tank_id,
         station_id=data.station_id,
