@@ -477,8 +477,9 @@ WITNESS: dict[str, tuple[str, str]] = {
         "The delivery notes scatter more than their stated accuracy: their actual scatter is used",
     ),
     "note.scale_prior_widened": (
-        "容积表比例的先验已按数据放宽",
-        "The prior on the chart's scale was widened to what the data show",
+        "进油单与容积表在比例上不一致：已按数据放宽容积表比例的先验；进油单少于三张、或偏差超出任何容积表可能的范围时，区间同时容纳两种可能",
+        "The delivery notes and the chart disagree on the scale: the chart's prior was widened to what the data "
+        "show; with fewer than three notes, or a disagreement beyond any chart's, the interval holds both readings",
     ),
     "note.note_dropped": (
         "有进油单与油罐自身显示的进油量矛盾，已剔除（不影响计量误差估计）",
