@@ -10,6 +10,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     mpe_permille: float = 3.0  # METER_DRIFT when the 95 % interval lies entirely beyond ±3‰
     watch_permille: float = 2.0  # status "watch" when |estimate| > 2‰
     confidence: float = 0.95
+    decision_confidence: float = 0.99  # a violation's interval (the guard band), wider than the one reported
     leak_threshold_l_per_h: float = 0.76  # EPA SIR: detect 0.76 L/h with P ≥ 95 %, false alarms ≤ 5 %
     leak_false_alarm: float = 0.05
     # Over a month the test is finer (Warren Rogers' SIR level, 0.1 gph): 0.38 L/h with
@@ -56,7 +57,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # The declared volume of each delivery (the delivery note's 20 °C volume from the
     # depot's loading meter) errs independently with this SD; it anchors the chart's
     # scale. ≤ 0: free intercepts, the declared volumes never enter.
-    delivery_sd_permille: float = 1.0
+    delivery_sd_permille: float = 2.0
     # An anchor farther than this many SDs from the jump the tank itself shows is a wrong
     # note (or a missed compartment): dropped and counted, never allowed to move the meters.
     anchor_reject_sigma: float = 4.0

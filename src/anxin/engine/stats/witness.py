@@ -51,8 +51,15 @@ _US_PER_H = 3_600_000_000
 
 
 def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
+    """ok | watch | violation | insufficient for an estimate and its interval (at
+    ``confidence``). A violation is decided with a guard band (ILAC G8): the interval
+    at ``decision_confidence`` must lie beyond the limit, so a meter just inside it is
+    not accused on an unlucky week."""
     hw = (hi - lo) / 2.0
-    if (lo > s.mpe_permille or hi < -s.mpe_permille) and hw <= s.violation_max_halfwidth_permille:
+    guard = hw * norm_ppf(0.5 + s.decision_confidence / 2.0) / norm_ppf(0.5 + s.confidence / 2.0)
+    c = (hi + lo) / 2.0
+    beyond = c - guard > s.mpe_permille or c + guard < -s.mpe_permille
+    if beyond and hw <= s.violation_max_halfwidth_permille:
         return "violation"
     if hw > s.insufficient_halfwidth_permille:
         return "insufficient"
