@@ -21,8 +21,9 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # the fine test also needs L̂ above this × 0.38 L/h: a real but small loss (a tank's
     # evaporation, ~0.2 L/h at most) is not a leak
     leak_fine_min_fraction: float = 0.75
-    # A nozzle whose interval is wider than ± this is never a violation, whatever its
-    # centre: so wide an interval says the data cannot tell (status insufficient).
+    # A nozzle whose interval is wider than ± this is a violation only when even its
+    # guarded interval lies beyond twice the limit (a rigged board on two days of data);
+    # otherwise so wide an interval says the data cannot tell (status insufficient).
     violation_max_halfwidth_permille: float = 6.0
     # A tank whose residuals are wider than this (mL, SD) is not described by the model
     # (a wrong chart, a faulty gauge): its violations raise no METER_DRIFT.

@@ -58,8 +58,8 @@ def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
     hw = (hi - lo) / 2.0
     guard = hw * norm_ppf(0.5 + s.decision_confidence / 2.0) / norm_ppf(0.5 + s.confidence / 2.0)
     c = (hi + lo) / 2.0
-    beyond = c - guard > s.mpe_permille or c + guard < -s.mpe_permille
-    if beyond and hw <= s.violation_max_halfwidth_permille:
+    margin = max(c - guard, -c - guard)  # how far the guarded interval lies beyond zero
+    if margin > s.mpe_permille and (hw <= s.violation_max_halfwidth_permille or margin > 2.0 * s.mpe_permille):
         return "violation"
     if hw > s.insufficient_halfwidth_permille:
         return "insufficient"
