@@ -41,20 +41,15 @@ def _segments(p) -> list[SegmentInfo]:
 
 def _deliveries(data: TankData, r) -> list[DeliveryInfo]:
     """Every declared delivery in the data, with the boundary it fell on (if any)."""
-    out = []
+
+    def unused(a: int, b: int, v: float) -> DeliveryInfo:
+        return DeliveryInfo(
+            start_us=int(a), end_us=int(b), declared_ml=float(v), implied_ml=None, used=False, reason="no_readings"
+        )
+
     if r is None:
-        for a, b, v in data.deliveries:
-            out.append(
-                DeliveryInfo(
-                    start_us=int(a),
-                    end_us=int(b),
-                    declared_ml=float(v),
-                    implied_ml=None,
-                    used=False,
-                    reason="no_readings",
-                )
-            )
-        return out
+        return [unused(*d) for d in data.deliveries]
+    out = []
     p = r.p
     first, last = p.first_last()
     by_k = {an.k: an for an in r.anchors}
@@ -66,16 +61,7 @@ def _deliveries(data: TankData, r) -> list[DeliveryInfo]:
                 break
         an = by_k.get(k) if k is not None else None
         if an is None or not an.delivery:
-            out.append(
-                DeliveryInfo(
-                    start_us=int(a),
-                    end_us=int(b),
-                    declared_ml=float(v),
-                    implied_ml=None,
-                    used=False,
-                    reason="no_readings",
-                )
-            )
+            out.append(unused(a, b, v))
             continue
         share = float(v) / (an.declared * 1e6) if an.declared > 0 else 1.0  # several notes on one boundary
         implied = None if an.implied is None else an.implied * 1e6 * share
