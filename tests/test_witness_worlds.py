@@ -140,6 +140,10 @@ def test_a_meter_drift_finding_must_survive_the_models_checks():
     marginal, strong = _m(3.5, 6.5), _m(30.0, 40.0)
     assert drift_finding(marginal, _tank([marginal]), S) == "candidate"
     assert drift_finding(strong, _tank([strong]), S) == "strong"
+    # far beyond but too wide to mean it at once (twin nozzles): a second look decides
+    wide_far, wide_near = _m(10.0, 26.0), _m(3.5, 11.5)
+    assert drift_finding(wide_far, _tank([wide_far]), S) == "candidate"
+    assert drift_finding(wide_near, _tank([wide_near]), S) is None
     # unanchored: only a finding beyond twice the limit
     assert drift_finding(marginal, _tank([marginal], anchored=False), S) is None
     assert drift_finding(strong, _tank([strong], anchored=False), S) == "strong"

@@ -74,19 +74,25 @@ def model_checks(tank: TankEstimate, s: WitnessSettings) -> list[str]:
 
 
 def drift_finding(m: MeterEstimate, tank: TankEstimate, s: WitnessSettings) -> str | None:
-    """What one look makes of a nozzle estimate: "strong" — alarmed at once (its whole
-    interval beyond twice the limit: a rigged board; a second look would add nothing,
-    but the tank's residuals must still look like a gauge's) —, "candidate" — alarmed when
-    the station's next look finds it again, if the model's checks pass — or None."""
+    """What one look makes of a nozzle estimate: "strong" — alarmed at once: its whole
+    interval beyond twice the limit and narrow enough to mean it (a rigged board; a
+    second look would add nothing) —, "candidate" — alarmed when the station's next
+    look finds it again, if the model's checks pass: an interval pinned to ±3‰, or one
+    wider but lying beyond twice the limit — or None. A tank whose residuals no gauge
+    gives raises nothing."""
     if m.status != "violation":
         return None
     failed = model_checks(tank, s)
     if "witness.check.residuals" in failed:
         return None
     lo, hi = m.ci95_permille
-    if lo > 2.0 * s.mpe_permille or hi < -2.0 * s.mpe_permille:
+    hw = (hi - lo) / 2.0
+    far = lo > 2.0 * s.mpe_permille or hi < -2.0 * s.mpe_permille
+    if far and hw <= s.violation_max_halfwidth_permille:
         return "strong"
-    return None if failed else "candidate"
+    if failed or not (far or hw <= s.drift_max_halfwidth_permille):
+        return None  # not pinned down: a nozzle its neighbours' demand hides cannot be accused
+    return "candidate"
 
 
 def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int, since_us: int | None) -> Alarm:

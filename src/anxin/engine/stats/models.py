@@ -31,6 +31,8 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # A window shorter than this (h) raises a METER_DRIFT only on a strong finding: a few
     # days of levels cannot yet tell a chart's shape from a meter.
     drift_min_hours: float = 72.0
+    # ... nor on an estimate whose 95 % interval is wider than ± this (‰)
+    drift_max_halfwidth_permille: float = 3.0
     min_dispensings: int = 30  # fewer: no estimate for that nozzle segment
     min_hours: float = 24.0  # less tank history than this: no decision
     # --- reading validation
