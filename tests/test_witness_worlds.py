@@ -202,3 +202,123 @@ def test_the_estimate_does_not_depend_on_arrival_order_or_nozzle_names(seed, ord
     back = {m.nozzle_id: m for m in est.meters}
     for m in base.meters:
         assert back[names[m.nozzle_id]].error_permille == pytest.approx(m.error_permille, abs=1e-4)
+
+
+_H = 3_600_000_000
+_T0 = 1_772_294_400_000_000
+
+
+@st.composite
+def _hostile_tank(draw):
+    """Tank data a station could send (the gauge is unsigned): levels that jump, freeze,
+    leave the chart or go backwards in time, temperatures at the contract's bounds,
+    water above the fuel, deliveries of nothing or of everything, dispensings of zero
+    or of a tanker's worth, all in any order."""
+    n = draw(st.integers(3, 400))
+    step = draw(st.sampled_from([60_000_000, 300_000_000, 900_000_000]))
+    t = [_T0 + i * step + draw(st.integers(-step, step)) for i in range(n)]
+    top = draw(st.sampled_from([1_000_000, 2_600_000]))
+    chart = [(0, 0), (top // 3, draw(st.integers(1, 10**7))), (top, draw(st.integers(10**7 + 1, 6 * 10**7)))]
+    lvl = st.one_of(st.floats(0, top * 1.2, allow_nan=False), st.just(float(top // 2)))
+    level = draw(st.lists(lvl, min_size=n, max_size=n))
+    water = draw(st.lists(st.floats(0, 200_000), min_size=n, max_size=n))
+    temp = draw(st.lists(st.floats(-40_000, 70_000), min_size=n, max_size=n))
+    span = t[-1] - t[0] + 1
+    deliveries = [
+        (a, a + draw(st.integers(0, 3 * _H)), draw(st.floats(0, 5e7)))
+        for a in draw(st.lists(st.integers(t[0], t[0] + span), max_size=6))
+    ]
+    disp = []
+    for _ in range(draw(st.integers(0, 300))):
+        a = draw(st.integers(t[0] - _H, t[-1] + _H))
+        disp.append(
+            (
+                draw(st.sampled_from(["A", "B", "C"])),
+                draw(st.sampled_from([100_000, 101_000])),
+                a,
+                a + draw(st.integers(0, 600_000_000)),
+                draw(st.integers(0, 5 * 10**7)),
+            )
+        )
+    from anxin.engine.stats import TankData
+
+    return TankData(
+        tank_id="T",
+        station_id="S",
+        chart=chart,
+        expansion_ppm_per_c=draw(st.sampled_from([0, 900, 1200])),
+        reading_t=t,
+        reading_level_um=level,
+        reading_water_um=water,
+        reading_temp_mc=temp,
+        deliveries=deliveries,
+        dispensings=disp,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=_hostile_tank())
+def test_no_tank_data_a_station_sends_stops_the_witness(data):
+    """Whatever the gauge says, the estimate is made or declined — it never raises (a
+    raise inside a look would stop the engine) — and what it reports is encodable."""
+    for s in (S, msgspec.structs.replace(S, min_hours=0.0, min_dispensings=1)):
+        est = estimate_tank(data, s)
+        if est is not None:
+            msgspec.json.encode(est)
+            for m in est.meters:
+                assert m.status in ("ok", "watch", "violation", "insufficient")
+        msgspec.json.encode(diagnose(data, s))
+
+
+_BASE = {}
+
+
+def _base_tank():
+    if not _BASE:
+        _BASE["d"] = synth_tank(seed=11, days=3, errors={"A": 0.001, "B": -0.001, "C": 0.0})[0]
+    return _BASE["d"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spoil=st.lists(
+        st.tuples(st.integers(0, 10**6), st.sampled_from(["level", "temp", "water", "time"]), st.floats(-1e9, 1e9)),
+        max_size=40,
+    ),
+    notes=st.lists(st.tuples(st.integers(0, 3 * 24), st.floats(0, 1e9)), max_size=4),
+    phantom=st.lists(st.tuples(st.integers(0, 3 * 24 * 60), st.integers(0, 10**9)), max_size=20),
+)
+def test_a_real_tank_spoiled_by_a_station_never_stops_the_witness(spoil, notes, phantom):
+    """A real week's data with readings a station bent (levels off the chart, absurd
+    temperatures, water, times out of order), notes of nothing or of a tanker's worth
+    declared at any hour, and dispensings of any size: estimated or declined, never a
+    raise, every figure encodable."""
+    base = _base_tank()
+    lv, tc, wt, t = (
+        list(x) for x in (base.reading_level_um, base.reading_temp_mc, base.reading_water_um, base.reading_t)
+    )
+    for i, what, v in spoil:
+        i %= len(t)
+        if what == "level":
+            lv[i] = abs(v)
+        elif what == "temp":
+            tc[i] = v
+        elif what == "water":
+            wt[i] = abs(v)
+        else:
+            t[i] = t[(i + int(abs(v))) % len(t)]
+    dl = list(base.deliveries) + [(_T0 + h * _H, _T0 + h * _H + _H, v) for h, v in notes]
+    disp = list(base.dispensings) + [("B", 0, _T0 + m * 60_000_000, _T0 + m * 60_000_000 + 1, v) for m, v in phantom]
+    data = msgspec.structs.replace(
+        base,
+        reading_t=t,
+        reading_level_um=lv,
+        reading_temp_mc=tc,
+        reading_water_um=wt,
+        deliveries=dl,
+        dispensings=disp,
+    )
+    est = estimate_tank(data, S)
+    if est is not None:
+        msgspec.json.encode(est)
+    msgspec.json.encode(diagnose(data, S))
