@@ -207,8 +207,8 @@ def analyse_anchors(
 def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, lrv, s) -> AnchoredFit:
     """Weighted least squares over θ = [b | g | β | a_s], built from segment sums (no
     dense intercept columns): readings weighted by their long-run variance (floored at
-    (1 mL)², or noiseless data would exhaust double precision against the anchors), the
-    priors and the kept anchors as pseudo-observations."""
+    ``LRV_FLOOR``), the priors and the kept anchors as pseudo-observations; the
+    sandwich's meat sums the reading scores over time blocks."""
     px = x.shape[1]
     gi, bi, ai = px, px + 1, px + 2
     p = ai + nseg
