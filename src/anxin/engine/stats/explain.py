@@ -61,7 +61,10 @@ def _deliveries(data: TankData, r) -> list[DeliveryInfo]:
                 break
         an = by_k.get(k) if k is not None else None
         if an is None or not an.delivery:
-            out.append(unused(a, b, v))
+            info = unused(a, b, v)
+            if an is not None and an.reason == "unanchored":
+                info.reason = "unanchored"  # a note of next to nothing
+            out.append(info)
             continue
         share = float(v) / (an.declared * 1e6) if an.declared > 0 else 1.0  # several notes on one boundary
         implied = None if an.implied is None else an.implied * 1e6 * share

@@ -242,7 +242,7 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
             rows[i, ai + k + 1], rows[i, ai + k], rows[i, gi] = 1.0, -1.0, -(k_s[k + 1] - k_s[k])
             if an.delivery:
                 rows[i, bi] = -an.declared
-        w = np.array([1.0 / an.sd**2 for an in used])
+        w = np.array([1.0 / max(an.sd, 1e-9) ** 2 for an in used])  # 1 mL: no anchor is surer
         pseudo += (rows * w[:, None]).T @ rows
         rhs += rows.T @ (w * np.array([an.declared for an in used]))
     info += pseudo

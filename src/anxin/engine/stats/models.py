@@ -68,6 +68,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # larger disagreement is no chart's (a note inflated to hide short measure?): the
     # interval then holds both readings of it.
     max_chart_scale_permille: float = 20.0
+    min_note_ml: float = 1_000.0  # a declared delivery smaller than this anchors nothing
     # Prior on the registered chart's smooth relative error (RMS over its level range, ‰;
     # its calibration uncertainty): every Legendre coefficient k = 0…degree of V(h)·P_k(x)
     # gets a zero-mean prior with SD chart_error_sd / sqrt(Σ 1/(2k+1)). The scale (k = 0)

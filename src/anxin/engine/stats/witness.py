@@ -208,6 +208,10 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
                 x, psd, chart = _design(p, free, s)
     declared = p.declared() / 1e6
     anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
+    for an in anchors:
+        if an.delivery and an.declared < s.min_note_ml / 1e6:
+            # a note of next to nothing anchors nothing (and its SD would be zero)
+            an.delivery, an.declared, an.reason = False, math.nan, "unanchored"
     g_prior = coef_prior_sd(s.chart_error_sd_permille, s.chart_degree)
     b_sd = s.delivery_bias_sd_permille / 1000.0
     note_sd, g_sd, b_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
