@@ -42,14 +42,7 @@ class Prepared:
     def take(self, keep: np.ndarray) -> None:
         """Keep only these readings (what started a segment passes to the reading kept
         after the one that goes)."""
-        cause = self.cause.copy()
-        for i in np.flatnonzero(~keep & (cause != "")):
-            j = i + 1
-            while j < keep.size and not keep[j] and self.seg[j] == self.seg[i]:
-                j += 1
-            if j < keep.size and self.seg[j] == self.seg[i] and cause[j] == "":
-                cause[j] = cause[i]
-        self.cause = cause
+        self.cause = _pass_on(self.cause, keep, self.seg)
         for name in ("t_us", "t_h", "level", "vol", "z", "m", "seg", "step", "cause"):
             setattr(self, name, getattr(self, name)[keep])
 
@@ -60,14 +53,7 @@ class Prepared:
         keep = np.bincount(seg)[seg] >= 2
         if not keep.all():
             # the cause of a dropped segment's start passes to the next segment
-            cause = self.cause.copy()
-            for i in np.flatnonzero(~keep & (cause != "")):
-                j = i + 1
-                while j < seg.size and not keep[j]:
-                    j += 1
-                if j < seg.size and cause[j] == "":
-                    cause[j] = cause[i]
-            self.cause = cause
+            self.cause = _pass_on(self.cause, keep)
             self.take(keep)
             seg = np.unique(self.seg, return_inverse=True)[1]
         self.seg = seg
@@ -89,6 +75,19 @@ class Prepared:
             out[k] = float(self.dl_ml[sel].sum())
         out[self.step[first[1:]]] = np.nan
         return out
+
+
+def _pass_on(cause: np.ndarray, keep: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
+    """What started a segment at a reading that goes passes to the next reading kept
+    (within the same segment when ``seg`` is given)."""
+    out = cause.copy()
+    for i in np.flatnonzero(~keep & (cause != "")):
+        j = i + 1
+        while j < keep.size and not keep[j] and (seg is None or seg[j] == seg[i]):
+            j += 1
+        if j < keep.size and (seg is None or seg[j] == seg[i]) and out[j] == "":
+            out[j] = out[i]
+    return out
 
 
 def prepare(data: TankData, s) -> Prepared | None:

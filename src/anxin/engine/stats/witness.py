@@ -93,12 +93,9 @@ def _step_cuts(resid_ml: np.ndarray, moved_ml: np.ndarray, seg: np.ndarray, s: W
     cand = same & (np.abs(dr) > thr)
     k = s.step_persist
     for i in np.flatnonzero(cand) + 1:
-        lo, hi = i - k, i + k
-        if lo < 0 or hi > seg.size or seg[lo] != seg[i - 1] or seg[hi - 1] != seg[i]:
-            before, after = resid_ml[max(lo, 0) : i], resid_ml[i : min(hi, seg.size)]
-            before, after = before[seg[max(lo, 0) : i] == seg[i - 1]], after[seg[i : min(hi, seg.size)] == seg[i]]
-        else:
-            before, after = resid_ml[lo:i], resid_ml[i:hi]
+        lo, hi = max(i - k, 0), min(i + k, seg.size)  # the readings either side, in their own segments
+        before = resid_ml[lo:i][seg[lo:i] == seg[i - 1]]
+        after = resid_ml[i:hi][seg[i:hi] == seg[i]]
         if abs(float(np.mean(after)) - float(np.mean(before))) > 0.5 * thr[i - 1]:
             cut[i] = True
     return cut
