@@ -55,7 +55,7 @@ def _fmt(x: float | None, spec: str, dash: str = "—") -> str:
 
 def table(rows: list[WorldRow]) -> str:
     head = (
-        f"{'world':<20} {'days':>4} {'honest':>6} {'insuf':>5} {'RMSE‰':>6} {'cover':>6} {'viol':>4} "
+        f"{'world':<20} {'days':>4} {'honest':>6} {'insuf':>5} {'RMSE‰':>6} {'cover':>6} {'z':>4} {'viol':>4} "
         f"{'MD/1knw':>8} {'±7 found':>9} {'leak L/h':>8} {'Pd':>5} {'Pfa':>5} {'pool‰':>6} {'chart L':>11}  verdict"
     )
     lines = [head, "-" * len(head)]
@@ -66,7 +66,8 @@ def table(rows: list[WorldRow]) -> str:
         found = "—" if r.found_pct is None else f"{r.drifted_found}/{r.drifted}"
         lines.append(
             f"{r.world:<20} {r.days:>4g} {r.honest:>6} {r.insufficient:>5} {_fmt(r.rmse_permille, '.2f'):>6} "
-            f"{_fmt(None if r.coverage is None else 100 * r.coverage, '.0f'):>5}% {r.honest_violation:>4} "
+            f"{_fmt(None if r.coverage is None else 100 * r.coverage, '.0f'):>5}% {_fmt(r.z_rms, '.2f'):>4} "
+            f"{r.honest_violation:>4} "
             f"{_fmt(r.false_drift_per_1000_nw, '.1f'):>8} {found:>9} {r.leak_rate_l_per_h:>8.2f} "
             f"{_fmt(None if r.pd is None else 100 * r.pd, '.0f'):>4}% {_fmt(None if r.pfa is None else 100 * r.pfa, '.0f'):>4}% "
             f"{_fmt(r.pooled_rmse_permille, '.2f'):>6} {chart:>11}  {verdict}"
@@ -81,7 +82,9 @@ def legend(args: argparse.Namespace, worlds: list[str]) -> str:
             f"worlds {len(worlds)} × seeds {args.seeds} × days {args.days} × {args.tanks} tanks; "
             f"daily looks (30-day window, every local midnight) in {looks}.",
             "honest: nozzles N(0, 1‰) clipped inside ±2‰; insuf: of those, status insufficient (left out of RMSE, "
-            "kept in coverage with their wide interval); cover: 95 % interval covers the truth; viol: honest "
+            "kept in coverage with their wide interval); cover: 95 % interval covers the truth (the target fails when "
+            "the coverage's own Wilson 95 % interval misses 90–98 %); z: RMS of the error over its interval's "
+            "SD (half-width / 1.96), ≈ 1 when the intervals are as wide as they need be; viol: honest "
             "violation in the final estimate; MD/1knw: false METER_DRIFT (as the engine raises it over the daily looks) "
             "per 1,000 honest nozzle-weeks looked at; ±7 found: drifted ±7…10‰ nozzles at violation or METER_DRIFT; "
             "Pd/Pfa: leak_suspected on leaking/tight tanks; pool‰: RMSE of the tank's pooled figure; chart L: RMS "

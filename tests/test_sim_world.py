@@ -27,6 +27,7 @@ from anxin.sim.robustness import (
     evaluate_scene,
     make_scenes,
     score_scene,
+    wilson,
 )
 from anxin.sim.station import depot_of, plan_station
 from anxin.sim.synth_tank import T0, synth_tank
@@ -475,6 +476,7 @@ def test_aggregate_scores_hand_made_outcomes() -> None:
     assert (r.honest, r.insufficient, r.honest_estimated) == (4, 1, 3)
     assert r.rmse_permille == pytest.approx(math.sqrt((1.0 + 0.0 + 16.0) / 3))
     assert r.coverage == pytest.approx(2 / 4)  # the insufficient one counts, its wide interval covers
+    assert r.z_rms == pytest.approx(math.sqrt(((1.0 * 3.919928 / 3.0) ** 2 + 0.0 + (4.0 * 3.919928 / 2.9) ** 2) / 3))
     assert r.honest_violation == 1 and r.false_drift == 1
     assert r.honest_nozzle_weeks == pytest.approx(4.0) and r.false_drift_per_1000_nw == pytest.approx(250.0)
     assert (r.drifted, r.drifted_found) == (2, 1)
@@ -492,6 +494,47 @@ def test_aggregate_scores_hand_made_outcomes() -> None:
     clean = aggregate("w", 7, [tank([nz("honest", 0.0, 0.1, -1.0, 1.0, "ok")], 0.0, False)])
     assert clean.passed["violation"] and clean.passed["rmse"] and clean.passed["drift_alarm"]
     assert clean.passed["found7"] is None and clean.passed["leak"] is None  # nothing to judge
+
+
+def test_coverage_is_judged_with_its_sampling_error() -> None:
+    def row(covered: int, n: int):
+        nozzles = [
+            NozzleOutcome(
+                nozzle_id=f"N{i}",
+                kind="honest",
+                true_permille=0.0 if i < covered else 5.0,
+                est_permille=0.0,
+                lo=-1.0,
+                hi=1.0,
+                status="ok",
+                meter_drift=None,
+                looks=0,
+            )
+            for i in range(n)
+        ]
+        tank = TankOutcome(
+            world="w",
+            seed=1,
+            days=30,
+            index=0,
+            nozzles=nozzles,
+            leak_l_per_h=0.0,
+            evaporation_l_per_h=0.0,
+            leak_suspected=False,
+            loss_l_per_h=0.0,
+            pooled_true_permille=0.0,
+            pooled_permille=None,
+            pooled_ci95_permille=None,
+            chart_rmse_raw_l=None,
+            chart_rmse_l=None,
+        )
+        return aggregate("w", 30, [tank])
+
+    lo, hi = wilson(57, 60)
+    assert lo < 57 / 60 < hi and wilson(60, 60)[1] == 1.0 and 0.93 < wilson(60, 60)[0] < 0.95
+    assert row(60, 60).passed["coverage"]  # an exact 95 % interval shows this one row in twenty
+    assert not row(600, 600).passed["coverage"]  # … but not on 600 nozzles: too wide
+    assert row(55, 60).passed["coverage"] and not row(53, 60).passed["coverage"]  # below 90 % fails as measured
 
 
 def test_chart_scores_remove_the_unobservable_constant() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "evaluate_scene",
     "score_scene",
     "aggregate",
+    "wilson",
     "TARGETS",
 ]
 
@@ -331,6 +332,10 @@ class WorldRow(msgspec.Struct, kw_only=True):
     no_estimate: int  # honest nozzles without any estimate
     rmse_permille: float | None
     coverage: float | None  # over honest nozzles with an interval (insufficient ones included)
+    coverage_ci: tuple[float, float] | None  # Wilson 95 % interval of the coverage itself
+    # RMS of (estimate − truth) ÷ (the 95 % interval's half-width / 1.96) over the honest
+    # nozzles estimated: ≈ 1 when the intervals are as wide as they need to be
+    z_rms: float | None
     honest_violation: int
     false_drift: int
     honest_nozzle_weeks: float  # observed at daily looks
@@ -358,6 +363,13 @@ def _rms(x: Iterable[float]) -> float | None:
     return float(np.sqrt(np.mean(a * a))) if a.size else None
 
 
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's 95 % interval for a proportion k/n (n > 0)."""
+    c = (k + z * z / 2.0) / (n + z * z)
+    h = z / (n + z * z) * math.sqrt(k * (n - k) / n + z * z / 4.0)
+    return max(c - h, 0.0), min(c + h, 1.0)
+
+
 def aggregate(world: str, days: float, tanks: Sequence[TankOutcome]) -> WorldRow:
     """One table row: every tank of a world at one horizon, over all seeds."""
     honest = [n for t in tanks for n in t.nozzles if n.kind == "honest"]
@@ -374,7 +386,13 @@ def aggregate(world: str, days: float, tanks: Sequence[TankOutcome]) -> WorldRow
     pooled = [t for t in tanks if t.pooled_permille is not None]
     charts = [t for t in tanks if t.chart_rmse_l is not None]
     rmse = _rms(n.est_permille - n.true_permille for n in est if n.est_permille is not None)
+    z_rms = _rms(
+        (n.est_permille - n.true_permille) * 3.919928 / (n.hi - n.lo)
+        for n in est
+        if n.est_permille is not None and n.lo is not None and n.hi is not None and n.hi > n.lo
+    )
     coverage = len(covered) / len(with_ci) if with_ci else None
+    cov_ci = wilson(len(covered), len(with_ci)) if with_ci else None
     rate = LEAK_SHORT_L_PER_H if days <= 7 else LEAK_LONG_L_PER_H
     pd = sum(bool(t.leak_suspected) for t in leaky) / len(leaky) if leaky else None
     pfa = sum(bool(t.leak_suspected) for t in tight) / len(tight) if tight else None
@@ -383,7 +401,11 @@ def aggregate(world: str, days: float, tanks: Sequence[TankOutcome]) -> WorldRow
     found_pct = len(found) / len(drift) if drift else None
     short = days <= 7
     passed: dict[str, bool | None] = {
-        "coverage": None if coverage is None else 0.90 <= coverage <= 0.98,
+        # A row measures the coverage on some 60 nozzles, and an exact 95 % interval
+        # shows 60/60 in one row of twenty. Too low is the dangerous side (intervals too
+        # narrow accuse): below 90 % fails as measured. Too high fails when the
+        # coverage's own Wilson interval lies wholly above 98 %.
+        "coverage": None if cov_ci is None or coverage is None else coverage >= 0.90 and cov_ci[0] <= 0.98,
         "violation": violations == 0,
         "drift_alarm": None if per_1000 is None else per_1000 <= 1.0,
         "found7": (None if found_pct is None else found_pct >= 0.95) if short else None,
@@ -402,6 +424,8 @@ def aggregate(world: str, days: float, tanks: Sequence[TankOutcome]) -> WorldRow
         no_estimate=sum(1 for n in honest if n.status is None),
         rmse_permille=rmse,
         coverage=coverage,
+        coverage_ci=cov_ci,
+        z_rms=z_rms,
         honest_violation=violations,
         false_drift=false_drift,
         honest_nozzle_weeks=weeks,

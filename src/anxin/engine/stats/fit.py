@@ -182,7 +182,13 @@ def analyse_anchors(
         keep = np.abs(ratio - med) <= s.anchor_reject_sigma * max(note_sd, mad)
     kept = ratio[keep]
     if kept.size >= 3:
-        note_sd = max(note_sd, float(np.std(kept, ddof=1)))
+        obs = float(np.var(kept, ddof=1))
+        nu0 = s.delivery_sd_prior_notes
+        if nu0 < 0:
+            note_sd = max(note_sd, math.sqrt(obs))
+        else:
+            post = (nu0 * note_sd * note_sd + (kept.size - 1) * obs) / (nu0 + kept.size - 1)
+            note_sd = max(math.sqrt(post), s.delivery_sd_min_permille / 1000.0)
     if kept.size and g_sd > 0:
         mean, se = float(kept.mean()), note_sd / math.sqrt(kept.size)
         allowed = se * se + g_sd * g_sd + b_sd * b_sd

@@ -61,6 +61,11 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # depot's loading meter) errs independently with this SD; it anchors the chart's
     # scale. ≤ 0: free intercepts, the declared volumes never enter.
     delivery_sd_permille: float = 2.0
+    # ...as a prior worth this many notes: with more notes their own scatter (about the
+    # jumps the tank shows) decides their SD — a scaled-inverse-χ² posterior — floored at
+    # delivery_sd_min_permille. < 0: the prior is a floor (the notes may only widen it).
+    delivery_sd_prior_notes: float = 4.0
+    delivery_sd_min_permille: float = 0.3
     # An anchor farther than this many SDs from the jump the tank itself shows is a wrong
     # note (or a missed compartment): dropped and counted, never allowed to move the meters.
     anchor_reject_sigma: float = 4.0
