@@ -50,9 +50,11 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     temp_smooth_h: float = 2.0  # half-window of the local quadratic temperature smoother
     temp_smooth_max: int = 48
     # After a delivery the probe may read a layer until the new fuel mixes: a decaying
-    # error per post-delivery segment with these time constants (h) and a prior SD (°C)
-    # on its initial size.
-    transient_tau_h: tuple[float, ...] = (3.0, 12.0)
+    # error per post-delivery segment, a sum of exponentials with these time constants (h)
+    # — a basis that spans mixing times from under an hour to a day (a single time
+    # constant profiled per tank did worse: the residuals choose it badly) — with a prior
+    # SD (°C) on each one's initial size.
+    transient_tau_h: tuple[float, ...] = (1.5, 4.0, 12.0)
     transient_sd_c: float = 3.0
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
