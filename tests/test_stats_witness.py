@@ -287,3 +287,20 @@ def test_simulated_honest_city_no_false_alarms(tmp_path):
         assert row.error_permille == pytest.approx(truth[row.nozzle_id]["error_permille"], abs=4.0), row
     assert [a.rule for a in res.alarms if a.rule in ("METER_DRIFT", "TANK_LOSS", "STATION_BIAS")] == []
     assert all(m.status != "violation" for m in res.meters)
+
+
+def test_a_violation_holds_only_beyond_the_guard_band_and_the_depots_allowance() -> None:
+    """The 99 % interval must clear ±3‰ by what the depot's loading meter could be off
+    (1‰), a bias every note shares and no tank data shows: an honest meter at +1.5‰ under
+    a depot 3‰ off must not be accused; a meter 7‰ off still is."""
+    from anxin.engine.stats import meter_status
+
+    s = WitnessSettings()
+    q = 2.5758 / 1.95996  # 99 % over 95 %
+    assert meter_status(4.3, 4.0, 4.6, s) == "watch"  # guarded 4.3 − 0.3·q = 3.91: within 3 + 1
+    assert meter_status(4.5, 4.2, 4.8, s) == "violation"  # 4.11
+    assert meter_status(-4.5, -4.8, -4.2, s) == "violation"
+    assert meter_status(7.0, 7.0 - 1.5, 7.0 + 1.5, s) == "violation"  # 7 − 1.5·q = 5.03
+    without = msgspec.structs.replace(s, decision_note_bias_permille=0.0)
+    assert meter_status(4.3, 4.0, 4.6, without) == "violation"
+    assert 4.3 - 0.3 * q < 4.0 < 4.5 - 0.3 * q

@@ -54,11 +54,14 @@ def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
     """ok | watch | violation | insufficient for an estimate and its interval (at
     ``confidence``). A violation is decided with a guard band (ILAC G8): the interval
     at ``decision_confidence`` must lie beyond the limit, so a meter just inside it is
-    not accused on an unlucky week."""
+    not accused on an unlucky week — nor on the delivery notes' common bias, which no tank
+    data can reveal: the guarded interval must clear the limit by
+    ``decision_note_bias_permille`` too."""
     hw = (hi - lo) / 2.0
     guard = hw * norm_ppf(0.5 + s.decision_confidence / 2.0) / norm_ppf(0.5 + s.confidence / 2.0)
     c = (hi + lo) / 2.0
-    margin = max(c - guard, -c - guard)  # how far the guarded interval lies beyond zero
+    # how far the guarded interval lies beyond zero, less what the depot could be off
+    margin = max(c - guard, -c - guard) - s.decision_note_bias_permille
     if margin > s.mpe_permille and (hw <= s.violation_max_halfwidth_permille or margin > 2.0 * s.mpe_permille):
         return "violation"
     if hw > s.insufficient_halfwidth_permille:
@@ -178,13 +181,14 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     # found in the residual increments of the free fit and given a free intercept of its
     # own (a cut); then the fit is repeated.
     n_steps = 0
+    taus = s.transient_tau_h
     for it in range(s.step_passes + 1):
         nseg = p.renumber()
         hours = float(p.t_h[-1] - p.t_h[0]) if p.t_h.size else 0.0
         if p.t_h.size < 3 or hours < s.min_hours:
             return None
         free = [j for j in range(len(p.keys)) if p.counts[j] >= s.min_fit_dispensings]
-        x, psd, chart = _design(p, free, s, s.transient_tau_h)
+        x, psd, chart = _design(p, free, s, taus)
         ff = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd, s.hac_hours)
         if ff is None:
             return None
@@ -199,7 +203,6 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
         p.cause = np.where(cut, "step", p.cause)
     if n_steps:
         p.rejected["step"] = n_steps
-    taus = s.transient_tau_h
     # The chart's fine structure (errors in the tabulated volumes), learnt when the
     # data show it: the same level bands err alike on different days.
     knot_sd = 0.0
