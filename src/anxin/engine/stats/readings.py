@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["validate", "segment_ids", "smooth_temperature", "cumulative", "rolling_median"]
+__all__ = ["validate", "segment_ids", "smooth_temperature", "smooth_water", "cumulative", "rolling_median"]
 
 
 def validate(
@@ -139,6 +139,28 @@ def smooth_temperature(t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, hal
             sol[ok] = np.linalg.solve(a[ok], b[ok][..., None])[..., 0]
         mean = np.sum(y, 1) / np.maximum(m[0], 1.0)
         out[lo:hi] = np.where(ok, sol[:, 0], mean)
+    return out
+
+
+def smooth_water(t_h: np.ndarray, water_um: np.ndarray, seg: np.ndarray, max_dev_um: float) -> np.ndarray:
+    """The water bottom as a straight line in time within each segment. Water comes in
+    slowly, but the float reads it in steps of its resolution (0.5 mm is common): each
+    step moves the book volume by litres at once, a staircase the model would otherwise
+    explain with whatever else steps (the transients' conversion error, a leak). A
+    segment whose readings stray more than ``max_dev_um`` from the line had a real event
+    (water drawn off, rain): it keeps its readings."""
+    out = water_um.copy()
+    bounds = np.flatnonzero(np.diff(seg)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t_h.size]):
+        if hi - lo < 3:
+            continue
+        tt, w = t_h[lo:hi] - t_h[lo], water_um[lo:hi]
+        if np.ptp(w) == 0:
+            continue
+        coef = np.polyfit(tt, w, 1)
+        line = np.polyval(coef, tt)
+        if np.max(np.abs(w - line)) <= max_dev_um:
+            out[lo:hi] = line
     return out
 
 
