@@ -226,14 +226,27 @@ def _m(nid, e, half=0.6):
 
 
 def test_station_bias_fires_when_all_meters_favour_the_station():
-    ms = [_m(f"N{i}", 2.0 + 0.1 * (i % 3 - 1)) for i in range(8)]
+    ms = [_m(f"N{i}", 2.6 + 0.1 * (i % 3 - 1)) for i in range(8)]
     ev = station_bias(ms)
     assert ev is not None
     assert ev["n_nozzles"] == 8 and ev["n_positive"] == 8
-    assert ev["mean_error_permille"] == pytest.approx(2.0, abs=0.05)
+    assert ev["mean_error_permille"] == pytest.approx(2.6, abs=0.05)
     assert ev["p_value"] < 0.05
     lo, hi = ev["mean_ci95_permille"]
-    assert lo < 2.0 < hi
+    assert lo < 2.6 < hi
+
+
+def test_station_bias_allows_for_what_the_depots_notes_could_lean():
+    """Every meter 1.5‰ in the station's favour is what a depot 1.5‰ off would show: not
+    an accusation; 2.6‰ is beyond it."""
+    assert station_bias([_m(f"N{i}", 1.5 + 0.1 * (i % 3 - 1)) for i in range(8)]) is None
+    ev = station_bias([_m(f"N{i}", 2.6 + 0.1 * (i % 3 - 1)) for i in range(8)])
+    assert ev is not None and ev["note_bias_allowance_permille"] == 1.0
+    lean = station_bias(
+        [_m(f"N{i}", 1.5 + 0.1 * (i % 3 - 1)) for i in range(8)],
+        msgspec.structs.replace(WitnessSettings(), decision_note_bias_permille=0.0),
+    )
+    assert lean is not None
 
 
 def test_station_bias_silent_on_mixed_station():

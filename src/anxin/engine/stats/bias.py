@@ -24,7 +24,10 @@ def station_bias(meters: Iterable[MeterEstimate], settings: WitnessSettings) -> 
     dispersion, is the yardstick) and a one-sided sign (binomial) test that more nozzles
     err positively than negatively. The mean must also exceed ``bias_min_permille``
     (half the watch limit by default) so that a statistically clear but metrologically
-    trivial lean is not an alarm.
+    trivial lean is not an alarm. Every nozzle's estimate hangs on the delivery notes'
+    scale, and a depot's loading meter off by ``decision_note_bias_permille`` would lean
+    every meter of the station alike: the t-test is against that lean, and the floor is
+    raised by it.
     """
     best: dict[str, MeterEstimate] = {}
     for m in meters:
@@ -56,11 +59,12 @@ def station_bias(meters: Iterable[MeterEstimate], settings: WitnessSettings) -> 
     se = max(sd / math.sqrt(n), se_own, 1e-9)
     # The tanks, not the nozzles, are the independent units of the common (chart) error.
     df = max(min(n, len(tanks)) - 1, 1)
-    tstat = mean / se
+    allowance = settings.decision_note_bias_permille
+    tstat = (mean - allowance) / se
     t_p = t_sf(tstat, df)
     q = t_ppf(0.5 + settings.confidence / 2.0, df)
     min_mean = getattr(settings, "bias_min_permille", settings.watch_permille / 2.0)
-    if not (t_p < alpha and sign_p < alpha and mean > min_mean):
+    if not (t_p < alpha and sign_p < alpha and mean > min_mean + allowance):
         return None
     return {
         "n_nozzles": n,
@@ -69,6 +73,7 @@ def station_bias(meters: Iterable[MeterEstimate], settings: WitnessSettings) -> 
         "mean_error_permille": round(mean, 4),
         "mean_ci95_permille": [round(mean - q * se, 4), round(mean + q * se, 4)],
         "test": "one-sided t-test on nozzle estimates and sign test (both at 1 - confidence)",
+        "note_bias_allowance_permille": allowance,
         "t_statistic": round(tstat, 4),
         "p_value": max(t_p, sign_p),
         "t_p_value": t_p,
