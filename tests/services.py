@@ -70,17 +70,40 @@ def need_chromium() -> None:
         missing(f"{CHROMIUM} (CI installs Debian's chromium)")
 
 
+class ChineseBrowser:
+    """A browser whose pages ask for Chinese (``Accept-Language: zh-CN``), as a Chinese
+    regulator's does: the console answers each request in the language it asks for, and
+    headless chromium asks for en-US unless told. A test may still ask for another."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_context(**kw)
+
+    def new_page(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_page(**kw)
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
 def launch_chromium(playwright):
-    """Headless Debian chromium, with none of its own calls home (the machine's network is closed)."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
+    """Headless Debian chromium, with none of its own calls home (the machine's network is
+    closed), its pages asking for Chinese (:class:`ChineseBrowser`)."""
+    return ChineseBrowser(
+        playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
     )

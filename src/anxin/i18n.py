@@ -1,8 +1,19 @@
-"""Console language: Chinese first (zh-CN), English on request (``--lang en`` or ANXIN_LANG=en)."""
+"""Language of what a user reads: Chinese first (zh-CN), English on request.
+
+A command line takes it once for its process (``--lang en`` or ANXIN_LANG=en); a web
+request takes its own (``?lang=``, the language cookie, ``Accept-Language``), set for
+the request alone by :func:`language_scope` — never the process's, so one reader's
+choice cannot leak into another's page."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+# The request's language while it is being answered (None: the process's).
+_REQUEST_LANG: ContextVar[str | None] = ContextVar("anxin_request_lang", default=None)
 
 RULE_NAMES_ZH = {
     "VOLUME_MISMATCH": "油量不符",
@@ -510,14 +521,55 @@ def witness_text(key: str, language: str | None = None) -> str:
     return "（其他说明）" if i == 0 else key
 
 
+def _norm(value: str) -> str:
+    return "en" if value.lower().startswith("en") else "zh"
+
+
 def lang() -> str:
-    value = os.environ.get("ANXIN_LANG", "zh").lower()
-    return "en" if value.startswith("en") else "zh"
+    """The language of the request being answered, else the process's (its command line)."""
+    current = _REQUEST_LANG.get()
+    if current is not None:
+        return current
+    return _norm(os.environ.get("ANXIN_LANG", "zh"))
 
 
 def set_lang(value: str | None) -> None:
+    """The command line's language, for its process (and the workers it starts)."""
     if value:
         os.environ["ANXIN_LANG"] = value
+
+
+@contextmanager
+def language_scope(value: str) -> Iterator[str]:
+    """Everything run inside (and the tasks and threads it starts) speaks ``value``."""
+    token = _REQUEST_LANG.set(_norm(value))
+    try:
+        yield _REQUEST_LANG.get() or "zh"
+    finally:
+        _REQUEST_LANG.reset(token)
+
+
+def negotiate(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """A web request's language: ``?lang=`` first, then the cookie the language switch
+    set, then the browser's ``Accept-Language`` (the first of zh / en it names, by
+    quality), else Chinese."""
+    for v in (query, cookie):
+        if v in ("zh", "en"):
+            return v
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        code = tag.split("-")[0]
+        if code in ("zh", "en") and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
+            best = (q, -i, code)
+    return best[2] if best else "zh"
 
 
 def t(key: str) -> str:

@@ -39,6 +39,7 @@ from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
 from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
+from anxin.web.language import RequestLanguage
 from anxin.web.security import SecurityHeaders, with_nonce
 
 log = logging.getLogger("anxin.serve")
@@ -307,6 +308,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             app, service, broadcaster, base_url=config.public_base_url or "", cookie_secure=config.cookie_secure
         )
     offline_docs(app, mount_assets=not config.console)
+    app.add_middleware(RequestLanguage)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from anxin.auth import User, can, check_csrf, session_user, station_scope
+from anxin.web.language import LANG_COOKIE, language_of
 from anxin.web.texts import rule_label, words
 
 COOKIE = "anxin_session"
 # A row id in a path: larger than the databases' 64-bit keys is refused (422), never a 500.
 DbId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
-LANG_COOKIE = "anxin_lang"
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
@@ -29,10 +29,7 @@ def now_us() -> int:
 
 
 def language(request: Request) -> str:
-    q = request.query_params.get("lang")
-    if q in ("zh", "en"):
-        return q
-    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+    return language_of(request)
 
 
 @dataclass
