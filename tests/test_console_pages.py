@@ -74,6 +74,38 @@ def test_english_switch_is_kept(app) -> None:
     assert "一网感知" in c.get("/console?lang=zh").text
 
 
+def test_alarm_messages_are_rendered_in_the_readers_language(app) -> None:
+    """The 说明 column and the alarm page showed the stored English sentence ("sold 40430
+    mL, metered …") to a Chinese reader: they are rendered from the evidence."""
+    from anxin.i18n import alarm_message
+
+    service, a = app
+    c = TestClient(a, headers={"Accept-Language": "zh-CN"})
+    _login(c)
+    stored = [x for _, x in service.store.alarms_after(0, limit=10_000) if x["rule"] == "AMOUNT_MISMATCH"]
+    assert stored, "the city has amount fraud"
+    first = stored[0]
+    zh = alarm_message(first["rule"], first["evidence"], first["message"], language="zh")
+    assert zh != first["message"] and "金额" in zh
+    listing = c.get("/console/alarms", params={"rule": "AMOUNT_MISMATCH"}).text
+    page = c.get(f"/console/alarms/{first['alarm_id']}").text
+    for text in (listing, page):
+        assert zh in text and first["message"] not in text
+    english = TestClient(a, headers={"Accept-Language": "en-US,en"})
+    _login(english)
+    assert first["message"] in english.get(f"/console/alarms/{first['alarm_id']}").text
+
+
+def test_a_chinese_message_is_never_english_even_on_odd_evidence() -> None:
+    from anxin.i18n import alarm_message
+
+    # evidence without what the sentence needs (an older alarm, a hostile record's field)
+    assert alarm_message("VOLUME_MISMATCH", {}, "sold 1 mL", language="zh") == "油量不符（详见证据）"
+    assert alarm_message("NO_SUCH_RULE", {"x": 1}, "english", language="zh") == "报警（详见证据）"
+    assert alarm_message("TANK_LOSS", {"loss_l_per_h": "many"}, "loss", language="zh") == "油罐损耗异常（详见证据）"
+    assert alarm_message("VOLUME_MISMATCH", {}, "sold 1 mL", language="en") == "sold 1 mL"
+
+
 def test_changes_need_the_session_csrf_token(app) -> None:
     service, a = app
     c = TestClient(a)

@@ -589,10 +589,17 @@ def _g(d: dict, *path: str):
 
 
 def alarm_text(alarm) -> str:
-    """The alarm's message in the console language (the stored message is English)."""
-    if lang() != "zh":
-        return alarm.message
-    ev, rule = alarm.evidence, alarm.rule
+    """The alarm's message in the language of the moment (the stored message is English)."""
+    return alarm_message(alarm.rule, alarm.evidence, alarm.message, seq=getattr(alarm, "seq", None))
+
+
+def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, language: str | None = None) -> str:
+    """An alarm's message rendered from its evidence in ``language`` (default: the
+    request's, else the process's). The stored alarm stays language-neutral data; its
+    stored ``message`` is the English text, shown as it is in English; in Chinese an
+    alarm whose evidence lacks what the sentence needs is named by its rule."""
+    if (language or lang()) != "zh":
+        return message
     try:
         if rule == "VOLUME_MISMATCH":
             return (
@@ -614,7 +621,7 @@ def alarm_text(alarm) -> str:
         if rule == "SEQUENCE_GAP":
             return f"计量模块序号 {ev['missing_seq']} 缺失（疑似删除）"
         if rule == "DUPLICATE_SEQ":
-            return f"序号 {alarm.seq} 重复且内容不同（疑似克隆模块）"
+            return f"序号 {seq} 重复且内容不同（疑似克隆模块）"
         if rule == "METROLOGY_INCONSISTENT":
             return "计量记录自相矛盾：" + "；".join(ev.get("problems", []))
         if rule == "TOTALIZER_JUMP":
@@ -647,6 +654,6 @@ def alarm_text(alarm) -> str:
             if isinstance(resumed, dict):
                 text += f"；已恢复，中断 {resumed['outage_s'] / 60:.0f} 分钟"
             return text
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         pass
-    return alarm.message
+    return f"{RULE_NAMES_ZH[rule]}（详见证据）" if rule in RULE_NAMES_ZH else "报警（详见证据）"

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from anxin.auth import LoginOk, login, logout
 from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
+from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
@@ -219,6 +220,8 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             stations=v.stations,
             before_ord=before,
         )
+        for row in rows:
+            row["text"] = alarm_message(row["rule"], row["evidence"], row["message"], seq=row["seq"], language=v.lang)
         registry = reg()
         visible = [s for s in registry.stations if v.sees(s.station_id)]
         params = {k: val for k, val in qp.items() if k not in ("before", "lang") and val}
@@ -262,6 +265,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             return not_found(request, v) if a is None else forbidden(request, v)
         if not v.sees(a["station_id"]):
             return forbidden(request, v)
+        a["text"] = alarm_message(a["rule"], a["evidence"], a["message"], seq=a["seq"], language=v.lang)
         state = L.AlarmState(alarm_id=alarm_id, status=a["status"])
         allowed = [x for x in L.allowed_actions(state) if v.can("alarm.report" if x == "report" else "alarm.triage")]
         hist = await run_in_threadpool(Q.nozzle_history, store, a["nozzle_id"]) if a["nozzle_id"] else {"alarms": []}
