@@ -21,6 +21,7 @@ from anxin.ingest.service import IngestService
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
+from anxin.web.evidence import present
 from anxin.web.extra import nozzle_events
 from anxin.web.guard import PublicGuard, client_address, origin_verdict
 from anxin.web.session import (
@@ -242,20 +243,6 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             next_url=next_url,
         )
 
-    def _evidence(a: dict[str, Any]) -> dict[str, Any]:
-        ev = dict(a["evidence"])
-        rec = ev.get("record") if ev.get("quarantined") else None
-        out = {
-            "metering": ev.pop("metering", None) or (rec if rec and rec.get("kind") == "metering" else None),
-            "settlement": ev.pop("settlement", None),
-            "quarantined": bool(ev.pop("quarantined", False)),
-        }
-        ev.pop("record", None)
-        out["other"] = {
-            k: (msgspec.json.encode(val).decode() if isinstance(val, (dict, list)) else val) for k, val in ev.items()
-        }
-        return out
-
     async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):
         v, stop = require(request, store)
         if stop:
@@ -286,7 +273,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             "alarm.html",
             page="alarms",
             a=a,
-            ev=_evidence(a),
+            ev=present(a["evidence"], v.lang),
             allowed=allowed,
             overdue=overdue,
             inspectors=inspectors,

@@ -1,0 +1,238 @@
+"""An alarm's evidence as a regulator reads it (issue 13, item 2): every field under its
+name in the reader's language with its unit (升 to 2 decimals, 元, ‰ to 2 decimals, local
+time), the metering record and the settlement side by side with the fields that disagree
+marked, and the rest of the evidence labelled. The stored evidence stays as it is
+(language-neutral data, the bundle's); this is only how it is shown. A field the catalog
+does not know — a station may send fields the contract does not define, and they are
+kept as evidence — is shown as it came, under its own name, in a list of its own."""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import msgspec
+
+from anxin.contract.times import format_ts
+
+# field → (zh, en, how its value is shown)
+FIELDS: dict[str, tuple[str, str, str]] = {
+    "station_id": ("加油站", "Station", "text"),
+    "nozzle_id": ("油枪", "Nozzle", "text"),
+    "tank_id": ("油罐", "Tank", "text"),
+    "order_id": ("订单号", "Order", "text"),
+    "seq": ("计量模块序号", "Module sequence", "int"),
+    "pump_seq": ("对应计量序号", "Metering sequence", "int"),
+    "start": ("开始时间", "Start", "ts"),
+    "end": ("结束时间", "End", "ts"),
+    "ts": ("时间", "Time", "ts"),
+    "pulses": ("脉冲数", "Pulses", "int"),
+    "k_pulses_per_m3": ("K 系数（脉冲/立方米）", "K factor (pulses/m³)", "int"),
+    "k_in_force": ("在用 K 系数", "K factor in force", "int"),
+    "volume_ml": ("体积", "Volume", "ml"),
+    "totalizer_start_ml": ("累计数（起）", "Totalizer at start", "ml"),
+    "totalizer_end_ml": ("累计数（止）", "Totalizer at end", "ml"),
+    "previous_totalizer_end_ml": ("上一条累计数（止）", "Previous totalizer at end", "ml"),
+    "key_id": ("签名密钥", "Signing key", "text"),
+    "unit_price_fen": ("单价", "Unit price", "price"),
+    "posted_price_fen": ("挂牌价", "Posted price", "price"),
+    "amount_fen": ("应收金额", "Amount", "fen"),
+    "expected_amount_fen": ("按量价应收", "Amount at volume × price", "fen"),
+    "paid_fen": ("实付金额", "Paid", "fen"),
+    "payment": ("支付方式", "Payment", "payment"),
+    "difference_ml": ("体积差（结算 − 计量）", "Difference (sale − metered)", "ml_signed"),
+    "tolerance_ml": ("容差", "Tolerance", "ml"),
+    "jump_ml": ("累计数跳变", "Totalizer jump", "ml_signed"),
+    "previous_seq": ("上一条序号", "Previous sequence", "int"),
+    "missing_seq": ("缺失序号", "Missing sequence", "text"),
+    "max_flow_ml_per_min": ("最大流量", "Maximum flow", "flow"),
+    "duration_s": ("用时", "Duration", "seconds"),
+    "error_permille": ("计量误差", "Meter error", "permille"),
+    "ci95_permille": ("95% 置信区间", "95 % interval", "permille_pair"),
+    "dispensings": ("加油笔数", "Dispensings", "int"),
+    "tank_hours": ("油罐数据时长（小时）", "Tank data (hours)", "hours"),
+    "loss_l_per_h": ("不明损耗", "Unexplained loss", "l_per_h"),
+    "loss_ci95_l_per_h": ("损耗 95% 置信区间", "Loss 95 % interval", "l_per_h_pair"),
+    "readings_used": ("采用的液位读数", "Readings used", "int"),
+    "readings_rejected": ("剔除的液位读数", "Readings rejected", "json"),
+    "residual_sd_ml": ("残差标准差", "Residual SD", "ml"),
+    "reason": ("原因", "Reason", "text"),
+    "event": ("事件", "Event", "event"),
+    "window_start": ("数据窗口起", "Window from", "ts"),
+    "window_end": ("数据窗口止", "Window to", "ts"),
+    "hours": ("数据时长（小时）", "Data (hours)", "hours"),
+    "deliveries_declared": ("申报的卸油", "Deliveries declared", "int"),
+    "deliveries_used": ("采用的进油单", "Delivery notes used", "int"),
+    "scale_anchored": ("容积表比例由进油单锚定", "Chart scale anchored by the notes", "bool"),
+    "pooled_permille": ("油罐合并误差", "Tank's pooled error", "permille"),
+    "method": ("方法", "Method", "method"),
+    "price_basis": ("挂牌价依据", "Posted price taken at", "text"),
+    "first_dispensing_of_day": ("当日首笔加油", "First dispensing of the day", "ts"),
+    "n_nozzles": ("油枪数", "Nozzles", "int"),
+    "n_positive": ("误差为正的油枪", "Nozzles erring positive", "int"),
+    "n_negative": ("误差为负的油枪", "Nozzles erring negative", "int"),
+    "mean_error_permille": ("平均误差", "Mean error", "permille"),
+    "mean_ci95_permille": ("平均误差 95% 置信区间", "Mean error 95 % interval", "permille_pair"),
+    "note_bias_allowance_permille": ("进油单共同偏差容许", "Allowance for the notes' common bias", "permille"),
+    "p_value": ("p 值", "p-value", "float"),
+    "first_arrival_ts": ("首次到达时间", "First arrival", "ts"),
+}
+
+PAYMENTS: dict[str, tuple[str, str]] = {
+    "wechat": ("微信支付", "WeChat Pay"),
+    "alipay": ("支付宝", "Alipay"),
+    "unionpay": ("银联卡", "UnionPay card"),
+    "cash": ("现金", "cash"),
+    "fuel_card": ("加油卡", "fuel card"),
+}
+
+EVENTS: dict[str, tuple[str, str]] = {
+    "k_factor_change": ("K 系数变更", "K factor change"),
+    "seal_open": ("铅封打开", "seal opened"),
+    "seal_close": ("铅封关闭", "seal closed"),
+    "tamper": ("防作弊报警", "tamper"),
+    "power_loss": ("断电", "power loss"),
+    "power_on": ("上电", "power on"),
+    "firmware_update": ("固件升级", "firmware update"),
+    "clock_set": ("校时", "clock set"),
+}
+
+# the record fields shown side by side, in this order (metering field, settlement field)
+SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
+    ("nozzle_id", "nozzle_id", "nozzle_id"),
+    ("seq", "seq", "pump_seq"),
+    ("ts", "end", "ts"),
+    ("volume_ml", "volume_ml", "volume_ml"),
+    ("unit_price_fen", None, "unit_price_fen"),
+    ("amount_fen", None, "amount_fen"),
+    ("paid_fen", None, "paid_fen"),
+    ("payment", None, "payment"),
+    ("order_id", None, "order_id"),
+    ("start", "start", None),
+    ("pulses", "pulses", None),
+    ("k_pulses_per_m3", "k_pulses_per_m3", None),
+    ("totalizer_start_ml", "totalizer_start_ml", None),
+    ("totalizer_end_ml", "totalizer_end_ml", None),
+    ("key_id", "key_id", None),
+)
+
+
+def label(key: str, lang: str) -> str:
+    entry = FIELDS.get(key)
+    return key if entry is None else entry[0 if lang == "zh" else 1]
+
+
+def _litres(ml: float, signed: bool = False) -> str:
+    """mL as litres to 2 decimals, rounded half up from the exact value (40215 mL → 40.22)."""
+    d = (Decimal(int(ml)) if float(ml).is_integer() else Decimal(repr(float(ml)))) / 1000
+    q = d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{q:+,}" if signed else f"{q:,}"
+
+
+def _num(v: Any) -> float | None:
+    """A finite number within ±2⁵³ (what the contract's integers allow), else None."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) and abs(f) <= 2**53 else None
+
+
+def value(key: str, v: Any, lang: str) -> str:
+    """A field's value with its unit; a value that is not what the field holds is shown
+    as it came (a hostile record's field is evidence too)."""
+    kind = FIELDS.get(key, ("", "", "json"))[2]
+    zh = lang == "zh"
+    n = _num(v)
+    if kind in ("ml", "ml_signed") and n is not None:
+        return f"{_litres(n, kind == 'ml_signed')} {'升' if zh else 'L'}"
+    if kind == "fen" and n is not None:
+        return f"{n / 100:,.2f} {'元' if zh else 'yuan'}"
+    if kind == "price" and n is not None:
+        return f"{n / 100:,.2f} {'元/升' if zh else 'yuan/L'}"
+    if kind == "permille" and n is not None:
+        return f"{n:+.2f}‰"
+    if kind in ("permille_pair", "l_per_h_pair") and isinstance(v, (list, tuple)) and len(v) == 2:
+        a, b = (_num(x) for x in v)
+        if a is not None and b is not None:
+            return f"{a:+.2f}…{b:+.2f}‰" if kind == "permille_pair" else f"{a:.2f}…{b:.2f} L/h"
+    if kind == "l_per_h" and n is not None:
+        return f"{n:.2f} L/h"
+    if kind == "flow" and n is not None:
+        return f"{n / 1000:.1f} {'升/分钟' if zh else 'L/min'}"
+    if kind == "seconds" and n is not None:
+        return f"{n:.0f} {'秒' if zh else 's'}"
+    if kind == "hours" and n is not None:
+        return f"{n:.1f}"
+    if kind == "int" and n is not None:
+        return f"{int(n)}"
+    if kind == "ts" and n is not None:  # µs since the epoch
+        try:
+            return format_ts(int(n))[:19].replace("T", " ")
+        except (OverflowError, ValueError):
+            return str(v)
+    if kind == "ts" and isinstance(v, str):
+        return v[:19].replace("T", " ")
+    if kind == "payment" and isinstance(v, str) and v in PAYMENTS:
+        return PAYMENTS[v][0 if zh else 1]
+    if kind == "event" and isinstance(v, dict) and isinstance(v.get("event"), str):
+        name = EVENTS.get(v["event"], (v["event"], v["event"]))[0 if zh else 1]
+        return name + (f" · {value('ts', v.get('ts'), lang)}" if v.get("ts") is not None else "")
+    if isinstance(v, (dict, list)):
+        return msgspec.json.encode(v).decode()
+    if kind == "method" and isinstance(v, str):
+        from anxin.i18n import witness_text
+
+        return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
+    if kind == "float" and n is not None:
+        return f"{n:.3g}"
+    if isinstance(v, bool):
+        return ("是" if v else "否") if zh else ("yes" if v else "no")
+    return "—" if v is None else str(v)
+
+
+def present(evidence: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The evidence as the alarm page shows it: ``records`` (rows of label, metering
+    value, settlement value, whether they disagree), ``fields`` (the rest, labelled) and
+    ``unknown`` (fields no catalog names, as they came)."""
+    ev = dict(evidence)
+    rec = ev.get("record") if ev.get("quarantined") else None
+    metering = ev.pop("metering", None) or (rec if isinstance(rec, dict) and rec.get("kind") == "metering" else None)
+    settlement = ev.pop("settlement", None)
+    quarantined = bool(ev.pop("quarantined", False))
+    ev.pop("record", None)
+    metering = metering if isinstance(metering, dict) else None
+    settlement = settlement if isinstance(settlement, dict) else None
+    rows = []
+    if metering or settlement:
+        for key, mk, sk in SIDE_BY_SIDE:
+            mv = metering.get(mk) if metering and mk else None
+            sv = settlement.get(sk) if settlement and sk else None
+            if mv is None and sv is None:
+                continue
+            differ = key == "volume_ml" and mv is not None and sv is not None and mv != sv
+            rows.append(
+                {
+                    "label": label(key, lang),
+                    "metering": "" if mv is None else value(mk or key, mv, lang),
+                    "settlement": "" if sv is None else value(sk or key, sv, lang),
+                    "differ": differ,
+                }
+            )
+    fields, unknown = [], []
+    for k, v in ev.items():
+        if k in FIELDS:
+            fields.append({"label": label(k, lang), "value": value(k, v, lang)})
+        else:
+            unknown.append({"label": k, "value": value(k, v, lang)})
+    return {
+        "records": rows,
+        "has_metering": metering is not None,
+        "has_settlement": settlement is not None,
+        "quarantined": quarantined,
+        "fields": fields,
+        "unknown": unknown,
+    }

@@ -1,0 +1,115 @@
+"""Issue 13, item 2 (first part): an alarm's evidence as a regulator reads it — every
+field under its Chinese name with its unit, the metering record and the settlement side
+by side with the disagreeing field marked, fields no catalog names (a station may send
+any) kept as they came in a list of their own, and no value a hostile record sends can
+break the page."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from anxin.web.evidence import FIELDS, present, value
+
+METERING = {
+    "kind": "metering",
+    "station_id": "S0001",
+    "nozzle_id": "S0001-D1-N1",
+    "seq": 812,
+    "start": "2026-03-01T08:00:00.000+08:00",
+    "end": "2026-03-01T08:01:40.000+08:00",
+    "pulses": 40215,
+    "k_pulses_per_m3": 1000000,
+    "volume_ml": 40215,
+    "totalizer_start_ml": 1000000,
+    "totalizer_end_ml": 1040215,
+    "key_id": "S0001-D1-N1-k1",
+}
+SETTLEMENT = {
+    "station_id": "S0001",
+    "order_id": "O-1",
+    "nozzle_id": "S0001-D1-N1",
+    "pump_seq": 812,
+    "ts": "2026-03-01T08:01:41.000+08:00",
+    "volume_ml": 41230,
+    "unit_price_fen": 789,
+    "amount_fen": 32530,
+    "paid_fen": 32530,
+    "payment": "unionpay",
+}
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def _text(view) -> str:
+    parts = [r["label"] + r["metering"] + r["settlement"] for r in view["records"]]
+    parts += [f["label"] + f["value"] for f in view["fields"]]
+    return " ".join(parts)
+
+
+def test_the_records_side_by_side_in_chinese_with_units():
+    ev = {"metering": METERING, "settlement": SETTLEMENT, "difference_ml": 1015, "tolerance_ml": 10}
+    view = present(ev, "zh")
+    rows = {r["label"]: r for r in view["records"]}
+    assert (
+        rows["体积"]["metering"] == "40.22 升" and rows["体积"]["settlement"] == "41.23 升" and rows["体积"]["differ"]
+    )
+    assert rows["单价"]["settlement"] == "7.89 元/升" and rows["实付金额"]["settlement"] == "325.30 元"
+    assert rows["支付方式"]["settlement"] == "银联卡"
+    assert rows["计量模块序号"]["metering"] == "812" == rows["计量模块序号"]["settlement"]
+    assert rows["时间"]["metering"] == "2026-03-01 08:01:40"
+    assert not rows["油枪"]["differ"]
+    fields = {f["label"]: f["value"] for f in view["fields"]}
+    assert fields == {"体积差（结算 − 计量）": "+1.02 升", "容差": "0.01 升"}
+    assert not SNAKE.search(_text(view)) and view["unknown"] == []
+    english = present(ev, "en")
+    assert {r["label"] for r in english["records"]} >= {"Volume", "Unit price", "Payment"}
+    assert "UnionPay card" in _text(english)
+
+
+def test_a_field_no_catalog_names_is_kept_as_it_came():
+    view = present({"metering": METERING, "vendor_note": {"x": 1}, "error_permille": 4.567}, "zh")
+    assert view["unknown"] == [{"label": "vendor_note", "value": '{"x":1}'}]
+    assert {"label": "计量误差", "value": "+4.57‰"} in view["fields"]
+
+
+def test_the_witness_evidence_reads_in_chinese():
+    ev = {
+        "error_permille": 44.95,
+        "ci95_permille": [43.1, 46.8],
+        "window_start": "2026-02-01T00:00:00.000+08:00",
+        "scale_anchored": True,
+        "method": "witness.method.anchored",
+        "deliveries_used": 5,
+        "deliveries_declared": 6,
+    }
+    text = _text(present(ev, "zh"))
+    assert "+44.95‰" in text and "+43.10…+46.80‰" in text and "是" in text and "进油单锚定" in text
+    assert not SNAKE.search(text)
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.sampled_from(sorted(FIELDS)), JSONISH)
+@example(key="seq", v=float("inf"))
+@example(key="ts", v=2**62)
+@example(key="volume_ml", v=10**400)
+@example(key="payment", v=["cash"])
+def test_any_value_in_any_field_is_shown_not_raised(key, v):
+    """A record's fields are the station's: whatever it sends under a known name is shown
+    (as it came when it is not what the field holds) and never stops the page."""
+    for lang in ("zh", "en"):
+        assert isinstance(value(key, v, lang), str)
+
+
+@given(st.dictionaries(st.text(max_size=12), JSONISH, max_size=6), JSONISH, JSONISH)
+def test_any_evidence_is_presented(ev, metering, settlement):
+    for lang in ("zh", "en"):
+        view = present({**ev, "metering": metering, "settlement": settlement}, lang)
+        assert isinstance(view["records"], list) and isinstance(view["unknown"], list)
