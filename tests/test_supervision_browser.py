@@ -52,13 +52,13 @@ def test_complaint_from_the_public_page_to_closure(browser, platform) -> None:
     page.get_by_label("办理结果").select_option("unsubstantiated")
     page.get_by_label("理由").fill("记录一致，未发现问题")
     page.get_by_role("button", name="办结").click()
-    assert "closed" in page.inner_text("h1")
+    assert "已办结" in page.inner_text("h1")  # the state in words, not "closed"
     _shot(page, "complaint-closed")
     # The complaint was substantiated after all: a case is opened from it.
     page.get_by_label("案情摘要").fill("群众投诉经复查属实，立案调查")
     page.get_by_role("button", name="立案").click()
     page.wait_for_url(re.compile(r".*/console/cases/\d+$"))
-    assert "complaint:" in page.inner_text("main")
+    assert "投诉 #1" in page.inner_text("main")  # the case's source in words, not "complaint:1"
 
 
 def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
@@ -85,7 +85,7 @@ def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
     inspector.fill("input[name=indicated_ml_0]", "20010")
     inspector.get_by_label("检查发现").fill("信用承诺书未上墙")
     inspector.get_by_role("button", name="登记检查结果").click()
-    assert "done" in inspector.inner_text("h1")
+    assert "已完成" in inspector.inner_text("h1")
     assert "信用承诺书" in inspector.inner_text("main")
     _shot(inspector, "inspection-done")
 
@@ -120,7 +120,7 @@ def test_case_to_closure_with_a_verifiable_bundle(browser, platform) -> None:
     page.locator("form[action$='/penalize'] button").click()
     page.locator("input[name=reason][required]").fill("已执行")
     page.get_by_role("button", name="办结").click()
-    assert "closed" in page.inner_text("h1")
+    assert "已结案" in page.inner_text("h1")
     _shot(page, "case-closed")
     href = page.locator("a[href$='bundle.zip']").get_attribute("href")
     data = page.request.get(url + href).body()

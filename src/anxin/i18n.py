@@ -521,6 +521,19 @@ def witness_text(key: str, language: str | None = None) -> str:
     return "（其他说明）" if i == 0 else key
 
 
+# A metrology module's events (contract §3 ``event``) in words.
+EVENT_NAMES: dict[str, tuple[str, str]] = {
+    "k_factor_change": ("K 系数变更", "K factor change"),
+    "seal_open": ("铅封打开", "seal opened"),
+    "seal_close": ("铅封关闭", "seal closed"),
+    "tamper": ("防作弊报警", "tamper"),
+    "power_loss": ("断电", "power loss"),
+    "power_on": ("上电", "power on"),
+    "firmware_update": ("固件升级", "firmware update"),
+    "clock_set": ("校时", "clock set"),
+}
+
+
 def _norm(value: str) -> str:
     return "en" if value.lower().startswith("en") else "zh"
 
@@ -633,7 +646,9 @@ def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, 
                 return f"K 系数 {ev['k_pulses_per_m3']} 与在用值 {ev['k_in_force']} 不符（未申报变更）"
             return "K 系数变更前后 2 小时内无检定"
         if rule == "SEAL_BREACH":
-            return f"{_g(ev, 'event', 'event')}：前后 2 小时内无检定"
+            event = _g(ev, "event", "event")
+            name = EVENT_NAMES[event][0] if isinstance(event, str) and event in EVENT_NAMES else "模块事件"
+            return f"{name}：前后 2 小时内无检定"
         if rule == "UNVERIFIED_USE":
             return f"未经有效检定仍在加油（{ev.get('reason', '')}）"
         if rule == "METER_DRIFT":

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from anxin.contract.times import format_ts
+from anxin.i18n import EVENT_NAMES
 
 # field → (zh, en, how its value is shown)
 FIELDS: dict[str, tuple[str, str, str]] = {
@@ -87,16 +88,7 @@ PAYMENTS: dict[str, tuple[str, str]] = {
     "fuel_card": ("加油卡", "fuel card"),
 }
 
-EVENTS: dict[str, tuple[str, str]] = {
-    "k_factor_change": ("K 系数变更", "K factor change"),
-    "seal_open": ("铅封打开", "seal opened"),
-    "seal_close": ("铅封关闭", "seal closed"),
-    "tamper": ("防作弊报警", "tamper"),
-    "power_loss": ("断电", "power loss"),
-    "power_on": ("上电", "power on"),
-    "firmware_update": ("固件升级", "firmware update"),
-    "clock_set": ("校时", "clock set"),
-}
+EVENTS = EVENT_NAMES
 
 # the record fields shown side by side, in this order (metering field, settlement field)
 SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
@@ -116,6 +108,13 @@ SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
     ("totalizer_end_ml", "totalizer_end_ml", None),
     ("key_id", "key_id", None),
 )
+
+
+def event_name(event: str | None, lang: str) -> str:
+    """A module event (``seal_open`` …) in words; one the contract does not define is
+    shown as the module sent it (it is the module's evidence)."""
+    entry = EVENTS.get(event or "")
+    return (event or "—") if entry is None else entry[0 if lang == "zh" else 1]
 
 
 def label(key: str, lang: str) -> str:
@@ -179,7 +178,7 @@ def value(key: str, v: Any, lang: str) -> str:
     if kind == "payment" and isinstance(v, str) and v in PAYMENTS:
         return PAYMENTS[v][0 if zh else 1]
     if kind == "event" and isinstance(v, dict) and isinstance(v.get("event"), str):
-        name = EVENTS.get(v["event"], (v["event"], v["event"]))[0 if zh else 1]
+        name = event_name(v["event"], lang)
         return name + (f" · {value('ts', v.get('ts'), lang)}" if v.get("ts") is not None else "")
     if isinstance(v, (dict, list)):
         return msgspec.json.encode(v).decode()

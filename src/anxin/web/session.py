@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from anxin.auth import User, can, check_csrf, session_user, station_scope
+from anxin.web.evidence import event_name
 from anxin.web.language import LANG_COOKIE, language_of
-from anxin.web.texts import rule_label, words
+from anxin.web.texts import case_source, rule_label, state_word, words
 
 COOKIE = "anxin_session"
 # A row id in a path: larger than the databases' 64-bit keys is refused (422), never a 500.
@@ -82,6 +83,9 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "can_audit": v.can("audit.view"),
             "can_users": v.can("user.manage"),
             "rule_label": lambda r: rule_label(r, v.lang),
+            "state": lambda group, s: state_word(group, s, v.lang),
+            "case_source": lambda s: case_source(s, v.lang),
+            "event_name": lambda e: event_name(e, v.lang),
             **ctx,
         },
         status_code=status,

@@ -29,7 +29,7 @@ T: dict[str, tuple[str, str]] = {
     "outages_open": ("数据中断（未恢复）", "Outages open"),
     "online_note": (
         "在线率：加油站应报时段（登记的营业时间，未登记则全天）中有数据的时间占比，按平台接收时间计；"
-        "加油站停报超过 30 分钟记为数据中断（DATA_OUTAGE），至数据恢复为止。",
+        "加油站停报超过 30 分钟记为数据中断，至数据恢复为止。",
         "Online rate: the share of the stations' expected time (registered opening hours, else the whole day) "
         "with data, on the platform's clock; a station silent for more than 30 min is a DATA_OUTAGE until "
         "its data comes again.",
@@ -54,6 +54,11 @@ T: dict[str, tuple[str, str]] = {
     "to": ("止", "To"),
     "evidence": ("证据", "Evidence"),
     "field": ("项目", "Field"),
+    "module_seq": ("模块序号", "Module sequence"),
+    "follow_up_of": ("复查所针对的检查", "Follow-up of inspection"),
+    "draw_by_risk": ("按风险加权", "weighted by risk"),
+    "draw_uniform": ("等概率", "uniform"),
+    "event_data": ("事件数据", "Event data"),
     "differs": ("不一致", "disagree"),
     "as_sent": ("记录中的其他字段（原样）", "Other fields of the record (as sent)"),
     "metering": ("计量记录（防作弊模块签名）", "Metering record (signed by the module)"),
@@ -302,6 +307,73 @@ T: dict[str, tuple[str, str]] = {
     "level_mm": ("液位（毫米）", "Level (mm)"),
     "correction_ml": ("修正（毫升）", "Correction (mL)"),
 }
+
+
+# Each lifecycle's states in words (a raw state — "received", "decided" — on a Chinese
+# page was issue 13's finding); one glossary term per state (unannounced: 四不两直).
+STATES: dict[str, dict[str, tuple[str, str]]] = {
+    "complaint": {
+        "received": ("已受理", "received"),
+        "assigned": ("已分派", "assigned"),
+        "investigating": ("调查中", "investigating"),
+        "replied": ("已答复", "replied"),
+        "closed": ("已办结", "closed"),
+    },
+    "inspection": {"planned": ("已计划", "planned"), "done": ("已完成", "done"), "cancelled": ("已取消", "cancelled")},
+    "inspection_kind": {
+        "routine": ("日常检查", "routine"),
+        "unannounced": ("四不两直", "unannounced"),
+        "citizen": ("你点我检", "citizen-chosen"),
+        "follow_up": ("复查", "follow-up"),
+    },
+    "request": {
+        "requested": ("待安排", "requested"),
+        "scheduled": ("已安排", "scheduled"),
+        "planned": ("已安排", "planned"),
+        "done": ("已完成", "done"),
+    },
+    "case": {
+        "open": ("已立案", "open"),
+        "investigating": ("调查中", "investigating"),
+        "decided": ("已作出处罚决定", "decided"),
+        "closed": ("已结案", "closed"),
+    },
+    "workorder": {"open": ("办理中", "open"), "reported": ("已回报", "reported"), "closed": ("已办结", "closed")},
+    "rectification": {"open": ("待整改", "open"), "closed": ("已整改", "closed"), "done": ("已整改", "done")},
+    "register": {
+        "overdue": ("已过期", "overdue"),
+        "failed": ("检定不合格", "failed"),
+        "never": ("从未检定", "never verified"),
+        "due_soon": ("即将到期", "due soon"),
+        "valid": ("有效", "valid"),
+    },
+}
+CASE_SOURCES: dict[str, tuple[str, str]] = {
+    "alarm": ("报警", "alarm"),
+    "complaint": ("投诉", "complaint"),
+    "inspection": ("检查", "inspection"),
+    "metering": ("计量记录", "metering record"),  # a complaint's linked record
+}
+
+
+def state_word(group: str, state: str | None, lang: str) -> str:
+    """A lifecycle state in words; one the catalog lacks is shown as it is in English and
+    as a dash in Chinese (never a raw code on a Chinese page)."""
+    if not state:
+        return "—"
+    entry = STATES.get(group, {}).get(state)
+    if entry is None:
+        return "—" if lang == "zh" else state
+    return entry[0 if lang == "zh" else 1]
+
+
+def case_source(source: str | None, lang: str) -> str:
+    """A case's source (``alarm:<id>``, ``complaint:<id>``, ``inspection:<id>``) in words."""
+    kind, _, ref = (source or "").partition(":")
+    entry = CASE_SOURCES.get(kind)
+    if entry is None:
+        return source or "—"
+    return f"{entry[0 if lang == 'zh' else 1]} #{ref}" if ref else entry[0 if lang == "zh" else 1]
 
 
 def words(lang: str) -> dict[str, str]:
