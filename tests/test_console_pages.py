@@ -106,6 +106,28 @@ def test_a_chinese_message_is_never_english_even_on_odd_evidence() -> None:
     assert alarm_message("VOLUME_MISMATCH", {}, "sold 1 mL", language="en") == "sold 1 mL"
 
 
+def _figure(html: str, label: str) -> str:
+    m = re.search(r'<span class="n">([^<]*)</span><span>' + re.escape(label) + "</span>", html)
+    assert m, label
+    return m.group(1)
+
+
+def test_the_overview_and_the_register_agree_on_verification(app) -> None:
+    """一网感知 said 检定覆盖率 99 % while 智慧检定 said 0 %: the overview took the registry's
+    flags at the data's clock, the register its records at the platform's. One computation
+    (``coverage_of``), one clock, both figures on both pages."""
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    overview, register = c.get("/console").text, c.get("/console/register").text
+    for label in ("检定覆盖率", "检定合格率"):
+        assert _figure(overview, label) == _figure(register, label)
+    from anxin.register.queries import coverage_of
+
+    covered, _ = coverage_of(service.store, service.registry, now_us=time.time_ns() // 1000)
+    assert _figure(overview, "检定覆盖率") == f"{covered:.0%}"
+
+
 def test_changes_need_the_session_csrf_token(app) -> None:
     service, a = app
     c = TestClient(a)

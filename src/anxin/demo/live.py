@@ -11,6 +11,7 @@ raise the same alarms, and the alarms are scored against the ground truth.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from sqlalchemy import func, select
 from anxin.check.pipeline import REJECT_T
 from anxin.check.run import run_check
 from anxin.contract.alarm import LIVE_ONLY_RULES, SEVERITY, Alarm
-from anxin.contract.times import format_ts
+from anxin.contract.times import LOCAL_TZ, format_ts
 from anxin.i18n import alarm_text, lang, rule_name
 from anxin.ingest.service import IngestService
 from anxin.sim.replay import arrival_items
@@ -174,6 +175,7 @@ def run_demo(
     serve: bool = False,
     port: int = 8080,
     wait: Callable[[], None] | None = None,
+    end: dt.date | None = None,
 ) -> DemoResult:
     from anxin.sim import ScenarioSet, evaluate, render_evaluation, simulate
 
@@ -184,7 +186,12 @@ def run_demo(
             f"Simulating {stations} stations for {days} day(s), honest and cheating…",
         )
     )
-    simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1)
+    # The city's days end today (at this local midnight, so no record is from the future):
+    # the console's "now" — verification due dates, the statistics' period, the dates of
+    # the complaints and inspections a user enters — then agrees with the data.
+    end_day = end or dt.datetime.now(LOCAL_TZ).date()
+    start = end_day - dt.timedelta(days=days)
+    simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1, start=start)
     service = open_service(data_dir, db)
     web = None
     if serve:

@@ -295,6 +295,23 @@ def coverage(
     )
 
 
+def coverage_of(
+    store: Store, registry: Registry, *, now_us: int, station_ids: Iterable[str] | None = None
+) -> tuple[float | None, float | None]:
+    """(coverage, pass rate) at ``now_us`` for the city (None) or some stations — the one
+    computation every page shows (the overview and 智慧检定 disagreed: 99 % against 0 %)."""
+    if station_ids is None:
+        c = coverage(store, registry, now_us=now_us)
+        return c.coverage, c.pass_rate
+    rows = register_rows(store, registry, now_us=now_us, station_ids=set(station_ids))
+    valid = sum(r.status in IN_USE for r in rows)
+    done = [r for r in rows if r.passed is not None]
+    return (
+        valid / len(rows) if rows else None,
+        sum(bool(r.passed) for r in done) / len(done) if done else None,
+    )
+
+
 def stored_verification(store: Store, nozzle_id: str, ts: str) -> tuple[VerificationResult, dict | None] | None:
     """The stored result of one verification and the record it was computed from (the
     ledger's first arrival with that natural key; None if the ledger has none)."""

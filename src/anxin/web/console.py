@@ -162,6 +162,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                     today=local_day(now),
                     online_since_us=now - US_PER_H,
                     last_event_us=service.metrics.last_event_us,
+                    now_us=now_us(),
                 ),
                 "stations": Q.station_states(store, registry, stations=v.stations),
                 "trends": Q.trends(store, registry, stations=v.stations, days=days),

@@ -17,7 +17,6 @@ from anxin.ingest.principals import Principal, Sender, sender_of
 from anxin.ingest.service import IngestService
 from anxin.register import (
     certificate_pdf,
-    coverage,
     due_list,
     import_csv,
     public_url,
@@ -27,7 +26,7 @@ from anxin.register import (
     verification_senders,
     verification_source,
 )
-from anxin.register.queries import institute_names
+from anxin.register.queries import coverage_of, institute_names
 from anxin.store import schema as T
 from anxin.supervision import inspections as I
 from anxin.web.guard import PublicGuard
@@ -85,17 +84,8 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         def load():
             scope = v.stations
             due = due_list(store, reg(), now_us=now, station_ids=None if scope is None else set(scope))
-            if scope is None:
-                c = coverage(store, reg(), now_us=now)
-                cov = {"coverage": c.coverage, "pass_rate": c.pass_rate}
-            else:  # an operator: the figures of its own stations
-                rows = register_rows(store, reg(), now_us=now, station_ids=set(scope))
-                valid = sum(r.status in ("valid", "due_soon") for r in rows)
-                done = [r for r in rows if r.passed is not None]
-                cov = {
-                    "coverage": valid / len(rows) if rows else None,
-                    "pass_rate": sum(bool(r.passed) for r in done) / len(done) if done else None,
-                }
+            covered, passed = coverage_of(store, reg(), now_us=now, station_ids=scope)  # an operator: its own
+            cov = {"coverage": covered, "pass_rate": passed}
             return due, cov, _verification_rows(scope, v.lang)
 
         due, cov, rows = await run_in_threadpool(load)

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_OFFSET_US, parse_ts
 from anxin.ingest.principals import sender_of
+from anxin.register.queries import coverage_of
 from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
 from anxin.store.results import int_sum
@@ -130,8 +131,10 @@ def figures(
     today: str,
     online_since_us: int,
     last_event_us: dict[str, int],
+    now_us: int,
 ) -> dict[str, Any]:
-    """Headline figures of the overview (一网感知)."""
+    """Headline figures of the overview (一网感知); the verification figures at ``now_us``
+    (the platform's clock, as 智慧检定 takes them)."""
     scope = [s.station_id for s in reg.stations if stations is None or s.station_id in stations]
     nozzles = [n for n in reg.nozzles if n.station_id in set(scope)]
     online = [s for s in scope if last_event_us.get(s, 0) >= online_since_us]
@@ -156,21 +159,12 @@ def figures(
                 .group_by(s.status),
             )
         ).all()
-        ver = c.execute(
-            only(
-                T.verifications.c.station_id,
-                select(T.verifications.c.passed, func.count()).group_by(T.verifications.c.passed),
-            )
-        ).all()
     by_status: dict[str, int] = {}
     for k, v in status_rows:
         by_status[k or "new"] = by_status.get(k or "new", 0) + int(v)
     closed = sum(by_status.get(k, 0) for k in TERMINAL)
-    verified = {bool(k): int(v) for k, v in ver}
-    n_ver = verified.get(True, 0) + verified.get(False, 0)
-    valid = sum(
-        1 for n in nozzles if n.last_verification_passed and n.verified_until.timestamp() * 1e6 > online_since_us
-    )
+    # the register's own figures, at the platform's clock — what 智慧检定 shows
+    covered, passed = coverage_of(store, reg, now_us=now_us, station_ids=None if stations is None else scope)
     return {
         "stations": len(scope),
         "stations_online": len(online),
@@ -181,9 +175,8 @@ def figures(
         "alarms_open": sum(by_status.values()) - closed,
         "alarms_closed": closed,
         "by_status": by_status,
-        "verification_coverage": valid / len(nozzles) if nozzles else 0.0,
-        "pass_rate": verified.get(True, 0) / n_ver if n_ver else None,
-        "verifications": n_ver,
+        "verification_coverage": covered,
+        "pass_rate": passed,
     }
 
 
