@@ -126,6 +126,21 @@ def test_the_overview_and_the_register_agree_on_verification(app) -> None:
 
     covered, _ = coverage_of(service.store, service.registry, now_us=time.time_ns() // 1000)
     assert _figure(overview, "检定覆盖率") == f"{covered:.0%}"
+    # the public page and the console's nozzle page read the same register (the public
+    # page said 检定已过期 where the nozzle page said valid until July)
+    from anxin.register import register_rows
+
+    n = service.registry.nozzles[0]
+    row = next(
+        r
+        for r in register_rows(
+            service.store, service.registry, now_us=time.time_ns() // 1000, station_ids={n.station_id}
+        )
+        if r.nozzle_id == n.nozzle_id
+    )
+    public = TestClient(a).get(f"/p/{n.nozzle_id}").text
+    console = c.get(f"/console/nozzles/{n.nozzle_id}").text
+    assert row.valid_until[:10] in public and row.valid_until[:10] in console
 
 
 def test_changes_need_the_session_csrf_token(app) -> None:

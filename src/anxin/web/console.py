@@ -18,6 +18,7 @@ from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
 from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
+from anxin.register import register_rows
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
@@ -395,7 +396,21 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
         events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
         looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
-        return render(request, v, "nozzle.html", n=n, h=h, events=events, looks=looks, data_json=as_json(chart))
+        # the register's reading of the nozzle (its last verification record, else the
+        # registry), at the platform's clock — what the public page shows too
+        rows = await run_in_threadpool(lambda: register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id}))
+        verification = next((r for r in rows if r.nozzle_id == nozzle_id), None)
+        return render(
+            request,
+            v,
+            "nozzle.html",
+            n=n,
+            h=h,
+            events=events,
+            looks=looks,
+            verification=verification,
+            data_json=as_json(chart),
+        )
 
     @r.get("/console/stream")
     async def stream(request: Request):
