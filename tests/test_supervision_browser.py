@@ -85,7 +85,7 @@ def test_citizen_chosen_inspection_with_a_test_fill(browser, platform) -> None:
     inspector.fill("input[name=indicated_ml_0]", "20010")
     inspector.get_by_label("检查发现").fill("信用承诺书未上墙")
     inspector.get_by_role("button", name="登记检查结果").click()
-    assert "已完成" in inspector.inner_text("h1")
+    assert "已检查" in inspector.inner_text("h1")  # the state in words, not "done"
     assert "信用承诺书" in inspector.inner_text("main")
     _shot(inspector, "inspection-done")
 

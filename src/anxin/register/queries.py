@@ -295,6 +295,16 @@ def coverage(
     )
 
 
+def register_row(store: Store, registry: Registry, nozzle_id: str, *, now_us: int) -> RegisterRow | None:
+    """One nozzle's register reading (its last verification record, else the registry) —
+    what its public page and its console page both show."""
+    n = registry.nozzle_by_id.get(nozzle_id)
+    if n is None:
+        return None
+    rows = register_rows(store, registry, now_us=now_us, station_ids={n.station_id})
+    return next((r for r in rows if r.nozzle_id == nozzle_id), None)
+
+
 def coverage_of(
     store: Store, registry: Registry, *, now_us: int, station_ids: Iterable[str] | None = None
 ) -> tuple[float | None, float | None]:

@@ -18,7 +18,7 @@ from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
 from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
-from anxin.register import register_rows
+from anxin.register import register_row
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
 from anxin.store import schema as T
 from anxin.web import queries as Q
@@ -398,8 +398,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
         # the register's reading of the nozzle (its last verification record, else the
         # registry), at the platform's clock — what the public page shows too
-        rows = await run_in_threadpool(lambda: register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id}))
-        verification = next((r for r in rows if r.nozzle_id == nozzle_id), None)
+        verification = await run_in_threadpool(lambda: register_row(store, reg(), nozzle_id, now_us=now_us()))
         return render(
             request,
             v,

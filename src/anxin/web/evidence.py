@@ -9,6 +9,7 @@ kept as evidence — is shown as it came, under its own name, in a list of its o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -140,34 +141,38 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) and abs(f) <= 2**53 else None
 
 
+def _unit(zh: bool, zh_unit: str, en_unit: str) -> str:
+    return zh_unit if zh else en_unit
+
+
+# how a number is shown, by the field's kind (zh: in Chinese)
+_NUMBERS: dict[str, Callable[[float, bool], str]] = {
+    "ml": lambda n, zh: f"{_litres(n)} {_unit(zh, '升', 'L')}",
+    "ml_signed": lambda n, zh: f"{_litres(n, True)} {_unit(zh, '升', 'L')}",
+    "fen": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, '元', 'yuan')}",
+    "price": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, '元/升', 'yuan/L')}",
+    "permille": lambda n, zh: f"{n:+.2f}‰",
+    "l_per_h": lambda n, zh: f"{n:.2f} L/h",
+    "flow": lambda n, zh: f"{n / 1000:.1f} {_unit(zh, '升/分钟', 'L/min')}",
+    "seconds": lambda n, zh: f"{n:.0f} {_unit(zh, '秒', 's')}",
+    "hours": lambda n, zh: f"{n:.1f}",
+    "int": lambda n, zh: f"{int(n)}",
+    "float": lambda n, zh: f"{n:.3g}",
+}
+
+
 def value(key: str, v: Any, lang: str) -> str:
     """A field's value with its unit; a value that is not what the field holds is shown
     as it came (a hostile record's field is evidence too)."""
     kind = FIELDS.get(key, ("", "", "json"))[2]
     zh = lang == "zh"
     n = _num(v)
-    if kind in ("ml", "ml_signed") and n is not None:
-        return f"{_litres(n, kind == 'ml_signed')} {'升' if zh else 'L'}"
-    if kind == "fen" and n is not None:
-        return f"{n / 100:,.2f} {'元' if zh else 'yuan'}"
-    if kind == "price" and n is not None:
-        return f"{n / 100:,.2f} {'元/升' if zh else 'yuan/L'}"
-    if kind == "permille" and n is not None:
-        return f"{n:+.2f}‰"
+    if n is not None and kind in _NUMBERS:
+        return _NUMBERS[kind](n, zh)
     if kind in ("permille_pair", "l_per_h_pair") and isinstance(v, (list, tuple)) and len(v) == 2:
         a, b = (_num(x) for x in v)
         if a is not None and b is not None:
             return f"{a:+.2f}…{b:+.2f}‰" if kind == "permille_pair" else f"{a:.2f}…{b:.2f} L/h"
-    if kind == "l_per_h" and n is not None:
-        return f"{n:.2f} L/h"
-    if kind == "flow" and n is not None:
-        return f"{n / 1000:.1f} {'升/分钟' if zh else 'L/min'}"
-    if kind == "seconds" and n is not None:
-        return f"{n:.0f} {'秒' if zh else 's'}"
-    if kind == "hours" and n is not None:
-        return f"{n:.1f}"
-    if kind == "int" and n is not None:
-        return f"{int(n)}"
     if kind == "ts" and n is not None:  # µs since the epoch
         try:
             return format_ts(int(n))[:19].replace("T", " ")
@@ -186,8 +191,6 @@ def value(key: str, v: Any, lang: str) -> str:
         from anxin.i18n import witness_text
 
         return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
-    if kind == "float" and n is not None:
-        return f"{n:.3g}"
     if isinstance(v, bool):
         return ("是" if v else "否") if zh else ("yes" if v else "no")
     return "—" if v is None else str(v)

@@ -21,7 +21,7 @@ from anxin.register import (
     import_csv,
     public_url,
     qr_sheet_pdf,
-    register_rows,
+    register_row,
     stored_verification,
     verification_senders,
     verification_source,
@@ -199,11 +199,9 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         st = reg().station_by_id[n.station_id]
         w = words(v.lang)
         # The register's own reading of the nozzle (the last record, else the registry).
-        row = next(
-            r
-            for r in register_rows(store, reg(), now_us=now_us(), station_ids={n.station_id})
-            if r.nozzle_id == nozzle_id
-        )
+        row = register_row(store, reg(), nozzle_id, now_us=now_us())
+        if row is None:
+            return not_found(request, v)
         valid = row.status in ("valid", "due_soon")
         if valid:
             status_text = "检定合格，在有效期内" if v.lang == "zh" else "Verified, within its validity"

@@ -4,6 +4,10 @@ language switch, kept in a cookie)."""
 from __future__ import annotations
 
 from anxin.i18n import RULE_NAMES_ZH
+from anxin.register.queries import STATUS_ZH as REGISTER_ZH
+from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
+from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
+from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
 
 T: dict[str, tuple[str, str]] = {
     "app": ("安心加油 · 计量监管平台", "anxin · metrology supervision"),
@@ -310,43 +314,24 @@ T: dict[str, tuple[str, str]] = {
 
 
 # Each lifecycle's states in words (a raw state — "received", "decided" — on a Chinese
-# page was issue 13's finding); one glossary term per state (unannounced: 四不两直).
+# page was issue 13's finding). The Chinese words are the domain packages' own (their
+# refusals name the states in the same words); English is the state, spelled out.
+def _words(zh: dict[str, str], en: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    return {s: (w, (en or {}).get(s, s.replace("_", " "))) for s, w in zh.items()}
+
+
 STATES: dict[str, dict[str, tuple[str, str]]] = {
-    "complaint": {
-        "received": ("已受理", "received"),
-        "assigned": ("已分派", "assigned"),
-        "investigating": ("调查中", "investigating"),
-        "replied": ("已答复", "replied"),
-        "closed": ("已办结", "closed"),
-    },
-    "inspection": {"planned": ("已计划", "planned"), "done": ("已完成", "done"), "cancelled": ("已取消", "cancelled")},
-    "inspection_kind": {
-        "routine": ("日常检查", "routine"),
-        "unannounced": ("四不两直", "unannounced"),
-        "citizen": ("你点我检", "citizen-chosen"),
-        "follow_up": ("复查", "follow-up"),
-    },
-    "request": {
-        "requested": ("待安排", "requested"),
-        "scheduled": ("已安排", "scheduled"),
-        "planned": ("已安排", "planned"),
-        "done": ("已完成", "done"),
-    },
-    "case": {
-        "open": ("已立案", "open"),
-        "investigating": ("调查中", "investigating"),
-        "decided": ("已作出处罚决定", "decided"),
-        "closed": ("已结案", "closed"),
-    },
-    "workorder": {"open": ("办理中", "open"), "reported": ("已回报", "reported"), "closed": ("已办结", "closed")},
-    "rectification": {"open": ("待整改", "open"), "closed": ("已整改", "closed"), "done": ("已整改", "done")},
-    "register": {
-        "overdue": ("已过期", "overdue"),
-        "failed": ("检定不合格", "failed"),
-        "never": ("从未检定", "never verified"),
-        "due_soon": ("即将到期", "due soon"),
-        "valid": ("有效", "valid"),
-    },
+    "complaint": _words(COMPLAINT_ZH),
+    "inspection": _words(INSPECTION_ZH),
+    "inspection_kind": _words(
+        {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"},
+        {"citizen": "citizen-chosen", "follow_up": "follow-up"},
+    ),
+    "request": _words({"requested": "待安排", "scheduled": "已安排", "planned": "已安排", "done": "已检查"}),
+    "case": _words(CASE_ZH),
+    "workorder": _words({"open": "办理中", "reported": "已回报", "closed": "已办结"}),
+    "rectification": _words({"open": "待整改", "closed": "已整改", "done": "已整改"}),
+    "register": _words(REGISTER_ZH, {"never": "never verified"}),
 }
 CASE_SOURCES: dict[str, tuple[str, str]] = {
     "alarm": ("报警", "alarm"),
