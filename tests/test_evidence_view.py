@@ -151,3 +151,26 @@ def test_module_events_and_the_seal_alarm_in_words():
         "SEAL_BREACH", {"event": {"event": "seal_open"}}, "seal_open with no verification", language="zh"
     )
     assert msg == "铅封打开：前后 2 小时内无检定"
+
+
+def test_the_engines_reasons_read_in_chinese():
+    """The engine writes its reasons in English into the evidence (stored as written); a
+    Chinese reader gets them in Chinese, a rule code inside by its name."""
+    from anxin.i18n import alarm_message, reason_text
+
+    view = present(
+        {
+            "reason": "SEAL_BREACH (seq 812) since the last passing verification",
+            "problems": ["negative volume or pulses"],
+        },
+        "zh",
+    )
+    fields = {f["label"]: f["value"] for f in view["fields"]}
+    assert fields == {"原因": "上次合格检定后发生「铅封/防作弊破坏」（序号 812）", "问题": "体积或脉冲为负"}
+    ev = {"reason": "key_id is not this nozzle's key", "record": {}, "quarantined": True}
+    assert (
+        alarm_message("UNKNOWN_DEVICE", ev, "x", language="zh")
+        == "未登记设备或密钥，记录已隔离留证（签名密钥不属于该油枪）"
+    )
+    assert reason_text("a reason no pattern knows", "zh") == "a reason no pattern knows"  # evidence, as written
+    assert reason_text("verification expired", "en") == "verification expired"

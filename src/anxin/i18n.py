@@ -8,6 +8,7 @@ choice cannot leak into another's page."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -534,6 +535,51 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
+# The engine's reasons (stored in the evidence as it wrote them) in Chinese, by pattern;
+# a reason no pattern knows is shown as it was written (it is evidence).
+_REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), zh)
+    for p, zh in (
+        (r"signature does not verify", "签名验证失败"),
+        (r"nozzle is not registered", "油枪未登记"),
+        (r"key_id is not this nozzle's key", "签名密钥不属于该油枪"),
+        (r"nozzle is registered to another station", "油枪登记在其他加油站"),
+        (r"verification not signed by a registered institute", "检定记录未经登记的检定机构签名"),
+        (r"institute is not registered", "检定机构未登记"),
+        (r"key_id is not the institute's key", "签名密钥不属于该检定机构"),
+        (r"not authenticated", "未通过认证"),
+        (r"last verification failed \((.+)\)", "最近一次检定不合格（证书 {0}）"),
+        (r"last verification failed", "最近一次检定不合格"),
+        (r"verification expired", "检定已过期"),
+        (r"([A-Z_]+) \(seq (-?\d+)\) since the last passing verification", "上次合格检定后发生「{0}」（序号 {1}）"),
+        (r"no metering record with seq (-?\d+)", "无序号 {0} 的计量记录"),
+        (r"no unpaired metering ended within 15 min before the sale", "结算前 15 分钟内无未配对的计量记录"),
+        (r"metering seq (-?\d+) already settled by order (.+)", "计量序号 {0} 已由订单 {1} 结算"),
+        (r"K factor (-?\d+) is not positive", "K 系数 {0} 不为正"),
+        (
+            r"pulses (-?\d+) at K (-?\d+) give (-?[\d.]+) mL, record says (-?\d+) mL",
+            "脉冲 {0}、K 系数 {1} 应为 {2} mL，记录为 {3} mL",
+        ),
+        (r"totalizers advance (-?\d+) mL, record says (-?\d+) mL", "累计数增加 {0} mL，记录为 {1} mL"),
+        (r"negative volume or pulses", "体积或脉冲为负"),
+    )
+)
+
+
+def reason_text(reason: object, language: str | None = None) -> str:
+    """An engine reason in ``language``: Chinese by pattern (a rule code inside it by its
+    name), else as written."""
+    text = "" if reason is None else str(reason)
+    if (language or lang()) != "zh":
+        return text
+    for pattern, zh in _REASONS_ZH:
+        m = pattern.fullmatch(text)
+        if m:
+            groups = [RULE_NAMES_ZH.get(g, g) for g in m.groups()]
+            return zh.format(*groups)
+    return text
+
+
 def _norm(value: str) -> str:
     return "en" if value.lower().startswith("en") else "zh"
 
@@ -630,13 +676,13 @@ def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, 
         if rule == "BAD_SIGNATURE":
             return "签名验证失败，记录已隔离留证"
         if rule == "UNKNOWN_DEVICE":
-            return f"未登记设备或密钥，记录已隔离留证（{ev.get('reason', '')}）"
+            return f"未登记设备或密钥，记录已隔离留证（{reason_text(ev.get('reason'), 'zh')}）"
         if rule == "SEQUENCE_GAP":
             return f"计量模块序号 {ev['missing_seq']} 缺失（疑似删除）"
         if rule == "DUPLICATE_SEQ":
             return f"序号 {seq} 重复且内容不同（疑似克隆模块）"
         if rule == "METROLOGY_INCONSISTENT":
-            return "计量记录自相矛盾：" + "；".join(ev.get("problems", []))
+            return "计量记录自相矛盾：" + "；".join(reason_text(p, "zh") for p in ev.get("problems", []))
         if rule == "TOTALIZER_JUMP":
             return f"累计数跳变 {ev['jump_ml']:+d} mL（上一条序号 {ev['previous_seq']}）"
         if rule == "FLOW_IMPLAUSIBLE":
@@ -650,7 +696,7 @@ def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, 
             name = EVENT_NAMES[event][0] if isinstance(event, str) and event in EVENT_NAMES else "模块事件"
             return f"{name}：前后 2 小时内无检定"
         if rule == "UNVERIFIED_USE":
-            return f"未经有效检定仍在加油（{ev.get('reason', '')}）"
+            return f"未经有效检定仍在加油（{reason_text(ev.get('reason'), 'zh')}）"
         if rule == "METER_DRIFT":
             lo, hi = ev["ci95_permille"]
             return f"计量误差 {ev['error_permille']:+.2f}‰（95% 置信区间 {lo:+.2f}…{hi:+.2f}‰）超出 ±3‰"

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from anxin.contract.times import format_ts
-from anxin.i18n import EVENT_NAMES
+from anxin.i18n import EVENT_NAMES, reason_text
 
 # field → (zh, en, how its value is shown)
 FIELDS: dict[str, tuple[str, str, str]] = {
@@ -59,7 +59,8 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "readings_used": ("采用的液位读数", "Readings used", "int"),
     "readings_rejected": ("剔除的液位读数", "Readings rejected", "json"),
     "residual_sd_ml": ("残差标准差", "Residual SD", "ml"),
-    "reason": ("原因", "Reason", "text"),
+    "reason": ("原因", "Reason", "reason"),
+    "problems": ("问题", "Problems", "reasons"),
     "event": ("事件", "Event", "event"),
     "window_start": ("数据窗口起", "Window from", "ts"),
     "window_end": ("数据窗口止", "Window to", "ts"),
@@ -185,12 +186,16 @@ def value(key: str, v: Any, lang: str) -> str:
     if kind == "event" and isinstance(v, dict) and isinstance(v.get("event"), str):
         name = event_name(v["event"], lang)
         return name + (f" · {value('ts', v.get('ts'), lang)}" if v.get("ts") is not None else "")
-    if isinstance(v, (dict, list)):
-        return msgspec.json.encode(v).decode()
+    if kind == "reason" and isinstance(v, str):
+        return reason_text(v, lang)
+    if kind == "reasons" and isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return "；".join(reason_text(x, lang) for x in v) if zh else "; ".join(v)
     if kind == "method" and isinstance(v, str):
         from anxin.i18n import witness_text
 
         return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
+    if isinstance(v, (dict, list)):
+        return msgspec.json.encode(v).decode()
     if isinstance(v, bool):
         return ("是" if v else "否") if zh else ("yes" if v else "no")
     return "—" if v is None else str(v)
