@@ -172,5 +172,8 @@ def test_the_engines_reasons_read_in_chinese():
         alarm_message("UNKNOWN_DEVICE", ev, "x", language="zh")
         == "未登记设备或密钥，记录已隔离留证（签名密钥不属于该油枪）"
     )
+    assert reason_text("seal breach (seq 3822498) since the last passing verification", "zh") == (
+        "上次合格检定后发生「铅封破坏」（序号 3822498）"
+    )
     assert reason_text("a reason no pattern knows", "zh") == "a reason no pattern knows"  # evidence, as written
     assert reason_text("verification expired", "en") == "verification expired"

@@ -551,7 +551,7 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"last verification failed \((.+)\)", "最近一次检定不合格（证书 {0}）"),
         (r"last verification failed", "最近一次检定不合格"),
         (r"verification expired", "检定已过期"),
-        (r"([A-Z_]+) \(seq (-?\d+)\) since the last passing verification", "上次合格检定后发生「{0}」（序号 {1}）"),
+        (r"([A-Za-z_ ]+) \(seq (-?\d+)\) since the last passing verification", "上次合格检定后发生「{0}」（序号 {1}）"),
         (r"no metering record with seq (-?\d+)", "无序号 {0} 的计量记录"),
         (r"no unpaired metering ended within 15 min before the sale", "结算前 15 分钟内无未配对的计量记录"),
         (r"metering seq (-?\d+) already settled by order (.+)", "计量序号 {0} 已由订单 {1} 结算"),
@@ -566,6 +566,14 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+# what the engine names inside its reasons (nozzle breaches)
+_REASON_WORDS_ZH = {
+    "seal breach": "铅封破坏",
+    "undeclared K factor change": "未申报的 K 系数变更",
+    "unauthorised K factor change": "未经检定的 K 系数变更",
+}
+
+
 def reason_text(reason: object, language: str | None = None) -> str:
     """An engine reason in ``language``: Chinese by pattern (a rule code inside it by its
     name), else as written."""
@@ -575,7 +583,7 @@ def reason_text(reason: object, language: str | None = None) -> str:
     for pattern, zh in _REASONS_ZH:
         m = pattern.fullmatch(text)
         if m:
-            groups = [RULE_NAMES_ZH.get(g, g) for g in m.groups()]
+            groups = [_REASON_WORDS_ZH.get(g, RULE_NAMES_ZH.get(g, g)) for g in m.groups()]
             return zh.format(*groups)
     return text
 

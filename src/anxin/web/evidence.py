@@ -79,7 +79,9 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "mean_ci95_permille": ("平均误差 95% 置信区间", "Mean error 95 % interval", "permille_pair"),
     "note_bias_allowance_permille": ("进油单共同偏差容许", "Allowance for the notes' common bias", "permille"),
     "p_value": ("p 值", "p-value", "float"),
-    "first_arrival_ts": ("首次到达时间", "First arrival", "ts"),
+    "first_arrival_ts": ("首条到达时间", "First arrival", "ts"),
+    "first_digest": ("首条记录摘要", "First record's digest", "text"),
+    "duplicate_digest": ("重复记录摘要", "Duplicate's digest", "text"),
 }
 
 PAYMENTS: dict[str, tuple[str, str]] = {
@@ -207,7 +209,11 @@ def present(evidence: dict[str, Any], lang: str) -> dict[str, Any]:
     ``unknown`` (fields no catalog names, as they came)."""
     ev = dict(evidence)
     rec = ev.get("record") if ev.get("quarantined") else None
-    metering = ev.pop("metering", None) or (rec if isinstance(rec, dict) and rec.get("kind") == "metering" else None)
+    metering = (
+        ev.pop("metering", None)
+        or (rec if isinstance(rec, dict) and rec.get("kind") == "metering" else None)
+        or ev.pop("duplicate", None)  # DUPLICATE_SEQ: the second record under the same seq
+    )
     settlement = ev.pop("settlement", None)
     quarantined = bool(ev.pop("quarantined", False))
     ev.pop("record", None)
