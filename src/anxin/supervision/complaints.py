@@ -34,6 +34,7 @@ import msgspec
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from anxin.contract.registry import Registry
+from anxin.i18n import RULE_NAMES_ZH
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.database import now_us as wall_now_us
@@ -335,7 +336,10 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
     alarms = sorted(conn.execute(q).all(), key=lambda a: (abs(int(a.ts_us) - center), a.alarm_id))
     for a in alarms[: s.link_max_per_kind]:
         where = "同一油枪" if a.nozzle_id is not None and a.nozzle_id == nozzle else "本站"
-        found.setdefault(("alarm", a.alarm_id), f"{where}{basis}前后 {_fmt_dt(int(a.ts_us) - center)} 的报警 {a.rule}")
+        found.setdefault(
+            ("alarm", a.alarm_id),
+            f"{where}{basis}前后 {_fmt_dt(int(a.ts_us) - center)} 的报警「{RULE_NAMES_ZH.get(a.rule, a.rule)}」",
+        )
 
     have = {(r.kind, r.ref) for r in conn.execute(select(_K.kind, _K.ref).where(_K.complaint_id == cid))}
     added = [(k, ref, why[:300]) for (k, ref), why in found.items() if (k, ref) not in have]

@@ -337,7 +337,8 @@ CASE_SOURCES: dict[str, tuple[str, str]] = {
     "alarm": ("报警", "alarm"),
     "complaint": ("投诉", "complaint"),
     "inspection": ("检查", "inspection"),
-    "metering": ("计量记录", "metering record"),  # a complaint's linked record
+    "metering": ("计量记录", "metering record"),  # a complaint's linked records
+    "settlement": ("销售记录", "sale"),
 }
 
 
