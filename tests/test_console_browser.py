@@ -215,7 +215,7 @@ def test_nozzle_page_csv_import_and_certificate(browser, platform, tmp_path) -> 
     _shot(page, "nozzle-after-entry")
     page.goto(f"{url}/console/audit")
     assert "审计链完整" in page.inner_text("[role=status]")
-    assert "verification.enter" in page.inner_text("table.list")
+    assert "录入检定结果 · 油枪 S0001-D1-N2" in page.inner_text("table.list")  # not "verification.enter"
     _shot(page, "audit")
 
 

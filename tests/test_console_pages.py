@@ -259,7 +259,7 @@ def test_admin_manages_users_in_the_browser_pages(app) -> None:
     c.post("/console/users/deactivate", data={"csrf": csrf, "username": "zhao"})
     assert _login(TestClient(a), "zhao").status_code == 401
     assert c.post("/console/users/deactivate", data={"csrf": csrf, "username": "root"}).status_code == 400
-    assert "user.create" in c.get("/console/audit").text
+    assert "新建账号" in c.get("/console/audit").text  # the action in words, not "user.create"
 
 
 def test_a_bad_number_in_a_visit_is_a_400_naming_the_field(app) -> None:

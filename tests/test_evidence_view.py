@@ -177,3 +177,15 @@ def test_the_engines_reasons_read_in_chinese():
     )
     assert reason_text("a reason no pattern knows", "zh") == "a reason no pattern knows"  # evidence, as written
     assert reason_text("verification expired", "en") == "verification expired"
+
+
+def test_the_audit_log_reads_in_words():
+    """Audit actions and subjects ("login.success", "citizen_request:1") in words; an
+    action no catalog names stays as the log wrote it."""
+    from anxin.web.texts import AUDIT_ACTIONS, audit_action, audit_subject
+
+    assert audit_action("login.success", "zh") == "登录" and audit_action("login.success", "en") == "signed in"
+    assert audit_subject("citizen_request:1", "zh") == "你点我检申请 1"
+    assert audit_subject("alarm:4ef2", "zh") == "报警 4ef2" and audit_subject("odd", "zh") == "odd"
+    assert audit_action("something.new", "zh") == "something.new"
+    assert all(not re.search(r"[A-Za-z]", zh) for zh, _ in AUDIT_ACTIONS.values())

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from anxin.auth import User, can, check_csrf, session_user, station_scope
 from anxin.web.evidence import event_name
 from anxin.web.language import LANG_COOKIE, language_of
-from anxin.web.texts import case_source, rule_label, state_word, words
+from anxin.web.texts import audit_action, audit_subject, case_source, rule_label, state_word, words
 
 COOKIE = "anxin_session"
 # A row id in a path: larger than the databases' 64-bit keys is refused (422), never a 500.
@@ -86,6 +86,8 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "state": lambda group, s: state_word(group, s, v.lang),
             "case_source": lambda s: case_source(s, v.lang),
             "event_name": lambda e: event_name(e, v.lang),
+            "audit_action": lambda a: audit_action(a, v.lang),
+            "audit_subject": lambda s: audit_subject(s, v.lang),
             **ctx,
         },
         status_code=status,

@@ -342,6 +342,66 @@ CASE_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
+# What the audit log records, in words (an action no catalog names is shown as written:
+# it is the log's own record).
+AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
+    "login.success": ("登录", "signed in"),
+    "login.failure": ("登录失败", "failed sign-in"),
+    "user.create": ("新建账号", "account created"),
+    "user.password": ("重置密码", "password reset"),
+    "user.deactivate": ("停用账号", "account deactivated"),
+    "token.issue": ("签发令牌", "token issued"),
+    "token.revoke": ("吊销令牌", "token revoked"),
+    "registry.change": ("登记信息变更", "registry changed"),
+    "verification.enter": ("录入检定结果", "verification entered"),
+    "verification.import": ("导入检定数据", "verifications imported"),
+    "alarm.acknowledge": ("报警确认接收", "alarm acknowledged"),
+    "alarm.dispatch": ("派发核查工单", "inspector dispatched"),
+    "alarm.report": ("现场核查回报", "on-site report"),
+    "alarm.confirm": ("报警属实", "alarm confirmed"),
+    "alarm.false_alarm": ("误报", "false alarm"),
+    "alarm.close": ("报警办结", "alarm closed"),
+    "complaint.submit": ("收到投诉", "complaint received"),
+    "complaint.triage": ("投诉研判", "complaint triaged"),
+    "complaint.link": ("投诉关联记录", "complaint linked"),
+    "complaint.assign": ("投诉分派", "complaint assigned"),
+    "complaint.investigate": ("投诉调查", "complaint investigated"),
+    "complaint.reply": ("投诉答复", "complaint answered"),
+    "complaint.close": ("投诉办结", "complaint closed"),
+    "citizen_request.create": ("收到你点我检申请", "citizen request received"),
+    "inspection.draw": ("双随机抽取", "random draw"),
+    "inspection.schedule": ("安排检查", "inspection scheduled"),
+    "inspection.visit": ("登记检查结果", "inspection recorded"),
+    "case.open": ("立案", "case opened"),
+    "case.update": ("案件信息更新", "case updated"),
+    "case.penalize": ("作出处罚决定", "penalty decided"),
+    "case.close": ("结案", "case closed"),
+    "case.bundle_export": ("导出证据包", "evidence bundle exported"),
+}
+SUBJECTS: dict[str, tuple[str, str]] = {
+    "user": ("账号", "account"),
+    "registry": ("登记信息", "registry"),
+    "citizen_request": ("你点我检申请", "citizen request"),
+    "inspection_plan": ("抽查计划", "draw"),
+    "case": ("案件", "case"),
+    "token": ("令牌", "token"),
+    "nozzle": ("油枪", "nozzle"),
+    "station": ("加油站", "station"),
+    **CASE_SOURCES,
+}
+
+
+def audit_action(action: str, lang: str) -> str:
+    entry = AUDIT_ACTIONS.get(action)
+    return action if entry is None else entry[0 if lang == "zh" else 1]
+
+
+def audit_subject(subject: str, lang: str) -> str:
+    kind, _, ref = (subject or "").partition(":")
+    entry = SUBJECTS.get(kind)
+    return subject if entry is None or not ref else f"{entry[0 if lang == 'zh' else 1]} {ref}"
+
+
 def state_word(group: str, state: str | None, lang: str) -> str:
     """A lifecycle state in words; one the catalog lacks is shown as it is in English and
     as a dash in Chinese (never a raw code on a Chinese page)."""
