@@ -128,7 +128,7 @@ def test_case_to_closure_with_a_verifiable_bundle(browser, platform) -> None:
     assert report.ok and report.signatures_checked > 0, report
     assert "case.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
     page.goto(f"{url}/console/audit")
-    assert "case.bundle_export" in page.inner_text("table.list")  # the download is on the record
+    assert "导出证据包 · 案件 1" in page.inner_text("table.list")  # the download is on the record
 
 
 def test_draw_oversight_and_statistics(browser, platform) -> None:

@@ -154,7 +154,7 @@ def test_finding_6_operators_do_not_see_planned_unannounced_inspections(console)
         now_us=T0 + US_PER_DAY,
     )
     text = operator.get("/console/inspections").text
-    assert f'/console/inspections/{ids["unannounced"]}"' in text and "unannounced" in text
+    assert f'/console/inspections/{ids["unannounced"]}"' in text and "四不两直" in text
     assert f'/console/inspections/{ids["citizen"]}"' not in text  # still planned
     assert operator.get(f"/console/inspections/{ids['unannounced']}").status_code == 200
     assert operator.get(f"/console/inspections/{ids['citizen']}").status_code == 404
