@@ -189,3 +189,11 @@ def test_the_audit_log_reads_in_words():
     assert audit_subject("alarm:4ef2", "zh") == "报警 4ef2" and audit_subject("odd", "zh") == "odd"
     assert audit_action("something.new", "zh") == "something.new"
     assert all(not re.search(r"[A-Za-z]", zh) for zh, _ in AUDIT_ACTIONS.values())
+
+
+def test_a_k_factor_changes_data_reads_in_words():
+    from anxin.web.evidence import event_data
+
+    assert event_data("k_factor_change", {"old": 1000000, "new": 1002000}, "zh") == "K 系数 1000000 → 1002000"
+    assert event_data("k_factor_change", {"old": 1}, "zh") == '{"old":1}'  # not what the contract says: as sent
+    assert event_data("seal_open", None, "zh") == ""

@@ -121,6 +121,17 @@ def event_name(event: str | None, lang: str) -> str:
     return (event or "—") if entry is None else entry[0 if lang == "zh" else 1]
 
 
+def event_data(event: str | None, data: Any, lang: str) -> str:
+    """A module event's data in words where the contract defines it (a K factor change:
+    old → new), else as the module sent it."""
+    if data is None:
+        return ""
+    if event == "k_factor_change" and isinstance(data, dict) and {"old", "new"} <= data.keys():
+        old, new = data["old"], data["new"]
+        return f"K 系数 {old} → {new}" if lang == "zh" else f"K factor {old} → {new}"
+    return msgspec.json.encode(data).decode() if isinstance(data, (dict, list)) else str(data)
+
+
 def label(key: str, lang: str) -> str:
     entry = FIELDS.get(key)
     return key if entry is None else entry[0 if lang == "zh" else 1]

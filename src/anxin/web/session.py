@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from anxin.auth import User, can, check_csrf, session_user, station_scope
-from anxin.web.evidence import event_name
+from anxin.web.evidence import event_data, event_name
 from anxin.web.language import LANG_COOKIE, language_of
 from anxin.web.texts import audit_action, audit_subject, case_source, rule_label, state_word, words
 
@@ -86,6 +86,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "state": lambda group, s: state_word(group, s, v.lang),
             "case_source": lambda s: case_source(s, v.lang),
             "event_name": lambda e: event_name(e, v.lang),
+            "event_data": lambda e, d: event_data(e, d, v.lang),
             "audit_action": lambda a: audit_action(a, v.lang),
             "audit_subject": lambda s: audit_subject(s, v.lang),
             **ctx,
