@@ -75,7 +75,7 @@ def rule_name(rule: str) -> str:
 
 def witness_text(key: str, language: str | None = None) -> str:
     """The witness word for ``key`` (with or without its ``witness.`` prefix) in
-    ``language`` (default: the command line's). A key the catalog lacks is shown as it is
+    ``language`` (default: the request's, else the process's). A key the catalog lacks is shown as it is
     in English and as a plain placeholder in Chinese (never a raw key on a Chinese page)."""
     i = 0 if (language or lang()) == "zh" else 1
     entry = WITNESS.get(key.removeprefix("witness."))
