@@ -51,7 +51,7 @@ def test_a_language_scope_is_its_own_tasks_and_threads_alone(monkeypatch) -> Non
                 await asyncio.sleep(0)  # the two readers interleave
                 seen.setdefault(name, []).append(t("pw_blank"))
                 # work handed to a thread (as the pages do) keeps the reader's language
-                seen[name].append(await asyncio.to_thread(lambda: lang()))
+                seen[name].append(await asyncio.to_thread(lang))
 
     async def both() -> None:
         await asyncio.gather(reader("a", "en"), reader("b", "zh"))
