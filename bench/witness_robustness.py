@@ -82,8 +82,8 @@ def legend(args: argparse.Namespace, worlds: list[str]) -> str:
             f"worlds {len(worlds)} × seeds {args.seeds} × days {args.days} × {args.tanks} tanks; "
             f"daily looks (30-day window, every local midnight) in {looks}.",
             "honest: nozzles N(0, 1‰) clipped inside ±2‰; insuf: of those, status insufficient (left out of RMSE, "
-            "kept in coverage with their wide interval); cover: 95 % interval covers the truth (the target fails when "
-            "the coverage's own Wilson 95 % interval misses 90–98 %); z: RMS of the error over its interval's "
+            "kept in coverage with their wide interval); cover: 95 % interval covers the truth (fails below 90 % as "
+            "measured, or when the coverage's own Wilson 95 % interval lies wholly above 98 %); z: RMS of the error over its interval's "
             "SD (half-width / 1.96), ≈ 1 when the intervals are as wide as they need be; viol: honest "
             "violation in the final estimate; MD/1knw: false METER_DRIFT (as the engine raises it over the daily looks) "
             "per 1,000 honest nozzle-weeks looked at; ±7 found: drifted ±7…10‰ nozzles at violation or METER_DRIFT; "

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from anxin.contract.times import format_ts
-from anxin.i18n import EVENT_NAMES, reason_text
+from anxin.i18n import EVENT_NAMES, reason_text, witness_text
 
 # field → (zh, en, how its value is shown)
 FIELDS: dict[str, tuple[str, str, str]] = {
@@ -92,8 +92,6 @@ PAYMENTS: dict[str, tuple[str, str]] = {
     "fuel_card": ("加油卡", "fuel card"),
 }
 
-EVENTS = EVENT_NAMES
-
 # the record fields shown side by side, in this order (metering field, settlement field)
 SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
     ("nozzle_id", "nozzle_id", "nozzle_id"),
@@ -117,7 +115,7 @@ SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
 def event_name(event: str | None, lang: str) -> str:
     """A module event (``seal_open`` …) in words; one the contract does not define is
     shown as the module sent it (it is the module's evidence)."""
-    entry = EVENTS.get(event or "")
+    entry = EVENT_NAMES.get(event or "")
     return (event or "—") if entry is None else entry[0 if lang == "zh" else 1]
 
 
@@ -204,8 +202,6 @@ def value(key: str, v: Any, lang: str) -> str:
     if kind == "reasons" and isinstance(v, list) and all(isinstance(x, str) for x in v):
         return "；".join(reason_text(x, lang) for x in v) if zh else "; ".join(v)
     if kind == "method" and isinstance(v, str):
-        from anxin.i18n import witness_text
-
         return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
     if isinstance(v, (dict, list)):
         return msgspec.json.encode(v).decode()

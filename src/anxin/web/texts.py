@@ -7,6 +7,7 @@ from anxin.i18n import RULE_NAMES_ZH
 from anxin.register.queries import STATUS_ZH as REGISTER_ZH
 from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
 from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
+from anxin.supervision.inspections import KINDS as INSPECTION_KINDS
 from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
 
 T: dict[str, tuple[str, str]] = {
@@ -323,10 +324,7 @@ def _words(zh: dict[str, str], en: dict[str, str] | None = None) -> dict[str, tu
 STATES: dict[str, dict[str, tuple[str, str]]] = {
     "complaint": _words(COMPLAINT_ZH),
     "inspection": _words(INSPECTION_ZH),
-    "inspection_kind": _words(
-        {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"},
-        {"citizen": "citizen-chosen", "follow_up": "follow-up"},
-    ),
+    "inspection_kind": {k: T[f"inspection_kind_{k}"] for k in INSPECTION_KINDS},  # the public page's words
     "request": _words({"requested": "待安排", "scheduled": "已安排", "planned": "已安排", "done": "已检查"}),
     "case": _words(CASE_ZH),
     "workorder": _words({"open": "办理中", "reported": "已回报", "closed": "已办结"}),
@@ -396,10 +394,19 @@ def audit_action(action: str, lang: str) -> str:
     return action if entry is None else entry[0 if lang == "zh" else 1]
 
 
+def _reference(value: str | None, names: dict[str, tuple[str, str]], lang: str, mark: str) -> str | None:
+    """``kind:ref`` with the kind in words (None when the kind has none)."""
+    kind, _, ref = (value or "").partition(":")
+    entry = names.get(kind)
+    if entry is None:
+        return None
+    word = entry[0 if lang == "zh" else 1]
+    return f"{word} {mark}{ref}" if ref else word
+
+
 def audit_subject(subject: str, lang: str) -> str:
-    kind, _, ref = (subject or "").partition(":")
-    entry = SUBJECTS.get(kind)
-    return subject if entry is None or not ref else f"{entry[0 if lang == 'zh' else 1]} {ref}"
+    has_ref = bool((subject or "").partition(":")[2])
+    return (_reference(subject, SUBJECTS, lang, "") if has_ref else None) or subject
 
 
 def state_word(group: str, state: str | None, lang: str) -> str:
@@ -415,11 +422,7 @@ def state_word(group: str, state: str | None, lang: str) -> str:
 
 def case_source(source: str | None, lang: str) -> str:
     """A case's source (``alarm:<id>``, ``complaint:<id>``, ``inspection:<id>``) in words."""
-    kind, _, ref = (source or "").partition(":")
-    entry = CASE_SOURCES.get(kind)
-    if entry is None:
-        return source or "—"
-    return f"{entry[0 if lang == 'zh' else 1]} #{ref}" if ref else entry[0 if lang == "zh" else 1]
+    return _reference(source, CASE_SOURCES, lang, "#") or source or "—"
 
 
 def words(lang: str) -> dict[str, str]:

@@ -155,10 +155,11 @@ def analyse_anchors(
     note the others contradict, and return (note SD, scale prior SD, note-bias prior SD)
     as fractions.
 
-    The note SD is inflated when the notes scatter more than ``delivery_sd_permille``
-    says (a Birge ratio). Three notes or more that agree among themselves but not with
-    the chart's prior say the prior was wrong for this tank (a chart with the wrong
-    heads, a scale off by 5‰): the prior is widened so the notes decide — up to
+    The note SD is the kept notes' own scatter combined with ``delivery_sd_permille`` as
+    a prior worth ``delivery_sd_prior_notes`` notes (a scaled-inverse-χ² posterior).
+    Three notes or more that agree among themselves but not with the chart's prior say
+    the prior was wrong for this tank (a chart with the wrong heads, a scale off by 5‰):
+    the prior is widened so the notes decide — up to
     ``max_chart_scale_permille``; beyond it no registered chart is that far off, and
     the notes are as suspect as the chart. One or two notes cannot be judged by each
     other. In both cases, when notes and chart disagree (beyond twice what the priors
@@ -182,13 +183,9 @@ def analyse_anchors(
         keep = np.abs(ratio - med) <= s.anchor_reject_sigma * max(note_sd, mad)
     kept = ratio[keep]
     if kept.size >= 3:
-        obs = float(np.var(kept, ddof=1))
-        nu0 = s.delivery_sd_prior_notes
-        if nu0 < 0:
-            note_sd = max(note_sd, math.sqrt(obs))
-        else:
-            post = (nu0 * note_sd * note_sd + (kept.size - 1) * obs) / (nu0 + kept.size - 1)
-            note_sd = max(math.sqrt(post), s.delivery_sd_min_permille / 1000.0)
+        nu0, obs = s.delivery_sd_prior_notes, float(np.var(kept, ddof=1))
+        post = (nu0 * note_sd * note_sd + (kept.size - 1) * obs) / (nu0 + kept.size - 1)
+        note_sd = max(math.sqrt(post), s.delivery_sd_min_permille / 1000.0)
     if kept.size and g_sd > 0:
         mean, se = float(kept.mean()), note_sd / math.sqrt(kept.size)
         allowed = se * se + g_sd * g_sd + b_sd * b_sd

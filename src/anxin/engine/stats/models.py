@@ -75,7 +75,7 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     delivery_sd_permille: float = 2.0
     # ...as a prior worth this many notes: with more notes their own scatter (about the
     # jumps the tank shows) decides their SD — a scaled-inverse-χ² posterior — floored at
-    # delivery_sd_min_permille. < 0: the prior is a floor (the notes may only widen it).
+    # delivery_sd_min_permille.
     delivery_sd_prior_notes: float = 4.0
     delivery_sd_min_permille: float = 0.3
     # An anchor farther than this many SDs from the jump the tank itself shows is a wrong

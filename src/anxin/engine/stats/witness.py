@@ -121,26 +121,26 @@ class _Run:
 
 
 def _design(
-    p: Prepared, free: list[int], s: WitnessSettings, taus: tuple[float, ...], knot_sd_ml: float = 0.0
+    p: Prepared, free: list[int], s: WitnessSettings, knot_sd_ml: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, ChartModel]:
     chart = chart_model(p.level, p.vol, p.chart, s, knot_sd_ml)
-    trans = _transients(p, s, taus)
+    trans = _transients(p, s)
     x = np.column_stack([p.m[:, free] / 1e6, -p.t_h, chart.columns, trans])
     psd = np.r_[np.zeros(len(free) + 1), chart.prior_sd, np.full(trans.shape[1], s.transient_sd_c)]
     return x, psd, chart
 
 
-def _transients(p: Prepared, s: WitnessSettings, taus: tuple[float, ...]) -> np.ndarray:
+def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
     """After a delivery the single-point probe may read a layer, not the bulk, until the
     new fuel has mixed: with a probe error e(t) = A·exp(−Δt/τ) from the delivery's end,
     the readings' 20 °C volume is off by β·V·e(t) and the dispensings converted with the
-    probe's temperature by β·Σ v·e — together one column per τ of ``taus`` and segment
+    probe's temperature by β·Σ v·e — together one column per τ of ``transient_tau_h`` and segment
     that starts within 3 τ of a delivery's end (after the delivery, or cut from such a
     segment by a gap or a step), with a prior of ``transient_sd_c`` on A; 0 before it,
     and after it the conversion error its sales left in the cumulative metered volume
     (leaving that out made every delivery's jump look short: 1‰ of common error in a
     stratified tank). With instant mixing their coefficients stay near 0."""
-    if not taus or p.dl_us.size == 0 or s.transient_sd_c <= 0:
+    if not s.transient_tau_h or p.dl_us.size == 0 or s.transient_sd_c <= 0:
         return np.zeros((p.t_us.size, 0))
     first, last = p.first_last()
     ends = np.sort(p.dl_us[:, 1])
@@ -156,7 +156,7 @@ def _transients(p: Prepared, s: WitnessSettings, taus: tuple[float, ...]) -> np.
         # sales from the delivery's end (or, cut from such a segment, from its last reading)
         since = end_s if p.cause[a] == "delivery" else max(end_s, float(ts[a - 1]))
         sel = (mid >= since) & (mid <= seg_t[-1])
-        for tau in taus:
+        for tau in s.transient_tau_h:
             if (seg_t[0] - end_s) / 3600.0 > 3.0 * tau:
                 continue
             c = np.zeros(p.t_us.size)
@@ -181,14 +181,13 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     # found in the residual increments of the free fit and given a free intercept of its
     # own (a cut); then the fit is repeated.
     n_steps = 0
-    taus = s.transient_tau_h
     for it in range(s.step_passes + 1):
         nseg = p.renumber()
         hours = float(p.t_h[-1] - p.t_h[0]) if p.t_h.size else 0.0
         if p.t_h.size < 3 or hours < s.min_hours:
             return None
         free = [j for j in range(len(p.keys)) if p.counts[j] >= s.min_fit_dispensings]
-        x, psd, chart = _design(p, free, s, taus)
+        x, psd, chart = _design(p, free, s)
         ff = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd, s.hac_hours)
         if ff is None:
             return None
@@ -209,13 +208,13 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     if s.learn_strapping:
         knot_sd = strapping_scale_ml(p.level, ff[2] * 1e6, p.seg, knot_grid(p.level, p.chart, s.max_knots))
         if knot_sd > 0:
-            x, psd, chart = _design(p, free, s, taus, knot_sd)
+            x, psd, chart = _design(p, free, s, knot_sd)
             ff2 = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd, s.hac_hours)
             if ff2 is not None:
                 ff = ff2
             else:
                 knot_sd = 0.0
-                x, psd, chart = _design(p, free, s, taus)
+                x, psd, chart = _design(p, free, s)
     declared = p.declared() / 1e6
     anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
     for an in anchors:
