@@ -65,7 +65,9 @@ def test_docs_pages_reference_only_this_server(client: TestClient, page: str) ->
     html = r.text
     # No absolute or protocol-relative URL anywhere in the page (not even in its script).
     assert not re.search(r"https?://|(?<![:\w])//[\w.-]+", html), re.findall(r"\S*//\S*", html)
-    assert "googleapis" not in html and "cdn" not in html.lower()
+    # The CSP nonce is random text and may spell anything ("…cdn…"): judge the page without it.
+    fixed = re.sub(r'nonce="[^"]*"', 'nonce=""', html)
+    assert "googleapis" not in fixed and "cdn" not in fixed.lower()
     urls = references(html)
     assert urls, "the page references no asset"
     for url in urls:
