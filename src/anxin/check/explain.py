@@ -165,6 +165,11 @@ def render(
         leak = w("leak.suspected") if e.leak_suspected else w("leak.none" if e.leak_conclusive else "leak.inconclusive")
         line(t("wx_loss"), f"{e.loss_l_per_h:+.3f} L/h {_ci(e.loss_ci95_l_per_h, '+.3f')} · {leak}")
         line(t("wx_anchored"), t("wx_yes") if e.scale_anchored else t("wx_no"))
+        if e.register_shift_permille is not None:
+            line(
+                t("wx_register"),
+                t("wx_register_of").format(n=e.register_nozzles, shift=f"{e.register_shift_permille:+.2f}"),
+            )
         line(t("wx_deliveries_n"), t("wx_deliveries_of").format(n=e.deliveries_declared, bad=e.deliveries_inconsistent))
         line(t("wx_hours"), f"{e.hours:.1f}")
         rejected = sum(e.readings_rejected.values())

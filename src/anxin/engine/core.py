@@ -50,7 +50,7 @@ from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from anxin.engine.tanklog import TankLogs
 from anxin.engine.witness import WitnessResult
-from anxin.verification import beta_for_product, evaluate_verification
+from anxin.verification import beta_for_product, evaluate_verification, measured_error
 
 Output = Alarm | AlarmNote | Any  # Any: VerificationResult
 
@@ -587,6 +587,8 @@ class Engine:
         nz.add_verification(
             VerificationMark(p.t, result.passed, to_us(rec.valid_until), rec.k_pulses_per_m3, rec.certificate_no)
         )
+        if self.tanklogs is not None and result.passed and (found := measured_error(result)) is not None:
+            self.tanklogs.verification(rec.nozzle_id, p.t, rec.k_pulses_per_m3, *found)
         self._accepted(st, p.t, out, heard=False)  # the institute's record, not the station's
 
     # -------------------------------------------------------------- pairing

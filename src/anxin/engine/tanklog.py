@@ -70,6 +70,8 @@ class TankLogs:
         self.logs: dict[str, TankLog] = {}
         self.nozzle_ids: list[str] = []
         self._nozzle_index: dict[str, int] = {}
+        # the register's passing verifications: nozzle → [(ts, K, error ‰, SD ‰)]
+        self.verified: dict[str, list[tuple[int, int, float, float]]] = {}
 
     def _log(self, tank_id: str) -> TankLog:
         log = self.logs.get(tank_id)
@@ -101,6 +103,24 @@ class TankLogs:
         log.d_t.append(t)
         log.d_vol.append(volume_ml)
 
+    def verification(self, nozzle_id: str, t: int, k: int, error_permille: float, sd_permille: float) -> None:
+        """A passing verification: the witness's second anchor for that nozzle and K."""
+        if not hasattr(self, "verified"):  # a checkpoint from before the register anchor
+            self.verified = {}
+        lst = self.verified.setdefault(nozzle_id, [])
+        lst.append((t, k, error_permille, sd_permille))
+        lst.sort()
+
+    def _verified(self, nozzles: set[tuple[str, int]], hi: int) -> list[tuple[str, int, float, float]]:
+        """The latest verification before ``hi`` of each nozzle segment in the data."""
+        reg = getattr(self, "verified", {})
+        out = []
+        for nz, k in sorted(nozzles):
+            found = [v for v in reg.get(nz, ()) if v[1] == k and v[0] < hi]
+            if found:
+                out.append((nz, k, found[-1][2], found[-1][3]))
+        return out
+
     def tank_data(self, tank_id: str, since: int | None = None, until: int | None = None) -> TankData:
         """The estimator's input for one tank, restricted to event times in
         [since, until) when given (a reading by its time, a dispensing or delivery by
@@ -128,6 +148,7 @@ class TankLogs:
             reading_temp_mc=[log.r_temp[i] for i in rows],
             deliveries=[d for d in log.deliveries if lo <= d[1] < hi],
             dispensings=disp,
+            verified=self._verified({(d[0], d[1]) for d in disp}, hi),
         )
 
     def span(self, tank_id: str, since: int | None = None, until: int | None = None) -> tuple[int, int, int]:

@@ -120,6 +120,8 @@ def _meter_alarm(m: MeterEstimate, tank: TankEstimate, ts_us: int, since_us: int
             "deliveries_used": tank.deliveries_declared - tank.deliveries_inconsistent,
             "deliveries_declared": tank.deliveries_declared,
             "scale_anchored": tank.scale_anchored,
+            "register_nozzles": tank.register_nozzles,
+            "register_shift_permille": tank.register_shift_permille,
             "pooled_permille": tank.pooled_permille,
             "method": tank.method,
         },

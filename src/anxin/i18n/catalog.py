@@ -376,6 +376,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "wx_pooled": {"zh": "罐合计误差", "en": "Tank pooled error"},
     "wx_loss": {"zh": "不明损耗", "en": "Unexplained loss"},
     "wx_anchored": {"zh": "容积表比例由进油单锚定", "en": "Chart scale anchored by delivery notes"},
+    "wx_register": {"zh": "检定记录锚定", "en": "Verification register anchor"},
+    "wx_register_of": {
+        "zh": "{n} 支油枪的检定误差与估计一致；进油单共同偏差修正 {shift}‰",
+        "en": "{n} nozzles' verified errors agree; the notes' common bias corrected by {shift}‰",
+    },
     "wx_yes": {"zh": "是", "en": "yes"},
     "wx_no": {"zh": "否", "en": "no"},
     "wx_deliveries_n": {"zh": "进油", "en": "Deliveries"},
@@ -495,6 +500,10 @@ WITNESS: dict[str, tuple[str, str]] = {
     ),
     "method.anchored": ("进油单锚定容积表比例的联合拟合", "joint fit, chart scale anchored by delivery notes"),
     "method.prior": ("按容积表先验精度约束比例的联合拟合", "joint fit, chart scale held by its prior accuracy"),
+    "method.register": (
+        "进油单锚定容积表比例、检定记录校准共同误差的联合拟合",
+        "joint fit, chart scale anchored by delivery notes, common error calibrated by the verification register",
+    ),
 }
 
 

@@ -104,6 +104,7 @@ def make_scenes(world: World, seed: int, days: float, tanks: int = 8, only: int 
             leak_ml_per_h=leak * 1000.0,
             depot_bias_permille=bias,
         )
+        data.verified = _register(world, _scene_seed(world.name, seed, days, i), data, errs, drifted)
         levels = [lv for lv, _ in data.chart]
         true_vol = [v + e for (_, v), (_, e) in zip(data.chart, truth["chart_error"])]
         out.append(
@@ -126,6 +127,23 @@ def make_scenes(world: World, seed: int, days: float, tanks: int = 8, only: int 
     return out
 
 
+def _register(
+    world: World, seed: int, data: TankData, errs: dict[str, float], drifted: list[str]
+) -> list[tuple[str, int, float, float]]:
+    """The register's verifications of a scene's nozzles: a share of them, each the error
+    before any drift (a drifted nozzle was an honest one then) as the institute measured
+    it — on a stream of its own, so the scene's draws stay as they were."""
+    rng = np.random.default_rng(derive_int(seed, "register") % (1 << 63))
+    k_of = {nz: k for nz, k, *_ in data.dispensings}
+    out = []
+    for nz in sorted(errs):
+        honest = float(np.clip(rng.normal(0.0, HONEST_SD_PERMILLE), -1.99, 1.99))
+        found = (honest if nz in drifted else errs[nz]) + float(rng.normal(0.0, world.verification_sd_permille))
+        if rng.uniform() < world.verified_share and nz in k_of:
+            out.append((nz, k_of[nz], round(found, 3), world.verification_sd_permille))
+    return out
+
+
 def window(data: TankData, until: int, since: int | None = None) -> tuple[TankData, list[int]]:
     """The engine's window [since, until): a reading by its time, a dispensing or a
     delivery by its end (as ``TankLogs.tank_data``); also the kept dispensings' indices."""
@@ -143,6 +161,7 @@ def window(data: TankData, until: int, since: int | None = None) -> tuple[TankDa
         reading_temp_mc=[data.reading_temp_mc[i] for i in keep_r],
         deliveries=[d for d in data.deliveries if lo <= d[1] < until],
         dispensings=[data.dispensings[i] for i in keep_d],
+        verified=data.verified,
     )
     return sub, keep_d
 

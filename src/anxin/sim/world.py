@@ -44,6 +44,14 @@ class World(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     depot_bias_sd_permille: float = 0.0
     depots: int = 0
 
+    # --- The verification register ------------------------------------------------------
+    """A share ``verified_share`` of the nozzles has a verification with the K in force in
+    the register (the robustness bench's scenes), whose measured error is the meter's
+    error before any drift, measured with SD ``verification_sd_permille`` (the standard
+    can, the runs' repeatability, an honest meter's drift since)."""
+    verified_share: float = 1.0
+    verification_sd_permille: float = 0.3
+
     # --- Delivered fuel temperature, mixing and stratification --------------------------
     """Each delivery (compartment) arrives off the ground temperature by N(0,
     ``delivery_temp_sd_c``) — or, with ``delivery_temp_range_c`` > 0, uniformly within
@@ -206,6 +214,8 @@ _RANGES: tuple[tuple[str, float, float], ...] = (
     ("note_sd_permille", 0.0, 20.0),
     ("depot_bias_sd_permille", 0.0, 20.0),
     ("depots", 0, 1000),
+    ("verified_share", 0.0, 1.0),
+    ("verification_sd_permille", 0.0, 20.0),
     ("delivery_temp_sd_c", 0.0, 15.0),
     ("delivery_temp_range_c", 0.0, 15.0),
     ("mixing_tau_h", 0.0, 48.0),

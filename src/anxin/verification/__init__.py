@@ -14,6 +14,7 @@ from anxin.verification.jjg443 import (
     corrected_standard_ml,
     d_n,
     evaluate_verification,
+    measured_error,
     run_error,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "corrected_standard_ml",
     "d_n",
     "evaluate_verification",
+    "measured_error",
     "run_error",
 ]

@@ -271,3 +271,19 @@ def evaluate_verification(
         reasons=reasons,
         notes=notes,
     )
+
+
+def measured_error(result: VerificationResult) -> tuple[float, float] | None:
+    """The meter's error as this verification measured it, for the tank witness's register
+    anchor: (mean of the flow points' errors ‰, its standard error ‰ from the runs'
+    scatter about their flow point's mean), or None without two valid runs."""
+    if not result.flow_points or len(result.runs) < 2:
+        return None
+    mean = math.fsum(p.error for p in result.flow_points) / len(result.flow_points)
+    by_flow = {p.flow_ml_per_min: p.error for p in result.flow_points}
+    dev = [r.error - by_flow[r.flow_ml_per_min] for r in result.runs]
+    dof = max(len(dev) - len(result.flow_points), 1)
+    sd = math.sqrt(math.fsum(d * d for d in dev) / dof)
+    if not (math.isfinite(mean) and math.isfinite(sd)):
+        return None
+    return _permille(mean), _permille(sd / math.sqrt(len(dev)))

@@ -69,6 +69,8 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "deliveries_used": ("采用的进油单", "Delivery notes used", "int"),
     "scale_anchored": ("容积表比例由进油单锚定", "Chart scale anchored by the notes", "bool"),
     "pooled_permille": ("油罐合并误差", "Tank's pooled error", "permille"),
+    "register_nozzles": ("检定记录锚定的油枪", "Nozzles anchored by their verification", "int"),
+    "register_shift_permille": ("进油单共同偏差修正", "Notes' common bias corrected", "permille"),
     "method": ("方法", "Method", "method"),
     "price_basis": ("挂牌价依据", "Posted price taken at", "text"),
     "first_dispensing_of_day": ("当日首笔加油", "First dispensing of the day", "ts"),

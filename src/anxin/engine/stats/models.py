@@ -97,6 +97,23 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # A bias common to every note of the window (one depot's loading meter): SD, ‰. The
     # notes cannot reveal it (it moves them all alike), so it only widens the intervals.
     delivery_bias_sd_permille: float = 0.3
+    # --- the verification register as the second anchor (检定锚定): a nozzle the
+    # institute verified with the K in force has a measured error; the notes' common bias
+    # (one depot's loading meter, a station's own notes) is what the tank's estimates and
+    # those measurements disagree by, alike across its nozzles. A verification's error
+    # as the witness takes it: the institute's measurement and an honest meter's drift
+    # since (SD, ‰), heavy-tailed (Student's t, ν) because a meter may have drifted or been
+    # rigged since — one nozzle unlike the others moves nothing.
+    register_sd_permille: float = 0.5
+    register_nu: float = 3.0
+    # the notes' common bias: prior SD (‰; a class 0.2 loading meter's MPE) and the
+    # most the register may take away (‰): a larger common disagreement is no depot's,
+    # it stays with the meters
+    depot_bias_sd_permille: float = 1.0
+    depot_bias_max_permille: float = 4.0
+    # a second explanation of the readings with at least this posterior mass widens
+    # every interval of the tank to hold it
+    register_alt_mass: float = 0.01
     # The registered chart's strapping error (each tabulated volume off by its own
     # amount), learnt when the data show it — the same level bands err alike on different
     # days — with a prior of the size they show. At most max_knots hats, each needing
@@ -128,6 +145,9 @@ class TankData(msgspec.Struct, kw_only=True):
     reading_temp_mc: list[float]
     deliveries: list[tuple[int, int, float]]
     dispensings: list[tuple[str, int, int, int, int]]
+    # the register's latest passing verification per nozzle and K before the window's
+    # end: (nozzle_id, k_pulses_per_m3, error ‰, its SD ‰ from the runs' scatter)
+    verified: list[tuple[str, int, float, float]] = []
 
 
 class MeterEstimate(msgspec.Struct, kw_only=True):
@@ -171,6 +191,11 @@ class TankEstimate(msgspec.Struct, kw_only=True):
     chart_correction: list[tuple[int, float]] = []
     method: str = ""  # how the estimate was made, for the evidence (a message key)
     leak_test_l_per_h: float = 0.0  # the leak rate the test was at (0.76, or 0.38 over a month)
+    # The verification register's anchor: nozzles whose verified error took part, and the
+    # common error it removed from every nozzle of the tank (‰; the notes' or the
+    # chart's bias; None: no verification in the tank)
+    register_nozzles: int = 0
+    register_shift_permille: float | None = None
 
 
 class SegmentInfo(msgspec.Struct, kw_only=True):

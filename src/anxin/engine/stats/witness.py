@@ -44,24 +44,26 @@ from anxin.engine.stats.models import (
     WitnessSettings,
 )
 from anxin.engine.stats.prepare import Prepared, prepare
+from anxin.engine.stats.register import Shift, register_shift
 
 __all__ = ["WitnessSettings", "TankData", "MeterEstimate", "TankEstimate", "estimate_tank", "diagnose", "station_bias"]
 
 _US_PER_H = 3_600_000_000
 
 
-def meter_status(est: float, lo: float, hi: float, s: WitnessSettings) -> str:
+def meter_status(est: float, lo: float, hi: float, s: WitnessSettings, *, registered: bool = False) -> str:
     """ok | watch | violation | insufficient for an estimate and its interval (at
     ``confidence``). A violation is decided with a guard band (ILAC G8): the interval
     at ``decision_confidence`` must lie beyond the limit, so a meter just inside it is
     not accused on an unlucky week — nor on the delivery notes' common bias, which no tank
     data can reveal: the guarded interval must clear the limit by
-    ``decision_note_bias_permille`` too."""
+    ``decision_note_bias_permille`` too, unless the verification register measured that
+    bias (``registered``: its uncertainty is in the interval already)."""
     hw = (hi - lo) / 2.0
     guard = hw * norm_ppf(0.5 + s.decision_confidence / 2.0) / norm_ppf(0.5 + s.confidence / 2.0)
     c = (hi + lo) / 2.0
     # how far the guarded interval lies beyond zero, less what the depot could be off
-    margin = max(c - guard, -c - guard) - s.decision_note_bias_permille
+    margin = max(c - guard, -c - guard) - (0.0 if registered else s.decision_note_bias_permille)
     if margin > s.mpe_permille and (hw <= s.violation_max_halfwidth_permille or margin > 2.0 * s.mpe_permille):
         return "violation"
     if hw > s.insufficient_halfwidth_permille:
@@ -265,21 +267,34 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
     # too small. The model's own covariance is the floor of every variance reported.
     cov_m = amap @ f.cov_model @ amap.T
     q = _quantile(r, s)
+    var = np.maximum(np.maximum(np.diag(cov_d), np.diag(cov_m)), 0.0)
+    # the sandwich's covariance with the model's variances as its floor
+    d0 = np.diag(cov_d)
+    up = np.sqrt(var / np.where(d0 > 0, d0, 1.0))
+    cov_f = cov_d * np.outer(up, up)
+    np.fill_diagonal(cov_f, var)
+    shift = register_shift(delta, cov_f, _verified_columns(r, data), s)
+    if shift is not None:
+        delta = delta - shift.b
+        var = np.array([shift.variance(u) for u in np.eye(nfree)])
     vol_j = p.m[-1, r.free] - p.m[0, r.free]
     pooled = pooled_ci = None
     if nfree and vol_j.sum() > 0:
         w = vol_j / vol_j.sum()
-        pd, pse = float(w @ delta), math.sqrt(max(float(w @ cov_d @ w), float(w @ cov_m @ w), 0.0))
+        pvar = max(float(w @ cov_d @ w), float(w @ cov_m @ w), 0.0)
+        if shift is not None:
+            pvar = shift.variance(w)
+        pd, pse = float(w @ delta), math.sqrt(pvar)
         pooled = _to_e(pd)
-        pooled_ci = (_to_e(pd - q * pse), _to_e(pd + q * pse))
+        pooled_ci = _interval(pd, q * pse, shift)
     meters: list[MeterEstimate] = []
     for col, j in enumerate(r.free):
         if p.counts[j] < s.min_dispensings:
             continue
         d_hat = float(delta[col])
-        d_se = math.sqrt(max(float(cov_d[col, col]), float(cov_m[col, col]), 0.0))
-        est, lo, hi = _to_e(d_hat), _to_e(d_hat - q * d_se), _to_e(d_hat + q * d_se)
-        status = meter_status(est, lo, hi, s)
+        d_se = math.sqrt(float(var[col]))
+        est, (lo, hi) = _to_e(d_hat), _interval(d_hat, q * d_se, shift)
+        status = meter_status(est, lo, hi, s, registered=shift is not None and shift.used > 0)
         meters.append(
             MeterEstimate(
                 nozzle_id=p.keys[j][0],
@@ -322,9 +337,41 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
         pooled_permille=pooled,
         pooled_ci95_permille=pooled_ci,
         chart_correction=_chart_correction(r),
-        method="witness.method.anchored" if f.anchored else "witness.method.prior",
+        method=_method(f.anchored, shift),
         leak_test_l_per_h=thr,
+        register_nozzles=0 if shift is None else shift.used,
+        register_shift_permille=None if shift is None else shift.b * 1000.0,
     )
+
+
+def _interval(d: float, half: float, shift: Shift | None) -> tuple[float, float]:
+    """The interval (‰) of d ± half, holding too the estimate under a second shift the
+    register's readings leave open."""
+    lo, hi = d - half, d + half
+    if shift is not None and shift.alt is not None:
+        other = d + shift.b - shift.alt
+        lo, hi = min(lo, other - half), max(hi, other + half)
+    return _to_e(lo), _to_e(hi)
+
+
+def _method(anchored: bool, shift: Shift | None) -> str:
+    if shift is not None and shift.used:
+        return "witness.method.register"
+    return "witness.method.anchored" if anchored else "witness.method.prior"
+
+
+def _verified_columns(r: _Run, data: TankData) -> dict[int, tuple[float, float]]:
+    """Fit column → (verified error ‰, SD ‰) for the nozzle segments the register has."""
+    if not data.verified:
+        return {}
+    by_key = {(nz, int(k)): (float(e), float(sd)) for nz, k, e, sd in data.verified}
+    out = {}
+    for col, j in enumerate(r.free):
+        v = by_key.get((r.p.keys[j][0], int(r.p.keys[j][1])))
+        # a figure no verification gives (or one too loose to anchor anything) is left out
+        if v is not None and math.isfinite(v[0]) and abs(v[0]) < 1000.0 and 0.0 <= v[1] <= 10.0:
+            out[col] = v
+    return out
 
 
 def _chart_correction(r: _Run) -> list[tuple[int, float]]:
