@@ -94,6 +94,8 @@ def app(tmp_path_factory):
             pooled_ci95_permille=(0.1, 1.0),
             chart_correction=corr,
             method="witness.method.pooled",
+            register_nozzles=2,
+            register_shift_permille=-1.25,
         )
         service.store.save_outputs([WitnessLook(station_id="S0001", ts=ts, tests=True, meters=meters, tanks=[est])])
     return {"service": service, "app": app, "tank": tank, "nozzles": nozzles, "corr": corr, "chart": chart}
@@ -147,6 +149,7 @@ def test_station_page_lists_every_nozzle_and_the_tank(app) -> None:
     assert "无法区分" in seen and "超差" in seen and "2026-03-03 00:00" in seen
     assert "+1.20 [+0.90, +1.50]" in seen and "疑似渗漏" in seen and "2 (1)" in seen
     assert f'id="correction-{app["tank"]}"' in page and f"/console/tanks/{app['tank']}/chart.csv" in page
+    assert "2 支油枪的检定误差一致；进油单共同偏差修正 -1.25‰" in seen  # the register's anchor, stored and shown
     assert not re.search(r"\b(insufficient|violation|leak_suspected|chart_correction)\b", seen)
     assert "尚无估计" in _text(c.get("/console/stations/S0002").text)
 

@@ -153,6 +153,10 @@ tank_estimates = Table(
     Column("residual_sd_ml", Float, nullable=False),
     Column("chart_correction", Json, nullable=False),  # [[level_um, mL], …]: mL to add at that registered level
     Column("method", String(64), nullable=False),
+    # the verification register's anchor: verified nozzles that took part, the notes'
+    # common bias it removed (‰; None: no verified nozzle in the tank)
+    Column("register_nozzles", Integer, nullable=False, server_default="0"),
+    Column("register_shift_permille", Float),
 )
 Index("tank_estimates_station_time", tank_estimates.c.station_id, tank_estimates.c.ts)
 

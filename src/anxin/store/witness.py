@@ -91,6 +91,8 @@ def tank_row(look: WitnessLook, e: TankEstimate) -> dict[str, Any] | None:
         # (JSON: a non-finite correction would make PostgreSQL refuse the whole look)
         "chart_correction": [[int(level), ml] for level, ml in e.chart_correction if math.isfinite(ml)],
         "method": e.method[:64],
+        "register_nozzles": int(e.register_nozzles),
+        "register_shift_permille": _finite(e.register_shift_permille),
     }
 
 

@@ -299,6 +299,12 @@ T: dict[str, tuple[str, str]] = {
     "tank_loss": ("不明损耗（升/小时）", "Unexplained loss (L/h)"),
     "tank_leak": ("渗漏判定", "Leak test"),
     "tank_anchored": ("容积表比例由进油单锚定", "Chart scale anchored by delivery notes"),
+    "tank_register": ("检定记录锚定", "Verification register anchor"),
+    "register_none": ("无检定记录", "no verified nozzle"),
+    "register_of": (
+        "{n} 支油枪的检定误差一致；进油单共同偏差修正 {shift}‰",
+        "{n} nozzles' verified errors agree; the notes' common bias corrected by {shift}‰",
+    ),
     "tank_deliveries": ("进油（其中与油罐数据矛盾）", "Deliveries (of which contradicted by the tank)"),
     "tank_hours": ("数据时长（小时）", "Hours of data"),
     "tank_residual": ("残差标准差（毫升）", "Residual SD (mL)"),

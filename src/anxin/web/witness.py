@@ -126,6 +126,7 @@ def station_view(store: Store, reg: Registry, station_id: str, lang: str) -> dic
                 "pooled": None if pooled is None else f"{pooled:+.2f}",
                 "pooled_interval": _interval(t["pooled_ci_lo_permille"], t["pooled_ci_hi_permille"]),
                 "anchored": w["yes"] if t["scale_anchored"] else w["no"],
+                "register": _register(t, w),
                 "deliveries": f"{t['deliveries_declared']} ({t['deliveries_inconsistent']})",
                 "hours": f"{t['hours']:.0f}",
                 "residual": f"{t['residual_sd_ml']:.0f}",
@@ -137,6 +138,14 @@ def station_view(store: Store, reg: Registry, station_id: str, lang: str) -> dic
         "tanks": rows,
         "charts": {"tanks": charts, "labels": {"level": w["level_mm"], "correction": w["correction_ml"]}},
     }
+
+
+def _register(t: dict[str, Any], w: dict[str, str]) -> str:
+    """The register's anchor in words: how many verified nozzles, the shift removed."""
+    shift = t.get("register_shift_permille")
+    if shift is None:
+        return w["register_none"]
+    return w["register_of"].format(n=t.get("register_nozzles") or 0, shift=f"{shift:+.2f}")
 
 
 def corrected_chart_csv(tank: Tank, estimate: dict[str, Any] | None, lang: str) -> str:
