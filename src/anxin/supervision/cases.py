@@ -1,7 +1,7 @@
 """Cases (案件): from a confirmed alarm, a substantiated complaint or an inspection's
 findings to a decision (处罚决定) and closure.
 
-Statuses (one way, never back)::
+Statuses (one way, never back; the graph is :mod:`anxin.supervision.lifecycle`'s)::
 
     open ──update──▶ investigating ──penalize──▶ decided ──close──▶ closed
       └───────────────penalize──────────────────▶ decided
@@ -35,8 +35,9 @@ from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
+from anxin.supervision.lifecycle import CASE_STATUSES, TransitionError, case_next
 
-STATUSES: tuple[str, ...] = ("open", "investigating", "decided", "closed")
+STATUSES = CASE_STATUSES  # the lifecycle's, under this module's old name
 STATUS_NAMES_ZH = {"open": "已立案", "investigating": "调查中", "decided": "已决定", "closed": "已结案"}
 _SOURCE = re.compile(r"^(alarm|complaint|inspection):([A-Za-z0-9_.\-]{1,128})$")
 _C = T.cases.c
@@ -227,9 +228,10 @@ def update(
         raise CaseError(str(exc)) from None
     with write_transaction(store) as conn:
         row = _locked(conn, case_id)
-        if row.status not in ("open", "investigating"):
-            raise CaseError(f"case {case_id} is {row.status}: parties and violations are fixed")
-        values["status"] = "investigating"
+        try:
+            values["status"] = case_next(row.status, "update")
+        except TransitionError:
+            raise CaseError(f"case {case_id} is {row.status}: parties and violations are fixed") from None
         _change(conn, row, values, action="case.update", actor=actor, reason=reason.strip(), data=data, now_us=now_us)
     return get(store, case_id)
 
@@ -254,13 +256,15 @@ def penalize(
         raise CaseError("boards_confiscated must be an integer ≥ 0")
     with write_transaction(store) as conn:
         row = _locked(conn, case_id)
-        if row.status not in ("open", "investigating"):
-            raise CaseError(f"case {case_id} is {row.status}: already decided")
+        try:
+            after = case_next(row.status, "penalize")
+        except TransitionError:
+            raise CaseError(f"case {case_id} is {row.status}: already decided") from None
         values = {
             "penalty_fen": penalty_fen,
             "boards_confiscated": boards_confiscated,
             "decision": decision,
-            "status": "decided",
+            "status": after,
         }
         _change(
             conn,
@@ -281,12 +285,16 @@ def close(store: Store, case_id: int, *, reason: str, actor: str, now_us: int) -
     reason = _need(reason, "reason")
     with write_transaction(store) as conn:
         row = _locked(conn, case_id)
-        if row.status != "decided" or not row.decision:
+        try:
+            after = case_next(row.status, "close") if row.decision else None
+        except TransitionError:
+            after = None
+        if after is None:  # not decided, or decided without the decision text
             raise CaseError(f"case {case_id} is {row.status}: only a decided case can be closed")
         _change(
             conn,
             row,
-            {"status": "closed", "closed_us": now_us},
+            {"status": after, "closed_us": now_us},
             action="case.close",
             actor=actor,
             reason=reason,

@@ -5,7 +5,8 @@ Statuses: ``received`` → ``assigned`` → ``investigating`` → ``replied`` �
 Re-assigning is allowed while assigned or investigating (the status stays), further
 investigation notes while investigating, a further reply while replied; ``close`` only
 from ``replied`` (a reply to the complainant comes before closure), with an outcome of
-substantiated | unsubstantiated | referred | withdrawn and a reason.
+substantiated | unsubstantiated | referred | withdrawn and a reason. The graph is
+written once, in :mod:`anxin.supervision.lifecycle` (its table).
 
 Triage (研判) is apart from the status: a regulator marks a complaint plausible or not
 (spam, off-topic, a duplicate) at any step, and may revise it. Only a complaint triaged
@@ -51,9 +52,10 @@ from anxin.supervision._common import (
     need_text,
     write_transaction,
 )
+from anxin.supervision.lifecycle import COMPLAINT_STATUSES, ComplaintAction, TransitionError, complaint_next
 
 CHANNELS = ("qr", "web", "api", "phone")
-STATUSES = ("received", "assigned", "investigating", "replied", "closed")
+STATUSES = COMPLAINT_STATUSES  # the lifecycle's, under this module's old name
 OUTCOMES = ("substantiated", "unsubstantiated", "referred", "withdrawn")
 STATUS_ZH = {
     "received": "已受理",
@@ -372,7 +374,6 @@ def assign(store: Store, complaint_id: int, *, assignee: str, actor: str, reason
         actor=actor,
         reason=reason,
         now_us=now_us,
-        allowed=("received", "assigned", "investigating"),
         values={"assignee": who},
         data={"assignee": who},
     )
@@ -388,7 +389,6 @@ def investigate(store: Store, complaint_id: int, *, note: str, actor: str, now_u
         actor=actor,
         reason=n,
         now_us=now_us,
-        allowed=("assigned", "investigating"),
         values={},
         data={},
     )
@@ -404,7 +404,6 @@ def reply(store: Store, complaint_id: int, *, text: str, actor: str, now_us: int
         actor=actor,
         reason="",
         now_us=now_us,
-        allowed=("investigating", "replied"),
         values={"reply": r},
         data={"reply": r},
     )
@@ -422,7 +421,6 @@ def close(store: Store, complaint_id: int, *, outcome: str, reason: str, actor: 
         actor=actor,
         reason=why,
         now_us=now_us,
-        allowed=("replied",),
         values={"outcome": outcome, "closed_us": now_us},
         data={"outcome": outcome},
     )
@@ -448,19 +446,17 @@ def triage(store: Store, complaint_id: int, *, plausible: bool, actor: str, reas
         )
 
 
-_NEXT = {"assign": "assigned", "investigate": "investigating", "reply": "replied", "close": "closed"}
 _STEP_ZH = {"assign": "分派", "investigate": "调查", "reply": "答复", "close": "办结"}
 
 
 def _step(
     store: Store,
     cid: int,
-    step: str,
+    step: ComplaintAction,
     *,
     actor: str,
     reason: str,
     now_us: int,
-    allowed: tuple[str, ...],
     values: dict[str, Any],
     data: dict[str, Any],
 ) -> str:
@@ -468,15 +464,14 @@ def _step(
     with write_transaction(store) as conn:
         row = _lock(conn, cid)
         before = row.status
-        if before not in allowed:
+        try:
+            after = complaint_next(before, step)
+        except TransitionError as e:
             raise SupervisionError(
                 "forbidden_step",
                 f"投诉 {cid} 当前状态为「{STATUS_ZH.get(before, before)}」，不能{_STEP_ZH[step]}"
-                f"（允许的状态：{'、'.join(STATUS_ZH[s] for s in allowed)}）",
-            )
-        after = "assigned" if step == "assign" and before != "received" else _NEXT[step]
-        if step == "assign" and before == "investigating":
-            after = "investigating"  # re-assigning does not restart the investigation
+                f"（允许的状态：{'、'.join(STATUS_ZH[s] for s in e.allowed_from)}）",
+            ) from None
         res = conn.execute(update(T.complaints).where(_C.id == cid, _C.status == before).values(status=after, **values))
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change", f"投诉 {cid} 已被他人修改，请刷新")

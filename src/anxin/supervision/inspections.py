@@ -3,12 +3,13 @@ fill, rectification orders (整改) and the queries the console needs.
 
 Kinds: ``routine`` (日常), ``unannounced`` (四不两直), ``citizen`` (你点我检: the
 citizen's nozzle), ``follow_up`` (复查, of an earlier inspection). Statuses: ``planned``
-→ ``done``. A visit records every checklist item; the test fill's error is computed
-exactly as a verification's (JJG 443, :func:`anxin.verification.evaluate_verification`,
-the product's expansion coefficient from the registry) and sets ``test_fill_within_mpe``
-(±3‰). Every failed item becomes a rectification order with a deadline (now + 10
-days). Only a follow-up visit whose items are all ok closes the open rectifications of
-the inspection it follows up. Every change is one transaction with one audit entry.
+→ ``done`` (the graph is :mod:`anxin.supervision.lifecycle`'s). A visit records every
+checklist item; the test fill's error is computed exactly as a verification's (JJG 443,
+:func:`anxin.verification.evaluate_verification`, the product's expansion coefficient
+from the registry) and sets ``test_fill_within_mpe`` (±3‰). Every failed item becomes a
+rectification order with a deadline (now + 10 days). Only a follow-up visit whose items
+are all ok closes the open rectifications of the inspection it follows up. Every change
+is one transaction with one audit entry.
 
 Unannounced stays unannounced (四不两直): the station's side — an operator's console
 (``station_view=True``) and the station's public page — sees an ``unannounced`` or
@@ -42,12 +43,13 @@ from anxin.supervision._common import (
     need_text,
     write_transaction,
 )
+from anxin.supervision.lifecycle import INSPECTION_STATUSES, TransitionError, inspection_next
 from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verification
 
 KINDS = ("routine", "unannounced", "citizen", "follow_up")
 HIDDEN_UNTIL_VISITED = ("unannounced", "citizen")  # never announced to the station before the visit
 KIND_ZH = {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"}
-STATUSES = ("planned", "done", "cancelled")
+STATUSES = INSPECTION_STATUSES  # the lifecycle's, under this module's old name
 STATUS_ZH = {"planned": "待检查", "done": "已检查", "cancelled": "已取消"}
 
 SEALS_INTACT = "seals_intact"
@@ -336,11 +338,13 @@ def record_visit(
         ins = conn.execute(select(T.inspections).where(_I.id == inspection_id).with_for_update()).first()
         if ins is None:
             raise SupervisionError("unknown_inspection", f"没有编号为 {inspection_id} 的检查", field="inspection_id")
-        if ins.status != "planned":
+        try:
+            after = inspection_next(ins.status, "visit")
+        except TransitionError:
             raise SupervisionError(
                 "forbidden_step",
                 f"检查 {inspection_id} 当前状态为「{STATUS_ZH.get(ins.status, ins.status)}」，不能登记检查结果",
-            )
+            ) from None
         fill = None
         if test_fill_runs is not None:
             nozzle = ins.nozzle_id or nozzle_id
@@ -362,8 +366,8 @@ def record_visit(
         checked = {k: items[k] for k in CHECKLIST}  # in the checklist's order
         res = conn.execute(
             update(T.inspections)
-            .where(_I.id == inspection_id, _I.status == "planned")
-            .values(status="done", visited_us=now_us, checklist=checked, test_fill=fill, findings=findings_v)
+            .where(_I.id == inspection_id, _I.status == ins.status)
+            .values(status=after, visited_us=now_us, checklist=checked, test_fill=fill, findings=findings_v)
         )
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change", f"检查 {inspection_id} 已被他人修改，请刷新")
@@ -420,7 +424,7 @@ def record_visit(
             },
             now_us=now_us,
         )
-    return {"status": "done", "rectifications": opened, "closed": closed, "test_fill": fill}
+    return {"status": after, "rectifications": opened, "closed": closed, "test_fill": fill}
 
 
 def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
