@@ -48,9 +48,10 @@ from anxin.reports.online import online_by_district, total
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import int_sum
+from anxin.supervision.inspections import KIND_ZH, KINDS
 
-INSPECTION_KINDS = ("routine", "unannounced", "citizen", "follow_up")
-INSPECTION_KIND_ZH = {"routine": "日常检查", "unannounced": "飞行检查", "citizen": "你点我检", "follow_up": "复查"}
+INSPECTION_KINDS = KINDS
+INSPECTION_KIND_ZH = KIND_ZH  # the glossary's words (docs/glossary.md), worded once
 SEVERITY_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
 CLOSED_DISPOSITIONS = ("confirmed", "false_alarm")
 

@@ -46,6 +46,7 @@ from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
+from anxin.supervision.complaints import OUTCOME_ZH
 
 DAY_US = 86_400_000_000
 WINDOW_US = 90 * DAY_US
@@ -208,9 +209,7 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
 
 _SEV_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
 _COMPLAINT_ZH = {
-    "substantiated": "查实",
-    "unsubstantiated": "不实",
-    "withdrawn": "撤回",
+    **{k: OUTCOME_ZH[k] for k in ("substantiated", "unsubstantiated", "withdrawn")},
     "open": "待办",
     "untriaged": "待研判",
     "implausible": "研判为不可信的",
