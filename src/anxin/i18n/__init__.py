@@ -6,12 +6,13 @@ the request alone by :func:`language_scope` — never the process's, so one read
 choice cannot leak into another's page."""
 
 from anxin.i18n.alarms import alarm_message, alarm_text, reason_text
-from anxin.i18n.catalog import EVENT_NAMES, MESSAGES, RULE_NAMES_ZH, WITNESS
+from anxin.i18n.catalog import EVENT_NAMES, MESSAGES, RULE_NAMES_EN, RULE_NAMES_ZH, WITNESS
 from anxin.i18n.language import lang, language_scope, negotiate, rule_name, set_lang, t, witness_text
 
 __all__ = [
     "EVENT_NAMES",
     "MESSAGES",
+    "RULE_NAMES_EN",
     "RULE_NAMES_ZH",
     "WITNESS",
     "alarm_message",

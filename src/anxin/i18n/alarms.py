@@ -47,11 +47,26 @@ _REASON_WORDS_ZH = {
 }
 
 
+# The engine's reasons that name a field by its code, in English words (the rest are
+# English as written).
+_REASONS_EN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), en)
+    for p, en in (
+        (r"key_id is not this nozzle's key", "the signing key is not this nozzle's key"),
+        (r"key_id is not the institute's key", "the signing key is not the institute's key"),
+    )
+)
+
+
 def reason_text(reason: object, language: str | None = None) -> str:
     """An engine reason in ``language``: Chinese by pattern (a rule code inside it by its
-    name), else as written."""
+    name), else as written; in English a field's code inside it in words."""
     text = "" if reason is None else str(reason)
     if (language or lang()) != "zh":
+        for pattern, en in _REASONS_EN:
+            m = pattern.fullmatch(text)
+            if m:
+                return en.format(*m.groups())
         return text
     for pattern, zh in _REASONS_ZH:
         m = pattern.fullmatch(text)
@@ -69,6 +84,19 @@ def _g(d: dict, *path: str):
     return d
 
 
+def _english(message: str, ev: object) -> str:
+    """The stored English message, with the reasons it quotes (which may name a field or a
+    rule by its code) in words."""
+    if not isinstance(ev, dict):
+        return message
+    problems = ev.get("problems")
+    quoted = [ev.get("reason"), *(problems if isinstance(problems, list) else [])]
+    for raw in quoted:
+        if isinstance(raw, str) and raw:
+            message = message.replace(raw, reason_text(raw, "en"))
+    return message
+
+
 def alarm_text(alarm) -> str:
     """The alarm's message in the language of the moment (the stored message is English)."""
     return alarm_message(alarm.rule, alarm.evidence, alarm.message, seq=getattr(alarm, "seq", None))
@@ -80,7 +108,7 @@ def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, 
     stored ``message`` is the English text, shown as it is in English; in Chinese an
     alarm whose evidence lacks what the sentence needs is named by its rule."""
     if (language or lang()) != "zh":
-        return message
+        return _english(message, ev)
     try:
         if rule == "VOLUME_MISMATCH":
             return (

@@ -26,6 +26,31 @@ RULE_NAMES_ZH = {
     "DATA_OUTAGE": "数据中断",
 }
 
+# The same rules as an English reader names them (a page in English shows these, never
+# the code: the code is the data's, the name is the reader's).
+RULE_NAMES_EN = {
+    "VOLUME_MISMATCH": "Volume mismatch",
+    "AMOUNT_MISMATCH": "Amount mismatch",
+    "PRICE_MISMATCH": "Price mismatch",
+    "UNMATCHED_SETTLEMENT": "Sale without metering",
+    "UNMATCHED_METERING": "Metering without sale",
+    "BAD_SIGNATURE": "Invalid signature",
+    "UNKNOWN_DEVICE": "Unregistered device",
+    "SEQUENCE_GAP": "Sequence gap",
+    "DUPLICATE_SEQ": "Duplicate sequence",
+    "METROLOGY_INCONSISTENT": "Inconsistent metering record",
+    "TOTALIZER_JUMP": "Totalizer jump",
+    "FLOW_IMPLAUSIBLE": "Implausible flow",
+    "K_FACTOR_CHANGE": "K factor change",
+    "SEAL_BREACH": "Seal or tamper breach",
+    "UNVERIFIED_USE": "Use without valid verification",
+    "METER_DRIFT": "Meter error beyond limit",
+    "TANK_LOSS": "Unexplained tank loss",
+    "STATION_BIAS": "Errors favour the operator",
+    "CLOCK_AHEAD": "Clock ahead",
+    "DATA_OUTAGE": "Data outage",
+}
+
 MESSAGES: dict[str, dict[str, str]] = {
     "checking": {"zh": "比对中", "en": "Checking"},
     "simulating": {"zh": "模拟城市数据", "en": "Simulating city"},

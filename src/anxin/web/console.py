@@ -176,7 +176,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         data = {
             "stations": d["stations"],
             "trends": d["trends"],
-            "labels": {**{k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume")}},
+            "labels": {k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume", "lon", "lat")},
             "rules": {rule: rule_label(rule, v.lang) for rule in RULES},
         }
         return render(

@@ -17,12 +17,14 @@ from anxin.audit import record
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
-from anxin.reports.figures import PeriodError, figure_rows
+from anxin.reports.figures import Figures, PeriodError, figure_rows
+from anxin.reports.figures import label as figure_label
 from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
 from anxin.supervision.signing import configured_key
+from anxin.web.composed import oversight_summary, risk_line
 from anxin.web.session import (
     DbId,
     as_json,
@@ -36,7 +38,7 @@ from anxin.web.session import (
     require,
     staff,
 )
-from anxin.web.texts import rule_label, words
+from anxin.web.texts import rule_label, state_word, words
 
 
 def oversight_router(service: IngestService) -> APIRouter:
@@ -217,6 +219,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             return stop
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
+        sep = words(v.lang)["risk_sep"]
         return render(
             request,
             v,
@@ -225,6 +228,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             scores=scores,
             inspectors=inspectors,
             seed=random.SystemRandom().randrange(1, 10**9),
+            explain=lambda s: sep.join(risk_line(line, v.lang) for line in s.explanation),
         )
 
     @r.post("/console/risk/draw")
@@ -244,7 +248,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                     inspectors=[str(i) for i in form.getlist("inspectors")],
                     seed=form_number(form, "seed"),
                     method=str(form.get("method", "risk")),
-                    name=str(form.get("name", "")).strip() or "双随机抽查",
+                    name=str(form.get("name", "")).strip() or words(v.lang)["draw_default_name"],
                     actor=v.signed_in.username,
                     now_us=now_us(),
                 )
@@ -268,6 +272,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             o=o,
             fmt=format_ts,
             label=lambda c: category_label(c, v.lang),
+            summary=lambda item: oversight_summary(item, reg(), v.lang),
         )
 
     def _figures(v, qp) -> tuple[Any, str, str | None]:
@@ -291,8 +296,8 @@ def oversight_router(service: IngestService) -> APIRouter:
             "rules": sorted(((rule_label(k, v.lang), n) for k, n in f.alarms_by_rule.items()), key=lambda x: x[1]),
             "work": {
                 "labels": [w["complaints"], w["rectifications"], w["cases"], w["alarms"]],
-                "opened": "收到/发出/立案/报警" if v.lang == "zh" else "received/issued/opened/raised",
-                "closed": "办结/关闭" if v.lang == "zh" else "closed",
+                "opened": w["stats_opened"],
+                "closed": w["stats_closed"],
                 "opened_values": [f.complaints_received, f.rectifications_issued, f.cases_opened, f.alarms_raised],
                 "closed_values": [f.complaints_closed, f.rectifications_closed, f.cases_closed, f.alarms_closed],
             },
@@ -302,7 +307,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             v,
             "statistics.html",
             page="statistics",
-            rows=figure_rows(f, v.lang),
+            rows=_figure_rows(f, v.lang),
             f=f,
             period=period,
             district=district or "",
@@ -331,3 +336,22 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     return r
+
+
+def _figure_rows(f: Figures, lang: str) -> list[tuple[str, str]]:
+    """The statistics table: the report's rows, with the inspection kinds, rules and
+    severities that the English rows leave as codes in words."""
+    rows = figure_rows(f, lang)
+    if lang == "zh":
+        return rows
+    named: dict[str, str] = {}
+    for part, group, codes in (
+        ("by_kind", "inspection_kind", f.inspections_by_kind),
+        ("by_rule", None, f.alarms_by_rule),
+        ("by_severity", "severity", f.alarms_by_severity),
+    ):
+        head = figure_label(part, lang)
+        for code in codes:
+            word = rule_label(code, lang) if group is None else state_word(group, code, lang)
+            named[f"{head} {code}"] = f"{head} {word}"
+    return [(named.get(k, k), v) for k, v in rows]

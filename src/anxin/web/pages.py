@@ -204,11 +204,11 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
             return not_found(request, v)
         valid = row.status in ("valid", "due_soon")
         if valid:
-            status_text = "检定合格，在有效期内" if v.lang == "zh" else "Verified, within its validity"
+            status_text = w["pub_valid"]
         elif row.status in ("failed", "never"):
-            status_text = "最近一次检定不合格" if v.lang == "zh" else "Failed its last verification"
+            status_text = w["pub_failed"]
         else:
-            status_text = "检定已过期" if v.lang == "zh" else "Verification expired"
+            status_text = w["pub_expired"]
         verdict = w["passed"] if (row.passed if row.passed is not None else n.last_verification_passed) else w["failed"]
         if row.last_ts:
             errs = " ".join(f"{p.error_permille:+.2f}‰" for p in row.flow_points)

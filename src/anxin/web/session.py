@@ -15,9 +15,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from anxin.auth import User, can, check_csrf, session_user, station_scope
+from anxin.web.composed import checklist_note, finding_text, link_why
 from anxin.web.evidence import event_data, event_name
 from anxin.web.language import LANG_COOKIE, language_of
-from anxin.web.texts import audit_action, audit_subject, case_source, rule_label, state_word, words
+from anxin.web.texts import (
+    audit_action,
+    audit_subject,
+    case_source,
+    checklist_label,
+    rule_label,
+    state_word,
+    words,
+)
 
 COOKIE = "anxin_session"
 # A row id in a path: larger than the databases' 64-bit keys is refused (422), never a 500.
@@ -89,6 +98,10 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "event_data": lambda e, d: event_data(e, d, v.lang),
             "audit_action": lambda a: audit_action(a, v.lang),
             "audit_subject": lambda s: audit_subject(s, v.lang),
+            "checklist": lambda item: checklist_label(item, v.lang),
+            "checklist_note": lambda note: checklist_note(note, v.lang),
+            "finding": lambda text: finding_text(text, v.lang),
+            "link_why": lambda why: link_why(why, v.lang),
             **ctx,
         },
         status_code=status,

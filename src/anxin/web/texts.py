@@ -3,10 +3,13 @@ language switch, kept in a cookie)."""
 
 from __future__ import annotations
 
-from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.register.queries import STATUS_ZH as REGISTER_ZH
 from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
+from anxin.supervision.complaints import CHANNEL_ZH
+from anxin.supervision.complaints import OUTCOME_ZH as COMPLAINT_OUTCOME_ZH
 from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
+from anxin.supervision.inspections import CHECKLIST as CHECKLIST_ZH
 from anxin.supervision.inspections import KINDS as INSPECTION_KINDS
 from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
 
@@ -36,7 +39,7 @@ T: dict[str, tuple[str, str]] = {
         "在线率：加油站应报时段（登记的营业时间，未登记则全天）中有数据的时间占比，按平台接收时间计；"
         "加油站停报超过 30 分钟记为数据中断，至数据恢复为止。",
         "Online rate: the share of the stations' expected time (registered opening hours, else the whole day) "
-        "with data, on the platform's clock; a station silent for more than 30 min is a DATA_OUTAGE until "
+        "with data, on the platform's clock; a station silent for more than 30 min is a data outage until "
         "its data comes again.",
     ),
     "live": ("实时报警", "Live alarms"),
@@ -144,6 +147,8 @@ T: dict[str, tuple[str, str]] = {
     "key": ("签名密钥", "Signing key"),
     "operator": ("经营单位", "Operator"),
     "latlon": ("经纬度", "Lat/lon"),
+    "lon": ("经度", "Longitude"),
+    "lat": ("纬度", "Latitude"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "complaints": ("投诉举报", "Complaints"),
@@ -317,7 +322,31 @@ T: dict[str, tuple[str, str]] = {
     "csv_corrected": ("修正后容积（毫升）", "Corrected volume (mL)"),
     "level_mm": ("液位（毫米）", "Level (mm)"),
     "correction_ml": ("修正（毫升）", "Correction (mL)"),
+    # words that were written into the pages and views (issue 13: the English twin)
+    "skip_to_content": ("跳到正文", "Skip to content"),
+    "main_nav": ("主导航", "Main"),
+    "yuan": ("元", "yuan"),
+    "order_no": ("订单号", "Order number"),
+    "draw_default_name": ("双随机抽查", "Random inspection draw"),
+    "stats_opened": ("收到/发出/立案/报警", "received/issued/opened/raised"),
+    "stats_closed": ("办结/关闭", "closed"),
+    "pub_valid": ("检定合格，在有效期内", "Verified, within its validity"),
+    "pub_failed": ("最近一次检定不合格", "Failed its last verification"),
+    "pub_expired": ("检定已过期", "Verification expired"),
+    "cannot_deactivate_self": ("不能停用自己的账号", "you cannot deactivate yourself"),
+    "risk_sep": ("；", "; "),
+    "colon": ("：", ": "),
 }
+
+# An inspection's checklist items (the supervision package names them in Chinese).
+CHECKLIST_EN: dict[str, str] = {
+    "seals_intact": "Seals intact and as registered",
+    "module_registered": "Anti-cheat module in place and registered",
+    "certificate_valid": "Verification certificate valid",
+    "credit_commitment_posted": "Credit commitment posted",
+    "test_fill_within_mpe": "Test fill within the permitted error",
+}
+CHECKLIST: dict[str, tuple[str, str]] = {k: (zh, CHECKLIST_EN.get(k, zh)) for k, zh in CHECKLIST_ZH.items()}
 
 
 # Each lifecycle's states in words (a raw state — "received", "decided" — on a Chinese
@@ -336,6 +365,10 @@ STATES: dict[str, dict[str, tuple[str, str]]] = {
     "workorder": _words({"open": "办理中", "reported": "已回报", "closed": "已办结"}),
     "rectification": _words({"open": "待整改", "closed": "已整改", "done": "已整改"}),
     "register": _words(REGISTER_ZH, {"never": "never verified"}),
+    "complaint_outcome": _words(COMPLAINT_OUTCOME_ZH),
+    "complaint_channel": _words(CHANNEL_ZH, {"qr": "QR code", "web": "web page", "api": "API", "phone": "phone"}),
+    "alarm": {s: T[s] for s in ("new", "acknowledged", "dispatched", "on_site", "confirmed", "false_alarm")},
+    "severity": {s: T[s] for s in ("critical", "major", "minor")},
 }
 CASE_SOURCES: dict[str, tuple[str, str]] = {
     "alarm": ("报警", "alarm"),
@@ -437,4 +470,10 @@ def words(lang: str) -> dict[str, str]:
 
 
 def rule_label(rule: str, lang: str) -> str:
-    return RULE_NAMES_ZH.get(rule, rule) if lang == "zh" else rule
+    return (RULE_NAMES_ZH if lang == "zh" else RULE_NAMES_EN).get(rule, rule)
+
+
+def checklist_label(item: str, lang: str) -> str:
+    """An inspection's checklist item in words (one the catalog lacks: as the package names it)."""
+    entry = CHECKLIST.get(item)
+    return item if entry is None else entry[0 if lang == "zh" else 1]

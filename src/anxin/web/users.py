@@ -13,6 +13,7 @@ from anxin.auth.passwords import AuthError
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
 from anxin.web.session import csrf_ok, forbidden, now_us, render, require
+from anxin.web.texts import words
 
 
 def users_router(service: IngestService) -> APIRouter:
@@ -83,7 +84,7 @@ def users_router(service: IngestService) -> APIRouter:
                 )
             elif action == "deactivate":
                 if name == who:
-                    raise AuthError("不能停用自己的账号" if v.lang == "zh" else "you cannot deactivate yourself")
+                    raise AuthError(words(v.lang)["cannot_deactivate_self"])
                 await run_in_threadpool(lambda: deactivate(store, username=name, actor=who, reason=reason, now_us=now))
             else:
                 return forbidden(request, v)

@@ -27,7 +27,7 @@
     map.setOption({
       tooltip: { formatter: function (p) { return esc(p.name) + "<br>" + esc(d.labels.open) + ": " + esc(p.value[2]); } },
       legend: { bottom: 0 }, grid: { left: 40, right: 10, top: 10, bottom: 40 },
-      xAxis: { type: "value", scale: true, name: "lon" }, yAxis: { type: "value", scale: true, name: "lat" },
+      xAxis: { type: "value", scale: true, name: d.labels.lon }, yAxis: { type: "value", scale: true, name: d.labels.lat },
       series: series
     });
     map.on("click", function (p) { if (p.data && p.data.id) { location.href = "/console/stations/" + p.data.id; } });
