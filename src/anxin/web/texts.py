@@ -474,6 +474,6 @@ def rule_label(rule: str, lang: str) -> str:
 
 
 def checklist_label(item: str, lang: str) -> str:
-    """An inspection's checklist item in words (one the catalog lacks: as the package names it)."""
+    """An inspection's checklist item in words (one the supervision package does not name: its code)."""
     entry = CHECKLIST.get(item)
     return item if entry is None else entry[0 if lang == "zh" else 1]
