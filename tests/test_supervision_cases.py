@@ -132,14 +132,15 @@ def test_case_from_a_confirmed_alarm_to_closure(fed: Store) -> None:
     with pytest.raises(C.CaseError):
         C.close(store, case_id, reason="twice", actor="zhao.min", now_us=NOW + 31)
     log = _audit(store, f"case:{case_id}")
-    assert [a for a, _ in log] == ["case.update", "case.update", "case.penalize", "case.close"]
-    assert [(d["before"], d["after"]) for _, d in log] == [
+    # 立案 is in the case's own history, as for a case opened from a complaint
+    assert [a for a, _ in log] == ["case.open", "case.update", "case.update", "case.penalize", "case.close"]
+    assert [(d["before"], d["after"]) for _, d in log[1:]] == [
         ("open", "investigating"),
         ("investigating", "investigating"),
         ("investigating", "decided"),
         ("decided", "closed"),
     ]
-    assert log[2][1]["penalty_fen"] == 2_000_000
+    assert log[3][1]["penalty_fen"] == 2_000_000
     assert [c.id for c in C.listing(store, station_ids=[station], status="closed")] == [case_id]
     assert C.listing(store, station_ids=["nowhere"]) == [] and C.listing(store, station_ids=[]) == []
     with pytest.raises(C.UnknownCase):
@@ -221,6 +222,7 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
         "alarm.dispatch",
         "alarm.report",
         "alarm.confirm",
+        "case.open",
         "case.update",
     ]
     assert "离线" in files["README.txt"].decode() and "offline" in files["README.txt"].decode()

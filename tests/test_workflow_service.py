@@ -106,6 +106,14 @@ def test_triage_to_a_confirmed_case(store: Store) -> None:
     ]
     assert log[1][2]["action"] == {"inspector": "li.wei", "due_us": T0 + 48 * HOUR}
     assert log[3][2]["case_id"] == s.case_id and log[3][1] == "zhao.min"
+    # the case opened as every case does: its parties and violations empty, its own
+    # history starting with 立案 (it had none when triage inserted the row itself)
+    assert (case.parties, case.violations) == ([], [])
+    with store.engine.connect() as c:
+        opened = c.execute(
+            select(T.audit_log.c.action, T.audit_log.c.actor).where(T.audit_log.c.subject == f"case:{s.case_id}")
+        ).all()
+    assert [tuple(r) for r in opened] == [("case.open", "zhao.min")]
     with pytest.raises(TransitionError, match="confirmed"):  # terminal
         apply(store, aid, Dismiss(reason="changed my mind"), actor="x", reason="", now_us=T0 + 5)
 

@@ -143,30 +143,46 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
             raise CaseError(f"no {m.group(1)} {m.group(2)!r}")
         if owner != station_id:
             raise CaseError(f"{source} belongs to station {owner}, not {station_id}")
-        case_id = inserted_id(
-            conn.execute(
-                T.cases.insert().values(
-                    station_id=station_id,
-                    source=source,
-                    status="open",
-                    opened_us=now_us,
-                    opened_by=actor,
-                    summary=summary,
-                    parties=[],
-                    violations=[],
-                )
+        opened = {"station_id": station_id, "source": source, "summary": summary, "actor": actor, "now_us": now_us}
+        case_id = insert_case(conn, **opened)
+        audit_opened(conn, case_id, **opened)
+    return case_id
+
+
+def insert_case(conn: Connection, *, station_id: str, source: str, summary: str, actor: str, now_us: int) -> int:
+    """立案 in the caller's transaction: the case row, status ``open`` — the one way a case
+    starts, whether from a complaint, an inspection or a confirmed alarm (whose triage
+    checks its own source). Its ``case.open`` entry follows with :func:`audit_opened`
+    (a confirmed alarm writes its own entry between the two)."""
+    return inserted_id(
+        conn.execute(
+            T.cases.insert().values(
+                station_id=station_id,
+                source=source,
+                status="open",
+                opened_us=now_us,
+                opened_by=actor,
+                summary=summary,
+                parties=[],
+                violations=[],
             )
         )
-        audit_append(
-            conn,
-            actor=actor,
-            action="case.open",
-            subject=f"case:{case_id}",
-            reason=summary,
-            data={"source": source, "station_id": station_id, "status": "open"},
-            now_us=now_us,
-        )
-    return case_id
+    )
+
+
+def audit_opened(
+    conn: Connection, case_id: int, *, station_id: str, source: str, summary: str, actor: str, now_us: int
+) -> None:
+    """The ``case.open`` entry of the case's history (its first)."""
+    audit_append(
+        conn,
+        actor=actor,
+        action="case.open",
+        subject=f"case:{case_id}",
+        reason=summary,
+        data={"source": source, "station_id": station_id, "status": "open"},
+        now_us=now_us,
+    )
 
 
 def _locked(conn: Connection, case_id: int) -> Any:

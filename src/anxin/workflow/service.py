@@ -22,6 +22,7 @@ from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
+from anxin.supervision.cases import audit_opened, insert_case
 from anxin.workflow._db import ConcurrentChange, UnknownAlarm, audit, read_state_row, state_of
 from anxin.workflow.incidents import close_if_done
 from anxin.workflow.lifecycle import (
@@ -66,6 +67,16 @@ def apply(store: Store, alarm_id: str, action: Action, *, actor: str, reason: st
         audit(
             conn, actor=actor, action=f"alarm.{name}", subject=f"alarm:{alarm_id}", reason=why, data=data, now_us=now_us
         )
+        if isinstance(action, Confirm) and after.case_id is not None:  # then the case's own first entry
+            audit_opened(
+                conn,
+                after.case_id,
+                station_id=alarm.station_id,
+                source=f"alarm:{alarm_id}",
+                summary=action.summary.strip(),
+                actor=actor,
+                now_us=now_us,
+            )
     return after
 
 
@@ -113,17 +124,15 @@ def _effects(
         _close_work_order(conn, before.work_order_id)
         data["work_order_id"] = before.work_order_id
     if isinstance(action, Confirm):
-        res = conn.execute(
-            T.cases.insert().values(
-                station_id=station_id,
-                source=f"alarm:{before.alarm_id}",
-                status="open",
-                opened_us=now_us,
-                opened_by=actor,
-                summary=action.summary.strip(),
-            )
+        # the case opens as every case does (its row here, its case.open entry after the alarm's)
+        case_id = insert_case(
+            conn,
+            station_id=station_id,
+            source=f"alarm:{before.alarm_id}",
+            summary=action.summary.strip(),
+            actor=actor,
+            now_us=now_us,
         )
-        case_id = inserted_id(res)
         data["case_id"] = case_id
         return msgspec.structs.replace(after, case_id=case_id)
     return after
