@@ -143,9 +143,8 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
             raise CaseError(f"no {m.group(1)} {m.group(2)!r}")
         if owner != station_id:
             raise CaseError(f"{source} belongs to station {owner}, not {station_id}")
-        opened = {"station_id": station_id, "source": source, "summary": summary, "actor": actor, "now_us": now_us}
-        case_id = insert_case(conn, **opened)
-        audit_opened(conn, case_id, **opened)
+        case_id = insert_case(conn, station_id=station_id, source=source, summary=summary, actor=actor, now_us=now_us)
+        audit_opened(conn, case_id, station_id=station_id, source=source, summary=summary, actor=actor, now_us=now_us)
     return case_id
 
 
