@@ -5,6 +5,8 @@ headers — is tested in test_console_security.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
 import time
 
@@ -12,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from anxin.auth import create_user
+from anxin.contract.times import LOCAL_TZ
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
@@ -168,17 +171,31 @@ def test_public_page_without_an_account_and_unknown_nozzle(app) -> None:
     assert r.status_code == 422
 
 
+@contextlib.contextmanager
+def _clock(service, local: dt.datetime):
+    """The platform's clock held at ``local`` (Asia/Shanghai) for the pages."""
+    wall = service.clock
+    service.clock = lambda: int(local.replace(tzinfo=LOCAL_TZ).timestamp() * 1_000_000)
+    try:
+        yield service.clock()
+    finally:
+        service.clock = wall
+
+
 def test_overview_figures_come_from_the_data(app) -> None:
+    """The city's one day, seen on its evening: the day's volume and sales, the day before
+    (none) beside them, and every alarm open."""
     service, a = app
     c = TestClient(a)
     _login(c)
-    text = c.get("/console").text
+    with _clock(service, dt.datetime(2026, 3, 1, 20, 0)):
+        text = c.get("/console").text
     from sqlalchemy import text as sql
 
     with service.store.engine.connect() as db:
         (sales, volume) = db.execute(sql("SELECT sum(sales), sum(volume_ml) FROM daily_sales")).one()
         (alarms,) = db.execute(sql("SELECT count(*) FROM alarms")).one()
-    assert f"{volume / 1000:,.0f} L" in text and f"({sales})" in text
+    assert f"{volume / 1000:,.0f} L" in text and f"今日加油量（{sales} 笔） · 昨日 0 升、0 笔" in text
     assert re.search(rf'class="n">{alarms}</span><span>未结报警', text)
 
 
@@ -288,3 +305,40 @@ def test_a_bad_number_in_a_visit_is_a_400_naming_the_field(app) -> None:
     r = c.post(f"/console/inspections/{iid}/visit", data=form)
     assert r.status_code == 400 and "indicated_ml_0" in r.text
     assert I.get(service.store, iid)["status"] == "planned"  # nothing recorded
+
+
+def test_every_page_takes_now_from_the_platforms_clock(app) -> None:
+    """One clock (issue 13, item 3): with the platform's clock set inside the city's day,
+    the overview's day figures are that day's, the statistics open on its month, the
+    overview and the register agree on verification at it, and the public page and the
+    console's nozzle page both say the nozzle's verification is valid — as it is on that
+    day (on the wall clock, months later, every page would say expired, together)."""
+    from sqlalchemy import func, select
+
+    from anxin.register import register_rows
+    from anxin.register.queries import coverage_of
+
+    service, a = app
+    with _clock(service, dt.datetime(2026, 3, 1, 20, 0)) as fixed:
+        c = TestClient(a)
+        _login(c)
+        overview = c.get("/console").text
+        d = T.daily_sales.c
+        with service.store.engine.connect() as conn:
+            litres = conn.execute(select(func.sum(d.volume_ml)).where(d.day == "2026-03-01")).scalar() / 1000
+        assert litres > 0
+        assert re.search(r'<span class="n">' + re.escape(f"{litres:,.0f}") + r" L</span><span>今日加油量", overview)
+        assert 'name="period" value="2026-03"' in c.get("/console/statistics").text
+        covered, _ = coverage_of(service.store, service.registry, now_us=fixed)
+        register = c.get("/console/register").text
+        assert _figure(overview, "检定覆盖率") == _figure(register, "检定覆盖率") == f"{covered:.0%}"
+        n = service.registry.nozzles[0]
+        (row,) = [
+            r
+            for r in register_rows(service.store, service.registry, now_us=fixed, station_ids={n.station_id})
+            if r.nozzle_id == n.nozzle_id
+        ]
+        assert row.valid_until > "2026-03-01"  # valid on the fixed day
+        public = TestClient(a).get(f"/p/{n.nozzle_id}").text
+        assert "检定合格，在有效期内" in public and "检定已过期" not in public
+        assert row.valid_until[:10] in c.get(f"/console/nozzles/{n.nozzle_id}").text

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.auth import LoginOk, login, logout
 from anxin.contract.alarm import RULES
-from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, format_ts
+from anxin.contract.times import LOCAL_OFFSET_US, LOCAL_TZ, US_PER_DAY, US_PER_H, format_ts
 from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
 from anxin.register import register_row
@@ -70,16 +70,6 @@ def _day_us(text: str | None, end: bool = False) -> int | None:
     if d is None:
         return None
     return (d - dt.date(1970, 1, 1)).days * US_PER_DAY - LOCAL_OFFSET_US + (US_PER_DAY if end else 0)
-
-
-def data_now(service: IngestService) -> int:
-    """ "Now" for the figures: the newest event time the platform holds (a replayed city
-    lives in its own days), never later than the wall clock."""
-    wall = now_us()
-    with service.lock:  # the ingest path adds stations to this dict
-        engine = service.engine
-        newest = max((st.watermark for st in engine.stations.values()), default=0) if engine is not None else 0
-    return min(wall, newest) if newest > 0 else wall
 
 
 def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard: PublicGuard) -> APIRouter:
@@ -150,7 +140,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         v, stop = require(request, store, "alarm.view")
         if stop:
             return stop
-        now = await run_in_threadpool(data_now, service)
+        now = service.clock()  # the platform's clock, as every page takes it
         registry = reg()
         days = [local_day(now - k * US_PER_DAY) for k in range(13, -1, -1)]
 
@@ -163,7 +153,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                     today=local_day(now),
                     online_since_us=now - US_PER_H,
                     last_event_us=service.metrics.last_event_us,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 ),
                 "stations": Q.station_states(store, registry, stations=v.stations),
                 "trends": Q.trends(store, registry, stations=v.stations, days=days),
@@ -265,10 +255,12 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         }
         overdue = False
         if a.get("work_order_id"):
-            due = await run_in_threadpool(overdue_work_orders, store, now_us=now_us())
+            due = await run_in_threadpool(overdue_work_orders, store, now_us=service.clock())
             overdue = any(o.id == a["work_order_id"] for o in due)
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
-        default_due = dt.datetime.fromtimestamp((now_us() + 3 * US_PER_DAY) / 1e6).strftime("%Y-%m-%dT%H:%M")
+        default_due = dt.datetime.fromtimestamp((service.clock() + 3 * US_PER_DAY) / 1e6, LOCAL_TZ).strftime(
+            "%Y-%m-%dT%H:%M"
+        )
         return render(
             request,
             v,
@@ -308,7 +300,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         try:
             act = _action(action, form, reason)
             await run_in_threadpool(
-                apply, store, alarm_id, act, actor=v.signed_in.username, reason=reason, now_us=now_us()
+                apply, store, alarm_id, act, actor=v.signed_in.username, reason=reason, now_us=service.clock()
             )
         except (L.TransitionError, ConcurrentChange, UnknownAlarm, ValueError) as exc:
             return await _alarm_page(request, alarm_id, message=str(exc), failed=True)
@@ -319,7 +311,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         v, stop = require(request, store, "alarm.view")
         if stop:
             return stop
-        now = now_us()
+        now = service.clock()
 
         def load():
             mine = v.signed_in.username if v.signed_in.role == "inspector" else None
@@ -398,7 +390,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
         # the register's reading of the nozzle (its last verification record, else the
         # registry), at the platform's clock — what the public page shows too
-        verification = await run_in_threadpool(lambda: register_row(store, reg(), nozzle_id, now_us=now_us()))
+        verification = await run_in_threadpool(lambda: register_row(store, reg(), nozzle_id, now_us=service.clock()))
         return render(
             request,
             v,

@@ -98,7 +98,7 @@ def extra_router(service: IngestService) -> APIRouter:
                         subject=f"nozzle:{rec['nozzle_id']}",
                         reason="entered by hand",
                         data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
-                        now_us=now_us(),
+                        now_us=service.clock(),
                     )
                 )
                 return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)

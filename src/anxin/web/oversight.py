@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import record
-from anxin.contract.times import format_ts
+from anxin.contract.times import LOCAL_TZ, format_ts
 from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
 from anxin.reports.figures import Figures, PeriodError, figure_rows
@@ -33,7 +33,6 @@ from anxin.web.session import (
     forbidden,
     form_number,
     not_found,
-    now_us,
     render,
     require,
     staff,
@@ -94,7 +93,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         form = await request.form()
         if not csrf_ok(v, form):
             return forbidden(request, v)
-        who, now = v.signed_in.username, now_us()
+        who, now = v.signed_in.username, service.clock()
         reason = str(form.get("reason", "")).strip()
         try:
             if step == "update":
@@ -167,7 +166,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                     source=source,
                     summary=str(form.get("summary", "")).strip(),
                     actor=v.signed_in.username,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 )
             )
         except (K.CaseError, ValueError) as exc:
@@ -189,7 +188,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         key = await run_in_threadpool(configured_key, store, cfg)
         data = await run_in_threadpool(
             functools.partial(
-                export_bundle, store, case_id, now_us=now_us(), key=key, tsa_url=getattr(cfg, "tsa_url", None)
+                export_bundle, store, case_id, now_us=service.clock(), key=key, tsa_url=getattr(cfg, "tsa_url", None)
             )
         )
 
@@ -202,7 +201,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                 subject=f"case:{case_id}",
                 reason="evidence bundle downloaded",
                 data={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "signed_by": key.key_id},
-                now_us=now_us(),
+                now_us=service.clock(),
             )
         )
         return Response(
@@ -217,7 +216,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store, "alarm.triage")
         if stop:
             return stop
-        scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=now_us()))
+        scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=service.clock()))
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
         sep = words(v.lang)["risk_sep"]
         return render(
@@ -250,7 +249,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                     method=str(form.get("method", "risk")),
                     name=str(form.get("name", "")).strip() or words(v.lang)["draw_default_name"],
                     actor=v.signed_in.username,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 )
             )
         except (R.DrawError, ValueError) as exc:
@@ -263,7 +262,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store, "audit.view")
         if stop:
             return stop
-        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us(), station_ids=v.stations))
+        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=service.clock(), station_ids=v.stations))
         return render(
             request,
             v,
@@ -276,10 +275,14 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     def _figures(v, qp) -> tuple[Any, str, str | None]:
-        period = qp.get("period") or dt.date.fromtimestamp(now_us() / 1e6).strftime("%Y-%m")
+        period = qp.get("period") or dt.datetime.fromtimestamp(service.clock() / 1e6, LOCAL_TZ).strftime("%Y-%m")
         start, end = parse_period(period)
         district = qp.get("district") or None
-        return period_figures(store, reg(), start=start, end=end, district=district, now_us=now_us()), period, district
+        return (
+            period_figures(store, reg(), start=start, end=end, district=district, now_us=service.clock()),
+            period,
+            district,
+        )
 
     @r.get("/console/statistics")
     async def statistics(request: Request):
@@ -326,7 +329,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             f, period, _ = await run_in_threadpool(_figures, v, request.query_params)
         except PeriodError as exc:
             return render(request, v, "error.html", 400, title="—", message=str(exc))
-        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=now_us()))
+        o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=service.clock()))
         data = await run_in_threadpool(to_xlsx if fmt == "xlsx" else to_pdf, f, o)
         mime = (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" else "application/pdf"

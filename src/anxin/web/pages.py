@@ -31,7 +31,7 @@ from anxin.store import schema as T
 from anxin.supervision import inspections as I
 from anxin.web.guard import PublicGuard
 from anxin.web.public import add_public_routes
-from anxin.web.session import csrf_ok, forbidden, not_found, now_us, render, require, viewer
+from anxin.web.session import csrf_ok, forbidden, not_found, render, require, viewer
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
@@ -79,7 +79,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         v, stop = require(request, store, "alarm.view")
         if stop:
             return stop
-        now = now_us()
+        now = service.clock()
 
         def load():
             scope = v.stations
@@ -136,7 +136,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
                 subject="register",
                 reason="CSV import",
                 data={"certificates": certs, "accepted": report.count("accepted")},
-                now_us=now_us(),
+                now_us=service.clock(),
             )
         )
         text = (
@@ -199,7 +199,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         st = reg().station_by_id[n.station_id]
         w = words(v.lang)
         # The register's own reading of the nozzle (the last record, else the registry).
-        row = register_row(store, reg(), nozzle_id, now_us=now_us())
+        row = register_row(store, reg(), nozzle_id, now_us=service.clock())
         if row is None:
             return not_found(request, v)
         valid = row.status in ("valid", "due_soon")

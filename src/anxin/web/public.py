@@ -171,7 +171,7 @@ def add_public_routes(r: APIRouter, service: IngestService, guard: PublicGuard, 
                     event_ts_us=when,
                     channel="qr",
                     attachments=files,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 )
             )
         except SupervisionError as exc:
@@ -196,7 +196,7 @@ def add_public_routes(r: APIRouter, service: IngestService, guard: PublicGuard, 
                     reg(),
                     nozzle_id=nozzle_id,
                     contact=str(form.get("contact", "")).strip() or None,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 )
             )
         except SupervisionError as exc:
@@ -289,7 +289,7 @@ def public_api_router(service: IngestService, guard: PublicGuard) -> APIRouter:
                     order_ref=body.order_ref,
                     event_ts_us=when,
                     channel="api",
-                    now_us=now_us(),
+                    now_us=service.clock(),
                 )
             )
         except SupervisionError as exc:

@@ -123,6 +123,10 @@ def alarm(store: Store, alarm_id: str) -> dict[str, Any] | None:
     return d
 
 
+def _previous_day(day: str) -> str:
+    return (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+
+
 def figures(
     store: Store,
     reg: Registry,
@@ -145,12 +149,10 @@ def figures(
         return q if stations is None else q.where(col.in_(scope))
 
     with store.engine.connect() as c:
-        sales = c.execute(
-            only(
-                d.station_id,
-                select(int_sum(d.sales), int_sum(d.volume_ml)).where(d.day == today),
-            )
-        ).one()
+        by_day = {
+            day: c.execute(only(d.station_id, select(int_sum(d.sales), int_sum(d.volume_ml)).where(d.day == day))).one()
+            for day in (today, _previous_day(today))
+        }
         status_rows = c.execute(
             only(
                 a.station_id,
@@ -170,8 +172,11 @@ def figures(
         "stations_online": len(online),
         "nozzles": len(nozzles),
         "nozzles_online": sum(1 for n in nozzles if n.station_id in set(online)),
-        "sales_today": int(sales[0]),
-        "volume_today_l": int(sales[1]) / 1000.0,
+        "sales_today": int(by_day[today][0]),
+        "volume_today_l": int(by_day[today][1]) / 1000.0,
+        # the day before beside it: a morning's figure means little alone
+        "sales_yesterday": int(by_day[_previous_day(today)][0]),
+        "volume_yesterday_l": int(by_day[_previous_day(today)][1]) / 1000.0,
         "alarms_open": sum(by_status.values()) - closed,
         "alarms_closed": closed,
         "by_status": by_status,

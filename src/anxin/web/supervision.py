@@ -24,7 +24,6 @@ from anxin.web.session import (
     forbidden,
     form_number,
     not_found,
-    now_us,
     render,
     require,
     staff,
@@ -56,7 +55,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return stop
         if status and status not in C.STATUSES:
             return bad_request(request, v, "status", status)
-        now = now_us()
+        now = service.clock()
         rows = await run_in_threadpool(
             lambda: C.listing(store, status=status or None, station_ids=v.stations, limit=500)
         )
@@ -70,7 +69,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         v, stop = require(request, store, "complaint.view")
         if stop:
             return stop
-        d = await run_in_threadpool(C.get, store, cid, now_us=now_us())
+        d = await run_in_threadpool(C.get, store, cid, now_us=service.clock())
         if d is None:
             return not_found(request, v)
         if not v.sees(d["station_id"]):
@@ -108,7 +107,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return not_found(request, v)
         if not v.sees(d["station_id"]):
             return forbidden(request, v)
-        who, now = v.signed_in.username, now_us()
+        who, now = v.signed_in.username, service.clock()
         text = str(form.get("text", "")).strip()
         try:
             if step == "assign":
@@ -167,7 +166,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                 # The station's side (an operator) sees unannounced and citizen-chosen
                 # inspections only once visited (四不两直): the queries leave them out.
                 I.listing(store, station_ids=v.stations, limit=300, station_view=v.stations is not None),
-                I.open_rectifications(store, now_us=now_us(), station_ids=v.stations),
+                I.open_rectifications(store, now_us=service.clock(), station_ids=v.stations),
                 I.citizen_requests(store, limit=200, station_ids=v.stations, station_view=v.stations is not None),
                 staff(store, ("inspector",)),
             )
@@ -198,7 +197,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         if not csrf_ok(v, form):
             return forbidden(request, v)
         try:
-            when = _when(str(form.get("scheduled", ""))) or now_us()
+            when = _when(str(form.get("scheduled", ""))) or service.clock()
             req = str(form.get("request_id", ""))
             if req.isdigit():
                 iid = await run_in_threadpool(
@@ -208,7 +207,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                         inspector=str(form.get("inspector", "")),
                         scheduled_us=when,
                         actor=v.signed_in.username,
-                        now_us=now_us(),
+                        now_us=service.clock(),
                     )
                 )
             else:
@@ -222,7 +221,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                         kind=str(form.get("kind", "routine")),
                         follow_up_of=int(follow) if follow.isdigit() else None,
                         actor=v.signed_in.username,
-                        now_us=now_us(),
+                        now_us=service.clock(),
                     )
                 )
         except (SupervisionError, ValueError) as exc:
@@ -234,7 +233,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         if stop:
             return stop
         d = await run_in_threadpool(
-            functools.partial(I.get, store, iid, now_us=now_us(), station_view=v.stations is not None)
+            functools.partial(I.get, store, iid, now_us=service.clock(), station_view=v.stations is not None)
         )
         if d is None:
             return not_found(request, v)
@@ -293,7 +292,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                     test_fill_runs=runs or None,
                     findings=str(form.get("findings", "")),
                     actor=v.signed_in.username,
-                    now_us=now_us(),
+                    now_us=service.clock(),
                     nozzle_id=str(form.get("nozzle_id") or "") or None,
                 )
             )
