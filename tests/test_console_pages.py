@@ -12,6 +12,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from anxin.auth import create_user
 from anxin.contract.times import LOCAL_TZ
@@ -342,3 +343,31 @@ def test_every_page_takes_now_from_the_platforms_clock(app) -> None:
         public = TestClient(a).get(f"/p/{n.nozzle_id}").text
         assert "检定合格，在有效期内" in public and "检定已过期" not in public
         assert row.valid_until[:10] in c.get(f"/console/nozzles/{n.nozzle_id}").text
+
+
+def test_alarm_lists_run_in_event_time_with_the_station_named(app) -> None:
+    """The list was in the order raised (23:31, 00:48, 00:09, 22:41…): now by event time,
+    newest first, the raised time beside it where it differs, the station's name beside
+    its id; the keyset cursor pages through every alarm once."""
+    from anxin.web import queries as Q
+
+    service, a = app
+    seen, cursor = [], None
+    while True:
+        rows, cursor = Q.alarm_page(
+            service.store, service.registry, Q.AlarmFilter(), stations=None, before=cursor, limit=7
+        )
+        seen += [(r["ts_us"], r["ord"]) for r in rows]
+        if cursor is None:
+            break
+    with service.store.engine.connect() as db:
+        everything = db.execute(select(T.alarms.c.ts_us, T.alarms.c.ord)).all()
+    assert len(seen) == len(everything) > 7 and sorted(seen, reverse=True) == seen
+    assert set(seen) == {tuple(r) for r in everything}
+    c = TestClient(a)
+    _login(c)
+    page = c.get("/console/alarms").text
+    times = re.findall(r'<tr class="sev-\w+">\s*<td>(\d{4}-\d\d-\d\d \d\d:\d\d)', page)
+    assert times and times == sorted(times, reverse=True)
+    station = service.registry.stations[0]
+    assert f"{station.station_id} {station.name}" in page

@@ -256,6 +256,7 @@ def test_case_service_follows_the_graph_and_refuses_as_before(store: Store) -> N
         "penalize": "already decided",
         "close": "only a decided case can be closed",
     }
+    codes = {"update": "case_fixed_after_decision", "penalize": "case_already_decided", "close": "case_not_decided"}
     calls = {
         "update": lambda k: cases.update(
             store, k, parties=[{"name": "某某石化有限公司", "role": "经营者"}], actor="zhao", now_us=NOW
@@ -289,10 +290,14 @@ def test_case_service_follows_the_graph_and_refuses_as_before(store: Store) -> N
                 continue
             with pytest.raises(cases.CaseError) as e:
                 calls[action](k)
-            assert str(e.value) == f"case {k} is {status}: {refusal[action]}"
+            # the English as it was; str() is now the code and the Chinese a Chinese page shows
+            assert e.value.text("en") == f"case {k} is {status}: {refusal[action]}"
+            assert e.value.code == codes[action] and str(e.value) == f"{codes[action]}: {e.value.text('zh')}"
+            assert f"案件 {k} 当前状态为「{cases.STATUS_NAMES_ZH[status]}」" in e.value.message
             assert _status(store, T.cases, k) == status and _audit_count(store) == n
     # the check of data beside the graph: a decided case without its decision text does not close
     k = a_case("decided", None)
-    with pytest.raises(cases.CaseError, match="only a decided case can be closed"):
+    with pytest.raises(cases.CaseError) as e:
         calls["close"](k)
+    assert e.value.code == "case_not_decided" and "only a decided case can be closed" in e.value.text("en")
     assert _status(store, T.cases, k) == "decided"

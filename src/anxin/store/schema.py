@@ -98,6 +98,7 @@ alarms = Table(
 Index("alarms_station_time", alarms.c.station_id, alarms.c.ts_us)
 Index("alarms_rule_time", alarms.c.rule, alarms.c.ts_us)
 Index("alarms_raised", alarms.c.raised_us)
+Index("alarms_time", alarms.c.ts_us, alarms.c.ord)  # the lists: event time, newest first
 
 verifications = Table(
     "verifications",

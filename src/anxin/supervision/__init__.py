@@ -7,12 +7,14 @@ Use the modules: ``from anxin.supervision import complaints, inspections``.
 from anxin.supervision import complaints, inspections
 from anxin.supervision._common import DEFAULT_SETTINGS, SupervisionError, SupervisionSettings
 from anxin.supervision.complaints import Attachment
+from anxin.supervision.errors import Refusal
 from anxin.supervision.inspections import CHECKLIST
 
 __all__ = [
     "CHECKLIST",
     "DEFAULT_SETTINGS",
     "Attachment",
+    "Refusal",
     "SupervisionError",
     "SupervisionSettings",
     "complaints",

@@ -14,6 +14,7 @@ from anxin.contract.times import US_PER_DAY, US_PER_H
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.transactions import write_transaction
+from anxin.supervision.errors import Refusal, Words, field_words
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -51,15 +52,11 @@ class SupervisionSettings(msgspec.Struct, frozen=True, kw_only=True):
 DEFAULT_SETTINGS = SupervisionSettings()
 
 
-class SupervisionError(ValueError):
-    """A refused input or step. ``code`` names it (stable, for pages and tests);
-    ``field`` names the offending input when there is one; the message is Chinese."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.field = field
-        self.message = message
+class SupervisionError(Refusal):
+    """A refused input or step of a complaint or an inspection. ``code`` names it (stable,
+    for pages and tests); ``field`` names the offending input when there is one; the
+    words are :data:`anxin.supervision.errors.ERRORS`' — ``text("zh")`` / ``text("en")``,
+    ``message`` the Chinese, ``str()`` "code: Chinese"."""
 
 
 def audit(
@@ -89,17 +86,19 @@ def history(store: Store, subject: str) -> list[dict[str, Any]]:
     ]
 
 
-def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int = 1) -> str:
-    """``value`` stripped, checked for length and NUL (PostgreSQL refuses NUL in text)."""
+def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int = 1, what: Words | None = None) -> str:
+    """``value`` stripped, checked for length and NUL (PostgreSQL refuses NUL in text).
+    ``what`` is the input's name in words (default: the catalog's for ``field``)."""
+    what = what or field_words(field)
     if not isinstance(value, str):
-        raise SupervisionError("missing", f"缺少{field}", field=field)
+        raise SupervisionError("missing", field=field, what=what)
     v = value.strip()
     if len(v) < min_chars:
-        raise SupervisionError("empty", f"{field}不能为空", field=field)
+        raise SupervisionError("empty", field=field, what=what)
     if len(v) > max_chars:
-        raise SupervisionError("too_long", f"{field}超过 {max_chars} 字", field=field)
+        raise SupervisionError("too_long", field=field, what=what, max_chars=max_chars)
     if "\x00" in v:
-        raise SupervisionError("bad_char", f"{field}含有非法字符", field=field)
+        raise SupervisionError("bad_char", field=field, what=what)
     return v
 
 

@@ -35,10 +35,31 @@ from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
+from anxin.supervision.errors import Refusal, Words
 from anxin.supervision.lifecycle import CASE_STATUSES, TransitionError, case_next
 
 STATUSES = CASE_STATUSES  # the lifecycle's, under this module's old name
 STATUS_NAMES_ZH = {"open": "已立案", "investigating": "调查中", "decided": "已决定", "closed": "已结案"}
+SOURCE_KINDS = {
+    "alarm": Words("报警", "alarm"),
+    "complaint": Words("投诉", "complaint"),
+    "inspection": Words("检查", "inspection"),
+}
+# What a case's refusals name (a required input, a list that is malformed), in words.
+INPUTS = {
+    "actor": Words("操作人", "actor"),
+    "summary": Words("案情摘要", "summary"),
+    "party name": Words("当事人名称", "party name"),
+    "party role": Words("当事人身份", "party role"),
+    "violation code": Words("违反的法律条款", "violation code"),
+    "violation text": Words("违法事实", "violation text"),
+    "decision": Words("处罚决定", "decision"),
+    "reason": Words("结案理由", "reason"),
+    "parties": Words("当事人", "parties"),
+    "violations": Words("违法事实", "violations"),
+    "penalty_fen": Words("罚款金额（分）", "penalty_fen"),
+    "boards_confiscated": Words("没收主板数量", "boards_confiscated"),
+}
 _SOURCE = re.compile(r"^(alarm|complaint|inspection):([A-Za-z0-9_.\-]{1,128})$")
 _C = T.cases.c
 
@@ -70,8 +91,11 @@ class Case(msgspec.Struct, frozen=True, kw_only=True):
     closed_us: int | None = None
 
 
-class CaseError(ValueError):
-    """The change is not allowed (unknown case, wrong status, bad input); nothing was written."""
+class CaseError(Refusal):
+    """The change is not allowed (unknown case, wrong status, bad input); nothing was written.
+    ``code`` names it (``case_…``, stable), ``text("zh")`` / ``text("en")`` words it
+    (:data:`anxin.supervision.errors.ERRORS`), ``message`` is the Chinese, ``str()``
+    "code: Chinese"."""
 
 
 class UnknownCase(CaseError, LookupError):
@@ -104,9 +128,20 @@ def _lock_key(source: str) -> int:
     return int.from_bytes(hashlib.blake2b(b"case\0" + source.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def _status(status: str) -> Words:
+    return Words(STATUS_NAMES_ZH.get(status, status), status)
+
+
+def _source(source: str) -> Words:
+    """``complaint:12`` as 投诉 #12 in Chinese (as it is in English)."""
+    kind, _, ref = source.partition(":")
+    return Words(f"{SOURCE_KINDS[kind].zh} #{ref}" if kind in SOURCE_KINDS else source, source)
+
+
 def _need(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise CaseError(f"{what} is required")
+        field = what if " " not in what else "parties" if what.startswith("party") else "violations"
+        raise CaseError("case_required_field", field=field, what=INPUTS[what])
     return value.strip()
 
 
@@ -127,7 +162,7 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
     summary = _need(summary, "summary")
     m = _SOURCE.match(source or "")
     if m is None:
-        raise CaseError(f"source must be alarm:<id>, complaint:<id> or inspection:<id>, not {source!r}")
+        raise CaseError("case_bad_source", field="source", source=source)
     with write_transaction(store) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(source)})
@@ -136,13 +171,21 @@ def open_case(store: Store, *, station_id: str, source: str, summary: str, actor
         ).first()
         if existing is not None:
             if existing.station_id != station_id:
-                raise CaseError(f"{source} belongs to station {existing.station_id}, not {station_id}")
+                raise CaseError(
+                    "case_source_elsewhere",
+                    field="source",
+                    source=_source(source),
+                    owner=existing.station_id,
+                    station_id=station_id,
+                )
             return int(existing.id)
         owner = _source_station(conn, m.group(1), m.group(2))
         if owner is None:
-            raise CaseError(f"no {m.group(1)} {m.group(2)!r}")
+            raise CaseError("case_no_source", field="source", kind=SOURCE_KINDS[m.group(1)], ref=m.group(2))
         if owner != station_id:
-            raise CaseError(f"{source} belongs to station {owner}, not {station_id}")
+            raise CaseError(
+                "case_source_elsewhere", field="source", source=_source(source), owner=owner, station_id=station_id
+            )
         case_id = insert_case(conn, station_id=station_id, source=source, summary=summary, actor=actor, now_us=now_us)
         audit_opened(conn, case_id, station_id=station_id, source=source, summary=summary, actor=actor, now_us=now_us)
     return case_id
@@ -187,7 +230,7 @@ def audit_opened(
 def _locked(conn: Connection, case_id: int) -> Any:
     row = conn.execute(select(T.cases).where(_C.id == case_id).with_for_update()).first()
     if row is None:
-        raise UnknownCase(f"no case {case_id}")
+        raise UnknownCase("case_unknown", case_id=case_id)
     return row
 
 
@@ -204,9 +247,16 @@ def _change(
 ) -> None:
     res = conn.execute(sql_update(T.cases).where(_C.id == row.id, _C.status == row.status).values(**values))
     if res.rowcount != 1:
-        raise CaseError(f"case {row.id} changed meanwhile")
+        raise CaseError("case_changed", case_id=row.id)
     data = {"before": row.status, "after": values.get("status", row.status), **data}
     audit_append(conn, actor=actor, action=action, subject=f"case:{row.id}", reason=reason, data=data, now_us=now_us)
+
+
+def _convert(items: Any, into: Any, what: str) -> Any:
+    try:
+        return msgspec.convert(items, into)
+    except msgspec.ValidationError as exc:
+        raise CaseError("case_malformed", field=what, what=INPUTS[what], detail=str(exc)) from None
 
 
 def update(
@@ -223,30 +273,27 @@ def update(
     case becomes ``investigating``."""
     actor = _need(actor, "actor")
     if parties is None and violations is None:
-        raise CaseError("nothing to update")
+        raise CaseError("case_nothing_to_update")
     values: dict[str, Any] = {}
     data: dict[str, Any] = {}
-    try:
-        if parties is not None:
-            ps = msgspec.convert(parties, list[Party])
-            for p in ps:
-                _need(p.name, "party name")
-                _need(p.role, "party role")
-            values["parties"] = data["parties"] = msgspec.to_builtins(ps)
-        if violations is not None:
-            vs = msgspec.convert(violations, list[Violation])
-            for v in vs:
-                _need(v.code, "violation code")
-                _need(v.text, "violation text")
-            values["violations"] = data["violations"] = msgspec.to_builtins(vs)
-    except msgspec.ValidationError as exc:
-        raise CaseError(str(exc)) from None
+    if parties is not None:
+        ps = _convert(parties, list[Party], "parties")
+        for p in ps:
+            _need(p.name, "party name")
+            _need(p.role, "party role")
+        values["parties"] = data["parties"] = msgspec.to_builtins(ps)
+    if violations is not None:
+        vs = _convert(violations, list[Violation], "violations")
+        for v in vs:
+            _need(v.code, "violation code")
+            _need(v.text, "violation text")
+        values["violations"] = data["violations"] = msgspec.to_builtins(vs)
     with write_transaction(store) as conn:
         row = _locked(conn, case_id)
         try:
             values["status"] = case_next(row.status, "update")
         except TransitionError:
-            raise CaseError(f"case {case_id} is {row.status}: parties and violations are fixed") from None
+            raise CaseError("case_fixed_after_decision", case_id=case_id, status=_status(row.status)) from None
         _change(conn, row, values, action="case.update", actor=actor, reason=reason.strip(), data=data, now_us=now_us)
     return get(store, case_id)
 
@@ -266,15 +313,15 @@ def penalize(
     actor = _need(actor, "actor")
     decision = _need(decision, "decision")
     if type(penalty_fen) is not int or penalty_fen < 0:
-        raise CaseError("penalty_fen must be an integer ≥ 0")
+        raise CaseError("case_bad_penalty", field="penalty_fen", what=INPUTS["penalty_fen"])
     if type(boards_confiscated) is not int or boards_confiscated < 0:
-        raise CaseError("boards_confiscated must be an integer ≥ 0")
+        raise CaseError("case_bad_penalty", field="boards_confiscated", what=INPUTS["boards_confiscated"])
     with write_transaction(store) as conn:
         row = _locked(conn, case_id)
         try:
             after = case_next(row.status, "penalize")
         except TransitionError:
-            raise CaseError(f"case {case_id} is {row.status}: already decided") from None
+            raise CaseError("case_already_decided", case_id=case_id, status=_status(row.status)) from None
         values = {
             "penalty_fen": penalty_fen,
             "boards_confiscated": boards_confiscated,
@@ -305,7 +352,7 @@ def close(store: Store, case_id: int, *, reason: str, actor: str, now_us: int) -
         except TransitionError:
             after = None
         if after is None:  # not decided, or decided without the decision text
-            raise CaseError(f"case {case_id} is {row.status}: only a decided case can be closed")
+            raise CaseError("case_not_decided", case_id=case_id, status=_status(row.status))
         _change(
             conn,
             row,
@@ -323,7 +370,7 @@ def get(store: Store, case_id: int) -> Case:
     with store.engine.connect() as c:
         row = c.execute(select(T.cases).where(_C.id == case_id)).first()
     if row is None:
-        raise UnknownCase(f"no case {case_id}")
+        raise UnknownCase("case_unknown", case_id=case_id)
     return _case(row)
 
 

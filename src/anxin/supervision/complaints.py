@@ -52,6 +52,7 @@ from anxin.supervision._common import (
     need_text,
     write_transaction,
 )
+from anxin.supervision.errors import Words, joined
 from anxin.supervision.lifecycle import COMPLAINT_STATUSES, ComplaintAction, TransitionError, complaint_next
 
 CHANNELS = ("qr", "web", "api", "phone")
@@ -66,6 +67,16 @@ STATUS_ZH = {
 }
 OUTCOME_ZH = {"substantiated": "属实", "unsubstantiated": "不属实", "referred": "移交", "withdrawn": "撤回"}
 CHANNEL_ZH = {"qr": "扫码", "web": "网页", "api": "接口", "phone": "电话"}
+# The same in English (a refusal names them in the reader's language).
+STATUS_EN: dict[str, str] = {s: s for s in STATUSES}
+OUTCOME_EN: dict[str, str] = {o: o for o in OUTCOMES}
+CHANNEL_EN = {"qr": "QR code", "web": "web page", "api": "API", "phone": "phone"}
+
+
+def _names(codes: Iterable[str], zh: dict[str, str], en: dict[str, str], zh_sep: str = "/") -> Words:
+    """The allowed values in words, for a refusal (``已受理/已分派…`` and ``received, assigned…``)."""
+    return joined((Words(zh.get(c, c), en.get(c, c)) for c in codes), zh_sep=zh_sep)
+
 
 _C = T.complaints.c
 _K = T.complaint_links.c
@@ -103,14 +114,14 @@ def submit(
     offending input (``field``); nothing is written then."""
     s = settings
     if not isinstance(station_id, str) or station_id not in registry.station_by_id:
-        raise SupervisionError("unknown_station", f"未登记的加油站 {station_id!r}", field="station_id")
+        raise SupervisionError("unknown_station", field="station_id", station_id=station_id)
     if nozzle_id is not None:
         nozzle = registry.nozzle_by_id.get(nozzle_id) if isinstance(nozzle_id, str) else None
         if nozzle is None:
-            raise SupervisionError("unknown_nozzle", f"未登记的油枪 {nozzle_id!r}", field="nozzle_id")
+            raise SupervisionError("unknown_nozzle", field="nozzle_id", nozzle_id=nozzle_id)
         if nozzle.station_id != station_id:
             raise SupervisionError(
-                "nozzle_not_at_station", f"油枪 {nozzle_id} 不属于加油站 {station_id}", field="nozzle_id"
+                "nozzle_not_at_station", field="nozzle_id", nozzle_id=nozzle_id, station_id=station_id
             )
     body = need_text(text, "text", max_chars=s.text_max_chars)
     contact_v = None if contact is None or not str(contact).strip() else need_text(contact, "contact", max_chars=200)
@@ -118,12 +129,12 @@ def submit(
         None if order_ref is None or not str(order_ref).strip() else need_text(order_ref, "order_ref", max_chars=128)
     )
     if channel not in CHANNELS:
-        raise SupervisionError("bad_channel", f"渠道须为 {'/'.join(CHANNELS)}", field="channel")
+        raise SupervisionError("bad_channel", field="channel", channels=_names(CHANNELS, CHANNEL_ZH, CHANNEL_EN))
     if event_ts_us is not None:
         if type(event_ts_us) is not int or event_ts_us <= 0:
-            raise SupervisionError("bad_event_time", "发生时间无效", field="event_ts_us")
+            raise SupervisionError("bad_event_time", field="event_ts_us")
         if event_ts_us > now_us + s.future_slack_us:
-            raise SupervisionError("event_in_future", "发生时间晚于当前时间", field="event_ts_us")
+            raise SupervisionError("event_in_future", field="event_ts_us")
     files = _check_attachments(attachments, s)
     with write_transaction(store) as conn:
         res = conn.execute(
@@ -203,33 +214,29 @@ def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Att
             try:
                 name, mime, data = item
             except (TypeError, ValueError):
-                raise SupervisionError("bad_attachment", "附件须为 (名称, 类型, 内容)", field=field) from None
+                raise SupervisionError("bad_attachment.shape", field=field) from None
         if len(out) >= s.attachments_max:
-            raise SupervisionError("too_many_attachments", f"附件不能超过 {s.attachments_max} 个", field="attachments")
+            raise SupervisionError("too_many_attachments", field="attachments", max_count=s.attachments_max)
         name_v = need_text(name, f"{field}.name", max_chars=200)
         if "/" in name_v or "\\" in name_v:
-            raise SupervisionError("bad_attachment_name", "附件名称不能含路径", field=f"{field}.name")
+            raise SupervisionError("bad_attachment_name", field=f"{field}.name")
         need_text(mime, f"{field}.mime", max_chars=100)  # declared, but the content decides
         if not isinstance(data, bytes | bytearray | memoryview):
-            raise SupervisionError("bad_attachment", "附件内容须为字节", field=f"{field}.data")
+            raise SupervisionError("bad_attachment.bytes", field=f"{field}.data")
         data_b = bytes(data)
         if not data_b:
-            raise SupervisionError("empty_attachment", "附件为空", field=f"{field}.data")
+            raise SupervisionError("empty_attachment", field=f"{field}.data")
         if len(data_b) > s.attachment_max_bytes:
             raise SupervisionError(
-                "attachment_too_large", f"附件超过 {s.attachment_max_bytes // (1024 * 1024)} MiB", field=f"{field}.data"
+                "attachment_too_large", field=f"{field}.data", max_mib=s.attachment_max_bytes // (1024 * 1024)
             )
         found = sniff(data_b)
         if found is None or found not in s.attachment_types:
-            raise SupervisionError(
-                "bad_attachment_type", "附件须为 JPEG、PNG 图片或 PDF 文件（按文件内容判断）", field=f"{field}.data"
-            )
+            raise SupervisionError("bad_attachment_type", field=f"{field}.data")
         total += len(data_b)
         if total > s.attachments_total_max_bytes:
             raise SupervisionError(
-                "attachments_too_large",
-                f"附件合计超过 {s.attachments_total_max_bytes // (1024 * 1024)} MiB",
-                field="attachments",
+                "attachments_too_large", field="attachments", max_mib=s.attachments_total_max_bytes // (1024 * 1024)
             )
         out.append(Attachment(name_v, found, data_b))
     return out
@@ -412,7 +419,7 @@ def reply(store: Store, complaint_id: int, *, text: str, actor: str, now_us: int
 def close(store: Store, complaint_id: int, *, outcome: str, reason: str, actor: str, now_us: int) -> str:
     """Close a replied complaint with its outcome and the reason."""
     if outcome not in OUTCOMES:
-        raise SupervisionError("bad_outcome", f"办结结果须为 {'/'.join(OUTCOMES)}", field="outcome")
+        raise SupervisionError("bad_outcome", field="outcome", outcomes=_names(OUTCOMES, OUTCOME_ZH, OUTCOME_EN))
     why = need_text(reason, "reason", max_chars=4000)
     return _step(
         store,
@@ -430,7 +437,7 @@ def triage(store: Store, complaint_id: int, *, plausible: bool, actor: str, reas
     """Record the regulator's triage: the complaint is plausible (it then counts in the
     risk score) or not (spam, off-topic, a duplicate: it never counts)."""
     if type(plausible) is not bool:
-        raise SupervisionError("bad_triage", "研判结果须为可信或不可信", field="plausible")
+        raise SupervisionError("bad_triage", field="plausible")
     who = need_text(actor, "actor", max_chars=64)
     with write_transaction(store) as conn:
         row = _lock(conn, complaint_id)
@@ -447,6 +454,11 @@ def triage(store: Store, complaint_id: int, *, plausible: bool, actor: str, reas
 
 
 _STEP_ZH = {"assign": "分派", "investigate": "调查", "reply": "答复", "close": "办结"}
+_STEP_EN = {"assign": "assigned", "investigate": "investigated", "reply": "replied to", "close": "closed"}
+
+
+def _status_words(status: str) -> Words:
+    return Words(STATUS_ZH.get(status, status), STATUS_EN.get(status, status))
 
 
 def _step(
@@ -468,13 +480,15 @@ def _step(
             after = complaint_next(before, step)
         except TransitionError as e:
             raise SupervisionError(
-                "forbidden_step",
-                f"投诉 {cid} 当前状态为「{STATUS_ZH.get(before, before)}」，不能{_STEP_ZH[step]}"
-                f"（允许的状态：{'、'.join(STATUS_ZH[s] for s in e.allowed_from)}）",
+                "forbidden_step.complaint",
+                complaint_id=cid,
+                status=_status_words(before),
+                step=Words(_STEP_ZH[step], _STEP_EN[step]),
+                allowed=_names(e.allowed_from, STATUS_ZH, STATUS_EN, zh_sep="、"),
             ) from None
         res = conn.execute(update(T.complaints).where(_C.id == cid, _C.status == before).values(status=after, **values))
         if res.rowcount != 1:
-            raise SupervisionError("concurrent_change", f"投诉 {cid} 已被他人修改，请刷新")
+            raise SupervisionError("concurrent_change.complaint", complaint_id=cid)
         audit(
             conn,
             actor=who,
@@ -490,7 +504,7 @@ def _step(
 def _lock(conn: Connection, cid: int) -> Any:
     row = conn.execute(select(T.complaints).where(_C.id == cid).with_for_update()).first()
     if row is None:
-        raise SupervisionError("unknown_complaint", f"没有编号为 {cid} 的投诉", field="complaint_id")
+        raise SupervisionError("unknown_complaint", field="complaint_id", complaint_id=cid)
     return row
 
 
@@ -582,7 +596,7 @@ def listing(
     """Complaints, newest first; ``overdue_at_us``: only those not closed whose deadline
     passed before that time (each then carries ``overdue``)."""
     if status is not None and status not in STATUSES:
-        raise SupervisionError("bad_status", f"状态须为 {'/'.join(STATUSES)}", field="status")
+        raise SupervisionError("bad_status", field="status", statuses=_names(STATUSES, STATUS_ZH, STATUS_EN))
     conds = []
     if status is not None:
         conds.append(_C.status == status)

@@ -22,6 +22,7 @@ everything. The rule is in these queries, not in the pages that show them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ from anxin.supervision._common import (
     need_text,
     write_transaction,
 )
+from anxin.supervision.errors import Words, joined
 from anxin.supervision.lifecycle import INSPECTION_STATUSES, TransitionError, inspection_next
 from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verification
 
@@ -51,6 +53,9 @@ HIDDEN_UNTIL_VISITED = ("unannounced", "citizen")  # never announced to the stat
 KIND_ZH = {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"}
 STATUSES = INSPECTION_STATUSES  # the lifecycle's, under this module's old name
 STATUS_ZH = {"planned": "待检查", "done": "已检查", "cancelled": "已取消"}
+# The same in English (a refusal names them in the reader's language).
+KIND_EN = {"routine": "routine", "unannounced": "unannounced", "citizen": "citizen-chosen", "follow_up": "follow-up"}
+STATUS_EN: dict[str, str] = {s: s for s in STATUSES}
 
 SEALS_INTACT = "seals_intact"
 MODULE_REGISTERED = "module_registered"
@@ -64,7 +69,22 @@ CHECKLIST: dict[str, str] = {
     CREDIT_COMMITMENT_POSTED: "信用承诺书上墙",
     TEST_FILL_WITHIN_MPE: "测试加油误差合格",
 }
+CHECKLIST_EN: dict[str, str] = {
+    SEALS_INTACT: "Seals intact and as registered",
+    MODULE_REGISTERED: "Anti-cheat module in place and registered",
+    CERTIFICATE_VALID: "Verification certificate valid",
+    CREDIT_COMMITMENT_POSTED: "Credit commitment posted",
+    TEST_FILL_WITHIN_MPE: "Test fill within the permitted error",
+}
 MANUAL_ITEMS = (SEALS_INTACT, MODULE_REGISTERED, CERTIFICATE_VALID, CREDIT_COMMITMENT_POSTED)
+# A test fill run's quantities, as a refusal names them (JJG 443: V_B, V_J, t_B, t_J).
+RUN_QUANTITIES: dict[str, Words] = {
+    "standard_ml": Words("标准量器示值（mL）", "standard volume (mL)"),
+    "indicated_ml": Words("加油机示值（mL）", "indicated volume (mL)"),
+    "standard_temp_mc": Words("标准量器内油温（m°C）", "temperature in the standard measure (m°C)"),
+    "dispenser_temp_mc": Words("加油机内油温（m°C）", "temperature in the dispenser (m°C)"),
+    "flow_ml_per_min": Words("流量（mL/min）", "flow (mL/min)"),
+}
 
 _I = T.inspections.c
 _R = T.rectifications.c
@@ -132,23 +152,23 @@ def _insert(
     now_us: int,
 ) -> int:
     if kind not in KINDS:
-        raise SupervisionError("bad_kind", f"检查类型须为 {'/'.join(KINDS)}", field="kind")
+        raise SupervisionError("bad_kind", field="kind", kinds=joined(Words(KIND_ZH[k], KIND_EN[k]) for k in KINDS))
     station = need_text(station_id, "station_id", max_chars=128)
     who = need_text(inspector, "inspector", max_chars=64)
     if type(scheduled_us) is not int or scheduled_us <= 0:
-        raise SupervisionError("bad_time", "计划时间无效", field="scheduled_us")
+        raise SupervisionError("bad_time", field="scheduled_us")
     if kind == "follow_up":
         if follow_up_of is None:
-            raise SupervisionError("follow_up_needs_origin", "复查须注明所复查的检查", field="follow_up_of")
+            raise SupervisionError("follow_up_needs_origin", field="follow_up_of")
         origin = conn.execute(select(_I.station_id, _I.status).where(_I.id == follow_up_of)).first()
         if origin is None:
-            raise SupervisionError("unknown_inspection", f"没有编号为 {follow_up_of} 的检查", field="follow_up_of")
+            raise SupervisionError("unknown_inspection", field="follow_up_of", inspection_id=follow_up_of)
         if origin.station_id != station:
-            raise SupervisionError("follow_up_other_station", "复查须在原检查的加油站进行", field="follow_up_of")
+            raise SupervisionError("follow_up_other_station", field="follow_up_of")
         if origin.status != "done":
-            raise SupervisionError("follow_up_of_undone", "所复查的检查尚未完成", field="follow_up_of")
+            raise SupervisionError("follow_up_of_undone", field="follow_up_of")
     elif follow_up_of is not None:
-        raise SupervisionError("not_a_follow_up", "只有复查可以注明所复查的检查", field="follow_up_of")
+        raise SupervisionError("not_a_follow_up", field="follow_up_of")
     res = conn.execute(
         T.inspections.insert().values(
             plan_id=plan_id,
@@ -172,7 +192,7 @@ def citizen_request(
     """你点我检: a citizen asks for a nozzle to be checked; returns the request's id."""
     nozzle = registry.nozzle_by_id.get(nozzle_id) if isinstance(nozzle_id, str) else None
     if nozzle is None:
-        raise SupervisionError("unknown_nozzle", f"未登记的油枪 {nozzle_id!r}", field="nozzle_id")
+        raise SupervisionError("unknown_nozzle", field="nozzle_id", nozzle_id=nozzle_id)
     contact_v = None if contact is None or not str(contact).strip() else need_text(contact, "contact", max_chars=200)
     with write_transaction(store) as conn:
         res = conn.execute(
@@ -205,9 +225,9 @@ def schedule_citizen(
     with write_transaction(store) as conn:
         req = conn.execute(select(T.citizen_requests).where(_Q.id == request_id).with_for_update()).first()
         if req is None:
-            raise SupervisionError("unknown_request", f"没有编号为 {request_id} 的你点我检申请", field="request_id")
+            raise SupervisionError("unknown_request", field="request_id", request_id=request_id)
         if req.status != "requested":
-            raise SupervisionError("request_already_scheduled", f"申请 {request_id} 已安排检查")
+            raise SupervisionError("request_already_scheduled", request_id=request_id)
         iid = _insert(
             conn,
             station_id=req.station_id,
@@ -225,7 +245,7 @@ def schedule_citizen(
             .values(status="scheduled", inspection_id=iid)
         )
         if res.rowcount != 1:
-            raise SupervisionError("concurrent_change", f"申请 {request_id} 已被他人修改，请刷新")
+            raise SupervisionError("concurrent_change.request", request_id=request_id)
         audit(
             conn,
             actor=need_text(actor, "actor", max_chars=64),
@@ -256,24 +276,24 @@ def compute_test_fill(
     magnitude; ``within_mpe`` whether every flow point is within ±3‰."""
     nozzle = registry.nozzle_by_id.get(nozzle_id)
     if nozzle is None:
-        raise SupervisionError("unknown_nozzle", f"未登记的油枪 {nozzle_id!r}", field="nozzle_id")
+        raise SupervisionError("unknown_nozzle", field="nozzle_id", nozzle_id=nozzle_id)
     if not runs:
-        raise SupervisionError("no_runs", "测试加油至少需要一次", field="test_fill_runs")
+        raise SupervisionError("no_runs", field="test_fill_runs")
     if len(runs) > 100:
-        raise SupervisionError("too_many_runs", "测试加油次数过多", field="test_fill_runs")
+        raise SupervisionError("too_many_runs", field="test_fill_runs")
     vr = []
     for i, r in enumerate(runs):
         field = f"test_fill_runs[{i}]"
         if not isinstance(r, Mapping):
-            raise SupervisionError("bad_run", "测试加油记录格式错误", field=field)
+            raise SupervisionError("bad_run.shape", field=field)
         vals = {}
-        for k in ("standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc", "flow_ml_per_min"):
+        for k, quantity in RUN_QUANTITIES.items():
             v = r.get(k, nozzle.max_flow_ml_per_min if k == "flow_ml_per_min" else None)
             if type(v) not in (int, float) or not math.isfinite(v):
-                raise SupervisionError("bad_run", f"{k} 须为有限数值", field=f"{field}.{k}")
+                raise SupervisionError("bad_run.not_finite", field=f"{field}.{k}", quantity=quantity)
             vals[k] = v
         if vals["standard_ml"] <= 0 or vals["indicated_ml"] <= 0 or vals["flow_ml_per_min"] <= 0:
-            raise SupervisionError("bad_run", "体积与流量须为正数", field=field)
+            raise SupervisionError("bad_run.not_positive", field=field)
         vr.append(VerificationRun(**vals))
     product = registry.product_by_id.get(nozzle.product)
     beta = beta_for_product(product.expansion_ppm_per_c if product is not None else None)
@@ -291,7 +311,7 @@ def compute_test_fill(
     )
     res = evaluate_verification(v, beta_y_per_c=beta)
     if not res.flow_points or len(res.runs) != len(vr):
-        raise SupervisionError("bad_run", "测试加油数据无法计算：" + "；".join(res.reasons), field="test_fill_runs")
+        raise SupervisionError("bad_run.not_computable", field="test_fill_runs", reasons=_fill_reasons(res.reasons))
     worst = max(res.flow_points, key=lambda p: abs(p.error))
     return {
         "runs": [dict(r) for r in runs],
@@ -306,6 +326,17 @@ def compute_test_fill(
         "mpe_permille": DEFAULT_LIMITS.mpe * 1000,
         "within_mpe": all(p.passes_mpe for p in res.flow_points),
     }
+
+
+_RUN_REASON = re.compile(r"run (\d+): ")
+
+
+def _fill_reasons(reasons: Sequence[str]) -> Words:
+    """Why a test fill cannot be computed: the verification's reasons (English), and in
+    Chinese the runs it had to leave out (its reasons number them "run <n>: …")."""
+    runs = [m.group(1) for m in map(_RUN_REASON.match, reasons) if m is not None]
+    zh = f"第 {'、'.join(runs)} 次测试加油数据无效" if runs else "没有有效的测试加油数据"
+    return Words(zh, "; ".join(reasons) or "no valid runs")
 
 
 def record_visit(
@@ -337,23 +368,24 @@ def record_visit(
     with write_transaction(store) as conn:
         ins = conn.execute(select(T.inspections).where(_I.id == inspection_id).with_for_update()).first()
         if ins is None:
-            raise SupervisionError("unknown_inspection", f"没有编号为 {inspection_id} 的检查", field="inspection_id")
+            raise SupervisionError("unknown_inspection", field="inspection_id", inspection_id=inspection_id)
         try:
             after = inspection_next(ins.status, "visit")
         except TransitionError:
             raise SupervisionError(
-                "forbidden_step",
-                f"检查 {inspection_id} 当前状态为「{STATUS_ZH.get(ins.status, ins.status)}」，不能登记检查结果",
+                "forbidden_step.inspection",
+                inspection_id=inspection_id,
+                status=Words(STATUS_ZH.get(ins.status, ins.status), STATUS_EN.get(ins.status, ins.status)),
             ) from None
         fill = None
         if test_fill_runs is not None:
             nozzle = ins.nozzle_id or nozzle_id
             if nozzle is None:
-                raise SupervisionError("test_fill_needs_nozzle", "测试加油须指明油枪", field="nozzle_id")
+                raise SupervisionError("test_fill_needs_nozzle", field="nozzle_id")
             n = registry.nozzle_by_id.get(nozzle)
             if n is None or n.station_id != ins.station_id:
                 raise SupervisionError(
-                    "unknown_nozzle", f"油枪 {nozzle!r} 不属于加油站 {ins.station_id}", field="nozzle_id"
+                    "unknown_nozzle.not_at_station", field="nozzle_id", nozzle_id=nozzle, station_id=ins.station_id
                 )
             fill = compute_test_fill(registry, nozzle, test_fill_runs, ts_us=now_us)
             fill["nozzle_id"] = nozzle
@@ -370,7 +402,7 @@ def record_visit(
             .values(status=after, visited_us=now_us, checklist=checked, test_fill=fill, findings=findings_v)
         )
         if res.rowcount != 1:
-            raise SupervisionError("concurrent_change", f"检查 {inspection_id} 已被他人修改，请刷新")
+            raise SupervisionError("concurrent_change.inspection", inspection_id=inspection_id)
         opened = []
         for item, v in checked.items():
             if v["ok"] is False:
@@ -429,26 +461,33 @@ def record_visit(
 
 def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if not isinstance(checklist, Mapping):
-        raise SupervisionError("bad_checklist", "检查项格式错误", field="checklist")
+        raise SupervisionError("bad_checklist", field="checklist")
     out: dict[str, dict[str, Any]] = {}
     for item, value in checklist.items():
         if item not in CHECKLIST:
-            raise SupervisionError("unknown_item", f"未知检查项 {item!r}", field=f"checklist.{item}")
+            raise SupervisionError("unknown_item", field=f"checklist.{item}", item=item)
         if isinstance(value, Mapping):
             ok, note = value.get("ok"), value.get("note", "")
         else:
             try:
                 ok, note = value
             except (TypeError, ValueError):
-                raise SupervisionError("bad_item", "检查项须为 (是否合格, 说明)", field=f"checklist.{item}") from None
+                raise SupervisionError("bad_item.shape", field=f"checklist.{item}") from None
         if type(ok) is not bool:
-            raise SupervisionError("bad_item", "检查项须注明是否合格", field=f"checklist.{item}")
-        note_v = "" if note is None or not str(note).strip() else need_text(note, f"checklist.{item}", max_chars=1000)
+            raise SupervisionError("bad_item.no_verdict", field=f"checklist.{item}")
+        what = Words(f"检查项「{CHECKLIST[item]}」的说明", f"note on “{CHECKLIST_EN[item]}”")
+        note_v = (
+            ""
+            if note is None or not str(note).strip()
+            else need_text(note, f"checklist.{item}", max_chars=1000, what=what)
+        )
         out[item] = {"ok": ok, "note": note_v}
     missing = [k for k in MANUAL_ITEMS if k not in out]
     if missing:
         raise SupervisionError(
-            "missing_item", "缺少检查项：" + "、".join(CHECKLIST[k] for k in missing), field=f"checklist.{missing[0]}"
+            "missing_item",
+            field=f"checklist.{missing[0]}",
+            items=joined((Words(CHECKLIST[k], CHECKLIST_EN[k]) for k in missing), zh_sep="、", en_sep="; "),
         )
     return out
 
@@ -499,7 +538,9 @@ def listing(
     """Inspections, the latest scheduled first; for the station's side (``station_view``)
     without the unannounced and citizen-chosen ones not visited yet."""
     if status is not None and status not in STATUSES:
-        raise SupervisionError("bad_status", f"状态须为 {'/'.join(STATUSES)}", field="status")
+        raise SupervisionError(
+            "bad_status", field="status", statuses=joined(Words(STATUS_ZH[s], STATUS_EN[s]) for s in STATUSES)
+        )
     conds = []
     if (cond := in_list(_I.station_id, station_ids)) is not None:
         conds.append(cond)

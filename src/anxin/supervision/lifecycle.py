@@ -3,7 +3,8 @@ graphs — no I/O, no clock read — as :mod:`anxin.workflow.lifecycle` is for a
 The services (complaints.py, inspections.py, cases.py) lock the row, ask the graph for
 the next status and write it in the same transaction; a refused step is a
 :class:`TransitionError`, which each service turns into the refusal its callers know
-(SupervisionError ``forbidden_step`` with its Chinese message, CaseError for a case).
+(SupervisionError ``forbidden_step``, a CaseError for a case — worded in Chinese and
+English by :mod:`anxin.supervision.errors`).
 The actions are named as their audit entries are (``complaint.assign``, ``case.close``…).
 Creation is an insert, not an action: a complaint starts ``received``, an inspection
 ``planned``, a case ``open`` (立案).

@@ -47,6 +47,7 @@ from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
 from anxin.supervision.complaints import OUTCOME_ZH
+from anxin.supervision.errors import Refusal
 
 DAY_US = 86_400_000_000
 WINDOW_US = 90 * DAY_US
@@ -74,8 +75,9 @@ class StationRisk(msgspec.Struct, frozen=True, kw_only=True):
     explanation: list[str]  # Chinese, one line per non-zero part
 
 
-class DrawError(ValueError):
-    pass
+class DrawError(Refusal):
+    """A draw refused (its inputs); nothing was written. ``code`` (``draw_…``),
+    ``text("zh")`` / ``text("en")``, ``message`` the Chinese."""
 
 
 def _r(x: float) -> float:
@@ -259,16 +261,16 @@ def draw(
     everything needed to reproduce it), one planned routine inspection per pick and
     one audit entry; returns the plan id."""
     if method not in ("risk", "uniform"):
-        raise DrawError("method must be risk or uniform")
+        raise DrawError("draw_bad_method", field="method")
     inspectors = sorted({x.strip() for x in inspectors if x and x.strip()})
     if not inspectors:
-        raise DrawError("at least one inspector is needed")
+        raise DrawError("draw_no_inspector", field="inspectors")
     if type(stations) is not int or stations < 1:
-        raise DrawError("stations must be a positive integer")
+        raise DrawError("draw_bad_count", field="stations")
     if type(seed) is not int or not 0 <= seed < 2**63:
-        raise DrawError("seed must be an integer in [0, 2^63)")
+        raise DrawError("draw_bad_seed", field="seed")
     if not name.strip() or not actor.strip():
-        raise DrawError("a draw needs a name and an actor")
+        raise DrawError("draw_needs_name", field="name" if not name.strip() else "actor")
     scores = sorted(risk_scores(store, registry, now_us=now_us), key=lambda r: r.station_id)
     I = T.inspections.c  # noqa: E741
     with store.engine.connect() as c:

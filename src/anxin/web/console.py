@@ -192,8 +192,8 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         for name in ("since", "until"):
             if qp.get(name) and _day_us(qp[name]) is None:
                 return bad_request(request, v, name, qp[name])
-        try:
-            before = query_int(request, "before", lo=1)
+        try:  # the next page's cursor: the last row's event time and raising order
+            before_ts, before = query_int(request, "before_ts"), query_int(request, "before", lo=1)
         except BadParam as exc:
             return bad_request(request, v, exc.field, exc.value)
         f = Q.AlarmFilter(
@@ -211,14 +211,17 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             reg(),
             f,
             stations=v.stations,
-            before_ord=before,
+            before=None if before is None or before_ts is None else (before_ts, before),
         )
         for row in rows:
             row["text"] = alarm_message(row["rule"], row["evidence"], row["message"], seq=row["seq"], language=v.lang)
+            row["raised"] = format_ts(row["raised_us"])[:16].replace("T", " ")
         registry = reg()
         visible = [s for s in registry.stations if v.sees(s.station_id)]
-        params = {k: val for k, val in qp.items() if k not in ("before", "lang") and val}
-        next_url = "/console/alarms?" + urlencode({**params, "before": nxt})
+        params = {k: val for k, val in qp.items() if k not in ("before", "before_ts", "lang") and val}
+        next_url = "/console/alarms?" + urlencode(
+            {**params, **({"before_ts": nxt[0], "before": nxt[1]} if nxt else {})}
+        )
         return render(
             request,
             v,
@@ -233,6 +236,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             until=qp.get("until", ""),
             next_ord=nxt,
             next_url=next_url,
+            names={s.station_id: s.name for s in registry.stations},
         )
 
     async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):

@@ -55,15 +55,17 @@ def alarm_page(
     f: AlarmFilter,
     *,
     stations: Collection[str] | None,
-    before_ord: int | None = None,
+    before: tuple[int, int] | None = None,
     limit: int = PAGE,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Newest first; returns (rows, the ord to pass as ``before_ord`` for the next page)."""
+) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """By event time, newest first (an alarm raised late — a witness finding, a record
+    that came in late — takes its place among the others); returns (rows, the cursor
+    (ts_us, ord) to pass as ``before`` for the next page)."""
     a, s = T.alarms.c, T.alarm_states.c
     q = (
         select(T.alarms, s.status, s.incident_id, s.work_order_id)
         .select_from(T.alarms.outerjoin(T.alarm_states, s.alarm_id == a.alarm_id))
-        .order_by(a.ord.desc())
+        .order_by(a.ts_us.desc(), a.ord.desc())
         .limit(limit + 1)
     )
     conds: list[ColumnElement[bool]] = []
@@ -84,8 +86,9 @@ def alarm_page(
         conds.append(or_(s.status.is_(None), s.status.not_in(TERMINAL)))
     elif f.status:
         conds.append(s.status == f.status)
-    if before_ord is not None:
-        conds.append(a.ord < before_ord)
+    if before is not None:
+        ts_us, ord_ = before
+        conds.append(or_(a.ts_us < ts_us, and_(a.ts_us == ts_us, a.ord < ord_)))
     if conds:
         q = q.where(and_(*conds))
     with store.engine.connect() as c:
@@ -100,9 +103,10 @@ def alarm_page(
             incident_id=m["incident_id"],
             work_order_id=m["work_order_id"],
             ts_us=m["ts_us"],
+            raised_us=m["raised_us"],
         )
         out.append(d)
-    nxt = out[-1]["ord"] if len(rows) > limit else None
+    nxt = (out[-1]["ts_us"], out[-1]["ord"]) if len(rows) > limit else None
     return out, nxt
 
 

@@ -27,6 +27,7 @@ T: dict[str, tuple[str, str]] = {
     "stations": ("加油站", "Stations"),
     "stations_online": ("在线加油站", "Stations online"),
     "nozzles_online": ("在线油枪", "Nozzles online"),
+    "raised_at": ("报警于", "raised"),
     "sales_today": ("今日加油量", "Dispensed today"),
     "sales_n": ("（{n} 笔）", " ({n} sales)"),
     "yesterday_volume": ("昨日 {v} 升、{n} 笔", "yesterday {v} L, {n} sales"),
