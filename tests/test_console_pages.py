@@ -371,3 +371,35 @@ def test_alarm_lists_run_in_event_time_with_the_station_named(app) -> None:
     assert times and times == sorted(times, reverse=True)
     station = service.registry.stations[0]
     assert f"{station.station_id} {station.name}" in page
+
+
+def test_a_refused_step_is_said_in_the_readers_language(app) -> None:
+    """A triage step the alarm's status does not allow, and closing a case not yet
+    decided, are refused in words — not "cannot confirm an alarm that is new (allowed:
+    acknowledge, dismiss)" or "case_not_decided: …" on a Chinese page."""
+    from anxin.supervision import cases as K
+
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    page = c.get("/console/alarms").text
+    alarm_id = re.search(r"/console/alarms/([0-9a-f]{20,})", page).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get(f"/console/alarms/{alarm_id}").text).group(1)
+    r = c.post(f"/console/alarms/{alarm_id}/confirm", data={"csrf": csrf, "summary": "x", "reason": ""})
+    assert "不能确认违法" in r.text and "cannot" not in r.text and "allowed:" not in r.text
+    station = service.registry.stations[0].station_id
+    case_id = K.open_case(
+        service.store,
+        station_id=station,
+        source=f"alarm:{alarm_id}",
+        summary="测试",
+        actor="zhang",
+        now_us=service.clock(),
+    )
+    r = c.post(f"/console/cases/{case_id}/close", data={"csrf": csrf, "reason": "太早"})
+    assert r.status_code == 400 and "case_" not in r.text
+    zh = re.search(r'class="[^"]*(?:error|bad|msg)[^"]*"[^>]*>([^<]+)<', r.text)
+    assert zh and re.search(r"[\u4e00-\u9fff]", zh.group(1)), r.text[-2000:]
+    c.cookies.set("anxin_lang", "en")
+    r = c.post(f"/console/alarms/{alarm_id}/confirm", data={"csrf": csrf, "summary": "x", "reason": ""})
+    assert "is not possible now" in r.text

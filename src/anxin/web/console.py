@@ -41,7 +41,7 @@ from anxin.web.session import (
     staff,
     viewer,
 )
-from anxin.web.texts import rule_label, words
+from anxin.web.texts import refusal_text, rule_label, words
 from anxin.web.witness import nozzle_view, station_view
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders, work_orders
 from anxin.workflow import lifecycle as L
@@ -307,7 +307,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                 apply, store, alarm_id, act, actor=v.signed_in.username, reason=reason, now_us=service.clock()
             )
         except (L.TransitionError, ConcurrentChange, UnknownAlarm, ValueError) as exc:
-            return await _alarm_page(request, alarm_id, message=str(exc), failed=True)
+            return await _alarm_page(request, alarm_id, message=refusal_text(exc, v.lang), failed=True)
         return RedirectResponse(f"/console/alarms/{alarm_id}", status_code=303)
 
     @r.get("/console/workorders")

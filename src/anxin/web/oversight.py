@@ -37,7 +37,7 @@ from anxin.web.session import (
     require,
     staff,
 )
-from anxin.web.texts import rule_label, state_word, words
+from anxin.web.texts import refusal_text, rule_label, state_word, words
 
 
 def oversight_router(service: IngestService) -> APIRouter:
@@ -143,7 +143,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             else:
                 return not_found(request, v)
         except (K.CaseError, ValueError) as exc:
-            return await _case(request, case_id, message=str(exc), status=400)
+            return await _case(request, case_id, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
 
     @r.post("/console/cases/open")
@@ -170,7 +170,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                 )
             )
         except (K.CaseError, ValueError) as exc:
-            return render(request, v, "error.html", 400, title="—", message=str(exc))
+            return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         return RedirectResponse(f"/console/cases/{cid}", status_code=303)
 
     @r.get("/console/cases/{case_id}/bundle.zip")
@@ -253,7 +253,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                 )
             )
         except (R.DrawError, ValueError) as exc:
-            return render(request, v, "error.html", 400, title="—", message=str(exc))
+            return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         return RedirectResponse(f"/console/inspections?plan={plan}", status_code=303)
 
     # ------------------------------------------------------------ oversight and statistics
@@ -292,7 +292,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         try:
             f, period, district = await run_in_threadpool(_figures, v, request.query_params)
         except PeriodError as exc:
-            return render(request, v, "error.html", 400, title="—", message=str(exc))
+            return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         districts = sorted({s.district for s in reg().stations})
         w = words(v.lang)
         chart = {
@@ -328,7 +328,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         try:
             f, period, _ = await run_in_threadpool(_figures, v, request.query_params)
         except PeriodError as exc:
-            return render(request, v, "error.html", 400, title="—", message=str(exc))
+            return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=service.clock()))
         data = await run_in_threadpool(to_xlsx if fmt == "xlsx" else to_pdf, f, o)
         mime = (

@@ -32,7 +32,7 @@ from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
 from anxin.web.guard import PublicGuard, Verdict, client_address, origin_verdict
 from anxin.web.session import language, not_found, now_us, viewer
-from anxin.web.texts import words
+from anxin.web.texts import refusal_text, words
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 KEPT = ("text", "order", "when", "contact")  # what a page shown again keeps of the form (never the files)
@@ -175,7 +175,7 @@ def add_public_routes(r: APIRouter, service: IngestService, guard: PublicGuard, 
                 )
             )
         except SupervisionError as exc:
-            return await again(request, nozzle_id, 422, exc.message, form)
+            return await again(request, nozzle_id, 422, refusal_text(exc, language(request)), form)
         except ValueError as exc:
             return await again(request, nozzle_id, 422, f"when: {exc}", form)
         await run_in_threadpool(lambda: guard.accepted(address, nozzle_id, nbytes, now_us=now_us()))
@@ -200,7 +200,7 @@ def add_public_routes(r: APIRouter, service: IngestService, guard: PublicGuard, 
                 )
             )
         except SupervisionError as exc:
-            return await again(request, nozzle_id, 422, exc.message, form)
+            return await again(request, nozzle_id, 422, refusal_text(exc, language(request)), form)
         await run_in_threadpool(lambda: guard.accepted(client_address(request), nozzle_id, 0, now_us=now_us()))
         return RedirectResponse(f"/p/{nozzle_id}/thanks", status_code=303)
 

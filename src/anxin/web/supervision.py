@@ -28,6 +28,7 @@ from anxin.web.session import (
     require,
     staff,
 )
+from anxin.web.texts import refusal_text
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 
@@ -138,7 +139,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             else:
                 return not_found(request, v)
         except SupervisionError as exc:
-            return await _complaint(request, cid, message=str(exc), status=400)
+            return await _complaint(request, cid, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/complaints/{cid}", status_code=303)
 
     @r.get("/console/complaints/{cid}/attachments/{aid}")
@@ -225,7 +226,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                     )
                 )
         except (SupervisionError, ValueError) as exc:
-            return render(request, v, "error.html", 400, title="—", message=str(exc))
+            return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
     async def _inspection(request: Request, iid: int, message: str | None = None, status: int = 200):
@@ -297,7 +298,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                 )
             )
         except (SupervisionError, ValueError) as exc:
-            return await _inspection(request, iid, message=str(exc), status=400)
+            return await _inspection(request, iid, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
     return r

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.register.queries import STATUS_ZH as REGISTER_ZH
+from anxin.supervision import Refusal
 from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
 from anxin.supervision.complaints import CHANNEL_ZH
 from anxin.supervision.complaints import OUTCOME_ZH as COMPLAINT_OUTCOME_ZH
@@ -12,6 +13,7 @@ from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
 from anxin.supervision.inspections import CHECKLIST as CHECKLIST_ZH
 from anxin.supervision.inspections import KINDS as INSPECTION_KINDS
 from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
+from anxin.workflow.lifecycle import TransitionError
 
 T: dict[str, tuple[str, str]] = {
     "app": ("安心加油 · 计量监管平台", "anxin · metrology supervision"),
@@ -449,6 +451,31 @@ def _reference(value: str | None, names: dict[str, tuple[str, str]], lang: str, 
 def audit_subject(subject: str, lang: str) -> str:
     has_ref = bool((subject or "").partition(":")[2])
     return (_reference(subject, SUBJECTS, lang, "") if has_ref else None) or subject
+
+
+# why an alarm triage step was refused (workflow.lifecycle.TransitionError.problem)
+TRIAGE_REFUSED: dict[str, tuple[str, str]] = {
+    "not_allowed": ("报警当前为「{status}」，不能{action}", "The alarm is {status}: “{action}” is not possible now"),
+    "closed": ("报警已办结（{status}），不能再{action}", "The alarm is closed ({status}): “{action}” is not possible"),
+    "no_reason": ("误报关闭须说明理由", "Closing as a false alarm needs a reason"),
+    "no_inspector": ("派发工单须指定检查人员", "A work order needs an inspector"),
+    "due_past": ("工单期限须晚于现在", "The work order's due time must be in the future"),
+    "no_result": ("现场结果不能为空", "The on-site result is empty"),
+    "no_summary": ("立案须填写案情摘要", "Opening a case needs a summary"),
+}
+
+
+def refusal_text(exc: Exception, lang: str) -> str:
+    """A refused step in the reader's language: the supervision package's refusals word
+    themselves, an alarm triage refusal is worded here; anything else as it came."""
+    if isinstance(exc, Refusal):
+        return exc.text(lang)
+    if isinstance(exc, TransitionError) and exc.problem in TRIAGE_REFUSED:
+        i = 0 if lang == "zh" else 1
+        return TRIAGE_REFUSED[exc.problem][i].format(
+            status=state_word("alarm", exc.status, lang), action=T[exc.action][i] if exc.action in T else exc.action
+        )
+    return str(exc)
 
 
 def state_word(group: str, state: str | None, lang: str) -> str:

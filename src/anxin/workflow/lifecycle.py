@@ -42,7 +42,14 @@ TERMINAL: frozenset[str] = frozenset({"confirmed", "false_alarm"})
 
 
 class TransitionError(ValueError):
-    """The action is not allowed in the alarm's status (a one-line reason)."""
+    """The action is not allowed in the alarm's status (a one-line reason). ``action``,
+    ``status`` and ``problem`` say it for the pages to word: ``not_allowed``, ``closed``,
+    or the blank or wrong field (``no_reason``, ``no_inspector``, ``due_past``,
+    ``no_result``, ``no_summary``)."""
+
+    def __init__(self, message: str, *, action: str = "", status: str = "", problem: str = "not_allowed") -> None:
+        super().__init__(message)
+        self.action, self.status, self.problem = action, status, problem
 
 
 class AlarmState(msgspec.Struct, kw_only=True, frozen=True):
@@ -127,31 +134,36 @@ def transition(state: AlarmState, action: Action, *, now_us: int) -> AlarmState:
     name = action_name(action)
     target = GRAPH.get(state.status, {}).get(name)
     if target is None:
-        if state.status in TERMINAL:
-            why = "it is closed"
-        else:
-            why = "allowed: " + (", ".join(GRAPH.get(state.status, {})) or "nothing")
-        raise TransitionError(f"cannot {name} an alarm that is {state.status} ({why})")
+        closed = state.status in TERMINAL
+        why = "it is closed" if closed else "allowed: " + (", ".join(GRAPH.get(state.status, {})) or "nothing")
+        raise TransitionError(
+            f"cannot {name} an alarm that is {state.status} ({why})",
+            action=name,
+            status=state.status,
+            problem="closed" if closed else "not_allowed",
+        )
 
-    def bad(what: str) -> TransitionError:
-        return TransitionError(f"cannot {name} an alarm that is {state.status}: {what}")
+    def bad(what: str, problem: str) -> TransitionError:
+        return TransitionError(
+            f"cannot {name} an alarm that is {state.status}: {what}", action=name, status=state.status, problem=problem
+        )
 
     closed_reason = state.closed_reason
     if isinstance(action, Dismiss):
         if not action.reason.strip():
-            raise bad("a false alarm needs a reason")
+            raise bad("a false alarm needs a reason", "no_reason")
         closed_reason = action.reason.strip()
     elif isinstance(action, Dispatch):
         if not action.inspector.strip():
-            raise bad("the work order needs an inspector")
+            raise bad("the work order needs an inspector", "no_inspector")
         if action.due_us <= now_us:
-            raise bad("the due time must be in the future")
+            raise bad("the due time must be in the future", "due_past")
     elif isinstance(action, Report):
         if not action.result.strip():
-            raise bad("the on-site result is empty")
+            raise bad("the on-site result is empty", "no_result")
     elif isinstance(action, Confirm):
         if not action.summary.strip():
-            raise bad("the case needs a summary")
+            raise bad("the case needs a summary", "no_summary")
     return msgspec.structs.replace(state, status=target, updated_us=now_us, closed_reason=closed_reason)
 
 
