@@ -458,7 +458,9 @@ def test_refusals_keep_the_data_and_413_splits(tmp_path: Path, city: Path, platf
 
 def test_rate_limited_uploads_honour_retry_after(tmp_path: Path, city: Path, platforms, caplog) -> None:
     caplog.set_level("INFO", logger="anxin.edge")
-    platform = platforms({"ANXIN_RATE_PER_STATION": "10", "ANXIN_BURST_PER_STATION": "1"}).start()
+    # one upload a second: the next upload is refused even when a loaded machine takes
+    # a few hundred milliseconds over one (at 10/s it sometimes was not: no 429 at all)
+    platform = platforms({"ANXIN_RATE_PER_STATION": "1", "ANXIN_BURST_PER_STATION": "1"}).start()
     src = tmp_path / "pos"
     src.mkdir()
     (src / "pos.jsonl").write_bytes(b"".join((city / "g001.settlement.jsonl").read_bytes().splitlines(True)[:60]))
