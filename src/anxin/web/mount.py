@@ -20,6 +20,7 @@ def mount_console(
     base_url: str = "",
     cookie_secure: bool = True,
 ) -> None:
+    from anxin.web import deps
     from anxin.web.console import console_router
     from anxin.web.extra import extra_router
     from anxin.web.guard import PublicGuard
@@ -35,6 +36,10 @@ def mount_console(
     # (tests tune app.state.guard.limits).
     guard = PublicGuard(service.store, base_url=base_url or None, cookie_secure=cookie_secure)
     app.state.guard = guard
+    # The pages' access checks are dependencies (anxin.web.deps): they read the service
+    # from the app, and their refusals become the login redirect, the 403 and 404 pages here.
+    app.state.service = service
+    deps.install(app)
 
     service.subscribe(incident_listener(service.store))  # repeated alarms of a nozzle form an incident
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")

@@ -52,9 +52,10 @@ class Viewer:
 
     @property
     def signed_in(self) -> User:
-        """The signed-in user: a page past ``require`` (which sends nobody to the login) has one."""
+        """The signed-in user: a page behind a viewer dependency of :mod:`anxin.web.deps`
+        (or past ``require``), which sends nobody to the login, has one."""
         if self.user is None:
-            raise RuntimeError("no signed-in user: the page must call require() first")
+            raise RuntimeError("no signed-in user: the page must depend on anxin.web.deps (or call require()) first")
         return self.user
 
     def can(self, permission: str) -> bool:
@@ -164,7 +165,8 @@ def as_json(data: Any) -> str:
 
 def require(request: Request, store, permission: str = "alarm.view") -> tuple[Viewer, Any]:
     """The viewer, and the response to send instead when it may not go on: the login
-    page for nobody, 403 without ``permission`` (None: go on)."""
+    page for nobody, 403 without ``permission`` (None: go on). The pages not yet
+    converted call it; the others declare :mod:`anxin.web.deps`'s dependencies instead."""
     v = viewer(request, store)
     if v.user is None:
         return v, to_login(request)

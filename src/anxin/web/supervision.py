@@ -6,7 +6,6 @@ request, the complaint API) is :mod:`anxin.web.public`."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,17 +16,20 @@ from anxin.ingest.service import IngestService
 from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
-from anxin.web.session import (
-    DbId,
-    bad_request,
-    csrf_ok,
-    forbidden,
-    form_number,
-    not_found,
-    render,
-    require,
-    staff,
+from anxin.web.deps import (
+    CanHandleComplaints,
+    CanTriage,
+    CanView,
+    CanVisit,
+    ComplaintRow,
+    CsrfForm,
+    Forbidden,
+    InspectionRow,
+    NotFound,
+    current_complaint,
+    current_inspection,
 )
+from anxin.web.session import DbId, Viewer, bad_request, form_number, render, staff
 from anxin.web.texts import refusal_text
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
@@ -50,10 +52,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     # ------------------------------------------------------------ complaints
     @r.get("/console/complaints")
-    async def complaints(request: Request, status: str | None = None):
-        v, stop = require(request, store, "complaint.view")
-        if stop:
-            return stop
+    async def complaints(request: Request, v: CanHandleComplaints, status: str | None = None):
         if status and status not in C.STATUSES:
             return bad_request(request, v, "status", status)
         now = service.clock()
@@ -66,15 +65,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             request, v, "complaints.html", page="complaints", rows=rows, status_filter=status or "", fmt=format_ts
         )
 
-    async def _complaint(request: Request, cid: int, message: str | None = None, status: int = 200):
-        v, stop = require(request, store, "complaint.view")
-        if stop:
-            return stop
-        d = await run_in_threadpool(C.get, store, cid, now_us=service.clock())
-        if d is None:
-            return not_found(request, v)
-        if not v.sees(d["station_id"]):
-            return forbidden(request, v)
+    async def _complaint(request: Request, v: Viewer, d: dict, message: str | None = None, status: int = 200):
         people = await run_in_threadpool(staff, store, ("regulator", "inspector"))
         return render(
             request,
@@ -92,22 +83,12 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/complaints/{cid}")
-    async def complaint(request: Request, cid: DbId):
-        return await _complaint(request, cid)
+    async def complaint(request: Request, v: CanHandleComplaints, d: ComplaintRow):
+        return await _complaint(request, v, d)
 
     @r.post("/console/complaints/{cid}/{step}")
-    async def complaint_step(request: Request, cid: DbId, step: str):
-        v, stop = require(request, store, "complaint.view")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
-        d = await run_in_threadpool(C.get, store, cid)
-        if d is None:
-            return not_found(request, v)
-        if not v.sees(d["station_id"]):
-            return forbidden(request, v)
+    async def complaint_step(request: Request, v: CanHandleComplaints, form: CsrfForm, d: ComplaintRow, step: str):
+        cid: int = d["id"]
         who, now = v.signed_in.username, service.clock()
         text = str(form.get("text", "")).strip()
         try:
@@ -123,7 +104,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                 await run_in_threadpool(lambda: C.reply(store, cid, text=text, actor=who, now_us=now))
             elif step == "triage":
                 if not v.can("alarm.triage"):  # a regulator's decision: it moves the risk score
-                    return forbidden(request, v)
+                    raise Forbidden(v)
                 plausible = str(form.get("plausible", ""))
                 if plausible not in ("yes", "no"):
                     return bad_request(request, v, "plausible", plausible)
@@ -137,31 +118,22 @@ def supervision_router(service: IngestService) -> APIRouter:
                     )
                 )
             else:
-                return not_found(request, v)
+                raise NotFound(v)
         except SupervisionError as exc:
-            return await _complaint(request, cid, message=refusal_text(exc, v.lang), status=400)
+            fresh = await run_in_threadpool(current_complaint, cid, v, service)
+            return await _complaint(request, v, fresh, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/complaints/{cid}", status_code=303)
 
     @r.get("/console/complaints/{cid}/attachments/{aid}")
-    async def complaint_file(request: Request, cid: DbId, aid: DbId):
-        v, stop = require(request, store, "complaint.view")
-        if stop:
-            return stop
-        d = await run_in_threadpool(C.get, store, cid)
-        if d is None or not v.sees(d["station_id"]):
-            return not_found(request, v) if d is None else forbidden(request, v)
-        f = await run_in_threadpool(C.attachment, store, cid, aid)
+    async def complaint_file(v: CanHandleComplaints, d: ComplaintRow, aid: DbId):
+        f = await run_in_threadpool(C.attachment, store, d["id"], aid)
         if f is None:
-            return not_found(request, v)
+            raise NotFound(v)
         return Response(f.data, media_type=f.mime, headers={"Content-Disposition": "attachment"})
 
     # ------------------------------------------------------------ inspections
     @r.get("/console/inspections")
-    async def inspections(request: Request):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-
+    async def inspections(request: Request, v: CanView):
         def load():
             return (
                 # The station's side (an operator) sees unannounced and citizen-chosen
@@ -190,13 +162,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     @r.post("/console/inspections")
-    async def plan_inspection(request: Request):
-        v, stop = require(request, store, "alarm.triage")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
+    async def plan_inspection(request: Request, v: CanTriage, form: CsrfForm):
         try:
             when = _when(str(form.get("scheduled", ""))) or service.clock()
             req = str(form.get("request_id", ""))
@@ -229,17 +195,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
-    async def _inspection(request: Request, iid: int, message: str | None = None, status: int = 200):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        d = await run_in_threadpool(
-            functools.partial(I.get, store, iid, now_us=service.clock(), station_view=v.stations is not None)
-        )
-        if d is None:
-            return not_found(request, v)
-        if not v.sees(d["station_id"]):
-            return forbidden(request, v)
+    async def _inspection(request: Request, v: Viewer, d: dict, message: str | None = None, status: int = 200):
         nozzles = [n for n in reg().nozzles if n.station_id == d["station_id"]]
         return render(
             request,
@@ -258,20 +214,12 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/inspections/{iid}")
-    async def inspection(request: Request, iid: DbId):
-        return await _inspection(request, iid)
+    async def inspection(request: Request, v: CanView, d: InspectionRow):
+        return await _inspection(request, v, d)
 
     @r.post("/console/inspections/{iid}/visit")
-    async def visit(request: Request, iid: DbId):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form) or not (v.can("alarm.report") or v.can("alarm.triage")):
-            return forbidden(request, v)
-        d = await run_in_threadpool(functools.partial(I.get, store, iid, station_view=v.stations is not None))
-        if d is None or not v.sees(d["station_id"]):
-            return not_found(request, v) if d is None else forbidden(request, v)
+    async def visit(request: Request, v: CanVisit, form: CsrfForm, d: InspectionRow):
+        iid: int = d["id"]
         checklist = {k: (form.get(f"ok_{k}") == "yes", str(form.get(f"note_{k}", ""))) for k in I.MANUAL_ITEMS}
         try:
             runs = [
@@ -298,7 +246,8 @@ def supervision_router(service: IngestService) -> APIRouter:
                 )
             )
         except (SupervisionError, ValueError) as exc:
-            return await _inspection(request, iid, message=refusal_text(exc, v.lang), status=400)
+            fresh = await run_in_threadpool(current_inspection, iid, v, service)
+            return await _inspection(request, v, fresh, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/inspections/{iid}", status_code=303)
 
     return r
