@@ -25,18 +25,8 @@ from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
 from anxin.supervision.signing import configured_key
 from anxin.web.composed import oversight_summary, risk_line
-from anxin.web.session import (
-    DbId,
-    as_json,
-    bad_request,
-    csrf_ok,
-    forbidden,
-    form_number,
-    not_found,
-    render,
-    require,
-    staff,
-)
+from anxin.web.deps import CanAudit, CanTriage, CanView, CaseRow, CsrfForm, Forbidden, NotFound, current_case
+from anxin.web.session import Viewer, as_json, bad_request, form_number, render, staff
 from anxin.web.texts import refusal_text, rule_label, state_word, words
 
 
@@ -49,26 +39,14 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     # ------------------------------------------------------------ cases
     @r.get("/console/cases")
-    async def cases(request: Request, status: str | None = None):
-        v, stop = require(request, store)
-        if stop:
-            return stop
+    async def cases(request: Request, v: CanView, status: str | None = None):
         scope = None if v.stations is None else sorted(v.stations)
         if status and status not in K.STATUSES:
             return bad_request(request, v, "status", status)
         rows = await run_in_threadpool(lambda: K.listing(store, station_ids=scope, status=status or None))
         return render(request, v, "cases.html", page="cases", rows=rows, fmt=format_ts, status_filter=status or "")
 
-    async def _case(request: Request, case_id: int, message: str | None = None, status: int = 200):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        try:
-            c = await run_in_threadpool(K.get, store, case_id)
-        except K.UnknownCase:
-            return not_found(request, v)
-        if not v.sees(c.station_id):
-            return forbidden(request, v)
+    def _case(request: Request, v: Viewer, c: K.Case, message: str | None = None, status: int = 200):
         return render(
             request,
             v,
@@ -82,17 +60,12 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/cases/{case_id}")
-    async def case(request: Request, case_id: DbId):
-        return await _case(request, case_id)
+    async def case(request: Request, v: CanView, c: CaseRow):
+        return _case(request, v, c)
 
     @r.post("/console/cases/{case_id}/{step}")
-    async def case_step(request: Request, case_id: DbId, step: str):
-        v, stop = require(request, store, "alarm.triage")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
+    async def case_step(request: Request, v: CanTriage, form: CsrfForm, c: CaseRow, step: str):
+        case_id = c.id
         who, now = v.signed_in.username, service.clock()
         reason = str(form.get("reason", "")).strip()
         try:
@@ -141,23 +114,18 @@ def oversight_router(service: IngestService) -> APIRouter:
             elif step == "close":
                 await run_in_threadpool(lambda: K.close(store, case_id, reason=reason, actor=who, now_us=now))
             else:
-                return not_found(request, v)
+                raise NotFound(v)
         except (K.CaseError, ValueError) as exc:
-            return await _case(request, case_id, message=refusal_text(exc, v.lang), status=400)
+            fresh = await run_in_threadpool(current_case, case_id, v, service)
+            return _case(request, v, fresh, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
 
     @r.post("/console/cases/open")
-    async def open_case(request: Request):
+    async def open_case(request: Request, v: CanTriage, form: CsrfForm):
         """立案 from a complaint or an inspection (a confirmed alarm opens its case itself)."""
-        v, stop = require(request, store, "alarm.triage")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
         source, station = str(form.get("source", "")), str(form.get("station_id", ""))
-        if not v.sees(station):
-            return forbidden(request, v)
+        if not v.sees(station):  # a station of the form, not a page's row: refused, as ever
+            raise Forbidden(v)
         try:
             cid = await run_in_threadpool(
                 lambda: K.open_case(
@@ -174,16 +142,8 @@ def oversight_router(service: IngestService) -> APIRouter:
         return RedirectResponse(f"/console/cases/{cid}", status_code=303)
 
     @r.get("/console/cases/{case_id}/bundle.zip")
-    async def bundle(request: Request, case_id: DbId):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        try:
-            c = await run_in_threadpool(K.get, store, case_id)
-        except K.UnknownCase:
-            return not_found(request, v)
-        if not v.sees(c.station_id):
-            return forbidden(request, v)
+    async def bundle(request: Request, v: CanView, c: CaseRow):
+        case_id = c.id
         cfg = getattr(request.app.state, "config", None)  # the signing key and TSA of anxin serve, if any
         key = await run_in_threadpool(configured_key, store, cfg)
         data = await run_in_threadpool(
@@ -212,10 +172,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     # ------------------------------------------------------------ risk and the random draw
     @r.get("/console/risk")
-    async def risk(request: Request):
-        v, stop = require(request, store, "alarm.triage")
-        if stop:
-            return stop
+    async def risk(request: Request, v: CanTriage):
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=service.clock()))
         inspectors = await run_in_threadpool(staff, store, ("inspector",))
         sep = words(v.lang)["risk_sep"]
@@ -231,13 +188,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     @r.post("/console/risk/draw")
-    async def draw(request: Request):
-        v, stop = require(request, store, "alarm.triage")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
+    async def draw(request: Request, v: CanTriage, form: CsrfForm):
         try:
             plan = await run_in_threadpool(
                 lambda: R.draw(
@@ -258,10 +209,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     # ------------------------------------------------------------ oversight and statistics
     @r.get("/console/oversight")
-    async def oversight(request: Request):
-        v, stop = require(request, store, "audit.view")
-        if stop:
-            return stop
+    async def oversight(request: Request, v: CanAudit):
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=service.clock(), station_ids=v.stations))
         return render(
             request,
@@ -285,10 +233,7 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/statistics")
-    async def statistics(request: Request):
-        v, stop = require(request, store, "audit.view")
-        if stop:
-            return stop
+    async def statistics(request: Request, v: CanAudit):
         try:
             f, period, district = await run_in_threadpool(_figures, v, request.query_params)
         except PeriodError as exc:
@@ -319,12 +264,9 @@ def oversight_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/statistics/report.{fmt}")
-    async def export(request: Request, fmt: str):
-        v, stop = require(request, store, "audit.view")
-        if stop:
-            return stop
+    async def export(request: Request, v: CanAudit, fmt: str):
         if fmt not in ("xlsx", "pdf"):
-            return not_found(request, v)
+            raise NotFound(v)
         try:
             f, period, _ = await run_in_threadpool(_figures, v, request.query_params)
         except PeriodError as exc:
