@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.auth import LoginOk, login, logout
@@ -20,24 +19,30 @@ from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
 from anxin.register import register_row
 from anxin.serve.alarms import AlarmBroadcaster, alarm_events, sse
-from anxin.store import schema as T
 from anxin.web import queries as Q
+from anxin.web.deps import (
+    AlarmActor,
+    AlarmRow,
+    CanView,
+    CsrfForm,
+    NozzleRow,
+    StationRow,
+    WorkOrderRow,
+    current_alarm,
+)
 from anxin.web.evidence import present
 from anxin.web.extra import nozzle_events
 from anxin.web.guard import PublicGuard, client_address, origin_verdict
 from anxin.web.session import (
     COOKIE,
     BadParam,
-    DbId,
+    Viewer,
     as_json,
     bad_request,
     csrf_ok,
-    forbidden,
-    not_found,
     now_us,
     query_int,
     render,
-    require,
     staff,
     viewer,
 )
@@ -136,10 +141,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         return resp
 
     @r.get("/console")
-    async def overview(request: Request):
-        v, stop = require(request, store, "alarm.view")
-        if stop:
-            return stop
+    async def overview(request: Request, v: CanView):
         now = service.clock()  # the platform's clock, as every page takes it
         registry = reg()
         days = [local_day(now - k * US_PER_DAY) for k in range(13, -1, -1)]
@@ -181,10 +183,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         )
 
     @r.get("/console/alarms")
-    async def alarms(request: Request):
-        v, stop = require(request, store, "alarm.view")
-        if stop:
-            return stop
+    async def alarms(request: Request, v: CanView):
         qp = request.query_params
         for name, allowed in (("rule", RULES), ("severity", SEVERITIES), ("status", ALARM_STATUSES)):
             if qp.get(name) and qp[name] not in allowed:
@@ -239,15 +238,10 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             names={s.station_id: s.name for s in registry.stations},
         )
 
-    async def _alarm_page(request: Request, alarm_id: str, *, message: str | None = None, failed: bool = False):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        a = await run_in_threadpool(Q.alarm, store, alarm_id)
-        if a is None or not v.can("alarm.view"):
-            return not_found(request, v) if a is None else forbidden(request, v)
-        if not v.sees(a["station_id"]):
-            return forbidden(request, v)
+    async def _alarm_page(
+        request: Request, v: Viewer, a: dict[str, Any], *, message: str | None = None, failed: bool = False
+    ):
+        alarm_id = a["alarm_id"]
         a["text"] = alarm_message(a["rule"], a["evidence"], a["message"], seq=a["seq"], language=v.lang)
         state = L.AlarmState(alarm_id=alarm_id, status=a["status"])
         allowed = [x for x in L.allowed_actions(state) if v.can("alarm.report" if x == "report" else "alarm.triage")]
@@ -283,23 +277,12 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         )
 
     @r.get("/console/alarms/{alarm_id}")
-    async def alarm_detail(request: Request, alarm_id: str):
-        return await _alarm_page(request, alarm_id)
+    async def alarm_detail(request: Request, v: CanView, a: AlarmRow):
+        return await _alarm_page(request, v, a)
 
     @r.post("/console/alarms/{alarm_id}/{action}")
-    async def alarm_action(request: Request, alarm_id: str, action: str):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
-        need = "alarm.report" if action == "report" else "alarm.triage"
-        a = await run_in_threadpool(Q.alarm, store, alarm_id)
-        if a is None:
-            return not_found(request, v)
-        if not v.can(need) or not v.sees(a["station_id"]):
-            return forbidden(request, v)
+    async def alarm_action(request: Request, form: CsrfForm, a: AlarmRow, v: AlarmActor, action: str):
+        alarm_id = a["alarm_id"]
         reason = str(form.get("reason", "")).strip()
         try:
             act = _action(action, form, reason)
@@ -307,14 +290,12 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                 apply, store, alarm_id, act, actor=v.signed_in.username, reason=reason, now_us=service.clock()
             )
         except (L.TransitionError, ConcurrentChange, UnknownAlarm, ValueError) as exc:
-            return await _alarm_page(request, alarm_id, message=refusal_text(exc, v.lang), failed=True)
+            fresh = await run_in_threadpool(current_alarm, alarm_id, v, service)
+            return await _alarm_page(request, v, fresh, message=refusal_text(exc, v.lang), failed=True)
         return RedirectResponse(f"/console/alarms/{alarm_id}", status_code=303)
 
     @r.get("/console/workorders")
-    async def workorders(request: Request):
-        v, stop = require(request, store, "alarm.view")
-        if stop:
-            return stop
+    async def workorders(request: Request, v: CanView):
         now = service.clock()
 
         def load():
@@ -333,34 +314,13 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
 
     @r.get("/console/workorders/{order_id}")
-    async def workorder(request: Request, order_id: DbId):
+    async def workorder(w: WorkOrderRow):
         """A work order is handled on its alarm's page."""
-        v, stop = require(request, store)
-        if stop:
-            return stop
-
-        def find():
-            w = T.work_orders.c
-            with store.engine.connect() as c:
-                return c.execute(select(w.alarm_id, w.station_id).where(w.id == order_id)).first()
-
-        row = await run_in_threadpool(find)
-        if row is None:
-            return not_found(request, v)
-        if not v.sees(row[1]):
-            return forbidden(request, v)
-        return RedirectResponse(f"/console/alarms/{row[0]}", status_code=303)
+        return RedirectResponse(f"/console/alarms/{w['alarm_id']}", status_code=303)
 
     @r.get("/console/stations/{station_id}")
-    async def station(request: Request, station_id: str):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        st = reg().station_by_id.get(station_id)
-        if st is None:
-            return not_found(request, v)
-        if not v.sees(station_id):
-            return forbidden(request, v)
+    async def station(request: Request, v: CanView, st: StationRow):
+        station_id = st.station_id
         nozzles = [n for n in reg().nozzles if n.station_id == station_id]
         rows, _ = await run_in_threadpool(
             Q.alarm_page, store, reg(), Q.AlarmFilter(station_id=station_id), stations=v.stations, limit=30
@@ -380,15 +340,8 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         )
 
     @r.get("/console/nozzles/{nozzle_id}")
-    async def nozzle(request: Request, nozzle_id: str):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        n = reg().nozzle_by_id.get(nozzle_id)
-        if n is None:
-            return not_found(request, v)
-        if not v.sees(n.station_id):
-            return forbidden(request, v)
+    async def nozzle(request: Request, v: CanView, n: NozzleRow):
+        nozzle_id = n.nozzle_id
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
         events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
         looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
