@@ -8,6 +8,7 @@ message when JavaScript is off."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import threading
@@ -21,6 +22,7 @@ from live import free_port
 from services import wait_for
 
 from anxin.auth import create_user
+from anxin.contract.times import LOCAL_TZ
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
@@ -74,6 +76,10 @@ def platform(tmp_path_factory):
     )
     for sid, lines in uploads(arrival_lines(city), "S0001"):
         service.ingest(sid, lines, source="test")
+    # the pages on the city's evening (the platform's clock, which every page reads): the
+    # overview's fortnight ends on the city's one day
+    evening = int(dt.datetime(2026, 3, 1, 22, 0, tzinfo=LOCAL_TZ).timestamp() * 1_000_000)
+    service.clock = lambda: evening
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
