@@ -40,18 +40,17 @@ from typing import Annotated, Any, TypeAlias, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from anxin.auth import PERMISSIONS
 from anxin.contract.registry import Nozzle, Station
 from anxin.ingest.service import IngestService
-from anxin.store import schema as T
 from anxin.supervision import cases as K
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
 from anxin.web import queries as Q
 from anxin.web.session import DbId, Viewer, csrf_ok, forbidden, not_found, to_login, viewer
+from anxin.workflow.queries import work_order_place
 
 R = TypeVar("R")
 
@@ -226,10 +225,7 @@ def current_alarm(alarm_id: str, v: CanView, service: Service) -> dict[str, Any]
 
 def current_work_order(order_id: DbId, v: CanView, service: Service) -> dict[str, Any]:
     """The work order ``order_id`` of the path: its alarm and station."""
-    w = T.work_orders.c
-    with service.store.engine.connect() as c:
-        row = c.execute(select(w.alarm_id, w.station_id).where(w.id == order_id)).first()
-    return _in_scope(v, None if row is None else {"alarm_id": row.alarm_id, "station_id": row.station_id}, _station)
+    return _in_scope(v, work_order_place(service.store, order_id), _station)
 
 
 async def current_station(station_id: str, v: CanView, service: Service) -> Station:

@@ -59,6 +59,15 @@ def work_orders(store: Store, *, inspector: str | None = None, status: str | Non
     return _work_orders(store, q)
 
 
+def work_order_place(store: Store, work_order_id: int) -> dict[str, str] | None:
+    """The alarm and station of one work order (None: no such order) — what a page needs
+    to decide who may see it."""
+    w = T.work_orders.c
+    with store.engine.connect() as c:
+        row = c.execute(select(w.alarm_id, w.station_id).where(w.id == work_order_id)).first()
+    return None if row is None else {"alarm_id": row.alarm_id, "station_id": row.station_id}
+
+
 def overdue_work_orders(store: Store, *, now_us: int) -> list[WorkOrder]:
     """Open work orders (nobody reported yet) whose due time is before ``now_us``, most
     overdue first."""
