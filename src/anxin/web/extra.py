@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import entries, record, verify
@@ -18,7 +17,7 @@ from anxin.auth import flush_failures
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
-from anxin.store import schema as T
+from anxin.web import queries as Q
 from anxin.web.session import BadParam, bad_request, csrf_ok, forbidden, now_us, query_int, render, require
 from anxin.web.texts import words
 
@@ -29,14 +28,7 @@ TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 def nozzle_events(store, station_id: str, nozzle_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
     """The nozzle's module events (seal opened/closed, K factor changes, firmware…),
     newest first, read from the ledger through its (station, time) index."""
-    led = T.ledger.c
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(led.body, led.quarantined)
-            .where(led.station_id == station_id, led.kind == "event")
-            .order_by(led.event_time_us.desc())
-            .limit(5000)
-        ).all()
+    rows = Q.station_event_lines(store, station_id)
     out = []
     for body, quarantined in rows:
         rec = msgspec.json.decode(body)

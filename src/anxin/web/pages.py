@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import record
@@ -27,8 +26,8 @@ from anxin.register import (
     verification_source,
 )
 from anxin.register.queries import coverage_of, institute_names
-from anxin.store import schema as T
 from anxin.supervision import inspections as I
+from anxin.web import queries as Q
 from anxin.web.guard import PublicGuard
 from anxin.web.public import add_public_routes
 from anxin.web.session import csrf_ok, forbidden, not_found, render, require, viewer
@@ -45,12 +44,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         return service.registry
 
     def _verification_rows(stations, lang: str) -> list[dict[str, Any]]:
-        v = T.verifications.c
-        q = select(v.nozzle_id, v.station_id, v.ts, v.passed, v.result).order_by(v.ts.desc()).limit(300)
-        if stations is not None:
-            q = q.where(v.station_id.in_(sorted(stations)))
-        with store.engine.connect() as c:
-            rows = c.execute(q).all()
+        rows = Q.recent_verifications(store, stations)
         sources = verification_senders(store, None if stations is None else sorted(stations)) if rows else {}
         names = institute_names(store) if any(s.startswith("institute:") for s in sources.values()) else None
         w = words(lang)

@@ -309,3 +309,28 @@ def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[st
         "alarms": [dict(r._mapping) for r in alarms],
         "verifications": verifications,
     }
+
+
+def station_event_lines(store: Store, station_id: str, *, limit: int = 5000) -> list[tuple[bytes, bool]]:
+    """(body, quarantined) of the station's module-event records in the ledger, newest
+    first (its (station, time) index)."""
+    led = T.ledger.c
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(led.body, led.quarantined)
+            .where(led.station_id == station_id, led.kind == "event")
+            .order_by(led.event_time_us.desc())
+            .limit(limit)
+        ).all()
+    return [(bytes(b), bool(q)) for b, q in rows]
+
+
+def recent_verifications(store: Store, stations: Collection[str] | None, *, limit: int = 300) -> list[Any]:
+    """The newest verification results (nozzle, station, ts, passed, result), of the
+    stations given (None: all)."""
+    v = T.verifications.c
+    q = select(v.nozzle_id, v.station_id, v.ts, v.passed, v.result).order_by(v.ts.desc()).limit(limit)
+    if stations is not None:
+        q = q.where(v.station_id.in_(sorted(stations)))
+    with store.engine.connect() as c:
+        return list(c.execute(q).all())
