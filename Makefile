@@ -25,6 +25,7 @@ test: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The suite again on the lowest versions pyproject.toml allows (requirements/lowest.txt):

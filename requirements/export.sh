@@ -14,4 +14,4 @@ cd "$(dirname "$0")"
 export_() { "$uv" export --frozen --no-emit-project --format requirements-txt --quiet --no-header "$@"; }
 export_ -o "$out/base.txt"
 export_ --extra server --extra sm2 -o "$out/server.txt"
-export_ --extra test --extra bench -o "$out/dev.txt"
+export_ --extra test --extra bench --extra lint -o "$out/dev.txt"

@@ -184,6 +184,17 @@ def list_users(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
+def active_staff(store: Store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Active accounts of these roles (username, display name, role), by username: the
+    choices of assignee and inspector fields."""
+    u = T.users.c
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(u.username, u.display_name, u.role).where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def to_user(row: Any) -> User:
     return User(
         id=int(row.id),

@@ -176,18 +176,10 @@ def require(request: Request, store, permission: str = "alarm.view") -> tuple[Vi
 
 
 def staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Active accounts of these roles (username, display name, role): the choices of
-    assignee and inspector fields."""
-    from sqlalchemy import select
+    """Active accounts of these roles: the choices of assignee and inspector fields."""
+    from anxin.auth.users import active_staff
 
-    from anxin.store import schema as T
-
-    u = T.users.c
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(u.username, u.display_name, u.role).where(u.role.in_(roles), u.active.is_(True)).order_by(u.username)
-        ).all()
-    return [dict(r._mapping) for r in rows]
+    return active_staff(store, roles)
 
 
 def form_number(form: Any, name: str, default: float | None = None, *, whole: bool = True) -> Any:
