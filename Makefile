@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 LOWEST ?= .venv-lowest
 
-.PHONY: setup demo test test-lowest lock bench schema clean
+.PHONY: setup demo test test-lowest lock bench schema screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,15 @@ schema: setup
 
 bench: setup
 	$(BIN)/python bench/check_throughput.py
+
+# The pictures of docs/console.md: every console page, the login and a public page, in
+# zh-CN and English, at 1440 and 390 px (tests/test_console_screenshots.py, in Debian's
+# chromium), then made small for the repository (256 colours).
+SHOTS_DIR := docs/screenshots
+screenshots: setup
+	rm -f $(SHOTS_DIR)/*.png
+	ANXIN_SCREENSHOTS=$(SHOTS_DIR) $(BIN)/python -m pytest -q -p no:randomly -p no:cacheprovider tests/test_console_screenshots.py
+	$(BIN)/python tests/test_console_screenshots.py shrink $(SHOTS_DIR)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) demo-data out

@@ -11,6 +11,13 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+  // A reader who asks for reduced motion (the operating system's setting) gets the charts
+  // drawn at once, without ECharts' entry animation.
+  var STILL = !!(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches);
+  // A time axis's labels in figures, the same in either language: 12-04 at a day's
+  // start, 18:00 within it (ECharts' own would say "4" for the 4th, in English).
+  var TIME_LABELS = { year: "{yyyy}", month: "{yyyy}-{MM}", day: "{MM}-{dd}", hour: "{HH}:{mm}", minute: "{HH}:{mm}",
+                      second: "{HH}:{mm}:{ss}", millisecond: "{HH}:{mm}:{ss}" };
   var COLOURS = { critical: "#c62828", major: "#e08a00", minor: "#1f7fbf", ok: "#2e7d32" };
 
   function overview() {
@@ -20,26 +27,38 @@
       return {
         name: d.labels[state], type: "scatter", symbolSize: function (v) { return 8 + Math.min(18, v[2] * 2); },
         itemStyle: { color: COLOURS[state] },
+        // each station named beside its dot (a city's few dozen; beyond that, in the tooltip only)
+        label: { show: d.stations.length <= 40, position: "right", fontSize: 11, color: "#1d2330",
+                 formatter: function (p) { return p.data.short; } },
+        labelLayout: { hideOverlap: true },
         data: d.stations.filter(function (s) { return s.state === state; })
-          .map(function (s) { return { name: s.station_id + " " + s.name, value: [s.lon, s.lat, s.open], id: s.station_id }; })
+          .map(function (s) { return { name: s.station_id + " " + s.name, short: s.name, value: [s.lon, s.lat, s.open], id: s.station_id }; })
       };
     });
     map.setOption({
+      animation: !STILL,
       tooltip: { formatter: function (p) { return esc(p.name) + "<br>" + esc(d.labels.open) + ": " + esc(p.value[2]); } },
-      legend: { bottom: 0 }, grid: { left: 40, right: 10, top: 10, bottom: 40 },
-      xAxis: { type: "value", scale: true, name: d.labels.lon }, yAxis: { type: "value", scale: true, name: d.labels.lat },
+      // the colours' legend is the page's own list under the map (not a second one in the chart)
+      grid: { left: 8, right: 24, top: 30, bottom: 26, containLabel: true },
+      xAxis: { type: "value", scale: true, name: d.labels.lon, nameLocation: "middle", nameGap: 26, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "value", scale: true, name: d.labels.lat, nameTextStyle: { align: "left" } },
       series: series
     });
     map.on("click", function (p) { if (p.data && p.data.id) { location.href = "/console/stations/" + p.data.id; } });
-    var trend = echarts.init(document.getElementById("trend"));
+    var trendEl = document.getElementById("trend");
+    var trend = echarts.init(trendEl);
     var tseries = Object.keys(d.trends.alarms_by_district).map(function (k) {
       return { name: k, type: "bar", stack: "alarms", data: d.trends.alarms_by_district[k] };
     });
     tseries.push({ name: d.labels.volume, type: "line", yAxisIndex: 1, data: d.trends.volume_l });
     trend.setOption({
-      tooltip: { trigger: "axis" }, legend: { bottom: 0 }, grid: { left: 50, right: 60, top: 20, bottom: 50 },
+      animation: !STILL,
+      tooltip: { trigger: "axis" }, legend: { bottom: 0 }, grid: { left: 8, right: 8, top: 34, bottom: 34, containLabel: true },
       xAxis: { type: "category", data: d.trends.days },
-      yAxis: [{ type: "value", name: d.labels.alarms }, { type: "value", name: d.labels.volume }],
+      // the left axis counts alarms (named as the chart is: alarms per district), the right one
+      // the litres sold; one set of grid lines (the left axis'), not two that disagree
+      yAxis: [{ type: "value", name: trendEl.getAttribute("aria-label") || d.labels.alarms, nameTextStyle: { align: "left" }, minInterval: 1 },
+              { type: "value", name: d.labels.volume, nameTextStyle: { align: "right" }, splitLine: { show: false } }],
       series: tseries
     });
     window.addEventListener("resize", function () { map.resize(); trend.resize(); });
@@ -69,8 +88,9 @@
     var d = data();
     var chart = echarts.init(el);
     chart.setOption({
-      tooltip: { trigger: "item" }, grid: { left: 50, right: 20, top: 20, bottom: 40 },
-      xAxis: { type: "time" }, yAxis: { type: "category", data: d.rules },
+      animation: !STILL,
+      tooltip: { trigger: "item" }, grid: { left: 8, right: 20, top: 20, bottom: 10, containLabel: true },
+      xAxis: { type: "time", axisLabel: { formatter: TIME_LABELS, hideOverlap: true } }, yAxis: { type: "category", data: d.rules },
       series: [{ type: "scatter", symbolSize: 10, data: d.points }]
     });
   }
@@ -87,6 +107,11 @@
     var chart = echarts.init(el);
     var lows = d.lo.map(function (p) { return p[1]; }), highs = d.hi.map(function (p) { return p[1]; });
     var ymin = Math.floor(Math.min.apply(null, lows.concat([-4]))), ymax = Math.ceil(Math.max.apply(null, highs.concat([4])));
+    // the axis from one round figure to another (not -4 under 0 on a scale of tens); when
+    // the scale is wide the ±2‰ and ±3‰ lines lie close: only the limit's are named then
+    var step = ymax - ymin > 40 ? 10 : ymax - ymin > 16 ? 5 : ymax - ymin > 8 ? 2 : 1;
+    ymin = Math.floor(ymin / step) * step; ymax = Math.ceil(ymax / step) * step;
+    var wide = ymax - ymin > 20;
     var byTs = {};
     d.est.forEach(function (p, i) { byTs[p[0]] = { est: p[1], lo: d.lo[i][1], hi: d.hi[i][1], status: d.status[i], k: d.k[i] }; });
     // A new K factor is another meter: its line and band start afresh (a gap before it).
@@ -101,7 +126,7 @@
     function line(y, name, dotted) {
       var where = (dotted ? "insideStart" : "insideEnd") + (y > 0 ? "Top" : "Bottom");
       return { yAxis: y, name: name, lineStyle: { color: dotted ? "#e08a00" : "#c62828", type: dotted ? "dashed" : "solid" },
-               label: { formatter: name, position: where, color: dotted ? "#a86400" : "#c62828" } };
+               label: { show: !(dotted && wide), formatter: name, position: where, color: dotted ? "#a86400" : "#c62828" } };
     }
     var series = [
       { name: "lo", type: "line", data: broken(d.lo), lineStyle: { opacity: 0 }, stack: "ci", symbol: "none", silent: true, tooltip: { show: false } },
@@ -135,8 +160,9 @@
           "<br>" + esc(L.band) + ": [" + esc(e.lo.toFixed(2)) + ", " + esc(e.hi.toFixed(2)) + "]<br>" +
           esc(L.status) + ": " + esc(d.status_text[e.status] || e.status) + "<br>" + esc(L.k) + ": " + esc(e.k);
       } },
-      grid: { left: 50, right: 30, top: 20, bottom: 50 },
-      xAxis: { type: "time" }, yAxis: { type: "value", name: "‰", min: ymin, max: ymax },
+      grid: { left: 8, right: 30, top: 30, bottom: 40, containLabel: true },
+      xAxis: { type: "time", axisLabel: { formatter: TIME_LABELS, hideOverlap: true } },
+      yAxis: { type: "value", name: "‰", min: ymin, max: ymax, interval: step },
       series: series
     });
     el.setAttribute("data-series", series.map(function (x) { return x.type === "custom" ? "band-bars" : (x.name === L.band ? "band" : x.name === "lo" ? "lo" : x.name === L.pooled ? "pooled" : "estimate"); }).join(" "));
@@ -158,11 +184,12 @@
           var v = ps[0].value;
           return esc(d.labels.level) + ": " + esc(v[0]) + "<br>" + esc(d.labels.correction) + ": " + esc(v[1]);
         } },
-        grid: { left: 55, right: 15, top: 15, bottom: 35 },
-        xAxis: { type: "value", name: d.labels.level, nameLocation: "middle", nameGap: 22, scale: true },
-        yAxis: { type: "value", name: "mL" },
+        // (the unit is in the chart's heading: mL added, by level in mm)
+        grid: { left: 8, right: 15, top: 12, bottom: 22, containLabel: true },
+        xAxis: { type: "value", name: d.labels.level, nameLocation: "middle", nameGap: 22, scale: true, axisLabel: { hideOverlap: true } },
+        yAxis: { type: "value" },
         series: [{ type: "line", data: points, symbolSize: 5, itemStyle: { color: "#0b5fb3" },
-                   markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#8a93a3" } } }]
+                   markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#8a93a3" }, label: { show: false } } }]
       });
       el.setAttribute("data-series", "correction");
       charts.push(chart);
@@ -172,18 +199,28 @@
 
   function statistics() {
     var d = data();
-    var rules = echarts.init(document.getElementById("by-rule"));
+    // a line for every rule that fired, each named (a phone's 280 px would name every other one)
+    var byRule = document.getElementById("by-rule");
+    byRule.style.height = Math.max(240, 20 * d.rules.length + 30) + "px";
+    var rules = echarts.init(byRule);
     rules.setOption({
-      tooltip: {}, grid: { left: 150, right: 20, top: 10, bottom: 30 },
-      xAxis: { type: "value" }, yAxis: { type: "category", data: d.rules.map(function (r) { return r[0]; }) },
-      series: [{ type: "bar", data: d.rules.map(function (r) { return r[1]; }), itemStyle: { color: "#c62828" } }]
+      animation: !STILL,
+      tooltip: {}, grid: { left: 8, right: 36, top: 10, bottom: 10, containLabel: true },
+      xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: d.rules.map(function (r) { return r[0]; }), axisLabel: { interval: 0 } },
+      series: [{ type: "bar", data: d.rules.map(function (r) { return r[1]; }), itemStyle: { color: "#c62828" },
+                 label: { show: true, position: "right" } }]
     });
-    var work = echarts.init(document.getElementById("work"));
+    var workEl = document.getElementById("work");
+    var work = echarts.init(workEl);
+    // every category named, its words wrapped within its share of the width (a phone's too)
+    var share = Math.max(40, Math.floor((workEl.clientWidth - 60) / Math.max(1, d.work.labels.length)) - 8);
     work.setOption({
-      tooltip: {}, legend: { bottom: 0 }, grid: { left: 50, right: 20, top: 20, bottom: 50 },
-      xAxis: { type: "category", data: d.work.labels }, yAxis: { type: "value" },
-      series: [{ name: d.work.opened, type: "bar", data: d.work.opened_values },
-               { name: d.work.closed, type: "bar", data: d.work.closed_values }]
+      animation: !STILL,
+      // every bar with its number: the alarms' dozens beside a few complaints and cases
+      tooltip: {}, legend: { bottom: 0 }, grid: { left: 8, right: 20, top: 24, bottom: 34, containLabel: true },
+      xAxis: { type: "category", data: d.work.labels, axisLabel: { interval: 0, width: share, overflow: "break" } }, yAxis: { type: "value", minInterval: 1 },
+      series: [{ name: d.work.opened, type: "bar", data: d.work.opened_values, label: { show: true, position: "top" } },
+               { name: d.work.closed, type: "bar", data: d.work.closed_values, label: { show: true, position: "top" } }]
     });
     window.addEventListener("resize", function () { rules.resize(); work.resize(); });
   }
