@@ -453,14 +453,17 @@ def test_stop_is_clean_and_quick(store, receiver, clock) -> None:
 
     receiver.plan = ["hang"]
     d = WebhookDispatcher(store, allow_private=True, workers=2, timeout_s=0.5, poll_s=30.0, clock=clock)
+    before = set(threading.enumerate())  # (another module's service may have dispatchers of its own running)
     d.start()
+    ours = [t for t in threading.enumerate() if t not in before and t.name.startswith("anxin-webhooks")]
+    assert ours
     store.save_outputs([_alarm()])
     d.notify()
     _poll(lambda: receiver.count() == 1)  # the attempt is in flight, the receiver hangs
     t0 = time.monotonic()
     d.stop()
     assert time.monotonic() - t0 < 3.0
-    assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("anxin-webhooks"))
+    assert not any(t.is_alive() for t in ours)
     row = _one(store)  # the attempt in flight was finished and recorded, not lost or left leased
     assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"].startswith("timeout")
     assert receiver.count() == 1
