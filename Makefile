@@ -44,6 +44,7 @@ $(LOWEST)/.installed: pyproject.toml requirements/lowest.txt
 lock: setup
 	$(BIN)/uv lock
 	sh requirements/export.sh $(BIN)/uv
+	rm -f requirements/lowest.txt  # (uv keeps an existing output's pins as preferences)
 	$(BIN)/uv pip compile pyproject.toml --extra test --resolution lowest-direct --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o requirements/lowest.txt
 
