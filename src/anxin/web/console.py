@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from anxin.auth import LoginOk, login, logout
+from anxin.auth.users import active_staff
 from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, LOCAL_TZ, US_PER_DAY, US_PER_H, format_ts
 from anxin.i18n import alarm_message
@@ -43,7 +44,6 @@ from anxin.web.session import (
     now_us,
     query_int,
     render,
-    staff,
     viewer,
 )
 from anxin.web.texts import refusal_text, rule_label, words
@@ -255,7 +255,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         if a.get("work_order_id"):
             due = await run_in_threadpool(overdue_work_orders, store, now_us=service.clock())
             overdue = any(o.id == a["work_order_id"] for o in due)
-        inspectors = await run_in_threadpool(staff, store, ("inspector",))
+        inspectors = await run_in_threadpool(active_staff, store, ("inspector",))
         default_due = dt.datetime.fromtimestamp((service.clock() + 3 * US_PER_DAY) / 1e6, LOCAL_TZ).strftime(
             "%Y-%m-%dT%H:%M"
         )

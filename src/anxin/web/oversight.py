@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import record
+from anxin.auth.users import active_staff
 from anxin.contract.times import LOCAL_TZ, format_ts
 from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
@@ -26,7 +27,7 @@ from anxin.supervision.bundle import export_bundle
 from anxin.supervision.signing import configured_key
 from anxin.web.composed import oversight_summary, risk_line
 from anxin.web.deps import CanAudit, CanTriage, CanView, CaseRow, CsrfForm, Forbidden, NotFound, current_case
-from anxin.web.session import Viewer, as_json, bad_request, form_number, render, staff
+from anxin.web.session import Viewer, as_json, bad_request, form_number, render
 from anxin.web.texts import refusal_text, rule_label, state_word, words
 
 
@@ -174,7 +175,7 @@ def oversight_router(service: IngestService) -> APIRouter:
     @r.get("/console/risk")
     async def risk(request: Request, v: CanTriage):
         scores = await run_in_threadpool(lambda: R.risk_scores(store, reg(), now_us=service.clock()))
-        inspectors = await run_in_threadpool(staff, store, ("inspector",))
+        inspectors = await run_in_threadpool(active_staff, store, ("inspector",))
         sep = words(v.lang)["risk_sep"]
         return render(
             request,

@@ -175,13 +175,6 @@ def require(request: Request, store, permission: str = "alarm.view") -> tuple[Vi
     return v, None
 
 
-def staff(store, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Active accounts of these roles: the choices of assignee and inspector fields."""
-    from anxin.auth.users import active_staff
-
-    return active_staff(store, roles)
-
-
 def form_number(form: Any, name: str, default: float | None = None, *, whole: bool = True) -> Any:
     """A number from a form field, or ``default`` when it is empty; a ValueError naming
     the field otherwise (pages turn it into a 400 with that message)."""

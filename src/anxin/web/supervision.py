@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from anxin.auth.users import active_staff
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
 from anxin.supervision import SupervisionError
@@ -29,7 +30,7 @@ from anxin.web.deps import (
     current_complaint,
     current_inspection,
 )
-from anxin.web.session import DbId, Viewer, bad_request, form_number, render, staff
+from anxin.web.session import DbId, Viewer, bad_request, form_number, render
 from anxin.web.texts import refusal_text
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
@@ -66,7 +67,7 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     async def _complaint(request: Request, v: Viewer, d: dict, message: str | None = None, status: int = 200):
-        people = await run_in_threadpool(staff, store, ("regulator", "inspector"))
+        people = await run_in_threadpool(active_staff, store, ("regulator", "inspector"))
         return render(
             request,
             v,
@@ -141,7 +142,7 @@ def supervision_router(service: IngestService) -> APIRouter:
                 I.listing(store, station_ids=v.stations, limit=300, station_view=v.stations is not None),
                 I.open_rectifications(store, now_us=service.clock(), station_ids=v.stations),
                 I.citizen_requests(store, limit=200, station_ids=v.stations, station_view=v.stations is not None),
-                staff(store, ("inspector",)),
+                active_staff(store, ("inspector",)),
             )
 
         rows, rects, requests_, inspectors = await run_in_threadpool(load)

@@ -7,10 +7,11 @@ from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.register.queries import STATUS_ZH as REGISTER_ZH
 from anxin.supervision import Refusal
 from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
-from anxin.supervision.complaints import CHANNEL_ZH
+from anxin.supervision.complaints import CHANNEL_EN, CHANNEL_ZH
 from anxin.supervision.complaints import OUTCOME_ZH as COMPLAINT_OUTCOME_ZH
 from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
 from anxin.supervision.inspections import CHECKLIST as CHECKLIST_ZH
+from anxin.supervision.inspections import CHECKLIST_EN
 from anxin.supervision.inspections import KINDS as INSPECTION_KINDS
 from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
 from anxin.workflow.lifecycle import TransitionError
@@ -343,14 +344,7 @@ T: dict[str, tuple[str, str]] = {
     "colon": ("：", ": "),
 }
 
-# An inspection's checklist items (the supervision package names them in Chinese).
-CHECKLIST_EN: dict[str, str] = {
-    "seals_intact": "Seals intact and as registered",
-    "module_registered": "Anti-cheat module in place and registered",
-    "certificate_valid": "Verification certificate valid",
-    "credit_commitment_posted": "Credit commitment posted",
-    "test_fill_within_mpe": "Test fill within the permitted error",
-}
+# An inspection's checklist items, in the supervision package's words.
 CHECKLIST: dict[str, tuple[str, str]] = {k: (zh, CHECKLIST_EN.get(k, zh)) for k, zh in CHECKLIST_ZH.items()}
 
 
@@ -371,7 +365,7 @@ STATES: dict[str, dict[str, tuple[str, str]]] = {
     "rectification": _words({"open": "待整改", "closed": "已整改", "done": "已整改"}),
     "register": _words(REGISTER_ZH, {"never": "never verified"}),
     "complaint_outcome": _words(COMPLAINT_OUTCOME_ZH),
-    "complaint_channel": _words(CHANNEL_ZH, {"qr": "QR code", "web": "web page", "api": "API", "phone": "phone"}),
+    "complaint_channel": _words(CHANNEL_ZH, CHANNEL_EN),
     "alarm": {s: T[s] for s in ("new", "acknowledged", "dispatched", "on_site", "confirmed", "false_alarm")},
     "severity": {s: T[s] for s in ("critical", "major", "minor")},
 }
