@@ -403,3 +403,78 @@ def test_a_refused_step_is_said_in_the_readers_language(app) -> None:
     c.cookies.set("anxin_lang", "en")
     r = c.post(f"/console/alarms/{alarm_id}/confirm", data={"csrf": csrf, "summary": "x", "reason": ""})
     assert "is not possible now" in r.text
+
+
+def test_people_alarms_and_stations_are_named_not_identified(app) -> None:
+    """A case opened from an alarm names the alarm by its rule, nozzle and time (its id is
+    no word), and the station by its name; a decision's fine and confiscated boards are
+    labelled; a work order names its inspector and its alarm; brackets in Chinese are
+    full-width."""
+    from anxin.supervision import cases as K
+    from anxin.web import queries as Q
+    from anxin.web.texts import rule_label
+    from anxin.workflow import apply
+    from anxin.workflow import lifecycle as L
+
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    create_user(
+        service.store,
+        username="li01",
+        display_name="李检查员",
+        role="inspector",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=service.clock(),
+    )
+    # not the first alarm of the list: test_a_refused_step_is_said_in_the_readers_language's
+    page = c.get("/console/alarms").text
+    alarm_id = re.findall(r"/console/alarms/([0-9a-f]{20,})", page)[-1]
+    alarm = Q.alarm(service.store, alarm_id)
+    station = service.registry.station_by_id[alarm["station_id"]]
+    now = service.clock()
+    apply(service.store, alarm_id, L.Acknowledge(), actor="zhang", reason="", now_us=now)
+    apply(
+        service.store,
+        alarm_id,
+        L.Dispatch(inspector="li01", due_us=now + 3_600_000_000),
+        actor="zhang",
+        reason="",
+        now_us=now,
+    )
+    case_id = K.open_case(
+        service.store,
+        station_id=station.station_id,
+        source=f"alarm:{alarm_id}",
+        summary="测试",
+        actor="zhang",
+        now_us=now,
+    )
+    K.update(
+        service.store,
+        case_id,
+        parties=[{"name": "某加油站有限公司", "role": "经营者", "id_no": "x"}],
+        actor="zhang",
+        reason="",
+        now_us=now,
+    )
+    K.penalize(
+        service.store,
+        case_id,
+        penalty_fen=2_000_000,
+        boards_confiscated=1,
+        decision="罚款",
+        actor="zhang",
+        reason="",
+        now_us=now,
+    )
+    html = c.get(f"/console/cases/{case_id}").text
+    rule = rule_label(alarm["rule"], "zh")
+    assert f">报警：{rule} · " in html and f">报警 #{alarm_id}" not in html
+    assert f"{station.station_id} {station.name}" in html
+    assert "某加油站有限公司（经营者）" in html and "罚款 20,000.00 元 · 没收作弊主板 1 块" in html
+    orders = c.get("/console/workorders").text
+    assert "李检查员" in orders and ">li01<" not in orders and f"{rule} · " in orders
+    assert f"{alarm_id[:10]}…" not in orders

@@ -409,7 +409,7 @@ def test_rows_are_bilingual(seeded):
     zh, en = dict(f.rows("zh")), dict(f.rows("en"))
     assert zh["检定次数"] == "3" and en["Verifications"] == "3"
     assert zh["区域"] == "全市" and zh["检定覆盖率（期末）"] == "62.5% (5/8)"
-    assert zh["罚没款（元）"] == "51,000.00" and zh["加油量（升）"] == "600.000"
+    assert zh["罚没款（元）"] == "51,000.00" and zh["加油量（升）"] == "600.00"
     assert zh["  按规则 油量不符"] == "2" and en["  by rule VOLUME_MISMATCH"] == "2"
     assert len(f.rows("zh")) == len(f.rows("en"))
 

@@ -379,7 +379,7 @@ def figure_rows(f: Figures, lang: str = "zh") -> list[tuple[str, str]]:
     out += [
         (L("alarm_closure_rate"), _ratio(f.alarm_closure_rate, f.alarms_closed, f.alarms_raised)),
         (L("sales"), str(f.sales)),
-        (L("volume"), f"{f.volume_ml / 1000:,.3f}"),
+        (L("volume"), f"{f.volume_ml / 1000:,.2f}"),
         (L("amount"), _yuan(f.amount_fen)),
         (L("online_rate"), _pct(f.online_rate)),
         (L("online_hours"), f"{f.online_expected_h:,.1f} / {f.online_outage_h:,.1f}"),

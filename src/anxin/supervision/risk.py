@@ -172,7 +172,7 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
             counts = "、".join(
                 f"{_SEV_ZH[k]}{alarm_count[s][k]}条" for k in ("critical", "major", "minor") if k in alarm_count[s]
             )
-            why.append(f"近90天报警（按30天半衰期衰减）：{counts}，计 {_r(p['alarms'])} 分")
+            why.append(f"近90天报警（按30天半衰期衰减）：{counts}，计 {p['alarms']:.1f} 分")
         if s in worst and worst[s][0] > 2.0:
             e, nz = worst[s]
             p["meter"] = METER_OVER_3 if e > 3.0 else METER_OVER_2
@@ -183,7 +183,7 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
         counted = {k: n for k, n in complaints[s].items() if k not in _NOT_COUNTED}
         if counted:
             counts = "、".join(f"{_COMPLAINT_ZH[k]}{n}件" for k, n in sorted(counted.items()))
-            why.append(f"近90天投诉举报：{counts}，计 {_r(p['complaints'])} 分")
+            why.append(f"近90天投诉举报：{counts}，计 {p['complaints']:.1f} 分")
         for k in _NOT_COUNTED:
             if complaints[s].get(k):
                 why.append(f"近90天{_COMPLAINT_ZH[k]}投诉 {complaints[s][k]} 件，不计分")

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from anxin.auth import LoginOk, login, logout
+from anxin.auth.roles import ROLES
 from anxin.auth.users import active_staff
 from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, LOCAL_TZ, US_PER_DAY, US_PER_H, format_ts
@@ -50,6 +51,7 @@ from anxin.web.texts import refusal_text, rule_label, words
 from anxin.web.witness import nozzle_view, station_view
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders, work_orders
 from anxin.workflow import lifecycle as L
+from anxin.workflow.queries import alarm_headings
 
 
 def _local(path: str) -> str:
@@ -301,17 +303,23 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         def load():
             mine = v.signed_in.username if v.signed_in.role == "inspector" else None
             orders = sorted(work_orders(store, inspector=mine), key=lambda o: (o.status, o.due_us))[:500]
+            orders = [o for o in orders if v.sees(o.station_id)]
+            people = {p["username"]: p["display_name"] for p in active_staff(store, ROLES)}
+            heads = alarm_headings(store, [o.alarm_id for o in orders])
             return [
                 dict(
                     msgspec.structs.asdict(o),
                     due=format_ts(o.due_us)[:16].replace("T", " "),
                     overdue=o.status == "open" and o.due_us < now,
+                    inspector_name=people.get(o.inspector, o.inspector),
+                    alarm=heads.get(o.alarm_id),
                 )
                 for o in orders
-                if v.sees(o.station_id)
             ]
 
-        return render(request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load))
+        return render(
+            request, v, "workorders.html", page="workorders", orders=await run_in_threadpool(load), fmt=format_ts
+        )
 
     @r.get("/console/workorders/{order_id}")
     async def workorder(w: WorkOrderRow):

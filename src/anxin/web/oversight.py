@@ -29,6 +29,7 @@ from anxin.web.composed import oversight_summary, risk_line
 from anxin.web.deps import CanAudit, CanTriage, CanView, CaseRow, CsrfForm, Forbidden, NotFound, current_case
 from anxin.web.session import Viewer, as_json, bad_request, form_number, render
 from anxin.web.texts import refusal_text, rule_label, state_word, words
+from anxin.workflow.queries import alarm_headings
 
 
 def oversight_router(service: IngestService) -> APIRouter:
@@ -47,7 +48,11 @@ def oversight_router(service: IngestService) -> APIRouter:
         rows = await run_in_threadpool(lambda: K.listing(store, station_ids=scope, status=status or None))
         return render(request, v, "cases.html", page="cases", rows=rows, fmt=format_ts, status_filter=status or "")
 
-    def _case(request: Request, v: Viewer, c: K.Case, message: str | None = None, status: int = 200):
+    async def _case(request: Request, v: Viewer, c: K.Case, message: str | None = None, status: int = 200):
+        kind, _, ref = (c.source or "").partition(":")
+        alarm = None
+        if kind == "alarm" and ref:  # named by its rule, nozzle and time, not by its id
+            alarm = (await run_in_threadpool(alarm_headings, store, [ref])).get(ref)
         return render(
             request,
             v,
@@ -55,6 +60,7 @@ def oversight_router(service: IngestService) -> APIRouter:
             status,
             page="cases",
             c=c,
+            source_alarm=alarm,
             fmt=format_ts,
             message=message,
             can_edit=v.can("alarm.triage"),
@@ -62,7 +68,7 @@ def oversight_router(service: IngestService) -> APIRouter:
 
     @r.get("/console/cases/{case_id}")
     async def case(request: Request, v: CanView, c: CaseRow):
-        return _case(request, v, c)
+        return await _case(request, v, c)
 
     @r.post("/console/cases/{case_id}/{step}")
     async def case_step(request: Request, v: CanTriage, form: CsrfForm, c: CaseRow, step: str):
@@ -118,7 +124,7 @@ def oversight_router(service: IngestService) -> APIRouter:
                 raise NotFound(v)
         except (K.CaseError, ValueError) as exc:
             fresh = await run_in_threadpool(current_case, case_id, v, service)
-            return _case(request, v, fresh, message=refusal_text(exc, v.lang), status=400)
+            return await _case(request, v, fresh, message=refusal_text(exc, v.lang), status=400)
         return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
 
     @r.post("/console/cases/open")

@@ -80,6 +80,13 @@ def viewer(request: Request, store) -> Viewer:
     return Viewer(user, csrf, lang)
 
 
+def _station_name(request: Request, station_id: str | None) -> str:
+    """A station's registered name (the registry is in memory: no database call), or ''."""
+    reg = getattr(getattr(request.app.state, "service", None), "registry", None)
+    st = None if reg is None or not station_id else reg.station_by_id.get(station_id)
+    return "" if st is None else st.name
+
+
 def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     w = words(v.lang)
     resp = templates.TemplateResponse(
@@ -103,6 +110,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "checklist_note": lambda note: checklist_note(note, v.lang),
             "finding": lambda text: finding_text(text, v.lang),
             "link_why": lambda why: link_why(why, v.lang),
+            "station_name": lambda sid: _station_name(request, sid),
             **ctx,
         },
         status_code=status,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from anxin.auth.roles import ROLES
 from anxin.auth.users import active_staff
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.service import IngestService
@@ -32,6 +33,7 @@ from anxin.web.deps import (
 )
 from anxin.web.session import DbId, Viewer, bad_request, form_number, render
 from anxin.web.texts import refusal_text
+from anxin.workflow.queries import alarm_headings
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 
@@ -42,6 +44,10 @@ def _when(text: str | None) -> int | None:
         return None
     t = dt.datetime.fromisoformat(text)
     return int((t if t.tzinfo else t.replace(tzinfo=TZ)).timestamp() * 1e6)
+
+
+def _link_pairs(d: dict) -> list[tuple[str, str]]:
+    return [(str(link["kind"]), str(link["ref"])) for link in d.get("links") or []]
 
 
 def supervision_router(service: IngestService) -> APIRouter:
@@ -67,7 +73,12 @@ def supervision_router(service: IngestService) -> APIRouter:
         )
 
     async def _complaint(request: Request, v: Viewer, d: dict, message: str | None = None, status: int = 200):
-        people = await run_in_threadpool(active_staff, store, ("regulator", "inspector"))
+        def load():
+            everyone = active_staff(store, ROLES)
+            alarms = alarm_headings(store, [ref for kind, ref in _link_pairs(d) if kind == "alarm"])
+            return everyone, alarms
+
+        everyone, alarms = await run_in_threadpool(load)
         return render(
             request,
             v,
@@ -75,7 +86,9 @@ def supervision_router(service: IngestService) -> APIRouter:
             status,
             page="complaints",
             c=d,
-            staff=people,
+            staff=[p for p in everyone if p["role"] in ("regulator", "inspector")],
+            names={p["username"]: p["display_name"] for p in everyone},
+            link_alarms=alarms,
             message=message,
             fmt=format_ts,
             can_handle=v.can("complaint.view"),
@@ -198,6 +211,7 @@ def supervision_router(service: IngestService) -> APIRouter:
 
     async def _inspection(request: Request, v: Viewer, d: dict, message: str | None = None, status: int = 200):
         nozzles = [n for n in reg().nozzles if n.station_id == d["station_id"]]
+        everyone = await run_in_threadpool(active_staff, store, ROLES)
         return render(
             request,
             v,
@@ -205,6 +219,7 @@ def supervision_router(service: IngestService) -> APIRouter:
             status,
             page="inspections",
             i=d,
+            names={p["username"]: p["display_name"] for p in everyone},
             items=I.CHECKLIST,
             manual=I.MANUAL_ITEMS,
             nozzles=nozzles,

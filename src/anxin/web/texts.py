@@ -342,6 +342,11 @@ T: dict[str, tuple[str, str]] = {
     "cannot_deactivate_self": ("不能停用自己的账号", "you cannot deactivate yourself"),
     "risk_sep": ("；", "; "),
     "colon": ("：", ": "),
+    "paren_open": ("（", " ("),
+    "paren_close": ("）", ")"),
+    "fine": ("罚款", "Fine"),
+    "seq_no": ("第 {n} 笔", "no. {n}"),
+    "boards_taken": ("没收作弊主板 {n} 块", "{n} rigged board(s) confiscated"),
 }
 
 # An inspection's checklist items, in the supervision package's words.

@@ -59,6 +59,19 @@ def work_orders(store: Store, *, inspector: str | None = None, status: str | Non
     return _work_orders(store, q)
 
 
+def alarm_headings(store: Store, alarm_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rule, nozzle and event time of these alarms, by id: what a list names an
+    alarm by (its id is no word for a reader)."""
+    a = T.alarms.c
+    out: dict[str, dict[str, Any]] = {}
+    ids = sorted(set(alarm_ids))
+    with store.engine.connect() as c:
+        for i in range(0, len(ids), 500):
+            rows = c.execute(select(a.alarm_id, a.rule, a.nozzle_id, a.ts_us).where(a.alarm_id.in_(ids[i : i + 500])))
+            out.update({r.alarm_id: {"rule": r.rule, "nozzle_id": r.nozzle_id, "ts_us": r.ts_us} for r in rows})
+    return out
+
+
 def work_order_place(store: Store, work_order_id: int) -> dict[str, str] | None:
     """The alarm and station of one work order (None: no such order) — what a page needs
     to decide who may see it."""
