@@ -14,16 +14,17 @@ too (an unknown step, a step that needs a further permission).
 
 Out of scope is not found. A row that exists but lies outside the viewer's stations —
 an operator asking for another station's complaint, inspection, case, alarm, work
-order, station or nozzle — is answered 404, exactly as an id that exists nowhere, not
-403. A 403 would confirm that the row exists: complaints, inspections, cases and work
+order, station, nozzle or tank — is answered 404, exactly as an id that exists nowhere,
+not 403. A 403 would confirm that the row exists: complaints, inspections, cases and work
 orders are numbered consecutively, so an operator walking the ids would learn how many
 complaints, inspections and cases the other stations have, and when a new one appears.
 The queries already answer so for what an operator may not see yet: an unannounced
 inspection before its visit (四不两直) is None to ``inspections.get(station_view=True)``,
-hence 404; the scope check now agrees with them. (Stations' and nozzles' ids are public,
-printed on the QR pages; there the 404 hides nothing and is kept for the one rule.) A
-missing *permission* stays 403: it refuses a kind of page, whichever the row, and says
-nothing about the rows.
+hence 404; the scope check now agrees with them. (Stations', nozzles' and tanks' ids
+are public, printed on the QR pages or in the registry; there the 404 hides nothing and
+is kept for the one rule: the station page and its QR sheet, a nozzle's page and its
+certificates, a tank's chart.) A missing *permission* stays 403: it refuses a kind of
+page, whichever the row, and says nothing about the rows.
 
 Whatever reads the database is a plain ``def`` dependency, which FastAPI runs in its
 threadpool, off the event loop; the rest are ``async def``. The viewer (its session
@@ -43,7 +44,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from anxin.auth import PERMISSIONS
-from anxin.contract.registry import Nozzle, Station
+from anxin.contract.registry import Nozzle, Station, Tank
 from anxin.ingest.service import IngestService
 from anxin.supervision import cases as K
 from anxin.supervision import complaints as C
@@ -153,6 +154,8 @@ CanTriage: TypeAlias = Annotated[Viewer, Depends(needs("alarm.triage"))]
 CanHandleComplaints: TypeAlias = Annotated[Viewer, Depends(needs("complaint.view"))]
 CanAudit: TypeAlias = Annotated[Viewer, Depends(needs("audit.view"))]
 CanVisit: TypeAlias = Annotated[Viewer, Depends(needs_any("alarm.report", "alarm.triage"))]  # an inspection
+CanEditVerifications: TypeAlias = Annotated[Viewer, Depends(needs("verification.edit"))]  # enter, import
+CanManageUsers: TypeAlias = Annotated[Viewer, Depends(needs("user.manage"))]
 
 
 async def alarm_actor(action: str, v: SignedIn) -> Viewer:
@@ -241,6 +244,12 @@ async def current_nozzle(nozzle_id: str, v: CanView, service: Service) -> Nozzle
     return _in_scope(v, None if reg is None else reg.nozzle_by_id.get(nozzle_id), lambda n: n.station_id)
 
 
+async def current_tank(tank_id: str, v: CanView, service: Service) -> Tank:
+    """The registry's tank ``tank_id`` of the path."""
+    reg = service.registry
+    return _in_scope(v, None if reg is None else reg.tank_by_id.get(tank_id), lambda t: t.station_id)
+
+
 ComplaintRow: TypeAlias = Annotated[dict[str, Any], Depends(current_complaint)]
 InspectionRow: TypeAlias = Annotated[dict[str, Any], Depends(current_inspection)]
 CaseRow: TypeAlias = Annotated[K.Case, Depends(current_case)]
@@ -248,3 +257,4 @@ AlarmRow: TypeAlias = Annotated[dict[str, Any], Depends(current_alarm)]
 WorkOrderRow: TypeAlias = Annotated[dict[str, Any], Depends(current_work_order)]
 StationRow: TypeAlias = Annotated[Station, Depends(current_station)]
 NozzleRow: TypeAlias = Annotated[Nozzle, Depends(current_nozzle)]
+TankRow: TypeAlias = Annotated[Tank, Depends(current_tank)]

@@ -18,7 +18,8 @@ from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
 from anxin.web import queries as Q
-from anxin.web.session import BadParam, bad_request, csrf_ok, forbidden, now_us, query_int, render, require
+from anxin.web.deps import CanAudit, CanEditVerifications, CsrfForm
+from anxin.web.session import BadParam, Viewer, bad_request, now_us, query_int, render
 from anxin.web.texts import words
 
 RUNS = 6  # two flow rates × three runs, as JJG 443 asks
@@ -52,22 +53,13 @@ def extra_router(service: IngestService) -> APIRouter:
     store = service.store
 
     @r.get("/console/register/new")
-    async def entry_form(request: Request):
-        v, stop = require(request, store, "verification.edit")
-        if stop:
-            return stop
+    async def entry_form(request: Request, v: CanEditVerifications):
         return render(
             request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS, form={}, errors=[]
         )
 
     @r.post("/console/register/new")
-    async def entry_post(request: Request):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form) or not v.can("verification.edit"):
-            return forbidden(request, v)
+    async def entry_post(request: Request, v: CanEditVerifications, form: CsrfForm):
         rec, errors = _record(form, service, v.lang)
         if not errors:
             who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
@@ -107,15 +99,12 @@ def extra_router(service: IngestService) -> APIRouter:
             errors=errors,
         )
 
-    def _nozzles(v) -> list[Any]:
+    def _nozzles(v: Viewer) -> list[Any]:
         reg = service.registry
         return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
 
     @r.get("/console/audit")
-    async def audit_page(request: Request):
-        v, stop = require(request, store, "audit.view")
-        if stop:
-            return stop
+    async def audit_page(request: Request, v: CanAudit):
         try:
             before = query_int(request, "before", lo=1)
         except BadParam as exc:

@@ -28,9 +28,10 @@ from anxin.register import (
 from anxin.register.queries import coverage_of, institute_names
 from anxin.supervision import inspections as I
 from anxin.web import queries as Q
+from anxin.web.deps import CanEditVerifications, CanView, CsrfForm, NotFound, NozzleRow, StationRow
 from anxin.web.guard import PublicGuard
 from anxin.web.public import add_public_routes
-from anxin.web.session import csrf_ok, forbidden, not_found, render, require, viewer
+from anxin.web.session import Viewer, not_found, render, viewer
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
@@ -69,10 +70,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
             )
         return out
 
-    async def _register_page(request: Request, report: dict[str, Any] | None = None, status: int = 200):
-        v, stop = require(request, store, "alarm.view")
-        if stop:
-            return stop
+    async def _register_page(request: Request, v: Viewer, report: dict[str, Any] | None = None, status: int = 200):
         now = service.clock()
 
         def load():
@@ -97,29 +95,23 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         )
 
     @r.get("/console/register")
-    async def register_page(request: Request):
-        return await _register_page(request)
+    async def register_page(request: Request, v: CanView):
+        return await _register_page(request, v)
 
     @r.post("/console/register/import")
-    async def register_import(request: Request):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form) or not v.can("verification.edit"):
-            return forbidden(request, v)
+    async def register_import(request: Request, v: CanEditVerifications, form: CsrfForm):
         upload = form.get("file")
         data = await upload.read(MAX_CSV + 1) if upload is not None and hasattr(upload, "read") else b""
         w = words(v.lang)
         if len(data) > MAX_CSV:
-            return await _register_page(request, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
+            return await _register_page(request, v, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
         who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
         report = await run_in_threadpool(
             functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
         )
         if report.errors:
             text = "; ".join(f"{w['line']} {e.line} {e.column}: {e.message}" for e in report.errors[:20])
-            return await _register_page(request, {"errors": True, "text": text}, 422)
+            return await _register_page(request, v, {"errors": True, "text": text}, 422)
         certs = len(report.outcomes)
 
         await run_in_threadpool(
@@ -137,22 +129,15 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
             f"{w['upload']}: {certs} {w['certificate']} · {w['accepted']} {report.count('accepted')}"
             f" · {w['duplicate']} {report.count('duplicate')}"
         )
-        return await _register_page(request, {"errors": False, "text": text})
+        return await _register_page(request, v, {"errors": False, "text": text})
 
     @r.get("/console/certificates/{nozzle_id}/{ts}.pdf")
-    async def certificate(request: Request, nozzle_id: str, ts: str):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        n = reg().nozzle_by_id.get(nozzle_id)
-        if n is None:
-            return not_found(request, v)
-        if not v.sees(n.station_id):
-            return forbidden(request, v)
+    async def certificate(v: CanView, n: NozzleRow, ts: str):
+        nozzle_id = n.nozzle_id
         found = await run_in_threadpool(stored_verification, store, nozzle_id, ts)
         source = await run_in_threadpool(verification_source, store, nozzle_id, ts)
         if found is None or (source is not None and not sender_of(source).trusted):
-            return not_found(request, v)  # a station's own "verification" has no certificate
+            raise NotFound(v)  # a station's own "verification" has no certificate
         result, record = found
         pdf = await run_in_threadpool(
             certificate_pdf, result, station=reg().station_by_id[n.station_id], nozzle=n, record=record
@@ -164,15 +149,8 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         )
 
     @r.get("/console/stations/{station_id}/qr.pdf")
-    async def qr_sheet(request: Request, station_id: str):
-        v, stop = require(request, store)
-        if stop:
-            return stop
-        st = reg().station_by_id.get(station_id)
-        if st is None:
-            return not_found(request, v)
-        if not v.sees(station_id):
-            return forbidden(request, v)
+    async def qr_sheet(request: Request, st: StationRow):
+        station_id = st.station_id
         base = base_url or str(request.base_url).rstrip("/")
         items = [
             (n.nozzle_id, st.name, public_url(base, n.nozzle_id)) for n in reg().nozzles if n.station_id == station_id

@@ -12,7 +12,8 @@ from anxin.auth import ROLE_NAMES_ZH, ROLES, create_user, deactivate, list_users
 from anxin.auth.passwords import AuthError
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
-from anxin.web.session import csrf_ok, forbidden, now_us, render, require
+from anxin.web.deps import CanManageUsers, CsrfForm, Forbidden
+from anxin.web.session import Viewer, now_us, render
 from anxin.web.texts import words
 
 
@@ -20,7 +21,7 @@ def users_router(service: IngestService) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     store = service.store
 
-    async def page(request: Request, v, message: str | None = None, failed: bool = False):
+    async def page(request: Request, v: Viewer, message: str | None = None, failed: bool = False):
         rows = await run_in_threadpool(list_users, store)
         stations = [s.station_id for s in service.registry.stations] if service.registry else []
         return render(
@@ -40,18 +41,11 @@ def users_router(service: IngestService) -> APIRouter:
         )
 
     @r.get("/console/users")
-    async def users(request: Request):
-        v, stop = require(request, store, "user.manage")
-        return stop or await page(request, v)
+    async def users(request: Request, v: CanManageUsers):
+        return await page(request, v)
 
     @r.post("/console/users/{action}")
-    async def change(request: Request, action: str):
-        v, stop = require(request, store, "user.manage")
-        if stop:
-            return stop
-        form = await request.form()
-        if not csrf_ok(v, form):
-            return forbidden(request, v)
+    async def change(request: Request, v: CanManageUsers, form: CsrfForm, action: str):
         who, now = v.signed_in.username, now_us()
         reason = str(form.get("reason", "")).strip() or action
         name = str(form.get("username", "")).strip()
@@ -87,7 +81,7 @@ def users_router(service: IngestService) -> APIRouter:
                     raise AuthError(words(v.lang)["cannot_deactivate_self"])
                 await run_in_threadpool(lambda: deactivate(store, username=name, actor=who, reason=reason, now_us=now))
             else:
-                return forbidden(request, v)
+                raise Forbidden(v)  # no such change (as before: 403, nothing written)
         except AuthError as exc:
             return await page(request, v, str(exc), failed=True)
         return RedirectResponse("/console/users", status_code=303)
