@@ -478,3 +478,20 @@ def test_people_alarms_and_stations_are_named_not_identified(app) -> None:
     orders = c.get("/console/workorders").text
     assert "李检查员" in orders and ">li01<" not in orders and f"{rule} · " in orders
     assert f"{alarm_id[:10]}…" not in orders
+
+
+def test_a_nozzle_page_shows_its_recent_dispensings_beside_their_sales(app) -> None:
+    """The nozzle's last 20 dispensings, each beside the sale it was settled as, in
+    litres to two decimals and yuan, with the signature's verdict — read from the ledger."""
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    nozzle = service.registry.nozzles[0]
+    page = c.get(f"/console/nozzles/{nozzle.nozzle_id}").text
+    table = re.search(r'<table class="list stack" id="dispensings">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("<tbody>")[1], re.S)
+    assert 1 <= len(rows) <= 20 + 5, len(rows)
+    cells = [re.findall(r"<td>(.*?)</td>", r, re.S) for r in rows]
+    paired = [x for x in cells if re.fullmatch(r"\d+\.\d\d 升", x[2]) and re.fullmatch(r"\d+\.\d\d 升", x[3])]
+    assert paired and all(x[9] == "有效" for x in paired), cells[:3]
+    assert all(re.fullmatch(r"\d+\.\d\d 元", x[6]) for x in paired)

@@ -48,6 +48,7 @@ from anxin.web.session import (
     viewer,
 )
 from anxin.web.texts import refusal_text, rule_label, words
+from anxin.web.timeline import timeline
 from anxin.web.witness import nozzle_view, station_view
 from anxin.workflow import ConcurrentChange, UnknownAlarm, apply, overdue_work_orders, work_orders
 from anxin.workflow import lifecycle as L
@@ -353,6 +354,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         h = await run_in_threadpool(Q.nozzle_history, store, nozzle_id)
         events = await run_in_threadpool(nozzle_events, store, n.station_id, nozzle_id)
         looks, chart = await run_in_threadpool(nozzle_view, store, nozzle_id, v.lang)
+        raw = await run_in_threadpool(Q.nozzle_dispensings, store, n.station_id, nozzle_id)
         # the register's reading of the nozzle (its last verification record, else the
         # registry), at the platform's clock — what the public page shows too
         verification = await run_in_threadpool(lambda: register_row(store, reg(), nozzle_id, now_us=service.clock()))
@@ -363,6 +365,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             n=n,
             h=h,
             events=events,
+            dispensings=timeline(raw, h["alarms"], v.lang),
             looks=looks,
             verification=verification,
             data_json=as_json(chart),

@@ -9,10 +9,11 @@ query to those stations (an operator sees only its own)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 
 from anxin.contract.registry import Registry
@@ -281,7 +282,7 @@ def nozzle_history(store: Store, nozzle_id: str, *, limit: int = 200) -> dict[st
     a, v = T.alarms.c, T.verifications.c
     with store.engine.connect() as c:
         alarms = c.execute(
-            select(a.ord, a.alarm_id, a.rule, a.severity, a.ts, a.message)
+            select(a.ord, a.alarm_id, a.rule, a.severity, a.ts, a.message, a.seq, a.order_id)
             .where(a.nozzle_id == nozzle_id)
             .order_by(a.ord.desc())
             .limit(limit)
@@ -334,3 +335,48 @@ def recent_verifications(store: Store, stations: Collection[str] | None, *, limi
         q = q.where(v.station_id.in_(sorted(stations)))
     with store.engine.connect() as c:
         return list(c.execute(q).all())
+
+
+def nozzle_dispensings(store: Store, station_id: str, nozzle_id: str, *, limit: int = 20) -> dict[str, Any]:
+    """The nozzle's last ``limit`` dispensings as received (metering records: body,
+    signature verdict, quarantine) and its station's sales from an hour before the first
+    to an hour after the last (their bodies name the nozzle; the timeline pairs them)."""
+    led = T.ledger.c
+    with store.engine.connect() as c:
+        meter = c.execute(
+            select(led.body, led.verdict, led.quarantined, led.event_time_us)
+            .where(
+                led.station_id == station_id,
+                led.kind == literal_column("'metering'"),
+                led.natural_key.startswith(f"{nozzle_id}/", autoescape=True),
+            )
+            .order_by(led.event_time_us.desc(), led.id.desc())
+            .limit(limit)
+        ).all()
+        sales: Sequence[Any] = ()
+        if meter:
+            lo, hi = meter[-1].event_time_us - 3_600_000_000, meter[0].event_time_us + 3_600_000_000
+            sales = c.execute(
+                select(led.body, led.event_time_us)
+                .where(
+                    led.station_id == station_id,
+                    led.kind == literal_column("'settlement'"),
+                    led.event_time_us.between(lo, hi),
+                    ~led.quarantined,
+                )
+                .order_by(led.event_time_us)
+            ).all()
+
+    def body(raw: bytes) -> dict[str, Any]:
+        try:
+            doc = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    metering = [
+        {"rec": body(r.body), "verdict": r.verdict, "quarantined": r.quarantined, "t_us": r.event_time_us}
+        for r in meter
+    ]
+    settled = [{"rec": d, "t_us": r.event_time_us} for r in sales if (d := body(r.body)).get("nozzle_id") == nozzle_id]
+    return {"metering": metering, "sales": settled}

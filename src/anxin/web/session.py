@@ -20,6 +20,7 @@ from anxin.web.evidence import event_data, event_name
 from anxin.web.language import LANG_COOKIE, language_of
 from anxin.web.texts import (
     audit_action,
+    audit_reason,
     audit_subject,
     case_source,
     checklist_label,
@@ -105,6 +106,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "event_name": lambda e: event_name(e, v.lang),
             "event_data": lambda e, d: event_data(e, d, v.lang),
             "audit_action": lambda a: audit_action(a, v.lang),
+            "audit_reason": lambda r: audit_reason(r, v.lang),
             "audit_subject": lambda s: audit_subject(s, v.lang),
             "checklist": lambda item: checklist_label(item, v.lang),
             "checklist_note": lambda note: checklist_note(note, v.lang),

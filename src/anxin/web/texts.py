@@ -346,6 +346,21 @@ T: dict[str, tuple[str, str]] = {
     "paren_close": ("）", ")"),
     "fine": ("罚款", "Fine"),
     "seq_no": ("第 {n} 笔", "no. {n}"),
+    "recent_dispensings": ("近期加油记录", "Recent dispensings"),
+    "recent_dispensings_note": (
+        "最近 20 笔计量记录与对应的结算记录；体积相差超过 10 毫升、或无对应记录的行标红。",
+        "The last 20 metering records beside the sales they were settled as; rows whose volumes differ by more than 10 mL, or with no counterpart, are marked.",
+    ),
+    "metered_volume": ("计量体积", "Metered"),
+    "settled_volume": ("结算体积", "Settled"),
+    "unit_price": ("单价", "Unit price"),
+    "amount_due": ("应收", "Amount"),
+    "amount_paid": ("实付", "Paid"),
+    "payment_method": ("支付方式", "Payment"),
+    "volume_difference": ("体积差", "Difference"),
+    "signature": ("签名", "Signature"),
+    "signature_ok": ("有效", "valid"),
+    "signature_bad": ("无效", "invalid"),
     "boards_taken": ("没收作弊主板 {n} 块", "{n} rigged board(s) confiscated"),
 }
 
@@ -430,6 +445,22 @@ SUBJECTS: dict[str, tuple[str, str]] = {
     "station": ("加油站", "station"),
     **CASE_SOURCES,
 }
+
+
+# Reasons the platform itself writes into the audit log (a person's are shown as typed;
+# the log's entries are never rewritten, so the words are chosen when read).
+AUDIT_REASONS: dict[str, tuple[str, str]] = {
+    "login": ("登录", "login"),
+    "demo accounts": ("演示账号", "demo accounts"),
+    "demo city": ("演示城市", "demo city"),
+    "evidence bundle downloaded": ("下载证据包", "evidence bundle downloaded"),
+    "entered by hand": ("手工录入", "entered by hand"),
+}
+
+
+def audit_reason(reason: str | None, lang: str) -> str:
+    entry = AUDIT_REASONS.get(reason or "")
+    return (reason or "") if entry is None else entry[0 if lang == "zh" else 1]
 
 
 def audit_action(action: str, lang: str) -> str:
