@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.audit import entries, record, verify
 from anxin.auth import flush_failures
+from anxin.auth.roles import ROLES
+from anxin.auth.users import active_staff
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
@@ -112,7 +114,9 @@ def extra_router(service: IngestService) -> APIRouter:
         await run_in_threadpool(lambda: flush_failures(store, now_us=now_us()))  # the failed-login windows ended
         rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
         report = await run_in_threadpool(verify, store)
-        return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts)
+        people = await run_in_threadpool(active_staff, store, ROLES)
+        names = {p["username"]: p["display_name"] for p in people} | {"system": words(v.lang)["system_actor"]}
+        return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts, names=names)
 
     return r
 

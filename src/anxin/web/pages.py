@@ -52,7 +52,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         out = []
         for n, st, ts, passed, result in rows:
             pts = result.get("flow_points", []) if isinstance(result, dict) else []
-            err = " ".join(f"{p['error'] * 1000:+.2f}‰" for p in pts if "error" in p)
+            err = w["risk_sep"].join(_flow_point(p, w) for p in pts if isinstance(p, dict) and "error" in p)
             source = sources.get(f"{n}/{parse_ts(ts)}")
             sender = sender_of(source, reg(), names) if source is not None else None
             refused = sender is not None and not sender.trusted  # a station's own: never shown as valid
@@ -63,7 +63,8 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
                     "ts": ts[:10],
                     "verdict": "—" if refused else "✓" if passed else "✗",
                     "error": "" if refused else err,
-                    "sender": _sender_text(sender, w),
+                    "sender": _sender_text(sender, w, reg()),
+                    "source": source or "",
                     "refused": refused,
                     "cert_url": None if refused else f"/console/certificates/{n}/{ts}.pdf",
                 }
@@ -183,7 +184,7 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
             status_text = w["pub_expired"]
         verdict = w["passed"] if (row.passed if row.passed is not None else n.last_verification_passed) else w["failed"]
         if row.last_ts:
-            errs = " ".join(f"{p.error_permille:+.2f}‰" for p in row.flow_points)
+            errs = w["risk_sep"].join(_flow_text(p.flow_ml_per_min, p.error_permille, w) for p in row.flow_points)
             last_text = f"{row.last_ts[:10]} · {verdict} · {w['error']} {errs}"
         else:
             last_text = verdict
@@ -228,8 +229,24 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
     return r
 
 
-def _sender_text(sender: Sender | None, w: dict[str, str]) -> str:
-    """Who sent a verification, for the console's register."""
+def _flow_text(flow_ml_per_min: Any, error_permille: float, w: dict[str, str]) -> str:
+    """One flow point's error labelled with its flow (a verification's two or three
+    errors are otherwise numbers side by side)."""
+    if not isinstance(flow_ml_per_min, (int, float)) or isinstance(flow_ml_per_min, bool):
+        return f"{error_permille:+.2f}‰"
+    return f"{flow_ml_per_min / 1000:g} {w['l_per_min']}{w['colon']}{error_permille:+.2f}‰"
+
+
+def _flow_point(p: dict[str, Any], w: dict[str, str]) -> str:
+    err = p.get("error")
+    if not isinstance(err, (int, float)) or isinstance(err, bool):
+        return "—"
+    return _flow_text(p.get("flow_ml_per_min"), err * 1000, w)
+
+
+def _sender_text(sender: Sender | None, w: dict[str, str], registry: Any = None) -> str:
+    """Who sent a verification, for the console's register (the ledger's source itself
+    is the row's tooltip: provenance, not a word for the reader)."""
     if sender is None:
         return "—"
     if sender.role == "institute":
@@ -237,8 +254,9 @@ def _sender_text(sender: Sender | None, w: dict[str, str]) -> str:
     if sender.role == "console":
         return f"{w['sent_by_console']} {sender.name}"
     if sender.role == "station":
-        return f"{w['sent_by_station_refused']} ({sender.id})"
-    return f"{w['sent_by_import']} ({sender.name})"
+        st = None if registry is None else registry.station_by_id.get(sender.id)
+        return f"{w['sent_by_station_refused']}{w['paren_open']}{st.name if st else sender.id}{w['paren_close']}"
+    return w["sent_by_import"]
 
 
 def _due_row(d: Any) -> dict[str, Any]:

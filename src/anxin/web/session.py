@@ -53,10 +53,10 @@ class Viewer:
 
     @property
     def signed_in(self) -> User:
-        """The signed-in user: a page behind a viewer dependency of :mod:`anxin.web.deps`
-        (or past ``require``), which sends nobody to the login, has one."""
+        """The signed-in user: a page behind a viewer dependency of :mod:`anxin.web.deps`,
+        which sends nobody to the login, has one."""
         if self.user is None:
-            raise RuntimeError("no signed-in user: the page must depend on anxin.web.deps (or call require()) first")
+            raise RuntimeError("no signed-in user: the page must depend on anxin.web.deps first")
         return self.user
 
     def can(self, permission: str) -> bool:
@@ -171,18 +171,6 @@ def csrf_ok(v: Viewer, form: Any) -> bool:
 def as_json(data: Any) -> str:
     """JSON for a <script type="application/json"> block (no "</" can close the tag)."""
     return msgspec.json.encode(data).decode().replace("</", "<\\/")
-
-
-def require(request: Request, store, permission: str = "alarm.view") -> tuple[Viewer, Any]:
-    """The viewer, and the response to send instead when it may not go on: the login
-    page for nobody, 403 without ``permission`` (None: go on). The pages not yet
-    converted call it; the others declare :mod:`anxin.web.deps`'s dependencies instead."""
-    v = viewer(request, store)
-    if v.user is None:
-        return v, to_login(request)
-    if not v.can(permission):
-        return v, forbidden(request, v)
-    return v, None
 
 
 def form_number(form: Any, name: str, default: float | None = None, *, whole: bool = True) -> Any:

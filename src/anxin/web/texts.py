@@ -346,6 +346,8 @@ T: dict[str, tuple[str, str]] = {
     "paren_close": ("）", ")"),
     "fine": ("罚款", "Fine"),
     "seq_no": ("第 {n} 笔", "no. {n}"),
+    "l_per_min": ("升/分钟", "L/min"),
+    "system_actor": ("系统", "system"),
     "recent_dispensings": ("近期加油记录", "Recent dispensings"),
     "recent_dispensings_note": (
         "最近 20 笔计量记录与对应的结算记录；体积相差超过 10 毫升、或无对应记录的行标红。",
