@@ -37,8 +37,14 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 @functools.cache
 def _visible_strings() -> list[tuple[str, str]]:
-    """(where, text) of every template and every non-docstring string literal."""
+    """(where, text) of every template, every word of the gettext catalogs and every
+    non-docstring string literal."""
+    from anxin.i18n.po import parse_po
+
     out = [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in PACKAGE.rglob("*.html")]
+    for p in PACKAGE.rglob("*.po"):
+        where = str(p.relative_to(ROOT))
+        out += [(f"{where} {ctx}/{key}", words) for ctx, key, words in parse_po(p.read_text(encoding="utf-8"))]
     for p in PACKAGE.rglob("*.py"):
         tree = ast.parse(p.read_text(encoding="utf-8"))
         skip = _docstrings(tree)
@@ -50,6 +56,7 @@ def _visible_strings() -> list[tuple[str, str]]:
 
 def test_the_glossary_is_read() -> None:
     rows = _glossary()
+    assert any(" console/" in where for where, _ in _visible_strings())  # the catalogs are read
     assert len(rows) >= 30
     assert ("四不两直", ["飞行检查"]) in rows and ("属实", ["查实"]) in rows
 
