@@ -1,6 +1,6 @@
 """The gettext catalogs (issue 13 item 1): the platform's words live in
 ``anxin/i18n/locale/{zh_CN,en}/LC_MESSAGES/anxin.po``. Both files hold the same keys;
-each entry's placeholders are the same in both languages; no word is empty; the
+each entry's placeholders agree between the languages; no word is empty; the
 platform's own reader gives, entry for entry, what Babel's does; and the reader refuses
 what it cannot take with the file and line named."""
 
@@ -17,7 +17,20 @@ from hypothesis import strategies as st
 
 from anxin.i18n.po import LOCALES, CatalogError, parse_po, po_path, table
 
-CONTEXTS = ("rule", "message", "witness", "event", "console", "case_source", "audit_action", "audit_subject")
+CONTEXTS = (
+    "rule",
+    "message",
+    "witness",
+    "event",
+    "console",
+    "case_source",
+    "audit_action",
+    "audit_subject",
+    "refusal",
+    "figure",
+    "payment",
+    "field",
+)
 
 
 def _entries(lang: str):
@@ -41,7 +54,10 @@ def test_every_word_is_there_with_its_placeholders() -> None:
     en = {(c, m): s for c, m, s in _entries("en")}
     for key, words in zh.items():
         assert words.strip() and en[key].strip(), key
-        assert _fields(words) == _fields(en[key]), (key, words, en[key])
+        # one language may leave out what the other says (case_malformed's {detail}: the
+        # validator's own English, kept off a Chinese page), never name another field
+        a, b = _fields(words), _fields(en[key])
+        assert a <= b or b <= a, (key, words, en[key])
 
 
 def test_chinese_words_are_chinese() -> None:

@@ -10,21 +10,12 @@ import typer
 
 from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
 from anxin.i18n import lang
+from anxin.i18n.po import table
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-TEXT = {
-    "title": ("统计报表", "Report"),
-    "item": ("指标", "Figure"),
-    "value": ("数值", "Value"),
-    "oversight": ("纪检监察对账", "Oversight reconciliation"),
-    "category": ("类别", "Category"),
-    "count": ("数量", "Count"),
-    "written": ("已写入", "Written"),
-    "no_registry": ("尚无登记信息", "No registry yet"),
-    "no_district": ("没有这个区域", "No such district"),
-}
+TEXT: dict[str, tuple[str, str]] = table("report_cli")
 
 
 def _t(key: str) -> str:

@@ -43,6 +43,7 @@ from sqlalchemy import and_, func, select, true
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_TZ, to_us
+from anxin.i18n.po import table
 from anxin.register.queries import coverage, register_rows
 from anxin.reports.online import online_by_district, total
 from anxin.store import schema as T
@@ -285,41 +286,7 @@ def period_figures(
 
 
 # --------------------------------------------------------------------------- rows
-LABELS: dict[str, tuple[str, str]] = {
-    "period": ("统计期间", "Period"),
-    "district": ("区域", "District"),
-    "city": ("全市", "whole city"),
-    "stations": ("加油站数", "Stations"),
-    "nozzles": ("登记油枪数", "Registered nozzles"),
-    "verifications": ("检定次数", "Verifications"),
-    "verifications_passed": ("其中合格", "  passed"),
-    "verifications_after_repair": ("其中修理后检定", "  after repair"),
-    "pass_rate": ("检定合格率", "Pass rate"),
-    "verification_coverage": ("检定覆盖率（期末）", "Verification coverage (period end)"),
-    "disclosure_coverage": ("公示覆盖率（期末）", "Public disclosure coverage (period end)"),
-    "inspections_done": ("完成检查", "Inspections done"),
-    "rectifications_issued": ("下达整改", "Rectifications issued"),
-    "rectifications_closed": ("整改销号", "Rectifications closed"),
-    "rectifications_overdue": ("整改逾期", "Rectifications overdue"),
-    "complaints_received": ("受理投诉", "Complaints received"),
-    "complaints_closed": ("办结投诉", "Complaints closed"),
-    "complaints_closed_on_time": ("按期办结", "  closed on time"),
-    "cases_opened": ("立案", "Cases opened"),
-    "cases_closed": ("结案", "Cases closed"),
-    "penalties": ("罚没款（元）", "Penalties (yuan)"),
-    "boards_confiscated": ("没收计量主板（块）", "Boards confiscated"),
-    "alarms_raised": ("报警", "Alarms raised"),
-    "alarm_closure_rate": ("报警处置闭环率", "Alarm closure rate"),
-    "sales": ("交易笔数", "Sales"),
-    "volume": ("加油量（升）", "Volume (L)"),
-    "amount": ("交易金额（元）", "Amount (yuan)"),
-    "online_rate": ("在线率（应报时段有数据）", "Online rate (expected time with data)"),
-    "online_hours": ("应报站时 / 中断站时", "Expected / outage station-hours"),
-    "by_district": ("  其中", "  of which"),
-    "by_kind": ("  其中", "  of which"),
-    "by_rule": ("  按规则", "  by rule"),
-    "by_severity": ("  按级别", "  by severity"),
-}
+LABELS: dict[str, tuple[str, str]] = table("figure")
 
 
 def label(key: str, lang: str = "zh") -> str:

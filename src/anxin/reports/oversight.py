@@ -36,6 +36,7 @@ from sqlalchemy import and_, or_, select, true
 from anxin.contract.registry import Registry
 from anxin.contract.times import US_PER_DAY, format_ts
 from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n.po import table
 from anxin.store import schema as T
 from anxin.store.database import Store
 
@@ -52,18 +53,7 @@ CATEGORIES = (
     "complaint_overdue",
     "rectification_overdue",
 )
-CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    "complaint_uninvestigated": ("投诉未调查（超过3天）", "Complaints not investigated (over 3 days)"),
-    "alarm_undisposed": ("报警未处置（超过7天）", "Alarms without disposition (over 7 days)"),
-    "case_open": ("案件未结案", "Cases not closed"),
-    "station_uninspected": (
-        "有报警或投诉但90天内未检查的加油站",
-        "Stations with alarms or complaints but no inspection in 90 days",
-    ),
-    "work_order_overdue": ("工单超期", "Work orders past due"),
-    "complaint_overdue": ("投诉超期未办结", "Complaints past their deadline"),
-    "rectification_overdue": ("整改逾期", "Rectifications past their deadline"),
-}
+CATEGORY_LABELS: dict[str, tuple[str, str]] = table("oversight_category")
 
 
 def category_label(category: str, lang: str = "zh") -> str:
