@@ -499,6 +499,30 @@ def test_xlsx_and_pdf(seeded):
     assert to_pdf(f).startswith(b"%PDF") and to_pdf(f) != pdf
 
 
+def test_exports_in_english(seeded) -> None:
+    """The reader's language reaches the files: sheet names, headers, figures, categories
+    and the title in English; an item's summary as the caller words it."""
+    from openpyxl import load_workbook
+
+    store, _ = seeded
+    f = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", district="余杭区", now_us=NOW)
+    o = reconcile(store, REGISTRY, now_us=NOW, station_ids=["S3", "S4"])
+    wb = load_workbook(io.BytesIO(to_xlsx(f, o, lang="en", summary=lambda it: f"item {it.ref}")))
+    assert wb.sheetnames[:2] == ["Figures", "Reconciliation"]
+    rows = list(wb["Figures"].iter_rows(values_only=True))
+    assert rows[0][0].startswith("Fuel dispenser metrology supervision report 2026-03-01 ~ 2026-03-31")
+    assert rows[1] == ("Figure", "Value") and {r[0]: r[1] for r in rows[2:]} == dict(f.rows("en"))
+    counts = {r[0]: r[1] for r in wb["Reconciliation"].iter_rows(min_row=3, values_only=True)}
+    assert counts["Cases not closed"] == 1
+    sheet = wb[wb.sheetnames[2 + CATEGORIES.index("case_open")]]
+    head, *items = list(sheet.iter_rows(values_only=True))
+    assert head == ("Reference", "Station", "Since", "Summary", "Link")
+    assert items and all(r[3] == f"item {r[0]}" for r in items) and all("T" not in r[2] for r in items)
+    cjk = [v for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    assert not [v for v in cjk if any("\u4e00" <= ch <= "\u9fff" for ch in v) and "余杭区" not in v]
+    assert to_pdf(f, o, lang="en") != to_pdf(f, o)
+
+
 # ------------------------------------------------------------------ daily
 def test_daily_reports(seeded):
     store, _ = seeded

@@ -1,26 +1,47 @@
 """Report files: XLSX (openpyxl) and PDF (reportlab, the built-in CID font STSong-Light,
-A4, invariant mode: the same figures give the same bytes). Chinese headers."""
+A4, invariant mode: the same figures give the same bytes), in the reader's language
+(Chinese first; the words are the catalog's, context ``export``). An oversight item's
+summary is the reconciliation's (Chinese) unless the caller words it (``summary``: the
+console reads it into the reader's language)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from anxin.contract.times import format_ts
+from anxin.i18n.po import table
 from anxin.reports.figures import Figures
-from anxin.reports.oversight import CATEGORIES, Oversight, category_label
+from anxin.reports.oversight import CATEGORIES, Oversight, OversightItem, category_label
 
-FIGURES_SHEET = "统计"
-ITEM_HEADERS = ("编号", "加油站", "起始时间", "说明", "链接")
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # workbook metadata times: no wall clock in the file
+ITEM_KEYS = ("ref", "station", "since", "summary", "link")
 
 
-def title_of(figures: Figures) -> str:
-    return f"加油机计量监管统计报表 {figures.start} ~ {figures.end} {figures.district or '全市'}"
+def _w(key: str, lang: str) -> str:
+    zh, en = table("export")[key]
+    return en if lang == "en" else zh
 
 
-def to_xlsx(figures: Figures, oversight: Oversight | None = None) -> bytes:
-    """A workbook: the figures on sheet 「统计」, and with ``oversight`` a sheet 「对账」 of
+def title_of(figures: Figures, lang: str = "zh") -> str:
+    where = figures.district or _w("city", lang)
+    return f"{_w('title', lang)} {figures.start} ~ {figures.end} {where}"
+
+
+def _item_row(it: OversightItem, summary: Callable[[OversightItem], str] | None) -> list[str]:
+    since = it.since[:16].replace("T", " ")
+    return [it.ref, it.station_id, since, summary(it) if summary else it.summary, it.link]
+
+
+def to_xlsx(
+    figures: Figures,
+    oversight: Oversight | None = None,
+    *,
+    lang: str = "zh",
+    summary: Callable[[OversightItem], str] | None = None,
+) -> bytes:
+    """A workbook: the figures on its first sheet, and with ``oversight`` a sheet of
     counts plus one sheet per category (named by its number and label)."""
     from datetime import datetime
 
@@ -29,30 +50,30 @@ def to_xlsx(figures: Figures, oversight: Oversight | None = None) -> bytes:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = FIGURES_SHEET
-    ws.append([title_of(figures)])
+    ws.title = _w("figures_sheet", lang)
+    ws.append([title_of(figures, lang)])
     ws["A1"].font = Font(bold=True)
-    ws.append(["指标", "数值"])
-    for label, value in figures.rows("zh"):
+    ws.append([_w("item", lang), _w("value", lang)])
+    for label, value in figures.rows(lang):
         ws.append([label, value])
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 24
     if oversight is not None:
-        sums = wb.create_sheet("对账")
-        sums.append([f"纪检监察对账 截至 {format_ts(oversight.now_us)}"])
-        sums.append(["类别", "数量"])
+        sums = wb.create_sheet(_w("oversight_sheet", lang))
+        sums.append([_w("oversight_as_of", lang).format(at=format_ts(oversight.now_us)[:16].replace("T", " "))])
+        sums.append([_w("category", lang), _w("count", lang)])
         for k in CATEGORIES:
-            sums.append([category_label(k), oversight.counts.get(k, 0)])
+            sums.append([category_label(k, lang), oversight.counts.get(k, 0)])
         sums.column_dimensions["A"].width = 44
         for n, k in enumerate(CATEGORIES, 1):
-            sheet = wb.create_sheet(f"{n} {category_label(k)}"[:31])
-            sheet.append(list(ITEM_HEADERS))
+            sheet = wb.create_sheet(f"{n} {category_label(k, lang)}"[:31])
+            sheet.append([_w(f"col_{c}", lang) for c in ITEM_KEYS])
             for it in oversight.of(k):
-                sheet.append([it.ref, it.station_id, it.since, it.summary, it.link])
+                sheet.append(_item_row(it, summary))
             for col, width in zip("ABCDE", (22, 16, 30, 60, 40), strict=True):
                 sheet.column_dimensions[col].width = width
     for sheet in wb.worksheets:
-        for cell in sheet[1 if sheet.title != FIGURES_SHEET else 2]:
+        for cell in sheet[1 if sheet.title != ws.title else 2]:
             cell.font = Font(bold=True)
     wb.properties.creator = "anxin"
     wb.properties.created = wb.properties.modified = datetime(*FIXED_TIME)
@@ -61,7 +82,13 @@ def to_xlsx(figures: Figures, oversight: Oversight | None = None) -> bytes:
     return buf.getvalue()
 
 
-def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
+def to_pdf(
+    figures: Figures,
+    oversight: Oversight | None = None,
+    *,
+    lang: str = "zh",
+    summary: Callable[[OversightItem], str] | None = None,
+) -> bytes:
     """A4 PDF of the figures (and the reconciliation's counts and items)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -82,14 +109,16 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]
     width = A4[0] - 36 * mm
-    rows = [["指标", "数值"]] + [[a, b] for a, b in figures.rows("zh")]
+    rows = [[_w("item", lang), _w("value", lang)]] + [[a, b] for a, b in figures.rows(lang)]
     table = Table(rows, colWidths=[0.62 * width, 0.38 * width], repeatRows=1)
     table.setStyle(TableStyle(grid))
-    story = [Paragraph(escape(title_of(figures)), title), table]
+    story = [Paragraph(escape(title_of(figures, lang)), title), table]
     if oversight is not None:
-        story.append(Paragraph(escape(f"纪检监察对账（截至 {format_ts(oversight.now_us)}）"), head))
+        at = format_ts(oversight.now_us)[:16].replace("T", " ")
+        story.append(Paragraph(escape(_w("oversight_as_of", lang).format(at=at)), head))
         counts = Table(
-            [["类别", "数量"]] + [[category_label(k), str(oversight.counts.get(k, 0))] for k in CATEGORIES],
+            [[_w("category", lang), _w("count", lang)]]
+            + [[category_label(k, lang), str(oversight.counts.get(k, 0))] for k in CATEGORIES],
             colWidths=[0.8 * width, 0.2 * width],
             repeatRows=1,
         )
@@ -99,15 +128,14 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
             items = oversight.of(k)
             if not items:
                 continue
-            story.append(Paragraph(escape(category_label(k)), head))
-            data = [list(ITEM_HEADERS)] + [
-                [Paragraph(escape(x), cell) for x in (it.ref, it.station_id, it.since[:16], it.summary, it.link)]
-                for it in items
+            story.append(Paragraph(escape(category_label(k, lang)), head))
+            data = [[_w(f"col_{c}", lang) for c in ITEM_KEYS]] + [
+                [Paragraph(escape(x), cell) for x in _item_row(it, summary)] for it in items
             ]
             t = Table(data, colWidths=[w * width for w in (0.14, 0.12, 0.17, 0.35, 0.22)], repeatRows=1)
             t.setStyle(TableStyle(grid))
             story.append(t)
-    story += [Spacer(1, 6 * mm), Paragraph("本报表由安心加油平台按事件发生时间统计生成。", cell)]
+    story += [Spacer(1, 6 * mm), Paragraph(escape(_w("footer", lang)), cell)]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
@@ -117,7 +145,7 @@ def to_pdf(figures: Figures, oversight: Oversight | None = None) -> bytes:
         topMargin=16 * mm,
         bottomMargin=16 * mm,
         invariant=1,
-        title=title_of(figures),
+        title=title_of(figures, lang),
         author="anxin",
         creator="anxin",
         producer="anxin",

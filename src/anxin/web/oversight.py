@@ -279,7 +279,11 @@ def oversight_router(service: IngestService) -> APIRouter:
         except PeriodError as exc:
             return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
         o = await run_in_threadpool(lambda: reconcile(store, reg(), now_us=service.clock()))
-        data = await run_in_threadpool(to_xlsx if fmt == "xlsx" else to_pdf, f, o)
+        make = to_xlsx if fmt == "xlsx" else to_pdf
+        registry = reg()
+        data = await run_in_threadpool(
+            lambda: make(f, o, lang=v.lang, summary=lambda it: oversight_summary(it, registry, v.lang))
+        )
         mime = (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" else "application/pdf"
         )
