@@ -67,7 +67,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     ) -> None:
         """创建用户（密码从标准输入读取或两次提示输入）。Create a console account."""
         from anxin.auth import AuthError, create_user
-        from anxin.auth.roles import ROLE_NAMES_ZH
+        from anxin.auth.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH
         from anxin.store.database import now_us
 
         store = open_db(config, db, "write", fail)
@@ -89,14 +89,14 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             return
         finally:
             store.close()
-        shown = ROLE_NAMES_ZH[user.role] if lang() == "zh" else user.role
+        shown = (ROLE_NAMES_ZH if lang() == "zh" else ROLE_NAMES_EN)[user.role]
         console.print(f"[green]{t('user_added')}[/]: {user.username} · {user.display_name} · {shown}", highlight=False)
 
     @user_app.command("list")
     def user_list(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
         """列出用户及其角色、状态。List the accounts."""
         from anxin.auth import list_users
-        from anxin.auth.roles import ROLE_NAMES_ZH
+        from anxin.auth.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH
         from anxin.contract.times import format_ts
         from anxin.store.database import now_us
 
@@ -120,7 +120,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             state = t("user_active") if u["active"] else f"[red]{t('user_inactive')}[/]"
             if u["active"] and u["throttled_until_us"] > now:
                 state = f"[yellow]{t('user_throttled_until')} {format_ts(u['throttled_until_us'])[:19]}[/]"
-            role = f"{ROLE_NAMES_ZH.get(u['role'], u['role'])} {u['role']}" if lang() == "zh" else u["role"]
+            names = ROLE_NAMES_ZH if lang() == "zh" else ROLE_NAMES_EN
+            role = f"{names.get(u['role'], u['role'])} ({u['role']})"  # the code too: what --role takes
             table.add_row(
                 u["username"],
                 u["display_name"],

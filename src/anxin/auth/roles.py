@@ -37,16 +37,13 @@ from types import MappingProxyType
 
 import msgspec
 
+from anxin.i18n.po import table
+
 ADMIN, REGULATOR, INSPECTOR, OPERATOR, PUBLIC = "admin", "regulator", "inspector", "operator", "public"
 ROLES: tuple[str, ...] = (ADMIN, REGULATOR, INSPECTOR, OPERATOR)  # the roles an account can have
 
-ROLE_NAMES_ZH = {
-    ADMIN: "系统管理员",
-    REGULATOR: "监管人员",
-    INSPECTOR: "检查人员",
-    OPERATOR: "加油站经营者",
-    PUBLIC: "公众",
-}
+ROLE_NAMES_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("role").items()}
+ROLE_NAMES_EN: dict[str, str] = {k: en for k, (_, en) in table("role").items()}
 
 PERMISSIONS: frozenset[str] = frozenset(
     {

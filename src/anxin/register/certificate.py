@@ -17,6 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from anxin.contract.registry import Nozzle, Product, Station
+from anxin.i18n.po import table
 from anxin.register.fonts import register_font
 from anxin.verification import (
     BETA_STAINLESS_PER_C,
@@ -26,7 +27,7 @@ from anxin.verification import (
     beta_for_product,
 )
 
-TYPE_ZH = {"initial": "首次检定", "periodic": "周期检定", "after_repair": "修理后检定"}
+TYPE_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("verification_type").items()}
 
 
 def _pct(fraction: float, signed: bool = True) -> str:

@@ -28,13 +28,14 @@ from sqlalchemy import literal_column, select
 
 from anxin.contract.registry import Nozzle, Registry
 from anxin.contract.times import US_PER_DAY, parse_ts, to_us
+from anxin.i18n.po import table
 from anxin.ingest.principals import sender_of
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.verification import VerificationResult
 
 STATUSES = ("overdue", "failed", "never", "due_soon", "valid")  # the due list's order
-STATUS_ZH = {"valid": "有效", "due_soon": "即将到期", "overdue": "已过期", "failed": "不合格", "never": "无合格检定"}
+STATUS_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("register_status").items()}
 IN_USE = ("valid", "due_soon")  # a valid verification
 
 

@@ -53,7 +53,7 @@ from anxin.supervision.inspections import KIND_ZH, KINDS
 
 INSPECTION_KINDS = KINDS
 INSPECTION_KIND_ZH = KIND_ZH  # the glossary's words (docs/glossary.md), worded once
-SEVERITY_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
+SEVERITY_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("severity").items()}
 CLOSED_DISPOSITIONS = ("confirmed", "false_alarm")
 
 

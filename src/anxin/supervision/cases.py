@@ -31,6 +31,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy import update as sql_update
 
 from anxin.audit.chain import append as audit_append
+from anxin.i18n.po import table
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
@@ -39,7 +40,7 @@ from anxin.supervision.errors import Refusal, Words
 from anxin.supervision.lifecycle import CASE_STATUSES, TransitionError, case_next
 
 STATUSES = CASE_STATUSES  # the lifecycle's, under this module's old name
-STATUS_NAMES_ZH = {"open": "已立案", "investigating": "调查中", "decided": "已决定", "closed": "已结案"}
+STATUS_NAMES_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("case_status").items()}
 SOURCE_KINDS = {
     "alarm": Words("报警", "alarm"),
     "complaint": Words("投诉", "complaint"),

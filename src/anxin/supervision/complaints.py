@@ -36,6 +36,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from anxin.contract.registry import Registry
 from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n.po import table
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.database import now_us as wall_now_us
@@ -58,19 +59,13 @@ from anxin.supervision.lifecycle import COMPLAINT_STATUSES, ComplaintAction, Tra
 CHANNELS = ("qr", "web", "api", "phone")
 STATUSES = COMPLAINT_STATUSES  # the lifecycle's, under this module's old name
 OUTCOMES = ("substantiated", "unsubstantiated", "referred", "withdrawn")
-STATUS_ZH = {
-    "received": "已受理",
-    "assigned": "已分派",
-    "investigating": "调查中",
-    "replied": "已答复",
-    "closed": "已办结",
-}
-OUTCOME_ZH = {"substantiated": "属实", "unsubstantiated": "不属实", "referred": "移交", "withdrawn": "撤回"}
-CHANNEL_ZH = {"qr": "扫码", "web": "网页", "api": "接口", "phone": "电话"}
+STATUS_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("complaint_status").items()}
+OUTCOME_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("complaint_outcome").items()}
+CHANNEL_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("complaint_channel").items()}
 # The same in English (a refusal names them in the reader's language).
-STATUS_EN: dict[str, str] = {s: s for s in STATUSES}
-OUTCOME_EN: dict[str, str] = {o: o for o in OUTCOMES}
-CHANNEL_EN = {"qr": "QR code", "web": "web page", "api": "API", "phone": "phone"}
+STATUS_EN: dict[str, str] = {k: en for k, (_, en) in table("complaint_status").items()}
+OUTCOME_EN: dict[str, str] = {k: en for k, (_, en) in table("complaint_outcome").items()}
+CHANNEL_EN: dict[str, str] = {k: en for k, (_, en) in table("complaint_channel").items()}
 
 
 def _names(codes: Iterable[str], zh: dict[str, str], en: dict[str, str], zh_sep: str = "/") -> Words:

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from anxin.contract.records import Verification, VerificationRun
 from anxin.contract.registry import Registry
+from anxin.i18n.po import table
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
@@ -50,32 +51,20 @@ from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verifi
 
 KINDS = ("routine", "unannounced", "citizen", "follow_up")
 HIDDEN_UNTIL_VISITED = ("unannounced", "citizen")  # never announced to the station before the visit
-KIND_ZH = {"routine": "日常检查", "unannounced": "四不两直", "citizen": "你点我检", "follow_up": "复查"}
+KIND_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("inspection_kind").items()}
 STATUSES = INSPECTION_STATUSES  # the lifecycle's, under this module's old name
-STATUS_ZH = {"planned": "待检查", "done": "已检查", "cancelled": "已取消"}
+STATUS_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("inspection_status").items()}
 # The same in English (a refusal names them in the reader's language).
-KIND_EN = {"routine": "routine", "unannounced": "unannounced", "citizen": "citizen-chosen", "follow_up": "follow-up"}
-STATUS_EN: dict[str, str] = {s: s for s in STATUSES}
+KIND_EN: dict[str, str] = {k: en for k, (_, en) in table("inspection_kind").items()}
+STATUS_EN: dict[str, str] = {k: en for k, (_, en) in table("inspection_status").items()}
 
 SEALS_INTACT = "seals_intact"
 MODULE_REGISTERED = "module_registered"
 CERTIFICATE_VALID = "certificate_valid"
 CREDIT_COMMITMENT_POSTED = "credit_commitment_posted"
 TEST_FILL_WITHIN_MPE = "test_fill_within_mpe"
-CHECKLIST: dict[str, str] = {
-    SEALS_INTACT: "铅封完好且与登记一致",
-    MODULE_REGISTERED: "防作弊模块在位并已登记",
-    CERTIFICATE_VALID: "检定证书有效",
-    CREDIT_COMMITMENT_POSTED: "信用承诺书上墙",
-    TEST_FILL_WITHIN_MPE: "测试加油误差合格",
-}
-CHECKLIST_EN: dict[str, str] = {
-    SEALS_INTACT: "Seals intact and as registered",
-    MODULE_REGISTERED: "Anti-cheat module in place and registered",
-    CERTIFICATE_VALID: "Verification certificate valid",
-    CREDIT_COMMITMENT_POSTED: "Credit commitment posted",
-    TEST_FILL_WITHIN_MPE: "Test fill within the permitted error",
-}
+CHECKLIST: dict[str, str] = {k: zh for k, (zh, _) in table("checklist").items()}
+CHECKLIST_EN: dict[str, str] = {k: en for k, (_, en) in table("checklist").items()}
 MANUAL_ITEMS = (SEALS_INTACT, MODULE_REGISTERED, CERTIFICATE_VALID, CREDIT_COMMITMENT_POSTED)
 # A test fill run's quantities, as a refusal names them (JJG 443: V_B, V_J, t_B, t_J).
 RUN_QUANTITIES: dict[str, Words] = {

@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 from anxin.audit.chain import append as audit_append
 from anxin.contract.registry import Registry
 from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n.po import table
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
@@ -209,7 +210,7 @@ def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[Statio
     return out
 
 
-_SEV_ZH = {"critical": "严重", "major": "重要", "minor": "一般"}
+_SEV_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("severity").items()}  # the same words as the reports'
 _COMPLAINT_ZH = {
     **{k: OUTCOME_ZH[k] for k in ("substantiated", "unsubstantiated", "withdrawn")},
     "open": "待办",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from anxin.auth import ROLE_NAMES_ZH, ROLES, create_user, deactivate, list_users, set_password
+from anxin.auth import ROLE_NAMES_EN, ROLE_NAMES_ZH, ROLES, create_user, deactivate, list_users, set_password
 from anxin.auth.passwords import AuthError
 from anxin.contract.times import format_ts
 from anxin.ingest.service import IngestService
@@ -32,7 +32,7 @@ def users_router(service: IngestService) -> APIRouter:
             page="users",
             rows=rows,
             roles=ROLES,
-            role_names=ROLE_NAMES_ZH,
+            role_names=ROLE_NAMES_ZH if v.lang == "zh" else ROLE_NAMES_EN,
             stations=stations,
             message=message,
             failed=failed,
