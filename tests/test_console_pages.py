@@ -97,7 +97,9 @@ def test_alarm_messages_are_rendered_in_the_readers_language(app) -> None:
         assert zh in text and first["message"] not in text
     english = TestClient(a, headers={"Accept-Language": "en-US,en"})
     _login(english)
-    assert first["message"] in english.get(f"/console/alarms/{first['alarm_id']}").text
+    en = alarm_message(first["rule"], first["evidence"], first["message"], language="en")
+    assert en.startswith("charged ") and " yuan" in en and "fen" not in en  # not the engine's "amount 10318 fen ≠ …"
+    assert en in english.get(f"/console/alarms/{first['alarm_id']}").text
 
 
 def test_a_chinese_message_is_never_english_even_on_odd_evidence() -> None:

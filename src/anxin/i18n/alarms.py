@@ -1,12 +1,18 @@
-"""An alarm in words: its message rendered from its evidence, and the engine's reasons
-(written in English into the evidence) in the reader's language."""
+"""An alarm in words: its headline rendered from its evidence in the reader's language
+(the catalog's ``alarm`` templates, litres to two decimals, yuan, local times), and the
+engine's reasons (written in English into the evidence) in the reader's language."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from anxin.i18n.catalog import EVENT_NAMES, RULE_NAMES_ZH
 from anxin.i18n.language import lang
+from anxin.i18n.po import table
 
 # The engine's reasons (stored in the evidence as it wrote them) in Chinese, by pattern;
 # a reason no pattern knows is shown as it was written (it is evidence).
@@ -98,73 +104,189 @@ def _english(message: str, ev: object) -> str:
 
 
 def alarm_text(alarm) -> str:
-    """The alarm's message in the language of the moment (the stored message is English)."""
+    """The alarm's message in the language of the moment."""
     return alarm_message(alarm.rule, alarm.evidence, alarm.message, seq=getattr(alarm, "seq", None))
 
 
+# ---------------------------------------------------------------- values in words
+def _unit(key: str, zh: bool) -> str:
+    return table("unit")[key][0 if zh else 1]
+
+
+def _int(v: Any) -> int:
+    """An integer of the evidence (a hostile record's field that is not one: KeyError's
+    sibling, caught by the caller, which then names the alarm by its rule)."""
+    if isinstance(v, bool) or not isinstance(v, int) or abs(v) > 2**53:
+        raise TypeError(v)
+    return v
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 2**53:
+        raise TypeError(v)
+    return float(v)
+
+
+def _litres(ml: Any, zh: bool, signed: bool = False) -> str:
+    """mL as litres to two decimals, half up from the exact value (40215 mL → 40.22)."""
+    q = (Decimal(_int(ml)) / 1000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{q:+,} {_unit('litre', zh)}" if signed else f"{q:,} {_unit('litre', zh)}"
+
+
+def _yuan(fen: Any, zh: bool, signed: bool = False) -> str:
+    y = _int(fen) / 100
+    return (f"{y:+,.2f}" if signed else f"{y:,.2f}") + " " + _unit("yuan", zh)
+
+
+def _price(fen: Any, zh: bool) -> str:
+    return f"{_int(fen) / 100:.2f} {_unit('yuan_per_litre', zh)}"
+
+
+def _time(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError(text)
+    return text[:19].replace("T", " ")
+
+
+def _percent(part: int, whole: int) -> str:
+    if whole <= 0:
+        raise ValueError(whole)
+    return f"{part / whole * 100:+.2f} %"
+
+
+def _reason(v: Any, zh: bool) -> str:
+    if not isinstance(v, str):
+        raise TypeError(v)
+    return reason_text(v, "zh" if zh else "en")
+
+
+# ---------------------------------------------------------------- headline parameters
+# rule → (evidence, zh?, seq) → (template key, its parameters); a KeyError, TypeError or
+# ValueError means the evidence lacks what the sentence needs.
+def _volume(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    settled, metered = _int(ev["settlement"]["volume_ml"]), _int(ev["metering"]["volume_ml"])
+    diff = _int(ev["difference_ml"])
+    return "VOLUME_MISMATCH", {
+        "settled": _litres(settled, zh),
+        "metered": _litres(metered, zh),
+        "diff": _litres(diff, zh, True),
+        "percent": _percent(diff, metered),
+    }
+
+
+def _amount(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    amount, expected = _int(ev["settlement"]["amount_fen"]), _int(ev["expected_amount_fen"])
+    return "AMOUNT_MISMATCH", {
+        "amount": _yuan(amount, zh),
+        "expected": _yuan(expected, zh),
+        "diff": _yuan(amount - expected, zh, True),
+    }
+
+
+def _price_rule(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    return "PRICE_MISMATCH", {
+        "price": _price(ev["settlement"]["unit_price_fen"], zh),
+        "posted": _price(ev["posted_price_fen"], zh),
+    }
+
+
+def _k_factor(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    if "k_in_force" in ev:
+        return "K_FACTOR_CHANGE.undeclared", {"k": _int(ev["k_pulses_per_m3"]), "k_in_force": _int(ev["k_in_force"])}
+    return "K_FACTOR_CHANGE", {}
+
+
+def _seal(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    event = ev.get("event", {}).get("event") if isinstance(ev.get("event"), dict) else None
+    name = EVENT_NAMES[event][0 if zh else 1] if isinstance(event, str) and event in EVENT_NAMES else None
+    return "SEAL_BREACH", {"event": name or table("alarm_word")["module_event"][0 if zh else 1]}
+
+
+def _drift(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    lo, hi = ev["ci95_permille"]
+    return "METER_DRIFT", {
+        "error": f"{_num(ev['error_permille']):+.2f}‰",
+        "lo": f"{_num(lo):+.2f}",
+        "hi": f"{_num(hi):+.2f}‰",
+    }
+
+
+def _inconsistent(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    problems = ev["problems"]
+    if not isinstance(problems, list) or not problems:
+        raise ValueError(problems)
+    return "METROLOGY_INCONSISTENT", {"problems": ("；" if zh else "; ").join(_reason(p, zh) for p in problems)}
+
+
+def _outage(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    what = table("outage_level")[ev["level"]][0 if zh else 1]
+    params = {"what": what, "minutes": f"{_num(ev['outage_after_s']) / 60:g}", "since": _time(ev["silent_since"])}
+    resumed = ev.get("resumed")
+    if isinstance(resumed, dict):
+        return "DATA_OUTAGE.resumed", params | {"outage": f"{_num(resumed['outage_s']) / 60:.0f}"}
+    return "DATA_OUTAGE", params
+
+
+_PARAMS: dict[str, Callable[[dict, bool, Any], tuple[str, dict]]] = {
+    "VOLUME_MISMATCH": _volume,
+    "AMOUNT_MISMATCH": _amount,
+    "PRICE_MISMATCH": _price_rule,
+    "UNMATCHED_SETTLEMENT": lambda ev, zh, seq: (
+        "UNMATCHED_SETTLEMENT",
+        {"settled": _litres(ev["settlement"]["volume_ml"], zh)},
+    ),
+    "UNMATCHED_METERING": lambda ev, zh, seq: (
+        "UNMATCHED_METERING",
+        {"metered": _litres(ev["metering"]["volume_ml"], zh)},
+    ),
+    "BAD_SIGNATURE": lambda ev, zh, seq: ("BAD_SIGNATURE", {}),
+    "UNKNOWN_DEVICE": lambda ev, zh, seq: ("UNKNOWN_DEVICE", {"reason": _reason(ev.get("reason"), zh)}),
+    "SEQUENCE_GAP": lambda ev, zh, seq: ("SEQUENCE_GAP", {"seq": _int(ev["missing_seq"])}),
+    "DUPLICATE_SEQ": lambda ev, zh, seq: ("DUPLICATE_SEQ", {"seq": _int(seq)}),
+    "METROLOGY_INCONSISTENT": _inconsistent,
+    "TOTALIZER_JUMP": lambda ev, zh, seq: (
+        "TOTALIZER_JUMP",
+        {"jump": _litres(ev["jump_ml"], zh, True), "previous_seq": _int(ev["previous_seq"])},
+    ),
+    "FLOW_IMPLAUSIBLE": lambda ev, zh, seq: (
+        "FLOW_IMPLAUSIBLE",
+        {
+            "max_flow": f"{_num(ev['max_flow_ml_per_min']) / 1000:g} {_unit('litre_per_minute', zh)}",
+            "duration": f"{_num(ev['duration_s']):.0f} {_unit('second', zh)}",
+        },
+    ),
+    "K_FACTOR_CHANGE": _k_factor,
+    "SEAL_BREACH": _seal,
+    "UNVERIFIED_USE": lambda ev, zh, seq: ("UNVERIFIED_USE", {"reason": _reason(ev.get("reason"), zh)}),
+    "METER_DRIFT": _drift,
+    "TANK_LOSS": lambda ev, zh, seq: (
+        "TANK_LOSS",
+        {"loss": f"{_num(ev['loss_l_per_h']):.2f} {_unit('litre_per_hour', zh)}"},
+    ),
+    "STATION_BIAS": lambda ev, zh, seq: ("STATION_BIAS", {}),
+    "CLOCK_AHEAD": lambda ev, zh, seq: (
+        "CLOCK_AHEAD",
+        {"event_time": _time(ev["event_time"]), "received": _time(ev["received"])},
+    ),
+    "DATA_OUTAGE": _outage,
+}
+
+
 def alarm_message(rule: str, ev: dict, message: str, *, seq: int | None = None, language: str | None = None) -> str:
-    """An alarm's message rendered from its evidence in ``language`` (default: the
-    request's, else the process's). The stored alarm stays language-neutral data; its
-    stored ``message`` is the English text, shown as it is in English; in Chinese an
-    alarm whose evidence lacks what the sentence needs is named by its rule."""
-    if (language or lang()) != "zh":
+    """An alarm's headline rendered from its evidence in ``language`` (default: the
+    request's, else the process's) with the catalog's ``alarm`` templates. The stored
+    alarm stays language-neutral data (its stored ``message`` is the engine's English,
+    the contract's); an alarm whose evidence lacks what the sentence needs is named by
+    its rule in Chinese, and by the stored message in English."""
+    zh = (language or lang()) == "zh"
+    maker = _PARAMS.get(rule)
+    if maker is not None and isinstance(ev, dict):
+        try:
+            key, params = maker(ev, zh, seq)
+            return table("alarm")[key][0 if zh else 1].format(**params)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            pass
+    if not zh:
         return _english(message, ev)
-    try:
-        if rule == "VOLUME_MISMATCH":
-            return (
-                f"结算 {_g(ev, 'settlement', 'volume_ml')} mL，计量 {_g(ev, 'metering', 'volume_ml')} mL，"
-                f"差 {ev['difference_ml']:+d} mL"
-            )
-        if rule == "AMOUNT_MISMATCH":
-            return f"金额 {_g(ev, 'settlement', 'amount_fen')} 分，按量价应为 {ev['expected_amount_fen']} 分"
-        if rule == "PRICE_MISMATCH":
-            return f"单价 {_g(ev, 'settlement', 'unit_price_fen')} 分/升，挂牌价 {ev['posted_price_fen']} 分/升"
-        if rule == "UNMATCHED_SETTLEMENT":
-            return f"结算 {_g(ev, 'settlement', 'volume_ml')} mL 无对应计量记录"
-        if rule == "UNMATCHED_METERING":
-            return f"加油 {_g(ev, 'metering', 'volume_ml')} mL 无对应结算（疑似账外销售）"
-        if rule == "BAD_SIGNATURE":
-            return "签名验证失败，记录已隔离留证"
-        if rule == "UNKNOWN_DEVICE":
-            return f"未登记设备或密钥，记录已隔离留证（{reason_text(ev.get('reason'), 'zh')}）"
-        if rule == "SEQUENCE_GAP":
-            return f"计量模块序号 {ev['missing_seq']} 缺失（疑似删除）"
-        if rule == "DUPLICATE_SEQ":
-            return f"序号 {seq} 重复且内容不同（疑似克隆模块）"
-        if rule == "METROLOGY_INCONSISTENT":
-            return "计量记录自相矛盾：" + "；".join(reason_text(p, "zh") for p in ev.get("problems", []))
-        if rule == "TOTALIZER_JUMP":
-            return f"累计数跳变 {ev['jump_ml']:+d} mL（上一条序号 {ev['previous_seq']}）"
-        if rule == "FLOW_IMPLAUSIBLE":
-            return f"流量不合理（最大流量 {ev['max_flow_ml_per_min']} mL/min，用时 {ev['duration_s']:.0f} s）"
-        if rule == "K_FACTOR_CHANGE":
-            if "k_in_force" in ev:
-                return f"K 系数 {ev['k_pulses_per_m3']} 与在用值 {ev['k_in_force']} 不符（未申报变更）"
-            return "K 系数变更前后 2 小时内无检定"
-        if rule == "SEAL_BREACH":
-            event = _g(ev, "event", "event")
-            name = EVENT_NAMES[event][0] if isinstance(event, str) and event in EVENT_NAMES else "模块事件"
-            return f"{name}：前后 2 小时内无检定"
-        if rule == "UNVERIFIED_USE":
-            return f"未经有效检定仍在加油（{reason_text(ev.get('reason'), 'zh')}）"
-        if rule == "METER_DRIFT":
-            lo, hi = ev["ci95_permille"]
-            return f"计量误差 {ev['error_permille']:+.2f}‰（95% 置信区间 {lo:+.2f}…{hi:+.2f}‰）超出 ±3‰"
-        if rule == "TANK_LOSS":
-            return f"油罐不明损耗 {ev['loss_l_per_h']:.2f} L/h（疑似渗漏）"
-        if rule == "STATION_BIAS":
-            return "该站计量误差总体偏向经营者一方（NIST 44 号手册“偏向性”）"
-        if rule == "CLOCK_AHEAD":
-            return f"记录时间 {ev['event_time']} 晚于平台接收时间 {ev['received']}，超出容差，记录已隔离留证"
-        if rule == "DATA_OUTAGE":
-            what = {"station": "加油站", "tank": "液位仪", "nozzle": "油枪计量模块"}.get(ev["level"], "")
-            text = (
-                f"{what}在应上报期间停报超过 {ev['outage_after_s'] / 60:g} 分钟（最后数据 {ev['silent_since'][:19]}）"
-            )
-            resumed = ev.get("resumed")
-            if isinstance(resumed, dict):
-                text += f"；已恢复，中断 {resumed['outage_s'] / 60:.0f} 分钟"
-            return text
-    except (KeyError, TypeError, ValueError, AttributeError):
-        pass
-    return f"{RULE_NAMES_ZH[rule]}（详见证据）" if rule in RULE_NAMES_ZH else "报警（详见证据）"
+    words = table("alarm_word")
+    return words["see_evidence"][0].format(what=RULE_NAMES_ZH.get(rule) or words["alarm"][0])
