@@ -2,7 +2,7 @@
 
 The batch side — ``check``, ``simulate``, ``evaluate``, ``schema`` — is defined here; the
 live service's commands (``serve``, ``token``, ``db``, ``ledger``, ``report``, ``user``,
-``audit``, ``bundle``), the station agent (``edge``) and the tank witness's explanation
+``audit``, ``bundle``, ``map``), the station agent (``edge``) and the tank witness's explanation
 (``witness explain``) live beside their code and are imported only when they run
 (:class:`AnxinGroup`): ``anxin --help``, ``anxin check`` and
 ``anxin edge`` need nothing of the ``server`` extra, and a command that does says so in
@@ -43,6 +43,7 @@ LAZY_COMMANDS = {
     "audit": "anxin.auth.cli",
     "bundle": "anxin.supervision.cli",
     "witness": "anxin.check.explain",
+    "map": "anxin.geo.cli",
 }
 HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
 _LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing

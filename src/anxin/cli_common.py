@@ -82,6 +82,7 @@ HELP = {
     "audit": "审计日志。The hash-chained audit log.",
     "bundle": "证据包。Case evidence bundles.",
     "witness": "油罐见证：逐罐诊断计量误差估计（anxin witness explain）。The tank witness, one tank explained.",
+    "map": "区县边界：载入与查看一网感知地图的区界（GeoJSON）。The overview map's district boundaries (GeoJSON).",
 }
 
 # Top-level modules of the optional extras (pyproject.toml), by the extra that has them.

@@ -553,3 +553,24 @@ ledger_skipped = Table(
     Column("stage", String(16), nullable=False),  # parse | engine
     Column("reason", String(500), nullable=False),
 )
+
+# ---------------------------------------------------------------- district maps (migration 0012)
+# A city's district boundaries as an administrator loaded them (``anxin map load``): every
+# load a version of its own, kept (what the console drew, when, from which file, under
+# whose attribution); the newest is the map. ``document`` is the checked FeatureCollection
+# (``anxin.geo.boundaries``: names and geometry only), served to the console as it is.
+district_maps = Table(
+    "district_maps",
+    metadata,
+    Column("version", Id, primary_key=True, autoincrement=True),
+    Column("loaded_us", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("source", String(300), nullable=False),  # the file's name as given (or what made it)
+    Column("sha256", LargeBinary(32), nullable=False),  # of the file as loaded
+    Column("name_field", String(64), nullable=False),
+    Column("attribution", String(500), nullable=False),  # shown under the map ("" none)
+    Column("attribution_en", String(500)),  # on English pages (None: the same)
+    Column("districts", Json, nullable=False),  # the names, in the file's order
+    Column("vertices", Integer, nullable=False),
+    Column("document", LargeBinary, nullable=False),
+)
