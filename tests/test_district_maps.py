@@ -2,7 +2,7 @@
 it were hostile — each rule refuses with its own words naming the feature and the field,
 and nothing is stored (no map, no audit entry); a good file is kept exactly (nothing
 simplified) as a new version with its audit entry; ``anxin map load|show`` on the
-command line."""
+command line; the demo's schematic map, loaded through the same path."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from anxin.contract.registry import parse_registry
 from anxin.geo import boundaries as B
 from anxin.geo.boundaries import BoundaryError, parse_boundaries
 from anxin.geo.queries import current_boundaries, current_map, load_boundaries, map_document, map_versions
+from anxin.geo.schematic import schematic_map
 from anxin.i18n import language_scope
 from anxin.sim import ScenarioSet, simulate
+from anxin.sim.city import DISTRICTS
 from anxin.store import schema as T
 from anxin.store.database import Store
 
@@ -567,3 +569,34 @@ def test_a_huge_file_is_not_read_whole(tmp_path: Path, db: str, monkeypatch) -> 
     path.write_bytes(b" " * 5000 + enc(city()))
     res = run("map", "load", str(path), "--db", db, "--lang", "en")
     assert res.exit_code == 2 and "1,001 bytes, over the cap of 1,000" in res.output  # (read no further)
+
+
+# ------------------------------------------------------------ the demo's schematic map
+
+
+def test_the_demos_schematic_map_covers_its_stations(registry_doc: bytes, store: Store) -> None:
+    from anxin.demo.districts import ATTRIBUTION, ATTRIBUTION_EN, load_schematic_map, schematic_geojson
+
+    reg = parse_registry(registry_doc)
+    b = parse_boundaries(schematic_geojson(reg))  # a file the platform takes
+    assert set(b.names) <= set(DISTRICTS) and {s.district for s in reg.stations} <= set(b.names)
+    for s in reg.stations:  # every station inside some district: the box holds them all
+        assert b.district_of(s.lon, s.lat) is not None, s.station_id
+    # the cells do not overlap: a grid of points over the box lies in at most one each
+    w, s_, e, n = b.bbox()
+    for i in range(21):
+        for j in range(21):
+            lon, lat = w + (e - w) * (i + 0.5) / 21, s_ + (n - s_) * (j + 0.5) / 21
+            assert sum(d.contains(lon, lat) for d in b.districts) == 1, (lon, lat)
+    info = load_schematic_map(store, reg)
+    assert "示意区界，非真实行政区划" in info.attribution and "Schematic districts, not the real" in ATTRIBUTION_EN
+    assert info.attribution == ATTRIBUTION and info.actor == "anxin demo"
+    assert entries(store)[0].action == "map.load"
+
+
+def test_a_schematic_cell_is_the_centres_power_cell() -> None:
+    centres = {"A": (30.0, 120.0, 0.05, 0.05), "B": (30.0, 120.2, 0.05, 0.05), "C": (31.5, 121.5, 0.01, 0.01)}
+    doc = schematic_map(centres, [(30.0, 120.0), (30.0, 120.2)], margin=0.05)
+    b = parse_boundaries(enc(doc))
+    assert b.names == ["A", "B"]  # C's cell misses the box around the stations: left out
+    assert b.district_of(120.09, 30.0) == "A" and b.district_of(120.11, 30.0) == "B"

@@ -101,11 +101,16 @@ class LiveView:
 
 
 def open_service(data_dir: Path, db_path: Path) -> IngestService:
-    """A fresh demo database with the city's registry, and the live service's ingest path."""
+    """A fresh demo database with the city's registry and its (schematic) district map, and
+    the live service's ingest path."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     service = IngestService(Store(str(db_path)))
     service.set_registry((data_dir / "registry.json").read_bytes(), author="anxin demo", reason="demo city")
+    if service.registry is not None:  # its districts on the overview: schematic, and said to be
+        from anxin.demo.districts import load_schematic_map
+
+        load_schematic_map(service.store, service.registry)
     return service
 
 
