@@ -233,6 +233,11 @@ class Camera:
                 chart.locator("canvas, svg").first.wait_for(timeout=10_000)
             except Exception:
                 wrong.append(f"chart #{chart.get_attribute('id')} not drawn")
+        if page.locator("#map").count():  # the overview's map: drawn once its districts' GeoJSON came
+            try:
+                page.locator("#map[data-drawn]").wait_for(timeout=10_000)
+            except Exception:
+                wrong.append("the map not drawn")
         page.screenshot(path=str(self.out / f"{kind}.{lang}.{width}.png"), full_page=True)
         wide = page.evaluate("document.scrollingElement.scrollWidth")
         if wide > width + SLACK:

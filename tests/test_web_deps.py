@@ -187,6 +187,7 @@ PAGES = [
     ("/console/statistics", "own"),
     ("/console/statistics/report.xlsx", "inspector"),
     ("/console", None),
+    ("/console/map.geojson", None),  # (the overview's district map)
     ("/console/alarms", None),
     ("/console/alarms/{alarm}", None),
     ("/console/workorders", None),

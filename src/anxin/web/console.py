@@ -17,6 +17,7 @@ from anxin.auth.roles import ROLES
 from anxin.auth.users import active_staff
 from anxin.contract.alarm import RULES
 from anxin.contract.times import LOCAL_OFFSET_US, LOCAL_TZ, US_PER_DAY, US_PER_H, format_ts
+from anxin.geo.queries import current_map, map_document
 from anxin.i18n import alarm_message
 from anxin.ingest.service import IngestService
 from anxin.register import register_row
@@ -27,6 +28,7 @@ from anxin.web.deps import (
     AlarmRow,
     CanView,
     CsrfForm,
+    NotFound,
     NozzleRow,
     StationRow,
     WorkOrderRow,
@@ -164,6 +166,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
                 "trends": Q.trends(store, registry, stations=v.stations, days=days),
                 "recent": Q.alarm_page(store, registry, Q.AlarmFilter(), stations=v.stations, limit=20)[0],
                 "online": Q.online(store, registry, stations=v.stations, now_us=service.clock()),
+                "map": current_map(store),
             }
 
         d = await run_in_threadpool(load)
@@ -171,9 +174,21 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         data = {
             "stations": d["stations"],
             "trends": d["trends"],
-            "labels": {k: w[k] for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume", "lon", "lat")},
+            "labels": {
+                k: w[k]
+                for k in ("critical", "major", "minor", "ok", "open", "alarms", "volume", "lon", "lat", "stations")
+            },
             "rules": {rule: rule_label(rule, v.lang) for rule in RULES},
         }
+        m = d["map"]
+        if m is not None:  # the districts drawn, each shaded by its stations' worst open alarm
+            data["map"] = {
+                "url": f"/console/map.geojson?v={m.version}",
+                "name": f"anxin-districts-{m.version}",
+                "districts": Q.district_states(d["stations"]),
+                # a district's open alarms (the shade's): the list filtered by district
+                "alarms": "/console/alarms?status=open&district=",
+            }
         return render(
             request,
             v,
@@ -182,8 +197,23 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             f=d["f"],
             recent=d["recent"],
             online=d["online"],
+            district_map=None if m is None else {"attribution": m.attribution_in(v.lang)},
             data_json=as_json(data),
         )
+
+    @r.get("/console/map.geojson")
+    async def district_map(request: Request, v: CanView):
+        """The current district map (``anxin map load``) as the overview draws it: GeoJSON,
+        cached by the browser under its version's address (?v=)."""
+        found = await run_in_threadpool(map_document, store)
+        if found is None:
+            raise NotFound(v)
+        info, document = found
+        tag = f'"{info.version}-{info.sha256.hex()[:16]}"'
+        headers = {"ETag": tag, "Cache-Control": "private, max-age=86400"}
+        if request.headers.get("if-none-match") == tag:
+            return Response(status_code=304, headers=headers)
+        return Response(document, media_type="application/geo+json", headers=headers)
 
     @r.get("/console/alarms")
     async def alarms(request: Request, v: CanView):

@@ -235,6 +235,23 @@ def station_states(store: Store, reg: Registry, *, stations: Collection[str] | N
     return out
 
 
+WORST = ("critical", "major", "minor")  # a district's shade: its stations' worst open alarm
+
+
+def district_states(states: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per district of ``states`` (:func:`station_states`): its stations' worst open alarm
+    (None: none open), how many are open and how many stations there are — the shade of
+    the district on the overview's map."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in states:
+        d = out.setdefault(s["district"], {"state": None, "open": 0, "stations": 0})
+        d["open"] += s["open"]
+        d["stations"] += 1
+        if s["state"] in WORST and (d["state"] is None or WORST.index(s["state"]) < WORST.index(d["state"])):
+            d["state"] = s["state"]
+    return out
+
+
 def trends(store: Store, reg: Registry, *, stations: Collection[str] | None, days: list[str]) -> dict[str, Any]:
     """Alarms per local day and district, and sales volume per day (the overview's trend charts)."""
     district_of = {s.station_id: s.district for s in reg.stations}

@@ -20,13 +20,17 @@
                       second: "{HH}:{mm}:{ss}", millisecond: "{HH}:{mm}:{ss}" };
   var COLOURS = { critical: "#c62828", major: "#e08a00", minor: "#1f7fbf", ok: "#2e7d32" };
 
-  function overview() {
-    var d = data();
-    var map = echarts.init(document.getElementById("map"));
-    var series = Object.keys(COLOURS).map(function (state) {
+  // A district's shade on the map: its stations' worst open alarm; none open (or no
+  // station of the reader's there): neutral.
+  var TINTS = { critical: "#f3c1bd", major: "#f8dcae", minor: "#c7dff0" };
+  var NEUTRAL = "#eef0f3";
+
+  function stationSeries(d, onGeo) {
+    return Object.keys(COLOURS).map(function (state) {
       return {
-        name: d.labels[state], type: "scatter", symbolSize: function (v) { return 8 + Math.min(18, v[2] * 2); },
-        itemStyle: { color: COLOURS[state] },
+        name: d.labels[state], type: "scatter", coordinateSystem: onGeo ? "geo" : "cartesian2d",
+        symbolSize: function (v) { return 8 + Math.min(18, v[2] * 2); },
+        itemStyle: { color: COLOURS[state], borderColor: onGeo ? "#fff" : null, borderWidth: onGeo ? 1 : 0 },
         // each station named beside its dot (a city's few dozen; beyond that, in the tooltip only)
         label: { show: d.stations.length <= 40, position: "right", fontSize: 11, color: "#1d2330",
                  formatter: function (p) { return p.data.short; } },
@@ -35,16 +39,93 @@
           .map(function (s) { return { name: s.station_id + " " + s.name, short: s.name, value: [s.lon, s.lat, s.open], id: s.station_id }; })
       };
     });
-    map.setOption({
+  }
+
+  function stationTip(d, p) { return esc(p.name) + "<br>" + esc(d.labels.open) + ": " + esc(p.value[2]); }
+
+  function scatterMap(chart, d) {
+    // no district map loaded: the stations on their longitude and latitude
+    chart.setOption({
       animation: !STILL,
-      tooltip: { formatter: function (p) { return esc(p.name) + "<br>" + esc(d.labels.open) + ": " + esc(p.value[2]); } },
+      tooltip: { formatter: function (p) { return stationTip(d, p); } },
       // the colours' legend is the page's own list under the map (not a second one in the chart)
       grid: { left: 8, right: 24, top: 30, bottom: 26, containLabel: true },
       xAxis: { type: "value", scale: true, name: d.labels.lon, nameLocation: "middle", nameGap: 26, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", scale: true, name: d.labels.lat, nameTextStyle: { align: "left" } },
-      series: series
+      series: stationSeries(d, false)
+    }, true);
+  }
+
+  function districtMap(chart, d, geo) {
+    // The districts (anxin map load) drawn from their GeoJSON, each shaded by its stations'
+    // worst open alarm, the stations on them as dots coloured as ever.
+    echarts.registerMap(d.map.name, geo);
+    var west = 180, east = -180, south = 90, north = -90;
+    (function walk(c) {
+      if (typeof c[0] === "number") {
+        west = Math.min(west, c[0]); east = Math.max(east, c[0]); south = Math.min(south, c[1]); north = Math.max(north, c[1]);
+        return;
+      }
+      c.forEach(walk);
+    })(geo.features.map(function (f) { return f.geometry.coordinates; }));
+    // a degree of longitude is shorter than one of latitude, by the cosine of the latitude;
+    // the districts as large as the chart allows, in their proportions
+    var scale = Math.cos((south + north) / 2 * Math.PI / 180);
+    var aspect = (east - west) * scale / Math.max(1e-9, north - south);
+    function size() {
+      var w = chart.getWidth() - 24, h = chart.getHeight() - 24;
+      return Math.max(10, aspect > 1 ? Math.min(w, h * aspect) : Math.min(h, w / aspect));
+    }
+    var regions = geo.features.map(function (f) {
+      var name = f.properties.name, s = d.map.districts[name];
+      // a district with none of the reader's stations: drawn, but nothing to open there
+      return { name: name, silent: !s, itemStyle: { areaColor: s && s.state ? TINTS[s.state] : NEUTRAL } };
     });
-    map.on("click", function (p) { if (p.data && p.data.id) { location.href = "/console/stations/" + p.data.id; } });
+    chart.setOption({
+      animation: !STILL,
+      tooltip: { formatter: function (p) {
+        if (p.componentType !== "geo") { return stationTip(d, p); }
+        var s = d.map.districts[p.name];
+        return esc(p.name) + (s ? "<br>" + esc(d.labels.stations) + ": " + esc(s.stations) + "<br>" + esc(d.labels.open) + ": " + esc(s.open) : "");
+      } },
+      geo: {
+        map: d.map.name, roam: false, aspectScale: scale, layoutCenter: ["50%", "50%"], layoutSize: size(),
+        itemStyle: { areaColor: NEUTRAL, borderColor: "#8a93a3", borderWidth: 1 },
+        label: { show: true, color: "#5b6475", fontSize: 11 },
+        emphasis: { itemStyle: { areaColor: "#dde6f2" }, label: { show: true, color: "#1d2330" } },
+        select: { disabled: true },
+        tooltip: { show: true },
+        regions: regions
+      },
+      series: stationSeries(d, true)
+    }, true);
+    return function () { chart.setOption({ geo: { layoutSize: size() } }); };
+  }
+
+  function overview() {
+    var d = data();
+    var mapEl = document.getElementById("map");
+    var map = echarts.init(mapEl);
+    var refit = function () {};
+    function drawn(how) { mapEl.setAttribute("data-drawn", how); }
+    if (d.map && window.fetch) {
+      // the districts' GeoJSON from this site (cached under its version's address)
+      fetch(d.map.url, { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+        .then(function (geo) { refit = districtMap(map, d, geo); drawn("districts"); })
+        .catch(function () { scatterMap(map, d); drawn("scatter"); });
+    } else {
+      scatterMap(map, d);
+      drawn("scatter");
+    }
+    map.on("click", function (p) {
+      if (p.componentType === "geo") {
+        // a district: its open alarms (what its shade says)
+        if (d.map && d.map.districts[p.name]) { location.href = d.map.alarms + encodeURIComponent(p.name); }
+      } else if (p.data && p.data.id) {
+        location.href = "/console/stations/" + encodeURIComponent(p.data.id);
+      }
+    });
     var trendEl = document.getElementById("trend");
     var trend = echarts.init(trendEl);
     var tseries = Object.keys(d.trends.alarms_by_district).map(function (k) {
@@ -61,7 +142,7 @@
               { type: "value", name: d.labels.volume, nameTextStyle: { align: "right" }, splitLine: { show: false } }],
       series: tseries
     });
-    window.addEventListener("resize", function () { map.resize(); trend.resize(); });
+    window.addEventListener("resize", function () { map.resize(); refit(); trend.resize(); });
     live(d);
   }
 
