@@ -105,7 +105,8 @@ def pages_router(service: IngestService, *, guard: PublicGuard, base_url: str = 
         data = await upload.read(MAX_CSV + 1) if upload is not None and hasattr(upload, "read") else b""
         w = words(v.lang)
         if len(data) > MAX_CSV:
-            return await _register_page(request, v, {"errors": True, "text": f"CSV > {MAX_CSV} bytes"}, 413)
+            too_big = w["csv_too_big"].format(mb=MAX_CSV // (1024 * 1024))
+            return await _register_page(request, v, {"errors": True, "text": too_big}, 413)
         who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
         report = await run_in_threadpool(
             functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
