@@ -497,3 +497,18 @@ def test_a_nozzle_page_shows_its_recent_dispensings_beside_their_sales(app) -> N
     paired = [x for x in cells if re.fullmatch(r"\d+\.\d\d 升", x[2]) and re.fullmatch(r"\d+\.\d\d 升", x[3])]
     assert paired and all(x[9] == "有效" for x in paired), cells[:3]
     assert all(re.fullmatch(r"\d+\.\d\d 元", x[6]) for x in paired)
+
+
+def test_an_alarms_page_shows_the_dispensings_around_it_with_its_own_marked(app) -> None:
+    """An amount-fraud alarm's page lists the nozzle's dispensings up to an hour after it,
+    beside their sales, the alarm's own record marked and named by its rule."""
+    service, a = app
+    c = TestClient(a)
+    _login(c)
+    stored = [x for _, x in service.store.alarms_after(0, limit=10_000) if x["rule"] == "AMOUNT_MISMATCH"]
+    alarm = stored[0]
+    page = c.get(f"/console/alarms/{alarm['alarm_id']}").text
+    assert "报警前后的加油记录" in page
+    table = re.search(r'<table class="list stack" id="dispensings">(.*?)</table>', page, re.S).group(1)
+    marked = re.findall(r'<tr class="[^"]*\bthis\b[^"]*">(.*?)</tr>', table, re.S)
+    assert len(marked) == 1 and "金额不符" in marked[0], table[:2000]

@@ -279,6 +279,14 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
         state = L.AlarmState(alarm_id=alarm_id, status=a["status"])
         allowed = [x for x in L.allowed_actions(state) if v.can("alarm.report" if x == "report" else "alarm.triage")]
         hist = await run_in_threadpool(Q.nozzle_history, store, a["nozzle_id"]) if a["nozzle_id"] else {"alarms": []}
+        dispensings = []
+        if a["nozzle_id"]:  # the dispensings around it: up to an hour after, the alarm's own marked
+            raw = await run_in_threadpool(
+                lambda: Q.nozzle_dispensings(
+                    store, a["station_id"], a["nozzle_id"], until_us=a["ts_us"] + US_PER_H, limit=15
+                )
+            )
+            dispensings = timeline(raw, hist["alarms"], v.lang, seq=a["seq"], order_id=a["order_id"])
         rules = sorted({h["rule"] for h in hist["alarms"]})
         data = {
             "rules": [rule_label(x, v.lang) for x in rules],
@@ -298,6 +306,7 @@ def console_router(service: IngestService, broadcaster: AlarmBroadcaster, guard:
             "alarm.html",
             page="alarms",
             a=a,
+            dispensings=dispensings,
             ev=present(a["evidence"], v.lang),
             allowed=allowed,
             overdue=overdue,

@@ -354,19 +354,25 @@ def recent_verifications(store: Store, stations: Collection[str] | None, *, limi
         return list(c.execute(q).all())
 
 
-def nozzle_dispensings(store: Store, station_id: str, nozzle_id: str, *, limit: int = 20) -> dict[str, Any]:
+def nozzle_dispensings(
+    store: Store, station_id: str, nozzle_id: str, *, limit: int = 20, until_us: int | None = None
+) -> dict[str, Any]:
     """The nozzle's last ``limit`` dispensings as received (metering records: body,
-    signature verdict, quarantine) and its station's sales from an hour before the first
-    to an hour after the last (their bodies name the nozzle; the timeline pairs them)."""
+    signature verdict, quarantine) — the last before ``until_us`` if given (an alarm's
+    page: the dispensings around it) — and its station's sales from an hour before the
+    first to an hour after the last (their bodies name the nozzle; the timeline pairs them)."""
     led = T.ledger.c
+    where = [
+        led.station_id == station_id,
+        led.kind == literal_column("'metering'"),
+        led.natural_key.startswith(f"{nozzle_id}/", autoescape=True),
+    ]
+    if until_us is not None:
+        where.append(led.event_time_us <= until_us)
     with store.engine.connect() as c:
         meter = c.execute(
             select(led.body, led.verdict, led.quarantined, led.event_time_us)
-            .where(
-                led.station_id == station_id,
-                led.kind == literal_column("'metering'"),
-                led.natural_key.startswith(f"{nozzle_id}/", autoescape=True),
-            )
+            .where(*where)
             .order_by(led.event_time_us.desc(), led.id.desc())
             .limit(limit)
         ).all()

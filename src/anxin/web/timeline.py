@@ -32,9 +32,17 @@ def _sale_cells(sale: dict[str, Any] | None, lang: str) -> dict[str, str]:
     }
 
 
-def timeline(raw: dict[str, Any], alarms: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+def timeline(
+    raw: dict[str, Any],
+    alarms: list[dict[str, Any]],
+    lang: str,
+    *,
+    seq: int | None = None,
+    order_id: str | None = None,
+) -> list[dict[str, Any]]:
     """Rows newest first. ``raw``: {"metering": [...], "sales": [...]} of the ledger;
-    ``alarms``: the nozzle's alarms (``seq``/``order_id`` name the record they are on)."""
+    ``alarms``: the nozzle's alarms (``seq``/``order_id`` name the record they are on);
+    ``seq``/``order_id``: the record an alarm's page is about (its row marked ``this``)."""
     by_seq: dict[int, list[str]] = {}
     by_order: dict[str, list[str]] = {}
     for a in alarms:
@@ -90,4 +98,6 @@ def timeline(raw: dict[str, Any], alarms: list[dict[str, Any]], lang: str) -> li
             }
         )
     rows.sort(key=lambda r: -r["t_us"])
+    for r in rows:
+        r["this"] = (seq is not None and r["seq"] == str(seq)) or (order_id is not None and r["order"] == str(order_id))
     return rows
