@@ -580,8 +580,8 @@ def test_the_demos_schematic_map_covers_its_stations(registry_doc: bytes, store:
     reg = parse_registry(registry_doc)
     b = parse_boundaries(schematic_geojson(reg))  # a file the platform takes
     assert set(b.names) <= set(DISTRICTS) and {s.district for s in reg.stations} <= set(b.names)
-    for s in reg.stations:  # every station inside some district: the box holds them all
-        assert b.district_of(s.lon, s.lat) is not None, s.station_id
+    for s in reg.stations:  # (a small city's stations each in their own district's cell)
+        assert b.district_of(s.lon, s.lat) == s.district, s.station_id
     # the cells do not overlap: a grid of points over the box lies in at most one each
     w, s_, e, n = b.bbox()
     for i in range(21):
@@ -596,7 +596,15 @@ def test_the_demos_schematic_map_covers_its_stations(registry_doc: bytes, store:
 
 def test_a_schematic_cell_is_the_centres_power_cell() -> None:
     centres = {"A": (30.0, 120.0, 0.05, 0.05), "B": (30.0, 120.2, 0.05, 0.05), "C": (31.5, 121.5, 0.01, 0.01)}
-    doc = schematic_map(centres, [(30.0, 120.0), (30.0, 120.2)], margin=0.05)
+    doc = schematic_map(centres, [(30.0, 120.0, "A"), (30.0, 120.2, "B")], margin=0.05)
     b = parse_boundaries(enc(doc))
     assert b.names == ["A", "B"]  # C's cell misses the box around the stations: left out
     assert b.district_of(120.09, 30.0) == "A" and b.district_of(120.11, 30.0) == "B"
+    # a station of A beyond the bisector: A's cell grows to hold it, B keeps its own
+    doc = schematic_map(centres, [(30.0, 120.0, "A"), (30.0, 120.14, "A"), (30.0, 120.2, "B")], margin=0.05)
+    b = parse_boundaries(enc(doc))
+    assert b.district_of(120.14, 30.0) == "A" and b.district_of(120.2, 30.0) == "B"
+    # stations of two districts mixed: as many as straight lines allow, none lost from the box
+    mixed = [(30.0, 120.0 + 0.01 * n, "AB"[n % 2]) for n in range(20)]
+    b = parse_boundaries(enc(schematic_map(centres, mixed, margin=0.05)))
+    assert all(b.district_of(lon, lat) in ("A", "B") for lat, lon, _ in mixed)

@@ -65,7 +65,7 @@ def _data(html: str) -> dict:
 
 def _load(service, **kw) -> None:
     reg = service.registry
-    doc = schematic_map({k: v[:4] for k, v in DISTRICTS.items()}, [(s.lat, s.lon) for s in reg.stations])
+    doc = schematic_map({k: v[:4] for k, v in DISTRICTS.items()}, [(s.lat, s.lon, s.district) for s in reg.stations])
     load_boundaries(
         service.store, msgspec.json.encode(doc), source="test", actor="system", reason="t", now_us=NOW, **kw
     )

@@ -2,8 +2,9 @@
 
 No boundary file whose licence allows shipping it is at hand, and the simulated city is
 only Hangzhou-like, so the demo does not pretend: its districts are the cells of their
-centres (``anxin.sim.city.DISTRICTS``) in a power diagram clipped to a box around the
-stations (:func:`anxin.geo.schematic.schematic_map`), loaded through the same path as
+centres (``anxin.sim.city.DISTRICTS``) in a power diagram, weighted so that each
+district's stations lie in its cell as far as straight lines allow, clipped to a box
+around the stations (:func:`anxin.geo.schematic.schematic_map`), loaded through the same path as
 ``anxin map load`` (checked, stored, audited) under an attribution that says what they are."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SOURCE = "anxin demo: schematic districts"
 def schematic_geojson(registry: Registry) -> bytes:
     """The demo city's schematic districts as a GeoJSON file's bytes."""
     centres = {name: spec[:4] for name, spec in DISTRICTS.items()}
-    return msgspec.json.encode(schematic_map(centres, [(s.lat, s.lon) for s in registry.stations]))
+    return msgspec.json.encode(schematic_map(centres, [(s.lat, s.lon, s.district) for s in registry.stations]))
 
 
 def load_schematic_map(store: Store, registry: Registry) -> MapInfo:
