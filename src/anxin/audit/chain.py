@@ -41,28 +41,26 @@ unique ``hash`` column is a second guard against an identical duplicate.
 What the chain alone cannot show: the newest entries removed from the end, or the whole
 chain rewritten from some point on. Record :func:`head` somewhere else now and then (a
 report, a regulator's e-mail) and pass it to :func:`verify` as ``anchor``.
+
+This module is the chain itself — the content, its canonical bytes, the link, what an
+entry may hold, and the walk that checks a chain; the statements are in
+:mod:`anxin.audit.service` (:func:`append`, :func:`record`) and :mod:`anxin.audit.queries`
+(:func:`verify`, :func:`head`, :func:`entries`), re-exported here under their old names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select, text, update
 
 from anxin.i18n import t
-from anxin.store import schema as T
-from anxin.store.database import Store
 
 ZERO_HASH = bytes(32)
-_PG_LOCK_KEY = 0x616E78696E_417564  # "anxin" "Aud": the advisory lock of the audit chain
 _LIMITS = {"actor": 64, "action": 64, "subject": 200}
-_L = T.audit_log.c
-_CONTENT = (_L.ts_us, _L.actor, _L.action, _L.subject, _L.reason, _L.data)
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,18 +94,18 @@ def entry_hash(prev_hash: bytes, content: bytes) -> bytes:
     return hashlib.sha256(prev_hash + content).digest()
 
 
-def append(
-    conn: Connection,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    reason: str,
-    data: Mapping[str, Any] | None = None,
-    now_us: int,
-) -> int:
-    """Write one entry in the caller's transaction (``conn`` from ``store.engine.begin()``);
-    returns its ``seq``. Raises ValueError on content the log cannot hold faithfully."""
+def canonical_row(row: Any) -> bytes:
+    """The canonical bytes of a stored entry (a row with the content's columns)."""
+    return canonical(
+        ts_us=int(row.ts_us), actor=row.actor, action=row.action, subject=row.subject, reason=row.reason, data=row.data
+    )
+
+
+def checked_content(
+    *, actor: str, action: str, subject: str, reason: str, data: Mapping[str, Any] | None, now_us: int
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """(the text fields, ``data`` as a dict) of a new entry; ValueError on content the log
+    cannot hold faithfully."""
     fields = {"actor": actor, "action": action, "subject": subject, "reason": reason}
     for name, value in fields.items():
         if not isinstance(value, str):
@@ -119,56 +117,18 @@ def append(
         raise ValueError("audit now_us must be an int (µs since the epoch)")
     data = dict(data or {})
     _check_json(data, "data")
-    if conn.dialect.name == "postgresql":
-        isolation = conn.execute(
-            text("SELECT current_setting('transaction_isolation') FROM (SELECT pg_advisory_xact_lock(:k)) AS l"),
-            {"k": _PG_LOCK_KEY},
-        ).scalar_one()
-        if isolation != "read committed":
-            raise RuntimeError(f"audit.append needs a READ COMMITTED transaction, not {isolation}")
-    row = conn.execute(
-        T.audit_log.insert()
-        .values(ts_us=now_us, **fields, data=data, prev_hash=ZERO_HASH, hash=secrets.token_bytes(32))
-        .returning(_L.seq, *_CONTENT)
-    ).one()
-    seq = int(row.seq)
-    prev = conn.execute(select(_L.hash).where(_L.seq < seq).order_by(_L.seq.desc()).limit(1)).scalar_one_or_none()
-    prev_hash = bytes(prev) if prev is not None else ZERO_HASH
-    digest = entry_hash(prev_hash, _canonical_row(row))
-    conn.execute(update(T.audit_log).where(_L.seq == seq).values(prev_hash=prev_hash, hash=digest))
-    return seq
+    return fields, data
 
 
-def record(
-    store: Store,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    reason: str,
-    data: Mapping[str, Any] | None = None,
-    now_us: int,
-) -> int:
-    """One entry in a transaction of its own, for an event that changes nothing else
-    (a login, a download, an import done through the ingest path)."""
-    with store.engine.begin() as conn:
-        return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
-
-
-def verify(store: Store, *, anchor: tuple[int, bytes] | None = None, batch: int = 2000) -> AuditReport:
-    """Recompute the chain from the first entry; the first entry that does not fit is named.
-    ``anchor`` = a (seq, hash) recorded earlier by :func:`head`: it must still be there."""
+def verify_rows(batches: Iterable[list[Any]], *, anchor: tuple[int, bytes] | None = None) -> AuditReport:
+    """Recompute the chain over its stored entries, given in ``seq`` order in batches
+    (rows with ``seq``, the content's columns, ``prev_hash`` and ``hash``); the first entry
+    that does not fit is named. ``anchor`` = a (seq, hash) recorded earlier: it must
+    still be there."""
     expected_prev, prev_seq, count = ZERO_HASH, None, 0
     bad: tuple[int, str] | None = None
     anchor_seen = anchor is None
-    last = -(2**62)
-    while True:
-        with store.engine.connect() as c:
-            rows = c.execute(
-                select(_L.seq, *_CONTENT, _L.prev_hash, _L.hash).where(_L.seq > last).order_by(_L.seq).limit(batch)
-            ).all()
-        if not rows:
-            break
+    for rows in batches:
         for row in rows:
             count += 1
             if bad is not None:
@@ -179,7 +139,7 @@ def verify(store: Store, *, anchor: tuple[int, bytes] | None = None, batch: int 
                 bad = (seq, t("audit_unlinked").format(seq=seq, after=after))
             else:
                 try:
-                    recomputed = entry_hash(stored_prev, _canonical_row(row))
+                    recomputed = entry_hash(stored_prev, canonical_row(row))
                 except ValueError:
                     recomputed = b""
                 if recomputed != stored:
@@ -189,60 +149,12 @@ def verify(store: Store, *, anchor: tuple[int, bytes] | None = None, batch: int 
                     bad = (seq, t("audit_anchor_changed").format(seq=seq))
                 anchor_seen = True
             expected_prev, prev_seq = stored, seq
-        last = int(rows[-1].seq)
     if bad is None and not anchor_seen:
         assert anchor is not None
         bad = (anchor[0], t("audit_anchor_gone").format(seq=anchor[0]))
     if bad is not None:
         return AuditReport(ok=False, entries=count, first_bad_seq=bad[0], problem=bad[1])
     return AuditReport(ok=True, entries=count)
-
-
-def head(store: Store) -> tuple[int, bytes] | None:
-    """(seq, hash) of the newest entry: what to record elsewhere as an anchor."""
-    with store.engine.connect() as c:
-        row = c.execute(select(_L.seq, _L.hash).order_by(_L.seq.desc()).limit(1)).first()
-    return (int(row[0]), bytes(row[1])) if row else None
-
-
-def entries(
-    store: Store,
-    *,
-    subject: str | None = None,
-    actor: str | None = None,
-    limit: int = 100,
-    before_seq: int | None = None,
-) -> list[AuditEntry]:
-    """Newest first; page on with ``before_seq`` = the last ``seq`` of the previous page."""
-    q = select(T.audit_log).order_by(_L.seq.desc()).limit(max(1, min(limit, 1000)))
-    if subject is not None:
-        q = q.where(_L.subject == subject)
-    if actor is not None:
-        q = q.where(_L.actor == actor)
-    if before_seq is not None:
-        q = q.where(_L.seq < before_seq)
-    with store.engine.connect() as c:
-        rows = c.execute(q).all()
-    return [
-        AuditEntry(
-            seq=int(r.seq),
-            ts_us=int(r.ts_us),
-            actor=r.actor,
-            action=r.action,
-            subject=r.subject,
-            reason=r.reason,
-            data=r.data,
-            prev_hash=bytes(r.prev_hash),
-            hash=bytes(r.hash),
-        )
-        for r in rows
-    ]
-
-
-def _canonical_row(row: Any) -> bytes:
-    return canonical(
-        ts_us=int(row.ts_us), actor=row.actor, action=row.action, subject=row.subject, reason=row.reason, data=row.data
-    )
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
@@ -271,3 +183,11 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
             raise ValueError(f"audit {where}: NaN and infinity are not JSON")
     elif value is not None and not isinstance(value, bool | int):
         raise ValueError(f"audit {where}: {type(value).__name__} is not JSON")
+
+
+# The statements, under their old names here (they use the chain above: imported last).
+from anxin.audit.queries import entries as entries  # noqa: E402
+from anxin.audit.queries import head as head  # noqa: E402
+from anxin.audit.queries import verify as verify  # noqa: E402
+from anxin.audit.service import append as append  # noqa: E402
+from anxin.audit.service import record as record  # noqa: E402

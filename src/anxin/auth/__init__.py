@@ -1,7 +1,12 @@
 """用户与权限 (users and permissions) of the regulator console: roles and the permission
 matrix (:mod:`anxin.auth.roles`), argon2id passwords and their rules, accounts, login
 with its throttle (:mod:`anxin.auth.throttle`: delays, no lockout), sessions and CSRF.
-Every change and every login attempt is in the audit log (failures by window)."""
+Every change and every login attempt is in the audit log (failures by window).
+
+SQL only in :mod:`~anxin.auth.queries` (reading accounts and sessions) and
+:mod:`~anxin.auth.service` (writing them, each change with its audit entry); the rules
+and decisions stay in :mod:`~anxin.auth.users` and :mod:`~anxin.auth.sessions`, which
+call them (the throttle's counters are :mod:`anxin.store.throttle`'s)."""
 
 from anxin.auth.passwords import (
     MIN_LENGTH,

@@ -41,6 +41,11 @@ class PasswordRejected(AuthError):
     pass
 
 
+class UserError(AuthError):
+    """A refused change of an account (:mod:`anxin.auth.users`: its name, role, stations…;
+    an account that exists already, or does not)."""
+
+
 def check_password_rules(password: str, *, username: str | None = None) -> None:
     """Raise PasswordRejected with a clear message when the password is not acceptable."""
     if not isinstance(password, str) or len(password) < MIN_LENGTH:

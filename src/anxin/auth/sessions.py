@@ -14,6 +14,9 @@
 * A session is a random token (``secrets.token_urlsafe(32)``) for the cookie; the store
   keeps only its SHA-256, with a CSRF token for the session's forms. It lasts 12 hours
   from login (not sliding), until logout, a password change or deactivation.
+
+The decisions are here; reading the account and the session is :mod:`anxin.auth.queries`',
+writing them :mod:`anxin.auth.service`'s.
 """
 
 from __future__ import annotations
@@ -23,21 +26,19 @@ import hmac
 import secrets
 
 import msgspec
-from sqlalchemy import delete, select, update
 
-from anxin import audit
+from anxin.auth import queries, service
 from anxin.auth import throttle as Th
 from anxin.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from anxin.auth.queries import to_user
 from anxin.auth.roles import User
-from anxin.auth.users import _USERNAME, normalise_username, to_user
+from anxin.auth.users import _USERNAME, normalise_username
 from anxin.contract.times import US_PER_H
 from anxin.i18n import t
-from anxin.store import schema as T
 from anxin.store.database import Store
 
 SESSION_US = 12 * US_PER_H
 ANONYMOUS = "anonymous"
-_U, _S = T.users.c, T.sessions.c
 
 
 class LoginOk(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,10 +69,7 @@ def login(
     name = normalise_username(username)
     valid = bool(_USERNAME.fullmatch(name))  # anything else cannot be an account (nor even storable text)
     shown = name if valid else _printable(name)
-    row = None
-    if valid:
-        with store.engine.connect() as c:
-            row = c.execute(select(T.users).where(_U.username == name)).first()
+    row = queries.account(store, name) if valid else None
     trusted = Th.device_of(store, shown, device)
     keys = Th.buckets(shown, address=address, device=trusted)
     actor = name if row is not None else ANONYMOUS
@@ -100,23 +98,17 @@ def login(
     changes: dict[str, int | str] = {"failed_logins": 0, "locked_until_us": 0}
     if rehash:
         changes["password_hash"] = hash_password(password)
-    with store.engine.begin() as c:
-        c.execute(update(T.users).where(_U.id == row.id).values(**changes))
-        c.execute(delete(T.sessions).where(_S.expires_us <= now_us))  # housekeeping
-        c.execute(
-            T.sessions.insert().values(
-                token_sha256=digest, user_id=row.id, csrf=csrf, created_us=now_us, expires_us=now_us + SESSION_US
-            )
-        )
-        audit.append(
-            c,
-            actor=name,
-            action="login.success",
-            subject=f"user:{name}",
-            reason="login",
-            now_us=now_us,
-            data={"session": digest[:6].hex(), "rehashed": rehash, "address": address, "known_device": bool(trusted)},
-        )
+    service.open_session(
+        store,
+        user_id=row.id,
+        username=name,
+        changes=changes,
+        digest=digest,
+        csrf=csrf,
+        now_us=now_us,
+        expires_us=now_us + SESSION_US,
+        data={"session": digest[:6].hex(), "rehashed": rehash, "address": address, "known_device": bool(trusted)},
+    )
     return LoginOk(
         user=to_user(row),
         token=token,
@@ -130,12 +122,7 @@ def session_user(store: Store, token: str | None, *, now_us: int) -> tuple[User,
     """(user, csrf) of a live session, or None (no such session, expired, user deactivated)."""
     if not token or not isinstance(token, str) or len(token) > 256:
         return None
-    with store.engine.connect() as c:
-        row = c.execute(
-            select(T.users, _S.csrf)
-            .join(T.sessions, _S.user_id == _U.id)
-            .where(_S.token_sha256 == _digest(token), _S.expires_us > now_us, _U.active.is_(True))
-        ).first()
+    row = queries.live_session(store, _digest(token), now_us=now_us)
     return (to_user(row), row.csrf) if row is not None else None
 
 
@@ -143,8 +130,7 @@ def logout(store: Store, token: str | None) -> bool:
     """End the session; False when there was none."""
     if not token or not isinstance(token, str) or len(token) > 256:
         return False
-    with store.engine.begin() as c:
-        return bool(c.execute(delete(T.sessions).where(_S.token_sha256 == _digest(token))).rowcount)
+    return service.end_session(store, digest=_digest(token))
 
 
 def check_csrf(session_csrf: str | None, submitted: str | None) -> bool:

@@ -1,14 +1,11 @@
-"""What the workflow's writers share: the write transaction, reading a state, the audit
-adapter, and the errors."""
+"""What the workflow's modules share: the errors, the system actor, and an alarm's state
+from its row (reading the row is :func:`anxin.workflow.queries.read_state_row`'s, the
+audit adapter :func:`anxin.workflow.service.audit`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from anxin.audit import append
-from anxin.store import schema as T
 from anxin.workflow.lifecycle import AlarmState
 
 SYSTEM = "system"
@@ -36,14 +33,3 @@ def state_of(alarm_id: str, row: Any | None) -> AlarmState:
         case_id=row.case_id,
         closed_reason=row.closed_reason,
     )
-
-
-def read_state_row(conn: Connection, alarm_id: str) -> Any | None:
-    return conn.execute(select(T.alarm_states).where(T.alarm_states.c.alarm_id == alarm_id)).first()
-
-
-def audit(
-    conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any], now_us: int
-) -> int:
-    """One hash-chained audit entry in the caller's transaction."""
-    return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)

@@ -1,16 +1,17 @@
 """What the console reads: an alarm's state, work orders (all, an inspector's, the
-overdue ones), incidents, and alarm counts by triage status."""
+overdue ones), incidents, and alarm counts by triage status; and the read the writers
+make inside their transaction (an alarm's state row)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from anxin.store import schema as T
 from anxin.store.database import Store
-from anxin.workflow._db import UnknownAlarm, read_state_row, state_of
+from anxin.workflow._db import UnknownAlarm, state_of
 from anxin.workflow.lifecycle import STATUSES, AlarmState
 
 
@@ -37,6 +38,10 @@ class Incident(msgspec.Struct, kw_only=True, frozen=True):
     last_ts_us: int
     alarms: int
     status: str  # open | closed
+
+
+def read_state_row(conn: Connection, alarm_id: str) -> Any | None:
+    return conn.execute(select(T.alarm_states).where(T.alarm_states.c.alarm_id == alarm_id)).first()
 
 
 def alarm_state(store: Store, alarm_id: str) -> AlarmState:
