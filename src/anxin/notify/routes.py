@@ -1,5 +1,6 @@
 """Administration of webhook deliveries: the outbox and its dead-letter list, a manual
-retry, and deactivating a webhook (its pending deliveries become dead)."""
+retry, and deactivating a webhook (its pending deliveries become dead). The routes only;
+the statements are :mod:`anxin.notify.queries`' and :mod:`anxin.notify.service`'s."""
 
 from __future__ import annotations
 
@@ -8,45 +9,14 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
-from anxin.store import schema as T
+from anxin.notify import service
+from anxin.notify.queries import deliveries
+from anxin.notify.service import DEACTIVATED as DEACTIVATED  # (its old place)
 from anxin.store.database import Store
 
 MAX_ID = 2**63 - 1  # ids are signed 64-bit in both databases
-
-D = T.webhook_deliveries
-W = T.webhooks
-A = T.alarms
-DEACTIVATED = "webhook deactivated"
-
-
-def _listing(store: Store, status: str | None, webhook_id: int | None, limit: int) -> list[dict[str, Any]]:
-    q = (
-        select(
-            D.c.id,
-            D.c.webhook_id,
-            W.c.url,
-            D.c.alarm_id,
-            A.c.rule,
-            A.c.station_id,
-            D.c.status,
-            D.c.attempts,
-            D.c.next_attempt_us,
-            D.c.last_error,
-        )
-        .join(W, W.c.id == D.c.webhook_id)
-        .outerjoin(A, A.c.alarm_id == D.c.alarm_id)
-        .order_by(D.c.id.desc())
-        .limit(limit)
-    )
-    if status is not None:
-        q = q.where(D.c.status == status)
-    if webhook_id is not None:
-        q = q.where(D.c.webhook_id == webhook_id)
-    with store.engine.connect() as c:
-        return [dict(r._mapping) for r in c.execute(q).all()]
 
 
 def webhooks_router(
@@ -62,7 +32,7 @@ def webhooks_router(
         webhook_id: int | None = Query(None, ge=1, le=MAX_ID),
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
-        rows = await run_in_threadpool(_listing, store, status, webhook_id, limit)
+        rows = await run_in_threadpool(deliveries, store, status=status, webhook_id=webhook_id, limit=limit)
         return {"deliveries": rows}
 
     @r.post(
@@ -75,21 +45,12 @@ def webhooks_router(
     )
     async def retry(delivery_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
         def run() -> dict[str, Any]:
-            with store.engine.begin() as c:
-                row = c.execute(
-                    select(D.c.status, W.c.active).join(W, W.c.id == D.c.webhook_id).where(D.c.id == delivery_id)
-                ).first()
-                if row is None:
-                    raise HTTPException(404, f"delivery {delivery_id} is unknown")
-                if not row.active:
-                    raise HTTPException(409, f"delivery {delivery_id}: its webhook is deactivated")
-                res = c.execute(
-                    update(D)
-                    .where(D.c.id == delivery_id, D.c.status.in_(("dead", "pending")))
-                    .values(status="pending", attempts=0, next_attempt_us=int(clock() * 1e6))
-                )
-                if res.rowcount != 1:
-                    raise HTTPException(409, f"delivery {delivery_id} was already delivered")
+            try:
+                service.retry_delivery(store, delivery_id=delivery_id, clock=clock)
+            except service.UnknownDelivery as exc:
+                raise HTTPException(404, str(exc)) from None
+            except service.DeliveryConflict as exc:
+                raise HTTPException(409, str(exc)) from None
             return {"id": delivery_id, "status": "pending"}
 
         return await run_in_threadpool(run)
@@ -101,14 +62,10 @@ def webhooks_router(
     )
     async def deactivate(webhook_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
         def run() -> dict[str, Any]:
-            with store.engine.begin() as c:
-                if c.execute(update(W).where(W.c.id == webhook_id).values(active=False)).rowcount != 1:
-                    raise HTTPException(404, f"webhook {webhook_id} is unknown")
-                n = c.execute(
-                    update(D)
-                    .where(D.c.webhook_id == webhook_id, D.c.status == "pending")
-                    .values(status="dead", last_error=DEACTIVATED)
-                ).rowcount
+            try:
+                n = service.deactivate_webhook(store, webhook_id=webhook_id)
+            except service.UnknownWebhook as exc:
+                raise HTTPException(404, str(exc)) from None
             return {"id": webhook_id, "active": False, "deliveries_dead": int(n)}
 
         return await run_in_threadpool(run)

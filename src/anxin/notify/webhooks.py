@@ -68,7 +68,9 @@ Claiming a delivery is a conditional UPDATE (``status='pending' AND next_attempt
 <the value read>``) that moves ``next_attempt_us`` forward by a lease (``3·timeout_s +
 5 s``): only the dispatcher whose UPDATE changed the row sends it, on SQLite and on
 PostgreSQL alike, with any number of dispatchers and threads. A dispatcher that dies
-mid-attempt leaves the row to be retried when the lease runs out.
+mid-attempt leaves the row to be retried when the lease runs out. (The statements —
+the due deliveries, the claim, the outcome — are :mod:`anxin.notify.queries`' and
+:mod:`anxin.notify.service`'s.)
 """
 
 from __future__ import annotations
@@ -89,18 +91,14 @@ from urllib.parse import urlsplit
 
 import httpx2
 import msgspec
-from sqlalchemy import select, update
 
+from anxin.notify import queries, service
 from anxin.notify.routes import webhooks_router
 from anxin.notify.targets import TargetRefused, pinned_post, webhook_client
-from anxin.store import schema as T
 from anxin.store.database import Store, alarm_dict
 
 log = logging.getLogger("anxin.webhooks")
 
-D = T.webhook_deliveries
-W = T.webhooks
-A = T.alarms
 RETRYABLE_STATUS = frozenset({408, 425, 429})  # besides 5xx: the receiver asks to come back later
 JITTER = 0.2
 
@@ -275,13 +273,7 @@ class WebhookDispatcher:
         now_us = int(self.clock() * 1e6)
         attempted = 0
         while not stop.is_set():
-            with self.store.engine.connect() as c:
-                due = c.execute(
-                    select(D.c.id, D.c.next_attempt_us)
-                    .where(D.c.status == "pending", D.c.next_attempt_us <= now_us)
-                    .order_by(D.c.next_attempt_us, D.c.id)
-                    .limit(self.batch)
-                ).all()
+            due = queries.due_deliveries(self.store, now_us=now_us, limit=self.batch)
             if not due:
                 break
             for did, seen in due:
@@ -293,23 +285,11 @@ class WebhookDispatcher:
         return attempted
 
     def _claim(self, did: int, seen_us: int, lease_us: int) -> bool:
-        with self.store.engine.begin() as c:
-            res = c.execute(
-                update(D)
-                .where(D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == seen_us)
-                .values(next_attempt_us=lease_us)
-            )
-            return res.rowcount == 1
+        return service.claim_delivery(self.store, delivery_id=did, seen_us=seen_us, lease_us=lease_us)
 
     def _attempt(self, did: int, lease_us: int) -> int:
         """Send one claimed delivery and record the outcome; 1 when an HTTP attempt was made."""
-        with self.store.engine.connect() as c:
-            row = c.execute(
-                select(D.c.webhook_id, D.c.alarm_id, D.c.attempts, W.c.url, W.c.secret, W.c.active)
-                .join(W, W.c.id == D.c.webhook_id)
-                .where(D.c.id == did)
-            ).one()
-            alarm = c.execute(select(A).where(A.c.alarm_id == row.alarm_id)).first()
+        row, alarm = queries.delivery_with_alarm(self.store, did)
         ctx = {"delivery_id": did, "webhook_id": int(row.webhook_id), "alarm_id": row.alarm_id}
         if not row.active or alarm is None:
             reason = "webhook deactivated" if not row.active else "alarm not found"
@@ -378,28 +358,16 @@ class WebhookDispatcher:
         """Record an outcome. A failure is recorded only if the row is still as claimed
         (an operator's retry meanwhile wins); a success always is — it happened."""
         http_attempt = "attempt" in ctx
-        if status == "delivered":
-            stmt = (
-                update(D)
-                .where(D.c.id == did, D.c.status != "delivered")
-                .values(status="delivered", attempts=D.c.attempts + 1)
-            )
-        else:
-            assert attempts is not None, "a failure is recorded against the attempts its claim saw"
-            values: dict[str, Any] = {"status": status, "last_error": error}
-            if http_attempt:
-                values["attempts"] = attempts + 1
-            if next_us is not None:
-                values["next_attempt_us"] = next_us
-            stmt = (
-                update(D)
-                .where(
-                    D.c.id == did, D.c.status == "pending", D.c.next_attempt_us == lease_us, D.c.attempts == attempts
-                )
-                .values(**values)
-            )
-        with self.store.engine.begin() as c:
-            recorded = c.execute(stmt).rowcount == 1
+        recorded = service.record_outcome(
+            self.store,
+            delivery_id=did,
+            lease_us=lease_us,
+            attempts=attempts,
+            status=status,
+            error=error,
+            http_attempt=http_attempt,
+            next_us=next_us,
+        )
         with self._lock:
             self.delivered += status == "delivered"
             self.failed_attempts += http_attempt and status != "delivered"

@@ -10,6 +10,8 @@ the figures (and ``created_us``) of the existing rows, for late-arriving data.
 after the last city report up to yesterday (local); with none stored yet, only
 yesterday (or every day from ``first_day`` when given) — never a backfill of all
 history by surprise. At most ``max_days`` days are listed, oldest first.
+
+The statements are :mod:`anxin.reports.queries`' and :mod:`anxin.reports.service`'s.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import msgspec
-from sqlalchemy import func, select, update
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY
+from anxin.reports import queries, service
 from anxin.reports.figures import day_start_us, period_figures
-from anxin.store import schema as T
 from anxin.store.database import Store
 
 KIND = "daily"
@@ -37,51 +38,27 @@ def daily_report(store: Store, registry: Registry, *, day: str, now_us: int, rep
     """Store the figures of ``day`` (city + each district); the city report's id."""
     day_start_us(day)  # validates the date
     districts = [CITY, *sorted({s.district for s in registry.stations})]
-    r = T.reports.c
-    key = (r.kind == KIND, r.period_start == day, r.period_end == day)
-    with store.engine.connect() as c:
-        existing = dict(c.execute(select(r.district, r.id).where(*key, r.district.in_(districts))).all())
+    existing = queries.report_ids(store, kind=KIND, start=day, end=day, districts=districts)
     todo = districts if replace else [d for d in districts if d not in existing]
     figures = {
         d: msgspec.to_builtins(period_figures(store, registry, start=day, end=day, district=d or None, now_us=now_us))
         for d in todo
     }
-    with store.engine.begin() as c:
-        for district, data in figures.items():
-            if district in existing:
-                c.execute(update(T.reports).where(r.id == existing[district]).values(figures=data, created_us=now_us))
-            else:  # a concurrent maker may have stored it meanwhile: the first write wins
-                c.execute(
-                    store._insert(T.reports)
-                    .values(
-                        kind=KIND, period_start=day, period_end=day, district=district, created_us=now_us, figures=data
-                    )
-                    .on_conflict_do_nothing(index_elements=["kind", "period_start", "period_end", "district"])
-                )
-        return int(c.execute(select(r.id).where(*key, r.district == CITY)).scalar_one())
+    return service.save_reports(
+        store, kind=KIND, start=day, end=day, figures=figures, existing=existing, now_us=now_us, answer=CITY
+    )
 
 
 def stored_daily(store: Store, day: str, district: str = CITY) -> dict | None:
     """The stored figures of a daily report (None if not made)."""
-    r = T.reports.c
-    with store.engine.connect() as c:
-        got = c.execute(
-            select(r.figures).where(r.kind == KIND, r.period_start == day, r.period_end == day, r.district == district)
-        ).scalar_one_or_none()
-    if isinstance(got, str | bytes):
-        got = msgspec.json.decode(got)
-    return got
+    return queries.report_figures(store, kind=KIND, start=day, end=day, district=district)
 
 
 def due_daily_reports(store: Store, *, now_us: int, first_day: str | None = None, max_days: int = 366) -> list[str]:
     """The days (YYYY-MM-DD, oldest first) whose city daily report is missing: after the
     last one stored up to yesterday (local time of ``now_us``)."""
     yesterday = date.fromisoformat(local_date(now_us)) - timedelta(days=1)
-    r = T.reports.c
-    with store.engine.connect() as c:
-        last = c.execute(
-            select(func.max(r.period_start)).where(r.kind == KIND, r.district == CITY)
-        ).scalar_one_or_none()
+    last = queries.last_report_start(store, kind=KIND, district=CITY)
     if last is not None:
         start = date.fromisoformat(last) + timedelta(days=1)
     elif first_day is not None:

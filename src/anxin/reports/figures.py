@@ -31,6 +31,8 @@ time it happened (event/occurrence time), not by when it was written:
 Times after ``now_us`` are not yet known and are never counted. A district selects its
 registered stations; the whole city (``district=None``) counts every row, stations
 outside the registry included.
+
+The counting is :func:`anxin.reports.queries.period_counts`'; the figures are made here.
 """
 
 from __future__ import annotations
@@ -39,16 +41,14 @@ import re
 from datetime import date, datetime, timedelta
 
 import msgspec
-from sqlalchemy import and_, func, select, true
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_TZ, to_us
 from anxin.i18n.po import table
 from anxin.register.queries import coverage, register_rows
 from anxin.reports.online import online_by_district, total
-from anxin.store import schema as T
+from anxin.reports.queries import period_counts
 from anxin.store.database import Store
-from anxin.store.results import int_sum
 from anxin.supervision.inspections import KIND_ZH, KINDS
 
 INSPECTION_KINDS = KINDS
@@ -163,77 +163,14 @@ def period_figures(
     until = min(hi - 1, now_us)  # the last instant counted (inclusive)
     stations = [s.station_id for s in registry.stations if district is None or s.district == district]
 
-    def where(col):  # the district's stations
-        return true() if district is None else col.in_(stations)
-
-    def within(col):
-        return and_(col >= lo, col <= until)
-
     cov = coverage(store, registry, now_us=until, district=district, since_us=lo)
     online = online_by_district(store, registry, lo_us=lo, hi_us=hi, now_us=min(hi, now_us), stations=stations)
     online_all = total(online)
     reg = register_rows(store, registry, now_us=until, station_ids=stations)
     disclosed = sum(r.status != "never" for r in reg)
 
-    ins, rect, com, cas, al, st, ds = (
-        T.inspections.c,
-        T.rectifications.c,
-        T.complaints.c,
-        T.cases.c,
-        T.alarms.c,
-        T.alarm_states.c,
-        T.daily_sales.c,
-    )
-    with store.engine.connect() as c:
-        by_kind: dict[str, int] = dict(
-            c.execute(
-                select(ins.kind, func.count())
-                .where(ins.status == "done", within(ins.visited_us), where(ins.station_id))
-                .group_by(ins.kind)
-            ).all()
-        )
-        issued_at = func.coalesce(ins.visited_us, ins.scheduled_us)
-        r_issued = c.execute(
-            select(func.count())
-            .select_from(T.rectifications.join(T.inspections, rect.inspection_id == ins.id))
-            .where(within(issued_at), where(rect.station_id))
-        ).scalar_one()
-        r_closed = c.execute(
-            select(func.count()).where(rect.status == "closed", within(rect.closed_us), where(rect.station_id))
-        ).scalar_one()
-        r_overdue = c.execute(
-            select(func.count()).where(
-                within(rect.deadline_us),
-                where(rect.station_id),
-                (rect.closed_us.is_(None)) | (rect.closed_us > rect.deadline_us),
-            )
-        ).scalar_one()
-        c_received = c.execute(select(func.count()).where(within(com.received_us), where(com.station_id))).scalar_one()
-        closed_q = (com.status == "closed", within(com.closed_us), where(com.station_id))
-        c_closed = c.execute(select(func.count()).where(*closed_q)).scalar_one()
-        c_on_time = c.execute(
-            select(func.count()).where(*closed_q, (com.deadline_us.is_(None)) | (com.closed_us <= com.deadline_us))
-        ).scalar_one()
-        k_opened = c.execute(select(func.count()).where(within(cas.opened_us), where(cas.station_id))).scalar_one()
-        k_closed, penalties, boards = c.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(cas.penalty_fen), 0),
-                func.coalesce(func.sum(cas.boards_confiscated), 0),
-            ).where(cas.status == "closed", within(cas.closed_us), where(cas.station_id))
-        ).one()
-        alarm_rows = c.execute(
-            select(al.rule, al.severity, st.status)
-            .select_from(T.alarms.outerjoin(T.alarm_states, st.alarm_id == al.alarm_id))
-            .where(within(al.ts_us), where(al.station_id))
-        ).all()
-        sales, volume, amount = c.execute(
-            select(
-                int_sum(ds.sales),
-                int_sum(ds.volume_ml),
-                int_sum(ds.amount_fen),
-            ).where(ds.day >= start, ds.day <= end, where(ds.station_id))
-        ).one()
+    n = period_counts(store, lo=lo, until=until, start=start, end=end, stations=None if district is None else stations)
+    by_kind, alarm_rows = n.inspections_by_kind, n.alarms
     by_rule: dict[str, int] = {}
     by_severity: dict[str, int] = {}
     for rule, severity, _ in alarm_rows:
@@ -260,24 +197,24 @@ def period_figures(
         inspections_by_kind={
             k: int(by_kind.get(k, 0)) for k in (*INSPECTION_KINDS, *sorted(set(by_kind) - set(INSPECTION_KINDS)))
         },
-        rectifications_issued=int(r_issued),
-        rectifications_closed=int(r_closed),
-        rectifications_overdue=int(r_overdue),
-        complaints_received=int(c_received),
-        complaints_closed=int(c_closed),
-        complaints_closed_on_time=int(c_on_time),
-        cases_opened=int(k_opened),
-        cases_closed=int(k_closed),
-        penalties_fen=int(penalties),
-        boards_confiscated=int(boards),
+        rectifications_issued=n.rectifications_issued,
+        rectifications_closed=n.rectifications_closed,
+        rectifications_overdue=n.rectifications_overdue,
+        complaints_received=n.complaints_received,
+        complaints_closed=n.complaints_closed,
+        complaints_closed_on_time=n.complaints_closed_on_time,
+        cases_opened=n.cases_opened,
+        cases_closed=n.cases_closed,
+        penalties_fen=n.penalties_fen,
+        boards_confiscated=n.boards_confiscated,
         alarms_raised=len(alarm_rows),
         alarms_by_rule=dict(sorted(by_rule.items())),
         alarms_by_severity=dict(sorted(by_severity.items())),
         alarms_closed=closed_alarms,
         alarm_closure_rate=closed_alarms / len(alarm_rows) if alarm_rows else None,
-        sales=int(sales),
-        volume_ml=int(volume),
-        amount_fen=int(amount),
+        sales=n.sales,
+        volume_ml=n.volume_ml,
+        amount_fen=n.amount_fen,
         online_rate=online_all.rate,
         online_expected_h=round(online_all.expected_us / 3.6e9, 3),
         online_outage_h=round(online_all.outage_us / 3.6e9, 3),

@@ -14,7 +14,8 @@ Definitions (on the platform's clock — when data arrived, not the records' own
   ``1 − Σ outage time / Σ expected time`` (None when nothing was expected).
 
 Only station-level outages count: a silent tank gauge or module is its own alarm, but the
-station still reports. The figure is station-time, not device-time.
+station still reports. The figure is station-time, not device-time. (The alarms are read
+by :func:`anxin.reports.queries.outage_inputs`.)
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import and_, select
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY
 from anxin.engine.clock import hours_intervals
-from anxin.store import schema as T
+from anxin.reports.queries import outage_inputs
 from anxin.store.database import Store
 
 SLACK_US = US_PER_DAY  # an outage alarm's ts (newest event time) is at most minutes after its silence began
@@ -87,18 +87,7 @@ def online_by_district(
     scope = [s for s in registry.stations if stations is None or s.station_id in stations]
     ids = [s.station_id for s in scope]
     hi = min(hi_us, now_us)
-    w, a = T.station_watch.c, T.alarms.c
-    with store.engine.connect() as c:
-        since = dict(c.execute(select(w.station_id, w.since_us).where(w.station_id.in_(ids))).all()) if ids else {}
-        rows = (
-            c.execute(
-                select(a.station_id, a.tank_id, a.nozzle_id, a.evidence).where(
-                    and_(a.rule == "DATA_OUTAGE", a.ts_us < hi + SLACK_US, a.station_id.in_(ids))
-                )
-            ).all()
-            if ids
-            else []
-        )
+    since, rows = outage_inputs(store, ids, before_us=hi + SLACK_US)
     outages: dict[str, list[tuple[int, int]]] = {}
     open_: dict[str, int] = {}
     for sid, tank, nozzle, ev in rows:

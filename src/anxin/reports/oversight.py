@@ -23,7 +23,8 @@ its console page:
 
 A complaint can be in two categories (uninvestigated and overdue): they are
 different failures. ``station_ids`` limits everything to those stations (a district
-or an operator's scope); None is everything.
+or an operator's scope); None is everything. (The rows are read by
+:func:`anxin.reports.queries.oversight_rows`; the rules and words are here.)
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
-from sqlalchemy import and_, or_, select, true
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import US_PER_DAY, format_ts
 from anxin.i18n import RULE_NAMES_ZH
 from anxin.i18n.po import table
-from anxin.store import schema as T
+from anxin.reports.queries import oversight_rows
 from anxin.store.database import Store
 
 COMPLAINT_DAYS = 3
@@ -103,154 +103,100 @@ def reconcile(
     """Every gap between what was raised and what was done, as of ``now_us``."""
     wanted = None if station_ids is None else sorted(set(station_ids))
 
-    def where(col):
-        return true() if wanted is None else col.in_(wanted)
-
     def name(station_id: str) -> str:
         st = registry.station_by_id.get(station_id) if registry is not None else None
         return f"{st.name}（{station_id}）" if st is not None else station_id
 
-    com, al, st, cas, ins, wo, rect = (
-        T.complaints.c,
-        T.alarms.c,
-        T.alarm_states.c,
-        T.cases.c,
-        T.inspections.c,
-        T.work_orders.c,
-        T.rectifications.c,
+    rows = oversight_rows(
+        store,
+        now_us=now_us,
+        station_ids=wanted,
+        complaint_before_us=now_us - COMPLAINT_DAYS * US_PER_DAY,
+        alarm_before_us=now_us - ALARM_DAYS * US_PER_DAY,
+        window_from_us=now_us - INSPECTION_WINDOW_DAYS * US_PER_DAY,
     )
     items: list[OversightItem] = []
-    with store.engine.connect() as c:
-        for cid, sid, received, status, text in c.execute(
-            select(com.id, com.station_id, com.received_us, com.status, com.text)
-            .where(
-                com.status.in_(("received", "assigned")),
-                com.received_us < now_us - COMPLAINT_DAYS * US_PER_DAY,
-                where(com.station_id),
+    for cid, sid, received, status, text in rows.complaints_uninvestigated:
+        items.append(
+            _item(
+                "complaint_uninvestigated",
+                cid,
+                sid,
+                received,
+                f"{name(sid)} 投诉（{status}）：{_short(text)}",
+                f"/console/complaints/{cid}",
             )
-            .order_by(com.received_us, com.id)
-        ).all():
-            items.append(
-                _item(
-                    "complaint_uninvestigated",
-                    cid,
-                    sid,
-                    received,
-                    f"{name(sid)} 投诉（{status}）：{_short(text)}",
-                    f"/console/complaints/{cid}",
-                )
-            )
-
-        for aid, sid, rule, raised, status in c.execute(
-            select(al.alarm_id, al.station_id, al.rule, al.raised_us, st.status)
-            .select_from(T.alarms.outerjoin(T.alarm_states, st.alarm_id == al.alarm_id))
-            .where(
-                or_(st.status.is_(None), st.status.in_(("new", "acknowledged"))),
-                al.raised_us < now_us - ALARM_DAYS * US_PER_DAY,
-                where(al.station_id),
-            )
-            .order_by(al.raised_us, al.ord)
-        ).all():
-            items.append(
-                _item(
-                    "alarm_undisposed",
-                    aid,
-                    sid,
-                    raised,
-                    f"{name(sid)} {RULE_NAMES_ZH.get(rule, rule)}（{status or 'new'}）",
-                    f"/console/alarms/{aid}",
-                )
-            )
-
-        for kid, sid, opened, summary in c.execute(
-            select(cas.id, cas.station_id, cas.opened_us, cas.summary)
-            .where(cas.status != "closed", cas.opened_us <= now_us, where(cas.station_id))
-            .order_by(cas.opened_us, cas.id)
-        ).all():
-            items.append(
-                _item("case_open", kid, sid, opened, f"{name(sid)} 案件：{_short(summary)}", f"/console/cases/{kid}")
-            )
-
-        window = now_us - INSPECTION_WINDOW_DAYS * US_PER_DAY
-        last: dict[str, int] = {}  # station → its latest alarm or complaint in the window
-        for sid, t in c.execute(
-            select(al.station_id, al.ts_us).where(al.ts_us >= window, al.ts_us <= now_us, where(al.station_id))
-        ).all():
-            last[sid] = max(last.get(sid, t), t)
-        for sid, t in c.execute(
-            select(com.station_id, com.received_us).where(
-                com.received_us >= window, com.received_us <= now_us, where(com.station_id)
-            )
-        ).all():
-            last[sid] = max(last.get(sid, t), t)
-        inspected = set(
-            c.execute(
-                select(ins.station_id).where(
-                    ins.status == "done", ins.visited_us >= window, ins.visited_us <= now_us, where(ins.station_id)
-                )
-            ).scalars()
         )
-        for sid in sorted(set(last) - inspected):
-            items.append(
-                _item(
-                    "station_uninspected",
-                    sid,
-                    sid,
-                    last[sid],
-                    f"{name(sid)} {INSPECTION_WINDOW_DAYS}天内有报警或投诉，未检查",
-                    f"/console/stations/{sid}",
-                )
-            )
 
-        for oid, sid, due, inspector, aid in c.execute(
-            select(wo.id, wo.station_id, wo.due_us, wo.inspector, wo.alarm_id)
-            .where(wo.status == "open", wo.due_us < now_us, where(wo.station_id))
-            .order_by(wo.due_us, wo.id)
-        ).all():
-            items.append(
-                _item(
-                    "work_order_overdue",
-                    oid,
-                    sid,
-                    due,
-                    f"{name(sid)} 工单（{inspector}，报警 {aid}）",
-                    f"/console/workorders/{oid}",
-                )
+    for aid, sid, rule, raised, status in rows.alarms_undisposed:
+        items.append(
+            _item(
+                "alarm_undisposed",
+                aid,
+                sid,
+                raised,
+                f"{name(sid)} {RULE_NAMES_ZH.get(rule, rule)}（{status or 'new'}）",
+                f"/console/alarms/{aid}",
             )
+        )
 
-        for cid, sid, deadline, status, text in c.execute(
-            select(com.id, com.station_id, com.deadline_us, com.status, com.text)
-            .where(
-                com.status != "closed", com.deadline_us.is_not(None), com.deadline_us < now_us, where(com.station_id)
-            )
-            .order_by(com.deadline_us, com.id)
-        ).all():
-            items.append(
-                _item(
-                    "complaint_overdue",
-                    cid,
-                    sid,
-                    deadline,
-                    f"{name(sid)} 投诉（{status}）：{_short(text)}",
-                    f"/console/complaints/{cid}",
-                )
-            )
+    for kid, sid, opened, summary in rows.cases_open:
+        items.append(
+            _item("case_open", kid, sid, opened, f"{name(sid)} 案件：{_short(summary)}", f"/console/cases/{kid}")
+        )
 
-        for rid, sid, deadline, iid, finding in c.execute(
-            select(rect.id, rect.station_id, rect.deadline_us, rect.inspection_id, rect.finding)
-            .where(and_(rect.status == "open", rect.deadline_us < now_us), where(rect.station_id))
-            .order_by(rect.deadline_us, rect.id)
-        ).all():
-            items.append(
-                _item(
-                    "rectification_overdue",
-                    rid,
-                    sid,
-                    deadline,
-                    f"{name(sid)} 整改：{_short(finding)}",
-                    f"/console/inspections/{iid}",
-                )
+    last: dict[str, int] = {}  # station → its latest alarm or complaint in the window
+    for sid, t in rows.recent_alarms:
+        last[sid] = max(last.get(sid, t), t)
+    for sid, t in rows.recent_complaints:
+        last[sid] = max(last.get(sid, t), t)
+    for sid in sorted(set(last) - rows.inspected):
+        items.append(
+            _item(
+                "station_uninspected",
+                sid,
+                sid,
+                last[sid],
+                f"{name(sid)} {INSPECTION_WINDOW_DAYS}天内有报警或投诉，未检查",
+                f"/console/stations/{sid}",
             )
+        )
+
+    for oid, sid, due, inspector, aid in rows.work_orders_overdue:
+        items.append(
+            _item(
+                "work_order_overdue",
+                oid,
+                sid,
+                due,
+                f"{name(sid)} 工单（{inspector}，报警 {aid}）",
+                f"/console/workorders/{oid}",
+            )
+        )
+
+    for cid, sid, deadline, status, text in rows.complaints_overdue:
+        items.append(
+            _item(
+                "complaint_overdue",
+                cid,
+                sid,
+                deadline,
+                f"{name(sid)} 投诉（{status}）：{_short(text)}",
+                f"/console/complaints/{cid}",
+            )
+        )
+
+    for rid, sid, deadline, iid, finding in rows.rectifications_overdue:
+        items.append(
+            _item(
+                "rectification_overdue",
+                rid,
+                sid,
+                deadline,
+                f"{name(sid)} 整改：{_short(finding)}",
+                f"/console/inspections/{iid}",
+            )
+        )
 
     counts = {k: sum(i.category == k for i in items) for k in CATEGORIES}
     return Oversight(now_us=now_us, counts=counts, items=items)
