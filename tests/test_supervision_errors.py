@@ -42,13 +42,20 @@ class Site:
     params: frozenset[str]
 
 
+def _sources() -> list[Path]:
+    """The package's source files, its concepts' packages included (complaints/service.py…)."""
+    return sorted(PACKAGE.rglob("*.py"))
+
+
 def _refusal_classes() -> set[str]:
     """The names of the package's refusal types (subclasses of errors.Refusal)."""
     names = set()
-    for p in PACKAGE.glob("*.py"):
-        if p.stem in ("__init__", "cli"):
+    for p in _sources():
+        rel = p.relative_to(PACKAGE).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts  # a concept's package: its __init__
+        if parts in ((), ("cli",)):
             continue
-        mod = importlib.import_module(f"anxin.supervision.{p.stem}")
+        mod = importlib.import_module(".".join(("anxin.supervision", *parts)))
         names |= {n for n, o in vars(mod).items() if isinstance(o, type) and issubclass(o, E.Refusal)}
     return names
 
@@ -58,7 +65,7 @@ def _sites() -> tuple[Site, ...]:
     """Every construction of a refusal in the package's source."""
     classes = _refusal_classes()
     out = []
-    for p in sorted(PACKAGE.glob("*.py")):
+    for p in _sources():
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
@@ -66,7 +73,7 @@ def _sites() -> tuple[Site, ...]:
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
             if name not in classes:
                 continue
-            where = f"{p.name}:{node.lineno}"
+            where = f"{p.relative_to(PACKAGE).as_posix()}:{node.lineno}"
             assert len(node.args) == 1, f"{where}: one positional argument, the key (the words are the catalog's)"
             key = node.args[0]
             assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: the key is a literal"
@@ -89,7 +96,14 @@ def test_the_raise_sites_are_found() -> None:
     assert {"SupervisionError", "CaseError", "UnknownCase", "DrawError"} <= classes
     sites = _sites()
     assert len(sites) >= 70, len(sites)
-    assert {s.where.split(":")[0] for s in sites} >= {"_common.py", "complaints.py", "inspections.py", "cases.py"}
+    assert {s.where.split(":")[0] for s in sites} >= {
+        "_common.py",
+        "complaints/__init__.py",
+        "complaints/service.py",
+        "inspections/__init__.py",
+        "inspections/service.py",
+        "cases/service.py",
+    }
 
 
 def test_every_key_raised_has_a_chinese_and_an_english_template() -> None:
@@ -150,12 +164,12 @@ def test_the_words_of_the_parameters_are_each_in_their_language() -> None:
 def test_every_text_input_is_named_in_words() -> None:
     """need_text's ``field`` is a name the catalog words (or the call says ``what=``)."""
     calls = 0
-    for p in sorted(PACKAGE.glob("*.py")):
+    for p in _sources():
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "need_text"):
                 continue
             calls += 1
-            where, field = f"{p.name}:{node.lineno}", node.args[1]
+            where, field = f"{p.relative_to(PACKAGE).as_posix()}:{node.lineno}", node.args[1]
             if any(k.arg == "what" for k in node.keywords):
                 continue
             if isinstance(field, ast.Constant):

@@ -1,20 +1,17 @@
-"""What complaints and inspections share: their settings, the error type, the write
-transaction with one audit entry, and small row helpers."""
+"""What complaints and inspections share: their settings, the error type and the check of
+a text input; the write transaction, the audit adapter and the row helpers are
+re-exported here from where they are (:mod:`anxin.supervision.service`,
+:mod:`anxin.supervision.queries`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import msgspec
-from sqlalchemy import Connection, select
 
-from anxin.audit import append
 from anxin.contract.times import US_PER_DAY, US_PER_H
-from anxin.store import schema as T
-from anxin.store.database import Store
 from anxin.store.transactions import write_transaction
 from anxin.supervision.errors import Refusal, Words, field_words
+from anxin.supervision.queries import history, in_list
+from anxin.supervision.service import audit
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -24,6 +21,7 @@ __all__ = [
     "SupervisionSettings",
     "audit",
     "history",
+    "in_list",
     "write_transaction",
 ]
 
@@ -59,33 +57,6 @@ class SupervisionError(Refusal):
     ``message`` the Chinese, ``str()`` "code: Chinese"."""
 
 
-def audit(
-    conn: Connection, *, actor: str, action: str, subject: str, reason: str, data: dict[str, Any], now_us: int
-) -> int:
-    """One hash-chained audit entry in the caller's transaction."""
-    return append(conn, actor=actor, action=action, subject=subject, reason=reason, data=data, now_us=now_us)
-
-
-def history(store: Store, subject: str) -> list[dict[str, Any]]:
-    """The audit entries of ``subject``, oldest first (the handling's history)."""
-    L = T.audit_log.c
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(L.seq, L.ts_us, L.actor, L.action, L.reason, L.data).where(L.subject == subject).order_by(L.seq)
-        ).all()
-    return [
-        {
-            "seq": int(r.seq),
-            "ts_us": int(r.ts_us),
-            "actor": r.actor,
-            "action": r.action,
-            "reason": r.reason,
-            "data": r.data,
-        }
-        for r in rows
-    ]
-
-
 def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int = 1, what: Words | None = None) -> str:
     """``value`` stripped, checked for length and NUL (PostgreSQL refuses NUL in text).
     ``what`` is the input's name in words (default: the catalog's for ``field``)."""
@@ -100,10 +71,3 @@ def need_text(value: str | None, field: str, *, max_chars: int, min_chars: int =
     if "\x00" in v:
         raise SupervisionError("bad_char", field=field, what=what)
     return v
-
-
-def in_list(col: Any, values: Iterable[str] | None) -> Any | None:
-    """``col IN values`` (None: no filter)."""
-    if values is None:
-        return None
-    return col.in_(list(values))

@@ -19,6 +19,10 @@ the platform exported from one altered and re-signed by anybody else.
       {"format": "anxin-manifest-signature/1", "alg": "ed25519", "key_id": "anxin-ed25519-…",
        "public_key": "<as in the registry: base64 (Ed25519) or hex 04‖X‖Y (SM2)>",
        "signature": "<base64>", "timestamp": "MANIFEST.tsr" | null}
+
+The key, its id and the signature are here; keeping the key in the database is
+:mod:`.service`'s (:func:`platform_key`), listing the published keys :mod:`.queries`'
+(:func:`published_keys`) — both re-exported here.
 """
 
 from __future__ import annotations
@@ -26,20 +30,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from anxin.crypto.schemes import Ed25519Signer, KeyFormatError, Signer, Sm2Signer, load_verifier
 from anxin.crypto.sm2 import N as SM2_N
-from anxin.store import schema as T
-from anxin.store.database import Store, now_us
+from anxin.store.database import Store
 
 SIGNATURE_FORMAT = "anxin-manifest-signature/1"
 ALGORITHMS = ("ed25519", "sm2")
@@ -93,45 +92,6 @@ def parse_key_text(text: str) -> tuple[str, Signer]:
     return alg, _from_private(alg, raw)
 
 
-def _record(store: Store, key: PlatformKey, private: bytes | None) -> None:
-    insert = sqlite_insert if store.dialect == "sqlite" else pg_insert
-    with store.engine.begin() as c:
-        c.execute(
-            insert(T.platform_keys)
-            .values(key_id=key.key_id, alg=key.alg, public_key=key.public_key, private_key=private, created_us=now_us())
-            .on_conflict_do_nothing(index_elements=["key_id"])
-        )
-
-
-def platform_key(store: Store, *, key_text: str | None = None, alg: str = "ed25519") -> PlatformKey:
-    """The key that signs now: the configured one (``key_text``), else the platform's
-    oldest stored key of ``alg``, made and stored on first use. Every process of one
-    database converges on the same key (the oldest), even when two made one at once."""
-    if key_text is not None:
-        kalg, signer = parse_key_text(key_text)
-        key = PlatformKey(kalg, signer.public_key_text, signer)
-        _record(store, key, None)  # published; its private half stays in its file
-        return key
-    if alg not in ALGORITHMS:
-        raise KeyFormatError(f"signing_key_alg must be one of {', '.join(ALGORITHMS)}, not {alg!r}")
-    pk = T.platform_keys.c
-    q = (
-        select(pk.alg, pk.public_key, pk.private_key)
-        .where(pk.alg == alg, pk.private_key.is_not(None))
-        .order_by(pk.created_us, pk.key_id)
-        .limit(1)
-    )
-    with store.engine.connect() as c:
-        row = c.execute(q).first()
-    if row is None:
-        raw = secrets.token_bytes(32) if alg == "ed25519" else (secrets.randbelow(SM2_N - 1) + 1).to_bytes(32, "big")
-        signer = _from_private(alg, raw)
-        _record(store, PlatformKey(alg, signer.public_key_text, signer), raw)
-        with store.engine.connect() as c:
-            row = c.execute(q).one()
-    return PlatformKey(row.alg, row.public_key, _from_private(row.alg, bytes(row.private_key)))
-
-
 def configured_key(store: Store, config: object | None) -> PlatformKey:
     """:func:`platform_key` as ``anxin serve``'s configuration says (``signing_key``,
     ``signing_key_alg``; no configuration: a made Ed25519 key)."""
@@ -140,14 +100,6 @@ def configured_key(store: Store, config: object | None) -> PlatformKey:
         key_text=getattr(config, "signing_key", None),
         alg=getattr(config, "signing_key_alg", None) or "ed25519",
     )
-
-
-def published_keys(store: Store) -> list[dict[str, object]]:
-    """Every public key the platform has signed with (oldest first; never a private key)."""
-    pk = T.platform_keys.c
-    with store.engine.connect() as c:
-        rows = c.execute(select(pk.key_id, pk.alg, pk.public_key, pk.created_us).order_by(pk.created_us)).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def sign_manifest(manifest: bytes, key: PlatformKey, *, timestamp: str | None = None) -> dict[str, object]:
@@ -205,6 +157,10 @@ def trusted_from(values: list[str]) -> set[str]:
             out.add(f"{'sm2' if len(text) == 130 and text.startswith('04') else 'ed25519'}:{text}")
     return out
 
+
+# The statements (they use the key above: imported last).
+from anxin.supervision.signing.queries import published_keys  # noqa: E402
+from anxin.supervision.signing.service import platform_key  # noqa: E402
 
 __all__ = [
     "PlatformKey",

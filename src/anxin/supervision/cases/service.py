@@ -1,149 +1,39 @@
-"""Cases (案件): from a confirmed alarm, a substantiated complaint or an inspection's
-findings to a decision (处罚决定) and closure.
-
-Statuses (one way, never back; the graph is :mod:`anxin.supervision.lifecycle`'s)::
-
-    open ──update──▶ investigating ──penalize──▶ decided ──close──▶ closed
-      └───────────────penalize──────────────────▶ decided
-
-* ``open``: opened (by :func:`open_case`, or by confirming an alarm in the workflow).
-* ``investigating``: parties (当事人) or violations (违法事实) recorded by :func:`update`;
-  :func:`update` may be repeated while open or investigating.
-* ``decided``: the decision (处罚决定) recorded by :func:`penalize` — the penalty in fen
-  (0 allowed: 不予处罚 with its reasons in the decision text) and the number of main
-  boards (主板) confiscated.
-* ``closed``: :func:`close`, with a reason; only a decided case closes.
-
-Every change is one transaction with one hash-chained audit entry (subject ``case:<id>``);
-nothing is written when a change is refused. Opening is idempotent per source: a
-second open for the same source returns the case already there (on PostgreSQL an
-advisory lock on the source serialises concurrent opens; on SQLite the write lock does).
-"""
+"""Cases written: opened (idempotent per source), updated, decided and closed — each
+change one transaction with one hash-chained audit entry; nothing is written when a
+change is refused. The case and its checks are :mod:`anxin.supervision.cases`'."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, select, text
 from sqlalchemy import update as sql_update
 
-from anxin.audit.chain import append as audit_append
-from anxin.i18n.po import table
+from anxin.audit import append as audit_append
 from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
-from anxin.supervision.errors import Refusal, Words
-from anxin.supervision.lifecycle import CASE_STATUSES, TransitionError, case_next
+from anxin.supervision.cases import (
+    _SOURCE,
+    INPUTS,
+    SOURCE_KINDS,
+    Case,
+    CaseError,
+    Party,
+    UnknownCase,
+    Violation,
+    _convert,
+    _lock_key,
+    _need,
+    _source,
+    _status,
+)
+from anxin.supervision.cases.queries import get
+from anxin.supervision.lifecycle import TransitionError, case_next
 
-STATUSES = CASE_STATUSES  # the lifecycle's, under this module's old name
-STATUS_NAMES_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("case_status").items()}
-SOURCE_KINDS = {
-    "alarm": Words("报警", "alarm"),
-    "complaint": Words("投诉", "complaint"),
-    "inspection": Words("检查", "inspection"),
-}
-# What a case's refusals name (a required input, a list that is malformed), in words.
-INPUTS = {
-    "actor": Words("操作人", "actor"),
-    "summary": Words("案情摘要", "summary"),
-    "party name": Words("当事人名称", "party name"),
-    "party role": Words("当事人身份", "party role"),
-    "violation code": Words("违反的法律条款", "violation code"),
-    "violation text": Words("违法事实", "violation text"),
-    "decision": Words("处罚决定", "decision"),
-    "reason": Words("结案理由", "reason"),
-    "parties": Words("当事人", "parties"),
-    "violations": Words("违法事实", "violations"),
-    "penalty_fen": Words("罚款金额（分）", "penalty_fen"),
-    "boards_confiscated": Words("没收主板数量", "boards_confiscated"),
-}
-_SOURCE = re.compile(r"^(alarm|complaint|inspection):([A-Za-z0-9_.\-]{1,128})$")
 _C = T.cases.c
-
-
-class Party(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    role: str  # e.g. 经营者 operator, 法定代表人 legal representative, 加油员 attendant
-    id_no: str = ""  # 统一社会信用代码 / 身份证号
-
-
-class Violation(msgspec.Struct, frozen=True, kw_only=True):
-    code: str  # the provision, e.g. 《计量法》第二十六条
-    text: str
-
-
-class Case(msgspec.Struct, frozen=True, kw_only=True):
-    id: int
-    station_id: str
-    source: str
-    status: str
-    opened_us: int
-    opened_by: str
-    summary: str
-    parties: list[Party] = []
-    violations: list[Violation] = []
-    penalty_fen: int | None = None
-    boards_confiscated: int | None = None
-    decision: str | None = None
-    closed_us: int | None = None
-
-
-class CaseError(Refusal):
-    """The change is not allowed (unknown case, wrong status, bad input); nothing was written.
-    ``code`` names it (``case_…``, stable), ``text("zh")`` / ``text("en")`` words it
-    (:data:`anxin.supervision.errors.ERRORS`), ``message`` is the Chinese, ``str()``
-    "code: Chinese"."""
-
-
-class UnknownCase(CaseError, LookupError):
-    pass
-
-
-def _case(row: Any) -> Case:
-    return Case(
-        id=int(row.id),
-        station_id=row.station_id,
-        source=row.source,
-        status=row.status,
-        opened_us=int(row.opened_us),
-        opened_by=row.opened_by,
-        summary=row.summary,
-        parties=msgspec.convert(row.parties or [], list[Party]),
-        violations=msgspec.convert(row.violations or [], list[Violation]),
-        penalty_fen=row.penalty_fen,
-        boards_confiscated=row.boards_confiscated,
-        decision=row.decision,
-        closed_us=row.closed_us,
-    )
-
-
-def as_dict(case: Case) -> dict[str, Any]:
-    return msgspec.to_builtins(case)
-
-
-def _lock_key(source: str) -> int:
-    return int.from_bytes(hashlib.blake2b(b"case\0" + source.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def _status(status: str) -> Words:
-    return Words(STATUS_NAMES_ZH.get(status, status), status)
-
-
-def _source(source: str) -> Words:
-    """``complaint:12`` as 投诉 #12 in Chinese (as it is in English)."""
-    kind, _, ref = source.partition(":")
-    return Words(f"{SOURCE_KINDS[kind].zh} #{ref}" if kind in SOURCE_KINDS else source, source)
-
-
-def _need(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        field = what if " " not in what else "parties" if what.startswith("party") else "violations"
-        raise CaseError("case_required_field", field=field, what=INPUTS[what])
-    return value.strip()
 
 
 def _source_station(conn: Connection, kind: str, ref: str) -> str | None:
@@ -253,13 +143,6 @@ def _change(
     audit_append(conn, actor=actor, action=action, subject=f"case:{row.id}", reason=reason, data=data, now_us=now_us)
 
 
-def _convert(items: Any, into: Any, what: str) -> Any:
-    try:
-        return msgspec.convert(items, into)
-    except msgspec.ValidationError as exc:
-        raise CaseError("case_malformed", field=what, what=INPUTS[what], detail=str(exc)) from None
-
-
 def update(
     store: Store,
     case_id: int,
@@ -365,32 +248,3 @@ def close(store: Store, case_id: int, *, reason: str, actor: str, now_us: int) -
             now_us=now_us,
         )
     return get(store, case_id)
-
-
-def get(store: Store, case_id: int) -> Case:
-    with store.engine.connect() as c:
-        row = c.execute(select(T.cases).where(_C.id == case_id)).first()
-    if row is None:
-        raise UnknownCase("case_unknown", case_id=case_id)
-    return _case(row)
-
-
-def by_source(store: Store, source: str) -> Case | None:
-    with store.engine.connect() as c:
-        row = c.execute(select(T.cases).where(_C.source == source).order_by(_C.id).limit(1)).first()
-    return _case(row) if row is not None else None
-
-
-def listing(
-    store: Store, station_ids: list[str] | None = None, status: str | None = None, limit: int = 500
-) -> list[Case]:
-    """Newest first; ``station_ids`` limits to those stations (an operator's), ``status`` to one status."""
-    q = select(T.cases).order_by(_C.id.desc()).limit(max(1, min(limit, 5000)))
-    if station_ids is not None:
-        if not station_ids:
-            return []
-        q = q.where(_C.station_id.in_(list(station_ids)))
-    if status is not None:
-        q = q.where(_C.status == status)
-    with store.engine.connect() as c:
-        return [_case(r) for r in c.execute(q).all()]

@@ -29,6 +29,10 @@ the first remaining candidate whose cumulative weight exceeds ``r``. Then, for e
 order, the inspector is ``rng.randrange`` over the sorted inspectors, leaving out the
 station's last inspector when another is available. Integer arithmetic only, so
 :func:`redraw` reproduces the picks exactly from the recorded JSON.
+
+The score and the draw are computed here; what they read is :mod:`.queries`' (with
+:func:`risk_scores`), the plan is written by :mod:`.service` (:func:`draw`) — both
+re-exported here.
 """
 
 from __future__ import annotations
@@ -37,16 +41,9 @@ import random
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
 
-from anxin.audit.chain import append as audit_append
-from anxin.contract.registry import Registry
 from anxin.i18n import RULE_NAMES_ZH
 from anxin.i18n.po import table
-from anxin.store import schema as T
-from anxin.store.database import Store
-from anxin.store.results import inserted_id
-from anxin.store.transactions import write_transaction
 from anxin.supervision.complaints import OUTCOME_ZH
 from anxin.supervision.errors import Refusal
 
@@ -85,51 +82,20 @@ def _r(x: float) -> float:
     return round(x, 4) + 0.0  # no -0.0
 
 
-def risk_scores(store: Store, registry: Registry, *, now_us: int) -> list[StationRisk]:
-    """Every registered station's risk, highest first (ties by station id)."""
-    stations = sorted(s.station_id for s in registry.stations)
+def _score(
+    stations: list[str],
+    *,
+    now_us: int,
+    alarm_rows: list[Any],
+    meter_rows: list[Any],
+    complaint_rows: list[Any],
+    open_rect: dict[str, int],
+    rect_inspections: set[int],
+    done: list[Any],
+) -> list[StationRisk]:
+    """Every station's risk from what :func:`risk_scores` read (the rules: the module
+    docstring), highest first (ties by station id)."""
     since = now_us - WINDOW_US
-    A, S = T.alarms.c, T.alarm_states.c
-    with store.engine.connect() as c:
-        alarm_rows = c.execute(
-            select(A.station_id, A.rule, A.severity, A.ts_us, S.status)
-            .select_from(T.alarms.outerjoin(T.alarm_states, S.alarm_id == A.alarm_id))
-            .where(A.station_id.in_(stations))
-            .where((A.ts_us >= since) | S.status.is_(None) | S.status.in_(OPEN_ALARM_STATUSES))
-        ).all()
-        M = T.meter_estimates.c
-        latest = (
-            select(M.nozzle_id, func.max(M.ts).label("ts"))
-            .where(M.station_id.in_(stations))
-            .group_by(M.nozzle_id)
-            .subquery()
-        )
-        meter_rows = c.execute(
-            select(M.station_id, M.nozzle_id, M.error_permille).join(
-                latest, (latest.c.nozzle_id == M.nozzle_id) & (latest.c.ts == M.ts)
-            )
-        ).all()
-        Cp = T.complaints.c
-        complaint_rows = c.execute(
-            select(Cp.station_id, Cp.outcome, Cp.status, Cp.plausible).where(
-                Cp.station_id.in_(stations), Cp.received_us >= since
-            )
-        ).all()
-        R = T.rectifications.c
-        open_rect: dict[str, int] = dict(
-            c.execute(
-                select(R.station_id, func.count())
-                .where(R.status == "open", R.station_id.in_(stations))
-                .group_by(R.station_id)
-            ).all()
-        )
-        rect_inspections = {int(x) for (x,) in c.execute(select(R.inspection_id)).all()}
-        I = T.inspections.c  # noqa: E741
-        done = c.execute(
-            select(I.id, I.station_id, I.visited_us, I.scheduled_us, I.checklist).where(
-                I.status == "done", I.station_id.in_(stations)
-            )
-        ).all()
     parts: dict[str, dict[str, float]] = {s: dict.fromkeys(PARTS, 0.0) for s in stations}
     notes: dict[str, list[str]] = {s: [] for s in stations}
     alarm_count: dict[str, dict[str, int]] = {s: {} for s in stations}
@@ -246,21 +212,11 @@ def redraw(plan_draw: dict[str, Any]) -> list[dict[str, str]]:
     return picks
 
 
-def draw(
-    store: Store,
-    registry: Registry,
-    *,
-    stations: int,
-    inspectors: list[str],
-    seed: int,
-    method: str,
-    name: str,
-    actor: str,
-    now_us: int,
-) -> int:
-    """Draw ``stations`` stations and assign inspectors (双随机); writes the plan (with
-    everything needed to reproduce it), one planned routine inspection per pick and
-    one audit entry; returns the plan id."""
+def _draw_inspectors(
+    *, stations: int, inspectors: list[str], seed: int, method: str, name: str, actor: str
+) -> list[str]:
+    """The inputs of a draw checked (DrawError naming the one refused); its inspectors,
+    de-duplicated and sorted."""
     if method not in ("risk", "uniform"):
         raise DrawError("draw_bad_method", field="method")
     inspectors = sorted({x.strip() for x in inspectors if x and x.strip()})
@@ -272,15 +228,21 @@ def draw(
         raise DrawError("draw_bad_seed", field="seed")
     if not name.strip() or not actor.strip():
         raise DrawError("draw_needs_name", field="name" if not name.strip() else "actor")
-    scores = sorted(risk_scores(store, registry, now_us=now_us), key=lambda r: r.station_id)
-    I = T.inspections.c  # noqa: E741
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(I.station_id, I.inspector, I.scheduled_us, I.id)
-            .where(I.status != "cancelled")
-            .order_by(I.scheduled_us, I.id)
-        ).all()
-    last = {r.station_id: r.inspector for r in rows}
+    return inspectors
+
+
+def _draw_record(
+    scores: list[StationRisk],
+    last: dict[str, str],
+    *,
+    stations: int,
+    inspectors: list[str],
+    seed: int,
+    method: str,
+    now_us: int,
+) -> dict[str, Any]:
+    """The draw (``anxin-draw/1``): the candidates with their weights, everything needed to
+    reproduce it, and its picks."""
     candidates = [
         {
             "station_id": r.station_id,
@@ -304,45 +266,34 @@ def draw(
     }
     picks = redraw(record)
     record["picks"] = picks
-    scheduled = now_us + SCHEDULE_AHEAD_US
-    with write_transaction(store) as conn:
-        plan_id = inserted_id(
-            conn.execute(
-                T.inspection_plans.insert().values(
-                    name=name.strip(),
-                    method=method,
-                    seed=seed,
-                    created_by=actor.strip(),
-                    created_us=now_us,
-                    draw=record,
-                )
-            )
-        )
-        ids = []
-        for p in picks:
-            ids.append(
-                inserted_id(
-                    conn.execute(
-                        T.inspections.insert().values(
-                            plan_id=plan_id,
-                            kind="routine",
-                            station_id=p["station_id"],
-                            inspector=p["inspector"],
-                            scheduled_us=scheduled,
-                            status="planned",
-                            checklist={},
-                            created_us=now_us,
-                        )
-                    )
-                )
-            )
-        audit_append(
-            conn,
-            actor=actor.strip(),
-            action="inspection.draw",
-            subject=f"inspection_plan:{plan_id}",
-            reason=name.strip(),
-            data={"seed": seed, "method": method, "stations": stations, "picks": picks, "inspection_ids": ids},
-            now_us=now_us,
-        )
-    return plan_id
+    return record
+
+
+# The statements (they use the score and the draw above: imported last).
+from anxin.supervision.risk.queries import risk_scores  # noqa: E402
+from anxin.supervision.risk.service import draw  # noqa: E402
+
+__all__ = [
+    "CLEAN_INSPECTION_MAX",
+    "CLEAN_WINDOW_US",
+    "COMPLAINT_OPEN",
+    "COMPLAINT_WEIGHT",
+    "DAY_US",
+    "HALF_LIFE_US",
+    "METER_OVER_2",
+    "METER_OVER_3",
+    "NEVER_INSPECTED",
+    "OPEN_ALARM_STATUSES",
+    "OPEN_RECTIFICATION",
+    "PARTS",
+    "SCHEDULE_AHEAD_US",
+    "SEVERITY_WEIGHT",
+    "STATION_BIAS",
+    "WEIGHT_UNIT",
+    "WINDOW_US",
+    "DrawError",
+    "StationRisk",
+    "draw",
+    "redraw",
+    "risk_scores",
+]

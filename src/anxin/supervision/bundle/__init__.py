@@ -29,6 +29,8 @@ record's signature against the bundle's registry (anxin's own parser and verifie
 and each audit entry's hash. A record the platform itself quarantined (forged or from
 an unknown device) is expected not to verify: it is counted in ``signatures_bad`` and
 noted, not a problem.
+
+The bundle is made and checked here; what it holds is read by :mod:`.queries`.
 """
 
 from __future__ import annotations
@@ -42,14 +44,12 @@ from collections.abc import Collection
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, or_, select
 
 from anxin.audit.chain import canonical as audit_canonical
 from anxin.audit.chain import entry_hash
 from anxin.contract.parse import Reject, parse_line
 from anxin.contract.registry import RegistryError, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
-from anxin.store import schema as T
 from anxin.store.database import Store
 from anxin.supervision.cases import as_dict, get
 from anxin.supervision.signing import PlatformKey, check_manifest_signature, platform_key, sign_manifest
@@ -183,27 +183,6 @@ def _evidence_keys(evidence: Any, nozzle_id: str | None) -> set[str]:
     return keys
 
 
-def _window(conn: Any, case_row: Any) -> tuple[int, int, str | None, set[str], list[str]]:
-    """(start, end, nozzle or None, evidence natural keys, source alarm ids) of the case."""
-    kind, _, ref = case_row.source.partition(":")
-    if kind == "alarm":
-        a = conn.execute(select(T.alarms).where(T.alarms.c.alarm_id == ref)).first()
-        if a is not None:
-            t = int(a.ts_us)
-            return t - HOUR_US, t + HOUR_US, a.nozzle_id, _evidence_keys(a.evidence, a.nozzle_id), [ref]
-        t = int(case_row.opened_us)
-    elif kind == "complaint" and ref.isdigit():
-        c = conn.execute(select(T.complaints).where(T.complaints.c.id == int(ref))).first()
-        t = int(c.event_ts_us or c.received_us) if c is not None else int(case_row.opened_us)
-    elif kind == "inspection" and ref.isdigit():
-        i = conn.execute(select(T.inspections).where(T.inspections.c.id == int(ref))).first()
-        t = int(i.visited_us or i.scheduled_us) if i is not None else int(case_row.opened_us)
-    else:
-        t = int(case_row.opened_us)
-    start, end = _local_day(t)
-    return start, end, None, set(), []
-
-
 def _settlement_nozzle(body: bytes) -> str | None:
     try:
         return json.loads(body).get("nozzle_id")
@@ -224,93 +203,49 @@ def export_bundle(
     ``tsa_url``, timestamped (RFC 3161; an authority that fails is logged and the bundle
     goes out without it). Deterministic for the same data, key and no timestamp."""
     case = get(store, case_id)
-    L, A, S = T.ledger.c, T.alarms.c, T.alarm_states.c
-    with store.engine.connect() as conn:
-        row = conn.execute(select(T.cases).where(T.cases.c.id == case_id)).one()
-        start, end, nozzle, ev_keys, source_alarms = _window(conn, row)
-        alarm_source = row.source.startswith("alarm:")
-        # The records: the window (the nozzle's metering/event/settlement for an alarm;
-        # the station's whole day otherwise) plus every record the alarm's evidence names.
-        # (the platform's own ticks are in the ledger too, but they are not what the station sent)
-        in_window = and_(
-            L.station_id == case.station_id, L.event_time_us >= start, L.event_time_us <= end, L.kind != "tick"
-        )
-        if alarm_source:
-            in_window = and_(in_window, L.kind.in_(("metering", "event", "settlement")))
-        cond = (
-            or_(in_window, and_(L.station_id == case.station_id, L.natural_key.in_(sorted(ev_keys))))
-            if ev_keys
-            else in_window
-        )
-        ledger_rows = conn.execute(
-            select(L.id, L.kind, L.natural_key, L.event_time_us, L.received_us, L.verdict, L.quarantined, L.body)
-            .where(cond)
-            .order_by(L.id)
-        ).all()
-        records, index = [], []
-        for r in ledger_rows:
-            if alarm_source and nozzle is not None and r.natural_key not in ev_keys:
-                of = r.natural_key.rsplit("/", 1)[0] if r.kind in ("metering", "event") else _settlement_nozzle(r.body)
-                if of != nozzle:
-                    continue
-            records.append(bytes(r.body).rstrip(b"\r\n"))
-            index.append(
-                {
-                    "line": len(records),
-                    "ledger_id": int(r.id),
-                    "kind": r.kind,
-                    "natural_key": r.natural_key,
-                    "event_time_us": int(r.event_time_us),
-                    "received_us": int(r.received_us),
-                    "verdict": r.verdict,
-                    "quarantined": bool(r.quarantined),
-                }
-            )
-        alarm_cond = and_(A.station_id == case.station_id, A.ts_us >= start, A.ts_us <= end)
-        if nozzle is not None:
-            alarm_cond = and_(alarm_cond, or_(A.nozzle_id == nozzle, A.nozzle_id.is_(None)))
-        if source_alarms:
-            alarm_cond = or_(alarm_cond, A.alarm_id.in_(source_alarms))
-        alarm_rows = conn.execute(
-            select(T.alarms, S.status.label("triage_status"))
-            .select_from(T.alarms.outerjoin(T.alarm_states, S.alarm_id == A.alarm_id))
-            .where(alarm_cond)
-            .order_by(A.ord)
-        ).all()
-        alarms = [
+    got = bundle_rows(store, case_id, station_id=case.station_id, now_us=now_us)
+    start, end, nozzle, ev_keys, source_alarms = got.start, got.end, got.nozzle, got.evidence_keys, got.source_alarms
+    alarm_source = got.source.startswith("alarm:")
+    records, index = [], []
+    for r in got.ledger:
+        if alarm_source and nozzle is not None and r.natural_key not in ev_keys:
+            of = r.natural_key.rsplit("/", 1)[0] if r.kind in ("metering", "event") else _settlement_nozzle(r.body)
+            if of != nozzle:
+                continue
+        records.append(bytes(r.body).rstrip(b"\r\n"))
+        index.append(
             {
-                "alarm_id": a.alarm_id,
-                "rule": a.rule,
-                "severity": a.severity,
-                "station_id": a.station_id,
-                "nozzle_id": a.nozzle_id,
-                "tank_id": a.tank_id,
-                "seq": a.seq,
-                "order_id": a.order_id,
-                "ts": a.ts,
-                "message": a.message,
-                "evidence": a.evidence,
-                "status": a.triage_status or "new",
-                "source_of_case": a.alarm_id in source_alarms,
+                "line": len(records),
+                "ledger_id": int(r.id),
+                "kind": r.kind,
+                "natural_key": r.natural_key,
+                "event_time_us": int(r.event_time_us),
+                "received_us": int(r.received_us),
+                "verdict": r.verdict,
+                "quarantined": bool(r.quarantined),
             }
-            for a in alarm_rows
-        ]
-        rv = T.registry_versions.c
-        reg = (
-            conn.execute(
-                select(rv.version, rv.created_us, rv.document)
-                .where(rv.created_us <= now_us)
-                .order_by(rv.version.desc())
-                .limit(1)
-            ).first()
-            or conn.execute(select(rv.version, rv.created_us, rv.document).order_by(rv.version.desc()).limit(1)).first()
         )
-        if reg is None:
-            raise BundleError("no registry: the records' keys cannot be published")
-        au = T.audit_log.c
-        audit_rows = conn.execute(
-            select(T.audit_log).where(au.subject.in_((f"case:{case_id}", row.source))).order_by(au.seq)
-        ).all()
+    alarms = [
+        {
+            "alarm_id": a.alarm_id,
+            "rule": a.rule,
+            "severity": a.severity,
+            "station_id": a.station_id,
+            "nozzle_id": a.nozzle_id,
+            "tank_id": a.tank_id,
+            "seq": a.seq,
+            "order_id": a.order_id,
+            "ts": a.ts,
+            "message": a.message,
+            "evidence": a.evidence,
+            "status": a.triage_status or "new",
+            "source_of_case": a.alarm_id in source_alarms,
+        }
+        for a in got.alarms
+    ]
+    reg = got.registry
+    if reg is None:
+        raise BundleError("no registry: the records' keys cannot be published")
     audit = [
         {
             "seq": int(e.seq),
@@ -323,7 +258,7 @@ def export_bundle(
             "prev_hash": bytes(e.prev_hash).hex(),
             "hash": bytes(e.hash).hex(),
         }
-        for e in audit_rows
+        for e in got.audit
     ]
     case_doc = {
         "format": "anxin-evidence-bundle/1",
@@ -526,3 +461,7 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
         signer_trusted=signer_trusted,
         timestamp=timestamp,
     )
+
+
+# What a bundle holds, read (it uses the window's helpers above: imported last).
+from anxin.supervision.bundle.queries import bundle_rows  # noqa: E402

@@ -1,0 +1,251 @@
+"""Inspections (检查): scheduling, 你点我检 requests, the visit with its checklist and test
+fill, rectification orders (整改) and the queries the console needs.
+
+Kinds: ``routine`` (日常), ``unannounced`` (四不两直), ``citizen`` (你点我检: the
+citizen's nozzle), ``follow_up`` (复查, of an earlier inspection). Statuses: ``planned``
+→ ``done`` (the graph is :mod:`anxin.supervision.lifecycle`'s). A visit records every
+checklist item; the test fill's error is computed exactly as a verification's (JJG 443,
+:func:`anxin.verification.evaluate_verification`, the product's expansion coefficient
+from the registry) and sets ``test_fill_within_mpe`` (±3‰). Every failed item becomes a
+rectification order with a deadline (now + 10 days). Only a follow-up visit whose items
+are all ok closes the open rectifications of the inspection it follows up. Every change
+is one transaction with one audit entry.
+
+Unannounced stays unannounced (四不两直): the station's side — an operator's console
+(``station_view=True``) and the station's public page — sees an ``unannounced`` or
+``citizen`` inspection only once its visit is recorded (``visited_us``), and a 你点我检
+request only once it is done; before, the queries here do not return them (``get``
+answers None, as for an inspection that does not exist). Regulators and inspectors see
+everything. The rule is in these queries (:mod:`.queries`), not in the pages that show them.
+
+The words, the checklist, the test fill's computation and the checks of a visit are
+here; scheduling and the visit are written by :mod:`.service`, read by :mod:`.queries` —
+both re-exported here, so ``inspections.schedule`` is what it was.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from anxin.contract.records import Verification, VerificationRun
+from anxin.contract.registry import Registry
+from anxin.i18n.po import table
+from anxin.supervision._common import SupervisionError, need_text
+from anxin.supervision.errors import Words, joined
+from anxin.supervision.lifecycle import INSPECTION_STATUSES
+from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verification
+
+KINDS = ("routine", "unannounced", "citizen", "follow_up")
+HIDDEN_UNTIL_VISITED = ("unannounced", "citizen")  # never announced to the station before the visit
+KIND_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("inspection_kind").items()}
+STATUSES = INSPECTION_STATUSES  # the lifecycle's, under this module's old name
+STATUS_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("inspection_status").items()}
+# The same in English (a refusal names them in the reader's language).
+KIND_EN: dict[str, str] = {k: en for k, (_, en) in table("inspection_kind").items()}
+STATUS_EN: dict[str, str] = {k: en for k, (_, en) in table("inspection_status").items()}
+
+SEALS_INTACT = "seals_intact"
+MODULE_REGISTERED = "module_registered"
+CERTIFICATE_VALID = "certificate_valid"
+CREDIT_COMMITMENT_POSTED = "credit_commitment_posted"
+TEST_FILL_WITHIN_MPE = "test_fill_within_mpe"
+CHECKLIST: dict[str, str] = {k: zh for k, (zh, _) in table("checklist").items()}
+CHECKLIST_EN: dict[str, str] = {k: en for k, (_, en) in table("checklist").items()}
+MANUAL_ITEMS = (SEALS_INTACT, MODULE_REGISTERED, CERTIFICATE_VALID, CREDIT_COMMITMENT_POSTED)
+# A test fill run's quantities, as a refusal names them (JJG 443: V_B, V_J, t_B, t_J).
+RUN_QUANTITIES: dict[str, Words] = {
+    "standard_ml": Words("标准量器示值（mL）", "standard volume (mL)"),
+    "indicated_ml": Words("加油机示值（mL）", "indicated volume (mL)"),
+    "standard_temp_mc": Words("标准量器内油温（m°C）", "temperature in the standard measure (m°C)"),
+    "dispenser_temp_mc": Words("加油机内油温（m°C）", "temperature in the dispenser (m°C)"),
+    "flow_ml_per_min": Words("流量（mL/min）", "flow (mL/min)"),
+}
+
+
+# ---------------------------------------------------------------------------- scheduling
+def _planned(kind: str, station_id: str, inspector: str, scheduled_us: int) -> tuple[str, str]:
+    """(station, inspector) of an inspection to plan, checked."""
+    if kind not in KINDS:
+        raise SupervisionError("bad_kind", field="kind", kinds=joined(Words(KIND_ZH[k], KIND_EN[k]) for k in KINDS))
+    station = need_text(station_id, "station_id", max_chars=128)
+    who = need_text(inspector, "inspector", max_chars=64)
+    if type(scheduled_us) is not int or scheduled_us <= 0:
+        raise SupervisionError("bad_time", field="scheduled_us")
+    return station, who
+
+
+# ---------------------------------------------------------------------------- the visit
+def compute_test_fill(
+    registry: Registry, nozzle_id: str, runs: Sequence[Mapping[str, Any]], *, ts_us: int
+) -> dict[str, Any]:
+    """The test fill's error, computed as a verification's (JJG 443): each run's standard
+    volume corrected to the dispenser's conditions with the nozzle's product expansion,
+    E = (V_J − V_B)/V_B, the mean per flow point (a run without ``flow_ml_per_min`` is
+    taken at the nozzle's maximum flow). ``error`` is the flow-point error of largest
+    magnitude; ``within_mpe`` whether every flow point is within ±3‰."""
+    nozzle = registry.nozzle_by_id.get(nozzle_id)
+    if nozzle is None:
+        raise SupervisionError("unknown_nozzle", field="nozzle_id", nozzle_id=nozzle_id)
+    if not runs:
+        raise SupervisionError("no_runs", field="test_fill_runs")
+    if len(runs) > 100:
+        raise SupervisionError("too_many_runs", field="test_fill_runs")
+    vr = []
+    for i, r in enumerate(runs):
+        field = f"test_fill_runs[{i}]"
+        if not isinstance(r, Mapping):
+            raise SupervisionError("bad_run.shape", field=field)
+        vals = {}
+        for k, quantity in RUN_QUANTITIES.items():
+            v = r.get(k, nozzle.max_flow_ml_per_min if k == "flow_ml_per_min" else None)
+            if type(v) not in (int, float) or not math.isfinite(v):
+                raise SupervisionError("bad_run.not_finite", field=f"{field}.{k}", quantity=quantity)
+            vals[k] = v
+        if vals["standard_ml"] <= 0 or vals["indicated_ml"] <= 0 or vals["flow_ml_per_min"] <= 0:
+            raise SupervisionError("bad_run.not_positive", field=field)
+        vr.append(VerificationRun(**vals))
+    product = registry.product_by_id.get(nozzle.product)
+    beta = beta_for_product(product.expansion_ppm_per_c if product is not None else None)
+    ts = datetime.fromtimestamp(ts_us / 1_000_000, tz=UTC)
+    v = Verification(
+        station_id=nozzle.station_id,
+        nozzle_id=nozzle_id,
+        ts=ts,
+        type="periodic",
+        org="inspection",
+        certificate_no="",
+        k_pulses_per_m3=nozzle.k_pulses_per_m3,
+        valid_until=ts,
+        runs=vr,
+    )
+    res = evaluate_verification(v, beta_y_per_c=beta)
+    if not res.flow_points or len(res.runs) != len(vr):
+        raise SupervisionError("bad_run.not_computable", field="test_fill_runs", reasons=_fill_reasons(res.reasons))
+    worst = max(res.flow_points, key=lambda p: abs(p.error))
+    return {
+        "runs": [dict(r) for r in runs],
+        "beta_y_per_c": beta,
+        "run_errors_permille": [x.error_permille for x in res.runs],
+        "flow_points": [
+            {"flow_ml_per_min": p.flow_ml_per_min, "runs": p.runs, "error": p.error, "error_permille": p.error_permille}
+            for p in res.flow_points
+        ],
+        "error": worst.error,
+        "error_permille": worst.error_permille,
+        "mpe_permille": DEFAULT_LIMITS.mpe * 1000,
+        "within_mpe": all(p.passes_mpe for p in res.flow_points),
+    }
+
+
+_RUN_REASON = re.compile(r"run (\d+): ")
+
+
+def _fill_reasons(reasons: Sequence[str]) -> Words:
+    """Why a test fill cannot be computed: the verification's reasons (English), and in
+    Chinese the runs it had to leave out (its reasons number them "run <n>: …")."""
+    runs = [m.group(1) for m in map(_RUN_REASON.match, reasons) if m is not None]
+    zh = f"第 {'、'.join(runs)} 次测试加油数据无效" if runs else "没有有效的测试加油数据"
+    return Words(zh, "; ".join(reasons) or "no valid runs")
+
+
+def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    if not isinstance(checklist, Mapping):
+        raise SupervisionError("bad_checklist", field="checklist")
+    out: dict[str, dict[str, Any]] = {}
+    for item, value in checklist.items():
+        if item not in CHECKLIST:
+            raise SupervisionError("unknown_item", field=f"checklist.{item}", item=item)
+        if isinstance(value, Mapping):
+            ok, note = value.get("ok"), value.get("note", "")
+        else:
+            try:
+                ok, note = value
+            except (TypeError, ValueError):
+                raise SupervisionError("bad_item.shape", field=f"checklist.{item}") from None
+        if type(ok) is not bool:
+            raise SupervisionError("bad_item.no_verdict", field=f"checklist.{item}")
+        what = Words(f"检查项「{CHECKLIST[item]}」的说明", f"note on “{CHECKLIST_EN[item]}”")
+        note_v = (
+            ""
+            if note is None or not str(note).strip()
+            else need_text(note, f"checklist.{item}", max_chars=1000, what=what)
+        )
+        out[item] = {"ok": ok, "note": note_v}
+    missing = [k for k in MANUAL_ITEMS if k not in out]
+    if missing:
+        raise SupervisionError(
+            "missing_item",
+            field=f"checklist.{missing[0]}",
+            items=joined((Words(CHECKLIST[k], CHECKLIST_EN[k]) for k in missing), zh_sep="、", en_sep="; "),
+        )
+    return out
+
+
+def _fill_item(fill: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``test_fill_within_mpe`` item from the computed test fill (the note given for
+    it, if any, after the error)."""
+    note = f"误差 {fill['error_permille']:+.3f}‰（限 ±{fill['mpe_permille']:g}‰）"
+    if given is not None and given["note"]:
+        note += f"；{given['note']}"
+    return {"ok": bool(fill["within_mpe"]), "note": note}
+
+
+def _checked(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every checklist item, in the checklist's order (a test fill neither done nor given:
+    not tested)."""
+    items.setdefault(TEST_FILL_WITHIN_MPE, {"ok": None, "note": "未做测试加油"})
+    return {k: items[k] for k in CHECKLIST}  # in the checklist's order
+
+
+def _finding(item: str, v: dict[str, Any]) -> str:
+    """The rectification order's finding of a failed item."""
+    return f"{CHECKLIST[item]}：不合格" + (f"（{v['note']}）" if v["note"] else "")
+
+
+# The statements (they use the words and checks above: imported last).
+from anxin.supervision.inspections.queries import (  # noqa: E402
+    citizen_requests,
+    get,
+    listing,
+    open_rectifications,
+    stations_without_inspection,
+)
+from anxin.supervision.inspections.service import (  # noqa: E402
+    citizen_request,
+    record_visit,
+    schedule,
+    schedule_citizen,
+)
+
+__all__ = [
+    "CERTIFICATE_VALID",
+    "CHECKLIST",
+    "CHECKLIST_EN",
+    "CREDIT_COMMITMENT_POSTED",
+    "HIDDEN_UNTIL_VISITED",
+    "KINDS",
+    "KIND_EN",
+    "KIND_ZH",
+    "MANUAL_ITEMS",
+    "MODULE_REGISTERED",
+    "RUN_QUANTITIES",
+    "SEALS_INTACT",
+    "STATUSES",
+    "STATUS_EN",
+    "STATUS_ZH",
+    "TEST_FILL_WITHIN_MPE",
+    "citizen_request",
+    "citizen_requests",
+    "compute_test_fill",
+    "get",
+    "listing",
+    "open_rectifications",
+    "record_visit",
+    "schedule",
+    "schedule_citizen",
+    "stations_without_inspection",
+]
