@@ -198,7 +198,7 @@ def test_overview_figures_come_from_the_data(app) -> None:
     with service.store.engine.connect() as db:
         (sales, volume) = db.execute(sql("SELECT sum(sales), sum(volume_ml) FROM daily_sales")).one()
         (alarms,) = db.execute(sql("SELECT count(*) FROM alarms")).one()
-    assert f"{volume / 1000:,.0f} L" in text and f"今日加油量（{sales} 笔） · 昨日 0 升、0 笔" in text
+    assert f"{volume / 1000:,.0f} 升" in text and f"今日加油量（{sales} 笔） · 昨日 0 升、0 笔" in text
     assert re.search(rf'class="n">{alarms}</span><span>未结报警', text)
 
 
@@ -330,7 +330,7 @@ def test_every_page_takes_now_from_the_platforms_clock(app) -> None:
         with service.store.engine.connect() as conn:
             litres = conn.execute(select(func.sum(d.volume_ml)).where(d.day == "2026-03-01")).scalar() / 1000
         assert litres > 0
-        assert re.search(r'<span class="n">' + re.escape(f"{litres:,.0f}") + r" L</span><span>今日加油量", overview)
+        assert re.search(r'<span class="n">' + re.escape(f"{litres:,.0f}") + r" 升</span><span>今日加油量", overview)
         assert 'name="period" value="2026-03"' in c.get("/console/statistics").text
         covered, _ = coverage_of(service.store, service.registry, now_us=fixed)
         register = c.get("/console/register").text
