@@ -122,3 +122,49 @@ def test_the_attribution_is_in_the_readers_language(browser, demo_city: Demo) ->
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 392  # (a phone's width)
     finally:
         ctx.close()
+
+
+def test_a_regulator_goes_from_the_map_to_an_alarm_and_disposes_of_it(browser, demo_city: Demo) -> None:
+    """Issue 13's acceptance, walked in the browser: from the map to a district, to a
+    station, to an alarm; its evidence read in Chinese; a first step of its disposal
+    taken — and on no page of the way an English sentence, an untranslated state or a
+    raw field name (test_page_text's rule, on what the browser shows)."""
+    from test_page_text import offences
+
+    ctx, page, outside = _overview(browser, demo_city, "zh")
+    seen: dict[str, set[str]] = {}
+
+    def read(where: str) -> None:
+        seen[where] = offences(page.locator("main").inner_text())
+
+    try:
+        data = page.evaluate("JSON.parse(document.getElementById('data').textContent)")
+        read("overview")
+        district = _quiet_district(page, sorted(data["map"]["districts"]))
+        _click_at(page, district)
+        page.wait_for_url(re.compile(r".*/console/alarms\?.*"))
+        read("district's alarms")
+        page.locator("table.list tbody tr a[href^='/console/stations/']").first.click()
+        page.wait_for_url(re.compile(r".*/console/stations/[^/?]+$"))
+        read("station")
+        links = page.locator("main a[href^='/console/alarms/']")
+        hrefs = [links.nth(i).get_attribute("href") for i in range(min(links.count(), 10))]
+        for href in hrefs:  # the first of the station's alarms no one has taken up yet
+            page.goto(f"{demo_city.base}{href}")
+            if page.locator("form[action$='/acknowledge']").count():
+                break
+        else:
+            raise AssertionError(f"no new alarm among {hrefs}")
+        read("alarm")
+        main = page.locator("main").inner_text()
+        assert "证据" in main and re.search(r"[\u4e00-\u9fff]", page.locator("h1").inner_text())
+        form = page.locator("form[action$='/acknowledge']")
+        form.locator("input[name=reason]").fill("已阅，安排核查")
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        page.locator("h1 .badge", has_text="已确认").wait_for(timeout=10_000)
+        read("alarm after the step")
+        assert outside == [], outside
+    finally:
+        ctx.close()
+    assert not {k: v for k, v in seen.items() if v}, seen
