@@ -158,31 +158,6 @@ def test_the_english_reader_catches_what_a_reviewer_would() -> None:
             "本站该订单时间前后 +2分00秒 的报警「油量不符」",
             "a “Volume mismatch” alarm at this station +2 min 00 s from the order's time",
         ),
-        (
-            "risk",
-            "近90天报警（按30天半衰期衰减）：严重2条、一般1条，计 9.5 分",
-            "alarms in the last 90 days (halved every 30 days): critical 2, minor 1; 9.5 points",
-        ),
-        (
-            "risk",
-            "油枪 S1-D1-N1 计量误差估计 3.33‰，超过3‰，计 8.0 分",
-            "nozzle S1-D1-N1: meter error estimate 3.33‰, beyond 3‰; 8.0 points",
-        ),
-        (
-            "risk",
-            "近90天有“误差偏向经营者”报警，计 5.0 分",
-            "a “Errors favour the operator” alarm in the last 90 days; 5.0 points",
-        ),
-        (
-            "risk",
-            "近90天投诉举报：属实1件、待办2件，计 5.0 分",
-            "complaints in the last 90 days: substantiated 1, open 2; 5.0 points",
-        ),
-        ("risk", "近90天待研判投诉 80 件，不计分", "complaints in the last 90 days not triaged yet: 80, not counted"),
-        ("risk", "未完成整改 1 项，计 2.0 分", "rectifications not completed: 1; 2.0 points"),
-        ("risk", "从未检查，计 2.0 分", "never inspected; 2.0 points"),
-        ("risk", "近180天检查合格，减 2.0 分", "an inspection passed in the last 180 days; minus 2.0 points"),
-        ("risk", "无风险因素", "no risk factors"),
         ("finding", "信用承诺书上墙：不合格（未上墙）", "Credit commitment posted: failed (未上墙)"),
         ("finding", "检定证书有效：不合格", "Verification certificate valid: failed"),
         (
@@ -195,14 +170,14 @@ def test_the_english_reader_catches_what_a_reviewer_would() -> None:
     ],
 )
 def test_the_platforms_own_chinese_reads_in_english(read: str, text: str, english: str) -> None:
-    """What the domain packages write in Chinese (a complaint's links, a station's risk, a
-    rectification's finding, a test fill's note) reads in English; what a person typed
+    """What the domain packages write in Chinese (a complaint's links, a rectification's
+    finding, a test fill's note) reads in English (a station's risk is worded from its
+    parts: tests/test_supervision_risk.py); what a person typed
     inside stays as typed; Chinese is shown as written."""
     from anxin.web import composed
 
     fn = {
         "why": composed.link_why,
-        "risk": composed.risk_line,
         "finding": composed.finding_text,
         "note": composed.checklist_note,
     }[read]

@@ -330,3 +330,59 @@ def test_spam_complaints_cannot_steer_the_draw(store: Store, registry: Registry)
     assert s2.parts["complaints"] == 2 * R.COMPLAINT_OPEN
     assert "近90天研判为不可信的投诉 3 件，不计分" in s2.explanation
     assert [e.action for e in entries(store, subject=f"complaint:{ids[0]}")][0] == "complaint.triage"
+
+
+@pytest.mark.parametrize(
+    ("reason", "zh", "en"),
+    [
+        (
+            ("alarms", {"days": 90, "half_life": 30, "alarm_counts": {"critical": 2, "minor": 1}, "points": 9.5}),
+            "近90天报警（按30天半衰期衰减）：严重2条、一般1条，计 9.5 分",
+            "alarms in the last 90 days (halved every 30 days): critical 2, minor 1; 9.5 points",
+        ),
+        (
+            ("alarms", {"days": 90, "half_life": 30, "alarm_counts": {"critical": 61}, "points": 313.30357}),
+            "近90天报警（按30天半衰期衰减）：严重61条，计 313.3 分",
+            "alarms in the last 90 days (halved every 30 days): critical 61; 313.3 points",
+        ),
+        (
+            ("meter", {"nozzle": "S1-D1-N1", "error": "3.33", "limit": 3, "points": 8.0}),
+            "油枪 S1-D1-N1 计量误差估计 3.33‰，超过3‰，计 8.0 分",
+            "nozzle S1-D1-N1: meter error estimate 3.33‰, beyond 3‰; 8.0 points",
+        ),
+        (
+            ("station_bias", {"days": 90, "rule": "STATION_BIAS", "points": 5.0}),
+            "近90天有“误差偏向经营者”报警，计 5.0 分",
+            "a “Errors favour the operator” alarm in the last 90 days; 5.0 points",
+        ),
+        (
+            ("complaints", {"days": 90, "complaint_counts": {"substantiated": 1, "open": 2}, "points": 5.0}),
+            "近90天投诉举报：待办2件、属实1件，计 5.0 分",
+            "complaints in the last 90 days: open 2, substantiated 1; 5.0 points",
+        ),
+        (
+            ("complaints_not_counted", {"days": 90, "kind": "untriaged", "n": 80}),
+            "近90天待研判投诉 80 件，不计分",
+            "complaints in the last 90 days not triaged yet: 80, not counted",
+        ),
+        (
+            ("rectifications", {"n": 1, "points": 2.0}),
+            "未完成整改 1 项，计 2.0 分",
+            "rectifications not completed: 1; 2.0 points",
+        ),
+        (("never_inspected", {"points": 2.0}), "从未检查，计 2.0 分", "never inspected; 2.0 points"),
+        (
+            ("clean_inspection", {"days": 180, "minus": 2.0}),
+            "近180天检查合格，减 2.0 分",
+            "an inspection passed in the last 180 days; minus 2.0 points",
+        ),
+        (("none", {}), "无风险因素", "no risk factors"),
+    ],
+)
+def test_a_risk_reason_reads_in_either_language(reason, zh: str, en: str) -> None:
+    """A station's risk is handed over as parts (key, parameters), worded from the
+    catalog in the reader's language — not a Chinese sentence read back into English —
+    with its points to one decimal (a sum of decayed weights was shown as 313.3036)."""
+    from anxin.supervision.risk import explain
+
+    assert explain(reason, "zh") == zh and explain(reason, "en") == en

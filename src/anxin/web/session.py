@@ -88,6 +88,13 @@ def _station_name(request: Request, station_id: str | None) -> str:
     return "" if st is None else st.name
 
 
+def _risk_reasons(risk: Any, lang: str) -> str:
+    """A station's risk, part by part, in the reader's words (the catalog's ``risk``)."""
+    from anxin.supervision.risk import explain
+
+    return words(lang)["risk_sep"].join(explain(r, lang) for r in risk.reasons)
+
+
 def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     w = words(v.lang)
     resp = templates.TemplateResponse(
@@ -113,6 +120,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "finding": lambda text: finding_text(text, v.lang),
             "link_why": lambda why: link_why(why, v.lang),
             "station_name": lambda sid: _station_name(request, sid),
+            "risk_reasons": lambda risk: _risk_reasons(risk, v.lang),
             **ctx,
         },
         status_code=status,

@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
 from anxin.supervision.complaints import OUTCOME_ZH
 from anxin.supervision.errors import Refusal
@@ -70,7 +70,37 @@ class StationRisk(msgspec.Struct, frozen=True, kw_only=True):
     station_id: str
     score: float
     parts: dict[str, float]
-    explanation: list[str]  # Chinese, one line per non-zero part
+    explanation: list[str]  # Chinese, one line per non-zero part (:func:`explain` of the reasons)
+    # the same as parts a reader's language words: (catalog key of context "risk", parameters)
+    reasons: list[tuple[str, dict[str, Any]]] = []
+
+
+def _counted(counts: dict[str, int], order: tuple[str, ...], words: str, lang: str) -> str:
+    """``严重61条、重要10条`` / ``critical 61, major 10``."""
+    zh = lang == "zh"
+    unit = table("risk_unit")[words][0 if zh else 1]
+    names = table("risk_count")
+    items = [(names[k][0 if zh else 1], counts[k]) for k in order if counts.get(k)]
+    return "、".join(f"{w}{n}{unit}" for w, n in items) if zh else ", ".join(f"{w} {n}" for w, n in items)
+
+
+def explain(reason: tuple[str, dict[str, Any]], lang: str) -> str:
+    """One reason of a station's risk in ``lang`` (zh | en), from the catalog."""
+    key, params = reason
+    zh = lang == "zh"
+    p = dict(params)
+    if "alarm_counts" in p:
+        p["counts"] = _counted(p.pop("alarm_counts"), ("critical", "major", "minor"), "alarm", lang)
+    if "complaint_counts" in p:
+        p["counts"] = _counted(p.pop("complaint_counts"), tuple(sorted(_COMPLAINT_ZH)), "complaint", lang)
+    if "kind" in p:
+        p["kind"] = table("risk_count")[p["kind"]][0 if zh else 1]
+    if "rule" in p:
+        p["rule"] = (RULE_NAMES_ZH if zh else RULE_NAMES_EN)[p["rule"]]
+    for k in ("points", "minus"):
+        if k in p:
+            p[k] = f"{p[k]:.1f}"
+    return table("risk")[key][0 if zh else 1].format(**p)
 
 
 class DrawError(Refusal):
@@ -97,7 +127,7 @@ def _score(
     docstring), highest first (ties by station id)."""
     since = now_us - WINDOW_US
     parts: dict[str, dict[str, float]] = {s: dict.fromkeys(PARTS, 0.0) for s in stations}
-    notes: dict[str, list[str]] = {s: [] for s in stations}
+    notes: dict[str, list[tuple[str, dict[str, Any]]]] = {s: [] for s in stations}
     alarm_count: dict[str, dict[str, int]] = {s: {} for s in stations}
     bias: set[str] = set()
     for a in alarm_rows:
@@ -136,42 +166,40 @@ def _score(
     for s in stations:
         p, why = parts[s], notes[s]
         if alarm_count[s]:
-            counts = "、".join(
-                f"{_SEV_ZH[k]}{alarm_count[s][k]}条" for k in ("critical", "major", "minor") if k in alarm_count[s]
-            )
-            why.append(f"近90天报警（按30天半衰期衰减）：{counts}，计 {p['alarms']:.1f} 分")
+            why.append(("alarms", {"days": 90, "half_life": 30, "alarm_counts": alarm_count[s], "points": p["alarms"]}))
         if s in worst and worst[s][0] > 2.0:
             e, nz = worst[s]
             p["meter"] = METER_OVER_3 if e > 3.0 else METER_OVER_2
-            why.append(f"油枪 {nz} 计量误差估计 {e:.2f}‰，超过{'3' if e > 3.0 else '2'}‰，计 {p['meter']} 分")
+            limit = 3 if e > 3.0 else 2
+            why.append(("meter", {"nozzle": nz, "error": f"{e:.2f}", "limit": limit, "points": p["meter"]}))
         if s in bias:
             p["station_bias"] = STATION_BIAS
-            why.append(f"近90天有“{RULE_NAMES_ZH['STATION_BIAS']}”报警，计 {STATION_BIAS} 分")
+            why.append(("station_bias", {"days": 90, "rule": "STATION_BIAS", "points": STATION_BIAS}))
         counted = {k: n for k, n in complaints[s].items() if k not in _NOT_COUNTED}
         if counted:
-            counts = "、".join(f"{_COMPLAINT_ZH[k]}{n}件" for k, n in sorted(counted.items()))
-            why.append(f"近90天投诉举报：{counts}，计 {p['complaints']:.1f} 分")
+            why.append(("complaints", {"days": 90, "complaint_counts": counted, "points": p["complaints"]}))
         for k in _NOT_COUNTED:
             if complaints[s].get(k):
-                why.append(f"近90天{_COMPLAINT_ZH[k]}投诉 {complaints[s][k]} 件，不计分")
+                why.append(("complaints_not_counted", {"days": 90, "kind": k, "n": complaints[s][k]}))
         if open_rect.get(s):
             p["rectifications"] = OPEN_RECTIFICATION * int(open_rect[s])
-            why.append(f"未完成整改 {int(open_rect[s])} 项，计 {p['rectifications']} 分")
+            why.append(("rectifications", {"n": int(open_rect[s]), "points": p["rectifications"]}))
         if s not in inspected:
             p["never_inspected"] = NEVER_INSPECTED
-            why.append(f"从未检查，计 {NEVER_INSPECTED} 分")
+            why.append(("never_inspected", {"points": NEVER_INSPECTED}))
         for k in PARTS:
             p[k] = _r(p[k])
         if s in clean:
             p["clean_inspection"] = _r(-min(CLEAN_INSPECTION_MAX, sum(p.values())))
             if p["clean_inspection"]:
-                why.append(f"近180天检查合格，减 {-p['clean_inspection']} 分")
+                why.append(("clean_inspection", {"days": 180, "minus": -p["clean_inspection"]}))
             else:
-                why.append("近180天检查合格")
+                why.append(("clean_inspection_no_points", {"days": 180}))
         score = sum(p[k] for k in PARTS)
         if not why:
-            why.append("无风险因素")
-        out.append(StationRisk(station_id=s, score=score, parts=dict(p), explanation=why))
+            why.append(("none", {}))
+        lines = [explain(r, "zh") for r in why]
+        out.append(StationRisk(station_id=s, score=score, parts=dict(p), explanation=lines, reasons=why))
     out.sort(key=lambda r: (-r.score, r.station_id))
     return out
 
