@@ -216,3 +216,30 @@ def test_the_oversight_lines_read_in_either_language() -> None:
     )
     odd = item("case_open", "a line no pattern knows")
     assert oversight_summary(odd, reg, "en") == odd.summary
+
+
+def test_the_oversight_lines_are_worded_from_their_parts() -> None:
+    """The reconciliation hands each line over as parts (key, codes): worded in the
+    reader's language from the catalog, states and rules by name."""
+    from types import SimpleNamespace
+
+    from anxin.reports.oversight import OversightItem
+    from anxin.web.composed import oversight_summary
+
+    reg = SimpleNamespace(station_by_id={"S1": SimpleNamespace(name="城东加油站")})
+
+    def item(category: str, what: tuple[str, dict]) -> OversightItem:
+        return OversightItem(
+            category=category, ref="1", station_id="S1", since_us=0, since="", summary="（中文）", link="/", what=what
+        )
+
+    complaint = item("complaint_overdue", ("complaint", {"status": "received", "text": "多收钱"}))
+    assert oversight_summary(complaint, reg, "zh") == "城东加油站（S1） 投诉（已受理）：多收钱"
+    assert oversight_summary(complaint, reg, "en") == "城东加油站 (S1) complaint (received): 多收钱"
+    alarm = item("alarm_undisposed", ("alarm", {"rule": "VOLUME_MISMATCH", "status": "new"}))
+    assert oversight_summary(alarm, reg, "zh") == "城东加油站（S1） 油量不符（新报警）"
+    assert oversight_summary(alarm, reg, "en") == "城东加油站 (S1) Volume mismatch (New)"
+    quiet = item("station_uninspected", ("uninspected", {"days": 90}))
+    assert oversight_summary(quiet, reg, "en") == "城东加油站 (S1) alarms or complaints within 90 days, not inspected"
+    unknown = SimpleNamespace(station_by_id={})
+    assert oversight_summary(quiet, unknown, "zh") == "S1 90天内有报警或投诉，未检查"

@@ -30,6 +30,7 @@ or an operator's scope); None is everything. (The rows are read by
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -67,8 +68,11 @@ class OversightItem(msgspec.Struct, frozen=True, kw_only=True):
     station_id: str
     since_us: int  # when the clock started (arrival, raising, opening, deadline, last event)
     since: str  # the same, RFC 3339 local
-    summary: str  # a short description, Chinese
+    summary: str  # a short description, Chinese (the files' and the command line's)
     link: str  # the console page
+    # what the summary says, as parts a reader's language words (web/composed.oversight_summary):
+    # the catalog key of context "oversight_line" and its parameters (codes, not words)
+    what: tuple[str, dict[str, Any]] = ("", {})
 
 
 class Oversight(msgspec.Struct, kw_only=True):
@@ -80,7 +84,15 @@ class Oversight(msgspec.Struct, kw_only=True):
         return [i for i in self.items if i.category == category]
 
 
-def _item(category: str, ref: object, station_id: str, since_us: int, summary: str, link: str) -> OversightItem:
+def _item(
+    category: str,
+    ref: object,
+    station_id: str,
+    since_us: int,
+    summary: str,
+    link: str,
+    what: tuple[str, dict[str, Any]] = ("", {}),
+) -> OversightItem:
     return OversightItem(
         category=category,
         ref=str(ref),
@@ -89,6 +101,7 @@ def _item(category: str, ref: object, station_id: str, since_us: int, summary: s
         since=format_ts(int(since_us)),
         summary=summary,
         link=link,
+        what=what,
     )
 
 
@@ -125,6 +138,7 @@ def reconcile(
                 received,
                 f"{name(sid)} 投诉（{status}）：{_short(text)}",
                 f"/console/complaints/{cid}",
+                ("complaint", {"status": status, "text": _short(text)}),
             )
         )
 
@@ -137,12 +151,21 @@ def reconcile(
                 raised,
                 f"{name(sid)} {RULE_NAMES_ZH.get(rule, rule)}（{status or 'new'}）",
                 f"/console/alarms/{aid}",
+                ("alarm", {"rule": rule, "status": status or "new"}),
             )
         )
 
     for kid, sid, opened, summary in rows.cases_open:
         items.append(
-            _item("case_open", kid, sid, opened, f"{name(sid)} 案件：{_short(summary)}", f"/console/cases/{kid}")
+            _item(
+                "case_open",
+                kid,
+                sid,
+                opened,
+                f"{name(sid)} 案件：{_short(summary)}",
+                f"/console/cases/{kid}",
+                ("case", {"text": _short(summary)}),
+            )
         )
 
     last: dict[str, int] = {}  # station → its latest alarm or complaint in the window
@@ -159,6 +182,7 @@ def reconcile(
                 last[sid],
                 f"{name(sid)} {INSPECTION_WINDOW_DAYS}天内有报警或投诉，未检查",
                 f"/console/stations/{sid}",
+                ("uninspected", {"days": INSPECTION_WINDOW_DAYS}),
             )
         )
 
@@ -171,6 +195,7 @@ def reconcile(
                 due,
                 f"{name(sid)} 工单（{inspector}，报警 {aid}）",
                 f"/console/workorders/{oid}",
+                ("work_order", {"inspector": inspector, "alarm": aid}),
             )
         )
 
@@ -183,6 +208,7 @@ def reconcile(
                 deadline,
                 f"{name(sid)} 投诉（{status}）：{_short(text)}",
                 f"/console/complaints/{cid}",
+                ("complaint", {"status": status, "text": _short(text)}),
             )
         )
 
@@ -195,6 +221,7 @@ def reconcile(
                 deadline,
                 f"{name(sid)} 整改：{_short(finding)}",
                 f"/console/inspections/{iid}",
+                ("rectification", {"finding": _short(finding)}),
             )
         )
 

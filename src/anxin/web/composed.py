@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
-from anxin.web.texts import CHECKLIST, state_word
+from anxin.i18n.po import table
+from anxin.web.texts import CHECKLIST, rule_label, state_word
 
 _RULE_BY_ZH = {zh: code for code, zh in RULE_NAMES_ZH.items()}
 _ITEM_BY_ZH = {zh: en for zh, en in CHECKLIST.values()}
@@ -178,9 +179,29 @@ def finding_text(text: str | None, lang: str) -> str:
 
 # ---------------------------------------------------------------- the oversight list
 def oversight_summary(item: Any, registry: Any, lang: str) -> str:
-    """An oversight item's line (``<station>（<id>） <what>``) in ``lang``."""
-    summary, sid = item.summary, item.station_id
+    """An oversight item's line (``<station>（<id>） <what>``) in ``lang``: worded from the
+    parts the reconciliation hands over (``item.what``, the catalog's ``oversight_line``);
+    an item without them (none today) is read back from its Chinese summary."""
+    sid = item.station_id
     st = registry.station_by_id.get(sid) if registry is not None else None
+    key, params = getattr(item, "what", ("", {})) or ("", {})
+    if key:
+        zh = lang == "zh"
+        p = dict(params)
+        if "status" in p:
+            p["status"] = state_word("complaint" if key == "complaint" else "alarm", p["status"], lang)
+        if "rule" in p:
+            p["rule"] = rule_label(p["rule"], lang)
+        if "finding" in p:
+            p["finding"] = finding_text(p["finding"], lang)
+        said = table("oversight_line")[key][0 if zh else 1].format(**p)
+        where = (f"{st.name}（{sid}）" if zh else f"{st.name} ({sid})") if st is not None else sid
+        return f"{where} {said}"
+    return _read_back_summary(item, st, lang)
+
+
+def _read_back_summary(item: Any, st: Any, lang: str) -> str:
+    summary, sid = item.summary, item.station_id
     prefix = f"{st.name}（{sid}）" if st is not None else sid
     if not summary.startswith(prefix + " "):
         return summary
