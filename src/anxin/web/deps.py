@@ -26,6 +26,13 @@ is kept for the one rule: the station page and its QR sheet, a nozzle's page and
 certificates, a tank's chart.) A missing *permission* stays 403: it refuses a kind of
 page, whichever the row, and says nothing about the rows.
 
+The routes themselves are plain module-level functions on each module's module-level
+``router``: what they work with — the service, its store and registry, the public guard,
+the alarm broadcaster, the public base URL — comes through the dependencies of
+"what the app holds" below, read from ``app.state``, where :func:`anxin.web.mount.mount_console`
+puts them once when the app is built. Nothing of one app lives in a module (tests build
+many apps in one process), and one router serves them all.
+
 Whatever reads the database is a plain ``def`` dependency, which FastAPI runs in its
 threadpool, off the event loop; the rest are ``async def``. The viewer (its session
 row) is read once per request however many dependencies ask for it: FastAPI caches a
@@ -46,10 +53,13 @@ from starlette.datastructures import FormData
 from anxin.auth import PERMISSIONS
 from anxin.contract.registry import Nozzle, Station, Tank
 from anxin.ingest.service import IngestService
+from anxin.serve.alarms import AlarmBroadcaster
+from anxin.store.database import Store as _Store
 from anxin.supervision import cases as K
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
 from anxin.web import queries as Q
+from anxin.web.guard import PublicGuard
 from anxin.web.session import DbId, Viewer, csrf_ok, forbidden, not_found, to_login, viewer
 from anxin.workflow.queries import work_order_place
 
@@ -104,6 +114,44 @@ def get_service(request: Request) -> IngestService:
 
 
 Service: TypeAlias = Annotated[IngestService, Depends(get_service)]
+
+
+# ------------------------------------------------------------ what the app holds
+# (``async def``: they read app.state, never the database — no threadpool needed)
+
+
+async def get_store(request: Request) -> _Store:
+    """The service's store (``app.state.service.store``)."""
+    return request.app.state.service.store
+
+
+async def get_registry(request: Request) -> Any:
+    """The service's registry as the request finds it (``app.state.service.registry``;
+    None before the platform has one: the pages that may be asked then check). Typed
+    ``Any`` as the routes' ``reg()`` was: the console's pages take it as there."""
+    return request.app.state.service.registry
+
+
+async def get_guard(request: Request) -> PublicGuard:
+    """The public channels' guard (``app.state.guard``: limits, form tokens, cookies' Secure flag)."""
+    return request.app.state.guard
+
+
+async def get_broadcaster(request: Request) -> AlarmBroadcaster:
+    """The alarm broadcaster of the live stream (``app.state.broadcaster``)."""
+    return request.app.state.broadcaster
+
+
+async def get_base_url(request: Request) -> str:
+    """The configured public base URL (``app.state.base_url``; "" when unset: the request's own)."""
+    return request.app.state.base_url
+
+
+Store: TypeAlias = Annotated[_Store, Depends(get_store)]
+Registry: TypeAlias = Annotated[Any, Depends(get_registry)]
+Guard: TypeAlias = Annotated[PublicGuard, Depends(get_guard)]
+Broadcaster: TypeAlias = Annotated[AlarmBroadcaster, Depends(get_broadcaster)]
+BaseUrl: TypeAlias = Annotated[str, Depends(get_base_url)]
 
 
 def current_viewer(request: Request, service: Service) -> Viewer:

@@ -18,9 +18,8 @@ from anxin.auth.roles import ROLES
 from anxin.auth.users import active_staff
 from anxin.contract.times import LOCAL_OFFSET_US, format_ts
 from anxin.ingest.principals import Principal
-from anxin.ingest.service import IngestService
 from anxin.web import queries as Q
-from anxin.web.deps import CanAudit, CanEditVerifications, CsrfForm
+from anxin.web.deps import CanAudit, CanEditVerifications, CsrfForm, Registry, Service, Store
 from anxin.web.session import BadParam, Viewer, bad_request, now_us, query_int, render
 from anxin.web.texts import words
 
@@ -50,82 +49,90 @@ def nozzle_events(store, station_id: str, nozzle_id: str, *, limit: int = 100) -
     return out
 
 
-def extra_router(service: IngestService) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-    store = service.store
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/console/register/new")
-    async def entry_form(request: Request, v: CanEditVerifications):
-        return render(
-            request, v, "verification_form.html", page="register", nozzles=_nozzles(v), runs=RUNS, form={}, errors=[]
+
+@router.get("/console/register/new")
+async def entry_form(request: Request, v: CanEditVerifications, registry: Registry):
+    return render(
+        request,
+        v,
+        "verification_form.html",
+        page="register",
+        nozzles=_nozzles(v, registry),
+        runs=RUNS,
+        form={},
+        errors=[],
+    )
+
+
+@router.post("/console/register/new")
+async def entry_post(
+    request: Request, v: CanEditVerifications, form: CsrfForm, service: Service, store: Store, registry: Registry
+):
+    rec, errors = _record(form, registry, v.lang)
+    if not errors:
+        who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
+        res = await run_in_threadpool(
+            functools.partial(
+                service.ingest,
+                rec["station_id"],
+                [msgspec.json.encode(rec)],
+                source=who.source("form"),
+                principal=who,
+            )
         )
-
-    @r.post("/console/register/new")
-    async def entry_post(request: Request, v: CanEditVerifications, form: CsrfForm):
-        rec, errors = _record(form, service, v.lang)
-        if not errors:
-            who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
-            res = await run_in_threadpool(
-                functools.partial(
-                    service.ingest,
-                    rec["station_id"],
-                    [msgspec.json.encode(rec)],
-                    source=who.source("form"),
-                    principal=who,
+        line = res.results[0] if res.results else None
+        if line is not None and line.status in ("accepted", "duplicate"):
+            await run_in_threadpool(
+                lambda: record(
+                    store,
+                    actor=v.signed_in.username,
+                    action="verification.enter",
+                    subject=f"nozzle:{rec['nozzle_id']}",
+                    reason="entered by hand",
+                    data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
+                    now_us=service.clock(),
                 )
             )
-            line = res.results[0] if res.results else None
-            if line is not None and line.status in ("accepted", "duplicate"):
-                await run_in_threadpool(
-                    lambda: record(
-                        store,
-                        actor=v.signed_in.username,
-                        action="verification.enter",
-                        subject=f"nozzle:{rec['nozzle_id']}",
-                        reason="entered by hand",
-                        data={"certificate_no": rec["certificate_no"], "ts": rec["ts"]},
-                        now_us=service.clock(),
-                    )
-                )
-                return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
-            errors = [(line.reason or line.status) if line is not None else "?"]
-        return render(
-            request,
-            v,
-            "verification_form.html",
-            422,
-            page="register",
-            nozzles=_nozzles(v),
-            runs=RUNS,
-            form=dict(form),
-            errors=errors,
-        )
-
-    def _nozzles(v: Viewer) -> list[Any]:
-        reg = service.registry
-        return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
-
-    @r.get("/console/audit")
-    async def audit_page(request: Request, v: CanAudit):
-        try:
-            before = query_int(request, "before", lo=1)
-        except BadParam as exc:
-            return bad_request(request, v, exc.field, exc.value)
-        await run_in_threadpool(lambda: flush_failures(store, now_us=now_us()))  # the failed-login windows ended
-        rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
-        report = await run_in_threadpool(verify, store)
-        people = await run_in_threadpool(active_staff, store, ROLES)
-        names = {p["username"]: p["display_name"] for p in people} | {"system": words(v.lang)["system_actor"]}
-        return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts, names=names)
-
-    return r
+            return RedirectResponse(f"/console/nozzles/{rec['nozzle_id']}", status_code=303)
+        errors = [(line.reason or line.status) if line is not None else "?"]
+    return render(
+        request,
+        v,
+        "verification_form.html",
+        422,
+        page="register",
+        nozzles=_nozzles(v, registry),
+        runs=RUNS,
+        form=dict(form),
+        errors=errors,
+    )
 
 
-def _record(form: Any, service: IngestService, lang: str) -> tuple[dict[str, Any], list[str]]:
-    """The contract's verification record from the form, or the problems named."""
+def _nozzles(v: Viewer, reg: Any) -> list[Any]:
+    return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
+
+
+@router.get("/console/audit")
+async def audit_page(request: Request, v: CanAudit, store: Store):
+    try:
+        before = query_int(request, "before", lo=1)
+    except BadParam as exc:
+        return bad_request(request, v, exc.field, exc.value)
+    await run_in_threadpool(lambda: flush_failures(store, now_us=now_us()))  # the failed-login windows ended
+    rows = await run_in_threadpool(lambda: entries(store, limit=100, before_seq=before))
+    report = await run_in_threadpool(verify, store)
+    people = await run_in_threadpool(active_staff, store, ROLES)
+    names = {p["username"]: p["display_name"] for p in people} | {"system": words(v.lang)["system_actor"]}
+    return render(request, v, "audit.html", page="audit", rows=rows, report=report, fmt=format_ts, names=names)
+
+
+def _record(form: Any, reg: Any, lang: str) -> tuple[dict[str, Any], list[str]]:
+    """The contract's verification record from the form (``reg``: the service's registry,
+    None before it has one), or the problems named."""
     w = words(lang)
     errors: list[str] = []
-    reg = service.registry
     n = reg.nozzle_by_id.get(str(form.get("nozzle_id", ""))) if reg else None
     if n is None:
         return {}, [w["nozzle"] + "?"]

@@ -20,38 +20,37 @@ def mount_console(
     base_url: str = "",
     cookie_secure: bool = True,
 ) -> None:
-    from anxin.web import deps
-    from anxin.web.console import console_router
-    from anxin.web.extra import extra_router
+    from anxin.web import console, deps, extra, oversight, pages, public, supervision, users, witness
     from anxin.web.guard import PublicGuard
-    from anxin.web.oversight import oversight_router
-    from anxin.web.pages import pages_router
-    from anxin.web.public import public_api_router
-    from anxin.web.supervision import supervision_router
-    from anxin.web.users import users_router
-    from anxin.web.witness import witness_router
     from anxin.workflow import incident_listener
 
+    # What the routes work with, for their dependencies (anxin.web.deps) to read: the
+    # routes are module-level functions on module-level routers shared by every app built
+    # in the process, so all that is one app's lives here, on app.state, set once.
     # The public channels' limits, the anonymous forms' tokens and the cookies' Secure flag
     # (tests tune app.state.guard.limits).
-    guard = PublicGuard(service.store, base_url=base_url or None, cookie_secure=cookie_secure)
-    app.state.guard = guard
-    # The pages' access checks are dependencies (anxin.web.deps): they read the service
-    # from the app, and their refusals become the login redirect, the 403 and 404 pages here.
+    app.state.guard = PublicGuard(service.store, base_url=base_url or None, cookie_secure=cookie_secure)
+    # The pages' access checks are dependencies too: they read the service from the app,
+    # and their refusals become the login redirect, the 403 and 404 pages here.
     app.state.service = service
+    app.state.broadcaster = broadcaster  # the console's live stream
+    app.state.base_url = base_url  # the QR sheets' (else the request's own)
     deps.install(app)
 
     service.subscribe(incident_listener(service.store))  # repeated alarms of a nozzle form an incident
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
-    app.include_router(extra_router(service))  # before the console: /console/register/new is not a nozzle id
-    app.include_router(supervision_router(service))
-    app.include_router(public_api_router(service, guard))
-    app.include_router(users_router(service))
-    app.include_router(oversight_router(service))
-    app.include_router(witness_router(service))
-    app.include_router(console_router(service, broadcaster, guard))
-    app.include_router(pages_router(service, guard=guard, base_url=base_url))
+    app.include_router(extra.router)  # before the console: /console/register/new is not a nozzle id
+    app.include_router(supervision.router)
+    app.include_router(public.api_router)
+    app.include_router(users.router)
+    app.include_router(oversight.router)
+    app.include_router(witness.router)
+    app.include_router(console.router)
+    app.include_router(pages.router)
+    app.include_router(public.router)  # the public nozzle page and its forms (no login)
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/console", status_code=303)
+
+async def home() -> RedirectResponse:
+    """The site's root: the console."""
+    return RedirectResponse("/console", status_code=303)

@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.contract.registry import Registry, Tank
 from anxin.i18n import witness_text
-from anxin.ingest.service import IngestService
 from anxin.store import witness as W
 from anxin.store.database import Store
+from anxin.web import deps
 from anxin.web.deps import CanView, TankRow
 from anxin.web.texts import words
 
@@ -165,26 +165,23 @@ def corrected_chart_csv(tank: Tank, estimate: dict[str, Any] | None, lang: str) 
     return out.getvalue()
 
 
-def witness_router(service: IngestService) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-    store = service.store
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/console/tanks/{tank_id}/chart.csv")
-    async def chart_csv(v: CanView, tank: TankRow):
-        """The tank's corrected chart (CSV, UTF-8 with a BOM for spreadsheets); another
-        station's tank is not found, as an unknown one (anxin.web.deps)."""
-        tank_id = tank.tank_id
 
-        def latest() -> dict[str, Any] | None:
-            with store.engine.connect() as c:
-                return W.tank_estimate(c, tank_id)
+@router.get("/console/tanks/{tank_id}/chart.csv")
+async def chart_csv(v: CanView, tank: TankRow, store: deps.Store):
+    """The tank's corrected chart (CSV, UTF-8 with a BOM for spreadsheets); another
+    station's tank is not found, as an unknown one (anxin.web.deps)."""
+    tank_id = tank.tank_id
 
-        body = corrected_chart_csv(tank, await run_in_threadpool(latest), v.lang)
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", tank_id)
-        return Response(
-            "\ufeff" + body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}-chart.csv"'},
-        )
+    def latest() -> dict[str, Any] | None:
+        with store.engine.connect() as c:
+            return W.tank_estimate(c, tank_id)
 
-    return r
+    body = corrected_chart_csv(tank, await run_in_threadpool(latest), v.lang)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", tank_id)
+    return Response(
+        "\ufeff" + body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-chart.csv"'},
+    )
