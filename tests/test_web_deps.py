@@ -594,3 +594,22 @@ def test_an_unknown_permission_fails_when_the_route_is_defined() -> None:
     with pytest.raises(ValueError, match="alarm.traige"):
         needs("alarm.traige")
     assert needs("alarm.view") is needs("alarm.view")  # one dependency: read once a request
+
+
+# ------------------------------------------------------------ routes at module level
+
+
+def test_every_web_route_is_a_module_level_function(world) -> None:
+    """Each route of anxin.web is a plain function of its module, on the module's router
+    (the pattern of Dispatch): what it works with comes through its dependencies, read
+    from app.state — no route is a closure over one app's service, store or guard
+    (a factory's ``<locals>``), so none can come back."""
+    import importlib
+
+    routes = [r for r in _api_routes(world["app"].routes) if r.endpoint.__module__.startswith("anxin.web")]
+    modules = {r.endpoint.__module__ for r in routes}
+    assert modules == set(CONVERTED) | {"anxin.web.public", "anxin.web.mount"}, modules
+    for route in routes:
+        fn = route.endpoint
+        assert "<locals>" not in fn.__qualname__, f"{fn.__module__}.{fn.__qualname__} ({route.path}) is a closure"
+        assert getattr(importlib.import_module(fn.__module__), fn.__qualname__) is fn, (fn.__module__, fn.__qualname__)
