@@ -1,14 +1,13 @@
 """Texts the domain packages compose in Chinese as they write them — why a record is
-linked to a complaint, a station's risk explained, a rectification order's finding, the
-oversight list's lines — read in the reader's language.
+linked to a complaint, a rectification order's finding (both stored as written) — read
+in the reader's language, and the oversight list's lines worded from the parts the
+reconciliation hands over (a station's risk is worded by :func:`anxin.supervision.risk.explain`).
 
 They are the platform's words, not a person's: an English page must not show them in
-Chinese. Until the packages hand over the parts instead of the sentence, each known shape
-is read back by pattern (as :func:`anxin.i18n.reason_text` reads the engine's reasons)
-and said again in English; what a person typed inside it (an order number, a note, a
-complaint's text) is kept as it was typed. A shape no pattern knows is shown as written.
-In Chinese every text is shown as written, but a lifecycle state the oversight list
-leaves as its code (``投诉（received）``) is named in words."""
+Chinese. A stored sentence is read back by pattern (as :func:`anxin.i18n.reason_text`
+reads the engine's reasons) and said again in English; what a person typed inside it (an
+order number, a note, a complaint's text) is kept as it was typed. A shape no pattern
+knows is shown as written. In Chinese every text is shown as written."""
 
 from __future__ import annotations
 
@@ -26,16 +25,6 @@ _ITEM_BY_ZH = {zh: en for zh, en in CHECKLIST.values()}
 _DT = r"([+−])(\d+)分(\d+)秒"  # a signed offset, as the complaint links write it
 _BASIS = r"(发生时间|该订单时间|受理时间)"
 _BASIS_EN = {"发生时间": "the time given", "该订单时间": "the order's time", "受理时间": "its receipt"}
-_SEVERITY_EN = {"严重": "critical", "重要": "major", "一般": "minor"}
-_COMPLAINT_KIND_EN = {
-    "属实": "substantiated",
-    "不属实": "unsubstantiated",
-    "撤回": "withdrawn",
-    "移交": "referred",
-    "待办": "open",
-    "待研判": "not triaged yet",
-    "研判为不可信的": "triaged as not plausible",
-}
 
 
 def _dt(sign: str, minutes: str, seconds: str) -> str:
@@ -45,17 +34,6 @@ def _dt(sign: str, minutes: str, seconds: str) -> str:
 def _rule_en(zh: str) -> str:
     code = _RULE_BY_ZH.get(zh)
     return RULE_NAMES_EN[code] if code in RULE_NAMES_EN else zh
-
-
-def _counts(text: str, unit: str, names: dict[str, str]) -> str | None:
-    """``严重2条、重要3条`` → ``critical 2, major 3`` (None when a part is not known)."""
-    out = []
-    for part in text.split("、"):
-        m = re.fullmatch(rf"(.+?)(\d+){unit}", part)
-        if m is None or m[1] not in names:
-            return None
-        out.append(f"{names[m[1]]} {m[2]}")
-    return ", ".join(out)
 
 
 def _read(text: str, shapes: tuple[tuple[str, Any], ...]) -> str:
@@ -94,53 +72,6 @@ def link_why(why: str | None, lang: str) -> str:
     """Why a record was linked to a complaint."""
     text = why or ""
     return text if lang == "zh" else _read(text, _WHY_EN)
-
-
-# ---------------------------------------------------------------- a station's risk
-def _risk_alarms(m: re.Match[str]) -> str | None:
-    counts = _counts(m[3], "条", _SEVERITY_EN)
-    return (
-        None
-        if counts is None
-        else f"alarms in the last {m[1]} days (halved every {m[2]} days): {counts}; {m[4]} points"
-    )
-
-
-def _risk_complaints(m: re.Match[str]) -> str | None:
-    counts = _counts(m[2], "件", _COMPLAINT_KIND_EN)
-    return None if counts is None else f"complaints in the last {m[1]} days: {counts}; {m[3]} points"
-
-
-_RISK_EN: tuple[tuple[str, Any], ...] = (
-    (r"近(\d+)天报警（按(\d+)天半衰期衰减）：(.+)，计 (\S+) 分", _risk_alarms),
-    (
-        r"油枪 (\S+) 计量误差估计 (\S+)‰，超过(\S+)‰，计 (\S+) 分",
-        lambda m: f"nozzle {m[1]}: meter error estimate {m[2]}‰, beyond {m[3]}‰; {m[4]} points",
-    ),
-    (
-        r"近(\d+)天有“(.+)”报警，计 (\S+) 分",
-        lambda m: f"a “{_rule_en(m[2])}” alarm in the last {m[1]} days; {m[3]} points",
-    ),
-    (r"近(\d+)天投诉举报：(.+)，计 (\S+) 分", _risk_complaints),
-    (
-        r"近(\d+)天(.+)投诉 (\d+) 件，不计分",
-        lambda m: (
-            f"complaints in the last {m[1]} days {_COMPLAINT_KIND_EN[m[2]]}: {m[3]}, not counted"
-            if m[2] in _COMPLAINT_KIND_EN
-            else None
-        ),
-    ),
-    (r"未完成整改 (\d+) 项，计 (\S+) 分", lambda m: f"rectifications not completed: {m[1]}; {m[2]} points"),
-    (r"从未检查，计 (\S+) 分", lambda m: f"never inspected; {m[1]} points"),
-    (r"近(\d+)天检查合格，减 (\S+) 分", lambda m: f"an inspection passed in the last {m[1]} days; minus {m[2]} points"),
-    (r"近(\d+)天检查合格", lambda m: f"an inspection passed in the last {m[1]} days"),
-    (r"无风险因素", lambda m: "no risk factors"),
-)
-
-
-def risk_line(line: str, lang: str) -> str:
-    """One line of a station's risk explanation."""
-    return line if lang == "zh" else _read(line, _RISK_EN)
 
 
 # ---------------------------------------------------------------- an inspection's checklist

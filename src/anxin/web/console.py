@@ -49,6 +49,7 @@ from anxin.web.session import (
     as_json,
     bad_request,
     csrf_ok,
+    language,
     now_us,
     query_int,
     render,
@@ -109,7 +110,7 @@ async def login_page(request: Request, store: Store, guard: Guard, next: str = "
 async def login_post(request: Request, store: Store, guard: Guard):
     form = await request.form()
     nxt = _local(str(form.get("next") or "/console"))
-    w = words(viewer(request, store).lang)
+    w = words(language(request))  # (the language is the request's: no database read on the loop)
     if origin_verdict(request, guard.base_url) is False or not guard.form_token_ok(
         request, form.get("form_token"), now_us=now_us()
     ):
@@ -143,7 +144,7 @@ async def login_post(request: Request, store: Store, guard: Guard):
 
 @router.post("/console/logout")
 async def logout_post(request: Request, store: Store):
-    v = viewer(request, store)
+    v = await run_in_threadpool(viewer, request, store)
     form = await request.form()
     if csrf_ok(v, form):
         await run_in_threadpool(logout, store, request.cookies.get(COOKIE, ""))
@@ -432,7 +433,7 @@ async def nozzle(request: Request, v: CanView, n: NozzleRow, service: Service, s
 @router.get("/console/stream")
 async def stream(request: Request, store: Store, broadcaster: Broadcaster):
     """The live feed for the signed-in user: new alarms of the stations it may see."""
-    v = viewer(request, store)
+    v = await run_in_threadpool(viewer, request, store)
     if v.user is None or not v.can("alarm.view"):
         return Response(status_code=401)
     start = await run_in_threadpool(store.last_alarm_ord)

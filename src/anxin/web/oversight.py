@@ -25,7 +25,7 @@ from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import export_bundle
 from anxin.supervision.signing import configured_key
-from anxin.web.composed import oversight_summary, risk_line
+from anxin.web.composed import oversight_summary
 from anxin.web.deps import (
     CanAudit,
     CanTriage,
@@ -197,7 +197,6 @@ async def bundle(request: Request, v: CanView, c: CaseRow, service: Service, sto
 async def risk(request: Request, v: CanTriage, service: Service, store: Store, registry: Registry):
     scores = await run_in_threadpool(lambda: R.risk_scores(store, registry, now_us=service.clock()))
     inspectors = await run_in_threadpool(active_staff, store, ("inspector",))
-    sep = words(v.lang)["risk_sep"]
     return render(
         request,
         v,
@@ -206,7 +205,6 @@ async def risk(request: Request, v: CanTriage, service: Service, store: Store, r
         scores=scores,
         inspectors=inspectors,
         seed=random.SystemRandom().randrange(1, 10**9),
-        explain=lambda s: sep.join(risk_line(line, v.lang) for line in s.explanation),
     )
 
 

@@ -248,7 +248,7 @@ async def public_complaint(request: Request, nozzle_id: str, service: Service, r
     store = service.store
     n = registry.nozzle_by_id.get(nozzle_id) if registry else None
     if n is None:
-        return not_found(request, viewer(request, store))
+        return not_found(request, await run_in_threadpool(viewer, request, store))
     form, stop = await _gate(request, service, registry, guard, nozzle_id, files=True, form_name="report")
     if stop is not None:
         return stop
@@ -300,7 +300,7 @@ async def public_inspect(request: Request, nozzle_id: str, service: Service, reg
     """你点我检: a citizen asks for this nozzle to be inspected."""
     store = service.store
     if registry is None or nozzle_id not in registry.nozzle_by_id:
-        return not_found(request, viewer(request, store))
+        return not_found(request, await run_in_threadpool(viewer, request, store))
     form, stop = await _gate(request, service, registry, guard, nozzle_id, files=False, form_name="inspect")
     if stop is not None:
         return stop
