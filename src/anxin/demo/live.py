@@ -22,16 +22,15 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
-from sqlalchemy import func, select
 
 from anxin.check.pipeline import REJECT_T
 from anxin.check.run import run_check
 from anxin.contract.alarm import LIVE_ONLY_RULES, SEVERITY, Alarm
 from anxin.contract.times import LOCAL_TZ, format_ts
+from anxin.demo.queries import alarm_ids_and_counts
 from anxin.i18n import alarm_text, lang, rule_name
 from anxin.ingest.service import IngestService
 from anxin.sim.replay import arrival_items
-from anxin.store import schema as T
 from anxin.store.database import Store
 
 _enc = msgspec.json.Encoder()
@@ -236,9 +235,8 @@ def run_demo(
         from anxin.demo.supervision import populate
 
         populate(service)
-    with store.engine.connect() as c:  # (rules of the platform's clock are live only: not compared)
-        live_ids = set(c.execute(select(T.alarms.c.alarm_id).where(T.alarms.c.rule.not_in(LIVE_ONLY_RULES))).scalars())
-        by_rule: dict[str, int] = dict(c.execute(select(T.alarms.c.rule, func.count()).group_by(T.alarms.c.rule)).all())
+    # (rules of the platform's clock are live only: not compared)
+    live_ids, by_rule = alarm_ids_and_counts(store, not_rules=LIVE_ONLY_RULES)
     summary = run_check(data_dir, check_dir, workers=0)
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
-
+from anxin.demo.queries import first_inspection_of_plan, flagged_sales
 from anxin.ingest.service import IngestService
 from anxin.reports import make_due_daily_reports
-from anxin.store import schema as T
 from anxin.supervision import cases as K
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
@@ -28,20 +26,7 @@ def populate(service: IngestService, *, inspectors: tuple[str, ...] = ("inspecto
         raise RuntimeError("the demo's supervision work needs the city's registry loaded first")
     now = time.time_ns() // 1000
     done: dict[str, int] = {}
-    with store.engine.connect() as c:
-        flagged = c.execute(
-            select(
-                T.alarms.c.alarm_id,
-                T.alarms.c.station_id,
-                T.alarms.c.nozzle_id,
-                T.alarms.c.order_id,
-                T.alarms.c.ts_us,
-                T.alarms.c.rule,
-            )
-            .where(T.alarms.c.rule.in_(("AMOUNT_MISMATCH", "VOLUME_MISMATCH", "PRICE_MISMATCH")))
-            .order_by(T.alarms.c.ord)
-            .limit(4)
-        ).all()
+    flagged = flagged_sales(store, ("AMOUNT_MISMATCH", "VOLUME_MISMATCH", "PRICE_MISMATCH"), limit=4)
     # Citizens complain about three of the flagged sales (the order number links them).
     texts = ("加油金额与油量对不上，怀疑多收钱", "加满油箱却比平时多付了不少", "小票单价和挂牌价不一致")
     for (_alarm, station_id, nozzle_id, order_id, ts_us, _rule), text in zip(flagged, texts):
@@ -102,12 +87,7 @@ def populate(service: IngestService, *, inspectors: tuple[str, ...] = ("inspecto
         actor="regulator",
         now_us=now,
     )
-    with store.engine.connect() as c:
-        first = c.execute(
-            select(T.inspections.c.id, T.inspections.c.station_id)
-            .where(T.inspections.c.plan_id == plan)
-            .order_by(T.inspections.c.id)
-        ).first()
+    first = first_inspection_of_plan(store, plan)
     if first is not None:
         noz = next(n for n in reg.nozzles if n.station_id == first[1])
         I.record_visit(
