@@ -199,6 +199,7 @@ def test_overview_figures_come_from_the_data(app) -> None:
         (sales, volume) = db.execute(sql("SELECT sum(sales), sum(volume_ml) FROM daily_sales")).one()
         (alarms,) = db.execute(sql("SELECT count(*) FROM alarms")).one()
     assert f"{volume / 1000:,.0f} 升" in text and f"今日加油量（{sales} 笔） · 昨日 0 升、0 笔" in text
+    assert re.search(r"在线加油站 · 最近数据 \d\d-\d\d \d\d:\d\d", text)  # when they last sent anything
     assert re.search(rf'class="n">{alarms}</span><span>未结报警', text)
 
 

@@ -205,6 +205,7 @@ async def overview(request: Request, v: CanView, service: Service, store: Store,
         online=d["online"],
         district_map=None if m is None else {"attribution": m.attribution_in(v.lang)},
         data_json=as_json(data),
+        fmt=format_ts,
     )
 
 

@@ -175,6 +175,8 @@ def figures(
     return {
         "stations": len(scope),
         "stations_online": len(online),
+        # when the stations last sent anything: "0 online" after a night reads with it
+        "last_data_us": max((last_event_us.get(s_id, 0) for s_id in scope), default=0) or None,
         "nozzles": len(nozzles),
         "nozzles_online": sum(1 for n in nozzles if n.station_id in set(online)),
         "sales_today": int(by_day[today][0]),
