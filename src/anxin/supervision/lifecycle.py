@@ -1,5 +1,5 @@
-"""The lives of a complaint (投诉), an inspection (检查) and a case (案件): pure transition
-graphs — no I/O, no clock read — as :mod:`anxin.workflow.lifecycle` is for an alarm.
+"""The lives of a complaint (投诉), an inspection (检查), a case (案件), a citizen's
+inspection request (你点我检) and a rectification order (整改): pure transition graphs — no I/O, no clock read — as :mod:`anxin.workflow.lifecycle` is for an alarm.
 The services (complaints.py, inspections.py, cases.py) lock the row, ask the graph for
 the next status and write it in the same transaction; a refused step is a
 :class:`TransitionError`, which each service turns into the refusal its callers know
@@ -68,6 +68,31 @@ closed         —         (terminal)
 * A decision may come straight from ``open``: nothing obliges recording parties first.
 * 结案 only from ``decided``; the service also wants the decision text on the row
   (a check of data, not of status).
+
+Citizen-chosen inspection request (你点我检):
+
+=========  ========  =========
+from       action    to
+=========  ========  =========
+requested  schedule  scheduled
+scheduled  visit     done
+done       —         (terminal)
+=========  ========  =========
+
+* ``schedule`` plans the request's inspection (kind citizen, on its nozzle); the
+  inspection's visit marks the request ``done`` in the same transaction.
+
+Rectification order (整改):
+
+======  =========  ======
+from    action     to
+======  =========  ======
+open    follow_up  closed
+closed  —          (terminal)
+======  =========  ======
+
+* A rectification closes only by a follow-up inspection (复查) of its inspection whose
+  whole checklist passes; one that fails leaves it open.
 """
 
 from __future__ import annotations
@@ -82,6 +107,10 @@ InspectionStatus = Literal["planned", "done", "cancelled"]
 InspectionAction = Literal["visit"]
 CaseStatus = Literal["open", "investigating", "decided", "closed"]
 CaseAction = Literal["update", "penalize", "close"]
+RequestStatus = Literal["requested", "scheduled", "done"]
+RequestAction = Literal["schedule", "visit"]
+RectificationStatus = Literal["open", "closed"]
+RectificationAction = Literal["follow_up"]
 
 S = TypeVar("S", bound=str)
 A = TypeVar("A", bound=str)
@@ -176,6 +205,24 @@ CASE: Lifecycle[CaseStatus, CaseAction] = Lifecycle(
         "decided": {"close": "closed"},
         "closed": {},
     },
+)
+
+CITIZEN_REQUEST: Lifecycle[RequestStatus, RequestAction] = Lifecycle(
+    subject="request",
+    statuses=("requested", "scheduled", "done"),
+    actions=("schedule", "visit"),
+    initial="requested",
+    terminal=frozenset({"done"}),
+    edges={"requested": {"schedule": "scheduled"}, "scheduled": {"visit": "done"}, "done": {}},
+)
+
+RECTIFICATION: Lifecycle[RectificationStatus, RectificationAction] = Lifecycle(
+    subject="rectification",
+    statuses=("open", "closed"),
+    actions=("follow_up",),
+    initial="open",
+    terminal=frozenset({"closed"}),
+    edges={"open": {"follow_up": "closed"}, "closed": {}},
 )
 
 COMPLAINT_STATUSES = COMPLAINT.statuses

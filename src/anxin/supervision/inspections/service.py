@@ -27,7 +27,7 @@ from anxin.supervision.inspections import (
     _planned,
     compute_test_fill,
 )
-from anxin.supervision.lifecycle import TransitionError, inspection_next
+from anxin.supervision.lifecycle import CITIZEN_REQUEST, RECTIFICATION, TransitionError, inspection_next
 from anxin.supervision.service import audit
 
 _I = T.inspections.c
@@ -165,8 +165,10 @@ def schedule_citizen(
         req = conn.execute(select(T.citizen_requests).where(_Q.id == request_id).with_for_update()).first()
         if req is None:
             raise SupervisionError("unknown_request", field="request_id", request_id=request_id)
-        if req.status != "requested":
-            raise SupervisionError("request_already_scheduled", request_id=request_id)
+        try:
+            after = CITIZEN_REQUEST.next(req.status, "schedule")
+        except TransitionError:
+            raise SupervisionError("request_already_scheduled", request_id=request_id) from None
         iid = _insert(
             conn,
             station_id=req.station_id,
@@ -180,8 +182,8 @@ def schedule_citizen(
         )
         res = conn.execute(
             update(T.citizen_requests)
-            .where(_Q.id == request_id, _Q.status == "requested")
-            .values(status="scheduled", inspection_id=iid)
+            .where(_Q.id == request_id, _Q.status == req.status)
+            .values(status=after, inspection_id=iid)
         )
         if res.rowcount != 1:
             raise SupervisionError("concurrent_change.request", request_id=request_id)
@@ -290,7 +292,7 @@ def record_visit(
                 conn.execute(
                     update(T.rectifications)
                     .where(_R.id.in_(closed), _R.status == "open")
-                    .values(status="closed", closed_by=inspection_id, closed_us=now_us)
+                    .values(status=RECTIFICATION.next("open", "follow_up"), closed_by=inspection_id, closed_us=now_us)
                 )
         done_requests: list[int] = []
         if ins.kind == "citizen":
@@ -301,7 +303,8 @@ def record_visit(
                 ).scalars()
             ]
             if done_requests:
-                conn.execute(update(T.citizen_requests).where(_Q.id.in_(done_requests)).values(status="done"))
+                done = CITIZEN_REQUEST.next("scheduled", "visit")
+                conn.execute(update(T.citizen_requests).where(_Q.id.in_(done_requests)).values(status=done))
         audit(
             conn,
             actor=who,
