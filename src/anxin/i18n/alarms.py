@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from anxin.i18n.catalog import EVENT_NAMES, RULE_NAMES_ZH
 from anxin.i18n.language import lang
 from anxin.i18n.po import table
+from anxin.i18n.units import litres, unit
 
 # The engine's reasons (stored in the evidence as it wrote them) in Chinese, by pattern;
 # a reason no pattern knows is shown as it was written (it is evidence).
@@ -110,7 +110,7 @@ def alarm_text(alarm) -> str:
 
 # ---------------------------------------------------------------- values in words
 def _unit(key: str, zh: bool) -> str:
-    return table("unit")[key][0 if zh else 1]
+    return unit(key, "zh" if zh else "en")
 
 
 def _int(v: Any) -> int:
@@ -128,9 +128,7 @@ def _num(v: Any) -> float:
 
 
 def _litres(ml: Any, zh: bool, signed: bool = False) -> str:
-    """mL as litres to two decimals, half up from the exact value (40215 mL → 40.22)."""
-    q = (Decimal(_int(ml)) / 1000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q:+,} {_unit('litre', zh)}" if signed else f"{q:,} {_unit('litre', zh)}"
+    return f"{litres(_int(ml), signed)} {_unit('litre', zh)}"
 
 
 def _yuan(fen: Any, zh: bool, signed: bool = False) -> str:

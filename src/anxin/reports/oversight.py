@@ -85,21 +85,19 @@ class Oversight(msgspec.Struct, kw_only=True):
 
 
 def _item(
-    category: str,
-    ref: object,
-    station_id: str,
-    since_us: int,
-    summary: str,
-    link: str,
-    what: tuple[str, dict[str, Any]] = ("", {}),
+    category: str, ref: object, station_id: str, where: str, since_us: int, link: str, what: tuple[str, dict[str, Any]]
 ) -> OversightItem:
+    """An item; its Chinese summary is ``where`` and the catalog's ``oversight_line``
+    template of ``what`` (codes as they are: the files' and the command line's line)."""
+    key, params = what
+    said = dict(params, rule=RULE_NAMES_ZH.get(params["rule"], params["rule"])) if "rule" in params else params
     return OversightItem(
         category=category,
         ref=str(ref),
         station_id=station_id,
         since_us=int(since_us),
         since=format_ts(int(since_us)),
-        summary=summary,
+        summary=f"{where} {table('oversight_line')[key][0].format(**said)}",
         link=link,
         what=what,
     )
@@ -135,8 +133,8 @@ def reconcile(
                 "complaint_uninvestigated",
                 cid,
                 sid,
+                name(sid),
                 received,
-                f"{name(sid)} 投诉（{status}）：{_short(text)}",
                 f"/console/complaints/{cid}",
                 ("complaint", {"status": status, "text": _short(text)}),
             )
@@ -148,8 +146,8 @@ def reconcile(
                 "alarm_undisposed",
                 aid,
                 sid,
+                name(sid),
                 raised,
-                f"{name(sid)} {RULE_NAMES_ZH.get(rule, rule)}（{status or 'new'}）",
                 f"/console/alarms/{aid}",
                 ("alarm", {"rule": rule, "status": status or "new"}),
             )
@@ -161,8 +159,8 @@ def reconcile(
                 "case_open",
                 kid,
                 sid,
+                name(sid),
                 opened,
-                f"{name(sid)} 案件：{_short(summary)}",
                 f"/console/cases/{kid}",
                 ("case", {"text": _short(summary)}),
             )
@@ -179,8 +177,8 @@ def reconcile(
                 "station_uninspected",
                 sid,
                 sid,
+                name(sid),
                 last[sid],
-                f"{name(sid)} {INSPECTION_WINDOW_DAYS}天内有报警或投诉，未检查",
                 f"/console/stations/{sid}",
                 ("uninspected", {"days": INSPECTION_WINDOW_DAYS}),
             )
@@ -192,8 +190,8 @@ def reconcile(
                 "work_order_overdue",
                 oid,
                 sid,
+                name(sid),
                 due,
-                f"{name(sid)} 工单（{inspector}，报警 {aid}）",
                 f"/console/workorders/{oid}",
                 ("work_order", {"inspector": inspector, "alarm": aid}),
             )
@@ -205,8 +203,8 @@ def reconcile(
                 "complaint_overdue",
                 cid,
                 sid,
+                name(sid),
                 deadline,
-                f"{name(sid)} 投诉（{status}）：{_short(text)}",
                 f"/console/complaints/{cid}",
                 ("complaint", {"status": status, "text": _short(text)}),
             )
@@ -218,8 +216,8 @@ def reconcile(
                 "rectification_overdue",
                 rid,
                 sid,
+                name(sid),
                 deadline,
-                f"{name(sid)} 整改：{_short(finding)}",
                 f"/console/inspections/{iid}",
                 ("rectification", {"finding": _short(finding)}),
             )

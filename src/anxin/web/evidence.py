@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
@@ -18,6 +17,7 @@ import msgspec
 from anxin.contract.times import format_ts
 from anxin.i18n import EVENT_NAMES, reason_text, witness_text
 from anxin.i18n.po import table
+from anxin.i18n.units import litres, unit
 
 # field → (zh, en, how its value is shown)
 # how each field"s value is shown (its words, (zh, en), are the catalog"s: context "field")
@@ -135,13 +135,6 @@ def label(key: str, lang: str) -> str:
     return key if entry is None else entry[0 if lang == "zh" else 1]
 
 
-def _litres(ml: float, signed: bool = False) -> str:
-    """mL as litres to 2 decimals, rounded half up from the exact value (40215 mL → 40.22)."""
-    d = (Decimal(int(ml)) if float(ml).is_integer() else Decimal(repr(float(ml)))) / 1000
-    q = d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q:+,}" if signed else f"{q:,}"
-
-
 def _num(v: Any) -> float | None:
     """A finite number within ±2⁵³ (what the contract's integers allow), else None."""
     if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -153,20 +146,20 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) and abs(f) <= 2**53 else None
 
 
-def _unit(zh: bool, zh_unit: str, en_unit: str) -> str:
-    return zh_unit if zh else en_unit
+def _unit(zh: bool, key: str) -> str:
+    return unit(key, "zh" if zh else "en")
 
 
 # how a number is shown, by the field's kind (zh: in Chinese)
 _NUMBERS: dict[str, Callable[[float, bool], str]] = {
-    "ml": lambda n, zh: f"{_litres(n)} {_unit(zh, '升', 'L')}",
-    "ml_signed": lambda n, zh: f"{_litres(n, True)} {_unit(zh, '升', 'L')}",
-    "fen": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, '元', 'yuan')}",
-    "price": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, '元/升', 'yuan/L')}",
+    "ml": lambda n, zh: f"{litres(n)} {_unit(zh, 'litre')}",
+    "ml_signed": lambda n, zh: f"{litres(n, True)} {_unit(zh, 'litre')}",
+    "fen": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, 'yuan')}",
+    "price": lambda n, zh: f"{n / 100:,.2f} {_unit(zh, 'yuan_per_litre')}",
     "permille": lambda n, zh: f"{n:+.2f}‰",
     "l_per_h": lambda n, zh: f"{n:.2f} L/h",
-    "flow": lambda n, zh: f"{n / 1000:.1f} {_unit(zh, '升/分钟', 'L/min')}",
-    "seconds": lambda n, zh: f"{n:.0f} {_unit(zh, '秒', 's')}",
+    "flow": lambda n, zh: f"{n / 1000:.1f} {_unit(zh, 'litre_per_minute')}",
+    "seconds": lambda n, zh: f"{n:.0f} {_unit(zh, 'second')}",
     "hours": lambda n, zh: f"{n:.1f}",
     "int": lambda n, zh: f"{int(n)}",
     "float": lambda n, zh: f"{n:.3g}",

@@ -38,8 +38,8 @@ from anxin.web.deps import (
     StationRow,
     Store,
 )
-from anxin.web.public import flow_text
 from anxin.web.session import Viewer, render
+from anxin.web.texts import flow_point as _flow_point
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
@@ -182,13 +182,6 @@ async def qr_sheet(request: Request, st: StationRow, registry: Registry, base_ur
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{station_id}-qr.pdf"'},
     )
-
-
-def _flow_point(p: dict[str, Any], w: dict[str, str]) -> str:
-    err = p.get("error")
-    if not isinstance(err, (int, float)) or isinstance(err, bool):
-        return "—"
-    return flow_text(p.get("flow_ml_per_min"), err * 1000, w)
 
 
 def _sender_text(sender: Sender | None, w: dict[str, str], registry: Any = None) -> str:

@@ -33,7 +33,7 @@ from anxin.supervision import inspections as I
 from anxin.web.deps import Guard, Registry, Service
 from anxin.web.guard import PublicGuard, Verdict, client_address, origin_verdict
 from anxin.web.session import language, not_found, now_us, render, viewer
-from anxin.web.texts import refusal_text, words
+from anxin.web.texts import flow_text, refusal_text, words
 
 TZ = dt.timezone(dt.timedelta(microseconds=LOCAL_OFFSET_US))
 KEPT = ("text", "order", "when", "contact")  # what a page shown again keeps of the form (never the files)
@@ -144,14 +144,6 @@ def nozzle_page(
         user=None,
         **forms,  # the forms' token, challenges, and a message with what was typed (anxin.web.public)
     )
-
-
-def flow_text(flow_ml_per_min: Any, error_permille: float, w: dict[str, str]) -> str:
-    """One flow point's error labelled with its flow (a verification's two or three
-    errors are otherwise numbers side by side)."""
-    if not isinstance(flow_ml_per_min, (int, float)) or isinstance(flow_ml_per_min, bool):
-        return f"{error_permille:+.2f}‰"
-    return f"{flow_ml_per_min / 1000:g} {w['l_per_min']}{w['colon']}{error_permille:+.2f}‰"
 
 
 router = APIRouter(include_in_schema=False)  # the public page and its forms (no login)

@@ -7,6 +7,8 @@ goes into both files there; what is composed from the domain packages' own words
 
 from __future__ import annotations
 
+from typing import Any
+
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
 from anxin.register.queries import STATUS_ZH as REGISTER_ZH
@@ -133,3 +135,20 @@ def checklist_label(item: str, lang: str) -> str:
     """An inspection's checklist item in words (one the supervision package does not name: its code)."""
     entry = CHECKLIST.get(item)
     return item if entry is None else entry[0 if lang == "zh" else 1]
+
+
+def flow_text(flow_ml_per_min: Any, error_permille: float, w: dict[str, str]) -> str:
+    """One flow point's error labelled with its flow (a verification's two or three
+    errors are otherwise numbers side by side)."""
+    if not isinstance(flow_ml_per_min, (int, float)) or isinstance(flow_ml_per_min, bool):
+        return f"{error_permille:+.2f}‰"
+    return f"{flow_ml_per_min / 1000:g} {w['l_per_min']}{w['colon']}{error_permille:+.2f}‰"
+
+
+def flow_point(p: dict[str, Any], w: dict[str, str]) -> str:
+    """A verification record's flow point (its ``error`` a fraction) in words; a value that
+    is not a number is shown as a dash (a hostile body shown, not trusted)."""
+    err = p.get("error")
+    if not isinstance(err, (int, float)) or isinstance(err, bool):
+        return "—"
+    return flow_text(p.get("flow_ml_per_min"), err * 1000, w)
