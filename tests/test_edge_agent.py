@@ -270,7 +270,11 @@ def test_platform_down_then_killed_mid_run_loses_nothing(tmp_path: Path, city: P
         poll(lambda: status(outbox)["last_error"], what="a failed upload")
         st = status(outbox)
         assert st["backlog"] == first and st["counters"]["uploads"] == 0 and st["oldest_read_us"]
-        assert any(r.getMessage() == "upload failed: will retry" for r in caplog.records)
+        # the outbox notes the error before the uploader logs it: wait for the line, not assert it at once
+        poll(
+            lambda: any(r.getMessage() == "upload failed: will retry" for r in list(caplog.records)),
+            what="the failed upload's log line",
+        )
         platform.start()
         poll(lambda: status(outbox)["counters"]["confirmed"] >= 100, what="some uploads")
         platform.kill()  # SIGKILL in the middle of the run
