@@ -197,6 +197,11 @@ def _replace_line(files: dict[str, bytes], n: int, line: bytes) -> dict[str, byt
     return {**files, "records.jsonl": b"".join(x + b"\n" for x in lines)}
 
 
+def _en(found: list) -> list[str]:
+    """A report's problems or notes, worded in English."""
+    return [m.text("en") for m in found]
+
+
 def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path: Path) -> None:
     store = fed
     case_id, aid, station = _confirmed_case(store)
@@ -236,7 +241,7 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     signed = sum(r["kind"] in ("metering", "event") for r in records)
     assert report.ok and report.files_ok and not report.problems, report.problems
     assert report.signed_by == platform_key(store).key_id and report.signer_trusted is None
-    bad_sig = f"{B.SIGNATURE}: the signature does not verify"
+    bad_sig = f"{B.SIGNATURE}: the signature does not verify"  # the problems, worded in English below
     assert report.signatures_checked == signed > 0 and report.signatures_bad == 0
 
     # A metering record altered: the manifest catches it, and so does its signature.
@@ -245,39 +250,42 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     changed = _replace_line(files, n, json.dumps(altered).encode())
     r1 = B.verify_bundle(_zip(changed, fix_manifest=False))
     assert not r1.ok and not r1.files_ok
-    assert any(p.startswith("records.jsonl: SHA-256") for p in r1.problems)
-    assert any(p.startswith(f"records.jsonl line {n} ") and "BAD_SIGNATURE" in p for p in r1.problems)
+    assert any(p.startswith("records.jsonl: SHA-256") for p in _en(r1.problems))
+    assert any(  # the record and its verdict as data, whatever the language
+        p.key == "record_signature" and p.params["line"] == n and p.params["verdict"].key == "verdict.BAD_SIGNATURE"
+        for p in r1.problems
+    )
     # …even with the manifest recomputed: the signature names the record.
     r2 = B.verify_bundle(_zip(changed, fix_manifest=True))
     assert r2.files_ok and not r2.ok and r2.signatures_bad == 1
-    assert r2.problems[0] == bad_sig  # …and the recomputed manifest is not the platform's
-    assert r2.problems[1:] == [p for p in r2.problems if p.startswith(f"records.jsonl line {n} (metering ")]
+    assert _en(r2.problems)[0] == bad_sig  # …and the recomputed manifest is not the platform's
+    assert _en(r2.problems)[1:] == [p for p in _en(r2.problems) if p.startswith(f"records.jsonl line {n} (metering ")]
     # A settlement (unsigned) altered: only the manifest shows it.
     k = next(i for i, r in enumerate(records, 1) if r["kind"] == "settlement")
     r3 = B.verify_bundle(
         _zip(_replace_line(files, k, json.dumps(dict(records[k - 1], amount_fen=1)).encode()), fix_manifest=False)
     )
-    assert not r3.ok and r3.problems == ["records.jsonl: SHA-256 differs from MANIFEST.json (altered)"]
+    assert not r3.ok and _en(r3.problems) == ["records.jsonl: SHA-256 differs from MANIFEST.json (altered)"]
     # The manifest altered.
     manifest = json.loads(files[B.MANIFEST])
     manifest["files"]["case.json"] = "0" * 64
     r4 = B.verify_bundle(_zip({**files, B.MANIFEST: json.dumps(manifest).encode()}, fix_manifest=False))
-    assert not r4.ok and r4.problems == ["case.json: SHA-256 differs from MANIFEST.json (altered)", bad_sig]
+    assert not r4.ok and _en(r4.problems) == ["case.json: SHA-256 differs from MANIFEST.json (altered)", bad_sig]
     # A file removed, a file added, an audit entry edited, garbage.
     r5 = B.verify_bundle(_zip({k_: v for k_, v in files.items() if k_ != "audit.jsonl"}, fix_manifest=False))
-    assert not r5.ok and "audit.jsonl: listed in MANIFEST.json but missing" in r5.problems
+    assert not r5.ok and "audit.jsonl: listed in MANIFEST.json but missing" in _en(r5.problems)
     assert not B.verify_bundle(_zip({**files, "extra.txt": b"x"}, fix_manifest=False)).ok
     edited = files["audit.jsonl"].replace(b'"actor": "zhao.min"', b'"actor": "someone"')
     r6 = B.verify_bundle(_zip({**files, "audit.jsonl": edited}, fix_manifest=True))
-    assert not r6.ok and any(p.startswith("audit.jsonl line 4:") for p in r6.problems)
+    assert not r6.ok and any(p.startswith("audit.jsonl line 4:") for p in _en(r6.problems))
     assert not B.verify_bundle(b"not a zip").ok
 
     # A forged signature (well-formed, wrong) in records.jsonl is reported by line.
     forged = dict(records[n - 1], sig=base64.b64encode(bytes(64)).decode())
     r7 = B.verify_bundle(_zip(_replace_line(files, n, json.dumps(forged).encode()), fix_manifest=True))
     assert r7.files_ok and not r7.ok and r7.signatures_bad == 1
-    assert len(r7.problems) == 2 and r7.problems[0] == bad_sig
-    assert r7.problems[1].startswith(f"records.jsonl line {n} (metering ")
+    assert len(r7.problems) == 2 and _en(r7.problems)[0] == bad_sig
+    assert _en(r7.problems)[1].startswith(f"records.jsonl line {n} (metering ")
 
     # The CLI.
     app = typer.Typer()
@@ -295,7 +303,7 @@ def test_bundle_verifies_offline_and_names_what_was_altered(fed: Store, tmp_path
     ok = runner.invoke(app, ["bundle", "verify", str(good), "--trust-key", trust])
     assert ok.exit_code == 0 and "通过" in ok.output, ok.output
     nok = runner.invoke(app, ["bundle", "verify", str(bad), "--trust-key", trust])
-    assert nok.exit_code == 1 and f"records.jsonl line {n}" in nok.output
+    assert nok.exit_code == 1 and f"records.jsonl 第 {n} 行（计量记录" in nok.output  # in the process's language
     assert runner.invoke(app, ["bundle", "verify", str(tmp_path / "missing.zip")]).exit_code == 2
 
 

@@ -207,7 +207,7 @@ def check(
     try:
         as_of_us = parse_ts(as_of) if as_of is not None else None
     except TimestampError as exc:
-        _fail(f"--as-of: {exc}")
+        _fail(f"--as-of: {exc.text()}")  # (str(exc) is the contract's English, for stations)
 
     with _progress(t("checking"), bytes_=True) as progress:
         task = progress.add_task("check", total=None)

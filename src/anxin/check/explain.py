@@ -310,7 +310,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         try:
             until_us = parse_ts(until) if until is not None else None
         except TimestampError as exc:
-            fail(f"--until: {exc}")
+            fail(f"--until: {exc.text()}")
         if data_dir is not None and db is not None:
             fail(t("wx_dir_or_db"))
         settings = EngineSettings()

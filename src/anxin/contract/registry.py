@@ -163,7 +163,7 @@ def validate(reg: Registry) -> None:
             for k in inst.previous_keys:
                 load_verifier(k.key_alg, k.public_key)
         except KeyFormatError as exc:
-            raise RegistryError(f"institutes[{i}] ({inst.institute_id}): {exc}") from None
+            raise RegistryError(f"institutes[{i}] ({inst.institute_id}): {exc.text('en')}") from None
     stations = {s.station_id for s in reg.stations}
     for i, s in enumerate(reg.stations):
         if (m := s.open_minutes()) is not None and m[0] == m[1]:
@@ -190,7 +190,7 @@ def validate(reg: Registry) -> None:
             for k in n.previous_keys:
                 load_verifier(k.key_alg, k.public_key)
         except KeyFormatError as exc:
-            raise RegistryError(f"{where}: {exc}") from None
+            raise RegistryError(f"{where}: {exc.text('en')}") from None
     for i, p in enumerate(reg.prices):
         if p.station_id not in stations:
             raise RegistryError(f"prices[{i}]: unknown station_id {p.station_id!r}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from anxin.keyed import KeyedError
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
 US_PER_S = 1_000_000
@@ -23,17 +25,22 @@ MIN_US = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // ONE_US
 MAX_US = (datetime(2100, 1, 1, tzinfo=UTC) - EPOCH) // ONE_US
 
 
-class TimestampError(ValueError):
-    pass
+class TimestampError(KeyedError, ValueError):
+    """A timestamp that is not one. ``str(exc)`` is the contract's English (the reason a
+    station reads when its line is rejected: it does not change with the platform's
+    language); ``exc.text(lang)`` words it for an operator (``--as-of``, ``--until``)."""
+
+    context = "time_error"
+    str_lang = "en"
 
 
 def to_us(dt: datetime) -> int:
     """Aware datetime → µs since epoch; naive or implausible datetimes are errors."""
     if dt.tzinfo is None:
-        raise TimestampError("timestamp has no UTC offset")
+        raise TimestampError("no_offset")
     us = (dt - EPOCH) // ONE_US
     if not MIN_US <= us < MAX_US:
-        raise TimestampError(f"timestamp {dt.isoformat()} is outside 2000–2099")
+        raise TimestampError("out_of_range", when=dt.isoformat())
     return us
 
 
@@ -42,7 +49,7 @@ def parse_ts(text: str) -> int:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise TimestampError(f"not an RFC 3339 timestamp: {text!r}") from exc
+        raise TimestampError("not_rfc3339", text=text) from exc
     return to_us(dt)
 
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from anxin.crypto import sm2 as _py_sm2
+from anxin.keyed import KeyedError
 
 KeyAlg = Literal["ed25519", "sm2"]
 ALGORITHMS: tuple[str, ...] = ("ed25519", "sm2")
@@ -59,8 +60,11 @@ if _TONGSUO is None:
     logging.getLogger("anxin.crypto").info("sm2 backend: pure Python (install anxin[sm2] for the compiled one)")
 
 
-class KeyFormatError(ValueError):
-    pass
+class KeyFormatError(KeyedError, ValueError):
+    """A key that cannot be read: a key of the catalog's ``key_error`` table and what
+    is wrong (``exc.text(lang)``)."""
+
+    context = "key_error"
 
 
 class Verifier(Protocol):
@@ -84,7 +88,7 @@ class Ed25519Verifier:
             raw = base64.b64decode(public_key_text, validate=True)
             self._key = Ed25519PublicKey.from_public_bytes(raw)
         except (binascii.Error, ValueError) as exc:
-            raise KeyFormatError("Ed25519 public_key must be base64 of 32 raw bytes") from exc
+            raise KeyFormatError("ed25519_public") from exc
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
@@ -109,9 +113,7 @@ class Sm2Verifier:
             else:
                 self._key = _py_sm2.PublicKey.from_uncompressed(point)
         except Exception as exc:  # tongsuopy raises several types for a bad point
-            raise KeyFormatError(
-                "SM2 public_key must be hex of the uncompressed point 04‖X‖Y on the SM2 curve"
-            ) from exc
+            raise KeyFormatError("sm2_public") from exc
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
@@ -134,7 +136,7 @@ def load_verifier(alg: str, public_key_text: str) -> Verifier:
         return Ed25519Verifier(public_key_text)
     if alg == "sm2":
         return Sm2Verifier(public_key_text)
-    raise KeyFormatError(f"unknown key_alg {alg!r} (expected ed25519 or sm2)")
+    raise KeyFormatError("unknown_alg", alg=alg)
 
 
 class Ed25519Signer:
@@ -197,4 +199,4 @@ def generate_signer(alg: str, seed: bytes | None = None) -> Signer:
         return Ed25519Signer.from_seed(seed) if seed else Ed25519Signer()
     if alg == "sm2":
         return Sm2Signer.from_seed(seed) if seed else Sm2Signer()
-    raise KeyFormatError(f"unknown key_alg {alg!r}")
+    raise KeyFormatError("unknown_alg", alg=alg)

@@ -79,10 +79,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         console.print(
             t("bundle_records").format(checked=report.signatures_checked, bad=report.signatures_bad), highlight=False
         )
-        for note in report.notes:
-            console.print(f"  [dim]{escape(note)}[/]", highlight=False)
+        for note in report.notes:  # keys and parameters, worded in the process's language (--lang)
+            console.print(f"  [dim]{escape(note.text())}[/]", highlight=False)
         for problem in report.problems:
-            console.print(f"  [red]✗[/] {escape(problem)}", highlight=False)
+            console.print(f"  [red]✗[/] {escape(problem.text())}", highlight=False)
         if report.ok and report.signer_trusted:
             console.print(f"[bold green]{t('bundle_verified')}[/]")
         elif report.ok:  # intact and signed, but by a key nobody vouched for here
@@ -107,7 +107,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             current = configured_key(store, cfg)  # made now if the platform has none yet
             keys = published_keys(store)
         except KeyFormatError as exc:
-            fail(str(exc))
+            fail(exc.text())
         finally:
             store.close()
         print(json.dumps({"current": current.key_id, "keys": keys}, ensure_ascii=False, indent=2))

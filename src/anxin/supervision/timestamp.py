@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import httpx2
 
+from anxin.keyed import KeyedError
+
 SHA256_OID = bytes.fromhex("608648016503040201")  # 2.16.840.1.101.3.4.2.1
 SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
 TST_INFO_OID = bytes.fromhex("2a864886f70d0109100104")  # 1.2.840.113549.1.9.16.1.4
@@ -28,8 +30,11 @@ SEQUENCE, SET, INTEGER, BOOLEAN, OCTETS, NULL, OID, GENTIME = 0x30, 0x31, 0x02, 
 CONTEXT_0 = 0xA0
 
 
-class TimestampError(Exception):
-    """The authority did not answer with a valid timestamp of what was asked."""
+class TimestampError(KeyedError):
+    """The authority did not answer with a valid timestamp of what was asked: a key of
+    the catalog's ``timestamp_error`` table and what is wrong (``exc.text(lang)``)."""
+
+    context = "timestamp_error"
 
 
 # ------------------------------------------------------------------ DER, the little needed
@@ -56,15 +61,15 @@ def read(data: bytes, pos: int = 0) -> tuple[int, bytes, int]:
         if first & 0x80:
             k = first & 0x7F
             if k == 0 or k > 4:
-                raise TimestampError("not DER: indefinite or huge length")
+                raise TimestampError("der_length")
             n = int.from_bytes(data[pos : pos + k], "big")
             pos += k
         else:
             n = first
     except IndexError:
-        raise TimestampError("not DER: truncated") from None
+        raise TimestampError("der_truncated") from None
     if pos + n > len(data):
-        raise TimestampError("not DER: truncated")
+        raise TimestampError("der_truncated")
     return tag, data[pos : pos + n], pos + n
 
 
@@ -78,7 +83,7 @@ def children(content: bytes) -> list[tuple[int, bytes]]:
 
 def _expect(item: tuple[int, bytes], tag: int, what: str) -> bytes:
     if item[0] != tag:
-        raise TimestampError(f"{what}: tag {item[0]:#x}, expected {tag:#x}")
+        raise TimestampError("wrong_tag", field=what, tag=f"{item[0]:#x}", expected=f"{tag:#x}")
     return item[1]
 
 
@@ -102,7 +107,7 @@ class Timestamp:
 def _gen_time(raw: bytes) -> str:
     text = raw.decode("ascii")  # YYYYMMDDhhmmss[.fff]Z
     if not text.endswith("Z"):
-        raise TimestampError(f"genTime {text!r} is not UTC")
+        raise TimestampError("gen_time_not_utc", gen_time=text)
     base, _, frac = text[:-1].partition(".")
     t = dt.datetime.strptime(base, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     return t.isoformat().replace("+00:00", (f".{frac}" if frac else "") + "Z")
@@ -114,35 +119,35 @@ def parse_response(response: bytes) -> Timestamp:
     try:
         return _parse(response)
     except (IndexError, ValueError, UnicodeDecodeError) as exc:  # a field missing or malformed
-        raise TimestampError(f"not a valid TimeStampResp ({type(exc).__name__})") from None
+        raise TimestampError("malformed", detail=type(exc).__name__) from None
 
 
 def _parse(response: bytes) -> Timestamp:
     tag, body, end = read(response)
     if tag != SEQUENCE or end != len(response):
-        raise TimestampError("not a TimeStampResp")
+        raise TimestampError("not_response")
     parts = children(body)
     if not parts:
-        raise TimestampError("not a TimeStampResp")
+        raise TimestampError("not_response")
     status = children(_expect(parts[0], SEQUENCE, "PKIStatusInfo"))
     code = int.from_bytes(_expect(status[0], INTEGER, "status"), "big")
     if code not in (0, 1):
-        raise TimestampError(f"the authority refused the request (status {code})")
+        raise TimestampError("refused", status=code)
     if len(parts) < 2:
-        raise TimestampError("granted, but no timeStampToken")
+        raise TimestampError("no_token")
     content_info = children(_expect(parts[1], SEQUENCE, "ContentInfo"))
     if _expect(content_info[0], OID, "contentType") != SIGNED_DATA_OID:
-        raise TimestampError("the token is not CMS SignedData")
+        raise TimestampError("not_signed_data")
     signed_data = children(_expect(children(_expect(content_info[1], CONTEXT_0, "content"))[0], SEQUENCE, "SignedData"))
     encap = children(_expect(signed_data[2], SEQUENCE, "encapContentInfo"))
     if _expect(encap[0], OID, "eContentType") != TST_INFO_OID:
-        raise TimestampError("the token's content is not a TSTInfo")
+        raise TimestampError("not_tst_info")
     tst_der = _expect(children(_expect(encap[1], CONTEXT_0, "eContent"))[0], OCTETS, "eContent")
     _tag, tst_body, _ = read(tst_der)
     tst = children(tst_body)
     imprint = children(_expect(tst[2], SEQUENCE, "messageImprint"))
     if _expect(children(_expect(imprint[0], SEQUENCE, "hashAlgorithm"))[0], OID, "algorithm") != SHA256_OID:
-        raise TimestampError("the imprint is not SHA-256")
+        raise TimestampError("not_sha256")
     digest = _expect(imprint[1], OCTETS, "hashedMessage")
     gen_time = _gen_time(_expect(tst[4], GENTIME, "genTime"))
     nonce = None
@@ -157,9 +162,9 @@ def check(response: bytes, data: bytes, nonce: int | None = None) -> Timestamp:
     """:func:`parse_response`, and the token is for ``data`` (and ``nonce``, if given)."""
     ts = parse_response(response)
     if ts.digest != hashlib.sha256(data).digest():
-        raise TimestampError("the timestamp is of other data (its imprint differs)")
+        raise TimestampError("other_data")
     if nonce is not None and ts.nonce != nonce:
-        raise TimestampError("the timestamp answers another request (its nonce differs)")
+        raise TimestampError("other_nonce")
     return ts
 
 
@@ -170,9 +175,9 @@ def request_timestamp(url: str, data: bytes, *, timeout_s: float = 10.0) -> Time
     try:
         resp = httpx2.post(url, content=req, headers={"Content-Type": "application/timestamp-query"}, timeout=timeout_s)
     except httpx2.HTTPError as exc:
-        raise TimestampError(f"the time-stamping authority is unreachable ({type(exc).__name__})") from None
+        raise TimestampError("unreachable", detail=type(exc).__name__) from None
     if resp.status_code != 200:
-        raise TimestampError(f"the time-stamping authority answered HTTP {resp.status_code}")
+        raise TimestampError("http_status", status=resp.status_code)
     return check(resp.content, data, nonce)
 
 

@@ -23,8 +23,8 @@ from anxin.reports.figures import label as figure_label
 from anxin.reports.oversight import category_label
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
-from anxin.supervision.bundle import export_bundle
-from anxin.supervision.signing import configured_key
+from anxin.supervision.bundle import BundleError, export_bundle
+from anxin.supervision.signing import KeyFormatError, configured_key
 from anxin.web.composed import oversight_summary
 from anxin.web.deps import (
     CanAudit,
@@ -166,12 +166,15 @@ async def open_case(request: Request, v: CanTriage, form: CsrfForm, service: Ser
 async def bundle(request: Request, v: CanView, c: CaseRow, service: Service, store: Store):
     case_id = c.id
     cfg = getattr(request.app.state, "config", None)  # the signing key and TSA of anxin serve, if any
-    key = await run_in_threadpool(configured_key, store, cfg)
-    data = await run_in_threadpool(
-        functools.partial(
-            export_bundle, store, case_id, now_us=service.clock(), key=key, tsa_url=getattr(cfg, "tsa_url", None)
+    try:
+        key = await run_in_threadpool(configured_key, store, cfg)
+        data = await run_in_threadpool(
+            functools.partial(
+                export_bundle, store, case_id, now_us=service.clock(), key=key, tsa_url=getattr(cfg, "tsa_url", None)
+            )
         )
-    )
+    except (BundleError, KeyFormatError) as exc:  # no registry yet, a signing key that cannot be read
+        return render(request, v, "error.html", 409, title="—", message=exc.text(v.lang))
 
     # Who took the evidence out, and exactly what (its SHA-256).
     await run_in_threadpool(

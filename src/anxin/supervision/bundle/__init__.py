@@ -50,6 +50,7 @@ from anxin.audit.chain import entry_hash
 from anxin.contract.parse import Reject, parse_line
 from anxin.contract.registry import RegistryError, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate
+from anxin.keyed import KeyedError, Message
 from anxin.store.database import Store
 from anxin.supervision.cases import as_dict, get
 from anxin.supervision.signing import PlatformKey, check_manifest_signature, platform_key, sign_manifest
@@ -132,20 +133,38 @@ e.g. a forged signature) are evidence themselves and are expected not to verify.
 """
 
 
+def finding(key: str, /, **params: Any) -> Message:
+    """A problem or a note of the report: a key of the catalog's ``bundle_check`` table
+    and its parameters (file names, lines, key ids; a nested error or verdict as a
+    :class:`~anxin.keyed.Message`), worded when shown (``.text(lang)``)."""
+    return Message(ctx="bundle_check", key=key, params=params)
+
+
+def _verdict(verdict: KeyVerdict) -> Message:
+    return finding(f"verdict.{verdict.name}")
+
+
 class BundleReport(msgspec.Struct, kw_only=True):
+    """What :func:`verify_bundle` found; ``problems`` and ``notes`` are keys and
+    parameters (language-neutral: ``msgspec.json.encode(report)``), worded with
+    ``.text(lang)``."""
+
     ok: bool
     files_ok: bool
     signatures_checked: int = 0
     signatures_bad: int = 0
-    problems: list[str] = []
-    notes: list[str] = []  # expected failures (records quarantined at arrival)
+    problems: list[Message] = []
+    notes: list[Message] = []  # expected failures (records quarantined at arrival), what to check by hand
     signed_by: str | None = None  # the manifest's signer, key id (when its signature verifies)
     signer_trusted: bool | None = None  # one of the trusted keys (None: none were given)
     timestamp: str | None = None  # the TSA's time of the manifest (RFC 3339), if timestamped
 
 
-class BundleError(LookupError):
-    """The case or what its bundle needs (a registry) is missing."""
+class BundleError(KeyedError, LookupError):
+    """The case or what its bundle needs (a registry) is missing: a key of the
+    catalog's ``bundle_error`` table (``exc.text(lang)``)."""
+
+    context = "bundle_error"
 
 
 def _json(obj: Any) -> bytes:
@@ -245,7 +264,7 @@ def export_bundle(
     ]
     reg = got.registry
     if reg is None:
-        raise BundleError("no registry: the records' keys cannot be published")
+        raise BundleError("no_registry", case_id=case_id)
     audit = [
         {
             "seq": int(e.seq),
@@ -298,60 +317,60 @@ def export_bundle(
     return buf.getvalue()
 
 
-def _read(data: bytes) -> tuple[dict[str, bytes] | None, list[str]]:
+def _read(data: bytes) -> tuple[dict[str, bytes] | None, list[Message]]:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
-        return None, [f"not a ZIP file: {exc}"]
+        return None, [finding("not_zip", detail=str(exc))]
     with z:
         infos = z.infolist()
         if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED or len(infos) > 1000:
-            return None, ["the archive is too large to be a bundle"]
+            return None, [finding("too_large", files=len(infos))]
         out: dict[str, bytes] = {}
-        problems: list[str] = []
+        problems: list[Message] = []
         for i in infos:
             if i.filename in out:
-                problems.append(f"{i.filename}: appears twice in the archive")
+                problems.append(finding("file_twice", file=i.filename))
                 continue
             try:
                 out[i.filename] = z.read(i)
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:  # CRC error, encrypted…
-                problems.append(f"{i.filename}: cannot be read ({exc})")
+                problems.append(finding("file_unreadable", file=i.filename, detail=str(exc)))
     return out, problems
 
 
-def _check_manifest(files: dict[str, bytes], problems: list[str]) -> bool:
+def _check_manifest(files: dict[str, bytes], problems: list[Message]) -> bool:
     raw = files.get(MANIFEST)
     if raw is None:
-        problems.append(f"{MANIFEST}: missing")
+        problems.append(finding("manifest_missing", file=MANIFEST))
         return False
     try:
         listed = json.loads(raw)["files"]
         assert isinstance(listed, dict) and all(isinstance(v, str) for v in listed.values())
     except (ValueError, KeyError, TypeError, AssertionError):
-        problems.append(f"{MANIFEST}: not a manifest")
+        problems.append(finding("manifest_invalid", file=MANIFEST))
         return False
     ok = True
     for name in FILES:
         if name not in listed:
-            problems.append(f"{MANIFEST}: does not list {name}")
+            problems.append(finding("manifest_lacks", manifest=MANIFEST, file=name))
             ok = False
     for name, want in sorted(listed.items()):
         got = files.get(name)
         if got is None:
-            problems.append(f"{name}: listed in {MANIFEST} but missing")
+            problems.append(finding("file_missing", file=name, manifest=MANIFEST))
             ok = False
         elif hashlib.sha256(got).hexdigest() != want.lower():
-            problems.append(f"{name}: SHA-256 differs from {MANIFEST} (altered)")
+            problems.append(finding("file_altered", file=name, manifest=MANIFEST))
             ok = False
     for name in sorted(set(files) - set(listed) - {MANIFEST, SIGNATURE, TIMESTAMP}):
-        problems.append(f"{name}: not listed in {MANIFEST}")
+        problems.append(finding("file_not_listed", file=name, manifest=MANIFEST))
         ok = False
     return ok
 
 
 def _check_signature(
-    files: dict[str, bytes], trusted: Collection[str] | None, problems: list[str], notes: list[str]
+    files: dict[str, bytes], trusted: Collection[str] | None, problems: list[Message], notes: list[Message]
 ) -> tuple[str | None, bool | None, str | None]:
     """(signer key id, trusted?, timestamp) of the manifest; what is wrong in ``problems``."""
     manifest, raw = files.get(MANIFEST), files.get(SIGNATURE)
@@ -362,11 +381,11 @@ def _check_signature(
     if tsr is not None:
         try:
             when = check_timestamp(tsr, manifest).gen_time
-            notes.append(f"{TIMESTAMP}: timestamped {when} (check the authority's signature: openssl ts -verify)")
+            notes.append(finding("timestamped", file=TIMESTAMP, when=when))
         except TimestampError as exc:
-            problems.append(f"{TIMESTAMP}: {exc}")
+            problems.append(finding("timestamp_invalid", file=TIMESTAMP, error=exc.message))
     if raw is None:
-        problems.append(f"{MANIFEST}: not signed ({SIGNATURE} missing)")
+        problems.append(finding("not_signed", manifest=MANIFEST, file=SIGNATURE))
         return None, None, when
     try:
         doc = json.loads(raw)
@@ -374,15 +393,15 @@ def _check_signature(
         doc = None
     problem, signer = check_manifest_signature(manifest, doc)
     if problem is not None:
-        problems.append(f"{SIGNATURE}: {problem}")
+        problems.append(finding("signature_invalid", file=SIGNATURE, error=problem))
         return None, None, when
     assert isinstance(doc, dict) and signer is not None
     key_id = str(doc["key_id"])
     is_trusted = None if trusted is None else signer in trusted
     if is_trusted is False:
-        problems.append(f"{SIGNATURE}: signed by {key_id}, which is not a trusted key (re-signed by someone else?)")
+        problems.append(finding("signer_untrusted", file=SIGNATURE, key_id=key_id))
     elif is_trusted is None:
-        notes.append(f"{SIGNATURE}: signed by {key_id}; compare its public key with the platform's published one")
+        notes.append(finding("signer_unchecked", file=SIGNATURE, key_id=key_id))
     return key_id, is_trusted, when
 
 
@@ -395,7 +414,7 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
     if files is None:
         return BundleReport(ok=False, files_ok=False, problems=problems)
     files_ok = _check_manifest(files, problems) and not problems
-    notes: list[str] = []
+    notes: list[Message] = []
     signed_by, signer_trusted, timestamp = _check_signature(files, trusted_keys, problems, notes)
     quarantined: set[int] = set()
     station = None
@@ -404,25 +423,35 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
         quarantined = {int(x["line"]) for x in case_doc.get("records", []) if x.get("quarantined")}
         station = case_doc.get("case", {}).get("station_id")
     except (ValueError, TypeError, KeyError, AttributeError):
-        problems.append("case.json: not valid")
+        problems.append(finding("case_invalid", file="case.json"))
     ring = None
     try:
         ring = KeyRing.from_registry(parse_registry(files.get("registry.json", b""), "registry.json"))
     except RegistryError as exc:
-        problems.append(f"registry.json: {exc}")
+        problems.append(
+            finding("registry_invalid", file="registry.json", detail=str(exc).removeprefix("registry.json: "))
+        )
     checked = bad = 0
     for n, line in enumerate(files.get("records.jsonl", b"").splitlines(), 1):
         p = parse_line(line)
         if isinstance(p, Reject):
-            problems.append(f"records.jsonl line {n}: cannot be read ({p.reason})")
+            problems.append(finding("record_unreadable", file="records.jsonl", line=n, detail=p.reason))
             continue
         rec = p.rec
-        what = (
-            f"records.jsonl line {n} ({rec.__struct_config__.tag} {getattr(rec, 'nozzle_id', '')}"
-            f"/{getattr(rec, 'seq', getattr(rec, 'order_id', ''))})"
-        )
+        kind = finding(f"kind.{rec.__struct_config__.tag}")
+        ref = f"{getattr(rec, 'nozzle_id', '')}/{getattr(rec, 'seq', getattr(rec, 'order_id', ''))}"
         if station is not None and rec.station_id != station:
-            problems.append(f"{what}: of station {rec.station_id}, not the case's {station}")
+            problems.append(
+                finding(
+                    "record_other_station",
+                    file="records.jsonl",
+                    line=n,
+                    kind=kind,
+                    record=ref,
+                    station=rec.station_id,
+                    case_station=station,
+                )
+            )
         if p.canonical is None or ring is None:
             continue
         checked += 1
@@ -430,10 +459,15 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
         assert verdict is not None  # p.canonical is set: a signed record always gets a verdict
         if verdict != KeyVerdict.OK:
             bad += 1
-            msg = f"{what}: signature not valid ({verdict.name})"
-            (notes if n in quarantined else problems).append(
-                msg + (" — quarantined on arrival" if n in quarantined else "")
-            )
+            said = _verdict(verdict)
+            if n in quarantined:  # evidence itself (quarantined on arrival), expected not to verify
+                notes.append(
+                    finding("record_quarantined", file="records.jsonl", line=n, kind=kind, record=ref, verdict=said)
+                )
+            else:
+                problems.append(
+                    finding("record_signature", file="records.jsonl", line=n, kind=kind, record=ref, verdict=said)
+                )
     for n, line in enumerate(files.get("audit.jsonl", b"").splitlines(), 1):
         try:
             e = json.loads(line)
@@ -449,7 +483,7 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
         except (ValueError, KeyError, TypeError):
             good = False
         if not good:
-            problems.append(f"audit.jsonl line {n}: entry hash does not match its content")
+            problems.append(finding("audit_hash", file="audit.jsonl", line=n))
     return BundleReport(
         ok=files_ok and not problems,
         files_ok=files_ok,

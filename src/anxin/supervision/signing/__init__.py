@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from anxin.crypto.schemes import Ed25519Signer, KeyFormatError, Signer, Sm2Signer, load_verifier
 from anxin.crypto.sm2 import N as SM2_N
+from anxin.keyed import Message
 from anxin.store.database import Store
 
 SIGNATURE_FORMAT = "anxin-manifest-signature/1"
@@ -76,19 +77,19 @@ def parse_key_text(text: str) -> tuple[str, Signer]:
         try:
             key = serialization.load_pem_private_key(text.encode(), password=None)
         except (ValueError, TypeError) as exc:
-            raise KeyFormatError(f"the signing key is not a readable PEM private key ({exc})") from None
+            raise KeyFormatError("pem_unreadable", detail=str(exc)) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFormatError("a PEM signing key must be Ed25519 (SM2: give sm2:<64 hex digits>)")
+            raise KeyFormatError("pem_not_ed25519")
         return "ed25519", Ed25519Signer(key)
     alg, _, hexa = text.partition(":")
     if alg not in ALGORITHMS:
-        raise KeyFormatError("the signing key must be a PEM Ed25519 key, ed25519:<hex> or sm2:<hex>")
+        raise KeyFormatError("signing_key_form")
     try:
         raw = bytes.fromhex(hexa)
     except ValueError:
-        raise KeyFormatError(f"the {alg} signing key must be 64 hex digits") from None
+        raise KeyFormatError("signing_key_hex", alg=alg) from None
     if len(raw) != 32 or (alg == "sm2" and not 0 < int.from_bytes(raw, "big") < SM2_N):
-        raise KeyFormatError(f"the {alg} signing key must be 32 bytes (64 hex digits)")
+        raise KeyFormatError("signing_key_size", alg=alg)
     return alg, _from_private(alg, raw)
 
 
@@ -112,23 +113,32 @@ def sign_manifest(manifest: bytes, key: PlatformKey, *, timestamp: str | None = 
     }
 
 
-def check_manifest_signature(manifest: bytes, doc: object) -> tuple[str | None, str | None]:
+def _problem(key: str, /, **params: object) -> Message:
+    """What is wrong with a signature document: a key of the catalog's ``bundle_check``
+    table (the report of ``anxin bundle verify`` words it)."""
+    return Message(ctx="bundle_check", key=key, params=params)
+
+
+def check_manifest_signature(manifest: bytes, doc: object) -> tuple[Message | None, str | None]:
     """(problem or None, the signer's ``alg:public_key`` or None) of a signature document."""
     if not isinstance(doc, dict) or doc.get("format") != SIGNATURE_FORMAT:
-        return "not a manifest signature", None
+        return _problem("sig_not_document", format=SIGNATURE_FORMAT), None
     alg, public_key, sig = doc.get("alg"), doc.get("public_key"), doc.get("signature")
     if not (isinstance(alg, str) and isinstance(public_key, str) and isinstance(sig, str)):
-        return "the signature document lacks alg, public_key or signature", None
+        return _problem("sig_incomplete"), None
     try:
         verifier = load_verifier(alg, public_key)
+    except KeyFormatError as exc:
+        return _problem("sig_key_unreadable", error=exc.message), None
+    try:
         raw = base64.b64decode(sig, validate=True)
-    except (KeyFormatError, binascii.Error) as exc:
-        return f"unreadable signature or key ({exc})", None
+    except binascii.Error:
+        return _problem("sig_not_base64"), None
     signer = f"{alg}:{public_key}"
     if doc.get("key_id") != key_id_of(alg, public_key):
-        return "key_id does not belong to the public key given", signer
+        return _problem("sig_key_id", key_id=str(doc.get("key_id"))), signer
     if not verifier.verify(manifest, raw):
-        return "the signature does not verify", signer
+        return _problem("sig_bad"), signer
     return None, signer
 
 

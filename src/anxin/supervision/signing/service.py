@@ -36,7 +36,7 @@ def platform_key(store: Store, *, key_text: str | None = None, alg: str = "ed255
         _record(store, key, None)  # published; its private half stays in its file
         return key
     if alg not in ALGORITHMS:
-        raise KeyFormatError(f"signing_key_alg must be one of {', '.join(ALGORITHMS)}, not {alg!r}")
+        raise KeyFormatError("signing_alg", alg=alg, allowed=", ".join(ALGORITHMS))
     pk = T.platform_keys.c
     q = (
         select(pk.alg, pk.public_key, pk.private_key)
