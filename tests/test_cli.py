@@ -1,7 +1,8 @@
 """The command line's conventions, through its real entry point (``anxin.cli.app``):
 the version, validated --log/--lang (global and per command), secrets from the
 environment and *_FILE, evaluate naming what is missing, simulate's table, the demo
-outside a terminal, help texts Chinese first and readable at 80 columns, completion, and
+outside a terminal, help texts in the process's one language (the catalogs' ``cli`` table)
+and readable at 80 columns, completion, and
 the minimal install (nothing of the server extra imported by the batch commands)."""
 
 from __future__ import annotations
@@ -218,23 +219,139 @@ def _commands(cmd, path=()):
             yield from _commands(sub, (*path, name))
 
 
-CHINESE_FIRST = re.compile(r"^([A-Za-z][\w.]* )?[\u4e00-\u9fff]")  # (a name such as TOML may lead)
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# Three English words in a row: a sentence, not a name (SQLite, WGS 84, pg_dump -Fc, an
+# option, a command such as anxin db upgrade, a value's word such as TEXT or PATH)
+_ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b")
+_NAMES = re.compile(r"\banxin(?: [a-z][a-z-]*)*|--[\w-]+|\b[A-Z][A-Z0-9_]+\b")
 
 
-def test_every_command_and_option_is_helped_chinese_first_then_english() -> None:
+def english_sentence(text: str) -> str | None:
+    found = _ENGLISH_RUN.search(_NAMES.sub(" ", text))
+    return found.group() if found else None
+
+
+def _texts(language: str, monkeypatch) -> list[tuple[tuple[str, ...], str, str]]:
+    """(command path, what, text) of every help text below the root, in ``language``."""
+    monkeypatch.setenv("ANXIN_LANG", language)
     root = typer.main.get_command(app)
     root.get_params(root.context_class(root))
     found = list(_commands(root))
     assert {p[0] for p, _ in found} >= {"check", "serve", "db", "ledger", "user", "audit", "report", "edge", "bundle"}
+    out = []
     for path, cmd in [((), root), *found]:
-        texts = [("command", cmd.help)]
         ctx = cmd.context_class(cmd, info_name=path[-1] if path else "anxin")
-        texts += [(p.name, p.help) for p in [*cmd.params, cmd.get_help_option(ctx)] if not getattr(p, "hidden", False)]
-        for what, text in texts:
-            assert text, (path, what)
-            assert CHINESE_FIRST.match(text.strip()), (path, what, text)  # Chinese first…
-            english = re.split(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", text)[-1]
-            assert re.search(r"[A-Za-z]{2,}", english), (path, what, text)  # …then English
+        out += [(path, "command", cmd.help), *((path, "epilog", cmd.epilog) for _ in [0] if cmd.epilog)]
+        out += [
+            (path, p.name, p.help) for p in [*cmd.params, cmd.get_help_option(ctx)] if not getattr(p, "hidden", False)
+        ]
+    return out
+
+
+def test_every_help_text_is_chinese_in_chinese(monkeypatch) -> None:
+    for path, what, text in _texts("zh", monkeypatch):
+        assert text and CJK.search(text), (path, what, text)
+        assert not english_sentence(text), (path, what, text)
+
+
+def test_every_help_text_is_english_in_english(monkeypatch) -> None:
+    for path, what, text in _texts("en", monkeypatch):
+        assert text and re.search(r"[A-Za-z]{3,}", text), (path, what, text)
+        assert not CJK.search(text), (path, what, text)
+
+
+def test_the_help_texts_are_the_catalogs_cli_table_and_all_of_it(monkeypatch) -> None:
+    """Every key the commands name is in both catalogs, and every key of the table is used
+    (by a command or option, or as Typer's own words)."""
+    from anxin.cli_help import _OWN_OPTIONS, _TYPER_WORDS, CONTEXT
+    from anxin.i18n.po import parse_po, po_path
+
+    root = typer.main.get_command(app)
+    root.get_params(root.context_class(root))
+    used = set()
+    for path, cmd in [((), root), *_commands(root)]:
+        ctx = cmd.context_class(cmd, info_name=path[-1] if path else "anxin")
+        params = [*cmd.params, cmd.get_help_option(ctx)]
+        for declared in (*cmd._anxin_declared, *(p._anxin_declared for p in params if p is not None)):
+            if declared is not None:
+                assert declared.startswith("cli:"), (path, declared)  # no words written in code
+                used.add(declared.removeprefix("cli:"))
+    hidden = root.get_command(root.context_class(root), "db-upgrade")
+    used.add(hidden._anxin_declared[0].removeprefix("cli:"))
+    src = Path(anxin.__file__).parent
+    named = {k for f in src.rglob("*.py") for k in re.findall(r"""\bh\(["']([^"']+)["']\)""", f.read_text())}
+    named |= {*_OWN_OPTIONS.values(), *_TYPER_WORDS.values()}
+    assert used <= named
+    for language in ("zh", "en"):
+        keys = {m for c, m, _ in parse_po(po_path(language).read_text(encoding="utf-8")) if c == CONTEXT}
+        assert named <= keys, (language, named - keys)
+        assert keys <= named, (language, keys - named)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("--lang", "en", "serve"), {}),
+        (("serve", "--lang", "en"), {}),
+        (("serve",), {"ANXIN_LANG": "en"}),
+        (("serve",), {"ANXIN_LANG": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}),
+        (("--lang", "zh", "serve", "--lang", "en"), {"ANXIN_LANG": "zh"}),  # the command's wins
+    ],
+)
+def test_help_in_english_when_the_process_speaks_english(args, env) -> None:
+    out = run(*args, "--help", env={"COLUMNS": "80", **env}).output
+    assert "The live service" in out and "Show this message and exit." in out and "Options" in out
+    assert not CJK.search(out), out
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("serve",), {}),
+        (("--lang", "en", "serve", "--lang", "zh"), {}),
+        (("serve",), {"ANXIN_LANG": "", "LC_ALL": "C.UTF-8", "LANG": "en_US.UTF-8"}),  # LC_ALL first
+        (("serve",), {"ANXIN_LANG": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": ""}),
+    ],
+)
+def test_help_in_chinese_by_default(args, env) -> None:
+    out = run(*args, "--help", env={"COLUMNS": "80", **env}).output
+    assert "实时服务" in out and "显示帮助并退出" in out and "选项" in out
+    assert not english_sentence(re.sub(r"Usage: .*", "", out)), out
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_commands_help_renders_in_one_language(language: str) -> None:
+    """The help as printed (Typer's headings and notes included), command by command."""
+    root = typer.main.get_command(app)
+    root.get_params(root.context_class(root))
+    for path, _ in [((), root), *_commands(root)]:
+        out = _help("--lang", language, *path)
+        shown = re.sub(r"Usage: .*|\[OPTIONS\]|\[ARGS\]", "", out)
+        if language == "en":
+            assert not CJK.search(shown), (path, out)
+        else:
+            assert CJK.search(shown) and not english_sentence(shown), (path, out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, "zh"),
+        (["--lang", "en", "demo"], {}, "en"),
+        (["--lang=en", "demo", "--lang", "zh"], {}, "zh"),
+        (["--lang", "fr"], {"ANXIN_LANG": "en"}, "en"),  # (the option refuses fr itself)
+        (["--", "--lang", "en"], {}, "zh"),
+        ([], {"ANXIN_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),
+        ([], {"LANG": "en_GB.UTF-8"}, "en"),
+        ([], {"LC_MESSAGES": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
+        ([], {"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, "en"),
+        ([], {"LANG": "C.UTF-8"}, "zh"),
+    ],
+)
+def test_the_process_language(argv: list[str], env: dict[str, str], expected: str) -> None:
+    from anxin.i18n import process_lang
+
+    assert process_lang(argv, env) == expected
 
 
 def _help(*args: str) -> str:
@@ -243,10 +360,14 @@ def _help(*args: str) -> str:
     return res.output
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize(
     "args", [(), ("serve",), ("check",), ("db",), ("db", "backup"), ("edge", "run"), ("user", "add"), ("simulate",)]
 )
-def test_help_at_80_columns_has_no_type_placeholders_and_no_cut_words(args: tuple[str, ...]) -> None:
+def test_help_at_80_columns_has_no_type_placeholders_and_no_cut_words(
+    args: tuple[str, ...], language: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("ANXIN_LANG", language)
     out = _help(*args)
     assert max(len(line) for line in out.splitlines()) <= 80
     for bad in ("<bool>", "<str>", "<int>", "<float>", "<path>", "{", "INT RANGE"):

@@ -24,9 +24,9 @@ from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
 import anxin
-from anxin.cli_common import HELP, LangOpt, LogLevel, missing_extra
-from anxin.cli_help import breakable, fold_long_words, tidy_help
-from anxin.i18n import lang, rule_name, t
+from anxin.cli_common import LangOpt, LogLevel, missing_extra
+from anxin.cli_help import fold_long_words, h, tidy_help
+from anxin.i18n import lang, process_lang, rule_name, set_lang, t
 
 console = Console()
 err = Console(stderr=True)
@@ -72,9 +72,10 @@ class AnxinGroup(TyperGroup):
             module = LAZY_COMMANDS.get(cmd_name) or HIDDEN_COMMANDS.get(cmd_name)
             if module is None:
                 return None
-            if ctx.meta.get(_LISTING) and cmd_name in HELP:
-                return TyperCommand(cmd_name, help=breakable(HELP[cmd_name]))
-            cmd = self._load(module).get(cmd_name)
+            if ctx.meta.get(_LISTING) and cmd_name in LAZY_COMMANDS:
+                cmd = TyperCommand(cmd_name, help=h(cmd_name))
+            else:
+                cmd = self._load(module).get(cmd_name)
         if cmd is not None:
             tidy_help(cmd)
             fold_long_words()
@@ -87,6 +88,15 @@ class AnxinGroup(TyperGroup):
             importlib.import_module(module).register(sub, console, _fail)
             self._loaded[module] = dict(typer.main.get_command(sub).commands)  # type: ignore[attr-defined]
         return self._loaded[module]
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The process's language first (:func:`anxin.i18n.process_lang`): the help is
+        worded before ``--lang`` applies as an option."""
+        argv = kwargs.get("args", args[0] if args else None)
+        language = process_lang(sys.argv[1:] if argv is None else list(argv))
+        if language != lang():
+            set_lang(language)
+        return super().main(*args, **kwargs)
 
     def get_params(self, ctx: Any) -> Any:
         tidy_help(self)  # (here, not in __init__: Typer adds the completion options after it)
@@ -129,7 +139,7 @@ app = typer.Typer(
     cls=AnxinGroup,
     add_completion=True,
     no_args_is_help=True,
-    help="安心加油 · anxin — 加油机计量远程监测。Remote metrological monitoring of fuel dispensers.",
+    help=h("anxin"),
 )
 
 
@@ -149,13 +159,12 @@ def _main(
             envvar="ANXIN_LOG",
             case_sensitive=False,
             metavar="LEVEL",
-            help="标准错误输出的 JSON 日志级别：debug、info、warning（默认）、error 或 critical（环境变量 ANXIN_LOG）。"
-            "JSON log level on stderr: debug, info, warning (default), error, critical (env ANXIN_LOG).",
+            help=h("anxin.log_level"),
         ),
     ] = None,
     _version_: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="显示版本号。Show the version and exit."),
+        typer.Option("--version", callback=_version, is_eager=True, help=h("anxin.version")),
     ] = False,
 ) -> None:
     from anxin import logs
@@ -169,37 +178,30 @@ def _progress(label: str, *, bytes_: bool = False) -> Progress:
     return Progress(*columns, TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-@app.command()
+@app.command(help=h("check"))
 def check(
-    data_dir: Annotated[Path, typer.Argument(help="数据目录：registry.json 与 *.jsonl。registry.json + *.jsonl.")],
-    out: Annotated[Path, typer.Option("--out", help="结果目录。Output directory.")],
+    data_dir: Annotated[Path, typer.Argument(help=h("check.data_dir"))],
+    out: Annotated[Path, typer.Option("--out", help=h("check.out"))],
     workers: Annotated[
         int | None,
-        typer.Option(
-            help="进程数，按加油站分片（默认全部核心；0 为单进程）。"
-            "Processes; the engine is sharded by station (default: all cores; 0: one process)."
-        ),
+        typer.Option(help=h("check.workers")),
     ] = None,
     witness: Annotated[
         bool,
         typer.Option(
             "--witness/--no-witness",
-            help="油罐见证：计量误差估计（meters.jsonl）与 METER_DRIFT、TANK_LOSS、STATION_BIAS 报警。"
-            "The tank witness: meter estimates and METER_DRIFT, TANK_LOSS, STATION_BIAS.",
+            help=h("check.witness"),
         ),
     ] = True,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
-            help="每条记录的接收时间（RFC 3339，默认检查开始之时，写入 summary.json）；事件时间晚于它 5 分钟以上的记录"
-            "为 CLOCK_AHEAD。The receipt time of every record (RFC 3339; default: when the check starts, "
-            "written to summary.json): an event time more than 5 min after it is CLOCK_AHEAD.",
+            help=h("check.as_of"),
         ),
     ] = None,
     _lang: LangOpt = None,
 ) -> None:
-    """比对：逐条配对计量与结算记录，输出报警（contract §6）。Check a data directory: alarms, verifications…"""
     from anxin.check.run import CheckError, run_check
     from anxin.contract.times import TimestampError, parse_ts
     from anxin.engine import EngineSettings
@@ -246,35 +248,32 @@ def check(
     console.print(f"{t('output')}: {out}")
 
 
-@app.command()
+@app.command(help=h("simulate"))
 def simulate(
-    out_dir: Annotated[Path, typer.Argument(help="要生成的数据目录。Data directory to create.")],
-    stations: Annotated[int, typer.Option(min=1, help="加油站数。Number of stations.")] = 30,
-    days: Annotated[int, typer.Option(min=1, help="天数。Days of data.")] = 7,
-    seed: Annotated[int, typer.Option(help="随机种子（同种子同字节）。Random seed (same seed, same bytes).")] = 1,
+    out_dir: Annotated[Path, typer.Argument(help=h("simulate.out_dir"))],
+    stations: Annotated[int, typer.Option(min=1, help=h("simulate.stations"))] = 30,
+    days: Annotated[int, typer.Option(min=1, help=h("simulate.days"))] = 7,
+    seed: Annotated[int, typer.Option(help=h("simulate.seed"))] = 1,
     scenarios: Annotated[
         str,
-        typer.Option(help="场景：all、honest 或逗号分隔的场景名。all | honest | comma-separated scenario names."),
+        typer.Option(help=h("simulate.scenarios")),
     ] = "all",
-    workers: Annotated[int, typer.Option(min=1, help="进程数。Processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help=h("simulate.workers"))] = 2,
     world: Annotated[
         str,
         typer.Option(
-            help="油罐物理世界：名称或 TOML/JSON 覆盖文件（anxin.sim.world）。"
-            "Tank physics: a named world or a TOML/JSON file of overrides (anxin.sim.world).",
+            help=h("simulate.world"),
         ),
     ] = "default",
     evaluate_dir: Annotated[
         Path | None,
         typer.Option(
             "--evaluate",
-            help="不模拟，改为按 OUT_DIR 的真值评估该比对结果目录（同 anxin evaluate）。"
-            "Instead of simulating: score this check directory against OUT_DIR's truth.",
+            help=h("simulate.evaluate_dir"),
         ),
     ] = None,
     _lang: LangOpt = None,
 ) -> None:
-    """模拟城市：生成契约 v1 数据与真值。Simulate a city (or, with --evaluate, score a check)."""
     if evaluate_dir is not None:
         _evaluate(out_dir, evaluate_dir)
         return
@@ -303,7 +302,7 @@ def simulate(
     console.print(f"[bold green]{t('sim_done')}[/]: {out_dir}", highlight=False)
     console.print(f"{t('truth')}: {truth_dir_for(out_dir)}", highlight=False)
     if not physics.is_default:
-        console.print(f"世界 world: {physics.name} — {physics.description}", highlight=False)
+        console.print(f"{t('sim_world')}: {physics.name} — {physics.description}", highlight=False)
 
 
 def _simulation_table(s: Any) -> Table:
@@ -357,46 +356,40 @@ def _evaluate(data_dir: Path, check_dir: Path) -> Any:
     return report
 
 
-@app.command()
+@app.command(help=h("evaluate"))
 def evaluate(
     data_dir: Annotated[
         Path,
-        typer.Argument(
-            help="由 anxin simulate 生成的数据目录（真值在旁）。A simulated data directory (truth beside it)."
-        ),
+        typer.Argument(help=h("evaluate.data_dir")),
     ],
-    check_dir: Annotated[Path, typer.Argument(help="由 anxin check 生成的结果目录。The output of anxin check.")],
+    check_dir: Annotated[Path, typer.Argument(help=h("evaluate.check_dir"))],
     _lang: LangOpt = None,
 ) -> None:
-    """评估：按真值计算各规则检出率与误报（全部检出且无误报返回 0）。Score a check against the simulator's truth."""
     report = _evaluate(data_dir, check_dir)
     if not report.all_record_level_detected or report.false_alarms:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=h("demo"))
 def demo(
-    out: Annotated[Path, typer.Option(help="演示数据目录。Where the demo keeps its data.")] = Path("demo-data"),
-    stations: Annotated[int, typer.Option(min=1, help="加油站数。Number of stations.")] = 12,
-    days: Annotated[int, typer.Option(min=1, help="天数。Days of data.")] = 2,
-    seed: Annotated[int, typer.Option(help="随机种子。Random seed.")] = 7,
+    out: Annotated[Path, typer.Option(help=h("demo.out"))] = Path("demo-data"),
+    stations: Annotated[int, typer.Option(min=1, help=h("demo.stations"))] = 12,
+    days: Annotated[int, typer.Option(min=1, help=h("demo.days"))] = 2,
+    seed: Annotated[int, typer.Option(help=h("demo.seed"))] = 7,
     speed: Annotated[
         float,
-        typer.Option(
-            min=0, help="每秒模拟的秒数（0 为尽快）。Simulated seconds per real second (0: as fast as possible)."
-        ),
+        typer.Option(min=0, help=h("demo.speed")),
     ] = 2880.0,
     serve: Annotated[
         bool | None,
         typer.Option(
             "--serve/--no-serve",
-            help="回放时运行监管控制台（默认：仅在终端中）。Serve the console while replaying (default: in a terminal).",
+            help=h("demo.serve"),
         ),
     ] = None,
-    port: Annotated[int, typer.Option(help="控制台端口。The console's port.")] = 8080,
+    port: Annotated[int, typer.Option(help=h("demo.port"))] = 8080,
     _lang: LangOpt = None,
 ) -> None:
-    """演示：模拟小城市实时比对，报警实时显示，数据存入 SQLite，监管控制台同步运行。The live demo."""
     if serve is None:
         serve = console.is_terminal
         if not serve:
@@ -410,12 +403,11 @@ def demo(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=h("schema"))
 def schema(
-    out: Annotated[Path, typer.Option("--out", help="输出目录。Directory.")] = Path("docs/schema"),
+    out: Annotated[Path, typer.Option("--out", help=h("schema.out"))] = Path("docs/schema"),
     _lang: LangOpt = None,
 ) -> None:
-    """导出数据契约 JSON Schema。Export the contract's JSON Schema, one file per kind."""
     from anxin.contract.schema import export
 
     for path in export(out):

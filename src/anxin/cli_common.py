@@ -1,6 +1,7 @@
 """What the command line's modules share: the ``--lang``, ``--db`` and ``--config``
-options, the help of the commands ``anxin --help`` lists without importing them, the
-extras a command may need, and opening the store with a one-line failure.
+options (their help, as every command's, in the catalogs' ``cli`` table:
+:mod:`anxin.cli_help`), the extras a command may need, and opening the store with a
+one-line failure.
 
 This module imports nothing but Typer and :mod:`anxin.i18n`: ``anxin --help``, ``anxin
 check`` and ``anxin edge`` must run on the minimal install (no ``server`` extra)."""
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from anxin.cli_help import h
 from anxin.i18n import set_lang, t
 
 if TYPE_CHECKING:
@@ -36,7 +38,9 @@ class LogLevel(StrEnum):
 
 def apply_lang(value: Lang | None) -> Lang | None:
     """The one implementation of ``--lang``, global (``anxin --lang en demo``) or on a
-    command (``anxin demo --lang en``): the language of everything printed after it."""
+    command (``anxin demo --lang en``): the language of everything printed after it (the
+    help, shown before any option applies, is read from the command line by
+    :func:`anxin.i18n.process_lang` the same way)."""
     if value is not None:
         set_lang(value.value)
     return value
@@ -49,41 +53,20 @@ LangOpt = Annotated[
         callback=apply_lang,
         expose_value=False,
         is_eager=True,
-        help="界面语言（默认中文；或环境变量 ANXIN_LANG）。Language of the output (default zh; env ANXIN_LANG).",
+        help=h("option.lang"),
     ),
 ]
 DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="数据库：SQLite 文件路径或 postgresql://…（环境变量 ANXIN_DB）。"
-        "Database: a SQLite path or postgresql://… (env ANXIN_DB).",
+        help=h("option.db"),
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--config", help="TOML 配置文件（键见 anxin serve --help）。TOML configuration file (keys: anxin serve --help)."
-    ),
+    typer.Option("--config", help=h("option.config")),
 ]
-
-# The help of the commands that live in modules imported only when the command runs
-# (their packages import the server extra): ``anxin --help`` lists them from here, and
-# the commands themselves use the same text.
-HELP = {
-    "serve": "实时服务：接收上传、实时比对、报警推送、监管控制台。The live service (HTTP API, SSE, console).",
-    "token": "签发加油站或检定机构的接口令牌（只显示一次，旧令牌立即失效）。"
-    "Issue (or replace) a station's or a verification institute's API token (the old one stops at once).",
-    "db": "数据库：升级、版本、备份与恢复。The database: upgrade, revision, backup and restore.",
-    "ledger": "原始记录台账：导出为可离线复核的文件。The ledger of records, exported as files.",
-    "report": "统计报表：检定、检查、投诉、案件、报警、交易。Period figures (and the oversight reconciliation).",
-    "edge": "站端上传代理：读取本站数据并可靠上传到平台。The station-side store-and-forward agent.",
-    "user": "用户管理。Console accounts (users and roles).",
-    "audit": "审计日志。The hash-chained audit log.",
-    "bundle": "证据包。Case evidence bundles.",
-    "witness": "油罐见证：逐罐诊断计量误差估计（anxin witness explain）。The tank witness, one tank explained.",
-    "map": "区县边界：载入与查看一网感知地图的区界（GeoJSON）。The overview map's district boundaries (GeoJSON).",
-}
 
 # Top-level modules of the optional extras (pyproject.toml), by the extra that has them.
 EXTRA_OF_MODULE = {

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import lang, t
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ SYSTEM = "system"  # the audit actor of what is done on the command line
 
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    user_app = typer.Typer(no_args_is_help=True, help=HELP["user"])
-    audit_app = typer.Typer(no_args_is_help=True, help=HELP["audit"])
+    user_app = typer.Typer(no_args_is_help=True, help=h("user"))
+    audit_app = typer.Typer(no_args_is_help=True, help=h("audit"))
     app.add_typer(user_app, name="user")
     app.add_typer(audit_app, name="audit")
 
@@ -38,34 +39,30 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             return password
         return typer.prompt(t("password_prompt"), hide_input=True, confirmation_prompt=t("password_again"))
 
-    @user_app.command("add")
+    @user_app.command("add", help=h("user.add"))
     def user_add(
         username: Annotated[
             str,
-            typer.Argument(help="登录名：小写字母、数字或 . _ @ -。Login name: lower-case letters, digits, . _ @ -."),
+            typer.Argument(help=h("user.add.username")),
         ],
         role: Annotated[
             str,
             typer.Option(
                 "--role",
-                help="角色：admin（管理员）、regulator（监管）、inspector（检查员）、operator（经营者）。"
-                "admin | regulator | inspector | operator.",
+                help=h("user.add.role"),
             ),
         ],
-        name: Annotated[str, typer.Option("--name", help="姓名。Display name.")],
+        name: Annotated[str, typer.Option("--name", help=h("user.add.name"))],
         station: Annotated[
             list[str] | None,
-            typer.Option("--station", help="经营者的加油站（可重复）。An operator's station (repeatable)."),
+            typer.Option("--station", help=h("user.add.station")),
         ] = None,
-        district: Annotated[str | None, typer.Option("--district", help="辖区。District.")] = None,
-        reason: Annotated[
-            str, typer.Option("--reason", help="原因（记入审计日志）。Why (in the audit log).")
-        ] = "anxin user add",
+        district: Annotated[str | None, typer.Option("--district", help=h("user.add.district"))] = None,
+        reason: Annotated[str, typer.Option("--reason", help=h("option.reason"))] = "anxin user add",
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """创建用户（密码从标准输入读取或两次提示输入）。Create a console account."""
         from anxin.auth import AuthError, create_user
         from anxin.auth.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH
         from anxin.store.database import now_us
@@ -92,9 +89,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         shown = (ROLE_NAMES_ZH if lang() == "zh" else ROLE_NAMES_EN)[user.role]
         console.print(f"[green]{t('user_added')}[/]: {user.username} · {user.display_name} · {shown}", highlight=False)
 
-    @user_app.command("list")
+    @user_app.command("list", help=h("user.list"))
     def user_list(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """列出用户及其角色、状态。List the accounts."""
         from anxin.auth import list_users
         from anxin.auth.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH
         from anxin.contract.times import format_ts
@@ -134,17 +130,14 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             table.add_row(t("none"), "", "", "", "", "")
         console.print(table)
 
-    @user_app.command("passwd")
+    @user_app.command("passwd", help=h("user.passwd"))
     def user_passwd(
-        username: Annotated[str, typer.Argument(help="用户名。The account.")],
-        reason: Annotated[
-            str, typer.Option("--reason", help="原因（记入审计日志）。Why (in the audit log).")
-        ] = "anxin user passwd",
+        username: Annotated[str, typer.Argument(help=h("user.passwd.username"))],
+        reason: Annotated[str, typer.Option("--reason", help=h("option.reason"))] = "anxin user passwd",
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """重设密码（并解除登录限速、结束其会话）。Set a new password (lifts the login throttle)."""
         from anxin.auth import AuthError, set_password
         from anxin.store.database import now_us
 
@@ -160,20 +153,19 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             store.close()
         console.print(f"[green]{t('user_password_set')}[/]: {username}", highlight=False)
 
-    @audit_app.command("verify")
+    @audit_app.command("verify", help=h("audit.verify"))
     def audit_verify(
         anchor: Annotated[
             str | None,
             typer.Option(
                 "--anchor",
-                help="先前记下的 序号:哈希，必须仍在日志中。SEQ:HASH recorded earlier: it must still be there.",
+                help=h("audit.verify.anchor"),
             ),
         ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """校验审计日志的哈希链（完整返回 0，被篡改返回 1）。Verify the audit log's hash chain."""
         from anxin.audit import head, verify
 
         pin = None

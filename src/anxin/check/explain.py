@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.contract.registry import Registry
 from anxin.contract.times import US_PER_DAY, format_ts
 from anxin.engine.stats.models import TankData, TankDiagnostics
@@ -270,18 +271,15 @@ def render(
 
 # ------------------------------------------------------------------ the command
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    witness_app = typer.Typer(no_args_is_help=True, help=HELP["witness"])
+    witness_app = typer.Typer(no_args_is_help=True, help=h("witness"))
     app.add_typer(witness_app, name="witness")
 
-    @witness_app.command("explain")
+    @witness_app.command("explain", help=h("witness.explain"))
     def explain(
-        tank: Annotated[str, typer.Argument(help="油罐编号。The tank's id.")],
+        tank: Annotated[str, typer.Argument(help=h("witness.explain.tank"))],
         data_dir: Annotated[
             Path | None,
-            typer.Argument(
-                help="数据目录（同 anxin check：registry.json 与 *.jsonl）；不给则读数据库台账。"
-                "A data directory as anxin check reads it; without it, the store's ledger."
-            ),
+            typer.Argument(help=h("witness.explain.data_dir")),
         ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
@@ -289,19 +287,13 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             str | None,
             typer.Option(
                 "--until",
-                help="窗口终点（RFC 3339，默认该罐最后一条液位数据）。"
-                "End of the window (RFC 3339; default: the tank's last reading).",
+                help=h("witness.explain.until"),
             ),
         ] = None,
-        days: Annotated[
-            float, typer.Option("--days", min=0.01, help="窗口天数（默认 30）。Days in the window (default 30).")
-        ] = 30.0,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="以 JSON 输出诊断结构。Print the diagnostics as JSON.")
-        ] = False,
+        days: Annotated[float, typer.Option("--days", min=0.01, help=h("witness.explain.days"))] = 30.0,
+        as_json: Annotated[bool, typer.Option("--json", help=h("witness.explain.as_json"))] = False,
         _lang: LangOpt = None,
     ) -> None:
-        """油罐见证诊断：分段、进油单采用与剔除、锚定拉动、残差结构、容积表修正。Explain one tank's witness estimate."""
         from anxin.contract.registry import RegistryError, load_registry, parse_registry
         from anxin.contract.times import TimestampError, parse_ts
         from anxin.engine import EngineSettings

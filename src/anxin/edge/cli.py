@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from anxin.cli_common import HELP, Fail, LangOpt
+from anxin.cli_common import Fail, LangOpt
+from anxin.cli_help import h
 from anxin.i18n import t
 
 if TYPE_CHECKING:
@@ -19,25 +20,22 @@ if TYPE_CHECKING:
 
 OutboxOpt = Annotated[
     Path,
-    typer.Option(
-        "--outbox", help="代理的 SQLite 发件箱（不存在则新建）。The agent's SQLite outbox (created if missing)."
-    ),
+    typer.Option("--outbox", help=h("edge.outbox")),
 ]
 
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    edge = typer.Typer(no_args_is_help=True, help=HELP["edge"])
+    edge = typer.Typer(no_args_is_help=True, help=h("edge"))
     app.add_typer(edge, name="edge")
 
-    @edge.command("run")
+    @edge.command("run", help=h("edge.run"))
     def run(
         server: Annotated[
             str,
             typer.Option(
                 "--server",
                 envvar="ANXIN_EDGE_SERVER",
-                help="平台地址（anxin serve），如 https://host:8080（环境变量 ANXIN_EDGE_SERVER）。"
-                "The platform's URL (env ANXIN_EDGE_SERVER).",
+                help=h("edge.run.server"),
             ),
         ],
         outbox: OutboxOpt,
@@ -47,57 +45,47 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 "--token",
                 envvar="ANXIN_EDGE_TOKEN",
                 show_envvar=True,
-                help="加油站接口令牌；请用环境变量 ANXIN_EDGE_TOKEN 或 ANXIN_EDGE_TOKEN_FILE（文件内容即令牌）。"
-                "Station API token: prefer ANXIN_EDGE_TOKEN or ANXIN_EDGE_TOKEN_FILE (a file holding it).",
+                help=h("edge.run.token"),
             ),
         ] = None,
         source: Annotated[
             list[str] | None,
             typer.Option(
                 "--source",
-                help="要追踪的 JSONL 文件或通配符，如 '/var/lib/pos/*.jsonl'（可重复）。"
-                "A JSONL file or glob to tail (repeatable).",
+                help=h("edge.run.source"),
             ),
         ] = None,
         mqtt: Annotated[
             str | None,
             typer.Option(
                 "--mqtt",
-                help="本地 MQTT 主题（NDJSON 载荷）：mqtt://host:port/topic。A local MQTT topic of NDJSON payloads.",
+                help=h("edge.run.mqtt"),
             ),
         ] = None,
-        batch: Annotated[
-            int, typer.Option("--batch", min=1, max=20_000, help="每次上传的行数。Lines per upload.")
-        ] = 500,
+        batch: Annotated[int, typer.Option("--batch", min=1, max=20_000, help=h("edge.run.batch"))] = 500,
         interval_ms: Annotated[
             int,
             typer.Option(
                 "--interval-ms",
                 min=0,
-                help="不足一批时的最短上传间隔（毫秒）。At most one upload this often while fewer than a batch wait.",
+                help=h("edge.run.interval_ms"),
             ),
         ] = 1000,
-        poll_ms: Annotated[
-            int, typer.Option("--poll-ms", min=10, help="检查文件的间隔（毫秒）。How often the files are looked at.")
-        ] = 200,
+        poll_ms: Annotated[int, typer.Option("--poll-ms", min=10, help=h("edge.run.poll_ms"))] = 200,
         backoff_max: Annotated[
             float,
-            typer.Option("--backoff-max", min=0.1, help="重试间最长等待（秒）。Longest wait between retries, seconds."),
+            typer.Option("--backoff-max", min=0.1, help=h("edge.run.backoff_max")),
         ] = 60.0,
-        timeout: Annotated[
-            float, typer.Option("--timeout", min=0.5, help="单次上传超时（秒）。HTTP timeout of one upload, seconds.")
-        ] = 30.0,
+        timeout: Annotated[float, typer.Option("--timeout", min=0.5, help=h("edge.run.timeout"))] = 30.0,
         once: Annotated[
             bool,
             typer.Option(
                 "--once",
-                help="读取现有数据并上传，直到发完或平台不可达后退出（0：全部发出，1：仍有剩余）。"
-                "Upload what is there, then exit (0: all sent, 1: lines left).",
+                help=h("edge.run.once"),
             ),
         ] = False,
         _lang: LangOpt = None,
     ) -> None:
-        """运行上传代理：追踪数据文件（及 MQTT），本地暂存，按批上传，断网续传。Run the agent."""
         from anxin.edge.agent import Agent, EdgeSettings
         from anxin.edge.outbox import OutboxError
         from anxin.edge.sources import MqttUrl
@@ -147,16 +135,13 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         else:
             console.print(t("edge_stopped"))
 
-    @edge.command("status")
+    @edge.command("status", help=h("edge.status"))
     def status(
         outbox: OutboxOpt,
-        as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。Machine-readable output.")] = False,
-        recent: Annotated[
-            int, typer.Option("--recent", min=0, help="列出最近被拒的行数。Recently refused lines to list.")
-        ] = 5,
+        as_json: Annotated[bool, typer.Option("--json", help=h("edge.status.as_json"))] = False,
+        recent: Annotated[int, typer.Option("--recent", min=0, help=h("edge.status.recent"))] = 5,
         _lang: LangOpt = None,
     ) -> None:
-        """上传代理状态：待传积压、最早待传时长、最近上传、计数。The agent's backlog and counts."""
         from anxin.edge.outbox import Outbox, OutboxError
 
         try:

@@ -18,7 +18,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import t
 
 if TYPE_CHECKING:
@@ -32,48 +33,36 @@ if TYPE_CHECKING:
 SYSTEM = "system"  # the audit actor of what is done on the command line (as anxin.auth.cli's)
 SHOWN = 20  # stations listed by name before "and n more"
 
-LOAD_HELP = (
-    "载入本市的区县边界（GeoJSON FeatureCollection，Polygon/MultiPolygon，WGS 84 经纬度），"
-    "作为控制台一网感知地图的新版本；文件有任何问题则报告位置与原因，不载入任何内容。"
-    "Load the city's district boundaries (a GeoJSON FeatureCollection of Polygons and MultiPolygons, "
-    "WGS 84 longitude/latitude) as the overview's new map; a file with anything wrong is refused with "
-    "where and what, and nothing is stored."
-)
-
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    map_app = typer.Typer(no_args_is_help=True, help=HELP["map"])
+    map_app = typer.Typer(no_args_is_help=True, help=h("map"))
     app.add_typer(map_app, name="map")
 
-    @map_app.command("load", help=LOAD_HELP)
+    @map_app.command("load", help=h("map.load"))
     def map_load(
-        file: Annotated[Path, typer.Argument(help="GeoJSON 文件。The GeoJSON file.")],
+        file: Annotated[Path, typer.Argument(help=h("map.load.file"))],
         name_field: Annotated[
             str,
             typer.Option(
                 "--name-field",
-                help="区县名称所在的属性（须与登记信息中的区县名一致）。"
-                "The property holding the district's name (as the registry spells it).",
+                help=h("map.load.name_field"),
             ),
         ] = "name",
         attribution: Annotated[
             str | None,
             typer.Option(
                 "--attribution",
-                help="数据来源与署名，显示在地图下方（如 © OpenStreetMap 贡献者，ODbL）。"
-                "The data's source and attribution, shown under the map.",
+                help=h("map.load.attribution"),
             ),
         ] = None,
         attribution_en: Annotated[
             str | None,
             typer.Option(
                 "--attribution-en",
-                help="英文界面显示的署名（缺省同 --attribution）。The attribution on English pages (default: the same).",
+                help=h("map.load.attribution_en"),
             ),
         ] = None,
-        reason: Annotated[
-            str, typer.Option("--reason", help="原因（记入审计日志）。Why (in the audit log).")
-        ] = "anxin map load",
+        reason: Annotated[str, typer.Option("--reason", help=h("option.reason"))] = "anxin map load",
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
@@ -113,9 +102,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         if registry is not None:
             _coverage(console, boundaries, registry)
 
-    @map_app.command("show")
+    @map_app.command("show", help=h("map.show"))
     def map_show(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """显示当前区县边界：各区县、署名、未覆盖的加油站。What is loaded: districts, attribution, stations not covered."""
         from anxin.geo.queries import current_boundaries, map_versions
 
         store = open_db(config, db, "read", fail)

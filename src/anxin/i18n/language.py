@@ -4,7 +4,7 @@ alone (:func:`language_scope`), never one reader's leaking into another's page."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -30,6 +30,30 @@ def set_lang(value: str | None) -> None:
     """The command line's language, for its process (and the workers it starts)."""
     if value:
         os.environ["ANXIN_LANG"] = value
+
+
+def process_lang(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> str:
+    """A command line's language, decided before it prints anything (its help included):
+    the last ``--lang zh|en`` of ``argv`` (as the options apply: a command's after the
+    global one), else ``ANXIN_LANG``, else the locale as gettext reads it (the first of
+    ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` that is set: English when it starts with
+    ``en``), else Chinese. A ``--lang`` value other than zh or en is left to the option
+    itself to refuse."""
+    chosen = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else arg.removeprefix("--lang=")
+        if (arg == "--lang" or arg.startswith("--lang=")) and value in ("zh", "en"):
+            chosen = value
+    if chosen is not None:
+        return chosen
+    if environ.get("ANXIN_LANG"):
+        return _norm(environ["ANXIN_LANG"])
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if environ.get(name):
+            return _norm(environ[name])
+    return "zh"
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import lang
 from anxin.i18n.po import table
 
@@ -24,28 +25,25 @@ def _t(key: str) -> str:
 
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    @app.command(help=HELP["report"])
+    @app.command(help=h("report"))
     def report(
         period: Annotated[
             str,
             typer.Option(
                 "--period",
-                help="期间：2026-03、2026-Q1、2026 或 2026-03-01:2026-03-31。"
-                "The period: a month, a quarter, a year or FROM:TO.",
+                help=h("report.period"),
             ),
         ],
-        district: Annotated[
-            str | None, typer.Option("--district", help="区域，如 余杭区（默认全市）。District (default: the city).")
-        ] = None,
+        district: Annotated[str | None, typer.Option("--district", help=h("report.district"))] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,
-        xlsx: Annotated[Path | None, typer.Option("--xlsx", help="另存 XLSX 工作簿。Write an XLSX workbook.")] = None,
-        pdf: Annotated[Path | None, typer.Option("--pdf", help="另存 PDF。Write a PDF.")] = None,
+        xlsx: Annotated[Path | None, typer.Option("--xlsx", help=h("report.xlsx"))] = None,
+        pdf: Annotated[Path | None, typer.Option("--pdf", help=h("report.pdf"))] = None,
         oversight: Annotated[
             bool,
             typer.Option(
                 "--oversight",
-                help="纪检监察对账（截至现在，表格与文件）。The oversight reconciliation as of now (table and files).",
+                help=h("report.oversight"),
             ),
         ] = False,
         _lang: LangOpt = None,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import t
 
 if TYPE_CHECKING:
@@ -21,40 +22,23 @@ if TYPE_CHECKING:
 __all__ = ["ConfigOpt", "DbOpt", "register"]
 
 
-SERVE_EPILOG = (
-    "配置 Configuration: --config FILE.toml ← ANXIN_<KEY> 环境变量 (secrets also ANXIN_<KEY>_FILE: "
-    "admin_token, read_token, db, mqtt_url, metrics_token) ← 选项 options. "
-    "Keys: db, host, port, admin_token, read_token, registry, mqtt_url, public_base_url, "
-    "forwarded_allow_ips (信任其 X-Forwarded-For/-Proto 的反向代理 the reverse proxies trusted for "
-    "X-Forwarded-For/-Proto; 默认不信任任何代理 default none), cookie_secure, metrics_token, "
-    "max_body_bytes, max_lines, rate_per_station, "
-    "burst_per_station, checkpoint_every, webhook_max_attempts, webhook_allow_private, console, reports_every_s, "
-    "clock_every_s (平台时钟：数据中断与沉默站点的判定 the platform's clock ticks: DATA_OUTAGE, silent stations; 60)."
-)
-
-
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    @app.command(help=HELP["serve"], epilog=SERVE_EPILOG)
+    @app.command(help=h("serve"), epilog=h("serve.epilog"))
     def serve(
         db: DbOpt = None,
-        host: Annotated[
-            str | None, typer.Option(help="监听地址（默认 127.0.0.1）。Listen address (default 127.0.0.1).")
-        ] = None,
-        port: Annotated[int | None, typer.Option(help="监听端口（默认 8080）。Listen port (default 8080).")] = None,
+        host: Annotated[str | None, typer.Option(help=h("serve.host"))] = None,
+        port: Annotated[int | None, typer.Option(help=h("serve.port"))] = None,
         config: ConfigOpt = None,
         registry: Annotated[
             Path | None,
-            typer.Option(
-                help="数据库中尚无登记信息时导入的 registry.json。registry.json to load if the database has none."
-            ),
+            typer.Option(help=h("serve.registry")),
         ] = None,
         admin_token: Annotated[
             str | None,
             typer.Option(
                 envvar="ANXIN_ADMIN_TOKEN",
                 show_envvar=True,
-                help="管理接口令牌；请用环境变量 ANXIN_ADMIN_TOKEN 或 ANXIN_ADMIN_TOKEN_FILE（文件内容即令牌）。"
-                "Admin API token: prefer ANXIN_ADMIN_TOKEN or ANXIN_ADMIN_TOKEN_FILE (a file holding it).",
+                help=h("serve.admin_token"),
             ),
         ] = None,
         _lang: LangOpt = None,
@@ -87,22 +71,19 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             forwarded_allow_ips=cfg.forwarded_allow_ips.strip() or None,
         )
 
-    @app.command(help=HELP["token"])
+    @app.command(help=h("token"))
     def token(
-        station_id: Annotated[
-            str | None, typer.Argument(help="加油站编号。The station to issue an API token for.")
-        ] = None,
+        station_id: Annotated[str | None, typer.Argument(help=h("token.station_id"))] = None,
         institute: Annotated[
             str | None,
             typer.Option(
                 "--institute",
-                help="改为签发计量检定机构的令牌（只能上传检定记录）。"
-                "Issue a verification institute's token instead (it may send verification records only).",
+                help=h("token.institute"),
             ),
         ] = None,
         name: Annotated[
             str | None,
-            typer.Option(help="检定机构名称（登记信息未列出时）。The institute's name (if the registry has none)."),
+            typer.Option(help=h("token.name")),
         ] = None,
         db: DbOpt = None,
         config: ConfigOpt = None,

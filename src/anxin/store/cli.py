@@ -10,36 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import t
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-BACKUP_HELP = (
-    "备份数据库到新文件 OUT。SQLite：在线备份（服务运行时亦一致），生成单个文件；"
-    "PostgreSQL：调用 pg_dump -Fc（需在 PATH 中，否则退出码 2 并提示）。"
-    "Back the database up into the new file OUT. SQLite: the online backup API, consistent while "
-    "anxin serve runs, one self-contained file. PostgreSQL: runs pg_dump -Fc (exit 2 with the "
-    "command to use when pg_dump is not on PATH)."
-)
-RESTORE_HELP = (
-    "从备份恢复到一个新的数据库（--db）。SQLite：目标文件不能已存在；PostgreSQL：用 pg_restore "
-    "恢复到已建好的空数据库。恢复后可运行 anxin db upgrade。"
-    "Restore a backup as a new database (--db). SQLite: the file must not exist yet; PostgreSQL: "
-    "pg_restore into an existing empty database. Then anxin db upgrade if the code is newer."
-)
-EXPORT_HELP = (
-    "把台账按原样导出到新目录（每站一个 *.jsonl，加 registry.json 与 SHA256SUMS），"
-    "可用 anxin check 重新比对，不依赖数据库。"
-    "Export the ledger as received into a new directory (one *.jsonl per station, registry.json, "
-    "SHA256SUMS): anxin check reads it, no database needed."
-)
-
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    db_app = typer.Typer(no_args_is_help=True, help=HELP["db"])
-    ledger_app = typer.Typer(no_args_is_help=True, help=HELP["ledger"])
+    db_app = typer.Typer(no_args_is_help=True, help=h("db"))
+    ledger_app = typer.Typer(no_args_is_help=True, help=h("ledger"))
     app.add_typer(db_app, name="db")
     app.add_typer(ledger_app, name="ledger")
 
@@ -61,19 +42,16 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 soft_wrap=True,
             )
 
-    @db_app.command("upgrade")
+    @db_app.command("upgrade", help=h("db.upgrade"))
     def db_upgrade(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """升级数据库结构到最新（Alembic；库不存在时新建 SQLite）。Bring the schema to the newest migration."""
         upgrade(config, db)
 
-    @app.command("db-upgrade", hidden=True)
+    @app.command("db-upgrade", hidden=True, help=h("db-upgrade"))
     def db_upgrade_old(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """旧名，同 anxin db upgrade。The old name of anxin db upgrade."""
         upgrade(config, db)
 
-    @db_app.command("current")
+    @db_app.command("current", help=h("db.current"))
     def db_current(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """数据库结构版本及是否最新（最新返回 0，落后或超前返回 1）。The database's revision (exit 0: newest, 1: not)."""
         from anxin.store.database import migrations_head
         from anxin.store.urls import display_url
 
@@ -101,9 +79,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             )
         raise typer.Exit(1)
 
-    @db_app.command("history")
+    @db_app.command("history", help=h("db.history"))
     def db_history(_lang: LangOpt = None) -> None:
-        """本程序的数据库结构版本（迁移）及说明，最新在前。The schema revisions (migrations), newest first."""
         from alembic.script import ScriptDirectory
 
         from anxin.store.database import migrations_config
@@ -120,9 +97,9 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             table.add_row(f"[bold]{s.revision}[/]{mark}", down, " ".join((s.doc or "").split()))
         console.print(table)
 
-    @db_app.command("backup", help=BACKUP_HELP)
+    @db_app.command("backup", help=h("db.backup"))
     def db_backup(
-        out: Annotated[Path, typer.Argument(help="备份文件（不能已存在）。The backup file (must not exist).")],
+        out: Annotated[Path, typer.Argument(help=h("db.backup.out"))],
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
@@ -142,9 +119,9 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             soft_wrap=True,
         )
 
-    @db_app.command("restore", help=RESTORE_HELP)
+    @db_app.command("restore", help=h("db.restore"))
     def db_restore(
-        backup: Annotated[Path, typer.Argument(help="由 anxin db backup 生成的备份。A backup of anxin db backup.")],
+        backup: Annotated[Path, typer.Argument(help=h("db.restore.backup"))],
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
@@ -167,9 +144,9 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 f"[yellow]{t('restore_behind').format(revision=revision)}[/]", highlight=False, soft_wrap=True
             )
 
-    @ledger_app.command("export", help=EXPORT_HELP)
+    @ledger_app.command("export", help=h("ledger.export"))
     def ledger_export(
-        out_dir: Annotated[Path, typer.Argument(help="导出目录（新建或为空）。The directory (new or empty).")],
+        out_dir: Annotated[Path, typer.Argument(help=h("ledger.export.out_dir"))],
         db: DbOpt = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from anxin.cli_common import HELP, ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_common import ConfigOpt, DbOpt, Fail, LangOpt, open_db
+from anxin.cli_help import h
 from anxin.i18n import t
 
 if TYPE_CHECKING:
@@ -19,32 +20,29 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
-    bundle_app = typer.Typer(no_args_is_help=True, help=HELP["bundle"])
+    bundle_app = typer.Typer(no_args_is_help=True, help=h("bundle"))
     app.add_typer(bundle_app, name="bundle")
 
-    @bundle_app.command("verify")
+    @bundle_app.command("verify", help=h("bundle.verify"))
     def verify(
-        file: Annotated[Path, typer.Argument(help="证据包（ZIP）。The evidence bundle (ZIP).")],
+        file: Annotated[Path, typer.Argument(help=h("bundle.verify.file"))],
         trust_key: Annotated[
             list[str] | None,
             typer.Option(
                 "--trust-key",
-                help="可信的平台公钥（公钥文本、alg:公钥、含公钥的文件，或 /v1/platform/keys 的 JSON 文件）；可多次给出。"
-                "A platform public key to trust (its text, alg:key, a file holding one, or the JSON "
-                "of GET /v1/platform/keys); repeatable.",
+                help=h("bundle.verify.trust_key"),
             ),
         ] = None,
         db: Annotated[
             str | None,
             typer.Option(
                 "--db",
-                help="信任该平台数据库中公布的签名公钥。Trust the signing keys the platform with this database published.",
+                help=h("bundle.verify.db"),
             ),
         ] = None,
         config: ConfigOpt = None,
         _lang: LangOpt = None,
     ) -> None:
-        """离线核验证据包：签名、文件哈希、记录签名、审计条目。Verify an evidence bundle offline."""
         from anxin.supervision.bundle import verify_bundle
         from anxin.supervision.signing import published_keys, trusted_from
 
@@ -92,9 +90,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             console.print(f"[bold red]{t('bundle_not_verified')}[/]")
             raise typer.Exit(1)
 
-    @bundle_app.command("key")
+    @bundle_app.command("key", help=h("bundle.key"))
     def key(db: DbOpt = None, config: ConfigOpt = None, _lang: LangOpt = None) -> None:
-        """平台签名公钥（用于公布，供核验证据包）。The platform's public signing keys, to publish."""
         from anxin.serve.config import load_config
         from anxin.supervision.signing import KeyFormatError, configured_key, published_keys
 
