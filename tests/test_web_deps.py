@@ -15,7 +15,7 @@ import datetime as dt
 import inspect
 import re
 import time
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 from fastapi.routing import APIRoute
@@ -501,6 +501,25 @@ def test_refusals_are_in_the_viewers_language(world) -> None:
     assert _is_refusal(en.get(_fill("/console/cases/{case}?lang=en", ids)), 404, "en")
     assert _is_refusal(en.get("/console/risk"), 403, "en")  # the cookie keeps it
     assert _is_refusal(en.get("/console/risk?lang=zh"), 403, "zh")
+
+
+def test_a_bundle_that_cannot_be_signed_is_a_page_in_the_viewers_language(world, monkeypatch) -> None:
+    """A configured signing key that cannot be read: a page that names what is wrong, in
+    the reader's language — not a server error, and no download on the record."""
+    app, store = world["app"], world["service"].store
+    monkeypatch.setattr(app.state, "config", SimpleNamespace(signing_key="rsa:abcd", tsa_url=None), raising=False)
+    c = TestClient(app, follow_redirects=False)  # (its own: the language cookie stays its own)
+    signed_in(c, store, "dep_bundle_reader", "regulator", ())
+    url = _fill("/console/cases/{case}/bundle.zip", world["ids"])
+    with store.engine.connect() as db:
+        exports = select(func.count()).where(T.audit_log.c.action == "case.bundle_export")
+        before = db.execute(exports).scalar_one()
+    zh, en = c.get(f"{url}?lang=zh"), c.get(f"{url}?lang=en")
+    assert zh.status_code == en.status_code == 409
+    assert "签名私钥应为 PEM 格式的 Ed25519 私钥、ed25519:&lt;十六进制&gt; 或 sm2:&lt;十六进制&gt;" in zh.text
+    assert "the signing key must be a PEM Ed25519 key, ed25519:&lt;hex&gt; or sm2:&lt;hex&gt;" in en.text
+    with store.engine.connect() as db:
+        assert db.execute(exports).scalar_one() == before
 
 
 # ------------------------------------------------------------ no preamble
