@@ -1,9 +1,13 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The CLI speaks the machine's locale when ANXIN_LANG is unset (an en_US machine gets
+# English): the tests' expectations must not depend on where they run.
+os.environ.setdefault("ANXIN_LANG", "zh")
 
 from services import fresh_pg_database, launch_chromium, need_chromium  # noqa: E402
 
