@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 import time
 
@@ -513,3 +514,91 @@ def test_an_alarms_page_shows_the_dispensings_around_it_with_its_own_marked(app)
     table = re.search(r'<table class="list stack" id="dispensings">(.*?)</table>', page, re.S).group(1)
     marked = re.findall(r'<tr class="[^"]*\bthis\b[^"]*">(.*?)</tr>', table, re.S)
     assert len(marked) == 1 and "金额不符" in marked[0], table[:2000]
+
+
+def test_link_reasons_and_findings_are_in_the_readers_language(app) -> None:
+    """Issue 13: why a record is linked to a complaint and a rectification's finding are
+    stored as parts and said in the reader's language — no Chinese on the English page,
+    no English on the Chinese one; a row an existing database stored as a Chinese
+    sentence is shown as written."""
+    import html
+
+    from anxin.supervision import complaints as C
+    from anxin.supervision import inspections as I
+
+    service, a = app
+    store, now = service.store, time.time_ns() // 1000
+    L = T.ledger.c
+    with store.engine.connect() as db:
+        sale = db.execute(
+            select(L.event_time_us, L.body).where(L.kind == "settlement", L.station_id == "S0001").limit(1)
+        ).one()
+    nozzle = json.loads(sale.body)["nozzle_id"]
+    t = int(sale.event_time_us)
+    with store.engine.begin() as db:
+        db.execute(
+            T.alarms.insert().values(
+                alarm_id="parts-alarm",
+                rule="VOLUME_MISMATCH",
+                severity="high",
+                station_id="S0001",
+                nozzle_id=nozzle,
+                ts="x",
+                ts_us=t + 60_000_000,
+                message="m",
+                evidence={},
+                raised_us=t,
+            )
+        )
+    cid = C.submit(
+        store,
+        service.registry,
+        station_id="S0001",
+        nozzle_id=nozzle,
+        text="油量不足",
+        channel="qr",
+        event_ts_us=t,
+        now_us=max(now, t),
+    )
+    legacy_why = "本站发生时间前后 +0分30秒 的报警「油量不符」"
+    with store.engine.begin() as db:
+        db.execute(T.complaint_links.insert().values(complaint_id=cid, kind="alarm", ref="old", why=legacy_why))
+    iid = I.schedule(
+        store, station_id="S0001", inspector="zhang", scheduled_us=now, kind="routine", actor="t", now_us=now
+    )
+    I.record_visit(
+        store,
+        service.registry,
+        iid,
+        checklist={**{k: (True, "") for k in I.MANUAL_ITEMS}, "certificate_valid": (False, "")},
+        test_fill_runs=None,
+        findings=None,
+        actor="zhang",
+        now_us=now,
+    )
+    legacy_finding = "信用承诺书上墙：不合格（未上墙）"
+    with store.engine.begin() as db:
+        db.execute(
+            T.rectifications.insert().values(
+                inspection_id=iid, station_id="S0001", finding=legacy_finding, deadline_us=now, status="open"
+            )
+        )
+    c = TestClient(a)
+    _login(c)
+    cjk = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+    for lang in ("zh", "en"):
+        page = html.unescape(c.get(f"/console/complaints/{cid}?lang={lang}").text)
+        reasons = re.findall(r" — ([^<]*)</li>", page)
+        assert legacy_why in reasons and len(reasons) >= 3, reasons  # the sale, its metering record, the alarms
+        said = [r for r in reasons if r != legacy_why]
+        visit = html.unescape(c.get(f"/console/inspections/{iid}?lang={lang}").text)
+        found = re.findall(r"<li>#\d+ ([^<]*?) · ", visit)
+        assert legacy_finding in found and len(found) == 2, found
+        said += [f for f in found if f != legacy_finding]
+        if lang == "zh":
+            assert "同一油枪发生时间前后 +1分00秒 的报警「油量不符」" in said and "检定证书有效：不合格" in said
+            assert not any(re.search(r"[A-Za-z]{3,}", s.replace("S0001", "")) for s in said), said
+        else:
+            assert "a “Volume mismatch” alarm of the same nozzle +1 min 00 s from the time given" in said
+            assert "Verification certificate valid: failed" in said
+            assert not any(cjk.search(s) for s in said), said

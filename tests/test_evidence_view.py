@@ -123,6 +123,7 @@ def test_every_lifecycle_state_has_its_words():
     from anxin.supervision.complaints import STATUSES as COMPLAINTS
     from anxin.supervision.inspections import KINDS
     from anxin.supervision.inspections import STATUSES as INSPECTIONS
+    from anxin.supervision.lifecycle import RECTIFICATION
     from anxin.web.texts import STATES, case_source, state_word
 
     for group, states in (
@@ -131,11 +132,13 @@ def test_every_lifecycle_state_has_its_words():
         ("inspection_kind", KINDS),
         ("case", CASES),
         ("register", REGISTER),
+        ("rectification", RECTIFICATION.statuses),
     ):
         for s in states:
             zh, en = STATES[group][s]
             assert state_word(group, s, "zh") == zh and not re.search(r"[A-Za-z]", zh)
             assert state_word(group, s, "en") == en
+    assert set(STATES["rectification"]) == set(RECTIFICATION.statuses)  # no word for a state nothing sets
     assert state_word("case", "no_such", "zh") == "—" and state_word("case", "no_such", "en") == "no_such"
     assert case_source("complaint:12", "zh") == "投诉 #12" and case_source("alarm:ab12", "en") == "alarm #ab12"
     assert case_source("odd", "zh") == "odd"

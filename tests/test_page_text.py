@@ -143,79 +143,100 @@ def test_the_english_reader_catches_what_a_reviewer_would() -> None:
 
 
 @pytest.mark.parametrize(
-    ("read", "text", "english"),
+    ("key", "params", "chinese", "english"),
     [
-        ("why", "订单号 0001-A 一致", "order number 0001-A matches"),
-        ("why", "发生时间前后 +1分05秒 的销售", "a sale +1 min 05 s from the time given"),
-        ("why", "与销售 S1/0001 配对的计量记录", "the metering record paired with sale S1/0001"),
+        ("order", {"order": "0001-A"}, "订单号 0001-A 一致", "order number 0001-A matches"),
         (
-            "why",
+            "sale",
+            {"basis": "event", "dt_us": 65_000_000},
+            "发生时间前后 +1分05秒 的销售",
+            "a sale +1 min 05 s from the time given",
+        ),
+        (
+            "paired",
+            {"sale": "S1/0001"},
+            "与销售 S1/0001 配对的计量记录",
+            "the metering record paired with sale S1/0001",
+        ),
+        (
+            "metering",
+            {"basis": "received", "dt_us": -30_000_000, "quarantined": True},
             "同一油枪受理时间前后 −0分30秒 的计量记录（隔离）",
             "a metering record of the same nozzle −0 min 30 s from its receipt (quarantined)",
         ),
         (
-            "why",
+            "alarm",
+            {"basis": "order", "dt_us": 120_000_000, "rule": "VOLUME_MISMATCH", "same_nozzle": False},
             "本站该订单时间前后 +2分00秒 的报警「油量不符」",
             "a “Volume mismatch” alarm at this station +2 min 00 s from the order's time",
         ),
-        ("finding", "信用承诺书上墙：不合格（未上墙）", "Credit commitment posted: failed (未上墙)"),
-        ("finding", "检定证书有效：不合格", "Verification certificate valid: failed"),
+    ],
+)
+def test_a_complaint_links_reason_is_worded_from_its_parts(key: str, params: dict, chinese: str, english: str) -> None:
+    """Why a record is linked to a complaint, stored as parts, in either language (what
+    the store gives: tests/test_supervision_complaints.py); an order number stays as typed."""
+    from anxin.supervision import parts
+    from anxin.supervision.complaints import link_reason, link_words
+
+    assert link_words(key, params, "zh") == link_reason(parts.dump(key, **params)) == chinese
+    assert link_words(key, params, "en") == link_reason(parts.dump(key, **params), "en") == english
+    assert offences(chinese) == set() and offences_en(english) == set()
+
+
+@pytest.mark.parametrize(
+    ("params", "chinese", "english"),
+    [
+        ({"item": "credit_commitment_posted", "note": "未上墙"}, "信用承诺书上墙：不合格（未上墙）", None),
+        ({"item": "certificate_valid", "note": ""}, "检定证书有效：不合格", "Verification certificate valid: failed"),
         (
-            "finding",
+            {"item": "test_fill_within_mpe", "note": "", "error_permille": 3.6, "mpe_permille": 3.0},
             "测试加油误差合格：不合格（误差 +3.600‰（限 ±3‰））",
             "Test fill within the permitted error: failed (error +3.600‰ (limit ±3‰))",
         ),
-        ("note", "误差 +0.600‰（限 ±3‰）；复测一次", "error +0.600‰ (limit ±3‰); 复测一次"),
-        ("note", "未做测试加油", "no test fill done"),
     ],
 )
-def test_the_platforms_own_chinese_reads_in_english(read: str, text: str, english: str) -> None:
-    """What the domain packages write in Chinese (a complaint's links, a rectification's
-    finding, a test fill's note) reads in English (a station's risk is worded from its
-    parts: tests/test_supervision_risk.py); what a person typed
-    inside stays as typed; Chinese is shown as written."""
-    from anxin.web import composed
+def test_a_rectifications_finding_is_worded_from_its_parts(params: dict, chinese: str, english: str | None) -> None:
+    """A rectification's finding, stored as parts, in either language; the inspector's
+    note stays as typed."""
+    from anxin.supervision import parts
+    from anxin.supervision.inspections import finding_text
 
-    fn = {
-        "why": composed.link_why,
-        "finding": composed.finding_text,
-        "note": composed.checklist_note,
-    }[read]
-    assert fn(text, "en") == english
-    assert fn(text, "zh") == text
+    stored = parts.dump("failed", **params)
+    assert finding_text(stored) == finding_text(stored, "zh") == chinese
+    assert finding_text(stored, "en") == (english or "Credit commitment posted: failed (未上墙)")
+    assert offences(chinese) == set() and offences_en(finding_text(stored, "en"), {"未上墙"}) == set()
 
 
-def test_the_oversight_lines_read_in_either_language() -> None:
-    """The oversight list's lines: in English in English; in Chinese as written, but a
-    state left as its code named in words — and every rule has an English name."""
-    from types import SimpleNamespace
+def test_what_was_stored_as_a_sentence_before_is_shown_as_written() -> None:
+    """A link's reason or a finding an existing database stored as a Chinese sentence is
+    shown as written, in either language (no pattern reads it back)."""
+    from anxin.supervision.complaints import link_reason
+    from anxin.supervision.inspections import finding_text
+    from anxin.web.composed import finding, link_why
 
-    from anxin.contract.alarm import RULES
-    from anxin.i18n import RULE_NAMES_EN
-    from anxin.web.composed import oversight_summary
+    why, found = "订单号 0001-A 一致", "检定证书有效：不合格"
+    for lang in ("zh", "en"):
+        assert link_reason(why, lang) == link_why({"why": why, "why_key": None, "why_params": None}, lang) == why
+        assert finding_text(found, lang) == finding({"finding": found, "finding_key": None}, lang) == found
+    assert link_reason("{not parts", "en") == "{not parts" and link_reason(None, "en") == ""
 
-    assert set(RULE_NAMES_EN) == set(RULES)
-    reg = SimpleNamespace(station_by_id={"S1": SimpleNamespace(name="城东加油站")})
 
-    def item(category: str, summary: str) -> SimpleNamespace:
-        return SimpleNamespace(category=category, station_id="S1", summary=summary)
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("误差 +0.600‰（限 ±3‰）；复测一次", "error +0.600‰ (limit ±3‰); 复测一次"),
+        ("误差 -1.200‰（限 ±3‰）", "error -1.200‰ (limit ±3‰)"),
+        ("未做测试加油", "no test fill done"),
+        ("铅封断开", "铅封断开"),
+    ],
+)
+def test_a_checklist_note_reads_in_english(text: str, english: str) -> None:
+    """A checklist item's note still holds the test fill's error in Chinese words: it
+    reads in English; what the inspector typed stays as typed; Chinese is shown as written."""
+    from anxin.web.composed import checklist_note
 
-    complaint = item("complaint_overdue", "城东加油站（S1） 投诉（received）：多收钱")
-    assert oversight_summary(complaint, reg, "zh") == "城东加油站（S1） 投诉（已受理）：多收钱"
-    assert oversight_summary(complaint, reg, "en") == "城东加油站 (S1) complaint (received): 多收钱"
-    alarm = item("alarm_undisposed", "城东加油站（S1） 油量不符（new）")
-    assert oversight_summary(alarm, reg, "zh") == "城东加油站（S1） 油量不符（新报警）"
-    assert oversight_summary(alarm, reg, "en") == "城东加油站 (S1) Volume mismatch (New)"
-    order = item("work_order_overdue", "城东加油站（S1） 工单（li，报警 a1）")
-    assert oversight_summary(order, reg, "zh") == order.summary
-    assert oversight_summary(order, reg, "en") == "城东加油站 (S1) work order (li, alarm a1)"
-    rect = item("rectification_overdue", "城东加油站（S1） 整改：信用承诺书上墙：不合格（未上墙，拖了很久很久…")
-    assert (
-        oversight_summary(rect, reg, "en")
-        == "城东加油站 (S1) rectification: Credit commitment posted: failed (未上墙，拖了很久很久…"
-    )
-    odd = item("case_open", "a line no pattern knows")
-    assert oversight_summary(odd, reg, "en") == odd.summary
+    assert checklist_note(text, "en") == english
+    assert checklist_note(text, "zh") == text
 
 
 def test_the_oversight_lines_are_worded_from_their_parts() -> None:
@@ -223,9 +244,13 @@ def test_the_oversight_lines_are_worded_from_their_parts() -> None:
     reader's language from the catalog, states and rules by name."""
     from types import SimpleNamespace
 
+    from anxin.contract.alarm import RULES
+    from anxin.i18n import RULE_NAMES_EN
     from anxin.reports.oversight import OversightItem
+    from anxin.supervision import parts
     from anxin.web.composed import oversight_summary
 
+    assert set(RULE_NAMES_EN) == set(RULES)  # every rule has an English name
     reg = SimpleNamespace(station_by_id={"S1": SimpleNamespace(name="城东加油站")})
 
     def item(category: str, what: tuple[str, dict]) -> OversightItem:
@@ -243,3 +268,14 @@ def test_the_oversight_lines_are_worded_from_their_parts() -> None:
     assert oversight_summary(quiet, reg, "en") == "城东加油站 (S1) alarms or complaints within 90 days, not inspected"
     unknown = SimpleNamespace(station_by_id={})
     assert oversight_summary(quiet, unknown, "zh") == "S1 90天内有报警或投诉，未检查"
+    rect = item(
+        "rectification_overdue",
+        ("rectification", {"finding": parts.dump("failed", item="credit_commitment_posted", note="未上墙" * 12)}),
+    )
+    assert oversight_summary(rect, reg, "zh") == "城东加油站（S1） 整改：信用承诺书上墙：不合格（" + "未上墙" * 9 + "…"
+    assert (
+        oversight_summary(rect, reg, "en")
+        == "城东加油站 (S1) rectification: Credit commitment posted: failed (未上墙未上…"
+    )
+    before = item("case_open", ("", {}))  # an item without parts (none is made today): its summary
+    assert oversight_summary(before, reg, "en") == "（中文）"

@@ -4,6 +4,7 @@ metering record and alarms, the handling to closure, overdue, and the audit trai
 from __future__ import annotations
 
 import hashlib
+import re
 
 import msgspec
 import pytest
@@ -170,6 +171,60 @@ def test_link_by_order_number_finds_sale_metering_and_alarms(loaded) -> None:
     n = _audit_count(store)
     complaints.link(store, cid, now_us=sale["t"] + 2 * US_PER_DAY)  # nothing new: no entry
     assert _audit_count(store) == n
+
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def test_link_reasons_are_stored_as_parts_and_worded_when_read(loaded) -> None:
+    """Issue 13: why a record is linked is stored as parts (no words, in no language) and
+    worded when read — in Chinese by default, in English for an English reader; a link
+    stored before as a Chinese sentence (an existing database's) is shown as written."""
+    from anxin.web.composed import link_why
+
+    store, reg = loaded
+    sale = _sales(store)[3]
+    nozzle = sale["nozzle_id"]
+    event = sale["t"] + 65_000_000  # the sale is 1 min 05 s before the time given
+    _alarm(store, "a-parts", nozzle_id=nozzle, ts_us=event + 120_000_000, rule="VOLUME_MISMATCH")
+    cid = complaints.submit(
+        store, reg, station_id=STATION, nozzle_id=nozzle, text="x", channel="qr", event_ts_us=event, now_us=event
+    )
+    with store.engine.connect() as c:
+        stored = dict(
+            c.execute(
+                select(T.complaint_links.c.ref, T.complaint_links.c.why).where(T.complaint_links.c.complaint_id == cid)
+            ).all()
+        )
+    assert stored and not any(CJK.search(why) for why in stored.values())  # parts: codes, no words
+    links = {(x["kind"], x["ref"]): x for x in complaints.get(store, cid)["links"]}
+    alarm = links[("alarm", "a-parts")]
+    assert (alarm["why_key"], alarm["why_params"]) == (
+        "alarm",
+        {"basis": "event", "dt_us": 120_000_000, "rule": "VOLUME_MISMATCH", "same_nozzle": True},
+    )
+    assert alarm["why"] == "同一油枪发生时间前后 +2分00秒 的报警「油量不符」"
+    assert link_why(alarm, "zh") == alarm["why"]
+    assert link_why(alarm, "en") == "a “Volume mismatch” alarm of the same nozzle +2 min 00 s from the time given"
+    sold = links[("settlement", f"{STATION}/{sale['order_id']}")]
+    assert sold["why"] == "发生时间前后 −1分05秒 的销售"
+    assert link_why(sold, "en") == "a sale −1 min 05 s from the time given"
+    paired = links[("metering", f"{nozzle}/{sale['pump_seq']}")]
+    assert paired["why"] == f"与销售 {STATION}/{sale['order_id']} 配对的计量记录"
+    assert link_why(paired, "en") == f"the metering record paired with sale {STATION}/{sale['order_id']}"
+    for link in links.values():  # every reason: Chinese in Chinese, English in English
+        zh, en = link_why(link, "zh"), link_why(link, "en")
+        assert CJK.search(zh) and not re.search(r"[A-Za-z]{3,}", zh.replace(STATION, "")), zh
+        assert not CJK.search(en), en
+
+    # a link written before its reason was stored as parts: shown as written, in either language
+    legacy = "本站发生时间前后 +0分30秒 的报警「油量不符」"
+    with store.engine.begin() as c:
+        c.execute(T.complaint_links.insert().values(complaint_id=cid, kind="alarm", ref="a-legacy", why=legacy))
+    old = {x["ref"]: x for x in complaints.get(store, cid)["links"]}["a-legacy"]
+    assert (old["why"], old["why_key"], old["why_params"]) == (legacy, None, None)
+    assert link_why(old, "zh") == legacy and link_why(old, "en") == legacy
+    assert complaints.link_reason(legacy, "en") == legacy
 
 
 def test_link_by_time_window(loaded) -> None:

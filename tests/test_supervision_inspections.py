@@ -309,3 +309,66 @@ def test_stations_without_inspection(store, reg) -> None:
     )
     assert inspections.stations_without_inspection(store, reg, since_us=NOW) == []
     assert inspections.stations_without_inspection(store, reg, since_us=NOW + 6) == [STATION]
+
+
+def test_a_rectifications_finding_is_stored_as_parts_and_worded_when_read(store, reg) -> None:
+    """Issue 13: a failed item's finding is stored as parts (the item, the note as typed,
+    the test fill's error and limit) and worded when read, in Chinese or English; one
+    stored before as a Chinese sentence (an existing database's) is shown as written."""
+    import re
+
+    from anxin.reports.oversight import reconcile
+    from anxin.web.composed import finding, oversight_summary
+
+    cjk = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+    iid = inspections.schedule(
+        store, station_id=STATION, inspector="li", scheduled_us=NOW, kind="routine", actor="zhang", now_us=NOW
+    )
+    out = inspections.record_visit(
+        store,
+        reg,
+        iid,
+        checklist={**ALL_OK, "certificate_valid": (False, ""), "test_fill_within_mpe": (True, "复测一次")},
+        test_fill_runs=BAD_RUNS,
+        nozzle_id=reg.nozzles[0].nozzle_id,
+        findings=None,
+        actor="li",
+        now_us=NOW,
+    )
+    with store.engine.connect() as c:
+        stored = c.execute(select(T.rectifications.c.finding).order_by(T.rectifications.c.id)).scalars().all()
+    assert len(out["rectifications"]) == len(stored) == 2 and not any(
+        cjk.search(f) for f in stored[:1]
+    )  # parts: codes (and typed notes)
+    cert, fill = inspections.get(store, iid)["rectifications"]
+    assert (cert["finding_key"], cert["finding_params"]) == ("failed", {"item": "certificate_valid", "note": ""})
+    assert cert["finding"] == finding(cert, "zh") == "检定证书有效：不合格"
+    assert finding(cert, "en") == "Verification certificate valid: failed"
+    assert fill["finding_params"]["note"] == "复测一次" and fill["finding_params"]["mpe_permille"] == 3
+    assert fill["finding"] == "测试加油误差合格：不合格（误差 +3.977‰（限 ±3‰）；复测一次）"
+    assert finding(fill, "en") == "Test fill within the permitted error: failed (error +3.977‰ (limit ±3‰); 复测一次)"
+    assert not cjk.search(finding(cert, "en")) and not re.search(r"[A-Za-z]", finding(fill, "zh"))
+    # the visit's checklist keeps the test fill's note as before (its page reads it back)
+    assert (
+        inspections.get(store, iid)["checklist"]["test_fill_within_mpe"]["note"] == "误差 +3.977‰（限 ±3‰）；复测一次"
+    )
+
+    # an order written before its finding was stored as parts: shown as written, in either language
+    legacy = "信用承诺书上墙：不合格（未上墙）"
+    with store.engine.begin() as c:
+        c.execute(
+            T.rectifications.insert().values(
+                inspection_id=iid, station_id=STATION, finding=legacy, deadline_us=NOW, status="open"
+            )
+        )
+    old = inspections.get(store, iid)["rectifications"][2]
+    assert (old["finding"], old["finding_key"], old["finding_params"]) == (legacy, None, None)
+    assert finding(old, "zh") == legacy and finding(old, "en") == legacy
+
+    # the oversight list's line: the same words, short, in either language
+    o = reconcile(store, reg, now_us=NOW + 11 * US_PER_DAY, station_ids=[STATION])
+    lines = {i.ref: i for i in o.of("rectification_overdue")}
+    item = lines[str(cert["id"])]
+    assert item.summary.endswith(" 整改：检定证书有效：不合格")
+    assert oversight_summary(item, reg, "en").endswith(" rectification: Verification certificate valid: failed")
+    assert oversight_summary(lines[str(old["id"])], reg, "en").endswith(" rectification: " + legacy)

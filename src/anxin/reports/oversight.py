@@ -40,6 +40,7 @@ from anxin.i18n import RULE_NAMES_ZH
 from anxin.i18n.po import table
 from anxin.reports.queries import oversight_rows
 from anxin.store.database import Store
+from anxin.supervision.inspections import finding_text
 
 COMPLAINT_DAYS = 3
 ALARM_DAYS = 7
@@ -71,7 +72,8 @@ class OversightItem(msgspec.Struct, frozen=True, kw_only=True):
     summary: str  # a short description, Chinese (the files' and the command line's)
     link: str  # the console page
     # what the summary says, as parts a reader's language words (web/composed.oversight_summary):
-    # the catalog key of context "oversight_line" and its parameters (codes, not words)
+    # the catalog key of context "oversight_line" and its parameters (codes, not words; a
+    # rectification's finding as stored: reports.oversight.finding_line says it)
     what: tuple[str, dict[str, Any]] = ("", {})
 
 
@@ -90,7 +92,11 @@ def _item(
     """An item; its Chinese summary is ``where`` and the catalog's ``oversight_line``
     template of ``what`` (codes as they are: the files' and the command line's line)."""
     key, params = what
-    said = dict(params, rule=RULE_NAMES_ZH.get(params["rule"], params["rule"])) if "rule" in params else params
+    said = dict(params)
+    if "rule" in params:
+        said["rule"] = RULE_NAMES_ZH.get(params["rule"], params["rule"])
+    if "finding" in params:
+        said["finding"] = finding_line(params["finding"], "zh")
     return OversightItem(
         category=category,
         ref=str(ref),
@@ -106,6 +112,12 @@ def _item(
 def _short(text: str | None, n: int = 40) -> str:
     text = (text or "").replace("\n", " ").strip()
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def finding_line(finding: str | None, lang: str) -> str:
+    """A rectification's finding (as stored: parts, or a sentence written before) in
+    ``lang``, short enough for a list's line."""
+    return _short(finding_text(finding, lang))
 
 
 def reconcile(
@@ -219,7 +231,7 @@ def reconcile(
                 name(sid),
                 deadline,
                 f"/console/inspections/{iid}",
-                ("rectification", {"finding": _short(finding)}),
+                ("rectification", {"finding": finding}),  # as stored: worded when said
             )
         )
 

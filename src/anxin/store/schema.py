@@ -373,7 +373,7 @@ complaint_links = Table(
     Column("complaint_id", BigInteger, ForeignKey("complaints.id"), primary_key=True),
     Column("kind", String(16), primary_key=True),  # settlement | metering | alarm
     Column("ref", String(200), primary_key=True),  # natural key or alarm id
-    Column("why", String(300), nullable=False),
+    Column("why", Text, nullable=False),  # parts (JSON, supervision.parts) or, before, a sentence
 )
 
 attachments = Table(

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from anxin.auth import User, can, check_csrf, session_user, station_scope
-from anxin.web.composed import checklist_note, finding_text, link_why
+from anxin.web.composed import checklist_note, finding, link_why
 from anxin.web.evidence import event_data, event_name
 from anxin.web.language import LANG_COOKIE, language_of
 from anxin.web.texts import (
@@ -118,8 +118,8 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "audit_subject": lambda s: audit_subject(s, v.lang),
             "checklist": lambda item: checklist_label(item, v.lang),
             "checklist_note": lambda note: checklist_note(note, v.lang),
-            "finding": lambda text: finding_text(text, v.lang),
-            "link_why": lambda why: link_why(why, v.lang),
+            "finding": lambda rect: finding(rect, v.lang),
+            "link_why": lambda link: link_why(link, v.lang),
             "station_name": lambda sid: _station_name(request, sid),
             "risk_reasons": lambda risk: _risk_reasons(risk, v.lang),
             "flow_points": lambda pts: w["risk_sep"].join(flow_point(p, w) for p in pts if isinstance(p, dict)),

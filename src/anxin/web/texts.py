@@ -43,7 +43,7 @@ STATES: dict[str, dict[str, tuple[str, str]]] = {
     "request": _words({"requested": "待安排", "scheduled": "已安排", "planned": "已安排", "done": "已检查"}),
     "case": _words(CASE_ZH),
     "workorder": _words({"open": "办理中", "reported": "已回报", "closed": "已办结"}),
-    "rectification": _words({"open": "待整改", "closed": "已整改", "done": "已整改"}),
+    "rectification": _words({"open": "待整改", "closed": "已整改"}),
     "register": _words(REGISTER_ZH, {"never": "never verified"}),
     "complaint_outcome": _words(COMPLAINT_OUTCOME_ZH),
     "complaint_channel": _words(CHANNEL_ZH, CHANNEL_EN),

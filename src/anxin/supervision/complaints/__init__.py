@@ -24,6 +24,10 @@ order number matched one, else the time it was received):
   records of the nozzle in the window;
 * the alarms of that nozzle (or station-wide ones) in the window, by ``alarms.ts_us``.
 
+Each link keeps why it was made as parts, not as a sentence (:mod:`anxin.supervision.parts`):
+:func:`link_reason` words it in the reader's language from the catalog (a link stored
+before as a Chinese sentence is shown as written).
+
 The words, checks and the reasons of the links are here; submitting, linking and
 handling are written by :mod:`.service`, the console's queries are :mod:`.queries` — both
 re-exported here, so ``complaints.submit`` is what it was (the layout of every concept of
@@ -35,8 +39,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
+from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError, SupervisionSettings, need_text
 from anxin.supervision.errors import Words, joined
 from anxin.supervision.lifecycle import COMPLAINT_STATUSES
@@ -120,46 +125,75 @@ def _check_attachments(items: Iterable[Any], s: SupervisionSettings) -> list[Att
 
 
 # ---------------------------------------------------------------------------- linking: the reasons
+# A link's reason is stored as parts (:mod:`anxin.supervision.parts`): a key of the
+# catalog's ``complaint_link`` table and codes — the time the records were looked for
+# around (``basis``: a key of ``complaint_link_basis``), the signed offset in µs, the
+# order number, the sale, the rule — worded when read (:func:`link_reason`).
 def _link_center(event_ts_us: int | None, sales: list[dict[str, Any]], received_us: int) -> tuple[int, str]:
     """The time a complaint's records are looked for around, and its name: the event time
     given, else the time of the sale its order number matched, else when it was received."""
     if event_ts_us is not None:
-        return int(event_ts_us), "发生时间"
+        return int(event_ts_us), "event"
     if sales:
-        return sales[0]["t"], "该订单时间"
-    return int(received_us), "受理时间"
+        return sales[0]["t"], "order"
+    return int(received_us), "received"
 
 
 def _why_order(order_ref: str) -> str:
-    return f"订单号 {order_ref} 一致"
+    return parts.dump("order", order=order_ref)
 
 
 def _why_sale(basis: str, dt_us: int) -> str:
-    return f"{basis}前后 {_fmt_dt(dt_us)} 的销售"
+    return parts.dump("sale", basis=basis, dt_us=dt_us)
 
 
 def _why_paired(sale_key: str) -> str:
-    return f"与销售 {sale_key} 配对的计量记录"
+    return parts.dump("paired", sale=sale_key)
 
 
 def _why_metering(basis: str, dt_us: int, quarantined: bool) -> str:
-    return f"同一油枪{basis}前后 {_fmt_dt(dt_us)} 的计量记录" + ("（隔离）" if quarantined else "")
+    return parts.dump("metering", basis=basis, dt_us=dt_us, quarantined=bool(quarantined))
 
 
 def _why_alarm(same_nozzle: bool, basis: str, dt_us: int, rule: str) -> str:
-    where = "同一油枪" if same_nozzle else "本站"
-    return f"{where}{basis}前后 {_fmt_dt(dt_us)} 的报警「{RULE_NAMES_ZH.get(rule, rule)}」"
+    return parts.dump("alarm", basis=basis, dt_us=dt_us, rule=rule, same_nozzle=same_nozzle)
+
+
+def link_reason(why: str | None, lang: str = "zh") -> str:
+    """Why a record is linked to a complaint (``complaint_links.why`` as stored), in
+    ``lang`` (``zh`` | ``en``): worded from its parts; a reason stored before as a Chinese
+    sentence (an existing database's) is shown as written, in either language."""
+    got = parts.load(why)
+    said = None if got is None else link_words(*got, lang)
+    return (why or "") if said is None else said
+
+
+def link_words(key: str, params: dict[str, Any], lang: str = "zh") -> str | None:
+    """A link's reason worded from its parts (None for parts this catalog does not know)."""
+    i = 0 if lang == "zh" else 1
+    words = table("complaint_link")
+    p = dict(params)
+    p["basis"] = table("complaint_link_basis").get(str(params.get("basis", "")), ("", ""))[i]
+    try:
+        if "dt_us" in params:
+            dt = int(params["dt_us"])
+            sec = abs(dt) // 1_000_000
+            p["offset"] = words["offset"][i].format(sign="+" if dt >= 0 else "−", min=sec // 60, sec=f"{sec % 60:02d}")
+        if key == "metering" and params.get("quarantined"):
+            key = "metering_quarantined"
+        elif key == "alarm":
+            rule = str(params.get("rule", ""))
+            p["rule"] = (RULE_NAMES_ZH if i == 0 else RULE_NAMES_EN).get(rule, rule)
+            key = "alarm_nozzle" if params.get("same_nozzle") else "alarm_station"
+        entry = words.get(key)
+        return None if entry is None else entry[i].format(**p)
+    except (KeyError, IndexError, TypeError, ValueError):  # a shape this catalog does not know
+        return None
 
 
 def _sale(body: dict[str, Any]) -> dict[str, Any]:
     seq = body.get("pump_seq")
     return {"nozzle_id": body.get("nozzle_id"), "pump_seq": seq if type(seq) is int else None}
-
-
-def _fmt_dt(dt_us: int) -> str:
-    sign = "+" if dt_us >= 0 else "−"
-    sec = abs(dt_us) // 1_000_000
-    return f"{sign}{sec // 60}分{sec % 60:02d}秒"
 
 
 # ---------------------------------------------------------------------------- handling: words
@@ -206,6 +240,8 @@ __all__ = [
     "get",
     "investigate",
     "link",
+    "link_reason",
+    "link_words",
     "listing",
     "overdue",
     "reply",

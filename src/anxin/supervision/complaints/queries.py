@@ -10,8 +10,17 @@ from sqlalchemy import and_, func, select
 
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError
-from anxin.supervision.complaints import STATUS_EN, STATUS_ZH, STATUSES, Attachment, _is_overdue, _names
+from anxin.supervision.complaints import (
+    STATUS_EN,
+    STATUS_ZH,
+    STATUSES,
+    Attachment,
+    _is_overdue,
+    _names,
+    link_reason,
+)
 from anxin.supervision.queries import history, in_list
 
 _C = T.complaints.c
@@ -46,10 +55,17 @@ def _row(r: Any, now_us: int | None = None) -> dict[str, Any]:
     return d
 
 
-def _links(store: Store, cid: int) -> list[dict[str, str]]:
+def _links(store: Store, cid: int) -> list[dict[str, Any]]:
+    """The complaint's links: ``why`` in Chinese (the official language, as before),
+    ``why_key``/``why_params`` its parts for a reader's language (None for a link stored
+    before as a sentence: ``why`` is that sentence)."""
     with store.engine.connect() as c:
         rows = c.execute(select(_K.kind, _K.ref, _K.why).where(_K.complaint_id == cid).order_by(_K.kind, _K.ref))
-        return [{"kind": r.kind, "ref": r.ref, "why": r.why} for r in rows]
+        out = []
+        for r in rows:
+            key, params = parts.load(r.why) or (None, None)
+            out.append({"kind": r.kind, "ref": r.ref, "why": link_reason(r.why), "why_key": key, "why_params": params})
+        return out
 
 
 def get(store: Store, complaint_id: int, *, now_us: int | None = None) -> dict[str, Any] | None:

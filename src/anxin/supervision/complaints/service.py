@@ -151,7 +151,7 @@ def submit(
 # ---------------------------------------------------------------------------- linking
 def link(
     store: Store, complaint_id: int, *, now_us: int | None = None, settings: SupervisionSettings = DEFAULT_SETTINGS
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """(Re-)link the complaint to its records (e.g. after late data arrived); adds only
     links it did not have, audited as "system" when it added any. Returns all its links."""
     with write_transaction(store) as conn:
@@ -248,7 +248,7 @@ def _link(conn: Connection, cid: int, s: SupervisionSettings) -> list[tuple[str,
         found.setdefault(("alarm", a.alarm_id), _why_alarm(same_nozzle, basis, int(a.ts_us) - center, a.rule))
 
     have = {(r.kind, r.ref) for r in conn.execute(select(_K.kind, _K.ref).where(_K.complaint_id == cid))}
-    added = [(k, ref, why[:300]) for (k, ref), why in found.items() if (k, ref) not in have]
+    added = [(k, ref, why) for (k, ref), why in found.items() if (k, ref) not in have]
     if added:
         conn.execute(
             T.complaint_links.insert(), [{"complaint_id": cid, "kind": k, "ref": r, "why": w} for k, r, w in added]

@@ -11,6 +11,10 @@ rectification order with a deadline (now + 10 days). Only a follow-up visit whos
 are all ok closes the open rectifications of the inspection it follows up. Every change
 is one transaction with one audit entry.
 
+A rectification order keeps its finding as parts, not as a sentence
+(:mod:`anxin.supervision.parts`): :func:`finding_text` words it in the reader's language
+from the catalog (one stored before as a Chinese sentence is shown as written).
+
 Unannounced stays unannounced (四不两直): the station's side — an operator's console
 (``station_view=True``) and the station's public page — sees an ``unannounced`` or
 ``citizen`` inspection only once its visit is recorded (``visited_us``), and a 你点我检
@@ -34,6 +38,7 @@ from typing import Any
 from anxin.contract.records import Verification, VerificationRun
 from anxin.contract.registry import Registry
 from anxin.i18n.po import table
+from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError, need_text
 from anxin.supervision.errors import Words, joined
 from anxin.supervision.lifecycle import INSPECTION_STATUSES
@@ -188,10 +193,17 @@ def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def _fill_item(fill: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
     """The ``test_fill_within_mpe`` item from the computed test fill (the note given for
     it, if any, after the error)."""
-    note = f"误差 {fill['error_permille']:+.3f}‰（限 ±{fill['mpe_permille']:g}‰）"
-    if given is not None and given["note"]:
-        note += f"；{given['note']}"
-    return {"ok": bool(fill["within_mpe"]), "note": note}
+    return {"ok": bool(fill["within_mpe"]), "note": _fill_note(fill, given["note"] if given else "", "zh")}
+
+
+def _fill_note(fill: Mapping[str, Any], note: str, lang: str) -> str:
+    """The test fill's error and its limit, then the note given for it (if any)."""
+    i = 0 if lang == "zh" else 1
+    words = table("rectification_finding")
+    error = words["test_fill_error"][i].format(
+        error=f"{float(fill['error_permille']):+.3f}", limit=f"{float(fill['mpe_permille']):g}"
+    )
+    return words["error_and_note"][i].format(error=error, note=note) if note else error
 
 
 def _checked(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -201,9 +213,36 @@ def _checked(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {k: items[k] for k in CHECKLIST}  # in the checklist's order
 
 
-def _finding(item: str, v: dict[str, Any]) -> str:
-    """The rectification order's finding of a failed item."""
-    return f"{CHECKLIST[item]}：不合格" + (f"（{v['note']}）" if v["note"] else "")
+def _finding(item: str, note: str, fill: Mapping[str, Any] | None = None) -> str:
+    """The rectification order's finding of a failed item, as parts
+    (:mod:`anxin.supervision.parts`): the item, the note typed for it and, for a computed
+    test fill, its error and limit (‰)."""
+    more = {} if fill is None else {"error_permille": fill["error_permille"], "mpe_permille": fill["mpe_permille"]}
+    return parts.dump("failed", item=item, note=note, **more)
+
+
+def finding_text(finding: str | None, lang: str = "zh") -> str:
+    """A rectification order's finding as stored, in ``lang`` (``zh`` | ``en``) —
+    ``<checklist item>：不合格（<note>）`` — worded from its parts; the note stays as typed.
+    A finding stored before as a Chinese sentence is shown as written, in either language."""
+    got = parts.load(finding)
+    said = None if got is None else finding_words(*got, lang)
+    return (finding or "") if said is None else said
+
+
+def finding_words(key: str, params: Mapping[str, Any], lang: str = "zh") -> str | None:
+    """A finding worded from its parts (None for parts this catalog does not know)."""
+    i = 0 if lang == "zh" else 1
+    code = str(params.get("item", ""))
+    item = (CHECKLIST if i == 0 else CHECKLIST_EN).get(code, code)
+    note = str(params.get("note") or "")
+    try:
+        if "error_permille" in params:
+            note = _fill_note(params, note, lang)
+        entry = table("rectification_finding").get(f"{key}_note" if note else key)
+        return None if entry is None else entry[i].format(item=item, note=note)
+    except (KeyError, TypeError, ValueError):  # a shape this catalog does not know
+        return None
 
 
 # The statements (they use the words and checks above: imported last).
@@ -241,6 +280,8 @@ __all__ = [
     "citizen_request",
     "citizen_requests",
     "compute_test_fill",
+    "finding_text",
+    "finding_words",
     "get",
     "listing",
     "open_rectifications",

@@ -12,9 +12,10 @@ from sqlalchemy import and_, or_, select
 from anxin.contract.registry import Registry
 from anxin.store import schema as T
 from anxin.store.database import Store
+from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError
 from anxin.supervision.errors import Words, joined
-from anxin.supervision.inspections import HIDDEN_UNTIL_VISITED, STATUS_EN, STATUS_ZH, STATUSES
+from anxin.supervision.inspections import HIDDEN_UNTIL_VISITED, STATUS_EN, STATUS_ZH, STATUSES, finding_text
 from anxin.supervision.queries import in_list
 
 _I = T.inspections.c
@@ -87,8 +88,13 @@ def listing(
 
 
 def _rect(r: Any, now_us: int | None) -> dict[str, Any]:
+    """A rectification order: ``finding`` in Chinese (the official language, as before),
+    ``finding_key``/``finding_params`` its parts for a reader's language (None for one
+    stored before as a sentence: ``finding`` is that sentence)."""
     d = dict(r._mapping)
     d["id"] = int(d["id"])
+    d["finding_key"], d["finding_params"] = parts.load(r.finding) or (None, None)
+    d["finding"] = finding_text(r.finding)
     d["overdue"] = now_us is not None and d["status"] == "open" and d["deadline_us"] < now_us
     return d
 

@@ -246,6 +246,7 @@ def record_visit(
                 status=Words(STATUS_ZH.get(ins.status, ins.status), STATUS_EN.get(ins.status, ins.status)),
             ) from None
         fill = None
+        typed = {k: v["note"] for k, v in items.items()}  # the notes as typed (a finding's own)
         if test_fill_runs is not None:
             nozzle = ins.nozzle_id or nozzle_id
             if nozzle is None:
@@ -269,7 +270,7 @@ def record_visit(
         opened = []
         for item, v in checked.items():
             if v["ok"] is False:
-                finding = _finding(item, v)
+                finding = _finding(item, typed.get(item, ""), fill if item == TEST_FILL_WITHIN_MPE else None)
                 r = conn.execute(
                     T.rectifications.insert().values(
                         inspection_id=inspection_id,
