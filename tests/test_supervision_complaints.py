@@ -17,7 +17,7 @@ from anxin.ingest.service import IngestService
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
 from anxin.store import schema as T
-from anxin.supervision import Attachment, SupervisionError, complaints
+from anxin.supervision import Attachment, SupervisionError, complaints, parts
 
 STATION = "S0001"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"  # the first bytes of a JPEG, a PNG: what the type check reads
@@ -358,3 +358,44 @@ def test_overdue_and_listing(store, city) -> None:
     assert complaints.get(store, c, now_us=NOW + 16 * US_PER_DAY)["overdue"] is False
     assert complaints.counts(store) == {"received": 2, "assigned": 0, "investigating": 0, "replied": 0, "closed": 1}
     assert complaints.get(store, 123_456) is None
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_an_existing_databases_links_keep_their_sentences_through_the_upgrade(dialect, tmp_path) -> None:
+    """Migration 0013 widens a link's ``why`` for its parts (a sale's key whole); a reason
+    an existing database stored as a sentence comes through the upgrade as written and is
+    shown as written."""
+    import contextlib
+
+    from alembic import command
+    from services import fresh_pg_database
+
+    from anxin.store.database import Store, migrations_config
+
+    legacy = "同一油枪发生时间前后 +1分05秒 的报警「油量不符」"
+    with contextlib.ExitStack() as stack:
+        url = str(tmp_path / "db.sqlite") if dialect == "sqlite" else stack.enter_context(fresh_pg_database())
+        old = Store(url, migrate=False)
+        cfg = migrations_config()
+        with old.engine.begin() as c:
+            cfg.attributes["connection"] = c
+            command.upgrade(cfg, "0012")
+            values = dict(received_us=NOW, station_id=STATION, text="x", status="received", channel="qr")
+            cid = c.execute(T.complaints.insert().values(**values, deadline_us=NOW)).inserted_primary_key[0]
+            c.execute(T.complaint_links.insert().values(complaint_id=cid, kind="alarm", ref="a1", why=legacy))
+        old.close()
+        store = Store(url)  # brought to the newest migration
+        try:
+            [link] = complaints.get(store, int(cid))["links"]
+            assert (link["why"], link["why_key"]) == (legacy, None)
+            sale = f"{STATION}/" + "o" * 294  # a natural key at its longest (300): kept whole in the parts
+            with store.engine.begin() as c:
+                c.execute(
+                    T.complaint_links.insert().values(
+                        complaint_id=cid, kind="metering", ref="m", why=parts.dump("paired", sale=sale)
+                    )
+                )
+            stored = {x["ref"]: x for x in complaints.get(store, int(cid))["links"]}["m"]
+            assert (stored["why_key"], stored["why"]) == ("paired", f"与销售 {sale} 配对的计量记录")
+        finally:
+            store.close()
