@@ -222,21 +222,46 @@ def test_what_was_stored_as_a_sentence_before_is_shown_as_written() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "english"),
+    ("item", "chinese", "english"),
     [
-        ("误差 +0.600‰（限 ±3‰）；复测一次", "error +0.600‰ (limit ±3‰); 复测一次"),
-        ("误差 -1.200‰（限 ±3‰）", "error -1.200‰ (limit ±3‰)"),
-        ("未做测试加油", "no test fill done"),
-        ("铅封断开", "铅封断开"),
+        (
+            {
+                "ok": False,
+                "note": "复测一次",
+                "parts": {"key": "test_fill", "params": {"error_permille": 0.6, "mpe_permille": 3.0}},
+            },
+            "误差 +0.600‰（限 ±3‰）；复测一次",
+            "error +0.600‰ (limit ±3‰); 复测一次",
+        ),
+        (
+            {
+                "ok": True,
+                "note": "",
+                "parts": {"key": "test_fill", "params": {"error_permille": -1.2, "mpe_permille": 3}},
+            },
+            "误差 -1.200‰（限 ±3‰）",
+            "error -1.200‰ (limit ±3‰)",
+        ),
+        ({"ok": None, "note": "", "parts": {"key": "not_tested", "params": {}}}, "未做测试加油", "no test fill done"),
+        ({"ok": False, "note": "铅封断开"}, "铅封断开", "铅封断开"),
+        # stored before the parts: the test fill's words as a Chinese sentence, as written
+        ({"ok": None, "note": "未做测试加油"}, "未做测试加油", "未做测试加油"),
+        ({"ok": True, "note": "误差 +0.600‰（限 ±3‰）"}, "误差 +0.600‰（限 ±3‰）", "误差 +0.600‰（限 ±3‰）"),
+        # parts this catalog does not know: the note as typed
+        ({"ok": None, "note": "x", "parts": {"key": "nope", "params": {}}}, "x", "x"),
+        (None, "", ""),
     ],
 )
-def test_a_checklist_note_reads_in_english(text: str, english: str) -> None:
-    """A checklist item's note still holds the test fill's error in Chinese words: it
-    reads in English; what the inspector typed stays as typed; Chinese is shown as written."""
+def test_a_checklist_note_is_worded_from_its_parts(item: dict | None, chinese: str, english: str) -> None:
+    """A checklist item's note: the test fill's error and limit (or that none was done)
+    worded from the item's parts in the reader's language, the inspector's note as typed;
+    an item stored before its parts were is shown as written."""
     from anxin.web.composed import checklist_note
 
-    assert checklist_note(text, "en") == english
-    assert checklist_note(text, "zh") == text
+    assert checklist_note(item, "zh") == chinese
+    assert checklist_note(item, "en") == english
+    if item and "parts" in item and item["parts"]["key"] != "nope":
+        assert offences(chinese) == set() and offences_en(english, {item["note"]} - {""}) == set()
 
 
 def test_the_oversight_lines_are_worded_from_their_parts() -> None:

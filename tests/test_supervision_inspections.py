@@ -348,10 +348,12 @@ def test_a_rectifications_finding_is_stored_as_parts_and_worded_when_read(store,
     assert fill["finding"] == "测试加油误差合格：不合格（误差 +3.977‰（限 ±3‰）；复测一次）"
     assert finding(fill, "en") == "Test fill within the permitted error: failed (error +3.977‰ (limit ±3‰); 复测一次)"
     assert not cjk.search(finding(cert, "en")) and not re.search(r"[A-Za-z]", finding(fill, "zh"))
-    # the visit's checklist keeps the test fill's note as before (its page reads it back)
-    assert (
-        inspections.get(store, iid)["checklist"]["test_fill_within_mpe"]["note"] == "误差 +3.977‰（限 ±3‰）；复测一次"
-    )
+    # the visit's checklist keeps the note as typed and the test fill's figures as parts
+    item = inspections.get(store, iid)["checklist"]["test_fill_within_mpe"]
+    assert item["note"] == "复测一次" and item["parts"]["key"] == "test_fill"
+    assert item["parts"]["params"] == {"error_permille": fill["finding_params"]["error_permille"], "mpe_permille": 3}
+    assert inspections.checklist_note(item, "zh") == "误差 +3.977‰（限 ±3‰）；复测一次"
+    assert inspections.checklist_note(item, "en") == "error +3.977‰ (limit ±3‰); 复测一次"
 
     # an order written before its finding was stored as parts: shown as written, in either language
     legacy = "信用承诺书上墙：不合格（未上墙）"

@@ -7,34 +7,23 @@ from the parts the reconciliation hands over; a station's risk is worded by
 
 They are the platform's words, not a person's: an English page must not show them in
 Chinese. What a person typed inside them (an order number, a note, a complaint's text)
-is kept as it was typed. Still stored as Chinese sentences: a link's reason or a finding
-an existing database stored before their parts were — shown as written, in either
-language (no pattern reads them back: :mod:`anxin.supervision.parts`) — and a checklist
-item's note, which holds the test fill's error in words (``误差 +0.600‰（限 ±3‰）``),
-read into English by pattern (as :func:`anxin.i18n.reason_text` reads the engine's
-reasons); a shape no pattern knows is shown as written."""
+is kept as it was typed. A checklist item's note is worded the same way
+(:func:`anxin.supervision.inspections.checklist_note`: the test fill's error and limit
+as parts next to the note as typed). What an existing database stored before as a
+Chinese sentence — a link's reason, a finding, a test fill's note — is shown as written,
+in either language: no pattern reads it back (:mod:`anxin.supervision.parts`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from anxin.i18n.po import table
 from anxin.reports.oversight import finding_line
 from anxin.supervision.complaints import link_words
+from anxin.supervision.inspections import checklist_note as inspection_note
 from anxin.supervision.inspections import finding_words
 from anxin.web.texts import rule_label, state_word
-
-
-def _read(text: str, shapes: tuple[tuple[str, Any], ...]) -> str:
-    for pattern, say in shapes:
-        m = re.fullmatch(pattern, text)
-        if m is not None:
-            said = say(m)
-            if said is not None:
-                return said
-    return text
 
 
 # ---------------------------------------------------------------- a complaint's links
@@ -56,23 +45,11 @@ def finding(rect: Mapping[str, Any], lang: str) -> str:
 
 
 # ---------------------------------------------------------------- an inspection's checklist
-def _fill_note_en(m: re.Match[str]) -> str:
-    words = {k: en for k, (_, en) in table("rectification_finding").items()}
-    error = words["test_fill_error"].format(error=m[1], limit=m[2])
-    return words["error_and_note"].format(error=error, note=m[3]) if m[3] else error
-
-
-_NOTE_EN: tuple[tuple[str, Any], ...] = (
-    (r"误差 (\S+)‰（限 ±(\S+)‰）(?:；(.*))?", _fill_note_en),
-    (r"未做测试加油", lambda m: "no test fill done"),
-)
-
-
-def checklist_note(note: str | None, lang: str) -> str:
-    """A checklist item's note: the inspector's as typed, the test fill's (which the
-    platform writes: the error and its limit) in words."""
-    text = note or ""
-    return text if lang == "zh" else _read(text, _NOTE_EN)
+def checklist_note(item: Mapping[str, Any] | None, lang: str) -> str:
+    """A checklist item's note (an item of ``inspections.get``'s checklist): the test
+    fill's words from its parts, the inspector's note as typed; one stored before as a
+    sentence as written."""
+    return "" if not item else inspection_note(item, lang)
 
 
 # ---------------------------------------------------------------- the oversight list

@@ -117,7 +117,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "audit_reason": lambda r: audit_reason(r, v.lang),
             "audit_subject": lambda s: audit_subject(s, v.lang),
             "checklist": lambda item: checklist_label(item, v.lang),
-            "checklist_note": lambda note: checklist_note(note, v.lang),
+            "checklist_note": lambda item: checklist_note(item, v.lang),
             "finding": lambda rect: finding(rect, v.lang),
             "link_why": lambda link: link_why(link, v.lang),
             "station_name": lambda sid: _station_name(request, sid),

@@ -13,7 +13,10 @@ is one transaction with one audit entry.
 
 A rectification order keeps its finding as parts, not as a sentence
 (:mod:`anxin.supervision.parts`): :func:`finding_text` words it in the reader's language
-from the catalog (one stored before as a Chinese sentence is shown as written).
+from the catalog (one stored before as a Chinese sentence is shown as written). A
+checklist item keeps the note typed for it as typed and what the platform says of it
+(the test fill's error and limit, or that none was done) as parts next to it
+(``{"ok", "note", "parts": {"key", "params"}}``), worded by :func:`checklist_note`.
 
 Unannounced stays unannounced (四不两直): the station's side — an operator's console
 (``station_view=True``) and the station's public page — sees an ``unannounced`` or
@@ -191,9 +194,14 @@ def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _fill_item(fill: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``test_fill_within_mpe`` item from the computed test fill (the note given for
-    it, if any, after the error)."""
-    return {"ok": bool(fill["within_mpe"]), "note": _fill_note(fill, given["note"] if given else "", "zh")}
+    """The ``test_fill_within_mpe`` item from the computed test fill: the note given for
+    it (if any) as typed, the error and its limit as parts (worded by :func:`checklist_note`)."""
+    said = {"error_permille": fill["error_permille"], "mpe_permille": fill["mpe_permille"]}
+    return {"ok": bool(fill["within_mpe"]), "note": given["note"] if given else "", "parts": _said("test_fill", said)}
+
+
+def _said(key: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "params": params}
 
 
 def _fill_note(fill: Mapping[str, Any], note: str, lang: str) -> str:
@@ -209,8 +217,32 @@ def _fill_note(fill: Mapping[str, Any], note: str, lang: str) -> str:
 def _checked(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every checklist item, in the checklist's order (a test fill neither done nor given:
     not tested)."""
-    items.setdefault(TEST_FILL_WITHIN_MPE, {"ok": None, "note": "未做测试加油"})
+    items.setdefault(TEST_FILL_WITHIN_MPE, {"ok": None, "note": "", "parts": _said("not_tested", {})})
     return {k: items[k] for k in CHECKLIST}  # in the checklist's order
+
+
+def checklist_note(item: Mapping[str, Any], lang: str = "zh") -> str:
+    """A checklist item's note in ``lang`` (``zh`` | ``en``): what the platform says of it
+    (the test fill's error and limit, or that none was done) worded from the item's parts,
+    then the note as typed. An item stored before its parts were (the test fill's words
+    as a Chinese sentence in its note) is shown as written, in either language."""
+    note = str(item.get("note") or "")
+    said = item.get("parts")
+    if not isinstance(said, Mapping) or not isinstance(said.get("params"), Mapping):
+        return note
+    key, params = said.get("key"), said["params"]
+    try:
+        if key == "test_fill":
+            return _fill_note(params, note, lang)
+        entry = table("checklist_note").get(str(key))
+    except (KeyError, TypeError, ValueError):  # a shape this catalog does not know
+        return note
+    if entry is None:
+        return note
+    words = entry[0 if lang == "zh" else 1].format(**params)
+    if not note:
+        return words
+    return table("rectification_finding")["error_and_note"][0 if lang == "zh" else 1].format(error=words, note=note)
 
 
 def _finding(item: str, note: str, fill: Mapping[str, Any] | None = None) -> str:
@@ -278,6 +310,7 @@ __all__ = [
     "STATUS_ZH",
     "TEST_FILL_WITHIN_MPE",
     "citizen_request",
+    "checklist_note",
     "citizen_requests",
     "compute_test_fill",
     "finding_text",
