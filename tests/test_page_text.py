@@ -272,8 +272,8 @@ def test_the_oversight_lines_are_worded_from_their_parts() -> None:
     from anxin.contract.alarm import RULES
     from anxin.i18n import RULE_NAMES_EN
     from anxin.reports.oversight import OversightItem
+    from anxin.reports.oversight import summary_text as oversight_summary
     from anxin.supervision import parts
-    from anxin.web.composed import oversight_summary
 
     assert set(RULE_NAMES_EN) == set(RULES)  # every rule has an English name
     reg = SimpleNamespace(station_by_id={"S1": SimpleNamespace(name="城东加油站")})

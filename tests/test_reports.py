@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import msgspec
 import pytest
@@ -499,15 +500,63 @@ def test_xlsx_and_pdf(seeded):
     assert to_pdf(f).startswith(b"%PDF") and to_pdf(f) != pdf
 
 
+def _cells(wb) -> list[str]:
+    return [v for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)]
+
+
+def _typed(store: Store) -> list[str]:
+    """What the data itself says in Chinese (names, typed texts): kept in an English file."""
+    names = [st.name for st in REGISTRY.stations]
+    with store.engine.connect() as c:
+        typed = [*c.execute(select(T.complaints.c.text)).scalars(), *c.execute(select(T.cases.c.summary)).scalars()]
+        typed += list(c.execute(select(T.rectifications.c.finding)).scalars())
+    return sorted({*names, *typed, "余杭区"}, key=len, reverse=True)
+
+
+def test_the_oversight_lines_are_worded_in_the_files_language(seeded) -> None:
+    """Every oversight line of an export is worded from its parts in the file's language:
+    the English file without a Chinese word of the platform's (the data's names and typed
+    texts apart), the Chinese one without a state or rule code."""
+    from openpyxl import load_workbook
+
+    from anxin.reports.oversight import summary_text
+
+    store, _ = seeded
+    f = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", now_us=NOW)
+    o = reconcile(store, REGISTRY, now_us=NOW)
+    assert {i.category for i in o.items} == set(CATEGORIES)  # every kind of line
+    typed = _typed(store)
+    for lang in ("zh", "en"):
+        wb = load_workbook(io.BytesIO(to_xlsx(f, o, lang=lang, registry=REGISTRY)))
+        lines = [r[3] for ws in wb.worksheets[2:] for r in ws.iter_rows(min_row=2, values_only=True)]
+        assert lines == [summary_text(i, REGISTRY, lang) for k in CATEGORIES for i in o.of(k)]
+        for line in lines:
+            if lang == "zh":
+                codes = r"\b(received|assigned|investigating|new|acknowledged|dispatched|on_site)\b|[A-Z]+_[A-Z]+"
+                assert not re.search(codes, line), line
+                assert line.startswith("测试站")
+            else:
+                for t in typed:
+                    line = line.replace(t, " ")
+                assert not re.search(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]", line), line
+    en = [summary_text(i, REGISTRY, "en") for i in o.items]
+    assert any(" (received)" in x or " (assigned)" in x for x in en) and any("(New)" in x for x in en)
+    zh = [summary_text(i, REGISTRY, "zh") for i in o.items]
+    assert zh == [i.summary for i in o.items]  # the Chinese summary is the same line
+    # the PDF too: the same figures and lines give the same bytes, each language its own
+    assert to_pdf(f, o, lang="en", registry=REGISTRY) == to_pdf(f, o, lang="en", registry=REGISTRY)
+    assert to_pdf(f, o, lang="en", registry=REGISTRY) != to_pdf(f, o, registry=REGISTRY)
+
+
 def test_exports_in_english(seeded) -> None:
-    """The reader's language reaches the files: sheet names, headers, figures, categories
-    and the title in English; an item's summary as the caller words it."""
+    """The reader's language reaches the files: sheet names, headers, figures, categories,
+    the title and the oversight lines in English."""
     from openpyxl import load_workbook
 
     store, _ = seeded
     f = period_figures(store, REGISTRY, start="2026-03-01", end="2026-03-31", district="余杭区", now_us=NOW)
     o = reconcile(store, REGISTRY, now_us=NOW, station_ids=["S3", "S4"])
-    wb = load_workbook(io.BytesIO(to_xlsx(f, o, lang="en", summary=lambda it: f"item {it.ref}")))
+    wb = load_workbook(io.BytesIO(to_xlsx(f, o, lang="en", registry=REGISTRY)))
     assert wb.sheetnames[:2] == ["Figures", "Reconciliation"]
     rows = list(wb["Figures"].iter_rows(values_only=True))
     assert rows[0][0].startswith("Fuel dispenser metrology supervision report 2026-03-01 ~ 2026-03-31")
@@ -517,9 +566,14 @@ def test_exports_in_english(seeded) -> None:
     sheet = wb[wb.sheetnames[2 + CATEGORIES.index("case_open")]]
     head, *items = list(sheet.iter_rows(values_only=True))
     assert head == ("Reference", "Station", "Since", "Summary", "Link")
-    assert items and all(r[3] == f"item {r[0]}" for r in items) and all("T" not in r[2] for r in items)
-    cjk = [v for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)]
-    assert not [v for v in cjk if any("\u4e00" <= ch <= "\u9fff" for ch in v) and "余杭区" not in v]
+    assert [r[3] for r in items] == ["测试站S3 (S3) case: 案件 S3"] and all("T" not in r[2] for r in items)
+    typed = _typed(store)
+    rest = []
+    for v in _cells(wb):
+        for t in typed:
+            v = v.replace(t, " ")
+        rest.append(v)
+    assert not [v for v in rest if any("\u4e00" <= ch <= "\u9fff" for ch in v)]
     assert to_pdf(f, o, lang="en") != to_pdf(f, o)
 
 
@@ -630,6 +684,13 @@ def test_cli_report(tmp_path, monkeypatch):
     res = runner.invoke(app, ["report", "--period", "2026-Q1", "--db", str(path), "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "Report 2026-01-01 ~ 2026-03-31" in res.output and "Verifications" in res.output
+    # --lang en: the files' oversight lines in English too (the stations by name)
+    args = ["report", "--period", "2026-03", "--db", str(path), "--xlsx", str(xlsx), "--oversight", "--lang", "en"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = [r[3] for ws in load_workbook(xlsx).worksheets[2:] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert "测试站S3 (S3) case: 案件 S3" in lines and any(x.endswith(" (New)") for x in lines)
+    assert not [x for x in lines if "（" in x or "报警" in x or "投诉（" in x]
     monkeypatch.setenv("ANXIN_LANG", "zh")
 
     res = runner.invoke(app, ["report", "--period", "2026-13", "--db", str(path)])

@@ -318,7 +318,8 @@ def test_a_rectifications_finding_is_stored_as_parts_and_worded_when_read(store,
     import re
 
     from anxin.reports.oversight import reconcile
-    from anxin.web.composed import finding, oversight_summary
+    from anxin.reports.oversight import summary_text as oversight_summary
+    from anxin.web.composed import finding
 
     cjk = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
     iid = inspections.schedule(

@@ -93,5 +93,5 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             console.print(over)
         for path, make in ((xlsx, to_xlsx), (pdf, to_pdf)):
             if path is not None:
-                path.write_bytes(make(figures, gaps, lang=lang()))
+                path.write_bytes(make(figures, gaps, lang=lang(), registry=registry))
                 console.print(f"{_t('written')}: {path}")

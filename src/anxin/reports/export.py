@@ -1,19 +1,20 @@
 """Report files: XLSX (openpyxl) and PDF (reportlab, the built-in CID font STSong-Light,
 A4, invariant mode: the same figures give the same bytes), in the reader's language
 (Chinese first; the words are the catalog's, context ``export``). An oversight item's
-summary is the reconciliation's (Chinese) unless the caller words it (``summary``: the
-console reads it into the reader's language)."""
+line is worded from its parts in the file's language
+(:func:`anxin.reports.oversight.summary_text`; the stations' names from ``registry``,
+without one its id)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from xml.sax.saxutils import escape
 
+from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts
 from anxin.i18n.po import table
 from anxin.reports.figures import Figures
-from anxin.reports.oversight import CATEGORIES, Oversight, OversightItem, category_label
+from anxin.reports.oversight import CATEGORIES, Oversight, OversightItem, category_label, summary_text
 
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # workbook metadata times: no wall clock in the file
 ITEM_KEYS = ("ref", "station", "since", "summary", "link")
@@ -29,9 +30,9 @@ def title_of(figures: Figures, lang: str = "zh") -> str:
     return f"{_w('title', lang)} {figures.start} ~ {figures.end} {where}"
 
 
-def _item_row(it: OversightItem, summary: Callable[[OversightItem], str] | None) -> list[str]:
+def _item_row(it: OversightItem, registry: Registry | None, lang: str) -> list[str]:
     since = it.since[:16].replace("T", " ")
-    return [it.ref, it.station_id, since, summary(it) if summary else it.summary, it.link]
+    return [it.ref, it.station_id, since, summary_text(it, registry, lang), it.link]
 
 
 def to_xlsx(
@@ -39,7 +40,7 @@ def to_xlsx(
     oversight: Oversight | None = None,
     *,
     lang: str = "zh",
-    summary: Callable[[OversightItem], str] | None = None,
+    registry: Registry | None = None,
 ) -> bytes:
     """A workbook: the figures on its first sheet, and with ``oversight`` a sheet of
     counts plus one sheet per category (named by its number and label)."""
@@ -69,7 +70,7 @@ def to_xlsx(
             sheet = wb.create_sheet(f"{n} {category_label(k, lang)}"[:31])
             sheet.append([_w(f"col_{c}", lang) for c in ITEM_KEYS])
             for it in oversight.of(k):
-                sheet.append(_item_row(it, summary))
+                sheet.append(_item_row(it, registry, lang))
             for col, width in zip("ABCDE", (22, 16, 30, 60, 40), strict=True):
                 sheet.column_dimensions[col].width = width
     for sheet in wb.worksheets:
@@ -87,7 +88,7 @@ def to_pdf(
     oversight: Oversight | None = None,
     *,
     lang: str = "zh",
-    summary: Callable[[OversightItem], str] | None = None,
+    registry: Registry | None = None,
 ) -> bytes:
     """A4 PDF of the figures (and the reconciliation's counts and items)."""
     from reportlab.lib import colors
@@ -130,7 +131,7 @@ def to_pdf(
                 continue
             story.append(Paragraph(escape(category_label(k, lang)), head))
             data = [[_w(f"col_{c}", lang) for c in ITEM_KEYS]] + [
-                [Paragraph(escape(x), cell) for x in _item_row(it, summary)] for it in items
+                [Paragraph(escape(x), cell) for x in _item_row(it, registry, lang)] for it in items
             ]
             t = Table(data, colWidths=[w * width for w in (0.14, 0.12, 0.17, 0.35, 0.22)], repeatRows=1)
             t.setStyle(TableStyle(grid))

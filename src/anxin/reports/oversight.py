@@ -36,7 +36,7 @@ import msgspec
 
 from anxin.contract.registry import Registry
 from anxin.contract.times import US_PER_DAY, format_ts
-from anxin.i18n import RULE_NAMES_ZH
+from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
 from anxin.reports.queries import oversight_rows
 from anxin.store.database import Store
@@ -69,11 +69,11 @@ class OversightItem(msgspec.Struct, frozen=True, kw_only=True):
     station_id: str
     since_us: int  # when the clock started (arrival, raising, opening, deadline, last event)
     since: str  # the same, RFC 3339 local
-    summary: str  # a short description, Chinese (the files' and the command line's)
+    summary: str  # a short description, Chinese (summary_text words it in a reader's language)
     link: str  # the console page
-    # what the summary says, as parts a reader's language words (web/composed.oversight_summary):
-    # the catalog key of context "oversight_line" and its parameters (codes, not words; a
-    # rectification's finding as stored: reports.oversight.finding_line says it)
+    # what the summary says, as parts a reader's language words (summary_text): the
+    # catalog key of context "oversight_line" and its parameters (codes, not words; a
+    # rectification's finding as stored: finding_line says it)
     what: tuple[str, dict[str, Any]] = ("", {})
 
 
@@ -89,24 +89,57 @@ class Oversight(msgspec.Struct, kw_only=True):
 def _item(
     category: str, ref: object, station_id: str, where: str, since_us: int, link: str, what: tuple[str, dict[str, Any]]
 ) -> OversightItem:
-    """An item; its Chinese summary is ``where`` and the catalog's ``oversight_line``
-    template of ``what`` (codes as they are: the files' and the command line's line)."""
-    key, params = what
-    said = dict(params)
-    if "rule" in params:
-        said["rule"] = RULE_NAMES_ZH.get(params["rule"], params["rule"])
-    if "finding" in params:
-        said["finding"] = finding_line(params["finding"], "zh")
+    """An item; its Chinese summary is ``where`` and the line of ``what`` in Chinese."""
     return OversightItem(
         category=category,
         ref=str(ref),
         station_id=station_id,
         since_us=int(since_us),
         since=format_ts(int(since_us)),
-        summary=f"{where} {table('oversight_line')[key][0].format(**said)}",
+        summary=f"{where} {line_text(what, 'zh')}",
         link=link,
         what=what,
     )
+
+
+# A line's states in words: a complaint's (its package's table), an alarm's (the console's).
+_STATES: dict[str, dict[str, tuple[str, str]]] = {
+    "complaint": table("complaint_status"),
+    "alarm": {
+        s: table("console")[s] for s in ("new", "acknowledged", "dispatched", "on_site", "confirmed", "false_alarm")
+    },
+}
+
+
+def line_text(what: tuple[str, dict[str, Any]], lang: str = "zh") -> str:
+    """An item's line without its station, worded from its parts (the catalog's
+    ``oversight_line``) in ``lang``: states and rules by name, a finding short; a state
+    the catalog lacks is a dash in Chinese, its code in English (never a code on a
+    Chinese line)."""
+    i = 0 if lang == "zh" else 1
+    key, params = what
+    p = dict(params)
+    if "status" in p:
+        entry = _STATES.get(key, {}).get(p["status"])
+        p["status"] = entry[i] if entry is not None else ("—" if i == 0 else p["status"])
+    if "rule" in p:
+        p["rule"] = (RULE_NAMES_EN if i else RULE_NAMES_ZH).get(p["rule"], p["rule"])
+    if "finding" in p:
+        p["finding"] = finding_line(p["finding"], lang)
+    return table("oversight_line")[key][i].format(**p)
+
+
+def summary_text(item: OversightItem, registry: Registry | None, lang: str = "zh") -> str:
+    """An item's line (``<station>（<id>） <what>``) in ``lang``, worded from its parts
+    (the list's page, the XLSX and PDF files); an item without them (none is made today)
+    is its Chinese summary."""
+    key, _ = item.what or ("", {})
+    if not key:
+        return item.summary
+    sid = item.station_id
+    st = registry.station_by_id.get(sid) if registry is not None else None
+    where = sid if st is None else (f"{st.name}（{sid}）" if lang == "zh" else f"{st.name} ({sid})")
+    return f"{where} {line_text(item.what, lang)}"
 
 
 def _short(text: str | None, n: int = 40) -> str:

@@ -1,9 +1,9 @@
 """Texts the platform says of stored rows, in the reader's language: why a record is
 linked to a complaint and a rectification order's finding (stored as parts, worded by
 their packages: :func:`anxin.supervision.complaints.link_words`,
-:func:`anxin.supervision.inspections.finding_words`), the oversight list's lines (worded
-from the parts the reconciliation hands over; a station's risk is worded by
-:func:`anxin.supervision.risk.explain`), and a checklist item's note.
+:func:`anxin.supervision.inspections.finding_words`), and a checklist item's note (the
+oversight list's lines are worded by :func:`anxin.reports.oversight.summary_text`, a
+station's risk by :func:`anxin.supervision.risk.explain`).
 
 They are the platform's words, not a person's: an English page must not show them in
 Chinese. What a person typed inside them (an order number, a note, a complaint's text)
@@ -18,12 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from anxin.i18n.po import table
-from anxin.reports.oversight import finding_line
 from anxin.supervision.complaints import link_words
 from anxin.supervision.inspections import checklist_note as inspection_note
 from anxin.supervision.inspections import finding_words
-from anxin.web.texts import rule_label, state_word
 
 
 # ---------------------------------------------------------------- a complaint's links
@@ -50,26 +47,3 @@ def checklist_note(item: Mapping[str, Any] | None, lang: str) -> str:
     fill's words from its parts, the inspector's note as typed; one stored before as a
     sentence as written."""
     return "" if not item else inspection_note(item, lang)
-
-
-# ---------------------------------------------------------------- the oversight list
-def oversight_summary(item: Any, registry: Any, lang: str) -> str:
-    """An oversight item's line (``<station>（<id>） <what>``) in ``lang``: worded from the
-    parts the reconciliation hands over (``item.what``, the catalog's ``oversight_line``);
-    an item without them (none is made today) is its Chinese summary."""
-    sid = item.station_id
-    st = registry.station_by_id.get(sid) if registry is not None else None
-    key, params = getattr(item, "what", ("", {})) or ("", {})
-    if not key:
-        return str(item.summary)
-    zh = lang == "zh"
-    p = dict(params)
-    if "status" in p:
-        p["status"] = state_word("complaint" if key == "complaint" else "alarm", p["status"], lang)
-    if "rule" in p:
-        p["rule"] = rule_label(p["rule"], lang)
-    if "finding" in p:
-        p["finding"] = finding_line(p["finding"], lang)
-    said = table("oversight_line")[key][0 if zh else 1].format(**p)
-    where = (f"{st.name}（{sid}）" if zh else f"{st.name} ({sid})") if st is not None else sid
-    return f"{where} {said}"

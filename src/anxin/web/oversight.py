@@ -20,12 +20,11 @@ from anxin.ingest.service import IngestService
 from anxin.reports import parse_period, period_figures, reconcile, to_pdf, to_xlsx
 from anxin.reports.figures import Figures, PeriodError, figure_rows
 from anxin.reports.figures import label as figure_label
-from anxin.reports.oversight import category_label
+from anxin.reports.oversight import category_label, summary_text
 from anxin.supervision import cases as K
 from anxin.supervision import risk as R
 from anxin.supervision.bundle import BundleError, export_bundle
 from anxin.supervision.signing import KeyFormatError, configured_key
-from anxin.web.composed import oversight_summary
 from anxin.web.deps import (
     CanAudit,
     CanTriage,
@@ -244,7 +243,7 @@ async def oversight(request: Request, v: CanAudit, service: Service, store: Stor
         o=o,
         fmt=format_ts,
         label=lambda c: category_label(c, v.lang),
-        summary=lambda item: oversight_summary(item, registry, v.lang),
+        summary=lambda item: summary_text(item, registry, v.lang),
     )
 
 
@@ -301,9 +300,7 @@ async def export(request: Request, v: CanAudit, fmt: str, service: Service, stor
         return render(request, v, "error.html", 400, title="—", message=refusal_text(exc, v.lang))
     o = await run_in_threadpool(lambda: reconcile(store, registry, now_us=service.clock()))
     make = to_xlsx if fmt == "xlsx" else to_pdf
-    data = await run_in_threadpool(
-        lambda: make(f, o, lang=v.lang, summary=lambda it: oversight_summary(it, registry, v.lang))
-    )
+    data = await run_in_threadpool(lambda: make(f, o, lang=v.lang, registry=registry))
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" else "application/pdf"
     return Response(
         data, media_type=mime, headers={"Content-Disposition": f'attachment; filename="anxin-{period}.{fmt}"'}
