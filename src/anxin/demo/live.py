@@ -16,6 +16,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from rich.console import Console, Group
@@ -29,7 +30,9 @@ from anxin.contract.alarm import LIVE_ONLY_RULES, SEVERITY, Alarm
 from anxin.contract.times import LOCAL_TZ, format_ts
 from anxin.demo.queries import alarm_ids_and_counts
 from anxin.i18n import alarm_text, lang, rule_name
+from anxin.i18n.po import table
 from anxin.ingest.service import IngestService
+from anxin.keyed import render
 from anxin.sim.replay import arrival_items
 from anxin.store.database import Store
 
@@ -48,8 +51,9 @@ class DemoResult(msgspec.Struct, kw_only=True):
     batch_equals_live: bool
 
 
-def _zh(zh: str, en: str) -> str:
-    return zh if lang() == "zh" else en
+def _t(key: str, /, **params: Any) -> str:
+    """The demo's words (the catalog's ``demo`` table) in the process's language."""
+    return render("demo", key, params)
 
 
 class LiveView:
@@ -65,17 +69,17 @@ class LiveView:
     def render(self) -> Group:
         head = Table.grid(padding=(0, 3))
         head.add_row(
-            f"[bold]{_zh('模拟时钟', 'Sim clock')}[/] {self.clock}",
-            f"[bold]{_zh('加油站', 'Stations')}[/] {self.stations}",
-            f"[bold]{_zh('已接收记录', 'Records in')}[/] {self.records:,}",
-            f"[bold red]{_zh('报警', 'Alarms')}[/] {sum(self.by_rule.values()):,}",
+            f"[bold]{_t('sim_clock')}[/] {self.clock}",
+            f"[bold]{_t('stations')}[/] {self.stations}",
+            f"[bold]{_t('records_in')}[/] {self.records:,}",
+            f"[bold red]{_t('alarms')}[/] {sum(self.by_rule.values()):,}",
         )
         feed = Table(expand=True, show_edge=False)
         for col, width in (
-            (_zh("时间", "Time"), 8),
-            (_zh("油枪/订单", "Nozzle/order"), 24),
-            (_zh("规则", "Rule"), 30),
-            (_zh("说明", "Message"), None),
+            (_t("col_time"), 8),
+            (_t("col_nozzle_order"), 24),
+            (_t("col_rule"), 30),
+            (_t("col_message"), None),
         ):
             feed.add_column(col, overflow="ellipsis", no_wrap=True, min_width=width, ratio=None if width else 1)
         for a in reversed(self.latest):
@@ -89,9 +93,9 @@ class LiveView:
         for rule, n in sorted(self.by_rule.items(), key=lambda kv: -kv[1]):
             rules.add_row(f"[{COLOURS[SEVERITY[rule]]}]{rule_name(rule)}", f"{n:,}")
         return Group(
-            Panel(head, title=_zh("安心加油 · 实时比对", "anxin · live check")),
-            Panel(feed, title=_zh("实时报警", "Live alarms")),
-            Panel(rules, title=_zh("按规则统计", "By rule")),
+            Panel(head, title=_t("title")),
+            Panel(feed, title=_t("live_alarms")),
+            Panel(rules, title=_t("by_rule")),
         )
 
     def add(self, alarm: Alarm) -> None:
@@ -184,12 +188,7 @@ def run_demo(
     from anxin.sim import ScenarioSet, evaluate, render_evaluation, simulate
 
     data_dir, check_dir, db = out / "city", out / "city.check", out / "anxin.sqlite"
-    console.print(
-        _zh(
-            f"模拟 {stations} 座加油站、{days} 天（诚信与各类作弊场景）…",
-            f"Simulating {stations} stations for {days} day(s), honest and cheating…",
-        )
-    )
+    console.print(_t("simulating", stations=stations, days=days))
     # The city's days end today (at this local midnight, so no record is from the future):
     # the console's "now" — verification due dates, the statistics' period, the dates of
     # the complaints and inspections a user enters — then agrees with the data.
@@ -204,16 +203,14 @@ def run_demo(
         accounts = demo_users(service)
         web = ConsoleServer(service, port=port)
         if web.start():
-            console.print(_zh(f"监管控制台：{web.url}/console", f"Regulator console: {web.url}/console"), style="bold")
+            console.print(_t("console_at", url=f"{web.url}/console"), style="bold")
+            roles = table("role")
             for name, role, password in accounts:
-                console.print(f"  {name} / {password}  ({role})")
-            console.print(
-                _zh(f"  油枪公开页示例：{web.url}/p/S0001-D1-N1", f"  A public nozzle page: {web.url}/p/S0001-D1-N1")
-            )
+                said = roles.get(role, (role, role))[0 if lang() == "zh" else 1]
+                console.print(f"  {_t('account', user=name, password=password, role=said)}")
+            console.print(f"  {_t('public_page', url=f'{web.url}/p/S0001-D1-N1')}")
         else:
-            console.print(
-                _zh(f"端口 {port} 无法使用，控制台未启动", f"Port {port} unavailable: no console"), style="yellow"
-            )
+            console.print(_t("port_busy", port=port), style="yellow")
             web = None
     view = LiveView(stations)
     if console.is_terminal and speed > 0:
@@ -241,24 +238,16 @@ def run_demo(
     batch_ids = {msgspec.json.decode(x)["alarm_id"] for x in (check_dir / "alarms.jsonl").read_bytes().splitlines()}
     same = batch_ids == live_ids
     console.print(
-        _zh("批量比对与实时比对结果一致 ✓", "Batch and live raised the same alarms ✓")
-        if same
-        else _zh("批量与实时结果不一致 ✗", "Batch and live differ ✗"),
+        _t("same" if same else "differ"),
         style="bold green" if same else "bold red",
     )
     render_evaluation(evaluate(data_dir, check_dir), console, lang=lang())
-    console.print(_zh("数据位置：", "Where the data is:"))
-    console.print(f"  {_zh('城市数据', 'city data')}: {data_dir}  ({summary.lines:,} {_zh('行', 'lines')})")
-    console.print(f"  {_zh('SQLite 台账与报警', 'SQLite ledger and alarms')}: {db}")
-    console.print(f"  {_zh('批量比对结果', 'batch check output')}: {check_dir}")
+    console.print(_t("where"))
+    console.print(f"  {_t('city_data', path=data_dir, lines=f'{summary.lines:,}')}")
+    console.print(f"  {_t('ledger', path=db)}")
+    console.print(f"  {_t('batch_output', path=check_dir)}")
     if web is not None:
-        console.print(
-            _zh(
-                f"控制台仍在运行：{web.url}/console（Ctrl-C 退出）",
-                f"The console keeps running at {web.url}/console (Ctrl-C to stop)",
-            ),
-            style="bold",
-        )
+        console.print(_t("still_running", url=f"{web.url}/console"), style="bold")
         try:
             (wait or _forever)()
         except KeyboardInterrupt:

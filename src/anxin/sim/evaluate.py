@@ -20,6 +20,8 @@ from rich.table import Table
 
 from anxin.contract.alarm import RECORD_LEVEL_RULES, RULES
 from anxin.contract.times import TimestampError, local_day, parse_ts
+from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
+from anxin.keyed import render
 from anxin.sim.scenarios import BY_NAME
 from anxin.sim.truth import AlarmKey, Fault, read_faults, read_meters, read_rejects, truth_dir_for
 
@@ -294,30 +296,9 @@ def _meters(truth: Path, check_dir: Path) -> MeterEval | None:
     )
 
 
-_LABELS = {
-    "title": ("模拟城市评估", "Evaluation against the simulated truth"),
-    "rule": ("规则", "Rule"),
-    "level": ("类型", "Level"),
-    "injected": ("注入", "Injected"),
-    "detected": ("检出", "Detected"),
-    "recall": ("召回率", "Recall"),
-    "alarms": ("报警", "Alarms"),
-    "false": ("误报", "False alarms"),
-    "record": ("记录级", "record"),
-    "stat": ("统计", "statistical"),
-    "none": ("无需报警", "no alarm expected"),
-    "rejects": ("拒收行", "Rejected lines"),
-    "expected": ("应为", "expected"),
-    "found": ("实为", "found"),
-    "all_rec": ("记录级故障全部检出", "All record-level faults detected"),
-    "false_total": ("误报总数", "False alarms"),
-    "meters": ("计量误差估计", "Meter error estimates"),
-}
-
-
-def _l(key: str, lang: str) -> str:
-    zh, en = _LABELS[key]
-    return zh if lang != "en" else f"{zh} {en}"
+def _l(key: str, lang: str, /, **params: Any) -> str:
+    """The evaluation's words (the catalog's ``evaluation`` table) in ``lang``."""
+    return render("evaluation", key, params, lang)
 
 
 def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") -> None:
@@ -340,17 +321,15 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
         recall = "—" if r.recall is None else f"{r.recall:.1%}"
         style = "red" if (r.recall is not None and r.recall < 1 and r.record_level) else None
         fa = f"[red]{r.false_alarms}[/red]" if r.false_alarms else "0"
-        table.add_row(r.rule, level, str(r.injected), str(r.detected), recall, str(r.alarms), fa, style=style)
+        rule = (RULE_NAMES_EN if lang == "en" else RULE_NAMES_ZH).get(r.rule, r.rule)
+        table.add_row(rule, level, str(r.injected), str(r.detected), recall, str(r.alarms), fa, style=style)
     console.print(table)
     ok = "[green]✓[/green]" if report.all_record_level_detected else "[red]✗[/red]"
-    console.print(f"{_l('all_rec', lang)}: {ok} ({report.record_level_detected}/{report.record_level_faults})")
+    console.print(_l("all_rec", lang, ok=ok, detected=report.record_level_detected, faults=report.record_level_faults))
     colour = "red" if report.false_alarms else "green"
-    console.print(f"{_l('false_total', lang)}: [{colour}]{report.false_alarms}[/{colour}] / {report.alarms}")
+    console.print(_l("false_total", lang, false=f"[{colour}]{report.false_alarms}[/{colour}]", alarms=report.alarms))
     rj = "[green]✓[/green]" if report.rejects_ok else "[red]✗[/red]"
-    console.print(
-        f"{_l('rejects', lang)}: {_l('expected', lang)} {report.rejects_expected}, "
-        f"{_l('found', lang)} {report.rejects_found} {rj}"
-    )
+    console.print(_l("rejects", lang, expected=report.rejects_expected, found=report.rejects_found, ok=rj))
     for fr in report.reject_files:
         if fr.expected != fr.found:
             console.print(f"  {fr.file}: {fr.expected} ≠ {fr.found}")
@@ -359,7 +338,15 @@ def render_evaluation(report: EvalReport, console: Console, lang: str = "zh") ->
         mae = "—" if m.mae_permille is None else f"{m.mae_permille:.3f}‰"
         cov = "—" if m.ci95_coverage is None else f"{m.ci95_coverage:.1%}"
         console.print(
-            f"{_l('meters', lang)}: n={m.nozzles_estimated}/{m.nozzles_true}, "
-            f"MAE {mae}, CI95 {cov}, violations {m.violations_found}/{m.violations_true}"
-            f" (+{m.violations_false} false)"
+            _l(
+                "meters",
+                lang,
+                estimated=m.nozzles_estimated,
+                nozzles=m.nozzles_true,
+                mae=mae,
+                coverage=cov,
+                found=m.violations_found,
+                violations=m.violations_true,
+                false=m.violations_false,
+            )
         )
