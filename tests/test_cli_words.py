@@ -145,3 +145,204 @@ def test_the_demo_speaks_one_language(tmp_path: Path, lang: str) -> None:
         assert "Simulating 2 stations" in text and "Batch and live raised the same alarms" in text
         assert "Where the data is" in text and "Evaluation against the simulated truth" in text
         assert not CJK.search(text), text
+
+
+# ---------------------------------------------------------------- the operator's errors
+# (issue 13): a configuration that cannot be used (ConfigError) and a registry that
+# cannot (RegistryError) name what is wrong in the operator's language; the admin API's
+# answer stays English. Their keys are found in the source like the helpers' above.
+ERRORS = {"RegistryError": "registry_error", "ConfigError": "config_error"}
+ERROR_MODULES = ("contract/registry.py", "serve/config.py", "keyed.py")
+ERROR_TABLES = {"registry_error", "config_error", "os_error"}
+
+
+@functools.cache
+def _error_catalog(lang: str) -> dict[tuple[str, str], str]:
+    return {(c, m): s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c in ERROR_TABLES}
+
+
+@functools.cache
+def _error_sites() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
+    """(where, table, key, parameters given) of every error raised and every message made
+    (``Message(ctx=…, key=…, params={…})``) in the modules above."""
+    out = []
+    for rel in ERROR_MODULES:
+        for node in ast.walk(ast.parse((SRC / rel).read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            where = f"{rel}:{node.lineno}"
+            if node.func.id in ERRORS:
+                key = node.args[0]
+                assert isinstance(key, ast.Constant), f"{where}: the key is a literal"
+                assert all(k.arg for k in node.keywords), f"{where}: parameters by name"
+                out.append((where, ERRORS[node.func.id], key.value, frozenset(k.arg for k in node.keywords if k.arg)))
+            elif node.func.id == "Message":
+                kw = {k.arg: k.value for k in node.keywords}
+                ctx, key, params = kw["ctx"], kw["key"], kw.get("params")
+                if not (isinstance(ctx, ast.Constant) and isinstance(key, ast.Constant)):
+                    continue  # os_reason's key: checked by calling it below
+                given = frozenset() if params is None else frozenset(k.value for k in params.keys)  # type: ignore[union-attr]
+                out.append((where, ctx.value, key.value, given))
+    return tuple(out)
+
+
+def test_the_error_sites_are_found() -> None:
+    count = {ctx: sum(s[1] == ctx for s in _error_sites()) for ctx in ERROR_TABLES}
+    assert count["registry_error"] >= 18 and count["config_error"] >= 7 and count["os_error"] >= 1, count
+
+
+def test_every_error_key_is_in_both_catalogs_with_its_placeholders_given() -> None:
+    zh, en = _error_catalog("zh"), _error_catalog("en")
+    for where, ctx, key, given in _error_sites():
+        assert (ctx, key) in zh and (ctx, key) in en, f"{where}: {ctx}/{key} missing from a catalog"
+        wanted = _fields(zh[ctx, key]) | _fields(en[ctx, key])
+        assert wanted == given, f"{where}: {ctx}/{key} wants {sorted(wanted)}, given {sorted(given)}"
+
+
+def test_a_file_that_cannot_be_read_says_why_in_words() -> None:
+    import errno
+
+    from anxin.keyed import os_reason
+
+    zh, en = _error_catalog("zh"), _error_catalog("en")
+    cases = {
+        errno.ENOENT: ("文件不存在", "No such file or directory"),
+        errno.EACCES: ("没有读取权限", "Permission denied"),
+        errno.EISDIR: ("这是一个目录，不是文件", "Is a directory"),
+        errno.EIO: ("系统拒绝读取", "Input/output error"),
+    }
+    for code, (chinese, english) in cases.items():
+        said = os_reason(OSError(code, __import__("os").strerror(code)))
+        assert ("os_error", said.key) in zh and ("os_error", said.key) in en
+        assert said.text("zh") == chinese and said.text("en") == english
+    bad = os_reason(UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte"))
+    assert bad.text("zh") == "不是 UTF-8 编码的文本" and bad.text("en") == "not UTF-8 text"
+
+
+# What a Chinese error shows as it is: a path, a JSON path or field, a key of the file.
+ERROR_DATA = re.compile(r"/\S+|\$[\w.\[\]]*|\b[a-z]+(?:_[a-z0-9]+)+\b|\bTOML\b|\bJSON\b|\bUTF-8\b")
+
+
+def _one_language(zh: str, en: str) -> None:
+    assert CJK.search(zh) and not ENGLISH_SENTENCE.search(ERROR_DATA.sub(" ", zh)), zh
+    assert not CJK.search(en), en
+
+
+def _config_error(tmp_path: Path, body: str | bytes | None, **overrides: object) -> ValueError:
+    from anxin.serve.config import load_config
+
+    path = tmp_path / "anxin.toml"
+    if isinstance(body, bytes):
+        path.write_bytes(body)
+    elif body is not None:
+        path.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError) as exc:
+        load_config(path, **overrides)
+    return exc.value
+
+
+@pytest.mark.parametrize(
+    ("body", "zh", "en"),
+    [
+        (None, "无法读取：文件不存在", ": No such file or directory"),
+        (b"port = '\xff'", "无法读取：不是 UTF-8 编码的文本", ": not UTF-8 text"),
+        ("port = ", "不是有效的 TOML（在文件末尾）", ": Invalid value (at end of document)"),
+        ("port = 1\n[x\n", "不是有效的 TOML（第 2 行第 3 列）", "(at line 2, column 3)"),
+        ("port = 'eighty'", "配置项 port 的值无效", "Expected `int`, got `str` - at `$.port`"),
+        ("bogus = 1", "没有名为 bogus 的配置项", "unknown field `bogus`"),
+    ],
+)
+def test_a_configuration_that_cannot_be_used_is_named(tmp_path: Path, body, zh: str, en: str) -> None:
+    from anxin.serve.config import ConfigError
+
+    exc = _config_error(tmp_path, body)
+    assert isinstance(exc, ConfigError)
+    assert zh in exc.text("zh") and en in exc.text("en"), (exc.text("zh"), exc.text("en"))
+    _one_language(exc.text("zh"), exc.text("en"))
+    with language_scope("en"):
+        assert str(exc) == exc.text("en")  # str(): the operator's language
+
+
+@pytest.mark.parametrize(
+    ("mutate", "zh", "en"),
+    [
+        (lambda r: r["nozzles"][1].update(station_id="S9"), "加油站 S9 未登记", "unknown station_id 'S9'"),
+        (lambda r: r["nozzles"][1].update(tank_id="T9"), "油罐 T9 未登记", "unknown tank_id 'T9'"),
+        (lambda r: r["tanks"][0].update(chart=[[0, 0]]), "容积表至少需要 2 个点", "chart needs at least 2 points"),
+        (lambda r: r["tanks"][0].update(chart=[[0, 0], [10, 5], [5, 10]]), "第 2 个点处不是严格递增", "point 2"),
+        (lambda r: r["nozzles"].append(dict(r["nozzles"][0])), "nozzle_id 重复", "duplicate nozzle_id"),
+        (lambda r: r["nozzles"][0].update(public_key="AAAA"), "nozzles[0]（S1-N1）：", "nozzles[0] (S1-N1): "),
+        (lambda r: r["nozzles"][0].update(k_pulses_per_m3=0), "K 系数与最大流量必须大于 0", "must be > 0"),
+        (lambda r: r["prices"][0].update(unit_price_fen=0), "prices[0]：单价必须大于 0", "unit_price_fen must be > 0"),
+        (lambda r: r["stations"][0].update(hours=["08:00", "08:00"]), "开始与结束相同", "open and close at the same"),
+        (lambda r: r.pop("stations"), "$ 缺少必填字段 stations", "missing required field `stations`"),
+        (lambda r: r["stations"][0].update(lat="x"), "$.stations[0].lat 处的内容不符合", "Expected `float`"),
+    ],
+)
+def test_a_registry_that_cannot_be_used_is_named(mutate, zh: str, en: str) -> None:
+    import msgspec
+    from factory import City
+
+    from anxin.contract.registry import RegistryError, parse_registry
+
+    reg = City().registry_dict()
+    mutate(reg)
+    with pytest.raises(RegistryError) as exc:
+        parse_registry(msgspec.json.encode(reg))
+    said_zh, said_en = exc.value.text("zh"), exc.value.text("en")
+    assert said_zh.startswith("registry.json：") and said_en.startswith("registry.json: ")
+    assert zh in said_zh and en in said_en, (said_zh, said_en)
+    _one_language(said_zh, said_en)
+
+
+def test_the_operator_reads_a_registry_error_in_the_commands_language(tmp_path: Path) -> None:
+    """``anxin check`` on a broken registry: one line, in the language asked for."""
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    (tmp_path / "registry.json").write_bytes(b"{")
+    (tmp_path / "a.jsonl").write_bytes(b"")
+    for lang, said in (("zh", "registry.json：不是有效的 JSON 文档"), ("en", "registry.json: not valid JSON")):
+        res = CliRunner().invoke(app, ["check", str(tmp_path), "--out", str(tmp_path / "out"), "--lang", lang])
+        assert res.exit_code == 2 and said in res.output, res.output
+
+
+def test_the_admin_api_refuses_a_registry_in_english(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin API's answer is the contract's English whatever the process speaks."""
+    import msgspec
+    from factory import City
+    from fastapi.testclient import TestClient
+
+    from anxin.ingest.service import IngestService
+    from anxin.serve.app import create_app
+    from anxin.serve.config import ServeConfig
+    from anxin.store.database import Store
+
+    service = IngestService(Store(str(tmp_path / "a.sqlite")))
+    app = create_app(ServeConfig(admin_token="t" * 32, console=False, reports_every_s=0, clock_every_s=0), service)
+    reg = City().registry_dict()
+    reg["nozzles"][1]["station_id"] = "S9"
+    monkeypatch.setenv("ANXIN_LANG", "zh")  # the process speaks Chinese
+    with TestClient(app) as c:
+        r = c.put(
+            "/v1/registry",
+            content=msgspec.json.encode(reg),
+            headers={"Authorization": f"Bearer {'t' * 32}"},
+            params={"reason": "test"},
+        )
+    assert r.status_code == 422, r.text
+    assert "unknown station_id 'S9'" in r.json()["detail"] and not CJK.search(r.text)
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "：文件不存在"), ("en", ": No such file or directory")])
+def test_a_secret_file_that_cannot_be_read_says_why_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str, said: str
+) -> None:
+    from anxin.serve.config import load_config
+
+    monkeypatch.setenv("ANXIN_LANG", lang)
+    monkeypatch.setenv("ANXIN_ADMIN_TOKEN_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ValueError) as exc:
+        load_config()
+    assert str(exc.value) == f"ANXIN_ADMIN_TOKEN_FILE={tmp_path / 'absent'}{said}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import msgspec
@@ -80,7 +81,10 @@ def test_broken_registry_is_named(mutate, reason: str) -> None:
     mutate(reg)
     with pytest.raises(RegistryError, match=None) as exc:
         parse_registry(msgspec.json.encode(reg))
-    assert reason in str(exc.value) and "\n" not in str(exc.value)
+    # the operator's reason names the entry in either language (the admin API's English)
+    en, zh = exc.value.text("en"), exc.value.text("zh")
+    assert reason in en and "\n" not in en and "\n" not in zh
+    assert zh.startswith("registry.json：") and re.search(r"[\u4e00-\u9fff]", zh), zh
 
 
 def test_check_survives_every_kind_of_bad_line(tmp_path: Path) -> None:

@@ -20,11 +20,12 @@ The catalogs are read on first use, not on import: the contract and the crypto m
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ["KeyedError", "Message", "render"]
+__all__ = ["KeyedError", "Message", "os_reason", "render"]
 
 
 class _Values(dict[str, Any]):
@@ -99,3 +100,21 @@ class KeyedError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), self.key, self.params))
+
+
+_OS_REASONS = {
+    errno.ENOENT: "not_found",
+    errno.ENOTDIR: "not_found",
+    errno.EACCES: "permission",
+    errno.EPERM: "permission",
+    errno.EISDIR: "is_directory",
+}
+
+
+def os_reason(exc: OSError | UnicodeDecodeError) -> Message:
+    """Why a file could not be read, as a key of the ``os_error`` table: the common
+    reasons in words, another one as the system's own words in English only."""
+    if isinstance(exc, UnicodeDecodeError):
+        return Message(ctx="os_error", key="not_utf8")
+    key = _OS_REASONS.get(exc.errno or 0, "other")
+    return Message(ctx="os_error", key=key, params={} if key != "other" else {"detail": exc.strerror or str(exc)})

@@ -1,7 +1,8 @@
 """The registry (登记信息, contract section 2): stations, tanks, products, nozzles, prices.
 
 ``load_registry`` validates the whole file and raises ``RegistryError`` with a
-one-line reason naming the offending entry; a broken registry stops a run
+one-line reason naming the offending entry (a key of the catalog's ``registry_error``
+table: worded for the operator in the process's language, the admin API's in English); a broken registry stops a run
 before any record is read. Key rotation: a nozzle's current key is
 ``key_id``/``public_key``; keys it used before are listed under the optional
 ``previous_keys`` with the time each was retired, and records signed with a
@@ -11,6 +12,7 @@ retired key are accepted only if they happened before its retirement.
 from __future__ import annotations
 
 import bisect
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,12 +20,35 @@ from typing import Annotated, Literal
 import msgspec
 
 from anxin.contract.times import TimestampError, to_us
+from anxin.keyed import KeyedError, Message, os_reason
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
-class RegistryError(Exception):
-    """The registry cannot be used; the message is a one-line reason."""
+class RegistryError(KeyedError):
+    """The registry cannot be used: a one-line reason naming the offending entry, a key of
+    the catalog's ``registry_error`` table. From :func:`parse_registry` it is ``in_source``:
+    the document's name (``source``) and the problem (``problem``, a :class:`Message`).
+    Who reads it is an operator (``str(exc)``: the process's language); the admin API
+    answers ``exc.text("en")``."""
+
+    context = "registry_error"
+
+
+def _at(part: str, index: int, ident: str | None = None) -> str | Message:
+    """An entry of the document: ``prices[0]`` (data, as it is), ``tanks[3] (T1)``."""
+    if ident is None:
+        return f"{part}[{index}]"
+    return Message(ctx="registry_error", key="at", params={"part": part, "index": index, "id": ident})
+
+
+def _invalid(exc: msgspec.ValidationError) -> Message:
+    """What the document's shape gets wrong, and where (its JSON path)."""
+    detail, _, at = str(exc).partition(" - at `")
+    path = at.removesuffix("`") or "$"
+    if m := re.fullmatch(r"Object missing required field `(.+)`", detail):
+        return Message(ctx="registry_error", key="missing_field", params={"field": m[1], "path": path})
+    return Message(ctx="registry_error", key="invalid", params={"detail": detail, "path": path})
 
 
 HourText = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
@@ -144,7 +169,7 @@ def _unique(items: list, attr: str, what: str) -> None:
     for i, item in enumerate(items):
         key = getattr(item, attr)
         if key in seen:
-            raise RegistryError(f"{what}[{i}]: duplicate {attr} {key!r}")
+            raise RegistryError("duplicate", where=_at(what, i), attr=attr, key=key)
         seen.add(key)
 
 
@@ -163,54 +188,55 @@ def validate(reg: Registry) -> None:
             for k in inst.previous_keys:
                 load_verifier(k.key_alg, k.public_key)
         except KeyFormatError as exc:
-            raise RegistryError(f"institutes[{i}] ({inst.institute_id}): {exc.text('en')}") from None
+            raise RegistryError("bad_key", where=_at("institutes", i, inst.institute_id), problem=exc.message) from None
     stations = {s.station_id for s in reg.stations}
     for i, s in enumerate(reg.stations):
         if (m := s.open_minutes()) is not None and m[0] == m[1]:
-            raise RegistryError(f"stations[{i}] ({s.station_id}): hours open and close at the same time")
+            raise RegistryError("same_hours", where=_at("stations", i, s.station_id))
     for i, t in enumerate(reg.tanks):
         if t.station_id not in stations:
-            raise RegistryError(f"tanks[{i}] ({t.tank_id}): unknown station_id {t.station_id!r}")
+            raise RegistryError("unknown_station", where=_at("tanks", i, t.tank_id), station_id=t.station_id)
         if len(t.chart) < 2:
-            raise RegistryError(f"tanks[{i}] ({t.tank_id}): chart needs at least 2 points")
+            raise RegistryError("chart_short", where=_at("tanks", i, t.tank_id))
         for j in range(1, len(t.chart)):
             if t.chart[j][0] <= t.chart[j - 1][0] or t.chart[j][1] <= t.chart[j - 1][1]:
-                raise RegistryError(f"tanks[{i}] ({t.tank_id}): chart is not strictly increasing at point {j}")
+                raise RegistryError("chart_order", where=_at("tanks", i, t.tank_id), point=j)
     tanks = {t.tank_id: t for t in reg.tanks}
     for i, n in enumerate(reg.nozzles):
-        where = f"nozzles[{i}] ({n.nozzle_id})"
+        where = _at("nozzles", i, n.nozzle_id)
         if n.station_id not in stations:
-            raise RegistryError(f"{where}: unknown station_id {n.station_id!r}")
+            raise RegistryError("unknown_station", where=where, station_id=n.station_id)
         if reg.tanks and n.tank_id not in tanks:
-            raise RegistryError(f"{where}: unknown tank_id {n.tank_id!r}")
+            raise RegistryError("unknown_tank", where=where, tank_id=n.tank_id)
         if n.k_pulses_per_m3 <= 0 or n.max_flow_ml_per_min <= 0:
-            raise RegistryError(f"{where}: k_pulses_per_m3 and max_flow_ml_per_min must be > 0")
+            raise RegistryError("nozzle_not_positive", where=where)
         try:
             load_verifier(n.key_alg, n.public_key)
             for k in n.previous_keys:
                 load_verifier(k.key_alg, k.public_key)
         except KeyFormatError as exc:
-            raise RegistryError(f"{where}: {exc.text('en')}") from None
+            raise RegistryError("bad_key", where=where, problem=exc.message) from None
     for i, p in enumerate(reg.prices):
         if p.station_id not in stations:
-            raise RegistryError(f"prices[{i}]: unknown station_id {p.station_id!r}")
+            raise RegistryError("unknown_station", where=_at("prices", i), station_id=p.station_id)
         if p.unit_price_fen <= 0:
-            raise RegistryError(f"prices[{i}]: unit_price_fen must be > 0")
+            raise RegistryError("price_not_positive", where=_at("prices", i))
 
 
 def parse_registry(data: bytes, source: str = "registry.json") -> Registry:
     try:
         reg = msgspec.json.decode(data, type=Registry)
     except msgspec.ValidationError as exc:
-        raise RegistryError(f"{source}: {exc}") from None
+        raise RegistryError("in_source", source=source, problem=_invalid(exc)) from None
     except msgspec.DecodeError as exc:
-        raise RegistryError(f"{source}: not valid JSON ({exc})") from None
+        not_json = Message(ctx="registry_error", key="not_json", params={"detail": str(exc)})
+        raise RegistryError("in_source", source=source, problem=not_json) from None
     except TimestampError as exc:
-        raise RegistryError(f"{source}: {exc}") from None
+        raise RegistryError("in_source", source=source, problem=exc.message) from None
     try:
         validate(reg)
     except RegistryError as exc:
-        raise RegistryError(f"{source}: {exc}") from None
+        raise RegistryError("in_source", source=source, problem=exc.message) from None
     return reg
 
 
@@ -218,5 +244,5 @@ def load_registry(path: Path) -> Registry:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RegistryError(f"cannot read {path}: {exc.strerror}") from None
+        raise RegistryError("unreadable", path=str(path), reason=os_reason(exc)) from None
     return parse_registry(data, str(path))

@@ -88,7 +88,8 @@ def admin_router(service: IngestService, tokens, admin, *, allow_private_webhook
         try:
             version = service.set_registry(msgspec.json.encode(doc), author=author, reason=reason)
         except RegistryError as exc:
-            raise HTTPException(422, f"registry change refused: {exc}") from None
+            # the API's words are English (the contract's), whatever the process speaks
+            raise HTTPException(422, f"registry change refused: {exc.text('en')}") from None
         return {"version": version}
 
     @r.get("/v1/registry", summary="The registry in force (contract §2)")

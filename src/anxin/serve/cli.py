@@ -43,6 +43,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         ] = None,
         _lang: LangOpt = None,
     ) -> None:
+        from anxin.contract.registry import RegistryError
         from anxin.store.database import StoreError
         from anxin.store.urls import display_url
 
@@ -52,7 +53,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             from anxin.serve.runtime import build
 
             cfg, service, app_ = build(config, db=db, host=host, port=port, registry=registry, admin_token=admin_token)
-        except (ValueError, OSError, StoreError) as exc:
+        except (ValueError, OSError, StoreError, RegistryError) as exc:
             fail(str(exc))
         if service.registry is None:
             console.print(f"[yellow]{t('no_registry')}[/]")

@@ -11,12 +11,22 @@ Setting both the variable and its ``_FILE`` is an error."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
 import msgspec
 
 from anxin.i18n import t
+from anxin.keyed import KeyedError, Message, os_reason
+
+
+class ConfigError(KeyedError, ValueError):
+    """The configuration cannot be used — which file, variable or key, and why: a key of
+    the catalog's ``config_error`` table, worded for the operator in the process's
+    language (``str(exc)``; a ValueError, as callers catch)."""
+
+    context = "config_error"
 
 
 class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,8 +98,7 @@ def secret_from_env(name: str) -> str | None:
     try:
         content = Path(file_).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ValueError(t("secret_file_bad").format(name=name, path=file_, reason=reason)) from None
+        raise ValueError(t("secret_file_bad").format(name=name, path=file_, reason=os_reason(exc))) from None
     if not content:
         raise ValueError(t("secret_file_empty").format(name=name, path=file_))
     return content
@@ -97,13 +106,16 @@ def secret_from_env(name: str) -> str | None:
 
 def load_config(path: Path | None = None, **overrides: object) -> ServeConfig:
     """Defaults ← TOML file ← ANXIN_* environment (ANXIN_*_FILE for secrets) ← ``overrides``
-    (None values ignored). Raises ValueError naming the bad key or value."""
+    (None values ignored). Raises :class:`ConfigError` (a ValueError) naming the file, the
+    bad key or value."""
     data: dict[str, object] = {}
     if path is not None:
         try:
             data.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"config file {path}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("file_unreadable", path=str(path), reason=os_reason(exc)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise _not_toml(path, exc) from None
     for f in msgspec.structs.fields(ServeConfig):
         name = env_name(f.name)
         env = secret_from_env(name) if f.name in SECRETS else os.environ.get(name)
@@ -113,4 +125,26 @@ def load_config(path: Path | None = None, **overrides: object) -> ServeConfig:
     try:
         return msgspec.convert(data, ServeConfig, strict=False)
     except msgspec.ValidationError as exc:
-        raise ValueError(f"configuration: {exc}") from None
+        raise _invalid(exc) from None
+
+
+def _not_toml(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    """The file is not TOML: where (its line and column, or its end), the parser's own
+    words in English only."""
+    detail = str(exc)
+    where: str | Message = ""
+    if m := re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", detail, re.S):
+        detail, where = m[1], Message(ctx="config_error", key="at_line", params={"line": m[2], "column": m[3]})
+    elif m := re.fullmatch(r"(.*) \(at end of document\)", detail, re.S):
+        detail, where = m[1], Message(ctx="config_error", key="at_end")
+    return ConfigError("file_not_toml", path=str(path), detail=detail, where=where)
+
+
+def _invalid(exc: msgspec.ValidationError) -> ConfigError:
+    """A key that is not one, or a value that does not fit its key: the key named."""
+    text = str(exc)
+    if m := re.fullmatch(r"Object contains unknown field `(.+)`", text):
+        return ConfigError("unknown_key", key=m[1])
+    if m := re.fullmatch(r"(.*) - at `\$\.(\w+)`", text, re.S):
+        return ConfigError("bad_value", key=m[2], detail=m[1])
+    return ConfigError("invalid", detail=text)

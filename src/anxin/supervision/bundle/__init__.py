@@ -429,7 +429,7 @@ def verify_bundle(data: bytes, *, trusted_keys: Collection[str] | None = None) -
         ring = KeyRing.from_registry(parse_registry(files.get("registry.json", b""), "registry.json"))
     except RegistryError as exc:
         problems.append(
-            finding("registry_invalid", file="registry.json", detail=str(exc).removeprefix("registry.json: "))
+            finding("registry_invalid", file="registry.json", detail=exc.params.get("problem", exc.message))
         )
     checked = bad = 0
     for n, line in enumerate(files.get("records.jsonl", b"").splitlines(), 1):
