@@ -346,3 +346,15 @@ def test_a_secret_file_that_cannot_be_read_says_why_in_words(
     with pytest.raises(ValueError) as exc:
         load_config()
     assert str(exc.value) == f"ANXIN_ADMIN_TOKEN_FILE={tmp_path / 'absent'}{said}"
+
+
+def test_serve_ends_with_one_line_on_a_registry_it_cannot_use(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    (tmp_path / "bad.json").write_bytes(b"{")
+    args = ["serve", "--db", str(tmp_path / "a.sqlite"), "--registry", str(tmp_path / "bad.json")]
+    for lang, said in (("zh", "registry：不是有效的 JSON 文档"), ("en", "registry: not valid JSON")):
+        res = CliRunner().invoke(app, [*args, "--lang", lang])
+        assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
