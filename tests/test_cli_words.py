@@ -358,3 +358,32 @@ def test_serve_ends_with_one_line_on_a_registry_it_cannot_use(tmp_path: Path) ->
     for lang, said in (("zh", "registry：不是有效的 JSON 文档"), ("en", "registry: not valid JSON")):
         res = CliRunner().invoke(app, [*args, "--lang", lang])
         assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("env", "zh", "en"),
+    [
+        (
+            {"ANXIN_SIGNING_KEY": "rsa:abcd"},
+            "签名私钥应为 PEM 格式的 Ed25519 私钥",
+            "the signing key must be a PEM Ed25519 key",
+        ),
+        ({"ANXIN_SIGNING_KEY_FILE": "/nonexistent/signing.pem"}, "：文件不存在", ": No such file or directory"),
+    ],
+)
+def test_a_signing_key_that_cannot_be_read_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], zh: str, en: str
+) -> None:
+    """/v1/platform/keys never answers with a server error for the configured key: the key
+    is read when the service starts, and one that cannot be read stops the start with one
+    line in the operator's language (there is no service whose keys page could fail)."""
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for lang, said in (("zh", zh), ("en", en)):
+        res = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "a.sqlite"), "--lang", lang])
+        assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1, res.output
