@@ -98,6 +98,21 @@ def test_simulate_prints_its_summary_as_a_table(city) -> None:
     assert "┃" in out or "│" in out  # a table
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_check_names_its_alarms_rules_in_the_commands_language(city, tmp_path: Path, lang: str) -> None:
+    """The summary's alarms per rule: each rule by its name in the language asked for,
+    never its code (no command takes a rule code as input)."""
+    from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
+
+    res = CliRunner().invoke(
+        app, ["check", str(city[0]), "--out", str(tmp_path / "c"), "--workers", "0", "--lang", lang]
+    )
+    assert res.exit_code == 0, res.output
+    names = (RULE_NAMES_ZH if lang == "zh" else RULE_NAMES_EN).values()
+    assert any(name in res.output for name in names), res.output
+    assert not [code for code in RULE_NAMES_ZH if code in res.output], res.output
+
+
 def test_evaluate_names_what_is_missing(city, tmp_path: Path) -> None:
     data, check, _ = city
     res = run("evaluate", str(data), str(check))

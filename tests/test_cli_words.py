@@ -122,8 +122,25 @@ def test_the_live_view_speaks_one_language(lang: str) -> None:
         assert "模拟时钟" in text and "实时报警" in text and "油量不符" in text
         assert not ENGLISH_SENTENCE.search(text), text
     else:
-        assert "Sim clock" in text and "Live alarms" in text and "VOLUME_MISMATCH" in text
+        assert "Sim clock" in text and "Live alarms" in text and "Volume mismatch" in text
         assert not CJK.search(text), text
+    assert "VOLUME_MISMATCH" not in text  # the rule by its name, never its code
+
+
+def test_a_rule_is_named_in_one_language_without_its_code() -> None:
+    """``rule_name`` (the live view's and ``anxin check``'s tables): the name alone, in the
+    language asked for, else the process's — no command takes a rule code as input."""
+    from anxin.i18n import RULE_NAMES_ZH, rule_name
+
+    assert len(RULE_NAMES_ZH) >= 10
+    for code in RULE_NAMES_ZH:
+        zh, en = rule_name(code, "zh"), rule_name(code, "en")
+        assert CJK.search(zh) and not ENGLISH_SENTENCE.search(zh) and not re.search(r"[A-Z]+_[A-Z]", zh), zh
+        assert not CJK.search(en) and en != code and code not in en, en
+        with language_scope("en"):
+            assert rule_name(code) == en
+        with language_scope("zh"):
+            assert rule_name(code) == zh
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from anxin.i18n.catalog import MESSAGES, RULE_NAMES_ZH, WITNESS
+from anxin.i18n.catalog import MESSAGES, RULE_NAMES_EN, RULE_NAMES_ZH, WITNESS
 
 # The request's language while it is being answered (None: the process's).
 _REQUEST_LANG: ContextVar[str | None] = ContextVar("anxin_request_lang", default=None)
@@ -93,8 +93,12 @@ def t(key: str) -> str:
     return MESSAGES[key][lang()]
 
 
-def rule_name(rule: str) -> str:
-    return f"{RULE_NAMES_ZH.get(rule, rule)} {rule}" if lang() == "zh" else rule
+def rule_name(rule: str, language: str | None = None) -> str:
+    """A rule's name in ``language`` (default: the request's, else the process's) — the
+    name alone, never its code: no command takes a rule code as input, so an operator has
+    no use for it in a table (a code the catalog lacks is shown as it is)."""
+    names = RULE_NAMES_ZH if (language or lang()) == "zh" else RULE_NAMES_EN
+    return names.get(rule, rule)
 
 
 def witness_text(key: str, language: str | None = None) -> str:
