@@ -3,7 +3,9 @@ statuses, due list and coverage, certificates as PDF and the public-page QR code
 
 from __future__ import annotations
 
+import ast
 import base64
+import functools
 import random
 import re
 import struct
@@ -572,6 +574,95 @@ def test_certificate_of_invalid_and_single_runs(small) -> None:
     pdf = certificate_pdf(result, **kw)
     text = pdf_text(pdf)
     assert "检定<机构>&所" in text and "首次检定" in text and len(re.findall(rb"/Type /Page\b(?!s)", pdf)) >= 3
+
+
+# ---------------------------------------------------------------- the certificate's languages
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
+CERTIFICATE = Path(__file__).resolve().parents[1] / "src" / "anxin" / "register" / "certificate.py"
+
+
+def _certificate_catalog(lang: str) -> dict[str, str]:
+    from anxin.i18n.po import parse_po, po_path
+
+    return {m: s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == "certificate"}
+
+
+def _certificate_keys() -> dict[str, frozenset[str] | None]:
+    """Each ``w["key"]`` of certificate.py (ast): the names its ``.format`` gives, None
+    where it is shown as it is."""
+    out: dict[str, frozenset[str] | None] = {}
+    tree = ast.parse(CERTIFICATE.read_text(encoding="utf-8"))
+    formatted = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+            formatted[id(node.func.value)] = frozenset(k.arg for k in node.keywords if k.arg)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "w":
+            if isinstance(node.slice, ast.Constant):
+                out[node.slice.value] = formatted.get(id(node))
+        elif isinstance(node, ast.comprehension) and getattr(node.target, "id", "") == "k":  # w[k] for k in (…)
+            out.update({elt.value: None for elt in node.iter.elts})  # type: ignore[attr-defined]
+    return out
+
+
+def test_every_certificate_word_is_in_both_catalogs_with_its_placeholders_given() -> None:
+    import string
+
+    zh, en = _certificate_catalog("zh"), _certificate_catalog("en")
+    keys = _certificate_keys()
+    assert len(keys) >= 40 and set(keys) == set(zh) == set(en), set(keys) ^ set(zh)
+    for key, given in keys.items():
+        wanted = {f for text in (zh[key], en[key]) for _, f, _, _ in string.Formatter().parse(text) if f}
+        assert wanted == (given or set()), (key, wanted, given)
+        assert not CJK.search(en[key]), (key, en[key])
+        assert not ENGLISH_SENTENCE.search(zh[key]), (key, zh[key])
+
+
+def test_the_certificate_speaks_the_language_asked_for(small) -> None:
+    """An official document: Chinese by default, the same bytes as ``lang="zh"``; in English
+    no Chinese character but the registry's and the institute's names (data)."""
+    _, reg = small
+    dt = datetime(2026, 3, 1, 9, tzinfo=CST)
+    runs = [
+        VerificationRun(
+            flow_ml_per_min=f, standard_ml=20000, indicated_ml=i, standard_temp_mc=20000, dispenser_temp_mc=20000
+        )
+        for f, i in ((40000, 20086), (40000, 20072), (40000, 20116), (8000, 20010))
+    ]
+    v = Verification(
+        station_id="A",
+        nozzle_id="A-N1",
+        ts=dt,
+        type="after_repair",
+        org="杭州市计量质量检测研究院",
+        certificate_no="C-Y",
+        k_pulses_per_m3=100000,
+        valid_until=dt,
+        runs=runs,
+    )
+    result = evaluate_verification(v)
+    kw = {"station": reg.station_by_id["A"], "nozzle": reg.nozzle_by_id["A-N1"], "record": msgspec.to_builtins(v)}
+    zh_pdf, en_pdf = certificate_pdf(result, **kw, lang="zh"), certificate_pdf(result, **kw, lang="en")
+    assert certificate_pdf(result, **kw) == zh_pdf and en_pdf == certificate_pdf(result, **kw, lang="en")
+    zh, en = pdf_text(zh_pdf), pdf_text(en_pdf)
+    for s in ("检定结果通知书", "流量 40 L/min：重复性 0.13 % 超出 0.10 %", "修理后检定", "2026年03月01日", "计算公式"):
+        assert s in zh, s
+    assert not ENGLISH_SENTENCE.search(zh), ENGLISH_SENTENCE.findall(zh)
+    for s in (
+        "Notice of verification result",
+        "Flow 40 L/min: repeatability 0.13 % beyond 0.10 %",
+        "Flow 8 L/min: a single run, repeatability not assessed",
+        "verification after repair",
+        "2026-03-01",
+        "Result: fail",
+        "No. 92",
+    ):
+        assert s in en, s
+    data = ("杭州市计量质量检测研究院", "塘栖加油站", "中国石化", "临平区")
+    assert not CJK.search(functools.reduce(lambda t, d: t.replace(d, ""), data, en)), en
+    lines = certificate_lines(result, **kw, lang="en")
+    assert lines["runs"][1:] == certificate_lines(result, **kw)["runs"][1:]  # the figures are the same
 
 
 def test_more_than_100_runs_is_an_error(records) -> None:

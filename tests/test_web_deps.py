@@ -446,6 +446,23 @@ def test_a_verification_the_nozzle_does_not_have_has_no_certificate(world) -> No
     assert _is_refusal(world["c"]["regulator"].get(url), 404)
 
 
+def test_the_certificate_is_in_the_readers_language(world) -> None:
+    """An official document, Chinese by default: the console gives the reader's language
+    (``?lang=en``, the language cookie) — the same bytes as the register's own PDF in it."""
+    from anxin.register import certificate_pdf, stored_verification
+
+    ids, service = world["ids"], world["service"]
+    reg = service.registry
+    result, record = stored_verification(service.store, ids["nozzle"], ids["cert_ts"])
+    nozzle = reg.nozzle_by_id[ids["nozzle"]]
+    kw = {"station": reg.station_by_id[nozzle.station_id], "nozzle": nozzle, "record": record}
+    url = _fill("/console/certificates/{nozzle}/{cert_ts}.pdf", ids)
+    zh, en = world["c"]["regulator"].get(url), world["c"]["regulator"].get(url, params={"lang": "en"})
+    assert zh.status_code == en.status_code == 200
+    assert zh.content == certificate_pdf(result, **kw) and en.content == certificate_pdf(result, **kw, lang="en")
+    assert zh.content != en.content
+
+
 def test_an_unknown_user_change_is_refused_and_writes_nothing(world) -> None:
     before = _snapshot(world)
     r = world["c"]["admin"].post("/console/users/promote", data={"csrf": world["csrf"]["admin"], "username": "dep_own"})

@@ -1,7 +1,9 @@
 """Verification certificates as PDF (检定证书; a failed verification gives a 检定结果通知书):
-the platform's JJG 443 recomputation of one verification record, A4, in Chinese with
-reportlab's built-in ``STSong-Light``. The same input gives the same bytes (reportlab's
-invariant mode), so a certificate can be regenerated and compared.
+the platform's JJG 443 recomputation of one verification record, A4, with reportlab's
+built-in ``STSong-Light``. An official document: Chinese by default, English on request
+(``lang="en"``, the reader's language on the console), its words the catalog's
+``certificate`` table. The same input gives the same bytes (reportlab's invariant mode),
+so a certificate can be regenerated and compared.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from anxin.verification import (
     beta_for_product,
 )
 
-TYPE_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("verification_type").items()}
+
+def _words(lang: str) -> dict[str, str]:
+    """The ``certificate`` table in ``lang`` ("zh" or "en")."""
+    i = 1 if lang == "en" else 0
+    return {k: v[i] for k, v in table("certificate").items()}
+
+
+def _type(vtype: str, lang: str) -> str:
+    entry = table("verification_type").get(vtype)
+    return vtype if entry is None else entry[1 if lang == "en" else 0]
 
 
 def _pct(fraction: float, signed: bool = True) -> str:
@@ -44,8 +55,9 @@ def _coef(x: float) -> str:
     return f"{x:.6f}".rstrip("0")
 
 
-def _date(ts: str) -> str:
-    return datetime.fromisoformat(ts).strftime("%Y年%m月%d日")
+def _date(ts: str, w: dict[str, str]) -> str:
+    d = datetime.fromisoformat(ts)
+    return w["date"].format(year=f"{d.year:04d}", month=f"{d.month:02d}", day=f"{d.day:02d}")
 
 
 def _flow(flow: float) -> str:
@@ -74,23 +86,29 @@ def _temps(result: VerificationResult, record: dict | None) -> list[tuple[float,
     return out
 
 
-def reasons_zh(result: VerificationResult, limits: VerificationLimits = DEFAULT_LIMITS) -> list[str]:
-    """Why the verification failed, in Chinese (from the flow points and invalid runs)."""
+def failure_reasons(
+    result: VerificationResult, limits: VerificationLimits = DEFAULT_LIMITS, *, lang: str = "zh"
+) -> list[str]:
+    """Why the verification failed, in ``lang`` (from the flow points and invalid runs).
+    An invalid run's problem is the verification module's own English, in both languages."""
+    w = _words(lang)
     out = []
     for reason in result.reasons:
         if reason.startswith("run "):
             n, _, why = reason[4:].partition(":")
-            out.append(f"第 {n} 次测量数据无效（{why.strip()}），已剔除")
+            out.append(w["invalid_run"].format(run=n, why=why.strip()))
         elif reason == "no valid runs":
-            out.append("无有效测量数据")
+            out.append(w["no_valid_runs"])
+    mpe = _pct(limits.mpe, False)
     for p in result.flow_points:
+        flow = _flow(p.flow_ml_per_min)
         if not p.passes_mpe:
-            out.append(
-                f"流量 {_flow(p.flow_ml_per_min)} L/min：示值误差 {_pct(p.error)} 超出最大允许误差 ±{_pct(limits.mpe, False)}"
-            )
+            out.append(w["mpe_exceeded"].format(flow=flow, error=_pct(p.error), mpe=mpe))
         if not p.passes_repeatability and p.repeatability is not None:
             out.append(
-                f"流量 {_flow(p.flow_ml_per_min)} L/min：重复性 {_pct(p.repeatability, False)} 超出 {_pct(limits.repeatability, False)}"
+                w["repeatability_exceeded"].format(
+                    flow=flow, repeatability=_pct(p.repeatability, False), limit=_pct(limits.repeatability, False)
+                )
             )
     return out
 
@@ -103,31 +121,50 @@ def certificate_lines(
     registry_product: Product | None = None,
     record: dict | None = None,
     limits: VerificationLimits = DEFAULT_LIMITS,
+    lang: str = "zh",
 ) -> dict[str, list]:
-    """The certificate's content as text (what ``certificate_pdf`` lays out): ``title``,
-    ``fields`` (label, value), ``runs`` and ``points`` (table rows, header first),
-    ``verdict``, ``reasons``, ``notes``, ``formula``. ``record`` (the verification record
-    as received) adds the temperatures of each run, which the result does not keep."""
+    """The certificate's content as text in ``lang`` ("zh", the default, or "en"; what
+    ``certificate_pdf`` lays out): ``title``, ``fields`` (label, value), ``runs`` and
+    ``points`` (table rows, header first), ``verdict``, ``reasons``, ``notes``,
+    ``formula``, ``headings`` (of the sections) and ``footer``. ``record`` (the
+    verification record as received) adds the temperatures of each run, which the result
+    does not keep."""
+    w = _words(lang)
     beta = beta_for_product(registry_product.expansion_ppm_per_c if registry_product else None)
     ok = result.passed
-    title = "加油机检定证书" if ok else "检定结果通知书"
+    title = w["title.pass"] if ok else w["title.fail"]
     fields = [
-        ("检定机构", result.org),
-        ("证书编号", result.certificate_no),
-        ("加油站", f"{station.name}（{station.station_id}）"),
-        ("经营单位", station.operator),
-        ("所在区县", station.district),
-        ("油枪编号", nozzle.nozzle_id),
-        ("加油机编号", nozzle.dispenser_id),
-        ("油品", f"{nozzle.product}号" if nozzle.product.isdigit() else nozzle.product),
-        ("检定类型", TYPE_ZH.get(result.type, result.type)),
-        ("检定依据", "JJG 443-2015《燃油加油机》"),
-        ("检定日期", _date(result.ts)),
-        ("有效期至", _date(result.valid_until) if ok else "无（不合格，不得使用）"),
-        ("K系数（脉冲/立方米）", str(result.k_pulses_per_m3)),
+        (w["field.org"], result.org),
+        (w["field.certificate_no"], result.certificate_no),
+        (w["field.station"], w["station"].format(name=station.name, station_id=station.station_id)),
+        (w["field.operator"], station.operator),
+        (w["field.district"], station.district),
+        (w["field.nozzle"], nozzle.nozzle_id),
+        (w["field.dispenser"], nozzle.dispenser_id),
+        (
+            w["field.product"],
+            w["product"].format(product=nozzle.product) if nozzle.product.isdigit() else nozzle.product,
+        ),
+        (w["field.type"], _type(result.type, lang)),
+        (w["field.basis"], w["basis"]),
+        (w["field.date"], _date(result.ts, w)),
+        (w["field.valid_until"], _date(result.valid_until, w) if ok else w["not_valid"]),
+        (w["field.k_factor"], str(result.k_pulses_per_m3)),
     ]
     runs: list[list[str]] = [
-        ["序号", "流量 L/min", "标准器 V_s mL", "示值 V_J mL", "t_B ℃", "t_J ℃", "V_B mL", "误差 E"]
+        [
+            w[k]
+            for k in (
+                "run.no",
+                "run.flow",
+                "run.standard",
+                "run.indicated",
+                "run.standard_temp",
+                "run.dispenser_temp",
+                "run.corrected",
+                "run.error",
+            )
+        ]
     ]
     for i, (r, temps) in enumerate(zip(result.runs, _temps(result, record)), 1):
         tb, tj = (f"{temps[0] / 1000:.2f}", f"{temps[1] / 1000:.2f}") if temps else ("-", "-")
@@ -143,29 +180,37 @@ def certificate_lines(
                 _pct(r.error),
             ]
         )
-    points: list[list[str]] = [["流量点 L/min", "次数", "示值误差", "重复性", "最大允许误差", "结论"]]
+    points: list[list[str]] = [
+        [w[k] for k in ("point.flow", "point.runs", "point.error", "point.repeatability", "point.mpe", "point.verdict")]
+    ]
     for p in result.flow_points:
-        rep = "未评定（单次）" if p.repeatability is None else _pct(p.repeatability, False)
-        point_verdict = "合格" if p.passes_mpe and p.passes_repeatability else "不合格"
+        rep = w["single_run"] if p.repeatability is None else _pct(p.repeatability, False)
+        point_verdict = w["pass"] if p.passes_mpe and p.passes_repeatability else w["fail"]
         points.append(
             [_flow(p.flow_ml_per_min), str(p.runs), _pct(p.error), rep, f"±{_pct(limits.mpe, False)}", point_verdict]
         )
     worst = "-" if result.max_abs_error_permille is None else f"{result.max_abs_error_permille / 10:.2f} %"
     verdict = [
-        f"检定结论：{'合格' if ok else '不合格'}（最大允许误差 ±{_pct(limits.mpe, False)}，即 ±{limits.mpe * 1000:g}‰；"
-        f"重复性不超过 {_pct(limits.repeatability, False)}）",
-        f"最大示值误差绝对值：{worst}；杭州市目标 ±{_pct(limits.target, False)}（±{limits.target * 1000:g}‰）："
-        f"{'达到' if result.within_target else '未达到'}",
+        w["verdict"].format(
+            verdict=w["pass"] if ok else w["fail"],
+            mpe=_pct(limits.mpe, False),
+            mpe_permille=f"{limits.mpe * 1000:g}",
+            repeatability=_pct(limits.repeatability, False),
+        ),
+        w["target"].format(
+            worst=worst,
+            target=_pct(limits.target, False),
+            target_permille=f"{limits.target * 1000:g}",
+            reached=w["target.reached"] if result.within_target else w["target.missed"],
+        ),
     ]
     notes = [
-        f"流量 {_flow(float(n.split()[1]))} L/min：单次测量，未评定重复性" if n.endswith("not assessed") else n
+        w["note.single_run"].format(flow=_flow(float(n.split()[1]))) if n.endswith("not assessed") else n
         for n in result.notes
     ]
     formula = [
-        "标准器示值修正到加油机处油温：V_B = V_s × [1 + β_Y (t_J - t_B) + β_B (t_B - 20)]，"
-        f"β_Y = {_coef(beta)} /℃（油品体膨胀系数），β_B = {_coef(BETA_STAINLESS_PER_C)} /℃（不锈钢标准金属量器）。",
-        "单次误差 E = (V_J - V_B) / V_B × 100 %；示值误差为同一流量点各次误差的平均值；"
-        "重复性按极差法 E_r = (E_max - E_min) / d_n（d_2 = 1.13，d_3 = 1.69）。",
+        w["formula.correction"].format(beta_y=_coef(beta), beta_b=_coef(BETA_STAINLESS_PER_C)),
+        w["formula.error"],
     ]
     return {
         "title": [title],
@@ -173,9 +218,11 @@ def certificate_lines(
         "runs": runs,
         "points": points,
         "verdict": verdict,
-        "reasons": reasons_zh(result, limits),
+        "reasons": failure_reasons(result, limits, lang=lang),
         "notes": notes,
         "formula": formula,
+        "headings": [w["heading.runs"], w["heading.points"], w["heading.verdict"], w["heading.formula"]],
+        "footer": [w["footer"]],
     }
 
 
@@ -187,13 +234,23 @@ def certificate_pdf(
     registry_product: Product | None = None,
     record: dict | None = None,
     limits: VerificationLimits = DEFAULT_LIMITS,
+    lang: str = "zh",
 ) -> bytes:
-    """The certificate of ``result`` as an A4 PDF (deterministic bytes)."""
+    """The certificate of ``result`` as an A4 PDF (deterministic bytes) in ``lang`` ("zh",
+    the default, or "en")."""
     font = register_font()
     text = certificate_lines(
-        result, station=station, nozzle=nozzle, registry_product=registry_product, record=record, limits=limits
+        result,
+        station=station,
+        nozzle=nozzle,
+        registry_product=registry_product,
+        record=record,
+        limits=limits,
+        lang=lang,
     )
-    body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
+    # Chinese breaks between any two characters; English between words only.
+    wrap = None if lang == "en" else "CJK"
+    body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap)
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=12, textColor=colors.HexColor("#333333"))
     head = ParagraphStyle("head", parent=body, fontSize=11, leading=16, spaceBefore=6, spaceAfter=3)
     title = ParagraphStyle("title", parent=body, fontSize=18, leading=24, alignment=1, spaceAfter=8)
@@ -221,23 +278,19 @@ def certificate_pdf(
     runs.setStyle(TableStyle([*grid, *heading]))
     points = Table(text["points"], colWidths=[w * width for w in (0.17, 0.09, 0.17, 0.19, 0.2, 0.18)])
     points.setStyle(TableStyle([*grid, *heading]))
+    heading_runs, heading_points, heading_verdict, heading_formula = text["headings"]
     story = [
         Paragraph(escape(text["title"][0]), title),
         info,
-        Paragraph("检定数据", head),
+        Paragraph(escape(heading_runs), head),
         runs,
-        Paragraph("各流量点示值误差与重复性", head),
+        Paragraph(escape(heading_points), head),
         points,
-        Paragraph("检定结论", head),
+        Paragraph(escape(heading_verdict), head),
     ]
     story += [Paragraph(escape(line), body) for line in text["verdict"] + text["reasons"] + text["notes"]]
-    story += [Paragraph("计算公式", head)] + [Paragraph(escape(line), small) for line in text["formula"]]
-    story += [
-        Spacer(1, 8 * mm),
-        Paragraph(
-            "本文件由安心加油平台依据检定机构上传的原始数据按 JJG 443 复算生成，以检定机构签发的证书为准。", small
-        ),
-    ]
+    story += [Paragraph(escape(heading_formula), head)] + [Paragraph(escape(line), small) for line in text["formula"]]
+    story += [Spacer(1, 8 * mm), Paragraph(escape(text["footer"][0]), small)]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,

@@ -160,8 +160,8 @@ async def certificate(v: CanView, n: NozzleRow, ts: str, store: Store, registry:
         raise NotFound(v)  # a station's own "verification" has no certificate
     result, record = found
     pdf = await run_in_threadpool(
-        certificate_pdf, result, station=registry.station_by_id[n.station_id], nozzle=n, record=record
-    )
+        certificate_pdf, result, station=registry.station_by_id[n.station_id], nozzle=n, record=record, lang=v.lang
+    )  # an official document: Chinese unless the reader reads English
     return Response(
         pdf,
         media_type="application/pdf",
