@@ -182,6 +182,33 @@ def test_every_text_input_is_named_in_words() -> None:
     assert E.field_words("nonesuch").zh == "该项"
 
 
+def _refusal_words(lang: str) -> dict[str, str]:
+    from anxin.i18n.po import parse_po, po_path
+
+    return {m: t for c, m, t in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == "refusal_words"}
+
+
+def test_the_words_refusals_are_given_come_from_both_catalogs() -> None:
+    """errors.py's own words (``refusal_words``): each key it names (``ast``; the inputs'
+    names as ``field.*``) in both catalogs and used, each language alone."""
+    zh, en = _refusal_words("zh"), _refusal_words("en")
+    assert list(zh) == list(en)
+    named = set()
+    for node in ast.walk(ast.parse((PACKAGE / "errors.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_words":
+            key = node.args[0]
+            if isinstance(key, ast.JoinedStr):  # f"attachment.{…}": name or mime
+                named |= {"attachment.name", "attachment.mime"}
+            else:
+                assert isinstance(key, ast.Constant), ast.unparse(node)
+                named.add(key.value)
+    assert named | {f"field.{k}" for k in E.FIELDS} == set(zh), set(zh) ^ named
+    for key in zh:
+        assert CJK.search(zh[key]) and not re.search(r"[A-Za-z]", _literal_text(zh[key])), (key, zh[key])
+        assert not CJK.search(en[key]), (key, en[key])
+    assert E.FIELDS["text"] == E.Words("投诉内容", "complaint text") and len(E.FIELDS) == 11
+
+
 # ---------------------------------------------------------------------------- the refusal itself
 def test_a_refusal_keeps_its_code_field_message_and_str() -> None:
     e = SupervisionError("concurrent_change.complaint", complaint_id=7)

@@ -3,8 +3,10 @@
 A refusal (:class:`Refusal`: :class:`~anxin.supervision.SupervisionError`,
 :class:`~anxin.supervision.cases.CaseError`, :class:`~anxin.supervision.risk.DrawError`)
 carries a stable ``code``, the ``field`` it concerns (when there is one) and its
-parameters; it is worded in the catalogs (context ``refusal`` of ``anxin/i18n/locale``, read into :data:`ERRORS`), a template per key in Chinese and in
-English, and renders itself with :meth:`Refusal.text` (``"zh"`` or ``"en"``).
+parameters; it is worded in the catalogs (context ``refusal`` of ``anxin/i18n/locale``,
+read into :data:`ERRORS`), a template per key in Chinese and in English, and renders
+itself with :meth:`Refusal.text` (``"zh"`` or ``"en"``). The words this module gives as
+parameters (an input's name, an attachment's) are the catalogs' too (``refusal_words``).
 
 A key is the code, or ``code.variant`` when one code is worded differently at different
 places (``concurrent_change.complaint``, ``bad_run.not_finite``): ``.code`` is always the
@@ -48,20 +50,18 @@ def joined(items: Iterable[Words], zh_sep: str = "/", en_sep: str = ", ") -> Wor
 # the wording users and tests have known; keep it when touching the English.
 ERRORS: dict[str, tuple[str, str]] = table("refusal")
 
+# The words refusals are given as parameters (context ``refusal_words``): the inputs'
+# names (``field.*``), an attachment's name or type, and the fallbacks.
+_WORDS: dict[str, tuple[str, str]] = table("refusal_words")
+
+
+def _words(key: str, **params: Any) -> Words:
+    zh, en = _WORDS[key]
+    return Words(zh.format(**params), en.format(**params))
+
+
 # The inputs of need_text, named as a user knows them ({what} of the first four keys).
-FIELDS: dict[str, Words] = {
-    "text": Words("投诉内容", "complaint text"),
-    "contact": Words("联系方式", "contact"),
-    "order_ref": Words("订单号", "order number"),
-    "assignee": Words("承办人", "assignee"),
-    "note": Words("调查记录", "investigation note"),
-    "reply": Words("答复", "reply"),
-    "reason": Words("办结理由", "reason for closing"),
-    "actor": Words("操作人", "acting user"),
-    "station_id": Words("加油站", "station"),
-    "inspector": Words("检查人员", "inspector"),
-    "findings": Words("检查发现", "findings"),
-}
+FIELDS: dict[str, Words] = {k.removeprefix("field."): Words(*v) for k, v in _WORDS.items() if k.startswith("field.")}
 _ATTACHMENT_PART = re.compile(r"attachments\[(\d+)\]\.(name|mime)")
 
 
@@ -71,10 +71,8 @@ def field_words(field: str) -> Words:
         return FIELDS[field]
     m = _ATTACHMENT_PART.fullmatch(field)
     if m is not None:
-        n = int(m.group(1)) + 1
-        zh, en = ("名称", "name") if m.group(2) == "name" else ("类型", "type")
-        return Words(f"第 {n} 个附件的{zh}", f"{en} of attachment {n}")
-    return Words("该项", field)  # never a raw name on a Chinese page
+        return _words(f"attachment.{m.group(2)}", n=int(m.group(1)) + 1)
+    return _words("other_field", field=field)  # never a raw name on a Chinese page
 
 
 class _Values(dict[str, Any]):
@@ -96,7 +94,7 @@ def render(key: str, params: dict[str, Any], lang: str | None = None) -> str:
     i = 0 if _lang(lang) == "zh" else 1
     entry = ERRORS.get(key)
     if entry is None:  # a key the catalog lacks: the code in English, a plain sentence in Chinese
-        return ("操作未能完成", key.partition(".")[0])[i]
+        return _words("unknown_refusal", code=key.partition(".")[0])[i]
     values = _Values({k: (v[i] if isinstance(v, Words) else v) for k, v in params.items()})
     return entry[i].format_map(values)
 
