@@ -189,24 +189,46 @@ def _refusal_words(lang: str) -> dict[str, str]:
 
 
 def test_the_words_refusals_are_given_come_from_both_catalogs() -> None:
-    """errors.py's own words (``refusal_words``): each key it names (``ast``; the inputs'
-    names as ``field.*``) in both catalogs and used, each language alone."""
+    """The words the package gives its refusals as parameters (``refusal_words``): each key
+    it names (``ast``: ``word("key")``, a table ``words_table("prefix")``) in both catalogs
+    and used, each language alone."""
     zh, en = _refusal_words("zh"), _refusal_words("en")
     assert list(zh) == list(en)
-    named = set()
-    for node in ast.walk(ast.parse((PACKAGE / "errors.py").read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_words":
-            key = node.args[0]
-            if isinstance(key, ast.JoinedStr):  # f"attachment.{…}": name or mime
-                named |= {"attachment.name", "attachment.mime"}
-            else:
-                assert isinstance(key, ast.Constant), ast.unparse(node)
-                named.add(key.value)
-    assert named | {f"field.{k}" for k in E.FIELDS} == set(zh), set(zh) ^ named
+    named, prefixes = set(), set()
+    for p in _sources():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id == "word":
+                key = node.args[0]
+                if isinstance(key, ast.JoinedStr):  # f"attachment.{…}": name or mime
+                    named |= {"attachment.name", "attachment.mime"}
+                else:
+                    assert isinstance(key, ast.Constant), ast.unparse(node)
+                    named.add(key.value)
+                    wanted = {f for t in (zh[key.value], en[key.value]) for f in _placeholders(t)}
+                    assert wanted == {k.arg for k in node.keywords}, ast.unparse(node)
+            elif node.func.id == "words_table":
+                prefixes.add(node.args[0].value)  # type: ignore[attr-defined]
+    assert prefixes == {"field", "case_source", "case_input", "run_quantity", "complaint_step"}
+    named |= {k for k in zh if k.partition(".")[0] in prefixes}
+    assert named == set(zh), set(zh) ^ named
     for key in zh:
-        assert CJK.search(zh[key]) and not re.search(r"[A-Za-z]", _literal_text(zh[key])), (key, zh[key])
+        assert CJK.search(zh[key]) and not IDENTIFIER.search(_literal_text(zh[key])), (key, zh[key])
+        assert set(re.findall(r"[A-Za-z]+", _literal_text(zh[key]))) <= ZH_ASCII_OK | {"mL", "min", "m", "C"}, zh[
+            key
+        ]  # units
         assert not CJK.search(en[key]), (key, en[key])
     assert E.FIELDS["text"] == E.Words("投诉内容", "complaint text") and len(E.FIELDS) == 11
+    assert cases.SOURCE_KINDS["complaint"] == E.Words("投诉", "complaint") and len(cases.INPUTS) == 12
+    assert inspections.RUN_QUANTITIES["flow_ml_per_min"] == E.Words("流量（mL/min）", "flow (mL/min)")
+    assert list(inspections.RUN_QUANTITIES) == [
+        "standard_ml",
+        "indicated_ml",
+        "standard_temp_mc",
+        "dispenser_temp_mc",
+        "flow_ml_per_min",
+    ]
 
 
 # ---------------------------------------------------------------------------- the refusal itself

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from anxin.i18n.language import lang as current_lang
 from anxin.i18n.po import table
 
-__all__ = ["ERRORS", "FIELDS", "Refusal", "Words", "field_words", "joined", "render"]
+__all__ = ["ERRORS", "FIELDS", "Refusal", "Words", "field_words", "joined", "render", "word", "words_table"]
 
 
 class Words(NamedTuple):
@@ -51,17 +51,28 @@ def joined(items: Iterable[Words], zh_sep: str = "/", en_sep: str = ", ") -> Wor
 ERRORS: dict[str, tuple[str, str]] = table("refusal")
 
 # The words refusals are given as parameters (context ``refusal_words``): the inputs'
-# names (``field.*``), an attachment's name or type, and the fallbacks.
+# names (``field.*``), an attachment's name or type, the fallbacks, and the concepts'
+# packages' own (a case's inputs and sources, a test fill's quantities, a complaint's steps).
 _WORDS: dict[str, tuple[str, str]] = table("refusal_words")
 
 
-def _words(key: str, **params: Any) -> Words:
+def word(key: str, **params: Any) -> Words:
+    """The ``refusal_words`` entry ``key`` in both languages, filled with ``params`` (a
+    :class:`Words` parameter in each language's own words)."""
     zh, en = _WORDS[key]
-    return Words(zh.format(**params), en.format(**params))
+    return Words(
+        zh.format(**{k: v.zh if isinstance(v, Words) else v for k, v in params.items()}),
+        en.format(**{k: v.en if isinstance(v, Words) else v for k, v in params.items()}),
+    )
+
+
+def words_table(prefix: str) -> dict[str, Words]:
+    """The ``refusal_words`` entries ``<prefix>.<name>`` by name, in the catalog's order."""
+    return {k.removeprefix(f"{prefix}."): Words(*v) for k, v in _WORDS.items() if k.startswith(f"{prefix}.")}
 
 
 # The inputs of need_text, named as a user knows them ({what} of the first four keys).
-FIELDS: dict[str, Words] = {k.removeprefix("field."): Words(*v) for k, v in _WORDS.items() if k.startswith("field.")}
+FIELDS: dict[str, Words] = words_table("field")
 _ATTACHMENT_PART = re.compile(r"attachments\[(\d+)\]\.(name|mime)")
 
 
@@ -71,8 +82,8 @@ def field_words(field: str) -> Words:
         return FIELDS[field]
     m = _ATTACHMENT_PART.fullmatch(field)
     if m is not None:
-        return _words(f"attachment.{m.group(2)}", n=int(m.group(1)) + 1)
-    return _words("other_field", field=field)  # never a raw name on a Chinese page
+        return word(f"attachment.{m.group(2)}", n=int(m.group(1)) + 1)
+    return word("other_field", field=field)  # never a raw name on a Chinese page
 
 
 class _Values(dict[str, Any]):
@@ -94,7 +105,7 @@ def render(key: str, params: dict[str, Any], lang: str | None = None) -> str:
     i = 0 if _lang(lang) == "zh" else 1
     entry = ERRORS.get(key)
     if entry is None:  # a key the catalog lacks: the code in English, a plain sentence in Chinese
-        return _words("unknown_refusal", code=key.partition(".")[0])[i]
+        return word("unknown_refusal", code=key.partition(".")[0])[i]
     values = _Values({k: (v[i] if isinstance(v, Words) else v) for k, v in params.items()})
     return entry[i].format_map(values)
 

@@ -32,31 +32,15 @@ from typing import Any
 import msgspec
 
 from anxin.i18n.po import table
-from anxin.supervision.errors import Refusal, Words
+from anxin.supervision.errors import Refusal, Words, words_table
 from anxin.supervision.lifecycle import CASE_STATUSES
 
 STATUSES = CASE_STATUSES  # the lifecycle's, under this module's old name
 STATUS_NAMES_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("case_status").items()}
-SOURCE_KINDS = {
-    "alarm": Words("报警", "alarm"),
-    "complaint": Words("投诉", "complaint"),
-    "inspection": Words("检查", "inspection"),
-}
+# A case's sources (alarm, complaint, inspection) in words (the catalog's refusal_words).
+SOURCE_KINDS: dict[str, Words] = words_table("case_source")
 # What a case's refusals name (a required input, a list that is malformed), in words.
-INPUTS = {
-    "actor": Words("操作人", "actor"),
-    "summary": Words("案情摘要", "summary"),
-    "party name": Words("当事人名称", "party name"),
-    "party role": Words("当事人身份", "party role"),
-    "violation code": Words("违反的法律条款", "violation code"),
-    "violation text": Words("违法事实", "violation text"),
-    "decision": Words("处罚决定", "decision"),
-    "reason": Words("结案理由", "reason"),
-    "parties": Words("当事人", "parties"),
-    "violations": Words("违法事实", "violations"),
-    "penalty_fen": Words("罚款金额（分）", "penalty_fen"),
-    "boards_confiscated": Words("没收主板数量", "boards_confiscated"),
-}
+INPUTS: dict[str, Words] = words_table("case_input")
 _SOURCE = re.compile(r"^(alarm|complaint|inspection):([A-Za-z0-9_.\-]{1,128})$")
 
 

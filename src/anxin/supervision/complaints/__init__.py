@@ -43,7 +43,7 @@ from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
 from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError, SupervisionSettings, need_text
-from anxin.supervision.errors import Words, joined
+from anxin.supervision.errors import Words, joined, words_table
 from anxin.supervision.lifecycle import COMPLAINT_STATUSES
 
 CHANNELS = ("qr", "web", "api", "phone")
@@ -197,8 +197,7 @@ def _sale(body: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- handling: words
-_STEP_ZH = {"assign": "分派", "investigate": "调查", "reply": "答复", "close": "办结"}
-_STEP_EN = {"assign": "assigned", "investigate": "investigated", "reply": "replied to", "close": "closed"}
+_STEPS: dict[str, Words] = words_table("complaint_step")  # a handling step, as a refusal names it
 
 
 def _status_words(status: str) -> Words:

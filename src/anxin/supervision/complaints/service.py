@@ -19,8 +19,7 @@ from anxin.store.results import inserted_id
 from anxin.store.transactions import write_transaction
 from anxin.supervision._common import DEFAULT_SETTINGS, PUBLIC, SYSTEM, SupervisionError, SupervisionSettings, need_text
 from anxin.supervision.complaints import (
-    _STEP_EN,
-    _STEP_ZH,
+    _STEPS,
     CHANNEL_EN,
     CHANNEL_ZH,
     CHANNELS,
@@ -42,7 +41,6 @@ from anxin.supervision.complaints import (
     _why_sale,
 )
 from anxin.supervision.complaints.queries import _links
-from anxin.supervision.errors import Words
 from anxin.supervision.lifecycle import ComplaintAction, TransitionError, complaint_next
 from anxin.supervision.service import audit
 
@@ -361,7 +359,7 @@ def _step(
                 "forbidden_step.complaint",
                 complaint_id=cid,
                 status=_status_words(before),
-                step=Words(_STEP_ZH[step], _STEP_EN[step]),
+                step=_STEPS[step],
                 allowed=_names(e.allowed_from, STATUS_ZH, STATUS_EN, zh_sep="、"),
             ) from None
         res = conn.execute(update(T.complaints).where(_C.id == cid, _C.status == before).values(status=after, **values))

@@ -43,7 +43,7 @@ from anxin.contract.registry import Registry
 from anxin.i18n.po import table
 from anxin.supervision import parts
 from anxin.supervision._common import SupervisionError, need_text
-from anxin.supervision.errors import Words, joined
+from anxin.supervision.errors import Words, joined, word, words_table
 from anxin.supervision.lifecycle import INSPECTION_STATUSES
 from anxin.verification import DEFAULT_LIMITS, beta_for_product, evaluate_verification
 
@@ -65,13 +65,7 @@ CHECKLIST: dict[str, str] = {k: zh for k, (zh, _) in table("checklist").items()}
 CHECKLIST_EN: dict[str, str] = {k: en for k, (_, en) in table("checklist").items()}
 MANUAL_ITEMS = (SEALS_INTACT, MODULE_REGISTERED, CERTIFICATE_VALID, CREDIT_COMMITMENT_POSTED)
 # A test fill run's quantities, as a refusal names them (JJG 443: V_B, V_J, t_B, t_J).
-RUN_QUANTITIES: dict[str, Words] = {
-    "standard_ml": Words("标准量器示值（mL）", "standard volume (mL)"),
-    "indicated_ml": Words("加油机示值（mL）", "indicated volume (mL)"),
-    "standard_temp_mc": Words("标准量器内油温（m°C）", "temperature in the standard measure (m°C)"),
-    "dispenser_temp_mc": Words("加油机内油温（m°C）", "temperature in the dispenser (m°C)"),
-    "flow_ml_per_min": Words("流量（mL/min）", "flow (mL/min)"),
-}
+RUN_QUANTITIES: dict[str, Words] = words_table("run_quantity")
 
 
 # ---------------------------------------------------------------------------- scheduling
@@ -176,7 +170,7 @@ def _checklist(checklist: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 raise SupervisionError("bad_item.shape", field=f"checklist.{item}") from None
         if type(ok) is not bool:
             raise SupervisionError("bad_item.no_verdict", field=f"checklist.{item}")
-        what = Words(f"检查项「{CHECKLIST[item]}」的说明", f"note on “{CHECKLIST_EN[item]}”")
+        what = word("checklist_note", item=Words(CHECKLIST[item], CHECKLIST_EN[item]))
         note_v = (
             ""
             if note is None or not str(note).strip()

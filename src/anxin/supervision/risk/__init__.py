@@ -44,7 +44,6 @@ import msgspec
 
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
-from anxin.supervision.complaints import OUTCOME_ZH
 from anxin.supervision.errors import Refusal
 
 DAY_US = 86_400_000_000
@@ -92,7 +91,7 @@ def explain(reason: tuple[str, dict[str, Any]], lang: str) -> str:
     if "alarm_counts" in p:
         p["counts"] = _counted(p.pop("alarm_counts"), ("critical", "major", "minor"), "alarm", lang)
     if "complaint_counts" in p:
-        p["counts"] = _counted(p.pop("complaint_counts"), tuple(sorted(_COMPLAINT_ZH)), "complaint", lang)
+        p["counts"] = _counted(p.pop("complaint_counts"), tuple(sorted(_COMPLAINT_COUNTS)), "complaint", lang)
     if "kind" in p:
         p["kind"] = table("risk_count")[p["kind"]][0 if zh else 1]
     if "rule" in p:
@@ -205,12 +204,8 @@ def _score(
 
 
 _SEV_ZH: dict[str, str] = {k: zh for k, (zh, _) in table("severity").items()}  # the same words as the reports'
-_COMPLAINT_ZH = {
-    **{k: OUTCOME_ZH[k] for k in ("substantiated", "unsubstantiated", "withdrawn")},
-    "open": "待办",
-    "untriaged": "待研判",
-    "implausible": "研判为不可信的",
-}
+# A station's complaints counted by outcome (their words: the catalog's risk_count).
+_COMPLAINT_COUNTS = ("substantiated", "unsubstantiated", "withdrawn", "open", "untriaged", "implausible")
 _NOT_COUNTED = ("untriaged", "implausible")
 
 
