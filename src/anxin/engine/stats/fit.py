@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Anchor", "AnchoredFit", "free_fit", "analyse_anchors", "anchored_fit", "long_run_var"]
+__all__ = ["Anchor", "AnchoredFit", "free_fit", "prior_scale", "analyse_anchors", "anchored_fit", "long_run_var"]
 
 
 class Anchor:
@@ -145,6 +145,33 @@ def free_fit(x, y, t_h, seg, nseg, psd, bw_h):
     b = bh / scale
     a = _seg_means(y - x @ b, seg, nseg)
     return b, a, resid, lrv
+
+
+def prior_scale(x, y, seg, nseg, psd, group, lrv, grid) -> float:
+    """The prior SD of the columns in ``group`` that the data make most likely (type-II
+    maximum likelihood over ``grid``, intercepts flat and swept out, the other columns
+    with their own priors, readings weighted by ``lrv`` as in :func:`free_fit`): the
+    group's coefficients as draws from N(0, sd²), their spread learnt from the data."""
+    xd = x - _seg_means(x, seg, nseg)[seg]
+    yd = y - _seg_means(y, seg, nseg)[seg]
+    norms = np.sqrt((xd * xd).sum(0))
+    scale = np.where(norms > 0, norms, 1.0)
+    xs = xd / scale
+    s2 = max(lrv, LRV_FLOOR)
+    xtx = xs.T @ xs / s2
+    xty = xs.T @ yd / s2
+    lls = []
+    for g in grid:
+        sd = np.where(group, g, psd) * scale
+        pen = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0) ** 2, 0.0)
+        a = xtx + np.diag(pen)
+        sign, logdet = np.linalg.slogdet(a)
+        if sign <= 0:
+            lls.append(-math.inf)
+            continue
+        # log p(y | g) up to a constant: −½ (y'y/σ² − y'X b̂/σ² + log|Λ| + log|X'X/σ² + Λ⁻¹|)
+        lls.append(0.5 * (float(xty @ np.linalg.solve(a, xty)) - float(np.sum(np.log(sd[sd > 0] ** 2))) - logdet))
+    return float(grid[int(np.argmax(lls))])
 
 
 def analyse_anchors(

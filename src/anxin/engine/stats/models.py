@@ -66,6 +66,17 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # slow return to the ground temperature and the day's cycle.
     transient_tau_h: tuple[float, ...] = (4.0, 12.0)
     transient_sd_c: float = 3.0
+    # ...unless the data show the probe reads the bulk: the amplitudes' spread is learnt
+    # per tank (type-II maximum likelihood over these °C), and when it is at most
+    # transient_sd_learn_max_c the prior takes it (empty grid: always transient_sd_c).
+    # Free columns of 4 h and 12 h on segments of a day take the quiet hours after every
+    # delivery, half of what the readings say about the loss rate: where the amplitudes
+    # are ~0 the loss error's SD fell from 0.08 to 0.05 L/h at a 0.2 °C probe (0.026 to
+    # 0.013 L/h in the default world). A larger learnt spread keeps 3 °C: in `harsh`
+    # (6 h mixing, stratified) a prior of 1 °C sharpened the loss, but narrowed an
+    # interval already too narrow there (z SD 1.6) into a false 7-day leak.
+    transient_sd_grid_c: tuple[float, ...] = (3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05)
+    transient_sd_learn_max_c: float = 0.5
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth

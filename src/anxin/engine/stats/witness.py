@@ -120,6 +120,7 @@ class _Run:
     note_sd: float
     scale_sd: float
     g_prior: float
+    transient_sd: float  # the prior on the transients' amplitudes (°C), as learnt
 
 
 def _design(
@@ -174,6 +175,30 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
     return np.stack(cols, 1) if cols else np.zeros((p.t_us.size, 0))
 
 
+def _learn_transient_sd(
+    p: Prepared, x: np.ndarray, psd: np.ndarray, ntr: int, ff: tuple, nseg: int, s: WitnessSettings
+) -> tuple[np.ndarray, tuple]:
+    """The transients' prior SD as the data show it (type-II ML over
+    ``transient_sd_grid_c``), and the free fit under it. The loss rate is told from the
+    meters (sales rise with time all day) and the chart (the level falls through the same
+    band at the same hours each day) only by the quiet hours; a free decaying column per
+    segment takes those after each delivery, leaving the hours before the next one alone
+    to carry the loss — where the probe's white noise, a few litres per reading, is then
+    hardly averaged. Where the probe reads the bulk, the amplitudes are near 0 and the
+    prior learnt small gives those hours back."""
+    grid = [g for g in s.transient_sd_grid_c if 0 < g <= s.transient_sd_c]
+    if ntr <= 0 or not grid:
+        return psd, ff
+    group = np.zeros(x.shape[1], dtype=bool)
+    group[-ntr:] = True
+    sd = _fit.prior_scale(x, p.z / 1e6, p.seg, nseg, psd, group, ff[3], grid)
+    if sd >= s.transient_sd_c or sd > s.transient_sd_learn_max_c:
+        return psd, ff
+    psd2 = np.where(group, sd, psd)
+    ff2 = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd2, s.hac_hours)
+    return (psd, ff) if ff2 is None else (psd2, ff2)
+
+
 def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     p = prepare(data, s)
     if p is None:
@@ -217,6 +242,9 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
             else:
                 knot_sd = 0.0
                 x, psd, chart = _design(p, free, s)
+    ntr = x.shape[1] - len(free) - 1 - chart.columns.shape[1]
+    psd, ff = _learn_transient_sd(p, x, psd, ntr, ff, nseg, s)
+    transient_sd = float(psd[-1]) if ntr else s.transient_sd_c
     declared = p.declared() / 1e6
     anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
     for an in anchors:
@@ -238,6 +266,7 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
         note_sd=note_sd,
         scale_sd=g_sd,
         g_prior=g_prior,
+        transient_sd=transient_sd,
     )
 
 
