@@ -16,11 +16,12 @@ import msgspec
 from anxin.contract.registry import Registry
 from anxin.geo.queries import MapInfo, load_boundaries
 from anxin.geo.schematic import schematic_map
+from anxin.i18n.po import table
 from anxin.sim.city import DISTRICTS
 from anxin.store.database import Store
 
-ATTRIBUTION = "示意区界，非真实行政区划（演示城市：各区中心的加权泰森多边形）"
-ATTRIBUTION_EN = "Schematic districts, not the real boundaries (the demo city: weighted Voronoi cells of its centres)"
+# What the map is, in both languages (stored with it: the console shows the reader's).
+ATTRIBUTION, ATTRIBUTION_EN = table("demo")["schematic_attribution"]
 SOURCE = "anxin demo: schematic districts"
 
 

@@ -129,6 +129,11 @@ def line_text(what: tuple[str, dict[str, Any]], lang: str = "zh") -> str:
     return table("oversight_line")[key][i].format(**p)
 
 
+def station_ref(name: str, station_id: str, lang: str = "zh") -> str:
+    """A station by its name and id (``城东加油站（S1）`` / ``城东加油站 (S1)``)."""
+    return table("station_ref")["station"][0 if lang == "zh" else 1].format(name=name, station_id=station_id)
+
+
 def summary_text(item: OversightItem, registry: Registry | None, lang: str = "zh") -> str:
     """An item's line (``<station>（<id>） <what>``) in ``lang``, worded from its parts
     (the list's page, the XLSX and PDF files); an item without them (none is made today)
@@ -138,7 +143,7 @@ def summary_text(item: OversightItem, registry: Registry | None, lang: str = "zh
         return item.summary
     sid = item.station_id
     st = registry.station_by_id.get(sid) if registry is not None else None
-    where = sid if st is None else (f"{st.name}（{sid}）" if lang == "zh" else f"{st.name} ({sid})")
+    where = sid if st is None else station_ref(st.name, sid, lang)
     return f"{where} {line_text(item.what, lang)}"
 
 
@@ -161,7 +166,7 @@ def reconcile(
 
     def name(station_id: str) -> str:
         st = registry.station_by_id.get(station_id) if registry is not None else None
-        return f"{st.name}（{station_id}）" if st is not None else station_id
+        return station_ref(st.name, station_id) if st is not None else station_id
 
     rows = oversight_rows(
         store,

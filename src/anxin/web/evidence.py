@@ -112,6 +112,10 @@ SIDE_BY_SIDE: tuple[tuple[str, str | None, str | None], ...] = (
 )
 
 
+def _evidence_word(key: str, lang: str) -> str:
+    return table("evidence")[key][0 if lang == "zh" else 1]
+
+
 def event_name(event: str | None, lang: str) -> str:
     """A module event (``seal_open`` …) in words; one the contract does not define is
     shown as the module sent it (it is the module's evidence)."""
@@ -126,7 +130,7 @@ def event_data(event: str | None, data: Any, lang: str) -> str:
         return ""
     if event == "k_factor_change" and isinstance(data, dict) and {"old", "new"} <= data.keys():
         old, new = data["old"], data["new"]
-        return f"K 系数 {old} → {new}" if lang == "zh" else f"K factor {old} → {new}"
+        return _evidence_word("k_factor_change", lang).format(old=old, new=new)
     return msgspec.json.encode(data).decode() if isinstance(data, (dict, list)) else str(data)
 
 
@@ -199,7 +203,7 @@ def value(key: str, v: Any, lang: str) -> str:
     if isinstance(v, (dict, list)):
         return msgspec.json.encode(v).decode()
     if isinstance(v, bool):
-        return ("是" if v else "否") if zh else ("yes" if v else "no")
+        return _evidence_word("yes" if v else "no", lang)
     return "—" if v is None else str(v)
 
 
