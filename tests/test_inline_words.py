@@ -37,8 +37,8 @@ LEFT = {
     "i18n/language.py": (1, "fallback"),
     # the QR sheet's title: Chinese only (not yet switched)
     "register/qr.py": (1, "QR sheet, Chinese only"),
-    # the simulation's console line: a retry count in parentheses
-    "sim/city.py": (1, "simulation progress"),
+    # a simulated station's name (data): a retry count in parentheses
+    "sim/city.py": (1, "simulated name"),
     # a test fill's invalid runs: Chinese names them, English shows the verification's reasons
     "supervision/inspections/__init__.py": (1, "test fill reasons"),
 }
@@ -155,3 +155,34 @@ def test_the_moved_words_read_as_before() -> None:
     )
     assert ATTRIBUTION == "示意区界，非真实行政区划（演示城市：各区中心的加权泰森多边形）"
     assert ATTRIBUTION_EN.startswith("Schematic districts, not the real boundaries") and not CJK.search(ATTRIBUTION_EN)
+
+
+def test_every_lifecycle_state_has_words_in_both_languages() -> None:
+    """The console's states are the catalog's tables (the request's, the work order's and
+    the rectification's were Chinese literals with the code as their English)."""
+    from anxin.supervision.lifecycle import CASE, CITIZEN_REQUEST, COMPLAINT, INSPECTION, RECTIFICATION
+    from anxin.web.texts import STATES, state_word
+
+    for group, life in (
+        ("complaint", COMPLAINT),
+        ("inspection", INSPECTION),
+        ("case", CASE),
+        ("request", CITIZEN_REQUEST),
+        ("rectification", RECTIFICATION),
+    ):
+        assert set(life.statuses) <= set(STATES[group]), group
+    assert set(STATES["workorder"]) == {"open", "reported", "closed"}
+    for group, words in STATES.items():
+        for state, (zh, en) in words.items():
+            assert CJK.search(zh) and not LATIN.search(zh), (group, state, zh)
+            assert not CJK.search(en), (group, state, en)
+    assert (
+        state_word("request", "requested", "zh") == "待安排" and state_word("request", "requested", "en") == "requested"
+    )
+    assert (
+        state_word("workorder", "reported", "zh") == "已回报" and state_word("rectification", "open", "zh") == "待整改"
+    )
+    assert (
+        state_word("register", "never", "en") == "never verified"
+        and state_word("register", "due_soon", "en") == "due soon"
+    )

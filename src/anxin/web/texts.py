@@ -11,16 +11,10 @@ from typing import Any
 
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.po import table
-from anxin.register.queries import STATUS_ZH as REGISTER_ZH
 from anxin.supervision import Refusal
-from anxin.supervision.cases import STATUS_NAMES_ZH as CASE_ZH
-from anxin.supervision.complaints import CHANNEL_EN, CHANNEL_ZH
-from anxin.supervision.complaints import OUTCOME_ZH as COMPLAINT_OUTCOME_ZH
-from anxin.supervision.complaints import STATUS_ZH as COMPLAINT_ZH
 from anxin.supervision.inspections import CHECKLIST as CHECKLIST_ZH
 from anxin.supervision.inspections import CHECKLIST_EN
 from anxin.supervision.inspections import KINDS as INSPECTION_KINDS
-from anxin.supervision.inspections import STATUS_ZH as INSPECTION_ZH
 from anxin.workflow.lifecycle import TransitionError
 
 T: dict[str, tuple[str, str]] = table("console")
@@ -30,23 +24,19 @@ CHECKLIST: dict[str, tuple[str, str]] = {k: (zh, CHECKLIST_EN.get(k, zh)) for k,
 
 
 # Each lifecycle's states in words (a raw state — "received", "decided" — on a Chinese
-# page was issue 13's finding). The Chinese words are the domain packages' own (their
-# refusals name the states in the same words); English is the state, spelled out.
-def _words(zh: dict[str, str], en: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
-    return {s: (w, (en or {}).get(s, s.replace("_", " "))) for s, w in zh.items()}
-
-
+# page was issue 13's finding): the catalog's, the same words the domain packages'
+# refusals name them by.
 STATES: dict[str, dict[str, tuple[str, str]]] = {
-    "complaint": _words(COMPLAINT_ZH),
-    "inspection": _words(INSPECTION_ZH),
+    "complaint": table("complaint_status"),
+    "inspection": table("inspection_status"),
     "inspection_kind": {k: T[f"inspection_kind_{k}"] for k in INSPECTION_KINDS},  # the public page's words
-    "request": _words({"requested": "待安排", "scheduled": "已安排", "planned": "已安排", "done": "已检查"}),
-    "case": _words(CASE_ZH),
-    "workorder": _words({"open": "办理中", "reported": "已回报", "closed": "已办结"}),
-    "rectification": _words({"open": "待整改", "closed": "已整改"}),
-    "register": _words(REGISTER_ZH, {"never": "never verified"}),
-    "complaint_outcome": _words(COMPLAINT_OUTCOME_ZH),
-    "complaint_channel": _words(CHANNEL_ZH, CHANNEL_EN),
+    "request": table("request_status"),
+    "case": table("case_status"),
+    "workorder": table("workorder_status"),
+    "rectification": table("rectification_status"),
+    "register": table("register_status"),
+    "complaint_outcome": table("complaint_outcome"),
+    "complaint_channel": table("complaint_channel"),
     "alarm": {s: T[s] for s in ("new", "acknowledged", "dispatched", "on_site", "confirmed", "false_alarm")},
     "severity": {s: T[s] for s in ("critical", "major", "minor")},
 }
