@@ -35,8 +35,6 @@ LEFT = {
     "i18n/po.py": (1, "locale directories"),
     # a witness key the catalog lacks: a placeholder in Chinese, the key in English
     "i18n/language.py": (1, "fallback"),
-    # the QR sheet's title: Chinese only (not yet switched)
-    "register/qr.py": (1, "QR sheet, Chinese only"),
     # a simulated station's name (data): a retry count in parentheses
     "sim/city.py": (1, "simulated name"),
     # a test fill's invalid runs: Chinese names them, English shows the verification's reasons

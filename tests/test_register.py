@@ -543,6 +543,17 @@ def test_qr_sheet_is_a_printable_deterministic_pdf() -> None:
     assert "扫码查看检定信息" in text and b"/MediaBox [ 0 0 595.2756 841.8898 ]" in pdf
 
 
+def test_qr_sheet_words_come_from_the_catalog_in_either_language() -> None:
+    zh, en = _catalog_table("qr_sheet", "zh"), _catalog_table("qr_sheet", "en")
+    assert set(zh) == set(en) == {"caption", "title", "title_station"}
+    items = [("S1-N1", "城东加油站", "https://anxin.example.cn/p/S1-N1")]
+    text_zh, text_en = pdf_text(qr_sheet_pdf(items)), pdf_text(qr_sheet_pdf(items, lang="en"))
+    assert "城东加油站：油枪检情公开二维码" in text_zh and zh["caption"] in text_zh
+    assert "城东加油站: nozzle verification QR codes" in text_en and en["caption"] in text_en
+    assert not CJK.search(text_en.replace("城东加油站", "")), text_en
+    assert not ENGLISH_SENTENCE.search(text_zh), text_zh
+
+
 def test_certificate_of_invalid_and_single_runs(small) -> None:
     _, reg = small
     dt = datetime(2026, 3, 1, 9, tzinfo=CST)
@@ -582,10 +593,14 @@ ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 CERTIFICATE = Path(__file__).resolve().parents[1] / "src" / "anxin" / "register" / "certificate.py"
 
 
-def _certificate_catalog(lang: str) -> dict[str, str]:
+def _catalog_table(ctx: str, lang: str) -> dict[str, str]:
     from anxin.i18n.po import parse_po, po_path
 
-    return {m: s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == "certificate"}
+    return {m: s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == ctx}
+
+
+def _certificate_catalog(lang: str) -> dict[str, str]:
+    return _catalog_table("certificate", lang)
 
 
 def _certificate_keys() -> dict[str, frozenset[str] | None]:

@@ -1,5 +1,7 @@
 """QR codes for the public nozzle page (检情公开): the URL a customer scans at the pump,
-as SVG or PNG (segno), and a printable A4 sheet of labels for a station's nozzles.
+as SVG or PNG (segno), and a printable A4 sheet of labels for a station's nozzles (its
+words the catalog's ``qr_sheet`` table: Chinese, the labels being for the station's
+customers, English on request).
 
 The codes are ordinary QR codes (never Micro QR, which phones do not read), error
 correction level M at least (segno raises it when that costs no size).
@@ -15,11 +17,11 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from anxin.i18n.po import table
 from anxin.register.fonts import fit, register_font
 
 BORDER = 4  # quiet zone, modules (the QR standard's minimum)
 COLS, ROWS = 3, 4  # labels per sheet
-CAPTION = "扫码查看检定信息（检情公开）"
 
 
 def public_url(base_url: str, nozzle_id: str) -> str:
@@ -63,14 +65,16 @@ def _draw_qr(c: canvas.Canvas, qr: segno.QRCode, x: float, y: float, size: float
                 j += 1
 
 
-def qr_sheet_pdf(items: list[tuple[str, str, str]], *, title: str | None = None) -> bytes:
+def qr_sheet_pdf(items: list[tuple[str, str, str]], *, title: str | None = None, lang: str = "zh") -> bytes:
     """An A4 sheet (as many pages as needed) of labels ``(nozzle_id, station_name, url)``:
-    the QR code, the nozzle id and the station's name, with cutting lines."""
+    the QR code, the nozzle id and the station's name, with cutting lines; its words in
+    ``lang`` ("zh", the default, or "en")."""
+    words = {k: v[1 if lang == "en" else 0] for k, v in table("qr_sheet").items()}
     font = register_font()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, invariant=1)
     names = {name for _, name, _ in items}
-    heading = title or (f"{next(iter(names))}：油枪检情公开二维码" if len(names) == 1 else "油枪检情公开二维码")
+    heading = title or (words["title_station"].format(station=next(iter(names))) if len(names) == 1 else words["title"])
     c.setTitle(heading)
     c.setAuthor("anxin")
     c.setCreator("anxin")
@@ -97,7 +101,7 @@ def qr_sheet_pdf(items: list[tuple[str, str, str]], *, title: str | None = None)
             c.setFont(font, 9)
             c.drawCentredString(cx, y0 + 9.5 * mm, fit(station_name, 9, w))
             c.setFont(font, 7.5)
-            c.drawCentredString(cx, y0 + 4.5 * mm, CAPTION)
+            c.drawCentredString(cx, y0 + 4.5 * mm, fit(words["caption"], 7.5, w))
         c.showPage()
     c.save()
     return buf.getvalue()

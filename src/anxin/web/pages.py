@@ -176,7 +176,7 @@ async def qr_sheet(request: Request, st: StationRow, registry: Registry, base_ur
     items = [
         (n.nozzle_id, st.name, public_url(base, n.nozzle_id)) for n in registry.nozzles if n.station_id == station_id
     ]
-    pdf = await run_in_threadpool(qr_sheet_pdf, items)
+    pdf = await run_in_threadpool(qr_sheet_pdf, items)  # in Chinese whatever the reader's: the pumps' customers read it
     return Response(
         pdf,
         media_type="application/pdf",
