@@ -184,3 +184,13 @@ def test_every_lifecycle_state_has_words_in_both_languages() -> None:
         state_word("register", "never", "en") == "never verified"
         and state_word("register", "due_soon", "en") == "due soon"
     )
+
+
+def test_a_list_of_reasons_names_no_field_by_its_code_in_english() -> None:
+    """An evidence's problems in English are worded like a single reason (the list showed
+    them as the engine wrote them: ``key_id is not this nozzle's key``)."""
+    from anxin.web.evidence import value
+
+    problems = ["key_id is not this nozzle's key", "signature does not verify"]
+    assert value("problems", problems, "en") == "the signing key is not this nozzle's key; signature does not verify"
+    assert value("problems", problems, "zh") == "签名密钥不属于该油枪；签名验证失败"

@@ -197,7 +197,7 @@ def value(key: str, v: Any, lang: str) -> str:
     if kind == "reason" and isinstance(v, str):
         return reason_text(v, lang)
     if kind == "reasons" and isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return "；".join(reason_text(x, lang) for x in v) if zh else "; ".join(v)
+        return _evidence_word("reasons_sep", lang).join(reason_text(x, lang) for x in v)
     if kind == "method" and isinstance(v, str):
         return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
     if isinstance(v, (dict, list)):
