@@ -194,3 +194,26 @@ def test_a_list_of_reasons_names_no_field_by_its_code_in_english() -> None:
     problems = ["key_id is not this nozzle's key", "signature does not verify"]
     assert value("problems", problems, "en") == "the signing key is not this nozzle's key; signature does not verify"
     assert value("problems", problems, "zh") == "签名密钥不属于该油枪；签名验证失败"
+
+
+def test_the_engines_reasons_are_worded_from_the_catalog() -> None:
+    """``anxin.i18n.alarms``: each reason pattern names an ``engine_reason`` key in both
+    catalogs (every key used); its English gives the reason back as the engine writes it
+    (the pattern matches it), but for a field named by its code (key_id), put in words."""
+    import itertools
+    import string
+
+    from anxin.i18n.alarms import _REASONS
+
+    zh = {k: v for (c, k), v in _catalog("zh").items() if c == "engine_reason"}
+    en = {k: v for (c, k), v in _catalog("en").items() if c == "engine_reason"}
+    assert [key for _, key in _REASONS] == list(zh) == list(en)
+    for pattern, key in _REASONS:
+        fields = {f for t in (zh[key], en[key]) for _, f, _, _ in string.Formatter().parse(t) if f}
+        assert fields == {str(n) for n in range(pattern.groups)}, key
+        assert CJK.search(zh[key]) and not CJK.search(en[key]), key
+        if "key_id" in pattern.pattern:
+            assert "key_id" not in en[key] and "signing key" in en[key]
+            continue
+        samples = itertools.product(("1", "seal breach", "JD-1"), repeat=pattern.groups)
+        assert any(pattern.fullmatch(en[key].format(*s)) for s in samples), (key, en[key])

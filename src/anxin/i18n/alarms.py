@@ -14,72 +14,55 @@ from anxin.i18n.language import lang
 from anxin.i18n.po import table
 from anxin.i18n.units import litres, unit
 
-# The engine's reasons (stored in the evidence as it wrote them) in Chinese, by pattern;
-# a reason no pattern knows is shown as it was written (it is evidence).
-_REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), zh)
-    for p, zh in (
-        (r"signature does not verify", "签名验证失败"),
-        (r"nozzle is not registered", "油枪未登记"),
-        (r"key_id is not this nozzle's key", "签名密钥不属于该油枪"),
-        (r"nozzle is registered to another station", "油枪登记在其他加油站"),
-        (r"verification not signed by a registered institute", "检定记录未经登记的检定机构签名"),
-        (r"institute is not registered", "检定机构未登记"),
-        (r"key_id is not the institute's key", "签名密钥不属于该检定机构"),
-        (r"not authenticated", "未通过认证"),
-        (r"last verification failed \((.+)\)", "最近一次检定不合格（证书 {0}）"),
-        (r"last verification failed", "最近一次检定不合格"),
-        (r"verification expired", "检定已过期"),
-        (r"([A-Za-z_ ]+) \(seq (-?\d+)\) since the last passing verification", "上次合格检定后发生「{0}」（序号 {1}）"),
-        (r"no metering record with seq (-?\d+)", "无序号 {0} 的计量记录"),
-        (r"no unpaired metering ended within 15 min before the sale", "结算前 15 分钟内无未配对的计量记录"),
-        (r"metering seq (-?\d+) already settled by order (.+)", "计量序号 {0} 已由订单 {1} 结算"),
-        (r"K factor (-?\d+) is not positive", "K 系数 {0} 不为正"),
-        (
-            r"pulses (-?\d+) at K (-?\d+) give (-?[\d.]+) mL, record says (-?\d+) mL",
-            "脉冲 {0}、K 系数 {1} 应为 {2} mL，记录为 {3} mL",
-        ),
-        (r"totalizers advance (-?\d+) mL, record says (-?\d+) mL", "累计数增加 {0} mL，记录为 {1} mL"),
-        (r"negative volume or pulses", "体积或脉冲为负"),
-    )
-)
-
-
-# what the engine names inside its reasons (nozzle breaches)
-_REASON_WORDS_ZH = {
-    "seal breach": "铅封破坏",
-    "undeclared K factor change": "未申报的 K 系数变更",
-    "unauthorised K factor change": "未经检定的 K 系数变更",
-}
-
-
-# The engine's reasons that name a field by its code, in English words (the rest are
-# English as written).
-_REASONS_EN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), en)
-    for p, en in (
-        (r"key_id is not this nozzle's key", "the signing key is not this nozzle's key"),
-        (r"key_id is not the institute's key", "the signing key is not the institute's key"),
+# The engine's reasons (stored in the evidence as it wrote them, in English), by pattern:
+# each a key of the catalog's ``engine_reason`` table, whose templates take the pattern's
+# groups as {0}, {1}…; the English templates give the reason back as the engine wrote it,
+# but for a field named by its code (key_id), which they name in words. A reason no
+# pattern knows is shown as it was written (it is evidence).
+_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), key)
+    for p, key in (
+        (r"signature does not verify", "signature_invalid"),
+        (r"nozzle is not registered", "nozzle_unregistered"),
+        (r"key_id is not this nozzle's key", "not_nozzle_key"),
+        (r"nozzle is registered to another station", "nozzle_other_station"),
+        (r"verification not signed by a registered institute", "verification_unsigned"),
+        (r"institute is not registered", "institute_unregistered"),
+        (r"key_id is not the institute's key", "not_institute_key"),
+        (r"not authenticated", "not_authenticated"),
+        (r"last verification failed \((.+)\)", "verification_failed_certificate"),
+        (r"last verification failed", "verification_failed"),
+        (r"verification expired", "verification_expired"),
+        (r"([A-Za-z_ ]+) \(seq (-?\d+)\) since the last passing verification", "breach_since_verification"),
+        (r"no metering record with seq (-?\d+)", "no_metering_seq"),
+        (r"no unpaired metering ended within 15 min before the sale", "no_unpaired_metering"),
+        (r"metering seq (-?\d+) already settled by order (.+)", "metering_settled"),
+        (r"K factor (-?\d+) is not positive", "k_not_positive"),
+        (r"pulses (-?\d+) at K (-?\d+) give (-?[\d.]+) mL, record says (-?\d+) mL", "pulses_volume"),
+        (r"totalizers advance (-?\d+) mL, record says (-?\d+) mL", "totalizers_volume"),
+        (r"negative volume or pulses", "negative"),
     )
 )
 
 
 def reason_text(reason: object, language: str | None = None) -> str:
-    """An engine reason in ``language``: Chinese by pattern (a rule code inside it by its
-    name), else as written; in English a field's code inside it in words."""
+    """An engine reason in ``language``: by pattern from the catalog (in Chinese what the
+    engine names inside it — a nozzle's breach (``engine_reason_word``), a rule's code —
+    by its name; in English as written), else as written."""
     text = "" if reason is None else str(reason)
-    if (language or lang()) != "zh":
-        for pattern, en in _REASONS_EN:
-            m = pattern.fullmatch(text)
-            if m:
-                return en.format(*m.groups())
-        return text
-    for pattern, zh in _REASONS_ZH:
+    i = 0 if (language or lang()) == "zh" else 1
+    for pattern, key in _REASONS:
         m = pattern.fullmatch(text)
         if m:
-            groups = [_REASON_WORDS_ZH.get(g, RULE_NAMES_ZH.get(g, g)) for g in m.groups()]
-            return zh.format(*groups)
+            groups = m.groups() if i else [_reason_word(g) for g in m.groups()]
+            return table("engine_reason")[key][i].format(*groups)
     return text
+
+
+def _reason_word(word: str) -> str:
+    """What the engine names inside a reason (nozzle breaches, rule codes) in Chinese."""
+    entry = table("engine_reason_word").get(word)
+    return entry[0] if entry is not None else RULE_NAMES_ZH.get(word, word)
 
 
 def _g(d: dict, *path: str):
