@@ -23,7 +23,6 @@ from anxin.contract.registry import Registry, parse_registry
 from anxin.contract.times import US_PER_DAY, format_ts, to_us
 from anxin.ingest.service import IngestService
 from anxin.register import (
-    CsvError,
     certificate_lines,
     certificate_pdf,
     coverage,
@@ -192,32 +191,38 @@ def test_chinese_headers_bom_and_the_pinned_format() -> None:
 
 
 @pytest.mark.parametrize(
-    ("column", "value", "message"),
+    ("column", "value", "key", "message"),
     [
-        ("station_id", "", "empty"),
-        ("nozzle_id", "N" * 129, "longer than 128"),
-        ("ts", "2026-03-01 08:00", "RFC 3339"),
-        ("ts", "yesterday", "RFC 3339"),
-        ("valid_until", "1999-12-31T00:00:00+08:00", "RFC 3339"),
-        ("type", "annual", "unknown type"),
-        ("k_pulses_per_m3", "0", "positive integer"),
-        ("k_pulses_per_m3", "1.5", "positive integer"),
-        ("flow_ml_per_min", "abc", "not a number"),
-        ("flow_ml_per_min", "0", "plausible range"),
-        ("standard_ml", "-20000", "plausible range"),
-        ("standard_ml", "nan", "not a number"),
-        ("indicated_ml", "1e999", "not a finite number"),
-        ("indicated_ml", "20 086", "not a number"),
-        ("standard_temp_mc", "999999", "plausible range"),
-        ("dispenser_temp_mc", "", "empty"),
+        ("station_id", "", "empty", "empty"),
+        ("nozzle_id", "N" * 129, "too_long", "longer than 128"),
+        ("ts", "2026-03-01 08:00", "time_no_offset", "no UTC offset"),
+        ("ts", "yesterday", "not_a_timestamp", "not an RFC 3339 timestamp"),
+        ("valid_until", "1999-12-31T00:00:00+08:00", "time_out_of_range", "outside 2000–2099"),
+        ("type", "annual", "unknown_type", "unknown type"),
+        ("k_pulses_per_m3", "0", "not_positive_integer", "positive integer"),
+        ("k_pulses_per_m3", "1.5", "not_positive_integer", "positive integer"),
+        ("flow_ml_per_min", "abc", "not_a_number", "not a number"),
+        ("flow_ml_per_min", "0", "out_of_range", "plausible range"),
+        ("standard_ml", "-20000", "out_of_range", "plausible range"),
+        ("standard_ml", "nan", "not_a_number", "not a number"),
+        ("indicated_ml", "1e999", "not_finite", "not a finite number"),
+        ("indicated_ml", "20 086", "not_a_number", "not a number"),
+        ("standard_temp_mc", "999999", "out_of_range", "plausible range"),
+        ("dispenser_temp_mc", "", "empty", "empty"),
     ],
 )
-def test_every_bad_cell_is_named_by_line_and_column(records, column: str, value: str, message: str) -> None:
+def test_every_bad_cell_is_named_by_line_and_column(records, column: str, value: str, key: str, message: str) -> None:
     lines = csv_lines(records)
     data = replace_cell(lines, 9, column, value)  # the second certificate's second run
     parsed = parse_csv(data)
     [err] = parsed.errors
-    assert (err.line, err.column) == (9, column) and message in err.message
+    assert (err.line, err.column, err.problem.key) == (9, column, key)
+    en, zh = err.problem.text("en"), err.problem.text("zh")
+    shown = value if key != "too_long" else ""  # (not 129 characters again)
+    assert message in en and shown in en and shown in zh and not CJK.search(en) and CJK.search(zh), zh
+    assert err.text("en").startswith(f"line 9, column {column}: ") and err.text("zh").startswith(
+        f"第 9 行“{column}”列："
+    )
     assert parsed.records == [records[0], records[2], records[3]]  # that certificate is left out whole
 
 
@@ -226,32 +231,36 @@ def test_valid_until_before_ts_and_inconsistent_fields(records) -> None:
     parsed = parse_csv(replace_cell(lines, 11, "station_id", "S0002"))
     [err] = parsed.errors
     assert (err.line, err.column) == (11, "station_id")
-    assert "S0002" in err.message and "line 8" in err.message and records[1]["certificate_no"] in err.message
+    en = err.problem.text("en")
+    assert "S0002" in en and "line 8" in en and records[1]["certificate_no"] in en
+    assert "第 8 行" in err.problem.text("zh") and records[1]["certificate_no"] in err.problem.text("zh")
     assert records[1] not in parsed.records and len(parsed.records) == 3
     early = "2026-01-01T00:00:00.000+08:00"
     data = "\n".join([lines[0]] + [ln.replace(records[0]["valid_until"], early) for ln in lines[1:7]]).encode()
     [err] = parse_csv(data).errors
-    assert (err.line, err.column) == (2, "valid_until") and "before" in err.message
+    assert (err.line, err.column) == (2, "valid_until") and "before" in err.problem.text("en")
 
 
 def test_header_and_file_errors(records) -> None:
     lines = csv_lines(records)
     missing = ("\n".join(ln.rsplit(",", 1)[0] for ln in lines)).encode()
-    assert parse_csv(missing).errors == [
-        CsvError(1, "dispenser_temp_mc", "missing column dispenser_temp_mc (or 加油机温度(m℃))")
-    ]
+    [err] = parse_csv(missing).errors  # (a column not in the file: none of its own)
+    assert (err.line, err.column) == (1, None)
+    assert err.text("en") == "line 1: missing column dispenser_temp_mc (or 加油机温度(m℃))"
+    assert err.text("zh") == "第 1 行：缺少“加油机温度(m℃)”列"
     twice = ("\n".join([lines[0] + ",加油站"] + [ln + ",S0001" for ln in lines[1:]])).encode()
     [err] = parse_csv(twice).errors
-    assert (err.line, err.column) == (1, "加油站") and "twice" in err.message
+    assert (err.line, err.column) == (1, "加油站") and "twice" in err.problem.text("en")
+    assert err.text("zh") == "第 1 行“加油站”列：“加油站”列出现两次（另一处写作“station_id”）"
     unit = ("\n".join([lines[0] + ",流量(L/min)"] + [ln + ",54" for ln in lines[1:]])).encode()
     [err] = parse_csv(unit).errors
-    assert (err.line, err.column) == (1, "流量(L/min)") and "流量(mL/min)" in err.message
+    assert (err.line, err.column) == (1, "流量(L/min)") and "流量(mL/min)" in err.problem.text("en")
     short = ("\n".join(lines[:4] + [lines[4].rsplit(",", 1)[0]] + lines[5:])).encode()
     [err] = parse_csv(short).errors
     assert (err.line, err.column) == (5, None) and parse_csv(short).records == records[1:]
     bad = to_csv(records).replace(records[3]["certificate_no"].encode(), b"\xff\xfe", 1)
     [err] = parse_csv(bad).errors
-    assert err.line == 20 and "UTF-8" in err.message and parse_csv(bad).records == []
+    assert err.line == 20 and "UTF-8" in err.problem.text("en") and parse_csv(bad).records == []
     assert parse_csv(b"").errors[0].line == 1
 
 
@@ -292,7 +301,8 @@ def test_import_with_errors_ingests_nothing_unless_partial(tmp_path, city, recor
     data = data.replace(records[3]["nozzle_id"].encode(), b"S0001-D9-N9")  # not registered
     report = import_csv(svc, data, source="csv")
     assert [(e.line, e.column) for e in report.errors] == [(3, "standard_ml"), (20, "nozzle_id")]
-    assert "not registered" in report.errors[1].message
+    assert "not registered" in report.errors[1].problem.text("en")
+    assert report.errors[1].problem.text("zh") == f"证书 {records[3]['certificate_no']}：油枪“S0001-D9-N9”未登记"
     assert [o.status for o in report.outcomes] == ["not_imported", "not_imported"] and not report.imported
     assert count(svc.store, T.ledger) == 0
     partial = import_csv(svc, data, source="csv", allow_partial=True)
@@ -683,4 +693,5 @@ def test_the_certificate_speaks_the_language_asked_for(small) -> None:
 def test_more_than_100_runs_is_an_error(records) -> None:
     rec = dict(records[0], runs=records[0]["runs"] * 17)  # 102 runs
     [err] = parse_csv(to_csv([rec])).errors
-    assert err.line == 2 and err.column is None and "runs" in err.message
+    assert err.line == 2 and err.column is None and err.problem.key == "too_many_runs"
+    assert err.problem.text("en") == f"certificate {rec['certificate_no']}: 102 runs, at most 100"

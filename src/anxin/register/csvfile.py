@@ -14,6 +14,10 @@ Format (the column table with its Chinese aliases is in ``anxin.register``'s doc
 * Fully blank lines are skipped. Every bad cell is reported with its line (1 = the
   header) and column (the header as written). A certificate with any error is left out
   whole: nothing is half-parsed.
+
+An error's problem is a key of the ``register_import`` table and its parameters (the bad
+value, the certificate, the other line: :class:`anxin.keyed.Message`), worded when read:
+``CsvError.text(lang)`` names the line and column too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import msgspec
 
 from anxin.contract.parse import Reject, parse_line
 from anxin.contract.records import Verification
+from anxin.contract.times import TimestampError, parse_ts
+from anxin.keyed import Message
 
 RECORD_FIELDS = ("station_id", "nozzle_id", "ts", "type", "org", "certificate_no", "k_pulses_per_m3", "valid_until")
 RUN_FIELDS = ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc")
@@ -75,6 +81,20 @@ def _norm(header: str) -> str:
 
 _ALIASES = {_norm(a): f for f, names in COLUMNS.items() for a in (f, *names)}
 _UNIT_BASES = {_norm(a).split("(")[0]: f for f, names in COLUMNS.items() for a in names if "(" in a}
+MAX_RUNS = 100  # a verification's runs (contract v1 §3)
+CONTEXT = "register_import"
+
+
+def row_problem(key: str, /, **params: object) -> Message:
+    """A problem of the file, a line or a cell: the ``register_import`` table's ``key``."""
+    return Message(ctx=CONTEXT, key=key, params=params)
+
+
+def column_name(f: str) -> Message:
+    """A column by its name in the reader's language (its first Chinese alias, or ``f``)."""
+    return Message(ctx=CONTEXT, key=f"column.{f}")
+
+
 _INT = re.compile(r"[+-]?\d+")
 _NUM = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -83,7 +103,27 @@ _NUM = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 class CsvError:
     line: int  # 1 = the header line
     column: str | None  # the header as written in the file; None: the whole line or file
-    message: str
+    problem: Message  # a register_import key and its parameters
+
+    @property
+    def message(self) -> str:
+        """The problem in the request's or the process's language (for logs)."""
+        return self.problem.text()
+
+    def text(self, lang: str | None = None) -> str:
+        """The line, the column and the problem in ``lang`` ("zh" or "en")."""
+        if self.column is None:
+            return row_problem("at_line", line=self.line, problem=self.problem).text(lang)
+        return row_problem("at_cell", line=self.line, column=self.column, problem=self.problem).text(lang)
+
+
+def errors_text(errors: list[CsvError], lang: str | None = None, *, limit: int = 20) -> str:
+    """The first ``limit`` errors in one text, and how many more there are."""
+    sep = row_problem("separator").text(lang)
+    parts = [e.text(lang) for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(row_problem("more", count=len(errors) - limit).text(lang))
+    return sep.join(parts)
 
 
 @dataclass(slots=True)
@@ -99,7 +139,7 @@ def _decode(data: bytes) -> tuple[str | None, CsvError | None]:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return None, CsvError(line, None, f"not UTF-8: invalid byte at offset {exc.start}")
+        return None, CsvError(line, None, row_problem("not_utf8", offset=exc.start))
 
 
 def _header(cells: list[str], errors: list[CsvError]) -> dict[str, int]:
@@ -111,32 +151,34 @@ def _header(cells: list[str], errors: list[CsvError]) -> dict[str, int]:
             base = key.split("(")[0]
             if "(" in key and base in _UNIT_BASES:
                 want = COLUMNS[_UNIT_BASES[base]][0]
-                errors.append(CsvError(1, cell, f"unit not accepted: write the column as {want!r}"))
+                errors.append(CsvError(1, cell, row_problem("unit_not_accepted", want=want)))
             continue  # an unknown column is ignored
         if f in index:
-            errors.append(CsvError(1, cell, f"column {f} appears twice (also as {cells[index[f]]!r})"))
+            errors.append(CsvError(1, cell, row_problem("column_twice", column=column_name(f), other=cells[index[f]])))
             continue
         index[f] = i
     for f in (*RECORD_FIELDS, *RUN_FIELDS):
         if f not in index:
-            errors.append(CsvError(1, f, f"missing column {f} (or {' / '.join(COLUMNS[f])})"))
+            aliases = " / ".join(COLUMNS[f])  # (not written in the file: no column of its own)
+            errors.append(CsvError(1, None, row_problem("missing_column", column=column_name(f), aliases=aliases)))
     return index
 
 
-def _number(text: str, f: str) -> tuple[int | float | None, str | None]:
+def _number(text: str, f: str) -> tuple[int | float | None, Message | None]:
     if not _NUM.fullmatch(text):
-        return None, f"not a number: {text!r}"
+        return None, row_problem("not_a_number", value=text)
     value: int | float = int(text) if _INT.fullmatch(text) else float(text)
     if not math.isfinite(value):
-        return None, f"not a finite number: {text!r}"
+        return None, row_problem("not_finite", value=text)
     lo, hi, inclusive = RANGES[f]
     if value > hi or value < lo or (value == lo and not inclusive):
-        return None, f"{text} is outside the plausible range {'[' if inclusive else '('}{lo:g}, {hi:g}]"
+        bounds = f"{'[' if inclusive else '('}{lo:g}, {hi:g}]"
+        return None, row_problem("out_of_range", value=text, range=bounds)
     return value, None
 
 
 @functools.lru_cache(maxsize=4096)
-def _timestamp(text: str) -> str | None:
+def _timestamp(text: str) -> Message | None:
     """Why ``text`` is not a contract timestamp, or None."""
     probe = msgspec.json.encode(
         {
@@ -153,29 +195,36 @@ def _timestamp(text: str) -> str | None:
         }
     )
     got = parse_line(probe)
-    if isinstance(got, Reject):
-        return f"not an RFC 3339 timestamp with an offset: {text!r}"
-    return None
+    if not isinstance(got, Reject):
+        return None
+    try:  # why, when the contract's own parser can say (no offset, outside 2000–2099)
+        parse_ts(text)
+    except TimestampError as exc:
+        if exc.key == "no_offset":
+            return row_problem("time_no_offset", value=text)
+        if exc.key == "out_of_range":
+            return row_problem("time_out_of_range", value=text)
+    return row_problem("not_a_timestamp", value=text)
 
 
-def _cell(f: str, text: str) -> tuple[object, str | None]:
+def _cell(f: str, text: str) -> tuple[object, Message | None]:
     if not text:
-        return None, "empty"
+        return None, row_problem("empty")
     if f in RUN_FIELDS:
         return _number(text, f)
     if f == "k_pulses_per_m3":
         if not _INT.fullmatch(text) or int(text) <= 0:
-            return None, f"not a positive integer: {text!r}"
+            return None, row_problem("not_positive_integer", value=text)
         return int(text), None
     if f == "type":
         if text not in TYPES:
-            return None, f"unknown type {text!r} (initial, periodic, after_repair, 首次检定, 周期检定, 修理后检定)"
+            return None, row_problem("unknown_type", value=text)
         return TYPES[text], None
     if f in ("ts", "valid_until"):
         problem = _timestamp(text)
         return (None, problem) if problem else (text, None)
     if f in ("station_id", "nozzle_id") and len(text) > 128:
-        return None, "longer than 128 characters"
+        return None, row_problem("too_long", limit=128)
     return text, None
 
 
@@ -194,10 +243,10 @@ def parse_csv(data: bytes) -> ParsedCsv:
             rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        return ParsedCsv([], [CsvError(reader.line_num, None, f"not valid CSV: {exc}")])
+        return ParsedCsv([], [CsvError(reader.line_num, None, row_problem("not_csv", detail=str(exc)))])
     rows = [(n, r) for n, r in rows if any(c.strip() for c in r)]
     if not rows or rows[0][0] != 1:
-        return ParsedCsv([], [CsvError(1, None, "the first line must be the header")])
+        return ParsedCsv([], [CsvError(1, None, row_problem("no_header"))])
     header = rows[0][1]
     index = _header(header, errors)
     if errors:
@@ -207,7 +256,7 @@ def parse_csv(data: bytes) -> ParsedCsv:
     bad: set[str] = set()
     for n, cells in rows[1:]:
         if len(cells) != len(header):
-            errors.append(CsvError(n, None, f"{len(cells)} cells, the header has {len(header)}"))
+            errors.append(CsvError(n, None, row_problem("cell_count", cells=len(cells), expected=len(header))))
             cert = cells[index["certificate_no"]].strip() if index["certificate_no"] < len(cells) else ""
             bad.add(cert)
             continue
@@ -238,15 +287,15 @@ def _assemble(
         for n, values in rows[1:]:
             for f in RECORD_FIELDS:
                 if values[f] is not None and first[f] is not None and values[f] != first[f]:
-                    errors.append(
-                        CsvError(
-                            n,
-                            columns[f],
-                            f"certificate {cert}: {values[f]!r} differs from {first[f]!r} on line {first_line}",
-                        )
-                    )
+                    problem = row_problem("differs", cert=cert, value=values[f], first=first[f], first_line=first_line)
+                    errors.append(CsvError(n, columns[f], problem))
                     ok = False
         if not ok:
+            continue
+        if len(rows) > MAX_RUNS:  # (the contract would refuse it in its own English)
+            errors.append(
+                CsvError(first_line, None, row_problem("too_many_runs", cert=cert, runs=len(rows), limit=MAX_RUNS))
+            )
             continue
         rec = {
             "kind": "verification",
@@ -255,29 +304,18 @@ def _assemble(
         }
         got = parse_line(msgspec.json.encode(rec))
         if isinstance(got, Reject):  # what the cells could not show (e.g. more than 100 runs)
-            errors.append(CsvError(first_line, None, f"certificate {cert}: {got.reason}"))
+            errors.append(CsvError(first_line, None, row_problem("contract", cert=cert, reason=got.reason)))
             continue
         assert isinstance(got.rec, Verification)  # the line was made with kind "verification"
         if got.rec.valid_until < got.rec.ts:
-            errors.append(
-                CsvError(
-                    first_line,
-                    columns["valid_until"],
-                    f"certificate {cert}: valid until {rec['valid_until']} is before {rec['ts']}",
-                )
-            )
+            problem = row_problem("valid_before_ts", cert=cert, valid_until=rec["valid_until"], ts=rec["ts"])
+            errors.append(CsvError(first_line, columns["valid_until"], problem))
             continue
         key = (rec["nozzle_id"], str(got.t))
         if key in seen:
             other, line = seen[key]
-            errors.append(
-                CsvError(
-                    first_line,
-                    columns["ts"],
-                    f"certificate {cert}: nozzle {rec['nozzle_id']} has "
-                    f"certificate {other} at the same time (line {line})",
-                )
-            )
+            problem = row_problem("same_time", cert=cert, nozzle=rec["nozzle_id"], other=other, other_line=line)
+            errors.append(CsvError(first_line, columns["ts"], problem))
             continue
         seen[key] = (cert, first_line)
         records.append(rec)

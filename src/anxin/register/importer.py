@@ -12,7 +12,7 @@ from anxin.contract.records import Verification
 from anxin.contract.registry import Registry
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService, NoRegistry
-from anxin.register.csvfile import CsvError, ParsedCsv, parse_csv
+from anxin.register.csvfile import CsvError, ParsedCsv, parse_csv, row_problem
 from anxin.verification import beta_for_product, evaluate_verification
 
 
@@ -51,17 +51,12 @@ def registry_errors(parsed: ParsedCsv, reg: Registry) -> list[CsvError]:
         sid, nid, cert = rec["station_id"], rec["nozzle_id"], rec["certificate_no"]
         nozzle = reg.nozzle_by_id.get(nid)
         if sid not in reg.station_by_id:
-            out.append(CsvError(line, col.get("station_id"), f"certificate {cert}: station {sid!r} is not registered"))
+            out.append(CsvError(line, col.get("station_id"), row_problem("station_unknown", cert=cert, station=sid)))
         elif nozzle is None:
-            out.append(CsvError(line, col.get("nozzle_id"), f"certificate {cert}: nozzle {nid!r} is not registered"))
+            out.append(CsvError(line, col.get("nozzle_id"), row_problem("nozzle_unknown", cert=cert, nozzle=nid)))
         elif nozzle.station_id != sid:
-            out.append(
-                CsvError(
-                    line,
-                    col.get("nozzle_id"),
-                    f"certificate {cert}: nozzle {nid!r} belongs to station {nozzle.station_id!r}",
-                )
-            )
+            problem = row_problem("nozzle_elsewhere", cert=cert, nozzle=nid, station=nozzle.station_id)
+            out.append(CsvError(line, col.get("nozzle_id"), problem))
     return out
 
 

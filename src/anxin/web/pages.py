@@ -24,6 +24,7 @@ from anxin.register import (
     verification_senders,
     verification_source,
 )
+from anxin.register.csvfile import errors_text
 from anxin.register.queries import coverage_of, institute_names
 from anxin.web import queries as Q
 from anxin.web.deps import (
@@ -129,7 +130,7 @@ async def register_import(
         functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
     )
     if report.errors:
-        text = "; ".join(f"{w['line']} {e.line} {e.column}: {e.message}" for e in report.errors[:20])
+        text = errors_text(report.errors, v.lang)  # each error named by its line and column
         return await _register_page(request, v, service, registry, {"errors": True, "text": text}, 422)
     certs = len(report.outcomes)
 
