@@ -182,6 +182,27 @@ def test_the_engines_reasons_read_in_chinese():
     assert reason_text("verification expired", "en") == "verification expired"
 
 
+def test_the_engines_reasons_name_a_rule_in_english_by_its_name():
+    """Older evidence names the breach by its rule code ("SEAL_BREACH (seq 812) since…"):
+    the English shows the rule's English name there, as the Chinese shows its Chinese one;
+    the engine's own words, a number and a certificate stay as written."""
+    from anxin.i18n import RULE_NAMES_EN, alarm_message, reason_text
+
+    old = "SEAL_BREACH (seq 812) since the last passing verification"
+    assert reason_text(old, "en") == "Seal or tamper breach (seq 812) since the last passing verification"
+    assert RULE_NAMES_EN["SEAL_BREACH"] == "Seal or tamper breach"  # (the name, from the catalog)
+    fields = {f["label"]: f["value"] for f in present({"reason": old}, "en")["fields"]}
+    assert "SEAL_BREACH" not in str(fields) and "Seal or tamper breach (seq 812)" in str(fields), fields
+    k = "K_FACTOR_CHANGE (seq 9) since the last passing verification"
+    message = f"dispensing while {k}"  # the stored English quotes the reason
+    assert alarm_message("NO_SUCH_RULE", {"reason": k}, message, language="en") == (
+        "dispensing while K factor change (seq 9) since the last passing verification"
+    )
+    new = "seal breach (seq 3822498) since the last passing verification"
+    assert reason_text(new, "en") == new
+    assert reason_text("last verification failed (SEAL_BREACH-7)", "en") == "last verification failed (SEAL_BREACH-7)"
+
+
 def test_the_audit_log_reads_in_words():
     """Audit actions and subjects ("login.success", "citizen_request:1") in words; an
     action no catalog names stays as the log wrote it."""

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from anxin.i18n.catalog import EVENT_NAMES, RULE_NAMES_ZH
+from anxin.i18n.catalog import EVENT_NAMES, RULE_NAMES_EN, RULE_NAMES_ZH
 from anxin.i18n.language import lang
 from anxin.i18n.po import table
 from anxin.i18n.units import litres, unit
@@ -46,23 +46,23 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 
 def reason_text(reason: object, language: str | None = None) -> str:
-    """An engine reason in ``language``: by pattern from the catalog (in Chinese what the
-    engine names inside it — a nozzle's breach (``engine_reason_word``), a rule's code —
-    by its name; in English as written), else as written."""
+    """An engine reason in ``language``: by pattern from the catalog, what the engine
+    names inside it — a nozzle's breach (``engine_reason_word``), a rule's code (older
+    evidence: ``SEAL_BREACH (seq 812) since…``) — by its name; else as written."""
     text = "" if reason is None else str(reason)
     i = 0 if (language or lang()) == "zh" else 1
     for pattern, key in _REASONS:
         m = pattern.fullmatch(text)
         if m:
-            groups = m.groups() if i else [_reason_word(g) for g in m.groups()]
-            return table("engine_reason")[key][i].format(*groups)
+            return table("engine_reason")[key][i].format(*(_reason_word(g, i) for g in m.groups()))
     return text
 
 
-def _reason_word(word: str) -> str:
-    """What the engine names inside a reason (nozzle breaches, rule codes) in Chinese."""
+def _reason_word(word: str, i: int) -> str:
+    """What the engine names inside a reason (nozzle breaches, rule codes) in words: in
+    Chinese (``i`` 0) or English (1); a number or a certificate as it is."""
     entry = table("engine_reason_word").get(word)
-    return entry[0] if entry is not None else RULE_NAMES_ZH.get(word, word)
+    return entry[i] if entry is not None else (RULE_NAMES_ZH, RULE_NAMES_EN)[i].get(word, word)
 
 
 def _g(d: dict, *path: str):
