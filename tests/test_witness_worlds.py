@@ -371,7 +371,8 @@ def test_the_transients_prior_is_learnt_small_where_the_probe_reads_the_bulk():
     transient columns took those after every delivery, so a 0.2 °C probe's white noise
     reached the loss through the few hours before the next one. Where the fuel mixes at
     once the amplitudes' spread is learnt small and the loss is measured about twice as
-    well; where the probe reads a layer (stratified) the prior stays 3 °C."""
+    well (the meters keep the broad prior's fit); where the probe reads a layer
+    (stratified) the prior stays 3 °C."""
     from anxin.engine.stats.witness import _run
     from anxin.sim.world import World
 
@@ -388,6 +389,11 @@ def test_the_transients_prior_is_learnt_small_where_the_probe_reads_the_bulk():
         assert a is not None and b is not None
         err_fixed.append(a.loss_l_per_h - 0.38)
         err_learnt.append(b.loss_l_per_h - 0.38)
+        # the meters keep the broad prior's fit: only the loss rate takes the learnt one
+        assert [(m.error_permille, m.ci95_permille, m.status) for m in a.meters] == [
+            (m.error_permille, m.ci95_permille, m.status) for m in b.meters
+        ]
+        assert a.loss_l_per_h != b.loss_l_per_h
     assert np.sqrt(np.mean(np.square(err_learnt))) < 0.7 * np.sqrt(np.mean(np.square(err_fixed)))
     layered, _ = synth_tank(world=WORLDS["hot_cold_stratified"], seed=0, days=30, errors={"A": 0.0, "B": 0.0})
     run = _run(layered, S)

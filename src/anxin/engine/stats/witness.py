@@ -121,6 +121,9 @@ class _Run:
     scale_sd: float
     g_prior: float
     transient_sd: float  # the prior on the transients' amplitudes (°C), as learnt
+    # The loss rate's fit: under the learnt transient prior where one was taken (the
+    # meters keep the broad prior's fit: see _run), else the same fit.
+    loss_fit: _fit.AnchoredFit
 
 
 def _design(
@@ -242,19 +245,17 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
             else:
                 knot_sd = 0.0
                 x, psd, chart = _design(p, free, s)
-    ntr = x.shape[1] - len(free) - 1 - chart.columns.shape[1]
-    psd, ff = _learn_transient_sd(p, x, psd, ntr, ff, nseg, s)
-    transient_sd = float(psd[-1]) if ntr else s.transient_sd_c
-    declared = p.declared() / 1e6
-    anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
-    for an in anchors:
-        if an.delivery and an.declared < s.min_note_ml / 1e6:
-            # a note of next to nothing anchors nothing (and its SD would be zero)
-            an.delivery, an.declared, an.reason = False, math.nan, "unanchored"
     g_prior = coef_prior_sd(s.chart_error_sd_permille, s.chart_degree)
-    b_sd = s.delivery_bias_sd_permille / 1000.0
-    note_sd, g_sd, b_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
-    fit = _fit.anchored_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, anchors, psd, g_sd, b_sd, ff[3], s)
+    anchors, note_sd, g_sd, fit = _anchored(p, x, psd, ff, nseg, g_prior, s)
+    # The loss rate under the transients' prior as the data show it (a tight one gives the
+    # loss the quiet hours after each delivery back). The meters keep the broad prior's
+    # fit: where the learnt prior moved them, it moved them across the thresholds of an
+    # ambiguous tank both ways (a ±7‰ meter found lost, a twin's interval too narrow),
+    # and a meter finding is an accusation.
+    ntr = x.shape[1] - len(free) - 1 - chart.columns.shape[1]
+    psd_l, ff_l = _learn_transient_sd(p, x, psd, ntr, ff, nseg, s)
+    transient_sd = float(psd_l[-1]) if ntr else s.transient_sd_c
+    loss_fit = fit if psd_l is psd else _anchored(p, x, psd_l, ff_l, nseg, g_prior, s)[3]
     return _Run(
         p=p,
         free=free,
@@ -267,7 +268,25 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
         scale_sd=g_sd,
         g_prior=g_prior,
         transient_sd=transient_sd,
+        loss_fit=loss_fit,
     )
+
+
+def _anchored(
+    p: Prepared, x: np.ndarray, psd: np.ndarray, ff: tuple, nseg: int, g_prior: float, s: WitnessSettings
+) -> tuple[list[_fit.Anchor], float, float, _fit.AnchoredFit]:
+    """The deliveries as anchors, judged against the free fit ``ff``, and the anchored fit
+    under the priors ``psd``: (anchors, note SD, scale prior SD, fit)."""
+    declared = p.declared() / 1e6
+    anchors = [_fit.Anchor(k, float(d), bool(d > 0)) for k, d in enumerate(declared)]
+    for an in anchors:
+        if an.delivery and an.declared < s.min_note_ml / 1e6:
+            # a note of next to nothing anchors nothing (and its SD would be zero)
+            an.delivery, an.declared, an.reason = False, math.nan, "unanchored"
+    b_sd = s.delivery_bias_sd_permille / 1000.0
+    note_sd, g_sd, b_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
+    fit = _fit.anchored_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, anchors, psd, g_sd, b_sd, ff[3], s)
+    return anchors, note_sd, g_sd, fit
 
 
 def _to_e(d: float) -> float:
@@ -338,9 +357,9 @@ def _estimate(r: _Run, data: TankData, s: WitnessSettings) -> TankEstimate:
                 pooled_ci95_permille=pooled_ci if status == "insufficient" else None,
             )
         )
-    li = nfree
-    loss = float(f.b[li]) * 1000.0  # m³/h → L/h
-    loss_se = math.sqrt(max(float(cov[li, li]), float(f.cov_model[li, li]), 0.0)) * 1000.0
+    li, lf = nfree, r.loss_fit
+    loss = float(lf.b[li]) * 1000.0  # m³/h → L/h
+    loss_se = math.sqrt(max(float(lf.cov[li, li]), float(lf.cov_model[li, li]), 0.0)) * 1000.0
     fine = r.hours >= s.leak_fine_hours
     z1 = norm_ppf(1.0 - (s.leak_fine_false_alarm if fine else s.leak_false_alarm))
     thr = s.leak_fine_threshold_l_per_h if fine else s.leak_threshold_l_per_h
