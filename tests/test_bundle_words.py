@@ -14,7 +14,6 @@ import io
 import json
 import pickle
 import re
-import string
 import zipfile
 from pathlib import Path
 
@@ -24,13 +23,13 @@ import typer
 from factory import T0, City, line
 from rich.console import Console
 from typer.testing import CliRunner
+from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
 
 from anxin.contract import records
 from anxin.contract.times import TimestampError as ContractTimeError
 from anxin.contract.times import parse_ts
 from anxin.crypto.keys import KeyVerdict
 from anxin.crypto.schemes import KeyFormatError, load_verifier
-from anxin.i18n.po import parse_po, po_path
 from anxin.ingest.service import IngestService
 from anxin.keyed import KeyedError, Message
 from anxin.store import schema as T
@@ -41,15 +40,12 @@ from anxin.supervision import signing as S
 from anxin.supervision import timestamp as TS
 from anxin.supervision.cli import register
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "anxin"
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 # Data a Chinese text shows as it is: file names, key ids, record refs (nozzle/seq), the
 # hash's and the tool's names, options, HTTP status.
 DATA = re.compile(
     r"[\w.-]+\.(?:jsonl|json|txt|tsr|zip)\b|anxin-\w+-[0-9a-f]{16}|[\w-]+/\d+|SHA-256|openssl ts -verify|--[\w-]+"
     r"|RFC 3161|HTTP \d+|\b(?:Ed25519|SM2|ed25519|sm2|UTC|DER|Base64)\b"
 )
-ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 
 # Who constructs a message, and the table its key is in.
 CONTEXTS = {
@@ -62,13 +58,8 @@ TIMESTAMP_CONTEXT = {"contract/times.py": "time_error", "supervision/timestamp.p
 OURS = {"bundle_check", "bundle_error", "key_error", "timestamp_error", "time_error"}
 
 
-@functools.cache
 def _catalog(lang: str) -> dict[tuple[str, str], str]:
-    return {(c, m): s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c in OURS}
-
-
-def _fields(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    return catalog(lang, OURS)
 
 
 @functools.cache
@@ -113,7 +104,7 @@ def test_every_key_is_in_both_catalogs_with_its_placeholders_given() -> None:
     zh, en = _catalog("zh"), _catalog("en")
     for where, ctx, key, given in _sites():
         assert (ctx, key) in zh and (ctx, key) in en, f"{where}: {ctx}/{key} missing from a catalog"
-        wanted = _fields(zh[ctx, key]) | _fields(en[ctx, key])
+        wanted = fields(zh[ctx, key]) | fields(en[ctx, key])
         assert wanted <= given, f"{where}: {ctx}/{key} needs {sorted(wanted - given)}"
         assert given <= wanted, f"{where}: {ctx}/{key} shows neither of {sorted(given - wanted)}"
 

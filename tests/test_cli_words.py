@@ -10,19 +10,15 @@ import ast
 import functools
 import io
 import re
-import string
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
 
 from anxin.contract.alarm import Alarm
 from anxin.i18n.language import language_scope
-from anxin.i18n.po import parse_po, po_path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "anxin"
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 # What a Chinese text shows as it is: a product's and a key's name, a URL's placeholder.
 DATA = re.compile(r"SQLite|Ctrl-C|\{\w+\}")
 
@@ -35,13 +31,8 @@ HELPERS = {
 TABLES = set(HELPERS.values())
 
 
-@functools.cache
 def _catalog(lang: str) -> dict[tuple[str, str], str]:
-    return {(c, m): s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c in TABLES}
-
-
-def _fields(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    return catalog(lang, TABLES)
 
 
 @functools.cache
@@ -77,7 +68,7 @@ def test_every_key_is_in_both_catalogs_with_its_placeholders_given() -> None:
     zh, en = _catalog("zh"), _catalog("en")
     for where, ctx, key, given in _sites():
         assert (ctx, key) in zh and (ctx, key) in en, f"{where}: {ctx}/{key} missing from a catalog"
-        wanted = _fields(zh[ctx, key]) | _fields(en[ctx, key])
+        wanted = fields(zh[ctx, key]) | fields(en[ctx, key])
         assert wanted == given, f"{where}: {ctx}/{key} wants {sorted(wanted)}, given {sorted(given)}"
     # the evaluation's columns and levels are keys in a loop: each is there too
     for key in ("rule", "level", "injected", "detected", "recall", "alarms", "false", "record", "stat", "none"):
@@ -173,9 +164,8 @@ ERROR_MODULES = ("contract/registry.py", "serve/config.py", "keyed.py")
 ERROR_TABLES = {"registry_error", "config_error", "os_error"}
 
 
-@functools.cache
 def _error_catalog(lang: str) -> dict[tuple[str, str], str]:
-    return {(c, m): s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c in ERROR_TABLES}
+    return catalog(lang, ERROR_TABLES)
 
 
 @functools.cache
@@ -212,7 +202,7 @@ def test_every_error_key_is_in_both_catalogs_with_its_placeholders_given() -> No
     zh, en = _error_catalog("zh"), _error_catalog("en")
     for where, ctx, key, given in _error_sites():
         assert (ctx, key) in zh and (ctx, key) in en, f"{where}: {ctx}/{key} missing from a catalog"
-        wanted = _fields(zh[ctx, key]) | _fields(en[ctx, key])
+        wanted = fields(zh[ctx, key]) | fields(en[ctx, key])
         assert wanted == given, f"{where}: {ctx}/{key} wants {sorted(wanted)}, given {sorted(given)}"
 
 

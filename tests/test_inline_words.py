@@ -10,15 +10,10 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from pathlib import Path
 
 import pytest
+from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
 
-from anxin.i18n.po import parse_po, po_path
-
-SRC = Path(__file__).resolve().parents[1] / "src" / "anxin"
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 LATIN = re.compile(r"[A-Za-z]{2,}")
 
 # The modules whose words moved, and the helper each reads a table with.
@@ -98,9 +93,8 @@ def test_no_new_inline_pair_of_words() -> None:
     }
 
 
-@functools.cache
 def _catalog(lang: str) -> dict[tuple[str, str], str]:
-    return {(c, m): s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c}
+    return catalog(lang)
 
 
 def _keys(rel: str, ctx: str) -> set[str]:
@@ -201,7 +195,6 @@ def test_the_engines_reasons_are_worded_from_the_catalog() -> None:
     catalogs (every key used); its English gives the reason back as the engine writes it
     (the pattern matches it), but for a field named by its code (key_id), put in words."""
     import itertools
-    import string
 
     from anxin.i18n.alarms import _REASONS
 
@@ -209,8 +202,8 @@ def test_the_engines_reasons_are_worded_from_the_catalog() -> None:
     en = {k: v for (c, k), v in _catalog("en").items() if c == "engine_reason"}
     assert [key for _, key in _REASONS] == list(zh) == list(en)
     for pattern, key in _REASONS:
-        fields = {f for t in (zh[key], en[key]) for _, f, _, _ in string.Formatter().parse(t) if f}
-        assert fields == {str(n) for n in range(pattern.groups)}, key
+        wanted = fields(zh[key]) | fields(en[key])
+        assert wanted == {str(n) for n in range(pattern.groups)}, key
         assert CJK.search(zh[key]) and not CJK.search(en[key]), key
         if "key_id" in pattern.pattern:
             assert "key_id" not in en[key] and "signing key" in en[key]

@@ -17,6 +17,7 @@ import msgspec
 import pytest
 import segno
 from sqlalchemy import func, select
+from wording import CJK, ENGLISH_SENTENCE, fields, table
 
 from anxin.contract.records import Verification, VerificationRun
 from anxin.contract.registry import Registry, parse_registry
@@ -554,7 +555,7 @@ def test_qr_sheet_is_a_printable_deterministic_pdf() -> None:
 
 
 def test_qr_sheet_words_come_from_the_catalog_in_either_language() -> None:
-    zh, en = _catalog_table("qr_sheet", "zh"), _catalog_table("qr_sheet", "en")
+    zh, en = table("qr_sheet", "zh"), table("qr_sheet", "en")
     assert set(zh) == set(en) == {"caption", "title", "title_station"}
     items = [("S1-N1", "城东加油站", "https://anxin.example.cn/p/S1-N1")]
     text_zh, text_en = pdf_text(qr_sheet_pdf(items)), pdf_text(qr_sheet_pdf(items, lang="en"))
@@ -598,19 +599,11 @@ def test_certificate_of_invalid_and_single_runs(small) -> None:
 
 
 # ---------------------------------------------------------------- the certificate's languages
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 CERTIFICATE = Path(__file__).resolve().parents[1] / "src" / "anxin" / "register" / "certificate.py"
 
 
-def _catalog_table(ctx: str, lang: str) -> dict[str, str]:
-    from anxin.i18n.po import parse_po, po_path
-
-    return {m: s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == ctx}
-
-
 def _certificate_catalog(lang: str) -> dict[str, str]:
-    return _catalog_table("certificate", lang)
+    return table("certificate", lang)
 
 
 def _certificate_keys() -> dict[str, frozenset[str] | None]:
@@ -632,13 +625,12 @@ def _certificate_keys() -> dict[str, frozenset[str] | None]:
 
 
 def test_every_certificate_word_is_in_both_catalogs_with_its_placeholders_given() -> None:
-    import string
 
     zh, en = _certificate_catalog("zh"), _certificate_catalog("en")
     keys = _certificate_keys()
     assert len(keys) >= 40 and set(keys) == set(zh) == set(en), set(keys) ^ set(zh)
     for key, given in keys.items():
-        wanted = {f for text in (zh[key], en[key]) for _, f, _, _ in string.Formatter().parse(text) if f}
+        wanted = {f for text in (zh[key], en[key]) for f in fields(text)}
         assert wanted == (given or set()), (key, wanted, given)
         assert not CJK.search(en[key]), (key, en[key])
         assert not ENGLISH_SENTENCE.search(zh[key]), (key, zh[key])

@@ -12,23 +12,18 @@ import ast
 import functools
 import html
 import re
-import string
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from wording import CJK, ENGLISH_SENTENCE, SRC, fields, table
 
 from anxin.auth import create_user
-from anxin.i18n.po import parse_po, po_path
 from anxin.register import parse_csv
 from anxin.register.csvfile import COLUMNS, CONTEXT, errors_text
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "anxin"
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[,:;]?\s+[A-Za-z]{2,}")
 PASSWORD = "correct horse battery staple"
 HEADER = (
     "station_id,nozzle_id,ts,type,org,certificate_no,k_pulses_per_m3,valid_until,"
@@ -36,13 +31,8 @@ HEADER = (
 )
 
 
-@functools.cache
 def _catalog(lang: str) -> dict[str, str]:
-    return {m: s for c, m, s in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == CONTEXT}
-
-
-def _fields(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    return table(CONTEXT, lang)
 
 
 @functools.cache
@@ -78,7 +68,7 @@ def test_every_key_is_in_both_catalogs_with_its_placeholders_given() -> None:
     zh, en = _catalog("zh"), _catalog("en")
     for where, key, given in sites:
         assert key in zh and key in en, f"{where}: {CONTEXT}/{key} missing from a catalog"
-        wanted = _fields(zh[key]) | _fields(en[key])
+        wanted = fields(zh[key]) | fields(en[key])
         assert wanted <= given, f"{where}: {key} needs {sorted(wanted - given)}"
         assert given <= wanted, f"{where}: {key} shows neither of {sorted(given - wanted)}"
     columns = {f"column.{f}" for f in COLUMNS}

@@ -9,6 +9,7 @@ import re
 import msgspec
 import pytest
 from sqlalchemy import func, select
+from wording import CJK
 
 from anxin.audit import entries, verify
 from anxin.contract.registry import parse_registry
@@ -171,9 +172,6 @@ def test_link_by_order_number_finds_sale_metering_and_alarms(loaded) -> None:
     n = _audit_count(store)
     complaints.link(store, cid, now_us=sale["t"] + 2 * US_PER_DAY)  # nothing new: no entry
     assert _audit_count(store) == n
-
-
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
 def test_link_reasons_are_stored_as_parts_and_worded_when_read(loaded) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from factory import City
+from wording import CJK, table
 
 from anxin.contract.registry import Registry
 from anxin.i18n import language_scope
@@ -29,7 +30,6 @@ from anxin.supervision import errors as E
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "anxin" / "supervision"
 NOW = 1_772_400_000_000_000
 
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")  # ideographs and full-width punctuation
 IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")  # snake_case
 # ASCII words a Chinese template may show: file types and a unit
 ZH_ASCII_OK = {"JPEG", "PNG", "PDF", "MiB"}
@@ -183,9 +183,7 @@ def test_every_text_input_is_named_in_words() -> None:
 
 
 def _refusal_words(lang: str) -> dict[str, str]:
-    from anxin.i18n.po import parse_po, po_path
-
-    return {m: t for c, m, t in parse_po(po_path(lang).read_text(encoding="utf-8")) if c == "refusal_words"}
+    return table("refusal_words", lang)
 
 
 def test_the_words_refusals_are_given_come_from_both_catalogs() -> None:
