@@ -2,6 +2,8 @@
 floor measured in the same run (issue 14: profile first, then cut).
 
     .venv/bin/python bench/profile_check.py [--stations 30] [--days 7] [--data DIR] [--no-witness]
+    .venv/bin/python bench/profile_check.py --pyspy PROFILE.txt   # a real run, sampled:
+        py-spy record --subprocesses -r 100 -f raw -o PROFILE.txt -- .venv/bin/anxin check DIR --workers 1 …
 
 The sharded pipeline of ``anxin check --workers 1`` runs in this one process: the main
 process's reading and routing (``shards._feed``) and the shard's work
@@ -28,6 +30,7 @@ import cProfile
 import gc
 import pickle
 import pstats
+import re
 import sys
 import tempfile
 import time
@@ -256,14 +259,19 @@ def verify_floor(data_dir: Path) -> tuple[int, float]:
 # matches nothing (a C function, NumPy's Python code, a shared helper) takes its callers'
 # stages, split by the time it spent under each.
 RULES: list[tuple[str, str, str]] = [
+    ("", "<module>", "setup (registry, keys, imports)"),
     ("profile_check.py", "_ipc_send", "ipc: pickle/unpickle"),
     ("profile_check.py", "_ipc_receive", "ipc: pickle/unpickle"),
     ("profile_check.py", "get", "ipc: pickle/unpickle"),
     ("profile_check.py", "put", "ipc: pickle/unpickle"),
+    ("multiprocessing/queues.py", "*", "ipc: pickle/unpickle"),  # (a real run, under py-spy)
+    ("multiprocessing/connection.py", "*", "ipc: pickle/unpickle"),
+    ("multiprocessing/reduction.py", "*", "ipc: pickle/unpickle"),
+    ("check/shards.py", "put", "ipc: pickle/unpickle"),
+    ("check/shards.py", "run_shards", "setup (registry, keys, imports)"),
     ("check/reader.py", "read_lines", "read (main)"),
     ("check/shards.py", "shard_of", "route: station decode + crc (main)"),
     ("check/shards.py", "_feed", "route: chunking loop (main)"),
-    ("profile_check.py", "<lambda>", "route: chunking loop (main)"),
     ("contract/parse.py", "_times", "parse: RFC 3339 → µs"),
     ("contract/times.py", "*", "parse: RFC 3339 → µs"),
     ("contract/canonical.py", "*", "parse: canonical bytes"),
@@ -282,8 +290,11 @@ RULES: list[tuple[str, str, str]] = [
     ("engine/tanklog.py", "span", "look: window data (tank_data, span)"),
     ("engine/tanklog.py", "_verified", "look: window data (tank_data, span)"),
     ("engine/tanklog.py", "*", "witness: collecting history"),
-    ("engine/stats/prepare.py", "*", "look: prepare (readings, temperature, segments)"),
-    ("engine/stats/readings.py", "*", "look: prepare (readings, temperature, segments)"),
+    ("engine/stats/readings.py", "smooth_temperature", "look: temperature smoother (local quadratic)"),
+    ("engine/stats/readings.py", "rolling_median", "look: running median (jumps)"),
+    ("engine/stats/readings.py", "cumulative", "look: cumulative metered volumes"),
+    ("engine/stats/prepare.py", "*", "look: prepare, the rest (validate, water, segments)"),
+    ("engine/stats/readings.py", "*", "look: prepare, the rest (validate, water, segments)"),
     ("engine/stats/chart.py", "*", "look: chart model (incl. strapping)"),
     ("engine/stats/witness.py", "_transients", "look: transient columns"),
     ("engine/stats/witness.py", "_step_cuts", "look: step cuts"),
@@ -292,6 +303,8 @@ RULES: list[tuple[str, str, str]] = [
     ("engine/stats/fit.py", "analyse_anchors", "look: anchored fit + delivery notes"),
     ("engine/stats/fit.py", "anchored_fit", "look: anchored fit + delivery notes"),
     ("engine/stats/register.py", "*", "look: register grid"),
+    ("engine/stats/fit.py", "*", ""),  # its helpers (_solve, _inverse, …): the fit that called them
+    ("engine/stats/dist.py", "*", "look: t and normal quantiles"),
     ("engine/stats/", "*", "look: estimate, bias, other"),
     ("engine/witness.py", "*", "look: decisions, rows"),
     ("engine/looks.py", "*", "look: decisions, rows"),
@@ -312,7 +325,8 @@ RULES: list[tuple[str, str, str]] = [
     ("engine/core.py", "_move", "engine: watermark, decisions (heap)"),
     ("engine/core.py", "_decide", "engine: watermark, decisions (heap)"),
     ("engine/core.py", "_use_check", "engine: watermark, decisions (heap)"),
-    ("engine/nozzle.py", "*", "engine: nozzle state (K, verification, prune)"),
+    ("engine/nozzle.py", "prune", "engine: prune"),
+    ("engine/nozzle.py", "*", "engine: nozzle state (K, verification)"),
     ("engine/core.py", "_tank_record", "engine: tank records"),
     ("engine/core.py", "_prune", "engine: prune"),
     ("engine/clock.py", "*", "engine: clock (receipts, silence)"),
@@ -326,6 +340,7 @@ RULES: list[tuple[str, str, str]] = [
 ]
 # C functions whose stage is their own whatever calls them
 C_RULES: list[tuple[str, str, str]] = [
+    ("", "<module>", "setup (registry, keys, imports)"),
     ("heappush", "engine:", "engine: heap push/pop"),
     ("heappop", "engine:", "engine: heap push/pop"),
     ("msgspec.msgpack", "", "output: collect, sort, write"),
@@ -334,9 +349,11 @@ C_RULES: list[tuple[str, str, str]] = [
 
 def _rule(func: tuple[str, int, str]) -> str | None:
     path, _line, name = func
+    if name.startswith("<") and name != "<module>":
+        return None  # a comprehension or lambda: its enclosing function's stage
     for frag, fname, stage in RULES:
         if frag in path and (fname == "*" or fname == name):
-            return stage
+            return stage or None  # "": by its callers
     return None
 
 
@@ -505,6 +522,47 @@ def print_profile(stats: dict, lines: int, top: int) -> None:
         print(f"  {tt:7.2f} s own  {ct:7.2f} s cum  {nc:>10,}×  {where}:{line} {name}")
 
 
+_FRAME = re.compile(r"^(.*) \((.*):(\d+)\)$")
+
+
+def pyspy_stages(path: Path) -> dict[str, Counter[str]]:
+    """A py-spy profile of a real run (``py-spy record --subprocesses -f raw``) in the same
+    stages: each sample to the stage of its innermost frame that a rule names; per
+    process (the main process, the shards)."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        procs = sum(1 for f in frames if f.startswith("process "))
+        who = "main process" if procs <= 1 else "shard(s)"
+        stage = "other"
+        for frame in reversed(frames):
+            m = _FRAME.match(frame)
+            if m is None:
+                continue
+            name, file = m.group(1).rsplit(".", 1)[-1], m.group(2)
+            if (found := _rule((file, 0, name))) is not None:
+                stage = found
+                break
+        out[who][stage] += int(count)
+    return out
+
+
+def print_pyspy(path: Path) -> None:
+    by_proc = pyspy_stages(path)
+    every: Counter[str] = Counter()
+    for c in by_proc.values():
+        every.update(c)
+    total, verify = sum(every.values()), every["verify"] or 1
+    print(f"py-spy samples of {path} (active only): {total:,}; ", end="")
+    print(", ".join(f"{who} {sum(c.values()):,}" for who, c in sorted(by_proc.items())))
+    print("\n| stage | main | shard(s) | × verify | share |")
+    print("|---|---:|---:|---:|---:|")
+    for stage, n in every.most_common():
+        main_n, shard_n = by_proc["main process"][stage], by_proc["shard(s)"][stage]
+        print(f"| {stage} | {main_n:,} | {shard_n:,} | {n / verify:.3f} | {100 * n / total:.1f} % |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stations", type=int, default=30)
@@ -516,7 +574,16 @@ def main() -> None:
     ap.add_argument("--skip-plain", action="store_true", help="only the cProfile pass")
     ap.add_argument("--skip-profile", action="store_true", help="only the plain pass")
     ap.add_argument("--pstats", type=Path, default=None, help="also save cProfile's stats here")
+    ap.add_argument("--pyspy", type=Path, default=None, help="only group this py-spy raw profile of a real run")
+    ap.add_argument("--load-pstats", type=Path, default=None, help="only group these saved cProfile stats")
     args = ap.parse_args()
+    if args.pyspy:
+        print_pyspy(args.pyspy)
+        return
+    if args.load_pstats:
+        raw_stats: dict = pstats.Stats(str(args.load_pstats)).stats  # type: ignore[attr-defined]
+        print_profile(raw_stats, int(_calls(raw_stats, "check/reader.py", "read_lines")[0]), args.top)
+        return
     data_dir = args.data or ROOT / f"bench-data/city-{args.stations}x{args.days}"
     ensure_city(data_dir, args.stations, args.days, args.seed)
     witness = not args.no_witness
