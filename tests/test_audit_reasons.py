@@ -1,0 +1,49 @@
+"""The reasons the platform itself writes into the audit log (a login, a CSV import, a
+token issued) are words of the catalog's ``audit_reason`` table, shown in the reader's
+language on the audit page; a reason a person typed is shown as typed."""
+
+from __future__ import annotations
+
+import ast
+
+from wording import CJK, SRC, table
+
+from anxin.web.texts import audit_reason
+
+# the audit log's writers: a call of one of these with a literal reason= is the platform's
+WRITERS = {"append", "record", "apply", "set_registry"}
+
+
+def _written() -> set[str]:
+    found = set()
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            for kw in node.keywords:
+                if (
+                    name in WRITERS
+                    and kw.arg == "reason"
+                    and isinstance(kw.value, ast.Constant)
+                    and isinstance(kw.value.value, str)
+                    and kw.value.value
+                    and not CJK.search(kw.value.value)
+                ):
+                    found.add(kw.value.value)
+    return found
+
+
+def test_every_reason_the_platform_writes_has_words_in_both_languages() -> None:
+    written = _written()
+    assert {"login", "CSV import", "API token revoked"} <= written  # the scan sees them
+    zh, en = table("audit_reason", "zh"), table("audit_reason", "en")
+    assert written <= set(zh) and written <= set(en), written - set(zh)
+    for reason in written:
+        assert CJK.search(audit_reason(reason, "zh")), reason
+        assert audit_reason(reason, "en") == en[reason] and not CJK.search(en[reason])
+
+
+def test_a_typed_reason_is_shown_as_typed() -> None:
+    assert audit_reason("站长申请更换主板", "en") == "站长申请更换主板"
+    assert audit_reason("replaced the board", "zh") == "replaced the board"
