@@ -16,6 +16,13 @@ pytest_plugins = ["accounting", "pytester"]  # every collected test runs (tests/
 from anxin.store.database import Store  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _process_language(monkeypatch):
+    """``--lang`` writes the process's language (ANXIN_LANG) for the workers it starts:
+    a test that runs a command in English must not leave the next test's in English."""
+    monkeypatch.setenv("ANXIN_LANG", os.environ.get("ANXIN_LANG", "zh"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """The store on SQLite and on a fresh real PostgreSQL database (tests/services.py)."""
