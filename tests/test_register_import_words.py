@@ -174,3 +174,29 @@ def test_a_bad_file_on_the_console_in_english(console) -> None:
         "line 3, column nozzle_id: certificate C2: nozzle 'S0001-D9-N9' is not registered"
     )
     assert not CJK.search(text)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_file_before_the_platform_has_a_registry_is_refused_in_words(tmp_path, lang: str) -> None:
+    """A new platform (no station registry loaded yet) cannot check a verification's
+    station and nozzle: the import is refused with a page that says why, not a 500."""
+    _, service, app = build(db=str(tmp_path / "db.sqlite"), admin_token="admin-token-0123456789", cookie_secure=False)
+    assert service.registry is None
+    create_user(
+        service.store,
+        username="zhang",
+        display_name="张科长",
+        role="regulator",
+        password=PASSWORD,
+        actor="test",
+        reason="test",
+        now_us=time.time_ns() // 1000,
+    )
+    c, csrf = _signed_in(app, lang)
+    r = c.post(
+        "/console/register/import", data={"csrf": csrf}, files={"file": ("a.csv", _bad_csv("N", "S"), "text/csv")}
+    )
+    assert r.status_code == 409, r.text[:500]
+    text = html.unescape(re.search(r'<div role="status" class="error">(.*?)</div>', r.text, re.S).group(1))
+    assert text == table("console", lang)["csv_no_registry"]
+    assert bool(CJK.search(text)) == (lang == "zh")

@@ -52,6 +52,7 @@ from starlette.datastructures import FormData
 
 from anxin.auth import PERMISSIONS
 from anxin.contract.registry import Nozzle, Station, Tank
+from anxin.contract.registry import Registry as Registry_
 from anxin.ingest.service import IngestService
 from anxin.serve.alarms import AlarmBroadcaster
 from anxin.store.database import Store as _Store
@@ -125,11 +126,16 @@ async def get_store(request: Request) -> _Store:
     return request.app.state.service.store
 
 
+# Before the platform has a registry (a new install; the administrator loads it next)
+# the pages see one with no station: empty lists, not a server error.
+_NO_REGISTRY = Registry_(stations=[], nozzles=[])
+
+
 async def get_registry(request: Request) -> Any:
     """The service's registry as the request finds it (``app.state.service.registry``;
-    None before the platform has one: the pages that may be asked then check). Typed
-    ``Any`` as the routes' ``reg()`` was: the console's pages take it as there."""
-    return request.app.state.service.registry
+    an empty one before the platform has one). Typed ``Any`` as the routes' ``reg()``
+    was: the console's pages take it as there."""
+    return request.app.state.service.registry or _NO_REGISTRY
 
 
 async def get_guard(request: Request) -> PublicGuard:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from anxin.audit import record
 from anxin.contract.times import format_ts, parse_ts
 from anxin.ingest.principals import Principal, Sender, sender_of
-from anxin.ingest.service import IngestService
+from anxin.ingest.service import IngestService, NoRegistry
 from anxin.register import (
     certificate_pdf,
     due_list,
@@ -126,9 +126,12 @@ async def register_import(
         too_big = w["csv_too_big"].format(mb=MAX_CSV // (1024 * 1024))
         return await _register_page(request, v, service, registry, {"errors": True, "text": too_big}, 413)
     who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
-    report = await run_in_threadpool(
-        functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
-    )
+    try:
+        report = await run_in_threadpool(
+            functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
+        )
+    except NoRegistry:  # a new platform: nothing can be checked against stations yet
+        return await _register_page(request, v, service, registry, {"errors": True, "text": w["csv_no_registry"]}, 409)
     if report.errors:
         text = errors_text(report.errors, v.lang)  # each error named by its line and column
         return await _register_page(request, v, service, registry, {"errors": True, "text": text}, 422)

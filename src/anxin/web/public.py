@@ -352,7 +352,7 @@ async def api_complaint(
     if origin_verdict(request, guard.base_url, referer=False) is False:
         raise HTTPException(403, "the complaint API takes requests of this site only (Origin)")
     store = service.store
-    if registry is None:
+    if not registry.stations:  # (an empty one until the platform has a registry)
         raise HTTPException(503, "the platform has no registry yet")
     target = body.nozzle_id or body.station_id
     verdict = await run_in_threadpool(
