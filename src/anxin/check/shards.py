@@ -158,10 +158,10 @@ def _shard_run(
         msg = conn_in.get()
         if msg is None:
             break
-        fi, lines, progress, eof = msg
+        fi, numbers, lines, progress, eof = msg
         lines_seen += len(lines)
         items = []
-        for n, raw in lines:
+        for n, raw in zip(numbers, lines):
             p, verdict = parse_verified(raw, ring)
             if isinstance(p, Reject):
                 rejects.append((fi, n, p.reason))
@@ -313,13 +313,18 @@ def _feed(
     try:
         while frontier:
             _, fi = heapq.heappop(frontier)
-            parts: list[list] = [[] for _ in range(shards)]
+            # A shard's part of the chunk goes as one message of two flat lists (line
+            # numbers, lines): no tuple per line to build, pickle and unpickle.
+            numbers: list[list[int]] = [[] for _ in range(shards)]
+            lines: list[list[bytes | int]] = [[] for _ in range(shards)]
             count = 0
             last: bytes | int = b""
             for n, raw in readers[fi]:
                 if not isinstance(raw, int) and not raw.strip():
                     continue
-                parts[shard_of(raw, shards)].append((n, raw))
+                s = shard_of(raw, shards)
+                numbers[s].append(n)
+                lines[s].append(raw)
                 last = raw
                 count += 1
                 if count >= CHUNK:
@@ -330,7 +335,7 @@ def _feed(
                 if isinstance(p, Parsed):
                     progress[fi] = max(progress[fi], p.t)
             for s in range(shards):
-                put(inboxes[s], (fi, parts[s], progress[fi], eof))
+                put(inboxes[s], (fi, numbers[s], lines[s], progress[fi], eof))
             pos = files[fi].tell()
             on_bytes(pos - offsets[fi])
             offsets[fi] = pos
