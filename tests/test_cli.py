@@ -278,7 +278,7 @@ def test_every_help_text_is_english_in_english(monkeypatch) -> None:
 def test_the_help_texts_are_the_catalogs_cli_table_and_all_of_it(monkeypatch) -> None:
     """Every key the commands name is in both catalogs, and every key of the table is used
     (by a command or option, or as Typer's own words)."""
-    from anxin.cli_help import _OWN_OPTIONS, _TYPER_WORDS, CONTEXT
+    from anxin.cli_help import _OWN_OPTIONS, _TYPER_WORDS, _USAGE_WORDS, CONTEXT
     from anxin.i18n.po import parse_po, po_path
 
     root = typer.main.get_command(app)
@@ -295,7 +295,7 @@ def test_the_help_texts_are_the_catalogs_cli_table_and_all_of_it(monkeypatch) ->
     used.add(hidden._anxin_declared[0].removeprefix("cli:"))
     src = Path(anxin.__file__).parent
     named = {k for f in src.rglob("*.py") for k in re.findall(r"""\bh\(["']([^"']+)["']\)""", f.read_text())}
-    named |= {*_OWN_OPTIONS.values(), *_TYPER_WORDS.values()}
+    named |= {*_OWN_OPTIONS.values(), *_TYPER_WORDS.values(), *_USAGE_WORDS.values()}
     assert used <= named
     for language in ("zh", "en"):
         keys = {m for c, m, _ in parse_po(po_path(language).read_text(encoding="utf-8")) if c == CONTEXT}
@@ -341,11 +341,28 @@ def test_every_commands_help_renders_in_one_language(language: str) -> None:
     root.get_params(root.context_class(root))
     for path, _ in [((), root), *_commands(root)]:
         out = _help("--lang", language, *path)
-        shown = re.sub(r"Usage: .*|\[OPTIONS\]|\[ARGS\]", "", out)
         if language == "en":
-            assert not CJK.search(shown), (path, out)
-        else:
+            assert re.match(r"\s*Usage: \S", out) and not CJK.search(out), (path, out)
+        else:  # the usage line too (Click's own words replaced): only names and values in Latin letters
+            assert re.match(r"\s*用法：\S", out) and "[OPTIONS]" not in out, (path, out)
+            shown = re.sub(r"用法：\S+(?: [a-z][a-z-]*)*", "", out)  # (the command's path is its name)
             assert CJK.search(shown) and not english_sentence(shown), (path, out)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_usage_error_in_one_language(language: str) -> None:
+    """A mistyped option: the usage line, the hint and the panel's title in the command's
+    language (the message itself is Click's English: "No such option")."""
+    r = run("--lang", language, "serve", "--nonesuch", env={"COLUMNS": "100"})
+    assert r.exit_code == 2
+    if language == "zh":
+        assert "serve [选项]" in r.output and "用法：" in r.output and "查看帮助" in r.output and "错误" in r.output, (
+            r.output
+        )
+        assert "Usage:" not in r.output and "Try " not in r.output, r.output
+    else:
+        assert re.search(r"Usage: \S+ serve \[OPTIONS\]", r.output) and "for help" in r.output and "Error" in r.output
+        assert not CJK.search(r.output), r.output
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,17 @@ _TYPER_WORDS = {
     "DEFAULT_STRING": "typer.default",
     "ENVVAR_STRING": "typer.envvar",
     "REQUIRED_LONG_STRING": "typer.required",
+    "DEPRECATED_STRING": "typer.deprecated",
+    "ERRORS_PANEL_TITLE": "typer.error",
+    "ABORTED_TEXT": "typer.aborted",
+    "RICH_HELP": "typer.try_help",
+}
+# The usage line's words, which Typer's bundled Click writes in English: its prefix and
+# the placeholders for options and a group's commands (set on each command).
+_USAGE_WORDS = {
+    "prefix": "typer.usage",
+    "options_metavar": "typer.options_metavar",
+    "subcommand_metavar": "typer.subcommand_metavar",
 }
 
 
@@ -89,6 +100,9 @@ def tidy_help(cmd: Any) -> None:
         _word_when_shown(cmd)
     if getattr(cmd, "_anxin_lang", None) != language:
         cmd.help, cmd.short_help, cmd.epilog = (words(text) for text in cmd._anxin_declared)
+        cmd.options_metavar = help_text(_USAGE_WORDS["options_metavar"])
+        if getattr(cmd, "subcommand_metavar", None) and not getattr(cmd, "chain", False):
+            cmd.subcommand_metavar = help_text(_USAGE_WORDS["subcommand_metavar"])
         cmd._anxin_lang = language
     ctx = cmd.context_class(cmd, info_name=cmd.name)
     for p in [*cmd.params, cmd.get_help_option(ctx)]:
@@ -117,6 +131,12 @@ def _word_when_shown(cmd: Any) -> None:
 
     cmd.format_help = worded
 
+    def usage(ctx: Any, formatter: Any) -> None:  # Click's own writes "Usage: " whatever the language
+        prefix = help_text(_USAGE_WORDS["prefix"])  # ("Usage: " with its space, "用法：" without)
+        formatter.write_usage(ctx.command_path, " ".join(cmd.collect_usage_pieces(ctx)), prefix=prefix)
+
+    cmd.format_usage = usage
+
 
 def _tidy_param(p: Any, ctx: Any) -> None:
     if isinstance(p, TyperOption):
@@ -130,8 +150,9 @@ def _tidy_param(p: Any, ctx: Any) -> None:
 
 
 def _speak_typer() -> None:
-    """Typer's headings (Arguments, Options, Commands) and notes ([default: …],
-    [env var: …], [required]) in the process's language."""
+    """Typer's headings (Arguments, Options, Commands), notes ([default: …], [env var:
+    …], [required]) and error words (the panel's title, "Try … for help.") in the
+    process's language; the error's own message is Click's English."""
     from typer import rich_utils
 
     for name, key in _TYPER_WORDS.items():
