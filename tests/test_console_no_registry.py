@@ -3,16 +3,12 @@ page opens (empty lists, not a server error), in either language."""
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
 from fastapi.testclient import TestClient
+from sessions_helper import signed_in
 
-from anxin.auth import create_user
 from anxin.serve.runtime import build
 
-PASSWORD = "a-long-enough-password-1"
 PAGES = [
     "/console",
     "/console/alarms",
@@ -30,32 +26,18 @@ PAGES = [
 ]
 
 
-def _signed_in(app, username: str) -> TestClient:
-    c = TestClient(app)
-    token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text).group(1)
-    form = {"username": username, "password": PASSWORD, "next": "/console/audit", "form_token": token}
-    assert c.post("/console/login", data=form).status_code in (200, 403)
-    return c
-
-
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory) -> list[TestClient]:
     """A regulator and an administrator (each page is some role's) on a platform with no registry."""
     root = tmp_path_factory.mktemp("no-registry")
     _, service, app = build(db=str(root / "db.sqlite"), admin_token="admin-token-0123456789", cookie_secure=False)
     assert service.registry is None
-    for username, role in (("zhang", "regulator"), ("admin1", "admin")):
-        create_user(
-            service.store,
-            username=username,
-            display_name=username,
-            role=role,
-            password=PASSWORD,
-            actor="test",
-            reason="test",
-            now_us=time.time_ns() // 1000,
-        )
-    return [_signed_in(app, "zhang"), _signed_in(app, "admin1")]
+    out = []
+    for role in ("regulator", "admin"):
+        c = TestClient(app)
+        signed_in(c, service.store, role, role)
+        out.append(c)
+    return out
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -12,19 +12,18 @@ import ast
 import functools
 import html
 import re
-import time
+import secrets
 
 import pytest
 from fastapi.testclient import TestClient
+from sessions_helper import signed_in
 from wording import CJK, ENGLISH_SENTENCE, SRC, fields, table
 
-from anxin.auth import create_user
 from anxin.register import parse_csv
 from anxin.register.csvfile import COLUMNS, CONTEXT, errors_text
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
 
-PASSWORD = "correct horse battery staple"
 HEADER = (
     "station_id,nozzle_id,ts,type,org,certificate_no,k_pulses_per_m3,valid_until,"
     "flow_ml_per_min,standard_ml,indicated_ml,standard_temp_mc,dispenser_temp_mc"
@@ -117,25 +116,16 @@ def console(tmp_path_factory):
         admin_token="admin-token-0123456789",
         cookie_secure=False,  # TestClient speaks plain HTTP
     )
-    create_user(
-        service.store,
-        username="zhang",
-        display_name="张科长",
-        role="regulator",
-        password=PASSWORD,
-        actor="test",
-        reason="test",
-        now_us=time.time_ns() // 1000,
-    )
     return service, app
 
 
-def _signed_in(app, lang: str) -> tuple[TestClient, str]:
+def _signed_in(service, app, lang: str) -> tuple[TestClient, str]:
+    """A regulator's session (tests/sessions_helper.py) reading the console in ``lang``
+    (the register page sets the language cookie the import's answer is worded in)."""
     c = TestClient(app)
-    token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text).group(1)
-    c.post("/console/login", data={"username": "zhang", "password": PASSWORD, "next": "/console", "form_token": token})
-    page = c.get(f"/console/register?lang={lang}").text
-    return c, re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    csrf = signed_in(c, service.store, f"zhang-{secrets.token_hex(4)}", "regulator")
+    assert c.get(f"/console/register?lang={lang}").status_code == 200
+    return c, csrf
 
 
 def _bad_csv(nozzle: str, station: str) -> bytes:
@@ -157,7 +147,7 @@ def _status(c: TestClient, csrf: str, data: bytes) -> str:
 def test_a_bad_file_on_the_console_in_chinese(console) -> None:
     service, app = console
     n = service.registry.nozzles[0]
-    c, csrf = _signed_in(app, "zh")
+    c, csrf = _signed_in(service, app, "zh")
     text = _status(c, csrf, _bad_csv(n.nozzle_id, n.station_id))
     assert text == "第 2 行“standard_ml”列：不是数字：“20 OOO”；第 3 行“nozzle_id”列：证书 C2：油枪“S0001-D9-N9”未登记"
     data = re.sub(r"standard_ml|nozzle_id|S0001-D9-N9|20 OOO|C2", "", text)
@@ -167,7 +157,7 @@ def test_a_bad_file_on_the_console_in_chinese(console) -> None:
 def test_a_bad_file_on_the_console_in_english(console) -> None:
     service, app = console
     n = service.registry.nozzles[0]
-    c, csrf = _signed_in(app, "en")
+    c, csrf = _signed_in(service, app, "en")
     text = _status(c, csrf, _bad_csv(n.nozzle_id, n.station_id))
     assert text == (
         "line 2, column standard_ml: not a number: '20 OOO'; "
@@ -182,17 +172,7 @@ def test_a_file_before_the_platform_has_a_registry_is_refused_in_words(tmp_path,
     station and nozzle: the import is refused with a page that says why, not a 500."""
     _, service, app = build(db=str(tmp_path / "db.sqlite"), admin_token="admin-token-0123456789", cookie_secure=False)
     assert service.registry is None
-    create_user(
-        service.store,
-        username="zhang",
-        display_name="张科长",
-        role="regulator",
-        password=PASSWORD,
-        actor="test",
-        reason="test",
-        now_us=time.time_ns() // 1000,
-    )
-    c, csrf = _signed_in(app, lang)
+    c, csrf = _signed_in(service, app, lang)
     r = c.post(
         "/console/register/import", data={"csrf": csrf}, files={"file": ("a.csv", _bad_csv("N", "S"), "text/csv")}
     )
