@@ -2,13 +2,14 @@
 (``shards._feed``) into real ``multiprocessing`` queues, each shard only taking its
 messages and walking their lines as ``shards._shard_run`` does — no parse, no verify.
 
-    .venv/bin/python bench/check_queue.py [--data bench-data/city-30x7] [--shards 2] [--runs 5]
+    .venv/bin/python bench/check_queue.py [--data bench-data/city-30x7] [--shards 2] [--runs 5] [--real OUT]
 
 Prints, per run, the CPU of the main process (reading, routing, pickling, the queues'
 feeder threads), that of reading and routing alone (the messages dropped, not pickled),
 and that of the shards (taking and unpickling): the queue is the main's difference plus
 the shards'. CPU time, not wall: it holds on a loaded machine where wall time does not.
-Also the pickling alone, both ways, best of the runs.
+Also the pickling alone, both ways, best of the runs; with ``--real``, first a whole
+check in this process: the main process's CPU against the shards'.
 """
 
 from __future__ import annotations
@@ -84,13 +85,30 @@ def pickling(msgs: list) -> tuple[float, int]:
     return time.process_time() - c, sum(len(b) for b in blobs)
 
 
+def real_run(data: Path, out: Path, n: int) -> None:
+    """A whole ``anxin check`` in this process, as the CLI runs it: the main process's CPU
+    (imports aside) against the shards'."""
+    from anxin.check.run import run_check
+
+    c, t = _cpu_self(), time.perf_counter()
+    run_check(data, out, workers=n, as_of_us=1_796_400_000_000_000)  # 2026-12-05T00:00:00+08:00
+    wall, main = time.perf_counter() - t, _cpu_self() - c
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"anxin check --workers {n}: {wall:.1f} s wall, main process {main:.2f} CPU-s, shards {r.ru_utime + r.ru_stime:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT / "bench-data/city-30x7")
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--real", type=Path, default=None, help="also run the whole check, writing here")
     args = ap.parse_args()
     paths = data_files(args.data)
+    if args.real:
+        real_run(args.data, args.real, args.shards)
     best_pickle = float("inf")
     for _ in range(args.runs):
         lines, main_cpu, shards_cpu = through_queues(paths, args.shards)
