@@ -195,7 +195,8 @@ def _learn_transient_sd(
     group = np.zeros(x.shape[1], dtype=bool)
     group[-ntr:] = True
     sd = _fit.prior_scale(x, p.z / 1e6, p.seg, nseg, psd, group, ff[3], grid)
-    if sd >= s.transient_sd_c or sd > s.transient_sd_learn_max_c:
+    long_window = float(p.t_h[-1] - p.t_h[0]) >= s.leak_fine_hours  # (models: why a month may)
+    if sd >= s.transient_sd_c or (sd > s.transient_sd_learn_max_c and not long_window):
         return psd, ff
     psd2 = np.where(group, sd, psd)
     ff2 = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd2, s.hac_hours)
