@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from wording import CJK, SRC, table
+from wording import CJK, calls, table
 
 from anxin.web.texts import audit_reason
 
@@ -18,23 +18,19 @@ def _written() -> set[str]:
     """Every literal reason an audit writer is given; a composed one (an f-string) fails:
     its words could not come from the catalog."""
     found = set()
-    for path in sorted(SRC.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            for kw in node.keywords:
-                composed = name in WRITERS and kw.arg == "reason" and isinstance(kw.value, ast.JoinedStr)
-                assert not composed, f"{path.relative_to(SRC)}:{node.lineno}: a composed audit reason"
-                if (
-                    name in WRITERS
-                    and kw.arg == "reason"
-                    and isinstance(kw.value, ast.Constant)
-                    and isinstance(kw.value.value, str)
-                    and kw.value.value
-                    and not CJK.search(kw.value.value)
-                ):
-                    found.add(kw.value.value)
+    for rel, node, name in calls():
+        for kw in node.keywords:
+            composed = name in WRITERS and kw.arg == "reason" and isinstance(kw.value, ast.JoinedStr)
+            assert not composed, f"{rel}:{node.lineno}: a composed audit reason"
+            if (
+                name in WRITERS
+                and kw.arg == "reason"
+                and isinstance(kw.value, ast.Constant)
+                and isinstance(kw.value.value, str)
+                and kw.value.value
+                and not CJK.search(kw.value.value)
+            ):
+                found.add(kw.value.value)
     return found
 
 

@@ -23,7 +23,7 @@ import typer
 from factory import T0, City, line
 from rich.console import Console
 from typer.testing import CliRunner
-from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
+from wording import CJK, ENGLISH_SENTENCE, calls, catalog, fields
 
 from anxin.contract import records
 from anxin.contract.times import TimestampError as ContractTimeError
@@ -66,29 +66,23 @@ def _catalog(lang: str) -> dict[tuple[str, str], str]:
 def _sites() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
     """(where, context, key, parameters given) of every construction in the package."""
     out = []
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if name == "TimestampError":
-                assert rel in TIMESTAMP_CONTEXT, f"{rel}: a TimestampError raised here: name its table above"
-                ctx = TIMESTAMP_CONTEXT[rel]
-            elif name in CONTEXTS and (name in ("BundleError", "KeyFormatError") or rel.startswith("supervision/")):
-                ctx = CONTEXTS[name]
-            else:
-                continue
-            where = f"{rel}:{node.lineno}"
-            assert len(node.args) == 1, f"{where}: one positional argument, the key"
-            key = node.args[0]
-            if isinstance(key, ast.JoinedStr):  # a record's kind, a verdict: every value is checked below
-                assert ast.unparse(key).startswith(("f'kind.", "f'verdict.")), where
-                continue
-            assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: the key is a literal"
-            assert all(k.arg is not None for k in node.keywords), f"{where}: parameters by name, no **"
-            out.append((where, ctx, key.value, frozenset(k.arg for k in node.keywords if k.arg)))
+    for rel, node, name in calls():
+        if name == "TimestampError":
+            assert rel in TIMESTAMP_CONTEXT, f"{rel}: a TimestampError raised here: name its table above"
+            ctx = TIMESTAMP_CONTEXT[rel]
+        elif name in CONTEXTS and (name in ("BundleError", "KeyFormatError") or rel.startswith("supervision/")):
+            ctx = CONTEXTS[str(name)]
+        else:
+            continue
+        where = f"{rel}:{node.lineno}"
+        assert len(node.args) == 1, f"{where}: one positional argument, the key"
+        key = node.args[0]
+        if isinstance(key, ast.JoinedStr):  # a record's kind, a verdict: every value is checked below
+            assert ast.unparse(key).startswith(("f'kind.", "f'verdict.")), where
+            continue
+        assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: the key is a literal"
+        assert all(k.arg is not None for k in node.keywords), f"{where}: parameters by name, no **"
+        out.append((where, ctx, key.value, frozenset(k.arg for k in node.keywords if k.arg)))
     return tuple(out)
 
 

@@ -17,7 +17,7 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 from sessions_helper import signed_in
-from wording import CJK, ENGLISH_SENTENCE, SRC, fields, table
+from wording import CJK, ENGLISH_SENTENCE, calls, fields, table
 
 from anxin.register import parse_csv
 from anxin.register.csvfile import COLUMNS, CONTEXT, errors_text
@@ -38,23 +38,17 @@ def _catalog(lang: str) -> dict[str, str]:
 def _sites() -> tuple[tuple[str, str, frozenset[str]], ...]:
     """(where, key, parameters given) of every ``row_problem`` call in the package."""
     out = []
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            where = f"{rel}:{node.lineno}"
-            if name == "CsvError":  # its problem is a key, never a sentence
-                problem = node.args[2] if len(node.args) > 2 else None
-                assert not isinstance(problem, (ast.Constant, ast.JoinedStr, ast.BinOp)), f"{where}: a sentence"
-            if name != "row_problem":
-                continue
-            key = node.args[0]
-            assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: the key is a literal"
-            assert all(k.arg is not None for k in node.keywords), f"{where}: parameters by name, no **"
-            out.append((where, key.value, frozenset(k.arg for k in node.keywords if k.arg)))
+    for rel, node, name in calls():
+        where = f"{rel}:{node.lineno}"
+        if name == "CsvError":  # its problem is a key, never a sentence
+            problem = node.args[2] if len(node.args) > 2 else None
+            assert not isinstance(problem, (ast.Constant, ast.JoinedStr, ast.BinOp)), f"{where}: a sentence"
+        if name != "row_problem":
+            continue
+        key = node.args[0]
+        assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: the key is a literal"
+        assert all(k.arg is not None for k in node.keywords), f"{where}: parameters by name, no **"
+        out.append((where, key.value, frozenset(k.arg for k in node.keywords if k.arg)))
     return tuple(out)
 
 

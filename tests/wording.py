@@ -3,9 +3,11 @@ text, a template's placeholders, and what tells Chinese from English in a text."
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 import string
+from collections.abc import Iterator
 from pathlib import Path
 
 from anxin.i18n.po import parse_po, po_path
@@ -33,3 +35,19 @@ def table(ctx: str, lang: str) -> dict[str, str]:
 def fields(text: str) -> set[str]:
     """The placeholders a template fills (``{name}``)."""
     return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+@functools.cache
+def _tree(rel: str) -> ast.Module:
+    return ast.parse((SRC / rel).read_text(encoding="utf-8"))
+
+
+def calls() -> Iterator[tuple[str, ast.Call, str | None]]:
+    """Every call in the package's source: (its module's path in the package, the call,
+    the name called — a function's or a method's — or None)."""
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        for node in ast.walk(_tree(rel)):
+            if isinstance(node, ast.Call):
+                f = node.func
+                yield rel, node, f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
