@@ -131,11 +131,16 @@ async def get_store(request: Request) -> _Store:
 _NO_REGISTRY = Registry_(stations=[], nozzles=[])
 
 
+def registry_of(service: IngestService) -> Registry_:
+    """The service's registry, an empty one before the platform has one: the one place
+    that decides it, so no page or lookup handles a missing registry of its own."""
+    return service.registry or _NO_REGISTRY
+
+
 async def get_registry(request: Request) -> Any:
-    """The service's registry as the request finds it (``app.state.service.registry``;
-    an empty one before the platform has one). Typed ``Any`` as the routes' ``reg()``
-    was: the console's pages take it as there."""
-    return request.app.state.service.registry or _NO_REGISTRY
+    """The service's registry as the request finds it (:func:`registry_of`). Typed
+    ``Any`` as the routes' ``reg()`` was: the console's pages take it as there."""
+    return registry_of(request.app.state.service)
 
 
 async def get_guard(request: Request) -> PublicGuard:
@@ -288,20 +293,17 @@ def current_work_order(order_id: DbId, v: CanView, service: Service) -> dict[str
 async def current_station(station_id: str, v: CanView, service: Service) -> Station:
     """The registry's station ``station_id`` of the path (the registry is in memory: no
     threadpool needed)."""
-    reg = service.registry
-    return _in_scope(v, None if reg is None else reg.station_by_id.get(station_id), lambda s: s.station_id)
+    return _in_scope(v, registry_of(service).station_by_id.get(station_id), lambda s: s.station_id)
 
 
 async def current_nozzle(nozzle_id: str, v: CanView, service: Service) -> Nozzle:
     """The registry's nozzle ``nozzle_id`` of the path."""
-    reg = service.registry
-    return _in_scope(v, None if reg is None else reg.nozzle_by_id.get(nozzle_id), lambda n: n.station_id)
+    return _in_scope(v, registry_of(service).nozzle_by_id.get(nozzle_id), lambda n: n.station_id)
 
 
 async def current_tank(tank_id: str, v: CanView, service: Service) -> Tank:
     """The registry's tank ``tank_id`` of the path."""
-    reg = service.registry
-    return _in_scope(v, None if reg is None else reg.tank_by_id.get(tank_id), lambda t: t.station_id)
+    return _in_scope(v, registry_of(service).tank_by_id.get(tank_id), lambda t: t.station_id)
 
 
 ComplaintRow: TypeAlias = Annotated[dict[str, Any], Depends(current_complaint)]

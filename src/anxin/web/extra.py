@@ -111,7 +111,7 @@ async def entry_post(
 
 
 def _nozzles(v: Viewer, reg: Any) -> list[Any]:
-    return [n for n in reg.nozzles if v.sees(n.station_id)] if reg else []
+    return [n for n in reg.nozzles if v.sees(n.station_id)]
 
 
 @router.get("/console/audit")
@@ -130,10 +130,10 @@ async def audit_page(request: Request, v: CanAudit, store: Store):
 
 def _record(form: Any, reg: Any, lang: str) -> tuple[dict[str, Any], list[str]]:
     """The contract's verification record from the form (``reg``: the service's registry,
-    None before it has one), or the problems named."""
+    an empty one before it has one), or the problems named."""
     w = words(lang)
     errors: list[str] = []
-    n = reg.nozzle_by_id.get(str(form.get("nozzle_id", ""))) if reg else None
+    n = reg.nozzle_by_id.get(str(form.get("nozzle_id", "")))
     if n is None:
         return {}, [w["nozzle"] + "?"]
 

@@ -188,7 +188,7 @@ async def qr_sheet(request: Request, st: StationRow, registry: Registry, base_ur
     )
 
 
-def _sender_text(sender: Sender | None, w: dict[str, str], registry: Any = None) -> str:
+def _sender_text(sender: Sender | None, w: dict[str, str], registry: Any) -> str:
     """Who sent a verification, for the console's register (the ledger's source itself
     is the row's tooltip: provenance, not a word for the reader)."""
     if sender is None:
@@ -198,7 +198,7 @@ def _sender_text(sender: Sender | None, w: dict[str, str], registry: Any = None)
     if sender.role == "console":
         return f"{w['sent_by_console']} {sender.name}"
     if sender.role == "station":
-        st = None if registry is None else registry.station_by_id.get(sender.id)
+        st = registry.station_by_id.get(sender.id)
         return f"{w['sent_by_station_refused']}{w['paren_open']}{st.name if st else sender.id}{w['paren_close']}"
     return w["sent_by_import"]
 

@@ -86,7 +86,7 @@ def nozzle_page(
     sent it, the station's visited inspections) with ``forms``, the forms' context."""
     store = service.store
     v = viewer(request, store)
-    n = registry.nozzle_by_id.get(nozzle_id) if registry else None
+    n = registry.nozzle_by_id.get(nozzle_id)
     if n is None:
         return not_found(request, v)
     st = registry.station_by_id[n.station_id]
@@ -238,7 +238,7 @@ async def thanks(request: Request, nozzle_id: str, service: Service, registry: R
 async def public_complaint(request: Request, nozzle_id: str, service: Service, registry: Registry, guard: Guard):
     """The public page's complaint: text, optional order number, time and files."""
     store = service.store
-    n = registry.nozzle_by_id.get(nozzle_id) if registry else None
+    n = registry.nozzle_by_id.get(nozzle_id)
     if n is None:
         return not_found(request, await run_in_threadpool(viewer, request, store))
     form, stop = await _gate(request, service, registry, guard, nozzle_id, files=True, form_name="report")
@@ -291,7 +291,7 @@ async def public_complaint(request: Request, nozzle_id: str, service: Service, r
 async def public_inspect(request: Request, nozzle_id: str, service: Service, registry: Registry, guard: Guard):
     """你点我检: a citizen asks for this nozzle to be inspected."""
     store = service.store
-    if registry is None or nozzle_id not in registry.nozzle_by_id:
+    if nozzle_id not in registry.nozzle_by_id:
         return not_found(request, await run_in_threadpool(viewer, request, store))
     form, stop = await _gate(request, service, registry, guard, nozzle_id, files=False, form_name="inspect")
     if stop is not None:

@@ -22,7 +22,7 @@ async def page(
     request: Request, v: Viewer, store: Store, registry: Registry, message: str | None = None, failed: bool = False
 ):
     rows = await run_in_threadpool(list_users, store)
-    stations = [s.station_id for s in registry.stations] if registry else []
+    stations = [s.station_id for s in registry.stations]
     return render(
         request,
         v,
