@@ -179,7 +179,7 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
 
 
 def _learn_transient_sd(
-    p: Prepared, x: np.ndarray, psd: np.ndarray, ntr: int, ff: tuple, nseg: int, s: WitnessSettings
+    p: Prepared, x: np.ndarray, psd: np.ndarray, ntr: int, ff: tuple, nseg: int, hours: float, s: WitnessSettings
 ) -> tuple[np.ndarray, tuple]:
     """The transients' prior SD as the data show it (type-II ML over
     ``transient_sd_grid_c``), and the free fit under it. The loss rate is told from the
@@ -195,7 +195,7 @@ def _learn_transient_sd(
     group = np.zeros(x.shape[1], dtype=bool)
     group[-ntr:] = True
     sd = _fit.prior_scale(x, p.z / 1e6, p.seg, nseg, psd, group, ff[3], grid)
-    long_window = float(p.t_h[-1] - p.t_h[0]) >= s.leak_fine_hours  # (models: why a month may)
+    long_window = hours >= s.leak_fine_hours  # (models: why a month may)
     if sd >= s.transient_sd_c or (sd > s.transient_sd_learn_max_c and not long_window):
         return psd, ff
     psd2 = np.where(group, sd, psd)
@@ -254,7 +254,7 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
     # ambiguous tank both ways (a ±7‰ meter found lost, a twin's interval too narrow),
     # and a meter finding is an accusation.
     ntr = x.shape[1] - len(free) - 1 - chart.columns.shape[1]
-    psd_l, ff_l = _learn_transient_sd(p, x, psd, ntr, ff, nseg, s)
+    psd_l, ff_l = _learn_transient_sd(p, x, psd, ntr, ff, nseg, hours, s)
     transient_sd = float(psd_l[-1]) if ntr else s.transient_sd_c
     loss_fit = fit if psd_l is psd else _anchored(p, x, psd_l, ff_l, nseg, g_prior, s)[3]
     return _Run(
