@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
+from wording import CJK, ENGLISH_SENTENCE, catalog, fields, tree
 
 from anxin.contract.alarm import Alarm
 from anxin.i18n.language import language_scope
@@ -40,7 +40,7 @@ def _sites() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
     """(where, table, key, parameters given) of every call of a helper above."""
     out = []
     for (rel, helper), ctx in HELPERS.items():
-        for node in ast.walk(ast.parse((SRC / rel).read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(rel)):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == helper):
                 continue
             where = f"{rel}:{node.lineno}"
@@ -174,7 +174,7 @@ def _error_sites() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
     (``Message(ctx=…, key=…, params={…})``) in the modules above."""
     out = []
     for rel in ERROR_MODULES:
-        for node in ast.walk(ast.parse((SRC / rel).read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(rel)):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
                 continue
             where = f"{rel}:{node.lineno}"

@@ -12,7 +12,7 @@ import functools
 import re
 
 import pytest
-from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields
+from wording import CJK, ENGLISH_SENTENCE, SRC, catalog, fields, tree
 
 LATIN = re.compile(r"[A-Za-z]{2,}")
 
@@ -78,7 +78,7 @@ def _found() -> dict[str, list[str]]:
         rel = p.relative_to(SRC).as_posix()
         if rel.startswith("engine/stats/"):  # another change's (its words are the witness table's)
             continue
-        found = _pairs(ast.parse(p.read_text(encoding="utf-8")))
+        found = _pairs(tree(rel))
         if found:
             out[rel] = found
     return out
@@ -101,7 +101,7 @@ def _keys(rel: str, ctx: str) -> set[str]:
     """The keys of ``ctx`` a module reads: ``table("ctx")["key"]`` and its small helper's
     literal keys (``_evidence_word("yes" if v else "no", …)`` gives both)."""
     out: set[str] = set()
-    for n in ast.walk(ast.parse((SRC / rel).read_text(encoding="utf-8"))):
+    for n in ast.walk(tree(rel)):
         if (
             isinstance(n, ast.Subscript)
             and isinstance(n.value, ast.Call)

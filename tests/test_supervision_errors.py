@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from factory import City
-from wording import CJK, table
+from wording import CJK, SRC, table, tree
 
 from anxin.contract.registry import Registry
 from anxin.i18n import language_scope
@@ -66,7 +66,7 @@ def _sites() -> tuple[Site, ...]:
     classes = _refusal_classes()
     out = []
     for p in _sources():
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(p.relative_to(SRC).as_posix())):
             if not isinstance(node, ast.Call):
                 continue
             f = node.func
@@ -165,7 +165,7 @@ def test_every_text_input_is_named_in_words() -> None:
     """need_text's ``field`` is a name the catalog words (or the call says ``what=``)."""
     calls = 0
     for p in _sources():
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(p.relative_to(SRC).as_posix())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "need_text"):
                 continue
             calls += 1
@@ -194,7 +194,7 @@ def test_the_words_refusals_are_given_come_from_both_catalogs() -> None:
     assert list(zh) == list(en)
     named, prefixes = set(), set()
     for p in _sources():
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(p.relative_to(SRC).as_posix())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
             if node.func.id == "word":

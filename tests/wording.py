@@ -38,7 +38,8 @@ def fields(text: str) -> set[str]:
 
 
 @functools.cache
-def _tree(rel: str) -> ast.Module:
+def tree(rel: str) -> ast.Module:
+    """The syntax tree of the package's module ``rel`` (``register/csvfile.py``), parsed once."""
     return ast.parse((SRC / rel).read_text(encoding="utf-8"))
 
 
@@ -47,7 +48,7 @@ def calls() -> Iterator[tuple[str, ast.Call, str | None]]:
     the name called — a function's or a method's — or None)."""
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC).as_posix()
-        for node in ast.walk(_tree(rel)):
+        for node in ast.walk(tree(rel)):
             if isinstance(node, ast.Call):
                 f = node.func
                 yield rel, node, f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
