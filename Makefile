@@ -12,7 +12,8 @@ LOWEST ?= .venv-lowest
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements/dev.txt
+# setup.py and the C source: the compiled SM2 verification, built in place by the editable install.
+$(VENV)/.installed: pyproject.toml setup.py src/anxin/crypto/_sm2fast.c requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --require-hashes -r requirements/dev.txt
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
@@ -33,7 +34,7 @@ test: setup
 test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
-$(LOWEST)/.installed: pyproject.toml requirements/lowest.txt
+$(LOWEST)/.installed: pyproject.toml setup.py src/anxin/crypto/_sm2fast.c requirements/lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip --disable-pip-version-check install --quiet --require-hashes -r requirements/lowest.txt
 	$(LOWEST)/bin/python -m pip --disable-pip-version-check install --quiet --no-deps --no-build-isolation -e .
