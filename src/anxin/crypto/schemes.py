@@ -1,10 +1,19 @@
 """Ed25519 (cryptography) and SM2 with SM3 (GB/T 32918).
 
-Ed25519 goes through OpenSSL. SM2 has two backends with the same verdicts: Tongsuo
-(the OpenSSL fork of the Chinese commercial-cryptography community, through
-tongsuopy: the ``sm2`` extra, compiled, x86_64 wheels) when it is installed, else the
-pure-Python ``anxin.crypto.sm2`` (a station gateway on ARM, a minimal install),
-slower by an order of magnitude. ``ANXIN_SM2_BACKEND=python`` forces the fallback.
+Ed25519 goes through OpenSSL. SM2 verification has three backends with the same
+verdicts, the first available taken (docs/performance.md, "SM2 backend"):
+
+* ``c``: anxin's own compiled verifier (``anxin.crypto._sm2fast``, built from
+  ``_sm2fast.c`` when the package is installed on a machine with a C compiler; a
+  precomputed table per public key), ≈ 0.3× Ed25519's time;
+* ``tongsuo``: Tongsuo (the OpenSSL fork of the Chinese commercial-cryptography
+  community, through tongsuopy: the ``sm2`` extra, x86_64 wheels), ≈ 2.5× Ed25519's;
+* ``python``: the pure-Python ``anxin.crypto.sm2`` (a station gateway on 32-bit ARM, a
+  minimal install without a compiler), slower by another order of magnitude.
+
+``ANXIN_SM2_BACKEND=tongsuo`` skips the compiled verifier, ``ANXIN_SM2_BACKEND=python``
+uses only the pure-Python code (for signing too). Signing uses Tongsuo when it is
+installed, else the pure-Python code.
 SM2 signs ``Z_A ‖ M`` hashed with SM3, where ``Z_A`` depends on the signer's user id;
 the contract prescribes the standard's ``1234567812345678`` (Tongsuo's default;
 checked against an independent implementation in tests). Signatures on the wire are
@@ -40,10 +49,13 @@ ALGORITHMS: tuple[str, ...] = ("ed25519", "sm2")
 SM2_USER_ID = _py_sm2.DEFAULT_USER_ID
 
 
+_SM2_CHOICE = os.environ.get("ANXIN_SM2_BACKEND", "").lower()  # "", "c", "tongsuo" or "python"
+
+
 def _tongsuo() -> Any:
-    """tongsuopy's modules, or None when the compiled SM2 backend is not installed (or is
-    switched off with ``ANXIN_SM2_BACKEND=python``)."""
-    if os.environ.get("ANXIN_SM2_BACKEND", "").lower() == "python":
+    """tongsuopy's modules, or None when Tongsuo is not installed (or is switched off with
+    ``ANXIN_SM2_BACKEND=python``)."""
+    if _SM2_CHOICE == "python":
         return None
     try:
         from tongsuopy.crypto import hashes
@@ -54,10 +66,32 @@ def _tongsuo() -> Any:
     return SimpleNamespace(ec=ec, InvalidSignature=InvalidSignature, ecdsa_sm3=ec.ECDSA(hashes.SM3()))
 
 
+def _compiled() -> Any:
+    """anxin's compiled SM2 verifier, or None where the package was built without it (no C
+    compiler) or ``ANXIN_SM2_BACKEND=python``."""
+    if _SM2_CHOICE == "python":
+        return None
+    try:
+        import anxin.crypto._sm2fast as _sm2fast
+    except ImportError:
+        return None
+    return _sm2fast
+
+
 _TONGSUO = _tongsuo()
-SM2_BACKEND = "tongsuo" if _TONGSUO is not None else "python"
-if _TONGSUO is None:
-    logging.getLogger("anxin.crypto").info("sm2 backend: pure Python (install anxin[sm2] for the compiled one)")
+_SM2FAST = _compiled()
+# The SM2 verification backends available here, fastest first; the default is the first
+# one ANXIN_SM2_BACKEND does not skip.
+SM2_BACKENDS: tuple[str, ...] = (*(["c"] if _SM2FAST else []), *(["tongsuo"] if _TONGSUO else []), "python")
+SM2_BACKEND = next(b for b in SM2_BACKENDS if not (_SM2_CHOICE == "tongsuo" and b == "c"))
+logging.getLogger("anxin.crypto").info(
+    "sm2 backend: %s",
+    {
+        "c": "compiled (anxin.crypto._sm2fast)",
+        "tongsuo": "Tongsuo" + ("" if _SM2FAST or _SM2_CHOICE else " (anxin was built without a C compiler)"),
+        "python": "pure Python (no C compiler when anxin was built, and no anxin[sm2])",
+    }[SM2_BACKEND],
+)
 
 
 class KeyFormatError(KeyedError, ValueError):
@@ -101,14 +135,24 @@ class Ed25519Verifier:
 
 
 class Sm2Verifier:
+    """An SM2 public key ready to verify; ``backend`` (one of :data:`SM2_BACKENDS`)
+    overrides the default :data:`SM2_BACKEND` (tests and benchmarks compare them)."""
+
     alg = "sm2"
 
-    def __init__(self, public_key_text: str) -> None:
+    def __init__(self, public_key_text: str, backend: str | None = None) -> None:
+        self.backend = backend or SM2_BACKEND
+        if self.backend not in SM2_BACKENDS:
+            raise ValueError(f"SM2 backend {self.backend!r} is not available here: {SM2_BACKENDS}")
+        self._table = b""
         try:
             point = bytes.fromhex(public_key_text)
             if len(point) != 65 or point[0] != 4:
                 raise ValueError("not an uncompressed point")
-            if _TONGSUO is not None:
+            if self.backend == "c":
+                self._table = _SM2FAST.public_table(point)  # ValueError off the curve
+                self._za = _py_sm2.user_hash((int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")))
+            elif self.backend == "tongsuo":
                 self._key = _TONGSUO.ec.EllipticCurvePublicKey.from_encoded_point(_TONGSUO.ec.SM2(), point)
             else:
                 self._key = _py_sm2.PublicKey.from_uncompressed(point)
@@ -118,11 +162,13 @@ class Sm2Verifier:
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
             return False
+        if self._table:
+            return bool(_SM2FAST.verify(self._table, self._za, message, signature))
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
         if not (r and s):
             return False
-        if _TONGSUO is None:
+        if self.backend == "python":
             return self._key.verify(message, r, s)
         try:
             self._key.verify(encode_dss_signature(r, s), message, _TONGSUO.ecdsa_sm3)
