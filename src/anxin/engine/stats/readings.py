@@ -17,10 +17,10 @@ starts a new segment with its own free intercept.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from anxin.engine.stats.smooth import smooth_temperature
 
 __all__ = ["validate", "segment_ids", "smooth_temperature", "smooth_water", "cumulative", "rolling_median"]
 
@@ -104,66 +104,6 @@ def segment_ids(t: np.ndarray, deliveries: np.ndarray, segment_gap_us: int, gap_
         pos = pos[(pos > 0) & (pos < t.size)]
         cut[pos] = True
     return np.cumsum(cut), int((dt > gap_us).sum())
-
-
-def smooth_temperature(t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, half_h: float, k: int):
-    """Local quadratic fit of temperature in time within each segment (±``half_h`` hours,
-    at most ``k`` readings each side). The true fuel temperature is smooth (daily cycle,
-    slow relaxation after a delivery) while the probe's noise is white, and the
-    probe's noise multiplied by β·V is the largest single noise in the book volume.
-
-    Each segment is smoothed on its own readings alone, so a segment the previous look
-    already smoothed (every closed one, in a window that grows by a day a look) is taken
-    from :func:`_smoothed_segment`'s memo, keyed by its bytes: the same numbers, bit for bit."""
-    t_h = np.asarray(t_h, dtype=np.float64)  # (the memo's keys are the float64 bytes)
-    out = np.array(temp_c, dtype=np.float64)
-    bounds = np.flatnonzero(np.diff(seg)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t_h.size]):
-        n = hi - lo
-        if n < 5:
-            out[lo:hi] = out[lo:hi].mean() if n else out[lo:hi]
-            continue
-        smooth = _smoothed_segment if n <= _MEMO_MAX_READINGS else _smoothed_segment.__wrapped__
-        out[lo:hi] = smooth(t_h[lo:hi].tobytes(), out[lo:hi].tobytes(), half_h, k)
-    return out
-
-
-# A look re-reads every segment since its window's start: the last 1 024 segments of up to
-# two weeks of 5-minute readings each are kept (≈ 10 kB a day of readings); a miss costs
-# only the hashing of its bytes. Longer segments are smoothed again each time.
-_MEMO_MAX_READINGS = 4096
-
-
-@functools.lru_cache(maxsize=1024)
-def _smoothed_segment(t_bytes: bytes, y_bytes: bytes, half_h: float, k: int) -> np.ndarray:
-    t_h = np.frombuffer(t_bytes)
-    temp_c = np.frombuffer(y_bytes)
-    n = t_h.size
-    kk = min(k, n - 1)
-    pad = np.full(kk, np.nan)
-    tw = sliding_window_view(np.r_[pad, t_h, pad], 2 * kk + 1)
-    yw = sliding_window_view(np.r_[pad, temp_c, pad], 2 * kk + 1)
-    d = tw - t_h[:, None]
-    w = (np.abs(d) <= half_h) & np.isfinite(d)
-    d = np.where(w, d / max(half_h, 1e-9), 0.0)
-    y = np.where(w, yw, 0.0)
-    wf = w.astype(np.float64)
-    m = [np.sum(wf * d**p, axis=1) for p in range(5)]
-    a = np.stack(
-        [np.stack([m[0], m[1], m[2]], -1), np.stack([m[1], m[2], m[3]], -1), np.stack([m[2], m[3], m[4]], -1)],
-        -2,
-    )
-    b = np.stack([np.sum(y, 1), np.sum(y * d, 1), np.sum(y * d * d, 1)], -1)
-    ok = m[0] >= 5
-    det = np.linalg.det(a)
-    ok &= np.abs(det) > 1e-9 * np.maximum(m[0], 1.0) ** 3
-    sol = np.zeros_like(b)
-    if ok.any():
-        sol[ok] = np.linalg.solve(a[ok], b[ok][..., None])[..., 0]
-    mean = np.sum(y, 1) / np.maximum(m[0], 1.0)
-    out = np.where(ok, sol[:, 0], mean)
-    out.setflags(write=False)  # shared by every look that meets the segment again
-    return out
 
 
 def smooth_water(t_h: np.ndarray, water_um: np.ndarray, seg: np.ndarray, max_dev_um: float) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""The probe's temperature, smoothed within each segment, and remembered between looks.
+
+A look re-reads every reading since its window's start, and a window grows by a day a
+look: each closed segment is the one the last look smoothed, and the open one is last
+look's with a day more. A segment is smoothed on its own readings alone, and each reading
+on its neighbours alone (at most ``k`` each side), so the memo gives the same numbers, bit
+for bit, as smoothing again: a segment seen before is taken as it is; a segment that grew
+keeps the results of every reading whose neighbours are all unchanged and smooths only the
+rest (the last ``k`` readings it had, and the new ones).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# The last 1 024 segments of at most two weeks of 5-minute readings each (≈ 24 bytes a
+# reading: ~10 MB at most); a longer segment is smoothed again each time.
+MEMO_SEGMENTS = 1024
+MEMO_MAX_READINGS = 4096
+MEMO_MIN_READINGS = 8  # readings that name a segment in the memo (its start: times and temperatures)
+# (a shorter segment is smoothed again each time)
+
+
+def smooth_temperature(t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, half_h: float, k: int):
+    """Local quadratic fit of temperature in time within each segment (±``half_h`` hours,
+    at most ``k`` readings each side). The true fuel temperature is smooth (daily cycle,
+    slow relaxation after a delivery) while the probe's noise is white, and the
+    probe's noise multiplied by β·V is the largest single noise in the book volume."""
+    t_h = np.asarray(t_h, dtype=np.float64)  # (the memo compares float64 bytes)
+    out = np.array(temp_c, dtype=np.float64)
+    bounds = np.flatnonzero(np.diff(seg)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t_h.size]):
+        n = hi - lo
+        if n < 5:
+            out[lo:hi] = out[lo:hi].mean() if n else out[lo:hi]
+        elif not MEMO_MIN_READINGS <= n <= MEMO_MAX_READINGS:
+            out[lo:hi] = local_quadratic(t_h[lo:hi], out[lo:hi], half_h, min(k, n - 1))
+        else:
+            out[lo:hi] = MEMO.segment(t_h[lo:hi], out[lo:hi], half_h, k)
+    return out
+
+
+def local_quadratic(t_h: np.ndarray, temp_c: np.ndarray, half_h: float, kk: int) -> np.ndarray:
+    """Each reading's local quadratic fit over its ``kk`` neighbours each side within
+    ±``half_h`` (missing neighbours beyond the ends count as absent). Every reading's
+    result depends on its own window alone."""
+    pad = np.full(kk, np.nan)
+    tw = sliding_window_view(np.r_[pad, t_h, pad], 2 * kk + 1)
+    yw = sliding_window_view(np.r_[pad, temp_c, pad], 2 * kk + 1)
+    d = tw - t_h[:, None]
+    w = (np.abs(d) <= half_h) & np.isfinite(d)
+    d = np.where(w, d / max(half_h, 1e-9), 0.0)
+    y = np.where(w, yw, 0.0)
+    wf = w.astype(np.float64)
+    m = [np.sum(wf * d**p, axis=1) for p in range(5)]
+    a = np.stack(
+        [np.stack([m[0], m[1], m[2]], -1), np.stack([m[1], m[2], m[3]], -1), np.stack([m[2], m[3], m[4]], -1)],
+        -2,
+    )
+    b = np.stack([np.sum(y, 1), np.sum(y * d, 1), np.sum(y * d * d, 1)], -1)
+    ok = m[0] >= 5
+    det = np.linalg.det(a)
+    ok &= np.abs(det) > 1e-9 * np.maximum(m[0], 1.0) ** 3
+    sol = np.zeros_like(b)
+    if ok.any():
+        sol[ok] = np.linalg.solve(a[ok], b[ok][..., None])[..., 0]
+    mean = np.sum(y, 1) / np.maximum(m[0], 1.0)
+    return np.where(ok, sol[:, 0], mean)
+
+
+class SegmentMemo:
+    """Smoothed segments by their first readings, least recently used first out. Shared by
+    the looks of one process (a shard, the live service's witness thread): thread-safe."""
+
+    def __init__(self, size: int = MEMO_SEGMENTS) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, tuple[bytes, bytes, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.extended = self.misses = 0
+
+    def segment(self, t_h: np.ndarray, temp_c: np.ndarray, half_h: float, k: int) -> np.ndarray:
+        n = t_h.size
+        tb, yb = t_h.tobytes(), temp_c.tobytes()
+        key = (tb[: 8 * MEMO_MIN_READINGS], yb[: 8 * MEMO_MIN_READINGS], half_h, k)
+        with self._lock:
+            seen = self._entries.get(key)
+            if seen is not None:
+                self._entries.move_to_end(key)
+        if seen is not None and seen[0] == tb and seen[1] == yb:
+            self.hits += 1
+            return seen[2]
+        old = seen[2].size if seen is not None and tb.startswith(seen[0]) and yb.startswith(seen[1]) else 0
+        if seen is not None and k < old < n:
+            # Readings before old - k have all their neighbours among the old readings.
+            keep = old - k
+            start = max(keep - k, 0)
+            tail = local_quadratic(t_h[start:], temp_c[start:], half_h, k)[keep - start :]
+            got = np.concatenate([seen[2][:keep], tail])
+            self.extended += 1
+        else:
+            got = local_quadratic(t_h, temp_c, half_h, min(k, n - 1))
+            self.misses += 1
+        got.setflags(write=False)  # handed to every later look that meets the segment
+        with self._lock:
+            self._entries[key] = (tb, yb, got)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return got
+
+
+MEMO = SegmentMemo()
