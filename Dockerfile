@@ -7,14 +7,19 @@
 # Build stage: the wheel, from the source tree. Runtime stage: that wheel and the
 # hash-locked dependencies (requirements/server.txt) installed into /opt/anxin by
 # deploy/install.sh — the same script CI installs and tests the wheel with.
-# requirements/server.txt includes the compiled SM2 backend (tongsuopy), which has
-# x86_64 wheels only: build this image for linux/amd64.
+# The build stage has a C compiler, so the wheel carries anxin's compiled SM2 verifier
+# (setup.py: an optional extension, docs/performance.md "SM2 backend"); the runtime stage
+# needs none. requirements/server.txt includes Tongsuo (tongsuopy, SM2 signing and the
+# fallback verifier), which has x86_64 wheels only: build this image for linux/amd64.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY src ./src
 # Build isolation fetches the build backend (setuptools>=77) from the package index.
 RUN python -m pip wheel --no-deps -w /dist .

@@ -216,6 +216,17 @@ def test_dockerfile_builds_the_wheel_and_installs_it_with_deploy_install_sh() ->
     assert script.parent.parent / "requirements" / "server.txt" in targets
 
 
+def test_dockerfile_builds_the_compiled_sm2_verifier() -> None:
+    """The wheel built in the image carries the compiled SM2 verifier: the build stage has
+    the files setuptools reads (setup.py declares the extension) and a C compiler."""
+    build_stage = _stages(dockerfile())[0]
+    copied = {w for k, a in build_stage if k == "COPY" for w in a.split()[:-1]}
+    assert {"pyproject.toml", "setup.py", "README.md", "LICENSE", "src"} <= copied
+    runs = " ".join(a for k, a in build_stage if k == "RUN")
+    assert re.search(r"apt-get install .*\bgcc\b", runs) and "libc6-dev" in runs
+    assert runs.index("gcc") < runs.index("pip wheel")  # the compiler before the build
+
+
 def test_dockerfile_copies_only_what_exists_and_is_not_ignored() -> None:
     ignored = [
         p.strip().rstrip("/")
