@@ -290,7 +290,7 @@ RULES: list[tuple[str, str, str]] = [
     ("engine/tanklog.py", "span", "look: window data (tank_data, span)"),
     ("engine/tanklog.py", "_verified", "look: window data (tank_data, span)"),
     ("engine/tanklog.py", "*", "witness: collecting history"),
-    ("engine/stats/readings.py", "smooth_temperature", "look: temperature smoother (local quadratic)"),
+    ("engine/stats/smooth.py", "*", "look: temperature smoother (local quadratic, its memo)"),
     ("engine/stats/readings.py", "rolling_median", "look: running median (jumps)"),
     ("engine/stats/readings.py", "cumulative", "look: cumulative metered volumes"),
     ("engine/stats/prepare.py", "*", "look: prepare, the rest (validate, water, segments)"),
