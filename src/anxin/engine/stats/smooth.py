@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -40,7 +41,13 @@ def smooth_temperature(t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, hal
         elif not MEMO_MIN_READINGS <= n <= MEMO_MAX_READINGS:
             out[lo:hi] = local_quadratic(t_h[lo:hi], out[lo:hi], half_h, min(k, n - 1))
         else:
-            out[lo:hi] = MEMO.segment(t_h[lo:hi], out[lo:hi], half_h, k)
+            out[lo:hi] = MEMO.segment(
+                "temperature",
+                (t_h[lo:hi], out[lo:hi]),
+                (half_h, k),
+                lambda n: min(k, n - 1),
+                lambda a, kk: local_quadratic(a[0], a[1], half_h, kk),
+            )
     return out
 
 
@@ -73,40 +80,52 @@ def local_quadratic(t_h: np.ndarray, temp_c: np.ndarray, half_h: float, kk: int)
 
 
 class SegmentMemo:
-    """Smoothed segments by their first readings, least recently used first out. Shared by
-    the looks of one process (a shard, the live service's witness thread): thread-safe."""
+    """Per-reading results of a segment (a window function: each reading's result depends
+    only on the readings within ``kk`` of it), by the segment's first readings, least
+    recently used first out. Shared by the looks of one process (a shard, the live
+    service's witness thread): thread-safe."""
 
     def __init__(self, size: int = MEMO_SEGMENTS) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple, tuple[bytes, bytes, np.ndarray]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[tuple[bytes, ...], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.extended = self.misses = 0
 
-    def segment(self, t_h: np.ndarray, temp_c: np.ndarray, half_h: float, k: int) -> np.ndarray:
-        n = t_h.size
-        tb, yb = t_h.tobytes(), temp_c.tobytes()
-        key = (tb[: 8 * MEMO_MIN_READINGS], yb[: 8 * MEMO_MIN_READINGS], half_h, k)
+    def segment(
+        self,
+        what: str,
+        arrays: tuple[np.ndarray, ...],
+        params: tuple,
+        kk_of: Callable[[int], int],
+        compute: Callable[[tuple[np.ndarray, ...], int], np.ndarray],
+    ) -> np.ndarray:
+        """``compute(arrays, kk)``: every reading's result with ``kk`` neighbours each side
+        (absent beyond the ends); ``kk_of(n)``: the ``kk`` a segment of ``n`` readings takes."""
+        n = arrays[0].size
+        raw = tuple(a.tobytes() for a in arrays)
+        key = (what, *(b[: 8 * MEMO_MIN_READINGS] for b in raw), params)
         with self._lock:
             seen = self._entries.get(key)
             if seen is not None:
                 self._entries.move_to_end(key)
-        if seen is not None and seen[0] == tb and seen[1] == yb:
+        if seen is not None and seen[0] == raw:
             self.hits += 1
-            return seen[2]
-        old = seen[2].size if seen is not None and tb.startswith(seen[0]) and yb.startswith(seen[1]) else 0
-        if seen is not None and k < old < n:
-            # Readings before old - k have all their neighbours among the old readings.
-            keep = old - k
-            start = max(keep - k, 0)
-            tail = local_quadratic(t_h[start:], temp_c[start:], half_h, k)[keep - start :]
-            got = np.concatenate([seen[2][:keep], tail])
+            return seen[1]
+        old = seen[1].size if seen is not None and all(b.startswith(o) for b, o in zip(raw, seen[0])) else 0
+        kk = kk_of(n)
+        if seen is not None and 0 < old < n and kk_of(old) == kk < old:
+            # Readings before old - kk have all their neighbours among the old readings.
+            keep = old - kk
+            start = max(keep - kk, 0)
+            tail = compute(tuple(a[start:] for a in arrays), kk)[keep - start :]
+            got = np.concatenate([seen[1][:keep], tail])
             self.extended += 1
         else:
-            got = local_quadratic(t_h, temp_c, half_h, min(k, n - 1))
+            got = compute(arrays, kk)
             self.misses += 1
         got.setflags(write=False)  # handed to every later look that meets the segment
         with self._lock:
-            self._entries[key] = (tb, yb, got)
+            self._entries[key] = (raw, got)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
