@@ -112,15 +112,18 @@ def test_a_grown_segment_is_smoothed_as_if_new(n_old, more, step, k, half_h, see
     assert grown.tobytes() == want.tobytes()
 
 
-def test_the_memo_keeps_at_most_its_size(monkeypatch):
-    memo = rd.SegmentMemo(size=3)
+def test_the_memo_keeps_at_most_its_bytes(monkeypatch):
+    memo = rd.SegmentMemo(max_bytes=3 * 20 * 24)  # three segments of 20 readings
     monkeypatch.setattr(rd, "MEMO", memo)
     for i in range(5):
         t_h, temp, seg = _readings([(20, 0.25, 10.0 + i)], i)
         rd.smooth_temperature(t_h, temp, seg, 6.0, 48)
-    assert len(memo._entries) == 3
+    assert len(memo._entries) == 3 and memo.bytes == 3 * 20 * 24
     rd.smooth_temperature(t_h, temp, seg, 6.0, 48)
     assert memo.hits == 1  # the latest is still there
+    t_h, temp, seg = _readings([(20, 0.25, 10.0)], 0)
+    rd.smooth_temperature(t_h, temp, seg, 6.0, 48)
+    assert memo.hits == 1 and memo.misses == 6  # the first went out
 
 
 def test_integer_readings_are_smoothed_as_floats(monkeypatch):

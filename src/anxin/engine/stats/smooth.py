@@ -18,9 +18,11 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# The last 1 024 segments of at most two weeks of 5-minute readings each (≈ 24 bytes a
-# reading: ~10 MB at most); a longer segment is smoothed again each time.
-MEMO_SEGMENTS = 1024
+# What the memo may hold (its keys' bytes and its results: 24 bytes a reading of the
+# smoother), the least recently used segment out first: a look of a station with 3 tanks
+# over 30 days of 5-minute readings holds ≈ 0.6 MB, so a shard's 30 MB keep ~50 stations'
+# windows. A segment longer than two weeks of 5-minute readings is smoothed again each time.
+MEMO_BYTES = 30 << 20
 MEMO_MAX_READINGS = 4096
 MEMO_MIN_READINGS = 8  # readings that name a segment in the memo (its start: times and temperatures)
 # (a shorter segment is smoothed again each time)
@@ -85,8 +87,9 @@ class SegmentMemo:
     recently used first out. Shared by the looks of one process (a shard, the live
     service's witness thread): thread-safe."""
 
-    def __init__(self, size: int = MEMO_SEGMENTS) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict[tuple, tuple[tuple[bytes, ...], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.extended = self.misses = 0
@@ -125,11 +128,17 @@ class SegmentMemo:
             self.misses += 1
         got.setflags(write=False)  # handed to every later look that meets the segment
         with self._lock:
+            if (gone := self._entries.pop(key, None)) is not None:
+                self.bytes -= _size(gone)
             self._entries[key] = (raw, got)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self.bytes += _size((raw, got))
+            while self.bytes > self.max_bytes and self._entries:
+                self.bytes -= _size(self._entries.popitem(last=False)[1])
         return got
+
+
+def _size(entry: tuple[tuple[bytes, ...], np.ndarray]) -> int:
+    return sum(map(len, entry[0])) + entry[1].nbytes
 
 
 MEMO = SegmentMemo()
