@@ -135,7 +135,7 @@ def prepare(data: TankData, s) -> Prepared | None:
         a, b = int(t_us[i - 1]), int(t_us[i])
         cause[i] = "delivery" if ((dl_us[:, 0] >= a) & (dl_us[:, 0] < b)).any() else "gap"
     beta = data.expansion_ppm_per_c * 1e-6
-    temp_s = _rd.smooth_temperature(t_h, temp, seg, s.temp_smooth_h, s.temp_smooth_max)
+    temp_s = _rd.smooth_temperature(t_h, temp, seg, s.temp_smooth_h, s.temp_smooth_max, tank=data.tank_id)
     if s.water_smooth_um > 0:
         water = _rd.smooth_water(t_h, water, seg, s.water_smooth_um)
     vol = np.interp(level, chart[:, 0], chart[:, 1]) - np.interp(water, chart[:, 0], chart[:, 1])

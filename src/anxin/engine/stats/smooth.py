@@ -7,10 +7,15 @@ on its neighbours alone (at most ``k`` each side), so the memo gives the same nu
 for bit, as smoothing again: a segment seen before is taken as it is; a segment that grew
 keeps the results of every reading whose neighbours are all unchanged and smooths only the
 rest (the last ``k`` readings it had, and the new ones).
+
+The memo is kept per tank: a look holds what its tank's window needs and nothing more
+(a segment the window has left goes at the tank's next look), so it holds the same
+whatever the number of tanks looked at in between.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,38 +23,43 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# What the memo may hold (its keys' bytes and its results: 24 bytes a reading of the
-# smoother), the least recently used segment out first: a look of a station with 3 tanks
-# over 30 days of 5-minute readings holds ≈ 0.6 MB, so a shard's 30 MB keep ~50 stations'
-# windows. A segment longer than two weeks of 5-minute readings is smoothed again each time.
-MEMO_BYTES = 30 << 20
-MEMO_MAX_READINGS = 4096
+# A segment's results (8 bytes a reading) are kept while it is in its tank's window: ≈ 60 kB
+# for a tank over 30 days of 5-minute readings, ≈ 15 kB over a week. Beyond this, for more
+# tanks than that in one process, the least recently used go first.
+MEMO_BYTES = 128 << 20
 MEMO_MIN_READINGS = 8  # readings that name a segment in the memo (its start: times and temperatures)
 # (a shorter segment is smoothed again each time)
 
 
-def smooth_temperature(t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, half_h: float, k: int):
+def smooth_temperature(
+    t_h: np.ndarray, temp_c: np.ndarray, seg: np.ndarray, half_h: float, k: int, *, tank: str | None = None
+):
     """Local quadratic fit of temperature in time within each segment (±``half_h`` hours,
     at most ``k`` readings each side). The true fuel temperature is smooth (daily cycle,
     slow relaxation after a delivery) while the probe's noise is white, and the
-    probe's noise multiplied by β·V is the largest single noise in the book volume."""
+    probe's noise multiplied by β·V is the largest single noise in the book volume.
+    ``tank``: whose window this is (its segments are remembered until its next look);
+    None: nothing is remembered."""
     t_h = np.asarray(t_h, dtype=np.float64)  # (the memo compares float64 bytes)
     out = np.array(temp_c, dtype=np.float64)
     bounds = np.flatnonzero(np.diff(seg)) + 1
+    used: list[tuple] = []
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t_h.size]):
         n = hi - lo
         if n < 5:
             out[lo:hi] = out[lo:hi].mean() if n else out[lo:hi]
-        elif not MEMO_MIN_READINGS <= n <= MEMO_MAX_READINGS:
+        elif tank is None or n < MEMO_MIN_READINGS:
             out[lo:hi] = local_quadratic(t_h[lo:hi], out[lo:hi], half_h, min(k, n - 1))
         else:
             out[lo:hi] = MEMO.segment(
-                "temperature",
+                (tank, "temperature", half_h, k),
                 (t_h[lo:hi], out[lo:hi]),
-                (half_h, k),
                 lambda n: min(k, n - 1),
                 lambda a, kk: local_quadratic(a[0], a[1], half_h, kk),
+                used,
             )
+    if tank is not None:
+        MEMO.settle((tank, "temperature", half_h, k), used)
     return out
 
 
@@ -82,63 +92,87 @@ def local_quadratic(t_h: np.ndarray, temp_c: np.ndarray, half_h: float, kk: int)
 
 
 class SegmentMemo:
-    """Per-reading results of a segment (a window function: each reading's result depends
-    only on the readings within ``kk`` of it), by the segment's first readings, least
-    recently used first out. Shared by the looks of one process (a shard, the live
-    service's witness thread): thread-safe."""
+    """Per-reading results of segments (of a window function: each reading's result
+    depends only on the readings within ``kk`` of it), by their owner (a tank and what was
+    computed) and their first readings. Shared by the looks of one process (a shard, the
+    live service's witness thread): thread-safe."""
 
     def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[tuple, tuple[tuple[bytes, ...], np.ndarray]] = OrderedDict()
+        # (owner, head) → (the readings' digest, their number, the results)
+        self._entries: OrderedDict[tuple, tuple[bytes, int, np.ndarray]] = OrderedDict()
+        self._owned: dict[tuple, set[tuple]] = {}
         self._lock = threading.Lock()
         self.hits = self.extended = self.misses = 0
 
     def segment(
         self,
-        what: str,
+        owner: tuple,
         arrays: tuple[np.ndarray, ...],
-        params: tuple,
         kk_of: Callable[[int], int],
         compute: Callable[[tuple[np.ndarray, ...], int], np.ndarray],
+        used: list[tuple],
     ) -> np.ndarray:
         """``compute(arrays, kk)``: every reading's result with ``kk`` neighbours each side
-        (absent beyond the ends); ``kk_of(n)``: the ``kk`` a segment of ``n`` readings takes."""
+        (absent beyond the ends); ``kk_of(n)``: the ``kk`` a segment of ``n`` readings takes.
+        The segment's key is appended to ``used`` (for :meth:`settle`)."""
         n = arrays[0].size
-        raw = tuple(a.tobytes() for a in arrays)
-        key = (what, *(b[: 8 * MEMO_MIN_READINGS] for b in raw), params)
+        key = (owner, b"".join(a[:MEMO_MIN_READINGS].tobytes() for a in arrays))
+        used.append(key)
         with self._lock:
             seen = self._entries.get(key)
             if seen is not None:
                 self._entries.move_to_end(key)
-        if seen is not None and seen[0] == raw:
+        old, had = 0, None  # the readings this segment had when last met, if it only grew since
+        if seen is not None and seen[1] <= n and seen[0] == _digest(arrays, seen[1]):
+            old, had = seen[1], seen[2]
+        if had is not None and old == n:
             self.hits += 1
-            return seen[1]
-        old = seen[1].size if seen is not None and all(b.startswith(o) for b, o in zip(raw, seen[0])) else 0
+            return had
         kk = kk_of(n)
-        if seen is not None and 0 < old < n and kk_of(old) == kk < old:
+        if had is not None and kk_of(old) == kk < old:
             # Readings before old - kk have all their neighbours among the old readings.
             keep = old - kk
             start = max(keep - kk, 0)
             tail = compute(tuple(a[start:] for a in arrays), kk)[keep - start :]
-            got = np.concatenate([seen[1][:keep], tail])
+            got = np.concatenate([had[:keep], tail])
             self.extended += 1
         else:
             got = compute(arrays, kk)
             self.misses += 1
         got.setflags(write=False)  # handed to every later look that meets the segment
         with self._lock:
-            if (gone := self._entries.pop(key, None)) is not None:
-                self.bytes -= _size(gone)
-            self._entries[key] = (raw, got)
-            self.bytes += _size((raw, got))
+            self._drop(key)
+            self._entries[key] = (_digest(arrays, n), n, got)
+            self._owned.setdefault(owner, set()).add(key)
+            self.bytes += got.nbytes
             while self.bytes > self.max_bytes and self._entries:
-                self.bytes -= _size(self._entries.popitem(last=False)[1])
+                self._drop(next(iter(self._entries)))
         return got
 
+    def settle(self, owner: tuple, used: list[tuple]) -> None:
+        """The owner's look is over: its segments this look did not meet have left its window."""
+        with self._lock:
+            for key in self._owned.get(owner, set()) - set(used):
+                self._drop(key)
 
-def _size(entry: tuple[tuple[bytes, ...], np.ndarray]) -> int:
-    return sum(map(len, entry[0])) + entry[1].nbytes
+    def _drop(self, key: tuple) -> None:
+        gone = self._entries.pop(key, None)
+        if gone is not None:
+            self.bytes -= gone[2].nbytes
+            owned = self._owned[key[0]]
+            owned.discard(key)
+            if not owned:
+                del self._owned[key[0]]
+
+
+def _digest(arrays: tuple[np.ndarray, ...], n: int) -> bytes:
+    """The first ``n`` readings of every array (BLAKE2b, 256 bits: what a segment held)."""
+    h = hashlib.blake2b(digest_size=32)
+    for a in arrays:
+        h.update(a[:n].tobytes())
+    return h.digest()
 
 
 MEMO = SegmentMemo()
