@@ -54,7 +54,7 @@ def smooth_temperature(
             out[lo:hi] = MEMO.segment(
                 (tank, "temperature", half_h, k),
                 (t_h[lo:hi], out[lo:hi]),
-                lambda n: min(k, n - 1),
+                lambda m: min(k, m - 1),
                 lambda a, kk: local_quadratic(a[0], a[1], half_h, kk),
                 used,
             )
