@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Anchor", "AnchoredFit", "free_fit", "prior_scale", "analyse_anchors", "anchored_fit", "long_run_var"]
+__all__ = [
+    "Anchor",
+    "AnchoredFit",
+    "free_fit",
+    "group_evidence",
+    "analyse_anchors",
+    "anchored_fit",
+    "long_run_var",
+]
 
 
 class Anchor:
@@ -147,31 +155,55 @@ def free_fit(x, y, t_h, seg, nseg, psd, bw_h):
     return b, a, resid, lrv
 
 
-def prior_scale(x, y, seg, nseg, psd, group, lrv, grid) -> float:
-    """The prior SD of the columns in ``group`` that the data make most likely (type-II
-    maximum likelihood over ``grid``, intercepts flat and swept out, the other columns
-    with their own priors, readings weighted by ``lrv`` as in :func:`free_fit`): the
-    group's coefficients as draws from N(0, sd²), their spread learnt from the data."""
+def group_evidence(x, psd, groups, y, seg, nseg, lrv, grid) -> list[tuple[float, float]]:
+    """Type-II maximum likelihood over alternative blocks of columns: for each block of
+    ``groups`` (appended to the base columns ``x``, which keep their priors ``psd``, 0
+    flat), its coefficients as draws from N(0, sd²) with sd over ``grid``; returns per
+    block (the sd the data make most likely, that log-likelihood up to a constant common
+    to the blocks). Intercepts flat and swept out, readings weighted by ``lrv`` as in
+    :func:`free_fit`. The base columns are integrated out once (the block's information
+    is their Schur complement), so each block and sd costs a solve of the block's size:
+    log p(y | block, sd) = ½ (r'(S + Λ⁻¹)⁻¹r − log|Λ| − log|S + Λ⁻¹|) + const."""
     xd = x - _seg_means(x, seg, nseg)[seg]
     yd = y - _seg_means(y, seg, nseg)[seg]
     norms = np.sqrt((xd * xd).sum(0))
     scale = np.where(norms > 0, norms, 1.0)
     xs = xd / scale
     s2 = max(lrv, LRV_FLOOR)
-    xtx = xs.T @ xs / s2
-    xty = xs.T @ yd / s2
-    lls = []
-    for g in grid:
-        sd = np.where(group, g, psd) * scale
-        pen = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0) ** 2, 0.0)
-        a = xtx + np.diag(pen)
-        sign, logdet = np.linalg.slogdet(a)
-        if sign <= 0:
-            lls.append(-math.inf)
+    sd_b = psd * scale
+    pen = np.where(sd_b > 0, 1.0 / np.where(sd_b > 0, sd_b, 1.0) ** 2, 0.0)
+    abb_inv = _inverse_sym(xs.T @ xs / s2 + np.diag(pen))
+    bb = xs.T @ yd / s2
+    k_b = abb_inv @ bb
+    out = []
+    for tr in groups:
+        if tr.shape[1] == 0:
+            out.append((math.nan, -math.inf))
             continue
-        # log p(y | g) up to a constant: −½ (y'y/σ² − y'X b̂/σ² + log|Λ| + log|X'X/σ² + Λ⁻¹|)
-        lls.append(0.5 * (float(xty @ np.linalg.solve(a, xty)) - float(np.sum(np.log(sd[sd > 0] ** 2))) - logdet))
-    return float(grid[int(np.argmax(lls))])
+        td = tr - _seg_means(tr, seg, nseg)[seg]
+        tn = np.sqrt((td * td).sum(0))
+        tsc = np.where(tn > 0, tn, 1.0)
+        ts = td / tsc
+        abt = xs.T @ ts / s2
+        schur = ts.T @ ts / s2 - abt.T @ abb_inv @ abt
+        r = ts.T @ yd / s2 - abt.T @ k_b
+        best = (math.nan, -math.inf)
+        for g in grid:
+            sd = g * tsc
+            m = schur + np.diag(1.0 / sd**2)
+            sign, logdet = np.linalg.slogdet(m)
+            if sign <= 0:
+                continue
+            ll = 0.5 * (float(r @ np.linalg.solve(m, r)) - float(np.sum(np.log(sd**2))) - logdet)
+            if ll > best[1]:
+                best = (float(g), ll)
+        out.append(best)
+    return out
+
+
+def _inverse_sym(a: np.ndarray) -> np.ndarray:
+    sc = np.sqrt(np.clip(np.diag(a), 1e-300, None))
+    return _inverse(a / np.outer(sc, sc)) / np.outer(sc, sc)
 
 
 def analyse_anchors(

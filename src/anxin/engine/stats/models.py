@@ -81,6 +81,14 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # before or better. (The loss rate only: the meters keep 3 °C, see witness._run.)
     transient_sd_grid_c: tuple[float, ...] = (3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05)
     transient_sd_learn_max_c: float = 0.5
+    # The loss rate's own fit (witness._loss_fit): the book volume with the probe's
+    # temperatures as read, and the transient with a single mixing time per tank, chosen
+    # from these (h) by type-II maximum likelihood (empty: the meters' 4/12 h pair, 3 °C).
+    # Measured (docs/meter-estimation.md, Limits): the loss's z SD 1.3–1.7 → 0.8–0.95 in
+    # five worlds over a week; `harsh` loss error SD 0.33 → 0.17 L/h (7 days), 0.127 →
+    # 0.095 (30 days), `slow_mixing_plume` 0.057 → 0.014 (30 days).
+    loss_raw_temperature: bool = True
+    transient_mixing_h: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 18.0, 24.0)
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth

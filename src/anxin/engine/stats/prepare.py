@@ -24,6 +24,7 @@ class Prepared:
     level: np.ndarray
     vol: np.ndarray
     z: np.ndarray  # V20 + Σ M (mL)
+    z_raw: np.ndarray  # the same with the probe's temperatures as read (not smoothed)
     m: np.ndarray  # (readings, nozzle segments) cumulative 20 °C metered volume (mL)
     seg: np.ndarray
     step: np.ndarray  # the reading starts a segment at an unexplained step
@@ -43,7 +44,7 @@ class Prepared:
         """Keep only these readings (what started a segment passes to the reading kept
         after the one that goes)."""
         self.cause = _pass_on(self.cause, keep, self.seg)
-        for name in ("t_us", "t_h", "level", "vol", "z", "m", "seg", "step", "cause"):
+        for name in ("t_us", "t_h", "level", "vol", "z", "z_raw", "m", "seg", "step", "cause"):
             setattr(self, name, getattr(self, name)[keep])
 
     def renumber(self) -> int:
@@ -160,6 +161,7 @@ def prepare(data: TankData, s) -> Prepared | None:
         level=level,
         vol=vol,
         z=v20 + m.sum(axis=1),
+        z_raw=vol / (1.0 + beta * (temp - 20.0)) + m.sum(axis=1),
         m=m,
         seg=seg,
         step=np.zeros(seg.size, dtype=bool),

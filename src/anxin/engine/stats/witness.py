@@ -120,9 +120,10 @@ class _Run:
     note_sd: float
     scale_sd: float
     g_prior: float
-    transient_sd: float  # the prior on the transients' amplitudes (°C), as learnt
-    # The loss rate's fit: under the learnt transient prior where one was taken (the
-    # meters keep the broad prior's fit: see _run), else the same fit.
+    transient_sd: float  # the prior on the transients' amplitudes (°C) in the loss rate's fit
+    mixing_h: float | None  # the tank's mixing time as the loss rate's fit took it (None: none)
+    # The loss rate's own fit (_loss_fit; the meters keep theirs: see _run), or the
+    # meters' fit where it could not be made.
     loss_fit: _fit.AnchoredFit
 
 
@@ -136,7 +137,7 @@ def _design(
     return x, psd, chart
 
 
-def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
+def _transients(p: Prepared, s: WitnessSettings, taus: tuple[float, ...] | None = None) -> np.ndarray:
     """After a delivery the single-point probe may read a layer, not the bulk, until the
     new fuel has mixed: with a probe error e(t) = A·exp(−Δt/τ) from the delivery's end,
     the readings' 20 °C volume is off by β·V·e(t) and the dispensings converted with the
@@ -146,7 +147,8 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
     and after it the conversion error its sales left in the cumulative metered volume
     (leaving that out made every delivery's jump look short: 1‰ of common error in a
     stratified tank). With instant mixing their coefficients stay near 0."""
-    if not s.transient_tau_h or p.dl_us.size == 0 or s.transient_sd_c <= 0:
+    taus = s.transient_tau_h if taus is None else taus
+    if not taus or p.dl_us.size == 0 or s.transient_sd_c <= 0:
         return np.zeros((p.t_us.size, 0))
     first, last = p.first_last()
     ends = np.sort(p.dl_us[:, 1])
@@ -162,7 +164,7 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
         # sales from the delivery's end (or, cut from such a segment, from its last reading)
         since = end_s if p.cause[a] == "delivery" else max(end_s, float(ts[a - 1]))
         sel = (mid >= since) & (mid <= seg_t[-1])
-        for tau in s.transient_tau_h:
+        for tau in taus:
             if (seg_t[0] - end_s) / 3600.0 > 3.0 * tau:
                 continue
             c = np.zeros(p.t_us.size)
@@ -178,29 +180,50 @@ def _transients(p: Prepared, s: WitnessSettings) -> np.ndarray:
     return np.stack(cols, 1) if cols else np.zeros((p.t_us.size, 0))
 
 
-def _learn_transient_sd(
-    p: Prepared, x: np.ndarray, psd: np.ndarray, ntr: int, ff: tuple, nseg: int, hours: float, s: WitnessSettings
-) -> tuple[np.ndarray, tuple]:
-    """The transients' prior SD as the data show it (type-II ML over
-    ``transient_sd_grid_c``), and the free fit under it. The loss rate is told from the
-    meters (sales rise with time all day) and the chart (the level falls through the same
-    band at the same hours each day) only by the quiet hours; a free decaying column per
-    segment takes those after each delivery, leaving the hours before the next one alone
-    to carry the loss — where the probe's white noise, a few litres per reading, is then
-    hardly averaged. Where the probe reads the bulk, the amplitudes are near 0 and the
-    prior learnt small gives those hours back."""
+def _loss_fit(
+    p: Prepared, x: np.ndarray, psd: np.ndarray, ntr: int, nseg: int, hours: float, g_prior: float, s: WitnessSettings
+) -> tuple[_fit.AnchoredFit | None, float, float | None]:
+    """The loss rate's own fit: (fit, the transients' prior SD, the mixing time in h).
+
+    * The book volume with the probe's temperatures as read (``loss_raw_temperature``):
+      the smoother's error is correlated over hours, and the loss — told from the meters
+      and the chart only by the quiet hours around each delivery — leans on few readings,
+      so the sandwich did not see that error (the loss's z SD 1.3–1.7 over a week in five
+      of seven worlds); white noise it sees.
+    * The probe's transient after a delivery with the tank's own mixing time: one decaying
+      column per post-delivery segment with a single time constant chosen from
+      ``transient_mixing_h`` and the amplitudes' spread from ``transient_sd_grid_c``, both
+      by type-II maximum likelihood (empty: the 4/12 h pair under ``transient_sd_c``).
+      The loss is a trend within each segment, and a
+      transient of tens of litres fitted with the wrong shape leaves one: in a `harsh`
+      tank mixing over 6 h, the 4/12 h pair gave 0.06 L/h for a true 0.48, a single τ of
+      4, 6, 8 or 12 h 0.81, 0.44, 0.10 and −0.51.
+    * The learnt spread, where it is larger than ``transient_sd_learn_max_c`` (a layered
+      probe), is taken only over a window of ``leak_fine_hours``; a shorter one keeps
+      ``transient_sd_c`` (models: why)."""
+    y = (p.z_raw if s.loss_raw_temperature else p.z) / 1e6
+    ff = _fit.free_fit(x, y, p.t_h, p.seg, nseg, psd, s.hac_hours)
+    if ff is None:
+        return None, s.transient_sd_c, None
     grid = [g for g in s.transient_sd_grid_c if 0 < g <= s.transient_sd_c]
-    if ntr <= 0 or not grid:
-        return psd, ff
-    group = np.zeros(x.shape[1], dtype=bool)
-    group[-ntr:] = True
-    sd = _fit.prior_scale(x, p.z / 1e6, p.seg, nseg, psd, group, ff[3], grid)
-    long_window = hours >= s.leak_fine_hours  # (models: why a month may)
-    if sd >= s.transient_sd_c or (sd > s.transient_sd_learn_max_c and not long_window):
-        return psd, ff
-    psd2 = np.where(group, sd, psd)
-    ff2 = _fit.free_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, psd2, s.hac_hours)
-    return (psd, ff) if ff2 is None else (psd2, ff2)
+    taus = [t for t in s.transient_mixing_h if t > 0]
+    sd, mixing = s.transient_sd_c, None
+    if ntr > 0 and grid and taus:
+        base, pb = x[:, : x.shape[1] - ntr], psd[: x.shape[1] - ntr]
+        blocks = [_transients(p, s, (t,)) for t in taus]
+        ev = _fit.group_evidence(base, pb, blocks, y, p.seg, nseg, ff[3], grid)
+        k = max(range(len(ev)), key=lambda i: ev[i][1])
+        if math.isfinite(ev[k][1]) and blocks[k].shape[1]:
+            sd, mixing = ev[k][0], taus[k]
+            if sd > s.transient_sd_learn_max_c and hours < s.leak_fine_hours:
+                sd = s.transient_sd_c
+            x = np.column_stack([base, blocks[k]])
+            psd = np.r_[pb, np.full(blocks[k].shape[1], sd)]
+            ff2 = _fit.free_fit(x, y, p.t_h, p.seg, nseg, psd, s.hac_hours)
+            if ff2 is None:
+                return None, s.transient_sd_c, None
+            ff = ff2
+    return _anchored(p, x, psd, ff, nseg, g_prior, s, y)[3], sd, mixing
 
 
 def _run(data: TankData, s: WitnessSettings) -> _Run | None:
@@ -248,15 +271,14 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
                 x, psd, chart = _design(p, free, s)
     g_prior = coef_prior_sd(s.chart_error_sd_permille, s.chart_degree)
     anchors, note_sd, g_sd, fit = _anchored(p, x, psd, ff, nseg, g_prior, s)
-    # The loss rate under the transients' prior as the data show it (a tight one gives the
-    # loss the quiet hours after each delivery back). The meters keep the broad prior's
-    # fit: where the learnt prior moved them, it moved them across the thresholds of an
-    # ambiguous tank both ways (a ±7‰ meter found lost, a twin's interval too narrow),
-    # and a meter finding is an accusation.
+    # The loss rate from a fit of its own (_loss_fit): the tank's mixing time and the
+    # transients' spread as the data show them (a tight spread gives the loss the quiet
+    # hours after each delivery back), the probe's temperatures as read. The meters keep
+    # the broad prior's fit: where the learnt prior moved them, it moved them across the
+    # thresholds of an ambiguous tank both ways (a ±7‰ meter found lost, a twin's interval
+    # too narrow), and a meter finding is an accusation.
     ntr = x.shape[1] - len(free) - 1 - chart.columns.shape[1]
-    psd_l, ff_l = _learn_transient_sd(p, x, psd, ntr, ff, nseg, hours, s)
-    transient_sd = float(psd_l[-1]) if ntr else s.transient_sd_c
-    loss_fit = fit if psd_l is psd else _anchored(p, x, psd_l, ff_l, nseg, g_prior, s)[3]
+    loss_fit, transient_sd, mixing_h = _loss_fit(p, x, psd, ntr, nseg, hours, g_prior, s)
     return _Run(
         p=p,
         free=free,
@@ -269,12 +291,20 @@ def _run(data: TankData, s: WitnessSettings) -> _Run | None:
         scale_sd=g_sd,
         g_prior=g_prior,
         transient_sd=transient_sd,
-        loss_fit=loss_fit,
+        mixing_h=mixing_h,
+        loss_fit=fit if loss_fit is None else loss_fit,
     )
 
 
 def _anchored(
-    p: Prepared, x: np.ndarray, psd: np.ndarray, ff: tuple, nseg: int, g_prior: float, s: WitnessSettings
+    p: Prepared,
+    x: np.ndarray,
+    psd: np.ndarray,
+    ff: tuple,
+    nseg: int,
+    g_prior: float,
+    s: WitnessSettings,
+    y: np.ndarray | None = None,
 ) -> tuple[list[_fit.Anchor], float, float, _fit.AnchoredFit]:
     """The deliveries as anchors, judged against the free fit ``ff``, and the anchored fit
     under the priors ``psd``: (anchors, note SD, scale prior SD, fit)."""
@@ -286,7 +316,8 @@ def _anchored(
             an.delivery, an.declared, an.reason = False, math.nan, "unanchored"
     b_sd = s.delivery_bias_sd_permille / 1000.0
     note_sd, g_sd, b_sd = _fit.analyse_anchors(anchors, ff[1], s, g_prior, b_sd)
-    fit = _fit.anchored_fit(x, p.z / 1e6, p.t_h, p.seg, nseg, anchors, psd, g_sd, b_sd, ff[3], s)
+    y = p.z / 1e6 if y is None else y
+    fit = _fit.anchored_fit(x, y, p.t_h, p.seg, nseg, anchors, psd, g_sd, b_sd, ff[3], s)
     return anchors, note_sd, g_sd, fit
 
 
