@@ -236,6 +236,8 @@ def check(
         table.add_row(t("clock_ahead"), f"{summary.clock_ahead:,}")
     table.add_row(t("as_of"), summary.as_of)
     table.add_row(t("resends"), f"{summary.resends:,}")
+    if summary.readings_too_frequent:
+        table.add_row(t("readings_too_frequent"), f"{summary.readings_too_frequent:,}")
     table.add_row(t("verifications"), f"{summary.verifications:,} ({summary.verifications_failed})")
     table.add_row(t("pending"), f"{sum(summary.pending.values()):,}")
     table.add_row(t("meters"), " ".join(f"{k} {v:,}" for k, v in summary.meters.items()) or t("none"))

@@ -41,6 +41,7 @@ class Summary(msgspec.Struct, kw_only=True):
     clock_ahead: int  # of the quarantined: CLOCK_AHEAD (event time after as_of + tolerance)
     resends: int
     conflicting_resends: int
+    readings_too_frequent: int = 0  # tank readings closer than the minimum gap to a taken one (engine/gauge.py)
     stale: int
     alarms: int
     alarms_by_rule: dict[str, int]
@@ -160,6 +161,7 @@ def run_check(
         clock_ahead=c["clock_ahead"],
         resends=c["resends"],
         conflicting_resends=c["conflicting_resends"],
+        readings_too_frequent=c["readings_too_frequent"],
         stale=c["stale"],
         alarms=len(alarms),
         alarms_by_rule=dict(sorted(book.by_rule.items())),

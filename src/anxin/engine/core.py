@@ -44,6 +44,7 @@ from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import rules
 from anxin.engine.clock import Tick, Watch
+from anxin.engine.gauge import TankReadings
 from anxin.engine.looks import final_look, scheduled_looks
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
 from anxin.engine.outputs import AlarmNote, make_alarm
@@ -103,7 +104,7 @@ class StationState:
         self.heap: list[tuple] = []
         self.orders: dict[str, tuple[bytes, int]] = {}  # order_id → (digest, t)
         self.seen: dict[tuple, tuple[bytes, int]] = {}  # deliveries, verifications, quarantine
-        self.readings: dict[str, dict[int, bytes]] = {}  # tank → reading time → digest
+        self.readings: dict[str, TankReadings] = {}  # tank → its accepted readings (resends, floods)
         self.since_prune = 0
         self.next_prune = -(1 << 62)
         self.nozzles: list[NozzleState] = []
@@ -113,7 +114,7 @@ class StationState:
 
 
 class Engine:
-    STATE_VERSION = 2  # of the pickled state (checkpoints): another version is not loaded
+    STATE_VERSION = 3  # of the pickled state (checkpoints): another version is not loaded
 
     def __init__(self, registry: Registry, settings: EngineSettings = DEFAULT_SETTINGS) -> None:
         self.state_version = self.STATE_VERSION
@@ -276,8 +277,7 @@ class Engine:
         for key in [k for k, v in st.seen.items() if v[1] < before]:
             del st.seen[key]
         for seen in st.readings.values():
-            for t in [t for t in seen if t < before]:
-                del seen[t]
+            seen.prune(before)
 
     def _quarantine(self, p: Parsed, rule: str, reason: str, out: list[Output], *, key: tuple, **names: Any) -> None:
         st = self._station(p.rec.station_id)
@@ -547,12 +547,16 @@ class Engine:
         st = self._station(rec.station_id)
         kind = kind_of(rec)
         if isinstance(rec, TankReading):  # the bulk of the data: a compact per-tank index
-            seen = st.readings.setdefault(rec.tank_id, {})
-            prev = seen.get(p.t)
-            if prev is not None:
-                self.counts["resends" if prev == p.digest else "conflicting_resends"] += 1
+            seen = st.readings.get(rec.tank_id)
+            if seen is None:
+                seen = st.readings[rec.tank_id] = TankReadings()
+            taken = seen.take(p.t, p.digest, self.s.reading_min_gap_us)
+            if taken is False:  # another reading of this tank less than the gap away
+                self.counts["readings_too_frequent"] += 1
                 return
-            seen[p.t] = p.digest
+            if taken is not True:
+                self.counts["resends" if taken == p.digest else "conflicting_resends"] += 1
+                return
         elif self._resend(st.seen, (kind, rec.tank_id, p.t), p):
             return
         self.counts[kind] += 1

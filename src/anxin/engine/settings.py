@@ -24,6 +24,9 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Memory bounds: how long after the watermark passes a record we still remember it
     # for idempotency, late partners and totalizer chains.
     retention_us: int = 24 * US_PER_H
+    # A tank reading closer than this to one already accepted for the tank is not taken
+    # (engine/gauge.py: a gauge reads every few minutes; a flood only costs memory).
+    reading_min_gap_us: int = 30 * 1_000_000
     # Calendar for "one per nozzle per day" (UTC+08:00 unless configured otherwise).
     local_offset_us: int = LOCAL_OFFSET_US
     # Tank witness (METER_DRIFT, TANK_LOSS, STATION_BIAS) and how much tank history it keeps;

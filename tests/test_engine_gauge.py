@@ -1,0 +1,111 @@
+"""A flood of tank readings (hostile or a faulty gauge) costs the platform nothing that
+grows with it: a reading closer than the minimum gap to one the tank already has is not
+taken, in any arrival order; a gauge reading every few minutes loses nothing; resends are
+still told apart."""
+
+from __future__ import annotations
+
+from factory import T0, City, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anxin.contract.times import US_PER_MIN, format_ts
+from anxin.engine import EngineSettings
+from anxin.engine.gauge import TankReadings
+
+GAP = EngineSettings().reading_min_gap_us
+
+
+def _reading(t_us: int, level_um: int = 1_500_000, station: str = "S1") -> dict:
+    return {
+        "kind": "tank_reading",
+        "station_id": station,
+        "tank_id": f"{station}-T1",
+        "ts": format_ts(t_us),
+        "level_um": level_um,
+        "water_um": 0,
+        "temp_mc": 18_000,
+    }
+
+
+def _witness_log(book):
+    return book.engine.tanklogs.logs["S1-T1"]
+
+
+def test_a_flood_of_readings_a_millisecond_apart_is_thinned_to_the_gap():
+    flood = [_reading(T0 + i * 1_000) for i in range(5_000)]  # 5 s of readings, 1 ms apart
+    flood += [_reading(T0 + 10 * US_PER_MIN + i * 7_000_000) for i in range(200)]  # 23 min at 7 s
+    book = run(City().registry(), flood)
+    counts = book.engine.counts
+    taken = counts["tank_reading"]
+    assert taken == 1 + 40  # the first of the burst; one in every 35 s of the 1 393 s of the second
+    assert counts["readings_too_frequent"] == len(flood) - taken
+    assert len(_witness_log(book).r_t) == taken
+    assert len(book.engine.stations["S1"].readings["S1-T1"].t) == taken
+
+
+def test_a_gauge_reading_every_minute_loses_nothing():
+    recs = [_reading(T0 + i * US_PER_MIN) for i in range(600)]
+    book = run(City().registry(), recs)
+    assert book.engine.counts["tank_reading"] == 600
+    assert "readings_too_frequent" not in book.engine.counts
+
+
+def test_resends_are_still_resends_and_a_changed_one_conflicts():
+    recs = [_reading(T0), _reading(T0 + US_PER_MIN), _reading(T0), _reading(T0, level_um=1_400_000)]
+    counts = run(City().registry(), recs).engine.counts
+    assert (counts["tank_reading"], counts["resends"], counts["conflicting_resends"]) == (2, 1, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(times=st.lists(st.integers(min_value=0, max_value=10 * GAP), min_size=1, max_size=60))
+def test_in_any_arrival_order_the_taken_readings_are_the_gap_apart(times):
+    """The invariant that bounds the memory: whatever order readings come in, no two taken
+    readings of a tank are closer than the gap, the first arrival is taken, and a reading is
+    refused only for a taken neighbour closer than the gap."""
+    idx = TankReadings()
+    verdicts = [idx.take(t, t.to_bytes(8, "big"), GAP) for t in times]
+    assert verdicts[0] is True
+    kept = idx.t
+    assert kept == sorted(kept) and all(b - a >= GAP for a, b in zip(kept, kept[1:]))
+    for t, v in zip(times, verdicts):
+        if v is False:
+            assert any(0 < abs(t - k) < GAP for k in kept)
+        elif v is not True:
+            assert t in kept and v == t.to_bytes(8, "big")
+
+
+def test_pruning_forgets_the_readings_before_the_retention():
+    idx = TankReadings()
+    for t in range(0, 10 * GAP, GAP):
+        assert idx.take(t, b"d", GAP) is True
+    idx.prune(5 * GAP)
+    assert idx.t == list(range(5 * GAP, 10 * GAP, GAP)) and len(idx.digest) == 5
+    assert idx.take(4 * GAP + GAP // 2, b"d", GAP) is False  # its neighbour after it is still held
+    assert idx.take(2 * GAP, b"d", GAP) is True  # the forgotten ones no longer count
+
+
+def test_anxin_check_counts_the_thinned_readings_in_its_summary(tmp_path):
+    """The batch checker says how many readings it did not take (summary.json and the
+    table), the same on one process and on shards."""
+    import json
+
+    import msgspec
+    from typer.testing import CliRunner
+
+    from anxin.check.run import run_check
+    from anxin.cli import app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "registry.json").write_bytes(msgspec.json.encode(City().registry_dict()))
+    flood = [_reading(T0 + i * 5_000_000) for i in range(120)]  # 10 min of readings 5 s apart
+    (data / "gauge.jsonl").write_bytes(b"\n".join(msgspec.json.encode(r) for r in flood) + b"\n")
+    one = run_check(data, tmp_path / "one", workers=0, as_of_us=T0 + 3_600_000_000)
+    two = run_check(data, tmp_path / "two", workers=2, as_of_us=T0 + 3_600_000_000)
+    assert one.records["tank_reading"] == two.records["tank_reading"] == 20  # one each 30 s
+    assert one.readings_too_frequent == two.readings_too_frequent == 100
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["readings_too_frequent"] == 100
+    shown = CliRunner().invoke(app, ["check", str(data), "--out", str(tmp_path / "cli"), "--lang", "zh"])
+    assert shown.exit_code == 0, shown.output
+    assert "过密的液位读数" in shown.output
