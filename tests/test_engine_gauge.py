@@ -109,3 +109,20 @@ def test_anxin_check_counts_the_thinned_readings_in_its_summary(tmp_path):
     shown = CliRunner().invoke(app, ["check", str(data), "--out", str(tmp_path / "cli"), "--lang", "zh"])
     assert shown.exit_code == 0, shown.output
     assert "过密的液位读数" in shown.output
+
+
+def test_readings_sent_again_after_the_engine_forgot_them_do_not_pile_up_in_the_window():
+    """The engine's index of readings keeps its retention (here 1 h); the witness keeps a
+    30-day window. Readings a second off ones the window holds, sent once the index has
+    forgotten them, are refused by the window itself."""
+    settings = EngineSettings(retention_us=60 * US_PER_MIN)
+    honest = [_reading(T0 + i * 5 * US_PER_MIN) for i in range(72)]  # 6 h, every 5 min
+    again = [_reading(T0 + i * 5 * US_PER_MIN + 1_000_000) for i in range(24)]  # the first 2 h, +1 s
+    forgot = run(City().registry(), honest, settings=settings).engine.stations["S1"].readings["S1-T1"]
+    assert forgot.t[0] > T0 + 2 * 60 * US_PER_MIN  # the index no longer holds the first 2 h
+    book = run(City().registry(), honest + again, settings=settings)
+    engine = book.engine
+    assert engine.counts["tank_reading"] == 72
+    assert engine.counts["readings_too_frequent"] == 24
+    log = _witness_log(book)
+    assert len(log.r_t) == 72 and list(log.r_t) == sorted(log.r_t)

@@ -559,13 +559,16 @@ class Engine:
                 return
         elif self._resend(st.seen, (kind, rec.tank_id, p.t), p):
             return
-        self.counts[kind] += 1
         if self.tanklogs is None:
             pass
         elif isinstance(rec, TankReading):
-            self.tanklogs.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc)
+            gap = self.s.reading_min_gap_us
+            if not self.tanklogs.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc, gap):
+                self.counts["readings_too_frequent"] += 1  # (a neighbour older than the index's retention)
+                return
         else:
             self.tanklogs.delivery(rec.tank_id, p.t0, p.t, rec.volume_ml)
+        self.counts[kind] += 1
         self._accepted(st, p.t, out, tank=rec.tank_id if isinstance(rec, TankReading) else None)
 
     def _verification(self, p: Parsed, rec: Verification, verdict: KeyVerdict | None, out: list[Output]) -> None:

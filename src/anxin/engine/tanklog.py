@@ -9,6 +9,7 @@ The statistics themselves live in ``engine.stats``.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 
 from anxin.contract.registry import Registry
 from anxin.engine.stats import TankData
@@ -45,8 +46,9 @@ class TankLog:
         self.d_vol = array("q")
 
     def prune(self, before: int) -> None:
-        """Drop what ended before ``before`` (arrival order is close to time order)."""
-        i = _first_at_or_after(self.r_t, before)
+        """Drop what ended before ``before`` (readings are in time order; the rest in
+        arrival order, which is close to it)."""
+        i = bisect_left(self.r_t, before)
         if i:
             for a in (self.r_t, self.r_level, self.r_water, self.r_temp):
                 del a[:i]
@@ -79,12 +81,27 @@ class TankLogs:
             log = self.logs[tank_id] = TankLog(tank_id, self.reg.tank_by_id[tank_id].station_id)
         return log
 
-    def reading(self, tank_id: str, t: int, level_um: float, water_um: float, temp_mc: float) -> None:
+    def reading(self, tank_id: str, t: int, level_um: float, water_um: float, temp_mc: float, gap_us: int = 0) -> bool:
+        """Keep a reading, in time order, unless the window already holds one less than
+        ``gap_us`` away (False). The engine's own index of readings refuses those within its
+        retention; this holds for the whole window, so readings sent again once the
+        engine has forgotten their neighbours do not pile up (engine/gauge.py)."""
         log = self._log(tank_id)
-        log.r_t.append(t)
-        log.r_level.append(level_um)
-        log.r_water.append(water_um)
-        log.r_temp.append(temp_mc)
+        ts = log.r_t
+        i = bisect_left(ts, t)
+        if (i and t - ts[i - 1] < gap_us) or (i < len(ts) and ts[i] - t < gap_us):
+            return False
+        if i == len(ts):  # the usual case: the latest reading
+            ts.append(t)
+            log.r_level.append(level_um)
+            log.r_water.append(water_um)
+            log.r_temp.append(temp_mc)
+        else:
+            ts.insert(i, t)
+            log.r_level.insert(i, level_um)
+            log.r_water.insert(i, water_um)
+            log.r_temp.insert(i, temp_mc)
+        return True
 
     def delivery(self, tank_id: str, t0: int, t: int, volume_ml: float) -> None:
         self._log(tank_id).deliveries.append((t0, t, float(volume_ml)))
