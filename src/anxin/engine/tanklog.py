@@ -9,7 +9,7 @@ The statistics themselves live in ``engine.stats``.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
 from anxin.contract.registry import Registry
 from anxin.engine.stats import TankData
@@ -88,7 +88,7 @@ class TankLogs:
         engine has forgotten their neighbours do not pile up (engine/gauge.py)."""
         log = self._log(tank_id)
         ts = log.r_t
-        i = bisect_left(ts, t)
+        i = bisect_right(ts, t)  # (after an equal time: with no gap, the first arrival stays first)
         if (i and t - ts[i - 1] < gap_us) or (i < len(ts) and ts[i] - t < gap_us):
             return False
         if i == len(ts):  # the usual case: the latest reading
