@@ -44,7 +44,7 @@ from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import rules
 from anxin.engine.clock import Tick, Watch
-from anxin.engine.gauge import TankReadings
+from anxin.engine.gauge import TankReadings, place
 from anxin.engine.looks import final_look, scheduled_looks
 from anxin.engine.nozzle import NozzleState, PendingMetering, PendingSale, SeqEntry, VerificationMark
 from anxin.engine.outputs import AlarmNote, make_alarm
@@ -550,23 +550,23 @@ class Engine:
             seen = st.readings.get(rec.tank_id)
             if seen is None:
                 seen = st.readings[rec.tank_id] = TankReadings()
-            taken = seen.take(p.t, p.digest, self.s.reading_min_gap_us)
-            if taken is False:  # another reading of this tank less than the gap away
+            if (prev := seen.find(p.t)) is not None:
+                self.counts["resends" if prev == p.digest else "conflicting_resends"] += 1
+                return
+            # Another reading of this tank less than the gap away: in the index (its
+            # retention) or in the witness's window (readings sent again once forgotten).
+            gap = self.s.reading_min_gap_us
+            i = place(seen.t, p.t, gap)
+            tl = self.tanklogs
+            if i is None or (
+                tl is not None and not tl.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc, gap)
+            ):
                 self.counts["readings_too_frequent"] += 1
                 return
-            if taken is not True:
-                self.counts["resends" if taken == p.digest else "conflicting_resends"] += 1
-                return
+            seen.add(i, p.t, p.digest)
         elif self._resend(st.seen, (kind, rec.tank_id, p.t), p):
             return
-        if self.tanklogs is None:
-            pass
-        elif isinstance(rec, TankReading):
-            gap = self.s.reading_min_gap_us
-            if not self.tanklogs.reading(rec.tank_id, p.t, rec.level_um, rec.water_um, rec.temp_mc, gap):
-                self.counts["readings_too_frequent"] += 1  # (a neighbour older than the index's retention)
-                return
-        else:
+        elif self.tanklogs is not None:
             self.tanklogs.delivery(rec.tank_id, p.t0, p.t, rec.volume_ml)
         self.counts[kind] += 1
         self._accepted(st, p.t, out, tank=rec.tank_id if isinstance(rec, TankReading) else None)

@@ -7,12 +7,23 @@ and in every look's arrays (the temperature smoother's alone are a hundred numbe
 reading). A reading closer than the minimum gap to one already accepted for the same
 tank is therefore not taken (counted ``readings_too_frequent``), whatever the order the
 readings arrive in: the accepted readings of a tank are at least the gap apart, so a
-day holds at most a day's worth at that rate.
+day holds at most a day's worth at that rate. The engine's index below holds its
+retention; the witness's window (``TankLogs.reading``) applies the same :func:`place`.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import MutableSequence
+
+
+def place(ts: MutableSequence[int], t: int, gap_us: int) -> int | None:
+    """Where ``t`` goes in the sorted times ``ts`` (after an equal time: with no gap the
+    first arrival stays first), or None when one of them lies less than ``gap_us`` away."""
+    i = bisect_right(ts, t)
+    if (i and t - ts[i - 1] < gap_us) or (i < len(ts) and ts[i] - t < gap_us):
+        return None
+    return i
 
 
 class TankReadings:
@@ -28,22 +39,15 @@ class TankReadings:
     def __len__(self) -> int:
         return len(self.t)
 
-    def take(self, t: int, digest: bytes, gap_us: int) -> bytes | bool:
-        """The digest already accepted at ``t`` (a resend: identical or not), False when
-        an accepted reading lies less than ``gap_us`` away, else True (taken)."""
-        ts = self.t
-        i = bisect_left(ts, t)
-        if i < len(ts) and ts[i] == t:
-            return self.digest[i]
-        if (i and t - ts[i - 1] < gap_us) or (i < len(ts) and ts[i] - t < gap_us):
-            return False
-        if i == len(ts):  # the usual case: the latest reading
-            ts.append(t)
-            self.digest.append(digest)
-        else:
-            ts.insert(i, t)
-            self.digest.insert(i, digest)
-        return True
+    def find(self, t: int) -> bytes | None:
+        """The digest of the reading accepted at ``t`` (a resend, identical or not)."""
+        i = bisect_left(self.t, t)
+        return self.digest[i] if i < len(self.t) and self.t[i] == t else None
+
+    def add(self, i: int, t: int, digest: bytes) -> None:
+        """Accept a reading at the place :func:`place` gave."""
+        self.t.insert(i, t)
+        self.digest.insert(i, digest)
 
     def prune(self, before: int) -> None:
         """Forget the readings before ``before``."""

@@ -9,9 +9,10 @@ The statistics themselves live in ``engine.stats``.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 
 from anxin.contract.registry import Registry
+from anxin.engine.gauge import place
 from anxin.engine.stats import TankData
 
 
@@ -87,20 +88,13 @@ class TankLogs:
         retention; this holds for the whole window, so readings sent again once the
         engine has forgotten their neighbours do not pile up (engine/gauge.py)."""
         log = self._log(tank_id)
-        ts = log.r_t
-        i = bisect_right(ts, t)  # (after an equal time: with no gap, the first arrival stays first)
-        if (i and t - ts[i - 1] < gap_us) or (i < len(ts) and ts[i] - t < gap_us):
+        i = place(log.r_t, t, gap_us)
+        if i is None:
             return False
-        if i == len(ts):  # the usual case: the latest reading
-            ts.append(t)
-            log.r_level.append(level_um)
-            log.r_water.append(water_um)
-            log.r_temp.append(temp_mc)
-        else:
-            ts.insert(i, t)
-            log.r_level.insert(i, level_um)
-            log.r_water.insert(i, water_um)
-            log.r_temp.insert(i, temp_mc)
+        log.r_t.insert(i, t)
+        log.r_level.insert(i, level_um)
+        log.r_water.insert(i, water_um)
+        log.r_temp.insert(i, temp_mc)
         return True
 
     def delivery(self, tank_id: str, t0: int, t: int, volume_ml: float) -> None:

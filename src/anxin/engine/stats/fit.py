@@ -202,6 +202,7 @@ def group_evidence(x, psd, groups, y, seg, nseg, lrv, grid) -> list[tuple[float,
 
 
 def _inverse_sym(a: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric information matrix, taken on its unit-diagonal scaling."""
     sc = np.sqrt(np.clip(np.diag(a), 1e-300, None))
     return _inverse(a / np.outer(sc, sc)) / np.outer(sc, sc)
 
@@ -308,8 +309,7 @@ def anchored_fit(x, y, t_h, seg, nseg, anchors: list[Anchor], psd, g_sd, b_sd, l
         pseudo += (rows * w[:, None]).T @ rows
         rhs += rows.T @ (w * np.array([an.declared for an in used]))
     info += pseudo
-    sc = np.sqrt(np.clip(np.diag(info), 1e-300, None))
-    inv = _inverse(info / np.outer(sc, sc)) / np.outer(sc, sc)
+    inv = _inverse_sym(info)
     theta = inv @ rhs
     b, a = theta[:px], theta[ai:]
     res = y - x @ b - a[seg]

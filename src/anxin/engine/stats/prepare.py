@@ -154,14 +154,15 @@ def prepare(data: TankData, s) -> Prepared | None:
         sel = d_k == j
         counts[j] = int(sel.sum())
         m[:, j] = _rd.cumulative(d_s[sel], d_e[sel], d_v20[sel], ts)
+    metered = m.sum(axis=1)
     p = Prepared(
         t0=t0,
         t_us=t_us,
         t_h=t_h,
         level=level,
         vol=vol,
-        z=v20 + m.sum(axis=1),
-        z_raw=vol / (1.0 + beta * (temp - 20.0)) + m.sum(axis=1),
+        z=v20 + metered,
+        z_raw=vol / (1.0 + beta * (temp - 20.0)) + metered,
         m=m,
         seg=seg,
         step=np.zeros(seg.size, dtype=bool),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -51,15 +50,9 @@ def smooth_temperature(
         elif tank is None or n < MEMO_MIN_READINGS:
             out[lo:hi] = local_quadratic(t_h[lo:hi], out[lo:hi], half_h, min(k, n - 1))
         else:
-            out[lo:hi] = MEMO.segment(
-                (tank, "temperature", half_h, k),
-                (t_h[lo:hi], out[lo:hi]),
-                lambda m: min(k, m - 1),
-                lambda a, kk: local_quadratic(a[0], a[1], half_h, kk),
-                used,
-            )
+            out[lo:hi] = MEMO.segment((tank, half_h, k), t_h[lo:hi], out[lo:hi], used)
     if tank is not None:
-        MEMO.settle((tank, "temperature", half_h, k), used)
+        MEMO.settle((tank, half_h, k), used)
     return out
 
 
@@ -92,10 +85,9 @@ def local_quadratic(t_h: np.ndarray, temp_c: np.ndarray, half_h: float, kk: int)
 
 
 class SegmentMemo:
-    """Per-reading results of segments (of a window function: each reading's result
-    depends only on the readings within ``kk`` of it), by their owner (a tank and what was
-    computed) and their first readings. Shared by the looks of one process (a shard, the
-    live service's witness thread): thread-safe."""
+    """Smoothed segments by their owner (a tank, with the smoother's half-width and
+    neighbours) and their first readings. Shared by the looks of one process (a shard,
+    the live service's witness thread): thread-safe."""
 
     def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -106,18 +98,12 @@ class SegmentMemo:
         self._lock = threading.Lock()
         self.hits = self.extended = self.misses = 0
 
-    def segment(
-        self,
-        owner: tuple,
-        arrays: tuple[np.ndarray, ...],
-        kk_of: Callable[[int], int],
-        compute: Callable[[tuple[np.ndarray, ...], int], np.ndarray],
-        used: list[tuple],
-    ) -> np.ndarray:
-        """``compute(arrays, kk)``: every reading's result with ``kk`` neighbours each side
-        (absent beyond the ends); ``kk_of(n)``: the ``kk`` a segment of ``n`` readings takes.
-        The segment's key is appended to ``used`` (for :meth:`settle`)."""
-        n = arrays[0].size
+    def segment(self, owner: tuple, t_h: np.ndarray, temp_c: np.ndarray, used: list[tuple]) -> np.ndarray:
+        """The segment smoothed (``owner`` = (tank, half_h, k)); its key is appended to
+        ``used`` (for :meth:`settle`)."""
+        _tank, half_h, k = owner
+        n = t_h.size
+        arrays = (t_h, temp_c)
         key = (owner, b"".join(a[:MEMO_MIN_READINGS].tobytes() for a in arrays))
         used.append(key)
         with self._lock:
@@ -130,16 +116,16 @@ class SegmentMemo:
         if had is not None and old == n:
             self.hits += 1
             return had
-        kk = kk_of(n)
-        if had is not None and kk_of(old) == kk < old:
+        kk = min(k, n - 1)
+        if had is not None and min(k, old - 1) == kk < old:
             # Readings before old - kk have all their neighbours among the old readings.
             keep = old - kk
             start = max(keep - kk, 0)
-            tail = compute(tuple(a[start:] for a in arrays), kk)[keep - start :]
+            tail = local_quadratic(t_h[start:], temp_c[start:], half_h, kk)[keep - start :]
             got = np.concatenate([had[:keep], tail])
             self.extended += 1
         else:
-            got = compute(arrays, kk)
+            got = local_quadratic(t_h, temp_c, half_h, kk)
             self.misses += 1
         got.setflags(write=False)  # handed to every later look that meets the segment
         with self._lock:
