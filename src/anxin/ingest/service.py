@@ -19,8 +19,6 @@ same lock and followed by a checkpoint, so a replay never crosses one.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import hashlib
 import logging
 import pickle
@@ -34,38 +32,17 @@ from typing import Any
 import msgspec
 
 from anxin.audit.chain import record
-from anxin.check.pipeline import parse_verified
 from anxin.contract.alarm import Alarm
-from anxin.contract.natural import ledger_digest, natural_key
-from anxin.contract.parse import Parsed, Reject, parse_line
-from anxin.contract.records import Settlement, Verification, kind_of
+from anxin.contract.parse import Parsed, parse_line
 from anxin.contract.registry import Registry, parse_registry
-from anxin.contract.times import format_ts, local_day
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
 from anxin.engine.clock import Tick, decode_tick
 from anxin.ingest.principals import Principal
+from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
 from anxin.store.database import TICK, LedgerRow, RejectRow, Store, now_us
 
 log = logging.getLogger("anxin.ingest")
-
-
-class Result(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What happened to one line of an upload."""
-
-    line: int
-    status: str  # accepted | duplicate | quarantined | rejected
-    reason: str | None = None
-    kind: str | None = None
-    key: str | None = None  # the record's natural key
-
-
-class UploadResult(msgspec.Struct, kw_only=True):
-    accepted: int
-    duplicate: int
-    quarantined: int
-    rejected: int
-    results: list[Result]
 
 
 class NoRegistry(Exception):
@@ -87,12 +64,6 @@ class Metrics:
     line_faults: Counter[str] = field(default_factory=Counter)  # lines rejected for a fault of the platform's, by stage
     ticks: int = 0  # ticks of the platform's clock appended to the ledger
     edge_backlog: dict[str, int] = field(default_factory=dict)  # station → its edge agent's outbox
-
-
-@functools.lru_cache(maxsize=64)
-def _day_text(day: int) -> str:
-    """A local day number as YYYY-MM-DD (the daily figures' key; cached: one per day)."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def reason_class(reason: str) -> str:
@@ -366,16 +337,6 @@ class IngestService:
         }
 
     # ------------------------------------------------------------ one line, alone
-    def _read(self, raw: bytes, ring: KeyRing) -> tuple[Parsed | Reject, KeyVerdict | None]:
-        """``parse_verified``, whose failure (a bug: it never raises on bad input) is this
-        line's reject, never the upload's."""
-        try:
-            return parse_verified(raw, ring)
-        except Exception as exc:
-            log.exception("a line could not be read: rejected")
-            self.metrics.line_faults["read"] += 1
-            return Reject(f"internal error reading the line ({type(exc).__name__}); reported to the operators"), None
-
     def _append(
         self,
         rows: list[LedgerRow],
@@ -451,67 +412,19 @@ class IngestService:
         reg, ring = self.registry, self.ring
         if reg is None or ring is None:
             raise NoRegistry("the platform has no registry yet")
-        ahead_by = received + self.settings.clock_ahead_tolerance_us  # later event times: CLOCK_AHEAD
-        ahead: set[int] = set()  # (index in results) quarantined as CLOCK_AHEAD
-        results: list[Result] = []
-        rows: list[LedgerRow] = []
-        parsed: list[tuple[int, Parsed, KeyVerdict | None]] = []  # (index in results, …)
-        rejects: list[RejectRow] = []
-        stations = reg.station_by_id
-        for n, raw in enumerate(lines, 1):
-            raw = raw.rstrip(b"\r")
-            if not raw.strip():
-                continue  # blank lines are not records
-            p, verdict = self._read(raw, ring)  # the batch checker's own step: parse, then authenticate
-            if isinstance(p, Reject):
-                reason = p.reason
-            elif principal is not None and (refused := _refusal(principal, p)) is not None:
-                reason = refused  # whatever the record contains (contract v1.1 §C)
-            elif station_id is not None and p.rec.station_id != station_id:
-                reason = f"record for station {p.rec.station_id!r}, but the token is station {station_id!r}'s"
-            elif p.rec.station_id not in stations:
-                reason = f"station {p.rec.station_id!r} is not registered"
-            else:
-                reason = None
-            if reason is not None:
-                results.append(Result(line=n, status="rejected", reason=reason))
-                rejects.append(
-                    RejectRow(
-                        station_id=station_id if station_id is not None else _station_of(p),
-                        source=source,
-                        line=n,
-                        reason=reason,
-                        excerpt=raw[:1024],
-                    )
-                )
-                continue
-            assert isinstance(p, Parsed)
-            if principal is not None and principal.role == "console" and isinstance(p.rec, Verification):
-                if p.rec.sig is None:  # entered by a signed-in, audited user: accepted on that authority
-                    verdict = None
-            kind, key = kind_of(p.rec), natural_key(p)
-            quarantined = verdict is not None and verdict != KeyVerdict.OK
-            if not quarantined and p.t > ahead_by:
-                quarantined = True  # the engine alarms it CLOCK_AHEAD; it counts in no figure
-                ahead.add(len(results))
-            rec = p.rec
-            sale = (_day_text(local_day(p.t)), rec.volume_ml, rec.amount_fen) if isinstance(rec, Settlement) else None
-            rows.append(
-                LedgerRow(
-                    kind=kind,
-                    station_id=p.rec.station_id,
-                    natural_key=key,
-                    event_time_us=p.t,
-                    digest=ledger_digest(kind, key, p),
-                    verdict=None if verdict is None else int(verdict),
-                    quarantined=quarantined,
-                    source=source,
-                    body=raw,
-                    sale=sale,
-                )
-            )
-            parsed.append((len(results), p, verdict))
-            results.append(Result(line=n, status="quarantined" if quarantined else "accepted", kind=kind, key=key))
+        tolerance = self.settings.clock_ahead_tolerance_us
+        s = screen(
+            lines,
+            station_id=station_id,
+            principal=principal,
+            source=source,
+            received=received,
+            registry=reg,
+            ring=ring,
+            ahead_tolerance_us=tolerance,
+        )
+        self.metrics.line_faults["read"] += s.faults
+        results, rejects = s.results, s.rejects
         new_alarms: list[Alarm] = []
         with self.lock:
             if self.engine is None:  # an earlier failure left no usable engine: rebuild it first
@@ -519,24 +432,11 @@ class IngestService:
             engine = self.engine
             assert engine is not None
             # committed: acknowledged from here on (a row the database refuses is that line's reject)
-            ids, parsed = self._append(rows, rejects, received, parsed, results, source)
-            for (i, p, verdict), ledger_id in zip(parsed, ids):
-                r = results[i]
-                if i in ahead:
-                    r.reason = (
-                        f"event time {format_ts(p.t)} is more than {self.settings.clock_ahead_tolerance_us // 60_000_000}"
-                        f" min after its receipt time {format_ts(received)}: quarantined as evidence (CLOCK_AHEAD)"
-                    )
-                    if ledger_id is None:
-                        r.reason += " (already received)"
-                    else:
-                        self.metrics.clock_ahead += 1
-                elif r.status == "quarantined":  # a resent forgery is still one (the agent keeps it aside)
-                    r.reason = _QUARANTINE_REASON.get(verdict, "not authenticated")
-                    if ledger_id is None:
-                        r.reason += " (already received)"
-                elif ledger_id is None:
-                    r.status, r.reason = "duplicate", "identical record already received"
+            ids, s.parsed = self._append(s.rows, rejects, received, s.parsed, results, source)
+            parsed = s.parsed
+            self.metrics.clock_ahead += settle(
+                s, [i is not None for i in ids], received=received, tolerance_us=tolerance
+            )
             try:
                 outputs: list[Any] = []
                 for (_i, p, verdict), ledger_id in zip(parsed, ids):
@@ -575,25 +475,7 @@ class IngestService:
             if results[i].status == "accepted" and p.t > m.last_event_us.get(sid, p.t - 1):
                 m.last_event_us[sid] = p.t
         self._announce(new_alarms)
-        counts = Counter(r.status for r in results)
-        return UploadResult(
-            accepted=counts["accepted"],
-            duplicate=counts["duplicate"],
-            quarantined=counts["quarantined"],
-            rejected=counts["rejected"],
-            results=results,
-        )
-
-
-_QUARANTINE_REASON: dict[KeyVerdict | None, str] = {  # None: not authenticated
-    KeyVerdict.BAD_SIGNATURE: "signature does not verify: quarantined as evidence",
-    KeyVerdict.UNKNOWN_NOZZLE: "nozzle is not registered: quarantined as evidence",
-    KeyVerdict.WRONG_KEY: "key_id is not this nozzle's key: quarantined as evidence",
-    KeyVerdict.WRONG_STATION: "nozzle is registered to another station: quarantined as evidence",
-    KeyVerdict.UNSIGNED: "verification not signed by a registered institute: quarantined as evidence",
-    KeyVerdict.UNKNOWN_INSTITUTE: "institute is not registered: quarantined as evidence",
-    KeyVerdict.INSTITUTE_KEY: "key_id is not the institute's key: quarantined as evidence",
-}
+        return tally(results)
 
 
 class _Unprocessable(Exception):
@@ -620,16 +502,6 @@ def _tick_row(tick: Tick) -> LedgerRow:
         source="clock",
         body=body,
     )
-
-
-def _refusal(principal: Principal, p: Parsed) -> str | None:
-    """Why ``principal`` may not send this record (contract v1.1 §C), or None."""
-    rec = p.rec
-    return principal.refusal(kind_of(rec), record_institute=rec.institute_id if isinstance(rec, Verification) else None)
-
-
-def _station_of(p: Parsed | Reject) -> str | None:
-    return p.rec.station_id if isinstance(p, Parsed) else None
 
 
 __all__ = ["IngestService", "UploadResult", "Result", "NoRegistry"]

@@ -55,6 +55,8 @@ class LedgerRow:
     source: str
     body: bytes
     sale: tuple[str, int, int] | None = None  # settlements: (local day, volume_ml, amount_fen) for the figures
+    part: int | None = None  # scale-out: the stream partition it came from (None: one engine for all)
+    received_us: int | None = None  # its own receipt time (None: the append's)
 
 
 @dataclass(slots=True)
@@ -225,71 +227,79 @@ class Store:
         or None when the identical record was already there (a duplicate).
         ``received_us``: their receipt time (the platform's clock when the upload was
         received; default now), kept with each row: a replay feeds it again."""
+        with self.engine.begin() as c:
+            return self.append_on(c, rows, rejects, received_us=received_us)
+
+    def append_on(
+        self, c: Any, rows: Sequence[LedgerRow], rejects: Sequence[RejectRow] = (), *, received_us: int | None = None
+    ) -> list[int | None]:
+        """:meth:`append` inside the caller's transaction ``c`` (a scale-out worker commits
+        the rows with its outputs and its stream position)."""
         ids: list[int | None] = [None] * len(rows)
         received = now_us() if received_us is None else received_us
-        with self.engine.begin() as c:
-            if rows:
-                # The hot path of every upload: straight to the driver (SQLAlchemy's
-                # per-row parameter processing cost more than the insert itself).
-                values = [
-                    (
-                        received,
-                        r.kind,
-                        r.station_id,
-                        r.natural_key,
-                        r.event_time_us,
-                        r.digest,
-                        r.verdict,
-                        r.quarantined,
-                        r.source,
-                        r.body,
-                    )
-                    for r in rows
-                ]
-                raw = c.connection.driver_connection
-                if self.dialect == "sqlite":
-                    got = self._append_sqlite(raw, values)
-                else:
-                    got = self._append_postgresql(raw, values)
-                seen: set[bytes] = set()
-                sales: dict[tuple[str, str], list[int]] = {}
-                for k, r in enumerate(rows):
-                    if r.digest in got and r.digest not in seen:  # a repeat within the batch is a duplicate
-                        ids[k] = got[r.digest]
-                        seen.add(r.digest)
-                        if r.sale is not None and not r.quarantined:
-                            agg = sales.setdefault((r.station_id, r.sale[0]), [0, 0, 0])
-                            agg[0] += 1
-                            agg[1] += r.sale[1]
-                            agg[2] += r.sale[2]
-                if sales:
-                    self._add_sales(c, sales)
-            if rejects:
-                c.execute(
-                    T.rejects.insert(),
-                    [
-                        {
-                            "received_us": received,
-                            "station_id": r.station_id,
-                            "source": r.source,
-                            "line": r.line,
-                            "reason": r.reason[:500],
-                            "excerpt": r.excerpt[:1024],
-                        }
-                        for r in rejects
-                    ],
+        if rows:
+            # The hot path of every upload: straight to the driver (SQLAlchemy's
+            # per-row parameter processing cost more than the insert itself).
+            values = [
+                (
+                    received if r.received_us is None else r.received_us,
+                    r.kind,
+                    r.station_id,
+                    r.natural_key,
+                    r.event_time_us,
+                    r.digest,
+                    r.verdict,
+                    r.quarantined,
+                    r.source,
+                    r.body,
+                    r.part,
                 )
+                for r in rows
+            ]
+            raw = c.connection.driver_connection
+            if self.dialect == "sqlite":
+                got = self._append_sqlite(raw, values)
+            else:
+                got = self._append_postgresql(raw, values)
+            seen: set[bytes] = set()
+            sales: dict[tuple[str, str], list[int]] = {}
+            for k, r in enumerate(rows):
+                if r.digest in got and r.digest not in seen:  # a repeat within the batch is a duplicate
+                    ids[k] = got[r.digest]
+                    seen.add(r.digest)
+                    if r.sale is not None and not r.quarantined:
+                        agg = sales.setdefault((r.station_id, r.sale[0]), [0, 0, 0])
+                        agg[0] += 1
+                        agg[1] += r.sale[1]
+                        agg[2] += r.sale[2]
+            if sales:
+                self._add_sales(c, sales)
+        if rejects:
+            c.execute(
+                T.rejects.insert(),
+                [
+                    {
+                        "received_us": received,
+                        "station_id": r.station_id,
+                        "source": r.source,
+                        "line": r.line,
+                        "reason": r.reason[:500],
+                        "excerpt": r.excerpt[:1024],
+                    }
+                    for r in rejects
+                ],
+            )
         return ids
 
     _LEDGER_COLUMNS = (
-        "received_us, kind, station_id, natural_key, event_time_us, digest, verdict, quarantined, source, body"
+        "received_us, kind, station_id, natural_key, event_time_us, digest, verdict, quarantined, source, body, part"
     )
 
     def _append_sqlite(self, raw: Any, values: list[tuple]) -> dict[bytes, int]:
         # Rows inserted get ids above the highest before (one writer: the ingest lock).
         (before,) = raw.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()
         raw.executemany(
-            f"INSERT INTO ledger ({self._LEDGER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
+            f"INSERT INTO ledger ({self._LEDGER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
             values,
         )
         return {bytes(d): int(i) for d, i in raw.execute("SELECT digest, id FROM ledger WHERE id > ?", (before,))}
@@ -302,7 +312,7 @@ class Store:
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS ledger_stage (n int, received_us bigint, kind text, station_id text, "
                 "natural_key text, event_time_us bigint, digest bytea, verdict int, quarantined boolean, source text, "
-                "body bytea) ON COMMIT DELETE ROWS"
+                "body bytea, part int) ON COMMIT DELETE ROWS"
             )
             with cur.copy(f"COPY ledger_stage (n, {self._LEDGER_COLUMNS}) FROM STDIN") as cp:
                 for k, v in enumerate(values):
@@ -370,19 +380,20 @@ class Store:
                     yield int(i), station_id, bytes(body)
             last = int(rows[-1][0])
 
-    def ledger_after(self, ledger_id: int, *, batch: int = 5000) -> Iterator[tuple[int, bytes, int | None, int, str]]:
+    def ledger_after(
+        self, ledger_id: int, *, batch: int = 5000, part: int | None = None
+    ) -> Iterator[tuple[int, bytes, int | None, int, str]]:
         """(id, line, verdict, receipt time, kind) of every ledger row after ``ledger_id``,
-        in feed order (kind ``tick``: a tick of the platform's clock)."""
+        in feed order (kind ``tick``: a tick of the platform's clock). ``part``: only the
+        rows of that stream partition (scale-out: one partition's engine)."""
         last = ledger_id
         L = T.ledger.c
         while True:
+            q = select(L.id, L.body, L.verdict, L.received_us, L.kind).where(L.id > last)
+            if part is not None:
+                q = q.where(L.part == part)
             with self.engine.connect() as c:
-                rows = c.execute(
-                    select(L.id, L.body, L.verdict, L.received_us, L.kind)
-                    .where(L.id > last)
-                    .order_by(L.id)
-                    .limit(batch)
-                ).all()
+                rows = c.execute(q.order_by(L.id).limit(batch)).all()
             if not rows:
                 return
             for i, body, verdict, received, kind in rows:
@@ -512,60 +523,66 @@ class Store:
         new: list[Alarm] = []
         if not outputs:
             return new
-        raised = now_us()
         with self.engine.begin() as c:
-            for o in outputs:
-                if isinstance(o, Alarm):
-                    stmt = (
-                        self._insert(T.alarms)
-                        .values(
-                            alarm_id=o.alarm_id,
-                            rule=o.rule,
-                            severity=o.severity,
-                            station_id=o.station_id,
-                            nozzle_id=o.nozzle_id,
-                            tank_id=o.tank_id,
-                            seq=o.seq,
-                            order_id=o.order_id,
-                            ts=o.ts,
-                            ts_us=parse_ts(o.ts),
-                            message=o.message,
-                            evidence=o.evidence,
-                            raised_us=raised,
-                        )
-                        .on_conflict_do_nothing(index_elements=["alarm_id"])
-                        .returning(T.alarms.c.ord)
+            return self.save_outputs_on(c, outputs)
+
+    def save_outputs_on(self, c: Any, outputs: Sequence[Any]) -> list[Alarm]:
+        """:meth:`save_outputs` inside the caller's transaction, without its one-by-one
+        fallback (the caller's transaction fails whole: it goes the two-step way then)."""
+        new: list[Alarm] = []
+        raised = now_us()
+        for o in outputs:
+            if isinstance(o, Alarm):
+                stmt = (
+                    self._insert(T.alarms)
+                    .values(
+                        alarm_id=o.alarm_id,
+                        rule=o.rule,
+                        severity=o.severity,
+                        station_id=o.station_id,
+                        nozzle_id=o.nozzle_id,
+                        tank_id=o.tank_id,
+                        seq=o.seq,
+                        order_id=o.order_id,
+                        ts=o.ts,
+                        ts_us=parse_ts(o.ts),
+                        message=o.message,
+                        evidence=o.evidence,
+                        raised_us=raised,
                     )
-                    if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
-                        new.append(o)
-                elif isinstance(o, AlarmNote):
-                    row = c.execute(select(T.alarms.c.evidence).where(T.alarms.c.alarm_id == o.alarm_id)).first()
-                    if row is not None and o.key not in row[0]:
-                        ev = dict(row[0])
-                        ev[o.key] = o.value
-                        c.execute(update(T.alarms).where(T.alarms.c.alarm_id == o.alarm_id).values(evidence=ev))
-                elif isinstance(o, WatchStart):
-                    c.execute(
-                        self._insert(T.station_watch)
-                        .values(station_id=o.station_id, since_us=o.received_us)
-                        .on_conflict_do_nothing(index_elements=["station_id"])
+                    .on_conflict_do_nothing(index_elements=["alarm_id"])
+                    .returning(T.alarms.c.ord)
+                )
+                if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
+                    new.append(o)
+            elif isinstance(o, AlarmNote):
+                row = c.execute(select(T.alarms.c.evidence).where(T.alarms.c.alarm_id == o.alarm_id)).first()
+                if row is not None and o.key not in row[0]:
+                    ev = dict(row[0])
+                    ev[o.key] = o.value
+                    c.execute(update(T.alarms).where(T.alarms.c.alarm_id == o.alarm_id).values(evidence=ev))
+            elif isinstance(o, WatchStart):
+                c.execute(
+                    self._insert(T.station_watch)
+                    .values(station_id=o.station_id, since_us=o.received_us)
+                    .on_conflict_do_nothing(index_elements=["station_id"])
+                )
+            elif isinstance(o, WitnessLook):
+                save_look(c, self._insert, o)  # each nozzle's and each tank's figures
+            else:  # a verification result
+                c.execute(
+                    self._insert(T.verifications)
+                    .values(
+                        nozzle_id=o.nozzle_id,
+                        ts=o.ts,
+                        station_id=o.station_id,
+                        passed=bool(o.passed),
+                        result=msgspec.to_builtins(o),
                     )
-                elif isinstance(o, WitnessLook):
-                    save_look(c, self._insert, o)  # each nozzle's and each tank's figures
-                else:  # a verification result
-                    c.execute(
-                        self._insert(T.verifications)
-                        .values(
-                            nozzle_id=o.nozzle_id,
-                            ts=o.ts,
-                            station_id=o.station_id,
-                            passed=bool(o.passed),
-                            result=msgspec.to_builtins(o),
-                        )
-                        .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
-                    )
-            if new:
-                self._enqueue_webhooks(c, [a.alarm_id for a in new])
+                    .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
+                )
+        if new:
+            self._enqueue_webhooks(c, [a.alarm_id for a in new])
         return new
 
     def alarms_after(self, ord_: int, *, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
@@ -584,22 +601,31 @@ class Store:
             return int(c.execute(select(func.coalesce(func.max(T.alarms.c.ord), 0))).scalar_one())
 
     # ------------------------------------------------------------ checkpoints
-    def checkpoint_save(self, ledger_id: int, registry_version: int, state: bytes, *, keep: int = 3) -> None:
+    def checkpoint_save(
+        self, ledger_id: int, registry_version: int, state: bytes, *, keep: int = 3, part: int | None = None
+    ) -> None:
+        """Store an engine's state covering the ledger up to ``ledger_id`` (``part``: a
+        scale-out partition's engine); the newest ``keep`` of its kind are kept."""
+        cp = T.checkpoints.c
+        mine = cp.part.is_(None) if part is None else cp.part == part
         with self.engine.begin() as c:
             c.execute(
                 T.checkpoints.insert().values(
-                    ledger_id=ledger_id, registry_version=registry_version, created_us=now_us(), state=state
+                    ledger_id=ledger_id, registry_version=registry_version, created_us=now_us(), state=state, part=part
                 )
             )
-            old = c.execute(select(T.checkpoints.c.id).order_by(T.checkpoints.c.id.desc()).offset(keep)).scalars().all()
+            old = c.execute(select(cp.id).where(mine).order_by(cp.id.desc()).offset(keep)).scalars().all()
             if old:
-                c.execute(T.checkpoints.delete().where(T.checkpoints.c.id.in_(old)))
+                c.execute(T.checkpoints.delete().where(cp.id.in_(old)))
 
-    def checkpoint_latest(self) -> tuple[int, int, bytes] | None:
-        """(ledger_id, registry_version, state) of the newest checkpoint."""
+    def checkpoint_latest(self, *, part: int | None = None) -> tuple[int, int, bytes] | None:
+        """(ledger_id, registry_version, state) of the newest checkpoint (of ``part``'s engine)."""
         cp = T.checkpoints.c
+        mine = cp.part.is_(None) if part is None else cp.part == part
         with self.engine.connect() as c:
-            row = c.execute(select(cp.ledger_id, cp.registry_version, cp.state).order_by(cp.id.desc()).limit(1)).first()
+            row = c.execute(
+                select(cp.ledger_id, cp.registry_version, cp.state).where(mine).order_by(cp.id.desc()).limit(1)
+            ).first()
         return (int(row[0]), int(row[1]), bytes(row[2])) if row else None
 
     # ------------------------------------------------------------ webhooks

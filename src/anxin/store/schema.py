@@ -15,7 +15,8 @@ migrated database with.
   ``tank_estimates`` (the tank witness's looks: each nozzle's and each tank's);
   ``registry_versions`` (every registry change, who and why); ``station_tokens``
   (hashed API tokens); ``checkpoints`` (engine state and the ledger position it
-  covers); ``webhooks`` and ``webhook_deliveries`` (the outbox).
+  covers, per partition in the scale-out); ``stream_positions`` (each partition's place
+  in its stream); ``webhooks`` and ``webhook_deliveries`` (the outbox).
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ ledger = Table(
     Column("quarantined", Boolean, nullable=False),  # forged / unknown device: evidence, judged apart
     Column("source", String(200), nullable=False),  # "http", "mqtt", "file:…"
     Column("body", LargeBinary, nullable=False),
+    Column("part", Integer),  # scale-out: the stream partition it came from (None: one engine for all)
     UniqueConstraint("digest", name="ledger_digest"),
 )
 Index("ledger_station_time", ledger.c.station_id, ledger.c.event_time_us)
 Index("ledger_quarantined", ledger.c.quarantined, ledger.c.id)
+Index("ledger_part", ledger.c.part, ledger.c.id)
 
 rejects = Table(
     "rejects",
@@ -187,6 +190,20 @@ checkpoints = Table(
     Column("registry_version", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("state", LargeBinary, nullable=False),
+    Column("part", Integer),  # scale-out: the partition's engine (None: the one engine of anxin serve)
+)
+
+# Scale-out (anxin.cluster): where each partition's worker is in its stream. Advanced in the
+# transaction that stores what it consumed, only from the position it started from and by
+# the newest lease (epoch): a redelivery or a worker that lost its lease changes nothing.
+stream_positions = Table(
+    "stream_positions",
+    metadata,
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),  # the stream sequence of the last message stored
+    Column("epoch", BigInteger, nullable=False),  # the lease's revision of the worker that stored it
+    Column("owner", String(128), nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
 )
 
 webhooks = Table(
