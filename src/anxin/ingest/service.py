@@ -29,18 +29,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from anxin.audit.chain import record
 from anxin.contract.alarm import Alarm
-from anxin.contract.parse import Parsed, parse_line
+from anxin.contract.parse import Parsed
 from anxin.contract.registry import Registry, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
-from anxin.engine.clock import Tick, decode_tick
 from anxin.ingest.principals import Principal
+from anxin.ingest.replay import feed_row, tick_row
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
-from anxin.store.database import TICK, LedgerRow, RejectRow, Store, now_us
+from anxin.store.database import LedgerRow, RejectRow, Store, now_us
 
 log = logging.getLogger("anxin.ingest")
 
@@ -169,20 +167,14 @@ class IngestService:
             if ledger_id in aside:  # set aside (contract v1.1 §A): never fed again
                 self.last_ledger_id = ledger_id
                 continue
-            outputs: list[Any] | None = None
+            outputs: list[Any] | str | None = None
             try:
-                if kind == TICK:  # the platform's clock, as it ticked live
-                    tick = msgspec.structs.replace(decode_tick(body), received_us=received)
-                    outputs = self.engine.tick(tick)
-                elif isinstance(p := parse_line(body), Parsed):  # what is in the ledger parsed once already
-                    # with the receipt time stored with it, never the clock again
-                    outputs = self.engine.feed(
-                        p, None if verdict is None else KeyVerdict(verdict), received_us=received
-                    )
-                else:  # accepted by an earlier version, out of bounds now: never fed again
-                    self._set_aside(ledger_id, "parse", p.reason)
+                outputs = feed_row(self.engine, kind, body, verdict, received)
             except Exception as exc:  # the engine failed on this row: the replay starts again without it
                 raise _Unprocessable(ledger_id, exc) from exc
+            if isinstance(outputs, str):  # accepted by an earlier version, out of bounds now: never fed again
+                self._set_aside(ledger_id, "parse", outputs)
+                outputs = None
             if outputs is not None:
                 new = self.store.save_outputs(outputs)
                 if collect is not None:
@@ -289,7 +281,7 @@ class IngestService:
             ticks = engine.due_ticks(now)
             if not ticks:
                 return 0
-            rows = [_tick_row(t) for t in ticks]
+            rows = [tick_row(t) for t in ticks]
             ids = self.store.append(rows, received_us=now)
             try:
                 outputs: list[Any] = []
@@ -485,23 +477,6 @@ class _Unprocessable(Exception):
         super().__init__(ledger_id)
         self.ledger_id = ledger_id
         self.reason = f"{type(exc).__name__}: {exc}"[:400]
-
-
-def _tick_row(tick: Tick) -> LedgerRow:
-    """A tick as a ledger row (kind ``tick``; a clock tick has the station "")."""
-    body = tick.body()
-    key = f"{tick.station_id or ''}/{tick.received_us}"
-    return LedgerRow(
-        kind=TICK,
-        station_id=tick.station_id or "",
-        natural_key=key,
-        event_time_us=tick.until_us if tick.until_us is not None else tick.received_us,
-        digest=hashlib.sha256(b"%s\0%s\0%s" % (TICK.encode(), key.encode(), body)).digest(),
-        verdict=None,
-        quarantined=False,
-        source="clock",
-        body=body,
-    )
 
 
 __all__ = ["IngestService", "UploadResult", "Result", "NoRegistry"]

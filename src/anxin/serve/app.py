@@ -16,12 +16,10 @@ import contextlib
 import functools
 import ipaddress
 import logging
-import math
 import secrets
 from pathlib import Path
 from typing import Annotated
 
-import msgspec
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -29,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.principals import Principal
-from anxin.ingest.service import IngestService, NoRegistry
+from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
@@ -39,12 +37,13 @@ from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
 from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
+from anxin.serve.upload import UPLOAD_ROUTE, take_upload
+from anxin.serve.upload import bearer as _bearer
+from anxin.serve.upload import error as _error
 from anxin.web.language import RequestLanguage
 from anxin.web.security import SecurityHeaders, with_nonce
 
 log = logging.getLogger("anxin.serve")
-_enc = msgspec.json.Encoder()
-NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq", "text/plain")
 
 
 class TokenIndex:
@@ -68,12 +67,6 @@ class TokenIndex:
 
     def issue_institute(self, institute_id: str, name: str) -> str:
         return issue_institute_token(self.service.store, institute_id, name)
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip() or None
-    return None
 
 
 def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
@@ -142,105 +135,18 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    @app.post(
-        "/v1/records",
-        tags=["devices"],
-        summary="Upload contract-v1 records (NDJSON, one record per line)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-                "description": "Records of any kinds, one JSON object per line, all of the token's station.",
-            },
-            "parameters": [
-                {
-                    "name": "Authorization",
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "Bearer <station API token>",
-                },
-            ],
-        },
-        responses={
-            200: {"description": "every line accepted or a duplicate"},
-            207: {"description": "some lines rejected or quarantined"},
-            400: {"description": "no record in the body"},
-            401: {"description": "missing or unknown station token"},
-            409: {"description": "every record already received"},
-            413: {"description": "body or line count over the limit"},
-            415: {"description": "not NDJSON"},
-            422: {"description": "nothing accepted"},
-            429: {"description": "over the station's upload rate"},
-            503: {"description": "not ready"},
-        },
-    )
+    @app.post("/v1/records", **UPLOAD_ROUTE)
     async def upload(request: Request) -> Response:
-        token = _bearer(request.headers.get("authorization"))
-        try:
-            principal = await run_in_threadpool(tokens.principal, token) if token else None
-        except Exception as exc:  # the database is away: the token cannot be checked now
-            log.exception("token lookup failed")
-            return _error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
-        if principal is None:
-            return _error(
-                401,
-                "a station API token is required (Authorization: Bearer …)"
-                if token is None
-                else "unknown station API token",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        # A station uploads its own records; an institute its verifications, of any station.
-        station_id = principal.id if principal.role == "station" else None
-        bucket = principal.id if station_id is not None else f"institute:{principal.id}"
-        if station_id is not None:
-            _edge_report(service, station_id, request)  # also while refused: the backlog is news then
-        ctype = request.headers.get("content-type", "application/x-ndjson").split(";")[0].strip().lower()
-        if ctype not in NDJSON:
-            return _error(415, f"content type {ctype!r} is not NDJSON (application/x-ndjson: one record per line)")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
-            return _error(413, f"body of {declared} bytes exceeds the {config.max_body_bytes}-byte limit")
-        wait = limiter.take(bucket)  # after the cheap refusals: they cost no upload budget
-        if wait > 0:
-            return _error(
-                429,
-                f"{'station ' + station_id if station_id else 'institute ' + principal.id} "
-                f"is over {config.rate_per_station:g} uploads/s",
-                {"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > config.max_body_bytes:
-                return _error(413, f"body exceeds the {config.max_body_bytes}-byte limit")
-        lines = bytes(body).split(b"\n")
-        records = len(lines) - (1 if not lines[-1] else 0)  # a final newline ends the last line, adds none
-        if records > config.max_lines:
-            return _error(413, f"{records} lines exceed the {config.max_lines}-line limit of one upload")
-        if not any(line.strip() for line in lines):
-            return _error(400, "the body holds no record (NDJSON: one JSON record per line)")
-        source = principal.source("http")
-        try:
-            result = await run_in_threadpool(
+        return await take_upload(
+            request,
+            tokens=tokens,
+            limiter=limiter,
+            config=config,
+            ingest=lambda station_id, lines, source, principal: run_in_threadpool(
                 functools.partial(service.ingest, station_id, lines, source=source, principal=principal)
-            )
-        except NoRegistry as exc:
-            return _error(503, str(exc))
-        except Exception as exc:  # the store is down, or recovery failed: a retry is safe (duplicates)
-            log.exception("upload failed")
-            return _error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
-        good = result.accepted + result.duplicate
-        bad = result.rejected + result.quarantined
-        if result.accepted == 0 and result.duplicate > 0 and bad == 0:
-            code = 409
-        elif good == 0:
-            code = 422
-        elif bad:
-            code = 207
-        else:
-            code = 200
-        return Response(_enc.encode(result), status_code=code, media_type="application/json")
+            ),
+            backlog=service.metrics.edge_backlog,
+        )
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict:
@@ -379,14 +285,3 @@ def offline_docs(app: FastAPI, *, mount_assets: bool) -> None:
                 with_google_fonts=False,  # the standalone bundle falls back to the system fonts
             )
         )
-
-
-def _error(code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=code, headers=headers)
-
-
-def _edge_report(service: IngestService, station_id: str, request: Request) -> None:
-    """The edge agent reports its outbox with each upload (X-Anxin-Edge-Backlog)."""
-    backlog = request.headers.get("x-anxin-edge-backlog")
-    if backlog is not None and backlog.isdigit():
-        service.metrics.edge_backlog[station_id] = int(backlog)

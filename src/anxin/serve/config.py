@@ -69,6 +69,17 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     signing_key_alg: str = "ed25519"
     # An RFC 3161 time-stamping authority for the bundles' manifests (None: no timestamp).
     tsa_url: str | None = None
+    # Scale-out (anxin.cluster, docs/scale-out.md): the NATS servers (comma-separated
+    # nats:// addresses), the cluster's name (its stream, subjects and lease bucket are
+    # named after it), the partitions of its stream (set once: changing it is a
+    # migration), the stream's replicas (3 in production, 1 on one machine), how long a
+    # worker's lease lasts without a heartbeat, and how long the stream keeps a message.
+    nats_url: str = "nats://127.0.0.1:4222"
+    cluster: str = "anxin"
+    partitions: int = 64
+    stream_replicas: int = 1
+    lease_ttl_s: float = 10.0
+    stream_max_age_days: float = 7.0
 
 
 ENV_PREFIX = "ANXIN_"
@@ -79,6 +90,7 @@ SECRETS = (  # also read from ANXIN_<KEY>_FILE
     "mqtt_url",
     "metrics_token",
     "signing_key",
+    "nats_url",
 )
 
 

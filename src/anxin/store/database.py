@@ -356,6 +356,11 @@ class Store:
             ],
         )
 
+    def ledger_id_of(self, digest: bytes) -> int | None:
+        """The ledger id of the record with this digest (None: not in the ledger)."""
+        with self.engine.connect() as c:
+            return c.execute(select(T.ledger.c.id).where(T.ledger.c.digest == digest)).scalar_one_or_none()
+
     def ledger_max_id(self) -> int:
         with self.engine.connect() as c:
             return int(c.execute(select(func.coalesce(func.max(T.ledger.c.id), 0))).scalar_one())
