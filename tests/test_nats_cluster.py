@@ -225,3 +225,25 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def test_netns_reaches_postgresql_through_a_forwarder() -> None:
+    """PostgreSQL listens on 127.0.0.1 only: ``ns.forward(port)`` is how a namespaced
+    worker reaches it (its configuration untouched; it sees a local connection)."""
+    from urllib.parse import urlparse
+
+    from services import PG_URL, missing, reachable
+
+    if not reachable(PG_URL, 5432):
+        missing(f"PostgreSQL at {PG_URL}")
+    u = urlparse(PG_URL)
+    with Netns() as ns:
+        port = ns.forward(u.port or 5432, u.hostname or "127.0.0.1")
+        creds = u.netloc.rpartition("@")[0]  # user (and password) kept, host and port replaced
+        inside = u._replace(netloc=f"{creds + '@' if creds else ''}{ns.host_addr}:{port}").geturl()
+        code = "import psycopg, sys; print(psycopg.connect(sys.argv[1], connect_timeout=3).execute('select 41 + 1').fetchone()[0])"
+        r = ns.run([sys.executable, "-c", code, inside], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "42", r.stderr
+        ns.cut()
+        r = ns.run([sys.executable, "-c", code, inside], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "timeout" in r.stderr.lower(), r.stderr
