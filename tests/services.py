@@ -17,6 +17,7 @@ import pytest
 CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
 PG_URL = os.environ.get("ANXIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MQTT_URL = os.environ.get("ANXIN_TEST_MQTT", "mqtt://127.0.0.1:1883")
+NATS_URL = os.environ.get("ANXIN_TEST_NATS", "nats://127.0.0.1:4222")
 
 
 def missing(what: str) -> None:
@@ -50,6 +51,13 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def need_nats() -> str:
+    """The machine's NATS server (JetStream on): its URL, or skip locally / fail in CI."""
+    if not reachable(NATS_URL, 4222):
+        missing(f"NATS at {NATS_URL}")
+    return NATS_URL
 
 
 def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition", every: float = 0.02):

@@ -44,6 +44,8 @@ LAZY_COMMANDS = {
     "bundle": "anxin.supervision.cli",
     "witness": "anxin.check.explain",
     "map": "anxin.geo.cli",
+    "worker": "anxin.cluster.cli",
+    "cluster": "anxin.cluster.cli",
 }
 HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
 _LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing

@@ -6,6 +6,7 @@ Nothing of the ``server`` extra is imported before a command runs."""
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,15 @@ from anxin.i18n import t
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+class Role(StrEnum):
+    """What an ``anxin serve`` process is: the whole service (``all``), or a scale-out
+    receiver (stations' uploads verified and published to the stream)."""
+
+    all = "all"
+    receiver = "receiver"
+
 
 # (kept importable from here: other modules of the command line use them)
 __all__ = ["ConfigOpt", "DbOpt", "register"]
@@ -41,6 +51,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 help=h("serve.admin_token"),
             ),
         ] = None,
+        role: Annotated[Role, typer.Option("--role", help=h("serve.role"))] = Role.all,
         _lang: LangOpt = None,
     ) -> None:
         from anxin.contract.registry import RegistryError
@@ -50,13 +61,18 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         try:
             import uvicorn
 
-            from anxin.serve.runtime import build
+            from anxin.serve.runtime import build, build_receiver
 
-            cfg, service, app_ = build(config, db=db, host=host, port=port, registry=registry, admin_token=admin_token)
+            if role is Role.receiver:
+                cfg, app_ = build_receiver(config, db=db, host=host, port=port)
+            else:
+                cfg, service, app_ = build(
+                    config, db=db, host=host, port=port, registry=registry, admin_token=admin_token
+                )
+                if service.registry is None:
+                    console.print(f"[yellow]{t('no_registry')}[/]")
         except (ValueError, OSError, StoreError, RegistryError) as exc:
             fail(str(exc))
-        if service.registry is None:
-            console.print(f"[yellow]{t('no_registry')}[/]")
         console.print(
             f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({display_url(cfg.db)})", highlight=False
         )

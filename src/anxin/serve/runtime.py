@@ -35,3 +35,18 @@ def build(config_path: Path | None = None, **overrides):
         # (a reason the audit page words; the document itself is named by its sha256)
         service.set_registry(path.read_bytes(), author="anxin serve", reason="initial registry")
     return cfg, service, create_app(cfg, service)
+
+
+def build_receiver(config_path: Path | None = None, **overrides):
+    """(config, ASGI app) of a scale-out receiver: the cluster's PostgreSQL (tokens, the
+    registry, rejects), its stream (connected when the app starts)."""
+    from anxin.cluster.receiver import Receiver
+    from anxin.cluster.receiver_app import create_receiver_app
+    from anxin.i18n import t
+
+    cfg = load_config(config_path, **overrides)
+    store = _open(cfg.db, "write")
+    if store.dialect != "postgresql":
+        store.close()
+        raise ValueError(t("cluster_needs_postgresql"))
+    return cfg, create_receiver_app(cfg, Receiver(cfg, store))
