@@ -98,6 +98,12 @@ class PartitionEngine:
         if version != self.registry_version:
             self.apply_registry(parse_registry(doc, f"registry version {version}"), version)
 
+    def newer_registry(self) -> None:
+        """The store's newest registry, when it is newer than the engine's."""
+        latest = self.store.registry_latest()
+        if latest is not None and latest[0] > self.registry_version:
+            self.apply_registry(parse_registry(latest[1], f"registry version {latest[0]}"), latest[0])
+
     def apply_registry(self, reg: Registry, version: int) -> None:
         """A new registry version, then a checkpoint: a replay never crosses the change."""
         self.engine.reg = reg
@@ -127,6 +133,8 @@ class PartitionEngine:
         fresh = [m for m in msgs if m.seq > self.seq]
         if not fresh:
             return []
+        if max(m.registry for m in fresh) > self.registry_version:
+            self.newer_registry()  # before the records screened under it (a new nozzle's key)
         try:
             return self._commit(fresh)
         except partitions.Fenced:

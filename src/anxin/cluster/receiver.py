@@ -81,7 +81,7 @@ class Receiver:
         dropped by their digest) or :class:`NoRegistry`."""
         if time.monotonic() - self._registry_read > REGISTRY_EVERY_S:
             await asyncio.to_thread(self.refresh_registry)
-        reg, ring = self.registry, self.ring
+        reg, ring, version = self.registry, self.ring, self.registry_version
         if reg is None or ring is None:
             raise NoRegistry("the platform has no registry yet")
         received = now_us()
@@ -113,6 +113,7 @@ class Receiver:
                         verdict=row.verdict,
                         quarantined=row.quarantined,
                         source=source,
+                        registry=version,
                     ),
                 )
                 for row in s.rows

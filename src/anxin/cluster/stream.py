@@ -27,6 +27,7 @@ RECEIVED = "Anxin-Received"
 VERDICT = "Anxin-Verdict"
 QUARANTINED = "Anxin-Quarantined"
 SOURCE = "Anxin-Source"
+REGISTRY = "Anxin-Registry"  # the registry version the receiver screened it under
 TICK_KIND = "tick"
 DUPLICATE_WINDOW_S = 600.0  # resends within it are dropped by JetStream itself
 
@@ -136,8 +137,10 @@ async def ensure_leases(js: Any, cfg: ServeConfig) -> Any:
     )
 
 
-def record_headers(*, digest: bytes, received: int, verdict: int | None, quarantined: bool, source: str) -> dict:
-    h = {MSG_ID: digest.hex(), RECEIVED: str(received), SOURCE: source}
+def record_headers(
+    *, digest: bytes, received: int, verdict: int | None, quarantined: bool, source: str, registry: int
+) -> dict:
+    h = {MSG_ID: digest.hex(), RECEIVED: str(received), SOURCE: source, REGISTRY: str(registry)}
     if verdict is not None:
         h[VERDICT] = str(verdict)
     if quarantined:
@@ -160,6 +163,7 @@ class Message:
     verdict: KeyVerdict | None
     quarantined: bool
     source: str
+    registry: int  # the registry version it was screened under (0: a tick)
 
 
 def decode(seq: int, headers: dict | None, body: bytes) -> Message:
@@ -174,4 +178,5 @@ def decode(seq: int, headers: dict | None, body: bytes) -> Message:
         verdict=None if verdict is None else KeyVerdict(int(verdict)),
         quarantined=h.get(QUARANTINED) == "1",
         source=str(h.get(SOURCE, "?"))[:200],
+        registry=int(h.get(REGISTRY, 0)),
     )
