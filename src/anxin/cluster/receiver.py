@@ -56,7 +56,7 @@ class Receiver:
     async def stop(self) -> None:
         if self.nc is not None:
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await self.nc.close()
 
     def refresh_registry(self) -> None:
         """Read the newest registry version from the store (a no-op when it is unchanged)."""

@@ -35,6 +35,7 @@ from anxin.ingest.replay import tick_row
 from anxin.serve.config import ServeConfig
 from anxin.store import partitions
 from anxin.store.database import Store, now_us
+from anxin.workflow.service import attach_incidents
 
 log = logging.getLogger("anxin.cluster")
 T = TypeVar("T")
@@ -96,7 +97,7 @@ class Worker:
                     await self.leases.leave()
         finally:
             with contextlib.suppress(Exception):
-                await nc.drain()
+                await nc.close()
             self._pool.shutdown(wait=True)
             log.info("worker stopped", extra={"worker": self.id})
 
@@ -196,7 +197,15 @@ class Worker:
             self.processed += len(batch)
             if new:
                 self.alarms += new
+                await self._engine(self._incidents, new)
                 await self._announce(new)
+
+    def _incidents(self, alarms: list[Alarm]) -> None:
+        """Repeated alarms of a nozzle form an incident (as anxin serve's listener does)."""
+        try:
+            attach_incidents(self.store, alarms, now_us=self.clock())
+        except Exception:  # the alarms are stored; the console backfills incidents
+            log.exception("alarms not attached to incidents", extra={"worker": self.id})
 
     async def _announce(self, alarms: list[Alarm]) -> None:
         """New alarms on the cluster's alarm subject (the read side fans them out)."""

@@ -47,6 +47,10 @@ class NoRegistry(Exception):
     """The service has no registry yet: nothing can be accepted."""
 
 
+class NotHere(Exception):
+    """This process takes no uploads (the scale-out's read side: the receivers do)."""
+
+
 @dataclass
 class Metrics:
     """Counters for /metrics (read without the lock: a torn read is harmless here)."""
@@ -193,6 +197,12 @@ class IngestService:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+
+    async def start(self) -> None:
+        """Called when the application starts (the scale-out's read side listens then)."""
+
+    async def stop(self) -> None:
+        """Called when the application stops."""
 
     def subscribe(self, listener: Callable[[list[Alarm]], None]) -> None:
         self._listeners.append(listener)
@@ -479,4 +489,4 @@ class _Unprocessable(Exception):
         self.reason = f"{type(exc).__name__}: {exc}"[:400]
 
 
-__all__ = ["IngestService", "UploadResult", "Result", "NoRegistry"]
+__all__ = ["IngestService", "UploadResult", "Result", "NoRegistry", "NotHere"]

@@ -83,6 +83,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     async def lifespan(app: FastAPI):
         broadcaster.bind(asyncio.get_running_loop())
         dispatcher.start()
+        await service.start()
         # The MQTT bridge shares the token index (tokens issued later are seen) and
         # returns at once: a broker that is down does not delay the start.
         app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
@@ -97,6 +98,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
             await run_in_threadpool(dispatcher.stop)
             await run_in_threadpool(service.checkpoint)  # a clean stop restarts without replay
+            await service.stop()
 
     app = FastAPI(
         title="anxin · 安心加油 live service",

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 
 
 class Role(StrEnum):
-    """What an ``anxin serve`` process is: the whole service (``all``), or a scale-out
-    receiver (stations' uploads verified and published to the stream)."""
+    """What an ``anxin serve`` process is: the whole service (``all``), or in the
+    scale-out a receiver (stations' uploads verified and published to the stream) or the
+    read side (``console``: the console, API, alarm stream and webhooks, no engine)."""
 
     all = "all"
     receiver = "receiver"
+    console = "console"
 
 
 # (kept importable from here: other modules of the command line use them)
@@ -67,7 +69,13 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 cfg, app_ = build_receiver(config, db=db, host=host, port=port)
             else:
                 cfg, service, app_ = build(
-                    config, db=db, host=host, port=port, registry=registry, admin_token=admin_token
+                    config,
+                    db=db,
+                    host=host,
+                    port=port,
+                    registry=registry,
+                    admin_token=admin_token,
+                    read_side=role is Role.console,
                 )
                 if service.registry is None:
                     console.print(f"[yellow]{t('no_registry')}[/]")

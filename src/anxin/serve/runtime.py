@@ -21,15 +21,27 @@ def open_store(config_path: Path | None, db: str | None, *, access: Access, chec
 
 
 def build(config_path: Path | None = None, **overrides):
-    """(config, service, ASGI app) — the store opened and migrated, the engine recovered."""
+    """(config, service, ASGI app) — the store opened and migrated, the engine recovered
+    (``read_side``: the scale-out's read side instead, :mod:`anxin.cluster.read_side`)."""
     from anxin.engine import EngineSettings
     from anxin.ingest.service import IngestService
     from anxin.serve.app import create_app
 
     registry = overrides.pop("registry", None)
+    read_side = overrides.pop("read_side", False)
     cfg = load_config(config_path, **overrides, registry=str(registry) if registry else None)
     store = _open(cfg.db, "migrate")
-    service = IngestService(store, EngineSettings(), checkpoint_every=cfg.checkpoint_every)
+    service: IngestService
+    if read_side:  # the scale-out's read side: the console over the cluster's store, no engine
+        from anxin.cluster.read_side import ReadSide
+        from anxin.i18n import t
+
+        if store.dialect != "postgresql":
+            store.close()
+            raise ValueError(t("cluster_needs_postgresql"))
+        service = ReadSide(store, cfg)
+    else:
+        service = IngestService(store, EngineSettings(), checkpoint_every=cfg.checkpoint_every)
     if service.registry is None and cfg.registry:
         path = Path(cfg.registry)
         # (a reason the audit page words; the document itself is named by its sha256)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.principals import Principal
 from anxin.ingest.screen import UploadResult
-from anxin.ingest.service import NoRegistry
+from anxin.ingest.service import NoRegistry, NotHere
 from anxin.serve.config import ServeConfig
 from anxin.serve.limits import RateLimiter
 
@@ -53,6 +53,7 @@ UPLOAD_ROUTE: dict[str, Any] = dict(
         415: {"description": "not NDJSON"},
         422: {"description": "nothing accepted"},
         429: {"description": "over the station's upload rate"},
+        421: {"description": "this process takes no uploads (the scale-out's read side: upload to a receiver)"},
         503: {"description": "not ready"},
     },
 )
@@ -132,6 +133,8 @@ async def take_upload(
         result = await ingest(station_id, lines, source, principal)
     except NoRegistry as exc:
         return error(503, str(exc))
+    except NotHere as exc:  # the scale-out's read side: the receivers take uploads
+        return error(421, str(exc))
     except Exception as exc:  # the store is down, or recovery failed: a retry is safe (duplicates)
         log.exception("upload failed")
         return error(503, f"temporarily unavailable ({type(exc).__name__}); retry later", {"Retry-After": "5"})
