@@ -1,16 +1,22 @@
 """The ASGI application of a receiver: the station API's upload (the same handler as
-``anxin serve``), health and readiness. The console, the alarms and the
+``anxin serve``), the MQTT bridge when ``mqtt_url`` is set (a shared subscription: the
+broker gives each message to one receiver), health and readiness. The console, the alarms and the
 administration are the read side's (``anxin serve`` on the same PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from anxin.cluster.receiver import Receiver
+from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.principals import Principal
+from anxin.ingest.screen import UploadResult
 from anxin.serve.config import ServeConfig
 from anxin.serve.limits import RateLimiter
 from anxin.serve.tokens import principal_of
@@ -27,6 +33,24 @@ class _Tokens:
     def principal(self, token: str) -> Principal | None:
         return principal_of(self.store, token)
 
+    def station(self, token: str) -> str | None:
+        p = self.principal(token)
+        return p.id if p is not None and p.role == "station" else None
+
+
+class _BridgeIngest:
+    """The MQTT bridge's ``ingest`` (called on its worker thread), run by the receiver on
+    the application's loop: MQTT goes through the receivers as HTTP does."""
+
+    def __init__(self, receiver: Receiver, loop: asyncio.AbstractEventLoop) -> None:
+        self.receiver, self.loop = receiver, loop
+
+    def ingest(
+        self, station_id: str | None, lines: list[bytes], *, source: str, principal: Principal | None = None
+    ) -> UploadResult:
+        work = self.receiver.ingest(station_id, lines, source, principal)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=120)
+
 
 def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
     tokens = _Tokens(receiver.store)
@@ -35,9 +59,21 @@ def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await receiver.start()
+        bridge = None
+        if config.mqtt_url:  # each receiver its own session, one group: a message to one of them
+            bridge = start_bridge(
+                _BridgeIngest(receiver, asyncio.get_running_loop()),  # type: ignore[arg-type]
+                tokens,
+                config.mqtt_url,
+                client_id=f"{config.cluster}-receiver-{socket.gethostname()}-{config.port}",
+                share=f"{config.cluster}-receivers",
+            )
+        app.state.mqtt = bridge
         try:
             yield
         finally:
+            if bridge is not None:
+                await run_in_threadpool(bridge.stop)
             await receiver.stop()
 
     app = FastAPI(
@@ -49,6 +85,7 @@ def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
         redoc_url=None,
     )
     app.state.receiver = receiver
+    app.state.mqtt = None
 
     @app.post("/v1/records", **UPLOAD_ROUTE)
     async def upload(request: Request) -> Response:
@@ -72,6 +109,8 @@ def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
             problems.append("no registry")
         if receiver.nc is None or not receiver.nc.is_connected:
             problems.append("stream: not connected")
+        if app.state.mqtt is not None and not app.state.mqtt.ready.is_set():
+            problems.append("mqtt: not subscribed")
         body = {
             "status": "ready" if not problems else "not ready",
             "problems": problems,

@@ -99,8 +99,12 @@ class MqttBridge:
         keepalive: int = 30,
         max_payload_bytes: int = 8 * 1024 * 1024,
         max_lines: int = 20_000,
+        share: str | None = None,
     ) -> None:
+        """``share``: subscribe as one of the group of that name (the scale-out's
+        receivers: the broker gives each message to one of them)."""
         broker = parse_url(url)
+        self.share = share
         self.service, self.station_of, self.broker = service, station_of, broker
         self.username = username if username is not None else broker.username
         self.password = password if password is not None else broker.password
@@ -202,8 +206,13 @@ class MqttBridge:
                 extra={"client_id": self.client_id},
             )
         log.info("connected", extra={"client_id": self.client_id, "session_present": bool(flags.session_present)})
-        options = SubscribeOptions(qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe(f"{self.prefix}/+/+", options=options)
+        if self.share is None:
+            options = SubscribeOptions(qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+            client.subscribe(f"{self.prefix}/+/+", options=options)
+        else:  # one of several receivers: each message to one of them. (No Local is not
+            # allowed on a shared subscription, so the kinds are named: never our answers.)
+            shared = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+            client.subscribe([(f"$share/{self.share}/{self.prefix}/+/{kind}", shared) for kind in sorted(KINDS)])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
         if any(r.is_failure for r in reasons):
