@@ -279,3 +279,25 @@ def test_a_registry_change_reaches_the_worker_before_the_records_screened_under_
             ).scalar_one()
             == 1
         )
+
+
+def test_a_cluster_database_and_a_single_server_database_are_never_mixed(setup, city: Path, tmp_path: Path) -> None:
+    """anxin serve (one engine) refuses a cluster's database, and a worker refuses one that
+    anxin serve has written: each would miss the other's rows."""
+    from anxin.ingest.service import IngestService
+    from anxin.store.database import StoreError
+
+    cfg, store = setup
+    partitions.claim(store, 0, epoch=1, owner="w")  # a worker has been here
+    with pytest.raises(StoreError, match="scale-out|横向扩展"):
+        IngestService(Store(cfg.db, migrate=False))
+    with fresh_pg_database() as other:
+        single = IngestService(Store(other))
+        single.set_registry((city / "registry.json").read_bytes(), author="test", reason="test")
+        first = next(lines for sid, lines in uploads(arrival_lines(city), "S0001") if sid == "S0001")
+        assert single.ingest("S0001", first, source="test").accepted > 0
+        from anxin.cluster.partition import PartitionEngine
+
+        with pytest.raises(StoreError, match="single server|单机"):
+            PartitionEngine(single.store, 0, owner="w", epoch=1)
+        single.store.close()

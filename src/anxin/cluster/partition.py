@@ -23,10 +23,11 @@ from anxin.contract.parse import Parsed, parse_line
 from anxin.contract.registry import Registry, parse_registry
 from anxin.engine import Engine, EngineSettings
 from anxin.engine.clock import decode_tick
+from anxin.i18n import t
 from anxin.ingest.replay import feed_row, tick_row
 from anxin.ingest.screen import ledger_row
 from anxin.store import partitions
-from anxin.store.database import LedgerRow, Store
+from anxin.store.database import LedgerRow, Store, StoreError
 
 log = logging.getLogger("anxin.cluster")
 
@@ -47,6 +48,8 @@ class PartitionEngine:
         self.store, self.part, self.owner, self.epoch = store, part, owner, epoch
         self.settings = settings
         self.checkpoint_every = checkpoint_every
+        if partitions.deployment(store) == "single":  # anxin serve's rows: no partition would feed them
+            raise StoreError(t("db_is_single"))
         self.seq = partitions.claim(store, part, epoch=epoch, owner=owner)
         self.engine: Engine
         self.registry_version = 0

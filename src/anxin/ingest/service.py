@@ -35,10 +35,12 @@ from anxin.contract.parse import Parsed
 from anxin.contract.registry import Registry, parse_registry
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
+from anxin.i18n import t as words
 from anxin.ingest.principals import Principal
 from anxin.ingest.replay import feed_row, tick_row
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
-from anxin.store.database import LedgerRow, RejectRow, Store, now_us
+from anxin.store import partitions
+from anxin.store.database import LedgerRow, RejectRow, Store, StoreError, now_us
 
 log = logging.getLogger("anxin.ingest")
 
@@ -150,6 +152,8 @@ class IngestService:
             self.ready = True
             return  # an empty platform: waits for its registry
         version, doc = latest
+        if partitions.deployment(self.store) == "cluster":  # its rows are the workers' to feed
+            raise StoreError(words("db_is_cluster"))
         cp = self.store.checkpoint_latest()
         started = time.perf_counter()
         restored = pickle.loads(cp[2]) if cp is not None else None

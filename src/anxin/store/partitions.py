@@ -47,6 +47,21 @@ def claim(store: Store, part: int, *, epoch: int, owner: str) -> int:
     return int(got[0])
 
 
+def deployment(store: Store) -> str | None:
+    """What the store's ledger was written by: ``"cluster"`` (a scale-out's partitions),
+    ``"single"`` (one engine: ``anxin serve``), or None (nothing yet). The two never share
+    a database: each would miss the other's rows."""
+    L, P = T.ledger.c, T.stream_positions.c
+    with store.engine.connect() as c:
+        if c.execute(select(P.part).limit(1)).first() is not None:
+            return "cluster"
+        if c.execute(select(L.id).where(L.part.is_not(None)).limit(1)).first() is not None:
+            return "cluster"
+        if c.execute(select(L.id).where(L.part.is_(None)).limit(1)).first() is not None:
+            return "single"
+    return None
+
+
 def positions(store: Store) -> dict[int, dict[str, Any]]:
     """Every partition's stored position: {part: {seq, epoch, owner, updated_us}}."""
     P = T.stream_positions.c
