@@ -12,7 +12,9 @@ the host out). A file that exists is kept: running it again only adds what is mi
 account is printed once (Mosquitto keeps only its hash). Standard library only.
 
 Files: postgres_password; db_url (postgresql://anxin:<that password>@db:5432/anxin);
-admin_token; metrics_token (Prometheus' bearer token for /metrics); mqtt_url (mqtt://anxin-serve:<password>@mqtt:1883?…); mosquitto_passwd
+admin_token; metrics_token (Prometheus' bearer token for /metrics); mqtt_url (mqtt://anxin-serve:<password>@mqtt:1883?…);
+nats_url (nats://nats:4222: the scale-out's NATS, on the compose network; with NATS
+accounts, put their credentials in it); mosquitto_passwd
 (Mosquitto's password file: PBKDF2-SHA512, as mosquitto_passwd writes it).
 """
 
@@ -43,6 +45,7 @@ READERS = {
     "admin_token": 10001,
     "metrics_token": 10001,
     "mqtt_url": 10001,
+    "nats_url": 10001,
     "mosquitto_passwd": 1883,
 }
 
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         made.append("admin_token")
     if write(d / "metrics_token", token() + "\n"):  # for Prometheus: /metrics needs it from outside
         made.append("metrics_token")
+    if write(d / "nats_url", "nats://nats:4222\n"):
+        made.append("nats_url")
     passwd = d / "mosquitto_passwd"
     serve_password = token()
     if write(d / "mqtt_url", f"mqtt://anxin-serve:{serve_password}@mqtt:1883?client_id=anxin-serve&prefix=anxin\n"):

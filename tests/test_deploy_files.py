@@ -116,7 +116,13 @@ def test_compose_services_are_wired_as_documented() -> None:
     doc = compose()
     s = doc["services"]
     assert s["anxin"]["build"]["context"] == "." and (REPO / "Dockerfile").exists()
-    assert s["anxin"]["command"] == ["serve", "--host", "0.0.0.0"]
+    assert s["anxin"]["command"] == ["serve", "--host", "0.0.0.0", "--role", "${ANXIN_ROLE:-all}"]
+    # The scale-out's receivers and workers, with NATS, in the cluster profile only.
+    assert s["receiver"]["command"] == ["serve", "--role", "receiver", "--host", "0.0.0.0"]
+    assert s["worker"]["command"] == ["worker"]
+    for name in ("receiver", "worker"):
+        assert s[name]["profiles"] == ["cluster"] and "nats_url" in s[name]["secrets"]
+        assert s[name]["depends_on"]["nats"]["condition"] == "service_healthy"
     assert s["migrate"]["command"] == ["db", "upgrade"] and s["migrate"]["restart"] == "no"
     assert s["anxin"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert s["anxin"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

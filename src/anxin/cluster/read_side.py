@@ -29,6 +29,8 @@ REGISTRY_EVERY_S = 5.0
 
 
 class ReadSide(IngestService):
+    takes_uploads = False
+
     def __init__(self, store: Store, cfg: ServeConfig) -> None:
         self.cfg = cfg
         self._registry: Registry | None = None

@@ -89,6 +89,8 @@ def reason_class(reason: str) -> str:
 
 
 class IngestService:
+    takes_uploads = True  # (the scale-out's read side takes none)
+
     def __init__(
         self,
         store: Store,

@@ -86,7 +86,9 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         await service.start()
         # The MQTT bridge shares the token index (tokens issued later are seen) and
         # returns at once: a broker that is down does not delay the start.
-        app.state.mqtt = start_bridge(service, tokens, config.mqtt_url) if config.mqtt_url else None
+        # (not on the scale-out's read side: its receivers run the bridge)
+        bridge = config.mqtt_url if service.takes_uploads else None
+        app.state.mqtt = start_bridge(service, tokens, bridge) if bridge else None
         reports = daily_reports_job(service, config.reports_every_s).start()
         ticks = app.state.clock_job = clock_job(service, config.clock_every_s).start()  # (one per lifespan)
         try:
