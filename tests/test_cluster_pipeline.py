@@ -15,7 +15,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx2
 import pytest
+from live import free_port
 from services import fresh_pg_database, need_nats
 from sqlalchemy import text
 
@@ -146,7 +148,7 @@ def test_scale_out_alarms_equal_the_batch_check(setup, city: Path, batch_alarm_i
     assert all(owned) and sorted(sum(owned, [])) == [0, 1, 2, 3]  # both worked, every partition once
 
 
-def _worker(cfg: ServeConfig, name: str, log: Path) -> subprocess.Popen:
+def _worker(cfg: ServeConfig, name: str, log: Path, *args: str) -> subprocess.Popen:
     """``anxin worker`` in a process of its own (its configuration from the environment)."""
     env = dict(
         os.environ,
@@ -159,7 +161,7 @@ def _worker(cfg: ServeConfig, name: str, log: Path) -> subprocess.Popen:
         ANXIN_LOG="info",
     )
     out = log.open("wb")
-    return subprocess.Popen([ANXIN, "worker", "--name", name], env=env, stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen([ANXIN, "worker", "--name", name, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def test_a_worker_killed_mid_stream_is_replaced_and_nothing_doubles(
@@ -175,6 +177,7 @@ def test_a_worker_killed_mid_stream_is_replaced_and_nothing_doubles(
     half = len(batches) // 2
     a = _worker(cfg, "a", tmp_path / "a.log")
     b: subprocess.Popen | None = None
+    metrics_port, scraped, status = free_port(), [], []
     try:
 
         async def main() -> dict[str, int]:
@@ -186,9 +189,13 @@ def test_a_worker_killed_mid_stream_is_replaced_and_nothing_doubles(
                 a.send_signal(signal.SIGKILL)
                 a.wait(10)
                 nonlocal b
-                b = _worker(cfg, "b", tmp_path / "b.log")
+                b = _worker(cfg, "b", tmp_path / "b.log", "--metrics", f"127.0.0.1:{metrics_port}")
                 more = await _send(receiver, batches[half - 2 :])
                 await _drained(cfg, store, timeout=90)
+                scraped.append(httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics").text)
+                env = dict(os.environ, ANXIN_DB=cfg.db, ANXIN_NATS_URL=cfg.nats_url, ANXIN_CLUSTER=cfg.cluster)
+                cmd = [ANXIN, "--lang", "en", "cluster", "status"]
+                status.append(await asyncio.to_thread(subprocess.run, cmd, env=env, capture_output=True, text=True))
             finally:
                 await receiver.stop()
             return {k: sent[k] + more[k] for k in sent}
@@ -202,6 +209,15 @@ def test_a_worker_killed_mid_stream_is_replaced_and_nothing_doubles(
     assert _alarm_ids(store) == batch_alarm_ids
     owners = {pos["owner"] for pos in partitions.positions(store).values()}
     assert owners == {"b"}, owners
+    # B's metrics: every partition, each at its stored position.
+    assert "anxin_worker_partitions 4.0" in scraped[0]
+    for part, pos in partitions.positions(store).items():
+        assert f'anxin_partition_position{{part="{part}"}} {float(pos["seq"])}' in scraped[0]
+    # The operators' view while B ran: B holds every partition, nothing pending.
+    out = status[0]
+    assert out.returncode == 0, out.stderr
+    assert f"{cfg.partitions} partitions" in out.stdout and "1 live workers" in out.stdout, out.stdout
+    assert out.stdout.count("│ b ") == cfg.partitions, out.stdout
     assert totals["duplicate"] > 0  # the uploads in flight, sent again
     assert _ledger_rows(store) == _distinct_records(city, batches)
 

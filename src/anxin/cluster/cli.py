@@ -35,6 +35,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         db: DbOpt = None,
         config: ConfigOpt = None,
         name: Annotated[str | None, typer.Option("--name", help=h("worker.name"))] = None,
+        metrics: Annotated[str | None, typer.Option("--metrics", help=h("worker.metrics"))] = None,
         _lang: LangOpt = None,
     ) -> None:
         from anxin.cluster.worker import run_worker
@@ -47,7 +48,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         store = cluster_store(config, db, fail)
         console.print(f"[bold green]{t('worker_running')}[/] {cfg.nats_url.split('@')[-1]}", highlight=False)
         try:
-            run_worker(cfg, store, name=name)
+            run_worker(cfg, store, name=name, metrics=metrics)
         finally:
             store.close()
 

@@ -57,6 +57,7 @@ class PartitionEngine:
         self.replayed = 0
         self.set_aside = 0
         self.unreadable = 0  # messages that were not a receiver's (skipped)
+        self.fed = 0  # records and ticks fed since the partition was taken (metrics)
         self._since_checkpoint = 0
         self.restore()
 
@@ -189,6 +190,7 @@ class PartitionEngine:
         if fed:
             self.last_ledger_id = max(self.last_ledger_id, *fed)
             self._since_checkpoint += len(fed)
+            self.fed += len(fed)
         if self._since_checkpoint >= self.checkpoint_every:
             self.checkpoint()
         return new

@@ -234,12 +234,17 @@ class Worker:
                     log.warning("ticks not published: next round", exc_info=True, extra={"part": part})
 
 
-def run_worker(cfg: ServeConfig, store: Store, *, name: str | None = None) -> None:
-    """Run a worker until SIGINT/SIGTERM (then it checkpoints and gives its leases back)."""
+def run_worker(cfg: ServeConfig, store: Store, *, name: str | None = None, metrics: str | None = None) -> None:
+    """Run a worker until SIGINT/SIGTERM (then it checkpoints and gives its leases back);
+    ``metrics``: HOST:PORT of its Prometheus metrics."""
     import signal
 
     async def main() -> None:
         w = Worker(cfg, store, name=name)
+        if metrics:
+            from anxin.cluster.metrics import serve_metrics
+
+            serve_metrics(w, metrics)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)
