@@ -40,6 +40,7 @@ from anxin.workflow.service import attach_incidents
 log = logging.getLogger("anxin.cluster")
 T = TypeVar("T")
 FETCH_BATCH = 500
+FETCH_LINGER_S = 0.02  # how long a batch waits for more messages once it has one
 
 
 def worker_id() -> str:
@@ -82,6 +83,12 @@ class Worker:
             log.info("worker started", extra={"worker": self.id, "partitions": self.partitions})
             ticks = asyncio.create_task(self._clock_loop())
             try:
+                # Heard before taking anything: workers started together see each other in
+                # their first round, instead of each taking every partition and giving
+                # half back (a restore and a checkpoint per partition moved).
+                await self.leases.heartbeat()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), min(1.0, self.cfg.lease_ttl_s / 4))
                 while not self.stopping.is_set():
                     try:
                         await self._rebalance()
@@ -174,7 +181,12 @@ class Worker:
                 await asyncio.sleep(self.cfg.lease_ttl_s / 10)
                 continue
             try:
-                msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
+                # Wait for the first message, then take what else is there at once: one
+                # fetch of a whole batch would hold the first until the batch is full or
+                # its time is up (a trickle of sales would wait a second for its alarm).
+                msgs = await sub.fetch(1, timeout=1.0)
+                with contextlib.suppress(TimeoutError):
+                    msgs += await sub.fetch(FETCH_BATCH - 1, timeout=FETCH_LINGER_S)
             except TimeoutError:
                 continue
             except Exception:
