@@ -10,9 +10,12 @@ again on a 503 or a lost connection) while, in one test each,
 (c) a worker inside a network namespace is cut off for longer than the lease TTL and
     given its network back — (c1) between two of its step transactions, (c2) inside one.
 
-The bugs these found in src/anxin/cluster/ are pinned by strict xfails (``CUT_BUG`` on
-(c2); ``EMPTY_FETCH_BUG`` on a test that forces nats-py's empty fetch in-process) and make
-(a), (b), (c1) fail now and then until fixed (non-strict xfails, ``FLAKY``).
+Two faults of the workers these tests found are mended and stay tested: nats-py's
+fetch answering a stray status message with no message (it ended a partition's consumer
+while its lease was still renewed: the in-process empty-fetch test), and a worker cut off
+inside its transaction holding its partition's row lock, so its successor could not
+claim it ((c2): the workers' sessions now have a lock timeout, TCP keepalives and an idle
+-in-transaction limit, and a taker that cannot claim lets the partition go and tries again).
 
 Afterwards, once drained: every acknowledged record is in the ledger exactly once, no
 row set aside, the alarms are ``anxin check``'s on the same city, and every partition
@@ -61,36 +64,6 @@ TTL = 3.0  # the lease TTL (s)
 CHUNK = 100  # lines per upload: many small uploads, so the upload lasts through a fault
 ACKED = {200, 207, 409, 422}  # the station's upload is settled (an edge agent drops it)
 RETRY = {429, 502, 503, 504}  # it comes again, unchanged
-
-# Bugs these tests found (src/anxin/cluster/, not to be fixed here); see each reason.
-EMPTY_FETCH_BUG = (
-    "BUG (src/anxin/cluster/worker.py, _consume): nats-py 2.16's PullSubscription.fetch() returns an empty "
-    "list instead of raising TimeoutError when its pull request is answered by a status message (e.g. a "
-    "408/404 left over from an earlier pull request: _fetch_n breaks out with no message); "
-    "`await msgs[-1].ack()` then raises IndexError, which ends the partition's consume task without a log "
-    "line. The lease round goes on renewing that partition's lease, so no other worker takes it: records "
-    "acknowledged to the stations never reach the ledger. Seen in most runs on the real cluster (a wrapper "
-    "logging _consume's end showed IndexError on 3-7 partitions per test), forced here by a fetch that "
-    "returns [] once. Fix: `if not msgs: continue` before the decode. Once fixed, remove this strict mark "
-    "and the non-strict ones on the fault tests (a), (b), (c1), which it makes fail now and then."
-)
-FLAKY = pytest.mark.xfail(strict=False, reason="fails now and then until this is fixed: " + EMPTY_FETCH_BUG)
-# (c1) also meets CUT_BUG when a step transaction begins in the moment of its cut
-CUT_BUG = (
-    "BUG (src/anxin/cluster/worker.py, store/partitions.py): a worker cut off inside its step transaction "
-    "leaves that transaction open in PostgreSQL (which does not notice a silent client: no "
-    "idle_in_transaction_session_timeout, tcp keepalive 2 h), holding the row lock of its stream_positions "
-    "row. The lease moves within the TTL but the new holder's claim() (UPDATE stream_positions) waits on "
-    "that lock until the cut ends and TCP retransmits — on its one engine thread, so its lease round "
-    "stalls in _let_go/checkpoint, its other leases and its heartbeat expire and a third worker takes "
-    "them. Shown by every run of (c2) so far (4 of 4: not taken over in 15 s of cut; pg_stat_activity "
-    "lists the sessions). In 2 of those runs the partition then stayed stalled after the restore too: "
-    "the cut worker and the former taker both came out of claim() and logged 'partition taken' for it "
-    "within 0.1 s, each then deleting and re-creating the partition's one durable consumer; the likely "
-    "cause is the taker, cancelled mid-set-up, deleting the consumer the rightful owner had just made, "
-    "which then fetches from a consumer that no longer exists, never re-creating it, while renewing its "
-    "lease (the failure message lists each partition's consumer to confirm)."
-)
 
 
 # ------------------------------------------------------------------ shared fixtures
@@ -422,12 +395,15 @@ async def _consumers(d: Deployment) -> dict[int, Any]:
         return {-1: repr(e)}
     out: dict[int, Any] = {}
     js = nc.jetstream(timeout=5)
-    for part in range(PARTS):
-        try:
-            ci = await js.consumer_info(d.names.stream, d.names.consumer(part))
-            out[part] = (ci.delivered.stream_seq if ci.delivered else None, ci.num_pending)
-        except Exception as e:
-            out[part] = type(e).__name__
+    try:
+        for ci in await js.consumers_info(d.names.stream):
+            of = d.names.consumer_of(ci.name)
+            if of is not None:
+                out.setdefault(of[0], []).append(
+                    (ci.name, ci.delivered.stream_seq if ci.delivered else None, ci.num_pending)
+                )
+    except Exception as e:
+        out[-1] = type(e).__name__
     await nc.close()
     return out
 
@@ -490,7 +466,6 @@ def pick_name(d: Deployment, others: list[str], stem: str) -> str:
 
 
 # ------------------------------------------------------------------ the faults
-@FLAKY
 def test_a_worker_killed_under_load_is_taken_over_within_the_lease_ttl(
     deployment: Deployment, batch_alarm_ids: set[str]
 ) -> None:
@@ -526,7 +501,6 @@ def test_a_worker_killed_under_load_is_taken_over_within_the_lease_ttl(
     print(f"(a) uploads retried: {retried}; owners at the end {owners}")
 
 
-@FLAKY
 def test_the_stream_leader_node_killed_under_load_and_restarted(
     deployment: Deployment, batch_alarm_ids: set[str]
 ) -> None:
@@ -683,21 +657,18 @@ def _cut_run(d: Deployment, batch_alarm_ids: set[str], *, in_transaction: bool) 
         )
 
 
-@FLAKY
 def test_a_worker_cut_off_between_transactions_is_taken_over_and_comes_back(
     deployment: Deployment, batch_alarm_ids: set[str]
 ) -> None:
     _cut_run(deployment, batch_alarm_ids, in_transaction=False)
 
 
-@pytest.mark.xfail(strict=True, reason=CUT_BUG)
 def test_a_worker_cut_off_inside_a_transaction_is_taken_over_and_comes_back(
     deployment: Deployment, batch_alarm_ids: set[str]
 ) -> None:
     _cut_run(deployment, batch_alarm_ids, in_transaction=True)
 
 
-@pytest.mark.xfail(strict=True, reason=EMPTY_FETCH_BUG)
 def test_an_empty_fetch_does_not_stop_a_partition(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker (in this process) whose first fetch of each partition comes back empty,
     as nats-py's does after a stray status message, still consumes what follows."""

@@ -43,14 +43,19 @@ async def cluster_status(cfg: ServeConfig, store: Store) -> ClusterStatus:
         holders = await leases.holders()
         st = ClusterStatus(names.stream, parts, int(info.state.messages), await leases.members())
         stored = partitions.positions(store)
+        backlog: dict[int, tuple[int, int]] = {}  # part → (pending, awaiting ack) of its newest consumer
+        newest: dict[int, tuple[int, int]] = {}  # part → (epoch, start) of that consumer
+        try:
+            consumers = await js.consumers_info(names.stream)
+        except NotFoundError:
+            consumers = []
+        for ci in consumers:
+            of = names.consumer_of(ci.name)
+            if of is not None and of[1:] >= newest.get(of[0], (-1, -1)):
+                newest[of[0]] = of[1:]
+                backlog[of[0]] = (int(ci.num_pending or 0), int(ci.num_ack_pending or 0))
         for part in range(parts):
-            pending: int | None = None
-            acks: int | None = None
-            try:
-                ci = await js.consumer_info(names.stream, names.consumer(part))
-                pending, acks = int(ci.num_pending or 0), int(ci.num_ack_pending or 0)
-            except NotFoundError:
-                pass
+            pending, acks = backlog.get(part, (None, None))
             st.rows.append(PartitionRow(part, holders.get(part), stored.get(part, {}).get("seq", 0), pending, acks))
         return st
     finally:

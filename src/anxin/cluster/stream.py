@@ -55,8 +55,21 @@ class Names:
     def subjects(self) -> str:
         return f"{self.cluster}.rec.*"
 
-    def consumer(self, part: int) -> str:
-        return f"{self.cluster}-p{part}"
+    def consumer(self, part: int, epoch: int, k: int) -> str:
+        """The consumer of one subscription: its own per claim (``epoch``) and per start
+        (``k``), so that nothing left by an earlier holder — a pull request a cut-off
+        worker sent before it knew it had lost the lease — can take messages from it."""
+        return f"{self.cluster}-p{part}-e{epoch}-{k}"
+
+    def consumer_of(self, name: str) -> tuple[int, int, int] | None:
+        """(partition, epoch, start) of one of this cluster's consumer names, else None."""
+        prefix = self.cluster + "-p"
+        if not name.startswith(prefix):
+            return None
+        bits = name[len(prefix) :].split("-")
+        if len(bits) != 3 or not bits[0].isdigit() or not bits[1][1:].isdigit() or not bits[2].isdigit():
+            return None
+        return int(bits[0]), int(bits[1][1:]), int(bits[2])
 
     @property
     def leases(self) -> str:

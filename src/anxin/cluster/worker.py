@@ -41,6 +41,54 @@ log = logging.getLogger("anxin.cluster")
 T = TypeVar("T")
 FETCH_BATCH = 500
 FETCH_LINGER_S = 0.02  # how long a batch waits for more messages once it has one
+CONSUMER_IDLE_S = 300.0  # a consumer no one pulls from for this long is removed by the server
+
+
+class Gap(Exception):
+    """A consumer skipped a delivery: it went to someone else, or was lost."""
+
+
+class _Delivered:
+    """A pull subscription that checks each delivery follows the one before (the
+    consumer's own sequence): a message it delivered elsewhere would otherwise be a
+    record silently missing from the ledger, its acknowledgement swept up by the next
+    batch's (AckAll)."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+        self.next = 1
+
+    async def fetch(self, batch: int, timeout: float) -> list:
+        msgs = await self.sub.fetch(batch, timeout=timeout)
+        for m in msgs:
+            seq = m.metadata.sequence.consumer
+            if seq != self.next:
+                raise Gap(f"delivery {seq} where {self.next} was due")
+            self.next = seq + 1
+        return msgs
+
+
+def session_limits(cfg: ServeConfig, worker: str) -> str:
+    """PostgreSQL session settings of a worker: its name (a successor that finds the
+    partition's row locked ends the sessions of the worker it takes over from:
+    :func:`anxin.store.partitions.claim`); a lock is waited for at most a lease's TTL; the
+    server drops the session of a worker gone silent — its TCP keepalives unanswered
+    after ~11 s, or idle inside a transaction for 3 TTLs (at least 30 s) — which rolls
+    its transaction back and frees the row its successor needs."""
+    ttl_ms = int(cfg.lease_ttl_s * 1000)
+    app = partitions.worker_app(worker)
+    return " ".join(
+        f"-c {k}={v}"
+        for k, v in (
+            ("application_name", app),
+            ("lock_timeout", ttl_ms),
+            ("idle_in_transaction_session_timeout", max(30_000, 3 * ttl_ms)),
+            ("tcp_keepalives_idle", 5),
+            ("tcp_keepalives_interval", 2),
+            ("tcp_keepalives_count", 3),
+            ("tcp_user_timeout", 10_000),
+        )
+    )
 
 
 def worker_id() -> str:
@@ -57,8 +105,15 @@ class Worker:
         settings: EngineSettings = EngineSettings(),
         clock: Callable[[], int] = now_us,
     ) -> None:
-        self.cfg, self.store, self.settings, self.clock = cfg, store, settings, clock
+        self.cfg, self.settings, self.clock = cfg, settings, clock
+        # Its own connections, with limits: a worker cut off inside a transaction must not
+        # hold its partition's row lock (and so its successor) for TCP's two hours.
         self.id = name or worker_id()
+        self.store = (
+            Store(store.url, migrate=False, pg_options=session_limits(cfg, self.id))
+            if store.dialect == "postgresql"
+            else store
+        )
         self.names = Names(cfg.cluster)
         self.engines: dict[int, PartitionEngine] = {}
         self.tasks: dict[int, asyncio.Task] = {}
@@ -68,6 +123,8 @@ class Worker:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anxin-engine")
         self.partitions = cfg.partitions
         self.leases: Leases
+        self.consumers: dict[int, str] = {}  # part → its consumer now
+        self._starts = 0
 
     async def _engine(self, fn: Callable[..., T], *args: Any) -> T:
         """Run an engine step on the engines' one thread."""
@@ -145,36 +202,36 @@ class Worker:
 
     # ------------------------------------------------------------ one partition
     async def _consume(self, part: int, epoch: int) -> None:
-        from nats.js import api
-        from nats.js.errors import NotFoundError
-
+        """Own ``part`` until cancelled. Whatever ends it otherwise — a fault of the stream,
+        the store or this code — lets the partition go (its lease given back), so the next
+        lease round takes it afresh, from the store, rather than leaving it held and fed by
+        no one."""
         try:
-            engine = await self._engine(
-                lambda: PartitionEngine(self.store, part, owner=self.id, epoch=epoch, settings=self.settings)
-            )
+            await self._own(part, epoch)
+        except asyncio.CancelledError:
+            raise
         except partitions.Fenced:
-            log.warning("partition held under a newer lease", extra={"worker": self.id, "part": part})
-            return
+            log.warning("partition fenced: another worker holds it", extra={"worker": self.id, "part": part})
+            self.engines.pop(part, None)
+            self.leases.held.pop(part, None)
+        except Exception:
+            log.exception("partition stopped by a fault: letting it go", extra={"worker": self.id, "part": part})
+            self.engines.pop(part, None)
+            self.tasks.pop(part, None)
+            with contextlib.suppress(Exception):
+                await self.leases.release(part)
+
+    async def _own(self, part: int, epoch: int) -> None:
+        engine = await self._engine(
+            lambda: PartitionEngine(self.store, part, owner=self.id, epoch=epoch, settings=self.settings)
+        )
         self.engines[part] = engine
         log.info(
             "partition taken",
             extra={"worker": self.id, "part": part, "seq": engine.seq, "replayed": engine.replayed, "epoch": epoch},
         )
-        durable = self.names.consumer(part)
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(self.names.stream, durable)  # start after what the store holds
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            filter_subject=self.names.subject(part),
-            ack_policy=api.AckPolicy.ALL,
-            ack_wait=120.0,
-            max_ack_pending=-1,
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE if engine.seq else api.DeliverPolicy.ALL,
-            opt_start_seq=engine.seq + 1 if engine.seq else None,
-        )
-        sub = await self.js.pull_subscribe(
-            self.names.subject(part), durable=durable, stream=self.names.stream, config=config
-        )
+        sub = await self._subscribe(part, engine.seq)
+        quiet = 0
         while not self.stopping.is_set():
             if not self.leases.fresh(part):
                 log.warning("lease not renewed in time: pausing", extra={"worker": self.id, "part": part})
@@ -188,22 +245,31 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     msgs += await sub.fetch(FETCH_BATCH - 1, timeout=FETCH_LINGER_S)
             except TimeoutError:
+                quiet += 1
+                if quiet % 10 == 0 and not await self._consumer_exists(part):  # (deleted under us)
+                    sub = await self._subscribe(part, engine.seq)
                 continue
             except Exception:
-                log.warning("fetch failed: trying again", exc_info=True, extra={"part": part})
+                log.warning("fetch failed: from the stored position again", exc_info=True, extra={"part": part})
                 await asyncio.sleep(0.5)
+                sub = await self._subscribe(part, engine.seq)
                 continue
+            if not msgs:  # nats-py answers a stray status message with no message at all
+                if not await self._consumer_exists(part):
+                    sub = await self._subscribe(part, engine.seq)
+                continue
+            quiet = 0
             batch = [decode(m.metadata.sequence.stream, m.headers, m.data) for m in msgs]
             try:
                 new = await self._engine(engine.step, batch)
             except partitions.Fenced:
-                log.warning("partition fenced: another worker holds it", extra={"worker": self.id, "part": part})
-                self.engines.pop(part, None)
-                self.leases.held.pop(part, None)
-                return
+                raise
             except Exception:
+                # Not stored, not acknowledged: the batch again, from the stored position
+                # (the consumer would otherwise go on after it and leave a gap).
                 log.exception("step failed: the batch comes again", extra={"part": part})
                 await asyncio.sleep(1.0)
+                sub = await self._subscribe(part, engine.seq)
                 continue
             await msgs[-1].ack()  # AckAll: the batch
             self.processed += len(batch)
@@ -211,6 +277,52 @@ class Worker:
                 self.alarms += new
                 await self._engine(self._incidents, new)
                 await self._announce(new)
+
+    async def _subscribe(self, part: int, after: int) -> Any:
+        """A new consumer of the partition starting after stream sequence ``after`` (the
+        store's position): whatever was delivered before and not stored comes again. The
+        partition's other consumers — an earlier holder's, this worker's previous one — are
+        deleted: nothing else may take its messages (a delivery to anyone else is a gap)."""
+        from nats.js import api
+        from nats.js.errors import NotFoundError
+
+        self._starts += 1
+        epoch = self.leases.held.get(part, (0, 0.0))[0]
+        name = self.names.consumer(part, epoch, self._starts)
+        for ci in await self.js.consumers_info(self.names.stream):
+            of = self.names.consumer_of(ci.name)
+            if of is not None and of[0] == part:
+                with contextlib.suppress(NotFoundError):
+                    await self.js.delete_consumer(self.names.stream, ci.name)
+        config = api.ConsumerConfig(
+            durable_name=name,
+            filter_subject=self.names.subject(part),
+            ack_policy=api.AckPolicy.ALL,
+            ack_wait=120.0,
+            max_ack_pending=-1,
+            inactive_threshold=CONSUMER_IDLE_S,  # a dead worker's, removed by the server
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE if after else api.DeliverPolicy.ALL,
+            opt_start_seq=after + 1 if after else None,
+        )
+        sub = await self.js.pull_subscribe(
+            self.names.subject(part), durable=name, stream=self.names.stream, config=config
+        )
+        self.consumers[part] = name
+        return _Delivered(sub)
+
+    async def _consumer_exists(self, part: int) -> bool:
+        from nats.js.errors import NotFoundError
+
+        name = self.consumers.get(part)
+        if name is None:
+            return False
+        try:
+            await self.js.consumer_info(self.names.stream, name)
+            return True
+        except NotFoundError:
+            return False
+        except Exception:  # the stream is away: nothing to decide now
+            return True
 
     def _incidents(self, alarms: list[Alarm]) -> None:
         """Repeated alarms of a nozzle form an incident (as anxin serve's listener does)."""

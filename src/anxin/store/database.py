@@ -91,10 +91,12 @@ def migrations_head() -> str:
 
 
 class Store:
-    def __init__(self, url: str, *, migrate: bool = True, readonly: bool = False) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, readonly: bool = False, pg_options: str = "") -> None:
         """Open the database at ``url`` (a path: SQLite). ``migrate``: create a missing SQLite
         file and bring the schema to the newest migration. ``readonly``: no connection may
-        write. Commands open it through :func:`open_store`, which checks first."""
+        write. ``pg_options``: PostgreSQL session settings of every connection (``-c k=v …``;
+        a scale-out worker's limits). Commands open it through :func:`open_store`, which
+        checks first."""
         self.url = normalise_url(url)
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
         self.readonly = readonly
@@ -103,12 +105,10 @@ class Store:
         path = sqlite_path(self.url) if self.dialect == "sqlite" else None
         if path is not None and migrate:
             path.parent.mkdir(parents=True, exist_ok=True)
-        if self.dialect == "postgresql" and readonly:
+        if self.dialect == "postgresql" and (readonly or pg_options):
+            options = " ".join(o for o in ("-c default_transaction_read_only=on" if readonly else "", pg_options) if o)
             self.engine: Engine = create_engine(
-                self.url,
-                future=True,
-                pool_pre_ping=True,
-                connect_args={"options": "-c default_transaction_read_only=on"},
+                self.url, future=True, pool_pre_ping=True, connect_args={"options": options}
             )
         else:
             self.engine = create_engine(self.url, future=True, pool_pre_ping=self.dialect != "sqlite")

@@ -11,10 +11,12 @@ transaction fails with :class:`Fenced` and rolls back whole.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from anxin.contract.alarm import Alarm
 from anxin.store import schema as T
@@ -25,10 +27,42 @@ class Fenced(Exception):
     """The partition moved on under another owner, or a newer lease holds it."""
 
 
+def worker_app(worker: str) -> str:
+    """The application_name of a worker's PostgreSQL sessions."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", "anxin-worker:" + worker)[:63]
+
+
 def claim(store: Store, part: int, *, epoch: int, owner: str) -> int:
     """Take ``part`` for the lease revision ``epoch``: returns the stream sequence the
     store holds for it (0: nothing consumed yet). Raises :class:`Fenced` when a newer
-    lease has claimed it already."""
+    lease has claimed it already.
+
+    The previous holder may be cut off inside a transaction that locks the partition's
+    row — PostgreSQL does not see a silent client for a long time (a connection through
+    a proxy that stays up: never). When the claim's lock wait times out (the session's
+    ``lock_timeout``), the previous holder's sessions are ended: its lease has expired,
+    so whatever it was doing would be fenced anyway, and its transaction rolls back."""
+    try:
+        return _claim(store, part, epoch=epoch, owner=owner)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+    P = T.stream_positions.c
+    with store.engine.connect() as c:
+        before = c.execute(select(P.owner).where(P.part == part)).scalar_one_or_none()
+    if before is not None and before != owner:
+        with store.engine.begin() as c:
+            c.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :app AND pid <> pg_backend_pid()"
+                ),
+                {"app": worker_app(before)},
+            )
+    return _claim(store, part, epoch=epoch, owner=owner)
+
+
+def _claim(store: Store, part: int, *, epoch: int, owner: str) -> int:
     P = T.stream_positions
     with store.engine.begin() as c:
         c.execute(
