@@ -18,7 +18,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from anxin.engine.clock import Tick
-from anxin.ingest.service import IngestService, _tick_row
+from anxin.ingest.replay import tick_row
+from anxin.ingest.service import IngestService
 from anxin.sim import ScenarioSet, simulate
 from anxin.sim.replay import arrival_lines, uploads
 from anxin.store import schema as T
@@ -318,7 +319,7 @@ def test_bundle_of_a_complaint_case_holds_the_stations_day(fed: Store) -> None:
             )
         ).inserted_primary_key[0]
     tick = Tick(received_us=t + 25 * HOUR, station_id="S0003", until_us=t + 1)  # a tick inside the day
-    store.append([_tick_row(tick)], received_us=tick.received_us)
+    store.append([tick_row(tick)], received_us=tick.received_us)
     case_id = C.open_case(store, station_id="S0003", source=f"complaint:{cid}", summary="投诉", actor="z", now_us=NOW)
     files = _files(data := B.export_bundle(store, case_id, now_us=NOW))
     kinds = {json.loads(x)["kind"] for x in files["records.jsonl"].splitlines()}
