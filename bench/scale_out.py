@@ -131,11 +131,11 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 async def stream_end(cfg: ServeConfig) -> tuple[int, int]:
-    """(messages, last sequence) of the cluster's stream."""
+    """(messages, bytes) of the cluster's stream."""
     nc = await connect(cfg, "bench")
     try:
         info = await nc.jetstream().stream_info(Names(cfg.cluster).stream)
-        return int(info.state.messages), int(info.state.last_seq)
+        return int(info.state.messages), int(info.state.bytes)
     finally:
         await nc.close()
 
@@ -235,19 +235,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_of(names: tuple[str, ...]) -> float:
+    """CPU seconds so far of every process whose command name is one of ``names`` (the
+    machine's PostgreSQL backends, nats-server)."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if comm in names or any(comm.startswith(n) for n in names):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def consume(cfg: ServeConfig, registry: bytes, ends: dict[int, int], n: int, tmp: Path) -> dict:
     """``n`` workers, one core each, drain the filled stream into a fresh database."""
     db, store = fresh_db(registry)
     run = msgspec.structs.replace(cfg, db=db)
     procs = [worker(run, f"w{i}", tmp / f"w{n}-{i}.log", core=i % (os.cpu_count() or 1)) for i in range(n)]
+    pg0, nats0 = cpu_of(("postgres",)), cpu_of(("nats-server",))
     try:
         secs = wait_stored(store, ends)
         cpu = sum(cpu_seconds(p.pid) for p in procs)
+        pg, nats = cpu_of(("postgres",)) - pg0, cpu_of(("nats-server",)) - nats0
         with store.engine.connect() as c:
             from sqlalchemy import text
 
             rows = int(c.execute(text("SELECT count(*) FROM ledger")).scalar_one())
-        return {"seconds": secs, "records_per_s": rows / secs, "rows": rows, "per_cpu_s": rows / cpu, "cpu": cpu}
+            db_bytes = int(c.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+        return {
+            "seconds": secs,
+            "records_per_s": rows / secs,
+            "rows": rows,
+            "per_cpu_s": rows / cpu,
+            "pg_us": pg / rows * 1e6,
+            "nats_us": nats / rows * 1e6,
+            "db_bytes_per_record": db_bytes / rows,
+        }
     finally:
         stop(procs)
         store.close()
@@ -400,13 +429,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recs = [receiver(cfg, tmp / f"r{i}.log") for i in range(args.receivers)]
         try:
+            before = sum(cpu_seconds(p.pid) for p, _ in recs)
+            nats0 = cpu_of(("nats-server",))
             r = through_receivers([u for _, u in recs], tokens, per, args.batch)
+            rcpu = sum(cpu_seconds(p.pid) for p, _ in recs) - before
+            ncpu = cpu_of(("nats-server",)) - nats0
         finally:
             stop([p for p, _ in recs])
-        messages, _ = asyncio.run(stream_end(cfg))
+        messages, stream_bytes = asyncio.run(stream_end(cfg))
         print(
             f"receivers ({args.receivers}): {r['pairs_per_s']:,.0f} pairs/s ({r['records_per_s']:,.0f} records/s, "
             f"{r['seconds']:.1f} s) = {r['pairs_per_s'] / floor:.2f} × the floor; {messages:,} messages in the stream",
+            flush=True,
+        )
+        print(
+            f"  per record: receiver {rcpu / messages * 1e6:.0f} µs CPU ({messages / rcpu:,.0f} records per receiver "
+            f"CPU-second), NATS publish {ncpu / messages * 1e6:.0f} µs CPU; stream {stream_bytes / messages:.0f} "
+            f"bytes per message (R=1)",
             flush=True,
         )
         ends = subject_ends(cfg, per)
@@ -421,6 +460,11 @@ def main(argv: list[str] | None = None) -> int:
             f"2 workers (1 core each): {two['records_per_s']:,.0f} records/s ({two['rows']:,} in {two['seconds']:.1f} s; "
             f"{two['per_cpu_s']:,.0f} records per worker CPU-second) = "
             f"{two['records_per_s'] / one['records_per_s']:.2f} × one worker (target ≥ 1.6)",
+            flush=True,
+        )
+        print(
+            f"  per record (1 worker): PostgreSQL {one['pg_us']:.0f} µs CPU, NATS delivery {one['nats_us']:.0f} µs CPU, "
+            f"database {one['db_bytes_per_record']:.0f} bytes per record (ledger, outputs, indexes)",
             flush=True,
         )
         # Latency on a cluster of its own (a fresh stream and database).
