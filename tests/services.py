@@ -60,6 +60,27 @@ def need_nats() -> str:
     return NATS_URL
 
 
+def drop_cluster(cfg) -> None:
+    """Delete a test cluster's stream and lease bucket from the machine's NATS."""
+    import asyncio
+
+    from anxin.cluster.stream import Names, connect
+
+    async def drop() -> None:
+        names = Names(cfg.cluster)
+        try:
+            nc = await asyncio.wait_for(connect(cfg, "test-cleanup"), 10)
+        except Exception:  # (a cluster left broken by a test: nothing to clean)
+            return
+        js = nc.jetstream(timeout=5)
+        for name in (names.stream, "KV_" + names.leases):
+            with contextlib.suppress(Exception):
+                await js.delete_stream(name)
+        await nc.close()
+
+    asyncio.run(drop())
+
+
 def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition", every: float = 0.02):
     """Poll ``cond`` until it is truthy (its value is returned) or fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -44,7 +44,7 @@ from urllib.parse import urlparse
 import httpx2
 import pytest
 from nats_cluster import NatsCluster, Netns, free_port
-from services import fresh_pg_database, wait_for
+from services import drop_cluster, fresh_pg_database, wait_for
 from sqlalchemy import text
 
 from anxin.check.run import run_check
@@ -268,7 +268,7 @@ class Deployment:
                 p.kill()
                 p.wait(10)
         self.store.close()
-        asyncio.run(_drop(self.cfg))
+        drop_cluster(self.cfg)
 
 
 def _ready(url: str) -> bool:
@@ -276,21 +276,6 @@ def _ready(url: str) -> bool:
         return httpx2.get(f"{url}/readyz", timeout=2).status_code == 200
     except httpx2.HTTPError:
         return False
-
-
-async def _drop(cfg: ServeConfig) -> None:
-    names = Names(cfg.cluster)
-    try:
-        nc = await asyncio.wait_for(connect(cfg, "test-cleanup"), 10)
-    except Exception:
-        return
-    js = nc.jetstream(timeout=5)
-    for drop in (lambda: js.delete_stream(names.stream), lambda: js.delete_key_value(names.leases)):
-        try:
-            await drop()
-        except Exception:
-            pass
-    await nc.close()
 
 
 @pytest.fixture

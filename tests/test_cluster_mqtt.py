@@ -21,7 +21,7 @@ from live import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from services import MQTT_URL, fresh_pg_database, missing, need_nats, reachable, wait_for
+from services import MQTT_URL, drop_cluster, fresh_pg_database, missing, need_nats, reachable, wait_for
 from sqlalchemy import text
 
 from anxin.cluster.worker import Worker
@@ -94,6 +94,7 @@ def test_mqtt_messages_go_through_one_receiver_each(city: Path, tmp_path: Path) 
                 p.terminate()
                 p.wait(30)
             store.close()
+            drop_cluster(cfg)
     assert len(results) == len(sent)  # each message answered once: taken by one receiver
     assert all(r.get("accepted", 0) + r.get("duplicate", 0) > 0 for r in results), results[:3]
     # Both receivers took a share, and together published each record once.

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from live import free_port
-from services import fresh_pg_database, need_nats
+from services import drop_cluster, fresh_pg_database, need_nats
 from sqlalchemy import text
 
 from anxin.check.run import run_check
@@ -67,20 +67,8 @@ def setup(city: Path):
         try:
             yield cfg, store
         finally:
-            asyncio.run(_drop(cfg))
+            drop_cluster(cfg)
             store.close()
-
-
-async def _drop(cfg: ServeConfig) -> None:
-    names = Names(cfg.cluster)
-    nc = await connect(cfg, "test-cleanup")
-    js = nc.jetstream()
-    for drop in (lambda: js.delete_stream(names.stream), lambda: js.delete_key_value(names.leases)):
-        try:
-            await drop()
-        except Exception:
-            pass
-    await nc.close()
 
 
 def _alarm_ids(store: Store) -> set[str]:

@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx2
 import pytest
 from live import ADMIN, free_port
-from services import fresh_pg_database, need_nats
+from services import drop_cluster, fresh_pg_database, need_nats
 from sqlalchemy import text
 
 from anxin.cluster.receiver import Receiver
-from anxin.cluster.stream import Names, connect
 from anxin.cluster.worker import Worker
 from anxin.serve.alarms import KEEPALIVE_S
 from anxin.serve.config import ServeConfig
@@ -80,7 +79,7 @@ def test_the_read_side_streams_the_workers_alarms_and_refuses_uploads(city: Path
         finally:
             proc.terminate()
             proc.wait(30)
-            asyncio.run(_drop(cfg))
+            drop_cluster(cfg)
             store.close()
 
 
@@ -141,15 +140,3 @@ def _run(cfg: ServeConfig, store: Store, city: Path, url: str) -> None:
     # Woken by the workers' announcement, not by the stream's keepalive (15 s), which
     # would also find them in the store: the first alarm within a few seconds.
     assert events[0][2] - sent < KEEPALIVE_S / 5
-
-
-async def _drop(cfg: ServeConfig) -> None:
-    names = Names(cfg.cluster)
-    nc = await connect(cfg, "test-cleanup")
-    js = nc.jetstream()
-    for name in (names.stream, "KV_" + names.leases):
-        try:
-            await js.delete_stream(name)
-        except Exception:
-            pass
-    await nc.close()
