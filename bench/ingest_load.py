@@ -177,45 +177,10 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
         stop = threading.Event()
         threading.Thread(target=listen, daemon=True).start()
         ready.wait(10)
-        # Per station: ticks of lines holding its share of the pairs of one 100 ms tick.
-        # A subset of stations, so that one sender keeps the schedule (an upload each per tick).
-        chosen = dict(list(per.items())[: args.latency_stations])
-        share = max(1, round(args.rate * 0.1 * 2 / len(chosen)))  # pair records per station per tick
-        plans: dict[str, list[list[bytes]]] = {}
-        k = 0
-        for sid, lines in chosen.items():
-            ticks, cur, n = [], [], 0
-            for ln in lines:
-                if b'"kind":"settlement"' in ln:
-                    k += 1
-                    if k % 25 == 0:
-                        rec = msgspec.json.decode(ln)
-                        rec["volume_ml"] += 500
-                        ln = msgspec.json.encode(rec)
-                        sent[rec["order_id"]] = -1.0
-                cur.append(ln)
-                n += _is_pair(ln)
-                if n >= share:
-                    ticks.append(cur)
-                    cur, n = [], 0
-            plans[sid] = ticks
-        n_ticks = min(int(args.latency_seconds * 10), min(len(t) for t in plans.values()))
-        with httpx2.Client(timeout=30) as c:
-            t0 = time.perf_counter()
-            for tick in range(n_ticks):
-                due = t0 + tick * 0.1
-                while (wait := due - time.perf_counter()) > 0:
-                    time.sleep(wait)
-                for sid, ticks in plans.items():
-                    body = b"\n".join(ticks[tick])
-                    now = time.perf_counter()
-                    for ln in ticks[tick]:
-                        if b'"kind":"settlement"' in ln:
-                            oid = msgspec.json.decode(ln)["order_id"]
-                            if sent.get(oid) == -1.0:
-                                sent[oid] = now
-                    c.post(f"{server.url}/v1/records", content=body, headers={"Authorization": f"Bearer {tokens[sid]}"})
-            behind = time.perf_counter() - (t0 + n_ticks * 0.1)
+        plans, n_ticks = paced_plans(
+            per, sent, stations=args.latency_stations, rate=args.rate, seconds=args.latency_seconds
+        )
+        behind = send_paced(server.url, tokens, plans, sent, n_ticks)
         deadline = time.perf_counter() + 10
         want = {o for o, t in sent.items() if t > 0}
         while time.perf_counter() < deadline and not want <= set(seen):
@@ -234,6 +199,62 @@ def latency(backend: str, data: Path, per: dict[str, list[bytes]], args, tmp: Pa
     finally:
         server.stop()
         drop()
+
+
+def paced_plans(
+    per: dict[str, list[bytes]], sent: dict[str, float], *, stations: int, rate: float, seconds: float
+) -> tuple[dict[str, list[list[bytes]]], int]:
+    """Per station (the first ``stations``), its lines cut into 100 ms ticks holding its
+    share of ``rate`` pairs/s; one settlement in 25 has its volume raised by 0.5 L (it
+    raises VOLUME_MISMATCH) and its order id put in ``sent`` (time -1: not sent yet).
+    Returns the plans and how many ticks to send (at most ``seconds``' worth)."""
+    chosen = dict(list(per.items())[:stations])
+    share = max(1, round(rate * 0.1 * 2 / len(chosen)))  # pair records per station per tick
+    plans: dict[str, list[list[bytes]]] = {}
+    k = 0
+    for sid, lines in chosen.items():
+        ticks, cur, n = [], [], 0
+        for ln in lines:
+            if b'"kind":"settlement"' in ln:
+                k += 1
+                if k % 25 == 0:
+                    rec = msgspec.json.decode(ln)
+                    rec["volume_ml"] += 500
+                    ln = msgspec.json.encode(rec)
+                    sent[rec["order_id"]] = -1.0
+            cur.append(ln)
+            n += _is_pair(ln)
+            if n >= share:
+                ticks.append(cur)
+                cur, n = [], 0
+        plans[sid] = ticks
+    return plans, min(int(seconds * 10), min(len(t) for t in plans.values()))
+
+
+def send_paced(
+    url: str, tokens: dict[str, str], plans: dict[str, list[list[bytes]]], sent: dict[str, float], n_ticks: int
+) -> float:
+    """One upload per station per 100 ms tick; each raised settlement's send time into
+    ``sent``. Returns how far behind schedule the sender ended (s)."""
+    with httpx2.Client(timeout=30) as c:
+        t0 = time.perf_counter()
+        for tick in range(n_ticks):
+            due = t0 + tick * 0.1
+            while (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            for sid, ticks in plans.items():
+                now = time.perf_counter()
+                for ln in ticks[tick]:
+                    if b'"kind":"settlement"' in ln:
+                        oid = msgspec.json.decode(ln)["order_id"]
+                        if sent.get(oid) == -1.0:
+                            sent[oid] = now
+                c.post(
+                    f"{url}/v1/records",
+                    content=b"\n".join(ticks[tick]),
+                    headers={"Authorization": f"Bearer {tokens[sid]}"},
+                )
+        return time.perf_counter() - (t0 + n_ticks * 0.1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from check_throughput import verify_only  # noqa: E402
-from ingest_load import _is_pair, city  # noqa: E402
+from ingest_load import _is_pair, city, paced_plans, send_paced  # noqa: E402
 from live import free_port  # noqa: E402
 
 from anxin.cluster.stream import Names, connect  # noqa: E402
@@ -308,58 +308,27 @@ def latency(cfg: ServeConfig, url: str, tokens: dict[str, str], per: dict[str, l
 
     threading.Thread(target=listen, daemon=True).start()
     ready.wait(10)
-    chosen = dict(list(per.items())[: args.latency_stations])
-    share = max(1, round(args.rate * 0.1 * 2 / len(chosen)))
     sent: dict[str, float] = {}
-    plans: dict[str, list[list[bytes]]] = {}
-    k = 0
-    for sid, lines in chosen.items():
-        ticks, cur, n = [], [], 0
-        for ln in lines:
-            if b'"kind":"settlement"' in ln:
-                k += 1
-                if k % 25 == 0:
-                    rec = msgspec.json.decode(ln)
-                    rec["volume_ml"] += 500
-                    ln = msgspec.json.encode(rec)
-                    sent[rec["order_id"]] = -1.0
-            cur.append(ln)
-            n += _is_pair(ln)
-            if n >= share:
-                ticks.append(cur)
-                cur, n = [], 0
-        plans[sid] = ticks
-    n_ticks = min(int(args.latency_seconds * 10), min(len(t) for t in plans.values()))
-    with httpx2.Client(timeout=30) as c:
-        t0 = time.perf_counter()
-        for tick in range(n_ticks):
-            due = t0 + tick * 0.1
-            while (wait := due - time.perf_counter()) > 0:
-                time.sleep(wait)
-            for sid, ticks in plans.items():
-                now = time.perf_counter()
-                for ln in ticks[tick]:
-                    if b'"kind":"settlement"' in ln:
-                        oid = msgspec.json.decode(ln)["order_id"]
-                        if sent.get(oid) == -1.0:
-                            sent[oid] = now
-                c.post(
-                    f"{url}/v1/records",
-                    content=b"\n".join(ticks[tick]),
-                    headers={"Authorization": f"Bearer {tokens[sid]}"},
-                )
-        behind = time.perf_counter() - (t0 + n_ticks * 0.1)
-    time.sleep(3.0)  # the last alarms' announcements (then the store says which is which)
-    stop_listen.set()
+    plans, n_ticks = paced_plans(
+        per, sent, stations=args.latency_stations, rate=args.rate, seconds=args.latency_seconds
+    )
+    behind = send_paced(url, tokens, plans, sent, n_ticks)
     from sqlalchemy import text
 
-    store = Store(cfg.db, migrate=False)
-    with store.engine.connect() as c:
-        rows = c.execute(text("SELECT alarm_id, order_id FROM alarms WHERE rule = 'VOLUME_MISMATCH'")).all()
-    store.close()
-    lat = sorted((announced[a] - sent[o]) * 1000 for a, o in rows if o in sent and sent[o] > 0 and a in announced)
-    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
     want = sum(1 for t in sent.values() if t > 0)
+    store = Store(cfg.db, migrate=False)
+    deadline = time.perf_counter() + 10  # the last alarms stored and announced
+    while True:
+        with store.engine.connect() as c:
+            rows = c.execute(text("SELECT alarm_id, order_id FROM alarms WHERE rule = 'VOLUME_MISMATCH'")).all()
+        seen = [(a, o) for a, o in rows if o in sent and sent[o] > 0 and a in announced]
+        if len(seen) >= want or time.perf_counter() > deadline:
+            break
+        time.sleep(0.1)
+    stop_listen.set()
+    store.close()
+    lat = sorted((announced[a] - sent[o]) * 1000 for a, o in seen)
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
     return {
         "alarms": len(lat),
         "expected": want,
