@@ -14,7 +14,8 @@ account is printed once (Mosquitto keeps only its hash). Standard library only.
 Files: postgres_password; db_url (postgresql://anxin:<that password>@db:5432/anxin);
 admin_token; metrics_token (Prometheus' bearer token for /metrics); mqtt_url (mqtt://anxin-serve:<password>@mqtt:1883?…);
 nats_url (nats://nats:4222: the scale-out's NATS, on the compose network; with NATS
-accounts, put their credentials in it); mosquitto_passwd
+accounts, put their credentials in it); cluster_secret (the receivers' and workers' key
+for their messages' MACs); mosquitto_passwd
 (Mosquitto's password file: PBKDF2-SHA512, as mosquitto_passwd writes it).
 """
 
@@ -46,6 +47,7 @@ READERS = {
     "metrics_token": 10001,
     "mqtt_url": 10001,
     "nats_url": 10001,
+    "cluster_secret": 10001,
     "mosquitto_passwd": 1883,
 }
 
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         made.append("metrics_token")
     if write(d / "nats_url", "nats://nats:4222\n"):
         made.append("nats_url")
+    if write(d / "cluster_secret", token() + "\n"):
+        made.append("cluster_secret")
     passwd = d / "mosquitto_passwd"
     serve_password = token()
     if write(d / "mqtt_url", f"mqtt://anxin-serve:{serve_password}@mqtt:1883?client_id=anxin-serve&prefix=anxin\n"):

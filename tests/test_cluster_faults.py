@@ -173,6 +173,7 @@ class Deployment:
             stream_replicas=3,
             lease_ttl_s=TTL,
             clock_every_s=0,
+            cluster_secret=f"k{uuid.uuid4().hex}",  # the receivers' messages sealed, the workers checking
         )
         self.names = Names(self.cfg.cluster)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -199,6 +200,7 @@ class Deployment:
             ANXIN_STREAM_REPLICAS="3",
             ANXIN_LEASE_TTL_S=str(TTL),
             ANXIN_CLOCK_EVERY_S="0",
+            ANXIN_CLUSTER_SECRET=self.cfg.cluster_secret or "",
             ANXIN_LOG="info",
         )
 

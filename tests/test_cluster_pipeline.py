@@ -305,3 +305,47 @@ def test_a_cluster_database_and_a_single_server_database_are_never_mixed(setup, 
         with pytest.raises(StoreError, match="single server|单机"):
             PartitionEngine(single.store, 0, owner="w", epoch=1)
         single.store.close()
+
+
+def test_a_message_not_from_a_receiver_is_skipped_and_stops_nothing(setup, city: Path) -> None:
+    """Whoever reaches the stream directly — a misconfigured NATS, a station on the wrong
+    network — cannot pass for a receiver: with cluster_secret each message carries a MAC
+    of what the receiver decided, and one that does not hold (a record claiming a good
+    signature, unsigned by the receivers' key) or whose headers are garbage is skipped,
+    counted, and the partition goes on with the next."""
+    import msgspec
+
+    from anxin.cluster.stream import RECEIVED, VERDICT, partition_of
+
+    cfg, store = setup
+    cfg = msgspec.structs.replace(cfg, cluster_secret="s3cret-of-the-receivers")
+    lines = next(lines for sid, lines in uploads(arrival_lines(city), "S0001") if sid == "S0001")
+    forged = next(ln for ln in lines if b'"kind":"metering"' in ln)
+    rec = msgspec.json.decode(forged)
+    rec["volume_ml"] += 1000  # the module's signature no longer holds
+    forged = msgspec.json.encode(rec)
+
+    async def main() -> int:
+        receiver = Receiver(cfg, Store(cfg.db, migrate=False))
+        await receiver.start()
+        w = Worker(cfg, Store(cfg.db, migrate=False), name="w")
+        task = asyncio.create_task(w.run())
+        try:
+            subject = Names(cfg.cluster).subject(partition_of("S0001", cfg.partitions))
+            await receiver.js.publish(subject, forged, headers={RECEIVED: "1", VERDICT: "0"})  # "verified"
+            await receiver.js.publish(subject, b"{}", headers={"Anxin-Received": "not a number"})
+            got = await receiver.ingest("S0001", lines[:50], "test", None)  # the real thing, after them
+            assert got.accepted + got.quarantined == 50
+            await _drained(cfg, store)
+            return sum(e.unreadable for e in w.engines.values())
+        finally:
+            w.stop()
+            await task
+            await receiver.stop()
+
+    skipped = asyncio.run(main())
+    assert skipped == 2
+    assert _ledger_rows(store) == 50  # the receiver's, and nothing else
+    with store.engine.connect() as c:
+        bodies = set(c.execute(text("SELECT body FROM ledger")).scalars())
+    assert forged not in {bytes(b) for b in bodies}

@@ -219,6 +219,8 @@ class PartitionEngine:
 
     def _row(self, m: Message) -> tuple[LedgerRow | None, Parsed | None]:
         """The ledger row of a message, and its parsed record (None: a tick)."""
+        if not m.valid:
+            return None, None
         if m.tick:
             try:
                 return tick_row(decode_tick(m.body), self.part), None

@@ -52,6 +52,8 @@ class Receiver:
         self.js = self.nc.jetstream()
         self.partitions = await ensure_stream(self.js, self.cfg)
         await asyncio.to_thread(self.refresh_registry)
+        if not self.cfg.cluster_secret:
+            log.warning("no cluster_secret: the workers cannot tell this receiver's messages from anyone else's")
 
     async def stop(self) -> None:
         if self.nc is not None:
@@ -114,6 +116,8 @@ class Receiver:
                         quarantined=row.quarantined,
                         source=source,
                         registry=version,
+                        body=row.body,
+                        secret=self.cfg.cluster_secret,
                     ),
                 )
                 for row in s.rows

@@ -12,6 +12,8 @@ drops one later). A tick of the platform's clock is a message of its own kind.""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ VERDICT = "Anxin-Verdict"
 QUARANTINED = "Anxin-Quarantined"
 SOURCE = "Anxin-Source"
 REGISTRY = "Anxin-Registry"  # the registry version the receiver screened it under
+MAC = "Anxin-Mac"  # HMAC-SHA256 of the headers and the line, with cluster_secret
 TICK_KIND = "tick"
 DUPLICATE_WINDOW_S = 600.0  # resends within it are dropped by JetStream itself
 
@@ -151,18 +154,41 @@ async def ensure_leases(js: Any, cfg: ServeConfig) -> Any:
 
 
 def record_headers(
-    *, digest: bytes, received: int, verdict: int | None, quarantined: bool, source: str, registry: int
+    *,
+    digest: bytes,
+    received: int,
+    verdict: int | None,
+    quarantined: bool,
+    source: str,
+    registry: int,
+    body: bytes,
+    secret: str | None,
 ) -> dict:
     h = {MSG_ID: digest.hex(), RECEIVED: str(received), SOURCE: source, REGISTRY: str(registry)}
     if verdict is not None:
         h[VERDICT] = str(verdict)
     if quarantined:
         h[QUARANTINED] = "1"
-    return h
+    return sealed(h, body, secret)
 
 
-def tick_headers(tick: Tick, digest: bytes) -> dict:
-    return {MSG_ID: digest.hex(), KIND: TICK_KIND, RECEIVED: str(tick.received_us), SOURCE: "clock"}
+def tick_headers(tick: Tick, digest: bytes, body: bytes, secret: str | None) -> dict:
+    h = {MSG_ID: digest.hex(), KIND: TICK_KIND, RECEIVED: str(tick.received_us), SOURCE: "clock"}
+    return sealed(h, body, secret)
+
+
+def _mac(headers: dict, body: bytes, secret: str) -> str:
+    text = "".join(f"{k}={headers[k]}\n" for k in sorted(headers) if k != MAC).encode() + b"\n" + body
+    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
+
+
+def sealed(headers: dict, body: bytes, secret: str | None) -> dict:
+    """The headers with their MAC (``cluster_secret``: the receivers' and workers' own key):
+    what the receiver decided — the signature's verdict above all — cannot be written by
+    anyone else who reaches the stream."""
+    if secret:
+        headers[MAC] = _mac(headers, body, secret)
+    return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,19 +203,27 @@ class Message:
     quarantined: bool
     source: str
     registry: int  # the registry version it was screened under (0: a tick)
+    valid: bool = True  # False: not a receiver's or a worker's (skipped)
 
 
-def decode(seq: int, headers: dict | None, body: bytes) -> Message:
-    """A consumed message; raises ValueError when its headers are not a receiver's."""
+def decode(seq: int, headers: dict | None, body: bytes, secret: str | None) -> Message:
+    """A consumed message. One that is not a receiver's or a worker's — headers missing or
+    out of range, or (with ``cluster_secret``) a MAC that does not hold — comes back with
+    ``valid`` False: it is skipped, never fed, and never stops the partition."""
     h = headers or {}
-    verdict = h.get(VERDICT)
-    return Message(
-        seq=seq,
-        tick=h.get(KIND) == TICK_KIND,
-        body=body,
-        received=int(h[RECEIVED]),
-        verdict=None if verdict is None else KeyVerdict(int(verdict)),
-        quarantined=h.get(QUARANTINED) == "1",
-        source=str(h.get(SOURCE, "?"))[:200],
-        registry=int(h.get(REGISTRY, 0)),
-    )
+    try:
+        if secret and not hmac.compare_digest(str(h.get(MAC, "")), _mac(h, body, secret)):
+            raise ValueError("its MAC does not hold")
+        verdict = h.get(VERDICT)
+        return Message(
+            seq=seq,
+            tick=h.get(KIND) == TICK_KIND,
+            body=body,
+            received=int(h[RECEIVED]),
+            verdict=None if verdict is None else KeyVerdict(int(verdict)),
+            quarantined=h.get(QUARANTINED) == "1",
+            source=str(h.get(SOURCE, "?"))[:200],
+            registry=int(h.get(REGISTRY, 0)),
+        )
+    except (KeyError, ValueError, TypeError):
+        return Message(seq, False, body, 0, None, True, "?", 0, valid=False)

@@ -41,6 +41,10 @@ log = logging.getLogger("anxin.cluster")
 T = TypeVar("T")
 FETCH_BATCH = 500
 FETCH_LINGER_S = 0.02  # how long a batch waits for more messages once it has one
+UNSEALED = (
+    "no cluster_secret: every message on the stream is taken as a receiver's — keep NATS closed to all but "
+    "the platform's own processes"
+)
 CONSUMER_IDLE_S = 300.0  # a consumer no one pulls from for this long is removed by the server
 
 
@@ -138,6 +142,8 @@ class Worker:
             self.partitions = await ensure_stream(self.js, self.cfg)
             self.leases = Leases(await ensure_leases(self.js, self.cfg), self.id, self.cfg.lease_ttl_s)
             log.info("worker started", extra={"worker": self.id, "partitions": self.partitions})
+            if not self.cfg.cluster_secret:
+                log.warning(UNSEALED, extra={"worker": self.id})
             ticks = asyncio.create_task(self._clock_loop())
             try:
                 # Heard before taking anything: workers started together see each other in
@@ -259,7 +265,7 @@ class Worker:
                     sub = await self._subscribe(part, engine.seq)
                 continue
             quiet = 0
-            batch = [decode(m.metadata.sequence.stream, m.headers, m.data) for m in msgs]
+            batch = [decode(m.metadata.sequence.stream, m.headers, m.data, self.cfg.cluster_secret) for m in msgs]
             try:
                 new = await self._engine(engine.step, batch)
             except partitions.Fenced:
@@ -351,9 +357,9 @@ class Worker:
                     due = await self._engine(engine.engine.due_ticks, now)
                     for tick in due:
                         row = tick_row(tick, part)
-                        await self.js.publish(
-                            self.names.subject(part), tick.body(), headers=tick_headers(tick, row.digest)
-                        )
+                        body = tick.body()
+                        headers = tick_headers(tick, row.digest, body, self.cfg.cluster_secret)
+                        await self.js.publish(self.names.subject(part), body, headers=headers)
                 except Exception:
                     log.warning("ticks not published: next round", exc_info=True, extra={"part": part})
 

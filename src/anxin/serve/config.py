@@ -80,6 +80,10 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stream_replicas: int = 1
     lease_ttl_s: float = 10.0
     stream_max_age_days: float = 7.0
+    # The receivers' and workers' shared key: each message carries an HMAC of what the
+    # receiver decided (the signature's verdict above all), so that nothing else that
+    # reaches the stream can pass for a receiver. None: the stream is trusted as it is.
+    cluster_secret: str | None = None
 
 
 ENV_PREFIX = "ANXIN_"
@@ -91,6 +95,7 @@ SECRETS = (  # also read from ANXIN_<KEY>_FILE
     "metrics_token",
     "signing_key",
     "nats_url",
+    "cluster_secret",
 )
 
 
