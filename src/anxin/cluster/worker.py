@@ -113,6 +113,7 @@ class Worker:
         # Its own connections, with limits: a worker cut off inside a transaction must not
         # hold its partition's row lock (and so its successor) for TCP's two hours.
         self.id = name or worker_id()
+        self._given = store
         self.store = (
             Store(store.url, migrate=False, pg_options=session_limits(cfg, self.id))
             if store.dialect == "postgresql"
@@ -169,6 +170,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await nc.close()
             self._pool.shutdown(wait=True)
+            if self.store is not self._given:
+                self.store.close()
             log.info("worker stopped", extra={"worker": self.id})
 
     def stop(self) -> None:
