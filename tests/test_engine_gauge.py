@@ -138,3 +138,21 @@ def test_readings_sent_again_after_the_engine_forgot_them_do_not_pile_up_in_the_
     assert engine.counts["readings_too_frequent"] == 24
     log = _witness_log(book)
     assert len(log.r_t) == 72 and list(log.r_t) == sorted(log.r_t)
+
+
+def test_the_live_service_shows_the_readings_it_did_not_take_on_metrics(tmp_path):
+    """An operator sees a station flooding its gauge: /metrics counts the refused readings."""
+    import msgspec
+
+    from anxin.ingest.service import IngestService
+    from anxin.serve.metrics import render_metrics
+    from anxin.store.database import Store
+
+    city = City()
+    svc = IngestService(Store(str(tmp_path / "db.sqlite")))
+    svc.set_registry(msgspec.json.encode(city.registry_dict()), author="test", reason="test")
+    flood = [msgspec.json.encode(_reading(T0 + i * 1_000)) for i in range(300)]  # 0.3 s of readings
+    result = svc.ingest("S1", flood, source="test")
+    assert result.accepted == 300  # each is stored as evidence; the engine takes one
+    text, _ = render_metrics(svc)
+    assert b"anxin_readings_too_frequent_total 299.0" in text

@@ -70,6 +70,12 @@ class _Collector:
             "anxin_ledger_position", "Newest ledger row fed to the engine", value=self.s.last_ledger_id
         )
         yield GaugeMetricFamily("anxin_registry_version", "Registry version in force", value=self.s.registry_version)
+        engine = self.s.engine
+        yield CounterMetricFamily(
+            "anxin_readings_too_frequent",
+            "Tank readings not taken: closer than the minimum gap to one the tank already has (since the engine's start)",
+            value=engine.counts.get("readings_too_frequent", 0) if engine is not None else 0,
+        )
         yield GaugeMetricFamily("anxin_ready", "1 when ready to accept uploads", value=1.0 if self.s.ready else 0.0)
         # One line judged alone (contract v1.1 §A): what the platform set aside rather than stop.
         yield GaugeMetricFamily(
