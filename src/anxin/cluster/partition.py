@@ -24,7 +24,7 @@ from anxin.contract.registry import Registry, parse_registry
 from anxin.engine import Engine, EngineSettings
 from anxin.engine.clock import decode_tick
 from anxin.i18n import t
-from anxin.ingest.replay import feed_row, tick_row
+from anxin.ingest.replay import Unprocessable, newer_registry, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import ledger_row
 from anxin.store import partitions
 from anxin.store.database import LedgerRow, Store, StoreError
@@ -69,7 +69,7 @@ class PartitionEngine:
             try:
                 self._replay()
                 return
-            except _Unprocessable as bad:
+            except Unprocessable as bad:
                 self._set_aside(bad.ledger_id, "engine", bad.reason)
 
     def _replay(self) -> None:
@@ -78,41 +78,28 @@ class PartitionEngine:
             raise RuntimeError("the platform has no registry yet")
         version, doc = latest
         cp = self.store.checkpoint_latest(part=self.part)
-        restored = pickle.loads(cp[2]) if cp is not None else None
-        if cp is not None and isinstance(restored, Engine) and restored.state_version == Engine.STATE_VERSION:
+        engine = restored(cp[2] if cp is not None else None)
+        if cp is not None and engine is not None:
             self.last_ledger_id, self.registry_version = cp[0], cp[1]
-            self.engine = restored
+            self.engine = engine
         else:  # nothing yet, or a checkpoint of another engine version: the whole ledger
             self.last_ledger_id, self.registry_version = 0, version
             self.engine = Engine(parse_registry(doc, f"registry version {version}"), self.settings)
-        self.replayed = 0
-        aside = self.store.ledger_skipped(after=self.last_ledger_id)
-        for ledger_id, body, verdict, received, kind in self.store.ledger_after(self.last_ledger_id, part=self.part):
-            if ledger_id not in aside:
-                try:
-                    out = feed_row(self.engine, kind, body, verdict, received)
-                except Exception as exc:
-                    raise _Unprocessable(ledger_id, exc) from exc
-                if isinstance(out, str):
-                    self._set_aside(ledger_id, "parse", out)
-                elif out:
-                    self.store.save_outputs(out)
-                self.replayed += 1
-            self.last_ledger_id = ledger_id
+        self.last_ledger_id, self.replayed = replay(
+            self.engine, self.store, self.last_ledger_id, set_aside=self._set_aside, part=self.part
+        )
         if version != self.registry_version:
             self.apply_registry(parse_registry(doc, f"registry version {version}"), version)
 
     def newer_registry(self) -> None:
         """The store's newest registry, when it is newer than the engine's."""
-        latest = self.store.registry_latest()
-        if latest is not None and latest[0] > self.registry_version:
-            self.apply_registry(parse_registry(latest[1], f"registry version {latest[0]}"), latest[0])
+        got = newer_registry(self.store, self.registry_version)
+        if got is not None:
+            self.apply_registry(got[1], got[0])
 
     def apply_registry(self, reg: Registry, version: int) -> None:
         """A new registry version, then a checkpoint: a replay never crosses the change."""
-        self.engine.reg = reg
-        if self.engine.tanklogs is not None:
-            self.engine.tanklogs.reg = reg
+        use_registry(self.engine, reg)
         self.registry_version = version
         self.checkpoint()
 
@@ -232,10 +219,3 @@ class PartitionEngine:
         row = ledger_row(p, m.body, m.verdict, quarantined=m.quarantined, source=m.source, part=self.part)
         row.received_us = m.received
         return row, p
-
-
-class _Unprocessable(Exception):
-    def __init__(self, ledger_id: int, exc: BaseException) -> None:
-        super().__init__(ledger_id)
-        self.ledger_id = ledger_id
-        self.reason = f"{type(exc).__name__}: {exc}"[:400]

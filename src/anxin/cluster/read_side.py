@@ -18,8 +18,9 @@ import time
 from typing import Any
 
 from anxin.cluster.stream import Names, connect
-from anxin.contract.registry import Registry, parse_registry
+from anxin.contract.registry import Registry
 from anxin.crypto.keys import KeyRing
+from anxin.ingest.replay import newer_registry
 from anxin.ingest.service import IngestService, NotHere
 from anxin.serve.config import ServeConfig
 from anxin.store.database import Store
@@ -51,10 +52,10 @@ class ReadSide(IngestService):
 
     def _refresh(self) -> None:
         self._registry_read = time.monotonic()
-        latest = self.store.registry_latest()
-        if latest is not None and latest[0] != self.registry_version:
-            reg = parse_registry(latest[1], f"registry version {latest[0]}")
-            self._registry, self.ring, self.registry_version = reg, KeyRing.from_registry(reg), latest[0]
+        got = newer_registry(self.store, self.registry_version)
+        if got is not None:
+            self.registry_version, self._registry = got
+            self.ring = KeyRing.from_registry(self._registry)
 
     def _recover(self, collect: list | None = None) -> None:
         self._refresh()

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from anxin.cluster.stream import Names, connect, ensure_stream, partition_of, record_headers
-from anxin.contract.registry import Registry, parse_registry
+from anxin.contract.registry import Registry
 from anxin.crypto.keys import KeyRing
 from anxin.engine import EngineSettings
 from anxin.ingest.principals import Principal
+from anxin.ingest.replay import newer_registry
 from anxin.ingest.screen import UploadResult, screen, settle, tally
 from anxin.ingest.service import NoRegistry
 from anxin.serve.config import ServeConfig
@@ -63,11 +64,10 @@ class Receiver:
     def refresh_registry(self) -> None:
         """Read the newest registry version from the store (a no-op when it is unchanged)."""
         self._registry_read = time.monotonic()
-        latest = self.store.registry_latest()
-        if latest is None or latest[0] == self.registry_version:
+        got = newer_registry(self.store, self.registry_version)
+        if got is None:
             return
-        version, doc = latest
-        reg = parse_registry(doc, f"registry version {version}")
+        version, reg = got
         self.registry, self.ring, self.registry_version = reg, KeyRing.from_registry(reg), version
         log.info("registry loaded", extra={"registry_version": version})
 

@@ -19,23 +19,8 @@ from anxin.ingest.principals import Principal
 from anxin.ingest.screen import UploadResult
 from anxin.serve.config import ServeConfig
 from anxin.serve.limits import RateLimiter
-from anxin.serve.tokens import principal_of
+from anxin.serve.tokens import TokenIndex
 from anxin.serve.upload import UPLOAD_ROUTE, take_upload
-from anxin.store.database import Store
-
-
-class _Tokens:
-    """Tokens read through to the store on every use (as ``anxin serve``'s TokenIndex)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def principal(self, token: str) -> Principal | None:
-        return principal_of(self.store, token)
-
-    def station(self, token: str) -> str | None:
-        p = self.principal(token)
-        return p.id if p is not None and p.role == "station" else None
 
 
 class _BridgeIngest:
@@ -53,7 +38,7 @@ class _BridgeIngest:
 
 
 def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
-    tokens = _Tokens(receiver.store)
+    tokens = TokenIndex(receiver)
     limiter = RateLimiter(config.rate_per_station, config.burst_per_station)
 
     @contextlib.asynccontextmanager

@@ -222,6 +222,7 @@ class Worker:
         except partitions.Fenced:
             log.warning("partition fenced: another worker holds it", extra={"worker": self.id, "part": part})
             self.engines.pop(part, None)
+            self.tasks.pop(part, None)
             self.leases.held.pop(part, None)
         except Exception:
             log.exception("partition stopped by a fault: letting it go", extra={"worker": self.id, "part": part})
@@ -239,7 +240,7 @@ class Worker:
             "partition taken",
             extra={"worker": self.id, "part": part, "seq": engine.seq, "replayed": engine.replayed, "epoch": epoch},
         )
-        sub = await self._subscribe(part, engine.seq)
+        sub = await self._subscribe(part, engine.seq, engine.epoch)
         quiet = 0
         while not self.stopping.is_set():
             if not self.leases.fresh(part):
@@ -256,16 +257,16 @@ class Worker:
             except TimeoutError:
                 quiet += 1
                 if quiet % 10 == 0 and not await self._consumer_exists(part):  # (deleted under us)
-                    sub = await self._subscribe(part, engine.seq)
+                    sub = await self._subscribe(part, engine.seq, engine.epoch)
                 continue
             except Exception:
                 log.warning("fetch failed: from the stored position again", exc_info=True, extra={"part": part})
                 await asyncio.sleep(0.5)
-                sub = await self._subscribe(part, engine.seq)
+                sub = await self._subscribe(part, engine.seq, engine.epoch)
                 continue
             if not msgs:  # nats-py answers a stray status message with no message at all
                 if not await self._consumer_exists(part):
-                    sub = await self._subscribe(part, engine.seq)
+                    sub = await self._subscribe(part, engine.seq, engine.epoch)
                 continue
             quiet = 0
             batch = [decode(m.metadata.sequence.stream, m.headers, m.data, self.cfg.cluster_secret) for m in msgs]
@@ -278,7 +279,7 @@ class Worker:
                 # (the consumer would otherwise go on after it and leave a gap).
                 log.exception("step failed: the batch comes again", extra={"part": part})
                 await asyncio.sleep(1.0)
-                sub = await self._subscribe(part, engine.seq)
+                sub = await self._subscribe(part, engine.seq, engine.epoch)
                 continue
             await msgs[-1].ack()  # AckAll: the batch
             self.processed += len(batch)
@@ -287,7 +288,7 @@ class Worker:
                 await self._engine(self._incidents, new)
                 await self._announce(new)
 
-    async def _subscribe(self, part: int, after: int) -> Any:
+    async def _subscribe(self, part: int, after: int, epoch: int) -> Any:
         """A new consumer of the partition starting after stream sequence ``after`` (the
         store's position): whatever was delivered before and not stored comes again. The
         partition's other consumers — an earlier holder's, this worker's previous one — are
@@ -296,7 +297,6 @@ class Worker:
         from nats.js.errors import NotFoundError
 
         self._starts += 1
-        epoch = self.leases.held.get(part, (0, 0.0))[0]
         name = self.names.consumer(part, epoch, self._starts)
         for ci in await self.js.consumers_info(self.names.stream):
             of = self.names.consumer_of(ci.name)

@@ -37,7 +37,7 @@ from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
 from anxin.i18n import t as words
 from anxin.ingest.principals import Principal
-from anxin.ingest.replay import feed_row, tick_row
+from anxin.ingest.replay import Unprocessable, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
 from anxin.store import partitions
 from anxin.store.database import LedgerRow, RejectRow, Store, StoreError, now_us
@@ -134,7 +134,7 @@ class IngestService:
             try:
                 self._replay(collect)
                 return
-            except _Unprocessable as bad:
+            except Unprocessable as bad:
                 self._set_aside(bad.ledger_id, "engine", bad.reason)
 
     def _set_aside(self, ledger_id: int, stage: str, reason: str) -> None:
@@ -158,12 +158,10 @@ class IngestService:
             raise StoreError(words("db_is_cluster"))
         cp = self.store.checkpoint_latest()
         started = time.perf_counter()
-        restored = pickle.loads(cp[2]) if cp is not None else None
-        if getattr(restored, "state_version", None) != Engine.STATE_VERSION:
-            restored = None  # a checkpoint of another engine version: the whole ledger instead
-        if cp is not None and restored is not None:
+        restored_engine = restored(cp[2] if cp is not None else None)
+        if cp is not None and restored_engine is not None:
             self.last_ledger_id, cp_version, _state = cp
-            self.engine = restored
+            self.engine = restored_engine
             self.registry = self.engine.reg
             self.registry_version = cp_version
         else:
@@ -172,25 +170,9 @@ class IngestService:
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
         self.ring = KeyRing.from_registry(self.registry)
-        aside = self.store.ledger_skipped(after=self.last_ledger_id)
-        for ledger_id, body, verdict, received, kind in self.store.ledger_after(self.last_ledger_id):
-            if ledger_id in aside:  # set aside (contract v1.1 §A): never fed again
-                self.last_ledger_id = ledger_id
-                continue
-            outputs: list[Any] | str | None = None
-            try:
-                outputs = feed_row(self.engine, kind, body, verdict, received)
-            except Exception as exc:  # the engine failed on this row: the replay starts again without it
-                raise _Unprocessable(ledger_id, exc) from exc
-            if isinstance(outputs, str):  # accepted by an earlier version, out of bounds now: never fed again
-                self._set_aside(ledger_id, "parse", outputs)
-                outputs = None
-            if outputs is not None:
-                new = self.store.save_outputs(outputs)
-                if collect is not None:
-                    collect.extend(new)
-            self.last_ledger_id = ledger_id
-            self.replayed += 1
+        self.last_ledger_id, self.replayed = replay(
+            self.engine, self.store, self.last_ledger_id, set_aside=self._set_aside, collect=collect
+        )
         if version != self.registry_version:  # a change whose checkpoint never came
             self._apply_registry(parse_registry(doc, f"registry version {version}"), version)
         self.ready = True
@@ -249,9 +231,7 @@ class IngestService:
         if self.engine is None:
             self.engine = Engine(reg, self.settings)
         else:
-            self.engine.reg = reg
-            if self.engine.tanklogs is not None:
-                self.engine.tanklogs.reg = reg
+            use_registry(self.engine, reg)
         self.registry, self.registry_version = reg, version
         self.ring = KeyRing.from_registry(reg)
 
@@ -484,15 +464,6 @@ class IngestService:
                 m.last_event_us[sid] = p.t
         self._announce(new_alarms)
         return tally(results)
-
-
-class _Unprocessable(Exception):
-    """The engine failed on one ledger row (a bug, or a record the bounds let through)."""
-
-    def __init__(self, ledger_id: int, exc: BaseException) -> None:
-        super().__init__(ledger_id)
-        self.ledger_id = ledger_id
-        self.reason = f"{type(exc).__name__}: {exc}"[:400]
 
 
 __all__ = ["IngestService", "UploadResult", "Result", "NoRegistry", "NotHere"]

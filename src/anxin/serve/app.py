@@ -26,7 +26,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from anxin.ingest.mqtt import start_bridge
-from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.serve.admin import admin_router
@@ -36,7 +35,7 @@ from anxin.serve.jobs import clock_job, daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
-from anxin.serve.tokens import issue_institute_token, issue_station_token, principal_of
+from anxin.serve.tokens import TokenIndex
 from anxin.serve.upload import UPLOAD_ROUTE, take_upload
 from anxin.serve.upload import bearer as _bearer
 from anxin.serve.upload import error as _error
@@ -44,29 +43,6 @@ from anxin.web.language import RequestLanguage
 from anxin.web.security import SecurityHeaders, with_nonce
 
 log = logging.getLogger("anxin.serve")
-
-
-class TokenIndex:
-    """The API tokens of stations and institutes, read through to the store on every use
-    (:mod:`anxin.serve.tokens`): a token reissued by any process — ``anxin token`` in
-    another shell, the admin API — is refused at once, the new one accepted at once."""
-
-    def __init__(self, service: IngestService) -> None:
-        self.service = service
-
-    def principal(self, token: str) -> Principal | None:
-        return principal_of(self.service.store, token)
-
-    def station(self, token: str) -> str | None:
-        """The station a token belongs to (None: unknown, or an institute's)."""
-        p = self.principal(token)
-        return p.id if p is not None and p.role == "station" else None
-
-    def issue(self, station_id: str) -> str:
-        return issue_station_token(self.service.store, station_id)
-
-    def issue_institute(self, institute_id: str, name: str) -> str:
-        return issue_institute_token(self.service.store, institute_id, name)
 
 
 def create_app(config: ServeConfig, service: IngestService) -> FastAPI:

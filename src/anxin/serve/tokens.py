@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Protocol
 
 from anxin.ingest.principals import Principal
 from anxin.serve import queries, service
@@ -63,3 +64,31 @@ __all__ = [
     "principal_of",
     "revoke_institute_token",
 ]
+
+
+class HasStore(Protocol):
+    store: Store
+
+
+class TokenIndex:
+    """The API tokens of stations and institutes of a process's store (``anxin serve``'s
+    ingest service, a scale-out receiver), read through to it on every use: a token
+    reissued by any process — ``anxin token`` in another shell, the admin API — is
+    refused at once, the new one accepted at once."""
+
+    def __init__(self, holder: HasStore) -> None:
+        self.holder = holder
+
+    def principal(self, token: str) -> Principal | None:
+        return principal_of(self.holder.store, token)
+
+    def station(self, token: str) -> str | None:
+        """The station a token belongs to (None: unknown, or an institute's)."""
+        p = self.principal(token)
+        return p.id if p is not None and p.role == "station" else None
+
+    def issue(self, station_id: str) -> str:
+        return issue_station_token(self.holder.store, station_id)
+
+    def issue_institute(self, institute_id: str, name: str) -> str:
+        return issue_institute_token(self.holder.store, institute_id, name)

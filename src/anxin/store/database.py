@@ -176,6 +176,11 @@ class Store:
             ).first()
         return (int(row[0]), bytes(row[1])) if row else None
 
+    def registry_version(self) -> int:
+        """The newest registry version (0: none) — without reading its document."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.coalesce(func.max(T.registry_versions.c.version), 0))).scalar_one())
+
     def registry_save(self, document: bytes, *, author: str, reason: str) -> int:
         with self.engine.begin() as c:
             res = c.execute(
