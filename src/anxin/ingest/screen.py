@@ -18,37 +18,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import msgspec
-
 from anxin.check.pipeline import parse_verified
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject
 from anxin.contract.records import Settlement, Verification, kind_of
 from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts, local_day
+from anxin.contract.upload import Result, UploadResult
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.ingest.principals import Principal
 from anxin.store.database import LedgerRow, RejectRow
 
 log = logging.getLogger("anxin.ingest")
-
-
-class Result(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What happened to one line of an upload."""
-
-    line: int
-    status: str  # accepted | duplicate | quarantined | rejected
-    reason: str | None = None
-    kind: str | None = None
-    key: str | None = None  # the record's natural key
-
-
-class UploadResult(msgspec.Struct, kw_only=True):
-    accepted: int
-    duplicate: int
-    quarantined: int
-    rejected: int
-    results: list[Result]
 
 
 @dataclass
