@@ -197,6 +197,12 @@ class Ed25519Signer:
     def from_seed(cls, seed: bytes) -> Ed25519Signer:
         return cls(Ed25519PrivateKey.from_private_bytes(seed[:32]))
 
+    @property
+    def private_key_text(self) -> str:
+        """Base64 of the raw 32-byte private key (RFC 8032's seed), as the vendor SDK keeps it."""
+        raw = self._key.private_bytes(c_ser.Encoding.Raw, c_ser.PrivateFormat.Raw, c_ser.NoEncryption())
+        return base64.b64encode(raw).decode()
+
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 
@@ -220,6 +226,17 @@ class Sm2Signer:
         # SM2 order n is just below 2^256; reduce into [1, n-1].
         return cls(int.from_bytes(seed[:32], "big") % (_py_sm2.N - 1) + 1)
 
+    @property
+    def private_key_text(self) -> str:
+        """Hex of the 32-byte private value d, as the vendor SDK keeps it."""
+        return f"{self.private_value:064x}"
+
+    def sign_with_nonce(self, message: bytes, nonce: int) -> bytes | None:
+        """The signature with the given nonce k (1 ≤ k < n), or None when that k is unusable.
+        Only for reproducible test vectors: a device signs with a fresh nonce (:meth:`sign`)."""
+        rs = _py_sm2.sign_with_nonce(self.private_value, self._za, message, nonce, x1=sm2_base_x(nonce))
+        return None if rs is None else rs[0].to_bytes(32, "big") + rs[1].to_bytes(32, "big")
+
     def sign(self, message: bytes) -> bytes:
         if _TONGSUO is not None:
             r, s = decode_dss_signature(self._key.sign(message, _TONGSUO.ecdsa_sm3))
@@ -238,6 +255,28 @@ def sm2_base_x(k: int) -> int:
     if _TONGSUO is not None:
         return int(_TONGSUO.ec.derive_private_key(k, _TONGSUO.ec.SM2()).public_key().public_numbers().x)
     return _py_sm2.base_mult(k)[0]
+
+
+def load_signer(alg: str, private_key_text: str) -> Ed25519Signer | Sm2Signer:
+    """A signer from its private key as text: Ed25519 — base64 of the 32 raw bytes; SM2 — 64
+    hex digits of d (1 ≤ d ≤ n − 2). A malformed key is a :class:`KeyFormatError`."""
+    if alg == "ed25519":
+        try:
+            raw = base64.b64decode(private_key_text, validate=True)
+            if len(raw) != 32:
+                raise ValueError("not 32 bytes")
+        except (binascii.Error, ValueError) as exc:
+            raise KeyFormatError("ed25519_private") from exc
+        return Ed25519Signer(Ed25519PrivateKey.from_private_bytes(raw))
+    if alg == "sm2":
+        text = private_key_text.strip()
+        if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+            raise KeyFormatError("sm2_private")
+        d = int(text, 16)
+        if not 1 <= d <= _py_sm2.N - 2:
+            raise KeyFormatError("sm2_private")
+        return Sm2Signer(d)
+    raise KeyFormatError("unknown_alg", alg=alg)
 
 
 def generate_signer(alg: str, seed: bytes | None = None) -> Signer:
