@@ -39,6 +39,8 @@ from anxin.i18n import t as words
 from anxin.ingest.principals import Principal
 from anxin.ingest.replay import Unprocessable, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
+from anxin.observe.metrics import Latency
+from anxin.observe.tracing import span
 from anxin.store import partitions
 from anxin.store.database import LedgerRow, RejectRow, Store, StoreError, now_us
 
@@ -107,6 +109,7 @@ class IngestService:
         self.checkpoint_every = checkpoint_every
         self.lock = threading.RLock()
         self.metrics = Metrics()
+        self.latency = Latency()  # /metrics' histograms (anxin.observe.metrics)
         self._listeners: list[Callable[[list[Alarm]], None]] = [on_alarms] if on_alarms else []
         self.registry: Registry | None = None
         self.registry_version = 0
@@ -199,11 +202,12 @@ class IngestService:
         """Tell the listeners (SSE, webhooks, incidents) of alarms just committed."""
         if not alarms:
             return
-        for listener in self._listeners:
-            try:
-                listener(alarms)
-            except Exception:  # a listener's failure must not fail the upload
-                log.exception("alarm listener failed")
+        with span("anxin.alarms.announce", {"anxin.alarms": len(alarms)}):
+            for listener in self._listeners:
+                try:
+                    listener(alarms)
+                except Exception:  # a listener's failure must not fail the upload
+                    log.exception("alarm listener failed")
 
     # ------------------------------------------------------------ registry
     def set_registry(self, document: bytes, *, author: str, reason: str) -> int:
@@ -396,6 +400,15 @@ class IngestService:
         send is rejected with that reason. Every network path passes one; None is an
         in-process replay of the platform's own (the demo, a test), trusted as
         ``anxin check`` trusts a data directory."""
+        started = time.perf_counter()
+        with span("anxin.ingest", {"anxin.lines": len(lines), "anxin.source": source.split(":", 1)[0]}):
+            result = self._ingest(station_id, lines, source=source, principal=principal)
+        self.latency.ingested(len(result.results), time.perf_counter() - started)
+        return result
+
+    def _ingest(
+        self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None
+    ) -> UploadResult:
         received = self.clock()  # the receipt time of these lines, stored with them (contract v1.1 §B)
         reg, ring = self.registry, self.ring
         if reg is None or ring is None:
@@ -420,20 +433,23 @@ class IngestService:
             engine = self.engine
             assert engine is not None
             # committed: acknowledged from here on (a row the database refuses is that line's reject)
-            ids, s.parsed = self._append(s.rows, rejects, received, s.parsed, results, source)
+            with span("anxin.ledger.append", {"anxin.rows": len(s.rows), "anxin.rejects": len(rejects)}):
+                ids, s.parsed = self._append(s.rows, rejects, received, s.parsed, results, source)
             parsed = s.parsed
             self.metrics.clock_ahead += settle(
                 s, [i is not None for i in ids], received=received, tolerance_us=tolerance
             )
             try:
                 outputs: list[Any] = []
-                for (_i, p, verdict), ledger_id in zip(parsed, ids):
-                    if ledger_id is not None:
-                        outputs.extend(engine.feed(p, verdict, received_us=received))
-                        self.last_ledger_id = max(self.last_ledger_id, ledger_id)
-                        self._since_checkpoint += 1
+                with span("anxin.engine.feed", {"anxin.records": sum(1 for i in ids if i is not None)}):
+                    for (_i, p, verdict), ledger_id in zip(parsed, ids):
+                        if ledger_id is not None:
+                            outputs.extend(engine.feed(p, verdict, received_us=received))
+                            self.last_ledger_id = max(self.last_ledger_id, ledger_id)
+                            self._since_checkpoint += 1
                 if outputs:
-                    new_alarms = self.store.save_outputs(outputs)
+                    with span("anxin.alarms.store", {"anxin.outputs": len(outputs)}):
+                        new_alarms = self.store.save_outputs(outputs)
             except Exception:
                 # The rows are in the ledger but the engine or the outputs failed midway:
                 # the engine's state is no longer that of the ledger. Rebuild it from the

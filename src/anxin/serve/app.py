@@ -28,6 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
+from anxin.observe.metrics import UploadTimer
+from anxin.observe.sale_alarm import SaleAlarmTimer
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.config import ServeConfig
@@ -54,6 +56,10 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         service.store, max_attempts=config.webhook_max_attempts, allow_private=config.webhook_allow_private
     )
     service.subscribe(dispatcher.notify)  # wakes the webhook workers after new alarms are committed
+    # sale → alarm on /metrics (its records are looked for within twice the pairing horizon)
+    service.subscribe(
+        SaleAlarmTimer(service.store, service.latency, service.clock, window_us=2 * service.settings.horizon_us)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -196,6 +202,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     offline_docs(app, mount_assets=not config.console)
     app.add_middleware(RequestLanguage)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(UploadTimer, latency=service.latency)  # anxin_upload_request_seconds, the upload's span
     return app
 
 

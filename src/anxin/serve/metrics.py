@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from anxin.ingest.service import IngestService
+from anxin.observe.metrics import exposition
 
 
 class _Collector:
@@ -104,12 +104,9 @@ class _Collector:
 
 
 def render_metrics(service: IngestService, *extra) -> tuple[bytes, str]:
-    """The service's metrics and those of ``extra`` collectors (webhooks, MQTT bridge)."""
-    reg = CollectorRegistry()
-    reg.register(_Collector(service))
-    for collector in extra:
-        reg.register(collector)
-    return generate_latest(reg), CONTENT_TYPE_LATEST
+    """The service's metrics, its latency histograms and those of ``extra`` collectors
+    (webhooks, MQTT bridge), after the process's and the build's (anxin.observe.metrics)."""
+    return exposition([_Collector(service), *service.latency.collectors(), *extra])
 
 
 class MqttCollector:
