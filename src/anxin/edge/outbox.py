@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS state (
     name    TEXT PRIMARY KEY,      -- counters and the last upload / last error
     value
 );
+CREATE TABLE IF NOT EXISTS seen (
+    key     TEXT PRIMARY KEY,      -- a record a device adapter already queued (its natural key)
+    t_us    INTEGER NOT NULL       -- the record's event time: old keys are forgotten
+);
 """
 COUNTERS = ("read", "confirmed", "accepted", "duplicate", "rejected", "quarantined", "too_large", "uploads")
 
@@ -182,6 +186,43 @@ class Outbox:
                     (source, offset.dev, offset.ino, offset.pos, offset.lines, offset.head, t),
                 )
             self._bump(c, {"read": len(lines), "too_large": len(aside)})
+
+    def append_new(self, source: str, items: Sequence[tuple[str, int, bytes]]) -> int:
+        """Lines a device adapter made (a tank gauge's records): (natural key, event time
+        in µs, body). Only those whose key was never queued go in, numbered on from the
+        source's last line, with their keys — all or nothing. How many went in."""
+        if not items:
+            return 0
+        t = now_us()
+        with self.lock, self._tx() as c:
+            fresh, keys = [], set()
+            for key, t_us, body in items:
+                if key in keys or c.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone():
+                    continue
+                keys.add(key)
+                fresh.append((key, t_us, body))
+            if not fresh:
+                return 0
+            counter = f"lines:{source}"
+            row = c.execute("SELECT value FROM state WHERE name = ?", (counter,)).fetchone()
+            first = int(row[0]) + 1 if row else 1
+            c.executemany(
+                "INSERT INTO outbox(source, line, read_us, body) VALUES (?, ?, ?, ?)",
+                [(source, first + i, t, body) for i, (_, _, body) in enumerate(fresh)],
+            )
+            c.executemany("INSERT INTO seen(key, t_us) VALUES (?, ?)", [(k, tu) for k, tu, _ in fresh])
+            self._set(c, {counter: first + len(fresh) - 1})
+            self._bump(c, {"read": len(fresh)})
+        return len(fresh)
+
+    def forget_seen(self, *, before_us: int, prefix: str) -> int:
+        """Forget the queued keys starting with ``prefix`` whose event time is before
+        ``before_us`` (a gauge's readings: it never answers with an old one again)."""
+        with self.lock, self._tx() as c:
+            cur = c.execute(
+                "DELETE FROM seen WHERE t_us < ? AND substr(key, 1, ?) = ?", (before_us, len(prefix), prefix)
+            )
+            return cur.rowcount
 
     def offsets(self) -> dict[str, Offset]:
         with self.lock:
