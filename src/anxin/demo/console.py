@@ -10,6 +10,7 @@ import uvicorn
 
 from anxin.auth import create_user, get_user
 from anxin.ingest.service import IngestService
+from anxin.logs import uvicorn_log_config
 from anxin.serve.app import create_app
 from anxin.serve.config import ServeConfig
 
@@ -48,7 +49,15 @@ class ConsoleServer:
         # Plain HTTP on this machine: the cookies cannot be Secure here, and no proxy is in front.
         app = create_app(ServeConfig(db=service.store.url, host=host, port=port, cookie_secure=False), service)
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_config=uvicorn_log_config(),  # anxin's JSON lines, at its level (the requests not logged)
+                log_level=None,
+                access_log=False,
+                proxy_headers=False,
+            )
         )
         self.thread = threading.Thread(target=self.server.run, name="anxin-demo-console", daemon=True)
         self.url = f"http://{host}:{port}"

@@ -85,12 +85,15 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({display_url(cfg.db)})", highlight=False
         )
         logging.getLogger("anxin").info("serving", extra={"host": cfg.host, "port": cfg.port})
+        from anxin.logs import uvicorn_log_config
+
         uvicorn.run(
             app_,
             host=cfg.host,
             port=cfg.port,
-            log_level="warning",
-            access_log=False,
+            log_config=uvicorn_log_config(),  # uvicorn's and the access log in anxin's JSON lines, at its level
+            log_level=None,
+            access_log=True,
             timeout_graceful_shutdown=10,
             proxy_headers=bool(cfg.forwarded_allow_ips.strip()),  # no proxy named: the connection's address
             forwarded_allow_ips=cfg.forwarded_allow_ips.strip() or None,
