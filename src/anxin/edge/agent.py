@@ -1,7 +1,8 @@
 """The edge agent (站端上传代理): sources → outbox → platform.
 
 A reader thread tails the files into the outbox (and an MQTT client thread, when
-configured, appends its messages); the uploader runs in the calling thread and
+configured, appends its messages; a gauge thread, when tank gauges are configured,
+polls them into it); the uploader runs in the calling thread and
 takes the outbox head first. Reading never waits for the platform: during an
 outage the outbox grows and is drained when the platform is back. ``stop`` (an
 Event, set by SIGTERM/SIGINT in the CLI) ends both after their current step.
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anxin.edge.gauges.config import GaugeSettings
+from anxin.edge.gauges.poller import GaugePoller
 from anxin.edge.outbox import Outbox, now_us
 from anxin.edge.sources import FileTailer, MqttSource
 from anxin.edge.uploader import Uploader, UploadSettings
@@ -28,6 +31,7 @@ class EdgeSettings:
     upload: UploadSettings
     sources: list[str] = field(default_factory=list)
     mqtt: str | None = None
+    gauges: GaugeSettings | None = None  # tank gauges read directly (anxin.edge.gauges)
     poll_s: float = 0.2  # how often the files are looked at when nothing new came
     status_every_s: float = 60.0  # a "status" log line this often
 
@@ -40,12 +44,18 @@ class Agent:
         self.outbox = Outbox(settings.outbox)  # the uploader's connection
         self.tailer = FileTailer(Outbox(settings.outbox), settings.sources) if settings.sources else None
         self.mqtt = MqttSource(Outbox(settings.outbox), settings.mqtt, self.wake.set) if settings.mqtt else None
+        self.gauges = (
+            GaugePoller(Outbox(settings.outbox), settings.gauges, self.stop, self.wake.set) if settings.gauges else None
+        )
         self.uploader = Uploader(self.outbox, settings.upload, self.stop, self.wake)
         self.reader_error: str | None = None
 
     def close(self) -> None:
         self.uploader.close()
-        for box in (self.outbox, self.tailer.outbox if self.tailer else None, self.mqtt.outbox if self.mqtt else None):
+        if self.gauges is not None:
+            self.gauges.close()
+        boxes = (self.tailer.outbox if self.tailer else None, self.mqtt.outbox if self.mqtt else None)
+        for box in (self.outbox, *boxes, self.gauges.outbox if self.gauges else None):
             if box is not None:
                 box.close()
 
@@ -57,6 +67,7 @@ class Agent:
                 "outbox": str(self.s.outbox),
                 "sources": self.s.sources,
                 "mqtt": self.s.mqtt,
+                "gauges": [g.name for g in self.s.gauges.gauges] if self.s.gauges else [],
                 "once": once,
                 "backlog": self.outbox.backlog(),
             },
@@ -69,11 +80,17 @@ class Agent:
             self.mqtt.start()
         reader = threading.Thread(target=self._read_loop, name="anxin-edge-reader", daemon=True)
         reader.start()
+        gauges = None
+        if self.gauges is not None:
+            gauges = threading.Thread(target=self.gauges.run, name="anxin-edge-gauges", daemon=True)
+            gauges.start()
         try:
             self.uploader.run()
         finally:
             self.stop.set()
             reader.join(timeout=60)
+            if gauges is not None:
+                gauges.join(timeout=60)
             if self.mqtt is not None:
                 self.mqtt.stop()
             log.info("edge agent stopped", extra=self._brief())
@@ -112,6 +129,8 @@ class Agent:
             if self.tailer is not None:
                 while not self.stop.is_set() and self.tailer.poll(budget=float("inf"))[1]:
                     pass
+            if self.gauges is not None:
+                self.gauges.poll()
             empty = self.uploader.run(once=True)
             log.info("edge agent finished", extra={**self._brief(), "empty": empty})
             return empty

@@ -1,4 +1,5 @@
-"""``anxin edge run`` and ``anxin edge status`` (registered on the main Typer app)."""
+"""``anxin edge run`` and ``anxin edge status`` (registered on the main Typer app); the
+tank gauge commands are in :mod:`anxin.edge.gauges.cli`."""
 
 from __future__ import annotations
 
@@ -62,6 +63,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 help=h("edge.run.mqtt"),
             ),
         ] = None,
+        gauges: Annotated[
+            Path | None,
+            typer.Option("--gauges", help=h("edge.run.gauges")),
+        ] = None,
         batch: Annotated[int, typer.Option("--batch", min=1, max=20_000, help=h("edge.run.batch"))] = 500,
         interval_ms: Annotated[
             int,
@@ -87,6 +92,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         _lang: LangOpt = None,
     ) -> None:
         from anxin.edge.agent import Agent, EdgeSettings
+        from anxin.edge.gauges import GaugeConfigError
+        from anxin.edge.gauges.config import load as load_gauges
         from anxin.edge.outbox import OutboxError
         from anxin.edge.sources import MqttUrl
         from anxin.edge.uploader import UploadSettings
@@ -100,10 +107,15 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 fail(str(exc))
         if not token:
             fail(t("edge_no_token"))
-        if not source and not mqtt:
+        if not source and not mqtt and not gauges:
             fail(t("edge_no_source"))
         if not server.startswith(("http://", "https://")):
             fail(t("edge_bad_server").format(server=server))
+        try:
+            gauge_settings = load_gauges(gauges) if gauges else None
+        except GaugeConfigError as exc:
+            fail(exc.text())
+            return
         try:
             if mqtt:
                 MqttUrl.parse(mqtt)
@@ -116,7 +128,14 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 backoff_max_s=backoff_max,
             )
             agent = Agent(
-                EdgeSettings(outbox=outbox, upload=upload, sources=list(source or []), mqtt=mqtt, poll_s=poll_ms / 1000)
+                EdgeSettings(
+                    outbox=outbox,
+                    upload=upload,
+                    sources=list(source or []),
+                    mqtt=mqtt,
+                    gauges=gauge_settings,
+                    poll_s=poll_ms / 1000,
+                )
             )
         except (ValueError, OutboxError) as exc:
             fail(str(exc))
@@ -134,6 +153,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             console.print(f"[green]{t('edge_all_sent')}[/]")
         else:
             console.print(t("edge_stopped"))
+
+    from anxin.edge.gauges.cli import register as register_gauges
+
+    register_gauges(edge, console, fail)
 
     @edge.command("status", help=h("edge.status"))
     def status(

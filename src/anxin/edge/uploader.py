@@ -9,29 +9,30 @@ retried with the same backoff (the data stays until someone fixes the token or t
 URL); 413 halves the batch — a single line still too large is set aside locally.
 If the agent dies after the platform committed but before the outbox was updated,
 the batch goes again and comes back as duplicates (409): nothing lost, nothing doubled.
+One request and what its answer means are the vendor SDK's (:mod:`anxin.sdk.upload`):
+a station's agent and a vendor's client read the platform alike.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import httpx2
-import msgspec
 
 from anxin import __version__ as _version
+from anxin.contract.upload import UploadResult
 from anxin.edge.outbox import Outbox, Pending, Refusal, now_us
+from anxin.sdk.upload import Attempt, backoff, post_batch
+from anxin.sdk.upload import retry_after as _retry_after
+
+__all__ = ["Attempt", "UploadSettings", "Uploader", "_retry_after"]
 
 log = logging.getLogger("anxin.edge")
 
-FINAL = (200, 207, 409, 422)
-TRANSIENT = (429, 500, 502, 503, 504)
 REFUSED_STATUSES = ("rejected", "quarantined")
 
 
@@ -45,14 +46,6 @@ class UploadSettings:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
     once_attempts: int = 4  # --once: consecutive failed attempts before giving up
-
-
-@dataclass
-class Attempt:
-    outcome: str  # final | retry (transient) | refused (needs a person) | split (413)
-    wait_s: float | None = None  # the server's Retry-After
-    detail: str = ""
-    status: int | None = None
 
 
 class Uploader:
@@ -103,7 +96,7 @@ class Uploader:
             if attempt.outcome == "final":
                 self._recovered()
                 continue
-            if attempt.outcome == "split":
+            if attempt.outcome == "split":  # a 413, handled
                 continue
             self.failures += 1
             self.failing_since = self.failing_since or time.monotonic()
@@ -131,10 +124,7 @@ class Uploader:
         return not self.outbox.peek(1)
 
     def _delay(self, attempt: Attempt) -> float:
-        if attempt.wait_s is not None:  # Retry-After: honoured, plus a little jitter
-            return min(attempt.wait_s, 600.0) * random.uniform(1.0, 1.1)
-        ceiling = min(self.s.backoff_max_s, self.s.backoff_base_s * 2 ** min(self.failures - 1, 30))
-        return random.uniform(ceiling / 2, ceiling)
+        return backoff(self.failures, base_s=self.s.backoff_base_s, max_s=self.s.backoff_max_s, wait_s=attempt.wait_s)
 
     def _recovered(self) -> None:
         if self.failures:
@@ -156,41 +146,28 @@ class Uploader:
     def send(self, batch: list[Pending]) -> Attempt:
         body = b"\n".join(p.body for p in batch) + b"\n"
         waiting = max(0, self.outbox.backlog() - len(batch))
-        headers = {
-            "Authorization": f"Bearer {self.s.token}",
-            "Content-Type": "application/x-ndjson",
-            "X-Anxin-Edge-Backlog": str(waiting),
-            "User-Agent": f"anxin-edge/{_version}",
-        }
+        headers = {"X-Anxin-Edge-Backlog": str(waiting), "User-Agent": f"anxin-edge/{_version}"}
         started = time.perf_counter()
-        try:
-            r = self.client.post(self.url, content=body, headers=headers)
-        except httpx2.TransportError as exc:
-            return Attempt("retry", detail=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        attempt = post_batch(self.client, self.url, token=self.s.token, body=body, headers=headers)
         ms = round((time.perf_counter() - started) * 1000, 1)
-        code = r.status_code
-        if code in FINAL:
-            data = _json(r)
-            if isinstance(data, dict) and isinstance(data.get("results"), list):
-                self._final(batch, data, code, ms, waiting)
-                return Attempt("final", status=code)
-            return Attempt("retry", status=code, detail=f"HTTP {code} without the per-line results: {r.text[:200]}")
-        detail = f"HTTP {code}: {_detail(r)}"
-        if code == 413:
-            return self._split(batch, detail)
-        if code in TRANSIENT or code >= 500:
-            return Attempt("retry", wait_s=_retry_after(r) if code in (429, 503) else None, status=code, detail=detail)
-        return Attempt("refused", status=code, detail=detail)  # 400 401 403 404 415 …: a person must look
+        if attempt.outcome == "final":
+            assert attempt.result is not None and attempt.status is not None
+            self._final(batch, attempt.result, attempt.status, ms, waiting)
+        elif attempt.outcome == "too_large":
+            return self._split(batch, attempt.detail)
+        return attempt  # final, retry (transient) or refused (400 401 403 404 415 …: a person must look)
 
-    def _final(self, batch: list[Pending], data: dict[str, Any], code: int, ms: float, waiting: int) -> None:
+    def _final(self, batch: list[Pending], data: UploadResult, code: int, ms: float, waiting: int) -> None:
         refused = []
-        for res in data["results"]:
-            status, n = res.get("status"), res.get("line")
-            if status in REFUSED_STATUSES and isinstance(n, int) and 1 <= n <= len(batch):
-                refused.append(
-                    Refusal(batch[n - 1], status, str(res.get("reason") or status), res.get("kind"), res.get("key"))
-                )
-        counts = {k: int(data.get(k) or 0) for k in ("accepted", "duplicate", "rejected", "quarantined")}
+        for res in data.results:
+            if res.status in REFUSED_STATUSES and 1 <= res.line <= len(batch):
+                refused.append(Refusal(batch[res.line - 1], res.status, res.reason or res.status, res.kind, res.key))
+        counts = {
+            "accepted": data.accepted,
+            "duplicate": data.duplicate,
+            "rejected": data.rejected,
+            "quarantined": data.quarantined,
+        }
         self.outbox.confirm(batch, refused, {**counts, "uploads": 1})
         log.info("uploaded", extra={"status": code, "lines": len(batch), **counts, "ms": ms, "backlog": waiting})
         if refused:
@@ -217,32 +194,3 @@ class Uploader:
             extra={"detail": detail, "source": batch[0].source, "line_no": batch[0].line},
         )
         return Attempt("split", status=413, detail=detail)
-
-
-def _json(r: httpx2.Response) -> Any:
-    try:
-        return msgspec.json.decode(r.content)
-    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
-        return None
-
-
-def _detail(r: httpx2.Response) -> str:
-    data = _json(r)
-    if isinstance(data, dict) and "detail" in data:
-        return str(data["detail"])[:300]
-    return r.text[:300]
-
-
-def _retry_after(r: httpx2.Response) -> float | None:
-    value = r.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

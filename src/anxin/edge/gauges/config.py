@@ -180,7 +180,7 @@ class _Fields:
     def text(self, name: str, *, default: str | None = None, pattern: re.Pattern | None = None, expected="") -> str:
         v = self._get(name, default)
         if not isinstance(v, str) or (pattern is not None and not pattern.match(v)):
-            self.bad(name, v, expected or "text")
+            self.bad(name, v, expected or '"…"')
         return v
 
     def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from anxin.contract.times import LOCAL_TZ
 from anxin.edge.gauges.tls import (
     DELIVERIES,
     INVENTORY,
@@ -77,7 +78,7 @@ class TlsSimulator:
     ) -> None:
         self.tanks = {t.number: t for t in tanks}
         self.units = Units(*PRESETS[units])
-        self.now = (start or datetime.now()).replace(second=0, microsecond=0, tzinfo=None)
+        self.now = (start or datetime.now(LOCAL_TZ)).replace(microsecond=0, tzinfo=None)  # a console keeps local time
         self.security = security_code.encode()
         self.fault: str | None = None
         self.commands = 0
@@ -95,12 +96,17 @@ class TlsSimulator:
             t.volume_l = min(max(t.volume_l + rate * minutes, 0.0), t.capacity_l)
         self.now += timedelta(minutes=minutes)
 
-    def deliver(self, tank: int, litres: float, minutes: int = 20) -> None:
-        """A tanker unloads ``litres`` over ``minutes`` while sales go on."""
+    def deliver(self, tank: int, litres: float, minutes: int = 20, *, elapse: bool = True) -> None:
+        """A tanker unloads ``litres`` over ``minutes`` while sales go on (``elapse``: the
+        clock moves on by ``minutes``; else the delivery has just ended, as on a real clock)."""
         with self.lock:
             t = self.tanks[tank]
-            start, before, temp0 = self.now, t.volume_l, t.temp_c
-            self._advance(minutes, {tank: litres / minutes})
+            if elapse:
+                start, before, temp0 = self.now, t.volume_l, t.temp_c
+                self._advance(minutes, {tank: litres / minutes})
+            else:
+                start, before, temp0 = self.now - timedelta(minutes=minutes), t.volume_l, t.temp_c
+                t.volume_l = min(t.volume_l + litres, t.capacity_l)
             t.deliveries.append((start, self.now, before, t.volume_l, temp0, t.temp_c))
 
     # ------------------------------------------------------------ answers
