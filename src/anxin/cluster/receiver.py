@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ from anxin.engine import EngineSettings
 from anxin.ingest.principals import Principal
 from anxin.ingest.replay import newer_registry
 from anxin.ingest.screen import UploadResult, screen, settle, tally
-from anxin.ingest.service import NoRegistry
+from anxin.ingest.service import NoRegistry, reason_class
+from anxin.observe.metrics import Latency, publish_histogram
 from anxin.serve.config import ServeConfig
 from anxin.store.database import Store, now_us
 
@@ -46,6 +48,13 @@ class Receiver:
         self.nc: Any = None
         self.published = 0
         self.edge_backlog: dict[str, int] = {}
+        # /metrics (anxin.cluster.metrics): outcomes told to the stations, rejects by class,
+        # what JetStream reported duplicate, the latencies
+        self.outcomes: Counter[str] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.duplicates = 0
+        self.latency = Latency()
+        self.publish_seconds = publish_histogram()
         self._registry_read = 0.0
 
     async def start(self) -> None:
@@ -81,6 +90,18 @@ class Receiver:
         """Screen an upload, store its rejects, publish what passed; returns the outcomes.
         Raises when the stream does not acknowledge (the station retries: resends are
         dropped by their digest) or :class:`NoRegistry`."""
+        started = time.perf_counter()
+        result = await self._ingest(station_id, lines, source, principal)
+        self.latency.ingested(len(result.results), time.perf_counter() - started)
+        for r in result.results:
+            self.outcomes[r.status] += 1
+            if r.status == "rejected":
+                self.rejects[reason_class(r.reason or "")] += 1
+        return result
+
+    async def _ingest(
+        self, station_id: str | None, lines: Sequence[bytes], source: str, principal: Principal | None
+    ) -> UploadResult:
         if time.monotonic() - self._registry_read > REGISTRY_EVERY_S:
             await asyncio.to_thread(self.refresh_registry)
         reg, ring, version = self.registry, self.ring, self.registry_version
@@ -104,6 +125,7 @@ class Receiver:
             await asyncio.to_thread(self.store.append, [], s.rejects, received_us=received)
         # Published together, acknowledged each: in order on the connection, so a
         # station's lines keep their order in its partition.
+        publishing = time.perf_counter()
         acks = await asyncio.gather(
             *(
                 self.js.publish(
@@ -123,6 +145,9 @@ class Receiver:
                 for row in s.rows
             )
         )
+        if acks:  # from the first publish to the last acknowledgement, the upload's records together
+            self.publish_seconds.observe(time.perf_counter() - publishing)
         self.published += len(acks)
+        self.duplicates += sum(1 for a in acks if a.duplicate)
         settle(s, [not a.duplicate for a in acks], received=received, tolerance_us=tolerance)
         return tally(s.results)

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from anxin.cluster.metrics import add_receiver_metrics
 from anxin.cluster.receiver import Receiver
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.principals import Principal
@@ -104,4 +105,5 @@ def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
 
+    add_receiver_metrics(app, receiver, config)  # GET /metrics, the upload histogram
     return app

@@ -108,6 +108,17 @@ class Latency:
         return [self.upload, self.line, self.sale_alarm, self.sale_alarm_unmeasured]
 
 
+def publish_histogram() -> Histogram:
+    """A receiver's publish latency (anxin.cluster.metrics)."""
+    return Histogram(
+        "anxin_receiver_publish_seconds",
+        "One observation per upload with records to publish: from its first publish to JetStream's last "
+        "acknowledgement (the upload's records are published together)",
+        buckets=REQUEST_BUCKETS,
+        registry=None,
+    )
+
+
 def standard_collectors() -> list[Collector]:
     """The client library's process, GC and platform collectors, and anxin_build_info."""
     return [PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR, BuildInfo()]
