@@ -1,9 +1,12 @@
-"""The verification CSV (检定数据 CSV) from verification equipment: one row per run,
-the rows of one ``certificate_no`` forming one verification record (contract v1 §3).
+"""The verification file (检定数据, CSV or XLSX) from verification equipment: one row per
+run, the rows of one ``certificate_no`` forming one verification record (contract v1 §3).
 
 Format (the column table with its Chinese aliases is in ``anxin.register``'s docstring):
 
-* UTF-8, with or without a BOM; comma-separated, RFC 4180 quoting; a header line.
+* Read by :mod:`anxin.tabular` (UTF-8 with or without a BOM, GBK/GB18030 detected,
+  or XLSX); comma-separated, RFC 4180 quoting; a header line. A column map
+  (:data:`DEFAULT_MAP` when none is given) may rename the columns, convert units
+  (L/min, L, ℃) and read times without an offset in its time zone.
 * Columns, in any order, by their English name or one Chinese alias (``COLUMNS``);
   whitespace, full-width parentheses and the case of ``mL`` in a header do not matter.
   Columns not listed are ignored, except a known quantity name with another unit
@@ -22,12 +25,12 @@ value, the certificate, the other line: :class:`anxin.keyed.Message`), worded wh
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import functools
-import io
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import msgspec
 
@@ -35,6 +38,10 @@ from anxin.contract.parse import Reject, parse_line
 from anxin.contract.records import Verification
 from anxin.contract.times import TimestampError, parse_ts
 from anxin.keyed import Message
+from anxin.tabular import ColumnMap, FieldMap, FieldType, Schema, TableError, bind, csv_bytes, parse_map, read_table
+from anxin.tabular import errors_text as errors_text
+from anxin.tabular.columnmap import UNITS, timestamp
+from anxin.tabular.errors import problem as table_problem
 
 RECORD_FIELDS = ("station_id", "nozzle_id", "ts", "type", "org", "certificate_no", "k_pulses_per_m3", "valid_until")
 RUN_FIELDS = ("flow_ml_per_min", "standard_ml", "indicated_ml", "standard_temp_mc", "dispenser_temp_mc")
@@ -74,13 +81,6 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 
-def _norm(header: str) -> str:
-    h = header.strip().replace("（", "(").replace("）", ")").replace("°C", "℃").replace("°c", "℃")
-    return re.sub(r"\s+", "", h).lower()
-
-
-_ALIASES = {_norm(a): f for f, names in COLUMNS.items() for a in (f, *names)}
-_UNIT_BASES = {_norm(a).split("(")[0]: f for f, names in COLUMNS.items() for a in names if "(" in a}
 MAX_RUNS = 100  # a verification's runs (contract v1 §3)
 CONTEXT = "register_import"
 
@@ -90,40 +90,37 @@ def row_problem(key: str, /, **params: object) -> Message:
     return Message(ctx=CONTEXT, key=key, params=params)
 
 
-def column_name(f: str) -> Message:
-    """A column by its name in the reader's language (its first Chinese alias, or ``f``)."""
-    return Message(ctx=CONTEXT, key=f"column.{f}")
-
-
 _INT = re.compile(r"[+-]?\d+")
 _NUM = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-@dataclass(frozen=True, slots=True)
-class CsvError:
-    line: int  # 1 = the header line
-    column: str | None  # the header as written in the file; None: the whole line or file
-    problem: Message  # a register_import key and its parameters
+CsvError = TableError  # (the name the register has always used: a line, a column, a problem)
 
-    @property
-    def message(self) -> str:
-        """The problem in the request's or the process's language (for logs)."""
-        return self.problem.text()
-
-    def text(self, lang: str | None = None) -> str:
-        """The line, the column and the problem in ``lang`` ("zh" or "en")."""
-        if self.column is None:
-            return row_problem("at_line", line=self.line, problem=self.problem).text(lang)
-        return row_problem("at_cell", line=self.line, column=self.column, problem=self.problem).text(lang)
-
-
-def errors_text(errors: list[CsvError], lang: str | None = None, *, limit: int = 20) -> str:
-    """The first ``limit`` errors in one text, and how many more there are."""
-    sep = row_problem("separator").text(lang)
-    parts = [e.text(lang) for e in errors[:limit]]
-    if len(errors) > limit:
-        parts.append(row_problem("more", count=len(errors) - limit).text(lang))
-    return sep.join(parts)
+# The fields as the column map checks them (the cells are then checked here, in the
+# register's words); the runs' quantities take a unit, converted to the contract's.
+SCHEMA: Schema = {
+    **{f: FieldType("text") for f in ("station_id", "nozzle_id", "type", "org", "certificate_no")},
+    "ts": FieldType("time"),
+    "valid_until": FieldType("time"),
+    "k_pulses_per_m3": FieldType("integer"),
+    "flow_ml_per_min": FieldType("quantity", "flow"),
+    "standard_ml": FieldType("quantity", "volume"),
+    "indicated_ml": FieldType("quantity", "volume"),
+    "standard_temp_mc": FieldType("quantity", "temperature"),
+    "dispenser_temp_mc": FieldType("quantity", "temperature"),
+}
+_UNIT = {"flow_ml_per_min": "mL/min", "standard_temp_mc": "m℃", "dispenser_temp_mc": "m℃"}
+DEFAULT_MAP: ColumnMap = parse_map(
+    {
+        "kind": "verification",
+        "fields": {
+            f: {"columns": list(names), **({"unit": _UNIT.get(f, "mL")} if SCHEMA[f].kind == "quantity" else {})}
+            for f, names in COLUMNS.items()
+        },
+    },
+    SCHEMA,
+    kind="verification",
+)
 
 
 @dataclass(slots=True)
@@ -134,42 +131,15 @@ class ParsedCsv:
     columns: dict[str, str] = field(default_factory=dict)  # field → header as written
 
 
-def _decode(data: bytes) -> tuple[str | None, CsvError | None]:
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, CsvError(line, None, row_problem("not_utf8", offset=exc.start))
-
-
-def _header(cells: list[str], errors: list[CsvError]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, cell in enumerate(cells):
-        key = _norm(cell)
-        f = _ALIASES.get(key)
-        if f is None:
-            base = key.split("(")[0]
-            if "(" in key and base in _UNIT_BASES:
-                want = COLUMNS[_UNIT_BASES[base]][0]
-                errors.append(CsvError(1, cell, row_problem("unit_not_accepted", want=want)))
-            continue  # an unknown column is ignored
-        if f in index:
-            errors.append(CsvError(1, cell, row_problem("column_twice", column=column_name(f), other=cells[index[f]])))
-            continue
-        index[f] = i
-    for f in (*RECORD_FIELDS, *RUN_FIELDS):
-        if f not in index:
-            aliases = " / ".join(COLUMNS[f])  # (not written in the file: no column of its own)
-            errors.append(CsvError(1, None, row_problem("missing_column", column=column_name(f), aliases=aliases)))
-    return index
-
-
-def _number(text: str, f: str) -> tuple[int | float | None, Message | None]:
+def _number(text: str, f: str, factor: int = 1) -> tuple[int | float | None, Message | None]:
     if not _NUM.fullmatch(text):
         return None, row_problem("not_a_number", value=text)
     value: int | float = int(text) if _INT.fullmatch(text) else float(text)
     if not math.isfinite(value):
         return None, row_problem("not_finite", value=text)
+    if factor != 1:  # the map's unit (L, L/min, ℃): exactly, an integer where it comes out whole
+        scaled = Decimal(text) * factor
+        value = int(scaled) if scaled == scaled.to_integral_value() else float(scaled)
     lo, hi, inclusive = RANGES[f]
     if value > hi or value < lo or (value == lo and not inclusive):
         bounds = f"{'[' if inclusive else '('}{lo:g}, {hi:g}]"
@@ -207,11 +177,16 @@ def _timestamp(text: str) -> Message | None:
     return row_problem("not_a_timestamp", value=text)
 
 
-def _cell(f: str, text: str) -> tuple[object, Message | None]:
+def _cell(f: str, text: str, fm: FieldMap, tz: dt.timezone | None) -> tuple[object, Message | None]:
+    if fm.values and text:
+        table = dict(fm.values)
+        if text not in table:
+            return None, table_problem("not_in_values", value=text, values=" | ".join(table))
+        text = table[text]
     if not text:
         return None, row_problem("empty")
     if f in RUN_FIELDS:
-        return _number(text, f)
+        return _number(text, f, UNITS[SCHEMA[f].dimension or ""][(fm.unit or "").lower()])
     if f == "k_pulses_per_m3":
         if not _INT.fullmatch(text) or int(text) <= 0:
             return None, row_problem("not_positive_integer", value=text)
@@ -221,6 +196,11 @@ def _cell(f: str, text: str) -> tuple[object, Message | None]:
             return None, row_problem("unknown_type", value=text)
         return TYPES[text], None
     if f in ("ts", "valid_until"):
+        if fm.formats or tz is not None:  # the map reads the institute's own time format
+            converted, problem = timestamp(text, fm.formats, tz)
+            if converted is None:
+                return None, problem
+            text = converted
         problem = _timestamp(text)
         return (None, problem) if problem else (text, None)
     if f in ("station_id", "nozzle_id") and len(text) > 128:
@@ -228,41 +208,32 @@ def _cell(f: str, text: str) -> tuple[object, Message | None]:
     return text, None
 
 
-def parse_csv(data: bytes) -> ParsedCsv:
-    """Verification records from a CSV file, and every error by line and column."""
-    text, err = _decode(data)
-    if text is None:
-        assert err is not None
-        return ParsedCsv([], [err])
+def parse_csv(data: bytes, *, cmap: ColumnMap | None = None) -> ParsedCsv:
+    """Verification records from a CSV or XLSX file read with ``cmap`` (default:
+    :data:`DEFAULT_MAP`), and every error by line and column."""
+    cmap = cmap or DEFAULT_MAP
+    table = read_table(data, sheet=cmap.sheet)
+    if table.errors:
+        return ParsedCsv([], table.errors)
+    binding = bind(table.header, cmap)
+    if binding.errors:
+        return ParsedCsv([], binding.errors)
     errors: list[CsvError] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        start = 1
-        for cells in reader:
-            rows.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        return ParsedCsv([], [CsvError(reader.line_num, None, row_problem("not_csv", detail=str(exc)))])
-    rows = [(n, r) for n, r in rows if any(c.strip() for c in r)]
-    if not rows or rows[0][0] != 1:
-        return ParsedCsv([], [CsvError(1, None, row_problem("no_header"))])
-    header = rows[0][1]
-    index = _header(header, errors)
-    if errors:
-        return ParsedCsv([], errors)
-    columns = {f: header[i] for f, i in index.items()}
+    header, index, tz = table.header, binding.index, cmap.tz
+    columns = {f: binding.columns.get(f, f) for f in cmap.fields}  # a constant: named by its field
     groups: dict[str, list[tuple[int, dict]]] = {}
     bad: set[str] = set()
-    for n, cells in rows[1:]:
+    for row in table.rows:
+        n, cells = row.line, row.cells
         if len(cells) != len(header):
             errors.append(CsvError(n, None, row_problem("cell_count", cells=len(cells), expected=len(header))))
-            cert = cells[index["certificate_no"]].strip() if index["certificate_no"] < len(cells) else ""
-            bad.add(cert)
+            i = index.get("certificate_no")
+            bad.add(cells[i].strip() if i is not None and i < len(cells) else "")
             continue
         values: dict = {}
-        for f, i in index.items():
-            value, problem = _cell(f, cells[i].strip())
+        for f, fm in cmap.fields.items():
+            text = cells[index[f]].strip() if f in index else (fm.value or "")
+            value, problem = _cell(f, text, fm, tz)
             if problem:
                 errors.append(CsvError(n, columns[f], problem))
             values[f] = value
@@ -332,12 +303,12 @@ def _fmt(value: object) -> str:
 
 def to_csv(records: list[dict], *, chinese: bool = False) -> bytes:
     """Verification records as the CSV that ``parse_csv`` reads (chinese: the first
-    Chinese aliases and a BOM, which spreadsheet programs want)."""
+    Chinese aliases and a BOM, which spreadsheet programs want); a text cell a
+    spreadsheet would run as a formula is quoted (:func:`anxin.tabular.safe_cell`)."""
     fields = (*RECORD_FIELDS, *RUN_FIELDS)
-    out = io.StringIO(newline="")
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow([COLUMNS[f][0] for f in fields] if chinese else fields)
+    rows: list[list[object]] = [[COLUMNS[f][0] for f in fields] if chinese else list(fields)]
     for rec in records:
         for run in rec["runs"]:
-            w.writerow([_fmt(rec[f]) for f in RECORD_FIELDS] + [_fmt(run[f]) for f in RUN_FIELDS])
-    return (b"\xef\xbb\xbf" if chinese else b"") + out.getvalue().encode()
+            row: list[object] = [_fmt(rec[f]) for f in RECORD_FIELDS]
+            rows.append(row + [_fmt(run[f]) for f in RUN_FIELDS])
+    return csv_bytes(rows, bom=chinese)

@@ -1,4 +1,4 @@
-"""Import of a verification CSV through the one ingest path: the records land in the
+"""Import of a verification file (CSV or XLSX) through the one ingest path: the records land in the
 ledger and the engine exactly as an upload of the station would (``IngestService.ingest``),
 so a second import of the same file gives duplicates, never second records."""
 
@@ -13,6 +13,7 @@ from anxin.contract.registry import Registry
 from anxin.ingest.principals import Principal
 from anxin.ingest.service import IngestService, NoRegistry
 from anxin.register.csvfile import CsvError, ParsedCsv, parse_csv, row_problem
+from anxin.tabular import ColumnMap
 from anxin.verification import beta_for_product, evaluate_verification
 
 
@@ -76,8 +77,9 @@ def import_csv(
     source: str,
     allow_partial: bool = False,
     principal: Principal | None = None,
+    cmap: ColumnMap | None = None,
 ) -> ImportReport:
-    """Parse ``data`` (see ``anxin.register.csvfile``) and ingest its verifications, one
+    """Parse ``data`` (CSV or XLSX read with ``cmap``, see ``anxin.register.csvfile``) and ingest its verifications, one
     upload per station. With any error nothing is ingested unless ``allow_partial``:
     then the certificates without errors are. ``principal``: who imports (a console
     user, contract v1.1 §C; recorded as the records' sender). Raises ``NoRegistry``
@@ -85,7 +87,7 @@ def import_csv(
     reg = service.registry
     if reg is None:
         raise NoRegistry("the platform has no registry yet")
-    parsed = parse_csv(data)
+    parsed = parse_csv(data, cmap=cmap)
     unknown = registry_errors(parsed, reg)
     errors = sorted(parsed.errors + unknown, key=lambda e: e.line)
     report = ImportReport(errors=errors)
