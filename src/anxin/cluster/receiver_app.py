@@ -18,6 +18,7 @@ from anxin.cluster.receiver import Receiver
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.principals import Principal
 from anxin.ingest.screen import UploadResult
+from anxin.serve.apidoc import describe
 from anxin.serve.config import ServeConfig
 from anxin.serve.limits import RateLimiter
 from anxin.serve.tokens import TokenIndex
@@ -106,4 +107,5 @@ def create_receiver_app(config: ServeConfig, receiver: Receiver) -> FastAPI:
         return JSONResponse(body, status_code=200 if not problems else 503)
 
     add_receiver_metrics(app, receiver, config)  # GET /metrics, the upload histogram
+    describe(app)
     return app

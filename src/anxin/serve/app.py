@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -30,8 +30,10 @@ from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
 from anxin.observe.metrics import UploadTimer
 from anxin.observe.sale_alarm import SaleAlarmTimer
+from anxin.serve import bearer
 from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
+from anxin.serve.apidoc import describe
 from anxin.serve.config import ServeConfig
 from anxin.serve.jobs import clock_job, daily_reports_job
 from anxin.serve.limits import RateLimiter
@@ -98,8 +100,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.state.mqtt = None
     app.state.clock_job = clock_job(service, config.clock_every_s)  # (tests: .run_once() with their clock)
 
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        token = _bearer(authorization)
+    def admin(token: Annotated[str | None, Depends(bearer.ADMIN)]) -> None:
         if config.admin_token is None:
             raise HTTPException(403, "the administration API is off (no admin_token configured)")
         if token is None or not secrets.compare_digest(token, config.admin_token):
@@ -109,8 +110,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def reader(authorization: Annotated[str | None, Header()] = None) -> None:
-        token = _bearer(authorization)
+    def reader(token: Annotated[str | None, Depends(bearer.READER)]) -> None:
         allowed = [t for t in (config.read_token, config.admin_token) if t]
         if not allowed:
             raise HTTPException(403, "reading alarms needs a read_token or admin_token configured")
@@ -200,6 +200,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
             app, service, broadcaster, base_url=config.public_base_url or "", cookie_secure=config.cookie_secure
         )
     offline_docs(app, mount_assets=not config.console)
+    describe(app)  # ids, typed bodies, security schemes, examples, webhooks (anxin.serve.apidoc)
     app.add_middleware(RequestLanguage)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(UploadTimer, latency=service.latency)  # anxin_upload_request_seconds, the upload's span

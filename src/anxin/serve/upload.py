@@ -30,24 +30,27 @@ UPLOAD_ROUTE: dict[str, Any] = dict(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            "description": "Records of any kinds, one JSON object per line, all of the token's station.",
+            # bytes: UTF-8 lines, each read on its own (a line that is not JSON is one rejected line)
+            "content": {"application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "Records of any kinds, one JSON object per line: a station's own records, or an "
+            "institute's verification records. Also taken as application/jsonl, application/json-seq, text/plain.",
         },
         "parameters": [
             {
-                "name": "Authorization",
+                "name": "X-Anxin-Edge-Backlog",
                 "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "Bearer <station API token>",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 0},
+                "description": "records still waiting in the edge agent's outbox (a station's, for the operators)",
             },
         ],
+        "security": [{"station": []}, {"institute": []}],  # the schemes: anxin.serve.bearer
     },
     responses={
         200: {"description": "every line accepted or a duplicate"},
         207: {"description": "some lines rejected or quarantined"},
         400: {"description": "no record in the body"},
-        401: {"description": "missing or unknown station token"},
+        401: {"description": "missing or unknown station or institute token"},
         409: {"description": "every record already received"},
         413: {"description": "body or line count over the limit"},
         415: {"description": "not NDJSON"},
