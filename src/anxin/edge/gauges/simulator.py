@@ -31,6 +31,8 @@ from anxin.edge.gauges.tls import (
     Inventory,
     encode_deliveries,
     encode_inventory,
+    frame,
+    unframe,
 )
 from anxin.edge.gauges.veeder_root import PRESETS, Units
 
@@ -183,21 +185,21 @@ class TlsSimulator:
             by_tank[t.number] = (t.product, reports)
         return encode_deliveries(tank, self.now, by_tank)
 
-    def _spoil(self, frame: bytes) -> bytes | None:
+    def _spoil(self, out: bytes) -> bytes | None:
         f = self.fault
         if f == "bad_checksum":
-            return frame[:-5] + (b"0000" if frame[-5:-1] != b"0000" else b"0001") + frame[-1:]
+            return out[:-5] + (b"0000" if out[-5:-1] != b"0000" else b"0001") + out[-1:]
         if f == "truncated":
-            return frame[: len(frame) // 2]
-        if f == "garbage":  # line noise before a good frame: read through
-            return b"\x00\xffNOISE\x7f" + frame
-        if f == "junk":  # a frame with nothing in it
+            return out[: len(out) // 2]
+        if f == "garbage":  # line noise before a good out: read through
+            return b"\x00\xffNOISE\x7f" + out
+        if f == "junk":  # a out with nothing in it
             return SOH + b"junk\x03"
         if f == "silent":
             return None
         if f == "wrong_echo":
-            return frame[:1] + b"i999" + frame[5:]
-        return frame
+            return frame(b"i999" + unframe(out)[4:])  # a well-formed answer to another command
+        return out
 
     # ------------------------------------------------------------ serving
     def serve_stream(self, read: Callable[[], bytes], write: Callable[[bytes], object]) -> None:
