@@ -107,7 +107,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 fail(str(exc))
         if not token:
             fail(t("edge_no_token"))
-        if not source and not mqtt and not gauges:
+        if not source and not mqtt and not gauges and not once:  # --once alone: send what is queued (import-pos)
             fail(t("edge_no_source"))
         if not server.startswith(("http://", "https://")):
             fail(t("edge_bad_server").format(server=server))
@@ -157,6 +157,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     from anxin.edge.gauges.cli import register as register_gauges
 
     register_gauges(edge, console, fail)
+
+    from anxin.edge.poscli import add_commands
+
+    add_commands(edge, console, fail)  # import-pos
 
     @edge.command("status", help=h("edge.status"))
     def status(

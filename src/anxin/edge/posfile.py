@@ -37,6 +37,8 @@ SCHEMA: Schema = {
     "payment": FieldType("text"),
 }
 
+OPTIONAL = frozenset(f for f, ft in SCHEMA.items() if not ft.required)
+
 # What a Chinese POS export typically says; a vendor's own map names only what differs.
 DEFAULT_MAP: ColumnMap = parse_map(
     {
@@ -108,7 +110,7 @@ def read_pos(data: bytes, *, cmap: ColumnMap | None = None, station_id: str | No
     if table.errors:
         out.errors = table.errors
         return out
-    binding = bind(table.header, cmap)
+    binding = bind(table.header, cmap, optional=OPTIONAL)
     if binding.errors:
         out.errors = binding.errors
         return out

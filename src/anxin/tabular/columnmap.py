@@ -206,7 +206,8 @@ class Binding:
     errors: list[TableError]
 
 
-def bind(header: list[str], cmap: ColumnMap) -> Binding:
+def bind(header: list[str], cmap: ColumnMap, *, optional: frozenset[str] = frozenset()) -> Binding:
+    """Each mapped field's column in ``header``; a field of ``optional`` may be absent."""
     aliases: dict[str, str] = {}
     bases: dict[str, str] = {}  # a unit-bearing header's name without its unit → the header wanted
     for f, fm in cmap.fields.items():
@@ -233,7 +234,7 @@ def bind(header: list[str], cmap: ColumnMap) -> Binding:
             continue
         index[found] = i
     for f, fm in cmap.fields.items():
-        if f not in index and fm.value is None:
+        if f not in index and fm.value is None and f not in optional:
             errors.append(TableError(1, None, problem("missing_column", field=f, aliases=" / ".join(fm.columns))))
     return Binding(index, {f: header[i] for f, i in index.items()}, errors)
 
