@@ -90,6 +90,7 @@ EXTRA_OF_MODULE = {
         "server",
     ),
     "tongsuopy": "sm2",
+    "opentelemetry": "otel",
 }
 
 

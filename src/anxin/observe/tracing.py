@@ -1,4 +1,5 @@
-"""Optional OpenTelemetry traces (``pip install 'anxin[otel]'``, ``ANXIN_OTEL=1``): a
+"""Optional OpenTelemetry traces (``pip install 'anxin[otel]'``, config ``otel = true`` or
+``ANXIN_OTEL=true``): a
 span per upload (``anxin.upload``), its ingest (``anxin.ingest``), the ledger append
 (``anxin.ledger.append``), the engine (``anxin.engine.feed``), the outputs stored
 (``anxin.alarms.store``) and the new alarms announced (``anxin.alarms.announce``) —
@@ -7,8 +8,8 @@ one trace from the station's request to the webhook being woken.
 Off, it costs one global read per span site and imports nothing of OpenTelemetry:
 :func:`span` hands back a shared no-op context manager. On, the spans go to the
 tracer provider given to :func:`enable` (tests: the SDK's in-memory exporter) or,
-from :func:`enable_from_env`, to an OTLP/HTTP exporter configured by the standard
-``OTEL_EXPORTER_OTLP_*`` and ``OTEL_SERVICE_NAME`` variables."""
+from :func:`enable_otlp` (``anxin serve`` with ``otel`` on), to an OTLP/HTTP exporter
+configured by the standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_SERVICE_NAME`` variables."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import Any
 
 _tracer: Any = None
 _NOOP = contextlib.nullcontext()
-ENV = "ANXIN_OTEL"
 
 
 def span(
@@ -38,12 +38,10 @@ def enabled() -> bool:
 
 def enable(provider: Any = None) -> None:
     """Trace from now on, with ``provider`` (an SDK ``TracerProvider``) or the global one.
-    Raises ImportError (naming the extra) when OpenTelemetry is not installed."""
+    Raises ImportError (its ``name`` the missing module) when OpenTelemetry is not installed."""
     global _tracer
-    try:
-        from opentelemetry import trace
-    except ImportError as exc:
-        raise ImportError("tracing needs OpenTelemetry: pip install 'anxin[otel]'") from exc
+    from opentelemetry import trace
+
     import anxin
 
     _tracer = trace.get_tracer("anxin", anxin.__version__, tracer_provider=provider)
@@ -54,24 +52,15 @@ def disable() -> None:
     _tracer = None
 
 
-def enable_from_env() -> bool:
-    """With ``ANXIN_OTEL=1`` (also true/yes/on): spans exported over OTLP/HTTP in batches
-    (the SDK's BatchSpanProcessor: the request path never waits for the collector).
-    Returns whether tracing is on; raises ImportError naming the extra when it is asked
-    for and not installed, ValueError for a value that is not a yes or a no."""
-    value = os.environ.get(ENV, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value not in ("1", "true", "yes", "on"):
-        raise ValueError(f"{ENV}={value!r}: use 1 (trace, exported over OTLP) or 0")
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError as exc:
-        raise ImportError(f"{ENV} is set but OpenTelemetry is not installed: pip install 'anxin[otel]'") from exc
+def enable_otlp() -> None:
+    """Spans exported over OTLP/HTTP in batches (the SDK's BatchSpanProcessor: the request
+    path never waits for the collector). Raises ImportError (its ``name`` the missing
+    module: ``anxin``'s command line then names the [otel] extra) without it."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "anxin")}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     enable(provider)
-    return True

@@ -81,6 +81,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                     console.print(f"[yellow]{t('no_registry')}[/]")
         except (ValueError, OSError, StoreError, RegistryError) as exc:
             fail(str(exc))
+        if cfg.otel:  # (without the [otel] extra: the CLI names it, as for any extra)
+            from anxin.observe.tracing import enable_otlp
+
+            enable_otlp()
         console.print(
             f"[bold green]{t('serving')}[/] http://{cfg.host}:{cfg.port}  ({display_url(cfg.db)})", highlight=False
         )

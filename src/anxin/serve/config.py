@@ -84,6 +84,9 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # receiver decided (the signature's verdict above all), so that nothing else that
     # reaches the stream can pass for a receiver. None: the stream is trusted as it is.
     cluster_secret: str | None = None
+    # OpenTelemetry traces of each upload (anxin.observe.tracing; the [otel] extra),
+    # exported over OTLP/HTTP as the standard OTEL_EXPORTER_OTLP_* variables say.
+    otel: bool = False
 
 
 ENV_PREFIX = "ANXIN_"
