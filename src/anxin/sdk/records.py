@@ -156,7 +156,10 @@ def validate(rec: dict[str, Any] | bytes) -> str | None:
     """None when the platform would take the record (contract v1, v1.1 §A bounds), else
     the reject reason it would give — the platform's own parser decides. (Whether the
     nozzle, key and station are registered, and the signature, are the platform's to
-    judge with its registry: see :func:`verify`.)"""
+    judge with its registry: see :func:`verify`.) A module record not yet signed is checked
+    as it will be once signed (``sig`` is its only field a signer adds)."""
+    if isinstance(rec, dict) and rec.get("kind") in ("metering", "event") and "sig" not in rec:
+        rec = {**rec, "sig": ""}
     try:
         line = bytes(rec) if isinstance(rec, bytes | bytearray | memoryview) else to_line(rec)
     except (TypeError, OverflowError) as exc:  # e.g. an integer beyond 64 bits, a set

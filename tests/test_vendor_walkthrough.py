@@ -1,0 +1,118 @@
+"""docs/vendors.md, run as written: its Python blocks, in order, as one program in a
+fresh interpreter where nothing of the server side can be imported (the vendor's
+minimal install), against a real ``anxin serve`` — the key registered through the admin
+API, the signed record accepted, a forged one quarantined, a broken one rejected."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+from live import ADMIN, Server
+
+from anxin.crypto.schemes import generate_signer
+from anxin.store.database import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs/vendors.md"
+# What `pip install anxin` does not bring (the server extra) and anxin's server side.
+SERVER_SIDE = (
+    "fastapi starlette pydantic uvicorn sqlalchemy alembic psycopg prometheus_client jinja2 multipart argon2 "
+    "reportlab segno openpyxl nats anxin.serve anxin.store anxin.ingest anxin.web anxin.workflow "
+    "anxin.supervision anxin.notify anxin.cluster anxin.engine anxin.edge"
+).split()
+
+
+def blocks() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def registry(old_key: str) -> dict:
+    return {
+        "stations": [
+            {
+                "station_id": "S0001",
+                "name": "测试站",
+                "operator": "测试",
+                "district": "上城区",
+                "lat": 30.2,
+                "lon": 120.1,
+            }
+        ],
+        "tanks": [
+            {
+                "tank_id": "S0001-T1",
+                "station_id": "S0001",
+                "product": "92",
+                "capacity_ml": 30_000_000,
+                "chart": [[0, 0], [2_500_000, 30_000_000]],
+            }
+        ],
+        "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
+        "nozzles": [
+            {
+                "nozzle_id": "N0001-1",
+                "station_id": "S0001",
+                "dispenser_id": "D1",
+                "tank_id": "S0001-T1",
+                "product": "92",
+                "anti_cheat": True,
+                "key_alg": "ed25519",
+                "key_id": "OLD-MODULE",
+                "public_key": old_key,
+                "k_pulses_per_m3": 998700,
+                "max_flow_ml_per_min": 50_000,
+                "verified_until": "2027-01-01T00:00:00.000+08:00",
+                "last_verification_passed": True,
+            }
+        ],
+        "prices": [
+            {"station_id": "S0001", "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": 790}
+        ],
+    }
+
+
+def test_the_page_has_the_walkthroughs_steps() -> None:
+    text = PAGE.read_text(encoding="utf-8")
+    for step in ("Generate a key", "Register it", "Build and sign", "test vectors", "Upload", "each line's result"):
+        assert step in text
+    assert len(blocks()) >= 6
+
+
+def test_a_vendor_follows_docs_vendors_md_against_anxin_serve(tmp_path: Path) -> None:
+    reg = tmp_path / "registry.json"
+    reg.write_text(json.dumps(registry(generate_signer("ed25519").public_key_text), ensure_ascii=False))
+    server = Server(str(tmp_path / "anxin.sqlite"), reg, tmp_path / "serve.log")
+    server.start()
+    try:
+        prelude = f"import sys\nfor _m in {SERVER_SIDE!r}:\n    sys.modules[_m] = None  # not in the minimal install\n"
+        done = subprocess.run(
+            [sys.executable, "-c", prelude + "\n".join(blocks())],
+            cwd=ROOT,
+            env={**os.environ, "ANXIN_SERVER": server.url, "ANXIN_ADMIN_TOKEN": ADMIN},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+        out = done.stdout
+        assert "1 accepted" in out  # step 6's first print: line 1, accepted
+        # The key the page registered is the nozzle's now; the old one retired, kept.
+        doc = httpx2.get(server.url + "/v1/registry", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        (nozzle,) = doc["nozzles"]
+        assert nozzle["key_id"] == "VENDORX-MX42-000123"
+        assert [k["key_id"] for k in nozzle["previous_keys"]] == ["OLD-MODULE"]
+        assert nozzle["public_key"] in out  # the public key step 1 printed
+    finally:
+        server.stop()
+    store = Store(str(tmp_path / "anxin.sqlite"), migrate=False)
+    try:
+        counts = store.counts()
+    finally:
+        store.close()
+    assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 2, counts  # accepted + quarantined
