@@ -48,6 +48,9 @@ lock: setup
 	rm -f requirements/lowest.txt  # (uv keeps an existing output's pins as preferences)
 	$(BIN)/uv pip compile pyproject.toml --extra test --resolution lowest-direct --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o requirements/lowest.txt
+	# the API client generator's own environment (tests/test_api_client.py)
+	$(BIN)/uv pip compile requirements/openapi-client.in --python-version 3.11 \
+		--generate-hashes --no-header --quiet -o requirements/openapi-client.txt
 
 schema: setup
 	$(BIN)/anxin schema --out docs/schema
