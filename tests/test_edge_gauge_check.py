@@ -98,3 +98,43 @@ def test_the_agent_turns_a_simulated_gauge_into_records_anxin_check_accepts(tmp_
         0,
     )
     assert summary["alarms"] == 0, summary["alarms_by_rule"]  # a gauge that agrees with the registry's chart
+
+
+def test_edge_run_uploads_a_gauges_records_to_the_live_service_once(tmp_path: Path):
+    """``anxin edge run --gauges … --once`` against ``anxin serve``: the platform takes the
+    gauge's records, a re-read of the same delivery report adds nothing."""
+    from test_edge_agent import Platform, edge_cli, json_logs
+
+    reg = registry()
+    (tmp_path / "registry.json").write_text(json.dumps(reg, ensure_ascii=False), encoding="utf-8")
+    platform = Platform(tmp_path, tmp_path / "registry.json").start()
+    now = datetime.now(LOCAL_TZ).replace(tzinfo=None, second=0, microsecond=0)
+    sim = TlsSimulator([SimTank(1, 12_000.0), SimTank(2, 9_000.0)], start=now - timedelta(hours=2))
+    host, port = sim.start()
+    config = tmp_path / "gauges.toml"
+    config.write_text(
+        f'station_id = "S1"\n[[gauge]]\naddress = "tcp://{host}:{port}"\nunits = "metric"\n'
+        f'tanks = {{ 1 = "S1-T1", 2 = "S1-T2" }}\n',
+        encoding="utf-8",
+    )
+    outbox = tmp_path / "outbox.sqlite"
+    args = ["--log", "info", "edge", "run", "--server", platform.url, "--outbox", str(outbox), "--gauges", str(config)]
+    try:
+        token = platform.token("S1")
+        r = edge_cli(*args, "--once", token=token)
+        assert r.returncode == 0, r.stderr.decode()
+        sim.deliver(1, 10_000.0, minutes=30)
+        for _ in range(2):  # the second run reads the same delivery report again
+            r = edge_cli(*args, "--once", token=token)
+            assert r.returncode == 0, r.stderr.decode()
+        assert platform.ledger() == 2 + 3
+        assert platform.server_rejects() == []
+        queued = [e for e in json_logs(r.stderr.decode()) if e["event"] == "gauge records queued"]
+        assert queued == []  # the third run: nothing new
+        r = edge_cli(
+            "edge", "run", "--server", platform.url, "--outbox", str(outbox), "--gauges", "nope.toml", token=token
+        )
+        assert r.returncode == 2 and "无法读取液位仪配置 nope.toml" in r.stderr.decode()
+    finally:
+        sim.stop()
+        platform.kill()

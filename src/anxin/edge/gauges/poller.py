@@ -123,7 +123,10 @@ class GaugePoller:
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # the outbox itself failing (a full disk …): retried next interval, loudly
+                log.exception("polling the gauges failed")
             self.stop.wait(max(0.0, self.s.interval_s - (time.monotonic() - started)))
 
     def poll(self) -> int:
