@@ -24,6 +24,8 @@ import pytest
 from factory import T0, City
 from live import ADMIN, Server
 
+from anxin.serve import api_examples
+
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements" / "openapi-client.txt"
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
@@ -110,6 +112,7 @@ def test_a_generated_client_uploads_and_reads_back_alarms(generator: Path, tmp_p
         assert rules == ["BAD_SIGNATURE", "VOLUME_MISMATCH"], rules
         mismatch = next(a for a in seen["alarms"] if a["rule"] == "VOLUME_MISMATCH")
         assert (mismatch["nozzle_id"], mismatch["seq"], mismatch["evidence"]["difference_ml"]) == ("S1-N1", 1001, 500)
+        assert {k: v for k, v in mismatch.items() if k != "ord"} == api_examples.ALARM  # the description's example
         # the typed answers hold everything the service said, in its order
         raw = httpx2.get(f"{server.url}/v1/alarms", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
         assert seen["alarms"] == raw.json()["alarms"]

@@ -25,7 +25,7 @@ from anxin.serve.bearer import SCHEMES
 @dataclass(frozen=True)
 class Op:
     id: str  # the operationId: stable, camelCase (a generated client's function name)
-    bodies: Mapping[str, str] = field(default_factory=dict)  # status -> component of its JSON body
+    bodies: Mapping[str, str] = field(default_factory=dict)  # status -> component of its JSON body, or a text type
     errors: Mapping[str, str] = field(default_factory=dict)  # further refusals (an Error body) -> description
     security: tuple[str, ...] | None = None  # alternatives, when no dependency declares them ("": none needed)
     request: str | None = None  # component of the JSON body a route reads itself (not through FastAPI)
@@ -43,7 +43,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", "/metrics"): Op("getMetrics", security=("metrics", "")),
     ("get", "/v1/ledger/set-aside"): Op("listSetAsideRows", {"200": "SetAsideList"}),
     ("get", "/v1/alarms"): Op("listAlarms", {"200": "AlarmPage"}),
-    ("get", "/v1/alarms/stream"): Op("streamAlarms"),
+    ("get", "/v1/alarms/stream"): Op("streamAlarms", {"200": "text/event-stream"}),
     ("get", "/v1/registry"): Op("getRegistry", {"200": "Registry"}),
     ("put", "/v1/registry"): Op("replaceRegistry", {"200": "RegistryVersion"}, request="Registry"),
     ("get", "/v1/registry/history"): Op("listRegistryVersions", {"200": "RegistryVersionInfo[]"}),
@@ -95,6 +95,10 @@ TAGS = [
     },
 ]
 
+TEXT = {
+    "text/event-stream": "Server-Sent Events: per alarm `id: <ord>`, `event: alarm`, `data: <the alarm as JSON, "
+    "contract §6>`; a comment line (`: keepalive`) every 15 s of quiet. Reconnect with `Last-Event-ID: <ord>`.",
+}
 ERRORS = {
     "400": "the body is not JSON",
     "401": "no token, or not this operation's (`WWW-Authenticate: Bearer`)",
@@ -163,7 +167,10 @@ def _operation(operation: dict[str, Any], op: Op) -> None:
     responses = operation.setdefault("responses", {})
     for status, name in op.bodies.items():
         response = responses.setdefault(status, {"description": name})
-        response["content"] = {"application/json": {"schema": _schema(name)}}
+        if name in TEXT:
+            response["content"] = {name: {"schema": {"type": "string", "description": TEXT[name]}}}
+        else:
+            response["content"] = {"application/json": {"schema": _schema(name)}}
     for status, description in op.errors.items():
         responses.setdefault(status, {"description": description})
     if op.security is not None:
