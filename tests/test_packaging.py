@@ -73,7 +73,7 @@ def _declared(requirements: list[str]) -> set[str]:
     ("where", "allowed"),
     [
         # the minimal install: these packages may import only the base dependencies
-        (["contract", "crypto", "engine", "verification", "check", "sim", "edge"], ("dependencies",)),
+        (["contract", "crypto", "engine", "verification", "check", "sim", "edge", "sdk"], ("dependencies",)),
         # everything else may also use the server and sm2 extras
         (["."], ("dependencies", "server", "sm2")),
     ],
