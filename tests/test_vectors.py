@@ -189,3 +189,23 @@ def test_any_changed_byte_fails_or_leaves_the_signed_content_as_it_was(v: dict[s
     if verdicts(v, message, sig) == {True}:
         assert message.hex() == v["canonical_hex"]
         assert sig.hex() == v["signature_hex"]
+
+
+def test_keys_beyond_the_basic_plane_are_where_rfc8785_and_python_differ() -> None:
+    """Documented in docs/vectors/README.md: RFC 8785 sorts keys by UTF-16 code units, the
+    contract's json.dumps (and the platform) by code points — they differ only between a
+    key beyond U+FFFF and one in U+E000…U+FFFF. Contract keys are ASCII; the vectors keep
+    to the Basic Multilingual Plane."""
+    record = {"\uffff": 1, "\U0001f600": 2}
+    assert canonical_reference(record) == canonical_of_line(json.dumps(record).encode())[0]
+    assert rfc8785.dumps(record) != canonical_reference(record)
+    keys = [k for v in ALL for k in _all_keys(v["record"])]
+    assert keys and all(ord(c) <= 0xFFFF for k in keys for c in k)
+
+
+def _all_keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(k for v in value.values() for k in _all_keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _all_keys(v)]
+    return []
