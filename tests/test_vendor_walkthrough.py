@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import httpx2
+import pytest
 from live import ADMIN, Server
 
+from anxin import sdk
 from anxin.crypto.schemes import generate_signer
 from anxin.store.database import Store
 
@@ -116,3 +118,38 @@ def test_a_vendor_follows_docs_vendors_md_against_anxin_serve(tmp_path: Path) ->
     finally:
         store.close()
     assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 2, counts  # accepted + quarantined
+
+
+@pytest.mark.parametrize("alg", ["ed25519", "sm2"])
+def test_anxin_serve_judges_the_published_vectors_as_they_say(tmp_path: Path, alg: str) -> None:
+    """The nozzle registered with the vectors' key ``<alg>-a``: its signed module records
+    (metering, events) are accepted — the re-ordered one a duplicate of its original —
+    and the must-fail ones quarantined (signature) whatever their content."""
+    doc = sdk.vectors.load(ROOT / "docs/vectors/vectors.json")
+    key = doc["keys_by_name"][f"{alg}-a"]
+    reg = registry(key["public_key"])
+    reg["nozzles"][0].update(key_alg=alg, key_id=key["key_id"])
+    (tmp_path / "registry.json").write_text(json.dumps(reg, ensure_ascii=False))
+    server = Server(str(tmp_path / "anxin.sqlite"), tmp_path / "registry.json", tmp_path / "serve.log")
+    server.start()
+    try:
+        station = httpx2.post(f"{server.url}/v1/stations/S0001/token", headers={"Authorization": f"Bearer {ADMIN}"})
+        mine = [
+            v
+            for v in doc["vectors"]
+            if v["alg"] == alg and v["kind"] != "verification" and v["record"]["station_id"] == "S0001"
+        ]
+        valid = [v for v in mine if v["expect"] == "valid" and v["verify_with"] == v["key"]]
+        invalid = [v for v in mine if v["expect"] == "invalid" and v["verify_with"] == v["key"]]
+        with sdk.Client(server.url, station.json()["token"]) as client:
+            report = client.upload([v["line"].encode() for v in valid + invalid])
+    finally:
+        server.stop()
+    got = {v["name"]: r for v, r in zip(valid + invalid, report.results, strict=True)}
+    for v in valid:
+        want = "duplicate" if v["name"].endswith("-reordered") else "accepted"
+        assert got[v["name"]].status == want, (v["name"], got[v["name"]])
+    for v in invalid:
+        assert got[v["name"]].status == "quarantined", (v["name"], got[v["name"]])
+        assert "signature does not verify" in (got[v["name"]].reason or "")
+    assert len(valid) >= 7 and len(invalid) == 2
