@@ -4,11 +4,12 @@ one, so that nothing can leave the machine even by accident).
 
     python wheel_probe.py VENV DATA_DIR
 
-Starts ``VENV/bin/anxin serve`` on a free port with a new SQLite database in DATA_DIR,
-checks the console's login page, a static asset, /openapi.json, /docs and /redoc over
-HTTP, then renders /docs, /redoc and the login page in Debian's chromium, recording
-every request the pages make. Prints one JSON object (what it saw) and exits 0 when
-every check holds, 1 otherwise.
+Starts ``VENV/bin/anxin --log info serve`` on a free port with a new SQLite database in
+DATA_DIR, checks the console's login page, a static asset, /openapi.json, /docs and
+/redoc over HTTP, then renders /docs, /redoc and the login page in Debian's chromium,
+recording every request the pages make; after it stops, every line of its stderr
+(DATA_DIR/serve.log) must be one JSON object, uvicorn's and the requests' included.
+Prints one JSON object (what it saw) and exits 0 when every check holds, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -54,6 +55,27 @@ def wait_up(base: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
     raise SystemExit("anxin serve did not answer /healthz")
 
 
+def read_log(path: Path) -> dict:
+    """What the server's stderr holds: the lines that are not JSON objects, the loggers."""
+    not_json, entries = [], []
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict):
+            not_json.append(line[:200])
+        else:
+            entries.append(entry)
+    return {
+        "not_json": not_json,
+        "loggers": sorted({str(e.get("logger")) for e in entries}),
+        "healthz_logged": any(e.get("path") == "/healthz" and e.get("status") == 200 for e in entries),
+    }
+
+
 def render(base: str, seen: dict) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -81,9 +103,18 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     log = open(data / "serve.log", "wb")
     server = subprocess.Popen(
-        [str(venv / "bin" / "anxin"), "serve", "--db", str(data / "anxin.sqlite"), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [
+            str(venv / "bin" / "anxin"),
+            "--log",
+            "info",
+            "serve",
+            "--db",
+            str(data / "anxin.sqlite"),
+            "--port",
+            str(port),
+        ],
+        stdout=open(data / "serve.out", "wb"),
+        stderr=log,
         env={**os.environ, "ANXIN_ADMIN_TOKEN": "wheel-probe-admin-token-0123456789"},
     )
     seen: dict = {}
@@ -104,8 +135,12 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=20)
+    seen["log"] = read_log(data / "serve.log")
     ok = (
-        all(seen[k]["status"] == 200 for k in ("login", "css", "docs", "redoc", "openapi"))
+        seen["log"]["not_json"] == []
+        and {"uvicorn.error", "uvicorn.access", "anxin"} <= set(seen["log"]["loggers"])
+        and seen["log"]["healthz_logged"]
+        and all(seen[k]["status"] == 200 for k in ("login", "css", "docs", "redoc", "openapi"))
         and seen["css"]["type"] == "text/css"
         and seen["openapi"]["paths"] > 10
         and seen["docs_operations"] > 10
