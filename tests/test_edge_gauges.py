@@ -266,3 +266,52 @@ def test_the_configuration_file(tmp_path):
     with pytest.raises(GaugeConfigError) as exc:
         load(path)
     assert exc.value.key == "syntax"
+
+
+def test_edge_status_shows_each_gauges_last_read_and_last_error(tmp_path, sim):
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    p = make_poller(tmp_path, sim, settings_for(tcp(sim)))
+    p.poll()
+    sim.fault = "bad_checksum"
+    sim.advance(1)
+    p.poll()
+    p.close()
+    st = p.outbox.status()
+    g = st["gauges"]["gauge1"]
+    assert g["last_ok_us"] and g["last_error_us"] and "bad checksum" in g["last_error"]
+    p.outbox.close()
+    wide = {"COLUMNS": "250"}
+    res = CliRunner().invoke(
+        app, ["--lang", "en", "edge", "status", "--outbox", str(tmp_path / "outbox.sqlite")], env=wide
+    )
+    assert res.exit_code == 0, res.output
+    assert "Tank gauges" in res.output and "gauge1" in res.output and "bad checksum" in res.output
+    res = CliRunner().invoke(
+        app, ["--lang", "zh", "edge", "status", "--outbox", str(tmp_path / "outbox.sqlite")], env=wide
+    )
+    assert "液位仪" in res.output and "最近一次读取成功" in res.output
+
+
+def test_gauge_read_prints_the_records(tmp_path, sim):
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    config = tmp_path / "gauges.toml"
+    config.write_text(
+        f'station_id = "S1"\n[[gauge]]\naddress = "{tcp(sim)}"\nunits = "metric"\ntanks = {{ 1 = "S1-T1" }}\n',
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["--lang", "en", "edge", "gauge-read", str(config)])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in res.output.splitlines() if x.startswith('{"kind"')]
+    assert [r["tank_id"] for r in lines] == ["S1-T1"] and "1 records read, 0 errors" in res.output
+    sim.fault = "refuse"
+    res = CliRunner().invoke(app, ["--lang", "zh", "edge", "gauge-read", str(config)])
+    assert res.exit_code == 1 and "读到 0 条记录，2 个错误" in res.output
+    config.write_text('station_id = "S1"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["--lang", "zh", "edge", "gauge-read", str(config)])
+    assert res.exit_code == 2 and "没有 [[gauge]] 表" in res.output

@@ -226,6 +226,15 @@ def render_status(console, st: dict, path: Path) -> None:
                 s["path"], f"{s['pos']:,}", f"{s['lines']:,}", f"{_age(now - s['updated_us'] / 1e6)} {t('edge_ago')}"
             )
         console.print(src)
+    if st.get("gauges"):
+        gauges = Table(title=t("edge_gauges"))
+        for col in ("edge_gauge", "edge_gauge_last_ok", "edge_last_error"):
+            gauges.add_column(t(col), overflow="fold")
+        for name, g in st["gauges"].items():
+            ok = _when(g["last_ok_us"] / 1e6, now) if g["last_ok_us"] else t("edge_never")
+            error = f"[red]{g['last_error']}[/]\n{_when(g['last_error_us'] / 1e6, now)}" if g["last_error_us"] else "—"
+            gauges.add_row(name, ok, error)
+        console.print(gauges)
     if st["recent_rejected"]:
         rej = Table(title=t("edge_recent_rejected"))
         rej.add_column(t("edge_where"))

@@ -304,6 +304,7 @@ class Outbox:
             "counters": counters,
             "rejected_rows": int(n_refused),
             "sources": [{"path": p, "pos": pos, "lines": n, "updated_us": u} for p, pos, n, u in sources],
+            "gauges": _gauges(state),
             "recent_rejected": [
                 {"status": s, "reason": r, "source": src, "line": n, "decided_us": u} for s, r, src, n, u in refused
             ],
@@ -318,3 +319,13 @@ class Outbox:
             {"status": s, "reason": r, "kind": k, "key": key, "source": src, "line": n, "body": bytes(b)}
             for s, r, k, key, src, n, b in rows
         ]
+
+
+def _gauges(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The tank gauges' state values (``gauge:NAME:last_ok_us`` …) by gauge name."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in state.items():
+        if name.startswith("gauge:") and name.count(":") == 2:
+            _, gauge, key = name.split(":")
+            out.setdefault(gauge, {"last_ok_us": None, "last_error": None, "last_error_us": None})[key] = value
+    return dict(sorted(out.items()))
