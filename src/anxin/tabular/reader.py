@@ -4,8 +4,10 @@ verification results — as CSV or XLSX, into a header and rows of text cells.
 Encoding (CSV): a UTF-8 BOM → UTF-8; else strict UTF-8; else strict GB18030 (what
 Chinese Excel's "CSV (逗号分隔)" writes: GBK, of which GB18030 is the superset). Never
 a silent mojibake: a file that is UTF-8 up to a broken byte (CJK already read as
-UTF-8) is an error, not re-read as GB18030; text that GB18030 reads only as
-private-use characters is an error; a UTF-16 file is named as such.
+UTF-8) is an error, not re-read as GB18030; a file whose only non-ASCII text is
+two-byte UTF-8 that GB18030 reads too is ambiguous, an error (a BOM settles it);
+text that GB18030 reads only as private-use characters is an error; a UTF-16 file
+is named as such.
 
 XLSX: openpyxl in read-only mode, the first sheet (or the one named); a formula cell
 is refused, never evaluated (its cached value may not be what the cells now say), and
@@ -61,7 +63,7 @@ class Table:
 
 XLSX_MAGIC = b"PK\x03\x04"
 _PUA = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]")
-_ESCAPED = re.compile(r"'[=+\-@\t\r]")  # a cell written with anxin.tabular.writer's quote
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")  # a cell written with anxin.tabular.writer's quote
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -79,9 +81,15 @@ def decode(data: bytes) -> tuple[str | None, str | None, TableError | None]:
             at = exc.start + 3
             return None, None, TableError(_line_of(data, at), None, problem("broken_utf8", offset=at))
     try:
-        return data.decode("utf-8"), "utf-8", None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = exc.start
+    else:
+        if not text.isascii() and max(map(ord, text)) < 0x800 and _also_gb18030(data):
+            # Only two-byte UTF-8 sequences (no Chinese) that GB18030 reads as well: a
+            # few GBK characters can look like UTF-8 ("联通"); which one it is, a BOM says.
+            return None, None, TableError(1, None, problem("ambiguous_encoding"))
+        return text, "utf-8", None
     # UTF-8 up to a broken byte, with Chinese already read as UTF-8 (three-byte sequences,
     # which GBK text almost never forms twice before failing): a damaged UTF-8 file.
     wide = sum(1 for ch in data[:bad].decode("utf-8") if ord(ch) >= 0x800)
@@ -96,6 +104,14 @@ def decode(data: bytes) -> tuple[str | None, str | None, TableError | None]:
         line = text.count("\n", 0, odd.start()) + 1
         return None, None, TableError(line, None, problem("unclear_encoding", char=f"U+{ord(odd.group()):04X}"))
     return text, "gb18030", None
+
+
+def _also_gb18030(data: bytes) -> bool:
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_csv(data: bytes, *, limits: Limits = LIMITS) -> Table:

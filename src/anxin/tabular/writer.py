@@ -18,6 +18,7 @@ from anxin.tabular.errors import problem
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"'+[=+\-@\t\r]")
 
 
 def safe_cell(value: object) -> str:
@@ -25,8 +26,8 @@ def safe_cell(value: object) -> str:
     text = "" if value is None else str(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return text
-    if text.startswith(_RISKY) and not _NUMBER.fullmatch(text):
-        return "'" + text
+    if (text.startswith(_RISKY) and not _NUMBER.fullmatch(text)) or _QUOTED.match(text):
+        return "'" + text  # (a text already starting with the quote gets another: read back as written)
     return text
 
 
