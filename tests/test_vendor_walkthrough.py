@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx2
@@ -153,3 +154,40 @@ def test_anxin_serve_judges_the_published_vectors_as_they_say(tmp_path: Path, al
         assert got[v["name"]].status == "quarantined", (v["name"], got[v["name"]])
         assert "signature does not verify" in (got[v["name"]].reason or "")
     assert len(valid) >= 7 and len(invalid) == 2
+
+
+def test_the_client_honours_anxin_serves_retry_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One upload a second for the station: the client, sending a batch per record, is told
+    429 with Retry-After: 1 and waits that long (not its 0.05 s backoff), and every record
+    arrives once."""
+    monkeypatch.setenv("ANXIN_RATE_PER_STATION", "1")
+    monkeypatch.setenv("ANXIN_BURST_PER_STATION", "1")
+    (tmp_path / "registry.json").write_text(json.dumps(registry(generate_signer("ed25519").public_key_text)))
+    server = Server(str(tmp_path / "anxin.sqlite"), tmp_path / "registry.json", tmp_path / "serve.log")
+    server.start()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)  # the client's own wait, measured: the platform's bucket refills meanwhile
+
+    readings = [
+        sdk.record(
+            "tank_reading",
+            station_id="S0001",
+            tank_id="S0001-T1",
+            ts=f"2026-03-01T08:{m:02d}:00.000+08:00",
+            level_um=1_500_000,
+            water_um=0,
+            temp_mc=-3500,
+        )
+        for m in range(3)
+    ]
+    try:
+        station = httpx2.post(f"{server.url}/v1/stations/S0001/token", headers={"Authorization": f"Bearer {ADMIN}"})
+        with sdk.Client(server.url, station.json()["token"], batch=1, backoff_base_s=0.05, sleep=sleep) as client:
+            report = client.upload(readings)
+    finally:
+        server.stop()
+    assert [r.status for r in report.results] == ["accepted"] * 3
+    assert waits and all(w >= 1 for w in waits)
