@@ -94,6 +94,10 @@ def test_metrics_carry_the_process_the_build_and_latencies_that_move_with_upload
     assert value(after, "anxin_upload_request_seconds_count", code="401") == 1.0
     assert value(after, "anxin_upload_request_seconds_bucket", code="200", le="+Inf") == 1.0
     assert value(after, "process_cpu_seconds_total") >= value(before, "process_cpu_seconds_total")
+    # Behind a proxy's path prefix (uvicorn --root-path puts it in front of the path): still the upload.
+    behind = TestClient(c.app, root_path="/anxin")
+    assert behind.post("/anxin/v1/records", content=line(m), headers=h).status_code == 409
+    assert value(samples(c), "anxin_upload_request_seconds_count", code="409") == 1.0
 
 
 def _python_info_labels(got: dict) -> dict[str, str]:

@@ -141,8 +141,14 @@ class UploadTimer:
     def __init__(self, app, latency: Latency, path: str = "/v1/records") -> None:
         self.app, self.latency, self.path = app, latency, path
 
+    def _is_upload(self, scope) -> bool:
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):  # behind a proxy's path prefix (uvicorn --root-path prepends it)
+            path = path[len(root) :]
+        return path == self.path
+
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._is_upload(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
