@@ -5,6 +5,7 @@ are valid against their schemas and are what the service really answers."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -17,18 +18,65 @@ from starlette.testclient import TestClient
 from anxin.serve import api_examples
 from anxin.serve.apidoc import OPERATIONS
 from anxin.serve.runtime import build
-from anxin.sim import ScenarioSet, simulate
 
 ADMIN = "api-description-admin-token-0123"
 METHODS = {"get", "put", "post", "delete", "patch"}
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "docs" / "vectors" / "vectors.json").read_text())
+
+
+def vectors_registry() -> dict[str, Any]:
+    """Nozzle N0001-1 of station S0001 with the vectors' test key ed25519-a (K as in its records)."""
+    (key,) = [k for k in VECTORS["keys"] if k["name"] == "ed25519-a"]
+    return {
+        "stations": [
+            {
+                "station_id": "S0001",
+                "name": "示例站",
+                "operator": "示例",
+                "district": "上城区",
+                "lat": 30.25,
+                "lon": 120.17,
+            }
+        ],
+        "tanks": [
+            {
+                "tank_id": "S0001-T1",
+                "station_id": "S0001",
+                "product": "92",
+                "capacity_ml": 30_000_000,
+                "chart": [[0, 0], [2_500_000, 30_000_000]],
+            }
+        ],
+        "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
+        "nozzles": [
+            {
+                "nozzle_id": "N0001-1",
+                "station_id": "S0001",
+                "dispenser_id": "D1",
+                "tank_id": "S0001-T1",
+                "product": "92",
+                "anti_cheat": True,
+                "key_alg": "ed25519",
+                "key_id": key["key_id"],
+                "public_key": key["public_key"],
+                "k_pulses_per_m3": 998_700,
+                "max_flow_ml_per_min": 50_000,
+                "verified_until": "2026-09-01T00:00:00.000+08:00",
+                "last_verification_passed": True,
+            }
+        ],
+        "prices": [
+            {"station_id": "S0001", "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": 785}
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
 def served() -> Any:
     with tempfile.TemporaryDirectory(prefix="anxin-apidoc-") as d:
-        city = Path(d) / "city"
-        simulate(city, stations=1, days=1, seed=2, scenarios=ScenarioSet.honest(), workers=1, group_size=1)
-        _, _, app = build(db=str(Path(d) / "db.sqlite"), registry=city / "registry.json", admin_token=ADMIN)
+        registry = Path(d) / "registry.json"
+        registry.write_text(json.dumps(vectors_registry(), ensure_ascii=False), encoding="utf-8")
+        _, _, app = build(db=str(Path(d) / "db.sqlite"), registry=registry, admin_token=ADMIN)
         with TestClient(app) as c:
             yield c, c.get("/openapi.json").json()
 
@@ -118,6 +166,10 @@ def test_the_examples_are_valid_and_real(served) -> None:
     _validator(spec, "AlarmPage").validate(page["value"])
     bodies = upload["requestBody"]["content"]["application/x-ndjson"]["examples"]
     assert bodies["sale"]["value"] == api_examples.UPLOAD_BODY
+    lines = {v["name"]: v["line"] for v in VECTORS["vectors"]}  # the signed lines are the published vectors
+    assert api_examples.METERING == lines["metering-ed25519"]
+    assert api_examples.K_FACTOR_CHANGE == lines["event-k-factor-change-ed25519"]
+    assert api_examples.CHANGED_BYTE == lines["metering-ed25519-changed-byte"]
 
     token = c.post("/v1/stations/S0001/token", headers={"Authorization": f"Bearer {ADMIN}"}).json()["token"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
@@ -137,3 +189,17 @@ def test_the_tokens_are_read_as_before(served) -> None:
         assert r.json() == {"detail": "administration needs the admin token (Authorization: Bearer …)"}
     r = c.get("/v1/alarms", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401 and r.json()["detail"].startswith("reading alarms needs")
+
+
+def test_a_receiver_describes_its_upload_the_same_way() -> None:
+    from unittest import mock
+
+    from anxin.cluster.receiver_app import create_receiver_app
+    from anxin.serve.config import ServeConfig
+
+    spec = create_receiver_app(ServeConfig(), mock.MagicMock()).openapi()  # (the description only: never started)
+    ids = {o["operationId"] for _, _, o in operations(spec)}
+    assert ids == {"uploadRecords", "getHealth", "getReadiness", "getMetrics"}
+    assert spec["paths"]["/v1/records"]["post"]["security"] == [{"station": []}, {"institute": []}]
+    assert set(spec["components"]["securitySchemes"]) == {"station", "institute", "metrics"}
+    assert "webhooks" not in spec  # the read side sends them
