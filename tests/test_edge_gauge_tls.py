@@ -6,6 +6,7 @@ is wrong) and that a valid frame round-trips."""
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from datetime import datetime
@@ -251,3 +252,52 @@ def test_nan_and_infinity_decode_as_such_for_the_adapter_to_judge():
     raw = frame(b"i201002603020800" + b"011000007" + nan * 7)
     (tank,) = parse_inventory(unframe(raw)).items
     assert math.isnan(tank.height)
+
+
+class _Flood(_Line):
+    """A console that never stops talking."""
+
+    def __init__(self, chunk: bytes) -> None:
+        super().__init__([])
+        self.chunk = chunk
+
+    def recv(self, timeout: float) -> bytes:
+        return self.chunk
+
+
+@pytest.mark.parametrize("chunk", [b"x" * 4096, b"\x01" + b"y" * 4095, b"\x01i20100&&0000\x03" * 200])
+def test_a_console_that_never_stops_talking_ends_in_a_named_error(chunk):
+    with pytest.raises(GaugeError, match="test-line: "):
+        exchange(_Flood(chunk), command("201"), timeout=0.2)
+
+
+any_f32 = st.floats(width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 99), st.tuples(*[any_f32] * 7), st.integers(0, 0xFFFF)), max_size=5))
+def test_whatever_a_console_measures_only_contract_valid_readings_are_made(tanks):
+    """Any floats (NaN, ±inf, subnormal, huge) in an i201 answer: each tank becomes a
+    reading the contract parses or a problem naming it, never an exception."""
+    from anxin.contract.parse import Parsed, parse_line
+    from anxin.edge.gauges.config import parse
+    from anxin.edge.gauges.poller import reading_row
+    from anxin.edge.gauges.veeder_root import VeederRoot
+
+    items = [Inventory(n, "1", status, fields) for n, fields, status in tanks]
+    answer = encode_inventory(0, datetime(2026, 3, 2, 8, 0), items)
+    gauge = VeederRoot("g", _Line([answer]), units=Units(*PRESETS["us"]), timeout_s=1.0)
+    settings_ = parse(
+        {"station_id": "S1", "gauge": [{"address": "tcp://h:1", "units": "us", "tanks": {"1": "T"}}]}, "x"
+    )
+    got = gauge.levels()
+    assert len(got.items) + len(got.problems) == len(items)
+    for level in got.items:
+        row = reading_row(settings_, "S1-T1", level)
+        if isinstance(row, str):
+            assert row.startswith(f"tank {level.tank}: ")
+            continue
+        parsed = parse_line(row[2])
+        assert isinstance(parsed, Parsed), parsed
+        rec = json.loads(row[2])
+        assert 0 <= rec["water_um"] <= rec["level_um"] + 1000 <= 10_001_000

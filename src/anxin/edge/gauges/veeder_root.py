@@ -172,8 +172,9 @@ def exchange(transport: Transport, cmd: bytes, timeout: float) -> bytes:
     closed the transport (a half-read answer must not leak into the next one)."""
     echo = cmd[-6:]
     try:
-        while transport.recv(0):  # stale bytes: a late answer to an earlier command
-            pass
+        stale = 0
+        while stale < MAX_FRAME and (chunk := transport.recv(0)):  # a late answer to an earlier command
+            stale += len(chunk)  # (bounded: a console that never stops talking is read below, to the timeout)
         transport.send(cmd)
         deadline = time.monotonic() + timeout
         buf = b""
