@@ -1,5 +1,6 @@
-"""The verification register pages (智慧检定: CSV import, certificates, due list, QR
-sheets). The public nozzle page (检情公开) with its forms is :mod:`anxin.web.public`'s."""
+"""The verification register pages (智慧检定: CSV/XLSX import, certificates, due list,
+QR sheets, the vendors' file templates). The public nozzle page (检情公开) with its
+forms is :mod:`anxin.web.public`'s."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from anxin.register import (
     verification_senders,
     verification_source,
 )
+from anxin.register.csvfile import DEFAULT_MAP as VERIFICATION_MAP
 from anxin.register.csvfile import errors_text
 from anxin.register.queries import coverage_of, institute_names
+from anxin.tabular import ColumnMap, csv_template, map_toml, xlsx_template
 from anxin.web import queries as Q
 from anxin.web.deps import (
     BaseUrl,
@@ -153,6 +156,46 @@ async def register_import(
         f" · {w['duplicate']} {report.count('duplicate')}"
     )
     return await _register_page(request, v, service, registry, {"errors": False, "text": text})
+
+
+TEMPLATE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "toml": "application/toml; charset=utf-8",
+}
+
+
+async def _template(v: Viewer, cmap: ColumnMap, name: str, ext: str) -> Response:
+    """A vendor's template (headers only, zh-CN) or the default column map, as a download."""
+    if ext not in TEMPLATE_TYPES:
+        raise NotFound(v)
+    if ext == "csv":
+        body = csv_template(cmap)
+    elif ext == "xlsx":
+        body = await run_in_threadpool(functools.partial(xlsx_template, cmap, lang=v.lang))
+    else:
+        body = map_toml(cmap, lang=v.lang).encode()
+    filename = f"{name}-column-map.toml" if ext == "toml" else f"{name}-template.{ext}"
+    return Response(
+        body,
+        media_type=TEMPLATE_TYPES[ext],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/console/register/template.{ext}")
+async def verification_template(v: CanEditVerifications, ext: str):
+    """The institute's file: who imports verifications downloads its template."""
+    return await _template(v, VERIFICATION_MAP, "verification", ext)
+
+
+@router.get("/console/templates/pos-settlement.{ext}")
+async def settlement_template(v: CanView, ext: str):
+    """A POS export's template and map, for a station's operator to set up its agent
+    (imported at the station: ``anxin edge import-pos``)."""
+    from anxin.edge.posfile import DEFAULT_MAP as SETTLEMENT_MAP
+
+    return await _template(v, SETTLEMENT_MAP, "pos-settlement", ext)
 
 
 @router.get("/console/certificates/{nozzle_id}/{ts}.pdf")
