@@ -315,3 +315,22 @@ def test_gauge_read_prints_the_records(tmp_path, sim):
     config.write_text('station_id = "S1"\n', encoding="utf-8")
     res = CliRunner().invoke(app, ["--lang", "zh", "edge", "gauge-read", str(config)])
     assert res.exit_code == 2 and "没有 [[gauge]] 表" in res.output
+
+
+def test_the_poller_runs_on_its_interval_until_stopped(tmp_path, sim):
+    import dataclasses
+
+    from services import wait_for
+
+    p = make_poller(tmp_path, sim, dataclasses.replace(settings_for(tcp(sim)), interval_s=0.05))
+    th = threading.Thread(target=p.run)
+    th.start()
+    try:
+        wait_for(lambda: len(queued(p)) == 2, what="the first poll's readings")
+        sim.advance(1)
+        wait_for(lambda: len(queued(p)) == 4, what="the next minute's readings")
+    finally:
+        p.stop.set()
+        th.join(5)
+    assert not th.is_alive()
+    p.close()
