@@ -74,8 +74,9 @@ def _declared(requirements: list[str]) -> set[str]:
     [
         # the minimal install: these packages may import only the base dependencies
         (["contract", "crypto", "engine", "verification", "check", "sim", "edge", "sdk"], ("dependencies",)),
-        # everything else may also use the server and sm2 extras
-        (["."], ("dependencies", "server", "sm2")),
+        # everything else may also use the server and sm2 extras, and the optional [otel]
+        # (anxin.observe.tracing imports it only when tracing is turned on)
+        (["."], ("dependencies", "server", "sm2", "otel")),
     ],
 )
 def test_every_third_party_import_is_declared(where: list[str], allowed: tuple[str, ...]) -> None:
