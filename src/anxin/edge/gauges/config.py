@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -35,12 +36,12 @@ from anxin.edge.gauges.veeder_root import (
     SerialSettings,
     SerialTransport,
     TcpTransport,
+    Transport,
     Units,
     VeederRoot,
 )
 from anxin.keyed import os_reason
 
-TYPES = ("veeder-root",)
 _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 _ID = re.compile(r"^[^\s\x00-\x1f]{1,64}$")
 
@@ -57,12 +58,8 @@ class GaugeSpec:
     serial: SerialSettings = field(default_factory=SerialSettings)
 
     def open(self) -> Gauge:
-        if self.address.startswith("tcp://"):
-            host, port = parse_tcp(self.address)
-            transport: Any = TcpTransport(host, port, self.timeout_s)
-        else:
-            transport = SerialTransport(self.address[len("serial:") :], self.serial)
-        return VeederRoot(self.name, transport, units=self.units, timeout_s=self.timeout_s, security=self.security_code)
+        """The adapter for this gauge (nothing is connected until it is asked)."""
+        return ADAPTERS[self.type](self)
 
 
 @dataclass(frozen=True)
@@ -72,6 +69,25 @@ class GaugeSettings:
     gauges: tuple[GaugeSpec, ...]
     interval_s: float = 60.0
     clock_skew_warn_s: float = 180.0  # the console's clock this far from the agent's: a warning
+
+
+def _transport(spec: GaugeSpec) -> Transport:
+    if spec.address.startswith("tcp://"):
+        host, port = parse_tcp(spec.address)
+        return TcpTransport(host, port, spec.timeout_s)
+    return SerialTransport(spec.address[len("serial:") :], spec.serial)
+
+
+def _veeder_root(spec: GaugeSpec) -> Gauge:
+    return VeederRoot(
+        spec.name, _transport(spec), units=spec.units, timeout_s=spec.timeout_s, security=spec.security_code
+    )
+
+
+# A gauge's ``type`` → its adapter. Another make: a module implementing
+# anxin.edge.gauges.Gauge (over the same transports, or its own) and a line here.
+ADAPTERS: dict[str, Callable[[GaugeSpec], Gauge]] = {"veeder-root": _veeder_root}
+TYPES = tuple(ADAPTERS)
 
 
 def parse_tcp(address: str) -> tuple[str, int]:
