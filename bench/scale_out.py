@@ -112,8 +112,52 @@ def receiver(cfg: ServeConfig, log: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"receiver not ready: {log.read_text()[-1000:]}")
 
 
-def worker(cfg: ServeConfig, name: str, log: Path, core: int | None = None) -> subprocess.Popen:
+CPU_CGROUP = Path("/sys/fs/cgroup/cpu")  # cgroup v1's CPU controller (v2: /sys/fs/cgroup with cpu.max)
+
+
+def cpu_quota(name: str, cpus: float) -> Path | None:
+    """A cgroup of its own that lets its processes use at most ``cpus`` cores (a CFS quota),
+    or None where this machine does not let us make one (then the workers are pinned)."""
+    period = 100_000
+    v2 = Path("/sys/fs/cgroup")
+    for root, limit, marker in (
+        (CPU_CGROUP, "cpu.cfs_quota_us", CPU_CGROUP / "cgroup.procs"),
+        (v2, "cpu.max", v2 / "cgroup.controllers"),
+    ):
+        if not marker.exists():
+            continue
+        group = root / f"anxin-bench-{name}"
+        try:
+            group.mkdir(exist_ok=True)
+            value = str(int(cpus * period)) if limit.endswith("_us") else f"{int(cpus * period)} {period}"
+            (group / limit).write_text(value)
+            return group
+        except OSError:
+            continue
+    return None
+
+
+def drop_quota(group: Path | None) -> None:
+    if group is not None:
+        try:
+            group.rmdir()  # empty once its processes have exited
+        except OSError:
+            pass
+
+
+def worker(
+    cfg: ServeConfig, name: str, log: Path, core: int | None = None, group: Path | None = None
+) -> subprocess.Popen:
     cmd = [ANXIN, "worker", "--name", name]
+    if group is not None:
+        procs = group / "cgroup.procs"
+
+        def enter() -> None:  # in the child, before exec: the worker starts inside its quota
+            procs.write_text(str(os.getpid()))
+
+        return subprocess.Popen(
+            cmd, env=env_of(cfg), stdout=subprocess.DEVNULL, stderr=log.open("ab"), preexec_fn=enter
+        )
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     return subprocess.Popen(cmd, env=env_of(cfg), stdout=subprocess.DEVNULL, stderr=log.open("ab"))
@@ -253,22 +297,41 @@ def cpu_of(names: tuple[str, ...]) -> float:
     return total
 
 
-def consume(cfg: ServeConfig, registry: bytes, ends: dict[int, int], n: int, tmp: Path) -> dict:
-    """``n`` workers, one core each, drain the filled stream into a fresh database."""
+def consume(
+    cfg: ServeConfig, registry: bytes, ends: dict[int, int], n: int, tmp: Path, cpus: float | None = None
+) -> dict:
+    """``n`` workers drain the filled stream into a fresh database: each within a CPU quota
+    of ``cpus`` cores where given (and the machine allows it), else each pinned to a core."""
     db, store = fresh_db(registry)
     run = msgspec.structs.replace(cfg, db=db)
-    procs = [worker(run, f"w{i}", tmp / f"w{n}-{i}.log", core=i % (os.cpu_count() or 1)) for i in range(n)]
+    groups = [cpu_quota(f"w{n}-{i}", cpus) if cpus else None for i in range(n)]
+    if cpus and None in groups:
+        print("  (no CPU quota possible here: a cgroup cannot be made; the workers are pinned instead)", flush=True)
+    procs = [
+        worker(run, f"w{i}", tmp / f"w{n}-{i}.log", core=i % (os.cpu_count() or 1), group=groups[i]) for i in range(n)
+    ]
     pg0, nats0 = cpu_of(("postgres",)), cpu_of(("nats-server",))
     try:
         secs = wait_stored(store, ends)
-        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        each = [cpu_seconds(p.pid) for p in procs]
+        cpu = sum(each)
         pg, nats = cpu_of(("postgres",)) - pg0, cpu_of(("nats-server",)) - nats0
         with store.engine.connect() as c:
             from sqlalchemy import text
 
             rows = int(c.execute(text("SELECT count(*) FROM ledger")).scalar_one())
             db_bytes = int(c.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+            # Who stored what: a worker's share is bounded by the partitions it won (their
+            # stations' records), so two workers finish together only if the split is even.
+            owned = c.execute(
+                text(
+                    "SELECT s.owner, count(*) FROM ledger l JOIN stream_positions s ON s.part = l.part GROUP BY s.owner"
+                )
+            ).all()
+        shares = {str(o): int(k) / rows for o, k in owned}
         return {
+            "shares": " / ".join(f"{shares.get(f'w{i}', 0.0):.0%}" for i in range(n)),
+            "busy": " / ".join(f"{c / (secs * (cpus or 1.0)):.0%}" for c in each),
             "seconds": secs,
             "records_per_s": rows / secs,
             "rows": rows,
@@ -279,6 +342,8 @@ def consume(cfg: ServeConfig, registry: bytes, ends: dict[int, int], n: int, tmp
         }
     finally:
         stop(procs)
+        for g in groups:
+            drop_quota(g)
         store.close()
         drop_db(db)
 
@@ -379,6 +444,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=500.0, help="pairs/s in the latency run")
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--latency-stations", type=int, default=20)
+    ap.add_argument(
+        "--worker-cpus",
+        type=float,
+        default=None,
+        help="each worker within a CPU quota of this many cores (a cgroup), e.g. 0.5, so that "
+        "PostgreSQL and NATS keep cores of their own; default: each worker pinned to a core",
+    )
+    ap.add_argument("--workers-only", action="store_true", help="stop after the 1- and 2-worker runs")
     args = ap.parse_args(argv)
     data = city(args.stations)
     registry = (data / "registry.json").read_bytes()
@@ -418,17 +491,23 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         ends = subject_ends(cfg, per)
-        one = consume(cfg, registry, ends, 1, tmp)
+        cores = f"{args.worker_cpus:g} core quota" if args.worker_cpus else "1 core"
+        one = consume(cfg, registry, ends, 1, tmp, args.worker_cpus)
         print(
-            f"1 worker (1 core): {one['records_per_s']:,.0f} records/s ({one['rows']:,} in {one['seconds']:.1f} s; "
+            f"1 worker ({cores}): {one['records_per_s']:,.0f} records/s ({one['rows']:,} in {one['seconds']:.1f} s; "
             f"{one['per_cpu_s']:,.0f} records per worker CPU-second)",
             flush=True,
         )
-        two = consume(cfg, registry, ends, 2, tmp)
+        two = consume(cfg, registry, ends, 2, tmp, args.worker_cpus)
         print(
-            f"2 workers (1 core each): {two['records_per_s']:,.0f} records/s ({two['rows']:,} in {two['seconds']:.1f} s; "
+            f"2 workers ({cores} each): {two['records_per_s']:,.0f} records/s ({two['rows']:,} in {two['seconds']:.1f} s; "
             f"{two['per_cpu_s']:,.0f} records per worker CPU-second) = "
             f"{two['records_per_s'] / one['records_per_s']:.2f} × one worker (target ≥ 1.6)",
+            flush=True,
+        )
+        print(
+            f"  2 workers: shares of the records {two['shares']}; CPU used {two['busy']} of each one's "
+            f"{cores} over the run (1 worker: {one['busy']})",
             flush=True,
         )
         print(
@@ -436,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             f"database {one['db_bytes_per_record']:.0f} bytes per record (ledger, outputs, indexes)",
             flush=True,
         )
+        if args.workers_only:
+            return 0
         # Latency on a cluster of its own (a fresh stream and database).
         lat_cfg = msgspec.structs.replace(cfg, cluster=cfg.cluster + "l")
         ldb, lstore = fresh_db(registry)

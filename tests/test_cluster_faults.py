@@ -48,7 +48,7 @@ from services import drop_cluster, fresh_pg_database, wait_for
 from sqlalchemy import text
 
 from anxin.check.run import run_check
-from anxin.cluster.leases import Leases, owner_of
+from anxin.cluster.leases import Leases, assign
 from anxin.cluster.stream import Names, connect, ensure_leases, ensure_stream, partition_of
 from anxin.serve.config import ServeConfig
 from anxin.serve.tokens import issue_institute_token, issue_station_token
@@ -315,7 +315,7 @@ async def _leases(d: Deployment) -> dict[int, str]:
 def settled(d: Deployment, timeout: float = 30.0) -> dict[int, str]:
     """Until each partition is held — lease and store alike — by the owner the live
     workers' rendezvous hash names; returns {part: owner}."""
-    want: dict[int, str] = {p: owner_of(p, d.workers) or "" for p in range(PARTS)}
+    want = assign(PARTS, d.workers)
     last: dict[str, Any] = {}
 
     def same() -> bool:
@@ -447,7 +447,8 @@ def pick_name(d: Deployment, others: list[str], stem: str) -> str:
     (the fault then hits records in flight, not idle partitions)."""
     for k in range(100):
         name = f"{stem}{k or ''}"
-        if any(owner_of(p, sorted([*others, name])) == name for p in d.data_parts()):
+        owners = assign(PARTS, [*others, name])
+        if any(owners[p] == name for p in d.data_parts()):
             return name
     raise AssertionError("no name owns a partition with data")
 

@@ -8,23 +8,41 @@ messages live ``lease_ttl_s`` unless renewed.
   accepts a partition's writes from the newest epoch only (anxin.store.partitions).
 
 Each partition's rightful owner among the live workers is decided by rendezvous
-hashing (the worker with the highest hash of (worker, partition)): every worker
-computes the same answer from the same membership, and a worker joining or leaving
-moves only the partitions it wins or held. A worker takes the partitions it should own
-when their lease is free, and lets go of those it should no longer own."""
+hashing with bounded loads: every (worker, partition) pair has a score (a hash of
+both); pairs are taken from the highest score down, a partition going to the first
+worker that still has room for its share (⌈P / workers⌉). Every worker computes the same
+answer from the same membership; none holds more than its share rounded up (plain
+rendezvous hashing gave the bench's two workers 37 and 27 of 64, and the whole cluster waits
+for the fuller one); a worker joining or leaving moves its share and a little more
+(1.3 × on average at P = 64, at most 2.4 × in 2 000 random memberships; plain
+rendezvous hashing moves 1 ×).
+A worker takes the partitions it should own when their lease is free, and lets go of
+those it should no longer own."""
 
 from __future__ import annotations
 
+import hashlib
 import time
-import zlib
 from typing import Any
 
 
-def owner_of(part: int, members: list[str]) -> str | None:
-    """The rightful owner of ``part`` among ``members`` (None: no member)."""
-    if not members:
-        return None
-    return max(members, key=lambda w: (zlib.crc32(f"{w}:{part}".encode()), w))
+def _score(worker: str, part: int) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{worker}:{part}".encode(), digest_size=8).digest(), "big")
+
+
+def assign(parts: int, members: list[str]) -> dict[int, str]:
+    """The rightful owner of each of ``parts`` partitions among ``members`` ({} when there
+    is no member); the same whatever the order of ``members``."""
+    workers = sorted(set(members))
+    if not workers:
+        return {}
+    room = {w: -(-parts // len(workers)) for w in workers}
+    owners: dict[int, str] = {}
+    for _, part, w in sorted(((_score(w, p), p, w) for p in range(parts) for w in workers), reverse=True):
+        if part not in owners and room[w]:
+            owners[part] = w
+            room[w] -= 1
+    return owners
 
 
 class Leases:

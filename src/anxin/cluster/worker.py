@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from anxin.cluster.leases import Leases, owner_of
+from anxin.cluster.leases import Leases, assign
 from anxin.cluster.partition import PartitionEngine
 from anxin.cluster.stream import Names, connect, decode, ensure_leases, ensure_stream, tick_headers
 from anxin.contract.alarm import Alarm
@@ -188,8 +188,9 @@ class Worker:
         members = await self.leases.members()
         if self.id not in members:
             members.append(self.id)
+        owners = assign(self.partitions, members)
         for part in range(self.partitions):
-            mine = owner_of(part, members) == self.id
+            mine = owners[part] == self.id
             if mine and part not in self.leases.held:
                 epoch = await self.leases.acquire(part)
                 if epoch is not None:
