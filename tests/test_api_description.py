@@ -95,6 +95,11 @@ def test_every_operation_has_a_hand_chosen_id_and_a_described_tag(served) -> Non
     assert found["get", "/v1/alarms"]["operationId"] == "listAlarms"
     described = {t["name"]: t["description"] for t in spec["tags"]}
     assert all(described.get(t) for o in found.values() for t in o["tags"])
+    assert all(o.get("summary") for o in found.values())
+    undescribed = [
+        (k, q["name"]) for k, o in found.items() for q in o.get("parameters", []) if not q.get("description")
+    ]
+    assert not undescribed
 
 
 def test_only_the_http_api_is_described(served) -> None:

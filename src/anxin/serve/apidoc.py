@@ -95,6 +95,21 @@ TAGS = [
     },
 ]
 
+# Parameters the routes leave undescribed, by name (the same meaning wherever they appear).
+PARAMETERS = {
+    "after": "the position to start after (0: from the first); a page's `next`",
+    "limit": "at most this many",
+    "Last-Event-ID": "resume after this alarm position (what the stream's last event id was)",
+    "section": "stations, tanks, products, nozzles or prices",
+    "nozzle_id": "the nozzle (contract §2)",
+    "station_id": "the station (contract §2)",
+    "institute_id": "the verification institute",
+    "status": "only the deliveries in this state (dead: the dead-letter list)",
+    "webhook_id": "the webhook subscription",
+    "delivery_id": "the delivery",
+    "x-anxin-challenge": "the challenge of a 428 answer, when one was asked",
+    "x-anxin-solution": "the decimal counter that solves it",
+}
 TEXT = {
     "text/event-stream": "Server-Sent Events: per alarm `id: <ord>`, `event: alarm`, `data: <the alarm as JSON, "
     "contract §6>`; a comment line (`: keepalive`) every 15 s of quiet. Reconnect with `Last-Event-ID: <ord>`.",
@@ -135,6 +150,9 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
             if op is not None:
                 _operation(operation, op)
             _errors(operation)
+            for parameter in operation.get("parameters", []):
+                if not parameter.get("description") and parameter["name"] in PARAMETERS:
+                    parameter["description"] = PARAMETERS[parameter["name"]]
             for requirement in operation.get("security", []):
                 used_schemes.update(requirement)
     if "/v1/records" in spec.get("paths", {}):
