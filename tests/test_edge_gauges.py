@@ -100,7 +100,7 @@ def test_levels_fall_with_sales_and_rise_with_a_delivery_read_once(tmp_path, sim
         ("bad_checksum", "bad checksum"),
         ("truncated", "unfinished answer"),
         ("junk", "no '&&'"),
-        ("silent", "timeout after 0.5 s waiting for i20100 (no answer)"),
+        ("silent", "timeout after 0.5 s waiting for i20100 (no answer: check the address"),
         ("nan", "not a number"),
         ("absurd", "height 1000000000.0 mm outside"),
         ("refuse", "9999"),
@@ -333,4 +333,19 @@ def test_the_poller_runs_on_its_interval_until_stopped(tmp_path, sim):
         p.stop.set()
         th.join(5)
     assert not th.is_alive()
+    p.close()
+
+
+def test_a_serial_address_that_is_not_a_serial_port_is_named(tmp_path, caplog):
+    plain = tmp_path / "not-a-tty"
+    plain.write_bytes(b"")
+    p = GaugePoller(Outbox(tmp_path / "outbox.sqlite"), settings_for(f"serial:{plain}"))
+    with caplog.at_level(logging.ERROR, logger="anxin.edge.gauges"):
+        assert p.poll() == 0
+    assert any("is not a serial port" in e for e in errors(caplog)), errors(caplog)
+    p.gauges[0] = (p.gauges[0][0], settings_for("serial:/nonexistent/ttyS9").gauges[0].open())
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="anxin.edge.gauges"):
+        assert p.poll() == 0
+    assert any("serial:/nonexistent/ttyS9: No such file or directory" in e for e in errors(caplog)), errors(caplog)
     p.close()

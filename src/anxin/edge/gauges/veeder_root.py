@@ -10,6 +10,7 @@ connection so the next poll starts clean, and raises :class:`GaugeError` naming 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import select
@@ -134,6 +135,9 @@ class SerialTransport:
                     cflag |= termios.CSTOPB
                 cc[termios.VMIN], cc[termios.VTIME] = 0, 0
                 termios.tcsetattr(fd, termios.TCSANOW, [iflag, oflag, cflag, lflag, speed, speed, cc])
+            except termios.error as exc:  # a file, a socket …: not a terminal device
+                os.close(fd)
+                raise OSError(errno.ENOTTY, f"{self.path} is not a serial port ({exc.args[-1]})") from None
             except Exception:
                 os.close(fd)
                 raise
@@ -181,7 +185,11 @@ def exchange(transport: Transport, cmd: bytes, timeout: float) -> bytes:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                what = f"{len(buf)} bytes of an unfinished answer" if buf else "no answer"
+                what = (
+                    f"{len(buf)} bytes of an unfinished answer"
+                    if buf
+                    else "no answer: check the address, the wiring, the port settings and the security code"
+                )
                 raise GaugeError(f"{transport}: timeout after {timeout:g} s waiting for {echo.decode()} ({what})")
             buf += transport.recv(left)
             start = buf.find(SOH)
