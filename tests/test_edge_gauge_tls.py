@@ -7,6 +7,7 @@ is wrong) and that a valid frame round-trips."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import struct
 from datetime import datetime
@@ -301,3 +302,16 @@ def test_whatever_a_console_measures_only_contract_valid_readings_are_made(tanks
         assert isinstance(parsed, Parsed), parsed
         rec = json.loads(row[2])
         assert 0 <= rec["water_um"] <= rec["level_um"] + 1000 <= 10_001_000
+
+
+def test_a_stray_soh_before_the_answer_is_noise_logged_once(caplog):
+    line = _Line([b"\x01no", b"ise\x01" + HAND_I201[:20], HAND_I201[20:]])
+    with caplog.at_level(logging.WARNING, logger="anxin.edge.gauges"):
+        assert exchange(line, command("201"), timeout=1.0) == unframe(HAND_I201)
+    assert [r.getMessage() for r in caplog.records] == ["gauge sent bytes outside a frame"]
+
+
+def test_a_flood_of_frame_ends_is_one_warning_and_a_timeout(caplog):
+    with caplog.at_level(logging.WARNING, logger="anxin.edge.gauges"), pytest.raises(GaugeError, match="timeout"):
+        exchange(_Flood(b"\x03" * 4096), command("201"), timeout=0.2)
+    assert len(caplog.records) == 1

@@ -182,6 +182,7 @@ def exchange(transport: Transport, cmd: bytes, timeout: float) -> bytes:
         transport.send(cmd)
         deadline = time.monotonic() + timeout
         buf = b""
+        said: set[str] = set()  # each oddity logged once per exchange: a flooding console floods no log
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -192,27 +193,25 @@ def exchange(transport: Transport, cmd: bytes, timeout: float) -> bytes:
                 )
                 raise GaugeError(f"{transport}: timeout after {timeout:g} s waiting for {echo.decode()} ({what})")
             buf += transport.recv(left)
-            start = buf.find(SOH)
-            if start < 0:
-                buf = buf[-1:] if len(buf) > MAX_FRAME else buf
-                continue
-            if start:
-                log.warning("gauge sent bytes outside a frame", extra={"gauge": str(transport), "bytes": start})
-                buf = buf[start:]
-            end = buf.find(ETX)
-            if end < 0:
-                if len(buf) > MAX_FRAME:
-                    raise GaugeError(f"{transport}: no ETX within {MAX_FRAME} bytes")
-                continue
-            raw, buf = buf[: end + 1], buf[end + 1 :]
-            payload = unframe(raw)
-            if payload[:6] != echo:
-                log.warning(
-                    "gauge answered another command: skipped",
-                    extra={"gauge": str(transport), "answer": payload[:6].decode("ascii", "replace")},
-                )
-                continue
-            return payload
+            while (end := buf.find(ETX)) >= 0:  # a frame holds no SOH or ETX inside: the last SOH before ETX
+                start = buf.rfind(SOH, 0, end)
+                if start != 0:
+                    noise = end + 1 if start < 0 else start
+                    _once(said, "gauge sent bytes outside a frame", gauge=str(transport), bytes=noise)
+                    buf = buf[noise:]
+                    if start < 0:
+                        continue
+                    end -= noise
+                raw, buf = buf[: end + 1], buf[end + 1 :]
+                payload = unframe(raw)
+                if payload[:6] == echo:
+                    return payload
+                answer = payload[:6].decode("ascii", "replace")
+                _once(said, "gauge answered another command: skipped", gauge=str(transport), answer=answer)
+            if SOH not in buf:
+                buf = b""  # noise: nothing of a frame yet
+            elif len(buf) > MAX_FRAME:
+                raise GaugeError(f"{transport}: no ETX within {MAX_FRAME} bytes")
     except ProtocolError as exc:
         transport.close()
         raise GaugeError(f"{transport}: {exc}") from None
@@ -222,6 +221,12 @@ def exchange(transport: Transport, cmd: bytes, timeout: float) -> bytes:
     except GaugeError:
         transport.close()
         raise
+
+
+def _once(said: set[str], event: str, **extra) -> None:
+    if event not in said:
+        said.add(event)
+        log.warning(event, extra=extra)
 
 
 class VeederRoot:
