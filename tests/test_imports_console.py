@@ -197,3 +197,24 @@ def test_a_file_with_bad_rows_names_each_and_stores_nothing(console) -> None:
     c.get("/console/register?lang=en")
     r = upload(c, csrf, "bad.xlsx", out.getvalue())
     assert status(r).startswith("line 3, column 标准体积(mL): not a number: '二万'; line 9, column 检定时间:")
+
+
+def test_every_bad_row_is_listed_not_only_the_first_twenty(console) -> None:
+    service, app = console
+    c, csrf = client(service, app, "inspector")
+    c.get("/console/register?lang=zh")
+    recs = records(service, 6)
+    data = (
+        to_csv(recs, chinese=True).decode("utf-8-sig").replace(",20000,20002,", ",二万,20002,")
+    )  # a word on 2 of 12 lines
+    data = data.replace(",20000,20004,", ",,20004,").replace(",20000,20006,", ",x,20006,")
+    before = ledger(service)
+    r = upload(c, csrf, "bad.csv", data.encode("gbk"))
+    assert r.status_code == 422 and ledger(service) == before
+    listed = [
+        html.unescape(li)
+        for li in re.findall(r"<li>(.*?)</li>", r.text.split('class="import-errors"')[1].split("</details>")[0])
+    ]
+    assert len(listed) == 12 and "全部错误（12 处）" in r.text
+    assert [int(re.match(r"第 (\d+) 行", t).group(1)) for t in listed] == list(range(2, 14))
+    assert listed[1] == "第 3 行“标准体积(mL)”列：单元格为空"

@@ -183,6 +183,21 @@ def test_xlsx_is_bounded_before_and_while_reading() -> None:
     assert read_table(csv_text(ROWS).encode() * 10, limits=Limits(bytes=500)).errors[0].problem.key == "too_big"
 
 
+def test_an_entity_bomb_in_a_sheet_is_an_error_not_a_hang() -> None:
+    src = zipfile.ZipFile(io.BytesIO(workbook([["a", "b"]])))
+    entities = "".join(f'<!ENTITY e{i} "{("&e" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+    dtd = f'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY e0 "lol">{entities}]>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = (dtd + body.decode().replace("<t>a</t>", "<t>&e9;</t>")).encode()
+            dst.writestr(item, body)
+    [err] = read_table(out.getvalue()).errors
+    assert err.problem.key == "not_xlsx_detail" and "XLSX" in err.text("zh")
+
+
 # ---------------------------------------------------------------- nothing half-imported
 def test_a_file_with_bad_rows_names_each_and_queues_nothing(tmp_path: Path) -> None:
     rows = [

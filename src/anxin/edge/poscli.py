@@ -51,7 +51,7 @@ def add_commands(edge: typer.Typer, console: Console, fail: Fail) -> None:
         parsed = read_pos(data, cmap=cmap, station_id=station)
         if parsed.errors:
             console.print(f"[red]{escape(t('pos_rejected').format(count=len(parsed.errors)))}[/]")
-            for err in parsed.errors[:200]:
+            for err in parsed.errors[:10_000]:  # every bad row (a file of nothing but: the first 10 000)
                 console.print(f"  {escape(err.text())}", soft_wrap=True)
             raise typer.Exit(1)
         if check:

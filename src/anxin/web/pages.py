@@ -47,6 +47,7 @@ from anxin.web.texts import flow_point as _flow_point
 from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
+MAX_LISTED = 2000  # errors listed one by one on the page
 
 
 router = APIRouter(include_in_schema=False)
@@ -137,7 +138,9 @@ async def register_import(
         return await _register_page(request, v, service, registry, {"errors": True, "text": w["csv_no_registry"]}, 409)
     if report.errors:
         text = errors_text(report.errors, v.lang)  # each error named by its line and column
-        return await _register_page(request, v, service, registry, {"errors": True, "text": text}, 422)
+        every = [e.text(v.lang) for e in report.errors[:MAX_LISTED]]  # (all of them, below the summary)
+        listed = {"errors": True, "text": text, "listed": every, "more": len(report.errors) - len(every)}
+        return await _register_page(request, v, service, registry, listed, 422)
     certs = len(report.outcomes)
 
     await run_in_threadpool(
