@@ -1,9 +1,11 @@
-"""智慧检定 — the verification register: CSV import from verification equipment, the
-register and due list, coverage figures, certificates as PDF and QR codes for the
+"""智慧检定 — the verification register: CSV/XLSX import from verification equipment,
+the register and due list, coverage figures, certificates as PDF and QR codes for the
 public nozzle page. Domain code only: the web pages use it.
 
-Verification CSV (检定数据 CSV) — UTF-8 (a BOM is accepted), RFC 4180 quoting, one
-header line, then one row per run; the rows sharing a ``certificate_no`` form one
+Verification file (检定数据, CSV or XLSX, read by :mod:`anxin.tabular`: UTF-8 with or
+without a BOM, GBK/GB18030 detected; an institute's column map may rename columns,
+convert L/min, L, ℃ and read its own time format — docs/imports.md) — RFC 4180
+quoting, one header line, then one row per run; the rows sharing a ``certificate_no`` form one
 verification record of contract v1, their runs in row order. Columns (any order; the
 Chinese aliases may be used instead of the English names)::
 
