@@ -349,3 +349,48 @@ def test_a_serial_address_that_is_not_a_serial_port_is_named(tmp_path, caplog):
         assert p.poll() == 0
     assert any("serial:/nonexistent/ttyS9: No such file or directory" in e for e in errors(caplog)), errors(caplog)
     p.close()
+
+
+def test_the_simulator_runs_from_the_command_line_for_vendors(tmp_path):
+    """``anxin edge gauge-sim`` serves on TCP until SIGTERM; a vendor's client (here the
+    agent's own ``gauge-read``, whose stdout is JSON lines only) reads it; stopped, it says
+    how many commands it answered."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from services import wait_for
+
+    out = tmp_path / "sim.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anxin.cli", "--lang", "en", "edge", "gauge-sim", "--port", "0", "--tanks", "3"],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+    try:
+        found = wait_for(
+            lambda: re.search(r"listening on (tcp://[\d.]+:\d+) \(3 tanks, units metric", out.read_text()),
+            what="the simulator to listen",
+        )
+        config = tmp_path / "gauges.toml"
+        config.write_text(
+            f'station_id = "S1"\n[[gauge]]\naddress = "{found.group(1)}"\nunits = "metric"\n'
+            'tanks = { 1 = "S1-T1", 2 = "S1-T2", 3 = "S1-T3" }\n',
+            encoding="utf-8",
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "anxin.cli", "--lang", "en", "edge", "gauge-read", str(config)],
+            capture_output=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr.decode()
+        recs = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        assert sorted(x["tank_id"] for x in recs) == ["S1-T1", "S1-T2", "S1-T3"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert "Simulated console stopped (2 commands answered)" in out.read_text()
+    finally:
+        proc.kill()

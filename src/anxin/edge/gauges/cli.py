@@ -52,7 +52,10 @@ def register(edge: typer.Typer, console: Console, fail: Fail) -> None:
                 box.close()
         for row in rows:
             print(row.body.decode())
-        console.print(t("gauge_read_done").format(records=len(rows), errors=poller.errors), style="dim")
+        from rich.console import Console
+
+        summary = t("gauge_read_done").format(records=len(rows), errors=poller.errors)
+        Console(stderr=True).print(summary, style="dim")  # stdout stays JSON lines
         if poller.errors:
             raise typer.Exit(1)
 
