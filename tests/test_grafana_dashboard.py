@@ -22,6 +22,7 @@ from anxin.cluster.receiver import Receiver
 from anxin.cluster.receiver_app import create_receiver_app
 from anxin.contract.times import US_PER_MIN
 from anxin.ingest.service import IngestService
+from anxin.observe.metrics import Latency
 from anxin.serve.app import create_app
 from anxin.serve.config import ServeConfig
 from anxin.store.database import Store
@@ -90,7 +91,8 @@ def _scrapes(tmp_path: Path) -> str:
     assert received.status_code == 200
     # A worker's metrics server (anxin worker --metrics), over a worker owning one partition.
     port = free_port()
-    worker = SimpleNamespace(engines={3: SimpleNamespace(seq=7, fed=5, set_aside=0)}, processed=5, alarms=[])
+    engines = {3: SimpleNamespace(seq=7, fed=5, set_aside=0)}
+    worker = SimpleNamespace(engines=engines, processed=5, alarms=[], latency=Latency())
     serve_metrics(worker, f"127.0.0.1:{port}")  # type: ignore[arg-type]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         worked = r.read().decode()

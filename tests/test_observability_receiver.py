@@ -2,10 +2,12 @@
 process on the machine's NATS JetStream and PostgreSQL) has a /metrics of its own: the
 outcomes it answered, the rejects by class, the records published and the duplicates
 JetStream reported, the publish latency, the upload histogram and the process's
-collectors; and it logs uvicorn and every request in anxin's JSON lines."""
+collectors; and it logs uvicorn and every request in anxin's JSON lines. A worker's
+--metrics has sale → alarm, from the receiver's receipt to the worker's announcement."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -19,7 +21,11 @@ from factory import T0, City, line
 from live import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from services import drop_cluster, fresh_pg_database, need_nats, wait_for
+from sqlalchemy import text
 
+from anxin.cluster.metrics import serve_metrics
+from anxin.cluster.receiver import Receiver
+from anxin.cluster.worker import Worker
 from anxin.serve.config import ServeConfig
 from anxin.serve.tokens import issue_station_token
 from anxin.store.database import Store
@@ -101,3 +107,55 @@ def test_a_receiver_exposes_what_it_published_rejected_and_how_fast(tmp_path) ->
     requests = {(e["method"], e["path"], e["status"]) for e in entries if e["logger"] == "uvicorn.access"}
     assert {("POST", "/v1/records", 200), ("GET", "/metrics", 200), ("GET", "/metrics", 403)} <= requests
     assert any(e["logger"] == "uvicorn.error" and "startup complete" in e["event"] for e in entries)
+
+
+def test_a_worker_measures_sale_to_alarm_from_the_receivers_receipt(tmp_path) -> None:
+    nats_url = need_nats()
+    city = City()
+    m = city.metering("S1-N1", T0, 30_000)
+    sale = city.sale(m, volume_ml=m["volume_ml"] + 500)  # VOLUME_MISMATCH
+    port = free_port()
+    with fresh_pg_database() as db:
+        store = Store(db)
+        store.registry_save(msgspec.json.encode(city.registry_dict()), author="test", reason="test")
+        cfg = ServeConfig(db=db, nats_url=nats_url, cluster=f"o{uuid.uuid4().hex[:10]}", partitions=2, lease_ttl_s=2)
+
+        def alarms() -> int:
+            with store.engine.connect() as c:
+                return int(c.execute(text("SELECT count(*) FROM alarms")).scalar_one())
+
+        async def main() -> str:
+            receiver = Receiver(cfg, Store(db, migrate=False))
+            await receiver.start()
+            w = Worker(cfg, Store(db, migrate=False), name="w")
+            serve_metrics(w, f"127.0.0.1:{port}")
+            task = asyncio.create_task(w.run())
+            try:
+                assert (await receiver.ingest("S1", [line(m)], "test", None)).accepted == 1
+                assert (await receiver.ingest("S1", [line(sale)], "test", None)).accepted == 1
+                await asyncio.to_thread(wait_for, lambda: alarms() == 1, 60, "the alarm stored")
+
+                def measured() -> str | None:
+                    text = httpx2.get(f"http://127.0.0.1:{port}/metrics").text
+                    return text if 'anxin_sale_alarm_seconds_count{rule="VOLUME_MISMATCH"}' in text else None
+
+                return await asyncio.to_thread(wait_for, measured, 30, "sale → alarm measured")
+            finally:
+                w.stop()
+                await task
+                await receiver.stop()
+
+        try:
+            scraped = asyncio.run(main())
+        finally:
+            store.close()
+            drop_cluster(cfg)
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(scraped)
+        for s in fam.samples
+    }
+    key = (("rule", "VOLUME_MISMATCH"),)
+    assert got[("anxin_sale_alarm_seconds_count", key)] == 1.0
+    assert 0.0 < got[("anxin_sale_alarm_seconds_sum", key)] < 60.0  # receipt → announced, across processes' clocks
+    assert got[("anxin_sale_alarm_unmeasured_total", ())] == 0.0

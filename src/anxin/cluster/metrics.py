@@ -1,7 +1,8 @@
 """The scale-out's Prometheus metrics. A worker's (``anxin worker --metrics HOST:PORT``):
 per partition it owns, the stream position it has stored, the records it fed and the
 rows it set aside since it took the partition; the messages and alarms of the worker.
-The consumers' lag is the stream's (``anxin cluster status``). A receiver's
+The consumers' lag is the stream's (``anxin cluster status``); sale → alarm
+(``anxin_sale_alarm_seconds``), to the worker's announcement. A receiver's
 (``anxin serve --role receiver``, GET /metrics): :class:`ReceiverCollector`, the upload
 and per-line histograms, the publish latency. Both with the process, GC and build
 collectors (anxin.observe.metrics)."""
@@ -56,7 +57,8 @@ def serve_metrics(worker: Worker, address: str) -> None:
 
     host, _, port = address.rpartition(":")
     registry = CollectorRegistry(auto_describe=False)
-    for c in [*standard_collectors(), WorkerCollector(worker)]:
+    latency = worker.latency
+    for c in [*standard_collectors(), WorkerCollector(worker), latency.sale_alarm, latency.sale_alarm_unmeasured]:
         registry.register(c)
     start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
 

@@ -32,6 +32,8 @@ from anxin.cluster.stream import Names, connect, decode, ensure_leases, ensure_s
 from anxin.contract.alarm import Alarm
 from anxin.engine import EngineSettings
 from anxin.ingest.replay import tick_row
+from anxin.observe.metrics import Latency
+from anxin.observe.sale_alarm import SaleAlarmTimer
 from anxin.serve.config import ServeConfig
 from anxin.store import partitions
 from anxin.store.database import Store, now_us
@@ -124,6 +126,9 @@ class Worker:
         self.tasks: dict[int, asyncio.Task] = {}
         self.stopping = asyncio.Event()
         self.alarms: list[Alarm] = []  # new alarms since start (tests, status)
+        # sale → alarm on --metrics: the receiver's receipt time (the ledger's) to the announcement
+        self.latency = Latency()
+        self._sale_alarm = SaleAlarmTimer(self.store, self.latency, clock, window_us=2 * settings.horizon_us)
         self.processed = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anxin-engine")
         self.partitions = cfg.partitions
@@ -345,6 +350,10 @@ class Worker:
         """New alarms on the cluster's alarm subject (the read side fans them out)."""
         with contextlib.suppress(Exception):
             await self.nc.publish(self.names.alarms, msgspec.json.encode([a.alarm_id for a in alarms]))
+        try:
+            await asyncio.to_thread(self._sale_alarm, alarms)
+        except Exception:  # a measurement, never the worker's loop
+            log.exception("sale → alarm not measured", extra={"worker": self.id})
 
     # ------------------------------------------------------------ the platform's clock
     async def _clock_loop(self) -> None:
