@@ -455,3 +455,17 @@ def test_an_xlsx_written_by_the_platform_holds_no_formula() -> None:
     data = xlsx_bytes([("数据", [["=1+1", "@x", 3]])])
     ws = openpyxl.load_workbook(io.BytesIO(data), read_only=False).active
     assert [(c.data_type, c.value) for c in ws[1]] == [("s", "=1+1"), ("s", "@x"), ("n", 3)]
+
+
+def test_the_report_export_writes_formula_like_text_as_text() -> None:
+    """A report's XLSX (anxin.reports.export) holds no formula, whatever a name or a
+    line says: openpyxl would take a text starting with = for one."""
+    from types import SimpleNamespace
+
+    from anxin.reports.export import to_xlsx
+
+    figures = SimpleNamespace(district='=HYPERLINK("http://x")', start="2026-03-01", end="2026-03-31")
+    figures.rows = lambda lang: [("=1+1", "=2+2")]
+    wb = openpyxl.load_workbook(io.BytesIO(to_xlsx(figures)))  # type: ignore[arg-type]
+    cells = [c for row in wb.active.iter_rows() for c in row if c.value is not None]
+    assert {c.data_type for c in cells} == {"s"} and "=1+1" in [c.value for c in cells]

@@ -76,6 +76,11 @@ def to_xlsx(
     for sheet in wb.worksheets:
         for cell in sheet[1 if sheet.title != ws.title else 2]:
             cell.font = Font(bold=True)
+    for sheet in wb.worksheets:  # a text that looks like a formula (a district, an item's line) stays text
+        for row in sheet.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    c.data_type = "s"
     wb.properties.creator = "anxin"
     wb.properties.created = wb.properties.modified = datetime(*FIXED_TIME)
     buf = io.BytesIO()
