@@ -17,7 +17,9 @@ from anxin.tabular import CONTEXT
 HELPERS = {"problem", "table_problem"}  # anxin.tabular.errors.problem, under its names
 MODULES = ("tabular/", "register/csvfile.py", "edge/posfile.py")
 # What a Chinese text may show as it is: formats, a command, a path, encodings, a package.
-DATA = re.compile(r"\{[^}]*\}|%[A-Za-z]|UTF-8|UTF-16|GB18030|GBK|CSV|XLSX|TOML|JSON|openpyxl|pip install|anxin\[server\]")
+DATA = re.compile(
+    r"\{[^}]*\}|%[A-Za-z]|UTF-8|UTF-16|GB18030|GBK|CSV|XLSX|TOML|JSON|openpyxl|pip install|anxin\[server\]"
+)
 
 
 @functools.cache
