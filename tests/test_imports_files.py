@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -469,3 +470,13 @@ def test_the_report_export_writes_formula_like_text_as_text() -> None:
     wb = openpyxl.load_workbook(io.BytesIO(to_xlsx(figures)))  # type: ignore[arg-type]
     cells = [c for row in wb.active.iter_rows() for c in row if c.value is not None]
     assert {c.data_type for c in cells} == {"s"} and "=1+1" in [c.value for c in cells]
+
+
+def test_without_openpyxl_a_station_reads_csv_and_is_told_what_xlsx_needs(monkeypatch) -> None:
+    """The minimal install (the station's) has no openpyxl: CSV is read, an XLSX is one
+    clear error naming what to install."""
+    xlsx = workbook([HEADER, ROWS[0]])
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl → ImportError
+    assert [r for _, r in read_pos(csv_text(ROWS).encode("gbk")).records] == EXPECTED
+    [err] = read_pos(xlsx).errors
+    assert err.problem.key == "no_openpyxl" and "pip install openpyxl" in err.text("zh")
