@@ -1,4 +1,4 @@
-"""Prometheus exposition shared by ``anxin serve`` and the scale-out receivers.
+"""Prometheus exposition shared by ``anxin serve``, the scale-out receivers and workers.
 
 Every /metrics answer carries the client library's own collectors (``process_*``:
 CPU, memory, open files; ``python_gc_*``; ``python_info``), which a per-request
