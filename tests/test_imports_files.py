@@ -161,6 +161,29 @@ def test_an_xlsx_export_imports_cleanly_numbers_and_dates_as_typed() -> None:
     assert [r for _, r in got.records] == EXPECTED and [n for n, _ in got.records] == [2, 4]
 
 
+def test_an_export_with_a_title_above_and_totals_below() -> None:
+    """What a POS's Excel export looks like: a title, a blank row, the header on row 3,
+    the sales, and a 合计 row — the map says where the header is; totals are no sales."""
+    rows: list[list[object]] = [
+        ["XX加油站销售明细 2026-03-01"],
+        [],
+        HEADER,
+        ["S0001", "A-1", "S0001-D1-N1", dt.datetime(2026, 3, 1, 8, 15, 2), 30.25, 7.89, 238.67, 230, "微信"],
+        ["S0001", "A-2", "S0001-D1-N2", "2026-03-01 09:00:00", 12, 8.12, 97.44, 97.44, "现金"],
+        ["合计", "", "", "", 42.25, "", 336.11, 327.44, ""],
+    ]
+    cmap = load_pos_map(b"header_row = 3")
+    got = read_pos(workbook(rows), cmap=cmap)
+    assert got.errors == [] and [r for _, r in got.records] == EXPECTED and [n for n, _ in got.records] == [4, 5]
+    errors = read_pos(workbook(rows)).errors  # the default map takes line 1, the title, for the header
+    assert errors and {(e.line, e.problem.key) for e in errors} == {(1, "missing_column")}
+    text = "\r\n".join(["销售明细", ",".join(HEADER), *[",".join(r) for r in ROWS]]) + "\r\n"
+    got = read_pos(text.encode("gbk"), cmap=load_pos_map(b"header_row = 2"))
+    assert got.errors == [] and [n for n, _ in got.records] == [3, 4]
+    [err] = read_pos(text.encode("gbk"), cmap=load_pos_map(b"header_row = 5")).errors
+    assert err.text("zh") == "第 5 行：此行应为表头（列映射 header_row = 5）"
+
+
 def test_formula_cells_are_refused_never_evaluated() -> None:
     rows: list[list[object]] = [HEADER, [*ROWS[0][:6], "=E2*F2", *ROWS[0][7:]]]
     [err] = read_pos(workbook(rows)).errors
@@ -332,6 +355,8 @@ def test_a_vendors_map_renames_converts_and_looks_up() -> None:
         ("[fields.order_id]\nunit = '元'\ncolumns = ['x']", "map_unknown_key"),
         ("kind = ", "map_syntax"),
         ('{"fields": 3}', "map_shape"),
+        ("header_row = 0", "map_header_row"),
+        ("skip = 3", "map_shape"),
     ],
 )
 def test_a_map_it_cannot_use_says_why(doc: str, key: str) -> None:

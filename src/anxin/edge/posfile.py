@@ -44,6 +44,7 @@ DEFAULT_MAP: ColumnMap = parse_map(
     {
         "kind": "settlement",
         "timezone": "+08:00",
+        "skip": ["合计", "总计", "小计"],  # an export's totals
         "fields": {
             "station_id": {"columns": ["加油站编号", "站点编号", "油站编号"]},
             "order_id": {"columns": ["订单号", "交易流水号", "流水号"]},
@@ -105,8 +106,9 @@ def read_pos(data: bytes, *, cmap: ColumnMap | None = None, station_id: str | No
         fields = dict(cmap.fields)
         fields["station_id"] = replace(fields["station_id"], value=station_id)
         cmap = replace(cmap, fields=fields)
-    table = read_table(data, sheet=cmap.sheet)
-    out = PosFile(rows=len(table.rows), format=table.format, encoding=table.encoding)
+    table = read_table(data, sheet=cmap.sheet, header_row=cmap.header_row)
+    rows = cmap.records_of(table.rows)
+    out = PosFile(rows=len(rows), format=table.format, encoding=table.encoding)
     if table.errors:
         out.errors = table.errors
         return out
@@ -117,7 +119,7 @@ def read_pos(data: bytes, *, cmap: ColumnMap | None = None, station_id: str | No
     width, tz = len(table.header), cmap.tz
     columns = {f: binding.columns.get(f, f) for f in cmap.fields}
     first_line: dict[str, int] = {}
-    for row in table.rows:
+    for row in rows:
         if len(row.cells) != width:
             out.errors.append(TableError(row.line, None, problem("cell_count", cells=len(row.cells), expected=width)))
             continue

@@ -212,7 +212,7 @@ def parse_csv(data: bytes, *, cmap: ColumnMap | None = None) -> ParsedCsv:
     """Verification records from a CSV or XLSX file read with ``cmap`` (default:
     :data:`DEFAULT_MAP`), and every error by line and column."""
     cmap = cmap or DEFAULT_MAP
-    table = read_table(data, sheet=cmap.sheet)
+    table = read_table(data, sheet=cmap.sheet, header_row=cmap.header_row)
     if table.errors:
         return ParsedCsv([], table.errors)
     binding = bind(table.header, cmap)
@@ -223,7 +223,7 @@ def parse_csv(data: bytes, *, cmap: ColumnMap | None = None) -> ParsedCsv:
     columns = {f: binding.columns.get(f, f) for f in cmap.fields}  # a constant: named by its field
     groups: dict[str, list[tuple[int, dict]]] = {}
     bad: set[str] = set()
-    for row in table.rows:
+    for row in cmap.records_of(table.rows):
         n, cells = row.line, row.cells
         if len(cells) != len(header):
             errors.append(CsvError(n, None, row_problem("cell_count", cells=len(cells), expected=len(header))))

@@ -5,6 +5,8 @@ institute's spreadsheet is read as it is delivered rather than re-typed::
     kind = "settlement"
     timezone = "+08:00"          # for times written without an offset
     # sheet = "销售明细"          # XLSX: the sheet (default: the first)
+    # header_row = 3             # the header's line: an export's title above it is ignored
+    # skip = ["合计", "小计"]     # rows starting so are totals, not sales
 
     [fields.volume_ml]
     columns = ["升数", "加油量(L)"]   # headers accepted; the first is the template's
@@ -35,6 +37,7 @@ from decimal import Decimal, InvalidOperation
 
 from anxin.keyed import Message
 from anxin.tabular.errors import TableError, problem
+from anxin.tabular.reader import Row
 
 # A quantity's units → the factor to the contract's integer unit.
 UNITS: dict[str, dict[str, int]] = {
@@ -76,6 +79,14 @@ class ColumnMap:
     fields: dict[str, FieldMap]
     timezone: str | None = None  # "+08:00"
     sheet: str | None = None
+    header_row: int = 1  # the header's line (CSV) or row (XLSX): an export's title above it is ignored
+    skip: tuple[str, ...] = ()  # a row whose first filled cell starts with one of these (合计) is no record
+
+    def records_of(self, rows: list[Row]) -> list[Row]:
+        """``rows`` without the summary rows the map names (``skip``)."""
+        if not self.skip:
+            return rows
+        return [r for r in rows if not next((c.strip() for c in r.cells if c.strip()), "").startswith(self.skip)]
 
     @property
     def tz(self) -> dt.timezone | None:
@@ -124,7 +135,7 @@ def parse_map(doc: object, schema: Schema, *, kind: str, defaults: ColumnMap | N
     if got_kind != kind:
         raise MapError(problem("map_kind", kind=str(got_kind)[:40], want=kind))
     for key in doc:
-        if key not in ("kind", "timezone", "sheet", "fields"):
+        if key not in ("kind", "timezone", "sheet", "header_row", "skip", "fields"):
             raise MapError(problem("map_unknown_key", key=str(key)[:40]))
     timezone = doc.get("timezone", defaults.timezone if defaults else None)
     if timezone is not None and (not isinstance(timezone, str) or _tz(timezone) is None):
@@ -132,6 +143,10 @@ def parse_map(doc: object, schema: Schema, *, kind: str, defaults: ColumnMap | N
     sheet = doc.get("sheet", defaults.sheet if defaults else None)
     if sheet is not None and not isinstance(sheet, str):
         raise MapError(problem("map_shape", where="sheet", want=problem("want_text")))
+    header_row = doc.get("header_row", defaults.header_row if defaults else 1)
+    if not isinstance(header_row, int) or isinstance(header_row, bool) or not 1 <= header_row <= 100:
+        raise MapError(problem("map_header_row", value=str(header_row)[:20]))
+    skip = _strings(doc["skip"], "skip") if "skip" in doc else (defaults.skip if defaults else ())
     raw = doc.get("fields", {})
     if not isinstance(raw, dict):
         raise MapError(problem("map_shape", where="fields", want=problem("want_table")))
@@ -143,7 +158,7 @@ def parse_map(doc: object, schema: Schema, *, kind: str, defaults: ColumnMap | N
     for name, ft in schema.items():
         if ft.required and name not in fields:
             raise MapError(problem("map_missing_field", field=name))
-    return ColumnMap(kind=kind, fields=fields, timezone=timezone, sheet=sheet)
+    return ColumnMap(kind=kind, fields=fields, timezone=timezone, sheet=sheet, header_row=header_row, skip=skip)
 
 
 def _field(name: str, spec: object, ft: FieldType) -> FieldMap:

@@ -114,12 +114,12 @@ def _also_gb18030(data: bytes) -> bool:
     return True
 
 
-def read_csv(data: bytes, *, limits: Limits = LIMITS) -> Table:
+def read_csv(data: bytes, *, header_row: int = 1, limits: Limits = LIMITS) -> Table:
     text, encoding, err = decode(data)
     if text is None:
         assert err is not None
         return Table([], [], "csv", None, [err])
-    first = text.split("\n", 1)[0]
+    first = (text.split("\n", header_row) + [""])[header_row - 1]
     delimiter = "\t" if "\t" in first and "," not in first else ","  # Excel's "Unicode text" is tab-separated
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[Row] = []
@@ -137,7 +137,7 @@ def read_csv(data: bytes, *, limits: Limits = LIMITS) -> Table:
             start = reader.line_num + 1
     except csv.Error as exc:
         return Table([], [], "csv", encoding, [TableError(reader.line_num, None, problem("not_csv", detail=str(exc)))])
-    return _finish(rows, "csv", encoding, limits)
+    return _finish(rows, "csv", encoding, limits, header_row)
 
 
 def _unescape(cell: str) -> str:
@@ -160,7 +160,7 @@ def _xlsx_text(value: object) -> str:
     return str(value)
 
 
-def read_xlsx(data: bytes, *, sheet: str | None = None, limits: Limits = LIMITS) -> Table:
+def read_xlsx(data: bytes, *, sheet: str | None = None, header_row: int = 1, limits: Limits = LIMITS) -> Table:
     def fail(why: Message, line: int = 1) -> Table:
         return Table([], [], "xlsx", None, [TableError(line, None, why)])
 
@@ -205,32 +205,33 @@ def read_xlsx(data: bytes, *, sheet: str | None = None, limits: Limits = LIMITS)
     for r in rows:  # (openpyxl pads every row to the widest: the header's width decides)
         while r.cells and not r.cells[-1]:
             r.cells.pop()
-    return _finish(rows, "xlsx", None, limits)
+    return _finish(rows, "xlsx", None, limits, header_row)
 
 
-def _finish(rows: list[Row], fmt: str, encoding: str | None, limits: Limits) -> Table:
+def _finish(rows: list[Row], fmt: str, encoding: str | None, limits: Limits, header_row: int = 1) -> Table:
     for r in rows:
         for c in r.cells:
             if len(c) > limits.cell:
                 return Table(
                     [], [], fmt, encoding, [TableError(r.line, None, problem("cell_too_long", limit=limits.cell))]
                 )
-    rows = [r for r in rows if any(c.strip() for c in r.cells)]  # fully blank lines are skipped
-    if not rows or rows[0].line != 1:
-        return Table([], [], fmt, encoding, [TableError(1, None, problem("no_header"))])
+    # fully blank lines are skipped, and what stands above the header (an export's title)
+    rows = [r for r in rows if r.line >= header_row and any(c.strip() for c in r.cells)]
+    if not rows or rows[0].line != header_row:
+        return Table([], [], fmt, encoding, [TableError(header_row, None, problem("no_header", line=header_row))])
     width = len(rows[0].cells)
     if fmt == "xlsx":  # a sheet's empty trailing cells are no missing cells
         rows = [Row(r.line, r.cells + [""] * (width - len(r.cells))) for r in rows]
     return Table(rows[0].cells, rows[1:], fmt, encoding)
 
 
-def read_table(data: bytes, *, sheet: str | None = None, limits: Limits = LIMITS) -> Table:
-    """The file's header and rows, or its one error (``table.errors``): XLSX when it is
-    a ZIP archive, CSV otherwise."""
+def read_table(data: bytes, *, sheet: str | None = None, header_row: int = 1, limits: Limits = LIMITS) -> Table:
+    """The file's header (on line ``header_row``; what stands above it is ignored) and
+    rows, or its one error (``table.errors``): XLSX when it is a ZIP archive, CSV otherwise."""
     if len(data) > limits.bytes:
         return Table([], [], "csv", None, [TableError(1, None, problem("too_big", size=len(data), limit=limits.bytes))])
     if not data.strip():
-        return Table([], [], "csv", None, [TableError(1, None, problem("no_header"))])
+        return Table([], [], "csv", None, [TableError(1, None, problem("no_header", line=header_row))])
     if data.startswith(XLSX_MAGIC):
-        return read_xlsx(data, sheet=sheet, limits=limits)
-    return read_csv(data, limits=limits)
+        return read_xlsx(data, sheet=sheet, header_row=header_row, limits=limits)
+    return read_csv(data, header_row=header_row, limits=limits)

@@ -98,6 +98,10 @@ def map_toml(cmap: ColumnMap, *, lang: str = "zh") -> str:
         out.append(f"timezone = {_s(cmap.timezone)}")
     if cmap.sheet is not None:
         out.append(f"sheet = {_s(cmap.sheet)}")
+    if cmap.header_row != 1:
+        out.append(f"header_row = {cmap.header_row}")
+    if cmap.skip:
+        out.append(f"skip = [{', '.join(_s(x) for x in cmap.skip)}]")
     for f, fm in cmap.fields.items():
         out += ["", f"[fields.{f}]"]
         if fm.columns:
