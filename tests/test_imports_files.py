@@ -262,6 +262,27 @@ def test_a_file_with_bad_rows_names_each_and_queues_nothing(tmp_path: Path) -> N
     assert Outbox(tmp_path / "ob").backlog() == 0
 
 
+@pytest.mark.parametrize(
+    ("amount", "fen"),
+    [
+        ("¥238.67", 23867),
+        ("￥ 1,238.67", 123867),
+        ("1,000,000", 100000000),
+        ("1,23", None),
+        ("¥-1", None),
+        ("$5", None),
+    ],
+)
+def test_money_as_a_spreadsheet_displays_it(amount: str, fen: int | None) -> None:
+    rows = [[*ROWS[0][:6], f'"{amount}"', *ROWS[0][7:]]]
+    got = read_pos(csv_text(rows).encode("gb18030"))  # (¥ U+00A5 is not in GBK; ￥ U+FFE5 is)
+    if fen is None:
+        [err] = got.errors
+        assert err.column == "金额" and err.problem.key in ("not_a_number", "negative") and amount in err.text("zh")
+    else:
+        assert got.errors == [] and got.records[0][1]["amount_fen"] == fen
+
+
 def test_the_contract_bounds_are_the_contracts(tmp_path: Path) -> None:
     rows = [[*ROWS[0][:4], "9007199254740.992", *ROWS[0][5:]]]  # 2^53 mL: one past the bound
     [err] = read_pos(csv_text(rows).encode()).errors

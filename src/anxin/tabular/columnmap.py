@@ -264,9 +264,15 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,234.50 as a spreadsheet displays it
+
+
 def quantity(text: str, unit: str, dimension: str) -> tuple[int | None, Message | None]:
-    """``text`` in ``unit`` as an integer of the contract's unit, exactly."""
-    d = _decimal(text)
+    """``text`` in ``unit`` as an integer of the contract's unit, exactly. A CSV saved
+    from a spreadsheet writes what the cell shows: a money cell may carry ¥ and
+    thousands separators (only where they group by three)."""
+    plain = text[1:].lstrip() if dimension == "money" and text[:1] in ("¥", "￥") else text
+    d = _decimal(plain.replace(",", "") if _GROUPED.fullmatch(plain) else plain)
     if d is None:
         return None, problem("not_a_number", value=text)
     scaled = d * UNITS[dimension][unit.lower()]
