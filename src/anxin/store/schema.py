@@ -591,3 +591,20 @@ district_maps = Table(
     Column("vertices", Integer, nullable=False),
     Column("document", LargeBinary, nullable=False),
 )
+
+# ---------------------------------------------------------------- other agencies (migration 0015)
+# Read tokens an administrator issues to another agency's system (the tax bureau, commerce
+# statistics): one dataset or both, one district or the city; stored as SHA-256 only,
+# revoked by date (the row stays: which agency held which token, and until when).
+agency_tokens = Table(
+    "agency_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("agency", String(200), nullable=False),  # the agency's name, as the administrator entered it
+    Column("kinds", String(64), nullable=False),  # "tax", "commerce" or "commerce,tax"
+    Column("district", String(128)),  # None: every district
+    Column("token_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_us", BigInteger),
+)
