@@ -46,6 +46,7 @@ LAZY_COMMANDS = {
     "map": "anxin.geo.cli",
     "worker": "anxin.cluster.cli",
     "cluster": "anxin.cluster.cli",
+    "receipt": "anxin.receipt.cli",
 }
 HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
 _LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing

@@ -1,6 +1,7 @@
 """The vendor SDK (厂商开发包): anxin's one public face for a module vendor, a POS or a
 verification institute — build a record, its canonical bytes, sign (Ed25519, SM2), verify,
-validate against the contract, upload to ``anxin serve`` and read each line's outcome.
+validate against the contract, upload to ``anxin serve`` and read each line's outcome; for
+a POS, the link its receipt's QR code carries (``receipt_url``, docs/receipts.md).
 
 Needs only the minimal install (``pip install anxin``: no server dependency; an import
 contract in pyproject.toml keeps it so). The code underneath is the platform's own —
@@ -16,6 +17,7 @@ compiler (``anxin.crypto.schemes.SM2_BACKENDS`` says which are here).
 
 from anxin.contract.upload import Result, UploadResult
 from anxin.crypto.schemes import ALGORITHMS, SM2_USER_ID, KeyFormatError, Signer, Verifier, load_verifier
+from anxin.receipt.digest import receipt_url
 from anxin.sdk import vectors
 from anxin.sdk.keys import KeyPair, load_key, new_key
 from anxin.sdk.records import (
@@ -50,6 +52,7 @@ __all__ = [
     "load_verifier",
     "metering",
     "new_key",
+    "receipt_url",
     "record",
     "sign",
     "to_line",
