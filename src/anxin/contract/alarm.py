@@ -28,8 +28,10 @@ RULES: tuple[str, ...] = (
     "STATION_BIAS",  # beyond contract v1: NIST Handbook 44 predominance, from the tank witness
     "CLOCK_AHEAD",  # contract v1.1 §B: event time ahead of the receipt time (quarantined)
     "DATA_OUTAGE",  # contract v1.1 §D: a station, tank gauge or module silent while expected (live)
+    "UNAPPROVED_FIRMWARE",  # contract v1.1 §F: an update to a version not approved for the model
+    "SELF_LOCK_CLEARED",  # §F: a self-lock cleared with no verification within 2 h
 )
-RECORD_LEVEL_RULES: tuple[str, ...] = RULES[:15]
+RECORD_LEVEL_RULES: tuple[str, ...] = (*RULES[:15], "UNAPPROVED_FIRMWARE", "SELF_LOCK_CLEARED")
 # Decided by the platform's clock, which a batch check does not have (contract v1.1 §D):
 # a live service raises them, ``anxin check`` never does.
 LIVE_ONLY_RULES: tuple[str, ...] = ("DATA_OUTAGE",)
@@ -57,6 +59,8 @@ SEVERITY: dict[str, Severity] = {
     "STATION_BIAS": "major",
     "CLOCK_AHEAD": "major",
     "DATA_OUTAGE": "major",
+    "UNAPPROVED_FIRMWARE": "major",  # critical when the hash is a known cheat program (the alarm's own)
+    "SELF_LOCK_CLEARED": "critical",
 }
 
 

@@ -38,6 +38,8 @@ EVENT_KINDS = (
     "power_on",
     "firmware_update",
     "clock_set",
+    "self_lock",  # contract v1.1 §F: the dispenser locked itself (data {"reason"})
+    "unlock",  # §F: its lock cleared (authorised: a verification within 2 h)
 )
 EventKind = Literal[
     "k_factor_change",
@@ -48,6 +50,8 @@ EventKind = Literal[
     "power_on",
     "firmware_update",
     "clock_set",
+    "self_lock",
+    "unlock",
 ]
 
 

@@ -108,6 +108,24 @@ class Nozzle(msgspec.Struct, kw_only=True, frozen=True):
     verified_until: datetime
     last_verification_passed: bool
     previous_keys: list[RetiredKey] = []
+    # contract v1.1 §F: the dispenser's model, whose approved firmware the register lists
+    dispenser_model: Id | None = None
+
+
+FirmwareStatus = Literal["approved", "revoked", "known_cheat"]
+Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$")]
+VersionText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class Firmware(msgspec.Struct, kw_only=True, frozen=True):
+    """One metrology software build of a dispenser model (contract v1.1 §F), entered by
+    the verification institute: ``approved`` may run; ``revoked`` no longer may;
+    ``known_cheat`` is a cheat program identified by its hash (a critical finding)."""
+
+    dispenser_model: Id
+    version: VersionText
+    sha256: Sha256Hex
+    status: FirmwareStatus
 
 
 class Institute(msgspec.Struct, kw_only=True, frozen=True):
@@ -136,6 +154,7 @@ class Registry(msgspec.Struct, kw_only=True, dict=True):
     nozzles: list[Nozzle]
     prices: list[Price] = []
     institutes: list[Institute] = []  # contract v1.1 §C: verifications must then be signed
+    firmware: list[Firmware] = []  # contract v1.1 §F: the approved-firmware register per model
 
     def __post_init__(self) -> None:
         self.station_by_id = {s.station_id: s for s in self.stations}
@@ -143,6 +162,18 @@ class Registry(msgspec.Struct, kw_only=True, dict=True):
         self.nozzle_by_id = {n.nozzle_id: n for n in self.nozzles}
         self.product_by_id = {p.product: p for p in self.products}
         self.institute_by_id = {i.institute_id: i for i in self.institutes}
+        # The firmware register (§F): model → sha256 → entry; (model, version) → its
+        # approved or revoked build; sha256 → a known cheat program (any model).
+        self.firmware_models: dict[str, dict[str, Firmware]] = {}
+        self.firmware_version: dict[tuple[str, str], Firmware] = {}
+        self.firmware_cheat: dict[str, Firmware] = {}
+        for f in self.firmware:
+            sha = f.sha256.lower()
+            self.firmware_models.setdefault(f.dispenser_model, {}).setdefault(sha, f)
+            if f.status == "known_cheat":
+                self.firmware_cheat.setdefault(sha, f)
+            else:
+                self.firmware_version.setdefault((f.dispenser_model, f.version), f)
         self.tanks_of_station: dict[str, list[str]] = {}
         for t in self.tanks:
             self.tanks_of_station.setdefault(t.station_id, []).append(t.tank_id)
@@ -189,6 +220,7 @@ def validate(reg: Registry) -> None:
                 load_verifier(k.key_alg, k.public_key)
         except KeyFormatError as exc:
             raise RegistryError("bad_key", where=_at("institutes", i, inst.institute_id), problem=exc.message) from None
+    _firmware(reg)
     stations = {s.station_id for s in reg.stations}
     for i, s in enumerate(reg.stations):
         if (m := s.open_minutes()) is not None and m[0] == m[1]:
@@ -221,6 +253,28 @@ def validate(reg: Registry) -> None:
             raise RegistryError("unknown_station", where=_at("prices", i), station_id=p.station_id)
         if p.unit_price_fen <= 0:
             raise RegistryError("price_not_positive", where=_at("prices", i))
+
+
+def _firmware(reg: Registry) -> None:
+    """The firmware register says one thing of each build: a hash once per model, one
+    approved-or-revoked build per (model, version), and no hash both a known cheat
+    program and a build that may run."""
+    builds: set[tuple[str, str]] = set()
+    versions: set[tuple[str, str]] = set()
+    runnable = {f.sha256.lower() for f in reg.firmware if f.status != "known_cheat"}
+    for i, f in enumerate(reg.firmware):
+        where = _at("firmware", i, f"{f.dispenser_model} {f.version}")
+        sha = f.sha256.lower()
+        if (f.dispenser_model, sha) in builds:
+            raise RegistryError("duplicate", where=where, attr="sha256", key=sha)
+        builds.add((f.dispenser_model, sha))
+        if f.status == "known_cheat":
+            if sha in runnable:
+                raise RegistryError("firmware_cheat_runnable", where=where, sha256=sha)
+        elif (f.dispenser_model, f.version) in versions:
+            raise RegistryError("duplicate", where=where, attr="version", key=f.version)
+        else:
+            versions.add((f.dispenser_model, f.version))
 
 
 def parse_registry(data: bytes, source: str = "registry.json") -> Registry:

@@ -42,7 +42,7 @@ from anxin.contract.records import (
 from anxin.contract.registry import Registry
 from anxin.contract.times import format_ts, local_day, to_us
 from anxin.crypto.keys import KeyVerdict
-from anxin.engine import rules
+from anxin.engine import firmware, rules
 from anxin.engine.clock import Tick, Watch
 from anxin.engine.gauge import TankReadings, place
 from anxin.engine.looks import final_look, scheduled_looks
@@ -114,7 +114,7 @@ class StationState:
 
 
 class Engine:
-    STATE_VERSION = 3  # of the pickled state (checkpoints): another version is not loaded
+    STATE_VERSION = 4  # of the pickled state (checkpoints): another version is not loaded
 
     def __init__(self, registry: Registry, settings: EngineSettings = DEFAULT_SETTINGS) -> None:
         self.state_version = self.STATE_VERSION
@@ -487,11 +487,25 @@ class Engine:
             rule = "K_FACTOR_CHANGE"
         elif rec.event in BREACH_EVENTS:
             rule = "SEAL_BREACH"
+        elif rec.event == "unlock":  # contract v1.1 §F: authorised like a breach
+            rule = "SELF_LOCK_CLEARED"
+        self._module_event(nz, p, rec, out)
         if rule is not None and nz.authorised(p.t, self.s.authorisation_window_us) is None:
             deadline = p.t + self.s.authorisation_window_us + self.s.horizon_us
             heapq.heappush(st.heap, (deadline, AUTH, rec.nozzle_id, rec.seq, rule, p.t, rec))
             nz.auth_pending.append(p.t)
         self._accepted(st, p.t, out, nozzle=rec.nozzle_id)
+
+    def _module_event(self, nz: NozzleState, p: Parsed, rec: Event, out: list[Output]) -> None:
+        """Firmware and self-lock (contract v1.1 §F; ``firmware.py``): an update judged
+        against the register in force, a lock or unlock on the nozzle's timeline."""
+        if rec.event == "firmware_update":
+            reg = self.reg.nozzle_by_id.get(rec.nozzle_id)
+            model = reg.dispenser_model if reg is not None else None
+            if (a := firmware.unapproved_firmware(self.reg, rec, model, p.t)) is not None:
+                out.append(a)
+        elif rec.event in ("self_lock", "unlock"):
+            nz.add_lock(p.t, rec.seq, rec.event == "self_lock", firmware.lock_reason_of(rec.data))
 
     # ------------------------------------------------------- unsigned records
     def _settlement(self, p: Parsed, rec: Settlement, out: list[Output]) -> None:
@@ -650,7 +664,9 @@ class Engine:
         elif kind == AUTH:
             _, _, _, seq, rule, t, rec = item
             nz.auth_pending.remove(t)
-            if nz.authorised(t, self.s.authorisation_window_us) is None:
+            if nz.authorised(t, self.s.authorisation_window_us) is None and rule == "SELF_LOCK_CLEARED":
+                out.append(firmware.self_lock_cleared(rec, t, nz.lock_before(t), self.s))
+            elif nz.authorised(t, self.s.authorisation_window_us) is None:
                 out.append(rules.unauthorised_event(rule, rec, t, self.s))
                 nz.add_breach(t, "unauthorised K factor change" if rule == "K_FACTOR_CHANGE" else "seal breach", seq)
         elif kind == USE:

@@ -79,6 +79,7 @@ class NozzleState:
         "unverified_days",
         "auth_pending",
         "use_deferred",
+        "locks",
     )
 
     def __init__(self, reg: Nozzle, registry_k: int, verified_until: int) -> None:
@@ -103,6 +104,8 @@ class NozzleState:
         self.unverified_days: set[int] = set()
         self.auth_pending: list[int] = []  # times of events still inside their authorisation window
         self.use_deferred = 0  # dispensings whose verification status waits for one of them
+        # self_lock / unlock events (contract v1.1 §F): (t, seq, locked, reason), sorted
+        self.locks: list[tuple[int, int, bool, object]] = []
 
     # --- K in force ---------------------------------------------------------
     def k_in_force(self, t: int) -> int:
@@ -141,7 +144,28 @@ class NozzleState:
         if j < len(self.breaches) and self.breaches[j][0] < t:
             b = self.breaches[j]
             return f"{b[1]} (seq {b[2]}) since the last passing verification"
+        return self.lock_reason(t)
+
+    # --- self-lock (contract v1.1 §F) ---------------------------------------
+    def add_lock(self, t: int, seq: int, locked: bool, reason: object) -> None:
+        bisect.insort(self.locks, (t, seq, locked, reason), key=lambda e: (e[0], e[1]))
+
+    def lock_before(self, t: int) -> tuple[int, int, object] | None:
+        """The latest ``self_lock`` before ``t`` (time, seq, reason), if any."""
+        for e in reversed(self.locks[: self._locks_before(t)]):
+            if e[2]:
+                return e[0], e[1], e[3]
         return None
+
+    def lock_reason(self, t: int) -> str | None:
+        """Why a dispensing starting at ``t`` falls between a self-lock and its unlock, or None."""
+        i = self._locks_before(t)
+        if i and self.locks[i - 1][2]:
+            return f"dispenser self-locked (seq {self.locks[i - 1][1]}), not unlocked"
+        return None
+
+    def _locks_before(self, t: int) -> int:
+        return bisect.bisect_left(self.locks, t, key=lambda e: e[0])
 
     # --- pruning --------------------------------------------------------------
     def prune(self, before: int) -> None:
@@ -166,6 +190,10 @@ class NozzleState:
             i = bisect.bisect_right(self.verifications, (before,)) - 1
             if i > 1:
                 del self.verifications[1:i]
+        if len(self.locks) > 1:  # the last one before keeps telling whether the nozzle is locked
+            i = self._locks_before(before)
+            if i > 1:
+                del self.locks[: i - 1]
         if self.breaches:
             last_pass = max((v.t for v in self.verifications if v.passed), default=None)
             if last_pass is not None and last_pass < before:

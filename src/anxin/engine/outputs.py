@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from anxin.contract.alarm import SEVERITY, Alarm, alarm_id
+from anxin.contract.alarm import SEVERITY, Alarm, Severity, alarm_id
 from anxin.contract.times import format_ts
 
 
@@ -39,11 +39,12 @@ def make_alarm(
     tank_id: str | None = None,
     seq: int | None = None,
     order_id: str | None = None,
+    severity: Severity | None = None,
 ) -> Alarm:
     return Alarm(
         alarm_id=alarm_id(rule, *key),
         rule=rule,
-        severity=SEVERITY[rule],
+        severity=severity or SEVERITY[rule],
         station_id=station_id,
         nozzle_id=nozzle_id,
         tank_id=tank_id,

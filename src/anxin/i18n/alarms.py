@@ -41,6 +41,7 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"pulses (-?\d+) at K (-?\d+) give (-?[\d.]+) mL, record says (-?\d+) mL", "pulses_volume"),
         (r"totalizers advance (-?\d+) mL, record says (-?\d+) mL", "totalizers_volume"),
         (r"negative volume or pulses", "negative"),
+        (r"dispenser self-locked \(seq (-?\d+)\), not unlocked", "self_locked"),
     )
 )
 
@@ -208,6 +209,27 @@ def _outage(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
     return "DATA_OUTAGE", params
 
 
+def _firmware(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    """UNAPPROVED_FIRMWARE by its finding; the version as the module gave it (cut)."""
+    finding = ev["finding"]
+    if finding not in table("firmware_finding"):
+        raise KeyError(finding)
+    version, model = ev.get("version"), ev.get("dispenser_model")
+    no_model = table("alarm_word")["no_model"][0 if zh else 1]
+    return f"UNAPPROVED_FIRMWARE.{finding}", {
+        "version": version[:64] if isinstance(version, str) else "—",
+        "model": model if isinstance(model, str) else no_model,
+    }
+
+
+def _lock_cleared(ev: dict, zh: bool, seq: Any) -> tuple[str, dict]:
+    hours = f"{_num(ev['window_h']):g}"
+    lock = ev.get("self_lock")
+    if not isinstance(lock, dict):
+        return "SELF_LOCK_CLEARED.no_lock", {"hours": hours}
+    return "SELF_LOCK_CLEARED", {"seq": _int(lock["seq"]), "since": _time(lock["ts"]), "hours": hours}
+
+
 _PARAMS: dict[str, Callable[[dict, bool, Any], tuple[str, dict]]] = {
     "VOLUME_MISMATCH": _volume,
     "AMOUNT_MISMATCH": _amount,
@@ -250,6 +272,8 @@ _PARAMS: dict[str, Callable[[dict, bool, Any], tuple[str, dict]]] = {
         {"event_time": _time(ev["event_time"]), "received": _time(ev["received"])},
     ),
     "DATA_OUTAGE": _outage,
+    "UNAPPROVED_FIRMWARE": _firmware,
+    "SELF_LOCK_CLEARED": _lock_cleared,
 }
 
 

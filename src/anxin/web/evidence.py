@@ -86,6 +86,14 @@ _KINDS: dict[str, str] = {
     "first_arrival_ts": "ts",
     "first_digest": "text",
     "duplicate_digest": "text",
+    # contract v1.1 §F (firmware and self-lock)
+    "finding": "firmware_finding",
+    "dispenser_model": "text",
+    "version": "text",
+    "sha256": "text",
+    "listed": "firmware_entry",
+    "window_h": "hours",
+    "self_lock": "self_lock",
 }
 # field → (zh, en, how its value is shown)
 FIELDS: dict[str, tuple[str, str, str]] = {k: (*table("field")[k], kind) for k, kind in _KINDS.items()}
@@ -198,6 +206,14 @@ def value(key: str, v: Any, lang: str) -> str:
         return reason_text(v, lang)
     if kind == "reasons" and isinstance(v, list) and all(isinstance(x, str) for x in v):
         return _evidence_word("reasons_sep", lang).join(reason_text(x, lang) for x in v)
+    if kind == "firmware_finding" and isinstance(v, str) and v in table("firmware_finding"):
+        return table("firmware_finding")[v][0 if zh else 1]
+    if kind == "firmware_entry" and isinstance(v, dict) and v.get("status") in table("firmware_status"):
+        status = table("firmware_status")[v["status"]][0 if zh else 1]
+        return f"{v.get('dispenser_model')} · {v.get('version')} · {status}"
+    if kind == "self_lock" and isinstance(v, dict):
+        parts = [f"{label('seq', lang)} {v.get('seq')}", value("ts", v.get("ts"), lang)]
+        return " · ".join(parts + ([str(v["reason"])] if v.get("reason") else []))
     if kind == "method" and isinstance(v, str):
         return witness_text(v if v.startswith("witness.") else f"method.{v}", lang)
     if isinstance(v, (dict, list)):
