@@ -218,3 +218,43 @@ def test_every_bad_row_is_listed_not_only_the_first_twenty(console) -> None:
     assert len(listed) == 12 and "全部错误（12 处）" in r.text
     assert [int(re.match(r"第 (\d+) 行", t).group(1)) for t in listed] == list(range(2, 14))
     assert listed[1] == "第 3 行“标准体积(mL)”列：单元格为空"
+
+
+INSTITUTE_MAP = """
+kind = "verification"
+[fields.flow_ml_per_min]
+columns = ["流量(L/min)"]
+unit = "L/min"
+[fields.standard_ml]
+columns = ["标准器示值(L)"]
+unit = "L"
+"""
+
+
+def test_an_institutes_file_with_its_own_column_map(console) -> None:
+    service, app = console
+    c, csrf = client(service, app, "inspector")
+    c.get("/console/register?lang=zh")
+    recs = records(service, 7)
+    header = [COLUMNS[f][0] for f in (*RECORD_FIELDS, *RUN_FIELDS)]
+    header[8], header[9] = "流量(L/min)", "标准器示值(L)"
+    wb = openpyxl.Workbook()
+    wb.active.append(header)
+    for rec in recs:
+        for run in rec["runs"]:
+            cells = [rec[f] for f in RECORD_FIELDS] + [run[f] for f in RUN_FIELDS]
+            cells[8], cells[9] = run["flow_ml_per_min"] / 1000, run["standard_ml"] / 1000
+            wb.active.append(cells)
+    out = io.BytesIO()
+    wb.save(out)
+    before = ledger(service)
+    files = {"file": ("检定.xlsx", out.getvalue(), "application/octet-stream")}
+    r = c.post("/console/register/import", data={"csrf": csrf}, files=files)
+    assert r.status_code == 422 and "单位不符：该列应写作“流量(mL/min)”" in status(r)  # without its map
+    files["map"] = ("institute.toml", INSTITUTE_MAP.encode(), "application/toml")
+    r = c.post("/console/register/import", data={"csrf": csrf}, files=files)
+    assert r.status_code == 200, status(r)
+    assert ledger(service) == before + 2
+    files["map"] = ("bad.toml", b"[fields.volume]\ncolumns = ['x']", "application/toml")
+    r = c.post("/console/register/import", data={"csrf": csrf}, files=files)
+    assert r.status_code == 422 and status(r).startswith("列映射（TOML）：列映射中的字段“volume”不属于契约")

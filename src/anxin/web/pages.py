@@ -26,9 +26,11 @@ from anxin.register import (
     verification_source,
 )
 from anxin.register.csvfile import DEFAULT_MAP as VERIFICATION_MAP
+from anxin.register.csvfile import SCHEMA as VERIFICATION_SCHEMA
 from anxin.register.csvfile import errors_text
 from anxin.register.queries import coverage_of, institute_names
-from anxin.tabular import ColumnMap, csv_template, map_toml, xlsx_template
+from anxin.tabular import ColumnMap, MapError, csv_template, load_map, map_toml, xlsx_template
+from anxin.tabular.errors import problem as table_problem
 from anxin.web import queries as Q
 from anxin.web.deps import (
     BaseUrl,
@@ -48,6 +50,7 @@ from anxin.web.texts import words
 
 MAX_CSV = 5 * 1024 * 1024
 MAX_LISTED = 2000  # errors listed one by one on the page
+MAX_MAP = 64 * 1024  # a column map is a few lines
 
 
 router = APIRouter(include_in_schema=False)
@@ -129,10 +132,21 @@ async def register_import(
     if len(data) > MAX_CSV:
         too_big = w["csv_too_big"].format(mb=MAX_CSV // (1024 * 1024))
         return await _register_page(request, v, service, registry, {"errors": True, "text": too_big}, 413)
+    cmap = VERIFICATION_MAP
+    mapfile = form.get("map")  # the institute's column map, when its file is not the template's
+    raw = await mapfile.read(MAX_MAP + 1) if mapfile is not None and hasattr(mapfile, "read") else b""
+    if raw:
+        try:
+            if len(raw) > MAX_MAP:
+                raise MapError(table_problem("too_big", size=len(raw), limit=MAX_MAP))
+            cmap = load_map(raw, VERIFICATION_SCHEMA, kind="verification", defaults=VERIFICATION_MAP)
+        except MapError as exc:
+            text = f"{w['template_map']}{w['colon']}{exc.text(v.lang)}"
+            return await _register_page(request, v, service, registry, {"errors": True, "text": text}, 422)
     who = Principal.console(v.signed_in.username)  # the sender on record (contract v1.1 §C)
     try:
         report = await run_in_threadpool(
-            functools.partial(import_csv, service, data, source=who.source("csv"), principal=who)
+            functools.partial(import_csv, service, data, source=who.source("csv"), principal=who, cmap=cmap)
         )
     except NoRegistry:  # a new platform: nothing can be checked against stations yet
         return await _register_page(request, v, service, registry, {"errors": True, "text": w["csv_no_registry"]}, 409)
