@@ -47,6 +47,7 @@ LAZY_COMMANDS = {
     "worker": "anxin.cluster.cli",
     "cluster": "anxin.cluster.cli",
     "receipt": "anxin.receipt.cli",
+    "certify": "anxin.certify.cli",
 }
 HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
 _LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing
