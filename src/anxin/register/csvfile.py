@@ -10,7 +10,7 @@ Format (the column table with its Chinese aliases is in ``anxin.register``'s doc
 * Columns, in any order, by their English name or one Chinese alias (``COLUMNS``);
   whitespace, full-width parentheses and the case of ``mL`` in a header do not matter.
   Columns not listed are ignored, except a known quantity name with another unit
-  (``流量(L/min)``), which is an error: units are fixed by the contract.
+  (``流量(L/min)``), which is an error unless the map says that unit.
 * Timestamps are RFC 3339 with an offset; ``type`` is ``initial|periodic|after_repair``
   or 首次检定 / 周期检定 (后续检定) / 修理后检定; quantities are decimal numbers in the
   column's unit (integers stay integers); ``k_pulses_per_m3`` is a positive integer.
@@ -18,9 +18,10 @@ Format (the column table with its Chinese aliases is in ``anxin.register``'s doc
   header) and column (the header as written). A certificate with any error is left out
   whole: nothing is half-parsed.
 
-An error's problem is a key of the ``register_import`` table and its parameters (the bad
-value, the certificate, the other line: :class:`anxin.keyed.Message`), worded when read:
-``CsvError.text(lang)`` names the line and column too.
+An error's problem is a key of the ``register_import`` table (a cell's, a certificate's)
+or of the shared reader's ``tabular`` table (the file's, the header's) and its parameters
+(the bad value, the certificate, the other line: :class:`anxin.keyed.Message`), worded
+when read: ``CsvError.text(lang)`` names the line and column too.
 """
 
 from __future__ import annotations
