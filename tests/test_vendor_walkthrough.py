@@ -118,7 +118,7 @@ def test_a_vendor_follows_docs_vendors_md_against_anxin_serve(tmp_path: Path) ->
         counts = store.counts()
     finally:
         store.close()
-    assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 2, counts  # accepted + quarantined
+    assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 3, counts  # accepted, quarantined, the sale (7)
 
 
 @pytest.mark.parametrize("alg", ["ed25519", "sm2"])

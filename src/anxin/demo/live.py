@@ -247,6 +247,7 @@ def run_demo(
     console.print(f"  {_t('ledger', path=db)}")
     console.print(f"  {_t('batch_output', path=check_dir)}")
     if web is not None:
+        _receipt_example(service, web.url, out, console)
         console.print(_t("still_running", url=f"{web.url}/console"), style="bold")
         try:
             (wait or _forever)()
@@ -264,6 +265,22 @@ def run_demo(
         batch_alarm_ids=len(batch_ids),
         batch_equals_live=same,
     )
+
+
+def _receipt_example(service: IngestService, base: str, out: Path, console: Console) -> None:
+    """A receipt of an honest sale, as its QR code would carry it (每一笔可验证), and the code."""
+    from anxin.receipt.digest import receipt_path
+    from anxin.receipt.queries import example
+    from anxin.register.qr import qr_svg
+
+    if service.registry is None or not service.registry.stations:
+        return
+    receipt = example(service.store, service.registry, service.registry.stations[0].station_id)
+    if receipt is not None:
+        url = base + receipt_path(receipt)
+        (out / "receipt-qr.svg").write_text(qr_svg(url), encoding="utf-8")
+        console.print(f"  {_t('receipt_page', url=url)}")
+        console.print(f"  {_t('receipt_qr', path=out / 'receipt-qr.svg')}")
 
 
 def _forever() -> None:

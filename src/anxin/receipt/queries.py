@@ -165,3 +165,30 @@ def alarms_of(store: Store, station_id: str, order_id: str, nozzle_id: str, seq:
             select(a.rule, a.severity, a.ts).where(a.station_id == station_id, cond).order_by(a.ord).limit(20)
         ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def example(store: Store, registry: Registry, station_id: str, *, alg: str | None = None, limit: int = 200) -> Any:
+    """A receipt of the station's that verifies (the newest of its last ``limit`` sales;
+    ``alg``: of a nozzle with a key of that algorithm), or None — the demo's example."""
+    from anxin.receipt.check import check
+
+    nozzles = {n.nozzle_id for n in registry.nozzles if alg is None or n.key_alg == alg}
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(_led.body)
+            .where(_led.station_id == station_id, _led.kind == literal_column("'settlement'"), ~_led.quarantined)
+            .order_by(_led.event_time_us.desc())
+            .limit(limit)
+        ).all()
+    for (body,) in rows:
+        rec = _decode(bytes(body))
+        if rec is None or rec.get("nozzle_id") not in nozzles or rec.get("pump_seq") is None:
+            continue
+        try:
+            receipt = receipt_of(rec)
+        except ValueError:
+            continue
+        b = bundle(store, registry, receipt)
+        if b is not None and check(b, receipt, keys=lambda n, k: key_of(registry, n, k)).verified:
+            return receipt
+    return None
