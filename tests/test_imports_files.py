@@ -141,6 +141,11 @@ def test_broken_utf8_is_an_error_not_mojibake() -> None:
     err = read_pos(broken).errors
     assert [(e.line, e.column, e.problem.key) for e in err] == [(3, None, "broken_utf8")]
     assert "UTF-8" in err[0].text("en") and "GB18030" in err[0].text("en") and "第 3 行" in err[0].text("zh")
+    # the first Chinese of a file with an English header, cut short: still no GB18030 guess
+    english = csv_text(ROWS, ["station_id", "order_id", "nozzle_id", "ts", "volume_ml", "unit_price_fen"] + HEADER[6:])
+    cut = english.encode().replace("微".encode(), "微".encode()[:2], 1)
+    err = read_pos(cut).errors
+    assert [(e.line, e.problem.key) for e in err] == [(2, "broken_utf8")]
     utf16 = csv_text(ROWS).encode("utf-16")
     assert [e.problem.key for e in read_pos(utf16).errors] == ["utf16"]
     pua = csv_text(ROWS).encode("gbk").replace("微信".encode("gbk"), b"\xaa\xa1", 1)  # GBK's user-defined area

@@ -90,10 +90,13 @@ def decode(data: bytes) -> tuple[str | None, str | None, TableError | None]:
             # few GBK characters can look like UTF-8 ("联通"); which one it is, a BOM says.
             return None, None, TableError(1, None, problem("ambiguous_encoding"))
         return text, "utf-8", None
-    # UTF-8 up to a broken byte, with Chinese already read as UTF-8 (three-byte sequences,
-    # which GBK text almost never forms twice before failing): a damaged UTF-8 file.
-    wide = sum(1 for ch in data[:bad].decode("utf-8") if ord(ch) >= 0x800)
-    if wide >= 2:
+    # Chinese read as UTF-8 (three-byte sequences, which GBK text seldom forms) around a
+    # few broken bytes: a damaged UTF-8 file, not a GBK one — GB18030 would read it as
+    # mojibake. (A GBK file read as UTF-8 is mostly replacement characters.)
+    lenient = data.decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd")
+    wide = sum(1 for ch in lenient if ord(ch) >= 0x800) - broken
+    if wide >= 2 and wide >= 4 * broken:
         return None, None, TableError(_line_of(data, bad), None, problem("broken_utf8", offset=bad))
     try:
         text = data.decode("gb18030")
