@@ -3,8 +3,8 @@ verification results — as CSV or XLSX, into a header and rows of text cells.
 
 Encoding (CSV): a UTF-8 BOM → UTF-8; else strict UTF-8; else strict GB18030 (what
 Chinese Excel's "CSV (逗号分隔)" writes: GBK, of which GB18030 is the superset). Never
-a silent mojibake: a file that is UTF-8 up to a broken byte (CJK already read as
-UTF-8) is an error, not re-read as GB18030; a file whose only non-ASCII text is
+a silent mojibake: a file that reads as UTF-8 Chinese around a few broken bytes is
+a damaged UTF-8 file, an error, not re-read as GB18030; a file whose only non-ASCII text is
 two-byte UTF-8 that GB18030 reads too is ambiguous, an error (a BOM settles it);
 text that GB18030 reads only as private-use characters is an error; a UTF-16 file
 is named as such.
