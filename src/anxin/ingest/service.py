@@ -210,9 +210,20 @@ class IngestService:
                     log.exception("alarm listener failed")
 
     # ------------------------------------------------------------ registry
-    def set_registry(self, document: bytes, *, author: str, reason: str) -> int:
+    def set_registry(
+        self,
+        document: bytes,
+        *,
+        author: str,
+        reason: str,
+        actor: str = "admin",
+        action: str = "registry.change",
+        detail: dict | None = None,
+    ) -> int:
         """Validate and store a new registry version, apply it, checkpoint. Raises
-        RegistryError with a one-line reason; nothing changes then."""
+        RegistryError with a one-line reason; nothing changes then. ``actor``/``action``/
+        ``detail``: the audit entry's, for a change that is not the administrator's (the
+        institute's firmware register, contract v1.1 §F)."""
         reg = parse_registry(document, "registry")
         with self.lock:
             version = self.store.registry_save(document, author=author, reason=reason)
@@ -220,11 +231,16 @@ class IngestService:
             # the service's own start): each one in the hash-chained audit log too.
             record(
                 self.store,
-                actor="admin",
-                action="registry.change",
+                actor=actor[:64] or "admin",
+                action=action,
                 subject=f"registry:{version}",
                 reason=reason.replace("\x00", "")[:2000] or "-",
-                data={"version": version, "author": author[:128], "sha256": hashlib.sha256(document).hexdigest()},
+                data={
+                    "version": version,
+                    "author": author[:128],
+                    "sha256": hashlib.sha256(document).hexdigest(),
+                    **(detail or {}),
+                },
                 now_us=time.time_ns() // 1000,
             )
             self._apply_registry(reg, version)

@@ -35,6 +35,7 @@ from anxin.serve.admin import admin_router
 from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.apidoc import describe
 from anxin.serve.config import ServeConfig
+from anxin.serve.firmware_api import firmware_router
 from anxin.serve.jobs import clock_job, daily_reports_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
@@ -192,6 +193,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.include_router(alarms_router(service.store, broadcaster, reader))
     app.include_router(admin_router(service, tokens, admin, allow_private_webhooks=config.webhook_allow_private))
     app.include_router(webhooks_router(service.store, admin))
+    app.include_router(firmware_router(service, tokens))  # the institute's firmware register (§F)
     app.include_router(platform_router(service.store, config))  # the keys that sign evidence
     if config.console:
         from anxin.web.mount import mount_console

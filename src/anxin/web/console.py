@@ -41,6 +41,7 @@ from anxin.web.deps import (
 )
 from anxin.web.evidence import present
 from anxin.web.extra import nozzle_events
+from anxin.web.firmware import firmware_text
 from anxin.web.guard import PublicGuard, client_address, origin_verdict
 from anxin.web.session import (
     COOKIE,
@@ -427,6 +428,7 @@ async def nozzle(request: Request, v: CanView, n: NozzleRow, service: Service, s
         dispensings=timeline(raw, h["alarms"], v.lang),
         looks=looks,
         verification=verification,
+        firmware=await run_in_threadpool(firmware_text, store, registry, n, v.lang),  # contract v1.1 §F
         data_json=as_json(chart),
     )
 

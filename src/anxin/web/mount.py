@@ -20,7 +20,7 @@ def mount_console(
     base_url: str = "",
     cookie_secure: bool = True,
 ) -> None:
-    from anxin.web import console, deps, extra, oversight, pages, public, receipt, supervision, users, witness
+    from anxin.web import console, deps, extra, firmware, oversight, pages, public, receipt, supervision, users, witness
     from anxin.web.guard import PublicGuard
     from anxin.workflow import incident_listener
 
@@ -47,6 +47,7 @@ def mount_console(
     app.include_router(witness.router)
     app.include_router(console.router)
     app.include_router(pages.router)
+    app.include_router(firmware.router)  # the firmware register (contract v1.1 §F)
     app.include_router(public.router)  # the public nozzle page and its forms (no login)
     app.include_router(receipt.router)  # the receipt page (每一笔可验证, no login)
     app.add_api_route("/", home, methods=["GET"], include_in_schema=False)

@@ -31,6 +31,7 @@ from anxin.supervision import SupervisionError
 from anxin.supervision import complaints as C
 from anxin.supervision import inspections as I
 from anxin.web.deps import Guard, Registry, Service
+from anxin.web.firmware import firmware_text
 from anxin.web.guard import PublicGuard, Verdict, client_address, origin_verdict
 from anxin.web.session import language, not_found, now_us, render, viewer
 from anxin.web.texts import flow_text, refusal_text, words
@@ -139,6 +140,7 @@ def nozzle_page(
         valid_until=row.valid_until[:10],
         last_text=last_text,
         sent_by=sent_by,
+        firmware=firmware_text(store, registry, n, v.lang),  # the software it runs (contract v1.1 §F)
         visits=visits,
         thanks=thanks,
         user=None,
