@@ -87,6 +87,10 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # OpenTelemetry traces of each upload (anxin.observe.tracing; the [otel] extra),
     # exported over OTLP/HTTP as the standard OTEL_EXPORTER_OTLP_* variables say.
     otel: bool = False
+    # The latest `anxin certify` report (its certify.json; certify.pdf beside it): the
+    # figures the console's alarm pages link to. The default is where `anxin certify`
+    # writes run from the same directory.
+    certify_report: str = "anxin-data/certify/certify.json"
 
 
 ENV_PREFIX = "ANXIN_"

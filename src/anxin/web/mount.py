@@ -21,6 +21,7 @@ def mount_console(
     cookie_secure: bool = True,
 ) -> None:
     from anxin.web import console, deps, extra, firmware, oversight, pages, public, receipt, supervision, users, witness
+    from anxin.web import certified
     from anxin.web.guard import PublicGuard
     from anxin.workflow import incident_listener
 
@@ -45,6 +46,7 @@ def mount_console(
     app.include_router(users.router)
     app.include_router(oversight.router)
     app.include_router(witness.router)
+    app.include_router(certified.router)  # the certify report's figures, linked from every alarm
     app.include_router(console.router)
     app.include_router(pages.router)
     app.include_router(firmware.router)  # the firmware register (contract v1.1 §F)
