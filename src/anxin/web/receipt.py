@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from anxin.contract.times import US_PER_H
+from anxin.contract.times import US_PER_H, format_ts, parse_ts
 from anxin.i18n.po import table
 from anxin.ingest.service import IngestService
 from anxin.receipt import queries as Q
@@ -139,8 +139,24 @@ def _page(request: Request, service: IngestService, registry: Any, station_id: s
         payment=_payment(bundle["sale"]["payment"], v.lang),
         alarms=[{**a, "name": rule_label(a["rule"], v.lang)} for a in bundle["server"]["alarms"]],
         findings=_findings(report, rw),
+        when={
+            k: _local(v)
+            for k, v in (
+                ("sale", bundle["sale"]["ts"]),
+                *((k, (report.metering or {}).get(k)) for k in ("start", "end")),
+            )
+        },
+        page_url=str(request.url).split("?")[0],
         user=None,
     )
+
+
+def _local(ts: Any) -> str:
+    """A record's time as the customer reads it: local (UTC+08:00), to the second."""
+    try:
+        return format_ts(parse_ts(str(ts)))[:19].replace("T", " ")
+    except ValueError:
+        return "—"
 
 
 def _payment(method: str, lang: str) -> str:

@@ -1,0 +1,216 @@
+"""A receipt from the demo, checked by the page's own script in Debian's chromium through
+Playwright (never a downloaded browser): the script's verdict is "verified" for the
+honest sale whatever the server says, and "not verified" when the served evidence is
+changed in flight — one byte of the signed record, or the sale — while the server's box
+still says verified; ``anxin receipt verify`` agrees offline. The script's canonical
+bytes, SM2/SM3 and its use of Web Crypto's Ed25519 are checked against the published
+test vectors (docs/vectors/vectors.json) in the browser itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from anxin.cli import _fail
+from anxin.contract.registry import load_registry
+from anxin.receipt.cli import register
+from anxin.receipt.digest import receipt_path
+from anxin.receipt.queries import example
+from anxin.store.database import Store
+
+pytest_plugins = ["demo_city"]  # the demo city (its fixture ``demo_city``), shared with the page tests
+pytestmark = pytest.mark.xdist_group("demo-city")  # in the worker that built it
+
+ROOT = Path(__file__).resolve().parents[1]
+VERDICT = "#browser-verdict .verdict-line"
+
+
+def anxin(*args: str):
+    root = typer.Typer()
+    root.callback()(lambda: None)
+    register(root, Console(), _fail)
+    return CliRunner().invoke(root, list(args))
+
+
+@pytest.fixture(scope="module")
+def receipts(demo_city):
+    """The demo's receipt (the one it prints, of its first station) and one of an SM2 nozzle."""
+    registry = load_registry(demo_city.db.parent / "city" / "registry.json")
+    store = Store(str(demo_city.db), migrate=False)
+    try:
+        printed = example(store, registry, registry.stations[0].station_id)
+        sm2 = next(
+            (r for st in registry.stations if (r := example(store, registry, st.station_id, alg="sm2")) is not None),
+            None,
+        )
+    finally:
+        store.close()
+    assert printed is not None and sm2 is not None, "the demo city has honest sales of both key kinds"
+    assert (demo_city.db.parent / "receipt-qr.svg").read_text(encoding="utf-8").startswith("<svg")
+    return {"printed": receipt_path(printed), "sm2": receipt_path(sm2)}
+
+
+def own_verdict(page) -> str:
+    page.wait_for_function(f"document.querySelector('{VERDICT}').dataset.verdict !== 'pending'", timeout=30_000)
+    return page.get_attribute(VERDICT, "data-verdict")
+
+
+def server_verdict(page) -> str:
+    return page.get_attribute("#server-verdict .verdict-line", "data-verdict")
+
+
+def served_as(page, change: Callable[[str], str]) -> None:
+    """Every receipt page this tab loads arrives changed by ``change`` (its HTML)."""
+
+    def handle(route) -> None:
+        response = route.fetch()
+        body = response.text()
+        changed = change(body)
+        assert changed != body, "the change did not apply"
+        route.fulfill(response=response, body=changed)
+
+    page.route(re.compile(r".*/r/[^?]*$"), handle)
+
+
+def test_the_demo_receipt_verifies_in_the_browser(browser, demo_city, receipts, tmp_path):
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipts["printed"])
+        assert own_verdict(page) == "verified"
+        assert server_verdict(page) == "verified"
+        assert "已验证" in page.inner_text(VERDICT)
+        items = page.locator("#browser-verdict .checks li")
+        assert items.count() == 9 and page.locator("#browser-verdict .checks li.fail").count() == 0
+    finally:
+        page.close()
+    # The script ignores the server: told "not verified", with its findings removed, it still verifies.
+    page = browser.new_page()
+    try:
+        served_as(
+            page,
+            lambda html: html.replace('data-verdict="verified"', 'data-verdict="not_verified"').replace(
+                '"verdict": "verified"', '"verdict": "not_verified"'
+            ),
+        )
+        page.goto(demo_city.base + receipts["printed"])
+        assert server_verdict(page) == "not_verified"
+        assert own_verdict(page) == "verified"
+    finally:
+        page.close()
+    # Offline, the same answer from the downloaded bundle and the registry's keys.
+    got = httpx2.get(demo_city.base + receipts["printed"] + "/bundle.json", timeout=30)
+    assert got.status_code == 200
+    (tmp_path / "receipt.json").write_bytes(got.content)
+    registry = demo_city.db.parent / "city" / "registry.json"
+    run = anxin(
+        "receipt",
+        "verify",
+        demo_city.base + receipts["printed"],
+        "--bundle",
+        str(tmp_path / "receipt.json"),
+        "--registry",
+        str(registry),
+    )
+    assert run.exit_code == 0 and "已验证" in run.output, run.output
+
+
+def _metering_byte(html: str) -> str:
+    """One digit of the signed record's volume, changed (the record as the page embeds it)."""
+    return re.sub(r'(\\"volume_ml\\":)(\d)', lambda m: m[1] + str((int(m[2]) + 1) % 10), html, count=1)
+
+
+def _sale_amount(html: str) -> str:
+    return re.sub(r'("amount_fen": )(\d+)', lambda m: m[1] + str(int(m[2]) + 100), html, count=1)
+
+
+@pytest.mark.parametrize("change", [_metering_byte, _sale_amount], ids=["metering-byte", "sale-amount"])
+def test_a_changed_byte_is_not_verified_though_the_server_says_fine(browser, demo_city, receipts, change, tmp_path):
+    page = browser.new_page()
+    try:
+        served_as(page, change)
+        page.goto(demo_city.base + receipts["printed"])
+        assert server_verdict(page) == "verified", "the server's box was not touched"
+        assert own_verdict(page) == "not_verified"
+        assert "未通过验证" in page.inner_text(VERDICT)
+        assert page.locator("#browser-verdict .checks li.fail").count() >= 1
+        bundle = json.loads(page.eval_on_selector("#receipt-bundle", "e => e.textContent"))
+    finally:
+        page.close()
+    # The same evidence offline: not verified either.
+    (tmp_path / "bad.json").write_text(json.dumps(bundle), encoding="utf-8")
+    registry = demo_city.db.parent / "city" / "registry.json"
+    run = anxin(
+        "receipt", "verify", receipts["printed"], "--bundle", str(tmp_path / "bad.json"), "--registry", str(registry)
+    )
+    assert run.exit_code == 1 and "未通过验证" in run.output, run.output
+
+
+def test_an_sm2_receipt_verifies_in_the_browser_in_english(browser, demo_city, receipts):
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipts["sm2"] + "?lang=en")
+        assert own_verdict(page) == "verified"
+        assert page.inner_text(VERDICT).startswith("Verified")
+        assert "sm2" in page.eval_on_selector("#receipt-bundle", "e => e.textContent")
+    finally:
+        page.close()
+    page = browser.new_page()
+    try:
+        served_as(page, _metering_byte)
+        page.goto(demo_city.base + receipts["sm2"])
+        assert own_verdict(page) == "not_verified"
+    finally:
+        page.close()
+
+
+def test_the_page_script_agrees_with_the_published_vectors(browser, demo_city, receipts):
+    """Canonical bytes (contract v1.1 §E) for every vector, SM3's standard example, and every
+    signature vector's verdict — SM2 by the shipped verifier, Ed25519 by Web Crypto."""
+    doc = json.loads((ROOT / "docs/vectors/vectors.json").read_text(encoding="utf-8"))
+    keys = {k["name"]: k for k in doc["keys"]}
+    cases = [
+        {
+            "name": v["name"],
+            "record": {k: x for k, x in v["record"].items() if k != "sig"},
+            "canonical_hex": v["canonical_hex"],
+            "signature_hex": v["signature_hex"],
+            "alg": v["alg"],
+            "public_key": keys[v["verify_with"]]["public_key"],
+            "expect": v["expect"],
+        }
+        for v in doc["vectors"]
+    ]
+    assert {c["alg"] for c in cases} == {"ed25519", "sm2"} and len(cases) >= 30
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipts["printed"])
+        own_verdict(page)
+        got = page.evaluate(
+            """async (cases) => {
+              const R = window.anxinReceipt, hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+              const out = {sm3: hex(R.sm3(new TextEncoder().encode("abc"))), cases: []};
+              for (const c of cases) {
+                const canonical = hex(new TextEncoder().encode(R.canonical(c.record)));
+                const verdict = await R.verifySig(c.alg, c.public_key, R.fromHex(c.canonical_hex), R.fromHex(c.signature_hex));
+                out.cases.push({name: c.name, canonical, verdict});
+              }
+              return out;
+            }""",
+            cases,
+        )
+    finally:
+        page.close()
+    assert got["sm3"] == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 A.1
+    by_name = {c["name"]: c for c in got["cases"]}
+    for c in cases:
+        js = by_name[c["name"]]
+        assert js["canonical"] == c["canonical_hex"], c["name"]
+        assert (js["verdict"] == "ok") == (c["expect"] == "valid"), (c["name"], js["verdict"])
