@@ -13,6 +13,7 @@ permission                    admin  regulator  inspector  operator  public
 ``verification.view``         ✓      ✓          ✓          own       ·
 ``verification.edit``         ·      ✓          ✓          ·         ·
 ``complaint.view``            ·      ✓          ✓          ·         ·
+``complaint.contact``         ·      ✓          ·          ·         ·
 ``user.manage``               ✓      ·          ·          ·         ·
 ``audit.view``                ✓      ✓          ·          ·         ·
 ============================  =====  =========  =========  ========  ======
@@ -25,6 +26,10 @@ permission                    admin  regulator  inspector  operator  public
   enters and imports verification (检定) records.
 * ``operator`` (加油站经营者): "own" = only the stations listed in its ``stations``
   (:func:`station_scope`); an operator with no stations sees nothing.
+* ``complaint.contact``: a complainant's contact (personal data, kept apart from the
+  complaint): a regulator, who answers the complainant; an inspector only for a complaint
+  assigned to them (:func:`anxin.supervision.complaints.service.may_see_contact`); every
+  view in the audit log.
 * the public (公众, no account, ``user is None``): public pages and the complaint form.
 
 ``district`` is carried on the user for the console to narrow a regulator's or
@@ -57,6 +62,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "verification.view",
         "verification.edit",
         "complaint.view",
+        "complaint.contact",
         "user.manage",
         "audit.view",
     }
@@ -76,6 +82,7 @@ ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
             "verification.view",
             "verification.edit",
             "complaint.view",
+            "complaint.contact",
             "audit.view",
         },
         INSPECTOR: _EVERYONE

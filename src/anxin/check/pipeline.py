@@ -18,6 +18,7 @@ from anxin.check.reader import read_lines
 from anxin.contract.parse import MAX_LINE_BYTES, Parsed, Reject, parse_line
 from anxin.contract.registry import Registry
 from anxin.crypto.keys import KeyRing, KeyVerdict, authenticate, authenticate_verification
+from anxin.privacy.policy import KEEP, Privacy, judge
 
 REJECT_T = -(1 << 62)  # rejects carry no event time: they sort first
 
@@ -39,13 +40,31 @@ def parse_verified(raw: bytes | int, ring: KeyRing) -> tuple[Parsed | Reject, Ke
     return Parsed(p.rec, p.t, p.t0, p.digest), verdict  # the signed bytes are not needed any more
 
 
-def source_items(index: int, path: Path, ring: KeyRing, on_bytes: Callable[[int], None]) -> Iterator[Item]:
+def parse_private(
+    raw: bytes | int, ring: KeyRing, privacy: Privacy
+) -> tuple[Parsed | Reject, KeyVerdict | None, bytes | None]:
+    """``parse_verified``, then the privacy policy (:mod:`anxin.privacy.policy`): the
+    record, its verdict and the bytes to store — the line, tokenised where personal data
+    was found (a reject: the line redacted; None: not read). The one step of ``anxin
+    check`` and of every live ingest path, so batch and live refuse the same lines."""
+    p, verdict = parse_verified(raw, ring)
+    if isinstance(raw, int):
+        return p, verdict, None
+    if isinstance(p, Reject) or privacy.mode == "keep":
+        return p, verdict, raw
+    j = judge(raw, p, privacy)
+    return j.p, (None if isinstance(j.p, Reject) else verdict), j.body
+
+
+def source_items(
+    index: int, path: Path, ring: KeyRing, on_bytes: Callable[[int], None], privacy: Privacy = KEEP
+) -> Iterator[Item]:
     with path.open("rb") as f:
         pos = 0
         for n, raw in read_lines(f):
             if isinstance(raw, bytes) and not raw.strip():
                 continue
-            p, verdict = parse_verified(raw, ring)
+            p, verdict, _ = parse_private(raw, ring, privacy)
             yield (p.t if isinstance(p, Parsed) else REJECT_T, index, n, p, verdict)
             if n % 1000 == 0:
                 on_bytes(f.tell() - pos)
@@ -54,13 +73,18 @@ def source_items(index: int, path: Path, ring: KeyRing, on_bytes: Callable[[int]
 
 
 def merged(
-    paths: list[Path], registry: Registry, *, on_bytes: Callable[[int], None] = lambda n: None
+    paths: list[Path],
+    registry: Registry,
+    *,
+    on_bytes: Callable[[int], None] = lambda n: None,
+    privacy: Privacy = KEEP,
 ) -> Iterator[Item]:
-    """All records of all sources, merged by event time, signatures verified."""
+    """All records of all sources, merged by event time, signatures verified, ``privacy``
+    applied."""
     ring = KeyRing.from_registry(registry)
     # Items are (t, file, line, …): plain tuple order is (event time, file, line),
     # unique per item, so no key function is needed (it would cost a call per record).
-    return heapq.merge(*(source_items(i, p, ring, on_bytes) for i, p in enumerate(paths)))
+    return heapq.merge(*(source_items(i, p, ring, on_bytes, privacy) for i, p in enumerate(paths)))
 
 
 def default_workers() -> int:

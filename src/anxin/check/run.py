@@ -19,6 +19,7 @@ from anxin.contract.registry import RegistryError, load_registry
 from anxin.contract.times import format_ts
 from anxin.engine import Engine, EngineSettings
 from anxin.logs import get
+from anxin.privacy.policy import Privacy
 
 log = get("check")
 
@@ -73,10 +74,14 @@ def run_check(
     workers: int | None = None,
     settings: EngineSettings | None = None,
     as_of_us: int | None = None,
+    privacy: Privacy = Privacy(),
     on_total: Callable[[int], None] = lambda n: None,
     on_bytes: Callable[[int], None] = lambda n: None,
 ) -> Summary:
-    """``as_of_us``: the receipt time of every record (default: now, when the run starts)."""
+    """``as_of_us``: the receipt time of every record (default: now, when the run starts).
+    ``privacy``: what is done with personal data in a record (:mod:`anxin.privacy.policy`;
+    the default, as ``anxin serve``'s: refused in a signed record, tokenised — here
+    without a key, as ``[kind]`` — in an unsigned one)."""
     started = time.perf_counter()
     as_of = time.time_ns() // 1_000_000 * 1000 if as_of_us is None else as_of_us  # (whole ms: as written)
     if not data_dir.is_dir():
@@ -105,6 +110,7 @@ def run_check(
                 shards=workers,
                 settings=settings,
                 as_of_us=as_of,
+                privacy=privacy,
                 on_bytes=on_bytes,
             )
         except ShardFailed as exc:  # a dead shard ends the run at once, with why
@@ -114,7 +120,7 @@ def run_check(
     else:
         engine = Engine(registry, settings) if settings else Engine(registry)
         rejects = []
-        for _t, fi, n, p, verdict in merged(paths, registry, on_bytes=on_bytes):
+        for _t, fi, n, p, verdict in merged(paths, registry, on_bytes=on_bytes, privacy=privacy):
             lines += 1
             if isinstance(p, Parsed):
                 try:

@@ -32,11 +32,12 @@ from typing import Any
 import msgspec
 
 from anxin.check.book import AlarmBook
-from anxin.check.pipeline import parse_verified
+from anxin.check.pipeline import parse_private
 from anxin.check.reader import read_lines
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.crypto.keys import KeyRing
 from anxin.engine import Engine, EngineSettings
+from anxin.privacy.policy import KEEP, Privacy
 
 CHUNK = 1000  # lines read from one source at a time
 QUEUE_DEPTH = 64  # chunks in flight to a shard before the reader waits
@@ -146,6 +147,7 @@ def _shard_run(
     files: int,
     settings: EngineSettings | None,
     as_of_us: int | None = None,
+    privacy: Privacy = KEEP,
 ) -> None:
     from anxin.contract.registry import parse_registry
 
@@ -170,7 +172,7 @@ def _shard_run(
         lines_seen += len(lines)
         items = []
         for n, raw in zip(numbers, lines):
-            p, verdict = parse_verified(raw, ring)
+            p, verdict, _ = parse_private(raw, ring, privacy)
             if isinstance(p, Reject):
                 rejects.append((fi, n, p.reason))
             else:
@@ -205,6 +207,7 @@ def run_shards(
     shards: int,
     settings: EngineSettings | None = None,
     as_of_us: int | None = None,
+    privacy: Privacy = KEEP,
     on_bytes: Callable[[int], None] = lambda n: None,
 ) -> list[ShardResult]:
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
@@ -213,7 +216,7 @@ def run_shards(
     procs = [
         ctx.Process(
             target=_shard_main,
-            args=(inboxes[i], outbox, registry_bytes, len(paths), settings, as_of_us),
+            args=(inboxes[i], outbox, registry_bytes, len(paths), settings, as_of_us, privacy),
             daemon=True,
             name=f"anxin-check-shard-{i}",
         )

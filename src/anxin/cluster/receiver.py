@@ -25,6 +25,7 @@ from anxin.contract.registry import Registry
 from anxin.crypto.keys import KeyRing
 from anxin.engine import EngineSettings
 from anxin.ingest.principals import Principal
+from anxin.ingest.privacy import policy
 from anxin.ingest.replay import newer_registry
 from anxin.ingest.screen import UploadResult, screen, settle, tally
 from anxin.ingest.service import NoRegistry, reason_class
@@ -39,6 +40,7 @@ REGISTRY_EVERY_S = 5.0
 class Receiver:
     def __init__(self, cfg: ServeConfig, store: Store, *, settings: EngineSettings = EngineSettings()) -> None:
         self.cfg, self.store, self.settings = cfg, store, settings
+        self.privacy = policy(store, mode=cfg.privacy, key=cfg.privacy_key)  # (the same step as anxin serve's)
         self.names = Names(cfg.cluster)
         self.partitions = cfg.partitions
         self.registry: Registry | None = None
@@ -119,6 +121,7 @@ class Receiver:
                 registry=reg,
                 ring=ring,
                 ahead_tolerance_us=tolerance,
+                privacy=self.privacy,
             )
         )
         if s.rejects:

@@ -5,7 +5,9 @@ outcome whichever process takes it.
 For each line: parse and authenticate (the batch checker's own step,
 :func:`anxin.check.pipeline.parse_verified`), then the sender's rights: a kind its
 principal may not send, a record of another station than the token's, a station the
-registry does not know — each a reject naming the reason. What passes becomes a ledger
+registry does not know — each a reject naming the reason; personal data in the record
+refused or tokenised as the privacy policy says (:mod:`anxin.privacy.policy`, the same
+step as ``anxin check``'s). What passes becomes a ledger
 row: quarantined (kept as evidence, judged apart) when its signature does not hold or its
 event time is ahead of its receipt time by more than the tolerance (CLOCK_AHEAD).
 """
@@ -18,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from anxin.check.pipeline import parse_verified
+from anxin.check.pipeline import parse_private
 from anxin.contract.natural import ledger_digest, natural_key
 from anxin.contract.parse import Parsed, Reject
 from anxin.contract.records import Settlement, Verification, kind_of
@@ -27,6 +29,7 @@ from anxin.contract.times import format_ts, local_day
 from anxin.contract.upload import Result, UploadResult
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.ingest.principals import Principal
+from anxin.privacy.policy import Privacy
 from anxin.store.database import LedgerRow, RejectRow
 
 log = logging.getLogger("anxin.ingest")
@@ -73,16 +76,17 @@ def ledger_row(
     )
 
 
-def read_line(raw: bytes, ring: KeyRing) -> tuple[Parsed | Reject, KeyVerdict | None, bool]:
-    """``parse_verified``, whose failure (a bug: it never raises on bad input) is this
-    line's reject, never the upload's; the third value says it was such a fault."""
+def read_line(raw: bytes, ring: KeyRing, privacy: Privacy) -> tuple[Parsed | Reject, KeyVerdict | None, bool, bytes]:
+    """``parse_private``, whose failure (a bug: it never raises on bad input) is this
+    line's reject, never the upload's; the third value says it was such a fault, the
+    fourth is the line to keep (tokenised, or for a privacy reject redacted)."""
     try:
-        p, verdict = parse_verified(raw, ring)
-        return p, verdict, False
+        p, verdict, body = parse_private(raw, ring, privacy)
+        return p, verdict, False, raw if body is None else body
     except Exception as exc:
         log.exception("a line could not be read: rejected")
         reason = f"internal error reading the line ({type(exc).__name__}); reported to the operators"
-        return Reject(reason), None, True
+        return Reject(reason), None, True, b"(not kept: the line could not be read)"
 
 
 def screen(
@@ -95,6 +99,7 @@ def screen(
     registry: Registry,
     ring: KeyRing,
     ahead_tolerance_us: int,
+    privacy: Privacy,
 ) -> Screened:
     """Screen one upload of ``station_id`` (None: records of any station, e.g. an
     institute's) received at ``received``. ``principal``: who sends it (contract v1.1 §C);
@@ -107,7 +112,7 @@ def screen(
         raw = raw.rstrip(b"\r")
         if not raw.strip():
             continue  # blank lines are not records
-        p, verdict, fault = read_line(raw, ring)
+        p, verdict, fault, body = read_line(raw, ring, privacy)
         out.faults += fault
         if isinstance(p, Reject):
             reason = p.reason
@@ -122,7 +127,7 @@ def screen(
         if reason is not None:
             out.results.append(Result(line=n, status="rejected", reason=reason))
             sender = station_id if station_id is not None else (p.rec.station_id if isinstance(p, Parsed) else None)
-            out.rejects.append(RejectRow(station_id=sender, source=source, line=n, reason=reason, excerpt=raw[:1024]))
+            out.rejects.append(RejectRow(station_id=sender, source=source, line=n, reason=reason, excerpt=body[:1024]))
             continue
         assert isinstance(p, Parsed)
         if principal is not None and principal.role == "console" and isinstance(p.rec, Verification):
@@ -132,13 +137,22 @@ def screen(
         if not quarantined and p.t > ahead_by:
             quarantined = True  # the engine alarms it CLOCK_AHEAD; it counts in no figure
             out.ahead.add(len(out.results))
-        row = ledger_row(p, raw, verdict, quarantined=quarantined, source=source)
+        row = ledger_row(p, body, verdict, quarantined=quarantined, source=source)
         out.rows.append(row)
         out.parsed.append((len(out.results), p, verdict))
         out.results.append(
-            Result(line=n, status="quarantined" if quarantined else "accepted", kind=row.kind, key=row.natural_key)
+            Result(
+                line=n,
+                status="quarantined" if quarantined else "accepted",
+                kind=row.kind,
+                key=row.natural_key,
+                reason=None if body is raw else TOKENISED,
+            )
         )
     return out
+
+
+TOKENISED = "personal data tokenised: the platform keeps no personal data (docs/privacy.md)"
 
 
 def refusal(principal: Principal, p: Parsed) -> str | None:

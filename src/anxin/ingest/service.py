@@ -37,10 +37,12 @@ from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.engine import Engine, EngineSettings
 from anxin.i18n import t as words
 from anxin.ingest.principals import Principal
+from anxin.ingest.privacy import policy
 from anxin.ingest.replay import Unprocessable, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
 from anxin.observe.metrics import Latency
 from anxin.observe.tracing import span
+from anxin.privacy.policy import Privacy
 from anxin.store import partitions
 from anxin.store.database import LedgerRow, RejectRow, Store, StoreError, now_us
 
@@ -80,6 +82,7 @@ def reason_class(reason: str) -> str:
         ("unknown kind", "unknown_kind"),
         ("record for station", "wrong_station"),
         ("not permitted", "not_permitted"),
+        ("personal data", "personal_data"),
         ("internal error", "internal_error"),
         ("station ", "unknown_station"),
     ):
@@ -101,9 +104,12 @@ class IngestService:
         checkpoint_every: int = 200_000,
         on_alarms: Callable[[list[Alarm]], None] | None = None,
         clock: Callable[[], int] = now_us,
+        privacy: Privacy | None = None,
     ) -> None:
-        """``clock``: the platform's clock in µs (receipt times, ticks); tests inject one."""
+        """``clock``: the platform's clock in µs (receipt times, ticks); tests inject one.
+        ``privacy``: personal data in records (default: tokenised with the database's key)."""
         self.store = store
+        self.privacy = privacy if privacy is not None else policy(store)
         self.clock = clock
         self.settings = settings
         self.checkpoint_every = checkpoint_every
@@ -439,6 +445,7 @@ class IngestService:
             registry=reg,
             ring=ring,
             ahead_tolerance_us=tolerance,
+            privacy=self.privacy,
         )
         self.metrics.line_faults["read"] += s.faults
         results, rejects = s.results, s.rejects

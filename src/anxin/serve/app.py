@@ -36,7 +36,7 @@ from anxin.serve.alarms import AlarmBroadcaster, alarms_router
 from anxin.serve.apidoc import describe
 from anxin.serve.config import ServeConfig
 from anxin.serve.firmware_api import firmware_router
-from anxin.serve.jobs import clock_job, daily_reports_job
+from anxin.serve.jobs import clock_job, daily_reports_job, purge_job
 from anxin.serve.limits import RateLimiter
 from anxin.serve.metrics import MqttCollector, render_metrics
 from anxin.serve.platform import platform_router
@@ -77,9 +77,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         reports = daily_reports_job(service, config.reports_every_s).start()
         ticks = app.state.clock_job = clock_job(service, config.clock_every_s).start()  # (one per lifespan)
         try:
+        purges = purge_job(service, config.retention, config.purge_every_s).start()
             yield
         finally:
             await run_in_threadpool(ticks.stop)
+            await run_in_threadpool(purges.stop)
             await run_in_threadpool(reports.stop)
             if app.state.mqtt is not None:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)

@@ -14,11 +14,13 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from anxin.i18n import t
 from anxin.keyed import KeyedError, Message, os_reason
+from anxin.retention.periods import Retention
 
 
 class ConfigError(KeyedError, ValueError):
@@ -91,6 +93,17 @@ class ServeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # figures the console's alarm pages link to. The default is where `anxin certify`
     # writes run from the same directory.
     certify_report: str = "anxin-data/certify/certify.json"
+    # Personal data in a record (docs/privacy.md): a card, account, phone, ID or plate
+    # number in an unknown field or in a settlement's payment is tokenised (a keyed HMAC;
+    # refused in a signed record, whose bytes cannot change), refused, or kept.
+    privacy: Literal["refuse", "tokenise", "keep"] = "tokenise"
+    # The tokens' key (best from ANXIN_PRIVACY_KEY_FILE); None: one made on first use and
+    # kept in the database.
+    privacy_key: str | None = None
+    # How long each class of data is kept, in days (anxin.retention, docs/privacy.md), and
+    # how often anxin serve purges what is past its period (0: never; `anxin purge`).
+    retention: Retention = msgspec.field(default_factory=Retention)
+    purge_every_s: float = 86400.0
 
 
 ENV_PREFIX = "ANXIN_"
@@ -103,6 +116,7 @@ SECRETS = (  # also read from ANXIN_<KEY>_FILE
     "signing_key",
     "nats_url",
     "cluster_secret",
+    "privacy_key",
 )
 
 

@@ -1,6 +1,7 @@
 """Background jobs of the live service on a wall-clock schedule (not the engine's
 event time): the daily statistics report (日报), generated for every day that has none,
-and the platform's clock ticks (DATA_OUTAGE, a silent station's pending decisions)."""
+the platform's clock ticks (DATA_OUTAGE, a silent station's pending decisions), and the
+purge of what is past its retention period (anxin.retention, docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,17 @@ def clock_job(service, every_s: float) -> PeriodicJob:
     is read and the ticks now due are appended to the ledger and fed to the engine
     (:meth:`anxin.ingest.service.IngestService.tick`)."""
     return PeriodicJob("clock", service.tick, every_s)
+
+
+def purge_job(service, retention, every_s: float) -> PeriodicJob:
+    """The purge (:func:`anxin.retention.service.purge`) every ``every_s``: what is past its
+    period goes, what an open case or complaint holds stays; each run is audited. (On the
+    scale-out's read side too: the workers' checkpoints bound what may go.)"""
+    from anxin.retention.service import purge
+
+    def run() -> dict[str, int]:
+        now = time.time_ns() // 1000
+        report = purge(service.store, retention, now_us=now, actor="system", reason="scheduled purge (anxin serve)")
+        return {k: v for k, v in report.purged.items() if v}
+
+    return PeriodicJob("purge", run, every_s)

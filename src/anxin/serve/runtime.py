@@ -41,7 +41,10 @@ def build(config_path: Path | None = None, **overrides):
             raise ValueError(t("cluster_needs_postgresql"))
         service = ReadSide(store, cfg)
     else:
-        service = IngestService(store, EngineSettings(), checkpoint_every=cfg.checkpoint_every)
+        from anxin.ingest.privacy import policy
+
+        privacy = policy(store, mode=cfg.privacy, key=cfg.privacy_key)
+        service = IngestService(store, EngineSettings(), checkpoint_every=cfg.checkpoint_every, privacy=privacy)
     if service.registry is None and cfg.registry:
         path = Path(cfg.registry)
         # (a reason the audit page words; the document itself is named by its sha256)

@@ -71,7 +71,15 @@ async def complaints(
     )
 
 
-async def _complaint(request: Request, v: Viewer, store: Store, d: dict, message: str | None = None, status: int = 200):
+async def _complaint(
+    request: Request,
+    v: Viewer,
+    store: Store,
+    d: dict,
+    message: str | None = None,
+    status: int = 200,
+    contact: str | None = None,
+):
     def load():
         everyone = active_staff(store, ROLES)
         alarms = alarm_headings(store, [ref for kind, ref in _link_pairs(d) if kind == "alarm"])
@@ -93,6 +101,8 @@ async def _complaint(request: Request, v: Viewer, store: Store, d: dict, message
         can_handle=v.can("complaint.view"),
         can_open_case=v.can("alarm.triage"),
         can_triage=v.can("alarm.triage"),
+        can_see_contact=C.may_see_contact(v.signed_in, d),
+        contact=contact,
     )
 
 
@@ -136,6 +146,9 @@ async def complaint_step(
             await run_in_threadpool(
                 lambda: C.close(store, cid, outcome=str(form.get("outcome", "")), reason=text, actor=who, now_us=now)
             )
+        elif step == "contact":  # shown on this answer only (never in an address), and audited
+            got = await run_in_threadpool(lambda: C.reveal_contact(store, cid, viewer=v.signed_in, now_us=now))
+            return await _complaint(request, v, store, d, contact=got or "—")
         else:
             raise NotFound(v)
     except SupervisionError as exc:
@@ -145,10 +158,13 @@ async def complaint_step(
 
 
 @router.get("/console/complaints/{cid}/attachments/{aid}")
-async def complaint_file(v: CanHandleComplaints, d: ComplaintRow, aid: DbId, store: Store):
+async def complaint_file(v: CanHandleComplaints, d: ComplaintRow, aid: DbId, store: Store, service: Service):
     f = await run_in_threadpool(C.attachment, store, d["id"], aid)
     if f is None:
         raise NotFound(v)
+    await run_in_threadpool(
+        lambda: C.record_attachment_view(store, d["id"], aid, viewer=v.signed_in, now_us=service.clock())
+    )
     return Response(f.data, media_type=f.mime, headers={"Content-Disposition": "attachment"})
 
 

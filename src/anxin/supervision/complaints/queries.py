@@ -33,7 +33,6 @@ _FIELDS = (
     "station_id",
     "nozzle_id",
     "text",
-    "contact",
     "status",
     "channel",
     "order_ref",
@@ -48,7 +47,10 @@ _FIELDS = (
 
 
 def _row(r: Any, now_us: int | None = None) -> dict[str, Any]:
+    # The complainant's contact is personal data kept apart: never in a listing or a
+    # complaint's page, only through service.reveal_contact (role-checked, audited).
     d = {f: getattr(r, f) for f in _FIELDS}
+    d["has_contact"] = getattr(r, "contact", None) is not None
     d["id"] = int(d["id"])
     if now_us is not None:
         d["overdue"] = _is_overdue(d, now_us)

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, or_, select, update
 
+from anxin.auth.roles import User, can
 from anxin.contract.registry import Registry
 from anxin.store import schema as T
 from anxin.store.database import Store
@@ -382,3 +383,50 @@ def _lock(conn: Connection, cid: int) -> Any:
     if row is None:
         raise SupervisionError("unknown_complaint", field="complaint_id", complaint_id=cid)
     return row
+
+
+# ---------------------------------------------------------------------------- the complainant's contact
+def may_see_contact(viewer: User | None, complaint: dict[str, Any]) -> bool:
+    """A complainant's contact is for who answers them: a regulator (``complaint.contact``),
+    or the inspector the complaint is assigned to — nobody else (PIPL §6: the least
+    needed)."""
+    if viewer is None:
+        return False
+    return can(viewer, "complaint.contact") or (
+        can(viewer, "complaint.view") and complaint.get("assignee") == viewer.username
+    )
+
+
+def reveal_contact(store: Store, complaint_id: int, *, viewer: User, now_us: int) -> str | None:
+    """The complainant's contact (None: none was given), for ``viewer`` if it may see it
+    (:func:`may_see_contact`); every view an audit entry (``complaint.contact_view``).
+    Raises SupervisionError ``contact_not_permitted`` otherwise (nothing is read)."""
+    co = T.complaints.c
+    with write_transaction(store) as conn:
+        row = conn.execute(select(co.assignee, co.contact).where(co.id == complaint_id)).first()
+        if row is None or not may_see_contact(viewer, {"assignee": row.assignee}):
+            raise SupervisionError("contact_not_permitted", field="contact")
+        audit(
+            conn,
+            actor=viewer.username,
+            action="complaint.contact_view",
+            subject=f"complaint:{complaint_id}",
+            reason="",
+            data={"given": row.contact is not None},
+            now_us=now_us,
+        )
+    return row.contact
+
+
+def record_attachment_view(store: Store, complaint_id: int, attachment_id: int, *, viewer: User, now_us: int) -> None:
+    """A complainant's file (a photo, a receipt: personal data too) was downloaded."""
+    with write_transaction(store) as conn:
+        audit(
+            conn,
+            actor=viewer.username,
+            action="complaint.attachment_view",
+            subject=f"complaint:{complaint_id}",
+            reason="",
+            data={"attachment": attachment_id},
+            now_us=now_us,
+        )
