@@ -111,7 +111,7 @@ def test_only_the_http_api_is_described(served) -> None:
 def test_tokens_are_security_schemes_not_header_parameters(served) -> None:
     _, spec = served
     schemes = spec["components"]["securitySchemes"]
-    assert set(schemes) == {"station", "institute", "reader", "admin", "metrics"}
+    assert set(schemes) == {"station", "institute", "reader", "admin", "metrics", "agency"}
     assert all(s == {**s, "type": "http", "scheme": "bearer"} and s["description"] for s in schemes.values())
     for method, path, o in operations(spec):
         assert not [p for p in o.get("parameters", []) if p["name"].lower() == "authorization"], (method, path)
@@ -122,6 +122,8 @@ def test_tokens_are_security_schemes_not_header_parameters(served) -> None:
             assert security == [{"reader": []}]
         elif path == "/metrics":
             assert security == [{"metrics": []}, {}]
+        elif path.startswith("/v1/exports/"):
+            assert security == [{"agency": []}], path
         elif path in ("/v1/platform/keys", "/v1/complaints", "/healthz", "/readyz"):
             assert security == [], path
         else:

@@ -66,6 +66,7 @@ def test_the_permission_matrix() -> None:
         "complaint.view": "01100",
         "user.manage": "10000",
         "audit.view": "11000",
+        "export.agency": "01000",
     }
     assert set(expected) == auth.PERMISSIONS
     for perm, row in expected.items():

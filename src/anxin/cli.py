@@ -44,6 +44,7 @@ LAZY_COMMANDS = {
     "bundle": "anxin.supervision.cli",
     "witness": "anxin.check.explain",
     "map": "anxin.geo.cli",
+    "export": "anxin.exports.cli",
     "worker": "anxin.cluster.cli",
     "cluster": "anxin.cluster.cli",
     "receipt": "anxin.receipt.cli",

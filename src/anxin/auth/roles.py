@@ -16,6 +16,7 @@ permission                    admin  regulator  inspector  operator  public
 ``complaint.contact``         ·      ✓          ·          ·         ·
 ``user.manage``               ✓      ·          ·          ·         ·
 ``audit.view``                ✓      ✓          ·          ·         ·
+``export.agency``             ·      ✓          ·          ·         ·
 ============================  =====  =========  =========  ========  ======
 
 * ``admin`` (系统管理员) runs the system: accounts, the registry, the audit log. It does
@@ -26,6 +27,10 @@ permission                    admin  regulator  inspector  operator  public
   enters and imports verification (检定) records.
 * ``operator`` (加油站经营者): "own" = only the stations listed in its ``stations``
   (:func:`station_scope`); an operator with no stations sees nothing.
+* ``export.agency``: the tax and commerce exports (:mod:`anxin.exports`), handed to
+  another agency — a regulator's act of disclosure; a regulator with a ``district``
+  exports that district's stations only. Another agency's system pulls them with a
+  token an administrator issues (``anxin export token``), not with an account.
 * ``complaint.contact``: a complainant's contact (personal data, kept apart from the
   complaint): a regulator, who answers the complainant; an inspector only for a complaint
   assigned to them (:func:`anxin.supervision.complaints.service.may_see_contact`); every
@@ -33,7 +38,8 @@ permission                    admin  regulator  inspector  operator  public
 * the public (公众, no account, ``user is None``): public pages and the complaint form.
 
 ``district`` is carried on the user for the console to narrow a regulator's or
-inspector's default views; it is not an access limit here.
+inspector's default views; it is not an access limit here, except for the agency
+exports (:func:`anxin.exports.service.user_scope`).
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "complaint.contact",
         "user.manage",
         "audit.view",
+        "export.agency",
     }
 )
 
@@ -84,6 +91,7 @@ ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
             "complaint.view",
             "complaint.contact",
             "audit.view",
+            "export.agency",
         },
         INSPECTOR: _EVERYONE
         | {"alarm.view", "alarm.report", "registry.view", "verification.view", "verification.edit", "complaint.view"},

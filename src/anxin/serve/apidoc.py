@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from anxin.exports.schema import components as export_components
 from anxin.serve import api_examples
 from anxin.serve.api_models import REF, components
 from anxin.serve.bearer import SCHEMES
@@ -32,6 +33,11 @@ class Op:
 
 
 NOT_FOUND = {"404": "not found (named in the detail)"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_ERRORS = {
+    "403": "the token does not cover this export",
+    "404": "a district or station outside the token's scope, or no such (named in the detail)",
+}
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", "/v1/records"): Op(
         "uploadRecords",
@@ -62,6 +68,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("delete", "/v1/webhooks/{webhook_id}"): Op("deactivateWebhook", {"200": "WebhookDeactivated"}),
     ("get", "/v1/platform/keys"): Op("listPlatformKeys", {"200": "PlatformKeys"}),
     ("post", "/v1/complaints"): Op("submitComplaint", {"201": "ComplaintReceipt", "428": "Challenge"}),
+    ("get", "/v1/exports/{kind}"): Op("getAgencyExport", {"200": "AgencyExport"}, EXPORT_ERRORS),
+    ("get", "/v1/exports/{kind}/xlsx"): Op("getAgencyExportWorkbook", {"200": XLSX}, EXPORT_ERRORS),
 }
 
 TAGS = [
@@ -87,6 +95,13 @@ TAGS = [
         "description": "The webhook deliveries' outbox: pending, delivered and dead (the dead-letter list), a manual "
         "retry, deactivating a subscription. The admin token.",
     },
+    {
+        "name": "agencies",
+        "description": "Data for the other agencies (docs/exports.md): the tax bureau's export (以销核税: each "
+        "station's signed metering against its settlements, per day and fuel grade, with what makes a figure "
+        "doubtful) and commerce statistics' (sales volume per fuel grade, station and district), with a read "
+        "token an administrator issues to the agency; every pull is in the audit log with the file's SHA-256.",
+    },
     {"name": "operations", "description": "Liveness, readiness, Prometheus metrics, ledger rows set aside."},
     {
         "name": "public",
@@ -109,8 +124,11 @@ PARAMETERS = {
     "delivery_id": "the delivery",
     "x-anxin-challenge": "the challenge of a 428 answer, when one was asked",
     "x-anxin-solution": "the decimal counter that solves it",
+    "kind": "tax (以销核税: signed metering against settlements) or commerce (sales volume statistics)",
 }
 TEXT = {
+    XLSX: "the export as a workbook: typed numbers in litres and yuan, the headers in the request's language "
+    "(Accept-Language, ?lang=; Chinese first), a sheet of definitions (docs/exports.md)",
     "text/event-stream": "Server-Sent Events: per alarm `id: <ord>`, `event: alarm`, `data: <the alarm as JSON, "
     "contract §6>`; a comment line (`: keepalive`) every 15 s of quiet. Reconnect with `Last-Event-ID: <ord>`.",
 }
@@ -140,6 +158,7 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` (FastAPI's document) with ids, tags, bodies, security, examples and webhooks."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components())
+    schemas.update(export_components())
     used_schemes: set[str] = set()
     for path, item in spec.get("paths", {}).items():
         for method, operation in item.items():

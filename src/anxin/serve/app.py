@@ -25,6 +25,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from anxin.exports.api import router as agency_router
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
@@ -197,6 +198,7 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.include_router(webhooks_router(service.store, admin))
     app.include_router(firmware_router(service, tokens))  # the institute's firmware register (§F)
     app.include_router(platform_router(service.store, config))  # the keys that sign evidence
+    app.include_router(agency_router)  # the agencies' exports (anxin.exports)
     if config.console:
         from anxin.web.mount import mount_console
 

@@ -48,6 +48,11 @@ METRICS = BearerToken(
     "The service's `metrics_token`, for GET /metrics. Without one configured, /metrics answers only "
     "connections from the machine's own loopback that no proxy forwarded, with no token.",
 )
-SCHEMES = {s.scheme_name: s for s in (STATION, INSTITUTE, READER, ADMIN, METRICS)}
+AGENCY = BearerToken(
+    "agency",
+    "Another agency's read token (`anxin export token --agency … --kind tax|commerce [--district …]`): the tax "
+    "or commerce export of the token's district (or the city), JSON or XLSX; revoked with `anxin export revoke`.",
+)
+SCHEMES = {s.scheme_name: s for s in (STATION, INSTITUTE, READER, ADMIN, METRICS, AGENCY)}
 
-__all__ = ["ADMIN", "INSTITUTE", "METRICS", "READER", "SCHEMES", "STATION", "BearerToken"]
+__all__ = ["ADMIN", "AGENCY", "INSTITUTE", "METRICS", "READER", "SCHEMES", "STATION", "BearerToken"]

@@ -20,7 +20,7 @@ def mount_console(
     base_url: str = "",
     cookie_secure: bool = True,
 ) -> None:
-    from anxin.web import console, deps, extra, firmware, oversight, pages, public, receipt, supervision, users, witness
+    from anxin.web import console, deps, exports, extra, firmware, oversight, pages, public, receipt, supervision, users, witness
     from anxin.web import certified
     from anxin.web.guard import PublicGuard
     from anxin.workflow import incident_listener
@@ -45,6 +45,7 @@ def mount_console(
     app.include_router(public.api_router)
     app.include_router(users.router)
     app.include_router(oversight.router)
+    app.include_router(exports.router)  # data for the other agencies (issue 17, item 5)
     app.include_router(witness.router)
     app.include_router(certified.router)  # the certify report's figures, linked from every alarm
     app.include_router(console.router)
