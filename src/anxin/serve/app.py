@@ -77,12 +77,12 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         app.state.mqtt = start_bridge(service, tokens, bridge) if bridge else None
         reports = daily_reports_job(service, config.reports_every_s).start()
         ticks = app.state.clock_job = clock_job(service, config.clock_every_s).start()  # (one per lifespan)
-        try:
         purges = purge_job(service, config.retention, config.purge_every_s).start()
+        try:
             yield
         finally:
-            await run_in_threadpool(ticks.stop)
             await run_in_threadpool(purges.stop)
+            await run_in_threadpool(ticks.stop)
             await run_in_threadpool(reports.stop)
             if app.state.mqtt is not None:
                 await run_in_threadpool(app.state.mqtt.stop)  # drains, acks, disconnects (session kept)
