@@ -48,8 +48,8 @@ LAZY_COMMANDS = {
     "worker": "anxin.cluster.cli",
     "cluster": "anxin.cluster.cli",
     "receipt": "anxin.receipt.cli",
-    "certify": "anxin.certify.cli",
     "purge": "anxin.retention.cli",
+    "certify": "anxin.certify.cli",
 }
 HIDDEN_COMMANDS = {"db-upgrade": "anxin.store.cli"}  # the old spelling of ``anxin db upgrade``
 _LISTING = "anxin.listing"  # ctx.meta flag: only names and help are wanted, import nothing
@@ -206,8 +206,8 @@ def check(
             help=h("check.as_of"),
         ),
     ] = None,
-    _lang: LangOpt = None,
     privacy: Annotated[str, typer.Option("--privacy", help=h("check.privacy"))] = "tokenise",
+    _lang: LangOpt = None,
 ) -> None:
     from anxin.check.run import CheckError, run_check
     from anxin.contract.times import TimestampError, parse_ts
@@ -217,11 +217,11 @@ def check(
         as_of_us = parse_ts(as_of) if as_of is not None else None
     except TimestampError as exc:
         _fail(f"--as-of: {exc.text()}")  # (str(exc) is the contract's English, for stations)
-
     from anxin.privacy.policy import MODES, Privacy
 
     if privacy not in MODES:
         _fail(t("privacy_mode_bad").format(value=privacy, modes=" | ".join(MODES)))
+
     with _progress(t("checking"), bytes_=True) as progress:
         task = progress.add_task("check", total=None)
         try:
@@ -231,8 +231,8 @@ def check(
                 workers=workers,
                 settings=EngineSettings(witness_enabled=witness),
                 as_of_us=as_of_us,
-                on_total=lambda n: progress.update(task, total=n),
                 privacy=Privacy(mode=privacy),  # type: ignore[arg-type]
+                on_total=lambda n: progress.update(task, total=n),
                 on_bytes=lambda n: progress.advance(task, n),
             )
         except CheckError as exc:
