@@ -16,6 +16,7 @@ from sqlalchemy import text
 from anxin.check.run import run_check
 from anxin.ingest.service import IngestService
 from anxin.sim import ScenarioSet, simulate
+from anxin.sim.scenarios import FIRMWARE_SCENARIOS
 from anxin.store.database import Store
 
 STATIONS = ("S0001", "S0002")
@@ -25,6 +26,16 @@ STATIONS = ("S0001", "S0002")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("live") / "city"
     simulate(out, stations=2, days=1, seed=12, scenarios=ScenarioSet.all(), workers=1, group_size=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def firmware_city(tmp_path_factory) -> Path:
+    """A city with the firmware register and every §F scenario (contract v1.1 §F)."""
+    out = tmp_path_factory.mktemp("live-fw") / "city"
+    scenarios = ScenarioSet.parse("honest,firmware,forged,seal_unauthorised")
+    assert set(FIRMWARE_SCENARIOS) <= set(scenarios.enabled())
+    simulate(out, stations=2, days=2, seed=5, scenarios=scenarios, workers=1, group_size=2)
     return out
 
 
@@ -74,6 +85,20 @@ def test_live_alarms_equal_the_batch_check(city: Path, batch_alarm_ids: set[str]
     again = _feed(svc, batches[:3])  # an edge agent's retry: duplicates, no new alarm
     assert again["accepted"] == 0 and again["duplicate"] > 0
     assert _alarm_ids(svc.store) == batch_alarm_ids
+
+
+def test_live_alarms_equal_the_batch_check_with_firmware_and_self_lock(firmware_city: Path, tmp_path) -> None:
+    """Firmware updates (approved, revoked, a known cheat program) and self-locks
+    (unlocked at a verification, cleared by the station): live == batch."""
+    out = tmp_path / "check"
+    run_check(firmware_city, out, workers=0)
+    batch = [json.loads(x) for x in (out / "alarms.jsonl").read_text().splitlines()]
+    rules = {a["rule"] for a in batch}
+    assert {"UNAPPROVED_FIRMWARE", "SELF_LOCK_CLEARED", "SEAL_BREACH", "UNVERIFIED_USE"} <= rules, rules
+    assert {a["severity"] for a in batch if a["rule"] == "UNAPPROVED_FIRMWARE"} == {"major", "critical"}
+    svc = _service(str(tmp_path / "db.sqlite"), firmware_city)
+    _feed(svc, uploads(arrival_lines(firmware_city), "S0001"))
+    assert _alarm_ids(svc.store) == {a["alarm_id"] for a in batch}
 
 
 def test_crash_and_replay_lose_nothing_and_double_nothing(city: Path, batch_alarm_ids: set[str], tmp_path) -> None:

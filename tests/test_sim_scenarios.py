@@ -12,7 +12,7 @@ from anxin.contract.records import Verification
 from anxin.crypto.schemes import load_verifier
 from anxin.sim import City, ScenarioSet
 from anxin.sim.render import MALFORMED_MODES, malform
-from anxin.sim.scenarios import NAMES, SCENARIOS
+from anxin.sim.scenarios import FIRMWARE_SCENARIOS, NAMES, SCENARIOS, V1_SCENARIOS
 from anxin.sim.signing import device_signer
 from anxin.sim.supply import verification_record
 from anxin.verification.jjg443 import evaluate_verification
@@ -21,7 +21,9 @@ from anxin.verification.jjg443 import evaluate_verification
 def test_parse() -> None:
     assert ScenarioSet.parse("honest") == ScenarioSet.honest() == ScenarioSet()
     assert ScenarioSet.parse("all") == ScenarioSet.all()
-    assert set(ScenarioSet.all().enabled()) == set(NAMES)
+    assert set(ScenarioSet.all().enabled()) == set(V1_SCENARIOS) == set(NAMES) - set(FIRMWARE_SCENARIOS)
+    both = ScenarioSet.parse("all,firmware")  # contract v1.1 §F: asked for by name, never by "all"
+    assert set(both.enabled()) == set(NAMES) and both.firmware and not ScenarioSet.all().firmware
     s = ScenarioSet.parse("forged, rigged_inflate=0.02")
     assert s.enabled() == ("rigged_inflate", "forged") and s.rigged_inflate == 0.02
     assert ScenarioSet.parse("all,resends=0").resends == 0

@@ -18,7 +18,8 @@ import msgspec
 import numpy as np
 
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, format_ts
-from anxin.sim.scenarios import PUMP_SEQ_ONLY, SALE_SCENARIOS, ScenarioSet
+from anxin.sim.firmware import dispenser_model, firmware_register
+from anxin.sim.scenarios import FIRMWARE_SCENARIOS, PUMP_SEQ_ONLY, SALE_SCENARIOS, ScenarioSet
 from anxin.sim.signing import derive_int, device_signer
 from anxin.sim.tank import TankSpec, design_tank, registry_chart
 from anxin.sim.world import World
@@ -143,6 +144,7 @@ class NozzleSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_flow: int
     verified_until_us: int
     scenario: str | None = None
+    dispenser_model: str | None = None  # contract v1.1 §F: only in a city with firmware scenarios
 
 
 class TankInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -305,6 +307,7 @@ class City:
                         "verified_until": format_ts(n.verified_until_us),
                         "last_verification_passed": True,
                     }
+                    | ({"dispenser_model": n.dispenser_model} if n.dispenser_model else {})
                 )
             for product, rows in st.prices.items():
                 for from_us, fen in rows:
@@ -316,6 +319,8 @@ class City:
                             "unit_price_fen": fen,
                         }
                     )
+        if self.config.scenarios.firmware:  # the institute's register (contract v1.1 §F)
+            out["firmware"] = firmware_register()
         return out
 
     # ------------------------------------------------------------------ live stream
@@ -606,6 +611,14 @@ def _assign_scenarios(raw: list[_RawStation], sc: ScenarioSet, seed: int, cfg: C
         eligible = eligible or raw
         target = eligible[(k * 7 + rng.randrange(len(eligible))) % len(eligible)]
         target.forced.append(name)
+    # Firmware and self-lock (contract v1.1 §F): last, so that a city without them is
+    # drawn exactly as before; dispenser models from an RNG of their own.
+    if sc.firmware:
+        for name in FIRMWARE_SCENARIOS:
+            if sc.rate(name) > 0:
+                take(lambda n: True, _count(sc.rate(name), n_total), name)
+        for n in all_noz:
+            n["dispenser_model"] = dispenser_model(seed, n["dispenser_id"])
 
 
 def _finish_station(seed: int, r: _RawStation) -> StationSpec:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from anxin.sim import firmware
 from anxin.sim.model import DAY, MIN, Disp, H, NozzlePlan, S, local_date, ms, near_price_change
-from anxin.sim.scenarios import BY_NAME, PUMP_SEQ_ONLY, SALE_SCENARIOS
+from anxin.sim.scenarios import BY_NAME, FIRMWARE_SCENARIOS, PUMP_SEQ_ONLY, SALE_SCENARIOS
 from anxin.sim.supply import verification_record
 from anxin.sim.truth import AlarmKey, Fault
 
@@ -130,6 +131,8 @@ def setup_timelines(plan: StationPlan, rng: random.Random) -> None:
             ts = _visit(plan, nz, rng, t, new_k=None, vtype="periodic", passing=False)
             nz.unverified.append((ts, None, sc))
             p["ver_ts"] = ts
+        elif sc in FIRMWARE_SCENARIOS:  # contract v1.1 §F
+            firmware.setup(plan, nz, rng, _visit, _pick_time)
     # Honest periodic verifications, some with a K adjustment.
     chance = min(0.6, cfg.days / 120)
     for nz in plan.nozzles:
@@ -341,6 +344,9 @@ def build_truth(plan: StationPlan) -> list[Fault]:
             add(sc, [drift], [], nozzle_id=nid, inflate_permille=round(p["legacy_p"] * 1000, 3))
         elif sc == "meter_drift":
             add(sc, [drift], [loss] if nz.error0 < 0 else [], nozzle_id=nid, error_permille=round(nz.error0 * 1000, 3))
+        elif sc is not None and (found := firmware.truth(plan, nz, _unverified_days)) is not None:  # v1.1 §F
+            expect, allow, detail = found
+            add(sc, expect, allow, nozzle_id=nid, **detail)
     if plan.ghost is not None:
         for d in plan.ghost.disps:
             faults.extend(_sale_fault(plan, d, len(faults)))

@@ -24,6 +24,9 @@ class ScenarioInfo(msgspec.Struct, frozen=True, kw_only=True):
     record_level: bool
     zh: str
     en: str
+    # contract v1.1 §F: on only when asked for ("firmware" in a scenario list), never by
+    # "all" — the cities of before stay byte for byte what they were
+    firmware: bool = False
 
 
 SCENARIOS: tuple[ScenarioInfo, ...] = (
@@ -217,6 +220,56 @@ SCENARIOS: tuple[ScenarioInfo, ...] = (
         en="tank leaking 0.76 L/h",
     ),
     ScenarioInfo(
+        name="firmware_approved",
+        unit="nozzles",
+        default_rate=0.01,
+        primary_rule=None,
+        record_level=True,
+        zh="检定时升级为批准的计量软件",
+        en="approved firmware installed at a verification (honest)",
+        firmware=True,
+    ),
+    ScenarioInfo(
+        name="firmware_revoked",
+        unit="nozzles",
+        default_rate=0.004,
+        primary_rule="UNAPPROVED_FIRMWARE",
+        record_level=True,
+        zh="升级为已撤销的计量软件版本",
+        en="firmware updated to a revoked version",
+        firmware=True,
+    ),
+    ScenarioInfo(
+        name="firmware_cheat",
+        unit="nozzles",
+        default_rate=0.003,
+        primary_rule="UNAPPROVED_FIRMWARE",
+        record_level=True,
+        zh="擅自刷入已知作弊程序",
+        en="known cheat program flashed without verification",
+        firmware=True,
+    ),
+    ScenarioInfo(
+        name="self_lock_authorised",
+        unit="nozzles",
+        default_rate=0.004,
+        primary_rule=None,
+        record_level=True,
+        zh="加油机自锁，检定后解锁",
+        en="dispenser self-locked, unlocked at a verification (honest)",
+        firmware=True,
+    ),
+    ScenarioInfo(
+        name="self_lock_unauthorised",
+        unit="nozzles",
+        default_rate=0.003,
+        primary_rule="SELF_LOCK_CLEARED",
+        record_level=True,
+        zh="自锁后未经检定擅自解锁",
+        en="self-lock bypassed and cleared without verification",
+        firmware=True,
+    ),
+    ScenarioInfo(
         name="resends",
         unit="lines",
         default_rate=0.002,
@@ -251,6 +304,8 @@ NAMES: tuple[str, ...] = tuple(BY_NAME)
 # Scenarios that act on individual sales (chosen per station) vs on whole nozzles/tanks.
 SALE_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if s.unit == "sales")
 NOZZLE_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if s.unit == "nozzles")
+FIRMWARE_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if s.firmware)
+V1_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIOS if not s.firmware)
 # Sale faults that rely on pump_seq pairing, injected only at stations with a modern POS.
 PUMP_SEQ_ONLY: frozenset[str] = frozenset({"deleted_metering", "off_book", "implausible_flow"})
 
@@ -279,6 +334,11 @@ class ScenarioSet(msgspec.Struct, frozen=True, kw_only=True):
     legacy_rigged: float = 0.0
     meter_drift: float = 0.0
     tank_leak: float = 0.0
+    firmware_approved: float = 0.0
+    firmware_revoked: float = 0.0
+    firmware_cheat: float = 0.0
+    self_lock_authorised: float = 0.0
+    self_lock_unauthorised: float = 0.0
     resends: float = 0.0
     legacy_pos: float = 0.0
     malformed: float = 0.0
@@ -296,15 +356,17 @@ class ScenarioSet(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def all(cls) -> ScenarioSet:
-        """Every switch on at its modest default rate."""
-        return cls(**{s.name: s.default_rate for s in SCENARIOS})
+        """Every v1 switch on at its modest default rate (the firmware and self-lock
+        scenarios of contract v1.1 §F are asked for by name: ``all,firmware``)."""
+        return cls(**{s.name: s.default_rate for s in SCENARIOS if not s.firmware})
 
     @classmethod
     def parse(cls, text: str) -> ScenarioSet:
         """``"all"``, ``"honest"`` or a comma list of names, each optionally ``name=rate``.
 
         ``all`` and ``honest`` may start a list: ``"all,resends=0"`` or
-        ``"honest,legacy_pos"``.
+        ``"honest,legacy_pos"``. ``firmware`` anywhere switches on every scenario of
+        contract v1.1 §F (firmware and self-lock) at its default rate: ``"all,firmware"``.
         """
         rates: dict[str, float] = {}
         for i, raw in enumerate(p.strip() for p in text.split(",")):
@@ -314,12 +376,15 @@ class ScenarioSet(msgspec.Struct, frozen=True, kw_only=True):
                 if i != 0:
                     raise ValueError(f"{raw!r} may only come first in a scenario list")
                 if raw == "all":
-                    rates.update({s.name: s.default_rate for s in SCENARIOS})
+                    rates.update({s.name: s.default_rate for s in SCENARIOS if not s.firmware})
+                continue
+            if raw == "firmware":
+                rates.update({s.name: s.default_rate for s in SCENARIOS if s.firmware})
                 continue
             name, _, value = raw.partition("=")
             name = name.strip()
             if name not in BY_NAME:
-                raise ValueError(f"unknown scenario {name!r}; known: all, honest, {', '.join(NAMES)}")
+                raise ValueError(f"unknown scenario {name!r}; known: all, honest, firmware, {', '.join(NAMES)}")
             if value:
                 try:
                     rates[name] = float(value)
@@ -331,6 +396,12 @@ class ScenarioSet(msgspec.Struct, frozen=True, kw_only=True):
 
     def enabled(self) -> tuple[str, ...]:
         return tuple(n for n in NAMES if getattr(self, n) > 0)
+
+    @property
+    def firmware(self) -> bool:
+        """Whether any firmware or self-lock scenario is on (the city then has a firmware
+        register and dispenser models; else its registry is v1's)."""
+        return any(getattr(self, n) > 0 for n in FIRMWARE_SCENARIOS)
 
     def rate(self, name: str) -> float:
         return float(getattr(self, name))
