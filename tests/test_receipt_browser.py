@@ -8,12 +8,14 @@ test vectors (docs/vectors/vectors.json) in the browser itself."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
+import msgspec
 import pytest
 import typer
 from rich.console import Console
@@ -21,8 +23,9 @@ from typer.testing import CliRunner
 
 from anxin.cli import _fail
 from anxin.contract.registry import load_registry
+from anxin.receipt.check import check
 from anxin.receipt.cli import register
-from anxin.receipt.digest import receipt_path
+from anxin.receipt.digest import parse_receipt_url, receipt_path, sale_day
 from anxin.receipt.queries import example
 from anxin.store.database import Store
 
@@ -214,3 +217,71 @@ def test_the_page_script_agrees_with_the_published_vectors(browser, demo_city, r
         js = by_name[c["name"]]
         assert js["canonical"] == c["canonical_hex"], c["name"]
         assert (js["verdict"] == "ok") == (c["expect"] == "valid"), (c["name"], js["verdict"])
+
+
+def _variants(doc: dict) -> dict[str, dict]:
+    """The bundle, and changed copies of it: each a different check's failure."""
+
+    def changed(fn) -> dict:
+        d = copy.deepcopy(doc)
+        fn(d)
+        return d
+
+    def canon(item: dict, old: str, new: str) -> None:
+        assert old in item["canonical"]
+        item["canonical"] = item["canonical"].replace(old, new, 1)
+
+    rec = json.loads(doc["metering"]["canonical"])
+    return {
+        "honest": doc,
+        "metering byte": changed(
+            lambda d: canon(d["metering"], f'"volume_ml":{rec["volume_ml"]}', f'"volume_ml":{rec["volume_ml"] + 1}')
+        ),
+        "sale amount": changed(lambda d: d["sale"].update(amount_fen=d["sale"]["amount_fen"] + 1)),
+        "no record": changed(lambda d: d.update(metering=None)),
+        "wrong key": changed(lambda d: d["metering"].update(public_key=d["previous"]["public_key"][:-4] + "AAA=")),
+        "slow limit": changed(lambda d: d.update(max_flow_ml_per_min=1000)),
+        "no limit": changed(lambda d: d.update(max_flow_ml_per_min=None)),
+        "first": changed(lambda d: d.update(previous=None, between=[])),
+        "previous forged": changed(lambda d: canon(d["previous"], '"totalizer_end_ml":', '"totalizer_end_ml":1')),
+        "not canonical": changed(lambda d: canon(d["metering"], '{"', '{ "')),
+    }
+
+
+def test_the_script_and_the_server_decide_alike(browser, demo_city, receipts):
+    """The same findings (name and outcome, in order) from the page's script and from
+    anxin.receipt.check, for the honest bundle and each way of breaking it."""
+    path = receipts["printed"]
+    doc = httpx2.get(demo_city.base + path + "/bundle.json", timeout=30).json()
+    assert doc["previous"] is not None
+    receipt = parse_receipt_url(path)
+    variants = _variants(doc)
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + path)
+        own_verdict(page)
+        js = page.evaluate(
+            """async ([variants, receipt]) => {
+              const out = {};
+              for (const [name, bundle] of Object.entries(variants)) {
+                out[name] = (await window.anxinReceipt.check(bundle, receipt)).map((f) => [f.name, f.status]);
+              }
+              return out;
+            }""",
+            [variants, msgspec.to_builtins(receipt)],
+        )
+        days = [
+            "2026-03-01T16:00:00Z",
+            "2026-03-01T15:59:59.999999Z",
+            "2026-03-01T23:59:59.999999+08:00",
+            "2026-02-28T11:30:00.25-05:00",
+            "2026-03-01 00:00:00+08:00",
+        ]
+        js_days = page.evaluate("(days) => days.map(window.anxinReceipt.localDay)", days)
+    finally:
+        page.close()
+    assert js_days == [sale_day(d) for d in days]
+    for name, bundle in variants.items():
+        py = [[f.name, f.status] for f in check(bundle, receipt).findings]
+        assert js[name] == py, name
+        assert all(s in ("ok", "na") for _, s in py) == (name in ("honest", "no limit", "first")), name

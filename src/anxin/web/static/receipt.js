@@ -49,9 +49,18 @@
     return base32(window.anxinChallenge.sha256(body).slice(0, 10));
   }
 
+  /* An RFC 3339 time as ms since the epoch, fractions kept (NaN: not one); any number of fractional digits. */
+  var RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+  function parseTs(ts) {
+    var m = typeof ts === "string" ? RFC3339.exec(ts) : null;
+    if (!m) { return NaN; }
+    var off = m[9] ? (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) * 60000 : 0;
+    return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) - off + (m[7] ? Number("0" + m[7]) * 1000 : 0);
+  }
+
   function localDay(ts) {
-    var t = Date.parse(ts);
-    if (!/([+-]\d\d:\d\d|Z)$/.test(ts) || isNaN(t)) { return ""; }
+    var t = parseTs(ts);
+    if (isNaN(t)) { return ""; }
     var d = new Date(t + 8 * 3600 * 1000);
     var p = function (n) { return (n < 10 ? "0" : "") + n; };
     return d.getUTCFullYear() + p(d.getUTCMonth() + 1) + p(d.getUTCDate());
@@ -222,7 +231,7 @@
   /* ---------------------------------------------------------------- the checks */
   function isInt(v) { return typeof v === "number" && Number.isSafeInteger(v); }
   function halfUp(num, den) { return (2n * num + den) / (2n * den); }
-  function us(ts) { return typeof ts === "string" && /([+-]\d\d:\d\d|Z)$/.test(ts) ? Date.parse(ts) : NaN; }
+  function us(ts) { return parseTs(ts); }
   function F(name, status, why, params) { return { name: name, status: status, why: why || "", params: params || {} }; }
 
   async function check(bundle, receipt) {
@@ -333,6 +342,6 @@
     });
   }
 
-  window.anxinReceipt = { canonical: canonical, sm3: sm3, sm2Verify: sm2Verify, verifySig: verifySig, saleDigest: saleDigest, check: check, fromHex: fromHex, fromB64: fromB64 };
+  window.anxinReceipt = { canonical: canonical, localDay: localDay, parseTs: parseTs, sm3: sm3, sm2Verify: sm2Verify, verifySig: verifySig, saleDigest: saleDigest, check: check, fromHex: fromHex, fromB64: fromB64 };
   run();
 })();
