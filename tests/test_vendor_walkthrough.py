@@ -118,7 +118,8 @@ def test_a_vendor_follows_docs_vendors_md_against_anxin_serve(tmp_path: Path) ->
         counts = store.counts()
     finally:
         store.close()
-    assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 3, counts  # accepted, quarantined, the sale (7)
+    # accepted, quarantined, the sale (7)
+    assert sum(v for k, v in counts.items() if k.startswith("ledger_")) == 3, counts
 
 
 @pytest.mark.parametrize("alg", ["ed25519", "sm2"])

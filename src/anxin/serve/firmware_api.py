@@ -3,7 +3,6 @@ approved, revoked and known-cheat builds with its own token; a station's token m
 (it is the party the register judges). Each entry is a registry version, audited under
 the institute's name (``firmware.change``)."""
 
-
 from typing import Annotated, Any, Literal
 
 import msgspec
