@@ -61,13 +61,17 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             transient=True,
             disable=not err.is_terminal,
         )
-        with bar:
-            task = bar.add_task("certify", total=None)
-            report = execute(
-                PROTOCOLS["quick" if quick else "full"](),
-                workers=workers,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        task = bar.add_task("certify", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if not bar.live.is_started:  # started once the workers are forked (run.execute)
+                bar.start()
+
+        try:
+            report = execute(PROTOCOLS["quick" if quick else "full"](), workers=workers, progress=advance)
+        finally:
+            bar.stop()
         files = {
             "certify.json": encode(report),
             "certify.pdf": render_pdf(report, language),

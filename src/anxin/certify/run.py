@@ -58,8 +58,6 @@ def execute(protocol: Protocol, *, workers: int = MAX_WORKERS, progress: Progres
     tasks = [(k, trials[k]) for k in order]
     results: dict[int, CityCounts | TankCounts] = {}
     workers = max(1, min(workers, MAX_WORKERS, len(tasks)))
-    if progress:
-        progress(0, len(tasks))
     if workers == 1:
         stream: Any = map(_one, tasks)
         pool = None
@@ -68,6 +66,8 @@ def execute(protocol: Protocol, *, workers: int = MAX_WORKERS, progress: Progres
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         pool = ctx.Pool(workers, maxtasksperchild=8)
         stream = pool.imap_unordered(_one, tasks)
+    if progress:  # (after the fork: a progress bar's thread is not forked with a lock held)
+        progress(0, len(tasks))
     try:
         for done, (k, counts) in enumerate(stream, 1):
             results[k] = counts
