@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import typer
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -45,7 +47,8 @@ def anxin(*args: str):
     root = typer.Typer()
     root.callback()(lambda: None)
     register(root, Console(), _fail)
-    return CliRunner().invoke(root, list(args))
+    lang = [] if "--lang" in args else ["--lang", "zh"]  # (a test before may have left the process in English)
+    return CliRunner().invoke(root, [*args, *lang])
 
 
 def sale(**over):
@@ -299,3 +302,65 @@ def test_receipt_verify_says_what_is_missing(tmp_path):
 def test_docs_mention_the_sdk_call():
     text = (Path(__file__).resolve().parents[1] / "docs/vendors.md").read_text(encoding="utf-8")
     assert "sdk.receipt_url(" in text
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+bundle_parts = st.fixed_dictionaries(
+    {},
+    optional={
+        "sale": st.one_of(
+            json_values,
+            st.builds(
+                lambda extra: {**sale(), **extra},
+                st.dictionaries(st.sampled_from(["ts", "volume_ml", "payment", "pump_seq", "amount_fen"]), json_values),
+            ),
+        ),
+        "metering": st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {"canonical": st.text(max_size=200), "sig": json_values, "alg": json_values, "public_key": json_values}
+            ),
+        ),
+        "previous": json_values,
+        "between": json_values,
+        "max_flow_ml_per_min": json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bundle_parts)
+def test_any_bundle_gets_a_verdict_never_an_exception(doc):
+    receipt = receipt_of(sale())
+    report = check(doc, receipt)
+    assert not report.verified
+    assert report.findings and all(f.status in ("ok", "fail", "na") for f in report.findings)
+
+
+def test_a_hostile_bundle_file_is_named(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    url = "https://x/r/S0001/O-1/20260301-" + "a" * 16
+    run = anxin("receipt", "verify", url, "--bundle", str(deep), "--key", "k", "--alg", "sm2", "--lang", "en")
+    assert run.exit_code == 2 and "cannot be read" in run.output
+    nested = {
+        "sale": public_sale(sale()),
+        "metering": {"canonical": "[" * 5000 + "]" * 5000, "sig": "", "alg": "sm2", "public_key": "00"},
+    }
+    (tmp_path / "nested.json").write_text(json.dumps(nested))
+    run = anxin(
+        "receipt",
+        "verify",
+        sdk.receipt_url("https://x", sale()),
+        "--bundle",
+        str(tmp_path / "nested.json"),
+        "--key",
+        "00",
+        "--alg",
+        "sm2",
+    )
+    assert run.exit_code == 1 and "计量记录无法读取" in run.output

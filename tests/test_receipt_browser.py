@@ -40,7 +40,8 @@ def anxin(*args: str):
     root = typer.Typer()
     root.callback()(lambda: None)
     register(root, Console(), _fail)
-    return CliRunner().invoke(root, list(args))
+    lang = [] if "--lang" in args else ["--lang", "zh"]  # (a test before may have left the process in English)
+    return CliRunner().invoke(root, [*args, *lang])
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ FORMAT = "anxin-receipt-1"
 VOLUME_TOLERANCE_ML = 10  # contract v1 §5, VOLUME_MISMATCH
 FLOW_RATIO = 1.1  # FLOW_IMPLAUSIBLE: mean flow above 110 % of the registered maximum
 BETWEEN_MAX = 16  # module events shipped between two dispensings
+MAX_RECORD_CHARS = 64 * 1024  # a record's line at most (contract v1.1 §A)
 KeyLookup = Callable[[str, str], tuple[str, str] | None]  # (nozzle_id, key_id) → (alg, public key)
 
 
@@ -87,14 +88,20 @@ def signed_record(item: Any, keys: KeyLookup | None) -> tuple[dict[str, Any] | N
     if not isinstance(item, dict) or not isinstance(item.get("canonical"), str):
         return None, "missing"
     text = item["canonical"]
+    if len(text) > MAX_RECORD_CHARS:
+        return None, "not_json"
     try:
         rec = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, "not_json"
     if not isinstance(rec, dict) or "sig" in rec:
         return None, "not_json"
     message = text.encode()
-    if canonical_of_dict(rec) != message:
+    try:
+        canonical = canonical_of_dict(rec)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return rec, "not_canonical"
+    if canonical != message:
         return rec, "not_canonical"
     alg, public_key = item.get("alg"), item.get("public_key")
     if keys is not None:
@@ -131,7 +138,11 @@ def check(bundle: dict[str, Any], receipt: Receipt, *, keys: KeyLookup | None = 
     raw_sale = bundle.get("sale") if isinstance(bundle, dict) else None
     sale = public_sale(raw_sale) if isinstance(raw_sale, dict) else None
     # 1. The sale is the receipt's.
-    if sale is None or sale != raw_sale:
+    try:
+        digest = sale_digest(sale) if sale is not None and sale == raw_sale else None
+    except (ValueError, TypeError, OverflowError, RecursionError):  # (not a sale: values no record has)
+        digest = None
+    if sale is None or digest is None:
         out.append(_fail("digest", "no_sale"))
         return Report(verified=False, findings=out)
     try:
@@ -139,7 +150,7 @@ def check(bundle: dict[str, Any], receipt: Receipt, *, keys: KeyLookup | None = 
     except ValueError:
         day = ""
     same = (sale["station_id"], sale["order_id"], day) == (receipt.station_id, receipt.order_id, receipt.day)
-    if not same or sale_digest(sale) != receipt.digest:
+    if not same or digest != receipt.digest:
         out.append(_fail("digest", "digest"))
         return Report(verified=False, findings=out, sale=sale)
     out.append(_ok("digest"))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -31,19 +32,24 @@ def _w(key: str, **params: Any) -> str:
 def bundle_from_records(lines: list[bytes], receipt: Any) -> dict[str, Any] | None:
     """The receipt's bundle built from records as sent (JSON Lines of any kinds)."""
     from anxin.contract.canonical import canonical_of_line
-    from anxin.receipt.check import BETWEEN_MAX, FORMAT
+    from anxin.receipt.check import BETWEEN_MAX, FORMAT, MAX_RECORD_CHARS
     from anxin.receipt.digest import public_sale, receipt_of
 
     def item(raw: bytes) -> dict[str, Any]:
-        message, sig = canonical_of_line(raw)
+        try:
+            message, sig = canonical_of_line(raw)
+        except (msgspec.DecodeError, ValueError):  # (not a record the platform would take)
+            return {"canonical": None, "sig": ""}
         return {"canonical": message.decode(), "sig": sig if isinstance(sig, str) else ""}
 
     docs: list[tuple[bytes, dict[str, Any]]] = []
     sale = None
     for raw in lines:
+        if len(raw) > MAX_RECORD_CHARS:  # (contract v1.1 §A: no record is longer)
+            continue
         try:
             d = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(d, dict):
             continue
@@ -119,8 +125,8 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                 doc = json.loads(data)
                 if not isinstance(doc, dict):
                     raise ValueError("not a JSON object")
-            except (OSError, ValueError) as exc:
-                fail(_w("bundle_unreadable", problem=str(exc)[:200]))
+            except (OSError, ValueError, RecursionError) as exc:
+                fail(_w("bundle_unreadable", problem=str(exc)[:200] or type(exc).__name__))
         elif records:
             lines: list[bytes] = []
             try:

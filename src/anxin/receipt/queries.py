@@ -91,7 +91,7 @@ def _module_rows(store: Store, station_id: str, nozzle_id: str, lo: int, hi: int
     with store.engine.connect() as c:
         return list(
             c.execute(
-                select(_led.kind, _led.body, _led.event_time_us)
+                select(_led.kind, _led.body, _led.event_time_us, _led.id, _led.quarantined)
                 .where(
                     _led.station_id == station_id,
                     _led.event_time_us.between(lo, hi),
@@ -114,14 +114,19 @@ def bundle(store: Store, registry: Registry, receipt: Receipt) -> dict[str, Any]
     sale = public_sale(sale_rec)
     nozzle_id, seq = str(sale["nozzle_id"]), sale["pump_seq"]
     rows = _module_rows(store, receipt.station_id, nozzle_id, t - 2 * DAY_US, t + DAY_US, 2000)
-    records = [(k, body, _decode(bytes(body)) or {}, tt) for k, body, tt in rows]
-    metering = None
-    for k, body, rec, tt in records:
+    # The sale's record: by pump_seq, else the latest dispensing that ended up to 15 min
+    # before it (contract v1 §5); of several with that seq (DUPLICATE_SEQ), the first that
+    # arrived and is not quarantined, as the engine keeps it.
+    candidates = []
+    for k, body, tt, row_id, quarantined in rows:
+        rec = _decode(bytes(body)) or {}
         if k != "metering":
             continue
-        if (isinstance(seq, int) and rec.get("seq") == seq) or (seq is None and tt <= t <= tt + 15 * 60_000_000):
-            metering = (body, rec, tt)
-            break
+        if isinstance(seq, int) and rec.get("seq") == seq:
+            candidates.append((bool(quarantined), row_id, body, rec, tt))
+        elif seq is None and tt <= t <= tt + 15 * 60_000_000:
+            candidates.append((bool(quarantined), -tt, body, rec, tt))
+    metering = min(candidates, key=lambda x: (x[0], x[1]))[2:] if candidates else None
     n = registry.nozzle_by_id.get(nozzle_id)
     out: dict[str, Any] = {
         "format": FORMAT,
@@ -141,9 +146,9 @@ def bundle(store: Store, registry: Registry, receipt: Receipt) -> dict[str, Any]
         return out
     back = _module_rows(store, receipt.station_id, nozzle_id, tt - 30 * DAY_US, tt, SEQ_LOOKBACK)
     earlier: list[tuple[int, str, bytes]] = []
-    for k, b, _ in back:
+    for k, b, _, _, quarantined in back:
         s = (_decode(bytes(b)) or {}).get("seq")
-        if isinstance(s, int) and s < my_seq:
+        if isinstance(s, int) and s < my_seq and not quarantined:  # (a quarantined one never arrived: §5)
             earlier.append((s, k, bytes(b)))
     earlier.sort(key=lambda x: x[0])
     prev = next((x for x in reversed(earlier) if x[1] == "metering"), None)
