@@ -122,6 +122,8 @@ def test_tokens_are_security_schemes_not_header_parameters(served) -> None:
             assert security == [{"reader": []}]
         elif path == "/metrics":
             assert security == [{"metrics": []}, {}]
+        elif path == "/v1/firmware":  # the institute's register (contract v1.1 §F)
+            assert security == [{"institute": []}], path
         elif path.startswith("/v1/exports/"):
             assert security == [{"agency": []}], path
         elif path in ("/v1/platform/keys", "/v1/complaints", "/healthz", "/readyz"):

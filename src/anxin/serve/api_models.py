@@ -112,6 +112,39 @@ class InstituteRevoked(BaseModel):
     revoked: Literal[True]
 
 
+class FirmwareRunning(BaseModel):
+    nozzle_id: str
+    version: str | None = Field(description="as the module reported it (None: not text)")
+    sha256: str | None
+    ts: str = Field(description="the firmware_update event's time")
+    seq: int | None
+
+
+class FirmwareNozzle(BaseModel):
+    nozzle_id: str
+    dispenser_model: str | None
+    running: FirmwareRunning | None = Field(description="its module's latest firmware_update (None: never reported)")
+    status: Literal["approved", "revoked", "known_cheat", "unlisted", "no_register", "unreported"]
+
+
+class FirmwareListed(BaseModel):
+    dispenser_model: str
+    version: str
+    sha256: str
+    status: Literal["approved", "revoked", "known_cheat"]
+    nozzles: list[str] = Field(description="the nozzles whose module last reported this build")
+
+
+class FirmwareRegister(BaseModel):
+    firmware: list[FirmwareListed]
+    nozzles: list[FirmwareNozzle]
+
+
+class FirmwareEntered(BaseModel):
+    version: int = Field(description="the registry version now in force")
+    entry: FirmwareListed | dict[str, str] = Field(description="the entry as entered (without nozzles)")
+
+
 class InstituteInfo(BaseModel):
     institute_id: str
     name: str
@@ -212,6 +245,11 @@ MODELS: tuple[type[BaseModel], ...] = (
     InstituteToken,
     InstituteRevoked,
     InstituteInfo,
+    FirmwareRunning,
+    FirmwareNozzle,
+    FirmwareListed,
+    FirmwareRegister,
+    FirmwareEntered,
     WebhookCreated,
     Webhook,
     WebhookList,

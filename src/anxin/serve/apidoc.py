@@ -61,6 +61,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "revokeInstituteToken", {"200": "InstituteRevoked"}, NOT_FOUND
     ),
     ("get", "/v1/institutes"): Op("listInstitutes", {"200": "InstituteInfo[]"}),
+    ("get", "/v1/firmware"): Op("getFirmwareRegister", {"200": "FirmwareRegister"}),
+    ("post", "/v1/firmware"): Op(
+        "enterFirmware",
+        {"200": "FirmwareEntered"},
+        {"403": "a station's token: the register is the verification institute's"},
+    ),
     ("post", "/v1/webhooks"): Op("createWebhook", {"200": "WebhookCreated"}),
     ("get", "/v1/webhooks"): Op("listWebhooks", {"200": "WebhookList"}),
     ("get", "/v1/webhooks/deliveries"): Op("listWebhookDeliveries", {"200": "DeliveryList"}),
@@ -101,6 +107,12 @@ TAGS = [
         "station's signed metering against its settlements, per day and fuel grade, with what makes a figure "
         "doubtful) and commerce statistics' (sales volume per fuel grade, station and district), with a read "
         "token an administrator issues to the agency; every pull is in the audit log with the file's SHA-256.",
+    },
+    {
+        "name": "firmware",
+        "description": "The firmware register (contract v1.1 §F): approved, revoked and known-cheat builds per "
+        "dispenser model, entered by a verification institute with its token (each entry a registry version, "
+        "audited), and the build each nozzle's module last reported.",
     },
     {"name": "operations", "description": "Liveness, readiness, Prometheus metrics, ledger rows set aside."},
     {

@@ -24,7 +24,7 @@ class FirmwareIn(BaseModel):
 
 
 def firmware_router(service: Any, tokens: Any) -> APIRouter:
-    r = APIRouter(tags=["firmware register"])
+    r = APIRouter(tags=["firmware"])
 
     def institute(token: Annotated[str | None, Depends(bearer.INSTITUTE)]) -> Principal:
         p = tokens.principal(token) if token else None
