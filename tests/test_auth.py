@@ -64,6 +64,7 @@ def test_the_permission_matrix() -> None:
         "verification.view": "11110",
         "verification.edit": "01100",
         "complaint.view": "01100",
+        "complaint.contact": "01000",  # (an inspector: only a complaint assigned to them, supervision.complaints)
         "user.manage": "10000",
         "audit.view": "11000",
         "export.agency": "01000",
