@@ -12,6 +12,8 @@ never evaluated)."""
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -203,11 +205,23 @@ def _table(wb: Any, title: str, headers: Sequence[str], lang: str) -> Sheet:
 
 
 def _save(wb: Any) -> bytes:
+    """The workbook's bytes, the same for the same figures: fixed metadata times and zip
+    entries re-stamped (openpyxl stamps both with the clock), so the digest in the audit
+    log can be reproduced from the same data and the same ``as_of``."""
     wb.properties.creator = "anxin"
     wb.properties.created = wb.properties.modified = FIXED_TIME
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            stamped = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            stamped.compress_type = zipfile.ZIP_DEFLATED
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # (openpyxl sets "modified" to the clock on save)
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            dst.writestr(stamped, data)
+    return out.getvalue()
 
 
 def _yes(b: bool, lang: str) -> str:

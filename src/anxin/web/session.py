@@ -108,6 +108,7 @@ def render(request: Request, v: Viewer, name: str, status: int = 200, **ctx: Any
             "csrf": v.csrf,
             "can_audit": v.can("audit.view"),
             "can_users": v.can("user.manage"),
+            "can_export": v.can("export.agency"),
             "rule_label": lambda r: rule_label(r, v.lang),
             "state": lambda group, s: state_word(group, s, v.lang),
             "case_source": lambda s: case_source(s, v.lang),
