@@ -9,6 +9,7 @@ from typing import Any
 from anxin.certify.report import FaultKindFigures, LeakFigures, Report, RuleFigures, WitnessFigures
 from anxin.certify.stats import Proportion
 from anxin.i18n import RULE_NAMES_EN, RULE_NAMES_ZH
+from anxin.i18n.po import table
 from anxin.keyed import render
 
 DASH = "—"
@@ -71,8 +72,14 @@ def kind_row(k: FaultKindFigures, lang: str) -> list[str]:
     return [kind_name(k.kind, lang), rule_name(k.primary_rule or DASH, lang), count(k.pd), rate(k.pd, lang)]
 
 
+def world_name(world: str, lang: str) -> str:
+    """A world of ``anxin.sim.world`` in words (one the catalog lacks: its name)."""
+    entry = table("world").get(world)
+    return world if entry is None else entry[1 if lang == "en" else 0]
+
+
 def witness_row(x: WitnessFigures, lang: str) -> list[str]:
-    world = w("all_worlds", lang) if x.world == "*" else x.world
+    world = w("all_worlds", lang) if x.world == "*" else world_name(x.world, lang)
     rmse = DASH if x.rmse_permille is None else f"{x.rmse_permille:.2f}"
     return [
         world,
