@@ -31,6 +31,13 @@ def certified(tmp_path_factory) -> tuple[Path, str]:
     return out, result.output
 
 
+def test_an_out_that_is_a_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    result = CliRunner().invoke(app, ["--lang", "zh", "certify", "--quick", "--out", str(taken)])
+    assert result.exit_code == 2 and str(taken) in result.output and "Traceback" not in result.output
+
+
 def test_json_validates_against_its_schema(certified) -> None:
     out, said = certified
     doc = json.loads((out / "certify.json").read_text(encoding="utf-8"))

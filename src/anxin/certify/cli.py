@@ -45,12 +45,13 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         from anxin.certify.run import execute
         from anxin.certify.words import record_level_summary, w
         from anxin.i18n import lang
+        from anxin.keyed import os_reason
 
         language = lang()
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            fail(f"{out}: {exc.strerror}")
+            fail(f"{out}: {os_reason(exc).text(language)}")
         err = Console(stderr=True)
         bar = Progress(
             TextColumn(f"[bold]{w('progress', language)}"),
@@ -81,7 +82,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
             for name, data in files.items():
                 write_atomic(out / name, data)
         except OSError as exc:
-            fail(f"{out}: {exc.strerror}")
+            fail(f"{out}: {os_reason(exc).text(language)}")
         k, n, false = record_level_summary(report)
         console.print(w("summary", language, k=k, n=n, false=false), highlight=False)
         console.print(w("worlds_note", language), highlight=False)
