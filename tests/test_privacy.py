@@ -254,3 +254,24 @@ def test_live_and_batch_agree_line_by_line(store: Store, tmp_path: Path) -> None
     # a resend of the tokenised sale is a duplicate (the same token every time)
     again = svc.ingest("S1", [lines[1]], source="t").results[0]
     assert again.status == "duplicate"
+
+
+def test_anxin_check_takes_the_privacy_mode_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anxin.cli import app
+
+    city = City()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "registry.json").write_bytes(msgspec.json.encode(city.registry_dict()))
+    (data / "s1.jsonl").write_bytes(line(_sale(city, member_phone="13812345678")) + b"\n")
+    runner = CliRunner()
+    for mode, rejects in (("refuse", 1), ("tokenise", 0), ("keep", 0)):
+        got = runner.invoke(
+            app, ["check", str(data), "--out", str(tmp_path / mode), "--workers", "0", "--privacy", mode]
+        )
+        assert got.exit_code == 0, got.output
+        assert len((tmp_path / mode / "rejects.jsonl").read_text().splitlines()) == rejects
+    bad = runner.invoke(app, ["check", str(data), "--out", str(tmp_path / "x"), "--privacy", "forget"])
+    assert bad.exit_code == 2 and "forget" in bad.output and "tokenise" in bad.output
