@@ -39,7 +39,7 @@ ANXIN = shutil.which("anxin", path=str(Path(sys.executable).parent)) or "anxin"
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cluster") / "city"
-    simulate(out, stations=3, days=1, seed=15, scenarios=ScenarioSet.all(), workers=1, group_size=3)
+    simulate(out, stations=3, days=1, seed=15, scenarios=ScenarioSet.parse("all,firmware"), workers=1, group_size=3)
     return out
 
 

@@ -28,6 +28,8 @@ DISPENSER_MODELS = ("TQ-2200", "JK-5300", "LQ-880")
 APPROVED = ("2.4.0", "2.4.1")
 REVOKED = "2.3.9"
 CHEAT_LABEL = "2.4.1"  # a cheat program says it is the approved version
+# A self-lock's reason as a module reports it: its fault code (shown as sent)
+LOCK_OUT_OF_TOLERANCE, LOCK_PART_REPLACED = "E21", "E35"
 
 
 def sha(model: str, version: str, what: str = "build") -> str:
@@ -83,7 +85,7 @@ def setup(plan: StationPlan, nz: NozzlePlan, rng: random.Random, visit: Visit, p
         nz.unverified.append((t, until, sc))
     elif sc == "self_lock_authorised":
         t = pick(rng, t0 + H, inject_end - 4 * H, work, t0) or t0 + H
-        lock = nz.event(t, "self_lock", {"reason": "连续超差"}, fault=sc)
+        lock = nz.event(t, "self_lock", {"reason": LOCK_OUT_OF_TOLERANCE}, fault=sc)
         tv = t + int(rng.uniform(30, 120) * MIN)
         nz.block(t - 2 * MIN, tv)  # locked: it dispenses nothing until the inspector comes
         ts = visit(plan, nz, rng, tv, new_k=None, vtype="after_repair", passing=True)
@@ -93,7 +95,7 @@ def setup(plan: StationPlan, nz: NozzlePlan, rng: random.Random, visit: Visit, p
         until = t + int(rng.uniform(2, 6) * H)
         nz.block(t - 2 * MIN, t + 5 * MIN)
         nz.block(until - 5 * MIN, until + 5 * MIN)
-        lock = nz.event(t, "self_lock", {"reason": "更换部件"}, fault=sc)
+        lock = nz.event(t, "self_lock", {"reason": LOCK_PART_REPLACED}, fault=sc)
         p["events"] = [lock, nz.event(until, "unlock", fault=sc)]  # the lock bypassed meanwhile
         nz.unverified.append((t, until, sc))
 
