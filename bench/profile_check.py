@@ -202,7 +202,7 @@ def plain_pass(data_dir: Path, out_dir: Path, witness: bool) -> tuple[Timers, Co
         else:
             tm.add("gc (inside the other stages)", clock() - gc_t["start"])
 
-    _patch(shards_mod, "parse_verified", parse_verified, undo)
+    _patch(pipeline_mod, "parse_verified", parse_verified, undo)  # (shards call it through parse_private)
     _patch(pipeline_mod, "authenticate", authenticate, undo)
     _patch(pipeline_mod, "authenticate_verification", authenticate_verification, undo)
     _patch(core_mod.Engine, "feed", feed, undo)
