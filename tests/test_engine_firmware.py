@@ -203,6 +203,15 @@ def test_an_unauthorised_unlock_is_self_lock_cleared_with_its_lock_as_evidence()
     assert a.evidence["self_lock"] == {"seq": lock["seq"], "ts": lock["ts"], "reason": "连续超差"}
 
 
+def test_a_second_unlock_clears_no_lock_and_says_so() -> None:
+    city = City()
+    recs, lock, un, _ = _locked_day(city, authorised=False)
+    again = city.event("S1-N1", T0 + 4 * US_PER_H, "unlock")
+    book = run(registry(city), finish(city, [*recs, again]))
+    got = {a.seq: a.evidence.get("self_lock") for a in alarms(book, "SELF_LOCK_CLEARED")}
+    assert un is not None and got[un["seq"]]["seq"] == lock["seq"] and got[again["seq"]] is None
+
+
 def test_a_lock_never_unlocked_makes_every_later_day_unverified() -> None:
     city = City()
     recs, _, _, inside = _locked_day(city, authorised=False, unlock=False)

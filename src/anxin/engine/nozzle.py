@@ -151,11 +151,11 @@ class NozzleState:
         bisect.insort(self.locks, (t, seq, locked, reason), key=lambda e: (e[0], e[1]))
 
     def lock_before(self, t: int) -> tuple[int, int, object] | None:
-        """The latest ``self_lock`` before ``t`` (time, seq, reason), if any."""
-        for e in reversed(self.locks[: self._locks_before(t)]):
-            if e[2]:
-                return e[0], e[1], e[3]
-        return None
+        """The ``self_lock`` in force just before ``t`` (time, seq, reason): None when the
+        nozzle was not locked then (never, or already unlocked)."""
+        i = self._locks_before(t)
+        e = self.locks[i - 1] if i else None
+        return (e[0], e[1], e[3]) if e is not None and e[2] else None
 
     def lock_reason(self, t: int) -> str | None:
         """Why a dispensing starting at ``t`` falls between a self-lock and its unlock, or None."""
