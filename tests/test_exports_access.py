@@ -188,3 +188,14 @@ def test_the_command_line_writes_the_same_file(city, tmp_path) -> None:
     assert r.status_code == 200
     listed = CliRunner().invoke(cli_app, ["export", "tokens", "--db", db])
     assert listed.exit_code == 0 and "商务局" in listed.output
+
+
+def test_the_page_reads_in_its_language(city) -> None:
+    from test_page_text import _Reader, offences, offences_en
+
+    names = {s.district for s in city.registry.stations}
+    for lang in ("zh", "en"):
+        reader = _Reader()
+        reader.feed(city.clients["city"].get(f"/console/exports?lang={lang}").text)
+        text = " ".join(reader.text).replace("exp_city", "")  # (the test account's display name)
+        assert not (offences(text) if lang == "zh" else offences_en(text, names)), lang

@@ -49,6 +49,13 @@ StationOpt = Annotated[list[str] | None, typer.Option("--station", help=h("expor
 ReasonOpt = Annotated[str, typer.Option("--reason", help=h("option.reason"))]
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # (no login name: a container's numeric user)
+        return "?"
+
+
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     export_app = typer.Typer(no_args_is_help=True, help=h("export"))
     app.add_typer(export_app, name="export")
@@ -82,7 +89,7 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
                     stations=kw.get("station") or (),  # type: ignore[arg-type]
                     lang=lang(),
                     via="cli",
-                    reason=reason or f"{_t('by_os_user')} {getpass.getuser()}",
+                    reason=reason or f"{_t('by_os_user')} {_os_user()}",
                     now_us=now_us(),
                 )
             except ExportRefused as exc:
