@@ -129,6 +129,8 @@ def served(tmp_path_factory):
     # A sale whose POS put a card number in a field of its own, and a nonce.
     extra = {**sales[3], "order_id": "CARD-1", "card_no": CARD, "receipt_nonce": "n0nce-Zk3q9xYw"}
     waiting[extra["station_id"]].append(json.dumps(extra, ensure_ascii=False).encode())
+    odd = {**sales[4], "order_id": "班次2/订单#7?x=1"}  # an order id that must be escaped in a link
+    waiting[odd["station_id"]].append(json.dumps(odd, ensure_ascii=False).encode())
     for sid, lines in waiting.items():
         service.ingest(sid, lines, source=f"test:{sid}")
     return root, service, app, sales, extra
@@ -182,6 +184,18 @@ def test_no_personal_data_on_the_page_or_in_the_bundle(served, client):
     for text in (page.text, body):
         assert CARD not in text and "card_no" not in text
         assert "paid_fen" not in text and str(extra["paid_fen"]) not in text.replace(str(extra["amount_fen"]), "")
+
+
+def test_an_order_id_that_needs_escaping(served, client):
+    _, _, _, sales, _ = served
+    odd = {**sales[4], "order_id": "班次2/订单#7?x=1"}
+    path = path_of(odd)
+    assert "%2F" in path and "%23" in path and "%3F" in path
+    page = client.get(path)
+    assert page.status_code == 200 and server_verdict(page.text) == "verified"
+    assert f'href="{path}/bundle.json"' in page.text
+    assert f"testserver{path}'" in page.text  # the offline command's link, as the QR code carries it
+    assert client.get(path + "/bundle.json").json()["sale"]["order_id"] == odd["order_id"]
 
 
 def test_tampered_evidence_is_not_verified_offline(served, client, tmp_path):

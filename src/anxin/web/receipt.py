@@ -24,7 +24,7 @@ from anxin.i18n.po import table
 from anxin.ingest.service import IngestService
 from anxin.receipt import queries as Q
 from anxin.receipt.check import Report, check, key_of
-from anxin.receipt.digest import Receipt, ReceiptError, check_parts
+from anxin.receipt.digest import Receipt, ReceiptError, check_parts, receipt_path
 from anxin.store import throttle
 from anxin.store.throttle import Hit
 from anxin.web.deps import Registry, Service
@@ -119,19 +119,19 @@ def _refusal(request: Request, service: IngestService, status: int, what: Any) -
 
 def _page(request: Request, service: IngestService, registry: Any, station_id: str, order_id: str, tail: str):
     status, got, receipt = _lookup(request, service, registry, station_id, order_id, tail)
-    if status != 200:
+    if status != 200 or receipt is None:
         return _refusal(request, service, status, got)
     bundle, report = got
     v = viewer(request, service.store)
     rw = receipt_words(v.lang)
-    st = registry.station_by_id.get(receipt.station_id) if receipt else None
+    st = registry.station_by_id.get(receipt.station_id)
     return render(
         request,
         v,
         "public_receipt.html",
         200,
         rw=rw,
-        station_name=st.name if st else receipt.station_id if receipt else "",
+        station_name=st.name if st else receipt.station_id,
         bundle=bundle,
         report=report,
         sale=bundle["sale"],
@@ -146,7 +146,8 @@ def _page(request: Request, service: IngestService, registry: Any, station_id: s
                 *((k, (report.metering or {}).get(k)) for k in ("start", "end")),
             )
         },
-        page_url=str(request.url).split("?")[0],
+        path=receipt_path(receipt),
+        page_url=(request.app.state.base_url or str(request.base_url)).rstrip("/") + receipt_path(receipt),
         user=None,
     )
 
@@ -177,14 +178,9 @@ class _Dash(dict[str, Any]):
         return "—"
 
 
-@router.get("/r/{station_id}/{order_id}/{tail}")
-async def receipt_page(
-    request: Request, station_id: str, order_id: str, tail: str, service: Service, registry: Registry
-):
-    return await run_in_threadpool(_page, request, service, registry, station_id, order_id, tail)
-
-
-@router.get("/r/{station_id}/{order_id}/{tail}/bundle.json")
+# An order id may hold a "/" (sent as %2F, which the server sees decoded): the order is
+# every segment between the station and the last one. The bundle's route comes first.
+@router.get("/r/{station_id}/{order_id:path}/{tail}/bundle.json")
 async def receipt_bundle(
     request: Request, station_id: str, order_id: str, tail: str, service: Service, registry: Registry
 ):
@@ -199,3 +195,10 @@ async def receipt_bundle(
     detail = got.text(v.lang) if status == 400 else rw["too_many" if status == 429 else "no_sale"]
     headers = {"Retry-After": str(got)} if status == 429 else None
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+@router.get("/r/{station_id}/{order_id:path}/{tail}")
+async def receipt_page(
+    request: Request, station_id: str, order_id: str, tail: str, service: Service, registry: Registry
+):
+    return await run_in_threadpool(_page, request, service, registry, station_id, order_id, tail)
