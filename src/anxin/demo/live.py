@@ -194,7 +194,9 @@ def run_demo(
     # the complaints and inspections a user enters — then agrees with the data.
     end_day = end or dt.datetime.now(LOCAL_TZ).date()
     start = end_day - dt.timedelta(days=days)
-    simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=ScenarioSet.all(), workers=1, start=start)
+    # every scenario, the firmware and self-lock ones of contract v1.1 §F too
+    scenarios = ScenarioSet.parse("all,firmware")
+    simulate(data_dir, stations=stations, days=days, seed=seed, scenarios=scenarios, workers=1, start=start)
     service = open_service(data_dir, db)
     web = None
     if serve:
