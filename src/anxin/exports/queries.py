@@ -32,33 +32,26 @@ class SaleRow(NamedTuple):
 def sale_rows(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) -> Iterator[SaleRow]:
     """Every metering and settlement row of ``stations`` with an event time in [``lo_us``,
     ``hi_us``), not quarantined and not set aside (a row the platform could not process),
-    in ledger order (the first arrival of a natural key first), fetched in batches."""
+    station by station in ledger order (the first arrival of a natural key first),
+    streamed: one range of the (station, event time) index per station, read once."""
     L, S = T.ledger.c, T.ledger_skipped.c
     skipped = select(S.ledger_id)
-    for chunk in _chunks(list(stations), 500):  # (bound parameters: SQLite's limit)
-        last = 0
-        while True:
-            q = (
-                select(L.id, L.station_id, L.kind, L.natural_key, L.event_time_us, L.verdict, L.body)
-                .where(
-                    L.station_id.in_(chunk),
-                    L.kind.in_(("metering", "settlement")),
-                    L.event_time_us >= lo_us,
-                    L.event_time_us < hi_us,
-                    L.quarantined.is_(False),
-                    L.id > last,
-                    L.id.not_in(skipped),
-                )
-                .order_by(L.id)
-                .limit(BATCH)
+    for sid in stations:
+        q = (
+            select(L.station_id, L.kind, L.natural_key, L.event_time_us, L.verdict, L.body)
+            .where(
+                L.station_id == sid,
+                L.event_time_us >= lo_us,
+                L.event_time_us < hi_us,
+                L.kind.in_(("metering", "settlement")),
+                L.quarantined.is_(False),
+                L.id.not_in(skipped),
             )
-            with store.engine.connect() as c:
-                rows = c.execute(q).all()
-            for r in rows:
+            .order_by(L.id)
+        )
+        with store.engine.connect() as c:
+            for r in c.execution_options(yield_per=BATCH).execute(q):
                 yield SaleRow(r.station_id, r.kind, r.natural_key, int(r.event_time_us), r.verdict, bytes(r.body))
-            if len(rows) < BATCH:
-                break
-            last = int(rows[-1].id)
 
 
 def quarantined_times(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) -> list[tuple[str, int]]:
