@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 
 from anxin.cli import _fail
 from anxin.contract.registry import load_registry
+from anxin.demo.queries import flagged_sales
 from anxin.receipt.check import check
 from anxin.receipt.cli import register
-from anxin.receipt.digest import parse_receipt_url, receipt_path, sale_day
+from anxin.receipt.digest import parse_receipt_url, receipt_of, receipt_path, sale_day
 from anxin.receipt.queries import example
 from anxin.store.database import Store
 
@@ -286,3 +287,38 @@ def test_the_script_and_the_server_decide_alike(browser, demo_city, receipts):
         py = [[f.name, f.status] for f in check(bundle, receipt).findings]
         assert js[name] == py, name
         assert all(s in ("ok", "na") for _, s in py) == (name in ("honest", "no limit", "first")), name
+
+
+def test_a_short_measured_sale_is_not_verified_and_says_why(browser, demo_city):
+    """A sale of the demo's cheating stations that the engine flagged VOLUME_MISMATCH: the
+    customer's page says not verified, names the volumes, and lists the alarm."""
+    store = Store(str(demo_city.db), migrate=False)
+    try:
+        flagged = {(s, o) for _, s, _, o, _, _ in flagged_sales(store, ("VOLUME_MISMATCH",), limit=50)}
+    finally:
+        store.close()
+
+    def sales():  # the city's files as sent (a hostile station's lines among them: not all are JSON)
+        for path in sorted((demo_city.db.parent / "city").glob("*.jsonl")):
+            for line in path.read_bytes().splitlines():
+                if b'"settlement"' in line:
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue
+
+    s = next(
+        x
+        for x in sales()
+        if isinstance(x, dict) and x.get("kind") == "settlement" and (x["station_id"], x["order_id"]) in flagged
+    )
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipt_path(receipt_of(s)))
+        assert own_verdict(page) == "not_verified"
+        assert server_verdict(page) == "not_verified"
+        failed = page.inner_text("#browser-verdict .checks li.fail")
+        assert "销售油量与计量油量一致" in failed and f"销售 {s['volume_ml']} 毫升" in failed
+        assert "油量不符" in page.inner_text(".receipt-alarms")
+    finally:
+        page.close()
