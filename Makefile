@@ -58,13 +58,14 @@ schema: setup
 bench: setup
 	$(BIN)/python bench/check_throughput.py
 
-# The pictures of docs/console.md: every console page, the login and a public page, in
-# zh-CN and English, at 1440 and 390 px (tests/test_console_screenshots.py, in Debian's
-# chromium), then made small for the repository (256 colours).
+# The pictures of docs/console.md and docs/receipts.md: every console page, the login, a
+# public page and a receipt, in zh-CN and English, at 1440 and 390 px
+# (tests/test_console_screenshots.py, tests/test_receipt_browser.py, in Debian's chromium),
+# then made small for the repository (256 colours).
 SHOTS_DIR := docs/screenshots
 screenshots: setup
 	rm -f $(SHOTS_DIR)/*.png
-	ANXIN_SCREENSHOTS=$(SHOTS_DIR) $(BIN)/python -m pytest -q -p no:randomly -p no:cacheprovider tests/test_console_screenshots.py
+	ANXIN_SCREENSHOTS=$(SHOTS_DIR) $(BIN)/python -m pytest -q -p no:randomly -p no:cacheprovider tests/test_console_screenshots.py tests/test_receipt_browser.py
 	$(BIN)/python tests/test_console_screenshots.py shrink $(SHOTS_DIR)
 
 clean:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -322,3 +323,23 @@ def test_a_short_measured_sale_is_not_verified_and_says_why(browser, demo_city):
         assert "油量不符" in page.inner_text(".receipt-alarms")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_receipt_page_fits_a_phone(browser, demo_city, receipts, lang, width):
+    """Nothing wider than the screen, in either language, at a desktop's width and a
+    phone's; with ``ANXIN_SCREENSHOTS`` set (``make screenshots``) the page is photographed
+    as ``receipt.<lang>.<width>.png`` for docs/receipts.md."""
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale="zh-CN" if lang == "zh" else "en-US", reduced_motion="reduce"
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{demo_city.base}{receipts['printed']}?lang={lang}")
+        assert own_verdict(page) == "verified"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 2
+        if where := os.environ.get("ANXIN_SCREENSHOTS"):
+            page.screenshot(path=str(Path(where) / f"receipt.{lang}.{width}.png"), full_page=True)
+    finally:
+        context.close()
