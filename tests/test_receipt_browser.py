@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,10 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from anxin import sdk
 from anxin.cli import _fail
 from anxin.contract.registry import load_registry
+from anxin.crypto.schemes import load_verifier
 from anxin.demo.queries import flagged_sales
 from anxin.receipt.check import check
 from anxin.receipt.cli import register
@@ -343,3 +346,44 @@ def test_the_receipt_page_fits_a_phone(browser, demo_city, receipts, lang, width
             page.screenshot(path=str(Path(where) / f"receipt.{lang}.{width}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_shipped_sm2_verifier_agrees_with_the_platforms(browser, demo_city, receipts):
+    """Beyond the vectors: random messages signed by fresh keys, and each signature with a
+    bit flipped in the message, in r, in s, r or s out of range, another key — the page's
+    verdicts (SM2 in JavaScript, Ed25519 by Web Crypto) equal the platform's."""
+    rng = random.Random(17)
+    n = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)
+    cases = []
+    for alg in ("sm2", "ed25519"):
+        keys = [sdk.new_key(alg) for _ in range(3)]
+        for i in range(12):
+            key = keys[i % 3]
+            message = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+            sig = key.signer.sign(message)
+            flip = bytearray(sig)
+            flip[rng.randrange(64)] ^= 1 << rng.randrange(8)
+            variants = [(message, sig, key), (message + b"x", sig, key), (message, bytes(flip), key)]
+            variants.append((message, sig, keys[(i + 1) % 3]))
+            if alg == "sm2":
+                variants.append((message, bytes(32) + sig[32:], key))  # r = 0
+                variants.append((message, sig[:32] + n.to_bytes(32, "big"), key))  # s = n
+            for m, s, k in variants:
+                verdict = load_verifier(alg, k.public_key).verify(m, s)
+                cases.append({"alg": alg, "pk": k.public_key, "m": m.hex(), "s": s.hex(), "expect": verdict})
+    assert sum(c["expect"] for c in cases) == 24 and len(cases) > 100
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipts["printed"])
+        own_verdict(page)
+        got = page.evaluate(
+            """async (cases) => {
+              const R = window.anxinReceipt, out = [];
+              for (const c of cases) { out.push(await R.verifySig(c.alg, c.pk, R.fromHex(c.m), R.fromHex(c.s))); }
+              return out;
+            }""",
+            cases,
+        )
+    finally:
+        page.close()
+    assert [g == "ok" for g in got] == [c["expect"] for c in cases]
