@@ -105,3 +105,13 @@ def test_the_console_shows_the_contact_on_request_to_who_may_see_it(console) -> 
         ("zhao", "complaint.contact_view"),
         ("zhao", "complaint.attachment_view"),
     ]
+
+
+def test_a_citizen_requests_contact_is_never_listed(console) -> None:
+    from anxin.supervision import inspections as I
+
+    service, _ = console
+    now = time.time_ns() // 1000
+    I.citizen_request(service.store, service.registry, nozzle_id="S1-N1", contact="13812345678", now_us=now)
+    rows = I.citizen_requests(service.store)
+    assert rows and all("contact" not in r for r in rows)

@@ -120,8 +120,10 @@ def citizen_requests(
     station_view: bool = False,
 ) -> list[dict[str, Any]]:
     """你点我检 requests, newest first (of ``station_ids``, or all); for the station's side
-    (``station_view``) only those done: a request names the nozzle to be checked."""
-    q = select(T.citizen_requests).order_by(_Q.requested_us.desc(), _Q.id.desc()).limit(max(1, min(int(limit), 10_000)))
+    (``station_view``) only those done: a request names the nozzle to be checked. The
+    requester's contact is personal data: never listed (docs/privacy.md)."""
+    cols = [c for c in T.citizen_requests.c if c.name != "contact"]
+    q = select(*cols).order_by(_Q.requested_us.desc(), _Q.id.desc()).limit(max(1, min(int(limit), 10_000)))
     if status is not None:
         q = q.where(_Q.status == status)
     if (cond := in_list(_Q.station_id, station_ids)) is not None:
