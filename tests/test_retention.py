@@ -233,3 +233,21 @@ def test_anxin_purge_dry_run_from_the_command_line(tmp_path: Path, city: Path) -
     store = Store(str(db))
     assert _ids(store) == rows  # nothing is past its period yet
     store.close()
+
+
+def test_anxin_serve_purges_on_its_schedule(store: Store, city: Path, monkeypatch) -> None:
+    import types
+
+    import anxin.serve.jobs as jobs
+
+    now = time.time_ns() // 1000
+    svc = _feed(store, city)
+    job = jobs.purge_job(svc, Retention(), every_s=0)
+    assert job.run_once() == {}  # nothing past its period today: nothing done, nothing audited
+    monkeypatch.setattr(jobs, "time", types.SimpleNamespace(time_ns=lambda: (now + LATER) * 1000))
+    done = job.run_once()
+    assert isinstance(done, dict) and done["ledger"] > 0 and _ids(store) == set()  # (no case holds anything)
+    au = T.audit_log.c
+    with store.engine.connect() as c:
+        last = c.execute(select(au.actor, au.action).order_by(au.seq.desc()).limit(1)).one()
+    assert (last.actor, last.action) == ("system", "retention.purge")
