@@ -251,6 +251,10 @@ def _variants(doc: dict) -> dict[str, dict]:
         "first": changed(lambda d: d.update(previous=None, between=[])),
         "previous forged": changed(lambda d: canon(d["previous"], '"totalizer_end_ml":', '"totalizer_end_ml":1')),
         "not canonical": changed(lambda d: canon(d["metering"], '{"', '{ "')),
+        "sig not strict base64": changed(
+            lambda d: d["metering"].update(sig=d["metering"]["sig"][:8] + "\n" + d["metering"]["sig"][8:])
+        ),
+        "no key": changed(lambda d: d["metering"].update(public_key=None)),
     }
 
 

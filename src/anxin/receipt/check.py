@@ -104,6 +104,8 @@ def signed_record(item: Any, keys: KeyLookup | None) -> tuple[dict[str, Any] | N
     if canonical != message:
         return rec, "not_canonical"
     alg, public_key = item.get("alg"), item.get("public_key")
+    if keys is None and not (alg and public_key):
+        return rec, "unknown_key"
     if keys is not None:
         found = keys(str(rec.get("nozzle_id")), str(rec.get("key_id")))
         if found is None:

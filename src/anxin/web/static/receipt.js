@@ -74,7 +74,9 @@
   }
 
   /* ---------------------------------------------------------------- bytes */
+  /* Strict base64, as the platform reads a signature (no whitespace, no stray padding). */
   function fromB64(s) {
+    if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) { throw new Error("base64"); }
     var bin = atob(s), out = new Uint8Array(bin.length);
     for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
     return out;
