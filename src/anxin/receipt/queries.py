@@ -159,15 +159,21 @@ def bundle(store: Store, registry: Registry, receipt: Receipt) -> dict[str, Any]
     return out
 
 
-def alarms_of(store: Store, station_id: str, order_id: str, nozzle_id: str, seq: Any) -> list[dict[str, Any]]:
-    """The alarms that name the sale or its metering record (rule, severity, time)."""
+def alarms_of(
+    store: Store, station_id: str, order_id: str, nozzle_id: str, seq: Any, *, t_us: int
+) -> list[dict[str, Any]]:
+    """The alarms that name the sale or its metering record (rule, severity, time): an
+    alarm's time is its record's event time, so they lie within days of the sale's (``t_us``)."""
     a = T.alarms.c
     cond = a.order_id == order_id
     if isinstance(seq, int):
         cond = cond | ((a.nozzle_id == nozzle_id) & (a.seq == seq))
     with store.engine.connect() as c:
         rows = c.execute(
-            select(a.rule, a.severity, a.ts).where(a.station_id == station_id, cond).order_by(a.ord).limit(20)
+            select(a.rule, a.severity, a.ts)
+            .where(a.station_id == station_id, a.ts_us.between(t_us - 2 * DAY_US, t_us + 2 * DAY_US), cond)
+            .order_by(a.ord)
+            .limit(20)
         ).all()
     return [dict(r._mapping) for r in rows]
 

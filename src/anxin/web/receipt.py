@@ -93,7 +93,14 @@ def _lookup(
         return 404, "no_sale", receipt
     report = check(bundle, receipt, keys=lambda n, k: key_of(registry, n, k))
     sale = bundle["sale"]
-    alarms = Q.alarms_of(service.store, receipt.station_id, receipt.order_id, sale["nozzle_id"], sale["pump_seq"])
+    alarms = Q.alarms_of(
+        service.store,
+        receipt.station_id,
+        receipt.order_id,
+        sale["nozzle_id"],
+        sale["pump_seq"],
+        t_us=parse_ts(sale["ts"]),
+    )
     bundle["server"] = {
         "verdict": "verified" if report.verified else "not_verified",
         "findings": msgspec.to_builtins(report.findings),
