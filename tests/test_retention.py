@@ -25,6 +25,7 @@ from anxin.supervision.bundle.queries import bundle_rows
 from anxin.workflow import Acknowledge, Confirm, Dispatch, Report, apply
 
 HOUR = 3_600_000_000
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LATER = 4 * 365 * DAY_US  # past every default period
 
 
@@ -170,6 +171,7 @@ def test_a_complainants_contact_goes_a_period_after_the_complaint_closes(store: 
         text="加油量不足，请回电 13812345678",
         contact="13812345678",
         channel="qr",
+        attachments=[("receipt.png", "image/png", PNG)],
         now_us=now,
     )
     L = T.ledger.c
@@ -182,6 +184,7 @@ def test_a_complainants_contact_goes_a_period_after_the_complaint_closes(store: 
         text="还没处理",
         contact="13900000000",
         channel="qr",
+        attachments=[("photo.png", "image/png", PNG)],
         event_ts_us=when,
         now_us=now,
     )
@@ -199,6 +202,9 @@ def test_a_complainants_contact_goes_a_period_after_the_complaint_closes(store: 
         still = c.execute(select(co.contact).where(co.id == open_cid)).scalar_one()
     assert closed.contact is None and closed.text == "加油量不足，请回电 [mobile]"
     assert still == "13900000000"  # its complaint is open
+    with store.engine.connect() as c:
+        owners = set(c.execute(select(T.attachments.c.owner)).scalars())
+    assert owners == {f"complaint:{open_cid}"} and report.purged["complaint_files"] == 1
     assert report.open_complaints == [open_cid] and report.held["ledger"] > 0  # its station's day is held
     with store.engine.connect() as c:
         kept = {r.station_id for r in c.execute(select(L.station_id)).all()}

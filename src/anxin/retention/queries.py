@@ -120,6 +120,26 @@ def counts_before(store: Store, cutoffs: dict[str, int | None]) -> dict[str, int
     return out
 
 
+def complaint_files_due(store: Store, *, before_us: int) -> list[str]:
+    """Attachment owners (``complaint:<id>``) of complaints closed before ``before_us`` that
+    no open case was opened from: a photo of a receipt is personal data too."""
+    co, cs = T.complaints.c, T.cases.c
+    with store.engine.connect() as c:
+        closed = c.execute(select(co.id).where(co.status == "closed", co.closed_us < before_us)).scalars().all()
+        held = set(c.execute(select(cs.source).where(cs.status != "closed")).scalars())
+        owners = [f"complaint:{int(i)}" for i in closed if f"complaint:{int(i)}" not in held]
+        if not owners:
+            return []
+        A = T.attachments.c
+        return sorted(
+            {o for chunk in _chunks(owners) for o in c.execute(select(A.owner).where(A.owner.in_(chunk))).scalars()}
+        )
+
+
+def _chunks(items: list[str], n: int = 500) -> list[list[str]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
 _TABLES = {
     "rejects": T.rejects,
     "sessions": T.sessions,

@@ -8,8 +8,9 @@
   unless held.
 * **Rejects**, **sessions** (expired), finished **webhook deliveries**: past their period.
 * **Complainants' personal data**: the contact of a complaint closed (a 你点我检 request
-  done) before the period is erased, and the numbers the detectors find in the
-  complaint's text redacted; the complaint itself stays.
+  done) before the period is erased, the numbers the detectors find in the complaint's
+  text redacted, its files (photos, receipts) deleted unless an open case was opened
+  from it; the complaint itself stays.
 
 ``dry_run`` counts and changes nothing. A purge that removed anything is one audit entry
 (``retention.purge``: what went, the cutoffs, the holds), written after the deletes; one
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from anxin.audit.service import record
 from anxin.privacy.detect import find
@@ -94,8 +95,13 @@ def purge(
                     c.execute(delete(T.alarms).where(T.alarms.c.alarm_id.in_(go_a)))
         purged["alarms"] = n
     purged.update(Q.counts_before(store, cutoffs))
+    files = [] if cutoffs["complainant"] is None else Q.complaint_files_due(store, before_us=cutoffs["complainant"])
+    purged["complaint_files"] = _count_files(store, files)
     if not dry_run:
         _purge_simple(store, cutoffs)
+        with store.engine.begin() as c:
+            for chunk in Q._chunks(files):
+                c.execute(delete(T.attachments).where(T.attachments.c.owner.in_(chunk)))
     report = PurgeReport(
         dry_run=dry_run,
         now_us=now_us,
@@ -118,6 +124,14 @@ def purge(
             store, actor=actor, action="retention.purge", subject="retention", reason=reason, data=data, now_us=now_us
         )
     return report
+
+
+def _count_files(store: Store, owners: list[str]) -> int:
+    A = T.attachments.c
+    with store.engine.connect() as c:
+        return sum(
+            int(c.execute(select(func.count()).where(A.owner.in_(chunk))).scalar_one()) for chunk in Q._chunks(owners)
+        )
 
 
 def _purge_simple(store: Store, cutoffs: dict[str, int | None]) -> None:
