@@ -6,6 +6,7 @@ verify`` offline, agreeing with the server. The page's own script: test_receipt_
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
+from services import fresh_pg_database
 from typer.testing import CliRunner
 
 from anxin import sdk
@@ -117,23 +119,28 @@ def test_url_round_trip_with_escaped_ids():
 
 
 # ------------------------------------------------------------------ a ledger behind a server
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request, tmp_path_factory):
+    """A small honest city in the ledger behind the app — SQLite, and PostgreSQL (the
+    lookups are the same SQL on both)."""
     root = tmp_path_factory.mktemp("receipt")
     simulate(root / "city", stations=2, days=1, seed=4, scenarios=ScenarioSet.honest(), workers=1, group_size=2)
-    _, service, app = build(db=str(root / "db.sqlite"), registry=root / "city" / "registry.json", cookie_secure=False)
-    waiting = defaultdict(list)
-    for _, sid, raw in arrival_items(root / "city"):
-        waiting[sid].append(raw)
-    sales = [json.loads(x) for lines in waiting.values() for x in lines if b'"settlement"' in x]
-    # A sale whose POS put a card number in a field of its own, and a nonce.
-    extra = {**sales[3], "order_id": "CARD-1", "card_no": CARD, "receipt_nonce": "n0nce-Zk3q9xYw"}
-    waiting[extra["station_id"]].append(json.dumps(extra, ensure_ascii=False).encode())
-    odd = {**sales[4], "order_id": "班次2/订单#7?x=1"}  # an order id that must be escaped in a link
-    waiting[odd["station_id"]].append(json.dumps(odd, ensure_ascii=False).encode())
-    for sid, lines in waiting.items():
-        service.ingest(sid, lines, source=f"test:{sid}")
-    return root, service, app, sales, extra
+    with contextlib.ExitStack() as stack:
+        db = str(root / "db.sqlite") if request.param == "sqlite" else stack.enter_context(fresh_pg_database())
+        _, service, app = build(db=db, registry=root / "city" / "registry.json", cookie_secure=False)
+        stack.callback(service.store.close)
+        waiting = defaultdict(list)
+        for _, sid, raw in arrival_items(root / "city"):
+            waiting[sid].append(raw)
+        sales = [json.loads(x) for lines in waiting.values() for x in lines if b'"settlement"' in x]
+        # A sale whose POS put a card number in a field of its own, and a nonce.
+        extra = {**sales[3], "order_id": "CARD-1", "card_no": CARD, "receipt_nonce": "n0nce-Zk3q9xYw"}
+        waiting[extra["station_id"]].append(json.dumps(extra, ensure_ascii=False).encode())
+        odd = {**sales[4], "order_id": "班次2/订单#7?x=1"}  # an order id that must be escaped in a link
+        waiting[odd["station_id"]].append(json.dumps(odd, ensure_ascii=False).encode())
+        for sid, lines in waiting.items():
+            service.ingest(sid, lines, source=f"test:{sid}")
+        yield root, service, app, sales, extra
 
 
 @pytest.fixture()
