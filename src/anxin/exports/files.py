@@ -4,10 +4,11 @@ the headers, the words in the reader's language — the catalog's ``agency_expor
 
 A text cell is always text: openpyxl takes a string starting with ``=`` for a formula,
 and a spreadsheet program takes ``+``, ``-``, ``@`` (and a tab or a carriage return
-before them) for one when the sheet is saved as CSV and opened again; a station's name,
-operator or district comes from the registry, which a station's own declarations fill,
-so each such cell is stored as a string with Excel's quote prefix (shown as typed,
-never evaluated)."""
+before them) for one when the sheet is saved as CSV and opened again. Only
+administrators change the registry (contract v1.1 §C), but a station's name and
+operator are what the station declared to them — text a station chose — so every text
+cell is stored as a string, and one starting so with Excel's quote prefix (shown as
+typed, never evaluated)."""
 
 from __future__ import annotations
 
