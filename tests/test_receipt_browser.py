@@ -32,6 +32,7 @@ from anxin.receipt.check import check
 from anxin.receipt.cli import register
 from anxin.receipt.digest import parse_receipt_url, receipt_of, receipt_path, sale_day
 from anxin.receipt.queries import example
+from anxin.register.qr import qr_svg
 from anxin.store.database import Store
 
 pytest_plugins = ["demo_city"]  # the demo city (its fixture ``demo_city``), shared with the page tests
@@ -63,7 +64,9 @@ def receipts(demo_city):
     finally:
         store.close()
     assert printed is not None and sm2 is not None, "the demo city has honest sales of both key kinds"
-    assert (demo_city.db.parent / "receipt-qr.svg").read_text(encoding="utf-8").startswith("<svg")
+    # The QR code the demo wrote carries exactly this receipt's link (segno is deterministic).
+    svg = (demo_city.db.parent / "receipt-qr.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and svg == qr_svg(demo_city.base + receipt_path(printed))
     return {"printed": receipt_path(printed), "sm2": receipt_path(sm2)}
 
 
