@@ -275,3 +275,32 @@ def test_anxin_check_takes_the_privacy_mode_and_refuses_a_bad_one(tmp_path: Path
         assert len((tmp_path / mode / "rejects.jsonl").read_text().splitlines()) == rejects
     bad = runner.invoke(app, ["check", str(data), "--out", str(tmp_path / "x"), "--privacy", "forget"])
     assert bad.exit_code == 2 and "forget" in bad.output and "tokenise" in bad.output
+
+
+def test_a_forgery_with_a_phone_is_still_quarantined_and_alarmed(store: Store, tmp_path: Path) -> None:
+    """A signature that does not hold has no bytes to keep: the forgery is tokenised and
+    quarantined as BAD_SIGNATURE — adding a phone number never turns it into a silent
+    refusal. Live and batch alike."""
+    city = City()
+    m = city.metering("S1-N1", T0)
+    forged = dict(m, volume_ml=m["volume_ml"] + 500, customer_phone="13812345678")  # after signing
+    lines = [line(forged)]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "registry.json").write_bytes(msgspec.json.encode(city.registry_dict()))
+    (data / "s1.jsonl").write_bytes(lines[0] + b"\n")
+    run_check(data, tmp_path / "out", workers=0)
+    batch = [json.loads(x)["rule"] for x in (tmp_path / "out" / "alarms.jsonl").read_text().splitlines()]
+    assert batch == ["BAD_SIGNATURE"]
+    svc = IngestService(store, privacy=Privacy(mode="tokenise", key=KEY), clock=lambda: T0 + 3_600_000_000)
+    svc.set_registry(msgspec.json.encode(city.registry_dict()), author="test", reason="test")
+    res = svc.ingest("S1", lines, source="t").results[0]
+    assert res.status == "quarantined"
+    with store.engine.connect() as c:
+        body = bytes(c.execute(select(T.ledger.c.body)).scalar_one())
+        rules = list(c.execute(select(T.alarms.c.rule)).scalars())
+    assert b"13812345678" not in body and b"[mobile:" in body
+    assert rules == ["BAD_SIGNATURE"]
+    # refuse: the line is refused (a refused line is one not sent: the station gains nothing)
+    r = judge(lines[0], parse_line(lines[0]), Privacy(mode="refuse"), verdict=None)  # type: ignore[arg-type]
+    assert isinstance(r.p, Reject)

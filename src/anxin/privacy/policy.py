@@ -15,9 +15,10 @@ totalizers, sequence numbers, digests — never are. What is found:
 * ``refuse``: the line is a reject naming the kinds and the fields.
 * ``keep``: nothing is looked at (a deployment with its own legal basis).
 
-A **signed** record (metering, event, a verification an institute signed) cannot be
-altered: its signature is over its exact bytes. In ``refuse`` and ``tokenise`` it is
-refused, with a reason that says so. A module has no business signing a customer's
+A **signed** record whose signature holds (metering, event, a verification an institute
+signed) cannot be altered: its signature is over its exact bytes. In ``refuse`` and
+``tokenise`` it is refused, with a reason that says so. (One whose signature does not
+hold is quarantined evidence of a forgery, not bytes to keep: tokenised as above.) A module has no business signing a customer's
 data; refusing only ever raises alarms (the missing ``seq``, the unpaired sale), never
 silences one — and a station that adds such a field to a module's record has broken its
 signature anyway.
@@ -38,6 +39,7 @@ import msgspec
 from anxin.contract import strict
 from anxin.contract.parse import Parsed, Reject, parse_line
 from anxin.contract.records import Event, Metering, Settlement, Verification, VerificationRun
+from anxin.crypto.keys import KeyVerdict
 from anxin.privacy.detect import _ANY_DIGIT, Finding, find
 
 Mode = Literal["refuse", "tokenise", "keep"]
@@ -142,13 +144,19 @@ class _Walk:
         return out
 
 
-def _signed(p: Parsed) -> bool:
+def _signed(p: Parsed, verdict: KeyVerdict | None) -> bool:
+    """Whether the line's bytes carry a signature that holds (they must not change)."""
     rec = p.rec
-    return isinstance(rec, (Metering, Event)) or (isinstance(rec, Verification) and rec.sig is not None)
+    signed = isinstance(rec, (Metering, Event)) or (isinstance(rec, Verification) and rec.sig is not None)
+    return signed and verdict == KeyVerdict.OK
 
 
-def judge(raw: bytes, p: Parsed, policy: Privacy) -> Judged:
-    """Apply ``policy`` to the line ``raw``, parsed as ``p``."""
+def judge(raw: bytes, p: Parsed, policy: Privacy, verdict: KeyVerdict | None = KeyVerdict.OK) -> Judged:
+    """Apply ``policy`` to the line ``raw``, parsed as ``p``, whose signature's verdict is
+    ``verdict``. A signed record whose signature does not hold (a forgery, an unknown
+    device: quarantined as evidence) has no exact bytes to keep: it is tokenised like an
+    unsigned one, so adding a phone number to a forgery never turns its BAD_SIGNATURE into
+    a silent refusal."""
     if policy.mode == "keep":
         return Judged(p, raw)
     rec = p.rec
@@ -167,7 +175,7 @@ def judge(raw: bytes, p: Parsed, policy: Privacy) -> Judged:
     paths = list(dict.fromkeys(look.paths))
     where = ", ".join(f"`{x[:60]}`" for x in paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
     what = ", ".join(k.replace("_", " ") for k in kinds)
-    if _signed(p):
+    if _signed(p, verdict):
         reason = (
             f"personal data ({what}) at {where} in a signed record, which cannot be tokenised"
             " without breaking its signature: refused (the platform keeps no personal data)"
