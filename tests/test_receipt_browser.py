@@ -61,13 +61,14 @@ def receipts(demo_city):
             (r for st in registry.stations if (r := example(store, registry, st.station_id, alg="sm2")) is not None),
             None,
         )
+        ed = example(store, registry, registry.stations[0].station_id, alg="ed25519")
     finally:
         store.close()
-    assert printed is not None and sm2 is not None, "the demo city has honest sales of both key kinds"
+    assert printed and sm2 and ed, "the demo city has honest sales of both key kinds"
     # The QR code the demo wrote carries exactly this receipt's link (segno is deterministic).
     svg = (demo_city.db.parent / "receipt-qr.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and svg == qr_svg(demo_city.base + receipt_path(printed))
-    return {"printed": receipt_path(printed), "sm2": receipt_path(sm2)}
+    return {"printed": receipt_path(printed), "sm2": receipt_path(sm2), "ed25519": receipt_path(ed)}
 
 
 def own_verdict(page) -> str:
@@ -181,6 +182,25 @@ def test_an_sm2_receipt_verifies_in_the_browser_in_english(browser, demo_city, r
         assert own_verdict(page) == "not_verified"
     finally:
         page.close()
+
+
+def test_without_web_cryptos_ed25519_the_page_says_it_cannot_check(browser, demo_city, receipts):
+    """A browser that has no Ed25519 in Web Crypto (an old one, or a page over plain HTTP
+    off localhost, where Web Crypto is withheld) says it cannot check — never "verified"."""
+    for script in (
+        "Object.defineProperty(window.crypto, 'subtle', {value: undefined})",
+        "const imp = crypto.subtle.importKey.bind(crypto.subtle); crypto.subtle.importKey = (f, k, a, ...r) =>"
+        " a && a.name === 'Ed25519' ? Promise.reject(new DOMException('no', 'NotSupportedError')) : imp(f, k, a, ...r);",
+    ):
+        page = browser.new_page()
+        try:
+            page.add_init_script(script)
+            page.goto(demo_city.base + receipts["ed25519"])
+            assert own_verdict(page) == "cannot"
+            assert "无法核验签名" in page.inner_text(VERDICT)
+            assert server_verdict(page) == "verified"
+        finally:
+            page.close()
 
 
 def test_the_page_script_agrees_with_the_published_vectors(browser, demo_city, receipts):
