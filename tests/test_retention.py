@@ -257,3 +257,15 @@ def test_anxin_serve_purges_on_its_schedule(store: Store, city: Path, monkeypatc
     with store.engine.connect() as c:
         last = c.execute(select(au.actor, au.action).order_by(au.seq.desc()).limit(1)).one()
     assert (last.actor, last.action) == ("system", "retention.purge")
+
+
+def test_a_configured_period_below_its_floor_is_a_configuration_error(tmp_path: Path) -> None:
+    from anxin.serve.config import ConfigError, load_config
+
+    toml = tmp_path / "serve.toml"
+    toml.write_text("[retention]\nrejects = 30\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(toml)
+    assert "retention.rejects" in str(err.value) and "183" in str(err.value)
+    toml.write_text("[retention]\nledger = 2000\n", encoding="utf-8")
+    assert load_config(toml).retention.ledger == 2000

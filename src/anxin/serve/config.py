@@ -161,9 +161,12 @@ def load_config(path: Path | None = None, **overrides: object) -> ServeConfig:
             data[f.name] = env
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return msgspec.convert(data, ServeConfig, strict=False)
+        cfg = msgspec.convert(data, ServeConfig, strict=False)
     except msgspec.ValidationError as exc:
         raise _invalid(exc) from None
+    for name, days, floor in cfg.retention.problems():  # (the purge would refuse to run)
+        raise ConfigError("retention_below_floor", key=name, days=days, floor=floor)
+    return cfg
 
 
 def _not_toml(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
