@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from anxin.contract.registry import Registry, Station
-from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, local_day, parse_ts
+from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, local_day, parse_ts, to_us
 from anxin.exports.queries import active_days, alarm_times, quarantined_times, sale_rows
 from anxin.reports.online import online_by_district
 from anxin.store.database import Store
@@ -168,6 +168,14 @@ def _day_text(us: int) -> str:
     return (EPOCH_DAY + dt.timedelta(days=local_day(us))).isoformat()
 
 
+def _steady_prices(registry: Registry, lo: int, hi: int) -> set[tuple[str, str]]:
+    """(station, product) whose posted price does not change from a day before ``lo`` to
+    ``hi``: their dispensings' price is read at ``end`` (the event time, already µs) —
+    the same as at ``start`` — instead of parsing each ``start``."""
+    changing = {(p.station_id, p.product) for p in registry.prices if lo - US_PER_DAY <= to_us(p.from_) <= hi}
+    return {(p.station_id, p.product) for p in registry.prices} - changing
+
+
 def compute(
     store: Store, registry: Registry, *, stations: Iterable[Station], start: dt.date, end: dt.date, now_us: int
 ) -> Figures:
@@ -181,12 +189,14 @@ def compute(
     sales: dict[tuple[str, str, str], Sales] = {}
     seen: set[tuple[str, str]] = set()
     meter_dec, sale_dec = msgspec.json.Decoder(_Metering), msgspec.json.Decoder(_Settlement)
+    first_day = (start - EPOCH_DAY).days
+    steady = _steady_prices(registry, lo, hi)
     for r in sale_rows(store, stations=ids, lo_us=lo, hi_us=hi):
         key = (r.kind, r.natural_key)
         if key in seen:  # a later record under the same number: the first arrival counts
             continue
         seen.add(key)
-        day = _day_text(r.event_time_us)
+        day = day_texts[local_day(r.event_time_us) - first_day]
         try:
             rec = (meter_dec if r.kind == "metering" else sale_dec).decode(r.body)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -204,7 +214,8 @@ def compute(
                 continue
             b.metered_n += 1
             b.metered_ml += rec.volume_ml
-            price = registry.posted_price(r.station_id, nozzle.product, parse_ts(rec.start))
+            at = r.event_time_us if (r.station_id, nozzle.product) in steady else parse_ts(rec.start)
+            price = registry.posted_price(r.station_id, nozzle.product, at)
             if price is None:
                 b.unpriced_n += 1
             else:

@@ -19,7 +19,8 @@ BATCH = 5000  # ledger rows fetched at a time (a month of a city is millions)
 
 
 class SaleRow(NamedTuple):
-    """A metering or settlement row of the ledger, as the figures need it."""
+    """The fields of a metering or settlement row of the ledger that :func:`sale_rows`
+    yields (as the database's rows: ``body`` bytes, or a memoryview)."""
 
     station_id: str
     kind: str  # metering | settlement
@@ -29,7 +30,7 @@ class SaleRow(NamedTuple):
     body: bytes
 
 
-def sale_rows(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) -> Iterator[SaleRow]:
+def sale_rows(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) -> Iterator[Any]:
     """Every metering and settlement row of ``stations`` with an event time in [``lo_us``,
     ``hi_us``), not quarantined and not set aside (a row the platform could not process),
     station by station in ledger order (the first arrival of a natural key first),
@@ -50,8 +51,8 @@ def sale_rows(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) 
             .order_by(L.id)
         )
         with store.engine.connect() as c:
-            for r in c.execution_options(yield_per=BATCH).execute(q):
-                yield SaleRow(r.station_id, r.kind, r.natural_key, int(r.event_time_us), r.verdict, bytes(r.body))
+            for rows in c.execution_options(yield_per=BATCH).execute(q).partitions():
+                yield from rows  # (Rows with SaleRow's fields: no object per row)
 
 
 def quarantined_times(store: Store, *, stations: Sequence[str], lo_us: int, hi_us: int) -> list[tuple[str, int]]:
