@@ -171,7 +171,9 @@ def _day_text(us: int) -> str:
 def _steady_prices(registry: Registry, lo: int, hi: int) -> set[tuple[str, str]]:
     """(station, product) whose posted price does not change from a day before ``lo`` to
     ``hi``: their dispensings' price is read at ``end`` (the event time, already µs) —
-    the same as at ``start`` — instead of parsing each ``start``."""
+    the same as at ``start`` — instead of parsing each ``start``. (Not so only for a
+    record claiming to have lasted over a day: a ``FLOW_IMPLAUSIBLE`` alarm, so its
+    day is doubtful whatever the price.)"""
     changing = {(p.station_id, p.product) for p in registry.prices if lo - US_PER_DAY <= to_us(p.from_) <= hi}
     return {(p.station_id, p.product) for p in registry.prices} - changing
 
