@@ -304,3 +304,37 @@ def test_a_forgery_with_a_phone_is_still_quarantined_and_alarmed(store: Store, t
     # refuse: the line is refused (a refused line is one not sent: the station gains nothing)
     r = judge(lines[0], parse_line(lines[0]), Privacy(mode="refuse"), verdict=None)  # type: ignore[arg-type]
     assert isinstance(r.p, Reject)
+
+
+@pytest.mark.parametrize(("mode", "status"), [(None, "accepted"), ("refuse", "rejected"), ("keep", "accepted")])
+def test_anxin_serve_takes_its_privacy_setting(tmp_path: Path, monkeypatch, mode: str | None, status: str) -> None:
+    """The upload API as a station's POS meets it, the setting from the environment."""
+    from fastapi.testclient import TestClient
+
+    from anxin.serve.runtime import build
+
+    if mode is not None:
+        monkeypatch.setenv("ANXIN_PRIVACY", mode)
+    city = City()
+    reg = tmp_path / "registry.json"
+    reg.write_bytes(msgspec.json.encode(city.registry_dict()))
+    admin = "admin-token-0123456789-abc"
+    _, service, app = build(db=str(tmp_path / "db.sqlite"), registry=reg, admin_token=admin)
+    try:
+        c = TestClient(app)
+        token = c.post("/v1/stations/S1/token", headers={"Authorization": f"Bearer {admin}"}).json()["token"]
+        sale = _sale(city, loyalty={"mobile": "13812345678"})
+        r = c.post(
+            "/v1/records",
+            content=line(sale),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+        )
+        got = r.json()["results"][0]
+        assert got["status"] == status, got
+        with service.store.engine.connect() as conn:
+            bodies = b"".join(bytes(b) for b in conn.execute(select(T.ledger.c.body)).scalars())
+        assert (b"13812345678" in bodies) == (mode == "keep")
+        if mode is None:
+            assert "tokenised" in got["reason"] and b"[mobile:" in bodies
+    finally:
+        service.store.close()
