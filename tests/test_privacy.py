@@ -273,6 +273,7 @@ def test_anxin_check_takes_the_privacy_mode_and_refuses_a_bad_one(tmp_path: Path
         )
         assert got.exit_code == 0, got.output
         assert len((tmp_path / mode / "rejects.jsonl").read_text().splitlines()) == rejects
+        assert json.loads((tmp_path / mode / "summary.json").read_text())["privacy"] == mode  # (the run repeats)
     bad = runner.invoke(app, ["check", str(data), "--out", str(tmp_path / "x"), "--privacy", "forget"])
     assert bad.exit_code == 2 and "forget" in bad.output and "tokenise" in bad.output
 

@@ -33,6 +33,7 @@ class CheckError(Exception):
 class Summary(msgspec.Struct, kw_only=True):
     data_dir: str
     as_of: str  # the receipt time played for every record (contract v1.1 §B, §G): --as-of repeats the run
+    privacy: str = "tokenise"  # what was done with personal data in records (docs/privacy.md): --privacy repeats it
     files: int
     lines: int
     records: dict[str, int]
@@ -158,6 +159,7 @@ def run_check(
     summary = Summary(
         data_dir=str(data_dir),
         as_of=format_ts(as_of) if as_of % 1000 == 0 else _exact_ts(as_of),
+        privacy=privacy.mode,
         files=len(paths),
         lines=lines,
         records={k: c[k] for k in kinds},
