@@ -1,7 +1,8 @@
 """The agency export's figures worked out by hand, on SQLite and PostgreSQL: a forged
 record and a second record under the same number or order are not counted, a nozzle
 without an independent module is apart, a dispensing ending after midnight counts on
-the next day, and a station without any record is flagged."""
+the next day and is valued at the price in force when it began, and a station without
+any record is flagged."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ T0 = parse_ts("2026-03-02T08:00:00+08:00")
 
 def test_the_figures_by_hand(store) -> None:
     city = City()
+    city.registry_extra["prices"] = [
+        {"station_id": st, "product": "92", "from": f"{day}T00:00:00.000+08:00", "unit_price_fen": price}
+        for st in ("S1", "S2")
+        for day, price in (("2026-01-01", 700), ("2026-02-25", 800))
+    ]
     svc = IngestService(store, clock=lambda: NOW)
     svc.set_registry(msgspec.json.encode(city.registry_dict()), author="t", reason="t")
     m1 = city.metering("S1-N1", T0, 30_000)
@@ -33,9 +39,11 @@ def test_the_figures_by_hand(store) -> None:
     forged["volume_ml"] += 1000  # changed after signing: BAD_SIGNATURE, quarantined
     again = city.metering("S1-N1", T0 + 30 * US_PER_MIN, 50_000, seq=m1["seq"])  # DUPLICATE_SEQ
     resold = {**s1, "volume_ml": 99_990, "amount_fen": 79_992}  # the same order again, other content
+    # a dispensing that says it began ten days before it ended: the price at its start
+    slow = city.metering("S1-N2", parse_ts("2026-02-20T08:00:00+08:00"), 10_000, duration_s=10 * 86_400)
     late = city.metering("S1-N2", parse_ts("2026-03-02T23:59:40+08:00"), 25_000)  # ends 03-03 00:00:40
     s3 = city.sale(late)
-    res = svc.ingest("S1", [line(r) for r in (m1, s1, m2, s2, forged, again, resold, late, s3)], source="t")
+    res = svc.ingest("S1", [line(r) for r in (m1, s1, m2, s2, forged, again, resold, slow, late, s3)], source="t")
     assert [r.status for r in res.results].count("quarantined") == 1
 
     got = export(
@@ -56,9 +64,9 @@ def test_the_figures_by_hand(store) -> None:
     assert day2["products"] == [
         {
             "product": "92",
-            "metered_n": 1,
-            "metered_ml": 30_000,
-            "metered_value_fen": 24_000,
+            "metered_n": 2,
+            "metered_ml": 40_000,
+            "metered_value_fen": 24_000 + 7_000,
             "unpriced_n": 0,
             "board_n": 1,
             "board_ml": 20_000,
@@ -67,8 +75,8 @@ def test_the_figures_by_hand(store) -> None:
             "settled_fen": 40_000,
             "settled_board_ml": 20_000,
             "settled_board_fen": 16_000,
-            "difference_ml": 0,
-            "difference_fen": 0,
+            "difference_ml": -10_000,
+            "difference_fen": -7_000,
         }
     ]
     q2 = day2["quality"]

@@ -168,14 +168,25 @@ def _day_text(us: int) -> str:
     return (EPOCH_DAY + dt.timedelta(days=local_day(us))).isoformat()
 
 
+SLACK_DAYS = 3  # a written date is its instant's within ±14 h (its offset): days to spare
+
+
 def _steady_prices(registry: Registry, lo: int, hi: int) -> set[tuple[str, str]]:
-    """(station, product) whose posted price does not change from a day before ``lo`` to
-    ``hi``: their dispensings' price is read at ``end`` (the event time, already µs) —
-    the same as at ``start`` — instead of parsing each ``start``. (Not so only for a
-    record claiming to have lasted over a day: a ``FLOW_IMPLAUSIBLE`` alarm, so its
-    day is doubtful whatever the price.)"""
-    changing = {(p.station_id, p.product) for p in registry.prices if lo - US_PER_DAY <= to_us(p.from_) <= hi}
+    """(station, product) whose posted price does not change from :data:`SLACK_DAYS`
+    before ``lo`` to as many after ``hi``: a dispensing of theirs whose ``start`` is
+    written with a date within 2 days of the period has the price in force at its
+    ``end`` (the event time, already µs) — read so instead of parsing each ``start``."""
+    slack = SLACK_DAYS * US_PER_DAY
+    changing = {(p.station_id, p.product) for p in registry.prices if lo - slack <= to_us(p.from_) <= hi + slack}
     return {(p.station_id, p.product) for p in registry.prices} - changing
+
+
+def _near(start: str, lo: dt.date, hi: dt.date) -> bool:
+    """Is ``start``'s written date within [lo, hi]? (False when it cannot be read so.)"""
+    try:
+        return lo <= dt.date.fromisoformat(start[:10]) <= hi
+    except ValueError:
+        return False
 
 
 def compute(
@@ -193,6 +204,7 @@ def compute(
     meter_dec, sale_dec = msgspec.json.Decoder(_Metering), msgspec.json.Decoder(_Settlement)
     first_day = (start - EPOCH_DAY).days
     steady = _steady_prices(registry, lo, hi)
+    near_lo, near_hi = start - dt.timedelta(days=2), end + dt.timedelta(days=2)
     for r in sale_rows(store, stations=ids, lo_us=lo, hi_us=hi):
         key = (r.kind, r.natural_key)
         if key in seen:  # a later record under the same number: the first arrival counts
@@ -216,7 +228,8 @@ def compute(
                 continue
             b.metered_n += 1
             b.metered_ml += rec.volume_ml
-            at = r.event_time_us if (r.station_id, nozzle.product) in steady else parse_ts(rec.start)
+            quick = (r.station_id, nozzle.product) in steady and _near(rec.start, near_lo, near_hi)
+            at = r.event_time_us if quick else parse_ts(rec.start)
             price = registry.posted_price(r.station_id, nozzle.product, at)
             if price is None:
                 b.unpriced_n += 1
