@@ -414,3 +414,53 @@ def test_the_shipped_sm2_verifier_agrees_with_the_platforms(browser, demo_city, 
     finally:
         page.close()
     assert [g == "ok" for g in got] == [c["expect"] for c in cases]
+
+
+def test_the_script_and_the_server_decide_alike_on_random_damage(browser, demo_city, receipts):
+    """1000 bundles damaged at random — a sale's field or the flow limit set to a value of
+    another type or size, a character of a signed record's text changed, a record dropped —
+    get the same findings from the page's script as from anxin.receipt.check."""
+    path = receipts["printed"]
+    doc = httpx2.get(demo_city.base + path + "/bundle.json", timeout=30).json()
+    receipt = parse_receipt_url(path)
+    rng = random.Random(29)
+    pool = [None, True, False, 0, -1, 1, 2**53 - 1, -(2**53 - 1), 1.5, "", "x", "wechat", [], {}, [1], {"a": 1}]
+    bundles = []
+    for _ in range(1000):
+        d = copy.deepcopy(doc)
+        for _ in range(rng.randrange(1, 3)):
+            what = rng.randrange(5)
+            if what == 0:
+                d["sale"][rng.choice(sorted(d["sale"]))] = rng.choice(pool)
+            elif what == 1:
+                d["max_flow_ml_per_min"] = rng.choice(pool)
+            elif what in (2, 3):
+                item = d[rng.choice(["metering", "previous"])]
+                text = item.get("canonical") if isinstance(item, dict) else None
+                if text:
+                    i = rng.randrange(len(text))
+                    item["canonical"] = text[:i] + rng.choice('0123456789"{}[],:ax\\\\ ') + text[i + 1 :]
+            else:
+                d[rng.choice(["metering", "previous", "between"])] = rng.choice([None, [], {}, "x"])
+        bundles.append(d)
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + path)
+        own_verdict(page)
+        js = page.evaluate(
+            """async ([bundles, receipt]) => {
+              const out = [];
+              for (const b of bundles) {
+                try { out.push((await window.anxinReceipt.check(b, receipt)).map((f) => [f.name, f.status])); }
+                catch (err) { out.push(String(err)); }
+              }
+              return out;
+            }""",
+            [bundles, msgspec.to_builtins(receipt)],
+        )
+    finally:
+        page.close()
+    py = [[[f.name, f.status] for f in check(b, receipt).findings] for b in bundles]
+    differ = [(i, js[i], py[i]) for i in range(len(bundles)) if js[i] != py[i]]
+    assert not differ, differ[:3]
+    assert sum(all(s != "fail" for _, s in p) for p in py) < len(py)  # (the damage does fail checks)

@@ -22,7 +22,7 @@ import binascii
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
@@ -182,9 +182,14 @@ def check(bundle: dict[str, Any], receipt: Receipt, *, keys: KeyLookup | None = 
     return Report(verified=all(f.status != "fail" for f in out), findings=out, sale=sale, metering=rec)
 
 
+def _is_int(v: Any) -> TypeGuard[int]:
+    """An integer of a record (JSON's ``true`` is not one; as the page's script decides)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _int(rec: dict[str, Any], *names: str) -> list[int] | None:
     vals = [rec.get(n) for n in names]
-    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in vals)
+    ok = all(_is_int(v) for v in vals)
     return vals if ok else None  # type: ignore[return-value]
 
 
@@ -216,7 +221,7 @@ def plausibility(
     top = bundle.get("max_flow_ml_per_min")
     if start is None or end is None or end <= start:
         out.append(_fail("flow", "no_duration"))
-    elif not isinstance(top, int) or top <= 0:
+    elif not _is_int(top) or top <= 0:
         out.append(_na("flow", "no_max_flow"))
     else:
         flow = metered * 60_000_000 / (end - start)
@@ -243,7 +248,8 @@ def _sequence(bundle: dict[str, Any], rec: dict[str, Any], keys: KeyLookup | Non
             )
         )
     seqs = [prev.get("seq")]
-    between = bundle.get("between") or []
+    between = bundle.get("between")
+    between = [] if between is None else between  # (anything else but a list is damage)
     if not isinstance(between, list) or len(between) > BETWEEN_MAX:
         return [*out, _fail("sequence", "gap")]
     for item in between:
@@ -252,7 +258,7 @@ def _sequence(bundle: dict[str, Any], rec: dict[str, Any], keys: KeyLookup | Non
             return [*out, _fail("sequence", "previous_unsigned")]
         seqs.append(ev.get("seq"))
     seqs.append(rec.get("seq"))
-    ints = [s for s in seqs if isinstance(s, int)]
+    ints = [s for s in seqs if _is_int(s)]
     if len(ints) == len(seqs) and all(b == a + 1 for a, b in zip(ints, ints[1:])):
         out.append(_ok("sequence"))
     else:

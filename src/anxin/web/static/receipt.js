@@ -297,7 +297,7 @@
     }
     var out = [prev.totalizer_end_ml === rec.totalizer_start_ml ? F("continuity", "ok")
       : F("continuity", "fail", "jump", { previous_ml: prev.totalizer_end_ml, start_ml: rec.totalizer_start_ml })];
-    var seqs = [prev.seq], between = bundle.between || [];
+    var seqs = [prev.seq], between = bundle.between === undefined || bundle.between === null ? [] : bundle.between;
     if (!Array.isArray(between) || between.length > 16) { out.push(F("sequence", "fail", "gap")); return out; }
     for (var i = 0; i < between.length; i++) {
       var ev = await signedRecord(between[i]);
