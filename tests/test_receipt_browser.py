@@ -9,6 +9,7 @@ test vectors (docs/vectors/vectors.json) in the browser itself."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import random
@@ -30,7 +31,7 @@ from anxin.crypto.schemes import load_verifier
 from anxin.demo.queries import flagged_sales
 from anxin.receipt.check import check
 from anxin.receipt.cli import register
-from anxin.receipt.digest import parse_receipt_url, receipt_of, receipt_path, sale_day
+from anxin.receipt.digest import Receipt, parse_receipt_url, public_sale, receipt_of, receipt_path, sale_day
 from anxin.receipt.queries import example
 from anxin.register.qr import qr_svg
 from anxin.store.database import Store
@@ -464,3 +465,129 @@ def test_the_script_and_the_server_decide_alike_on_random_damage(browser, demo_c
     differ = [(i, js[i], py[i]) for i in range(len(bundles)) if js[i] != py[i]]
     assert not differ, differ[:3]
     assert sum(all(s != "fail" for _, s in p) for p in py) < len(py)  # (the damage does fail checks)
+
+
+def _signed_item(record: dict, key) -> dict:
+    signed = sdk.sign(record, key)
+    return {
+        "canonical": sdk.canonical_bytes(signed).decode(),
+        "sig": signed["sig"],
+        "key_id": record["key_id"],
+        "alg": key.alg,
+        "public_key": key.public_key,
+    }
+
+
+def _random_case(rng: random.Random, keys: list) -> tuple[dict, dict]:
+    """(a bundle of records signed by ``keys``, the receipt of its sale), with values drawn
+    around an honest sale so that every check passes or fails by a little."""
+    key = rng.choice(keys)
+    k = rng.choice([100_000, 998_700, 1_000_000])
+    volume = rng.randrange(0, 120_000)
+    pulses = (volume * k + 500_000) // 1_000_000 + rng.choice([0, 0, 0, 1, -1, 5])
+    t0 = rng.randrange(3_000_000)
+    duration_ms = (
+        rng.choice([0, -1000, rng.randrange(1, 600_000)]) if rng.random() < 0.2 else rng.randrange(20_000, 600_000)
+    )
+    frac = rng.choice(["", ".5", ".123456", ".999"])
+    off = rng.choice(["+08:00", "Z", "-05:00"])
+
+    def ts(ms: int) -> str:
+        t = dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+        zone = {"+08:00": dt.timedelta(hours=8), "Z": dt.timedelta(0), "-05:00": dt.timedelta(hours=-5)}[off]
+        local = t.astimezone(dt.timezone(zone)).replace(tzinfo=None).isoformat(timespec="seconds")
+        return local + frac + off
+
+    seq = rng.randrange(1, 2**40)
+    total0 = rng.randrange(10**9)
+    meter = {
+        "kind": "metering",
+        "station_id": "S1",
+        "nozzle_id": "N1",
+        "seq": seq,
+        "start": ts(t0),
+        "end": ts(t0 + duration_ms),
+        "pulses": pulses,
+        "k_pulses_per_m3": k,
+        "volume_ml": volume,
+        "totalizer_start_ml": total0,
+        "totalizer_end_ml": total0 + volume + rng.choice([0, 0, 0, 10]),
+        "key_id": "K1",
+    }
+    if rng.random() < 0.1:
+        meter[rng.choice(["station_id", "nozzle_id", "kind"])] = "other"
+    sold = 10 * ((volume + 5) // 10) + rng.choice([0, 0, 0, 10, -20, 30])
+    price = rng.choice([785, 790, 1, 99_999])
+    amount = (2 * sold * price + 1000) // 2000 + rng.choice([0, 0, 1, -2, 3])
+    legacy = rng.random() < 0.2
+    sale = {
+        "station_id": "S1",
+        "order_id": f"O{rng.randrange(10**6)}",
+        "nozzle_id": "N1",
+        "pump_seq": None if legacy else seq + rng.choice([0, 0, 0, 0, 1]),
+        "ts": ts(t0 + duration_ms + rng.choice([0, 30_000, 14 * 60_000, 16 * 60_000, -1])),
+        "volume_ml": sold,
+        "unit_price_fen": price,
+        "amount_fen": amount,
+        "payment": rng.choice(["cash", "x"]),
+    }
+    sale = public_sale(sale)
+    bundle: dict = {"sale": sale, "metering": _signed_item(meter, key), "previous": None, "between": []}
+    bundle["max_flow_ml_per_min"] = rng.choice([None, 60_000, 10_000, 1])
+    if rng.random() < 0.8:
+        gap = rng.choice([1, 1, 1, 2, 3])
+        prev = {
+            **meter,
+            "seq": seq - gap,
+            "totalizer_end_ml": total0 - rng.choice([0, 0, 0, 10]),
+            "end": ts(t0 - 60_000),
+        }
+        bundle["previous"] = _signed_item(prev, key)
+        for s in range(seq - gap + 1, seq):
+            if rng.random() < 0.8:
+                event = {
+                    "kind": "event",
+                    "station_id": "S1",
+                    "nozzle_id": "N1",
+                    "seq": s,
+                    "ts": ts(t0 - 1000),
+                    "event": "power_on",
+                    "data": {},
+                    "key_id": "K1",
+                }
+                bundle["between"].append(_signed_item(event, key))
+    receipt = receipt_of(sale)
+    if rng.random() < 0.05:
+        receipt = msgspec.structs.replace(receipt, digest="a" * 16)
+    return bundle, msgspec.to_builtins(receipt)
+
+
+def test_the_script_and_the_server_decide_alike_on_random_signed_sales(browser, demo_city, receipts):
+    """400 sales and their records, freshly signed (Ed25519 and SM2), drawn around an
+    honest sale so that every check — pairing, volume, amount, arithmetic, flow (times in
+    three offsets, fractions of a second), continuity, sequence — passes or fails by a
+    little: the page's script and anxin.receipt.check give the same findings."""
+    rng = random.Random(31)
+    keys = [sdk.new_key("ed25519"), sdk.new_key("sm2")]
+    cases = [_random_case(rng, keys) for _ in range(400)]
+    page = browser.new_page()
+    try:
+        page.goto(demo_city.base + receipts["printed"])
+        own_verdict(page)
+        js = page.evaluate(
+            """async (cases) => {
+              const out = [];
+              for (const [b, r] of cases) { out.push((await window.anxinReceipt.check(b, r)).map((f) => [f.name, f.status])); }
+              return out;
+            }""",
+            cases,
+        )
+    finally:
+        page.close()
+    py = [[[f.name, f.status] for f in check(b, Receipt(**r)).findings] for b, r in cases]
+    differ = [(i, js[i], py[i]) for i in range(len(cases)) if js[i] != py[i]]
+    assert not differ, differ[:2]
+    verdicts = [all(s != "fail" for _, s in p) for p in py]
+    assert 0 < sum(verdicts) < len(verdicts)
+    failed = {name for p in py for name, s in p if s == "fail"}
+    assert failed >= {"digest", "paired", "volume", "amount", "arithmetic", "flow", "continuity", "sequence"}
