@@ -126,3 +126,12 @@ def test_proportions_say_when_they_are_too_few() -> None:
     assert not proportion(19, 19).sufficient and proportion(20, 20).sufficient
     with pytest.raises(ValueError, match="k=3, n=2"):
         clopper_pearson(3, 2)
+
+
+def test_printed_bounds_never_claim_more_than_measured() -> None:
+    from anxin.certify.words import pct, rate
+
+    assert pct(0.989777) == "99.0 %" and pct(0.989777, "down") == "98.9 %"  # a lower bound is not rounded up
+    assert pct(1.29473e-05, "up") == "0.00130 %" and pct(0.000137584, "up") == "0.0138 %"
+    assert rate(proportion(359, 359), "zh") == "100 % (98.9–100 %)"
+    assert rate(proportion(4, 4), "zh").endswith("· 数据不足") and rate(proportion(0, 0), "en") == "—"

@@ -4,6 +4,7 @@ and "insufficient data" read."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from anxin.certify.report import FaultKindFigures, LeakFigures, Report, RuleFigures, WitnessFigures
@@ -27,23 +28,33 @@ def kind_name(kind: str, lang: str) -> str:
     return render("fault_kind", kind, {}, lang) if kind else DASH
 
 
-def pct(x: float | None) -> str:
-    """A proportion as a percentage, as many decimals as a small rate needs."""
+def pct(x: float | None, rounding: str = "nearest") -> str:
+    """A proportion as a percentage, as many decimals as a small rate needs; an interval's
+    lower bound rounded down and its upper bound up (``rounding``), so that what is printed
+    never claims more than was measured."""
     if x is None:
         return DASH
     v = 100.0 * x
     if v == 0.0 or v == 100.0:
         return f"{v:.0f} %"
-    if v >= 1.0 and v <= 99.0:
-        return f"{v:.1f} %"
-    return f"{v:.3g} %" if v < 1.0 else f"{v:.2f} %"
+    if v < 1.0:
+        digits = 2 - math.floor(math.log10(v))  # three significant digits
+    else:
+        digits = 1 if v <= 99.0 else 2
+    scale = 10.0**digits
+    if rounding == "down":
+        v = math.floor(v * scale + 1e-9) / scale
+    elif rounding == "up":
+        v = math.ceil(v * scale - 1e-9) / scale
+    return f"{v:.{digits}f} %"
 
 
 def rate(p: Proportion | None, lang: str) -> str:
     """ "100 % (98.8–100 %)", with "insufficient data" when too few trials."""
     if p is None or p.n == 0 or p.ci95 is None:
         return DASH
-    text = f"{pct(p.estimate)} ({pct(p.ci95[0]).removesuffix(' %')}–{pct(p.ci95[1])})"
+    lo, hi = pct(p.ci95[0], "down").removesuffix(" %"), pct(p.ci95[1], "up")
+    text = f"{pct(p.estimate)} ({lo}–{hi})"
     return text if p.sufficient else f"{text} · {w('insufficient', lang)}"
 
 
