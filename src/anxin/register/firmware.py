@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import literal_column, select
 
 from anxin.contract.registry import FirmwareStatus, Registry, RegistryError
 from anxin.engine.firmware import firmware_finding
-from anxin.store import schema as T
+from anxin.register.queries import firmware_events
 from anxin.store.database import Store
 
 Status = Literal["approved", "revoked", "known_cheat", "unlisted", "no_register", "unreported"]
@@ -45,36 +44,28 @@ class FirmwareEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 def running_firmware(store: Store, *, station_id: str | None = None) -> dict[str, Running]:
     """Each nozzle's latest reported firmware (by event time, then seq), of one station or all."""
-    led = T.ledger.c
-    # module events are a sliver of the ledger; the body is read only when it names an update
-    q = select(led.body, led.event_time_us).where(led.kind == literal_column("'event'"), ~led.quarantined)
-    if station_id is not None:
-        q = q.where(led.station_id == station_id)
     best: dict[str, tuple[tuple[int, int], Running]] = {}
-    with store.engine.connect() as c:
-        for body, t in c.execute(q):
-            if b"firmware_update" not in bytes(body):
-                continue
-            try:
-                rec = msgspec.json.decode(bytes(body))
-            except msgspec.DecodeError:
-                continue
-            if not isinstance(rec, dict) or rec.get("event") != "firmware_update":
-                continue
-            nid, seq = rec.get("nozzle_id"), rec.get("seq")
-            raw = rec.get("data")
-            data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            version, sha = data.get("version"), data.get("sha256")
-            run = Running(
-                nozzle_id=str(nid),
-                version=version if isinstance(version, str) else None,
-                sha256=sha if isinstance(sha, str) else None,
-                ts=str(rec.get("ts", "")),
-                seq=seq if isinstance(seq, int) else None,
-            )
-            key = (t, seq if isinstance(seq, int) else -1)
-            if nid not in best or key > best[str(nid)][0]:
-                best[str(nid)] = (key, run)
+    for body, t in firmware_events(store, station_id=station_id):
+        try:
+            rec = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            continue
+        if not isinstance(rec, dict) or rec.get("event") != "firmware_update":
+            continue
+        nid, seq = rec.get("nozzle_id"), rec.get("seq")
+        raw = rec.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        version, sha = data.get("version"), data.get("sha256")
+        run = Running(
+            nozzle_id=str(nid),
+            version=version if isinstance(version, str) else None,
+            sha256=sha if isinstance(sha, str) else None,
+            ts=str(rec.get("ts", "")),
+            seq=seq if isinstance(seq, int) else None,
+        )
+        key = (t, seq if isinstance(seq, int) else -1)
+        if nid not in best or key > best[str(nid)][0]:
+            best[str(nid)] = (key, run)
     return {nid: run for nid, (_, run) in best.items()}
 
 

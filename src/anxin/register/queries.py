@@ -359,3 +359,15 @@ def verification_source(store: Store, nozzle_id: str, ts: str) -> str | None:
             .order_by(led.id)
             .limit(1)
         ).scalar_one_or_none()
+
+
+def firmware_events(store: Store, *, station_id: str | None = None) -> list[tuple[bytes, int]]:
+    """The bodies and event times of the module events of one station (or all) that may
+    report a firmware update, not quarantined (a forgery says nothing about what runs)."""
+    led = T.ledger.c
+    # module events are a sliver of the ledger; a body is kept only when it names an update
+    q = select(led.body, led.event_time_us).where(led.kind == literal_column("'event'"), ~led.quarantined)
+    if station_id is not None:
+        q = q.where(led.station_id == station_id)
+    with store.engine.connect() as c:
+        return [(bytes(body), int(t)) for body, t in c.execute(q) if b"firmware_update" in bytes(body)]
