@@ -138,6 +138,8 @@ def served(request, tmp_path_factory):
         waiting[extra["station_id"]].append(json.dumps(extra, ensure_ascii=False).encode())
         odd = {**sales[4], "order_id": "班次2/订单#7?x=1"}  # an order id that must be escaped in a link
         waiting[odd["station_id"]].append(json.dumps(odd, ensure_ascii=False).encode())
+        orphan = {**sales[5], "order_id": "ORPHAN-1", "pump_seq": 1}  # a sale no module record belongs to
+        waiting[orphan["station_id"]].append(json.dumps(orphan, ensure_ascii=False).encode())
         for sid, lines in waiting.items():
             service.ingest(sid, lines, source=f"test:{sid}")
         yield root, service, app, sales, extra
@@ -191,6 +193,13 @@ def test_no_personal_data_on_the_page_or_in_the_bundle(served, client):
     for text in (page.text, body):
         assert CARD not in text and "card_no" not in text
         assert "paid_fen" not in text and str(extra["paid_fen"]) not in text.replace(str(extra["amount_fen"]), "")
+
+
+def test_a_sale_without_its_record_is_not_verified(served, client):
+    _, _, _, sales, _ = served
+    page = client.get(path_of({**sales[5], "order_id": "ORPHAN-1", "pump_seq": 1}))
+    assert page.status_code == 200 and server_verdict(page.text) == "not_verified"
+    assert "没有计量记录" in page.text
 
 
 def test_an_order_id_that_needs_escaping(served, client):
