@@ -20,8 +20,21 @@ def mount_console(
     base_url: str = "",
     cookie_secure: bool = True,
 ) -> None:
-    from anxin.web import console, deps, exports, extra, firmware, oversight, pages, public, receipt, supervision, users, witness
-    from anxin.web import certified
+    from anxin.web import (
+        certified,
+        console,
+        deps,
+        exports,
+        extra,
+        firmware,
+        oversight,
+        pages,
+        public,
+        receipt,
+        supervision,
+        users,
+        witness,
+    )
     from anxin.web.guard import PublicGuard
     from anxin.workflow import incident_listener
 
