@@ -325,6 +325,9 @@ def build_truth(plan: StationPlan) -> list[Fault]:
             if sc == "k_change_unauthorised":
                 expect.append(_key("K_FACTOR_CHANGE", sid, nozzle_id=nid, seq=p["events"][1].seq))
             allow = uv_allow + ([drift] if sc == "k_change_unauthorised" else [])
+            if p["events"][0].event == "firmware_update":  # no sha256: in a city with a firmware register,
+                # UNAPPROVED_FIRMWARE too (anxin certify found two unexplained in a raised city)
+                allow.append(_key("UNAPPROVED_FIRMWARE", sid, nozzle_id=nid, seq=p["events"][0].seq))
             add(sc, expect + uv, allow, nozzle_id=nid, event=p["events"][0].event, restored=until is not None)
         elif sc == "k_change_authorised":
             add(sc, [], [], nozzle_id=nid, verification=plan.fmt(p["ver_ts"]), k_old=nz.k_val[0], k_new=nz.k_val[-1])
