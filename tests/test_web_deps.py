@@ -550,6 +550,9 @@ CONVERTED = (
     "anxin.web.extra",
     "anxin.web.users",
     "anxin.web.witness",
+    "anxin.web.firmware",
+    "anxin.web.exports",
+    "anxin.web.certified",
 )
 # The logout ends the server's session only with the form's token, and clears the cookie
 # either way: its csrf_ok() decides what to do, it refuses nothing.

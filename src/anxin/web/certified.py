@@ -21,7 +21,7 @@ from anxin.contract.times import LOCAL_TZ
 from anxin.web.deps import CanView, NotFound
 from anxin.web.session import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # console pages: not the HTTP API
 MAX_BYTES = 8 * 1024 * 1024  # a report is some tens of kB; a file far larger is not one
 
 
