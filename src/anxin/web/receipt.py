@@ -6,8 +6,12 @@ trust the server); ``…/bundle.json`` downloads that bundle for ``anxin receipt
 What a guessed URL can tell: nothing but "no sale matches". An unknown station, an
 unknown order and a wrong digest get the same 404 with the same words; a malformed URL a
 400 naming the part (the day, the digest's form), never whether anything exists. Misses
-are counted per address and per station (``LIMITS``); past them every lookup from that
-address (or for that station) is 429 for the rest of the hour, found or not.
+are counted per address and per station (``LIMITS``); past an address's limit every
+lookup from it is 429 for the rest of the hour, found or not. Past a station's, so is
+every lookup about it from an address that has missed this hour — but not from one that
+has not: a customer scanning a real receipt is still answered, so guessing from many
+addresses (a station's own, say, to keep its customers from checking) cannot stop the
+checks, and each address still gets one guess an hour.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def _admit(service: IngestService, registry: Any, address: str, station_id: str)
     over = (
         got[keys[0]].count >= LIMITS.misses_per_address_hour
         or got[keys[1]].count >= LIMITS.lookups_per_address_hour
-        or (known and got[keys[2]].count >= LIMITS.misses_per_station_hour)
+        or (known and got[keys[2]].count >= LIMITS.misses_per_station_hour and got[keys[0]].count > 0)
     )
     if over:
         ends = max((c.expires_us for c in got.values()), default=now + US_PER_H)
