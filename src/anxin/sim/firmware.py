@@ -120,7 +120,7 @@ def truth(
         uv, uv_allow = unverified_days(plan, nz, t_from, until)
         if sc == "firmware_cheat":
             ev = p["events"][0]
-            expect = [key("SEAL_BREACH", ev.seq), key("UNAPPROVED_FIRMWARE", ev.seq)]
+            expect = [key("UNAPPROVED_FIRMWARE", ev.seq), key("SEAL_BREACH", ev.seq)]  # its primary rule first
         else:
             expect = [key("SELF_LOCK_CLEARED", p["events"][1].seq)]
         return expect + uv, uv_allow, {"restored": until is not None}
