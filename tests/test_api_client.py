@@ -30,7 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements" / "openapi-client.txt"
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
 # The upload is NDJSON: the generator is told to treat it as the bytes it is.
-CONFIG = "post_hooks: []\ncontent_type_overrides:\n  application/x-ndjson: application/octet-stream\n"
+# Binary bodies the generator has no type for are bytes to the client (NDJSON uploads, the
+# agencies' XLSX exports); the description keeps their real media types.
+CONFIG = (
+    "post_hooks: []\ncontent_type_overrides:\n  application/x-ndjson: application/octet-stream\n"
+    "  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: application/octet-stream\n"
+)
 
 
 def run(*cmd: object, **kw) -> subprocess.CompletedProcess[str]:

@@ -157,10 +157,46 @@ def commerce_schema() -> dict[str, Any]:
 SCHEMAS = {"export-tax": tax_schema, "export-commerce": commerce_schema}
 
 
+def _camel(key: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in key.split("_"))
+
+
+def _hoisted(node: Any, name: str, out: dict[str, Any], names: dict[str, str]) -> Any:
+    """``node`` with every object inside it a reference to a component of its own (named by
+    its path; one component for objects alike): client generators name an inline object by
+    its path and failed on these ("duplicate models")."""
+    if isinstance(node, list):
+        return [_hoisted(v, name, out, names) for v in node]
+    if not isinstance(node, dict):
+        return node
+    inner = {}
+    for k, v in node.items():
+        if k == "properties":
+            inner[k] = {p: _hoisted(sub, name + _camel(p), out, names) for p, sub in v.items()}
+        elif k == "items":
+            inner[k] = _hoisted(v, name.removesuffix("s") if name.endswith("s") else name + "Item", out, names)
+        elif k == "additionalProperties" and isinstance(v, dict):
+            inner[k] = _hoisted(v, name + "Value", out, names)
+        else:
+            inner[k] = v
+    if inner.get("type") != "object" or not ("properties" in inner or "additionalProperties" in inner):
+        return inner
+    key = repr(sorted(inner.items(), key=lambda kv: kv[0]))
+    if key not in names:
+        names[key] = name if name not in out else f"{name}{len(out)}"
+        out[names[key]] = {"title": names[key], **inner}
+    return {"$ref": f"#/components/schemas/{names[key]}"}
+
+
 def components() -> dict[str, Any]:
     """The API description's ``AgencyExport``: the tax or the commerce file."""
-    bodies = [{k: v for k, v in f().items() if k != "$schema"} for f in (tax_schema, commerce_schema)]
-    return {"AgencyExport": {"title": "AgencyExport", "oneOf": bodies}}
+    out: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    bodies = [
+        _hoisted({k: v for k, v in f().items() if k not in ("$schema", "title")}, name, out, names)
+        for f, name in ((tax_schema, "AgencyExportTax"), (commerce_schema, "AgencyExportCommerce"))
+    ]
+    return {"AgencyExport": {"title": "AgencyExport", "oneOf": bodies}, **out}
 
 
 def text_of(name: str) -> str:
