@@ -32,8 +32,12 @@ def test_demo_estimates_in_the_browser(browser, tmp_path: Path) -> None:
 
     def visit() -> None:  # what a regulator does while the demo waits for Ctrl-C
         db = sqlite3.connect(out / "anxin.sqlite")
-        nozzle, station, error = db.execute(
-            "SELECT nozzle_id, station_id, error_permille FROM meter_estimates ORDER BY abs(error_permille) DESC"
+        nozzle, station = db.execute(
+            "SELECT nozzle_id, station_id FROM meter_estimates ORDER BY abs(error_permille) DESC"
+        ).fetchone()
+        # the table's first row is the newest look (not always the nozzle's largest estimate)
+        (error,) = db.execute(
+            "SELECT error_permille FROM meter_estimates WHERE nozzle_id = ? ORDER BY ts DESC LIMIT 1", (nozzle,)
         ).fetchone()
         seen["looks"] = db.execute(
             "SELECT count(DISTINCT ts) FROM meter_estimates WHERE nozzle_id = ?", (nozzle,)

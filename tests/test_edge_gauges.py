@@ -268,10 +268,17 @@ def test_the_configuration_file(tmp_path):
     assert exc.value.key == "syntax"
 
 
-def test_edge_status_shows_each_gauges_last_read_and_last_error(tmp_path, sim):
+def test_edge_status_shows_each_gauges_last_read_and_last_error(tmp_path, sim, monkeypatch):
     from typer.testing import CliRunner
 
+    from anxin import cli
     from anxin.cli import app
+
+    # The CLI's console may have fixed its width when anxin.cli was first imported in this
+    # process (COLUMNS then), and a dumb terminal is 80 wide whatever COLUMNS says: a size of
+    # its own here, wide enough that no cell is folded mid-phrase.
+    monkeypatch.setattr(cli.console, "_width", 250)
+    monkeypatch.setattr(cli.console, "_height", 50)
 
     p = make_poller(tmp_path, sim, settings_for(tcp(sim)))
     p.poll()
