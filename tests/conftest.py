@@ -8,6 +8,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 # The CLI speaks the machine's locale when ANXIN_LANG is unset (an en_US machine gets
 # English): the tests' expectations must not depend on where they run.
 os.environ.setdefault("ANXIN_LANG", "zh")
+# Shared fixture modules that test modules also import from: rewritten before that import,
+# so their asserts explain themselves (and pytest does not warn it could not rewrite them).
+pytest.register_assert_rewrite("demo_city", "exports_city", "receipt_pages")
 
 from services import fresh_pg_database, launch_chromium, need_chromium  # noqa: E402
 
