@@ -12,11 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fastapi import Request, Response
-from fastapi.responses import PlainTextResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -105,24 +102,14 @@ class ReceiverCollector(Collector):
 
 
 def add_receiver_metrics(app: FastAPI, receiver: Receiver, config: ServeConfig) -> None:
-    """GET /metrics of a receiver (the same access rule as ``anxin serve``'s: the metrics
-    token, or this machine's loopback) and the upload histogram's middleware."""
-    from anxin.observe.metrics import UploadTimer, exposition
-    from anxin.serve.app import metrics_refusal
+    """GET /metrics of a receiver (the same route and access rule as ``anxin serve``'s: the
+    metrics token, or this machine's loopback) and the upload histogram's middleware."""
+    from anxin.observe.metrics import UploadTimer
+    from anxin.serve.app import add_metrics_route
 
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        summary="Prometheus metrics",
-        response_class=PlainTextResponse,
-        responses={401: {"description": "the metrics token is needed"}, 403: {"description": "not from here"}},
+    add_metrics_route(
+        app,
+        token=config.metrics_token,
+        collectors=lambda: [ReceiverCollector(receiver), *receiver.latency.collectors(), receiver.publish_seconds],
     )
-    async def metrics(request: Request) -> Response:
-        refused = metrics_refusal(request, config.metrics_token)
-        if refused is not None:
-            return refused
-        collectors = [ReceiverCollector(receiver), *receiver.latency.collectors(), receiver.publish_seconds]
-        text, ctype = await run_in_threadpool(exposition, collectors)
-        return Response(text, media_type=ctype)
-
     app.add_middleware(UploadTimer, latency=receiver.latency)

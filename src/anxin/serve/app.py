@@ -17,8 +17,9 @@ import functools
 import ipaddress
 import logging
 import secrets
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -29,7 +30,7 @@ from anxin.exports.api import router as agency_router
 from anxin.ingest.mqtt import start_bridge
 from anxin.ingest.service import IngestService
 from anxin.notify.webhooks import WebhookDispatcher, webhooks_router
-from anxin.observe.metrics import UploadTimer
+from anxin.observe.metrics import UploadTimer, exposition
 from anxin.observe.sale_alarm import SaleAlarmTimer
 from anxin.serve import bearer
 from anxin.serve.admin import admin_router
@@ -39,7 +40,7 @@ from anxin.serve.config import ServeConfig
 from anxin.serve.firmware_api import firmware_router
 from anxin.serve.jobs import clock_job, daily_reports_job, purge_job
 from anxin.serve.limits import RateLimiter
-from anxin.serve.metrics import MqttCollector, render_metrics
+from anxin.serve.metrics import MqttCollector, service_collectors
 from anxin.serve.platform import platform_router
 from anxin.serve.tokens import TokenIndex
 from anxin.serve.upload import UPLOAD_ROUTE, take_upload
@@ -178,20 +179,11 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
         n, rows = await run_in_threadpool(functools.partial(service.store.ledger_skips, limit=limit))
         return {"rows": n, "newest": rows}
 
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        summary="Prometheus metrics",
-        response_class=PlainTextResponse,
-        responses={401: {"description": "the metrics token is needed"}, 403: {"description": "not from here"}},
-    )
-    async def metrics(request: Request) -> Response:
-        refused = metrics_refusal(request, config.metrics_token)
-        if refused is not None:
-            return refused
-        extra = [dispatcher.collector()] + ([MqttCollector(app.state.mqtt)] if app.state.mqtt is not None else [])
-        text, ctype = await run_in_threadpool(render_metrics, service, *extra)
-        return Response(text, media_type=ctype)
+    def collectors() -> list[Any]:
+        mqtt = [MqttCollector(app.state.mqtt)] if app.state.mqtt is not None else []
+        return service_collectors(service, dispatcher.collector(), *mqtt)
+
+    add_metrics_route(app, token=config.metrics_token, collectors=collectors)
 
     app.include_router(alarms_router(service.store, broadcaster, reader))
     app.include_router(admin_router(service, tokens, admin, allow_private_webhooks=config.webhook_allow_private))
@@ -211,6 +203,26 @@ def create_app(config: ServeConfig, service: IngestService) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(UploadTimer, latency=service.latency)  # anxin_upload_request_seconds, the upload's span
     return app
+
+
+def add_metrics_route(app: FastAPI, *, token: str | None, collectors: Callable[[], Sequence[Any]]) -> None:
+    """GET /metrics of ``anxin serve`` and of a receiver: what ``collectors()`` gives, after
+    the process's and the build's families (anxin.observe.metrics), to a request
+    ``metrics_refusal`` lets through."""
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={401: {"description": "the metrics token is needed"}, 403: {"description": "not from here"}},
+    )
+    async def metrics(request: Request) -> Response:
+        refused = metrics_refusal(request, token)
+        if refused is not None:
+            return refused
+        text, ctype = await run_in_threadpool(exposition, collectors())
+        return Response(text, media_type=ctype)
 
 
 def metrics_refusal(request: Request, token: str | None) -> Response | None:

@@ -103,10 +103,16 @@ class _Collector:
         yield wh
 
 
+def service_collectors(service: IngestService, *extra) -> list:
+    """The service's metrics, its latency histograms and ``extra`` collectors (webhooks,
+    MQTT bridge)."""
+    return [_Collector(service), *service.latency.collectors(), *extra]
+
+
 def render_metrics(service: IngestService, *extra) -> tuple[bytes, str]:
-    """The service's metrics, its latency histograms and those of ``extra`` collectors
-    (webhooks, MQTT bridge), after the process's and the build's (anxin.observe.metrics)."""
-    return exposition([_Collector(service), *service.latency.collectors(), *extra])
+    """``service_collectors``' exposition, after the process's and the build's
+    (anxin.observe.metrics)."""
+    return exposition(service_collectors(service, *extra))
 
 
 class MqttCollector:
