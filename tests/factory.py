@@ -261,3 +261,50 @@ def flush_after(city: City, nozzle_id: str, t_us: int, hours: float = 4) -> list
     """An honest dispensing on another nozzle much later, to push the watermark past horizons."""
     m = city.metering(nozzle_id, t_us + int(hours * 3600 * US_PER_S))
     return [m, city.sale(m)]
+
+
+def one_nozzle_registry(
+    *, key_id: str, public_key: str, unit_price_fen: int, verified_until: str, name: str = "测试站"
+) -> dict[str, Any]:
+    """A registry document of one station S0001, one tank and one Ed25519 nozzle N0001-1
+    (K 998 700, 50 L/min): what a vendor's or an API test's server starts with."""
+    return {
+        "stations": [
+            {"station_id": "S0001", "name": name, "operator": "测试", "district": "上城区", "lat": 30.2, "lon": 120.1}
+        ],
+        "tanks": [
+            {
+                "tank_id": "S0001-T1",
+                "station_id": "S0001",
+                "product": "92",
+                "capacity_ml": 30_000_000,
+                "chart": [[0, 0], [2_500_000, 30_000_000]],
+            }
+        ],
+        "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
+        "nozzles": [
+            {
+                "nozzle_id": "N0001-1",
+                "station_id": "S0001",
+                "dispenser_id": "D1",
+                "tank_id": "S0001-T1",
+                "product": "92",
+                "anti_cheat": True,
+                "key_alg": "ed25519",
+                "key_id": key_id,
+                "public_key": public_key,
+                "k_pulses_per_m3": 998_700,
+                "max_flow_ml_per_min": 50_000,
+                "verified_until": verified_until,
+                "last_verification_passed": True,
+            }
+        ],
+        "prices": [
+            {
+                "station_id": "S0001",
+                "product": "92",
+                "from": "2026-01-01T00:00:00.000+08:00",
+                "unit_price_fen": unit_price_fen,
+            }
+        ],
+    }

@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from factory import one_nozzle_registry
 from starlette.testclient import TestClient
 
 from anxin.serve import api_examples
@@ -27,48 +28,13 @@ VECTORS = json.loads((Path(__file__).resolve().parents[1] / "docs" / "vectors" /
 def vectors_registry() -> dict[str, Any]:
     """Nozzle N0001-1 of station S0001 with the vectors' test key ed25519-a (K as in its records)."""
     (key,) = [k for k in VECTORS["keys"] if k["name"] == "ed25519-a"]
-    return {
-        "stations": [
-            {
-                "station_id": "S0001",
-                "name": "示例站",
-                "operator": "示例",
-                "district": "上城区",
-                "lat": 30.25,
-                "lon": 120.17,
-            }
-        ],
-        "tanks": [
-            {
-                "tank_id": "S0001-T1",
-                "station_id": "S0001",
-                "product": "92",
-                "capacity_ml": 30_000_000,
-                "chart": [[0, 0], [2_500_000, 30_000_000]],
-            }
-        ],
-        "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
-        "nozzles": [
-            {
-                "nozzle_id": "N0001-1",
-                "station_id": "S0001",
-                "dispenser_id": "D1",
-                "tank_id": "S0001-T1",
-                "product": "92",
-                "anti_cheat": True,
-                "key_alg": "ed25519",
-                "key_id": key["key_id"],
-                "public_key": key["public_key"],
-                "k_pulses_per_m3": 998_700,
-                "max_flow_ml_per_min": 50_000,
-                "verified_until": "2026-09-01T00:00:00.000+08:00",
-                "last_verification_passed": True,
-            }
-        ],
-        "prices": [
-            {"station_id": "S0001", "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": 785}
-        ],
-    }
+    return one_nozzle_registry(
+        key_id=key["key_id"],
+        public_key=key["public_key"],
+        unit_price_fen=785,
+        verified_until="2026-09-01T00:00:00.000+08:00",
+        name="示例站",
+    )
 
 
 @pytest.fixture(scope="module")

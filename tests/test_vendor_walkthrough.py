@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from factory import one_nozzle_registry
 from live import ADMIN, Server
 
 from anxin import sdk
@@ -36,48 +37,9 @@ def blocks() -> list[str]:
 
 
 def registry(old_key: str) -> dict:
-    return {
-        "stations": [
-            {
-                "station_id": "S0001",
-                "name": "测试站",
-                "operator": "测试",
-                "district": "上城区",
-                "lat": 30.2,
-                "lon": 120.1,
-            }
-        ],
-        "tanks": [
-            {
-                "tank_id": "S0001-T1",
-                "station_id": "S0001",
-                "product": "92",
-                "capacity_ml": 30_000_000,
-                "chart": [[0, 0], [2_500_000, 30_000_000]],
-            }
-        ],
-        "products": [{"product": "92", "expansion_ppm_per_c": 1200}],
-        "nozzles": [
-            {
-                "nozzle_id": "N0001-1",
-                "station_id": "S0001",
-                "dispenser_id": "D1",
-                "tank_id": "S0001-T1",
-                "product": "92",
-                "anti_cheat": True,
-                "key_alg": "ed25519",
-                "key_id": "OLD-MODULE",
-                "public_key": old_key,
-                "k_pulses_per_m3": 998700,
-                "max_flow_ml_per_min": 50_000,
-                "verified_until": "2027-01-01T00:00:00.000+08:00",
-                "last_verification_passed": True,
-            }
-        ],
-        "prices": [
-            {"station_id": "S0001", "product": "92", "from": "2026-01-01T00:00:00.000+08:00", "unit_price_fen": 790}
-        ],
-    }
+    return one_nozzle_registry(
+        key_id="OLD-MODULE", public_key=old_key, unit_price_fen=790, verified_until="2027-01-01T00:00:00.000+08:00"
+    )
 
 
 def test_the_page_has_the_walkthroughs_steps() -> None:
