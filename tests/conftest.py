@@ -1,5 +1,8 @@
 import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -12,11 +15,18 @@ os.environ.setdefault("ANXIN_LANG", "zh")
 # so their asserts explain themselves (and pytest does not warn it could not rewrite them).
 pytest.register_assert_rewrite("demo_city", "exports_city", "receipt_pages")
 
-from services import fresh_pg_database, launch_chromium, need_chromium  # noqa: E402
+from services import drain, fresh_pg_database, launch_chromium, need_chromium  # noqa: E402
 
 pytest_plugins = ["accounting", "pytester"]  # every collected test runs (tests/accounting.py)
 
 from anxin.store.database import Store  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The PostgreSQL databases the tests made are dropped in the background
+    (tests/services.py): wait for the last before the process ends."""
+    for failed in drain():
+        session.config.get_terminal_writer().line(f"could not drop the test database {failed}", yellow=True)
 
 
 @pytest.fixture(autouse=True)
@@ -26,15 +36,39 @@ def _process_language(monkeypatch):
     monkeypatch.setenv("ANXIN_LANG", os.environ.get("ANXIN_LANG", "zh"))
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory) -> Path:
+    """An empty SQLite store at the newest migration, made once per test process: the
+    ``store`` fixture's start (running the migrations takes a second; a copy, milliseconds)."""
+    path = tmp_path_factory.mktemp("migrated") / "db.sqlite"
+    Store(str(path)).close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_pg() -> Iterator[str]:
+    """The same on PostgreSQL: a database at the newest migration, the template that
+    ``store`` copies (``CREATE DATABASE … TEMPLATE``), dropped at the end of the session."""
+    with fresh_pg_database() as url:
+        Store(url).close()  # (disposed: nobody stays connected to a template)
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    """The store on SQLite and on a fresh real PostgreSQL database (tests/services.py)."""
+    """The store on SQLite and on a fresh real PostgreSQL database (tests/services.py), each
+    new and empty, at the newest migration: a copy of one migrated once per test process
+    (the schema is all the migrations make; Store() still checks it is at the head)."""
     if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
+        path = tmp_path / "db.sqlite"
+        with closing(sqlite3.connect(request.getfixturevalue("_migrated_sqlite"))) as src:
+            with closing(sqlite3.connect(path)) as dst:
+                src.backup(dst)
+        s = Store(str(path))
         yield s
         s.close()
     else:
-        with fresh_pg_database() as url:
+        with fresh_pg_database(template=request.getfixturevalue("_migrated_pg")) as url:
             s = Store(url)
             yield s
             s.close()
