@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import binascii
 import enum
+from collections.abc import Callable
 
 from anxin.contract.canonical import canonical_of_line
 from anxin.contract.records import Verification
@@ -67,6 +68,19 @@ class KeyRing:
                 ikeys.setdefault(k.key_id, (k.key_alg, k.public_key, to_us(k.retired_at)))
             institutes[i.institute_id] = ikeys
         return cls(entries, {n.nozzle_id: n.station_id for n in reg.nozzles}, institutes)
+
+    def with_verifiers(self, make: Callable[[str, str], Verifier]) -> KeyRing:
+        """The same ring whose every key is verified by ``make(alg, public key text)``'s
+        verifier (the live ingest checks an upload's signatures together, in a worker
+        process: :mod:`anxin.ingest.readers`)."""
+        ring = KeyRing(self._entries, self._station_of, self.institutes)
+        for nozzle_id, keys in self._entries.items():
+            for key_id, (alg, text, _retired) in keys.items():
+                ring._verifiers[(nozzle_id, key_id)] = make(alg, text)
+        for institute_id, ikeys in self.institutes.items():
+            for key_id, (alg, text, _retired) in ikeys.items():
+                ring._verifiers[("institute:" + institute_id, key_id)] = make(alg, text)
+        return ring
 
     def check(
         self,

@@ -29,6 +29,7 @@ from anxin.contract.times import format_ts, local_day
 from anxin.contract.upload import Result, UploadResult
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.ingest.principals import Principal
+from anxin.ingest.readers import Read, Readers, RingSpec
 from anxin.privacy.policy import Privacy
 from anxin.store.database import LedgerRow, RejectRow
 
@@ -100,19 +101,24 @@ def screen(
     ring: KeyRing,
     ahead_tolerance_us: int,
     privacy: Privacy,
+    readers: Readers | None = None,
+    spec: RingSpec | None = None,
 ) -> Screened:
     """Screen one upload of ``station_id`` (None: records of any station, e.g. an
     institute's) received at ``received``. ``principal``: who sends it (contract v1.1 §C);
     None is an in-process replay of the platform's own, trusted as ``anxin check`` trusts
-    a data directory."""
+    a data directory. ``readers``: how the lines are read (their signatures checked in a
+    worker process: :mod:`anxin.ingest.readers`, ``spec`` made from ``ring``); None: in-process."""
     out = Screened()
     ahead_by = received + ahead_tolerance_us  # later event times: CLOCK_AHEAD
     stations = registry.station_by_id
-    for n, raw in enumerate(lines, 1):
-        raw = raw.rstrip(b"\r")
-        if not raw.strip():
-            continue  # blank lines are not records
-        p, verdict, fault, body = read_line(raw, ring, privacy)
+    numbered = [(n, raw) for n, raw in enumerate((raw.rstrip(b"\r") for raw in lines), 1) if raw.strip()]
+    raws = [raw for _n, raw in numbered]  # (blank lines are not records)
+    if readers is None:
+        read: list[Read] = [read_line(raw, ring, privacy) for raw in raws]
+    else:
+        read = readers.read(raws, ring, spec, privacy)
+    for (n, raw), (p, verdict, fault, body) in zip(numbered, read):
         out.faults += fault
         if isinstance(p, Reject):
             reason = p.reason

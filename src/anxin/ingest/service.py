@@ -38,6 +38,7 @@ from anxin.engine import Engine, EngineSettings
 from anxin.i18n import t as words
 from anxin.ingest.principals import Principal
 from anxin.ingest.privacy import policy
+from anxin.ingest.readers import Readers, RingSpec, shared_readers
 from anxin.ingest.replay import Unprocessable, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import Result, UploadResult, screen, settle, tally
 from anxin.observe.metrics import Latency
@@ -105,10 +106,15 @@ class IngestService:
         on_alarms: Callable[[list[Alarm]], None] | None = None,
         clock: Callable[[], int] = now_us,
         privacy: Privacy | None = None,
+        readers: Readers | None = None,
     ) -> None:
         """``clock``: the platform's clock in µs (receipt times, ticks); tests inject one.
-        ``privacy``: personal data in records (default: tokenised with the database's key)."""
+        ``privacy``: personal data in records (default: tokenised with the database's key).
+        ``readers``: how uploads' lines are read, their signatures checked in a worker
+        process (default: the process's, :mod:`anxin.ingest.readers`)."""
         self.store = store
+        self.readers = readers if readers is not None else shared_readers()
+        self._ring_spec: RingSpec | None = None
         self.privacy = privacy if privacy is not None else policy(store)
         self.clock = clock
         self.settings = settings
@@ -179,6 +185,8 @@ class IngestService:
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
         self.ring = KeyRing.from_registry(self.registry)
+        self._ring_spec = RingSpec(self.ring)
+        self.readers.warm()
         self.last_ledger_id, self.replayed = replay(
             self.engine, self.store, self.last_ledger_id, set_aside=self._set_aside, collect=collect
         )
@@ -260,6 +268,8 @@ class IngestService:
             use_registry(self.engine, reg)
         self.registry, self.registry_version = reg, version
         self.ring = KeyRing.from_registry(reg)
+        self._ring_spec = RingSpec(self.ring)
+        self.readers.warm()
 
     def registry_document(self) -> bytes | None:
         latest = self.store.registry_latest()
@@ -432,7 +442,9 @@ class IngestService:
         self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None
     ) -> UploadResult:
         received = self.clock()  # the receipt time of these lines, stored with them (contract v1.1 §B)
-        reg, ring = self.registry, self.ring
+        reg, ring, spec = self.registry, self.ring, self._ring_spec
+        if spec is not None:
+            ring = spec.ring  # (the ring and its noting copy of one registry version)
         if reg is None or ring is None:
             raise NoRegistry("the platform has no registry yet")
         tolerance = self.settings.clock_ahead_tolerance_us
@@ -446,6 +458,8 @@ class IngestService:
             ring=ring,
             ahead_tolerance_us=tolerance,
             privacy=self.privacy,
+            readers=self.readers,
+            spec=spec,
         )
         self.metrics.line_faults["read"] += s.faults
         results, rejects = s.results, s.rejects
