@@ -114,3 +114,22 @@ def test_small_uploads_and_no_workers_read_in_process() -> None:
     for readers in (Readers(0, min_lines=1), Readers(1, min_lines=len(lines) + 1)):
         _same(readers.read(lines, ring, RingSpec(ring), PRIVACY), _in_process(lines, ring, PRIVACY))
         assert not readers._all
+
+
+def test_a_hung_worker_costs_the_upload_its_timeout_only() -> None:
+    city = City()
+    ring = KeyRing.from_registry(city.registry())
+    lines = _lines(city)
+    readers = Readers(1, min_lines=1, timeout_s=0.5)
+    try:
+        readers.read(lines[:2], ring, RingSpec(ring), PRIVACY)
+        (worker,) = readers._all
+        os.kill(worker.proc.pid, signal.SIGSTOP)  # alive, but answers nothing
+        try:
+            _same(readers.read(lines, ring, RingSpec(ring), PRIVACY), _in_process(lines, ring, PRIVACY))
+            assert not readers._all and not worker.proc.is_alive()  # that one was stopped
+        finally:
+            if worker.proc.is_alive():
+                os.kill(worker.proc.pid, signal.SIGKILL)
+    finally:
+        readers.close()

@@ -116,8 +116,10 @@ class _Worker:
         self.proc.start()
         theirs.close()
 
-    def call(self, calls: list[Call]) -> list[bool]:
+    def call(self, calls: list[Call], timeout_s: float) -> list[bool]:
         self.conn.send(calls)
+        if not self.conn.poll(timeout_s):  # a worker that hangs must not hang the uploads
+            raise TimeoutError(f"the verifying worker did not answer within {timeout_s:g} s")
         got = self.conn.recv()
         if not isinstance(got, list) or len(got) != len(calls):
             raise RuntimeError("the worker answered something else")
@@ -136,9 +138,10 @@ class Readers:
     (0: in-process). The thread that ingests an upload talks to a worker itself (pickling,
     the pipe): no helper thread in between to wait for the GIL."""
 
-    def __init__(self, workers: int | None = None, *, min_lines: int = MIN_LINES) -> None:
+    def __init__(self, workers: int | None = None, *, min_lines: int = MIN_LINES, timeout_s: float = 30.0) -> None:
         self.workers = default_readers() if workers is None else workers
         self.min_lines = min_lines
+        self.timeout_s = timeout_s  # for one upload's signatures (then: that upload in-process)
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self._cond = threading.Condition()
@@ -167,7 +170,7 @@ class Readers:
     def _call(self, calls: list[Call]) -> list[bool]:
         w, ok = self._take(), False
         try:
-            got = w.call(calls)
+            got = w.call(calls, self.timeout_s)
             ok = True
             return got
         finally:
