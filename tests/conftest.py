@@ -54,17 +54,23 @@ def _migrated_pg() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def migrated_sqlite(_migrated_sqlite: Path, tmp_path: Path) -> Path:
+    """``tmp_path/db.sqlite``, a new empty SQLite store at the newest migration (a copy of
+    the one migrated once per test process), for a fixture that opens its own Store."""
+    path = tmp_path / "db.sqlite"
+    with closing(sqlite3.connect(_migrated_sqlite)) as src, closing(sqlite3.connect(path)) as dst:
+        src.backup(dst)
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """The store on SQLite and on a fresh real PostgreSQL database (tests/services.py), each
     new and empty, at the newest migration: a copy of one migrated once per test process
     (the schema is all the migrations make; Store() still checks it is at the head)."""
     if request.param == "sqlite":
-        path = tmp_path / "db.sqlite"
-        with closing(sqlite3.connect(request.getfixturevalue("_migrated_sqlite"))) as src:
-            with closing(sqlite3.connect(path)) as dst:
-                src.backup(dst)
-        s = Store(str(path))
+        s = Store(str(request.getfixturevalue("migrated_sqlite")))
         yield s
         s.close()
     else:

@@ -186,10 +186,10 @@ def test_an_unknown_key_is_never_shown_raw_in_chinese() -> None:
 
 # ------------------------------------------------------------------ a tampered bundle
 @pytest.fixture
-def tampered(tmp_path: Path) -> tuple[Path, str, int]:
+def tampered(tmp_path: Path, migrated_sqlite: Path) -> tuple[Path, str, int]:
     """A case's bundle with a record, an audit entry and its timestamp altered, a file
     added, and re-signed by a key nobody trusts; (its path, the platform's key, the line)."""
-    store = Store(str(tmp_path / "db.sqlite"))
+    store = Store(str(migrated_sqlite))
     try:
         city = City()
         svc = IngestService(store)

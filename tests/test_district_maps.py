@@ -256,8 +256,8 @@ HOSTILE = [
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = Store(str(tmp_path / "db.sqlite"))
+def store(migrated_sqlite: Path):
+    s = Store(str(migrated_sqlite))
     yield s
     s.close()
 

@@ -149,9 +149,9 @@ class Env:
 
 
 @pytest.fixture
-def env(broker, data, tmp_path):
+def env(broker, data, migrated_sqlite):
     registry, records = data
-    store = Store(str(tmp_path / "db.sqlite"))
+    store = Store(str(migrated_sqlite))
     svc = IngestService(store)
     svc.set_registry(registry, author="test", reason="test")
     tokens = TokenIndex(svc)
@@ -159,7 +159,7 @@ def env(broker, data, tmp_path):
     e = Env(
         url=broker,
         prefix=f"t{uuid.uuid4().hex[:10]}",
-        db=tmp_path / "db.sqlite",
+        db=migrated_sqlite,
         service=svc,
         tokens=tokens,
         token=token,

@@ -71,8 +71,8 @@ def receiver():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "db.sqlite"))
+def store(migrated_sqlite):
+    s = Store(str(migrated_sqlite))
     yield s
     s.close()
 

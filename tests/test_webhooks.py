@@ -135,9 +135,9 @@ def pg_url():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
+def store(request):
     if request.param == "sqlite":
-        s = Store(str(tmp_path / "db.sqlite"))
+        s = Store(str(request.getfixturevalue("migrated_sqlite")))
     else:
         s = Store(request.getfixturevalue("pg_url"))
         with s.engine.begin() as c:  # the session's database is shared: start each test empty
