@@ -22,6 +22,9 @@ from anxin.certify.stats import MIN_TRIALS, clopper_pearson, proportion
 from anxin.cli import app
 from anxin.contract.alarm import LIVE_ONLY_RULES, RECORD_LEVEL_RULES, RULES
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("certify")
+
 
 @pytest.fixture(scope="module")
 def certified(tmp_path_factory) -> tuple[Path, str]:

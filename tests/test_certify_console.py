@@ -60,6 +60,10 @@ def _report() -> bytes:
     return encode(summarise(quick(), [(trial, city)], tanks))
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("certify-console")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("certified-pages")

@@ -33,6 +33,8 @@ from anxin.store.database import Store
 
 FUTURE = "2099-06-01T08:00:00.000+08:00"
 TOL = 5 * US_PER_MIN
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("clock-ahead")
 
 
 class Clock:

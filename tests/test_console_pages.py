@@ -25,6 +25,10 @@ from anxin.store import schema as T
 PASSWORD = "correct horse battery staple"
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("console-pages")
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("pages")

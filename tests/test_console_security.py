@@ -26,6 +26,10 @@ PASSWORD = "correct horse battery staple"
 ADMIN = "admin-token-0123456789"
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("console-security")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardening")

@@ -24,6 +24,10 @@ PASSWORD = "correct horse battery staple"
 LOOKS = ("2026-03-02T00:00:00.000+08:00", "2026-03-03T00:00:00.000+08:00")
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("console-witness")
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("witness-pages")

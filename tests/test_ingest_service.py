@@ -22,6 +22,10 @@ from anxin.store.database import Store
 STATIONS = ("S0001", "S0002")
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("ingest-service")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("live") / "city"

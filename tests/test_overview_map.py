@@ -28,6 +28,10 @@ from anxin.web.texts import words
 NOW = 1_780_000_000_000_000
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("overview-map")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("overview-map")

@@ -119,6 +119,10 @@ def test_url_round_trip_with_escaped_ids():
 
 
 # ------------------------------------------------------------------ a ledger behind a server
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("receipt")
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory):
     """A small honest city in the ledger behind the app — SQLite, and PostgreSQL (the

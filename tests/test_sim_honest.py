@@ -25,6 +25,10 @@ def _rhu(num: int, den: int) -> int:
     return (2 * num + den) // (2 * den)
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("sim-honest")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("honest") / "data"

@@ -205,6 +205,10 @@ def _write(check: Path, alarms: list[dict], rejects: list[dict]) -> None:
     (check / "rejects.jsonl").write_bytes(b"".join(enc.encode(r) + b"\n" for r in rejects))
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("sim-reference")
+
+
 @pytest.fixture(scope="module")
 def honest_city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("honest") / "data"

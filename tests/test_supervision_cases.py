@@ -34,6 +34,10 @@ NOW = 1_772_400_000_000_000
 HOUR = 3_600_000_000
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("supervision-cases")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sup") / "city"

@@ -63,6 +63,10 @@ def _local_minute(us: int) -> str:
     return dt.datetime.fromtimestamp(us / 1e6, LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("web-deps")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A city of two stations with alarms; a complaint (with a photo), an inspection, a

@@ -26,6 +26,10 @@ START = dt.date(2026, 3, 7)  # a Saturday: looks on Sunday (< 24 h, none), Monda
 DAYS = 4
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("witness-schedule")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sched") / "data"

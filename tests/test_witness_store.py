@@ -26,6 +26,10 @@ from anxin.store.database import Store
 START = dt.date(2026, 3, 7)  # looks at the 9th's and 10th's midnights (the 8th's has < 24 h), then the final one
 
 
+# Its module-scoped fixtures are costly: built once, in one worker, not once in each.
+pytestmark = pytest.mark.xdist_group("witness-store")
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wstore") / "data"
