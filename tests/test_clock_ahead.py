@@ -33,6 +33,7 @@ from anxin.store.database import Store
 
 FUTURE = "2099-06-01T08:00:00.000+08:00"
 TOL = 5 * US_PER_MIN
+LIVE_AS_OF = parse_ts("2026-12-01T12:00:00+08:00")  # the live tests' receipt time
 # Its module-scoped fixtures are costly: built once, in one worker, not once in each.
 pytestmark = pytest.mark.xdist_group("clock-ahead")
 
@@ -267,8 +268,22 @@ def _ids(store: Store, station: str | None = None) -> set[str]:
         return set(c.execute(text(q), {"s": station}).scalars())
 
 
+@pytest.fixture(scope="module")
+def checked_as_of(city_dir: Path, tmp_path_factory) -> tuple[list[dict], list[dict]]:
+    """``anxin check --as-of`` the live tests' receipt time, on the city with the 2099 line
+    and without it: the alarms each live run must equal (the same records and time whatever
+    the database and wherever the line comes in the uploads: checked once, not per run)."""
+    root = tmp_path_factory.mktemp("ahead-checks")
+    data = _with_future_line(city_dir, root / "data")
+    run_check(data, root / "batch", workers=0, as_of_us=LIVE_AS_OF)
+    run_check(city_dir, root / "plain", workers=0, as_of_us=LIVE_AS_OF)
+    return _alarms(root / "batch"), _alarms(root / "plain")
+
+
 @pytest.mark.parametrize("where", ["first", "middle"])
-def test_live_a_2099_reading_silences_no_station(city_dir: Path, tmp_path: Path, store_url: str, where: str) -> None:
+def test_live_a_2099_reading_silences_no_station(
+    city_dir: Path, checked_as_of: tuple[list[dict], list[dict]], tmp_path: Path, store_url: str, where: str
+) -> None:
     """The issue's probe: the day's lines of S0001 uploaded as its edge agent would, with a
     tank reading dated 2099 among them. Live now raises what ``anxin check --as-of`` raises
     on the same records with the same receipt time — and, the 2099 line aside, what the
@@ -281,18 +296,17 @@ def test_live_a_2099_reading_silences_no_station(city_dir: Path, tmp_path: Path,
     k = mine[0] if where == "first" else mine[len(mine) // 2]
     sid, lines = batches[k]
     batches[k] = (sid, [*lines[: len(lines) // 2], future, *lines[len(lines) // 2 :]])
-    as_of = parse_ts("2026-12-01T12:00:00+08:00")
+    as_of = LIVE_AS_OF
     svc = IngestService(Store(store_url), clock=Clock(as_of))
     svc.set_registry((city_dir / "registry.json").read_bytes(), author="test", reason="test city")
     for sid, lines in batches:
         svc.ingest(sid, lines, source="test")
-    run_check(data, tmp_path / "batch", workers=0, as_of_us=as_of)
-    run_check(city_dir, tmp_path / "plain", workers=0, as_of_us=as_of)
-    batch = {a["alarm_id"] for a in _alarms(tmp_path / "batch")}
-    plain = {a["alarm_id"] for a in _alarms(tmp_path / "plain")}
+    batch_alarms, plain_alarms = checked_as_of  # anxin check --as-of on `data` and on the city without the line
+    batch = {a["alarm_id"] for a in batch_alarms}
+    plain = {a["alarm_id"] for a in plain_alarms}
     live = _ids(svc.store)
     assert live == batch
-    ahead = {a["alarm_id"] for a in _alarms(tmp_path / "batch") if a["rule"] == "CLOCK_AHEAD"}
+    ahead = {a["alarm_id"] for a in batch_alarms if a["rule"] == "CLOCK_AHEAD"}
     assert len(ahead) == 1 and live - ahead == plain
     with svc.store.engine.connect() as c:
         row = c.execute(
