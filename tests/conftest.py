@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from _pytest.nodeid import NodeId  # pytest ≥ 9
+except ImportError:  # pytest 8 (requirements/lowest.txt)
+    NodeId = None  # type: ignore[assignment,misc]
+
 sys.path.insert(0, str(Path(__file__).parent))
 # The CLI speaks the machine's locale when ANXIN_LANG is unset (an en_US machine gets
 # English): the tests' expectations must not depend on where they run.
@@ -20,6 +25,28 @@ from services import drain, fresh_pg_database, launch_chromium, need_chromium  #
 pytest_plugins = ["accounting", "pytester"]  # every collected test runs (tests/accounting.py)
 
 from anxin.store.database import Store  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` on pytest ≥ 9: pytest-xdist (3.8) sends a test marked
+    ``xdist_group("g")`` to the worker of its group by a node id ending in ``@g``, which it
+    makes by setting the item's ``_nodeid`` — but pytest 9 derives ``nodeid`` from ``_id``,
+    so the suffix never showed and every group was ignored (the modules sharing a demo city,
+    a wheel build or a NATS cluster built it in each worker, and tests guarding a shared
+    service ran beside each other). The suffix is put where pytest 9 reads it; pytest 8
+    (requirements/lowest.txt) keeps xdist's own."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        ident = getattr(item, "_id", None)
+        if NodeId is None or not isinstance(ident, NodeId):
+            return  # pytest < 9: xdist's hook does it
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        if groups and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
