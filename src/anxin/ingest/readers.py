@@ -2,11 +2,13 @@
 parsed, authenticated, the privacy step) with their signatures checked in a worker process
 beside the service's.
 
-Why a process and not a thread: Ed25519 verification through pyca/cryptography holds the
-GIL (its ``verify`` never releases it; measured, docs/performance.md), so a thread pool
-would take no work off the service's one interpreter. Why only the signatures: the records
-themselves are cheaper to parse than to send back (pickling them costs about what parsing
-does), while a signature check is tens of µs for a question and an answer of a few bytes.
+Why a process and not a thread: both verifiers release the GIL while they verify
+(``bench/verify_gil.py``), but the thread screening an upload takes the GIL back after
+every signature, and while other uploads' threads run Python each take-back can wait for
+the switch interval; a worker costs one pipe round trip per upload, and the verifications'
+CPU leaves the service's process. Why only the signatures: sending the records back
+costs nearly what parsing them does (pickling and unpickling, 15 µs a line against 19),
+while a signature check is tens of µs for a question and an answer of a few bytes.
 
 How, without a second copy of the parse-and-verify code: the lines are read in-process
 with a key ring whose verifiers say yes and note what they were asked
