@@ -51,7 +51,8 @@ def main() -> int:
     work = uploads(data, args.batch)[: args.uploads + 1]
     tmp = ROOT / "bench-data" / "ingest-db"
     tmp.mkdir(parents=True, exist_ok=True)
-    svc = IngestService(open_store(args.db or f"sqlite:///{tmp / uuid.uuid4().hex[:8]}.sqlite", "migrate"))
+    scratch = None if args.db else tmp / f"{uuid.uuid4().hex[:8]}.sqlite"
+    svc = IngestService(open_store(args.db or f"sqlite:///{scratch}", "migrate"))
     svc.set_registry((data / "registry.json").read_bytes(), author="bench", reason="ingest profile")
     svc.ingest(work[0][0], work[0][1], source="bench")  # (warm: first keys loaded)
     work = work[1:]
@@ -66,6 +67,10 @@ def main() -> int:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     n = sum(len(lines) for _sid, lines in work)
     print(f"{n:,} lines: {n / wall:,.0f} lines/s, {cpu / n * 1e6:.0f} µs of this process's CPU a line")
+    svc.store.close()
+    if scratch is not None:
+        for f in tmp.glob(scratch.name + "*"):
+            f.unlink()
     if prof is not None:
         stats = pstats.Stats(prof)
         stats.sort_stats("cumulative").print_stats(40)
