@@ -120,10 +120,11 @@ def test_a_hung_worker_costs_the_upload_its_timeout_only() -> None:
     city = City()
     ring = KeyRing.from_registry(city.registry())
     lines = _lines(city)
-    readers = Readers(1, min_lines=1, timeout_s=0.5)
+    readers = Readers(1, min_lines=1)
     try:
-        readers.read(lines[:2], ring, RingSpec(ring), PRIVACY)
+        readers.read(lines[:2], ring, RingSpec(ring), PRIVACY)  # (the worker started, at leisure)
         (worker,) = readers._all
+        readers.timeout_s = 0.5
         os.kill(worker.proc.pid, signal.SIGSTOP)  # alive, but answers nothing
         try:
             _same(readers.read(lines, ring, RingSpec(ring), PRIVACY), _in_process(lines, ring, PRIVACY))
