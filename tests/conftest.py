@@ -36,12 +36,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     a wheel build or a NATS cluster built it in each worker, and tests guarding a shared
     service ran beside each other). The suffix is put where pytest 9 reads it; pytest 8
     (requirements/lowest.txt) keeps xdist's own."""
-    if not getattr(config.option, "loadgroup", False):
-        return
+    if NodeId is None or not getattr(config.option, "loadgroup", False):
+        return  # (pytest < 9: xdist's hook does it)
     for item in items:
-        ident = getattr(item, "_id", None)
-        if NodeId is None or not isinstance(ident, NodeId):
-            return  # pytest < 9: xdist's hook does it
+        if not isinstance(getattr(item, "_id", None), NodeId):
+            continue
         groups = sorted(
             {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
         )

@@ -9,12 +9,13 @@ import base64
 import os
 import signal
 
+from factory import T0, City, line
+
 from anxin.contract.parse import Parsed, Reject
 from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.ingest.readers import Readers, RingSpec
 from anxin.ingest.screen import read_line, screen
 from anxin.privacy.policy import Privacy
-from tests.factory import T0, City, line
 
 PRIVACY = Privacy(mode="tokenise", key=b"k" * 32)
 

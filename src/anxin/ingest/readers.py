@@ -185,12 +185,17 @@ class Readers:
             w.stop()
 
     def warm(self) -> None:
-        """Start the workers now (a service's start), not on the first upload."""
-        for _ in range(max(0, self.workers)):
+        """Start the missing workers now (a service's start, a new registry), not on the
+        first upload; they load in the background (an upload waits for one still loading)."""
+        with self._cond:
             try:
-                self._call([])
+                while len(self._all) < self.workers:
+                    w = _Worker()
+                    self._all.append(w)
+                    self._idle.append(w)
             except Exception:  # the first upload tries again (and says why)
-                return
+                log.exception("the verifying worker could not start")
+            self._cond.notify_all()
 
     def read(self, raws: Sequence[bytes], ring: KeyRing, spec: RingSpec | None, privacy: Privacy) -> list[Read]:
         """Each line read as :func:`anxin.ingest.screen.read_line` reads it with ``ring``,

@@ -114,7 +114,7 @@ class IngestService:
         process (default: the process's, :mod:`anxin.ingest.readers`)."""
         self.store = store
         self.readers = readers if readers is not None else shared_readers()
-        self._ring_spec: RingSpec | None = None
+        self._keys: RingSpec | None = None  # the registry's key ring, and its noting copy (readers)
         self.privacy = privacy if privacy is not None else policy(store)
         self.clock = clock
         self.settings = settings
@@ -125,7 +125,6 @@ class IngestService:
         self._listeners: list[Callable[[list[Alarm]], None]] = [on_alarms] if on_alarms else []
         self.registry: Registry | None = None
         self.registry_version = 0
-        self.ring: KeyRing | None = None
         self.engine: Engine | None = None
         self.last_ledger_id = 0
         self._since_checkpoint = 0
@@ -184,8 +183,7 @@ class IngestService:
             self.registry = parse_registry(doc, f"registry version {version}")
             self.registry_version = version
             self.engine = Engine(self.registry, self.settings)
-        self.ring = KeyRing.from_registry(self.registry)
-        self._ring_spec = RingSpec(self.ring)
+        self._keys = RingSpec(KeyRing.from_registry(self.registry))
         self.readers.warm()
         self.last_ledger_id, self.replayed = replay(
             self.engine, self.store, self.last_ledger_id, set_aside=self._set_aside, collect=collect
@@ -267,8 +265,7 @@ class IngestService:
         else:
             use_registry(self.engine, reg)
         self.registry, self.registry_version = reg, version
-        self.ring = KeyRing.from_registry(reg)
-        self._ring_spec = RingSpec(self.ring)
+        self._keys = RingSpec(KeyRing.from_registry(reg))
         self.readers.warm()
 
     def registry_document(self) -> bytes | None:
@@ -442,10 +439,8 @@ class IngestService:
         self, station_id: str | None, lines: Sequence[bytes], *, source: str, principal: Principal | None
     ) -> UploadResult:
         received = self.clock()  # the receipt time of these lines, stored with them (contract v1.1 §B)
-        reg, ring, spec = self.registry, self.ring, self._ring_spec
-        if spec is not None:
-            ring = spec.ring  # (the ring and its noting copy of one registry version)
-        if reg is None or ring is None:
+        reg, keys = self.registry, self._keys  # (the ring and its noting copy of one registry version)
+        if reg is None or keys is None:
             raise NoRegistry("the platform has no registry yet")
         tolerance = self.settings.clock_ahead_tolerance_us
         s = screen(
@@ -455,11 +450,11 @@ class IngestService:
             source=source,
             received=received,
             registry=reg,
-            ring=ring,
+            ring=keys.ring,
             ahead_tolerance_us=tolerance,
             privacy=self.privacy,
             readers=self.readers,
-            spec=spec,
+            spec=keys,
         )
         self.metrics.line_faults["read"] += s.faults
         results, rejects = s.results, s.rejects
