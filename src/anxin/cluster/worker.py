@@ -74,6 +74,21 @@ class _Delivered:
         return msgs
 
 
+async def cancelled(task: asyncio.Task, *, every_s: float = 0.5) -> None:
+    """Cancel ``task`` and wait until it has ended — cancelling again while it runs.
+
+    One cancel is not enough: Python 3.11's ``asyncio.wait_for`` (inside nats-py's fetch)
+    returns a message that arrived in the same loop turn as the cancellation and drops the
+    cancellation. A partition's task then went on fetching, and the lease round awaiting
+    it waited for ever — no heartbeat, so the worker fell out of the cluster for good
+    while its process lived on (seen in CI: a worker holding nothing after a rebalance)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every_s)
+    if not task.cancelled():
+        task.exception()  # retrieved: what ended it was logged where it happened
+
+
 def session_limits(cfg: ServeConfig, worker: str) -> str:
     """PostgreSQL session settings of a worker: its name (a successor that finds the
     partition's row locked ends the sessions of the worker it takes over from:
@@ -207,9 +222,7 @@ class Worker:
     async def _let_go(self, part: int, *, checkpoint: bool) -> None:
         task = self.tasks.pop(part, None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancelled(task)
         engine = self.engines.pop(part, None)
         if engine is not None and checkpoint:
             with contextlib.suppress(Exception):
