@@ -20,7 +20,15 @@ os.environ.setdefault("ANXIN_LANG", "zh")
 # so their asserts explain themselves (and pytest does not warn it could not rewrite them).
 pytest.register_assert_rewrite("demo_city", "exports_city", "receipt_pages")
 
+from hypothesis import HealthCheck, settings  # noqa: E402
 from services import drain, fresh_pg_database, launch_chromium, need_chromium  # noqa: E402
+
+# Speed is measured by bench/, never asserted by a test: hypothesis's default deadline
+# (200 ms an example) and its too-slow health check are timing assertions, and on a loaded
+# 2-core CI machine they fail tests whose property holds. A failing example's blob is
+# printed, so the failure can be replayed with @reproduce_failure.
+settings.register_profile("anxin", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile("anxin")
 
 pytest_plugins = ["accounting", "pytester"]  # every collected test runs (tests/accounting.py)
 
