@@ -62,8 +62,9 @@ def verify_only(data_dir: Path, workers: int) -> tuple[int, float]:
             for _, raw in read_lines(f):
                 if isinstance(raw, bytes):
                     p = parse_line(raw)
-                    if isinstance(p, Parsed) and p.canonical is not None and p.rec.nozzle_id in keys:
-                        _TASKS.append((*keys[p.rec.nozzle_id], p.canonical, p.sig))
+                    nozzle = getattr(p.rec, "nozzle_id", None) if isinstance(p, Parsed) else None
+                    if isinstance(p, Parsed) and p.canonical is not None and nozzle in keys:
+                        _TASKS.append((*keys[nozzle], p.canonical, p.sig))
     n = len(_TASKS)
     step = -(-n // workers)
     ctx = get_context("fork")  # the children inherit the extracted tasks

@@ -97,13 +97,20 @@ def timed(client: TestClient, path: str, repeat: int) -> tuple[float, float]:
 def run(backend: str, args) -> None:
     if backend == "sqlite":
         db = str(ROOT / "bench-data" / f"console-{uuid.uuid4().hex[:6]}.sqlite")
-        drop = lambda: [p.unlink(missing_ok=True) for p in Path(db).parent.glob(Path(db).name + "*")]  # noqa: E731
+
+        def drop() -> None:
+            for p in Path(db).parent.glob(Path(db).name + "*"):
+                p.unlink(missing_ok=True)
+
     else:
         from services import fresh_pg_database
 
         ctx = fresh_pg_database()
         db = ctx.__enter__()
-        drop = lambda: ctx.__exit__(None, None, None)  # noqa: E731
+
+        def drop() -> None:
+            ctx.__exit__(None, None, None)
+
     try:
         _, service, app = build(
             db=db, registry=registry(args.stations), admin_token="bench-admin-token-0123456789", cookie_secure=False
@@ -122,7 +129,9 @@ def run(backend: str, args) -> None:
             now_us=time.time_ns() // 1000,
         )
         c = TestClient(app)
-        token = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)[1]  # its CSRF token
+        found = re.search(r'name="form_token" value="([^"]+)"', c.get("/console/login").text)
+        assert found, "no CSRF token on the login page"
+        token = found[1]
         c.post(
             "/console/login", data={"username": "bench", "password": PASSWORD, "next": "/console", "form_token": token}
         )

@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -61,10 +62,15 @@ def city(stations: int) -> Path:
     return out
 
 
-def database(backend: str, tmp: Path) -> tuple[str, callable]:
+def database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
     if backend == "sqlite":
         path = tmp / f"{uuid.uuid4().hex[:8]}.sqlite"
-        return str(path), lambda: [p.unlink(missing_ok=True) for p in tmp.glob(path.name + "*")]
+
+        def remove() -> None:
+            for p in tmp.glob(path.name + "*"):
+                p.unlink(missing_ok=True)
+
+        return str(path), remove
     import psycopg
 
     name = f"anxin_bench_{uuid.uuid4().hex[:8]}"
@@ -78,7 +84,7 @@ def database(backend: str, tmp: Path) -> tuple[str, callable]:
     return PG.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def start(backend: str, data: Path, tmp: Path) -> tuple[Server, dict[str, str], callable]:
+def start(backend: str, data: Path, tmp: Path) -> tuple[Server, dict[str, str], Callable[[], None]]:
     url, drop = database(backend, tmp)
     server = Server(url, data / "registry.json", tmp / f"serve-{backend}.log")
     server.start(timeout=120)

@@ -135,6 +135,11 @@ def honest(rows: list[Row]) -> list[Row]:
     return [r for r in rows if r.scenario is None and abs(r.true) <= HONEST_MAX]
 
 
+def _est(r: Row) -> float:
+    assert r.est is not None
+    return r.est
+
+
 def rmse(rows: list[Row]) -> tuple[float, int]:
     d = [(r.est - r.true) ** 2 for r in honest(rows) if r.est is not None]
     return (math.sqrt(sum(d) / len(d)) if d else math.nan), len(d)
@@ -142,7 +147,7 @@ def rmse(rows: list[Row]) -> tuple[float, int]:
 
 def coverage(rows: list[Row]) -> tuple[int, int]:
     h = [r for r in honest(rows) if r.lo is not None and r.hi is not None]
-    return sum(r.lo <= r.true <= r.hi for r in h), len(h)
+    return sum(r.lo <= r.true <= r.hi for r in h if r.lo is not None and r.hi is not None), len(h)
 
 
 def flagged(rows: list[Row]) -> tuple[int, int]:
@@ -237,21 +242,24 @@ def plot(pools: dict[int, Pool], path: Path) -> None:
             (row[0], [r for r in rows if r.scenario != "legacy_rigged"], "meters (legacy rigged apart)"),
             (row[1], legacy(rows), "legacy rigged boards"),
         ):
+            sel = [r for r in sel if r.est is not None]  # (an estimate to plot)
             groups: dict[str, list[Row]] = {}
             for r in sel:
-                groups.setdefault(r.scenario if r.scenario in style else "other", []).append(r)
+                groups.setdefault(r.scenario if r.scenario is not None and r.scenario in style else "other", []).append(
+                    r
+                )
             for key, rs in groups.items():
                 label, color = style.get(key, (str(key), "tab:gray"))
                 x = [r.true for r in rs]
-                y = [r.est for r in rs]
-                lo = [r.est - r.lo if r.lo is not None else 0 for r in rs]
-                hi = [r.hi - r.est if r.hi is not None else 0 for r in rs]
+                y = [_est(r) for r in rs]
+                lo = [_est(r) - r.lo if r.lo is not None else 0 for r in rs]
+                hi = [r.hi - _est(r) if r.hi is not None else 0 for r in rs]
                 ax.errorbar(
                     x, y, yerr=[lo, hi], fmt="o", ms=3, lw=0.7, alpha=0.6, color=color, label=f"{label} ({len(rs)})"
                 )
             if sel:
-                a = min(min(r.true for r in sel), min(r.lo if r.lo is not None else r.est for r in sel))
-                b = max(max(r.true for r in sel), max(r.hi if r.hi is not None else r.est for r in sel))
+                a = min(min(r.true for r in sel), min(r.lo if r.lo is not None else _est(r) for r in sel))
+                b = max(max(r.true for r in sel), max(r.hi if r.hi is not None else _est(r) for r in sel))
                 ax.plot([a, b], [a, b], "k-", lw=0.8, label="estimate = truth")
             if ax is row[0]:
                 for s in (-3, 3):

@@ -358,7 +358,7 @@ def latency(cfg: ServeConfig, url: str, tokens: dict[str, str], per: dict[str, l
         async def run() -> None:
             nc = await connect(cfg, "bench-latency")
 
-            async def cb(msg) -> None:  # type: ignore[no-untyped-def]
+            async def cb(msg) -> None:
                 now = time.perf_counter()
                 for alarm_id in msgspec.json.decode(msg.data):
                     announced.setdefault(alarm_id, now)
