@@ -690,7 +690,13 @@ def test_an_empty_fetch_does_not_stop_a_partition(deployment: Deployment, monkey
                 await asyncio.sleep(0.1)
             for sid, lines in batch[:3]:
                 await receiver.ingest(sid, lines, "test", None)
-            await asyncio.sleep(3 * TTL)
+            # until every partition is consumed to its end (or a minute: the assertions say what failed)
+            until = time.monotonic() + 60
+            while time.monotonic() < until:
+                stored = {p: pos["seq"] for p, pos in partitions.positions(d.store).items()}
+                if w.processed and stored == await _last_seqs(d):
+                    break
+                await asyncio.sleep(0.25)
             return w.processed, await _leases(d)
         finally:
             w.stop()
