@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from anxin.contract.times import US_PER_MIN, format_ts
 from anxin.store import schema as T
-from anxin.store.database import LedgerRow, Store
+from anxin.store.database import Store
+from anxin.store.ledger import LedgerRow
 
 pytestmark = pytest.mark.xdist_group("serve")
 MAX_INT = 2**53 - 1  # contract v1.1 §A: the largest integer a record may hold

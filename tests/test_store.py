@@ -7,7 +7,8 @@ from sqlalchemy import inspect, text
 
 from anxin.engine.outputs import AlarmNote, make_alarm
 from anxin.store import schema as T
-from anxin.store.database import LedgerRow, RejectRow, Store, migrations_head
+from anxin.store.database import Store, migrations_head
+from anxin.store.ledger import LedgerRow, RejectRow
 
 T0 = 1_772_294_400_000_000
 

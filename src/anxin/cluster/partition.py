@@ -27,7 +27,8 @@ from anxin.i18n import t
 from anxin.ingest.replay import Unprocessable, newer_registry, replay, restored, tick_row, use_registry
 from anxin.ingest.screen import ledger_row
 from anxin.store import partitions
-from anxin.store.database import LedgerRow, Store, StoreError
+from anxin.store.database import Store, StoreError
+from anxin.store.ledger import LedgerRow
 
 log = logging.getLogger("anxin.cluster")
 

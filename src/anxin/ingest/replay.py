@@ -17,7 +17,8 @@ from anxin.contract.registry import Registry, parse_registry
 from anxin.crypto.keys import KeyVerdict
 from anxin.engine import Engine
 from anxin.engine.clock import Tick, decode_tick
-from anxin.store.database import TICK, LedgerRow, Store
+from anxin.store.database import Store
+from anxin.store.ledger import TICK, LedgerRow
 
 
 class Unprocessable(Exception):

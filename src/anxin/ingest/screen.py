@@ -31,7 +31,7 @@ from anxin.crypto.keys import KeyRing, KeyVerdict
 from anxin.ingest.principals import Principal
 from anxin.ingest.readers import Read, Readers, RingSpec
 from anxin.privacy.policy import Privacy
-from anxin.store.database import LedgerRow, RejectRow
+from anxin.store.ledger import LedgerRow, RejectRow
 
 log = logging.getLogger("anxin.ingest")
 

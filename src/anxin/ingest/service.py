@@ -45,7 +45,8 @@ from anxin.observe.metrics import Latency
 from anxin.observe.tracing import span
 from anxin.privacy.policy import Privacy
 from anxin.store import partitions
-from anxin.store.database import LedgerRow, RejectRow, Store, StoreError, now_us
+from anxin.store.database import Store, StoreError, now_us
+from anxin.store.ledger import LedgerRow, RejectRow
 
 log = logging.getLogger("anxin.ingest")
 

@@ -1,7 +1,7 @@
 """Webhook delivery of alarms (报警推送): signed POSTs, retries with backoff, a dead-letter list.
 
 When a new alarm is stored, the store puts one row per active webhook into the outbox
-``webhook_deliveries`` in the same transaction (``Store._enqueue_webhooks``). The
+``webhook_deliveries`` in the same transaction (``anxin.store.outputs.enqueue_webhooks``). The
 ``WebhookDispatcher`` delivers the rows that are due, at least once: a receiver must
 treat ``webhook-id`` (or the alarm's ``alarm_id``) as the idempotency key.
 
@@ -95,7 +95,8 @@ import msgspec
 from anxin.notify import queries, service
 from anxin.notify.routes import webhooks_router
 from anxin.notify.targets import TargetRefused, pinned_post, webhook_client
-from anxin.store.database import Store, alarm_dict
+from anxin.store.database import Store
+from anxin.store.outputs import alarm_dict
 
 log = logging.getLogger("anxin.webhooks")
 

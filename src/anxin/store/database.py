@@ -13,59 +13,28 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from sqlalchemy import Engine, case, create_engine, event, func, literal, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from anxin.contract.alarm import Alarm
-from anxin.contract.records import MAX_INT
-from anxin.contract.times import parse_ts
-from anxin.engine.clock import WatchStart
-from anxin.engine.outputs import AlarmNote
-from anxin.engine.witness import WitnessLook
 from anxin.i18n import t
+from anxin.store import ledger
 from anxin.store import schema as T
+from anxin.store.ledger import TICK, LedgerRow, RejectRow
+from anxin.store.outputs import alarm_dict, degraded_alarm, save_on
 from anxin.store.results import inserted_id
 from anxin.store.urls import display_url, normalise_url, one_line, sqlite_path
-from anxin.store.witness import save_look
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger("anxin.store")
-TICK = "tick"  # the ledger kind of the platform's clock ticks (anxin.engine.clock.Tick)
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-@dataclass(slots=True)
-class LedgerRow:
-    kind: str
-    station_id: str
-    natural_key: str
-    event_time_us: int
-    digest: bytes
-    verdict: int | None
-    quarantined: bool
-    source: str
-    body: bytes
-    sale: tuple[str, int, int] | None = None  # settlements: (local day, volume_ml, amount_fen) for the figures
-    part: int | None = None  # scale-out: the stream partition it came from (None: one engine for all)
-    received_us: int | None = None  # its own receipt time (None: the append's)
-
-
-@dataclass(slots=True)
-class RejectRow:
-    station_id: str | None
-    source: str
-    line: int
-    reason: str
-    excerpt: bytes
 
 
 class StoreError(Exception):
@@ -240,125 +209,9 @@ class Store:
     ) -> list[int | None]:
         """:meth:`append` inside the caller's transaction ``c`` (a scale-out worker commits
         the rows with its outputs and its stream position)."""
-        ids: list[int | None] = [None] * len(rows)
         received = now_us() if received_us is None else received_us
-        if rows:
-            # The hot path of every upload: straight to the driver (SQLAlchemy's
-            # per-row parameter processing cost more than the insert itself).
-            values = [
-                (
-                    received if r.received_us is None else r.received_us,
-                    r.kind,
-                    r.station_id,
-                    r.natural_key,
-                    r.event_time_us,
-                    r.digest,
-                    r.verdict,
-                    r.quarantined,
-                    r.source,
-                    r.body,
-                    r.part,
-                )
-                for r in rows
-            ]
-            raw = c.connection.driver_connection
-            if self.dialect == "sqlite":
-                got = self._append_sqlite(raw, values)
-            else:
-                got = self._append_postgresql(raw, values)
-            seen: set[bytes] = set()
-            sales: dict[tuple[str, str], list[int]] = {}
-            for k, r in enumerate(rows):
-                if r.digest in got and r.digest not in seen:  # a repeat within the batch is a duplicate
-                    ids[k] = got[r.digest]
-                    seen.add(r.digest)
-                    if r.sale is not None and not r.quarantined:
-                        agg = sales.setdefault((r.station_id, r.sale[0]), [0, 0, 0])
-                        agg[0] += 1
-                        agg[1] += r.sale[1]
-                        agg[2] += r.sale[2]
-            if sales:
-                self._add_sales(c, sales)
-        if rejects:
-            c.execute(
-                T.rejects.insert(),
-                [
-                    {
-                        "received_us": received,
-                        "station_id": r.station_id,
-                        "source": r.source,
-                        "line": r.line,
-                        "reason": r.reason[:500],
-                        "excerpt": r.excerpt[:1024],
-                    }
-                    for r in rejects
-                ],
-            )
-        return ids
-
-    _LEDGER_COLUMNS = (
-        "received_us, kind, station_id, natural_key, event_time_us, digest, verdict, quarantined, source, body, part"
-    )
-
-    def _append_sqlite(self, raw: Any, values: list[tuple]) -> dict[bytes, int]:
-        # Rows inserted get ids above the highest before (one writer: the ingest lock).
-        (before,) = raw.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()
-        raw.executemany(
-            f"INSERT INTO ledger ({self._LEDGER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
-            values,
-        )
-        return {bytes(d): int(i) for d, i in raw.execute("SELECT digest, id FROM ledger WHERE id > ?", (before,))}
-
-    def _append_postgresql(self, raw: Any, values: list[tuple]) -> dict[bytes, int]:
-        # COPY into a per-session staging table, then one INSERT … SELECT in arrival order
-        # (a repeat within the batch conflicts with its first): the least Python work per
-        # row, which is what the ingest path is bound by.
-        with raw.cursor() as cur:
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS ledger_stage (n int, received_us bigint, kind text, station_id text, "
-                "natural_key text, event_time_us bigint, digest bytea, verdict int, quarantined boolean, source text, "
-                "body bytea, part int) ON COMMIT DELETE ROWS"
-            )
-            with cur.copy(f"COPY ledger_stage (n, {self._LEDGER_COLUMNS}) FROM STDIN") as cp:
-                for k, v in enumerate(values):
-                    cp.write_row((k, *v))
-            cur.execute(
-                f"INSERT INTO ledger ({self._LEDGER_COLUMNS}) SELECT {self._LEDGER_COLUMNS} FROM ledger_stage "
-                "ORDER BY n ON CONFLICT (digest) DO NOTHING RETURNING digest, id"
-            )
-            return {bytes(d): int(i) for d, i in cur.fetchall()}
-
-    def _add_sales(self, c: Any, sales: dict[tuple[str, str], list[int]]) -> None:
-        # Each figure saturates at 2⁵³ − 1 (a record's own bound, contract v1.1 §A): a
-        # station sending absurd but accepted volumes (each ≤ 2⁵³ − 1, thousands a day)
-        # pins its day at the bound instead of overflowing the 64-bit column and failing
-        # the upload. Both terms are ≤ the bound, so the test itself cannot overflow.
-        t = T.daily_sales
-        stmt = self._insert(t)
-
-        def add(col: Any, more: Any) -> Any:
-            return case((col >= literal(MAX_INT) - more, literal(MAX_INT)), else_=col + more)
-
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station_id", "day"],
-            set_={
-                "sales": add(t.c.sales, stmt.excluded.sales),
-                "volume_ml": add(t.c.volume_ml, stmt.excluded.volume_ml),
-                "amount_fen": add(t.c.amount_fen, stmt.excluded.amount_fen),
-            },
-        )
-        c.execute(
-            stmt,
-            [
-                {
-                    "station_id": st,
-                    "day": day,
-                    "sales": min(n, MAX_INT),
-                    "volume_ml": min(v, MAX_INT),
-                    "amount_fen": min(a, MAX_INT),
-                }
-                for (st, day), (n, v, a) in sorted(sales.items())
-            ],
+        return ledger.append_on(
+            c, dialect=self.dialect, insert=self._insert, rows=rows, rejects=rejects, received=received
         )
 
     def ledger_id_of(self, digest: bytes) -> int | None:
@@ -495,7 +348,7 @@ class Store:
                     raise
                 why = f"{type(exc).__name__}: {one_line(exc)}"[:300]
             self.unstored_outputs += 1
-            degraded = _degraded(o, why) if isinstance(o, Alarm) else None
+            degraded = degraded_alarm(o, why) if isinstance(o, Alarm) else None
             log.error(
                 "an output could not be stored",
                 extra={"output": type(o).__name__, "alarm_id": getattr(o, "alarm_id", None), "error": why},
@@ -539,61 +392,7 @@ class Store:
     def save_outputs_on(self, c: Any, outputs: Sequence[Any]) -> list[Alarm]:
         """:meth:`save_outputs` inside the caller's transaction, without its one-by-one
         fallback (the caller's transaction fails whole: it goes the two-step way then)."""
-        new: list[Alarm] = []
-        raised = now_us()
-        for o in outputs:
-            if isinstance(o, Alarm):
-                stmt = (
-                    self._insert(T.alarms)
-                    .values(
-                        alarm_id=o.alarm_id,
-                        rule=o.rule,
-                        severity=o.severity,
-                        station_id=o.station_id,
-                        nozzle_id=o.nozzle_id,
-                        tank_id=o.tank_id,
-                        seq=o.seq,
-                        order_id=o.order_id,
-                        ts=o.ts,
-                        ts_us=parse_ts(o.ts),
-                        message=o.message,
-                        evidence=o.evidence,
-                        raised_us=raised,
-                    )
-                    .on_conflict_do_nothing(index_elements=["alarm_id"])
-                    .returning(T.alarms.c.ord)
-                )
-                if c.execute(stmt).first() is not None:  # (rowcount is not reliable here on psycopg)
-                    new.append(o)
-            elif isinstance(o, AlarmNote):
-                row = c.execute(select(T.alarms.c.evidence).where(T.alarms.c.alarm_id == o.alarm_id)).first()
-                if row is not None and o.key not in row[0]:
-                    ev = dict(row[0])
-                    ev[o.key] = o.value
-                    c.execute(update(T.alarms).where(T.alarms.c.alarm_id == o.alarm_id).values(evidence=ev))
-            elif isinstance(o, WatchStart):
-                c.execute(
-                    self._insert(T.station_watch)
-                    .values(station_id=o.station_id, since_us=o.received_us)
-                    .on_conflict_do_nothing(index_elements=["station_id"])
-                )
-            elif isinstance(o, WitnessLook):
-                save_look(c, self._insert, o)  # each nozzle's and each tank's figures
-            else:  # a verification result
-                c.execute(
-                    self._insert(T.verifications)
-                    .values(
-                        nozzle_id=o.nozzle_id,
-                        ts=o.ts,
-                        station_id=o.station_id,
-                        passed=bool(o.passed),
-                        result=msgspec.to_builtins(o),
-                    )
-                    .on_conflict_do_nothing(index_elements=["nozzle_id", "ts"])
-                )
-        if new:
-            self._enqueue_webhooks(c, [a.alarm_id for a in new])
-        return new
+        return save_on(c, self._insert, outputs, raised=now_us())
 
     def alarms_after(self, ord_: int, *, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
         """(ord, alarm as contract §6) of alarms raised after ``ord_`` (SSE resumption)."""
@@ -652,61 +451,6 @@ class Store:
         d = T.webhook_deliveries.c
         with self.engine.connect() as c:
             return {s: int(n) for s, n in c.execute(select(d.status, func.count()).group_by(d.status)).all()}
-
-    def _enqueue_webhooks(self, c: Any, alarm_ids: Sequence[str]) -> None:
-        """One delivery per active webhook and new alarm, in the alarms' transaction."""
-        hooks = c.execute(select(T.webhooks.c.id).where(T.webhooks.c.active.is_(True))).scalars().all()
-        if hooks and alarm_ids:
-            due = now_us()
-            c.execute(
-                self._insert(T.webhook_deliveries).on_conflict_do_nothing(index_elements=["webhook_id", "alarm_id"]),
-                [
-                    {"webhook_id": h, "alarm_id": a, "status": "pending", "attempts": 0, "next_attempt_us": due}
-                    for a in alarm_ids
-                    for h in hooks
-                ],
-            )
-
-
-def _degraded(a: Alarm, why: str) -> Alarm:
-    """An alarm that could not be stored, as it can be: the same id, rule, severity,
-    station and time; ids that are plain text kept, the evidence replaced by why."""
-
-    def plain(s: str | None) -> str | None:
-        return s if s is not None and "\x00" not in s and len(s) <= 128 else None
-
-    return Alarm(
-        alarm_id=a.alarm_id,
-        rule=a.rule,
-        severity=a.severity,
-        station_id=a.station_id,
-        nozzle_id=plain(a.nozzle_id),
-        tank_id=plain(a.tank_id),
-        seq=a.seq if a.seq is not None and -MAX_INT <= a.seq <= MAX_INT else None,
-        order_id=plain(a.order_id),
-        ts=a.ts,
-        message=a.message.replace("\x00", "\\u0000")[:2000],
-        evidence={
-            "unstorable": why,
-            "note": "the evidence could not be stored as computed; the ledger holds the record",
-        },
-    )
-
-
-def alarm_dict(m: Any) -> dict[str, Any]:
-    return {
-        "alarm_id": m["alarm_id"],
-        "rule": m["rule"],
-        "severity": m["severity"],
-        "station_id": m["station_id"],
-        "nozzle_id": m["nozzle_id"],
-        "tank_id": m["tank_id"],
-        "seq": m["seq"],
-        "order_id": m["order_id"],
-        "ts": m["ts"],
-        "message": m["message"],
-        "evidence": m["evidence"],
-    }
 
 
 def _sqlite_pragmas_readonly(dbapi_conn: Any, _record: Any) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 
 from anxin.contract.alarm import Alarm
 from anxin.store import schema as T
-from anxin.store.database import LedgerRow, Store, now_us
+from anxin.store.database import Store, now_us
+from anxin.store.ledger import LedgerRow
 
 
 class Fenced(Exception):

@@ -21,7 +21,8 @@ from anxin.contract.times import LOCAL_OFFSET_US, parse_ts
 from anxin.ingest.principals import sender_of
 from anxin.register.queries import coverage_of
 from anxin.store import schema as T
-from anxin.store.database import Store, alarm_dict
+from anxin.store.database import Store
+from anxin.store.outputs import alarm_dict
 from anxin.store.results import int_sum
 
 TERMINAL = ("confirmed", "false_alarm")
