@@ -27,7 +27,7 @@ from anxin.geo.queries import current_boundaries, current_map, load_boundaries, 
 from anxin.geo.schematic import schematic_map
 from anxin.i18n import language_scope
 from anxin.sim import ScenarioSet, simulate
-from anxin.sim.city import DISTRICTS
+from anxin.sim.layout import DISTRICTS
 from anxin.store import schema as T
 from anxin.store.database import Store
 

@@ -20,7 +20,7 @@ from anxin.geo.queries import load_boundaries
 from anxin.geo.schematic import schematic_map
 from anxin.serve.runtime import build
 from anxin.sim import ScenarioSet, simulate
-from anxin.sim.city import DISTRICTS
+from anxin.sim.layout import DISTRICTS
 from anxin.sim.replay import arrival_lines, uploads
 from anxin.web import queries as Q
 from anxin.web.texts import words

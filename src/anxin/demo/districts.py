@@ -2,7 +2,7 @@
 
 No boundary file whose licence allows shipping it is at hand, and the simulated city is
 only Hangzhou-like, so the demo does not pretend: its districts are the cells of their
-centres (``anxin.sim.city.DISTRICTS``) in a power diagram, weighted so that each
+centres (``anxin.sim.layout.DISTRICTS``) in a power diagram, weighted so that each
 district's stations lie in its cell as far as straight lines allow, clipped to a box
 around the stations (:func:`anxin.geo.schematic.schematic_map`), loaded through the same path as
 ``anxin map load`` (checked, stored, audited) under an attribution that says what they are."""
@@ -17,7 +17,7 @@ from anxin.contract.registry import Registry
 from anxin.geo.queries import MapInfo, load_boundaries
 from anxin.geo.schematic import schematic_map
 from anxin.i18n.po import table
-from anxin.sim.city import DISTRICTS
+from anxin.sim.layout import DISTRICTS
 from anxin.store.database import Store
 
 # What the map is, in both languages (stored with it: the console shows the reader's).

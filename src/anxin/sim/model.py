@@ -13,8 +13,8 @@ from typing import Any
 
 from anxin.contract.times import LOCAL_OFFSET_US, US_PER_DAY, US_PER_H, US_PER_MIN, US_PER_S
 from anxin.crypto.schemes import Signer
-from anxin.sim.city import CityConfig, NozzleSpec, StationSpec
 from anxin.sim.signing import device_signer
+from anxin.sim.specs import CityConfig, NozzleSpec, StationSpec
 
 S, MIN, H, DAY = US_PER_S, US_PER_MIN, US_PER_H, US_PER_DAY
 INJECT_MARGIN = 4 * H  # no fault in the last 4 hours of the period

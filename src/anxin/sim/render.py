@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 
 from anxin.contract.canonical import canonical_of_dict
-from anxin.sim.city import CityConfig, group_name
 from anxin.sim.model import MIN, Disp, Ev, ms
 from anxin.sim.signing import derive_int
+from anxin.sim.specs import CityConfig, group_name
 from anxin.sim.station import Emission, StationPlan
 
 # (arrival_us, event_us, station index, position, source file name, line, tag)

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from anxin.sim import faults as F
-from anxin.sim.city import DAILY_SALES_PER_NOZZLE, PRODUCT_DEMAND, CityConfig, StationSpec
 from anxin.sim.model import (
     DAY,
     MIN,
@@ -33,6 +32,7 @@ from anxin.sim.model import (
     rhu,
 )
 from anxin.sim.signing import derive_int
+from anxin.sim.specs import DAILY_SALES_PER_NOZZLE, PRODUCT_DEMAND, CityConfig, StationSpec
 from anxin.sim.supply import plan_deliveries, readings_lines
 from anxin.sim.tank import volumes_ml
 from anxin.sim.truth import Fault, MeterTruth, TankTruth, TankWorldTruth

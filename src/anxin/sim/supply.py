@@ -11,8 +11,8 @@ import numpy as np
 
 from anxin.contract.records import Verification
 from anxin.contract.times import format_ts
-from anxin.sim.city import PRODUCTS, CityConfig, StationSpec, TankInfo
 from anxin.sim.model import DAY, MIN, H, ms
+from anxin.sim.specs import PRODUCTS, CityConfig, StationSpec, TankInfo
 from anxin.sim.tank import gauge_series, reading_records
 from anxin.verification.jjg443 import beta_for_product, evaluate_verification
 

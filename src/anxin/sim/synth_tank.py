@@ -245,8 +245,9 @@ def _world_synth(
     depot_bias_permille: float | None,
     ground_temp_c: float,
 ) -> tuple[TankData, SynthTruth]:
-    from anxin.sim.city import CityConfig, TankInfo, chart_errors, tank_shape
+    from anxin.sim.layout import chart_errors, tank_shape
     from anxin.sim.scenarios import ScenarioSet
+    from anxin.sim.specs import CityConfig, TankInfo
     from anxin.sim.station import HOUR_WEIGHTS
     from anxin.sim.supply import plan_deliveries
     from anxin.sim.tank import design_tank, gauge_series, registry_chart, volumes_ml

@@ -18,10 +18,11 @@ from typing import BinaryIO
 
 import msgspec
 
-from anxin.sim.city import GROUP_SIZE, City, CityConfig, StationSpec, group_name
+from anxin.sim.city import City
 from anxin.sim.model import DAY
 from anxin.sim.render import Item, render_group_day
 from anxin.sim.scenarios import ScenarioSet
+from anxin.sim.specs import GROUP_SIZE, CityConfig, StationSpec, group_name
 from anxin.sim.station import plan_station
 from anxin.sim.truth import RejectTruth, encode_line, encode_pretty, truth_dir_for
 from anxin.sim.world import World
