@@ -100,12 +100,14 @@ def inprocess_shards(timers: Timers) -> Callable[..., list]:
 
     def run(
         paths: list[Path],
-        registry_bytes: bytes,
+        registry_file: Path,
         *,
         shards: int,
+        registry: list | None = None,
         settings: EngineSettings | None = None,
         as_of_us: int | None = None,
         on_bytes: Callable[[int], None] = lambda n: None,
+        **_: Any,
     ) -> list:
         msgs: list = []
         t = time.perf_counter()
@@ -115,7 +117,8 @@ def inprocess_shards(timers: Timers) -> Callable[..., list]:
         del msgs
         t2 = time.perf_counter()
         inbox, outbox = _Inbox(blobs), _Outbox()
-        shards_mod._shard_run(inbox, outbox, registry_bytes, len(paths), settings, as_of_us)
+        reg = registry.pop() if registry else registry_file.read_bytes()  # (in this process: no copy)
+        shards_mod._shard_run(inbox, outbox, reg, len(paths), settings, as_of_us)
         timers.add("read + route (main process)", t1 - t)
         timers.add("ipc: pickle the chunks", t2 - t1)
         timers.add("shard (all of _shard_run)", time.perf_counter() - t2)

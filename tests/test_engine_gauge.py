@@ -78,7 +78,7 @@ def test_in_any_arrival_order_the_taken_readings_are_the_gap_apart(times):
     idx = TankReadings()
     verdicts = [_take(idx, t, t.to_bytes(8, "big"), GAP) for t in times]
     assert verdicts[0] is True
-    kept = idx.t
+    kept = list(idx.t)
     assert kept == sorted(kept) and all(b - a >= GAP for a, b in zip(kept, kept[1:]))
     for t, v in zip(times, verdicts):
         if v is False:
@@ -92,7 +92,7 @@ def test_pruning_forgets_the_readings_before_the_retention():
     for t in range(0, 10 * GAP, GAP):
         assert _take(idx, t, b"d", GAP) is True
     idx.prune(5 * GAP)
-    assert idx.t == list(range(5 * GAP, 10 * GAP, GAP)) and len(idx.digest) == 5
+    assert list(idx.t) == list(range(5 * GAP, 10 * GAP, GAP)) and len(idx.digest) == 5
     assert _take(idx, 4 * GAP + GAP // 2, b"d", GAP) is False  # its neighbour after it is still held
     assert _take(idx, 2 * GAP, b"d", GAP) is True  # the forgotten ones no longer count
 

@@ -104,10 +104,13 @@ def run_check(
     lines = 0
     names = [p.name for p in paths]
     if workers > 0:  # the engine sharded by station over the worker processes
+        handed = [registry]  # run_shards lets it go once the shards have it
+        del registry
         try:
             results = run_shards(
                 paths,
-                (data_dir / "registry.json").read_bytes(),
+                data_dir / "registry.json",
+                registry=handed,
                 shards=workers,
                 settings=settings,
                 as_of_us=as_of,

@@ -13,6 +13,7 @@ retention; the witness's window (``TankLogs.reading``) applies the same :func:`p
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import MutableSequence
 
@@ -28,13 +29,15 @@ def place(ts: MutableSequence[int], t: int, gap_us: int) -> int | None:
 
 class TankReadings:
     """A tank's accepted reading times (sorted) and their digests, for the engine's
-    retention."""
+    retention: in typed arrays (8 bytes a number: a city-day holds every reading's), the
+    digests as integers — or, once one is not of 8 bytes (only a test makes one), as they
+    are."""
 
     __slots__ = ("t", "digest")
 
     def __init__(self) -> None:
-        self.t: list[int] = []
-        self.digest: list[bytes] = []
+        self.t = array("q")
+        self.digest: array[int] | list[bytes] = array("Q")
 
     def __len__(self) -> int:
         return len(self.t)
@@ -42,12 +45,20 @@ class TankReadings:
     def find(self, t: int) -> bytes | None:
         """The digest of the reading accepted at ``t`` (a resend, identical or not)."""
         i = bisect_left(self.t, t)
-        return self.digest[i] if i < len(self.t) and self.t[i] == t else None
+        if i < len(self.t) and self.t[i] == t:
+            d = self.digest[i]
+            return d.to_bytes(8, "big") if isinstance(d, int) else d
+        return None
 
     def add(self, i: int, t: int, digest: bytes) -> None:
         """Accept a reading at the place :func:`place` gave."""
         self.t.insert(i, t)
-        self.digest.insert(i, digest)
+        if type(self.digest) is array:
+            if len(digest) == 8:
+                self.digest.insert(i, int.from_bytes(digest, "big"))
+                return
+            self.digest = [d.to_bytes(8, "big") for d in self.digest]
+        self.digest.insert(i, digest)  # type: ignore[arg-type]
 
     def prune(self, before: int) -> None:
         """Forget the readings before ``before``."""

@@ -14,19 +14,67 @@ from typing import NamedTuple
 from anxin.contract.records import Metering, Settlement
 from anxin.contract.registry import Nozzle
 
+_TOT = 1 << 53  # |totalizer| < 2**53 (contract v1.1 §A): offset to 54 bits, never negative
+_T_SHIFT = 1 + 64 + 54 + 54  # where the time starts in a packed entry
+
 
 class SeqEntry:
-    """One arrived metering or event record of a module, by ``seq``."""
+    """One arrived metering or event record of a module, by ``seq``.
 
-    __slots__ = ("digest", "t", "is_metering", "tot_start", "tot_end", "order_id")
+    A city-day keeps one for every metering record of the retention, so its numbers are
+    packed into one integer — (time, totalizer start, end, digest, is metering): 112 bytes
+    with the entry, where the entry and its four objects took 224 — and read back on
+    demand. A record outside the packing (a digest not of 8 bytes, a totalizer beyond the
+    contract's bounds: only a test can feed one) keeps its numbers as they are."""
+
+    __slots__ = ("_packed", "_wide", "order_id")
 
     def __init__(self, digest: bytes, t: int, is_metering: bool, tot_start: int, tot_end: int):
-        self.digest = digest
-        self.t = t
-        self.is_metering = is_metering
-        self.tot_start = tot_start
-        self.tot_end = tot_end
+        if len(digest) == 8 and -_TOT < tot_start < _TOT and -_TOT < tot_end < _TOT:
+            self._packed = (
+                ((((t << 54) | (tot_start + _TOT)) << 54 | (tot_end + _TOT)) << 64 | int.from_bytes(digest, "big")) << 1
+            ) | is_metering
+            self._wide: tuple[bytes, int, bool, int, int] | None = None
+        else:
+            self._packed = 0
+            self._wide = (digest, t, is_metering, tot_start, tot_end)
         self.order_id: str | None = None  # the sale it is paired with
+
+    def __getstate__(self) -> tuple:  # (checkpoints)
+        return (self._packed, self._wide, self.order_id)
+
+    def __setstate__(self, state: tuple) -> None:
+        if len(state) == 3:
+            self._packed, self._wide, self.order_id = state
+        else:  # a checkpoint of an earlier engine (its slots by name): read, then refused by its version
+            old = state[1]
+            self.__init__(old["digest"], old["t"], old["is_metering"], old["tot_start"], old["tot_end"])  # type: ignore[misc]
+            self.order_id = old.get("order_id")
+
+    @property
+    def digest(self) -> bytes:
+        w = self._wide
+        return w[0] if w is not None else ((self._packed >> 1) & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
+
+    @property
+    def t(self) -> int:
+        w = self._wide
+        return w[1] if w is not None else self._packed >> _T_SHIFT
+
+    @property
+    def is_metering(self) -> bool:
+        w = self._wide
+        return w[2] if w is not None else bool(self._packed & 1)
+
+    @property
+    def tot_start(self) -> int:
+        w = self._wide
+        return w[3] if w is not None else ((self._packed >> 119) & ((1 << 54) - 1)) - _TOT
+
+    @property
+    def tot_end(self) -> int:
+        w = self._wide
+        return w[4] if w is not None else ((self._packed >> 65) & ((1 << 54) - 1)) - _TOT
 
 
 class PendingMetering:
