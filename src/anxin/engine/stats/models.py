@@ -89,6 +89,12 @@ class WitnessSettings(msgspec.Struct, frozen=True, kw_only=True):
     # 0.095 (30 days), `slow_mixing_plume` 0.057 → 0.014 (30 days).
     loss_raw_temperature: bool = True
     transient_mixing_h: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 18.0, 24.0)
+    # The best candidate refined between its neighbours by up to this many successive
+    # parabolic steps of the same evidence in log τ (0: the grid only). Every world of the
+    # bench mixes at a grid point (6 or 12 h); moved off it (same draws otherwise), the
+    # grid alone left the loss's z SD at 1.31–2.09 over a month and missed 0.38 L/h leaks, refined
+    # 0.76–0.99 with every leak found (docs/meter-estimation.md, method item 6).
+    transient_mixing_refine: int = 4
     chart_degree: int = 3  # nuisance V(h)·P_k(x), k = 1..degree (0: none)
     min_fit_dispensings: int = 3  # nozzle segments with fewer are taken at face value (e = 0)
     hac_hours: float = 12.0  # Newey–West bandwidth

@@ -193,7 +193,8 @@ def _loss_fit(
     * The probe's transient after a delivery with the tank's own mixing time: one decaying
       column per post-delivery segment with a single time constant chosen from
       ``transient_mixing_h`` and the amplitudes' spread from ``transient_sd_grid_c``, both
-      by type-II maximum likelihood (empty: the 4/12 h pair under ``transient_sd_c``).
+      by type-II maximum likelihood (empty: the 4/12 h pair under ``transient_sd_c``),
+      the best candidate refined between its neighbours (``transient_mixing_refine``).
       The loss is a trend within each segment, and a
       transient of tens of litres fitted with the wrong shape leaves one: in a `harsh`
       tank mixing over 6 h, the 4/12 h pair gave 0.06 L/h for a true 0.48, a single τ of
@@ -213,6 +214,30 @@ def _loss_fit(
         blocks = [_transients(p, s, (t,)) for t in taus]
         ev = _fit.group_evidence(base, pb, blocks, y, p.seg, nseg, ff[3], grid)
         k = max(range(len(ev)), key=lambda i: ev[i][1])
+        if s.transient_mixing_refine > 0 and 0 < k < len(taus) - 1 and math.isfinite(ev[k][1]):
+            # A real tank's mixing time is not a grid point, and the loss moves with it
+            # (0.1–0.3 L/h per grid step in `harsh`): the evidence is maximised in log τ
+            # between the best candidate's neighbours by successive parabolic steps.
+            pts = [(math.log(taus[i]), ev[i][1], i) for i in (k - 1, k, k + 1)]
+            lo_b, hi_b = pts[0][0], pts[2][0]
+            for _ in range(s.transient_mixing_refine):
+                best3 = sorted(pts, key=lambda q: -q[1])[:3]
+                (u1, f1, _), (u2, f2, _), (u3, f3, _) = sorted(best3)
+                den = (u2 - u1) * (f2 - f3) - (u2 - u3) * (f2 - f1)
+                if den == 0 or not all(math.isfinite(f) for f in (f1, f2, f3)):
+                    break
+                u = u2 - 0.5 * ((u2 - u1) ** 2 * (f2 - f3) - (u2 - u3) ** 2 * (f2 - f1)) / den
+                u = min(max(u, lo_b), hi_b)
+                if min(abs(u - q[0]) for q in pts) < 0.01:
+                    break
+                tau = math.exp(u)
+                blk = _transients(p, s, (tau,))
+                e1 = _fit.group_evidence(base, pb, [blk], y, p.seg, nseg, ff[3], grid)[0]
+                taus.append(tau)
+                blocks.append(blk)
+                ev.append(e1)
+                pts.append((u, e1[1], len(taus) - 1))
+            k = max(range(len(ev)), key=lambda i: ev[i][1])
         if math.isfinite(ev[k][1]) and blocks[k].shape[1]:
             sd, mixing = ev[k][0], taus[k]
             if sd > s.transient_sd_learn_max_c and hours < s.leak_fine_hours:
