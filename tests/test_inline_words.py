@@ -31,7 +31,7 @@ LEFT = {
     # a witness key the catalog lacks: a placeholder in Chinese, the key in English
     "i18n/language.py": (1, "fallback"),
     # a simulated station's name (data): a retry count in parentheses
-    "sim/city.py": (1, "simulated name"),
+    "sim/layout.py": (1, "simulated name"),
     # a test fill's invalid runs: Chinese names them, English shows the verification's reasons
     "supervision/inspections/__init__.py": (1, "test fill reasons"),
 }
