@@ -103,10 +103,9 @@ class StationState:
         self.station_id = station_id
         self.watermark = -(1 << 62)
         self.heap: list[tuple] = []
-        # order_id → t·2**64 + its 8-byte digest (one integer: a city-day holds every sale's;
-        # a digest of another length, from a test, as the pair (digest, t))
+        # natural key → its stamp (_stamp): sales by order id; deliveries, verifications, quarantine
         self.orders: dict[str, int | tuple[bytes, int]] = {}
-        self.seen: dict[tuple, tuple[bytes, int]] = {}  # deliveries, verifications, quarantine
+        self.seen: dict[tuple, int | tuple[bytes, int]] = {}
         self.readings: dict[str, TankReadings] = {}  # tank → its accepted readings (resends, floods)
         self.since_prune = 0
         self.next_prune = -(1 << 62)
@@ -275,11 +274,8 @@ class Engine:
         before = st.mark - self.s.retention_us
         for nz in st.nozzles:
             nz.prune(before)
-        packed_before = before << 64
-        for oid in [k for k, v in st.orders.items() if (v < packed_before if isinstance(v, int) else v[1] < before)]:
-            del st.orders[oid]
-        for key in [k for k, v in st.seen.items() if v[1] < before]:
-            del st.seen[key]
+        _forget_stamps(st.orders, before)
+        _forget_stamps(st.seen, before)
         for seen in st.readings.values():
             seen.prune(before)
 
@@ -289,7 +285,7 @@ class Engine:
         if qkey in st.seen:
             self.counts["resends"] += 1
             return
-        st.seen[qkey] = (p.digest, max(st.watermark, p.t))
+        st.seen[qkey] = _stamp(p.digest, max(st.watermark, p.t))
         self.counts["quarantined"] += 1
         # The record keeps its signature: it is the evidence.
         evidence = {"reason": reason, "record": msgspec.to_builtins(p.rec), "quarantined": True}
@@ -326,7 +322,7 @@ class Engine:
         if qkey in st.seen:
             self.counts["resends"] += 1
             return
-        st.seen[qkey] = (p.digest, max(st.mark, received))
+        st.seen[qkey] = _stamp(p.digest, max(st.mark, received))
         self.counts["quarantined"] += 1
         self.counts["clock_ahead"] += 1
         names: dict[str, Any]
@@ -368,9 +364,10 @@ class Engine:
         """True if this natural key was seen: identical (resend) or conflicting (dropped)."""
         prev = seen.get(key)
         if prev is None:
-            seen[key] = (p.digest, p.t)
+            seen[key] = _stamp(p.digest, p.t)
             return False
-        self.counts["resends" if prev[0] == p.digest else "conflicting_resends"] += 1
+        same = (prev & _DIGEST_MASK).to_bytes(8, "big") if isinstance(prev, int) else prev[0]
+        self.counts["resends" if same == p.digest else "conflicting_resends"] += 1
         return True
 
     # --------------------------------------------------------- signed records
@@ -525,13 +522,8 @@ class Engine:
             )
             return
         st = self._station(rec.station_id)
-        prev = st.orders.get(rec.order_id)
-        if prev is not None:  # a resend, identical or conflicting: dropped
-            same = (prev & _DIGEST_MASK).to_bytes(8, "big") if isinstance(prev, int) else prev[0]
-            self.counts["resends" if same == p.digest else "conflicting_resends"] += 1
+        if self._resend(st.orders, rec.order_id, p):
             return
-        d = p.digest
-        st.orders[rec.order_id] = (p.t << 64) | int.from_bytes(d, "big") if len(d) == 8 else (d, p.t)
         self.counts["settlement"] += 1
         nz = self._nozzle(rec.nozzle_id)
         if (a := rules.amount_mismatch(rec, p, self.s)) is not None:
@@ -724,6 +716,20 @@ class Engine:
         nz.missing[n] = a.alarm_id
         nz.missing_t[n] = t_next
         out.append(a)
+
+
+def _stamp(digest: bytes, t: int) -> int | tuple[bytes, int]:
+    """What idempotency keeps of a natural key: t·2⁶⁴ + its 8-byte digest as one integer (a
+    city-day holds every sale's); a digest of another length (only a test makes one) as
+    the pair (digest, t)."""
+    return (t << 64) | int.from_bytes(digest, "big") if len(digest) == 8 else (digest, t)
+
+
+def _forget_stamps(kept: dict[Any, int | tuple[bytes, int]], before: int) -> None:
+    """Forget the stamps of natural keys older than ``before``."""
+    packed_before = before << 64  # (a stamp's time lies above its digest's 64 bits)
+    for k in [k for k, v in kept.items() if (v < packed_before if isinstance(v, int) else v[1] < before)]:
+        del kept[k]
 
 
 def _unregistered(what: str, entry: Any, station_id: str) -> str | None:
